@@ -1,0 +1,227 @@
+package api
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/commands/user"
+	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/projections"
+)
+
+// handlerFunc is a handler for an authenticated caller; its error becomes the
+// problem response.
+type handlerFunc func(w http.ResponseWriter, r *http.Request, a events.Actor) error
+
+// authed verifies the bearer token and, when roles are given, that the caller
+// holds one of them (403 otherwise).
+func (s *Server) authed(h handlerFunc, roles ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		actor, err := s.authenticate(r)
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="capstone"`)
+			writeError(w, r, err)
+			return
+		}
+		if len(roles) > 0 && !slices.ContainsFunc(roles, func(role string) bool { return slices.Contains(actor.Roles, role) }) {
+			writeError(w, r, commands.ErrForbidden)
+			return
+		}
+		ctx := context.WithValue(r.Context(), keyActor, actor)
+		if err := h(w, r.WithContext(ctx), actor); err != nil {
+			writeError(w, r, err)
+		}
+	}
+}
+
+var errUnauthenticated = problem(http.StatusUnauthorized, "unauthenticated", "send a valid bearer token (POST /v1/auth/sign-in)")
+
+// authenticate checks the token's signature, algorithm and expiry, then that
+// the user still exists: a deleted user's token stops working (within the
+// principal cache's lifetime), and roles come from the user, not the token.
+func (s *Server) authenticate(r *http.Request) (events.Actor, error) {
+	h := r.Header.Get("Authorization")
+	scheme, token, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return events.Actor{}, errUnauthenticated
+	}
+	id, roles, err := s.Tokens.Verify(strings.TrimSpace(token), s.Now())
+	if err != nil {
+		return events.Actor{}, errUnauthenticated
+	}
+	actor, err := s.principals.get(r.Context(), id, func(ctx context.Context) (events.Actor, bool, error) {
+		doc, found, err := s.UserQ.Lookup(ctx, id)
+		switch {
+		case err != nil:
+			return events.Actor{}, false, err
+		case !found:
+			// Created a moment ago and not yet projected: trust the token.
+			return events.Actor{UserID: id, Roles: roles}, true, nil
+		case doc.Status != projections.UserActive:
+			return events.Actor{}, false, nil
+		}
+		return events.Actor{UserID: id, Roles: doc.Roles}, true, nil
+	})
+	if err != nil {
+		return events.Actor{}, err
+	}
+	if actor.UserID == "" {
+		return events.Actor{}, errUnauthenticated
+	}
+	return actor, nil
+}
+
+// principalCache remembers recently authenticated users for a moment, so a
+// burst of requests costs one read-model lookup.
+type principalCache struct {
+	ttl time.Duration
+	mu  sync.Mutex
+	m   map[string]principalEntry
+}
+
+type principalEntry struct {
+	actor   events.Actor
+	expires time.Time
+}
+
+const principalCacheMax = 10000
+
+func newPrincipalCache(ttl time.Duration) *principalCache {
+	return &principalCache{ttl: ttl, m: make(map[string]principalEntry)}
+}
+
+func (c *principalCache) get(ctx context.Context, id string, load func(context.Context) (events.Actor, bool, error)) (events.Actor, error) {
+	now := time.Now()
+	c.mu.Lock()
+	e, ok := c.m[id]
+	c.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.actor, nil
+	}
+	actor, active, err := load(ctx)
+	if err != nil {
+		return events.Actor{}, err
+	}
+	if !active {
+		actor = events.Actor{}
+	}
+	c.mu.Lock()
+	if len(c.m) >= principalCacheMax {
+		clear(c.m)
+	}
+	c.m[id] = principalEntry{actor: actor, expires: now.Add(c.ttl)}
+	c.mu.Unlock()
+	return actor, nil
+}
+
+func (s *Server) forget(userID string) {
+	s.principals.mu.Lock()
+	delete(s.principals.m, userID)
+	s.principals.mu.Unlock()
+}
+
+func meta(r *http.Request, a events.Actor) commands.Meta {
+	return commands.Meta{Actor: a, CorrelationID: RequestID(r.Context())}
+}
+
+func (s *Server) authRoutes(r *mux.Router) {
+	r.HandleFunc("/v1/auth/sign-in", s.signIn).Methods(http.MethodPost)
+	r.HandleFunc("/v1/me", s.authed(s.getMe)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/me/password", s.authed(s.changePassword)).Methods(http.MethodPut)
+}
+
+type signInRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+type signInResponse struct {
+	Token     string    `json:"token"`
+	TokenType string    `json:"token_type"`
+	ExpiresAt time.Time `json:"expires_at"`
+	User      userJSON  `json:"user"`
+}
+
+// signIn answers one 401 for every kind of wrong credentials and throttles
+// repeated failures per e-mail and per client address.
+func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
+	var req signInRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	now := s.Now()
+	keys := []string{"email:" + user.NormalizeEmail(req.Email), "ip:" + clientIP(r)}
+	for _, k := range keys {
+		if ok, wait := s.Throttle.Check(k, now); !ok {
+			p := problem(http.StatusTooManyRequests, "too-many-attempts", "too many failed sign-ins; wait before trying again")
+			p.RetryAfter = max(1, int((wait+time.Second-1)/time.Second))
+			writeError(w, r, p)
+			return
+		}
+	}
+	u, err := s.Users.SignIn(r.Context(), req.Email, req.Password)
+	if err != nil {
+		if e, ok := commands.AsError(err); ok && e.Kind == commands.KindUnauthenticated {
+			for _, k := range keys {
+				s.Throttle.Failure(k, now)
+			}
+		}
+		writeError(w, r, err)
+		return
+	}
+	s.Throttle.Success(keys[0])
+	token, exp, err := s.Tokens.Issue(u.ID, u.Roles, now)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, signInResponse{Token: token, TokenType: "Bearer", ExpiresAt: exp.UTC(), User: userFromState(u, 0)})
+}
+
+// clientIP is the peer address. Behind a proxy the platform sets the peer;
+// X-Forwarded-For is not trusted, so a client cannot pick its own key.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (s *Server) getMe(w http.ResponseWriter, r *http.Request, a events.Actor) error {
+	res, err := s.Users.Get(r.Context(), a.UserID)
+	if err != nil {
+		return err
+	}
+	setETag(w, res.Version)
+	writeJSON(w, http.StatusOK, userFromState(res.State, res.Version))
+	return nil
+}
+
+type changePasswordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, a events.Actor) error {
+	var req changePasswordRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	res, err := s.Users.ChangePassword(r.Context(), meta(r, a), a.UserID, req.CurrentPassword, req.NewPassword)
+	if err != nil {
+		return err
+	}
+	setETag(w, res.Version)
+	writeJSON(w, http.StatusOK, map[string]any{"id": a.UserID, "version": res.Version})
+	return nil
+}

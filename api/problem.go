@@ -1,0 +1,83 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/queries"
+)
+
+// Problem is an RFC 9457 problem document with our stable code.
+type Problem struct {
+	Type   string                `json:"type"`
+	Title  string                `json:"title"`
+	Status int                   `json:"status"`
+	Detail string                `json:"detail,omitempty"`
+	Code   string                `json:"code"`
+	Errors []commands.FieldError `json:"errors,omitempty"`
+	// RetryAfter becomes the Retry-After header (seconds), not a body field.
+	RetryAfter int `json:"-"`
+}
+
+func (p *Problem) Error() string { return p.Code + ": " + p.Detail }
+
+// problem builds a Problem for the API's own refusals (bad JSON, auth, ...).
+func problem(status int, code, detail string) *Problem {
+	return &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Code: code, Detail: detail}
+}
+
+var statusOfKind = map[commands.Kind]int{
+	commands.KindInvalid:            http.StatusBadRequest,
+	commands.KindUnauthenticated:    http.StatusUnauthorized,
+	commands.KindForbidden:          http.StatusForbidden,
+	commands.KindNotFound:           http.StatusNotFound,
+	commands.KindConflict:           http.StatusConflict,
+	commands.KindPreconditionFailed: http.StatusPreconditionFailed,
+	commands.KindRule:               http.StatusUnprocessableEntity,
+	commands.KindTooManyRequests:    http.StatusTooManyRequests,
+}
+
+// toProblem maps any error to what the client sees: domain refusals keep
+// their code and message; anything else is a 500 whose cause is only logged.
+func toProblem(err error) *Problem {
+	var p *Problem
+	if errors.As(err, &p) {
+		return p
+	}
+	if e, ok := commands.AsError(err); ok {
+		pr := problem(statusOfKind[e.Kind], e.Code, e.Message)
+		pr.Errors = e.Fields
+		return pr
+	}
+	if errors.Is(err, queries.ErrNotFound) {
+		return problem(http.StatusNotFound, "not-found", "not found")
+	}
+	return problem(http.StatusInternalServerError, "internal", "something went wrong on our side; it has been logged")
+}
+
+// writeError sends err as problem+json, logging internal errors with the request id.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	p := toProblem(err)
+	if p.Status >= 500 {
+		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if p.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(p.RetryAfter))
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	_ = json.NewEncoder(w).Encode(p)
+}
+
+// writeJSON sends v with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,132 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/gorilla/mux"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/commands/user"
+	"github.com/capstone-pms/capstone/queries"
+)
+
+// Tokens issues and verifies the bearer tokens.
+type Tokens interface {
+	Issue(userID string, roles []string, now time.Time) (token string, expiresAt time.Time, err error)
+	Verify(token string, now time.Time) (userID string, roles []string, err error)
+}
+
+// Throttle limits repeated failed sign-ins.
+type Throttle interface {
+	Check(key string, now time.Time) (ok bool, retryAfter time.Duration)
+	Failure(key string, now time.Time)
+	Success(key string)
+}
+
+// Server holds what the HTTP handlers call.
+type Server struct {
+	Users    *user.Service
+	Commands *commands.Executor
+	UserQ    queries.Users
+	ProjectQ queries.Projects
+	Tokens   Tokens
+	Throttle Throttle
+	// Ready reports whether the store and the bus are reachable.
+	Ready func(ctx context.Context) error
+	Log   *slog.Logger
+	Now   func() time.Time
+
+	principals *principalCache
+}
+
+// Handler returns the routed HTTP handler with its middleware.
+func (s *Server) Handler() http.Handler {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	s.principals = newPrincipalCache(2 * time.Second)
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, problem(http.StatusNotFound, "route-not-found", "no such route"))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, problem(http.StatusMethodNotAllowed, "method-not-allowed", "this route does not take "+r.Method))
+	})
+	s.healthRoutes(r)
+	s.authRoutes(r)
+	s.userRoutes(r)
+	s.projectRoutes(r)
+	return s.withRequestID(s.recoverer(r))
+}
+
+type ctxKey int
+
+const (
+	keyRequestID ctxKey = iota
+	keyActor
+)
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// RequestID returns the id of the request ctx belongs to ("" outside one).
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(keyRequestID).(string)
+	return id
+}
+
+// withRequestID gives every request an id (the client's X-Request-Id if it is
+// sane), echoed in the response, carried into every event as the correlation
+// id and onto every log line.
+func (s *Server) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !requestIDPattern.MatchString(id) {
+			id = uuid.Must(uuid.NewV7()).String()
+		}
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyRequestID, id)))
+	})
+}
+
+// recoverer turns a panic into a logged 500 rather than a dropped connection.
+func (s *Server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.Log.ErrorContext(r.Context(), "panic in handler", "panic", v, "stack", string(debug.Stack()))
+				writeError(w, r, problem(http.StatusInternalServerError, "internal", "something went wrong on our side; it has been logged"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) healthRoutes(r *mux.Router) {
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if s.Ready != nil {
+			if err := s.Ready(ctx); err != nil {
+				s.Log.WarnContext(ctx, "not ready", "err", err)
+				writeError(w, r, problem(http.StatusServiceUnavailable, "not-ready", "a dependency is unreachable"))
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	}).Methods(http.MethodGet)
+}

@@ -1,0 +1,279 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/capstone-pms/capstone/api"
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/commands/user"
+	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/infra/auth"
+	"github.com/capstone-pms/capstone/infra/bus"
+	"github.com/capstone-pms/capstone/infra/config"
+	"github.com/capstone-pms/capstone/infra/embedded"
+	imongo "github.com/capstone-pms/capstone/infra/mongo"
+	"github.com/capstone-pms/capstone/projections"
+	"github.com/capstone-pms/capstone/queries"
+)
+
+// collections are every collection the service uses; the embedded store
+// creates and indexes them at start-up.
+var collections = []string{imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, collSettings,
+	projections.CollUsers, projections.CollProjects}
+
+const collSettings = "settings"
+
+// Store is a connection to the database, embedded or not.
+type Store struct {
+	Embedded *embedded.Store // nil with MONGODB_URI
+	Client   *mongo.Client
+	DB       *mongo.Database
+	owned    bool
+}
+
+// OpenStore connects to MONGODB_URI, or starts the embedded store in the data
+// dir (unless shared is given: tests share one embedded server).
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, shared *embedded.Store) (*Store, error) {
+	s := &Store{Embedded: shared}
+	uri := cfg.MongoURI
+	if uri == "" {
+		if s.Embedded == nil {
+			var err error
+			s.Embedded, err = embedded.Start(ctx, embedded.Options{DataDir: cfg.DataDir, Logger: log})
+			if err != nil {
+				return nil, fmt.Errorf("start the embedded store in %s: %w", cfg.DataDir, err)
+			}
+			s.owned = true
+		}
+		uri = s.Embedded.URI()
+	}
+	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(64))
+	if err != nil {
+		s.Close(ctx)
+		return nil, fmt.Errorf("connect to MongoDB: %w", err)
+	}
+	s.Client, s.DB = client, client.Database(cfg.Database)
+	if err := client.Ping(ctx, nil); err != nil {
+		s.Close(ctx)
+		return nil, fmt.Errorf("reach MongoDB: %w", err)
+	}
+	if s.Embedded != nil {
+		if err := s.Embedded.PrepareCollections(ctx, cfg.Database, collections...); err != nil {
+			s.Close(ctx)
+			return nil, fmt.Errorf("prepare collections: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Close disconnects, and stops the embedded store if this Store started it.
+func (s *Store) Close(ctx context.Context) {
+	if s.Client != nil {
+		_ = s.Client.Disconnect(ctx)
+	}
+	if s.owned {
+		_ = s.Embedded.Close()
+	}
+}
+
+// App is the running service: the parts that cmd wires together.
+type App struct {
+	cfg       config.Config
+	log       *slog.Logger
+	store     *Store
+	bus       *gochannel.GoChannel
+	consumers []*bus.Consumer
+	stop      context.CancelFunc
+	http      *http.Server
+	listener  net.Listener
+	served    chan error
+
+	Registry *events.Registry
+	Exec     *commands.Executor
+	Users    *user.Service
+}
+
+// StartApp wires and starts every component the config asks for. The
+// projectors subscribe before the API accepts requests, so nothing published
+// is missed.
+func StartApp(ctx context.Context, cfg config.Config, log *slog.Logger, shared *embedded.Store) (*App, error) {
+	store, err := OpenStore(ctx, cfg, log, shared)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, store: store, served: make(chan error, 1)}
+	if err := a.start(ctx); err != nil {
+		a.Close(context.Background())
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) start(ctx context.Context) error {
+	a.Registry = events.NewRegistry(events.All()...)
+	es := imongo.NewEventStore(a.store.DB, a.Registry)
+	rm := imongo.NewReadModels(a.store.DB)
+	a.bus = bus.NewInProcess(a.log)
+	a.Exec = commands.NewExecutor(es, es, &bus.Publisher{Pub: a.bus, Topic: bus.Topic}, a.Registry, a.log)
+	a.Users = &user.Service{X: a.Exec, Credentials: imongo.NewCredentials(a.store.DB), Hasher: auth.Hasher{},
+		ClaimGrace: 30 * time.Second, CheckPassword: auth.ValidatePassword}
+
+	runCtx, stop := context.WithCancel(context.Background())
+	a.stop = stop
+	if a.cfg.Has("projector") {
+		for _, p := range []projections.Projection{projections.NewUsers(rm, es), projections.NewProjects(rm, es)} {
+			c := &bus.Consumer{Sub: a.bus, Topic: bus.Topic, Registry: a.Registry, Projection: p, Log: a.log,
+				Workers: 4, MaxAttempts: 5}
+			if err := c.Start(runCtx); err != nil {
+				return err
+			}
+			a.consumers = append(a.consumers, c)
+		}
+	} else {
+		a.log.Warn("no projector in this process: with the in-process bus, read models will not update here")
+	}
+	if err := a.bootstrap(ctx); err != nil {
+		return err
+	}
+	if !a.cfg.Has("api") {
+		return nil
+	}
+	secret, err := a.jwtSecret(ctx)
+	if err != nil {
+		return err
+	}
+	tokens, err := auth.NewTokens(secret, a.cfg.TokenTTL, "capstone")
+	if err != nil {
+		return err
+	}
+	srv := &api.Server{
+		Users: a.Users, Commands: a.Exec,
+		UserQ:    queries.Users{Reader: rm, Streams: es},
+		ProjectQ: queries.Projects{Reader: rm, Streams: es},
+		Tokens:   tokenAdapter{tokens},
+		Throttle: auth.NewThrottle(5, 15*time.Minute, 30*time.Second, 15*time.Minute),
+		Ready:    func(ctx context.Context) error { return a.store.Client.Ping(ctx, nil) },
+		Log:      a.log,
+	}
+	a.listener, err = net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
+	}
+	a.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	go func() { a.served <- a.http.Serve(a.listener) }()
+	a.log.Info("serving", "addr", a.listener.Addr().String())
+	return nil
+}
+
+// Addr is the address the API listens on ("" without the api component).
+func (a *App) Addr() string {
+	if a.listener == nil {
+		return ""
+	}
+	return a.listener.Addr().String()
+}
+
+// Served reports the HTTP server's end (an error other than ErrServerClosed is a failure).
+func (a *App) Served() <-chan error { return a.served }
+
+// Close drains in-flight requests, stops the projectors and closes the store.
+func (a *App) Close(ctx context.Context) {
+	if a.http != nil {
+		if err := a.http.Shutdown(ctx); err != nil {
+			a.log.Warn("HTTP shutdown", "err", err)
+		}
+	}
+	if a.stop != nil {
+		a.stop()
+	}
+	for _, c := range a.consumers {
+		c.Wait()
+	}
+	if a.bus != nil {
+		_ = a.bus.Close()
+	}
+	a.store.Close(ctx)
+}
+
+// bootstrap creates the first coordinator from the environment if no user
+// holds that e-mail yet (an existing one is left as it is).
+func (a *App) bootstrap(ctx context.Context) error {
+	if a.cfg.BootstrapEmail == "" {
+		return nil
+	}
+	_, err := a.Users.FindByEmail(ctx, a.cfg.BootstrapEmail)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, commands.ErrNotFound) {
+		return fmt.Errorf("bootstrap coordinator: %w", err)
+	}
+	res, err := a.Users.Create(ctx, commands.Meta{Actor: events.SystemActor, CorrelationID: "bootstrap"},
+		user.Create{Email: a.cfg.BootstrapEmail, Name: "Coordinator", Roles: []string{events.RoleCoordinator}},
+		a.cfg.BootstrapPassword)
+	if errors.Is(err, user.ErrEmailTaken) {
+		return nil // another replica created it at the same moment
+	}
+	if err != nil {
+		return fmt.Errorf("bootstrap coordinator: %w", err)
+	}
+	a.log.Info("created the bootstrap coordinator", "user", res.State.ID, "email", res.State.Email)
+	return nil
+}
+
+// jwtSecret is the configured secret, or one generated once: in the data dir
+// for the embedded store, in the database otherwise so that every replica on
+// that database signs and verifies with the same one.
+func (a *App) jwtSecret(ctx context.Context) ([]byte, error) {
+	if a.cfg.JWTSecret != "" {
+		return []byte(a.cfg.JWTSecret), nil
+	}
+	if a.store.Embedded != nil && a.cfg.DataDir != "" {
+		return auth.LoadOrCreateSecretFile(filepath.Join(a.cfg.DataDir, "jwt-secret"))
+	}
+	a.log.Warn("no CAPSTONE_JWT_SECRET: using a secret generated once and kept in the database")
+	coll := a.store.DB.Collection(collSettings)
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, err
+	}
+	_, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: "jwt-secret"}, {Key: "value", Value: hex.EncodeToString(fresh)}})
+	if err != nil && !mongo.IsDuplicateKeyError(err) {
+		return nil, fmt.Errorf("store the JWT secret: %w", err)
+	}
+	var doc struct {
+		Value string `bson:"value"`
+	}
+	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: "jwt-secret"}}).Decode(&doc); err != nil {
+		return nil, fmt.Errorf("read the JWT secret: %w", err)
+	}
+	return []byte(doc.Value), nil
+}
+
+// tokenAdapter fits auth.Tokens to the API's port.
+type tokenAdapter struct{ t *auth.Tokens }
+
+func (t tokenAdapter) Issue(userID string, roles []string, now time.Time) (string, time.Time, error) {
+	return t.t.Issue(userID, roles, now)
+}
+
+func (t tokenAdapter) Verify(token string, now time.Time) (string, []string, error) {
+	c, err := t.t.Verify(token, now)
+	return c.UserID, c.Roles, err
+}

@@ -1,0 +1,186 @@
+// Command capstone is the Capstone Project Management service in one binary:
+// `capstone serve` runs the API and the projectors (or the --components
+// given), `capstone users create` adds a user from the shell.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/capstone-pms/capstone/api"
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/commands/user"
+	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/infra/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "capstone:", err)
+		}
+		os.Exit(2)
+	}
+}
+
+const usage = `Usage: capstone <command> [flags]
+
+Commands:
+  serve          run the service (API and projectors) on embedded defaults or MONGODB_URI
+  users create   create a user (e.g. a coordinator); the password is read from stdin
+  help           show this help
+
+Run "capstone <command> --help" for the flags of a command.
+`
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return serve(ctx, args[1:], stderr, env)
+	case "users":
+		if len(args) < 2 || args[1] != "create" {
+			return errors.New("usage: capstone users create --email E --name N --roles coordinator[,..] < password")
+		}
+		return createUser(ctx, args[2:], stdin, stdout, stderr, env)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}
+
+func serve(ctx context.Context, args []string, stderr io.Writer, env func(string) string) error {
+	cfg, err := config.ParseServe(args, env, stderr)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, cfg)
+	log.Info("starting", "config", cfg.String())
+	app, err := StartApp(ctx, cfg, log, nil)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: draining requests")
+	case err = <-app.Served():
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	defer cancel()
+	app.Close(shutdown)
+	log.Info("stopped")
+	return err
+}
+
+func createUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) error {
+	fs := flag.NewFlagSet("users create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	email := fs.String("email", "", "e-mail address (required)")
+	name := fs.String("name", "", "full name (required)")
+	roles := fs.String("roles", events.RoleCoordinator, "comma-separated roles: coordinator, supervisor, examiner, student")
+	noPassword := fs.Bool("no-password", false, "create the user without a password (they cannot sign in until one is set)")
+	cfg, err := config.ParseStore(fs, args, env)
+	if err != nil {
+		return err
+	}
+	password := ""
+	if !*noPassword {
+		fmt.Fprint(stderr, "password (one line on stdin): ")
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return errors.New("no password on stdin (or use --no-password)")
+		}
+		password = strings.TrimRight(line, "\r\n")
+		fmt.Fprintln(stderr)
+	}
+	cfg.Components = nil // no API, no projector: the next serve projects what this appends
+	log := newLogger(stderr, cfg)
+	app, err := StartApp(ctx, cfg, log, nil)
+	if err != nil {
+		return err
+	}
+	defer app.Close(context.Background())
+	res, err := app.Users.Create(ctx, commands.Meta{Actor: events.SystemActor, CorrelationID: "cli"},
+		user.Create{Email: *email, Name: *name, Roles: strings.Split(*roles, ",")}, password)
+	if err != nil {
+		if e, ok := commands.AsError(err); ok {
+			return fmt.Errorf("%s", e.Message+fieldList(e.Fields))
+		}
+		return err
+	}
+	fmt.Fprintf(stdout, "created user %s <%s> roles=%s\n", res.State.ID, res.State.Email, strings.Join(res.State.Roles, ","))
+	return nil
+}
+
+func fieldList(fs []commands.FieldError) string {
+	var b strings.Builder
+	for _, f := range fs {
+		fmt.Fprintf(&b, "\n  %s: %s", f.Field, f.Message)
+	}
+	return b.String()
+}
+
+// newLogger logs JSON with a "severity" field that Google Cloud Logging reads,
+// and the request id on every line logged inside a request.
+func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 && a.Key == slog.LevelKey {
+			a.Key = "severity"
+			if lvl, ok := a.Value.Any().(slog.Level); ok && lvl == slog.LevelWarn {
+				a.Value = slog.StringValue("WARNING")
+			}
+		}
+		if len(groups) == 0 && a.Key == slog.MessageKey {
+			a.Key = "message"
+		}
+		return a
+	}}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
+	if cfg.LogFormat == "text" {
+		h = slog.NewTextHandler(w, opts)
+	}
+	log := slog.New(requestIDHandler{h})
+	slog.SetDefault(log)
+	return log
+}
+
+// requestIDHandler adds the request id of the context to each record.
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id := api.RequestID(ctx); id != "" {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(as)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
+}

@@ -1,0 +1,201 @@
+package commands
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/capstone-pms/capstone/events"
+)
+
+// Decider is an aggregate: pure functions over its state. Decide validates a
+// command against the state and returns the events it causes (none when the
+// command changes nothing); Evolve folds one event into the state and never
+// fails.
+type Decider[S, C any] struct {
+	StreamType string
+	// Schema names the shape of S in snapshots; change it when S changes.
+	Schema  string
+	Initial func(streamID string) S
+	Evolve  func(S, events.Envelope) S
+	Decide  func(S, C) ([]events.Data, error)
+}
+
+// Meta is what a command carries besides its own fields.
+type Meta struct {
+	Actor         events.Actor
+	CorrelationID string
+	// IfMatch, when set, is the version the caller last saw; if the stream has
+	// moved on, the command is refused with ErrPreconditionFailed.
+	IfMatch *int64
+}
+
+// Result is what a command returns: the state after it and its version.
+type Result[S any] struct {
+	State   S
+	Version int64
+	// Commit is nil when the command changed nothing.
+	Commit *events.Commit
+}
+
+// Executor holds what every command needs. Its zero values for Clock, Log and
+// Retries are filled with sensible defaults by NewExecutor.
+type Executor struct {
+	Store     EventStore
+	Snapshots SnapshotStore
+	Publisher Publisher
+	Registry  *events.Registry
+	Clock     func() time.Time
+	Log       *slog.Logger
+	// Retries is how often a command without If-Match is decided again after
+	// losing a race with another writer; with If-Match it is never retried.
+	Retries int
+	// Observe, when set, is told the outcome of every command (metrics).
+	Observe func(streamType string, outcome string, d time.Duration)
+}
+
+// NewExecutor returns an Executor with defaults filled in.
+func NewExecutor(store EventStore, snaps SnapshotStore, pub Publisher, reg *events.Registry, log *slog.Logger) *Executor {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Executor{Store: store, Snapshots: snaps, Publisher: pub, Registry: reg,
+		Clock: func() time.Time { return time.Now() }, Log: log, Retries: 3}
+}
+
+// Load folds a stream into its current state and version, starting from the
+// latest snapshot when there is one.
+func Load[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string) (S, int64, error) {
+	state, version := d.Initial(streamID), int64(0)
+	if x.Snapshots != nil {
+		snap, err := x.Snapshots.LoadSnapshot(ctx, streamID)
+		switch {
+		case errors.Is(err, ErrNoSnapshot):
+		case err != nil:
+			return state, 0, fmt.Errorf("load snapshot %s: %w", streamID, err)
+		case snap.Schema == d.Schema && snap.StreamType == d.StreamType:
+			fresh := d.Initial(streamID)
+			if err := json.Unmarshal(snap.State, &fresh); err == nil {
+				state, version = fresh, snap.Version
+			} else {
+				x.Log.WarnContext(ctx, "ignoring unreadable snapshot", "stream", streamID, "err", err)
+			}
+		}
+	}
+	commits, err := x.Store.ReadStream(ctx, streamID, events.ReadOptions{From: version + 1})
+	if err != nil {
+		return state, 0, fmt.Errorf("read stream %s: %w", streamID, err)
+	}
+	for _, c := range commits {
+		for _, e := range c.Events {
+			state = d.Evolve(state, e)
+			version = e.Version
+		}
+	}
+	return state, version, nil
+}
+
+// Execute is the one command path: load, decide, append with the version that
+// was read, snapshot and publish. A command that loses a race is decided again
+// on the new state (unless it carries If-Match), so a rule is always checked
+// against the state it is stored on top of.
+func Execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta) (Result[S], error) {
+	start := x.Clock()
+	res, err := execute(ctx, x, d, streamID, cmd, meta)
+	if x.Observe != nil {
+		x.Observe(d.StreamType, outcome(err), x.Clock().Sub(start))
+	}
+	return res, err
+}
+
+func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta) (Result[S], error) {
+	for attempt := 0; ; attempt++ {
+		state, version, err := Load(ctx, x, d, streamID)
+		if err != nil {
+			return Result[S]{}, err
+		}
+		if meta.IfMatch != nil && *meta.IfMatch != version {
+			return Result[S]{}, ErrPreconditionFailed
+		}
+		data, err := d.Decide(state, cmd)
+		if err != nil {
+			return Result[S]{}, err
+		}
+		if len(data) == 0 {
+			return Result[S]{State: state, Version: version}, nil
+		}
+		commit, err := x.newCommit(d.StreamType, streamID, version, data, meta)
+		if err != nil {
+			return Result[S]{}, err
+		}
+		err = x.Store.Append(ctx, commit)
+		if errors.Is(err, ErrConcurrentAppend) {
+			if meta.IfMatch != nil {
+				return Result[S]{}, ErrPreconditionFailed
+			}
+			if attempt < x.Retries {
+				continue
+			}
+			return Result[S]{}, ErrVersionConflict
+		}
+		if err != nil {
+			return Result[S]{}, fmt.Errorf("append %s: %w", commit.ID(), err)
+		}
+		for _, e := range commit.Events {
+			state = d.Evolve(state, e)
+		}
+		x.afterAppend(ctx, d.StreamType, d.Schema, commit, state)
+		return Result[S]{State: state, Version: commit.LastVersion(), Commit: &commit}, nil
+	}
+}
+
+func (x *Executor) newCommit(streamType, streamID string, version int64, data []events.Data, meta Meta) (events.Commit, error) {
+	now := x.Clock().UTC().Truncate(time.Millisecond)
+	c := events.Commit{StreamID: streamID, StreamType: streamType, FirstVersion: version + 1, RecordedAt: now}
+	c.Events = make([]events.Envelope, len(data))
+	for i, dt := range data {
+		schema, err := x.Registry.SchemaVersion(dt.EventType())
+		if err != nil {
+			return events.Commit{}, err
+		}
+		c.Events[i] = events.Envelope{
+			ID: uuid.Must(uuid.NewV7()).String(), StreamID: streamID, StreamType: streamType,
+			Version: version + 1 + int64(i), Type: dt.EventType(), SchemaVersion: schema, Data: dt,
+			Actor: meta.Actor, CorrelationID: meta.CorrelationID, RecordedAt: now,
+		}
+	}
+	return c, nil
+}
+
+// afterAppend does the work that must not fail a command whose events are
+// already durable: the snapshot is a cache and the relay covers publishing.
+func (x *Executor) afterAppend(ctx context.Context, streamType, schema string, c events.Commit, state any) {
+	if x.Snapshots != nil {
+		if raw, err := json.Marshal(state); err != nil {
+			x.Log.ErrorContext(ctx, "encode snapshot", "stream", c.StreamID, "err", err)
+		} else if err := x.Snapshots.SaveSnapshot(ctx, Snapshot{StreamID: c.StreamID, StreamType: streamType,
+			Schema: schema, Version: c.LastVersion(), State: raw}); err != nil {
+			x.Log.WarnContext(ctx, "save snapshot", "stream", c.StreamID, "err", err)
+		}
+	}
+	if x.Publisher != nil {
+		if err := x.Publisher.Publish(ctx, c); err != nil {
+			x.Log.WarnContext(ctx, "publish commit; the relay will retry", "commit", c.ID(), "err", err)
+		}
+	}
+}
+
+func outcome(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	if e, ok := AsError(err); ok {
+		return e.Code
+	}
+	return "error"
+}

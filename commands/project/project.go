@@ -1,0 +1,163 @@
+// Package project is the project aggregate: a student's proposal and, later in
+// its life, its supervisor, examiner and grade. Decide validates and enforces
+// who may change what; Evolve only folds.
+package project
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/events"
+)
+
+// State is a project as the write side sees it.
+type State struct {
+	ID           string `json:"id"`
+	OwnerID      string `json:"owner_id"`
+	Title        string `json:"title"`
+	Description  string `json:"description"`
+	Aim          string `json:"aim"`
+	Rationale    string `json:"rationale"`
+	Status       string `json:"status"`
+	SupervisorID string `json:"supervisor_id,omitempty"`
+	ExaminerID   string `json:"examiner_id,omitempty"`
+	Created      bool   `json:"created"`
+}
+
+// Fields are the editable texts of a proposal.
+type Fields struct {
+	Title, Description, Aim, Rationale string
+}
+
+// Create starts a proposal owned by OwnerID, as a draft.
+type Create struct {
+	OwnerID string
+	Fields
+}
+
+// Edit changes the fields that are set.
+type Edit struct {
+	By                                 events.Actor
+	Title, Description, Aim, Rationale *string
+}
+
+// Withdraw removes the project; its history stays.
+type Withdraw struct{ By events.Actor }
+
+// ErrNotEditable refuses a change the project's status no longer allows.
+var ErrNotEditable = &commands.Error{Kind: commands.KindRule, Code: "project-locked",
+	Message: "the project can no longer be changed by its owner"}
+
+// editableByOwner are the statuses in which the owner may still edit or withdraw.
+var editableByOwner = []string{events.StatusDraft, "submitted", "rejected"}
+
+// Decider is the project aggregate.
+var Decider = commands.Decider[State, any]{
+	StreamType: events.StreamProject,
+	Schema:     "project/1",
+	Initial:    func(id string) State { return State{ID: id} },
+	Evolve:     Evolve,
+	Decide:     Decide,
+}
+
+// Decide validates a command against the state.
+func Decide(s State, cmd any) ([]events.Data, error) {
+	switch c := cmd.(type) {
+	case Create:
+		if s.Created {
+			return nil, commands.ErrAlreadyExists
+		}
+		f := trim(Fields{c.Title, c.Description, c.Aim, c.Rationale})
+		if err := validate(f); err != nil {
+			return nil, err
+		}
+		return []events.Data{&events.ProjectCreated{OwnerID: c.OwnerID, Title: f.Title,
+			Description: f.Description, Aim: f.Aim, Rationale: f.Rationale}}, nil
+	case Edit:
+		if err := mayChange(s, c.By); err != nil {
+			return nil, err
+		}
+		f := Fields{s.Title, s.Description, s.Aim, s.Rationale}
+		for _, p := range []struct{ dst, src *string }{
+			{&f.Title, c.Title}, {&f.Description, c.Description}, {&f.Aim, c.Aim}, {&f.Rationale, c.Rationale},
+		} {
+			if p.src != nil {
+				*p.dst = *p.src
+			}
+		}
+		f = trim(f)
+		if err := validate(f); err != nil {
+			return nil, err
+		}
+		if f == (Fields{s.Title, s.Description, s.Aim, s.Rationale}) {
+			return nil, nil
+		}
+		return []events.Data{&events.ProjectEdited{Title: f.Title, Description: f.Description, Aim: f.Aim, Rationale: f.Rationale}}, nil
+	case Withdraw:
+		if err := mayChange(s, c.By); err != nil {
+			return nil, err
+		}
+		return []events.Data{&events.ProjectWithdrawn{}}, nil
+	}
+	return nil, commands.Invalid(commands.FieldError{Field: "command", Message: "unknown project command"})
+}
+
+// Evolve folds one event into the state.
+func Evolve(s State, e events.Envelope) State {
+	switch d := e.Data.(type) {
+	case *events.ProjectCreated:
+		s.Created, s.OwnerID, s.Status = true, d.OwnerID, events.StatusDraft
+		s.Title, s.Description, s.Aim, s.Rationale = d.Title, d.Description, d.Aim, d.Rationale
+	case *events.ProjectEdited:
+		s.Title, s.Description, s.Aim, s.Rationale = d.Title, d.Description, d.Aim, d.Rationale
+	case *events.ProjectWithdrawn:
+		s.Status = events.StatusWithdrawn
+	}
+	return s
+}
+
+// VisibleTo reports whether a caller may see the project at all; everyone
+// else is told it does not exist.
+func (s State) VisibleTo(a events.Actor) bool {
+	return slices.Contains(a.Roles, events.RoleCoordinator) || a.UserID == s.OwnerID ||
+		(s.SupervisorID != "" && a.UserID == s.SupervisorID) || (s.ExaminerID != "" && a.UserID == s.ExaminerID)
+}
+
+func mayChange(s State, by events.Actor) error {
+	switch {
+	case !s.Created || s.Status == events.StatusWithdrawn || !s.VisibleTo(by):
+		return commands.ErrNotFound
+	case slices.Contains(by.Roles, events.RoleCoordinator):
+		return nil
+	case by.UserID != s.OwnerID:
+		return commands.ErrForbidden
+	case !slices.Contains(editableByOwner, s.Status):
+		return ErrNotEditable
+	}
+	return nil
+}
+
+func trim(f Fields) Fields {
+	return Fields{strings.TrimSpace(f.Title), strings.TrimSpace(f.Description), strings.TrimSpace(f.Aim), strings.TrimSpace(f.Rationale)}
+}
+
+func validate(f Fields) error {
+	var v commands.Validation
+	if f.Title == "" {
+		v.Add("title", "is required")
+	}
+	for _, c := range []struct {
+		name, val string
+		max       int
+	}{{"title", f.Title, 200}, {"description", f.Description, 10000}, {"aim", f.Aim, 4000}, {"rationale", f.Rationale, 4000}} {
+		if utf8.RuneCountInString(c.val) > c.max {
+			v.Add(c.name, "is longer than "+itoa(c.max)+" characters")
+		}
+	}
+	return v.Err()
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,226 @@
+package user
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/capstone-pms/capstone/commands"
+)
+
+// Service runs the user use cases that span more than one stream: the e-mail
+// reservation and the credentials kept outside the event store.
+type Service struct {
+	X           *commands.Executor
+	Credentials commands.Credentials
+	Hasher      commands.PasswordHasher
+	// ClaimGrace is how long a claim whose user stream is still empty counts
+	// as a creation in flight. After it, the creation is taken to have died
+	// and the address may be claimed again.
+	ClaimGrace time.Duration
+	// CheckPassword validates a new password (length, etc.).
+	CheckPassword func(string) error
+}
+
+// ErrInvalidCredentials is the one answer for an unknown e-mail, a deleted
+// user, a user without a password and a wrong password.
+var ErrInvalidCredentials = &commands.Error{Kind: commands.KindUnauthenticated, Code: "invalid-credentials", Message: "e-mail or password is wrong"}
+
+// Create makes a user with a fresh id. The e-mail is claimed first, then the
+// password hash is stored, then the user stream is created; a crash between
+// steps leaves a claim that the next creation with that address recovers.
+func (s *Service) Create(ctx context.Context, meta commands.Meta, c Create, password string) (commands.Result[State], error) {
+	id := uuid.Must(uuid.NewV7()).String()
+	// Validate before claiming anything, so a bad request stores nothing.
+	if _, err := Decide(State{ID: id}, c); err != nil {
+		return commands.Result[State]{}, err
+	}
+	var hash string
+	c.WithPassword = password != ""
+	if c.WithPassword {
+		var err error
+		if hash, err = s.hash(password); err != nil {
+			return commands.Result[State]{}, err
+		}
+	}
+	email := NormalizeEmail(c.Email)
+	if err := s.claim(ctx, meta, email, id); err != nil {
+		return commands.Result[State]{}, err
+	}
+	if hash != "" {
+		if err := s.Credentials.SetPasswordHash(ctx, id, hash); err != nil {
+			return commands.Result[State]{}, fmt.Errorf("store password: %w", err)
+		}
+	}
+	res, err := commands.Execute(ctx, s.X, Decider, id, any(c), meta)
+	if errors.Is(err, commands.ErrAlreadyExists) {
+		// Our stream was closed by a creation that found our claim stale.
+		return res, commands.ErrVersionConflict
+	}
+	return res, err
+}
+
+// claim reserves email for id, taking it over from an owner that is gone.
+func (s *Service) claim(ctx context.Context, meta commands.Meta, email, id string) error {
+	stream := EmailStreamID(email)
+	holder, _, err := commands.Load(ctx, s.X, EmailDecider, stream)
+	if err != nil {
+		return err
+	}
+	replace := ""
+	if holder.Owner != "" {
+		gone, err := s.ownerGone(ctx, meta, holder)
+		if err != nil {
+			return err
+		}
+		if !gone {
+			return ErrEmailTaken
+		}
+		replace = holder.Owner
+	}
+	_, err = commands.Execute(ctx, s.X, EmailDecider, stream, any(Claim{UserID: id, Replace: replace}), meta)
+	if errors.Is(err, commands.ErrVersionConflict) {
+		return ErrEmailTaken // another claim won the race for this address
+	}
+	return err
+}
+
+// ownerGone reports whether the holder of a claim no longer needs it: the user
+// was deleted, its creation was abandoned, or it never appeared within the
+// grace period (then its stream is closed, so a late creation conflicts).
+func (s *Service) ownerGone(ctx context.Context, meta commands.Meta, holder EmailState) (bool, error) {
+	owner, _, err := commands.Load(ctx, s.X, Decider, holder.Owner)
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case owner.Deleted || owner.Abandoned:
+		return true, nil
+	case owner.Created:
+		return false, nil
+	case s.X.Clock().Sub(holder.ClaimedAt) < s.ClaimGrace:
+		return false, nil
+	}
+	_, err = commands.Execute(ctx, s.X, Decider, holder.Owner, any(Abandon{Reason: "e-mail claimed but user never created"}), meta)
+	if errors.Is(err, commands.ErrAlreadyExists) {
+		return s.ownerGone(ctx, meta, holder) // it was created (or closed) meanwhile: look again
+	}
+	return err == nil, err
+}
+
+// Update changes a user's fields.
+func (s *Service) Update(ctx context.Context, meta commands.Meta, id string, c Update) (commands.Result[State], error) {
+	return commands.Execute(ctx, s.X, Decider, id, any(c), meta)
+}
+
+// Delete removes a user and frees its e-mail for a new account.
+func (s *Service) Delete(ctx context.Context, meta commands.Meta, id string) (commands.Result[State], error) {
+	res, err := commands.Execute(ctx, s.X, Decider, id, any(Delete{}), meta)
+	if err != nil {
+		return res, err
+	}
+	// If this fails the claim stays with a deleted user, which the next claim
+	// of the address recognises and replaces.
+	if _, err := commands.Execute(ctx, s.X, EmailDecider, EmailStreamID(res.State.Email), any(Release{UserID: id}), meta); err != nil {
+		s.X.Log.WarnContext(ctx, "release e-mail of deleted user", "user", id, "err", err)
+	}
+	return res, nil
+}
+
+// SetPassword replaces a user's password.
+func (s *Service) SetPassword(ctx context.Context, meta commands.Meta, id, password string) (commands.Result[State], error) {
+	state, _, err := commands.Load(ctx, s.X, Decider, id)
+	if err != nil {
+		return commands.Result[State]{}, err
+	}
+	if err := mustBeActive(state); err != nil {
+		return commands.Result[State]{}, err
+	}
+	hash, err := s.hash(password)
+	if err != nil {
+		return commands.Result[State]{}, err
+	}
+	if err := s.Credentials.SetPasswordHash(ctx, id, hash); err != nil {
+		return commands.Result[State]{}, fmt.Errorf("store password: %w", err)
+	}
+	return commands.Execute(ctx, s.X, Decider, id, any(SetPassword{}), meta)
+}
+
+// ChangePassword is SetPassword for a user who proves the current one.
+func (s *Service) ChangePassword(ctx context.Context, meta commands.Meta, id, current, next string) (commands.Result[State], error) {
+	hash, err := s.Credentials.PasswordHash(ctx, id)
+	if err != nil && !errors.Is(err, commands.ErrNoPassword) {
+		return commands.Result[State]{}, err
+	}
+	if hash == "" || !s.Hasher.Compare(hash, current) {
+		return commands.Result[State]{}, &commands.Error{Kind: commands.KindRule, Code: "wrong-password",
+			Message: "the current password is wrong"}
+	}
+	return s.SetPassword(ctx, meta, id, next)
+}
+
+// SignIn checks an e-mail and password against the write side (so a user can
+// sign in right after being created) and returns the user.
+func (s *Service) SignIn(ctx context.Context, email, password string) (State, error) {
+	holder, _, err := commands.Load(ctx, s.X, EmailDecider, EmailStreamID(NormalizeEmail(email)))
+	if err != nil {
+		return State{}, err
+	}
+	var u State
+	if holder.Owner != "" {
+		if u, _, err = commands.Load(ctx, s.X, Decider, holder.Owner); err != nil {
+			return State{}, err
+		}
+	}
+	hash := ""
+	if u.Active() {
+		hash, err = s.Credentials.PasswordHash(ctx, u.ID)
+		if err != nil && !errors.Is(err, commands.ErrNoPassword) {
+			return State{}, err
+		}
+	}
+	if hash == "" {
+		s.Hasher.CompareDummy(password)
+		return State{}, ErrInvalidCredentials
+	}
+	if !s.Hasher.Compare(hash, password) {
+		return State{}, ErrInvalidCredentials
+	}
+	return u, nil
+}
+
+// Get returns a user's current state from the write side.
+func (s *Service) Get(ctx context.Context, id string) (commands.Result[State], error) {
+	state, version, err := commands.Load(ctx, s.X, Decider, id)
+	if err != nil {
+		return commands.Result[State]{}, err
+	}
+	if err := mustBeActive(state); err != nil {
+		return commands.Result[State]{}, err
+	}
+	return commands.Result[State]{State: state, Version: version}, nil
+}
+
+// FindByEmail returns the active user holding an address.
+func (s *Service) FindByEmail(ctx context.Context, email string) (commands.Result[State], error) {
+	holder, _, err := commands.Load(ctx, s.X, EmailDecider, EmailStreamID(NormalizeEmail(email)))
+	if err != nil {
+		return commands.Result[State]{}, err
+	}
+	if holder.Owner == "" {
+		return commands.Result[State]{}, commands.ErrNotFound
+	}
+	return s.Get(ctx, holder.Owner)
+}
+
+func (s *Service) hash(password string) (string, error) {
+	if s.CheckPassword != nil {
+		if err := s.CheckPassword(password); err != nil {
+			return "", commands.Invalid(commands.FieldError{Field: "password", Message: err.Error()})
+		}
+	}
+	return s.Hasher.Hash(password)
+}

@@ -1,0 +1,189 @@
+// Package config reads the service's settings from flags, each with an
+// environment variable equivalent and a default, so that the binary starts
+// with no configuration at all and a Deployment configures it with env only.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Components a process can run; "all" is every one of them.
+var Components = []string{"api", "projector"}
+
+// Config is every setting of `capstone serve`.
+type Config struct {
+	Addr       string
+	DataDir    string
+	Components []string
+	MongoURI   string // secret: may hold a password
+	Database   string
+	JWTSecret  string // secret
+	TokenTTL   time.Duration
+	LogLevel   string
+	LogFormat  string
+
+	BootstrapEmail    string
+	BootstrapPassword string // secret
+}
+
+// Has reports whether the process runs component c.
+func (c Config) Has(component string) bool { return slices.Contains(c.Components, component) }
+
+// Embedded reports whether the process uses the embedded store.
+func (c Config) Embedded() bool { return c.MongoURI == "" }
+
+// String prints the settings with secrets masked, for the start-up log line.
+func (c Config) String() string {
+	mask := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "*****"
+	}
+	uri := c.MongoURI
+	if u, err := url.Parse(uri); err == nil && u.User != nil {
+		u.User = url.UserPassword(u.User.Username(), "*****")
+		uri = u.String()
+	}
+	return fmt.Sprintf("addr=%s data-dir=%s components=%s mongodb-uri=%s database=%s jwt-secret=%s token-ttl=%s log=%s/%s bootstrap-email=%s",
+		c.Addr, c.DataDir, strings.Join(c.Components, ","), uri, c.Database, mask(c.JWTSecret), c.TokenTTL,
+		c.LogLevel, c.LogFormat, c.BootstrapEmail)
+}
+
+// Store holds the flags that say where the data is; every subcommand that
+// touches the store shares them.
+func (c *Config) storeFlags(fs *flag.FlagSet, env func(string) string) {
+	fs.StringVar(&c.DataDir, "data-dir", envOr(env, "CAPSTONE_DATA_DIR", "./data"), "directory of the embedded store and generated secrets (env CAPSTONE_DATA_DIR)")
+	fs.StringVar(&c.MongoURI, "mongodb-uri", env("MONGODB_URI"), "MongoDB connection string; empty runs the embedded store (env MONGODB_URI, or MONGO_CREDS as JSON {\"username\",\"password\",\"cluster_id\"})")
+	fs.StringVar(&c.Database, "database", envOr(env, "CAPSTONE_DATABASE", "capstone"), "database name (env CAPSTONE_DATABASE)")
+	fs.StringVar(&c.LogLevel, "log-level", envOr(env, "CAPSTONE_LOG_LEVEL", "info"), "debug, info, warn or error (env CAPSTONE_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", envOr(env, "CAPSTONE_LOG_FORMAT", "json"), "json or text (env CAPSTONE_LOG_FORMAT)")
+}
+
+// ParseServe reads the settings of `capstone serve` from args and env.
+func ParseServe(args []string, env func(string) string, usage io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	c.storeFlags(fs, env)
+	fs.StringVar(&c.Addr, "addr", envOr(env, "CAPSTONE_ADDR", ":8080"), "HTTP listen address (env CAPSTONE_ADDR)")
+	components := fs.String("components", envOr(env, "CAPSTONE_COMPONENTS", "all"), "comma-separated subset of "+strings.Join(Components, ",")+", or all (env CAPSTONE_COMPONENTS)")
+	fs.StringVar(&c.JWTSecret, "jwt-secret", env("CAPSTONE_JWT_SECRET"), "HS256 signing secret, at least 32 bytes; empty: generated once and kept in the data dir, or in the database when MONGODB_URI is set (env CAPSTONE_JWT_SECRET)")
+	ttl := fs.String("token-ttl", envOr(env, "CAPSTONE_TOKEN_TTL", "12h"), "lifetime of a sign-in token (env CAPSTONE_TOKEN_TTL)")
+	fs.Usage = func() {
+		fmt.Fprintf(usage, "Usage: capstone serve [flags]\n\nRuns the API and the projector (or the --components given) on one port.\n"+
+			"With no MONGODB_URI the embedded store keeps its data in --data-dir.\n"+
+			"CAPSTONE_BOOTSTRAP_EMAIL and CAPSTONE_BOOTSTRAP_PASSWORD (env only) create the first coordinator.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	var err error
+	if c.Components, err = parseComponents(*components); err != nil {
+		return c, err
+	}
+	if c.TokenTTL, err = time.ParseDuration(*ttl); err != nil || c.TokenTTL < time.Minute || c.TokenTTL > 30*24*time.Hour {
+		return c, fmt.Errorf("--token-ttl %q: want a duration between 1m and 720h", *ttl)
+	}
+	c.BootstrapEmail = env("CAPSTONE_BOOTSTRAP_EMAIL")
+	c.BootstrapPassword = env("CAPSTONE_BOOTSTRAP_PASSWORD")
+	if (c.BootstrapEmail == "") != (c.BootstrapPassword == "") {
+		return c, errors.New("set both CAPSTONE_BOOTSTRAP_EMAIL and CAPSTONE_BOOTSTRAP_PASSWORD, or neither")
+	}
+	return c, c.finish(env)
+}
+
+// ParseStore reads only the store settings, for subcommands such as
+// `capstone users create`; extra flags are registered by the caller on fs.
+func ParseStore(fs *flag.FlagSet, args []string, env func(string) string) (Config, error) {
+	var c Config
+	c.storeFlags(fs, env)
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	return c, c.finish(env)
+}
+
+func (c *Config) finish(env func(string) string) error {
+	if c.MongoURI == "" && env("MONGO_CREDS") != "" {
+		uri, err := uriFromCreds(env("MONGO_CREDS"))
+		if err != nil {
+			return err
+		}
+		c.MongoURI = uri
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		return fmt.Errorf("--log-format %q: want json or text", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.Database == "" || strings.ContainsAny(c.Database, "/\\. \"$") {
+		return fmt.Errorf("--database %q is not a valid database name", c.Database)
+	}
+	return nil
+}
+
+func parseComponents(s string) ([]string, error) {
+	if s == "" || s == "all" {
+		return slices.Clone(Components), nil
+	}
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		p = strings.TrimSpace(p)
+		if !slices.Contains(Components, p) {
+			return nil, fmt.Errorf("--components: unknown component %q (known: %s)", p, strings.Join(Components, ", "))
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// uriFromCreds builds an Atlas connection string from the original system's
+// MONGO_CREDS JSON: {"username","password","cluster_id"}, where cluster_id is
+// the host part before .mongodb.net (e.g. "cluster0.ab1cd").
+func uriFromCreds(raw string) (string, error) {
+	var creds struct {
+		Username  string `json:"username"`
+		Password  string `json:"password"`
+		ClusterID string `json:"cluster_id"`
+	}
+	if err := json.Unmarshal([]byte(raw), &creds); err != nil {
+		return "", errors.New("MONGO_CREDS is not JSON of the form {\"username\",\"password\",\"cluster_id\"}")
+	}
+	if creds.Username == "" || creds.Password == "" || creds.ClusterID == "" {
+		return "", errors.New("MONGO_CREDS needs username, password and cluster_id")
+	}
+	host := creds.ClusterID
+	if !strings.Contains(host, ".mongodb.net") {
+		host += ".mongodb.net"
+	}
+	u := url.URL{Scheme: "mongodb+srv", User: url.UserPassword(creds.Username, creds.Password), Host: host, Path: "/",
+		RawQuery: "retryWrites=true&w=majority"}
+	return u.String(), nil
+}
+
+func envOr(env func(string) string, key, def string) string {
+	if v := env(key); v != "" {
+		return v
+	}
+	return def
+}

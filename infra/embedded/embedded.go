@@ -1,0 +1,314 @@
+// Package embedded runs FerretDB in-process, backed by SQLite files, as the
+// default local MongoDB-compatible store, so that a developer or a single-node
+// deployment needs no external MongoDB server.
+//
+// Clients talk to it with the ordinary MongoDB driver through [Store.URI]; this
+// package only starts and stops the server and repairs its indexing.
+//
+// # The _id index fix
+//
+// FerretDB v1.24's SQLite backend stores each collection as a table with one
+// JSON column, _ferretdb_sjson, and creates its _id index on the expression
+// _ferretdb_sjson->"_id". Its queries, however, filter on
+// _ferretdb_sjson->'$._id' (metadata.IDColumn in FerretDB). SQLite only uses an
+// expression index when the expressions are written identically, so every
+// findOne/update/delete by _id scans the whole table. [Store.PrepareCollections]
+// and [Store.FixIndexes] add a unique index on the exact expression the queries
+// use, through a second SQLite connection to the same file. FerretDB does not
+// know about that index: it is not listed by listIndexes, it survives
+// dropIndexes, and it disappears with its table when the collection is dropped.
+// A collection created implicitly (by a first insert) is not fixed until one of
+// those methods is called for it.
+//
+// # Limits
+//
+// An update or bulkWrite with more than about 100 statements matching documents
+// hangs the server (FerretDB's SQLite connection pool is capped at 100
+// connections per database). Callers must send updates and bulk writes in
+// batches of at most 100 statements.
+package embedded
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite", the one FerretDB uses too
+)
+
+const (
+	// idExpr is the expression FerretDB's SQLite queries use for _id
+	// (metadata.IDColumn); the index must use exactly this text to be used.
+	idExpr = `_ferretdb_sjson->'$._id'`
+
+	// idIndexSuffix names our index "<table>_id_expr". FerretDB names its own
+	// indexes "<table>_<mongo index name>", so this only clashes with a Mongo
+	// index named "id_expr", which we do not create.
+	idIndexSuffix = "_id_expr"
+
+	// namespaceExists is the MongoDB error code of create on an existing collection.
+	namespaceExists = 48
+
+	// startTimeout bounds the ping in Start when ctx has no earlier deadline.
+	startTimeout = 10 * time.Second
+)
+
+// dbNameRe is FerretDB's rule for database names; checking it also keeps a
+// name from escaping DataDir.
+var dbNameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,63}$`)
+
+// Options configures the embedded store.
+type Options struct {
+	// DataDir is the directory for the SQLite files, one "<db>.sqlite" per
+	// database; it is created (0700) if missing. Required.
+	DataDir string
+	// Addr is the TCP listen address. The default "127.0.0.1:0" listens on
+	// loopback only, on a free port chosen by the kernel (see [Store.URI]);
+	// give a non-loopback address only if remote clients really need it.
+	Addr string
+	// Logger receives the store's messages; nil means slog.Default().
+	// FerretDB gets a copy restricted to Error level, as it is noisy below.
+	Logger *slog.Logger
+}
+
+// Store is a running in-process FerretDB server. Create it with [Start] and
+// stop it with [Store.Close]. Its methods are safe for concurrent use.
+type Store struct {
+	dataDir string
+	uri     string
+	cancel  context.CancelFunc // stops FerretDB's Run
+	done    chan struct{}      // closed when FerretDB's Run has returned
+	client  *mongo.Client      // used by PrepareCollections
+
+	mu     sync.Mutex
+	closed bool
+	dbs    map[string]*sql.DB // second SQLite connections, by database name
+}
+
+// Start starts FerretDB in-process and returns once it accepts connections.
+//
+// With a port of 0 in Addr, the kernel picks a free port: FerretDB binds its
+// listener synchronously in ferretdb.New, so the real address is known before
+// Run starts and there is no race between picking and binding a port.
+func Start(ctx context.Context, opts Options) (*Store, error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("embedded: Options.DataDir is required")
+	}
+	dir, err := filepath.Abs(opts.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	if opts.Addr == "" {
+		opts.Addr = "127.0.0.1:0"
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: opts.Addr},
+		Logger:    slog.New(errorOnly{logger.With("component", "ferretdb").Handler()}),
+		Handler:   "sqlite",
+		SQLiteURL: (&url.URL{Scheme: "file", Path: dir + "/"}).String(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("embedded: start FerretDB: %w", err)
+	}
+
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &Store{
+		dataDir: dir,
+		uri:     f.MongoDBURI(),
+		cancel:  cancel,
+		done:    make(chan struct{}),
+		dbs:     map[string]*sql.DB{},
+	}
+	go func() {
+		defer close(s.done)
+		_ = f.Run(runCtx) // always returns nil
+	}()
+
+	if s.client, err = mongo.Connect(options.Client().ApplyURI(s.uri)); err == nil {
+		pingCtx, cancelPing := context.WithTimeout(ctx, startTimeout)
+		err = s.client.Ping(pingCtx, readpref.Primary())
+		cancelPing()
+	}
+	if err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("embedded: FerretDB at %s not reachable: %w", s.uri, err)
+	}
+	logger.Info("embedded FerretDB started", "uri", s.uri, "dir", dir)
+	return s, nil
+}
+
+// URI returns the connection string, "mongodb://127.0.0.1:PORT/", to give to
+// mongo.Connect.
+func (s *Store) URI() string { return s.uri }
+
+// Close stops FerretDB, waits until it has closed its connections and SQLite
+// files, and closes the store's own connections. It is idempotent.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+
+	var errs []error
+	if s.client != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, s.client.Disconnect(ctx))
+		cancel()
+	}
+	s.cancel()
+	<-s.done
+	for _, db := range s.dbs {
+		errs = append(errs, db.Close())
+	}
+	s.dbs = nil
+	return errors.Join(errs...)
+}
+
+// PrepareCollections creates each named collection in database db if it does
+// not exist yet, then applies the _id index fix to each of them. Call it at
+// start-up and whenever a new collection is created (e.g. a rebuild target),
+// so that no collection is left with full-scan _id lookups. It is idempotent
+// and safe to call concurrently.
+func (s *Store) PrepareCollections(ctx context.Context, db string, names ...string) error {
+	for _, name := range names {
+		err := s.client.Database(db).CreateCollection(ctx, name)
+		var se mongo.ServerError
+		if err != nil && !(errors.As(err, &se) && se.HasErrorCode(namespaceExists)) {
+			return fmt.Errorf("embedded: create %s.%s: %w", db, name, err)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	return s.fixIndexes(ctx, db, names)
+}
+
+// FixIndexes applies the _id index fix to every collection of database db,
+// including those created implicitly or by other clients. It is idempotent;
+// a database that does not exist yet has nothing to fix.
+func (s *Store) FixIndexes(ctx context.Context, db string) error {
+	return s.fixIndexes(ctx, db, nil)
+}
+
+// fixIndexes creates the _id index on the tables of the named collections of
+// db, or of all its collections if names is nil.
+func (s *Store) fixIndexes(ctx context.Context, db string, names []string) error {
+	conn, err := s.sqlite(db, names != nil)
+	if err != nil || conn == nil {
+		return err
+	}
+
+	// _ferretdb_collections (name, table_name, settings) maps collection
+	// names to table names; see FerretDB's sqlite/metadata registry.
+	tables := map[string]string{}
+	rows, err := conn.QueryContext(ctx, `SELECT name, table_name FROM _ferretdb_collections`)
+	if err != nil {
+		return fmt.Errorf("embedded: list collections of %s: %w", db, err)
+	}
+	for rows.Next() {
+		var name, table string
+		if err := rows.Scan(&name, &table); err != nil {
+			rows.Close()
+			return fmt.Errorf("embedded: list collections of %s: %w", db, err)
+		}
+		tables[name] = table
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("embedded: list collections of %s: %w", db, err)
+	}
+
+	if names == nil {
+		for name := range tables {
+			names = append(names, name)
+		}
+	}
+	for _, name := range names {
+		table, ok := tables[name]
+		if !ok {
+			return fmt.Errorf("embedded: collection %s.%s has no table", db, name)
+		}
+		q := fmt.Sprintf("CREATE UNIQUE INDEX IF NOT EXISTS %s ON %s (%s)",
+			quoteIdent(table+idIndexSuffix), quoteIdent(table), idExpr)
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("embedded: index %s.%s: %w", db, name, err)
+		}
+	}
+	return nil
+}
+
+// sqlite returns the store's own connection to database db's file, opening it
+// on first use. If the file does not exist, it returns nil, or an error if
+// mustExist. It never creates the file: only FerretDB may create databases.
+func (s *Store) sqlite(db string, mustExist bool) (*sql.DB, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errors.New("embedded: store is closed")
+	}
+	if conn := s.dbs[db]; conn != nil {
+		return conn, nil
+	}
+	if !dbNameRe.MatchString(db) {
+		return nil, fmt.Errorf("embedded: invalid database name %q", db)
+	}
+	path := filepath.Join(s.dataDir, db+".sqlite")
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) && !mustExist {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	// FerretDB keeps the file open and writes to it concurrently: wait for
+	// its locks instead of failing with SQLITE_BUSY.
+	dsn := (&url.URL{Scheme: "file", Path: path, RawQuery: "mode=rw&_pragma=busy_timeout(10000)"}).String()
+	conn, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: open %s: %w", path, err)
+	}
+	s.dbs[db] = conn
+	return conn, nil
+}
+
+// quoteIdent quotes an SQLite identifier.
+func quoteIdent(s string) string {
+	return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+}
+
+// errorOnly is a slog.Handler that drops records below Error level, to keep
+// FerretDB's chatty Info/Debug/Warn messages out of the application's logs.
+type errorOnly struct{ slog.Handler }
+
+func (h errorOnly) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelError && h.Handler.Enabled(ctx, l)
+}
+
+func (h errorOnly) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return errorOnly{h.Handler.WithAttrs(attrs)}
+}
+
+func (h errorOnly) WithGroup(name string) slog.Handler {
+	return errorOnly{h.Handler.WithGroup(name)}
+}

@@ -1,0 +1,186 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/events"
+)
+
+// Collection names of the write side.
+const (
+	CollEvents      = "events"
+	CollSnapshots   = "snapshots"
+	CollCredentials = "credentials"
+)
+
+// MaxCommitEvents bounds a commit: a command never needs more, and the store
+// keeps documents well under MongoDB's 16 MiB.
+const MaxCommitEvents = 100
+
+// EventStore is the event store and snapshot store on MongoDB.
+type EventStore struct {
+	events    *mongo.Collection
+	snapshots *mongo.Collection
+	reg       *events.Registry
+}
+
+var (
+	_ commands.EventStore    = (*EventStore)(nil)
+	_ commands.SnapshotStore = (*EventStore)(nil)
+)
+
+// NewEventStore returns the event store in db.
+func NewEventStore(db *mongo.Database, reg *events.Registry) *EventStore {
+	return &EventStore{events: db.Collection(CollEvents), snapshots: db.Collection(CollSnapshots), reg: reg}
+}
+
+type commitDoc struct {
+	ID           string     `bson:"_id"`
+	StreamID     string     `bson:"stream_id"`
+	StreamType   string     `bson:"stream_type"`
+	FirstVersion int64      `bson:"first_version"`
+	LastVersion  int64      `bson:"last_version"`
+	RecordedAt   time.Time  `bson:"recorded_at"`
+	Events       []eventDoc `bson:"events"`
+}
+
+type eventDoc struct {
+	ID            string       `bson:"id"`
+	Version       int64        `bson:"version"`
+	Type          string       `bson:"type"`
+	SchemaVersion int          `bson:"schema_version"`
+	Data          bson.Raw     `bson:"data"`
+	Actor         events.Actor `bson:"actor"`
+	CorrelationID string       `bson:"correlation_id,omitempty"`
+}
+
+// Append stores the commit as one document; a commit with the same id means
+// another writer appended at that version first.
+func (s *EventStore) Append(ctx context.Context, c events.Commit) error {
+	doc, err := toCommitDoc(c)
+	if err != nil {
+		return err
+	}
+	_, err = s.events.InsertOne(ctx, doc)
+	if mongo.IsDuplicateKeyError(err) {
+		return commands.ErrConcurrentAppend
+	}
+	return err
+}
+
+// ReadStream walks the stream commit by commit, each an _id lookup.
+func (s *EventStore) ReadStream(ctx context.Context, streamID string, opts events.ReadOptions) ([]events.Commit, error) {
+	next := max(opts.From, 1)
+	var out []events.Commit
+	for {
+		var doc commitDoc
+		err := s.events.FindOne(ctx, bson.D{{Key: "_id", Value: events.CommitID(streamID, next)}}).Decode(&doc)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		c, err := s.fromCommitDoc(doc)
+		if err != nil {
+			return nil, err
+		}
+		if c, done := cut(c, opts); len(c.Events) > 0 {
+			out = append(out, c)
+			if done {
+				return out, nil
+			}
+		} else {
+			return out, nil
+		}
+		next = doc.LastVersion + 1
+	}
+}
+
+// cut drops the events after the read's bounds and reports whether the bound was reached.
+func cut(c events.Commit, opts events.ReadOptions) (events.Commit, bool) {
+	n := 0
+	for _, e := range c.Events {
+		if (opts.UntilVersion > 0 && e.Version > opts.UntilVersion) || (!opts.UntilTime.IsZero() && e.RecordedAt.After(opts.UntilTime)) {
+			break
+		}
+		n++
+	}
+	done := n < len(c.Events) || (opts.UntilVersion > 0 && c.LastVersion() >= opts.UntilVersion)
+	c.Events = c.Events[:n]
+	return c, done
+}
+
+func toCommitDoc(c events.Commit) (commitDoc, error) {
+	if len(c.Events) == 0 || len(c.Events) > MaxCommitEvents {
+		return commitDoc{}, fmt.Errorf("commit %s has %d events (1..%d allowed)", c.ID(), len(c.Events), MaxCommitEvents)
+	}
+	doc := commitDoc{ID: c.ID(), StreamID: c.StreamID, StreamType: c.StreamType, FirstVersion: c.FirstVersion,
+		LastVersion: c.LastVersion(), RecordedAt: c.RecordedAt, Events: make([]eventDoc, len(c.Events))}
+	for i, e := range c.Events {
+		if e.Version != c.FirstVersion+int64(i) || e.StreamID != c.StreamID {
+			return commitDoc{}, fmt.Errorf("commit %s: event %d has stream %s version %d", c.ID(), i, e.StreamID, e.Version)
+		}
+		data, err := bson.Marshal(e.Data)
+		if err != nil {
+			return commitDoc{}, fmt.Errorf("encode %s: %w", e.Type, err)
+		}
+		doc.Events[i] = eventDoc{ID: e.ID, Version: e.Version, Type: e.Type, SchemaVersion: e.SchemaVersion,
+			Data: data, Actor: e.Actor, CorrelationID: e.CorrelationID}
+	}
+	return doc, nil
+}
+
+func (s *EventStore) fromCommitDoc(doc commitDoc) (events.Commit, error) {
+	c := events.Commit{StreamID: doc.StreamID, StreamType: doc.StreamType, FirstVersion: doc.FirstVersion,
+		RecordedAt: doc.RecordedAt.UTC(), Events: make([]events.Envelope, len(doc.Events))}
+	for i, e := range doc.Events {
+		data, err := s.reg.Decode(e.Type, e.SchemaVersion, func(v any) error { return bson.Unmarshal(e.Data, v) })
+		if err != nil {
+			return events.Commit{}, fmt.Errorf("commit %s: %w", doc.ID, err)
+		}
+		c.Events[i] = events.Envelope{ID: e.ID, StreamID: doc.StreamID, StreamType: doc.StreamType, Version: e.Version,
+			Type: e.Type, SchemaVersion: e.SchemaVersion, Data: data, Actor: e.Actor, CorrelationID: e.CorrelationID,
+			RecordedAt: c.RecordedAt}
+	}
+	return c, nil
+}
+
+type snapshotDoc struct {
+	ID         string    `bson:"_id"`
+	StreamType string    `bson:"stream_type"`
+	Schema     string    `bson:"schema"`
+	Version    int64     `bson:"version"`
+	State      string    `bson:"state"`
+	SavedAt    time.Time `bson:"saved_at"`
+}
+
+// LoadSnapshot returns the stream's latest snapshot, or commands.ErrNoSnapshot.
+func (s *EventStore) LoadSnapshot(ctx context.Context, streamID string) (commands.Snapshot, error) {
+	var doc snapshotDoc
+	err := s.snapshots.FindOne(ctx, bson.D{{Key: "_id", Value: streamID}}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return commands.Snapshot{}, commands.ErrNoSnapshot
+	}
+	if err != nil {
+		return commands.Snapshot{}, err
+	}
+	return commands.Snapshot{StreamID: doc.ID, StreamType: doc.StreamType, Schema: doc.Schema, Version: doc.Version, State: []byte(doc.State)}, nil
+}
+
+// SaveSnapshot replaces the stream's snapshot. Writers racing may leave an
+// older one behind; that only costs the loader one more commit to fold.
+func (s *EventStore) SaveSnapshot(ctx context.Context, snap commands.Snapshot) error {
+	doc := snapshotDoc{ID: snap.StreamID, StreamType: snap.StreamType, Schema: snap.Schema, Version: snap.Version,
+		State: string(snap.State), SavedAt: time.Now().UTC()}
+	_, err := s.snapshots.ReplaceOne(ctx, bson.D{{Key: "_id", Value: snap.StreamID}}, doc, options.Replace().SetUpsert(true))
+	return err
+}

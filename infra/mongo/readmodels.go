@@ -1,0 +1,120 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/projections"
+	"github.com/capstone-pms/capstone/queries"
+)
+
+// ReadModels stores read-model documents for the projections and serves them
+// to the queries.
+type ReadModels struct{ db *mongo.Database }
+
+var (
+	_ projections.Documents = (*ReadModels)(nil)
+	_ queries.Reader        = (*ReadModels)(nil)
+)
+
+// NewReadModels returns the read-model store in db.
+func NewReadModels(db *mongo.Database) *ReadModels { return &ReadModels{db: db} }
+
+// Get decodes the document with this id into into.
+func (r *ReadModels) Get(ctx context.Context, collection, id string, into any) (bool, error) {
+	err := r.db.Collection(collection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(into)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Put replaces (or inserts) the document with this id.
+func (r *ReadModels) Put(ctx context.Context, collection, id string, doc any) error {
+	_, err := r.db.Collection(collection).ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc, options.Replace().SetUpsert(true))
+	return err
+}
+
+// Find returns one page of documents matching the filter, in _id order (ids
+// are UUIDv7, so that is creation order).
+func (r *ReadModels) Find(ctx context.Context, collection string, f queries.Filter, into any) error {
+	var and bson.A
+	for k, v := range f.Equal {
+		and = append(and, bson.D{{Key: k, Value: v}})
+	}
+	for k, v := range f.NotEqual {
+		and = append(and, bson.D{{Key: k, Value: bson.D{{Key: "$ne", Value: v}}}})
+	}
+	if len(f.AnyOf) > 0 {
+		var or bson.A
+		for _, kv := range f.AnyOf {
+			or = append(or, bson.D{{Key: kv[0], Value: kv[1]}})
+		}
+		and = append(and, bson.D{{Key: "$or", Value: or}})
+	}
+	if f.Term != "" && len(f.Search) > 0 {
+		var or bson.A
+		rx := bson.Regex{Pattern: regexp.QuoteMeta(f.Term), Options: "i"}
+		for _, field := range f.Search {
+			or = append(or, bson.D{{Key: field, Value: rx}})
+		}
+		and = append(and, bson.D{{Key: "$or", Value: or}})
+	}
+	if f.After != "" {
+		and = append(and, bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: f.After}}}})
+	}
+	filter := bson.D{}
+	if len(and) > 0 {
+		filter = bson.D{{Key: "$and", Value: and}}
+	}
+	opts := options.Find().SetSort(bson.D{{Key: "_id", Value: 1}})
+	if f.Limit > 0 {
+		opts.SetLimit(int64(f.Limit))
+	}
+	cur, err := r.db.Collection(collection).Find(ctx, filter, opts)
+	if err != nil {
+		return err
+	}
+	return cur.All(ctx, into)
+}
+
+// Credentials keeps password hashes in their own collection, outside the
+// event store and the read models.
+type Credentials struct{ coll *mongo.Collection }
+
+var _ commands.Credentials = (*Credentials)(nil)
+
+// NewCredentials returns the credentials store in db.
+func NewCredentials(db *mongo.Database) *Credentials {
+	return &Credentials{coll: db.Collection(CollCredentials)}
+}
+
+type credentialDoc struct {
+	ID        string    `bson:"_id"`
+	Hash      string    `bson:"hash"`
+	UpdatedAt time.Time `bson:"updated_at"`
+}
+
+// SetPasswordHash stores the user's hash, replacing any previous one.
+func (c *Credentials) SetPasswordHash(ctx context.Context, userID, hash string) error {
+	doc := credentialDoc{ID: userID, Hash: hash, UpdatedAt: time.Now().UTC()}
+	_, err := c.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: userID}}, doc, options.Replace().SetUpsert(true))
+	return err
+}
+
+// PasswordHash returns the user's hash, or commands.ErrNoPassword.
+func (c *Credentials) PasswordHash(ctx context.Context, userID string) (string, error) {
+	var doc credentialDoc
+	err := c.coll.FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) || (err == nil && doc.Hash == "") {
+		return "", commands.ErrNoPassword
+	}
+	return doc.Hash, err
+}

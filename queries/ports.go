@@ -1,0 +1,112 @@
+package queries
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/capstone-pms/capstone/events"
+)
+
+// ErrNotFound is returned for what does not exist or what the caller may not see.
+var ErrNotFound = errors.New("not found")
+
+// Reader reads read-model documents.
+type Reader interface {
+	Get(ctx context.Context, collection, id string, into any) (bool, error)
+	// Find decodes one page of matching documents, in id order, into into (a *[]Doc).
+	Find(ctx context.Context, collection string, f Filter, into any) error
+}
+
+// Streams folds history for the history and as-of queries.
+type Streams interface {
+	ReadStream(ctx context.Context, streamID string, opts events.ReadOptions) ([]events.Commit, error)
+}
+
+// Filter selects documents of a list. Fields are read-model field names.
+type Filter struct {
+	Equal    map[string]string // field equals value (for an array field: contains it)
+	NotEqual map[string]string
+	AnyOf    [][2]string // at least one field equals its value
+	Search   []string    // fields Term is looked for in, case-insensitively
+	Term     string
+	After    string // only ids greater than this (the cursor)
+	Limit    int
+}
+
+// Page is one page of a list and the cursor of the next (empty at the end).
+type Page[T any] struct {
+	Items      []T
+	NextCursor string
+}
+
+// Viewer is the caller a query answers for.
+type Viewer = events.Actor
+
+// IsCoordinator reports whether the viewer administers the cohort.
+func IsCoordinator(v Viewer) bool { return slices.Contains(v.Roles, events.RoleCoordinator) }
+
+// Page limits (API.md).
+const (
+	DefaultLimit = 50
+	MaxLimit     = 200
+)
+
+// MaxWait bounds how long a read waits for the read model to reach the
+// version the caller's own write produced (read your writes).
+var MaxWait = 2 * time.Second
+
+// waitForVersion re-reads until read reports at least version min, or MaxWait passes.
+func waitForVersion(ctx context.Context, min int64, read func() (int64, error)) error {
+	deadline := time.Now().Add(MaxWait)
+	delay := 2 * time.Millisecond
+	for {
+		v, err := read()
+		if err != nil || v >= min || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min64(delay*2, 50*time.Millisecond)
+	}
+}
+
+func min64(a, b time.Duration) time.Duration {
+	if a < b {
+		return a
+	}
+	return b
+}
+
+func clampLimit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultLimit
+	case n > MaxLimit:
+		return MaxLimit
+	}
+	return n
+}
+
+// page fetches limit+1 documents to know whether there is a next page.
+func page[T any](ctx context.Context, r Reader, coll string, f Filter, id func(T) string) (Page[T], error) {
+	limit := clampLimit(f.Limit)
+	f.Limit = limit + 1
+	var items []T
+	if err := r.Find(ctx, coll, f, &items); err != nil {
+		return Page[T]{}, err
+	}
+	p := Page[T]{Items: items}
+	if len(items) > limit {
+		p.Items = items[:limit]
+		p.NextCursor = id(items[limit-1])
+	}
+	if p.Items == nil {
+		p.Items = []T{}
+	}
+	return p, nil
+}

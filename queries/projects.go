@@ -1,0 +1,108 @@
+package queries
+
+import (
+	"context"
+	"time"
+
+	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/projections"
+)
+
+// Projects answers questions about projects.
+type Projects struct {
+	Reader  Reader
+	Streams Streams
+}
+
+// ProjectFilter selects projects for a list.
+type ProjectFilter struct {
+	Status       string
+	SupervisorID string
+	StudentID    string
+	Query        string
+	Cursor       string
+	Limit        int
+}
+
+// PastState selects a past state: as of a time, or at a version (one of them).
+type PastState struct {
+	AsOf      time.Time
+	AtVersion int64
+}
+
+// visible reports whether the viewer may see the project: coordinators, its
+// owner, its supervisor and its examiner.
+func visible(v Viewer, d projections.ProjectDoc) bool {
+	return IsCoordinator(v) || v.UserID == d.OwnerID ||
+		(d.SupervisorID != "" && v.UserID == d.SupervisorID) || (d.ExaminerID != "" && v.UserID == d.ExaminerID)
+}
+
+// Get returns a project the viewer may see. With minVersion > 0 it waits for
+// the read model to catch up with the caller's own write.
+func (q Projects) Get(ctx context.Context, v Viewer, id string, minVersion int64) (projections.ProjectDoc, error) {
+	var doc projections.ProjectDoc
+	var found bool
+	err := waitForVersion(ctx, minVersion, func() (int64, error) {
+		var err error
+		doc = projections.ProjectDoc{}
+		found, err = q.Reader.Get(ctx, projections.CollProjects, id, &doc)
+		return doc.Version, err
+	})
+	if err != nil {
+		return projections.ProjectDoc{}, err
+	}
+	if !found || doc.Status == events.StatusWithdrawn || !visible(v, doc) {
+		return projections.ProjectDoc{}, ErrNotFound
+	}
+	return doc, nil
+}
+
+// Past rebuilds the project as it was at a time or version by folding its
+// stream. Who may see it is decided by the project as it is now.
+func (q Projects) Past(ctx context.Context, v Viewer, id string, at PastState) (projections.ProjectDoc, error) {
+	evs, err := q.History(ctx, v, id)
+	if err != nil {
+		return projections.ProjectDoc{}, err
+	}
+	var doc projections.ProjectDoc
+	exists := false
+	for _, e := range evs {
+		if (at.AtVersion > 0 && e.Version > at.AtVersion) || (!at.AsOf.IsZero() && e.RecordedAt.After(at.AsOf)) {
+			break
+		}
+		doc, exists = projections.FoldProject(doc, e)
+	}
+	if !exists {
+		return projections.ProjectDoc{}, ErrNotFound
+	}
+	return doc, nil
+}
+
+// List returns a page of the projects the viewer may see.
+func (q Projects) List(ctx context.Context, v Viewer, f ProjectFilter) (Page[projections.ProjectDoc], error) {
+	filter := Filter{Equal: map[string]string{}, NotEqual: map[string]string{"status": events.StatusWithdrawn},
+		After: f.Cursor, Limit: f.Limit, Search: []string{"title", "description"}, Term: f.Query}
+	for field, val := range map[string]string{"status": f.Status, "supervisor_id": f.SupervisorID, "owner_id": f.StudentID} {
+		if val != "" {
+			filter.Equal[field] = val
+		}
+	}
+	if !IsCoordinator(v) {
+		filter.AnyOf = [][2]string{{"owner_id", v.UserID}, {"supervisor_id", v.UserID}, {"examiner_id", v.UserID}}
+	}
+	return page(ctx, q.Reader, projections.CollProjects, filter, func(d projections.ProjectDoc) string { return d.ID })
+}
+
+// History returns the events of a project the viewer may see, including a
+// withdrawn one (its history stays).
+func (q Projects) History(ctx context.Context, v Viewer, id string) ([]events.Envelope, error) {
+	var doc projections.ProjectDoc
+	found, err := q.Reader.Get(ctx, projections.CollProjects, id, &doc)
+	if err != nil {
+		return nil, err
+	}
+	if !found || !visible(v, doc) {
+		return nil, ErrNotFound
+	}
+	return history(ctx, q.Streams, events.StreamProject, id)
+}

@@ -1,0 +1,88 @@
+package queries
+
+import (
+	"context"
+
+	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/projections"
+)
+
+// Users answers questions about users.
+type Users struct {
+	Reader  Reader
+	Streams Streams
+}
+
+// UserFilter selects users for the coordinator's list.
+type UserFilter struct {
+	Role   string
+	Query  string
+	Cursor string
+	Limit  int
+}
+
+// Get returns a user the viewer may see: coordinators see everyone, others
+// only themselves. With minVersion > 0 it waits for the read model to catch up.
+func (q Users) Get(ctx context.Context, v Viewer, id string, minVersion int64) (projections.UserDoc, error) {
+	if !IsCoordinator(v) && v.UserID != id {
+		return projections.UserDoc{}, ErrNotFound
+	}
+	var doc projections.UserDoc
+	var found bool
+	err := waitForVersion(ctx, minVersion, func() (int64, error) {
+		var err error
+		doc = projections.UserDoc{}
+		found, err = q.Reader.Get(ctx, projections.CollUsers, id, &doc)
+		return doc.Version, err
+	})
+	if err != nil {
+		return projections.UserDoc{}, err
+	}
+	if !found || doc.Status != projections.UserActive {
+		return projections.UserDoc{}, ErrNotFound
+	}
+	return doc, nil
+}
+
+// Lookup returns a user's document whatever its status, for authentication.
+func (q Users) Lookup(ctx context.Context, id string) (projections.UserDoc, bool, error) {
+	var doc projections.UserDoc
+	found, err := q.Reader.Get(ctx, projections.CollUsers, id, &doc)
+	return doc, found, err
+}
+
+// List returns a page of active users (coordinators only: the caller checks).
+func (q Users) List(ctx context.Context, f UserFilter) (Page[projections.UserDoc], error) {
+	filter := Filter{Equal: map[string]string{"status": projections.UserActive}, After: f.Cursor, Limit: f.Limit,
+		Search: []string{"name", "email"}, Term: f.Query}
+	if f.Role != "" {
+		filter.Equal["roles"] = f.Role
+	}
+	return page(ctx, q.Reader, projections.CollUsers, filter, func(d projections.UserDoc) string { return d.ID })
+}
+
+// History returns the events of a user's stream (coordinator or self).
+func (q Users) History(ctx context.Context, v Viewer, id string) ([]events.Envelope, error) {
+	if !IsCoordinator(v) && v.UserID != id {
+		return nil, ErrNotFound
+	}
+	return history(ctx, q.Streams, events.StreamUser, id)
+}
+
+func history(ctx context.Context, s Streams, streamType, id string) ([]events.Envelope, error) {
+	commits, err := s.ReadStream(ctx, id, events.ReadOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var out []events.Envelope
+	for _, c := range commits {
+		if c.StreamType != streamType {
+			return nil, ErrNotFound
+		}
+		out = append(out, c.Events...)
+	}
+	if len(out) == 0 {
+		return nil, ErrNotFound
+	}
+	return out, nil
+}
