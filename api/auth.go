@@ -168,7 +168,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	u, err := s.Users.SignIn(r.Context(), req.Email, req.Password)
+	res, err := s.Users.SignIn(r.Context(), req.Email, req.Password)
 	if err != nil {
 		if e, ok := commands.AsError(err); ok && e.Kind == commands.KindUnauthenticated {
 			for _, k := range keys {
@@ -179,12 +179,13 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Throttle.Success(keys[0])
+	u := res.State
 	token, exp, err := s.Tokens.Issue(u.ID, u.Roles, now)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, signInResponse{Token: token, TokenType: "Bearer", ExpiresAt: exp.UTC(), User: userFromState(u, 0)})
+	writeJSON(w, http.StatusOK, signInResponse{Token: token, TokenType: "Bearer", ExpiresAt: exp.UTC(), User: userFromState(u, res.Version)})
 }
 
 // clientIP is the peer address. Behind a proxy the platform sets the peer;

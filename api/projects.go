@@ -171,9 +171,11 @@ func (s *Server) withdrawProject(w http.ResponseWriter, r *http.Request, a event
 	if m.IfMatch, err = ifMatch(r); err != nil {
 		return err
 	}
-	if _, err := commands.Execute(r.Context(), s.Commands, project.Decider, mux.Vars(r)["id"], any(project.Withdraw{By: a}), m); err != nil {
+	res, err := commands.Execute(r.Context(), s.Commands, project.Decider, mux.Vars(r)["id"], any(project.Withdraw{By: a}), m)
+	if err != nil {
 		return err
 	}
+	setETag(w, res.Version) // the new version, for ?min_version= on a later read
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -167,10 +167,12 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, a events.Act
 	if m.IfMatch, err = ifMatch(r); err != nil {
 		return err
 	}
-	if _, err := s.Users.Delete(r.Context(), m, id); err != nil {
+	res, err := s.Users.Delete(r.Context(), m, id)
+	if err != nil {
 		return err
 	}
 	s.forget(id)
+	setETag(w, res.Version) // the new version, for ?min_version= on a later read
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

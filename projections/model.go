@@ -13,10 +13,10 @@ import (
 // exist (e.g. a stream that never got its creation event).
 type Model[D any] struct {
 	ProjectionName string
-	Collection string
-	StreamType string
-	Fold       func(doc D, e events.Envelope) (D, bool)
-	Version    func(D) int64
+	Collection     string
+	StreamType     string
+	Fold           func(doc D, e events.Envelope) (D, bool)
+	Version        func(D) int64
 
 	Docs    Documents
 	Streams Streams

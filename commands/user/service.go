@@ -164,32 +164,34 @@ func (s *Service) ChangePassword(ctx context.Context, meta commands.Meta, id, cu
 
 // SignIn checks an e-mail and password against the write side (so a user can
 // sign in right after being created) and returns the user.
-func (s *Service) SignIn(ctx context.Context, email, password string) (State, error) {
+func (s *Service) SignIn(ctx context.Context, email, password string) (commands.Result[State], error) {
+	var none commands.Result[State]
 	holder, _, err := commands.Load(ctx, s.X, EmailDecider, EmailStreamID(NormalizeEmail(email)))
 	if err != nil {
-		return State{}, err
+		return none, err
 	}
 	var u State
+	var version int64
 	if holder.Owner != "" {
-		if u, _, err = commands.Load(ctx, s.X, Decider, holder.Owner); err != nil {
-			return State{}, err
+		if u, version, err = commands.Load(ctx, s.X, Decider, holder.Owner); err != nil {
+			return none, err
 		}
 	}
 	hash := ""
 	if u.Active() {
 		hash, err = s.Credentials.PasswordHash(ctx, u.ID)
 		if err != nil && !errors.Is(err, commands.ErrNoPassword) {
-			return State{}, err
+			return none, err
 		}
 	}
 	if hash == "" {
 		s.Hasher.CompareDummy(password)
-		return State{}, ErrInvalidCredentials
+		return none, ErrInvalidCredentials
 	}
 	if !s.Hasher.Compare(hash, password) {
-		return State{}, ErrInvalidCredentials
+		return none, ErrInvalidCredentials
 	}
-	return u, nil
+	return commands.Result[State]{State: u, Version: version}, nil
 }
 
 // Get returns a user's current state from the write side.

@@ -1,0 +1,357 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	imongo "github.com/capstone-pms/capstone/infra/mongo"
+)
+
+// TestWalkthrough is the README's tour: sign in as the bootstrap coordinator,
+// create a student, who proposes a project, edits it, and reads its history
+// and its state before the edit.
+func TestWalkthrough(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+
+	me := s.expect(s.do("GET", "/v1/me", admin, nil), 200)
+	if me.str("email") != adminEmail {
+		t.Fatalf("me = %s", me.Raw)
+	}
+	created := s.expect(s.do("POST", "/v1/users", admin, map[string]any{
+		"email": "  Ada.Lovelace@Uni.Example ", "name": " Ada Lovelace ", "roles": []string{"student"}, "password": "analytical engine",
+	}), 201)
+	id := created.str("id")
+	if created.Header.Get("Location") != "/v1/users/"+id || created.str("email") != "ada.lovelace@uni.example" || created.str("name") != "Ada Lovelace" {
+		t.Fatalf("create user: %v %s", created.Header, created.Raw)
+	}
+	got := s.expect(s.do("GET", fmt.Sprintf("/v1/users/%s?min_version=%d", id, created.num("version")), admin, nil), 200)
+	if got.Header.Get("ETag") != fmt.Sprintf(`"%d"`, created.num("version")) {
+		t.Fatalf("ETag %q after version %d", got.Header.Get("ETag"), created.num("version"))
+	}
+
+	student := s.signIn("ada.lovelace@uni.example", "analytical engine")
+	p := s.expect(s.do("POST", "/v1/projects", student, map[string]string{
+		"title": "Difference engines", "description": "Build one", "aim": "Compute tables", "rationale": "Errors in tables",
+	}), 201)
+	pid, v1 := p.str("id"), p.num("version")
+	if p.str("status") != "draft" || p.str("student_id") != id {
+		t.Fatalf("project: %s", p.Raw)
+	}
+	s.expect(s.do("GET", fmt.Sprintf("/v1/projects/%s?min_version=%d", pid, v1), student, nil), 200)
+	before := time.Now().UTC()
+	time.Sleep(5 * time.Millisecond)
+	edited := s.expect(s.do("PATCH", "/v1/projects/"+pid, student, map[string]string{"title": "Analytical engines"},
+		"If-Match", fmt.Sprintf(`"%d"`, v1)), 200)
+	if edited.num("version") != v1+1 || edited.str("title") != "Analytical engines" {
+		t.Fatalf("edit: %s", edited.Raw)
+	}
+	now := s.expect(s.do("GET", fmt.Sprintf("/v1/projects/%s?min_version=%d", pid, v1+1), student, nil), 200)
+	if now.str("title") != "Analytical engines" {
+		t.Fatalf("after edit: %s", now.Raw)
+	}
+	past := s.expect(s.do("GET", "/v1/projects/"+pid+"?as_of="+before.Format(time.RFC3339Nano), student, nil), 200)
+	if past.str("title") != "Difference engines" || past.num("version") != v1 {
+		t.Fatalf("as_of: %s", past.Raw)
+	}
+	atV := s.expect(s.do("GET", fmt.Sprintf("/v1/projects/%s?at_version=%d", pid, v1), admin, nil), 200)
+	if atV.str("title") != "Difference engines" {
+		t.Fatalf("at_version: %s", atV.Raw)
+	}
+	hist := s.expect(s.do("GET", "/v1/projects/"+pid+"/history", student, nil, "X-Request-Id", "tour-1"), 200).items()
+	if len(hist) != 2 || hist[0]["type"] != "ProjectCreated" || hist[1]["type"] != "ProjectEdited" {
+		t.Fatalf("history: %v", hist)
+	}
+	actor, _ := hist[1]["actor"].(map[string]any)
+	if actor["user_id"] != id || hist[1]["at"] == "" || hist[1]["correlation_id"] == "" {
+		t.Fatalf("history entry lacks actor, time or correlation id: %v", hist[1])
+	}
+
+	list := s.expect(s.do("GET", "/v1/projects", student, nil), 200).items()
+	if len(list) != 1 || list[0]["id"] != pid {
+		t.Fatalf("student's projects: %v", list)
+	}
+	users := s.expect(s.do("GET", "/v1/users?role=student&q=LOVELACE", admin, nil), 200).items()
+	if len(users) != 1 || users[0]["id"] != id {
+		t.Fatalf("user search: %v", users)
+	}
+
+	del := s.expect(s.do("DELETE", "/v1/projects/"+pid, student, nil), 204)
+	if del.Header.Get("ETag") != fmt.Sprintf(`"%d"`, v1+2) {
+		t.Fatalf("withdraw ETag %q, want version %d", del.Header.Get("ETag"), v1+2)
+	}
+	s.expect(s.do("GET", fmt.Sprintf("/v1/projects/%s?min_version=%d", pid, v1+2), student, nil), 404, "not-found")
+	s.expect(s.do("GET", "/v1/projects/"+pid+"/history", admin, nil), 200)
+}
+
+// TestConcurrentCreatesOneEmail: 20 creates racing for one e-mail (in
+// different cases), exactly one 201, the rest 409 email-taken (invariant 4).
+func TestConcurrentCreatesOneEmail(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	const n = 20
+	var wg sync.WaitGroup
+	statuses := make([]response, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			email := "twin@uni.example"
+			if i%2 == 1 {
+				email = "Twin@Uni.Example"
+			}
+			statuses[i] = s.do("POST", "/v1/users", admin, map[string]any{"email": email, "name": fmt.Sprint("Twin ", i), "roles": []string{"student"}})
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for _, r := range statuses {
+		switch {
+		case r.Status == 201:
+			created++
+		case r.Status == 409 && r.str("code") == "email-taken":
+		default:
+			t.Errorf("unexpected answer %d %s", r.Status, r.Raw)
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d creates succeeded, want exactly 1", created)
+	}
+	waitFor(t, "the user list", func() bool {
+		return len(s.do("GET", "/v1/users?q=twin@", admin, nil).items()) >= 1
+	})
+	time.Sleep(100 * time.Millisecond)
+	if items := s.do("GET", "/v1/users?q=twin@", admin, nil).items(); len(items) != 1 {
+		t.Fatalf("%d users hold the e-mail: %v", len(items), items)
+	}
+}
+
+// TestConcurrentEditsOneIfMatch: 20 edits sent with the same If-Match,
+// exactly one wins and the others get 412; nothing is overwritten (invariant 3).
+func TestConcurrentEditsOneIfMatch(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	s.createUser(admin, "stu@uni.example", "Stu", []string{"student"}, "student password")
+	student := s.signIn("stu@uni.example", "student password")
+	p := s.expect(s.do("POST", "/v1/projects", student, map[string]string{"title": "Race"}), 201)
+	const n = 20
+	var wg sync.WaitGroup
+	results := make([]response, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = s.do("PATCH", "/v1/projects/"+p.str("id"), student, map[string]string{"title": fmt.Sprint("Title ", i)}, "If-Match", `"1"`)
+		}()
+	}
+	wg.Wait()
+	won := ""
+	for _, r := range results {
+		switch r.Status {
+		case 200:
+			if won != "" {
+				t.Fatalf("two edits won: %q and %q", won, r.str("title"))
+			}
+			won = r.str("title")
+		case 412:
+			if r.str("code") != "precondition-failed" {
+				t.Fatalf("412 with code %q", r.str("code"))
+			}
+		default:
+			t.Fatalf("unexpected %d %s", r.Status, r.Raw)
+		}
+	}
+	if won == "" {
+		t.Fatal("no edit won")
+	}
+	hist := s.expect(s.do("GET", "/v1/projects/"+p.str("id")+"/history", student, nil), 200).items()
+	if len(hist) != 2 {
+		t.Fatalf("history has %d events, want 2", len(hist))
+	}
+	final := s.expect(s.do("GET", "/v1/projects/"+p.str("id")+"?min_version=2", student, nil), 200)
+	if final.str("title") != won {
+		t.Fatalf("stored title %q, the winner was %q", final.str("title"), won)
+	}
+}
+
+// TestRestartKeepsData: everything, including the signing secret, survives a restart.
+func TestRestartKeepsData(t *testing.T) {
+	dir := t.TempDir()
+	s := startServiceIn(t, dir, &syncBuffer{})
+	admin := s.admin()
+	id := s.createUser(admin, "keep@uni.example", "Keeper", []string{"supervisor"}, "keeper password")
+	s.expect(s.do("GET", "/v1/users/"+id+"?min_version=2", admin, nil), 200)
+	s.stop()
+
+	s2 := startServiceIn(t, dir, &syncBuffer{})
+	got := s2.expect(s2.do("GET", "/v1/users/"+id, admin, nil), 200) // the old token still verifies
+	if got.str("email") != "keep@uni.example" {
+		t.Fatalf("after restart: %s", got.Raw)
+	}
+	s2.signIn("keep@uni.example", "keeper password")
+	if n := len(s2.expect(s2.do("GET", "/v1/users", admin, nil), 200).items()); n != 2 {
+		t.Fatalf("%d users after restart, want 2 (the bootstrap coordinator is not created twice)", n)
+	}
+}
+
+// TestDurableBeforeResponse: a 201 means the commit is in the store; a
+// refused command stores nothing (invariant 1).
+func TestDurableBeforeResponse(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	count := func() int64 {
+		n, err := s.app.store.DB.Collection(imongo.CollEvents).CountDocuments(context.Background(), bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := count()
+	id := s.createUser(admin, "durable@uni.example", "Durable", []string{"examiner"}, "")
+	var doc bson.M
+	err := s.app.store.DB.Collection(imongo.CollEvents).FindOne(context.Background(), bson.D{{Key: "_id", Value: id + ":000000000001"}}).Decode(&doc)
+	if err != nil {
+		t.Fatalf("the user's first commit is not in the store after 201: %v", err)
+	}
+	afterCreate := count()
+	if afterCreate != before+2 { // the e-mail claim and the user
+		t.Fatalf("%d commits after one create, want %d", afterCreate, before+2)
+	}
+	bad := []any{
+		map[string]any{"email": "not-an-email", "name": "X", "roles": []string{"student"}},
+		map[string]any{"email": "x@uni.example", "name": "", "roles": []string{"student"}},
+		map[string]any{"email": "x@uni.example", "name": "X", "roles": []string{"wizard"}},
+		map[string]any{"email": "x@uni.example", "name": "X", "roles": []string{"student"}, "password": "short"},
+		map[string]any{"email": "durable@uni.example", "name": "Again", "roles": []string{"student"}},
+	}
+	for _, b := range bad {
+		if r := s.do("POST", "/v1/users", admin, b); r.Status < 400 || r.Status >= 500 {
+			t.Fatalf("bad create answered %d: %s", r.Status, r.Raw)
+		}
+	}
+	s.expect(s.do("PATCH", "/v1/users/"+id, admin, map[string]any{"roles": []string{}}), 400, "invalid")
+	if n := count(); n != afterCreate {
+		t.Fatalf("refused commands stored %d commits", n-afterCreate)
+	}
+}
+
+// TestEventsCarryActorAndRequestID (invariant 6).
+func TestEventsCarryActorAndRequestID(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	adminID := s.expect(s.do("GET", "/v1/me", admin, nil), 200).str("id")
+	r := s.expect(s.do("POST", "/v1/users", admin, map[string]any{"email": "who@uni.example", "name": "Who", "roles": []string{"student"}},
+		"X-Request-Id", "req-who-1"), 201)
+	s.expect(s.do("PATCH", "/v1/users/"+r.str("id"), admin, map[string]any{"name": "Whom"}, "X-Request-Id", "req-who-2"), 200)
+	hist := s.expect(s.do("GET", "/v1/users/"+r.str("id")+"/history", admin, nil), 200).items()
+	if len(hist) != 2 {
+		t.Fatalf("history %v", hist)
+	}
+	for i, want := range []string{"req-who-1", "req-who-2"} {
+		actor, _ := hist[i]["actor"].(map[string]any)
+		if hist[i]["correlation_id"] != want || actor["user_id"] != adminID {
+			t.Errorf("event %d: correlation %v actor %v, want %s by %s", i, hist[i]["correlation_id"], actor, want, adminID)
+		}
+		if at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(hist[i]["at"])); err != nil || time.Since(at) > time.Minute {
+			t.Errorf("event %d: at %v", i, hist[i]["at"])
+		}
+	}
+}
+
+// TestNoSecretsAnywhere: no response, log line or stored event carries a
+// password or its hash.
+func TestNoSecretsAnywhere(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	const pw = "Sup3r-Secret-Passw0rd"
+	id := s.createUser(admin, "secret@uni.example", "Secret", []string{"student"}, pw)
+	tok := s.signIn("secret@uni.example", pw)
+	s.expect(s.do("PUT", "/v1/me/password", tok, map[string]string{"current_password": pw, "new_password": pw + "-2"}), 200)
+	s.do("POST", "/v1/auth/sign-in", "", map[string]string{"email": "secret@uni.example", "password": pw})
+	var seen strings.Builder
+	for _, path := range []string{"/v1/users/" + id, "/v1/users/" + id + "/history", "/v1/users", "/v1/me"} {
+		seen.WriteString(s.do("GET", path, admin, nil).Raw)
+	}
+	cur, err := s.app.store.DB.Collection(imongo.CollEvents).Find(context.Background(), bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []bson.M
+	if err := cur.All(context.Background(), &all); err != nil {
+		t.Fatal(err)
+	}
+	seen.WriteString(fmt.Sprint(all))
+	seen.WriteString(s.logs.String())
+	for _, secret := range []string{pw, "$2a$", "$2b$"} {
+		if strings.Contains(seen.String(), secret) {
+			t.Fatalf("%q appears in a response, the event store or the logs", secret)
+		}
+	}
+	if !strings.Contains(fmt.Sprint(all), "UserPasswordSet") {
+		t.Fatal("the password change was not recorded as an event")
+	}
+}
+
+// TestReadModelsEqualRebuild: after a burst of concurrent writes, each read
+// model document equals the fold of its stream (invariant 5, in-process bus).
+func TestReadModelsEqualRebuild(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	s.createUser(admin, "conv@uni.example", "Conv", []string{"student"}, "converge password")
+	student := s.signIn("conv@uni.example", "converge password")
+	var ids []string
+	for i := range 5 {
+		ids = append(ids, s.expect(s.do("POST", "/v1/projects", student, map[string]string{"title": fmt.Sprint("P", i)}), 201).str("id"))
+	}
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range 10 {
+				id := ids[(w+j)%len(ids)]
+				s.do("PATCH", "/v1/projects/"+id, student, map[string]string{"aim": fmt.Sprint("aim ", w, j)})
+			}
+		}()
+	}
+	wg.Wait()
+	for _, id := range ids {
+		hist := s.expect(s.do("GET", "/v1/projects/"+id+"/history", student, nil), 200).items()
+		last := int64(hist[len(hist)-1]["version"].(float64))
+		live := s.expect(s.do("GET", fmt.Sprintf("/v1/projects/%s?min_version=%d", id, last), student, nil), 200)
+		rebuilt := s.expect(s.do("GET", fmt.Sprintf("/v1/projects/%s?at_version=%d", id, last), student, nil), 200)
+		for _, f := range []string{"title", "aim", "status", "version"} {
+			if fmt.Sprint(live.Body[f]) != fmt.Sprint(rebuilt.Body[f]) {
+				t.Fatalf("project %s field %s: live %v, rebuilt %v", id, f, live.Body[f], rebuilt.Body[f])
+			}
+		}
+	}
+}
+
+// TestDeletedUserIsLockedOut: deleting a user stops sign-in and their token,
+// keeps their history, and frees the e-mail for a new account.
+func TestDeletedUserIsLockedOut(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	id := s.createUser(admin, "gone@uni.example", "Gone", []string{"student"}, "gone password 1")
+	tok := s.signIn("gone@uni.example", "gone password 1")
+	s.expect(s.do("GET", "/v1/me", tok, nil), 200)
+	s.expect(s.do("DELETE", "/v1/users/"+id, admin, nil), 204)
+	s.expect(s.do("POST", "/v1/auth/sign-in", "", map[string]string{"email": "gone@uni.example", "password": "gone password 1"}), 401, "invalid-credentials")
+	waitFor(t, "the token to stop working", func() bool { return s.do("GET", "/v1/me", tok, nil).Status == http.StatusUnauthorized })
+	s.expect(s.do("GET", "/v1/users/"+id+"/history", admin, nil), 200)
+	s.expect(s.do("GET", "/v1/users/"+id, admin, nil), 404)
+	again := s.createUser(admin, "gone@uni.example", "Back Again", []string{"student"}, "")
+	if again == id {
+		t.Fatal("a new account reused the deleted id")
+	}
+	me := s.expect(s.do("GET", "/v1/me", admin, nil), 200).str("id")
+	s.expect(s.do("DELETE", "/v1/users/"+me, admin, nil), 422, "cannot-delete-self")
+}

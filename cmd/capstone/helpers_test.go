@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/capstone-pms/capstone/infra/config"
+)
+
+const (
+	adminEmail    = "coordinator@uni.example"
+	adminPassword = "correct horse battery staple"
+)
+
+// service is the whole product started in-process on a fresh embedded store.
+type service struct {
+	t       *testing.T
+	app     *App
+	base    string
+	dataDir string
+	logs    *syncBuffer
+}
+
+// syncBuffer collects the service's logs so a test can read them.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func startService(t *testing.T) *service {
+	t.Helper()
+	return startServiceIn(t, t.TempDir(), &syncBuffer{})
+}
+
+// startServiceIn starts the service on dataDir (so a test can restart it on
+// the same data) and stops it when the test ends.
+func startServiceIn(t *testing.T, dataDir string, logs *syncBuffer) *service {
+	t.Helper()
+	env := map[string]string{
+		"CAPSTONE_BOOTSTRAP_EMAIL":    adminEmail,
+		"CAPSTONE_BOOTSTRAP_PASSWORD": adminPassword,
+		"CAPSTONE_LOG_LEVEL":          "debug",
+	}
+	cfg, err := config.ParseServe([]string{"--addr", "127.0.0.1:0", "--data-dir", dataDir}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	app, err := StartApp(ctx, cfg, newLogger(logs, cfg), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &service{t: t, app: app, base: "http://" + app.Addr(), dataDir: dataDir, logs: logs}
+	t.Cleanup(s.stop)
+	return s
+}
+
+func (s *service) stop() {
+	if s.app == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s.app.Close(ctx)
+	s.app = nil
+}
+
+// response is a decoded HTTP response.
+type response struct {
+	Status int
+	Header http.Header
+	Body   map[string]any
+	Raw    string
+}
+
+func (r response) str(key string) string {
+	v, _ := r.Body[key].(string)
+	return v
+}
+
+func (r response) num(key string) int64 {
+	v, _ := r.Body[key].(float64)
+	return int64(v)
+}
+
+func (r response) items() []map[string]any {
+	raw, _ := r.Body["items"].([]any)
+	out := make([]map[string]any, len(raw))
+	for i, it := range raw {
+		out[i], _ = it.(map[string]any)
+	}
+	return out
+}
+
+// do sends a request; body may be nil, a string (sent as is) or a value (JSON).
+func (s *service) do(method, path, token string, body any, headers ...string) response {
+	s.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, s.base+path, rd)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := response{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
+	if len(raw) > 0 && raw[0] == '{' {
+		if err := json.Unmarshal(raw, &out.Body); err != nil {
+			s.t.Fatalf("%s %s: bad JSON %q: %v", method, path, raw, err)
+		}
+	}
+	return out
+}
+
+// expect fails the test unless the response has the status (and code, for errors).
+func (s *service) expect(r response, status int, code ...string) response {
+	s.t.Helper()
+	if r.Status != status {
+		s.t.Fatalf("status %d, want %d: %s", r.Status, status, r.Raw)
+	}
+	if len(code) > 0 && r.str("code") != code[0] {
+		s.t.Fatalf("code %q, want %q: %s", r.str("code"), code[0], r.Raw)
+	}
+	if status >= 400 && r.Header.Get("Content-Type") != "application/problem+json" {
+		s.t.Fatalf("error content type %q, want application/problem+json", r.Header.Get("Content-Type"))
+	}
+	return r
+}
+
+func (s *service) signIn(email, password string) string {
+	s.t.Helper()
+	r := s.expect(s.do("POST", "/v1/auth/sign-in", "", map[string]string{"email": email, "password": password}), 200)
+	return r.str("token")
+}
+
+func (s *service) admin() string { return s.signIn(adminEmail, adminPassword) }
+
+// createUser creates a user as the coordinator and returns its id.
+func (s *service) createUser(admin, email, name string, roles []string, password string) string {
+	s.t.Helper()
+	body := map[string]any{"email": email, "name": name, "roles": roles}
+	if password != "" {
+		body["password"] = password
+	}
+	return s.expect(s.do("POST", "/v1/users", admin, body), 201).str("id")
+}
+
+// waitFor polls until cond holds or fails the test after a few seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
