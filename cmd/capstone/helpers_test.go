@@ -21,7 +21,7 @@ const (
 
 // service is the whole product started in-process on a fresh embedded store.
 type service struct {
-	t       *testing.T
+	t       testing.TB
 	app     *App
 	base    string
 	dataDir string
@@ -46,14 +46,14 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func startService(t *testing.T) *service {
+func startService(t testing.TB) *service {
 	t.Helper()
 	return startServiceIn(t, t.TempDir(), &syncBuffer{})
 }
 
 // startServiceIn starts the service on dataDir (so a test can restart it on
 // the same data) and stops it when the test ends.
-func startServiceIn(t *testing.T, dataDir string, logs *syncBuffer) *service {
+func startServiceIn(t testing.TB, dataDir string, logs *syncBuffer) *service {
 	t.Helper()
 	env := map[string]string{
 		"CAPSTONE_BOOTSTRAP_EMAIL":    adminEmail,

@@ -70,6 +70,9 @@ func Decide(s State, cmd any) ([]events.Data, error) {
 		if s.Created {
 			return nil, commands.ErrAlreadyExists
 		}
+		if c.OwnerID == "" {
+			return nil, commands.Invalid(commands.FieldError{Field: "owner_id", Message: "is required"})
+		}
 		f := trim(Fields{c.Title, c.Description, c.Aim, c.Rationale})
 		if err := validate(f); err != nil {
 			return nil, err

@@ -44,6 +44,9 @@ var EmailDecider = commands.Decider[EmailState, any]{
 func DecideEmail(s EmailState, cmd any) ([]events.Data, error) {
 	switch c := cmd.(type) {
 	case Claim:
+		if c.UserID == "" {
+			return nil, commands.Invalid(commands.FieldError{Field: "user_id", Message: "is required"})
+		}
 		switch s.Owner {
 		case "":
 			return []events.Data{&events.EmailClaimed{Email: s.Email, UserID: c.UserID}}, nil
@@ -71,7 +74,7 @@ func EvolveEmail(s EmailState, e events.Envelope) EmailState {
 	case *events.EmailClaimed:
 		s.Email, s.Owner, s.ClaimedAt = d.Email, d.UserID, e.RecordedAt
 	case *events.EmailReleased:
-		s.Email, s.Owner = d.Email, ""
+		s.Email, s.Owner, s.ClaimedAt = d.Email, "", time.Time{}
 	}
 	return s
 }

@@ -22,10 +22,17 @@
 //
 // # Limits
 //
-// An update or bulkWrite with more than about 100 statements matching documents
-// hangs the server (FerretDB's SQLite connection pool is capped at 100
-// connections per database). Callers must send updates and bulk writes in
-// batches of at most 100 statements.
+// FerretDB's update command keeps the SQLite connection of each of its
+// statements open until the whole command has finished, and it allows 100
+// connections per database. So an update command with 100 or more statements
+// (UpdateMany/UpdateOne/ReplaceOne take one; BulkWrite sends consecutive
+// update models as one command) deadlocks, and so do concurrent update
+// commands on one database whose statements add up to about 100 (two
+// concurrent 60-statement bulk writes were measured to hang). The stuck command
+// never releases its connections: the database then hangs for every client
+// until the Store is closed. Callers must send updates in batches of well under
+// 100 statements (say 50) and must not run such batches concurrently on the
+// same database. Inserts and deletes are not affected.
 package embedded
 
 import (
@@ -99,6 +106,7 @@ type Store struct {
 }
 
 // Start starts FerretDB in-process and returns once it accepts connections.
+// ctx bounds only the start-up (at most 10 s); the server runs until Close.
 //
 // With a port of 0 in Addr, the kernel picks a free port: FerretDB binds its
 // listener synchronously in ferretdb.New, so the real address is known before
@@ -163,7 +171,9 @@ func Start(ctx context.Context, opts Options) (*Store, error) {
 func (s *Store) URI() string { return s.uri }
 
 // Close stops FerretDB, waits until it has closed its connections and SQLite
-// files, and closes the store's own connections. It is idempotent.
+// files, and closes the store's own connections, so that the files can be
+// reopened or copied. It is idempotent. FerretDB gives clients still connected
+// 3 seconds to disconnect: disconnect them first for a fast Close.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -208,6 +208,7 @@ func TestStore(t *testing.T) {
 	}
 
 	// Restart on the same directory: data and index are still there.
+	_ = client.Disconnect(ctx) // or Close waits FerretDB's 3 s grace period
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -234,8 +235,8 @@ type recorder struct {
 }
 
 func (r recorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r recorder) WithAttrs([]slog.Attr) slog.Handler        { return r }
-func (r recorder) WithGroup(string) slog.Handler             { return r }
+func (r recorder) WithAttrs([]slog.Attr) slog.Handler       { return r }
+func (r recorder) WithGroup(string) slog.Handler            { return r }
 func (r recorder) Handle(_ context.Context, rec slog.Record) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -246,10 +247,11 @@ func (r recorder) Handle(_ context.Context, rec slog.Record) error {
 func TestFerretDBLogsOnlyErrors(t *testing.T) {
 	var msgs []string
 	rec := recorder{mu: &sync.Mutex{}, msgs: &msgs}
-	s, _ := startStore(t, t.TempDir(), slog.New(rec))
+	s, client := startStore(t, t.TempDir(), slog.New(rec))
 	if err := s.PrepareCollections(context.Background(), testDB, "items"); err != nil {
 		t.Fatal(err)
 	}
+	_ = client.Disconnect(context.Background())
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,627 @@
+package commands_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/events"
+)
+
+// memStore is an in-memory EventStore. It counts the commits it hands out so
+// that tests can see what the loader read.
+type memStore struct {
+	mu      sync.Mutex
+	streams map[string][]events.Commit
+	appends int     // Append calls, successful or not
+	froms   []int64 // ReadOptions.From of every read
+	served  int     // commits returned by reads
+}
+
+var _ commands.EventStore = (*memStore)(nil)
+
+func newMemStore() *memStore { return &memStore{streams: map[string][]events.Commit{}} }
+
+func (m *memStore) Append(_ context.Context, c events.Commit) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.appends++
+	cur := int64(0)
+	if s := m.streams[c.StreamID]; len(s) > 0 {
+		cur = s[len(s)-1].LastVersion()
+	}
+	if c.FirstVersion != cur+1 {
+		return fmt.Errorf("append %s at %d: %w", c.StreamID, cur, commands.ErrConcurrentAppend)
+	}
+	c.Events = slices.Clone(c.Events)
+	m.streams[c.StreamID] = append(m.streams[c.StreamID], c)
+	return nil
+}
+
+func (m *memStore) ReadStream(_ context.Context, id string, opts events.ReadOptions) ([]events.Commit, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.froms = append(m.froms, opts.From)
+	var out []events.Commit
+	for _, c := range m.streams[id] {
+		if c.FirstVersion >= opts.From {
+			out = append(out, c)
+		}
+	}
+	m.served += len(out)
+	return out, nil
+}
+
+// commits returns a copy of a stream's commits.
+func (m *memStore) commits(id string) []events.Commit {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.streams[id])
+}
+
+// memSnapshots is an in-memory SnapshotStore.
+type memSnapshots struct {
+	mu    sync.Mutex
+	snaps map[string]commands.Snapshot
+	saves int
+}
+
+var _ commands.SnapshotStore = (*memSnapshots)(nil)
+
+func newMemSnapshots() *memSnapshots { return &memSnapshots{snaps: map[string]commands.Snapshot{}} }
+
+func (m *memSnapshots) LoadSnapshot(_ context.Context, id string) (commands.Snapshot, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.snaps[id]
+	if !ok {
+		return commands.Snapshot{}, commands.ErrNoSnapshot
+	}
+	return s, nil
+}
+
+func (m *memSnapshots) SaveSnapshot(_ context.Context, s commands.Snapshot) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.saves++
+	m.snaps[s.StreamID] = s
+	return nil
+}
+
+// racingStore loses races on purpose: before an Append it lets "another
+// writer" append a conflicting commit at the same version, once or always.
+type racingStore struct {
+	*memStore
+	always   bool
+	injected int
+	attempts int
+}
+
+func (r *racingStore) Append(ctx context.Context, c events.Commit) error {
+	r.attempts++
+	if r.always || r.injected == 0 {
+		r.injected++
+		rival := newCounterCommit(c.StreamID, c.FirstVersion, 100)
+		if err := r.memStore.Append(ctx, rival); err != nil {
+			return fmt.Errorf("inject rival: %w", err)
+		}
+	}
+	return r.memStore.Append(ctx, c)
+}
+
+// recordingPublisher keeps what it was given and checks that each commit is
+// already stored when it is published.
+type recordingPublisher struct {
+	mu        sync.Mutex
+	store     *memStore
+	got       []events.Commit
+	notStored []string
+	err       error
+}
+
+func (p *recordingPublisher) Publish(_ context.Context, c events.Commit) error {
+	stored := slices.ContainsFunc(p.store.commits(c.StreamID), func(s events.Commit) bool { return s.ID() == c.ID() })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !stored {
+		p.notStored = append(p.notStored, c.ID())
+	}
+	p.got = append(p.got, c)
+	return p.err
+}
+
+// The test decider: a counter. add{By} adds each amount as one event.
+type counter struct {
+	ID    string `json:"id"`
+	Total int    `json:"total"`
+	Adds  int    `json:"adds"`
+}
+
+type add struct{ By []int }
+
+type added struct {
+	By int `json:"by"`
+}
+
+func (added) EventType() string { return "TestAdded" }
+
+var errNegative = errors.New("negative amount")
+
+const counterSchemaVersion = 3 // not 1, so that tests see it comes from the registry
+
+var counterDecider = commands.Decider[counter, add]{
+	StreamType: "counter",
+	Schema:     "counter/1",
+	Initial:    func(id string) counter { return counter{ID: id} },
+	Evolve: func(s counter, e events.Envelope) counter {
+		if d, ok := e.Data.(*added); ok {
+			s.Total += d.By
+			s.Adds++
+		}
+		return s
+	},
+	Decide: func(s counter, c add) ([]events.Data, error) {
+		var out []events.Data
+		for _, n := range c.By {
+			if n < 0 {
+				return nil, errNegative
+			}
+			out = append(out, &added{By: n})
+		}
+		return out, nil
+	},
+}
+
+func newCounterCommit(id string, first int64, by ...int) events.Commit {
+	c := events.Commit{StreamID: id, StreamType: "counter", FirstVersion: first}
+	for i, n := range by {
+		c.Events = append(c.Events, events.Envelope{ID: fmt.Sprintf("seed-%d", first+int64(i)), StreamID: id, StreamType: "counter",
+			Version: first + int64(i), Type: "TestAdded", SchemaVersion: counterSchemaVersion, Data: &added{By: n}})
+	}
+	return c
+}
+
+// now is the executor's clock: not UTC and with sub-millisecond digits.
+var now = time.Date(2025, 3, 4, 5, 6, 7, 891234567, time.FixedZone("CET", 3600))
+
+type fixture struct {
+	store *memStore
+	snaps *memSnapshots
+	pub   *recordingPublisher
+	x     *commands.Executor
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := &fixture{store: newMemStore(), snaps: newMemSnapshots()}
+	f.pub = &recordingPublisher{store: f.store}
+	reg := events.NewRegistry(events.Registration{Name: "TestAdded", SchemaVersion: counterSchemaVersion,
+		New: func() events.Data { return &added{} },
+		Upcasters: map[int]events.Upcaster{
+			1: func(m map[string]any) (map[string]any, error) { return m, nil },
+			2: func(m map[string]any) (map[string]any, error) { return m, nil },
+		}})
+	f.x = commands.NewExecutor(f.store, f.snaps, f.pub, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	f.x.Clock = func() time.Time { return now }
+	return f
+}
+
+var meta = commands.Meta{
+	Actor:         events.Actor{UserID: "coord-1", Roles: []string{events.RoleCoordinator}},
+	CorrelationID: "req-42",
+}
+
+func ifMatch(v int64) commands.Meta {
+	m := meta
+	m.IfMatch = &v
+	return m
+}
+
+// seed appends commits of one event each, directly to the store.
+func (f *fixture) seed(t *testing.T, id string, by ...int) {
+	t.Helper()
+	for i, n := range by {
+		if err := f.store.Append(context.Background(), newCounterCommit(id, int64(i+1), n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (f *fixture) execute(id string, by []int, m commands.Meta) (commands.Result[counter], error) {
+	return commands.Execute(context.Background(), f.x, counterDecider, id, add{By: by}, m)
+}
+
+func TestExecuteAppendsOnEmptyStream(t *testing.T) {
+	f := newFixture(t)
+	res, err := f.execute("c1", []int{5}, meta)
+	if err != nil {
+		t.Fatalf("Execute: %v", err)
+	}
+	if diff := cmp.Diff(counter{ID: "c1", Total: 5, Adds: 1}, res.State); diff != "" {
+		t.Errorf("state (-want +got):\n%s", diff)
+	}
+	if res.Version != 1 || res.Commit == nil || res.Commit.FirstVersion != 1 || res.Commit.LastVersion() != 1 {
+		t.Fatalf("result = %+v, want version 1 with its commit", res)
+	}
+	stored := f.store.commits("c1")
+	if diff := cmp.Diff([]events.Commit{*res.Commit}, stored); diff != "" {
+		t.Errorf("stored (-want +got):\n%s", diff)
+	}
+	at := time.Date(2025, 3, 4, 4, 6, 7, 891000000, time.UTC)
+	if !res.Commit.RecordedAt.Equal(at) || res.Commit.RecordedAt.Location() != time.UTC {
+		t.Errorf("commit recorded at %v, want %v", res.Commit.RecordedAt, at)
+	}
+	if res.Commit.StreamID != "c1" || res.Commit.StreamType != "counter" {
+		t.Errorf("commit stream = %s/%s", res.Commit.StreamType, res.Commit.StreamID)
+	}
+}
+
+func TestExecuteFillsEnvelopesWithConsecutiveVersions(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.execute("c1", []int{1}, meta); err != nil {
+		t.Fatal(err)
+	}
+	res, err := f.execute("c1", []int{2, 3, 4}, meta)
+	if err != nil {
+		t.Fatalf("Execute: %v", err)
+	}
+	if res.Version != 4 || res.Commit.FirstVersion != 2 || res.State.Total != 10 || res.State.Adds != 4 {
+		t.Fatalf("result = %+v / %+v, want version 4, first version 2, total 10", res, res.Commit)
+	}
+	at := now.UTC().Truncate(time.Millisecond)
+	ids := map[string]bool{}
+	for i, e := range res.Commit.Events {
+		if e.ID == "" || ids[e.ID] {
+			t.Errorf("event %d: id %q empty or repeated", i, e.ID)
+		}
+		ids[e.ID] = true
+		want := events.Envelope{ID: e.ID, StreamID: "c1", StreamType: "counter", Version: int64(2 + i), Type: "TestAdded",
+			SchemaVersion: counterSchemaVersion, Data: &added{By: 2 + i}, Actor: meta.Actor, CorrelationID: "req-42", RecordedAt: at}
+		if diff := cmp.Diff(want, e); diff != "" {
+			t.Errorf("event %d (-want +got):\n%s", i, diff)
+		}
+		if e.RecordedAt.Location() != time.UTC {
+			t.Errorf("event %d recorded in %v, want UTC", i, e.RecordedAt.Location())
+		}
+	}
+	state, version, err := commands.Load(context.Background(), f.x, counterDecider, "c1")
+	if err != nil || version != 4 || state.Total != 10 {
+		t.Errorf("Load = %+v, %d, %v; want total 10 at version 4", state, version, err)
+	}
+	if got := len(f.store.commits("c1")); got != 2 {
+		t.Errorf("%d commits stored, want 2", got)
+	}
+}
+
+func TestExecuteNoOpAppendsNothing(t *testing.T) {
+	f := newFixture(t)
+	f.seed(t, "c1", 7)
+	appends, saves := f.store.appends, f.snaps.saves
+	res, err := f.execute("c1", nil, meta)
+	if err != nil {
+		t.Fatalf("Execute: %v", err)
+	}
+	if res.Commit != nil || res.Version != 1 || res.State.Total != 7 {
+		t.Errorf("result = %+v, want the current state at version 1 and no commit", res)
+	}
+	if f.store.appends != appends || f.snaps.saves != saves || len(f.pub.got) != 0 {
+		t.Errorf("a no-op appended %d, snapshotted %d, published %d", f.store.appends-appends, f.snaps.saves-saves, len(f.pub.got))
+	}
+}
+
+func TestExecuteDecideErrorStoresNothing(t *testing.T) {
+	f := newFixture(t)
+	f.seed(t, "c1", 7)
+	_, err := f.execute("c1", []int{1, -1}, meta)
+	if !errors.Is(err, errNegative) {
+		t.Fatalf("err = %v, want errNegative", err)
+	}
+	if got := len(f.store.commits("c1")); got != 1 || f.snaps.saves != 0 || len(f.pub.got) != 0 {
+		t.Errorf("after a refusal: %d commits, %d snapshots, %d published; want 1, 0, 0", got, f.snaps.saves, len(f.pub.got))
+	}
+}
+
+func TestExecuteIfMatch(t *testing.T) {
+	f := newFixture(t)
+	f.seed(t, "c1", 1, 2)
+	for _, stale := range []int64{0, 1, 3} {
+		_, err := f.execute("c1", []int{5}, ifMatch(stale))
+		if !errors.Is(err, commands.ErrPreconditionFailed) {
+			t.Errorf("IfMatch %d: err = %v, want ErrPreconditionFailed", stale, err)
+		}
+	}
+	if got := len(f.store.commits("c1")); got != 2 || f.store.appends != 2 {
+		t.Fatalf("stale If-Match stored something: %d commits, %d appends", got, f.store.appends)
+	}
+	res, err := f.execute("c1", []int{5}, ifMatch(2))
+	if err != nil || res.Version != 3 || res.State.Total != 8 {
+		t.Errorf("current If-Match: %+v, %v; want version 3, total 8", res, err)
+	}
+}
+
+func TestExecuteRetriesALostRace(t *testing.T) {
+	f := newFixture(t)
+	f.seed(t, "c1", 1)
+	racing := &racingStore{memStore: f.store}
+	f.x.Store = racing
+	res, err := f.execute("c1", []int{5}, meta)
+	if err != nil {
+		t.Fatalf("Execute: %v", err)
+	}
+	if racing.injected != 1 || racing.attempts != 2 {
+		t.Errorf("%d rivals, %d attempts; want 1, 2", racing.injected, racing.attempts)
+	}
+	// Both writers' events are stored; ours was decided again on top of the rival's.
+	var totals []int
+	for _, c := range f.store.commits("c1") {
+		for _, e := range c.Events {
+			totals = append(totals, e.Data.(*added).By)
+		}
+	}
+	if diff := cmp.Diff([]int{1, 100, 5}, totals); diff != "" {
+		t.Errorf("stored amounts (-want +got):\n%s", diff)
+	}
+	if res.Version != 3 || res.Commit.FirstVersion != 3 || res.State.Total != 106 {
+		t.Errorf("result = %+v, want version 3, total 106", res)
+	}
+}
+
+func TestExecuteConcurrentWritersAllSucceed(t *testing.T) {
+	f := newFixture(t)
+	f.x.Retries = 1000
+	const writers = 16
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for range writers {
+		wg.Go(func() {
+			<-start
+			_, err := f.execute("c1", []int{1}, meta)
+			errs <- err
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("Execute: %v", err)
+		}
+	}
+	state, version, err := commands.Load(context.Background(), f.x, counterDecider, "c1")
+	if err != nil || version != writers || state.Total != writers {
+		t.Errorf("Load = %+v, %d, %v; want total and version %d", state, version, err, writers)
+	}
+	if len(f.pub.got) != writers {
+		t.Errorf("%d commits published, want %d", len(f.pub.got), writers)
+	}
+}
+
+func TestExecuteIfMatchLostRace(t *testing.T) {
+	f := newFixture(t)
+	racing := &racingStore{memStore: f.store}
+	f.x.Store = racing
+	_, err := f.execute("c1", []int{5}, ifMatch(0))
+	if !errors.Is(err, commands.ErrPreconditionFailed) {
+		t.Fatalf("err = %v, want ErrPreconditionFailed", err)
+	}
+	if racing.attempts != 1 || len(f.store.froms) != 1 {
+		t.Errorf("%d attempts after %d reads, want 1 and 1: a command with If-Match is never retried", racing.attempts, len(f.store.froms))
+	}
+	if c := f.store.commits("c1"); len(c) != 1 || c[0].Events[0].Data.(*added).By != 100 {
+		t.Errorf("stored %+v, want only the rival's commit", c)
+	}
+}
+
+func TestExecuteRetriesExhausted(t *testing.T) {
+	for _, retries := range []int{0, 2} {
+		t.Run(fmt.Sprint(retries), func(t *testing.T) {
+			f := newFixture(t)
+			racing := &racingStore{memStore: f.store, always: true}
+			f.x.Store, f.x.Retries = racing, retries
+			_, err := f.execute("c1", []int{5}, meta)
+			if !errors.Is(err, commands.ErrVersionConflict) {
+				t.Fatalf("err = %v, want ErrVersionConflict", err)
+			}
+			if racing.attempts != retries+1 {
+				t.Errorf("%d attempts, want %d", racing.attempts, retries+1)
+			}
+			for _, c := range f.store.commits("c1") {
+				if c.Events[0].Data.(*added).By != 100 {
+					t.Errorf("our commit %s was stored", c.ID())
+				}
+			}
+			if len(f.pub.got) != 0 {
+				t.Errorf("published %d commits", len(f.pub.got))
+			}
+		})
+	}
+}
+
+func snapshotOf(t *testing.T, id, schema string, version int64, s counter) commands.Snapshot {
+	t.Helper()
+	raw, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return commands.Snapshot{StreamID: id, StreamType: "counter", Schema: schema, Version: version, State: raw}
+}
+
+func TestLoadStartsFromSnapshot(t *testing.T) {
+	f := newFixture(t)
+	f.seed(t, "c1", 1, 2, 3)
+	// The snapshot disagrees with the events on purpose: only then can the
+	// result tell that it was used.
+	f.snaps.snaps["c1"] = snapshotOf(t, "c1", "counter/1", 2, counter{ID: "c1", Total: 40, Adds: 20})
+	state, version, err := commands.Load(context.Background(), f.x, counterDecider, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(counter{ID: "c1", Total: 43, Adds: 21}, state); diff != "" || version != 3 {
+		t.Errorf("Load at version %d (-want +got):\n%s", version, diff)
+	}
+	if diff := cmp.Diff([]int64{3}, f.store.froms); diff != "" || f.store.served != 1 {
+		t.Errorf("read from %v and got %d commits, want from [3] and 1 commit", f.store.froms, f.store.served)
+	}
+}
+
+func TestLoadIgnoresOtherSnapshots(t *testing.T) {
+	other := snapshotOf(t, "c1", "counter/1", 2, counter{ID: "c1", Total: 40, Adds: 20})
+	other.StreamType = "user"
+	for name, snap := range map[string]commands.Snapshot{
+		"another schema":      snapshotOf(t, "c1", "counter/0", 2, counter{ID: "c1", Total: 40, Adds: 20}),
+		"another stream type": other,
+		"unreadable state":    {StreamID: "c1", StreamType: "counter", Schema: "counter/1", Version: 2, State: []byte(`{"total":"many"`)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t)
+			f.seed(t, "c1", 1, 2, 3)
+			f.snaps.snaps["c1"] = snap
+			state, version, err := commands.Load(context.Background(), f.x, counterDecider, "c1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(counter{ID: "c1", Total: 6, Adds: 3}, state); diff != "" || version != 3 {
+				t.Errorf("Load at version %d (-want +got):\n%s", version, diff)
+			}
+			if f.store.served != 3 || len(f.store.froms) != 1 || f.store.froms[0] > 1 {
+				t.Errorf("read from %v and got %d commits, want the whole stream", f.store.froms, f.store.served)
+			}
+		})
+	}
+}
+
+func TestExecuteSavesSnapshot(t *testing.T) {
+	f := newFixture(t)
+	f.seed(t, "c1", 1)
+	res, err := f.execute("c1", []int{2, 3}, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := f.snaps.LoadSnapshot(context.Background(), "c1")
+	if err != nil {
+		t.Fatalf("no snapshot after a command: %v", err)
+	}
+	var state counter
+	if err := json.Unmarshal(snap.State, &state); err != nil {
+		t.Fatal(err)
+	}
+	if snap.Version != 3 || snap.Schema != "counter/1" || snap.StreamType != "counter" || snap.StreamID != "c1" {
+		t.Errorf("snapshot = %+v, want counter/1 of c1 at version 3", snap)
+	}
+	if diff := cmp.Diff(res.State, state); diff != "" {
+		t.Errorf("snapshot state (-result +snapshot):\n%s", diff)
+	}
+	// The next command starts from it and reads nothing older.
+	f.store.froms = nil
+	if _, err := f.execute("c1", []int{4}, meta); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]int64{4}, f.store.froms); diff != "" {
+		t.Errorf("read from (-want +got):\n%s", diff)
+	}
+}
+
+func TestExecuteWithoutSnapshotStore(t *testing.T) {
+	f := newFixture(t)
+	f.x.Snapshots = nil
+	f.seed(t, "c1", 1)
+	res, err := f.execute("c1", []int{2}, meta)
+	if err != nil || res.Version != 2 || res.State.Total != 3 {
+		t.Errorf("Execute = %+v, %v; want total 3 at version 2", res, err)
+	}
+}
+
+func TestExecutePublishesAfterAppend(t *testing.T) {
+	f := newFixture(t)
+	res, err := f.execute("c1", []int{5, 6}, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]events.Commit{*res.Commit}, f.pub.got); diff != "" {
+		t.Errorf("published (-want +got):\n%s", diff)
+	}
+	if len(f.pub.notStored) != 0 {
+		t.Errorf("published before it was stored: %v", f.pub.notStored)
+	}
+}
+
+func TestExecutePublisherErrorDoesNotFailTheCommand(t *testing.T) {
+	f := newFixture(t)
+	f.pub.err = errors.New("bus down")
+	var logged bytes.Buffer
+	f.x.Log = slog.New(slog.NewTextHandler(&logged, nil))
+	res, err := f.execute("c1", []int{5}, meta)
+	if err != nil {
+		t.Fatalf("Execute: %v, want success: the commit is durable", err)
+	}
+	if !strings.Contains(logged.String(), "bus down") || !strings.Contains(logged.String(), res.Commit.ID()) {
+		t.Errorf("the publish failure was not logged with the commit id: %q", logged.String())
+	}
+	if len(f.pub.got) != 1 || len(f.store.commits("c1")) != 1 || res.Version != 1 {
+		t.Errorf("published %d, stored %d, version %d; want 1, 1, 1", len(f.pub.got), len(f.store.commits("c1")), res.Version)
+	}
+	f.x.Publisher = nil
+	if res, err := f.execute("c1", []int{1}, meta); err != nil || res.Version != 2 {
+		t.Errorf("without a publisher: %+v, %v", res, err)
+	}
+}
+
+func TestExecuteObservesOutcomes(t *testing.T) {
+	f := newFixture(t)
+	var got []string
+	f.x.Observe = func(streamType, outcome string, _ time.Duration) { got = append(got, streamType+":"+outcome) }
+	_, _ = f.execute("c1", []int{1}, meta)
+	_, _ = f.execute("c1", []int{1}, ifMatch(0))
+	_, _ = f.execute("c1", []int{-1}, meta)
+	if diff := cmp.Diff([]string{"counter:ok", "counter:precondition-failed", "counter:error"}, got); diff != "" {
+		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+}
+
+func TestExecuteUnregisteredEventFails(t *testing.T) {
+	f := newFixture(t)
+	f.x.Registry = events.NewRegistry()
+	_, err := f.execute("c1", []int{1}, meta)
+	if !errors.Is(err, events.ErrUnknownType) {
+		t.Errorf("err = %v, want ErrUnknownType", err)
+	}
+	if len(f.store.commits("c1")) != 0 || f.store.appends != 0 {
+		t.Error("an event of an unregistered type was stored")
+	}
+}
+
+func TestErrorIsMatchesByCode(t *testing.T) {
+	withFields := commands.Invalid(commands.FieldError{Field: "title", Message: "is required"})
+	if !errors.Is(fmt.Errorf("wrapped: %w", withFields), commands.Invalid()) {
+		t.Error("a validation with fields does not match the bare one")
+	}
+	if errors.Is(commands.ErrNotFound, commands.ErrForbidden) {
+		t.Error("different codes match")
+	}
+	if errors.Is(commands.ErrNotFound, errors.New("not-found: not found")) {
+		t.Error("an error that is not a *commands.Error matches")
+	}
+	var v commands.Validation
+	if v.Err() != nil {
+		t.Error("an empty validation is an error")
+	}
+	v.Add("a", "x")
+	v.Add("b", "y")
+	e, ok := commands.AsError(v.Err())
+	if !ok || e.Kind != commands.KindInvalid || len(e.Fields) != 2 {
+		t.Errorf("validation error = %#v", v.Err())
+	}
+}
