@@ -8,7 +8,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/events"
@@ -123,11 +122,17 @@ func toCommitDoc(c events.Commit) (commitDoc, error) {
 	if len(c.Events) == 0 || len(c.Events) > MaxCommitEvents {
 		return commitDoc{}, fmt.Errorf("commit %s has %d events (1..%d allowed)", c.ID(), len(c.Events), MaxCommitEvents)
 	}
+	if c.FirstVersion < 1 {
+		return commitDoc{}, fmt.Errorf("commit %s starts at version %d (versions start at 1)", c.ID(), c.FirstVersion)
+	}
 	doc := commitDoc{ID: c.ID(), StreamID: c.StreamID, StreamType: c.StreamType, FirstVersion: c.FirstVersion,
 		LastVersion: c.LastVersion(), RecordedAt: c.RecordedAt, Events: make([]eventDoc, len(c.Events))}
 	for i, e := range c.Events {
 		if e.Version != c.FirstVersion+int64(i) || e.StreamID != c.StreamID {
 			return commitDoc{}, fmt.Errorf("commit %s: event %d has stream %s version %d", c.ID(), i, e.StreamID, e.Version)
+		}
+		if e.Data == nil || e.Data.EventType() != e.Type {
+			return commitDoc{}, fmt.Errorf("commit %s: event %d is labelled %q but carries %T", c.ID(), i, e.Type, e.Data)
 		}
 		data, err := bson.Marshal(e.Data)
 		if err != nil {
@@ -181,6 +186,5 @@ func (s *EventStore) LoadSnapshot(ctx context.Context, streamID string) (command
 func (s *EventStore) SaveSnapshot(ctx context.Context, snap commands.Snapshot) error {
 	doc := snapshotDoc{ID: snap.StreamID, StreamType: snap.StreamType, Schema: snap.Schema, Version: snap.Version,
 		State: string(snap.State), SavedAt: time.Now().UTC()}
-	_, err := s.snapshots.ReplaceOne(ctx, bson.D{{Key: "_id", Value: snap.StreamID}}, doc, options.Replace().SetUpsert(true))
-	return err
+	return upsert(ctx, s.snapshots, snap.StreamID, doc)
 }

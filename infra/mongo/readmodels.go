@@ -38,7 +38,19 @@ func (r *ReadModels) Get(ctx context.Context, collection, id string, into any) (
 
 // Put replaces (or inserts) the document with this id.
 func (r *ReadModels) Put(ctx context.Context, collection, id string, doc any) error {
-	_, err := r.db.Collection(collection).ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}}, doc, options.Replace().SetUpsert(true))
+	return upsert(ctx, r.db.Collection(collection), id, doc)
+}
+
+// upsert replaces or inserts the document with this id. Two first writes of
+// one id may race to insert; MongoDB retries the loser itself, FerretDB
+// answers it with a duplicate-key error, so it is retried here once (the
+// second attempt finds the document and replaces it).
+func upsert(ctx context.Context, coll *mongo.Collection, id string, doc any) error {
+	filter := bson.D{{Key: "_id", Value: id}}
+	_, err := coll.ReplaceOne(ctx, filter, doc, options.Replace().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) {
+		_, err = coll.ReplaceOne(ctx, filter, doc, options.Replace().SetUpsert(true))
+	}
 	return err
 }
 
@@ -105,8 +117,7 @@ type credentialDoc struct {
 // SetPasswordHash stores the user's hash, replacing any previous one.
 func (c *Credentials) SetPasswordHash(ctx context.Context, userID, hash string) error {
 	doc := credentialDoc{ID: userID, Hash: hash, UpdatedAt: time.Now().UTC()}
-	_, err := c.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: userID}}, doc, options.Replace().SetUpsert(true))
-	return err
+	return upsert(ctx, c.coll, userID, doc)
 }
 
 // PasswordHash returns the user's hash, or commands.ErrNoPassword.

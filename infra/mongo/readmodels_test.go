@@ -1,0 +1,168 @@
+package mongo_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/capstone-pms/capstone/commands"
+	imongo "github.com/capstone-pms/capstone/infra/mongo"
+	"github.com/capstone-pms/capstone/queries"
+)
+
+// item is a read-model document as the projections write them.
+type item struct {
+	ID      string   `bson:"_id"`
+	Name    string   `bson:"name"`
+	Summary string   `bson:"summary"`
+	Owner   string   `bson:"owner"`
+	Status  string   `bson:"status"`
+	Tags    []string `bson:"tags"`
+	Version int64    `bson:"version"`
+}
+
+func TestReadModels(t *testing.T) {
+	runReadModelsContract(t, func(t *testing.T) *imongo.ReadModels { return imongo.NewReadModels(newDB(t)) })
+}
+
+// runReadModelsContract is what projections.Documents and queries.Reader
+// expect of a read-model store. newStore returns an empty store per subtest.
+func runReadModelsContract(t *testing.T, newStore func(t *testing.T) *imongo.ReadModels) {
+	const coll = "projects"
+
+	t.Run("Put and Get", func(t *testing.T) {
+		r := newStore(t)
+		ctx := testCtx(t)
+		var got item
+		if found, err := r.Get(ctx, coll, "p1", &got); err != nil || found {
+			t.Fatalf("Get of a missing document = %v, %v; want false, nil", found, err)
+		}
+		want := item{ID: "p1", Name: "Alpha", Owner: "u1", Status: "draft", Tags: []string{"ai", "web"}, Version: 3}
+		if err := r.Put(ctx, coll, "p1", want); err != nil {
+			t.Fatalf("Put: %v", err)
+		}
+		if found, err := r.Get(ctx, coll, "p1", &got); err != nil || !found {
+			t.Fatalf("Get = %v, %v; want true, nil", found, err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("Get (-want +got):\n%s", diff)
+		}
+
+		// Put replaces the whole document: a field left out is gone.
+		want = item{ID: "p1", Name: "Alpha 2", Version: 4}
+		if err := r.Put(ctx, coll, "p1", want); err != nil {
+			t.Fatalf("Put again: %v", err)
+		}
+		got = item{}
+		if found, err := r.Get(ctx, coll, "p1", &got); err != nil || !found {
+			t.Fatalf("Get after replace = %v, %v; want true, nil", found, err)
+		}
+		if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+			t.Errorf("Get after replace (-want +got):\n%s", diff)
+		}
+		// Collections are separate.
+		if found, err := r.Get(ctx, "users", "p1", &got); err != nil || found {
+			t.Errorf("Get from another collection = %v, %v; want false, nil", found, err)
+		}
+	})
+
+	t.Run("Find", func(t *testing.T) {
+		r := newStore(t)
+		ctx := testCtx(t)
+		docs := []item{
+			{ID: "id-05", Name: "Cost $5 ^up* ok?", Summary: "beta|gamma", Owner: "u2", Status: "submitted"},
+			{ID: "id-02", Name: "a.c study", Owner: "u2", Status: "draft", Tags: []string{"web"}},
+			{ID: "id-06", Name: `back\slash`, Summary: "ALPHA", Owner: "u3", Status: "draft"},
+			{ID: "id-01", Name: "Alpha project", Owner: "u1", Status: "draft", Tags: []string{"ai", "web"}},
+			{ID: "id-04", Name: "C++ (intro) [x]", Owner: "u3", Status: "submitted", Tags: []string{"ai"}},
+			{ID: "id-03", Name: "abc study", Owner: "u1", Status: "withdrawn", Tags: []string{}},
+		}
+		byID := map[string]item{}
+		for _, d := range docs { // not in id order: Find sorts
+			if err := r.Put(ctx, coll, d.ID, d); err != nil {
+				t.Fatalf("Put(%s): %v", d.ID, err)
+			}
+			byID[d.ID] = d
+		}
+		text := []string{"name", "summary"}
+		for _, tc := range []struct {
+			name string
+			f    queries.Filter
+			want []string
+		}{
+			{"everything", queries.Filter{}, []string{"id-01", "id-02", "id-03", "id-04", "id-05", "id-06"}},
+			{"Equal", queries.Filter{Equal: map[string]string{"owner": "u1"}}, []string{"id-01", "id-03"}},
+			{"Equal on an array contains", queries.Filter{Equal: map[string]string{"tags": "ai"}}, []string{"id-01", "id-04"}},
+			{"Equal on two fields", queries.Filter{Equal: map[string]string{"owner": "u2", "status": "submitted"}}, []string{"id-05"}},
+			{"NotEqual", queries.Filter{NotEqual: map[string]string{"status": "draft"}}, []string{"id-03", "id-04", "id-05"}},
+			{"AnyOf", queries.Filter{AnyOf: [][2]string{{"owner", "u3"}, {"status", "withdrawn"}}}, []string{"id-03", "id-04", "id-06"}},
+			{"AnyOf and Equal", queries.Filter{AnyOf: [][2]string{{"owner", "u3"}, {"owner", "u1"}}, Equal: map[string]string{"status": "draft"}}, []string{"id-01", "id-06"}},
+			{"Term ignores case", queries.Filter{Search: text, Term: "alpha"}, []string{"id-01", "id-06"}},
+			{"Term only in Search fields", queries.Filter{Search: []string{"summary"}, Term: "alpha"}, []string{"id-06"}},
+			{"Term dot", queries.Filter{Search: text, Term: "a.c"}, []string{"id-02"}},
+			{"Term brackets", queries.Filter{Search: text, Term: "C++ (intro) [x]"}, []string{"id-04"}},
+			{"Term anchors", queries.Filter{Search: text, Term: "$5 ^up*"}, []string{"id-05"}},
+			{"Term bar", queries.Filter{Search: text, Term: "|"}, []string{"id-05"}},
+			{"Term backslash", queries.Filter{Search: text, Term: `k\s`}, []string{"id-06"}},
+			{"Term star", queries.Filter{Search: text, Term: ".*"}, nil},
+			{"Term and NotEqual", queries.Filter{Search: text, Term: "study", NotEqual: map[string]string{"status": "draft"}}, []string{"id-03"}},
+			{"After", queries.Filter{After: "id-03"}, []string{"id-04", "id-05", "id-06"}},
+			{"Limit", queries.Filter{Limit: 2}, []string{"id-01", "id-02"}},
+			{"After and Limit", queries.Filter{After: "id-02", Limit: 2}, []string{"id-03", "id-04"}},
+			{"After, Limit and Equal", queries.Filter{After: "id-01", Limit: 1, Equal: map[string]string{"owner": "u1"}}, []string{"id-03"}},
+			{"After the last", queries.Filter{After: "id-06"}, nil},
+			{"no match", queries.Filter{Equal: map[string]string{"owner": "nobody"}}, nil},
+		} {
+			var got []item
+			if err := r.Find(ctx, coll, tc.f, &got); err != nil {
+				t.Errorf("%s: Find(%+v): %v", tc.name, tc.f, err)
+				continue
+			}
+			var want []item
+			for _, id := range tc.want {
+				want = append(want, byID[id])
+			}
+			if diff := cmp.Diff(want, got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("%s: Find(%+v) (-want +got):\n%s", tc.name, tc.f, diff)
+			}
+		}
+	})
+}
+
+func TestCredentials(t *testing.T) {
+	runCredentialsContract(t, func(t *testing.T) commands.Credentials { return imongo.NewCredentials(newDB(t)) })
+}
+
+// runCredentialsContract is what commands expects of a Credentials store.
+func runCredentialsContract(t *testing.T, newStore func(t *testing.T) commands.Credentials) {
+	c := newStore(t)
+	ctx := testCtx(t)
+	hashOf := func(user, want string) {
+		t.Helper()
+		got, err := c.PasswordHash(ctx, user)
+		if err != nil || got != want {
+			t.Errorf("PasswordHash(%s) = %q, %v; want %q, nil", user, got, err, want)
+		}
+	}
+	if h, err := c.PasswordHash(ctx, "u1"); !errors.Is(err, commands.ErrNoPassword) {
+		t.Fatalf("PasswordHash of a user without one = %q, %v; want ErrNoPassword", h, err)
+	}
+	if err := c.SetPasswordHash(ctx, "u1", "$2a$10$first"); err != nil {
+		t.Fatalf("SetPasswordHash: %v", err)
+	}
+	hashOf("u1", "$2a$10$first")
+	if err := c.SetPasswordHash(ctx, "u1", "$2a$10$second"); err != nil {
+		t.Fatalf("SetPasswordHash again: %v", err)
+	}
+	hashOf("u1", "$2a$10$second")
+	if err := c.SetPasswordHash(ctx, "u2", "$2a$10$other"); err != nil {
+		t.Fatalf("SetPasswordHash(u2): %v", err)
+	}
+	hashOf("u2", "$2a$10$other")
+	hashOf("u1", "$2a$10$second")
+	if h, err := c.PasswordHash(ctx, "u3"); !errors.Is(err, commands.ErrNoPassword) {
+		t.Errorf("PasswordHash(u3) = %q, %v; want ErrNoPassword", h, err)
+	}
+}
