@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/capstone-pms/capstone/events"
 )
@@ -57,6 +58,24 @@ type Executor struct {
 	Retries int
 	// Observe, when set, is told the outcome of every command (metrics).
 	Observe func(streamType string, outcome string, d time.Duration)
+	// SnapshotEvery is how many versions a stream may grow past its last
+	// snapshot before the next one is saved. Snapshots only speed up loading
+	// long streams in a process that has not cached them.
+	SnapshotEvery int64
+
+	// states caches folded states. An entry is only a starting point: Load
+	// still asks the store for commits after it, so a state another process
+	// moved on is caught up, never trusted blindly. Commits are immutable, so
+	// a cached state at version v is the true state at v forever.
+	states *lru.Cache[string, cachedState]
+}
+
+type cachedState struct {
+	schema  string
+	state   any
+	version int64
+	// snapshotted is the version of the last snapshot known to be stored.
+	snapshotted int64
 }
 
 // NewExecutor returns an Executor with defaults filled in.
@@ -64,32 +83,46 @@ func NewExecutor(store EventStore, snaps SnapshotStore, pub Publisher, reg *even
 	if log == nil {
 		log = slog.Default()
 	}
+	states, _ := lru.New[string, cachedState](stateCacheSize)
 	return &Executor{Store: store, Snapshots: snaps, Publisher: pub, Registry: reg,
-		Clock: func() time.Time { return time.Now() }, Log: log, Retries: 3}
+		Clock: func() time.Time { return time.Now() }, Log: log, Retries: 3, SnapshotEvery: 16, states: states}
 }
 
+// stateCacheSize bounds the cache: a few thousand users and projects per
+// cohort fit with room to spare, in a few MiB.
+const stateCacheSize = 20000
+
 // Load folds a stream into its current state and version, starting from the
-// latest snapshot when there is one.
+// cached state or the latest snapshot when there is one. In the common case
+// (a cached, current state) that is one lookup: the commit after it is absent.
 func Load[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string) (S, int64, error) {
-	state, version := d.Initial(streamID), int64(0)
-	if x.Snapshots != nil {
-		snap, err := x.Snapshots.LoadSnapshot(ctx, streamID)
-		switch {
-		case errors.Is(err, ErrNoSnapshot):
-		case err != nil:
-			return state, 0, fmt.Errorf("load snapshot %s: %w", streamID, err)
-		case snap.Schema == d.Schema && snap.StreamType == d.StreamType:
-			fresh := d.Initial(streamID)
-			if err := json.Unmarshal(snap.State, &fresh); err == nil {
-				state, version = fresh, snap.Version
-			} else {
-				x.Log.WarnContext(ctx, "ignoring unreadable snapshot", "stream", streamID, "err", err)
+	state, version, _, err := load(ctx, x, d, streamID)
+	return state, version, err
+}
+
+func load[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string) (S, int64, int64, error) {
+	state, version, snapshotted, ok := cached[S](x, d.Schema, streamID)
+	if !ok {
+		state, version, snapshotted = d.Initial(streamID), 0, 0
+		if x.Snapshots != nil {
+			snap, err := x.Snapshots.LoadSnapshot(ctx, streamID)
+			switch {
+			case errors.Is(err, ErrNoSnapshot):
+			case err != nil:
+				return state, 0, 0, fmt.Errorf("load snapshot %s: %w", streamID, err)
+			case snap.Schema == d.Schema && snap.StreamType == d.StreamType:
+				fresh := d.Initial(streamID)
+				if err := json.Unmarshal(snap.State, &fresh); err == nil {
+					state, version, snapshotted = fresh, snap.Version, snap.Version
+				} else {
+					x.Log.WarnContext(ctx, "ignoring unreadable snapshot", "stream", streamID, "err", err)
+				}
 			}
 		}
 	}
 	commits, err := x.Store.ReadStream(ctx, streamID, events.ReadOptions{From: version + 1})
 	if err != nil {
-		return state, 0, fmt.Errorf("read stream %s: %w", streamID, err)
+		return state, 0, 0, fmt.Errorf("read stream %s: %w", streamID, err)
 	}
 	for _, c := range commits {
 		for _, e := range c.Events {
@@ -97,7 +130,32 @@ func Load[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID 
 			version = e.Version
 		}
 	}
-	return state, version, nil
+	x.remember(streamID, d.Schema, state, version, snapshotted)
+	return state, version, snapshotted, nil
+}
+
+func cached[S any](x *Executor, schema, streamID string) (S, int64, int64, bool) {
+	var zero S
+	if x.states == nil {
+		return zero, 0, 0, false
+	}
+	e, ok := x.states.Get(streamID)
+	if !ok || e.schema != schema {
+		return zero, 0, 0, false
+	}
+	s, ok := e.state.(S)
+	return s, e.version, e.snapshotted, ok
+}
+
+// remember caches a state unless the cache already holds a later one.
+func (x *Executor) remember(streamID, schema string, state any, version, snapshotted int64) {
+	if x.states == nil {
+		return
+	}
+	if e, ok := x.states.Peek(streamID); ok && e.schema == schema && e.version > version {
+		return
+	}
+	x.states.Add(streamID, cachedState{schema: schema, state: state, version: version, snapshotted: snapshotted})
 }
 
 // Execute is the one command path: load, decide, append with the version that
@@ -115,7 +173,7 @@ func Execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], stream
 
 func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta) (Result[S], error) {
 	for attempt := 0; ; attempt++ {
-		state, version, err := Load(ctx, x, d, streamID)
+		state, version, snapshotted, err := load(ctx, x, d, streamID)
 		if err != nil {
 			return Result[S]{}, err
 		}
@@ -149,7 +207,7 @@ func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], stream
 		for _, e := range commit.Events {
 			state = d.Evolve(state, e)
 		}
-		x.afterAppend(ctx, d.StreamType, d.Schema, commit, state)
+		x.afterAppend(ctx, d.StreamType, d.Schema, commit, state, snapshotted)
 		return Result[S]{State: state, Version: commit.LastVersion(), Commit: &commit}, nil
 	}
 }
@@ -174,15 +232,18 @@ func (x *Executor) newCommit(streamType, streamID string, version int64, data []
 
 // afterAppend does the work that must not fail a command whose events are
 // already durable: the snapshot is a cache and the relay covers publishing.
-func (x *Executor) afterAppend(ctx context.Context, streamType, schema string, c events.Commit, state any) {
-	if x.Snapshots != nil {
+func (x *Executor) afterAppend(ctx context.Context, streamType, schema string, c events.Commit, state any, snapshotted int64) {
+	if x.Snapshots != nil && c.LastVersion()-snapshotted >= max(x.SnapshotEvery, 1) {
 		if raw, err := json.Marshal(state); err != nil {
 			x.Log.ErrorContext(ctx, "encode snapshot", "stream", c.StreamID, "err", err)
 		} else if err := x.Snapshots.SaveSnapshot(ctx, Snapshot{StreamID: c.StreamID, StreamType: streamType,
 			Schema: schema, Version: c.LastVersion(), State: raw}); err != nil {
 			x.Log.WarnContext(ctx, "save snapshot", "stream", c.StreamID, "err", err)
+		} else {
+			snapshotted = c.LastVersion()
 		}
 	}
+	x.remember(c.StreamID, schema, state, c.LastVersion(), snapshotted)
 	if x.Publisher != nil {
 		if err := x.Publisher.Publish(ctx, c); err != nil {
 			x.Log.WarnContext(ctx, "publish commit; the relay will retry", "commit", c.ID(), "err", err)

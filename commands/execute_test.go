@@ -218,6 +218,13 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
+// coldExecutor is another process on the same store: nothing cached.
+func (f *fixture) coldExecutor() *commands.Executor {
+	x := commands.NewExecutor(f.store, f.snaps, f.pub, f.x.Registry, f.x.Log)
+	x.Clock, x.SnapshotEvery = f.x.Clock, f.x.SnapshotEvery
+	return x
+}
+
 var meta = commands.Meta{
 	Actor:         events.Actor{UserID: "coord-1", Roles: []string{events.RoleCoordinator}},
 	CorrelationID: "req-42",
@@ -505,6 +512,7 @@ func TestLoadIgnoresOtherSnapshots(t *testing.T) {
 
 func TestExecuteSavesSnapshot(t *testing.T) {
 	f := newFixture(t)
+	f.x.SnapshotEvery = 1
 	f.seed(t, "c1", 1)
 	res, err := f.execute("c1", []int{2, 3}, meta)
 	if err != nil {
@@ -524,13 +532,60 @@ func TestExecuteSavesSnapshot(t *testing.T) {
 	if diff := cmp.Diff(res.State, state); diff != "" {
 		t.Errorf("snapshot state (-result +snapshot):\n%s", diff)
 	}
-	// The next command starts from it and reads nothing older.
+	// A process that has not cached the stream starts from the snapshot and reads nothing older.
+	f.x = f.coldExecutor()
 	f.store.froms = nil
 	if _, err := f.execute("c1", []int{4}, meta); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]int64{4}, f.store.froms); diff != "" {
 		t.Errorf("read from (-want +got):\n%s", diff)
+	}
+}
+
+// TestExecuteSnapshotsEveryN: by default a snapshot is written only after
+// SnapshotEvery versions, so a command costs one write, not two.
+func TestExecuteSnapshotsEveryN(t *testing.T) {
+	f := newFixture(t)
+	f.x.SnapshotEvery = 4
+	for i := range 3 {
+		if _, err := f.execute("c1", []int{i}, meta); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := f.snaps.LoadSnapshot(context.Background(), "c1"); !errors.Is(err, commands.ErrNoSnapshot) {
+		t.Fatalf("snapshot before 4 versions: %v", err)
+	}
+	if _, err := f.execute("c1", []int{9}, meta); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := f.snaps.LoadSnapshot(context.Background(), "c1")
+	if err != nil || snap.Version != 4 {
+		t.Fatalf("snapshot after 4 versions: %+v %v", snap, err)
+	}
+}
+
+// TestExecuteCachedStateCatchesUp: a state cached by one process is only a
+// starting point; commits another process appended are folded before deciding.
+func TestExecuteCachedStateCatchesUp(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.execute("c1", []int{1}, meta); err != nil {
+		t.Fatal(err)
+	}
+	other := f.coldExecutor() // another API process on the same store
+	if _, err := commands.Execute(context.Background(), other, counterDecider, "c1", add{By: []int{10}}, meta); err != nil {
+		t.Fatal(err)
+	}
+	f.store.froms = nil
+	res, err := f.execute("c1", []int{100}, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Version != 3 || res.State.Total != 111 {
+		t.Fatalf("after another process's commit: version %d total %d, want 3 and 111", res.Version, res.State.Total)
+	}
+	if diff := cmp.Diff([]int64{2}, f.store.froms); diff != "" {
+		t.Errorf("the warm process read from (-want +got):\n%s", diff)
 	}
 }
 

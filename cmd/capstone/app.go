@@ -61,7 +61,7 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, shared 
 		}
 		uri = s.Embedded.URI()
 	}
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(64))
+	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(maxPool(cfg)))
 	if err != nil {
 		s.Close(ctx)
 		return nil, fmt.Errorf("connect to MongoDB: %w", err)
@@ -276,4 +276,14 @@ func (t tokenAdapter) Issue(userID string, roles []string, now time.Time) (strin
 func (t tokenAdapter) Verify(token string, now time.Time) (string, []string, error) {
 	c, err := t.t.Verify(token, now)
 	return c.UserID, c.Roles, err
+}
+
+// maxPool bounds the connections to the store. The embedded store deadlocks
+// when about 100 update statements are in flight on one database
+// (infra/embedded), so a process stays well under that there.
+func maxPool(cfg config.Config) uint64 {
+	if cfg.Embedded() {
+		return 32
+	}
+	return 100
 }
