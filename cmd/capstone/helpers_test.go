@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/capstone-pms/capstone/infra/config"
+	imongo "github.com/capstone-pms/capstone/infra/mongo"
 )
 
 const (
@@ -189,7 +190,7 @@ func (s *service) createUser(admin, email, name string, roles []string, password
 }
 
 // waitFor polls until cond holds or fails the test after a few seconds.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for !cond() {
@@ -199,3 +200,5 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func newReadModels(s *service) *imongo.ReadModels { return imongo.NewReadModels(s.app.store.DB) }

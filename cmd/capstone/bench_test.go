@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/commands/project"
+	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/projections"
+	"github.com/capstone-pms/capstone/queries"
+)
+
+// The benchmarks below put the service's paths next to the raw driver doing
+// the database work they cannot avoid, on the same embedded store in the same
+// run, so the ratio means something on a shared, noisy machine:
+//
+//	go test ./cmd/capstone -run XXX -bench . -benchtime 3s
+//
+// A command costs two reads (snapshot, next-commit probe) and two writes
+// (commit, snapshot) plus the projector's read and write; the raw baseline is
+// one insertOne. A GET costs one findOne on the read model plus the
+// authentication's cached user lookup; the raw baseline is one findOne.
+
+func opsPerSec(b *testing.B) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
+}
+
+var benchMeta = commands.Meta{Actor: events.Actor{UserID: "bench", Roles: []string{events.RoleStudent}}, CorrelationID: "bench"}
+
+func BenchmarkCommandPath(b *testing.B) {
+	s := startService(b)
+	ctx := context.Background()
+	b.Run("raw-insertOne", func(b *testing.B) {
+		coll := s.app.store.DB.Collection("bench_raw")
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				doc := bson.D{{Key: "_id", Value: uuid.Must(uuid.NewV7()).String()}, {Key: "title", Value: "A project title"},
+					{Key: "description", Value: strings.Repeat("d", 200)}, {Key: "version", Value: 1}}
+				if _, err := coll.InsertOne(ctx, doc); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		opsPerSec(b)
+	})
+	b.Run("create-project", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				cmd := project.Create{OwnerID: "bench", Fields: project.Fields{Title: "A project title", Description: strings.Repeat("d", 200)}}
+				if _, err := commands.Execute(ctx, s.app.Exec, project.Decider, uuid.Must(uuid.NewV7()).String(), any(cmd), benchMeta); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		opsPerSec(b)
+	})
+	b.Run("edit-project", func(b *testing.B) {
+		var n atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			id := uuid.Must(uuid.NewV7()).String() // one project per goroutine: no lost races
+			cmd := project.Create{OwnerID: "bench", Fields: project.Fields{Title: "Edited"}}
+			if _, err := commands.Execute(ctx, s.app.Exec, project.Decider, id, any(cmd), benchMeta); err != nil {
+				b.Error(err)
+				return
+			}
+			for pb.Next() {
+				title := fmt.Sprint("Edited ", n.Add(1))
+				if _, err := commands.Execute(ctx, s.app.Exec, project.Decider, id, any(project.Edit{By: benchMeta.Actor, Title: &title}), benchMeta); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		opsPerSec(b)
+	})
+}
+
+func BenchmarkQueryPath(b *testing.B) {
+	s := startService(b)
+	ctx := context.Background()
+	admin := s.admin()
+	var ids []string
+	for i := range 200 {
+		cmd := project.Create{OwnerID: "bench", Fields: project.Fields{Title: fmt.Sprint("Project ", i), Description: strings.Repeat("d", 200)}}
+		res, err := commands.Execute(ctx, s.app.Exec, project.Decider, uuid.Must(uuid.NewV7()).String(), any(cmd), benchMeta)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, res.State.ID)
+	}
+	q := queries.Projects{Reader: newReadModels(s)}
+	waitFor(b, "the projection", func() bool {
+		_, err := q.Get(ctx, benchMeta.Actor, ids[len(ids)-1], 0)
+		return err == nil
+	})
+	var next atomic.Int64
+	pick := func() string { return ids[next.Add(1)%int64(len(ids))] }
+	b.Run("raw-findOne", func(b *testing.B) {
+		coll := s.app.store.DB.Collection(projections.CollProjects)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				var doc bson.M
+				if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: pick()}}).Decode(&doc); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		opsPerSec(b)
+	})
+	b.Run("query-get-project", func(b *testing.B) {
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := q.Get(ctx, benchMeta.Actor, pick(), 0); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		opsPerSec(b)
+	})
+	b.Run("http-get-project", func(b *testing.B) {
+		h := s.app.http.Handler
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				req := httptest.NewRequest(http.MethodGet, "/v1/projects/"+pick(), nil)
+				req.Header.Set("Authorization", "Bearer "+admin)
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					b.Errorf("status %d: %s", rec.Code, rec.Body.String())
+					return
+				}
+			}
+		})
+		opsPerSec(b)
+	})
+}

@@ -1,0 +1,75 @@
+package capstone_test
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/capstone-pms/capstone/"
+
+// allowed lists, per layer, the layers of ours it may import (DESIGN.md and
+// STYLE.md: events at the bottom, commands/projections/queries on it, api on
+// those, infra implementing their ports, cmd wiring everything).
+var allowed = map[string][]string{
+	"events":      {},
+	"commands":    {"events", "commands"},
+	"projections": {"events"},
+	"queries":     {"events", "projections"},
+	"api":         {"events", "commands", "queries", "projections"},
+	"infra":       {"events", "commands", "queries", "projections", "infra"},
+	"cmd":         {"events", "commands", "queries", "projections", "api", "infra"},
+}
+
+// TestImportDirection fails when a package imports a layer it must not, so
+// the import direction stays as designed.
+func TestImportDirection(t *testing.T) {
+	checked := 0
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		layer := strings.Split(filepath.ToSlash(path), "/")[0]
+		rules, ok := allowed[layer]
+		if !ok {
+			if strings.Contains(path, "/") {
+				t.Errorf("%s: package outside the known layers; add it to the rules", path)
+			}
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return err
+		}
+		checked++
+		for _, imp := range f.Imports {
+			p := strings.Trim(imp.Path.Value, `"`)
+			if !strings.HasPrefix(p, module) {
+				continue
+			}
+			target := strings.Split(strings.TrimPrefix(p, module), "/")[0]
+			if !contains(rules, target) {
+				t.Errorf("%s (layer %s) imports %s: %s may import only %v", path, layer, p, layer, rules)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 20 {
+		t.Fatalf("checked only %d files: is the walk looking in the right place?", checked)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,191 @@
+package projections_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/projections"
+)
+
+// memDocs is an in-memory read-model store. Documents go through BSON, as
+// they do in MongoDB, so a projection cannot keep state it did not store.
+type memDocs struct {
+	mu   sync.Mutex
+	docs map[string][]byte
+	puts int
+}
+
+func (m *memDocs) Get(_ context.Context, coll, id string, into any) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	raw, ok := m.docs[coll+"/"+id]
+	if !ok {
+		return false, nil
+	}
+	return true, bson.Unmarshal(raw, into)
+}
+
+func (m *memDocs) Put(_ context.Context, coll, id string, doc any) error {
+	raw, err := bson.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.docs[coll+"/"+id] = raw
+	m.puts++
+	return nil
+}
+
+// memStreams serves commits as the event store would.
+type memStreams struct{ commits map[string][]events.Commit }
+
+func (m memStreams) ReadStream(_ context.Context, id string, opts events.ReadOptions) ([]events.Commit, error) {
+	var out []events.Commit
+	for _, c := range m.commits[id] {
+		if c.FirstVersion >= max(opts.From, 1) && (opts.UntilVersion == 0 || c.FirstVersion <= opts.UntilVersion) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+var t0 = time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)
+
+func commit(stream string, first int64, data ...events.Data) events.Commit {
+	c := events.Commit{StreamID: stream, StreamType: events.StreamProject, FirstVersion: first, RecordedAt: t0.Add(time.Duration(first) * time.Minute)}
+	for i, d := range data {
+		c.Events = append(c.Events, events.Envelope{ID: fmt.Sprint(stream, first, i), StreamID: stream, StreamType: events.StreamProject,
+			Version: first + int64(i), Type: d.EventType(), SchemaVersion: 1, Data: d, RecordedAt: c.RecordedAt})
+	}
+	return c
+}
+
+// history builds a few project streams with multi-event commits.
+func history(streams int) map[string][]events.Commit {
+	out := map[string][]events.Commit{}
+	for s := range streams {
+		id := fmt.Sprintf("p%d", s)
+		cs := []events.Commit{commit(id, 1, &events.ProjectCreated{OwnerID: "u1", Title: "t0"})}
+		v := int64(2)
+		for j := range 6 {
+			if j%3 == 2 {
+				cs = append(cs, commit(id, v, &events.ProjectEdited{Title: fmt.Sprint("t", j)}, &events.ProjectEdited{Title: fmt.Sprint("u", j), Aim: "a"}))
+				v += 2
+			} else {
+				cs = append(cs, commit(id, v, &events.ProjectEdited{Title: fmt.Sprint("t", j)}))
+				v++
+			}
+		}
+		if s%2 == 1 {
+			cs = append(cs, commit(id, v, &events.ProjectWithdrawn{}))
+		}
+		out[id] = cs
+	}
+	return out
+}
+
+// fold is the reference: every event of the stream applied in order.
+func fold(cs []events.Commit) projections.ProjectDoc {
+	var d projections.ProjectDoc
+	for _, c := range cs {
+		for _, e := range c.Events {
+			d, _ = projections.FoldProject(d, e)
+		}
+	}
+	return d
+}
+
+// TestProjectionConverges delivers every commit in a random order, with
+// duplicates, and checks each document equals the fold of its stream.
+func TestProjectionConverges(t *testing.T) {
+	hist := history(5)
+	for seed := range uint64(50) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		var deliveries []events.Commit
+		for _, cs := range hist {
+			for _, c := range cs {
+				for range 1 + rng.IntN(3) { // each commit once to three times
+					deliveries = append(deliveries, c)
+				}
+			}
+		}
+		rng.Shuffle(len(deliveries), func(i, j int) { deliveries[i], deliveries[j] = deliveries[j], deliveries[i] })
+		docs := &memDocs{docs: map[string][]byte{}}
+		p := projections.NewProjects(docs, memStreams{hist})
+		for _, c := range deliveries {
+			if err := p.Handle(context.Background(), c); err != nil {
+				t.Fatalf("seed %d: %v", seed, err)
+			}
+		}
+		for id, cs := range hist {
+			var got projections.ProjectDoc
+			if ok, _ := docs.Get(context.Background(), projections.CollProjects, id, &got); !ok {
+				t.Fatalf("seed %d: %s missing", seed, id)
+			}
+			if want := fold(cs); !reflect.DeepEqual(got, want) {
+				t.Fatalf("seed %d: %s\n got %+v\nwant %+v", seed, id, got, want)
+			}
+		}
+	}
+}
+
+// TestProjectionIgnoresDuplicates: a redelivered commit writes nothing.
+func TestProjectionIgnoresDuplicates(t *testing.T) {
+	hist := history(1)
+	docs := &memDocs{docs: map[string][]byte{}}
+	p := projections.NewProjects(docs, memStreams{hist})
+	for _, c := range hist["p0"] {
+		if err := p.Handle(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	puts := docs.puts
+	for _, c := range hist["p0"] {
+		if err := p.Handle(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if docs.puts != puts {
+		t.Fatalf("redelivery wrote %d documents", docs.puts-puts)
+	}
+}
+
+// TestProjectionGapNotYetStored: a commit whose predecessors the store cannot
+// give yet is an error (to be retried), never a skipped version.
+func TestProjectionGapNotYetStored(t *testing.T) {
+	hist := history(1)
+	docs := &memDocs{docs: map[string][]byte{}}
+	p := projections.NewProjects(docs, memStreams{map[string][]events.Commit{}})
+	err := p.Handle(context.Background(), hist["p0"][2])
+	if err == nil {
+		t.Fatal("a gap the store cannot fill was accepted")
+	}
+	if ok, _ := docs.Get(context.Background(), projections.CollProjects, "p0", &projections.ProjectDoc{}); ok {
+		t.Fatal("a document was written past a gap")
+	}
+	if !strings.Contains(err.Error(), "p0") {
+		t.Fatalf("the error does not name the stream: %v", err)
+	}
+}
+
+// TestProjectionsSkipOtherStreams: each projection folds only its stream type.
+func TestProjectionsSkipOtherStreams(t *testing.T) {
+	docs := &memDocs{docs: map[string][]byte{}}
+	users := projections.NewUsers(docs, memStreams{})
+	if err := users.Handle(context.Background(), history(1)["p0"][0]); err != nil {
+		t.Fatal(err)
+	}
+	if docs.puts != 0 {
+		t.Fatal("the users projection wrote a project")
+	}
+}
