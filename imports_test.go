@@ -20,7 +20,7 @@ var allowed = map[string][]string{
 	"projections": {"events"},
 	"queries":     {"events", "projections"},
 	"api":         {"events", "commands", "queries", "projections"},
-	"infra":       {"events", "commands", "queries", "projections", "infra"},
+	"infra":       {"events", "commands", "queries", "projections", "api", "infra"},
 	"cmd":         {"events", "commands", "queries", "projections", "api", "infra"},
 }
 

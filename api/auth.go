@@ -19,7 +19,10 @@ import (
 
 // handlerFunc is a handler for an authenticated caller; its error becomes the
 // problem response.
-type handlerFunc func(w http.ResponseWriter, r *http.Request, a events.Actor) error
+type handlerFunc func(w http.ResponseWriter, r *http.Request, a actor) error
+
+// actor is the authenticated caller.
+type actor = events.Actor
 
 // authed verifies the bearer token and, when roles are given, that the caller
 // holds one of them (403 otherwise).

@@ -15,7 +15,7 @@ import (
 )
 
 func (s *Server) projectRoutes(r *mux.Router) {
-	r.HandleFunc("/v1/projects", s.authed(s.createProject, events.RoleStudent)).Methods(http.MethodPost)
+	r.HandleFunc("/v1/projects", s.authed(s.idempotent(s.createProject), events.RoleStudent)).Methods(http.MethodPost)
 	r.HandleFunc("/v1/projects", s.authed(s.listProjects)).Methods(http.MethodGet)
 	r.HandleFunc("/v1/projects/{id}", s.authed(s.getProject)).Methods(http.MethodGet)
 	r.HandleFunc("/v1/projects/{id}", s.authed(s.editProject)).Methods(http.MethodPatch)

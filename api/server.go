@@ -37,6 +37,8 @@ type Server struct {
 	ProjectQ queries.Projects
 	Tokens   Tokens
 	Throttle Throttle
+	// Idempotency, when set, makes POSTs with an Idempotency-Key repeatable.
+	Idempotency IdempotencyStore
 	// Ready reports whether the store and the bus are reachable.
 	Ready func(ctx context.Context) error
 	Log   *slog.Logger

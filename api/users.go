@@ -15,7 +15,7 @@ import (
 
 func (s *Server) userRoutes(r *mux.Router) {
 	coord := events.RoleCoordinator
-	r.HandleFunc("/v1/users", s.authed(s.createUser, coord)).Methods(http.MethodPost)
+	r.HandleFunc("/v1/users", s.authed(s.idempotent(s.createUser), coord)).Methods(http.MethodPost)
 	r.HandleFunc("/v1/users", s.authed(s.listUsers, coord)).Methods(http.MethodGet)
 	r.HandleFunc("/v1/users/{id}", s.authed(s.getUser)).Methods(http.MethodGet)
 	r.HandleFunc("/v1/users/{id}", s.authed(s.patchUser)).Methods(http.MethodPatch)

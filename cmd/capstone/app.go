@@ -32,7 +32,7 @@ import (
 
 // collections are every collection the service uses; the embedded store
 // creates and indexes them at start-up.
-var collections = []string{imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, collSettings,
+var collections = []string{imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, collSettings,
 	projections.CollUsers, projections.CollProjects}
 
 const collSettings = "settings"
@@ -162,12 +162,13 @@ func (a *App) start(ctx context.Context) error {
 	}
 	srv := &api.Server{
 		Users: a.Users, Commands: a.Exec,
-		UserQ:    queries.Users{Reader: rm, Streams: es},
-		ProjectQ: queries.Projects{Reader: rm, Streams: es},
-		Tokens:   tokenAdapter{tokens},
-		Throttle: auth.NewThrottle(5, 15*time.Minute, 30*time.Second, 15*time.Minute),
-		Ready:    func(ctx context.Context) error { return a.store.Client.Ping(ctx, nil) },
-		Log:      a.log,
+		UserQ:       queries.Users{Reader: rm, Streams: es},
+		ProjectQ:    queries.Projects{Reader: rm, Streams: es},
+		Tokens:      tokenAdapter{tokens},
+		Throttle:    auth.NewThrottle(5, 15*time.Minute, 30*time.Second, 15*time.Minute),
+		Idempotency: imongo.NewIdempotency(a.store.DB),
+		Ready:       func(ctx context.Context) error { return a.store.Client.Ping(ctx, nil) },
+		Log:         a.log,
 	}
 	a.listener, err = net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
