@@ -22,6 +22,7 @@ var allowed = map[string][]string{
 	"api":         {"events", "commands", "queries", "projections"},
 	"infra":       {"events", "commands", "queries", "projections", "api", "infra"},
 	"cmd":         {"events", "commands", "queries", "projections", "api", "infra"},
+	"deploy":      {"infra"},
 }
 
 // TestImportDirection fails when a package imports a layer it must not, so

@@ -58,22 +58,29 @@ type createProjectRequest struct {
 	SupervisorID string `json:"supervisor_id"`
 }
 
-var errWorkflowNotYet = &commands.Error{Kind: commands.KindRule, Code: "submission-unavailable",
-	Message: "submitting a proposal to a supervisor is not available yet; create the draft without supervisor_id"}
-
 func (s *Server) createProject(w http.ResponseWriter, r *http.Request, a events.Actor) error {
 	var req createProjectRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	if req.SupervisorID != "" {
-		return errWorkflowNotYet
-	}
 	id := uuid.Must(uuid.NewV7()).String()
 	cmd := project.Create{OwnerID: a.UserID, Fields: project.Fields{Title: req.Title, Description: req.Description, Aim: req.Aim, Rationale: req.Rationale}}
+	if req.SupervisorID != "" { // check before creating anything
+		if _, err := project.Decide(project.State{ID: id}, cmd); err != nil {
+			return err
+		}
+		if err := s.Cohort.CheckSupervisor(r.Context(), req.SupervisorID); err != nil {
+			return err
+		}
+	}
 	res, err := commands.Execute(r.Context(), s.Commands, project.Decider, id, any(cmd), meta(r, a))
 	if err != nil {
 		return err
+	}
+	if req.SupervisorID != "" {
+		if res, err = s.Cohort.Submit(r.Context(), meta(r, a), id, req.SupervisorID); err != nil {
+			return err
+		}
 	}
 	w.Header().Set("Location", "/v1/projects/"+id)
 	setETag(w, res.Version)
@@ -171,7 +178,7 @@ func (s *Server) withdrawProject(w http.ResponseWriter, r *http.Request, a event
 	if m.IfMatch, err = ifMatch(r); err != nil {
 		return err
 	}
-	res, err := commands.Execute(r.Context(), s.Commands, project.Decider, mux.Vars(r)["id"], any(project.Withdraw{By: a}), m)
+	res, err := s.Cohort.Withdraw(r.Context(), m, mux.Vars(r)["id"])
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/commands/cohort"
 	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/queries"
 )
@@ -31,12 +32,15 @@ type Throttle interface {
 
 // Server holds what the HTTP handlers call.
 type Server struct {
-	Users    *user.Service
-	Commands *commands.Executor
-	UserQ    queries.Users
-	ProjectQ queries.Projects
-	Tokens   Tokens
-	Throttle Throttle
+	Users       *user.Service
+	Commands    *commands.Executor
+	Cohort      *cohort.Service
+	UserQ       queries.Users
+	ProjectQ    queries.Projects
+	SupervisorQ queries.Supervisors
+	StudentQ    queries.Students
+	Tokens      Tokens
+	Throttle    Throttle
 	// Idempotency, when set, makes POSTs with an Idempotency-Key repeatable.
 	Idempotency IdempotencyStore
 	// Ready reports whether the store and the bus are reachable.
@@ -67,6 +71,7 @@ func (s *Server) Handler() http.Handler {
 	s.authRoutes(r)
 	s.userRoutes(r)
 	s.projectRoutes(r)
+	s.cohortRoutes(r)
 	return s.withRequestID(s.recoverer(r))
 }
 

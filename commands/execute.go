@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/google/uuid"
@@ -25,6 +26,9 @@ type Decider[S, C any] struct {
 	Initial func(streamID string) S
 	Evolve  func(S, events.Envelope) S
 	Decide  func(S, C) ([]events.Data, error)
+	// Retries, when set, replaces the executor's retry count for a stream
+	// that many writers share (the cohort), where losing a race is routine.
+	Retries int
 }
 
 // Meta is what a command carries besides its own fields.
@@ -196,7 +200,8 @@ func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], stream
 			if meta.IfMatch != nil {
 				return Result[S]{}, ErrPreconditionFailed
 			}
-			if attempt < x.Retries {
+			if attempt < max(x.Retries, d.Retries) {
+				backoff(ctx, attempt)
 				continue
 			}
 			return Result[S]{}, ErrVersionConflict
@@ -248,6 +253,16 @@ func (x *Executor) afterAppend(ctx context.Context, streamType, schema string, c
 		if err := x.Publisher.Publish(ctx, c); err != nil {
 			x.Log.WarnContext(ctx, "publish commit; the relay will retry", "commit", c.ID(), "err", err)
 		}
+	}
+}
+
+// backoff waits a little, growing and jittered, so writers that lost a race
+// do not all retry in lockstep.
+func backoff(ctx context.Context, attempt int) {
+	d := time.Duration(rand.Int64N(int64(time.Millisecond) * int64(min(attempt+1, 10))))
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
 	}
 }
 

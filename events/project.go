@@ -1,9 +1,12 @@
 package events
 
-// Project statuses. The proposal workflow (submitted, accepted, rejected)
-// extends this set; a project starts as a draft.
+// Project statuses: a draft is submitted to one supervisor, who accepts or
+// rejects it; a rejected proposal may be edited and submitted again.
 const (
 	StatusDraft     = "draft"
+	StatusSubmitted = "submitted"
+	StatusAccepted  = "accepted"
+	StatusRejected  = "rejected"
 	StatusWithdrawn = "withdrawn"
 )
 
@@ -34,7 +37,7 @@ func (ProjectWithdrawn) EventType() string { return "ProjectWithdrawn" }
 // All returns the registrations of every event type of the product. New event
 // types are added here; a changed schema bumps SchemaVersion and adds an upcaster.
 func All() []Registration {
-	return []Registration{
+	return append([]Registration{
 		{Name: "UserCreated", New: func() Data { return &UserCreated{} }},
 		{Name: "UserUpdated", New: func() Data { return &UserUpdated{} }},
 		{Name: "UserDeleted", New: func() Data { return &UserDeleted{} }},
@@ -45,5 +48,5 @@ func All() []Registration {
 		{Name: "ProjectCreated", New: func() Data { return &ProjectCreated{} }},
 		{Name: "ProjectEdited", New: func() Data { return &ProjectEdited{} }},
 		{Name: "ProjectWithdrawn", New: func() Data { return &ProjectWithdrawn{} }},
-	}
+	}, workflowRegistrations()...)
 }

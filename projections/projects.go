@@ -17,6 +17,7 @@ type ProjectDoc struct {
 	Status       string    `bson:"status"`
 	SupervisorID string    `bson:"supervisor_id,omitempty"`
 	ExaminerID   string    `bson:"examiner_id,omitempty"`
+	Comment      string    `bson:"comment,omitempty"` // the supervisor's comment on the decision
 	Version      int64     `bson:"version"`
 	CreatedAt    time.Time `bson:"created_at"`
 	UpdatedAt    time.Time `bson:"updated_at"`
@@ -42,6 +43,14 @@ func FoldProject(d ProjectDoc, e events.Envelope) (ProjectDoc, bool) {
 		d.Title, d.Description, d.Aim, d.Rationale = x.Title, x.Description, x.Aim, x.Rationale
 	case *events.ProjectWithdrawn:
 		d.Status = events.StatusWithdrawn
+	case *events.ProposalSubmitted:
+		d.Status, d.SupervisorID, d.Comment = events.StatusSubmitted, x.SupervisorID, ""
+	case *events.ProposalAccepted:
+		d.Status, d.Comment = events.StatusAccepted, x.Comment
+	case *events.ProposalRejected:
+		d.Status, d.Comment = events.StatusRejected, x.Comment
+	case *events.ProjectExaminerSet:
+		d.ExaminerID = x.ExaminerID
 	}
 	d.Version, d.UpdatedAt = e.Version, e.RecordedAt
 	return d, d.Status != ""

@@ -33,6 +33,8 @@ type Filter struct {
 	Term     string
 	After    string // only ids greater than this (the cursor)
 	Limit    int
+	// ActiveOnly keeps documents whose boolean field "active" is true.
+	ActiveOnly bool
 }
 
 // Page is one page of a list and the cursor of the next (empty at the end).

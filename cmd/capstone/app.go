@@ -19,6 +19,7 @@ import (
 
 	"github.com/capstone-pms/capstone/api"
 	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/commands/cohort"
 	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/infra/auth"
@@ -33,7 +34,7 @@ import (
 // collections are every collection the service uses; the embedded store
 // creates and indexes them at start-up.
 var collections = []string{imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, collSettings,
-	projections.CollUsers, projections.CollProjects}
+	projections.CollUsers, projections.CollProjects, projections.CollSupervisors, projections.CollStudents}
 
 const collSettings = "settings"
 
@@ -105,6 +106,7 @@ type App struct {
 	Registry *events.Registry
 	Exec     *commands.Executor
 	Users    *user.Service
+	Cohort   *cohort.Service
 }
 
 // StartApp wires and starts every component the config asks for. The
@@ -131,11 +133,13 @@ func (a *App) start(ctx context.Context) error {
 	a.Exec = commands.NewExecutor(es, es, &bus.Publisher{Pub: a.bus, Topic: bus.Topic}, a.Registry, a.log)
 	a.Users = &user.Service{X: a.Exec, Credentials: imongo.NewCredentials(a.store.DB), Hasher: auth.Hasher{},
 		ClaimGrace: 30 * time.Second, CheckPassword: auth.ValidatePassword}
+	a.Cohort = &cohort.Service{X: a.Exec}
 
 	runCtx, stop := context.WithCancel(context.Background())
 	a.stop = stop
 	if a.cfg.Has("projector") {
-		for _, p := range []projections.Projection{projections.NewUsers(rm, es), projections.NewProjects(rm, es)} {
+		for _, p := range []projections.Projection{projections.NewUsers(rm, es), projections.NewProjects(rm, es),
+			projections.NewSupervisors(rm, es), projections.NewStudents(rm, es)} {
 			c := &bus.Consumer{Sub: a.bus, Topic: bus.Topic, Registry: a.Registry, Projection: p, Log: a.log,
 				Workers: 4, MaxAttempts: 5}
 			if err := c.Start(runCtx); err != nil {
@@ -161,9 +165,11 @@ func (a *App) start(ctx context.Context) error {
 		return err
 	}
 	srv := &api.Server{
-		Users: a.Users, Commands: a.Exec,
+		Users: a.Users, Commands: a.Exec, Cohort: a.Cohort,
 		UserQ:       queries.Users{Reader: rm, Streams: es},
 		ProjectQ:    queries.Projects{Reader: rm, Streams: es},
+		SupervisorQ: queries.Supervisors{Reader: rm},
+		StudentQ:    queries.Students{Reader: rm},
 		Tokens:      tokenAdapter{tokens},
 		Throttle:    auth.NewThrottle(5, 15*time.Minute, 30*time.Second, 15*time.Minute),
 		Idempotency: imongo.NewIdempotency(a.store.DB),

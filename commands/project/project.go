@@ -47,12 +47,38 @@ type Edit struct {
 // Withdraw removes the project; its history stays.
 type Withdraw struct{ By events.Actor }
 
+// Submit proposes the project to one supervisor.
+type Submit struct {
+	By           events.Actor
+	SupervisorID string
+}
+
+// Decision is the supervisor's answer to a submitted proposal.
+type Decision struct {
+	By      events.Actor
+	Accept  bool
+	Comment string
+}
+
+// SetExaminer shows the second examiner on an accepted project.
+type SetExaminer struct{ ExaminerID string }
+
+// Refusals of the proposal workflow.
+var (
+	ErrNotSubmitted = &commands.Error{Kind: commands.KindRule, Code: "not-submitted",
+		Message: "only a submitted proposal can be decided"}
+	ErrNotSubmittable = &commands.Error{Kind: commands.KindRule, Code: "not-submittable",
+		Message: "only a draft or a rejected proposal can be submitted"}
+	ErrNotYourProposal = &commands.Error{Kind: commands.KindForbidden, Code: "forbidden",
+		Message: "only the supervisor it was submitted to may decide"}
+)
+
 // ErrNotEditable refuses a change the project's status no longer allows.
 var ErrNotEditable = &commands.Error{Kind: commands.KindRule, Code: "project-locked",
 	Message: "the project can no longer be changed by its owner"}
 
 // editableByOwner are the statuses in which the owner may still edit or withdraw.
-var editableByOwner = []string{events.StatusDraft, "submitted", "rejected"}
+var editableByOwner = []string{events.StatusDraft, events.StatusSubmitted, events.StatusRejected}
 
 // Decider is the project aggregate.
 var Decider = commands.Decider[State, any]{
@@ -104,6 +130,42 @@ func Decide(s State, cmd any) ([]events.Data, error) {
 			return nil, err
 		}
 		return []events.Data{&events.ProjectWithdrawn{}}, nil
+	case Submit:
+		if err := mayChange(s, c.By); err != nil {
+			return nil, err
+		}
+		switch {
+		case c.By.UserID != s.OwnerID:
+			return nil, commands.ErrForbidden
+		case s.Status != events.StatusDraft && s.Status != events.StatusRejected:
+			return nil, ErrNotSubmittable
+		case c.SupervisorID == "":
+			return nil, commands.Invalid(commands.FieldError{Field: "supervisor_id", Message: "is required"})
+		}
+		return []events.Data{&events.ProposalSubmitted{SupervisorID: c.SupervisorID}}, nil
+	case Decision:
+		switch {
+		case !s.Created || s.Status == events.StatusWithdrawn || !s.VisibleTo(c.By):
+			return nil, commands.ErrNotFound
+		case c.By.UserID != s.SupervisorID:
+			return nil, ErrNotYourProposal
+		case s.Status == events.StatusAccepted && c.Accept:
+			return nil, nil // a retried acceptance
+		case s.Status != events.StatusSubmitted:
+			return nil, ErrNotSubmitted
+		case utf8.RuneCountInString(strings.TrimSpace(c.Comment)) > 4000:
+			return nil, commands.Invalid(commands.FieldError{Field: "comment", Message: "is longer than 4000 characters"})
+		}
+		comment := strings.TrimSpace(c.Comment)
+		if c.Accept {
+			return []events.Data{&events.ProposalAccepted{SupervisorID: s.SupervisorID, Comment: comment}}, nil
+		}
+		return []events.Data{&events.ProposalRejected{SupervisorID: s.SupervisorID, Comment: comment}}, nil
+	case SetExaminer:
+		if !s.Created || s.ExaminerID == c.ExaminerID {
+			return nil, nil
+		}
+		return []events.Data{&events.ProjectExaminerSet{ExaminerID: c.ExaminerID}}, nil
 	}
 	return nil, commands.Invalid(commands.FieldError{Field: "command", Message: "unknown project command"})
 }
@@ -118,6 +180,14 @@ func Evolve(s State, e events.Envelope) State {
 		s.Title, s.Description, s.Aim, s.Rationale = d.Title, d.Description, d.Aim, d.Rationale
 	case *events.ProjectWithdrawn:
 		s.Status = events.StatusWithdrawn
+	case *events.ProposalSubmitted:
+		s.Status, s.SupervisorID = events.StatusSubmitted, d.SupervisorID
+	case *events.ProposalAccepted:
+		s.Status = events.StatusAccepted
+	case *events.ProposalRejected:
+		s.Status = events.StatusRejected
+	case *events.ProjectExaminerSet:
+		s.ExaminerID = d.ExaminerID
 	}
 	return s
 }

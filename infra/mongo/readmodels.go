@@ -79,6 +79,9 @@ func (r *ReadModels) Find(ctx context.Context, collection string, f queries.Filt
 		}
 		and = append(and, bson.D{{Key: "$or", Value: or}})
 	}
+	if f.ActiveOnly {
+		and = append(and, bson.D{{Key: "active", Value: true}})
+	}
 	if f.After != "" {
 		and = append(and, bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: f.After}}}})
 	}

@@ -1,0 +1,272 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/commands/cohort"
+	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/projections"
+	"github.com/capstone-pms/capstone/queries"
+)
+
+func (s *Server) cohortRoutes(r *mux.Router) {
+	coord := events.RoleCoordinator
+	r.HandleFunc("/v1/supervisors", s.authed(s.listSupervisors)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/supervisors/{id}", s.authed(s.getSupervisor)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/supervisors/{id}/profile", s.authed(s.putSupervisorProfile, events.RoleSupervisor, coord)).Methods(http.MethodPut)
+	r.HandleFunc("/v1/students/{id}", s.authed(s.getStudent)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/students/{id}/preferences", s.authed(s.putPreferences, events.RoleStudent)).Methods(http.MethodPut)
+	r.HandleFunc("/v1/projects/{id}/submit", s.authed(s.submitProject, events.RoleStudent)).Methods(http.MethodPost)
+	r.HandleFunc("/v1/projects/{id}/decision", s.authed(s.decideProject, events.RoleSupervisor)).Methods(http.MethodPost)
+	r.HandleFunc("/v1/projects/{id}/examiner", s.authed(s.putExaminer, coord)).Methods(http.MethodPut)
+	r.HandleFunc("/v1/projects/{id}/grade", s.authed(s.putGrade, coord)).Methods(http.MethodPut)
+}
+
+// supervisorJSON is a supervisor in responses.
+type supervisorJSON struct {
+	ID           string        `json:"id"`
+	Email        string        `json:"email"`
+	Name         string        `json:"name"`
+	Position     string        `json:"position"`
+	Department   string        `json:"department"`
+	Areas        []string      `json:"areas"`
+	Info         string        `json:"info"`
+	ProjectIdeas []events.Idea `json:"project_ideas"`
+	Capacity     int           `json:"capacity"`
+	Allocated    int           `json:"allocated"`
+	Remaining    int           `json:"remaining"`
+}
+
+func supervisorFromDoc(d projections.SupervisorDoc) supervisorJSON {
+	out := supervisorJSON{ID: d.ID, Email: d.Email, Name: d.Name, Position: d.Position, Department: d.Department,
+		Areas: d.Areas, Info: d.Info, ProjectIdeas: d.Ideas, Capacity: d.Capacity, Allocated: d.Allocated, Remaining: d.Remaining}
+	if out.Areas == nil {
+		out.Areas = []string{}
+	}
+	if out.ProjectIdeas == nil {
+		out.ProjectIdeas = []events.Idea{}
+	}
+	return out
+}
+
+func (s *Server) listSupervisors(w http.ResponseWriter, r *http.Request, a actor) error {
+	docs, err := s.SupervisorQ.List(r.Context())
+	if err != nil {
+		return err
+	}
+	out := listJSON[supervisorJSON]{Items: make([]supervisorJSON, len(docs))}
+	for i, d := range docs {
+		out.Items[i] = supervisorFromDoc(d)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) getSupervisor(w http.ResponseWriter, r *http.Request, a actor) error {
+	doc, err := s.SupervisorQ.Get(r.Context(), mux.Vars(r)["id"])
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, supervisorFromDoc(doc))
+	return nil
+}
+
+type profileRequest struct {
+	Areas        []string      `json:"areas"`
+	Info         string        `json:"info"`
+	ProjectIdeas []events.Idea `json:"project_ideas"`
+	Capacity     *int          `json:"capacity"`
+}
+
+func (s *Server) putSupervisorProfile(w http.ResponseWriter, r *http.Request, a actor) error {
+	id := mux.Vars(r)["id"]
+	if id != a.UserID && !queries.IsCoordinator(a) {
+		return commands.ErrForbidden
+	}
+	var req profileRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	m := meta(r, a)
+	var err error
+	if m.IfMatch, err = ifMatch(r); err != nil {
+		return err
+	}
+	res, err := s.Cohort.UpdateProfile(r.Context(), m, id, cohort.UpdateProfile{Areas: req.Areas, Info: req.Info, Ideas: req.ProjectIdeas}, req.Capacity)
+	if err != nil {
+		return err
+	}
+	setETag(w, res.Version)
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "version": res.Version, "areas": res.State.Areas,
+		"info": res.State.Info, "project_ideas": res.State.Ideas})
+	return nil
+}
+
+// studentJSON is a student's overview.
+type studentJSON struct {
+	ID           string         `json:"id"`
+	Email        string         `json:"email"`
+	Name         string         `json:"name"`
+	Profile      events.Profile `json:"profile"`
+	Preferences  []string       `json:"preferences"`
+	SupervisorID string         `json:"supervisor_id,omitempty"`
+	AssignedVia  string         `json:"assigned_via,omitempty"`
+	ExaminerID   string         `json:"examiner_id,omitempty"`
+	Project      *projectJSON   `json:"project,omitempty"`
+	Projects     []projectJSON  `json:"projects"`
+	Grade        *int           `json:"grade,omitempty"`
+	Feedback     string         `json:"feedback,omitempty"`
+}
+
+func (s *Server) getStudent(w http.ResponseWriter, r *http.Request, a actor) error {
+	o, err := s.StudentQ.Get(r.Context(), a, mux.Vars(r)["id"])
+	if err != nil {
+		return err
+	}
+	out := studentJSON{ID: o.ID, Email: o.Email, Name: o.Name, Profile: o.Profile, Preferences: o.Preferences,
+		SupervisorID: o.SupervisorID, AssignedVia: o.Via, ExaminerID: o.ExaminerID, Projects: []projectJSON{}}
+	if out.Preferences == nil {
+		out.Preferences = []string{}
+	}
+	for _, p := range o.Projects {
+		pj := projectFromDoc(p)
+		out.Projects = append(out.Projects, pj)
+		if p.ID == o.ProjectID || (out.Project == nil && o.ProjectID == "") {
+			out.Project = &pj
+		}
+	}
+	if o.Graded && (queries.IsCoordinator(a) || a.UserID == o.ID || a.UserID == o.SupervisorID || a.UserID == o.ExaminerID) {
+		g := o.Grade
+		out.Grade, out.Feedback = &g, o.Feedback
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+type preferencesRequest struct {
+	SupervisorIDs []string `json:"supervisor_ids"`
+}
+
+func (s *Server) putPreferences(w http.ResponseWriter, r *http.Request, a actor) error {
+	id := mux.Vars(r)["id"]
+	if id != a.UserID {
+		return commands.ErrForbidden
+	}
+	var req preferencesRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	m := meta(r, a)
+	var err error
+	if m.IfMatch, err = ifMatch(r); err != nil {
+		return err
+	}
+	res, err := s.Cohort.SetPreferences(r.Context(), m, id, req.SupervisorIDs)
+	if err != nil {
+		return err
+	}
+	setETag(w, res.Version)
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "version": res.Version, "supervisor_ids": res.State.Preferences})
+	return nil
+}
+
+type submitRequest struct {
+	SupervisorID string `json:"supervisor_id"`
+}
+
+func (s *Server) submitProject(w http.ResponseWriter, r *http.Request, a actor) error {
+	var req submitRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	m := meta(r, a)
+	var err error
+	if m.IfMatch, err = ifMatch(r); err != nil {
+		return err
+	}
+	res, err := s.Cohort.Submit(r.Context(), m, mux.Vars(r)["id"], req.SupervisorID)
+	if err != nil {
+		return err
+	}
+	setETag(w, res.Version)
+	writeJSON(w, http.StatusOK, projectFromState(res.State, res.Version))
+	return nil
+}
+
+type decisionRequest struct {
+	Decision string `json:"decision"`
+	Comment  string `json:"comment"`
+}
+
+func (s *Server) decideProject(w http.ResponseWriter, r *http.Request, a actor) error {
+	var req decisionRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Decision != "accept" && req.Decision != "reject" {
+		return commands.Invalid(commands.FieldError{Field: "decision", Message: `must be "accept" or "reject"`})
+	}
+	m := meta(r, a)
+	var err error
+	if m.IfMatch, err = ifMatch(r); err != nil {
+		return err
+	}
+	res, err := s.Cohort.Decide(r.Context(), m, mux.Vars(r)["id"], req.Decision == "accept", req.Comment)
+	if err != nil {
+		return err
+	}
+	setETag(w, res.Version)
+	writeJSON(w, http.StatusOK, projectFromState(res.State, res.Version))
+	return nil
+}
+
+type examinerRequest struct {
+	ExaminerID string `json:"examiner_id"`
+}
+
+func (s *Server) putExaminer(w http.ResponseWriter, r *http.Request, a actor) error {
+	var req examinerRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	id := mux.Vars(r)["id"]
+	student, err := s.Cohort.ProjectStudent(r.Context(), a, id)
+	if err != nil {
+		return err
+	}
+	if err := s.Cohort.AssignExaminer(r.Context(), meta(r, a), student, req.ExaminerID, id); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "student_id": student, "examiner_id": req.ExaminerID})
+	return nil
+}
+
+type gradeRequest struct {
+	Grade    *int   `json:"grade"`
+	Feedback string `json:"feedback"`
+}
+
+func (s *Server) putGrade(w http.ResponseWriter, r *http.Request, a actor) error {
+	var req gradeRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if req.Grade == nil {
+		return commands.Invalid(commands.FieldError{Field: "grade", Message: "is required"})
+	}
+	id := mux.Vars(r)["id"]
+	student, err := s.Cohort.ProjectStudent(r.Context(), a, id)
+	if err != nil {
+		return err
+	}
+	res, err := s.Cohort.RecordGrade(r.Context(), meta(r, a), student, *req.Grade, req.Feedback)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": id, "student_id": student, "grade": res.State.Grade,
+		"feedback": res.State.Feedback, "version": res.Version})
+	return nil
+}

@@ -1,0 +1,219 @@
+// Package cohort is the aggregate that holds every rule spanning students and
+// supervisors: capacities, who supervises whom, who examines whom. It is one
+// stream (events.CohortStreamID), so these rules hold under any concurrency:
+// two acceptances racing for a supervisor's last slot cannot both be stored.
+package cohort
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/events"
+)
+
+// Allocation is how a student came to have their supervisor.
+type Allocation struct {
+	SupervisorID string    `json:"supervisor_id"`
+	Via          string    `json:"via"`
+	ProjectID    string    `json:"project_id,omitempty"`
+	At           time.Time `json:"at"`
+}
+
+// State is the cohort's allocation board.
+type State struct {
+	Capacity   map[string]int        `json:"capacity"`    // supervisor -> slots
+	Allocated  map[string]int        `json:"allocated"`   // supervisor -> students placed
+	Supervisor map[string]Allocation `json:"supervisors"` // student -> allocation
+	Examiner   map[string]string     `json:"examiners"`   // student -> examiner
+	Runs       map[string]bool       `json:"runs"`        // allocation run ids applied
+}
+
+// Remaining is how many more students a supervisor can take.
+func (s State) Remaining(supervisorID string) int {
+	return max(0, s.Capacity[supervisorID]-s.Allocated[supervisorID])
+}
+
+// SetCapacity sets a supervisor's slots.
+type SetCapacity struct {
+	SupervisorID string
+	Capacity     int
+}
+
+// Allocate gives a student a supervisor. With Replace (a coordinator's
+// reassignment) an existing allocation is moved; otherwise it is refused.
+type Allocate struct {
+	StudentID, SupervisorID, Via, ProjectID string
+	Replace                                 bool
+}
+
+// Unallocate frees a student's slot. With ProjectID set, only an allocation
+// made through that project is freed (a withdrawn or failed acceptance).
+type Unallocate struct {
+	StudentID, ProjectID, Reason string
+}
+
+// ApplyRun applies an allocation run, all or nothing.
+type ApplyRun struct{ Run events.AllocationRun }
+
+// AssignExaminer names a student's second examiner.
+type AssignExaminer struct{ StudentID, ExaminerID string }
+
+// MaxCapacity bounds a supervisor's slots (a typo guard).
+const MaxCapacity = 1000
+
+// Refusals of the cohort.
+var (
+	ErrCapacityReached = &commands.Error{Kind: commands.KindConflict, Code: "capacity-reached",
+		Message: "the supervisor has no slot left"}
+	ErrAlreadyPlaced = &commands.Error{Kind: commands.KindConflict, Code: "student-already-placed",
+		Message: "the student already has a supervisor"}
+	ErrExaminerIsSupervisor = &commands.Error{Kind: commands.KindRule, Code: "examiner-is-supervisor",
+		Message: "a student's second examiner cannot be their supervisor"}
+	ErrCapacityBelowAllocated = &commands.Error{Kind: commands.KindRule, Code: "capacity-below-allocated",
+		Message: "the capacity cannot be lower than the number of students already placed"}
+	ErrStaleRun = &commands.Error{Kind: commands.KindConflict, Code: "allocation-stale",
+		Message: "the cohort changed while the allocation was computed; run it again"}
+)
+
+// Decider is the cohort aggregate.
+var Decider = commands.Decider[State, any]{
+	StreamType: events.StreamCohort,
+	Schema:     "cohort/1",
+	Initial:    func(string) State { return newState() },
+	Evolve:     Evolve,
+	Decide:     Decide,
+	Retries:    100,
+}
+
+func newState() State {
+	return State{Capacity: map[string]int{}, Allocated: map[string]int{}, Supervisor: map[string]Allocation{},
+		Examiner: map[string]string{}, Runs: map[string]bool{}}
+}
+
+// Decide checks a command against the board.
+func Decide(s State, cmd any) ([]events.Data, error) {
+	switch c := cmd.(type) {
+	case SetCapacity:
+		switch {
+		case c.Capacity < 0 || c.Capacity > MaxCapacity:
+			return nil, commands.Invalid(commands.FieldError{Field: "capacity", Message: fmt.Sprintf("must be between 0 and %d", MaxCapacity)})
+		case c.Capacity < s.Allocated[c.SupervisorID]:
+			return nil, withDetail(ErrCapacityBelowAllocated, fmt.Sprintf("%d students are placed with this supervisor", s.Allocated[c.SupervisorID]))
+		case c.Capacity == s.Capacity[c.SupervisorID]:
+			if _, known := s.Capacity[c.SupervisorID]; known {
+				return nil, nil
+			}
+		}
+		return []events.Data{&events.CapacitySet{SupervisorID: c.SupervisorID, Capacity: c.Capacity}}, nil
+	case Allocate:
+		return decideAllocate(s, c)
+	case Unallocate:
+		a, ok := s.Supervisor[c.StudentID]
+		if !ok || (c.ProjectID != "" && a.ProjectID != c.ProjectID) {
+			return nil, nil
+		}
+		return []events.Data{&events.StudentUnallocated{StudentID: c.StudentID, SupervisorID: a.SupervisorID, Reason: c.Reason}}, nil
+	case ApplyRun:
+		if s.Runs[c.Run.RunID] {
+			return nil, nil
+		}
+		left := map[string]int{}
+		for _, p := range c.Run.Placements {
+			if _, placed := s.Supervisor[p.StudentID]; placed || s.Examiner[p.StudentID] == p.SupervisorID {
+				return nil, ErrStaleRun
+			}
+			if _, seen := left[p.SupervisorID]; !seen {
+				left[p.SupervisorID] = s.Remaining(p.SupervisorID)
+			}
+			if left[p.SupervisorID]--; left[p.SupervisorID] < 0 {
+				return nil, ErrStaleRun
+			}
+		}
+		run := c.Run
+		return []events.Data{&run}, nil
+	case AssignExaminer:
+		if a, ok := s.Supervisor[c.StudentID]; ok && a.SupervisorID == c.ExaminerID {
+			return nil, ErrExaminerIsSupervisor
+		}
+		if s.Examiner[c.StudentID] == c.ExaminerID {
+			return nil, nil
+		}
+		return []events.Data{&events.ExaminerAssigned{StudentID: c.StudentID, ExaminerID: c.ExaminerID}}, nil
+	}
+	return nil, commands.Invalid(commands.FieldError{Field: "command", Message: "unknown cohort command"})
+}
+
+func decideAllocate(s State, c Allocate) ([]events.Data, error) {
+	var out []events.Data
+	remaining := s.Remaining(c.SupervisorID)
+	if a, ok := s.Supervisor[c.StudentID]; ok {
+		switch {
+		case a.SupervisorID == c.SupervisorID && (a.ProjectID == c.ProjectID || c.Replace):
+			return nil, nil // already done: a retry, or a reassignment to the same supervisor
+		case !c.Replace:
+			return nil, ErrAlreadyPlaced
+		}
+		out = append(out, &events.StudentUnallocated{StudentID: c.StudentID, SupervisorID: a.SupervisorID, Reason: "reassigned"})
+	}
+	if s.Examiner[c.StudentID] == c.SupervisorID {
+		return nil, ErrExaminerIsSupervisor
+	}
+	if remaining == 0 {
+		return nil, withDetail(ErrCapacityReached, fmt.Sprintf("all %d slots are taken", s.Capacity[c.SupervisorID]))
+	}
+	return append(out, &events.StudentAllocated{StudentID: c.StudentID, SupervisorID: c.SupervisorID, Via: c.Via, ProjectID: c.ProjectID}), nil
+}
+
+// Evolve folds one event into the board. It copies the maps it changes, so a
+// state shared by a cache is never modified in place.
+func Evolve(s State, e events.Envelope) State {
+	switch d := e.Data.(type) {
+	case *events.CapacitySet:
+		s.Capacity = with(s.Capacity, d.SupervisorID, d.Capacity)
+	case *events.StudentAllocated:
+		s.Supervisor = with(s.Supervisor, d.StudentID, Allocation{SupervisorID: d.SupervisorID, Via: d.Via, ProjectID: d.ProjectID, At: e.RecordedAt})
+		s.Allocated = with(s.Allocated, d.SupervisorID, s.Allocated[d.SupervisorID]+1)
+	case *events.StudentUnallocated:
+		if a, ok := s.Supervisor[d.StudentID]; ok {
+			s.Supervisor = without(s.Supervisor, d.StudentID)
+			s.Allocated = with(s.Allocated, a.SupervisorID, s.Allocated[a.SupervisorID]-1)
+		}
+	case *events.AllocationRun:
+		sup, alloc := clone(s.Supervisor), clone(s.Allocated)
+		for _, p := range d.Placements {
+			sup[p.StudentID] = Allocation{SupervisorID: p.SupervisorID, Via: events.ViaAllocation, At: e.RecordedAt}
+			alloc[p.SupervisorID]++
+		}
+		s.Supervisor, s.Allocated, s.Runs = sup, alloc, with(s.Runs, d.RunID, true)
+	case *events.ExaminerAssigned:
+		s.Examiner = with(s.Examiner, d.StudentID, d.ExaminerID)
+	}
+	return s
+}
+
+func withDetail(e *commands.Error, detail string) *commands.Error {
+	c := *e
+	c.Message = e.Message + ": " + detail
+	return &c
+}
+
+func clone[K comparable, V any](m map[K]V) map[K]V {
+	out := make(map[K]V, len(m)+1)
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func with[K comparable, V any](m map[K]V, k K, v V) map[K]V {
+	out := clone(m)
+	out[k] = v
+	return out
+}
+
+func without[K comparable, V any](m map[K]V, k K) map[K]V {
+	out := clone(m)
+	delete(out, k)
+	return out
+}

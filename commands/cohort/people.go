@@ -1,0 +1,148 @@
+package cohort
+
+import (
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/events"
+)
+
+// Profile is a supervisor's public profile (stream "supervisor:<user id>").
+type Profile struct {
+	Areas []string      `json:"areas"`
+	Info  string        `json:"info"`
+	Ideas []events.Idea `json:"project_ideas"`
+}
+
+// UpdateProfile replaces a supervisor's profile.
+type UpdateProfile Profile
+
+// ProfileDecider is the supervisor profile aggregate.
+var ProfileDecider = commands.Decider[Profile, any]{
+	StreamType: events.StreamSupervisor,
+	Schema:     "supervisor/1",
+	Initial:    func(string) Profile { return Profile{} },
+	Evolve: func(p Profile, e events.Envelope) Profile {
+		if d, ok := e.Data.(*events.SupervisorProfileUpdated); ok {
+			p = Profile{Areas: d.Areas, Info: d.Info, Ideas: d.Ideas}
+		}
+		return p
+	},
+	Decide: func(p Profile, cmd any) ([]events.Data, error) {
+		c, ok := cmd.(UpdateProfile)
+		if !ok {
+			return nil, commands.Invalid(commands.FieldError{Field: "command", Message: "unknown supervisor command"})
+		}
+		var v commands.Validation
+		next := events.SupervisorProfileUpdated{Areas: []string{}, Info: strings.TrimSpace(c.Info), Ideas: []events.Idea{}}
+		for _, a := range c.Areas {
+			a = strings.TrimSpace(a)
+			switch {
+			case a == "" || slices.Contains(next.Areas, a):
+			case utf8.RuneCountInString(a) > 100:
+				v.Add("areas", "an area is longer than 100 characters")
+			default:
+				next.Areas = append(next.Areas, a)
+			}
+		}
+		if len(next.Areas) > 20 {
+			v.Add("areas", "at most 20 areas")
+		}
+		if utf8.RuneCountInString(next.Info) > 5000 {
+			v.Add("info", "is longer than 5000 characters")
+		}
+		if len(c.Ideas) > 20 {
+			v.Add("project_ideas", "at most 20 ideas")
+		}
+		for _, idea := range c.Ideas {
+			idea = events.Idea{Title: strings.TrimSpace(idea.Title), Description: strings.TrimSpace(idea.Description)}
+			switch {
+			case idea.Title == "":
+				v.Add("project_ideas", "every idea needs a title")
+			case utf8.RuneCountInString(idea.Title) > 200 || utf8.RuneCountInString(idea.Description) > 5000:
+				v.Add("project_ideas", "a title is at most 200 characters and a description 5000")
+			}
+			next.Ideas = append(next.Ideas, idea)
+		}
+		if err := v.Err(); err != nil {
+			return nil, err
+		}
+		if slices.Equal(next.Areas, p.Areas) && next.Info == p.Info && slices.Equal(next.Ideas, p.Ideas) && p.Areas != nil {
+			return nil, nil
+		}
+		return []events.Data{&next}, nil
+	},
+}
+
+// SupervisorStreamID is the stream of a supervisor's profile.
+func SupervisorStreamID(userID string) string { return "supervisor:" + userID }
+
+// StudentStreamID is the stream of a student's own choices and results.
+func StudentStreamID(userID string) string { return "student:" + userID }
+
+// Student is what belongs to a student alone: their ranking and their grade.
+type Student struct {
+	Preferences []string `json:"preferences"`
+	Graded      bool     `json:"graded"`
+	Grade       int      `json:"grade"`
+	Feedback    string   `json:"feedback"`
+}
+
+// SetPreferences replaces the ranking (1 to 5 distinct supervisors).
+type SetPreferences struct{ SupervisorIDs []string }
+
+// RecordGrade records the final grade (0 to 100) and feedback.
+type RecordGrade struct {
+	Grade    int
+	Feedback string
+}
+
+// MaxPreferences is how many supervisors a student ranks at most.
+const MaxPreferences = 5
+
+// StudentDecider is the student record aggregate.
+var StudentDecider = commands.Decider[Student, any]{
+	StreamType: events.StreamStudent,
+	Schema:     "student/1",
+	Initial:    func(string) Student { return Student{} },
+	Evolve: func(s Student, e events.Envelope) Student {
+		switch d := e.Data.(type) {
+		case *events.PreferencesSet:
+			s.Preferences = d.SupervisorIDs
+		case *events.GradeRecorded:
+			s.Graded, s.Grade, s.Feedback = true, d.Grade, d.Feedback
+		}
+		return s
+	},
+	Decide: func(s Student, cmd any) ([]events.Data, error) {
+		switch c := cmd.(type) {
+		case SetPreferences:
+			if len(c.SupervisorIDs) < 1 || len(c.SupervisorIDs) > MaxPreferences {
+				return nil, commands.Invalid(commands.FieldError{Field: "supervisor_ids", Message: "rank 1 to 5 supervisors"})
+			}
+			for i, id := range c.SupervisorIDs {
+				if slices.Contains(c.SupervisorIDs[:i], id) {
+					return nil, commands.Invalid(commands.FieldError{Field: "supervisor_ids", Message: "a supervisor is ranked twice"})
+				}
+			}
+			if slices.Equal(s.Preferences, c.SupervisorIDs) {
+				return nil, nil
+			}
+			return []events.Data{&events.PreferencesSet{SupervisorIDs: slices.Clone(c.SupervisorIDs)}}, nil
+		case RecordGrade:
+			feedback := strings.TrimSpace(c.Feedback)
+			switch {
+			case c.Grade < 0 || c.Grade > 100:
+				return nil, commands.Invalid(commands.FieldError{Field: "grade", Message: "must be between 0 and 100"})
+			case utf8.RuneCountInString(feedback) > 5000:
+				return nil, commands.Invalid(commands.FieldError{Field: "feedback", Message: "is longer than 5000 characters"})
+			case s.Graded && s.Grade == c.Grade && s.Feedback == feedback:
+				return nil, nil
+			}
+			return []events.Data{&events.GradeRecorded{Grade: c.Grade, Feedback: feedback}}, nil
+		}
+		return nil, commands.Invalid(commands.FieldError{Field: "command", Message: "unknown student command"})
+	},
+}

@@ -1,0 +1,208 @@
+package cohort
+
+import (
+	"context"
+	"slices"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/commands/project"
+	"github.com/capstone-pms/capstone/commands/user"
+	"github.com/capstone-pms/capstone/events"
+)
+
+// Service runs the workflow use cases, each built from single-stream appends
+// in an order that keeps the cohort's rules: the cohort stream is written
+// first (it may refuse), the project after; a project write that fails
+// undoes the cohort write, and a retried request completes a half-done one.
+type Service struct {
+	X *commands.Executor
+}
+
+// ErrNotA refuses a reference to a user without the needed role.
+func errNotA(role, field string) error {
+	return &commands.Error{Kind: commands.KindRule, Code: "not-a-" + role,
+		Message: field + " does not name a " + role, Fields: []commands.FieldError{{Field: field, Message: "is not a " + role}}}
+}
+
+// requireRole loads a user and checks they are active and hold role.
+func (s *Service) requireRole(ctx context.Context, id, role, field string) error {
+	u, _, err := commands.Load(ctx, s.X, user.Decider, id)
+	if err != nil {
+		return err
+	}
+	if !u.Active() || !u.HasRole(role) {
+		return errNotA(role, field)
+	}
+	return nil
+}
+
+// CheckSupervisor refuses an id that is not an active supervisor.
+func (s *Service) CheckSupervisor(ctx context.Context, id string) error {
+	return s.requireRole(ctx, id, events.RoleSupervisor, "supervisor_id")
+}
+
+// Board returns the cohort's allocation state.
+func (s *Service) Board(ctx context.Context) (State, int64, error) {
+	return commands.Load(ctx, s.X, Decider, events.CohortStreamID)
+}
+
+// Submit proposes a project to a supervisor.
+func (s *Service) Submit(ctx context.Context, meta commands.Meta, projectID, supervisorID string) (commands.Result[project.State], error) {
+	if err := s.requireRole(ctx, supervisorID, events.RoleSupervisor, "supervisor_id"); err != nil {
+		return commands.Result[project.State]{}, err
+	}
+	return commands.Execute(ctx, s.X, project.Decider, projectID, any(project.Submit{By: meta.Actor, SupervisorID: supervisorID}), meta)
+}
+
+// Decide records a supervisor's decision. Accepting takes one of their slots
+// on the cohort first (refused when full or when the student is already
+// placed), then marks the project accepted; if that fails, the slot is freed.
+func (s *Service) Decide(ctx context.Context, meta commands.Meta, projectID string, accept bool, comment string) (commands.Result[project.State], error) {
+	var none commands.Result[project.State]
+	p, version, err := commands.Load(ctx, s.X, project.Decider, projectID)
+	if err != nil {
+		return none, err
+	}
+	if meta.IfMatch != nil && *meta.IfMatch != version {
+		return none, commands.ErrPreconditionFailed
+	}
+	decision := project.Decision{By: meta.Actor, Accept: accept, Comment: comment}
+	if _, err := project.Decide(p, decision); err != nil || !accept {
+		if err != nil {
+			return none, err
+		}
+		return commands.Execute(ctx, s.X, project.Decider, projectID, any(decision), meta)
+	}
+	cohortMeta := meta
+	cohortMeta.IfMatch = nil
+	alloc := Allocate{StudentID: p.OwnerID, SupervisorID: meta.Actor.UserID, Via: events.ViaProposal, ProjectID: projectID}
+	if _, err := commands.Execute(ctx, s.X, Decider, events.CohortStreamID, any(alloc), cohortMeta); err != nil {
+		return none, err
+	}
+	res, err := commands.Execute(ctx, s.X, project.Decider, projectID, any(decision), meta)
+	if err != nil {
+		s.release(ctx, cohortMeta, p.OwnerID, projectID, "acceptance failed")
+		return none, err
+	}
+	return res, nil
+}
+
+// release frees a slot held through a project; failures are logged, and the
+// next decision or withdrawal of that project releases it again.
+func (s *Service) release(ctx context.Context, meta commands.Meta, studentID, projectID, reason string) {
+	_, err := commands.Execute(context.WithoutCancel(ctx), s.X, Decider, events.CohortStreamID,
+		any(Unallocate{StudentID: studentID, ProjectID: projectID, Reason: reason}), meta)
+	if err != nil {
+		s.X.Log.ErrorContext(ctx, "free a slot", "student", studentID, "project", projectID, "err", err)
+	}
+}
+
+// Withdraw withdraws a project and frees the slot it held, if any.
+func (s *Service) Withdraw(ctx context.Context, meta commands.Meta, projectID string) (commands.Result[project.State], error) {
+	res, err := commands.Execute(ctx, s.X, project.Decider, projectID, any(project.Withdraw{By: meta.Actor}), meta)
+	if err != nil {
+		return res, err
+	}
+	m := meta
+	m.IfMatch = nil
+	s.release(ctx, m, res.State.OwnerID, projectID, "project withdrawn")
+	return res, nil
+}
+
+// UpdateProfile replaces a supervisor's profile; a coordinator may also set
+// the capacity (nil leaves it).
+func (s *Service) UpdateProfile(ctx context.Context, meta commands.Meta, supervisorID string, p UpdateProfile, capacity *int) (commands.Result[Profile], error) {
+	if err := s.requireRole(ctx, supervisorID, events.RoleSupervisor, "id"); err != nil {
+		return commands.Result[Profile]{}, commands.ErrNotFound
+	}
+	if capacity != nil {
+		if !slices.Contains(meta.Actor.Roles, events.RoleCoordinator) {
+			return commands.Result[Profile]{}, &commands.Error{Kind: commands.KindForbidden, Code: "forbidden",
+				Message: "only a coordinator sets a capacity", Fields: []commands.FieldError{{Field: "capacity", Message: "coordinator only"}}}
+		}
+		if err := s.SetCapacity(ctx, meta, supervisorID, *capacity); err != nil {
+			return commands.Result[Profile]{}, err
+		}
+	}
+	m := meta
+	if capacity != nil {
+		m.IfMatch = nil
+	}
+	return commands.Execute(ctx, s.X, ProfileDecider, SupervisorStreamID(supervisorID), any(p), m)
+}
+
+// SetCapacity sets a supervisor's slots (coordinator).
+func (s *Service) SetCapacity(ctx context.Context, meta commands.Meta, supervisorID string, capacity int) error {
+	if err := s.requireRole(ctx, supervisorID, events.RoleSupervisor, "supervisor_id"); err != nil {
+		return err
+	}
+	meta.IfMatch = nil
+	_, err := commands.Execute(ctx, s.X, Decider, events.CohortStreamID, any(SetCapacity{SupervisorID: supervisorID, Capacity: capacity}), meta)
+	return err
+}
+
+// SetPreferences replaces a student's ranking of supervisors.
+func (s *Service) SetPreferences(ctx context.Context, meta commands.Meta, studentID string, supervisorIDs []string) (commands.Result[Student], error) {
+	for _, id := range supervisorIDs {
+		if err := s.requireRole(ctx, id, events.RoleSupervisor, "supervisor_ids"); err != nil {
+			return commands.Result[Student]{}, err
+		}
+	}
+	return commands.Execute(ctx, s.X, StudentDecider, StudentStreamID(studentID), any(SetPreferences{SupervisorIDs: supervisorIDs}), meta)
+}
+
+// AssignSupervisor places a student with a supervisor on the coordinator's
+// say, moving them if they were placed elsewhere.
+func (s *Service) AssignSupervisor(ctx context.Context, meta commands.Meta, studentID, supervisorID string) error {
+	if err := s.requireRole(ctx, studentID, events.RoleStudent, "student"); err != nil {
+		return err
+	}
+	if err := s.requireRole(ctx, supervisorID, events.RoleSupervisor, "supervisor"); err != nil {
+		return err
+	}
+	meta.IfMatch = nil
+	_, err := commands.Execute(ctx, s.X, Decider, events.CohortStreamID,
+		any(Allocate{StudentID: studentID, SupervisorID: supervisorID, Via: events.ViaAssignment, Replace: true}), meta)
+	return err
+}
+
+// AssignExaminer names a student's second examiner, and shows them on the
+// given project, or else on the student's accepted project.
+func (s *Service) AssignExaminer(ctx context.Context, meta commands.Meta, studentID, examinerID, projectID string) error {
+	if err := s.requireRole(ctx, examinerID, events.RoleExaminer, "examiner_id"); err != nil {
+		return err
+	}
+	m := meta
+	m.IfMatch = nil
+	res, err := commands.Execute(ctx, s.X, Decider, events.CohortStreamID, any(AssignExaminer{StudentID: studentID, ExaminerID: examinerID}), m)
+	if err != nil {
+		return err
+	}
+	if a, ok := res.State.Supervisor[studentID]; ok && projectID == "" {
+		projectID = a.ProjectID
+	}
+	if projectID != "" {
+		_, err = commands.Execute(ctx, s.X, project.Decider, projectID, any(project.SetExaminer{ExaminerID: examinerID}), m)
+	}
+	return err
+}
+
+// RecordGrade records a student's final grade.
+func (s *Service) RecordGrade(ctx context.Context, meta commands.Meta, studentID string, grade int, feedback string) (commands.Result[Student], error) {
+	if err := s.requireRole(ctx, studentID, events.RoleStudent, "student"); err != nil {
+		return commands.Result[Student]{}, err
+	}
+	return commands.Execute(ctx, s.X, StudentDecider, StudentStreamID(studentID), any(RecordGrade{Grade: grade, Feedback: feedback}), meta)
+}
+
+// ProjectStudent returns the owner of a project the caller may see.
+func (s *Service) ProjectStudent(ctx context.Context, viewer events.Actor, projectID string) (string, error) {
+	p, _, err := commands.Load(ctx, s.X, project.Decider, projectID)
+	if err != nil {
+		return "", err
+	}
+	if !p.Created || p.Status == events.StatusWithdrawn || !p.VisibleTo(viewer) {
+		return "", commands.ErrNotFound
+	}
+	return p.OwnerID, nil
+}

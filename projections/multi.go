@@ -1,0 +1,148 @@
+package projections
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/capstone-pms/capstone/events"
+)
+
+// Versioned is a read-model document built from several streams: it keeps,
+// per stream, the last version it has folded, so a redelivered commit is
+// skipped whichever stream it comes from.
+type Versioned interface {
+	StreamVersions() map[string]int64
+	SetStreamVersion(streamID string, v int64)
+}
+
+// Multi is a read model whose documents gather events from several streams.
+// Targets says which documents an event concerns. Streams of the types in
+// Broadcast (the cohort) concern many documents: for them the projection
+// keeps a checkpoint of its own, so a gap is recognised as a gap (and filled
+// from the store) even for a document that no earlier event concerned.
+type Multi[D any, PD interface {
+	*D
+	Versioned
+}] struct {
+	ProjectionName string
+	Collection     string
+	Targets        func(e events.Envelope) []string
+	Fold           func(doc *D, id string, e events.Envelope)
+	Broadcast      []string
+
+	Docs    Documents
+	Streams Streams
+
+	// locks serialise the read-modify-write of one document: commits of
+	// different streams reach different workers, and may concern one document.
+	locks [64]sync.Mutex
+}
+
+// Name identifies the projection.
+func (m *Multi[D, PD]) Name() string { return m.ProjectionName }
+
+type checkpoint struct {
+	ID      string `bson:"_id"`
+	Version int64  `bson:"version"`
+}
+
+// Handle folds a commit into every document it concerns, at most once each.
+func (m *Multi[D, PD]) Handle(ctx context.Context, c events.Commit) error {
+	commits := []events.Commit{c}
+	broadcast := slices.Contains(m.Broadcast, c.StreamType)
+	cpID := "checkpoint:" + m.ProjectionName + ":" + c.StreamID
+	if broadcast {
+		var cp checkpoint
+		if _, err := m.Docs.Get(ctx, m.Collection, cpID, &cp); err != nil {
+			return err
+		}
+		if c.LastVersion() <= cp.Version {
+			return nil
+		}
+		if c.FirstVersion > cp.Version+1 {
+			var err error
+			if commits, err = m.fill(ctx, c, cp.Version); err != nil {
+				return err
+			}
+		}
+	}
+	byDoc := map[string][]events.Envelope{}
+	var order []string
+	for _, cm := range commits {
+		for _, e := range cm.Events {
+			for _, id := range m.Targets(e) {
+				if _, seen := byDoc[id]; !seen {
+					order = append(order, id)
+				}
+				byDoc[id] = append(byDoc[id], e)
+			}
+		}
+	}
+	for _, id := range order {
+		if err := m.apply(ctx, c, id, byDoc[id], broadcast); err != nil {
+			return err
+		}
+	}
+	if broadcast {
+		return m.Docs.Put(ctx, m.Collection, cpID, checkpoint{ID: cpID, Version: c.LastVersion()})
+	}
+	return nil
+}
+
+// apply folds the events of one stream into one document.
+func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, evs []events.Envelope, broadcast bool) error {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	lock := &m.locks[h.Sum32()%uint32(len(m.locks))]
+	lock.Lock()
+	defer lock.Unlock()
+	doc := PD(new(D))
+	if _, err := m.Docs.Get(ctx, m.Collection, id, doc); err != nil {
+		return err
+	}
+	have := doc.StreamVersions()[versionKey(c.StreamID)]
+	if c.LastVersion() <= have {
+		return nil
+	}
+	if !broadcast && c.FirstVersion > have+1 {
+		commits, err := m.fill(ctx, c, have)
+		if err != nil {
+			return err
+		}
+		evs = nil
+		for _, cm := range commits {
+			for _, e := range cm.Events {
+				if slices.Contains(m.Targets(e), id) {
+					evs = append(evs, e)
+				}
+			}
+		}
+	}
+	for _, e := range evs {
+		if e.Version > have {
+			m.Fold((*D)(doc), id, e)
+		}
+	}
+	doc.SetStreamVersion(versionKey(c.StreamID), c.LastVersion())
+	return m.Docs.Put(ctx, m.Collection, id, doc)
+}
+
+func (m *Multi[D, PD]) fill(ctx context.Context, c events.Commit, have int64) ([]events.Commit, error) {
+	commits, err := m.Streams.ReadStream(ctx, c.StreamID, events.ReadOptions{From: have + 1, UntilVersion: c.LastVersion()})
+	if err != nil {
+		return nil, fmt.Errorf("fill gap in %s after version %d: %w", c.StreamID, have, err)
+	}
+	if n := len(commits); n == 0 || commits[n-1].LastVersion() < c.LastVersion() {
+		return nil, fmt.Errorf("fill gap in %s after version %d: the store does not have version %d yet", c.StreamID, have, c.LastVersion())
+	}
+	return commits, nil
+}
+
+// versionKey makes a stream id usable as a document field name.
+func versionKey(streamID string) string {
+	return strings.NewReplacer(".", "_", "$", "_").Replace(streamID)
+}
