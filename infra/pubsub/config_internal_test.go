@@ -1,0 +1,88 @@
+package pubsub
+
+import (
+	"testing"
+	"time"
+
+	gpubsub "cloud.google.com/go/pubsub/v2"
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// TestPublisherConfig checks the settings handed to the adapter: without
+// DelayThreshold = 0 each Publish waits out the client's 10 ms batching delay
+// (about 90 messages/s from one goroutine instead of thousands), and without
+// ordering the stream id would not become the ordering key.
+func TestPublisherConfig(t *testing.T) {
+	pc := publisherConfig(Config{ProjectID: "p", EmulatorHost: "127.0.0.1:1"})
+	if pc.PublishSettings == nil {
+		t.Fatal("PublishSettings not set: the adapter would keep the client's 10 ms DelayThreshold")
+	}
+	if got := pc.PublishSettings.DelayThreshold; got != 0 {
+		t.Errorf("DelayThreshold = %s, want 0", got)
+	}
+	// The adapter replaces the client's settings wholesale: the rest must
+	// stay at the client's defaults, not zero.
+	want := gpubsub.DefaultPublishSettings
+	want.DelayThreshold = 0
+	if got := *pc.PublishSettings; got.CountThreshold != want.CountThreshold || got.ByteThreshold != want.ByteThreshold ||
+		got.Timeout != want.Timeout || got.FlowControlSettings != want.FlowControlSettings {
+		t.Errorf("PublishSettings = %+v, want the defaults with DelayThreshold 0 (%+v)", got, want)
+	}
+	if !pc.EnableMessageOrdering || !pc.EnableMessageOrderingAutoResumePublishOnError {
+		t.Errorf("EnableMessageOrdering = %v, AutoResume = %v; want both true", pc.EnableMessageOrdering, pc.EnableMessageOrderingAutoResumePublishOnError)
+	}
+	if pc.ProjectID != "p" || len(pc.ClientOptions) == 0 {
+		t.Errorf("ProjectID = %q, %d client options; want p and the emulator options", pc.ProjectID, len(pc.ClientOptions))
+	}
+	if pc.DoNotCreateTopicIfMissing {
+		t.Error("the publisher must create a missing topic")
+	}
+
+	msg := message.NewMessage("uuid-1", []byte("{}"))
+	msg.Metadata.Set(streamIDKey, "project-7")
+	pm, err := pc.Marshaler.Marshal("t", msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pm.OrderingKey != "project-7" || pm.Attributes[streamIDKey] != "project-7" {
+		t.Errorf("OrderingKey = %q, attributes %v; want project-7 in both", pm.OrderingKey, pm.Attributes)
+	}
+	if len(publisherConfig(Config{ProjectID: "p"}).ClientOptions) != 0 {
+		t.Error("client options set without an emulator")
+	}
+}
+
+func TestSubscriptionSpec(t *testing.T) {
+	o, err := SubscriberOptions{MaxDeliveries: 7, AckDeadline: 20 * time.Second}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := subscriptionSpec("p", "commits", "read-models", o)
+	if s.Name != "projects/p/subscriptions/commits.read-models" || s.Topic != "projects/p/topics/commits" {
+		t.Errorf("name, topic = %s, %s", s.Name, s.Topic)
+	}
+	if !s.EnableMessageOrdering || s.AckDeadlineSeconds != 20 {
+		t.Errorf("ordering, ack deadline = %v, %d; want true, 20", s.EnableMessageOrdering, s.AckDeadlineSeconds)
+	}
+	if dl := s.DeadLetterPolicy; dl.DeadLetterTopic != "projects/p/topics/commits-dead-letter" || dl.MaxDeliveryAttempts != 7 {
+		t.Errorf("dead-letter policy = %v", dl)
+	}
+	if s.ExpirationPolicy == nil || s.ExpirationPolicy.Ttl != nil {
+		t.Errorf("expiration policy = %v; want set, without a TTL (never expires)", s.ExpirationPolicy)
+	}
+}
+
+func TestSubscriberOptionsDefaultsAndLimits(t *testing.T) {
+	o, err := SubscriberOptions{}.withDefaults()
+	if err != nil || o.MaxDeliveries != DefaultMaxDeliveries || o.AckDeadline != DefaultAckDeadline || o.deadLetterTopic("x") != "x-dead-letter" {
+		t.Errorf("defaults = %+v, %v", o, err)
+	}
+	for _, bad := range []SubscriberOptions{
+		{MaxDeliveries: 4}, {MaxDeliveries: 101}, {AckDeadline: 9 * time.Second},
+		{AckDeadline: 601 * time.Second}, {AckDeadline: 10500 * time.Millisecond}, {DeadLetterTopic: "a b"},
+	} {
+		if _, err := bad.withDefaults(); err == nil {
+			t.Errorf("%+v accepted; Pub/Sub would refuse it", bad)
+		}
+	}
+}
