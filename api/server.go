@@ -45,8 +45,13 @@ type Server struct {
 	Idempotency IdempotencyStore
 	// Ready reports whether the store and the bus are reachable.
 	Ready func(ctx context.Context) error
-	Log   *slog.Logger
-	Now   func() time.Time
+	// Metrics, when set, instruments every route and serves /metrics.
+	Metrics Instrumenter
+	// HealthOnly serves only /healthz, /readyz and /metrics: the HTTP face of
+	// a process that runs workers but not the API.
+	HealthOnly bool
+	Log        *slog.Logger
+	Now        func() time.Time
 
 	principals *principalCache
 }
@@ -68,11 +73,27 @@ func (s *Server) Handler() http.Handler {
 		writeError(w, r, problem(http.StatusMethodNotAllowed, "method-not-allowed", "this route does not take "+r.Method))
 	})
 	s.healthRoutes(r)
-	s.authRoutes(r)
-	s.userRoutes(r)
-	s.projectRoutes(r)
-	s.cohortRoutes(r)
+	if s.Metrics != nil {
+		r.Handle("/metrics", s.Metrics.Handler()).Methods(http.MethodGet)
+	}
+	if !s.HealthOnly {
+		s.authRoutes(r)
+		s.userRoutes(r)
+		s.projectRoutes(r)
+		s.cohortRoutes(r)
+	}
+	if s.Metrics != nil {
+		s.Metrics.Instrument(r)
+	}
 	return s.withRequestID(s.recoverer(r))
+}
+
+// Instrumenter records per-route HTTP metrics and serves them.
+type Instrumenter interface {
+	// Instrument installs the metrics middleware on every route, including
+	// the not-found and method-not-allowed answers.
+	Instrument(r *mux.Router)
+	Handler() http.Handler
 }
 
 type ctxKey int

@@ -62,6 +62,8 @@ type Executor struct {
 	Retries int
 	// Observe, when set, is told the outcome of every command (metrics).
 	Observe func(streamType string, outcome string, d time.Duration)
+	// Appended, when set, is told of every stored commit (metrics).
+	Appended func(c events.Commit)
 	// SnapshotEvery is how many versions a stream may grow past its last
 	// snapshot before the next one is saved. Snapshots only speed up loading
 	// long streams in a process that has not cached them.
@@ -238,6 +240,9 @@ func (x *Executor) newCommit(streamType, streamID string, version int64, data []
 // afterAppend does the work that must not fail a command whose events are
 // already durable: the snapshot is a cache and the relay covers publishing.
 func (x *Executor) afterAppend(ctx context.Context, streamType, schema string, c events.Commit, state any, snapshotted int64) {
+	if x.Appended != nil {
+		x.Appended(c)
+	}
 	if x.Snapshots != nil && c.LastVersion()-snapshotted >= max(x.SnapshotEvery, 1) {
 		if raw, err := json.Marshal(state); err != nil {
 			x.Log.ErrorContext(ctx, "encode snapshot", "stream", c.StreamID, "err", err)

@@ -26,6 +26,7 @@ import (
 	"github.com/capstone-pms/capstone/infra/bus"
 	"github.com/capstone-pms/capstone/infra/config"
 	"github.com/capstone-pms/capstone/infra/embedded"
+	"github.com/capstone-pms/capstone/infra/metrics"
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
 	"github.com/capstone-pms/capstone/projections"
 	"github.com/capstone-pms/capstone/queries"
@@ -107,6 +108,7 @@ type App struct {
 	Exec     *commands.Executor
 	Users    *user.Service
 	Cohort   *cohort.Service
+	Metrics  *metrics.Metrics
 }
 
 // StartApp wires and starts every component the config asks for. The
@@ -134,6 +136,9 @@ func (a *App) start(ctx context.Context) error {
 	a.Users = &user.Service{X: a.Exec, Credentials: imongo.NewCredentials(a.store.DB), Hasher: auth.Hasher{},
 		ClaimGrace: 30 * time.Second, CheckPassword: auth.ValidatePassword}
 	a.Cohort = &cohort.Service{X: a.Exec}
+	a.Metrics = metrics.New()
+	a.Exec.Observe = a.Metrics.ObserveCommand
+	a.Exec.Appended = func(c events.Commit) { a.Metrics.EventsAppended(c.StreamType, len(c.Events)) }
 
 	runCtx, stop := context.WithCancel(context.Background())
 	a.stop = stop
@@ -141,7 +146,7 @@ func (a *App) start(ctx context.Context) error {
 		for _, p := range []projections.Projection{projections.NewUsers(rm, es), projections.NewProjects(rm, es),
 			projections.NewSupervisors(rm, es), projections.NewStudents(rm, es)} {
 			c := &bus.Consumer{Sub: a.bus, Topic: bus.Topic, Registry: a.Registry, Projection: p, Log: a.log,
-				Workers: 4, MaxAttempts: 5}
+				Workers: 4, MaxAttempts: 5, Observe: a.Metrics.ObserveProjection}
 			if err := c.Start(runCtx); err != nil {
 				return err
 			}
@@ -153,8 +158,12 @@ func (a *App) start(ctx context.Context) error {
 	if err := a.bootstrap(ctx); err != nil {
 		return err
 	}
+	ready := func(ctx context.Context) error { return a.store.Client.Ping(ctx, nil) }
+	if len(a.cfg.Components) == 0 {
+		return nil // a one-off command (users create): no HTTP at all
+	}
 	if !a.cfg.Has("api") {
-		return nil
+		return a.serve(&api.Server{HealthOnly: true, Ready: ready, Metrics: a.Metrics, Log: a.log})
 	}
 	secret, err := a.jwtSecret(ctx)
 	if err != nil {
@@ -164,7 +173,7 @@ func (a *App) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srv := &api.Server{
+	return a.serve(&api.Server{
 		Users: a.Users, Commands: a.Exec, Cohort: a.Cohort,
 		UserQ:       queries.Users{Reader: rm, Streams: es},
 		ProjectQ:    queries.Projects{Reader: rm, Streams: es},
@@ -173,9 +182,15 @@ func (a *App) start(ctx context.Context) error {
 		Tokens:      tokenAdapter{tokens},
 		Throttle:    auth.NewThrottle(5, 15*time.Minute, 30*time.Second, 15*time.Minute),
 		Idempotency: imongo.NewIdempotency(a.store.DB),
-		Ready:       func(ctx context.Context) error { return a.store.Client.Ping(ctx, nil) },
+		Ready:       ready,
+		Metrics:     a.Metrics,
 		Log:         a.log,
-	}
+	})
+}
+
+// serve listens on the configured address and serves srv in the background.
+func (a *App) serve(srv *api.Server) error {
+	var err error
 	a.listener, err = net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)

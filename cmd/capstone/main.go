@@ -23,6 +23,7 @@ import (
 	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/infra/config"
+	"github.com/capstone-pms/capstone/infra/secrets"
 )
 
 func main() {
@@ -68,7 +69,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func serve(ctx context.Context, args []string, stderr io.Writer, env func(string) string) error {
-	cfg, err := config.ParseServe(args, env, stderr)
+	cfg, err := parseServe(ctx, args, stderr, env)
 	if err != nil {
 		return err
 	}
@@ -91,6 +92,28 @@ func serve(ctx context.Context, args []string, stderr io.Writer, env func(string
 	app.Close(shutdown)
 	log.Info("stopped")
 	return err
+}
+
+// secretSettings may name Secret Manager versions (sm://projects/P/secrets/S/versions/V)
+// instead of holding the secret, in the environment or in a flag.
+var secretSettings = []string{"MONGODB_URI", "MONGO_CREDS", "CAPSTONE_JWT_SECRET", "CAPSTONE_BOOTSTRAP_PASSWORD"}
+
+// parseServe reads the settings, reading secrets from Secret Manager where a
+// setting names a secret version. Without such a setting nothing is dialled.
+func parseServe(ctx context.Context, args []string, stderr io.Writer, env func(string) string) (config.Config, error) {
+	r, err := secrets.NewResolver(ctx)
+	if err != nil {
+		return config.Config{}, err
+	}
+	defer r.Close()
+	if env, err = r.Env(ctx, env, secretSettings...); err != nil {
+		return config.Config{}, err
+	}
+	cfg, err := config.ParseServe(args, env, stderr)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, r.ResolveAll(ctx, &cfg.MongoURI, &cfg.JWTSecret, &cfg.BootstrapPassword)
 }
 
 func createUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) error {
