@@ -237,7 +237,7 @@ func (s *Server) putExaminer(w http.ResponseWriter, r *http.Request, a actor) er
 	if err != nil {
 		return err
 	}
-	if err := s.Cohort.AssignExaminer(r.Context(), meta(r, a), student, req.ExaminerID, id); err != nil {
+	if _, err := s.Cohort.AssignExaminer(r.Context(), meta(r, a), student, req.ExaminerID, id); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "student_id": student, "examiner_id": req.ExaminerID})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/cohort"
+	"github.com/capstone-pms/capstone/commands/imports"
 	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/queries"
 )
@@ -45,6 +46,9 @@ type Server struct {
 	Idempotency IdempotencyStore
 	// Ready reports whether the store and the bus are reachable.
 	Ready func(ctx context.Context) error
+	// ParseImport reads CSV uploads; Importer applies them (dry: nothing stored).
+	ParseImport ImportParser
+	Importer    func(dry bool) *imports.Importer
 	// Metrics, when set, instruments every route and serves /metrics.
 	Metrics Instrumenter
 	// HealthOnly serves only /healthz, /readyz and /metrics: the HTTP face of
@@ -81,6 +85,8 @@ func (s *Server) Handler() http.Handler {
 		s.userRoutes(r)
 		s.projectRoutes(r)
 		s.cohortRoutes(r)
+		s.importRoutes(r)
+		s.allocationRoutes(r)
 	}
 	if s.Metrics != nil {
 		s.Metrics.Instrument(r)

@@ -71,3 +71,13 @@ func (q Students) Get(ctx context.Context, v Viewer, id string) (StudentOverview
 	}
 	return out, nil
 }
+
+// MaxStudents bounds a cohort read whole (for an allocation run).
+const MaxStudents = 20000
+
+// All returns every active student's overview document (no projects).
+func (q Students) All(ctx context.Context) ([]projections.StudentDoc, error) {
+	var out []projections.StudentDoc
+	err := q.Reader.Find(ctx, projections.CollStudents, Filter{Equal: map[string]string{}, Limit: MaxStudents, ActiveOnly: true}, &out)
+	return out, err
+}

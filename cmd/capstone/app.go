@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,11 +21,13 @@ import (
 	"github.com/capstone-pms/capstone/api"
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/cohort"
+	"github.com/capstone-pms/capstone/commands/imports"
 	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/infra/auth"
 	"github.com/capstone-pms/capstone/infra/bus"
 	"github.com/capstone-pms/capstone/infra/config"
+	"github.com/capstone-pms/capstone/infra/csvio"
 	"github.com/capstone-pms/capstone/infra/embedded"
 	"github.com/capstone-pms/capstone/infra/metrics"
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
@@ -182,10 +185,39 @@ func (a *App) start(ctx context.Context) error {
 		Tokens:      tokenAdapter{tokens},
 		Throttle:    auth.NewThrottle(5, 15*time.Minute, 30*time.Second, 15*time.Minute),
 		Idempotency: imongo.NewIdempotency(a.store.DB),
+		ParseImport: parseImport,
+		Importer:    a.Importer,
 		Ready:       ready,
 		Metrics:     a.Metrics,
 		Log:         a.log,
 	})
+}
+
+// Importer applies imports; a dry one decides every row but stores nothing.
+func (a *App) Importer(dry bool) *imports.Importer {
+	if !dry {
+		return &imports.Importer{Users: a.Users, Cohort: a.Cohort}
+	}
+	x := commands.DryRun(a.Exec)
+	users := *a.Users
+	users.X = x
+	return &imports.Importer{Users: &users, Cohort: &cohort.Service{X: x}}
+}
+
+// parseImport reads a CSV upload with the original system's formats.
+func parseImport(kind string, r io.Reader) (api.ParsedFile, error) {
+	k, err := csvio.ParseKind(kind)
+	if err != nil {
+		return api.ParsedFile{}, commands.ErrNotFound
+	}
+	f, err := csvio.Parse(k, r, csvio.Limits{MaxBytes: api.MaxCSVUpload})
+	switch {
+	case errors.Is(err, csvio.ErrTooLarge):
+		return api.ParsedFile{}, fmt.Errorf("%w: %v", api.ErrFileTooLarge, err)
+	case err != nil:
+		return api.ParsedFile{}, &commands.Error{Kind: commands.KindInvalid, Code: "file-refused", Message: err.Error()}
+	}
+	return api.ParsedFile{Batch: f.Batch(), Rows: f.Rows, Errors: f.ParseErrors()}, nil
 }
 
 // serve listens on the configured address and serves srv in the background.

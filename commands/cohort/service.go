@@ -120,7 +120,7 @@ func (s *Service) UpdateProfile(ctx context.Context, meta commands.Meta, supervi
 			return commands.Result[Profile]{}, &commands.Error{Kind: commands.KindForbidden, Code: "forbidden",
 				Message: "only a coordinator sets a capacity", Fields: []commands.FieldError{{Field: "capacity", Message: "coordinator only"}}}
 		}
-		if err := s.SetCapacity(ctx, meta, supervisorID, *capacity); err != nil {
+		if _, err := s.SetCapacity(ctx, meta, supervisorID, *capacity); err != nil {
 			return commands.Result[Profile]{}, err
 		}
 	}
@@ -131,14 +131,15 @@ func (s *Service) UpdateProfile(ctx context.Context, meta commands.Meta, supervi
 	return commands.Execute(ctx, s.X, ProfileDecider, SupervisorStreamID(supervisorID), any(p), m)
 }
 
-// SetCapacity sets a supervisor's slots (coordinator).
-func (s *Service) SetCapacity(ctx context.Context, meta commands.Meta, supervisorID string, capacity int) error {
+// SetCapacity sets a supervisor's slots (coordinator); changed is false
+// when it already had that capacity.
+func (s *Service) SetCapacity(ctx context.Context, meta commands.Meta, supervisorID string, capacity int) (changed bool, err error) {
 	if err := s.requireRole(ctx, supervisorID, events.RoleSupervisor, "supervisor_id"); err != nil {
-		return err
+		return false, err
 	}
 	meta.IfMatch = nil
-	_, err := commands.Execute(ctx, s.X, Decider, events.CohortStreamID, any(SetCapacity{SupervisorID: supervisorID, Capacity: capacity}), meta)
-	return err
+	res, err := commands.Execute(ctx, s.X, Decider, events.CohortStreamID, any(SetCapacity{SupervisorID: supervisorID, Capacity: capacity}), meta)
+	return res.Commit != nil, err
 }
 
 // SetPreferences replaces a student's ranking of supervisors.
@@ -153,38 +154,41 @@ func (s *Service) SetPreferences(ctx context.Context, meta commands.Meta, studen
 
 // AssignSupervisor places a student with a supervisor on the coordinator's
 // say, moving them if they were placed elsewhere.
-func (s *Service) AssignSupervisor(ctx context.Context, meta commands.Meta, studentID, supervisorID string) error {
+func (s *Service) AssignSupervisor(ctx context.Context, meta commands.Meta, studentID, supervisorID string) (changed bool, err error) {
 	if err := s.requireRole(ctx, studentID, events.RoleStudent, "student"); err != nil {
-		return err
+		return false, err
 	}
 	if err := s.requireRole(ctx, supervisorID, events.RoleSupervisor, "supervisor"); err != nil {
-		return err
+		return false, err
 	}
 	meta.IfMatch = nil
-	_, err := commands.Execute(ctx, s.X, Decider, events.CohortStreamID,
+	res, err := commands.Execute(ctx, s.X, Decider, events.CohortStreamID,
 		any(Allocate{StudentID: studentID, SupervisorID: supervisorID, Via: events.ViaAssignment, Replace: true}), meta)
-	return err
+	return res.Commit != nil, err
 }
 
 // AssignExaminer names a student's second examiner, and shows them on the
 // given project, or else on the student's accepted project.
-func (s *Service) AssignExaminer(ctx context.Context, meta commands.Meta, studentID, examinerID, projectID string) error {
+func (s *Service) AssignExaminer(ctx context.Context, meta commands.Meta, studentID, examinerID, projectID string) (changed bool, err error) {
 	if err := s.requireRole(ctx, examinerID, events.RoleExaminer, "examiner_id"); err != nil {
-		return err
+		return false, err
 	}
 	m := meta
 	m.IfMatch = nil
 	res, err := commands.Execute(ctx, s.X, Decider, events.CohortStreamID, any(AssignExaminer{StudentID: studentID, ExaminerID: examinerID}), m)
 	if err != nil {
-		return err
+		return false, err
 	}
+	changed = res.Commit != nil
 	if a, ok := res.State.Supervisor[studentID]; ok && projectID == "" {
 		projectID = a.ProjectID
 	}
 	if projectID != "" {
-		_, err = commands.Execute(ctx, s.X, project.Decider, projectID, any(project.SetExaminer{ExaminerID: examinerID}), m)
+		var pr commands.Result[project.State]
+		pr, err = commands.Execute(ctx, s.X, project.Decider, projectID, any(project.SetExaminer{ExaminerID: examinerID}), m)
+		changed = changed || pr.Commit != nil
 	}
-	return err
+	return changed, err
 }
 
 // RecordGrade records a student's final grade.

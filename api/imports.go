@@ -1,0 +1,97 @@
+package api
+
+import (
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/gorilla/mux"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/commands/imports"
+	"github.com/capstone-pms/capstone/events"
+)
+
+// MaxCSVUpload is the largest CSV upload accepted (API.md).
+const MaxCSVUpload = 10 << 20
+
+// ErrFileTooLarge is wrapped by an ImportParser for a file over the limit.
+var ErrFileTooLarge = errors.New("the file is too large")
+
+// ParsedFile is an upload read by an ImportParser.
+type ParsedFile struct {
+	Batch  imports.Batch
+	Rows   int
+	Errors []imports.RowError
+}
+
+// ImportParser reads a CSV upload of a kind. A file refused whole returns an
+// error (a *commands.Error for the client, or wrapping ErrFileTooLarge).
+type ImportParser func(kind string, r io.Reader) (ParsedFile, error)
+
+func (s *Server) importRoutes(r *mux.Router) {
+	r.HandleFunc("/v1/imports/{kind}", s.authed(s.importFile, events.RoleCoordinator)).Methods(http.MethodPost)
+}
+
+// importFile applies a CSV file (multipart field "file", or a text/csv body)
+// and answers the report; with ?dry_run=true nothing is stored.
+func (s *Server) importFile(w http.ResponseWriter, r *http.Request, a actor) error {
+	dry, _ := strconv.ParseBool(r.URL.Query().Get("dry_run"))
+	body, err := csvBody(w, r)
+	if err != nil {
+		return err
+	}
+	parsed, err := s.ParseImport(mux.Vars(r)["kind"], body)
+	if errors.Is(err, ErrFileTooLarge) {
+		return problem(http.StatusRequestEntityTooLarge, "file-too-large", "CSV uploads are limited to 10 MiB")
+	}
+	if err != nil {
+		return err
+	}
+	rep, err := s.Importer(dry).Run(r.Context(), meta(r, a), parsed.Batch, nil)
+	if err != nil {
+		return err
+	}
+	rep.Rows, rep.DryRun = parsed.Rows, dry
+	rep.Errors = mergeRowErrors(parsed.Errors, rep.Errors)
+	writeJSON(w, http.StatusOK, rep)
+	return nil
+}
+
+// csvBody returns the uploaded file: the "file" part of a multipart form, or
+// the body itself when it is sent as text/csv.
+func csvBody(w http.ResponseWriter, r *http.Request) (io.Reader, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxCSVUpload+64<<10)
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case err == nil && mt == "text/csv":
+		return r.Body, nil
+	case err == nil && mt == "multipart/form-data":
+		mr, err := r.MultipartReader()
+		if err != nil {
+			return nil, problem(http.StatusBadRequest, "malformed-multipart", "the multipart body cannot be read")
+		}
+		for {
+			part, err := mr.NextPart()
+			if err != nil {
+				return nil, commands.Invalid(commands.FieldError{Field: "file", Message: "is required (a CSV file)"})
+			}
+			if part.FormName() == "file" {
+				return part, nil
+			}
+		}
+	}
+	return nil, problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "send the CSV as multipart/form-data (field \"file\") or as text/csv")
+}
+
+func mergeRowErrors(a, b []imports.RowError) []imports.RowError {
+	out := append(append([]imports.RowError{}, a...), b...)
+	for i := 1; i < len(out); i++ { // insertion sort: both are sorted, and short
+		for j := i; j > 0 && out[j].Line < out[j-1].Line; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}

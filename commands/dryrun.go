@@ -1,0 +1,56 @@
+package commands
+
+import (
+	"context"
+	"sync"
+
+	lru "github.com/hashicorp/golang-lru/v2"
+
+	"github.com/capstone-pms/capstone/events"
+)
+
+// DryRun returns an executor that decides every command exactly as x would,
+// reading the same store, but stores, snapshots and publishes nothing. Its
+// own cache remembers what a dry run "appended", so later commands of the
+// same run see earlier ones, while x's cache is never touched.
+func DryRun(x *Executor) *Executor {
+	states, _ := lru.New[string, cachedState](stateCacheSize)
+	d := *x
+	d.Store, d.Snapshots, d.Publisher = &dryStore{EventStore: x.Store, appended: map[string][]events.Commit{}}, nil, nil
+	d.Observe, d.Appended, d.states = nil, nil, states
+	return &d
+}
+
+// dryStore accepts appends without storing them in the database, and reads
+// them back so a dry run is consistent with itself.
+type dryStore struct {
+	EventStore
+	mu       sync.Mutex
+	appended map[string][]events.Commit
+}
+
+func (s *dryStore) Append(_ context.Context, c events.Commit) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	list := s.appended[c.StreamID]
+	if n := len(list); n > 0 && list[n-1].LastVersion()+1 != c.FirstVersion {
+		return ErrConcurrentAppend
+	}
+	s.appended[c.StreamID] = append(list, c)
+	return nil
+}
+
+func (s *dryStore) ReadStream(ctx context.Context, streamID string, opts events.ReadOptions) ([]events.Commit, error) {
+	stored, err := s.EventStore.ReadStream(ctx, streamID, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.appended[streamID] {
+		if c.FirstVersion >= max(opts.From, 1) {
+			stored = append(stored, c)
+		}
+	}
+	return stored, nil
+}

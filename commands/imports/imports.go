@@ -1,0 +1,299 @@
+// Package imports applies a cohort file (students, supervisors, examiners,
+// assignments, grades, preferences) row by row through the ordinary use
+// cases, so every rule holds as it would for a request. Rows are keyed by
+// e-mail, and a row that changes nothing stores nothing: importing the same
+// file twice changes nothing the second time. A bad row is reported with its
+// line and does not stop the good ones.
+package imports
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/commands/cohort"
+	"github.com/capstone-pms/capstone/commands/user"
+	"github.com/capstone-pms/capstone/events"
+)
+
+// Kinds of file (API.md), and the role each kind of person gets.
+const (
+	Students              = "students"
+	Supervisors           = "supervisors"
+	Examiners             = "examiners"
+	SupervisorAssignments = "supervisor-assignments"
+	ExaminerAssignments   = "examiner-assignments"
+	FinalGrades           = "final-grades"
+	Preferences           = "preferences"
+)
+
+var roleOf = map[string]string{Students: events.RoleStudent, Supervisors: events.RoleSupervisor, Examiners: events.RoleExaminer}
+
+// Person is a row of a students, supervisors or examiners file.
+type Person struct {
+	Line    int
+	Email   string
+	Name    string
+	Profile events.Profile
+	Slots   *int // supervisors only
+}
+
+// Pair is a row of an assignments file: a student and a member of staff.
+type Pair struct {
+	Line                     int
+	StudentEmail, StaffEmail string
+}
+
+// Grade is a row of a final-grades file.
+type Grade struct {
+	Line         int
+	StudentEmail string
+	Grade        int
+	Feedback     string
+}
+
+// Preference is a row of a preferences file.
+type Preference struct {
+	Line         int
+	StudentEmail string
+	Choices      []string // supervisor e-mails, best first
+}
+
+// Batch is a parsed file.
+type Batch struct {
+	Kind        string
+	People      []Person
+	Pairs       []Pair
+	Grades      []Grade
+	Preferences []Preference
+}
+
+// RowError reports a row that was not applied.
+type RowError struct {
+	Line    int    `json:"line"`
+	Message string `json:"message"`
+}
+
+// Report is the outcome of an import (API.md).
+type Report struct {
+	Rows      int        `json:"rows"`
+	Created   int        `json:"created"`
+	Updated   int        `json:"updated"`
+	Unchanged int        `json:"unchanged"`
+	Errors    []RowError `json:"errors"`
+	DryRun    bool       `json:"dry_run"`
+}
+
+// Importer applies batches.
+type Importer struct {
+	Users  *user.Service
+	Cohort *cohort.Service
+}
+
+type outcome int
+
+const (
+	unchanged outcome = iota
+	updated
+	created
+)
+
+// Run applies every row of b in file order. progress, when set, is told how
+// many rows are done. Errors of the store (not of a row) stop the import.
+func (im *Importer) Run(ctx context.Context, meta commands.Meta, b Batch, progress func(done int)) (Report, error) {
+	var rep Report
+	apply := func(line int, run func() (outcome, error)) error {
+		o, err := run()
+		rep.Rows++
+		if err != nil {
+			var e *commands.Error
+			if !errors.As(err, &e) {
+				return fmt.Errorf("line %d: %w", line, err)
+			}
+			rep.Errors = append(rep.Errors, RowError{Line: line, Message: rowMessage(e)})
+		} else {
+			switch o {
+			case created:
+				rep.Created++
+			case updated:
+				rep.Updated++
+			default:
+				rep.Unchanged++
+			}
+		}
+		if progress != nil {
+			progress(rep.Rows)
+		}
+		return ctx.Err()
+	}
+	var err error
+	switch b.Kind {
+	case Students, Supervisors, Examiners:
+		for _, p := range b.People {
+			if err = apply(p.Line, func() (outcome, error) { return im.person(ctx, meta, roleOf[b.Kind], p) }); err != nil {
+				break
+			}
+		}
+	case SupervisorAssignments, ExaminerAssignments:
+		for _, p := range b.Pairs {
+			if err = apply(p.Line, func() (outcome, error) { return im.pair(ctx, meta, b.Kind, p) }); err != nil {
+				break
+			}
+		}
+	case FinalGrades:
+		for _, g := range b.Grades {
+			if err = apply(g.Line, func() (outcome, error) { return im.grade(ctx, meta, g) }); err != nil {
+				break
+			}
+		}
+	case Preferences:
+		for _, p := range b.Preferences {
+			if err = apply(p.Line, func() (outcome, error) { return im.preference(ctx, meta, p) }); err != nil {
+				break
+			}
+		}
+	default:
+		return rep, fmt.Errorf("unknown kind %q", b.Kind)
+	}
+	sort.SliceStable(rep.Errors, func(i, j int) bool { return rep.Errors[i].Line < rep.Errors[j].Line })
+	return rep, err
+}
+
+func rowMessage(e *commands.Error) string {
+	msg := e.Message
+	for _, f := range e.Fields {
+		if len(e.Fields) > 1 || msg == "the request is invalid" {
+			msg += "; " + f.Field + ": " + f.Message
+		}
+	}
+	return msg
+}
+
+// person creates a user, or brings an existing one (same e-mail) up to date:
+// the role of the file is added, and the file's fields win where given.
+func (im *Importer) person(ctx context.Context, meta commands.Meta, role string, p Person) (outcome, error) {
+	o := unchanged
+	existing, err := im.Users.FindByEmail(ctx, p.Email)
+	switch {
+	case errors.Is(err, commands.ErrNotFound):
+		res, err := im.Users.Create(ctx, meta, user.Create{Email: p.Email, Name: p.Name, Roles: []string{role}, Profile: p.Profile}, "")
+		if err != nil {
+			return o, err
+		}
+		existing, o = commands.Result[user.State]{State: res.State, Version: res.Version}, created
+	case err != nil:
+		return o, err
+	default:
+		roles := existing.State.Roles
+		if !slices.Contains(roles, role) {
+			roles = append(slices.Clone(roles), role)
+		}
+		profile := merge(existing.State.Profile, p.Profile)
+		name := p.Name
+		res, err := im.Users.Update(ctx, meta, existing.State.ID, user.Update{Name: &name, Roles: roles, Profile: &profile})
+		if err != nil {
+			return o, err
+		}
+		if res.Commit != nil {
+			o = updated
+		}
+	}
+	if p.Slots != nil {
+		changed, err := im.Cohort.SetCapacity(ctx, meta, existing.State.ID, *p.Slots)
+		if err != nil {
+			return o, err
+		}
+		if changed && o == unchanged {
+			o = updated
+		}
+	}
+	return o, nil
+}
+
+// merge keeps the stored value of a field the file leaves empty.
+func merge(old, in events.Profile) events.Profile {
+	out := old
+	for _, f := range []struct{ dst, src *string }{
+		{&out.Code, &in.Code}, {&out.Username, &in.Username}, {&out.Programme, &in.Programme}, {&out.Route, &in.Route},
+		{&out.EnrolmentStatus, &in.EnrolmentStatus}, {&out.StartDate, &in.StartDate}, {&out.Position, &in.Position},
+		{&out.Department, &in.Department},
+	} {
+		if *f.src != "" {
+			*f.dst = *f.src
+		}
+	}
+	return out
+}
+
+// userID finds the active user of an e-mail, as a row error if there is none.
+func (im *Importer) userID(ctx context.Context, email, what string) (string, error) {
+	res, err := im.Users.FindByEmail(ctx, email)
+	if errors.Is(err, commands.ErrNotFound) {
+		return "", &commands.Error{Kind: commands.KindRule, Code: "unknown-user",
+			Message: fmt.Sprintf("%s %s is not a user; import them first", what, email)}
+	}
+	return res.State.ID, err
+}
+
+func (im *Importer) pair(ctx context.Context, meta commands.Meta, kind string, p Pair) (outcome, error) {
+	student, err := im.userID(ctx, p.StudentEmail, "student")
+	if err != nil {
+		return unchanged, err
+	}
+	var changed bool
+	if kind == SupervisorAssignments {
+		supervisor, err := im.userID(ctx, p.StaffEmail, "supervisor")
+		if err != nil {
+			return unchanged, err
+		}
+		changed, err = im.Cohort.AssignSupervisor(ctx, meta, student, supervisor)
+		if err != nil {
+			return unchanged, err
+		}
+	} else {
+		examiner, err := im.userID(ctx, p.StaffEmail, "examiner")
+		if err != nil {
+			return unchanged, err
+		}
+		if changed, err = im.Cohort.AssignExaminer(ctx, meta, student, examiner, ""); err != nil {
+			return unchanged, err
+		}
+	}
+	if changed {
+		return updated, nil
+	}
+	return unchanged, nil
+}
+
+func (im *Importer) grade(ctx context.Context, meta commands.Meta, g Grade) (outcome, error) {
+	student, err := im.userID(ctx, g.StudentEmail, "student")
+	if err != nil {
+		return unchanged, err
+	}
+	res, err := im.Cohort.RecordGrade(ctx, meta, student, g.Grade, g.Feedback)
+	if err != nil || res.Commit == nil {
+		return unchanged, err
+	}
+	return updated, nil
+}
+
+func (im *Importer) preference(ctx context.Context, meta commands.Meta, p Preference) (outcome, error) {
+	student, err := im.userID(ctx, p.StudentEmail, "student")
+	if err != nil {
+		return unchanged, err
+	}
+	ids := make([]string, len(p.Choices))
+	for i, email := range p.Choices {
+		if ids[i], err = im.userID(ctx, email, "supervisor"); err != nil {
+			return unchanged, err
+		}
+	}
+	res, err := im.Cohort.SetPreferences(ctx, meta, student, ids)
+	if err != nil || res.Commit == nil {
+		return unchanged, err
+	}
+	return updated, nil
+}
