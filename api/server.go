@@ -60,8 +60,33 @@ type Server struct {
 	principals *principalCache
 }
 
+// Route is one registered route: a method and a path template.
+type Route struct{ Method, Path string }
+
+// Routes lists every route the server registers, so tests can check that
+// each one is documented and has a row in the authorization table.
+func (s *Server) Routes() []Route {
+	r := s.router()
+	var out []Route
+	_ = r.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		path, err1 := route.GetPathTemplate()
+		methods, err2 := route.GetMethods()
+		if err1 == nil && err2 == nil {
+			for _, m := range methods {
+				out = append(out, Route{Method: m, Path: path})
+			}
+		}
+		return nil
+	})
+	return out
+}
+
 // Handler returns the routed HTTP handler with its middleware.
 func (s *Server) Handler() http.Handler {
+	return s.withRequestID(s.recoverer(s.router()))
+}
+
+func (s *Server) router() *mux.Router {
 	if s.Now == nil {
 		s.Now = time.Now
 	}
@@ -77,6 +102,7 @@ func (s *Server) Handler() http.Handler {
 		writeError(w, r, problem(http.StatusMethodNotAllowed, "method-not-allowed", "this route does not take "+r.Method))
 	})
 	s.healthRoutes(r)
+	r.HandleFunc("/openapi.json", serveOpenAPI).Methods(http.MethodGet)
 	if s.Metrics != nil {
 		r.Handle("/metrics", s.Metrics.Handler()).Methods(http.MethodGet)
 	}
@@ -91,7 +117,7 @@ func (s *Server) Handler() http.Handler {
 	if s.Metrics != nil {
 		s.Metrics.Instrument(r)
 	}
-	return s.withRequestID(s.recoverer(r))
+	return r
 }
 
 // Instrumenter records per-route HTTP metrics and serves them.

@@ -112,6 +112,8 @@ type App struct {
 	Users    *user.Service
 	Cohort   *cohort.Service
 	Metrics  *metrics.Metrics
+	// API is the HTTP server's handler set (nil for a one-off command).
+	API *api.Server
 }
 
 // StartApp wires and starts every component the config asks for. The
@@ -222,6 +224,7 @@ func parseImport(kind string, r io.Reader) (api.ParsedFile, error) {
 
 // serve listens on the configured address and serves srv in the background.
 func (a *App) serve(srv *api.Server) error {
+	a.API = srv
 	var err error
 	a.listener, err = net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
