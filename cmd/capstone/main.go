@@ -87,7 +87,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, env func(string
 			err = nil
 		}
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 25*time.Second)
+	shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second) // within the pods' 30 s grace, after a 5 s pre-stop
 	defer cancel()
 	app.Close(shutdown)
 	log.Info("stopped")

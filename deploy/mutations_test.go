@@ -1,0 +1,314 @@
+package deploy
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+)
+
+// The tests below break the rendered objects, cloudbuild.yaml and the
+// Dockerfile one way at a time and require the check meant for it to fail,
+// so that no check passes vacuously.
+
+func container(m *manifest, deployment string) *corev1.Container {
+	return &m.deployment(deployment).Spec.Template.Spec.Containers[0]
+}
+
+func envVar(c *corev1.Container, name string) *corev1.EnvVar {
+	for i := range c.Env {
+		if c.Env[i].Name == name {
+			return &c.Env[i]
+		}
+	}
+	panic("no env " + name)
+}
+
+func TestChecksCatchMutations(t *testing.T) {
+	local, gke, withCert := targets[0], targets[1], targets[2]
+	known := knownEnv(t)
+	for _, mu := range []struct {
+		name   string
+		target target
+		check  string
+		mutate func(m *manifest)
+	}{
+		{"no memory limit", gke, "resources", func(m *manifest) {
+			delete(container(m, "capstone-api").Resources.Limits, corev1.ResourceMemory)
+		}},
+		{"request above limit", local, "resources", func(m *manifest) {
+			container(m, "capstone-projector").Resources.Requests[corev1.ResourceCPU] = resource.MustParse("2")
+		}},
+		{"writable root filesystem", gke, "security", func(m *manifest) {
+			container(m, "capstone-api").SecurityContext.ReadOnlyRootFilesystem = ptr.To(false)
+		}},
+		{"privilege escalation", local, "security", func(m *manifest) {
+			container(m, "capstone-projector").SecurityContext.AllowPrivilegeEscalation = nil
+		}},
+		{"capabilities kept", gke, "security", func(m *manifest) {
+			container(m, "capstone-api").SecurityContext.Capabilities.Drop = nil
+		}},
+		{"may run as root", gke, "security", func(m *manifest) {
+			container(m, "capstone-api").SecurityContext.RunAsNonRoot = nil
+			m.deployment("capstone-api").Spec.Template.Spec.SecurityContext.RunAsNonRoot = ptr.To(false)
+		}},
+		{"readiness on a route the binary lacks", gke, "probes", func(m *manifest) {
+			container(m, "capstone-api").ReadinessProbe.HTTPGet.Path = "/ready"
+		}},
+		{"liveness on an undeclared port", local, "probes", func(m *manifest) {
+			container(m, "capstone-projector").LivenessProbe.HTTPGet.Port = intstr.FromString("metrics")
+		}},
+		{"probe on a port number", gke, "probes", func(m *manifest) {
+			container(m, "capstone-api").StartupProbe.HTTPGet.Port = intstr.FromInt32(8080)
+		}},
+		{"no startup probe", gke, "probes", func(m *manifest) {
+			container(m, "capstone-projector").StartupProbe = nil
+		}},
+		{"env the binary does not read", gke, "env-names", func(m *manifest) {
+			c := container(m, "capstone-api")
+			c.Env = append(c.Env, corev1.EnvVar{Name: "CAPSTONE_PORT", Value: "8080"})
+		}},
+		{"misspelt ConfigMap key", local, "env-names", func(m *manifest) {
+			m.ConfigMaps[0].Data["CAPSTONE_LOGLEVEL"] = "debug"
+		}},
+		{"envFrom a Secret", gke, "env-names", func(m *manifest) {
+			c := container(m, "capstone-api")
+			c.EnvFrom = append(c.EnvFrom, corev1.EnvFromSource{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: secretName}}})
+		}},
+		{"MongoDB URI written in the manifest", gke, "secrets", func(m *manifest) {
+			*envVar(container(m, "capstone-api"), "MONGODB_URI") = corev1.EnvVar{Name: "MONGODB_URI", Value: "mongodb://db:27017/"}
+		}},
+		{"JWT secret from another Secret", gke, "secrets", func(m *manifest) {
+			envVar(container(m, "capstone-api"), "CAPSTONE_JWT_SECRET").ValueFrom.SecretKeyRef.Name = "jwt"
+		}},
+		{"credential-looking ConfigMap value", local, "secrets", func(m *manifest) {
+			m.ConfigMaps[0].Data["CAPSTONE_DATABASE"] = "mongodb+srv://user:hunter2@cluster0.example.mongodb.net/"
+		}},
+		{"hex key in an annotation", gke, "secrets", func(m *manifest) {
+			m.Services[0].Annotations["note"] = strings.Repeat("ab12", 16)
+		}},
+		{"unknown component", gke, "config", func(m *manifest) {
+			envVar(container(m, "capstone-projector"), "CAPSTONE_COMPONENTS").Value = "relay"
+		}},
+		{"projector pods run the API", local, "config", func(m *manifest) {
+			envVar(container(m, "capstone-projector"), "CAPSTONE_COMPONENTS").Value = "api"
+		}},
+		{"binary listens on another port", gke, "config", func(m *manifest) {
+			m.ConfigMaps[0].Data["CAPSTONE_ADDR"] = ":9090"
+		}},
+		{"settings the binary refuses", local, "config", func(m *manifest) {
+			m.ConfigMaps[0].Data["CAPSTONE_TOKEN_TTL"] = "forever"
+		}},
+		{"no MongoDB", gke, "config", func(m *manifest) {
+			c := container(m, "capstone-projector")
+			c.Env = c.Env[:1]
+		}},
+		{"Service selects nothing", gke, "selectors", func(m *manifest) {
+			m.Services[0].Spec.Selector["app.kubernetes.io/component"] = "apii"
+		}},
+		{"Service selects the projectors", local, "selectors", func(m *manifest) {
+			delete(m.Services[0].Spec.Selector, "app.kubernetes.io/component")
+		}},
+		{"Service target port undeclared", gke, "selectors", func(m *manifest) {
+			m.Services[0].Spec.Ports[0].TargetPort = intstr.FromString("web")
+		}},
+		{"PDB selects nothing", gke, "selectors", func(m *manifest) {
+			m.PDBs[0].Spec.Selector.MatchLabels["app.kubernetes.io/name"] = "other"
+		}},
+		{"topology spread on other pods", local, "selectors", func(m *manifest) {
+			m.deployment("capstone-api").Spec.Template.Spec.TopologySpreadConstraints[0].LabelSelector.MatchLabels["app.kubernetes.io/component"] = "projector"
+		}},
+		{"HPA targets a missing Deployment", gke, "scaling", func(m *manifest) {
+			m.HPAs[0].Spec.ScaleTargetRef.Name = "capstone"
+		}},
+		{"PDB blocks every drain", local, "scaling", func(m *manifest) {
+			for i := range m.PDBs {
+				m.PDBs[i].Spec.MaxUnavailable, m.PDBs[i].Spec.MinAvailable = nil, ptr.To(intstr.FromInt32(1))
+			}
+		}},
+		{"replicas outside the HPA bounds", local, "scaling", func(m *manifest) {
+			m.deployment("capstone-api").Spec.Replicas = ptr.To(int32(20))
+		}},
+		{"Ingress to a missing Service", gke, "ingress", func(m *manifest) {
+			m.Ingresses[0].Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name = "api"
+		}},
+		{"TLS locally", local, "ingress", func(m *manifest) {
+			m.Ingresses[0].Spec.TLS = []networkingv1.IngressTLS{{Hosts: []string{"capstone.local"}}}
+		}},
+		{"default ServiceAccount", gke, "service-accounts", func(m *manifest) {
+			m.deployment("capstone-projector").Spec.Template.Spec.ServiceAccountName = ""
+		}},
+		{"image outside Artifact Registry", gke, "images", func(m *manifest) {
+			container(m, "capstone-api").Image = "docker.io/capstone/capstone:1.0"
+		}},
+		{"local image not capstone:dev", local, "images", func(m *manifest) {
+			container(m, "capstone-api").Image = "capstone:latest"
+		}},
+		{"object outside the namespace", gke, "namespace", func(m *manifest) {
+			m.BackendConfigs[0].Namespace = ""
+		}},
+		{"relay Deployment added", local, "inventory", func(m *manifest) {
+			d := *m.deployment("capstone-projector")
+			d.Name = "capstone-relay"
+			m.Deployments = append(m.Deployments, d)
+		}},
+		{"no Workload Identity", gke, "gke", func(m *manifest) {
+			delete(m.ServiceAccounts[0].Annotations, "iam.gke.io/gcp-service-account")
+		}},
+		{"load balancer checks /", gke, "gke", func(m *manifest) {
+			m.BackendConfigs[0].Spec.HealthCheck.RequestPath = "/"
+		}},
+		{"health check on another port", gke, "gke", func(m *manifest) {
+			m.BackendConfigs[0].Spec.HealthCheck.Port = 80
+		}},
+		{"requests below limits on Autopilot", gke, "gke", func(m *manifest) {
+			container(m, "capstone-api").Resources.Requests[corev1.ResourceCPU] = resource.MustParse("250m")
+		}},
+		{"not the GKE Ingress class", gke, "gke", func(m *manifest) {
+			m.Ingresses[0].Annotations["kubernetes.io/ingress.class"] = "nginx"
+		}},
+		{"certificate that does not exist", withCert, "gke", func(m *manifest) {
+			m.ManagedCertificates[0].Name = "other"
+		}},
+	} {
+		t.Run(mu.name, func(t *testing.T) {
+			m := renderDecode(t, mu.target)
+			env := checkEnv{target: mu.target, known: known}
+			if failed := runChecks(m, env); len(failed) > 0 {
+				t.Fatalf("fails before the mutation: %v", failed)
+			}
+			mu.mutate(m)
+			failed := runChecks(m, env)
+			if len(failed[mu.check]) == 0 {
+				t.Fatalf("check %q did not catch it (failed: %v)", mu.check, failed)
+			}
+			t.Logf("%s: %v", mu.check, failed[mu.check][0])
+		})
+	}
+}
+
+// TestEnvNamesFollowConfig: a variable config.go stops reading fails the check.
+func TestEnvNamesFollowConfig(t *testing.T) {
+	src, err := os.ReadFile(configGo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	known := envNamesIn(strings.ReplaceAll(string(src), `"CAPSTONE_TOKEN_TTL"`, `"CAPSTONE_TOKEN_LIFETIME"`))
+	errs := checkEnvNames(renderDecode(t, targets[1]), checkEnv{target: targets[1], known: known})
+	if len(errs) == 0 || !strings.Contains(errs[0].Error(), "CAPSTONE_TOKEN_TTL") {
+		t.Fatalf("a manifest setting CAPSTONE_TOKEN_TTL passed although config.go no longer reads it: %v", errs)
+	}
+}
+
+// TestStrictDecoding: a misspelt field, a Secret or an unknown kind fails.
+func TestStrictDecoding(t *testing.T) {
+	docs := renderedDocs(t, targets[1])
+	var deployment int
+	for i, d := range docs {
+		if strings.Contains(string(d), "kind: Deployment") {
+			deployment = i
+			break
+		}
+	}
+	for _, mu := range []struct {
+		name, doc, want string
+	}{
+		{"misspelt field", strings.Replace(string(docs[deployment]), "revisionHistoryLimit:", "revisionHistoryLimt:", 1), "unknown field"},
+		{"field of the wrong type", strings.Replace(string(docs[deployment]), "revisionHistoryLimit: 5", "revisionHistoryLimit: five", 1), "revisionHistoryLimit"},
+		{"a Secret", "apiVersion: v1\nkind: Secret\nmetadata:\n  name: capstone-secrets\nstringData:\n  MONGODB_URI: x\n", "Secret is in the manifests"},
+		{"an unknown kind", "apiVersion: batch/v1\nkind: CronJob\nmetadata:\n  name: x\n", "unexpected apiVersion/kind"},
+		{"a field in the wrong case", strings.Replace(string(docs[deployment]), "readOnlyRootFilesystem:", "readOnlyRootFileSystem:", 1), "unknown field"},
+		{"a duplicate field", strings.Replace(string(docs[deployment]), "revisionHistoryLimit: 5", "revisionHistoryLimit: 5\n  revisionHistoryLimit: 6", 1), "revisionHistoryLimit"},
+		{"a BackendConfig field GKE does not have", "apiVersion: cloud.google.com/v1\nkind: BackendConfig\nmetadata:\n  name: x\nspec:\n  healthcheck:\n    requestPath: /readyz\n", "unknown field"},
+	} {
+		t.Run(mu.name, func(t *testing.T) {
+			mutated := append(append([][]byte{}, docs...), []byte(mu.doc))
+			_, err := decode(mutated)
+			if err == nil || !strings.Contains(err.Error(), mu.want) {
+				t.Fatalf("decode = %v, want an error containing %q", err, mu.want)
+			}
+		})
+	}
+}
+
+func TestCloudBuildChecksCatchMutations(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "cloudbuild.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gke := renderDecode(t, targets[1])
+	if errs := checkCloudBuild(data, gke); len(errs) > 0 {
+		t.Fatalf("fails before any mutation: %v", errs)
+	}
+	orig := string(data)
+	for _, mu := range []struct{ name, old, new, want string }{
+		{"undeclared substitution", "--secret=\"${_JWT_SECRET}\"", "--secret=\"${_JWT_SECRET_NAME}\"", "_JWT_SECRET_NAME} is used but not declared"},
+		{"declared but unused", "  _IMAGE: capstone\n", "  _IMAGE: capstone\n  _UNUSED: x\n", "_UNUSED is declared but not used"},
+		{"shell variable not escaped", `"$$dir/MONGODB_URI"`, `"$dir/MONGODB_URI"`, "$dir"},
+		{"logs to the default bucket", "logging: CLOUD_LOGGING_ONLY", "logging: LEGACY", "CLOUD_LOGGING_ONLY"},
+		{"misspelt field", "    waitFor: [\"test\", \"build\"]", "    waitsFor: [\"test\", \"build\"]", "unknown field"},
+		{"field in the wrong case", "    waitFor: [\"test\", \"build\"]", "    waitfor: [\"test\", \"build\"]", "unknown field"},
+		{"JWT secret not created", `--from-file=CAPSTONE_JWT_SECRET=`, `--from-file=JWT=`, "CAPSTONE_JWT_SECRET"},
+		{"secrets traced into the log", "set -euo pipefail\n        gcloud container", "set -euxo pipefail\n        set -x\n        gcloud container", "traces"},
+		{"other overlay applied", `args: ["apply", "-k", "deploy/k8s/overlays/gke"]`, `args: ["apply", "-k", "deploy/k8s/overlays/local"]`, "applying the gke overlay"},
+		{"image pushed under another tag", "images:\n  - ${_LOCATION}-docker.pkg.dev/$PROJECT_ID/${_REPOSITORY}/${_IMAGE}:$COMMIT_SHA", "images:\n  - ${_LOCATION}-docker.pkg.dev/$PROJECT_ID/${_REPOSITORY}/${_IMAGE}:latest", "images:"},
+		{"deploy before the push", `waitFor: ["push"]`, `waitFor: ["-"]`, "does not wait for step push"},
+		{"image name not in the overlay", "kustomize edit set image capstone=", "kustomize edit set image capstone-api=", "does not set image"},
+		{"project placeholder left", `sed -i "s/PROJECT_ID/$PROJECT_ID/g" serviceaccount-patch.yaml`, `true`, "PROJECT_ID"},
+		{"projector rollout not awaited", "kubectl -n capstone rollout status deployment/capstone-projector", "true", "capstone-projector"},
+	} {
+		t.Run(mu.name, func(t *testing.T) {
+			if !strings.Contains(orig, mu.old) {
+				t.Fatalf("cloudbuild.yaml has no %q to mutate", mu.old)
+			}
+			errs := checkCloudBuild([]byte(strings.Replace(orig, mu.old, mu.new, 1)), gke)
+			for _, err := range errs {
+				if strings.Contains(err.Error(), mu.want) {
+					t.Logf("%v", err)
+					return
+				}
+			}
+			t.Fatalf("no error containing %q: %v", mu.want, errs)
+		})
+	}
+}
+
+func TestDockerfileChecksCatchMutations(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := string(data)
+	if errs := checkDockerfile(orig, 8080); len(errs) > 0 {
+		t.Fatalf("fails before any mutation: %v", errs)
+	}
+	for _, mu := range []struct{ name, old, new, want string }{
+		{"runtime with a shell", "FROM gcr.io/distroless/static-debian12:nonroot", "FROM alpine:3.22", "runtime image"},
+		{"runtime as root", "FROM gcr.io/distroless/static-debian12:nonroot", "FROM gcr.io/distroless/static-debian12", "runtime image"},
+		{"USER root", "USER nonroot:nonroot", "USER root", "USER"},
+		{"no USER", "USER nonroot:nonroot\n", "", "USER"},
+		{"cgo on", "CGO_ENABLED=0 GOOS", "CGO_ENABLED=1 GOOS", "CGO_ENABLED=0"},
+		{"other Go", "FROM --platform=$BUILDPLATFORM golang:1.26 AS build", "FROM golang:1.22 AS build", "golang:1.26"},
+		{"other port", "EXPOSE 8080", "EXPOSE 80", "EXPOSE"},
+		{"other entrypoint", `ENTRYPOINT ["/capstone"]`, `ENTRYPOINT ["/bin/sh", "-c", "/capstone"]`, "ENTRYPOINT"},
+	} {
+		t.Run(mu.name, func(t *testing.T) {
+			if !strings.Contains(orig, mu.old) {
+				t.Fatalf("Dockerfile has no %q to mutate", mu.old)
+			}
+			for _, err := range checkDockerfile(strings.Replace(orig, mu.old, mu.new, 1), 8080) {
+				if strings.Contains(err.Error(), mu.want) {
+					t.Logf("%v", err)
+					return
+				}
+			}
+			t.Fatalf("no error containing %q", mu.want)
+		})
+	}
+}
