@@ -40,6 +40,8 @@ type Server struct {
 	ProjectQ    queries.Projects
 	SupervisorQ queries.Supervisors
 	StudentQ    queries.Students
+	ExportQ     queries.Exports
+	CSV         CSVWriter
 	Tokens      Tokens
 	Throttle    Throttle
 	// Idempotency, when set, makes POSTs with an Idempotency-Key repeatable.
@@ -113,6 +115,7 @@ func (s *Server) router() *mux.Router {
 		s.cohortRoutes(r)
 		s.importRoutes(r)
 		s.allocationRoutes(r)
+		s.exportRoutes(r)
 	}
 	if s.Metrics != nil {
 		s.Metrics.Instrument(r)

@@ -184,6 +184,8 @@ func (a *App) start(ctx context.Context) error {
 		ProjectQ:    queries.Projects{Reader: rm, Streams: es},
 		SupervisorQ: queries.Supervisors{Reader: rm},
 		StudentQ:    queries.Students{Reader: rm},
+		ExportQ:     queries.Exports{Reader: rm},
+		CSV:         csvExports{},
 		Tokens:      tokenAdapter{tokens},
 		Throttle:    auth.NewThrottle(5, 15*time.Minute, 30*time.Second, 15*time.Minute),
 		Idempotency: imongo.NewIdempotency(a.store.DB),
@@ -220,6 +222,27 @@ func parseImport(kind string, r io.Reader) (api.ParsedFile, error) {
 		return api.ParsedFile{}, &commands.Error{Kind: commands.KindInvalid, Code: "file-refused", Message: err.Error()}
 	}
 	return api.ParsedFile{Batch: f.Batch(), Rows: f.Rows, Errors: f.ParseErrors()}, nil
+}
+
+// csvExports writes exports with the original system's formats.
+type csvExports struct{}
+
+func (csvExports) Assignments(w io.Writer, rows []queries.AssignmentRow) error {
+	out := make([]csvio.Assignment, len(rows))
+	for i, r := range rows {
+		out[i] = csvio.Assignment{StudentCode: r.Student.Code, StudentEmail: r.Student.Email, StudentName: r.Student.Name,
+			StaffCode: r.Supervisor.Code, StaffEmail: r.Supervisor.Email, StaffName: r.Supervisor.Name}
+	}
+	return csvio.WriteAssignments(w, csvio.KindSupervisorAssignments, out)
+}
+
+func (csvExports) Grades(w io.Writer, rows []queries.GradeRow) error {
+	out := make([]csvio.Grade, len(rows))
+	for i, r := range rows {
+		out[i] = csvio.Grade{StudentCode: r.Student.Code, StudentEmail: r.Student.Email, StudentName: r.Student.Name,
+			Grade: r.Grade, Feedback: r.Feedback}
+	}
+	return csvio.WriteGrades(w, out)
 }
 
 // serve listens on the configured address and serves srv in the background.
