@@ -139,6 +139,49 @@ func (s *Server) authRoutes(r *mux.Router) {
 	r.HandleFunc("/v1/auth/sign-in", s.signIn).Methods(http.MethodPost)
 	r.HandleFunc("/v1/me", s.authed(s.getMe)).Methods(http.MethodGet)
 	r.HandleFunc("/v1/me/password", s.authed(s.changePassword)).Methods(http.MethodPut)
+	r.HandleFunc("/v1/users/{id}/password-token", s.authed(s.issuePasswordToken, events.RoleCoordinator)).Methods(http.MethodPost)
+	r.HandleFunc("/v1/auth/set-password", s.setPassword).Methods(http.MethodPost)
+}
+
+func (s *Server) issuePasswordToken(w http.ResponseWriter, r *http.Request, a actor) error {
+	token, expires, err := s.Users.IssuePasswordToken(r.Context(), mux.Vars(r)["id"])
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"token": token, "expires_at": expires})
+	return nil
+}
+
+type setPasswordRequest struct {
+	Token    string `json:"token"`
+	Password string `json:"password"`
+}
+
+// setPassword needs no bearer token: the one-time token is the credential.
+// Failures are throttled per client address like sign-ins.
+func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) {
+	var req setPasswordRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	now, key := s.Now(), "ip:"+clientIP(r)
+	if ok, wait := s.Throttle.Check(key, now); !ok {
+		p := problem(http.StatusTooManyRequests, "too-many-attempts", "too many failed attempts; wait before trying again")
+		p.RetryAfter = max(1, int((wait+time.Second-1)/time.Second))
+		writeError(w, r, p)
+		return
+	}
+	res, err := s.Users.SetPasswordWithToken(r.Context(), commands.Meta{CorrelationID: RequestID(r.Context())}, req.Token, req.Password)
+	if err != nil {
+		if e, ok := commands.AsError(err); ok && e.Kind == commands.KindUnauthenticated {
+			s.Throttle.Failure(key, now)
+		}
+		writeError(w, r, err)
+		return
+	}
+	s.forget(res.State.ID)
+	writeJSON(w, http.StatusOK, map[string]any{"id": res.State.ID, "version": res.Version})
 }
 
 type signInRequest struct {

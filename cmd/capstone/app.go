@@ -37,7 +37,7 @@ import (
 
 // collections are every collection the service uses; the embedded store
 // creates and indexes them at start-up.
-var collections = []string{imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, collSettings,
+var collections = []string{imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, imongo.CollPasswordTokens, collSettings,
 	projections.CollUsers, projections.CollProjects, projections.CollSupervisors, projections.CollStudents}
 
 const collSettings = "settings"
@@ -139,7 +139,7 @@ func (a *App) start(ctx context.Context) error {
 	a.bus = bus.NewInProcess(a.log)
 	a.Exec = commands.NewExecutor(es, es, &bus.Publisher{Pub: a.bus, Topic: bus.Topic}, a.Registry, a.log)
 	a.Users = &user.Service{X: a.Exec, Credentials: imongo.NewCredentials(a.store.DB), Hasher: auth.Hasher{},
-		ClaimGrace: 30 * time.Second, CheckPassword: auth.ValidatePassword}
+		ClaimGrace: 30 * time.Second, CheckPassword: auth.ValidatePassword, Tokens: imongo.NewPasswordTokens(a.store.DB)}
 	a.Cohort = &cohort.Service{X: a.Exec}
 	a.Metrics = metrics.New()
 	a.Exec.Observe = a.Metrics.ObserveCommand

@@ -23,6 +23,8 @@ type Service struct {
 	ClaimGrace time.Duration
 	// CheckPassword validates a new password (length, etc.).
 	CheckPassword func(string) error
+	// Tokens keeps one-time set-password tokens.
+	Tokens TokenStore
 }
 
 // ErrInvalidCredentials is the one answer for an unknown e-mail, a deleted
