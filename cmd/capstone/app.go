@@ -163,6 +163,11 @@ func (a *App) start(ctx context.Context) error {
 	if err := a.bootstrap(ctx); err != nil {
 		return err
 	}
+	if a.cfg.Demo {
+		if err := a.loadDemo(ctx); err != nil {
+			return err
+		}
+	}
 	ready := func(ctx context.Context) error { return a.store.Client.Ping(ctx, nil) }
 	if len(a.cfg.Components) == 0 {
 		return nil // a one-off command (users create): no HTTP at all

@@ -42,6 +42,7 @@ const usage = `Usage: capstone <command> [flags]
 Commands:
   serve          run the service (API and projectors) on embedded defaults or MONGODB_URI
   users create   create a user (e.g. a coordinator); the password is read from stdin
+  import         import a CSV file (students, supervisors, examiners, assignments, grades, preferences)
   help           show this help
 
 Run "capstone <command> --help" for the flags of a command.
@@ -60,6 +61,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return errors.New("usage: capstone users create --email E --name N --roles coordinator[,..] < password")
 		}
 		return createUser(ctx, args[2:], stdin, stdout, stderr, env)
+	case "import":
+		return importFile(ctx, args[1:], stdout, stderr, env)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

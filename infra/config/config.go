@@ -32,6 +32,9 @@ type Config struct {
 
 	BootstrapEmail    string
 	BootstrapPassword string // secret
+
+	// Demo loads the demo cohort at start-up (README: the documented sign-ins).
+	Demo bool
 }
 
 // Has reports whether the process runs component c.
@@ -77,6 +80,7 @@ func ParseServe(args []string, env func(string) string, usage io.Writer) (Config
 	fs.StringVar(&c.Addr, "addr", envOr(env, "CAPSTONE_ADDR", ":8080"), "HTTP listen address (env CAPSTONE_ADDR)")
 	components := fs.String("components", envOr(env, "CAPSTONE_COMPONENTS", "all"), "comma-separated subset of "+strings.Join(Components, ",")+", or all (env CAPSTONE_COMPONENTS)")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", env("CAPSTONE_JWT_SECRET"), "HS256 signing secret, at least 32 bytes; empty: generated once and kept in the data dir, or in the database when MONGODB_URI is set (env CAPSTONE_JWT_SECRET)")
+	fs.BoolVar(&c.Demo, "demo", env("CAPSTONE_DEMO") == "true", "load a demo cohort with documented sign-ins (env CAPSTONE_DEMO=true)")
 	ttl := fs.String("token-ttl", envOr(env, "CAPSTONE_TOKEN_TTL", "12h"), "lifetime of a sign-in token (env CAPSTONE_TOKEN_TTL)")
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: capstone serve [flags]\n\nRuns the API and the projector (or the --components given) on one port.\n"+

@@ -1,0 +1,341 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/events"
+)
+
+// caller is one column of the authorization table.
+type azCaller int
+
+const (
+	azNobody       azCaller = iota // no token
+	azCoordinator                  // the bootstrap admin
+	azSupervisor                   // the project's azSupervisor (and student A's)
+	azOtherSup                     // a azSupervisor with no tie to the project
+	azExaminer                     // the project's (and student A's) second azExaminer
+	azOwner                        // student A: the project's azOwner, "self" for users/students routes
+	azOtherStudent                 // student B
+	azNCallers
+)
+
+var azCallerNames = [azNCallers]string{"nobody", "coordinator", "supervisor", "other-supervisor", "examiner", "student(owner/self)", "other-student"}
+
+func (c azCaller) String() string { return azCallerNames[c] }
+
+// authzCall is the request one caller sends for one row.
+type authzCall struct {
+	path string
+	body any    // JSON body (nil: none)
+	csv  []byte // when set, sent as multipart/form-data field "file" instead of body
+	// as, when set, replaces the caller's token (a fresh user acting on itself).
+	as string
+	// after runs when the call answered 2xx (to undo a side effect).
+	after func()
+}
+
+// authzRow is one registered route: who gets which status, and what each
+// caller sends.
+type authzRow struct {
+	method, path string // exactly as (*api.Server).Routes() lists it
+	want         [azNCallers]int
+	call         func(c azCaller) authzCall
+}
+
+func (r authzRow) key() string { return r.method + " " + r.path }
+
+// Shorthands for the expected statuses.
+const (
+	az200 = http.StatusOK
+	az201 = http.StatusCreated
+	az204 = http.StatusNoContent
+	az401 = http.StatusUnauthorized
+	az403 = http.StatusForbidden
+	az404 = http.StatusNotFound
+)
+
+// same is the same status for every caller.
+func azSame(status int) [azNCallers]int {
+	var w [azNCallers]int
+	for i := range w {
+		w[i] = status
+	}
+	return w
+}
+
+// only gives ok to the callers listed, 401 to azNobody and 403 to the rest.
+func azOnly(ok int, who ...azCaller) [azNCallers]int {
+	w := azSame(az403)
+	w[azNobody] = az401
+	for _, c := range who {
+		w[c] = ok
+	}
+	return w
+}
+
+// TestAuthorizationTable checks, for every registered route and every kind
+// of caller, the exact status API.md promises: 401 without a token on every
+// protected route, 403 for a caller not allowed, 404 where existence is
+// private, and success for those allowed (with a valid body, so the status
+// reflects authorization, not validation). A route registered without a row,
+// or a row for a route not registered, fails the test.
+func TestAuthorizationTable(t *testing.T) {
+	s := startService(t)
+	// Routes rebuilds the router: list them before any request is in flight.
+	registered := s.app.API.Routes()
+	ctx := context.Background()
+
+	admin := s.admin()
+	const pw = "authz table password"
+	sup1 := s.createUser(admin, "authz-sup1@uni.example", "Dr Sup One", []string{"supervisor"}, pw)
+	sup2 := s.createUser(admin, "authz-sup2@uni.example", "Dr Sup Two", []string{"supervisor"}, pw)
+	exam := s.createUser(admin, "authz-exam@uni.example", "Dr Exam", []string{"examiner"}, pw)
+	stuA := s.createUser(admin, "authz-a@uni.example", "Student A", []string{"student"}, pw)
+	s.createUser(admin, "authz-b@uni.example", "Student B", []string{"student"}, pw)
+	s.createUser(admin, "authz-signin@uni.example", "Signs In", []string{"student"}, pw)
+	for _, id := range []string{sup1, sup2} {
+		s.expect(s.do("PUT", "/v1/supervisors/"+id+"/profile", admin, map[string]any{"areas": []string{"Systems"}, "info": "", "project_ideas": []any{}, "capacity": 10}), 200)
+	}
+	emails := [azNCallers]string{"", adminEmail, "authz-sup1@uni.example", "authz-sup2@uni.example", "authz-exam@uni.example", "authz-a@uni.example", "authz-b@uni.example"}
+	passwords := [azNCallers]string{"", adminPassword, pw, pw, pw, pw, pw}
+	var tokens [azNCallers]string
+	tokens[azCoordinator] = admin
+	for c := azSupervisor; c < azNCallers; c++ {
+		tokens[c] = s.signIn(emails[c], passwords[c])
+	}
+
+	// Student A is placed with azSupervisor 1 (so azSupervisor 1 is "their
+	// supervisor") and has a project submitted to azSupervisor 1, with the
+	// azExaminer as its second azExaminer.
+	if _, err := s.app.Cohort.AssignSupervisor(ctx, commands.Meta{Actor: events.SystemActor}, stuA, sup1); err != nil {
+		t.Fatal(err)
+	}
+	// newProject creates a project of student A submitted to azSupervisor 1,
+	// with the azExaminer; rejected leaves it rejected (so it can be submitted).
+	newProject := func(title string, rejected bool) string {
+		t.Helper()
+		id := s.expect(s.do("POST", "/v1/projects", tokens[azOwner], map[string]string{"title": title, "supervisor_id": sup1}), 201).str("id")
+		s.expect(s.do("PUT", "/v1/projects/"+id+"/examiner", admin, map[string]string{"examiner_id": exam}), 200)
+		if rejected {
+			s.expect(s.do("POST", "/v1/projects/"+id+"/decision", tokens[azSupervisor], map[string]string{"decision": "reject", "comment": "again"}), 200)
+		}
+		return id
+	}
+	proj := newProject("The project", false)
+
+	// newUser creates a fresh student with a password; it returns the id and
+	// a token of theirs.
+	n := 0
+	newUser := func() (string, string) {
+		t.Helper()
+		n++
+		email := fmt.Sprintf("authz-fresh%d@uni.example", n)
+		id := s.createUser(admin, email, "Fresh", []string{"student"}, pw)
+		return id, s.signIn(email, pw)
+	}
+	// newPasswordToken issues a set-password token for a fresh user without a password.
+	newPasswordToken := func() string {
+		t.Helper()
+		n++
+		id := s.createUser(admin, fmt.Sprintf("authz-nopw%d@uni.example", n), "No Password", []string{"student"}, "")
+		return s.expect(s.do("POST", "/v1/users/"+id+"/password-token", admin, nil), 201).str("token")
+	}
+
+	waitFor(t, "the read models of the cohort", func() bool {
+		st := s.do("GET", "/v1/students/"+stuA, admin, nil)
+		return s.do("GET", "/v1/projects/"+proj, tokens[azExaminer], nil).Status == 200 &&
+			st.str("supervisor_id") == sup1 && st.str("examiner_id") == exam &&
+			s.do("GET", "/v1/supervisors/"+sup1, admin, nil).Status == 200 &&
+			s.do("GET", "/v1/supervisors/"+sup2, admin, nil).Status == 200 &&
+			s.do("GET", "/v1/users/"+stuA, tokens[azOwner], nil).Status == 200
+	})
+
+	fixed := func(path string, body any) func(azCaller) authzCall {
+		return func(azCaller) authzCall { return authzCall{path: path, body: body} }
+	}
+	studentsCSV := []byte("Student Code,Name,Enrolment Status,Programme,Route,Start Date,QM Email,Username,Password\n" +
+		"ST990001,Imported Student,Enrolled,MSc Computer Science,Full-time,2026-09-21,authz-imported@uni.example,authzimp,\n")
+
+	table := []authzRow{
+		// Public routes.
+		{"GET", "/healthz", azSame(az200), fixed("/healthz", nil)},
+		{"GET", "/readyz", azSame(az200), fixed("/readyz", nil)},
+		{"GET", "/metrics", azSame(az200), fixed("/metrics", nil)},
+		{"GET", "/openapi.json", azSame(az200), fixed("/openapi.json", nil)},
+		{"POST", "/v1/auth/sign-in", azSame(az200), fixed("/v1/auth/sign-in", map[string]string{"email": "authz-signin@uni.example", "password": pw})},
+		// The holder of a set-password token, whoever else they are: a fresh token each.
+		{"POST", "/v1/auth/set-password", azSame(az200), func(azCaller) authzCall {
+			return authzCall{path: "/v1/auth/set-password", body: map[string]string{"token": newPasswordToken(), "password": "a brand new password"}}
+		}},
+
+		// Any user.
+		{"GET", "/v1/me", azOnly(az200, azCoordinator, azSupervisor, azOtherSup, azExaminer, azOwner, azOtherStudent), fixed("/v1/me", nil)},
+		{"PUT", "/v1/me/password", azOnly(az200, azCoordinator, azSupervisor, azOtherSup, azExaminer, azOwner, azOtherStudent), func(c azCaller) authzCall {
+			cur, next := passwords[c]+"?", "a changed password"
+			if c != azNobody {
+				cur = passwords[c]
+			}
+			return authzCall{path: "/v1/me/password", body: map[string]string{"current_password": cur, "new_password": next},
+				after: func() { // put the password back, for the next rows
+					s.expect(s.do("PUT", "/v1/me/password", tokens[c], map[string]string{"current_password": next, "new_password": passwords[c]}), 200)
+				}}
+		}},
+
+		// Users.
+		{"POST", "/v1/users", azOnly(az201, azCoordinator), func(c azCaller) authzCall {
+			return authzCall{path: "/v1/users", body: map[string]any{"email": fmt.Sprintf("authz-created-%d@uni.example", c), "name": "Created", "roles": []string{"student"}}}
+		}},
+		{"GET", "/v1/users", azOnly(az200, azCoordinator), fixed("/v1/users", nil)},
+		{"GET", "/v1/users/{id}", [azNCallers]int{az401, az200, az404, az404, az404, az200, az404}, fixed("/v1/users/"+stuA, nil)},
+		{"PATCH", "/v1/users/{id}", [azNCallers]int{az401, az200, az404, az404, az404, az200, az404}, fixed("/v1/users/"+stuA, map[string]string{"name": "Student A"})},
+		// A fresh target per caller; "self" is a fresh student deleting themselves.
+		{"DELETE", "/v1/users/{id}", azOnly(az204, azCoordinator), func(c azCaller) authzCall {
+			id, tok := newUser()
+			if c == azOwner {
+				return authzCall{path: "/v1/users/" + id, as: tok}
+			}
+			return authzCall{path: "/v1/users/" + id}
+		}},
+		{"GET", "/v1/users/{id}/history", [azNCallers]int{az401, az200, az404, az404, az404, az200, az404}, fixed("/v1/users/"+stuA+"/history", nil)},
+		{"POST", "/v1/users/{id}/password-token", azOnly(az201, azCoordinator), fixed("/v1/users/"+stuA+"/password-token", nil)},
+
+		// Supervisors and students.
+		{"GET", "/v1/supervisors", azOnly(az200, azCoordinator, azSupervisor, azOtherSup, azExaminer, azOwner, azOtherStudent), fixed("/v1/supervisors", nil)},
+		{"GET", "/v1/supervisors/{id}", azOnly(az200, azCoordinator, azSupervisor, azOtherSup, azExaminer, azOwner, azOtherStudent), fixed("/v1/supervisors/"+sup1, nil)},
+		{"PUT", "/v1/supervisors/{id}/profile", azOnly(az200, azCoordinator, azSupervisor),
+			fixed("/v1/supervisors/"+sup1+"/profile", map[string]any{"areas": []string{"Systems", "Networks"}, "info": "Office 1", "project_ideas": []map[string]string{{"title": "Fast RPC", "description": "d"}}})},
+		{"GET", "/v1/students/{id}", [azNCallers]int{az401, az200, az200, az404, az200, az200, az404}, fixed("/v1/students/"+stuA, nil)},
+		{"PUT", "/v1/students/{id}/preferences", azOnly(az200, azOwner), fixed("/v1/students/"+stuA+"/preferences", map[string]any{"supervisor_ids": []string{sup1, sup2}})},
+
+		// Projects.
+		{"POST", "/v1/projects", azOnly(az201, azOwner, azOtherStudent), fixed("/v1/projects", map[string]string{"title": "A draft", "aim": "to be allowed"})},
+		{"GET", "/v1/projects", azOnly(az200, azCoordinator, azSupervisor, azOtherSup, azExaminer, azOwner, azOtherStudent), fixed("/v1/projects", nil)},
+		{"GET", "/v1/projects/{id}", [azNCallers]int{az401, az200, az200, az404, az200, az200, az404}, fixed("/v1/projects/"+proj, nil)},
+		// Visible but not theirs to edit: 403; not visible: 404.
+		{"PATCH", "/v1/projects/{id}", [azNCallers]int{az401, az200, az403, az404, az403, az200, az404}, fixed("/v1/projects/"+proj, map[string]string{"description": "edited"})},
+		{"DELETE", "/v1/projects/{id}", [azNCallers]int{az401, az204, az403, az404, az403, az204, az404}, func(c azCaller) authzCall {
+			return authzCall{path: "/v1/projects/" + newProject(fmt.Sprintf("To withdraw (%s)", c), false)}
+		}},
+		{"GET", "/v1/projects/{id}/history", [azNCallers]int{az401, az200, az200, az404, az200, az200, az404}, fixed("/v1/projects/"+proj+"/history", nil)},
+		// A rejected project (still showing azSupervisor 1 and the azExaminer), a fresh one each.
+		{"POST", "/v1/projects/{id}/submit", [azNCallers]int{az401, az403, az403, az403, az403, az200, az404}, func(c azCaller) authzCall {
+			return authzCall{path: "/v1/projects/" + newProject(fmt.Sprintf("To resubmit (%s)", c), true) + "/submit", body: map[string]string{"supervisor_id": sup1}}
+		}},
+		// Only the azSupervisor it was proposed to; a azSupervisor who cannot see it gets 404.
+		{"POST", "/v1/projects/{id}/decision", [azNCallers]int{az401, az403, az200, az404, az403, az403, az403}, func(c azCaller) authzCall {
+			return authzCall{path: "/v1/projects/" + newProject(fmt.Sprintf("To decide (%s)", c), false) + "/decision", body: map[string]string{"decision": "reject", "comment": "Too broad"}}
+		}},
+		{"PUT", "/v1/projects/{id}/examiner", azOnly(az200, azCoordinator), fixed("/v1/projects/"+proj+"/examiner", map[string]string{"examiner_id": exam})},
+		{"PUT", "/v1/projects/{id}/grade", azOnly(az200, azCoordinator), fixed("/v1/projects/"+proj+"/grade", map[string]any{"grade": 68, "feedback": "Solid"})},
+
+		// Coordinator only.
+		{"POST", "/v1/imports/{kind}", azOnly(az200, azCoordinator), func(azCaller) authzCall {
+			return authzCall{path: "/v1/imports/students", csv: studentsCSV}
+		}},
+		{"POST", "/v1/allocation", azOnly(az200, azCoordinator), fixed("/v1/allocation", map[string]any{"dry_run": true})},
+		{"GET", "/v1/exports/{name:assignments|grades}.csv", azOnly(az200, azCoordinator), fixed("/v1/exports/assignments.csv", nil)},
+	}
+
+	// The table and the registered routes must be the same set.
+	rows := map[string]bool{}
+	for _, r := range table {
+		if rows[r.key()] {
+			t.Errorf("the table has two rows for %s", r.key())
+		}
+		rows[r.key()] = true
+	}
+	routes := map[string]bool{}
+	for _, r := range registered {
+		routes[r.Method+" "+r.Path] = true
+	}
+	for k := range routes {
+		if !rows[k] {
+			t.Errorf("route %s is registered but has no row in the authorization table", k)
+		}
+	}
+	for k := range rows {
+		if !routes[k] {
+			t.Errorf("the authorization table has a row for %s, which is not registered", k)
+		}
+	}
+
+	var failed []string
+	for _, row := range table {
+		if !routes[row.key()] {
+			continue
+		}
+		for c := azNobody; c < azNCallers; c++ {
+			call := row.call(c)
+			token := tokens[c]
+			if call.as != "" {
+				token = call.as
+			}
+			var r response
+			if call.csv != nil {
+				r = authzUpload(t, s, call.path, token, call.csv)
+			} else {
+				r = s.do(row.method, call.path, token, call.body)
+			}
+			want := row.want[c]
+			cell := fmt.Sprintf("%s as %s", row.key(), c)
+			switch {
+			case r.Status != want:
+				t.Errorf("%s (%s %s): status %d, want %d: %.300s", cell, row.method, call.path, r.Status, want, r.Raw)
+				failed = append(failed, fmt.Sprintf("%s: got %d, want %d", cell, r.Status, want))
+			case want >= 400 && r.Header.Get("Content-Type") != "application/problem+json":
+				t.Errorf("%s: %d with content type %q, want application/problem+json", cell, r.Status, r.Header.Get("Content-Type"))
+				failed = append(failed, cell+": not problem+json")
+			}
+			if call.after != nil && r.Status < 300 && c != azNobody {
+				call.after()
+			}
+		}
+	}
+	if len(failed) > 0 {
+		slices.Sort(failed)
+		t.Logf("failing cells:\n  %s", strings.Join(failed, "\n  "))
+	}
+}
+
+// authzUpload posts a CSV file as multipart/form-data, with the token if any.
+func authzUpload(t *testing.T, s *service, path, token string, csv []byte) response {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, err := mw.CreateFormFile("file", "upload.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(csv)
+	mw.Close()
+	req, err := http.NewRequest("POST", s.base+path, &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := response{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
+	if len(raw) > 0 && raw[0] == '{' {
+		_ = json.Unmarshal(raw, &out.Body)
+	}
+	return out
+}
