@@ -22,10 +22,10 @@ type azCaller int
 const (
 	azNobody       azCaller = iota // no token
 	azCoordinator                  // the bootstrap admin
-	azSupervisor                   // the project's azSupervisor (and student A's)
-	azOtherSup                     // a azSupervisor with no tie to the project
-	azExaminer                     // the project's (and student A's) second azExaminer
-	azOwner                        // student A: the project's azOwner, "self" for users/students routes
+	azSupervisor                   // the project's supervisor (and student A's)
+	azOtherSup                     // a supervisor with no tie to the project
+	azExaminer                     // the project's (and student A's) second examiner
+	azOwner                        // student A: the project's owner, "self" for users/students routes
 	azOtherStudent                 // student B
 	azNCallers
 )
@@ -74,7 +74,7 @@ func azSame(status int) [azNCallers]int {
 	return w
 }
 
-// only gives ok to the callers listed, 401 to azNobody and 403 to the rest.
+// only gives ok to the callers listed, 401 to nobody and 403 to the rest.
 func azOnly(ok int, who ...azCaller) [azNCallers]int {
 	w := azSame(az403)
 	w[azNobody] = az401
@@ -115,14 +115,14 @@ func TestAuthorizationTable(t *testing.T) {
 		tokens[c] = s.signIn(emails[c], passwords[c])
 	}
 
-	// Student A is placed with azSupervisor 1 (so azSupervisor 1 is "their
-	// supervisor") and has a project submitted to azSupervisor 1, with the
-	// azExaminer as its second azExaminer.
+	// Student A is placed with supervisor 1 (so supervisor 1 is "their
+	// supervisor") and has a project submitted to supervisor 1, with the
+	// examiner as its second examiner.
 	if _, err := s.app.Cohort.AssignSupervisor(ctx, commands.Meta{Actor: events.SystemActor}, stuA, sup1); err != nil {
 		t.Fatal(err)
 	}
-	// newProject creates a project of student A submitted to azSupervisor 1,
-	// with the azExaminer; rejected leaves it rejected (so it can be submitted).
+	// newProject creates a project of student A submitted to supervisor 1,
+	// with the examiner; rejected leaves it rejected (so it can be submitted).
 	newProject := func(title string, rejected bool) string {
 		t.Helper()
 		id := s.expect(s.do("POST", "/v1/projects", tokens[azOwner], map[string]string{"title": title, "supervisor_id": sup1}), 201).str("id")
@@ -228,11 +228,11 @@ func TestAuthorizationTable(t *testing.T) {
 			return authzCall{path: "/v1/projects/" + newProject(fmt.Sprintf("To withdraw (%s)", c), false)}
 		}},
 		{"GET", "/v1/projects/{id}/history", [azNCallers]int{az401, az200, az200, az404, az200, az200, az404}, fixed("/v1/projects/"+proj+"/history", nil)},
-		// A rejected project (still showing azSupervisor 1 and the azExaminer), a fresh one each.
+		// A rejected project (still showing supervisor 1 and the examiner), a fresh one each.
 		{"POST", "/v1/projects/{id}/submit", [azNCallers]int{az401, az403, az403, az403, az403, az200, az404}, func(c azCaller) authzCall {
 			return authzCall{path: "/v1/projects/" + newProject(fmt.Sprintf("To resubmit (%s)", c), true) + "/submit", body: map[string]string{"supervisor_id": sup1}}
 		}},
-		// Only the azSupervisor it was proposed to; a azSupervisor who cannot see it gets 404.
+		// Only the supervisor it was proposed to; a supervisor who cannot see it gets 404.
 		{"POST", "/v1/projects/{id}/decision", [azNCallers]int{az401, az403, az200, az404, az403, az403, az403}, func(c azCaller) authzCall {
 			return authzCall{path: "/v1/projects/" + newProject(fmt.Sprintf("To decide (%s)", c), false) + "/decision", body: map[string]string{"decision": "reject", "comment": "Too broad"}}
 		}},
@@ -302,6 +302,7 @@ func TestAuthorizationTable(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("%d rows x %d callers checked against %d registered routes", len(table), azNCallers, len(routes))
 	if len(failed) > 0 {
 		slices.Sort(failed)
 		t.Logf("failing cells:\n  %s", strings.Join(failed, "\n  "))
