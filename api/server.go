@@ -68,7 +68,8 @@ type Route struct{ Method, Path string }
 // Routes lists every route the server registers, so tests can check that
 // each one is documented and has a row in the authorization table.
 func (s *Server) Routes() []Route {
-	r := s.router()
+	c := *s // a copy: building a router resets per-server state such as the principal cache
+	r := c.router()
 	var out []Route
 	_ = r.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
 		path, err1 := route.GetPathTemplate()

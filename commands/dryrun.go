@@ -16,7 +16,7 @@ import (
 func DryRun(x *Executor) *Executor {
 	states, _ := lru.New[string, cachedState](stateCacheSize)
 	d := *x
-	d.Store, d.Snapshots, d.Publisher = &dryStore{EventStore: x.Store, appended: map[string][]events.Commit{}}, nil, nil
+	d.Store, d.Snapshots, d.Publisher, d.Outbox = &dryStore{EventStore: x.Store, appended: map[string][]events.Commit{}}, nil, nil, nil
 	d.Observe, d.Appended, d.states = nil, nil, states
 	return &d
 }

@@ -54,6 +54,9 @@ type Executor struct {
 	Store     EventStore
 	Snapshots SnapshotStore
 	Publisher Publisher
+	// Outbox, when set, replaces Publisher: commits are reserved before they
+	// are appended and published by the outbox, so none is lost.
+	Outbox Outbox
 	Registry  *events.Registry
 	Clock     func() time.Time
 	Log       *slog.Logger
@@ -197,7 +200,7 @@ func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], stream
 		if err != nil {
 			return Result[S]{}, err
 		}
-		err = x.Store.Append(ctx, commit)
+		err = x.append(ctx, commit)
 		if errors.Is(err, ErrConcurrentAppend) {
 			if meta.IfMatch != nil {
 				return Result[S]{}, ErrPreconditionFailed
@@ -217,6 +220,29 @@ func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], stream
 		x.afterAppend(ctx, d.StreamType, d.Schema, commit, state, snapshotted)
 		return Result[S]{State: state, Version: commit.LastVersion(), Commit: &commit}, nil
 	}
+}
+
+// append stores a commit, through the outbox when there is one.
+func (x *Executor) append(ctx context.Context, c events.Commit) error {
+	if x.Outbox == nil {
+		err := x.Store.Append(ctx, c)
+		if err == nil && x.Publisher != nil {
+			if perr := x.Publisher.Publish(ctx, c); perr != nil {
+				x.Log.WarnContext(ctx, "publish commit", "commit", c.ID(), "err", perr)
+			}
+		}
+		return err
+	}
+	r, err := x.Outbox.Reserve(ctx, c.ID())
+	if err != nil {
+		return fmt.Errorf("reserve %s in the outbox: %w", c.ID(), err)
+	}
+	if err := x.Store.Append(ctx, c); err != nil {
+		r.Abandoned()
+		return err
+	}
+	r.Stored(c)
+	return nil
 }
 
 func (x *Executor) newCommit(streamType, streamID string, version int64, data []events.Data, meta Meta) (events.Commit, error) {
@@ -254,11 +280,6 @@ func (x *Executor) afterAppend(ctx context.Context, streamType, schema string, c
 		}
 	}
 	x.remember(c.StreamID, schema, state, c.LastVersion(), snapshotted)
-	if x.Publisher != nil {
-		if err := x.Publisher.Publish(ctx, c); err != nil {
-			x.Log.WarnContext(ctx, "publish commit; the relay will retry", "commit", c.ID(), "err", err)
-		}
-	}
 }
 
 // backoff waits a little, growing and jittered, so writers that lost a race

@@ -46,6 +46,23 @@ type Publisher interface {
 	Publish(ctx context.Context, c events.Commit) error
 }
 
+// Outbox makes publishing survive a crash. Before a commit is appended,
+// Reserve durably records that it may be; after the append the reservation is
+// told the outcome, and a stored commit is published. A reservation whose
+// process died is found by the relay, which publishes the commit if it was
+// stored. The event store is the outbox: nothing but commit ids is copied.
+type Outbox interface {
+	Reserve(ctx context.Context, commitID string) (Reservation, error)
+}
+
+// Reservation is one commit's place in the outbox.
+type Reservation interface {
+	// Stored hands over the appended commit for publishing.
+	Stored(c events.Commit)
+	// Abandoned says the append did not happen (a lost race, an error).
+	Abandoned()
+}
+
 // Credentials keeps password hashes outside the event store, so no event,
 // history or read model ever carries one.
 type Credentials interface {

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -31,13 +30,14 @@ import (
 	"github.com/capstone-pms/capstone/infra/embedded"
 	"github.com/capstone-pms/capstone/infra/metrics"
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
+	"github.com/capstone-pms/capstone/infra/outbox"
 	"github.com/capstone-pms/capstone/projections"
 	"github.com/capstone-pms/capstone/queries"
 )
 
 // collections are every collection the service uses; the embedded store
 // creates and indexes them at start-up.
-var collections = []string{imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, imongo.CollPasswordTokens, collSettings,
+var collections = []string{outbox.Collection, outbox.LeaseCollection, imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, imongo.CollPasswordTokens, collSettings,
 	projections.CollUsers, projections.CollProjects, projections.CollSupervisors, projections.CollStudents}
 
 const collSettings = "settings"
@@ -100,7 +100,9 @@ type App struct {
 	cfg       config.Config
 	log       *slog.Logger
 	store     *Store
-	bus       *gochannel.GoChannel
+	bus       *messaging
+	outbox    *outbox.Outbox
+	relay     chan struct{} // closed when the relay has stopped
 	consumers []*bus.Consumer
 	stop      context.CancelFunc
 	http      *http.Server
@@ -136,8 +138,21 @@ func (a *App) start(ctx context.Context) error {
 	a.Registry = events.NewRegistry(events.All()...)
 	es := imongo.NewEventStore(a.store.DB, a.Registry)
 	rm := imongo.NewReadModels(a.store.DB)
-	a.bus = bus.NewInProcess(a.log)
-	a.Exec = commands.NewExecutor(es, es, &bus.Publisher{Pub: a.bus, Topic: bus.Topic}, a.Registry, a.log)
+	var err error
+	if a.bus, err = openMessaging(ctx, a.cfg, a.log); err != nil {
+		return err
+	}
+	publisher := &bus.Publisher{Pub: a.bus.pub, Topic: bus.Topic}
+	a.Exec = commands.NewExecutor(es, es, nil, a.Registry, a.log)
+	instance := instanceName()
+	if len(a.cfg.Components) == 0 {
+		// A one-off command: its commits wait in the outbox for the relay of
+		// the running service, which publishes them to that service's bus.
+		a.outbox = outbox.New(a.store.DB, nil, instance, 1, a.log)
+	} else {
+		a.outbox = outbox.New(a.store.DB, publisher, instance, 16, a.log)
+	}
+	a.Exec.Outbox = a.outbox
 	a.Users = &user.Service{X: a.Exec, Credentials: imongo.NewCredentials(a.store.DB), Hasher: auth.Hasher{},
 		ClaimGrace: 30 * time.Second, CheckPassword: auth.ValidatePassword, Tokens: imongo.NewPasswordTokens(a.store.DB)}
 	a.Cohort = &cohort.Service{X: a.Exec}
@@ -150,15 +165,27 @@ func (a *App) start(ctx context.Context) error {
 	if a.cfg.Has("projector") {
 		for _, p := range []projections.Projection{projections.NewUsers(rm, es), projections.NewProjects(rm, es),
 			projections.NewSupervisors(rm, es), projections.NewStudents(rm, es)} {
-			c := &bus.Consumer{Sub: a.bus, Topic: bus.Topic, Registry: a.Registry, Projection: p, Log: a.log,
-				Workers: 4, MaxAttempts: 5, Observe: a.Metrics.ObserveProjection}
+			sub, err := a.bus.subscriber(ctx, p.Name())
+			if err != nil {
+				return err
+			}
+			c := &bus.Consumer{Sub: sub, Topic: bus.Topic, Registry: a.Registry, Projection: p, Log: a.log,
+				Workers: 4, MaxAttempts: 5, Observe: a.Metrics.ObserveProjection, NackOnFailure: a.bus.remote}
 			if err := c.Start(runCtx); err != nil {
 				return err
 			}
 			a.consumers = append(a.consumers, c)
 		}
-	} else {
+	} else if !a.bus.remote && len(a.cfg.Components) > 0 {
 		a.log.Warn("no projector in this process: with the in-process bus, read models will not update here")
+	}
+	if a.cfg.Has("relay") {
+		a.relay = make(chan struct{})
+		r := &outbox.Relay{Coll: a.store.DB.Collection(outbox.Collection), Commits: es, Publisher: publisher, Log: a.log,
+			Lease:    &outbox.Lease{Coll: a.store.DB.Collection(outbox.LeaseCollection), Name: "relay", Holder: instance, TTL: 10 * time.Second},
+			Interval: time.Second, MinAge: 3 * time.Second, GiveUp: 2 * time.Minute, Workers: 16,
+			Backlog: a.Metrics.SetRelayBacklog}
+		go func() { defer close(a.relay); r.Run(runCtx) }()
 	}
 	if err := a.bootstrap(ctx); err != nil {
 		return err
@@ -284,14 +311,20 @@ func (a *App) Close(ctx context.Context) {
 			a.log.Warn("HTTP shutdown", "err", err)
 		}
 	}
+	if a.outbox != nil {
+		a.outbox.Close(ctx) // publish what is in hand; the rest is the relay's
+	}
 	if a.stop != nil {
 		a.stop()
 	}
 	for _, c := range a.consumers {
 		c.Wait()
 	}
+	if a.relay != nil {
+		<-a.relay
+	}
 	if a.bus != nil {
-		_ = a.bus.Close()
+		a.bus.Close()
 	}
 	a.store.Close(ctx)
 }

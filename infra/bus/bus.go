@@ -33,10 +33,13 @@ const (
 	MetaCommitID = "commit_id"
 )
 
-// NewInProcess returns the in-process bus for the all-in-one run: publishing
-// never blocks on the consumers, and every subscription gets every message.
+// NewInProcess returns the in-process bus for the all-in-one run. Every
+// subscription gets every message, and Publish returns once every consumer
+// has handled it, so the outbox forgets a commit only after it is projected
+// (publishing happens after the command has answered, off its latency path).
 func NewInProcess(log *slog.Logger) *gochannel.GoChannel {
-	return gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 1024}, watermill.NewSlogLogger(log))
+	return gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 1024, BlockPublishUntilSubscriberAck: true},
+		watermill.NewSlogLogger(log))
 }
 
 // Publisher publishes commits on a Watermill publisher.
@@ -73,6 +76,12 @@ type Consumer struct {
 	MaxAttempts int
 	// Observe, when set, is told each handled commit's outcome (metrics).
 	Observe func(projection string, c events.Commit, err error)
+	// NackOnFailure hands a commit that keeps failing back to the transport,
+	// which redelivers it later and dead-letters it after bounded deliveries
+	// (Pub/Sub). Without it (the in-process bus, which would redeliver at
+	// once, forever) the commit is dropped with an error log: it stays in
+	// the event store, and the stream's next commit fills the gap.
+	NackOnFailure bool
 
 	wg sync.WaitGroup
 }
@@ -134,10 +143,12 @@ func (c *Consumer) handle(ctx context.Context, msg *message.Message) {
 		return
 	}
 	if err != nil {
-		// The commit stays in the event store: the stream's next commit fills
-		// the gap, and a replay rebuilds the read model.
 		c.Log.ErrorContext(ctx, "projection gave up on a commit", "projection", c.Projection.Name(),
 			"commit", msg.Metadata.Get(MetaCommitID), "err", err)
+		if c.NackOnFailure {
+			msg.Nack()
+			return
+		}
 	}
 	msg.Ack()
 }

@@ -16,7 +16,7 @@ import (
 )
 
 // Components a process can run; "all" is every one of them.
-var Components = []string{"api", "projector"}
+var Components = []string{"api", "projector", "relay"}
 
 // Config is every setting of `capstone serve`.
 type Config struct {
@@ -35,6 +35,11 @@ type Config struct {
 
 	// Demo loads the demo cohort at start-up (README: the documented sign-ins).
 	Demo bool
+
+	// PubSubProject selects Google Cloud Pub/Sub as the bus (else in-process);
+	// PubSubEmulator points the client at an emulator (host:port).
+	PubSubProject  string
+	PubSubEmulator string
 }
 
 // Has reports whether the process runs component c.
@@ -56,8 +61,15 @@ func (c Config) String() string {
 		u.User = url.UserPassword(u.User.Username(), "*****")
 		uri = u.String()
 	}
-	return fmt.Sprintf("addr=%s data-dir=%s components=%s mongodb-uri=%s database=%s jwt-secret=%s token-ttl=%s log=%s/%s bootstrap-email=%s",
-		c.Addr, c.DataDir, strings.Join(c.Components, ","), uri, c.Database, mask(c.JWTSecret), c.TokenTTL,
+	bus := "in-process"
+	if c.PubSubProject != "" {
+		bus = "pubsub:" + c.PubSubProject
+		if c.PubSubEmulator != "" {
+			bus += "@" + c.PubSubEmulator
+		}
+	}
+	return fmt.Sprintf("addr=%s data-dir=%s components=%s mongodb-uri=%s database=%s bus=%s jwt-secret=%s token-ttl=%s log=%s/%s bootstrap-email=%s",
+		c.Addr, c.DataDir, strings.Join(c.Components, ","), uri, c.Database, bus, mask(c.JWTSecret), c.TokenTTL,
 		c.LogLevel, c.LogFormat, c.BootstrapEmail)
 }
 
@@ -85,7 +97,8 @@ func ParseServe(args []string, env func(string) string, usage io.Writer) (Config
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: capstone serve [flags]\n\nRuns the API and the projector (or the --components given) on one port.\n"+
 			"With no MONGODB_URI the embedded store keeps its data in --data-dir.\n"+
-			"CAPSTONE_BOOTSTRAP_EMAIL and CAPSTONE_BOOTSTRAP_PASSWORD (env only) create the first coordinator.\n\nFlags:\n")
+			"CAPSTONE_BOOTSTRAP_EMAIL and CAPSTONE_BOOTSTRAP_PASSWORD (env only) create the first coordinator.\n"+
+			"PUBSUB_PROJECT_ID (or GOOGLE_CLOUD_PROJECT) selects Google Cloud Pub/Sub as the bus; PUBSUB_EMULATOR_HOST points it at an emulator.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -101,6 +114,11 @@ func ParseServe(args []string, env func(string) string, usage io.Writer) (Config
 	if c.TokenTTL, err = time.ParseDuration(*ttl); err != nil || c.TokenTTL < time.Minute || c.TokenTTL > 30*24*time.Hour {
 		return c, fmt.Errorf("--token-ttl %q: want a duration between 1m and 720h", *ttl)
 	}
+	c.PubSubProject = env("PUBSUB_PROJECT_ID")
+	if c.PubSubProject == "" {
+		c.PubSubProject = env("GOOGLE_CLOUD_PROJECT")
+	}
+	c.PubSubEmulator = env("PUBSUB_EMULATOR_HOST")
 	c.BootstrapEmail = env("CAPSTONE_BOOTSTRAP_EMAIL")
 	c.BootstrapPassword = env("CAPSTONE_BOOTSTRAP_PASSWORD")
 	if (c.BootstrapEmail == "") != (c.BootstrapPassword == "") {

@@ -188,3 +188,17 @@ func (s *EventStore) SaveSnapshot(ctx context.Context, snap commands.Snapshot) e
 		State: string(snap.State), SavedAt: time.Now().UTC()}
 	return upsert(ctx, s.snapshots, snap.StreamID, doc)
 }
+
+// LoadCommit reads one commit by its id (the relay's lookup).
+func (s *EventStore) LoadCommit(ctx context.Context, commitID string) (events.Commit, bool, error) {
+	var doc commitDoc
+	err := s.events.FindOne(ctx, bson.D{{Key: "_id", Value: commitID}}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return events.Commit{}, false, nil
+	}
+	if err != nil {
+		return events.Commit{}, false, err
+	}
+	c, err := s.fromCommitDoc(doc)
+	return c, err == nil, err
+}

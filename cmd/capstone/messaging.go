@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+
+	"github.com/capstone-pms/capstone/infra/bus"
+	"github.com/capstone-pms/capstone/infra/config"
+	"github.com/capstone-pms/capstone/infra/pubsub"
+)
+
+// messaging is the bus of a process: Google Cloud Pub/Sub when a project is
+// configured, else the in-process channel of the all-in-one run.
+type messaging struct {
+	pub message.Publisher
+	// subscriber returns the subscriber of a projection group.
+	subscriber func(ctx context.Context, group string) (message.Subscriber, error)
+	// remote is true for Pub/Sub: a failed message is nacked for redelivery
+	// (and dead-lettered after bounded deliveries) instead of dropped.
+	remote  bool
+	closers []func() error
+}
+
+// projectionGroups are the projections' subscription groups, created up
+// front so no message published before a projector starts is missed.
+var projectionGroups = []string{"users", "projects", "supervisors", "students"}
+
+func openMessaging(ctx context.Context, cfg config.Config, log *slog.Logger) (*messaging, error) {
+	if cfg.PubSubProject == "" {
+		ch := bus.NewInProcess(log)
+		return &messaging{pub: ch, subscriber: func(context.Context, string) (message.Subscriber, error) { return ch, nil },
+			closers: []func() error{ch.Close}}, nil
+	}
+	pcfg := pubsub.Config{ProjectID: cfg.PubSubProject, EmulatorHost: cfg.PubSubEmulator, Logger: log}
+	opts := pubsub.SubscriberOptions{}
+	for _, g := range projectionGroups {
+		if err := pubsub.EnsureSubscription(ctx, pcfg, g, opts); err != nil {
+			return nil, fmt.Errorf("pub/sub subscription %s: %w", g, err)
+		}
+	}
+	pub, err := pubsub.NewPublisher(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("pub/sub publisher: %w", err)
+	}
+	m := &messaging{pub: pub, remote: true, closers: []func() error{pub.Close}}
+	m.subscriber = func(ctx context.Context, group string) (message.Subscriber, error) {
+		sub, err := pubsub.NewSubscriber(ctx, pcfg, group, opts)
+		if err == nil {
+			m.closers = append(m.closers, sub.Close)
+		}
+		return sub, err
+	}
+	return m, nil
+}
+
+func (m *messaging) Close() {
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		_ = m.closers[i]()
+	}
+}
+
+// instanceName identifies this process in outbox groups and leases.
+func instanceName() string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:8])
+}

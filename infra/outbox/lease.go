@@ -1,0 +1,65 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+)
+
+// LeaseCollection holds leases (one document per lease name).
+const LeaseCollection = "leases"
+
+// Lease lets one process at a time do a job (the relay's sweeps). A holder
+// renews it on every Hold; when the holder dies, another takes it over once
+// it has expired, within TTL.
+type Lease struct {
+	Coll   *mongo.Collection
+	Name   string
+	Holder string
+	TTL    time.Duration
+}
+
+type leaseDoc struct {
+	ID        string    `bson:"_id"`
+	Holder    string    `bson:"holder"`
+	ExpiresAt time.Time `bson:"expires_at"`
+}
+
+// Hold acquires or renews the lease and reports whether this process holds it.
+func (l *Lease) Hold(ctx context.Context) (bool, error) {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	mine := leaseDoc{ID: l.Name, Holder: l.Holder, ExpiresAt: now.Add(l.TTL)}
+	_, err := l.Coll.InsertOne(ctx, mine)
+	if err == nil {
+		return true, nil
+	}
+	if !mongo.IsDuplicateKeyError(err) {
+		return false, err
+	}
+	var cur leaseDoc
+	if err := l.Coll.FindOne(ctx, bson.D{{Key: "_id", Value: l.Name}}).Decode(&cur); err != nil {
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return false, nil // released meanwhile: try again next time
+		}
+		return false, err
+	}
+	if cur.Holder != l.Holder && now.Before(cur.ExpiresAt) {
+		return false, nil
+	}
+	// Renew ours, or take over an expired one. The filter names the document
+	// as it was read, so of two processes taking over only one matches.
+	res, err := l.Coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: l.Name}, {Key: "holder", Value: cur.Holder},
+		{Key: "expires_at", Value: cur.ExpiresAt}}, mine)
+	if err != nil {
+		return false, err
+	}
+	return res.MatchedCount == 1, nil
+}
+
+// Release gives the lease up (on shutdown), so a successor need not wait.
+func (l *Lease) Release(ctx context.Context) {
+	_, _ = l.Coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: l.Name}, {Key: "holder", Value: l.Holder}})
+}

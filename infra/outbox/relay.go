@@ -1,0 +1,140 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/events"
+)
+
+// CommitLoader reads a commit by id from the event store.
+type CommitLoader interface {
+	LoadCommit(ctx context.Context, commitID string) (events.Commit, bool, error)
+}
+
+// Relay publishes the commits that their writer did not: after a crash, a
+// failed publish or a timeout. Only the holder of the lease sweeps, so
+// several relays can run for availability and one publishes at a time.
+type Relay struct {
+	Coll      *mongo.Collection // the outbox collection
+	Commits   CommitLoader
+	Publisher commands.Publisher
+	Lease     *Lease
+	Log       *slog.Logger
+	// Interval between sweeps; MinAge leaves a young group to its writer;
+	// GiveUp drops an id whose commit never appeared (its append failed or
+	// never happened).
+	Interval, MinAge, GiveUp time.Duration
+	Workers                  int
+	// Backlog, when set, is told the number of commit ids waiting (metrics).
+	Backlog func(n int)
+	// Published, when set, is told how many commits a sweep published.
+	Published func(n int)
+}
+
+// Run sweeps until ctx ends.
+func (r *Relay) Run(ctx context.Context) {
+	t := time.NewTicker(r.Interval)
+	defer t.Stop()
+	defer r.Lease.Release(context.WithoutCancel(ctx))
+	for {
+		if held, err := r.Lease.Hold(ctx); err != nil {
+			r.Log.WarnContext(ctx, "relay lease", "err", err)
+		} else if held {
+			if err := r.Sweep(ctx); err != nil && ctx.Err() == nil {
+				r.Log.WarnContext(ctx, "relay sweep", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Sweep publishes every stored commit of every group old enough, then
+// deletes the group. The outbox holds only commits in flight, so this reads
+// a handful of documents, never the events collection.
+func (r *Relay) Sweep(ctx context.Context) error {
+	cur, err := r.Coll.Find(ctx, bson.D{}, options.Find().SetLimit(1000))
+	if err != nil {
+		return err
+	}
+	var groups []groupDoc
+	if err := cur.All(ctx, &groups); err != nil {
+		return err
+	}
+	backlog := 0
+	for _, g := range groups {
+		backlog += len(g.CommitIDs)
+	}
+	if r.Backlog != nil {
+		r.Backlog(backlog)
+	}
+	now := time.Now()
+	published := 0
+	for _, g := range groups {
+		if now.Sub(g.CreatedAt) < r.MinAge {
+			continue
+		}
+		n, done, err := r.settle(ctx, g, now)
+		published += n
+		if err != nil {
+			return err
+		}
+		if done {
+			if _, err := r.Coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: g.ID}}); err != nil {
+				return err
+			}
+		}
+	}
+	if r.Published != nil && published > 0 {
+		r.Published(published)
+	}
+	return nil
+}
+
+// settle publishes a group's stored commits in parallel; done is false while
+// an id may still be appended (its commit is missing but young).
+func (r *Relay) settle(ctx context.Context, g groupDoc, now time.Time) (published int, done bool, err error) {
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		waiting bool
+		firstEr error
+	)
+	sem := make(chan struct{}, max(r.Workers, 1))
+	for _, id := range g.CommitIDs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			c, found, err := r.Commits.LoadCommit(ctx, id)
+			if err == nil && found {
+				err = r.Publisher.Publish(ctx, c)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				firstEr = errors.Join(firstEr, err)
+			case found:
+				published++
+			case now.Sub(g.CreatedAt) < r.GiveUp:
+				waiting = true
+			}
+		}()
+	}
+	wg.Wait()
+	return published, firstEr == nil && !waiting, firstEr
+}
