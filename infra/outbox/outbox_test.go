@@ -1,0 +1,311 @@
+package outbox_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/infra/embedded"
+	imongo "github.com/capstone-pms/capstone/infra/mongo"
+	"github.com/capstone-pms/capstone/infra/outbox"
+)
+
+var store *embedded.Store
+
+func TestMain(m *testing.M) {
+	dir, _ := os.MkdirTemp("", "outbox-test")
+	var err error
+	store, err = embedded.Start(context.Background(), embedded.Options{DataDir: dir, Logger: quiet})
+	if err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	store.Close()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+var dbSeq int
+
+func newDB(t *testing.T) *mongo.Database {
+	t.Helper()
+	dbSeq++
+	name := fmt.Sprintf("outbox_%d_%d", os.Getpid(), dbSeq)
+	ctx := context.Background()
+	if err := store.PrepareCollections(ctx, name, outbox.Collection, outbox.LeaseCollection, imongo.CollEvents); err != nil {
+		t.Fatal(err)
+	}
+	client, err := mongo.Connect(options.Client().ApplyURI(store.URI()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Disconnect(ctx) })
+	return client.Database(name)
+}
+
+// recorder is a publisher that keeps what it was given: the bus's place in
+// these tests, which are about what reaches it, not about the bus itself.
+type recorder struct {
+	mu   sync.Mutex
+	got  map[string]int
+	fail bool
+}
+
+func (r *recorder) Publish(_ context.Context, c events.Commit) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fail {
+		return fmt.Errorf("the bus is down")
+	}
+	if r.got == nil {
+		r.got = map[string]int{}
+	}
+	r.got[c.ID()]++
+	return nil
+}
+
+func (r *recorder) count(id string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.got[id]
+}
+
+func (r *recorder) setFail(v bool) {
+	r.mu.Lock()
+	r.fail = v
+	r.mu.Unlock()
+}
+
+var reg = events.NewRegistry(events.All()...)
+
+func executor(db *mongo.Database, ob commands.Outbox) *commands.Executor {
+	es := imongo.NewEventStore(db, reg)
+	x := commands.NewExecutor(es, es, nil, reg, quiet)
+	x.Outbox = ob
+	return x
+}
+
+// counter is a tiny aggregate for these tests.
+var decider = commands.Decider[int, string]{StreamType: events.StreamProject, Schema: "t/1",
+	Initial: func(string) int { return 0 },
+	Evolve:  func(n int, _ events.Envelope) int { return n + 1 },
+	Decide: func(n int, title string) ([]events.Data, error) {
+		if n == 0 {
+			return []events.Data{&events.ProjectCreated{OwnerID: "u", Title: title}}, nil
+		}
+		return []events.Data{&events.ProjectEdited{Title: title}}, nil
+	}}
+
+func relay(db *mongo.Database, pub commands.Publisher, holder string) *outbox.Relay {
+	return &outbox.Relay{Coll: db.Collection(outbox.Collection), Commits: imongo.NewEventStore(db, reg), Publisher: pub, Log: quiet,
+		Lease:    &outbox.Lease{Coll: db.Collection(outbox.LeaseCollection), Name: "relay", Holder: holder, TTL: 2 * time.Second},
+		Interval: 50 * time.Millisecond, MinAge: 0, GiveUp: time.Minute, Workers: 4}
+}
+
+func groups(t *testing.T, db *mongo.Database) int64 {
+	n, err := db.Collection(outbox.Collection).CountDocuments(context.Background(), bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out: %s", what)
+		}
+	}
+}
+
+// TestPublishedAndForgotten: the fast path publishes each commit once and
+// leaves an empty outbox.
+func TestPublishedAndForgotten(t *testing.T) {
+	db := newDB(t)
+	pub := &recorder{}
+	ob := outbox.New(db, pub, "a", 4, quiet)
+	defer ob.Close(context.Background())
+	x := executor(db, ob)
+	var wg sync.WaitGroup
+	ids := make([]string, 40)
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := commands.Execute(context.Background(), x, decider, fmt.Sprint("p", i), "t", commands.Meta{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids[i] = res.Commit.ID()
+		}()
+	}
+	wg.Wait()
+	waitUntil(t, "every commit published and the outbox empty", func() bool {
+		for _, id := range ids {
+			if pub.count(id) != 1 {
+				return false
+			}
+		}
+		return groups(t, db) == 0
+	})
+}
+
+// TestBusDownThenBack: commands are accepted while the bus is down; the
+// relay publishes every one of them once it is back.
+func TestBusDownThenBack(t *testing.T) {
+	db := newDB(t)
+	pub := &recorder{fail: true}
+	ob := outbox.New(db, pub, "a", 4, quiet)
+	defer ob.Close(context.Background())
+	x := executor(db, ob)
+	var ids []string
+	for i := range 25 {
+		res, err := commands.Execute(context.Background(), x, decider, fmt.Sprint("q", i%5), fmt.Sprint("t", i), commands.Meta{})
+		if err != nil {
+			t.Fatalf("a command failed while the bus was down: %v", err)
+		}
+		ids = append(ids, res.Commit.ID())
+	}
+	if groups(t, db) == 0 {
+		t.Fatal("nothing waits in the outbox while the bus is down")
+	}
+	pub.setFail(false)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go relay(db, pub, "r1").Run(ctx)
+	waitUntil(t, "every commit published after the bus came back", func() bool {
+		for _, id := range ids {
+			if pub.count(id) < 1 {
+				return false
+			}
+		}
+		return groups(t, db) == 0
+	})
+}
+
+// TestDiedAfterAppend: a process that stored a commit and died before
+// publishing it (here: an outbox without a publisher) loses nothing.
+func TestDiedAfterAppend(t *testing.T) {
+	db := newDB(t)
+	dead := outbox.New(db, nil, "dead", 1, quiet)
+	res, err := commands.Execute(context.Background(), executor(db, dead), decider, "d1", "t", commands.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A reservation whose append never happened is dropped after GiveUp.
+	if _, err := dead.Reserve(context.Background(), "never:000000000001"); err != nil {
+		t.Fatal(err)
+	}
+	pub := &recorder{}
+	r := relay(db, pub, "r1")
+	r.GiveUp = 200 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go r.Run(ctx)
+	waitUntil(t, "the stored commit published by the relay", func() bool { return pub.count(res.Commit.ID()) == 1 })
+	waitUntil(t, "the outbox empty", func() bool { return groups(t, db) == 0 })
+	if pub.count("never:000000000001") != 0 {
+		t.Fatal("a commit that was never stored was published")
+	}
+}
+
+// TestLeaseTakeover: one relay holds the lease; when it dies without
+// releasing it, another takes over once it expires, and nothing is stuck.
+func TestLeaseTakeover(t *testing.T) {
+	db := newDB(t)
+	ctx := context.Background()
+	a := &outbox.Lease{Coll: db.Collection(outbox.LeaseCollection), Name: "relay", Holder: "a", TTL: 500 * time.Millisecond}
+	b := &outbox.Lease{Coll: db.Collection(outbox.LeaseCollection), Name: "relay", Holder: "b", TTL: 500 * time.Millisecond}
+	if held, err := a.Hold(ctx); err != nil || !held {
+		t.Fatalf("a: %v %v", held, err)
+	}
+	if held, _ := b.Hold(ctx); held {
+		t.Fatal("b holds a lease that a holds")
+	}
+	if held, _ := a.Hold(ctx); !held {
+		t.Fatal("a could not renew")
+	}
+	start := time.Now()
+	waitUntil(t, "b to take over", func() bool { held, _ := b.Hold(ctx); return held })
+	if time.Since(start) > 2*time.Second {
+		t.Fatalf("take-over took %s", time.Since(start))
+	}
+	if held, _ := a.Hold(ctx); held {
+		t.Fatal("a still holds the lease after b took it over")
+	}
+
+	// End to end: the holder dies with work left; the other relay does it.
+	pub := &recorder{}
+	dead := outbox.New(db, nil, "w", 1, quiet)
+	res, err := commands.Execute(ctx, executor(db, dead), decider, "l1", "t", commands.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stuck := &recorder{fail: true} // the first relay cannot publish, then dies
+	c1, kill := context.WithCancel(ctx)
+	go relay(db, stuck, "r1").Run(c1)
+	time.Sleep(200 * time.Millisecond)
+	kill()
+	c2, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go relay(db, pub, "r2").Run(c2)
+	waitUntil(t, "the second relay to publish", func() bool { return pub.count(res.Commit.ID()) == 1 })
+}
+
+// countingLoader counts the commits a sweep reads.
+type countingLoader struct {
+	outbox.CommitLoader
+	mu    sync.Mutex
+	loads int
+}
+
+func (c *countingLoader) LoadCommit(ctx context.Context, id string) (events.Commit, bool, error) {
+	c.mu.Lock()
+	c.loads++
+	c.mu.Unlock()
+	return c.CommitLoader.LoadCommit(ctx, id)
+}
+
+// TestSweepReadsOnlyWhatIsInFlight: after 300 commits were published, a
+// sweep reads no commit at all: its work follows the outbox, not the store.
+func TestSweepReadsOnlyWhatIsInFlight(t *testing.T) {
+	db := newDB(t)
+	pub := &recorder{}
+	ob := outbox.New(db, pub, "a", 4, quiet)
+	x := executor(db, ob)
+	for i := range 300 {
+		if _, err := commands.Execute(context.Background(), x, decider, fmt.Sprint("s", i), "t", commands.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ob.Close(context.Background())
+	waitUntil(t, "the outbox empty", func() bool { return groups(t, db) == 0 })
+	r := relay(db, pub, "r1")
+	loader := &countingLoader{CommitLoader: r.Commits}
+	r.Commits = loader
+	x2 := executor(db, outbox.New(db, nil, "b", 1, quiet)) // a writer that died before publishing
+	if _, err := commands.Execute(context.Background(), x2, decider, "late", "t", commands.Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if loader.loads != 1 {
+		t.Fatalf("a sweep with one commit in flight read %d commits", loader.loads)
+	}
+}
