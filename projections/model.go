@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/capstone-pms/capstone/events"
@@ -32,8 +33,17 @@ func (m *Model[D]) Handle(ctx context.Context, c events.Commit) error {
 	if c.StreamType != m.StreamType {
 		return nil
 	}
+	for range maxConflicts {
+		if err := m.handle(ctx, c); !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+	return fmt.Errorf("%s %s: %w", m.ProjectionName, c.ID(), ErrConflict)
+}
+
+func (m *Model[D]) handle(ctx context.Context, c events.Commit) error {
 	var doc D
-	found, err := m.Docs.Get(ctx, m.Collection, c.StreamID, &doc)
+	found, rev, err := m.Docs.Load(ctx, m.Collection, c.StreamID, &doc)
 	if err != nil {
 		return err
 	}
@@ -66,5 +76,5 @@ func (m *Model[D]) Handle(ctx context.Context, c events.Commit) error {
 	if !exists {
 		return nil
 	}
-	return m.Docs.Put(ctx, m.Collection, c.StreamID, doc)
+	return m.Docs.Store(ctx, m.Collection, c.StreamID, doc, rev)
 }

@@ -21,29 +21,42 @@ import (
 type memDocs struct {
 	mu   sync.Mutex
 	docs map[string][]byte
+	revs map[string]int64
 	puts int
 }
 
-func (m *memDocs) Get(_ context.Context, coll, id string, into any) (bool, error) {
+func (m *memDocs) Load(_ context.Context, coll, id string, into any) (bool, int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	raw, ok := m.docs[coll+"/"+id]
 	if !ok {
-		return false, nil
+		return false, 0, nil
 	}
-	return true, bson.Unmarshal(raw, into)
+	return true, m.revs[coll+"/"+id], bson.Unmarshal(raw, into)
 }
 
-func (m *memDocs) Put(_ context.Context, coll, id string, doc any) error {
+func (m *memDocs) Store(_ context.Context, coll, id string, doc any, rev int64) error {
 	raw, err := bson.Marshal(doc)
 	if err != nil {
 		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.revs == nil {
+		m.revs = map[string]int64{}
+	}
+	if m.revs[coll+"/"+id] != rev {
+		return projections.ErrConflict
+	}
 	m.docs[coll+"/"+id] = raw
+	m.revs[coll+"/"+id] = rev + 1
 	m.puts++
 	return nil
+}
+
+func (m *memDocs) Get(ctx context.Context, coll, id string, into any) (bool, error) {
+	found, _, err := m.Load(ctx, coll, id, into)
+	return found, err
 }
 
 // memStreams serves commits as the event store would.
@@ -187,5 +200,48 @@ func TestProjectionsSkipOtherStreams(t *testing.T) {
 	}
 	if docs.puts != 0 {
 		t.Fatal("the users projection wrote a project")
+	}
+}
+
+// TestReplicasRacingOnOneDocument: two projector replicas (two projection
+// instances, no shared lock) apply commits of different streams that concern
+// one student document at the same time; revisions keep every change.
+func TestReplicasRacingOnOneDocument(t *testing.T) {
+	docs := &memDocs{docs: map[string][]byte{}}
+	streams := memStreams{commits: map[string][]events.Commit{}}
+	a, b := projections.NewStudents(docs, streams), projections.NewStudents(docs, streams)
+	mk := func(stream, typ string, d events.Data) events.Commit {
+		c := events.Commit{StreamID: stream, StreamType: typ, FirstVersion: 1, RecordedAt: t0}
+		c.Events = []events.Envelope{{StreamID: stream, StreamType: typ, Version: 1, Type: d.EventType(), Data: d, RecordedAt: t0}}
+		streams.commits[stream] = []events.Commit{c}
+		return c
+	}
+	var commits []events.Commit
+	commits = append(commits, mk("u1", events.StreamUser, &events.UserCreated{Email: "a@b.c", Name: "A", Roles: []string{events.RoleStudent}}))
+	commits = append(commits, mk("student:u1", events.StreamStudent, &events.PreferencesSet{SupervisorIDs: []string{"s1"}}))
+	for i := range 30 {
+		commits = append(commits, mk(fmt.Sprint("p", i), events.StreamProject, &events.ProjectCreated{OwnerID: "u1", Title: "t"}))
+	}
+	var wg sync.WaitGroup
+	for i, c := range commits {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := a
+			if i%2 == 1 {
+				p = b
+			}
+			if err := p.Handle(context.Background(), c); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	var got projections.StudentDoc
+	if ok, _ := docs.Get(context.Background(), projections.CollStudents, "u1", &got); !ok {
+		t.Fatal("no document")
+	}
+	if len(got.ProjectIDs) != 30 || len(got.Preferences) != 1 || got.Name != "A" {
+		t.Fatalf("lost updates: %d projects, preferences %v, name %q", len(got.ProjectIDs), got.Preferences, got.Name)
 	}
 }

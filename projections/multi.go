@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"slices"
@@ -55,9 +56,11 @@ func (m *Multi[D, PD]) Handle(ctx context.Context, c events.Commit) error {
 	commits := []events.Commit{c}
 	broadcast := slices.Contains(m.Broadcast, c.StreamType)
 	cpID := "checkpoint:" + m.ProjectionName + ":" + c.StreamID
+	var cpRev int64
 	if broadcast {
 		var cp checkpoint
-		if _, err := m.Docs.Get(ctx, m.Collection, cpID, &cp); err != nil {
+		var err error
+		if _, cpRev, err = m.Docs.Load(ctx, m.Collection, cpID, &cp); err != nil {
 			return err
 		}
 		if c.LastVersion() <= cp.Version {
@@ -83,14 +86,26 @@ func (m *Multi[D, PD]) Handle(ctx context.Context, c events.Commit) error {
 		}
 	}
 	for _, id := range order {
-		if err := m.apply(ctx, c, id, byDoc[id], broadcast); err != nil {
+		if err := m.applyRetrying(ctx, c, id, byDoc[id], broadcast); err != nil {
 			return err
 		}
 	}
 	if broadcast {
-		return m.Docs.Put(ctx, m.Collection, cpID, checkpoint{ID: cpID, Version: c.LastVersion()})
+		// Another replica may have moved the checkpoint on: then it covers this commit too.
+		if err := m.Docs.Store(ctx, m.Collection, cpID, checkpoint{ID: cpID, Version: c.LastVersion()}, cpRev); err != nil && !errors.Is(err, ErrConflict) {
+			return err
+		}
 	}
 	return nil
+}
+
+func (m *Multi[D, PD]) applyRetrying(ctx context.Context, c events.Commit, id string, evs []events.Envelope, broadcast bool) error {
+	for range maxConflicts {
+		if err := m.apply(ctx, c, id, evs, broadcast); !errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+	return fmt.Errorf("%s %s in %s: %w", m.ProjectionName, c.ID(), id, ErrConflict)
 }
 
 // apply folds the events of one stream into one document.
@@ -101,7 +116,8 @@ func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, ev
 	lock.Lock()
 	defer lock.Unlock()
 	doc := PD(new(D))
-	if _, err := m.Docs.Get(ctx, m.Collection, id, doc); err != nil {
+	_, rev, err := m.Docs.Load(ctx, m.Collection, id, doc)
+	if err != nil {
 		return err
 	}
 	have := doc.StreamVersions()[versionKey(c.StreamID)]
@@ -128,7 +144,7 @@ func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, ev
 		}
 	}
 	doc.SetStreamVersion(versionKey(c.StreamID), c.LastVersion())
-	return m.Docs.Put(ctx, m.Collection, id, doc)
+	return m.Docs.Store(ctx, m.Collection, id, doc, rev)
 }
 
 func (m *Multi[D, PD]) fill(ctx context.Context, c events.Commit, have int64) ([]events.Commit, error) {

@@ -2,18 +2,30 @@ package projections
 
 import (
 	"context"
+	"errors"
 
 	"github.com/capstone-pms/capstone/events"
 )
 
 // Documents is the read-model storage a projection writes to: whole documents
-// by id, which every store serves from its primary index.
+// by id, which every store serves from its primary index. Each stored
+// document has a revision, so that projector replicas racing on one
+// document cannot overwrite each other's work.
 type Documents interface {
-	// Get decodes the document into into and reports whether it exists.
-	Get(ctx context.Context, collection, id string, into any) (bool, error)
-	// Put stores the document under id, replacing any previous one.
-	Put(ctx context.Context, collection, id string, doc any) error
+	// Load decodes the document into into and returns its revision (0 and
+	// found false when it does not exist).
+	Load(ctx context.Context, collection, id string, into any) (found bool, rev int64, err error)
+	// Store writes the document under id if its stored revision is still rev
+	// (0: it must not exist yet), or fails with ErrConflict.
+	Store(ctx context.Context, collection, id string, doc any, rev int64) error
 }
+
+// ErrConflict is returned by Store when another writer changed the document
+// since it was loaded; the projection loads it again and re-applies.
+var ErrConflict = errors.New("read-model document changed concurrently")
+
+// maxConflicts bounds how often a projection retries one commit after losing races.
+const maxConflicts = 20
 
 // Streams reads commits back from the event store to fill gaps.
 type Streams interface {

@@ -138,6 +138,8 @@ func (a *App) start(ctx context.Context) error {
 	a.Registry = events.NewRegistry(events.All()...)
 	es := imongo.NewEventStore(a.store.DB, a.Registry)
 	rm := imongo.NewReadModels(a.store.DB)
+	// Projector replicas in other processes exist only on a shared store.
+	rm.Conditional = !a.cfg.Embedded()
 	var err error
 	if a.bus, err = openMessaging(ctx, a.cfg, a.log); err != nil {
 		return err

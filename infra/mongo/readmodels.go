@@ -17,7 +17,16 @@ import (
 
 // ReadModels stores read-model documents for the projections and serves them
 // to the queries.
-type ReadModels struct{ db *mongo.Database }
+type ReadModels struct {
+	db *mongo.Database
+	// Conditional makes Store check the revision it was given, so projector
+	// replicas on several processes never overwrite each other. On MongoDB
+	// the check is part of an _id lookup; on the embedded store any filter
+	// beyond _id reads the whole collection, so the all-in-one run (one
+	// projector process, which serialises writes per document itself)
+	// leaves it off.
+	Conditional bool
+}
 
 var (
 	_ projections.Documents = (*ReadModels)(nil)
@@ -36,9 +45,62 @@ func (r *ReadModels) Get(ctx context.Context, collection, id string, into any) (
 	return err == nil, err
 }
 
-// Put replaces (or inserts) the document with this id.
-func (r *ReadModels) Put(ctx context.Context, collection, id string, doc any) error {
-	return upsert(ctx, r.db.Collection(collection), id, doc)
+// revField is the revision every projected document carries.
+const revField = "_rev"
+
+// Load decodes the document with this id and returns its revision.
+func (r *ReadModels) Load(ctx context.Context, collection, id string, into any) (bool, int64, error) {
+	raw, err := r.db.Collection(collection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, 0, nil
+	}
+	if err != nil {
+		return false, 0, err
+	}
+	if err := bson.Unmarshal(raw, into); err != nil {
+		return false, 0, err
+	}
+	v := raw.Lookup(revField)
+	rev, ok := v.AsInt64OK()
+	if !ok {
+		if r32, ok32 := v.Int32OK(); ok32 {
+			rev = int64(r32)
+		}
+	}
+	return true, rev, nil
+}
+
+// Store writes the document with the next revision; with Conditional, only
+// if the stored revision is still rev (projections.ErrConflict otherwise).
+func (r *ReadModels) Store(ctx context.Context, collection, id string, doc any, rev int64) error {
+	raw, err := bson.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	var d bson.D
+	if err := bson.Unmarshal(raw, &d); err != nil {
+		return err
+	}
+	d = append(d, bson.E{Key: revField, Value: rev + 1})
+	coll := r.db.Collection(collection)
+	if !r.Conditional {
+		return upsert(ctx, coll, id, d)
+	}
+	if rev == 0 {
+		_, err := coll.InsertOne(ctx, d)
+		if mongo.IsDuplicateKeyError(err) {
+			return projections.ErrConflict
+		}
+		return err
+	}
+	res, err := coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: revField, Value: rev}}, d)
+	if err != nil {
+		return err
+	}
+	if res.MatchedCount == 0 {
+		return projections.ErrConflict
+	}
+	return nil
 }
 
 // upsert replaces or inserts the document with this id. Two first writes of

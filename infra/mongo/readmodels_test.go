@@ -9,6 +9,7 @@ import (
 
 	"github.com/capstone-pms/capstone/commands"
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
+	"github.com/capstone-pms/capstone/projections"
 	"github.com/capstone-pms/capstone/queries"
 )
 
@@ -32,6 +33,34 @@ func TestReadModels(t *testing.T) {
 func runReadModelsContract(t *testing.T, newStore func(t *testing.T) *imongo.ReadModels) {
 	const coll = "projects"
 
+	t.Run("Store with revisions", func(t *testing.T) {
+		r := newStore(t)
+		r.Conditional = true
+		ctx := testCtx(t)
+		d := item{ID: "c1", Name: "One"}
+		if err := r.Store(ctx, coll, "c1", d, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Store(ctx, coll, "c1", d, 0); !errors.Is(err, projections.ErrConflict) {
+			t.Fatalf("a second first write: %v, want ErrConflict", err)
+		}
+		var got item
+		found, rev, err := r.Load(ctx, coll, "c1", &got)
+		if err != nil || !found || rev != 1 || got.Name != "One" {
+			t.Fatalf("Load = %v %d %v %+v", found, rev, err, got)
+		}
+		d.Name = "Two"
+		if err := r.Store(ctx, coll, "c1", d, rev); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Store(ctx, coll, "c1", item{ID: "c1", Name: "Stale"}, rev); !errors.Is(err, projections.ErrConflict) {
+			t.Fatalf("a stale write: %v, want ErrConflict", err)
+		}
+		if _, rev, _ := r.Load(ctx, coll, "c1", &got); rev != 2 || got.Name != "Two" {
+			t.Fatalf("after the stale write: rev %d %+v", rev, got)
+		}
+	})
+
 	t.Run("Put and Get", func(t *testing.T) {
 		r := newStore(t)
 		ctx := testCtx(t)
@@ -40,7 +69,7 @@ func runReadModelsContract(t *testing.T, newStore func(t *testing.T) *imongo.Rea
 			t.Fatalf("Get of a missing document = %v, %v; want false, nil", found, err)
 		}
 		want := item{ID: "p1", Name: "Alpha", Owner: "u1", Status: "draft", Tags: []string{"ai", "web"}, Version: 3}
-		if err := r.Put(ctx, coll, "p1", want); err != nil {
+		if err := r.Store(ctx, coll, "p1", want, 0); err != nil {
 			t.Fatalf("Put: %v", err)
 		}
 		if found, err := r.Get(ctx, coll, "p1", &got); err != nil || !found {
@@ -52,7 +81,7 @@ func runReadModelsContract(t *testing.T, newStore func(t *testing.T) *imongo.Rea
 
 		// Put replaces the whole document: a field left out is gone.
 		want = item{ID: "p1", Name: "Alpha 2", Version: 4}
-		if err := r.Put(ctx, coll, "p1", want); err != nil {
+		if err := r.Store(ctx, coll, "p1", want, 0); err != nil {
 			t.Fatalf("Put again: %v", err)
 		}
 		got = item{}
@@ -81,7 +110,7 @@ func runReadModelsContract(t *testing.T, newStore func(t *testing.T) *imongo.Rea
 		}
 		byID := map[string]item{}
 		for _, d := range docs { // not in id order: Find sorts
-			if err := r.Put(ctx, coll, d.ID, d); err != nil {
+			if err := r.Store(ctx, coll, d.ID, d, 0); err != nil {
 				t.Fatalf("Put(%s): %v", d.ID, err)
 			}
 			byID[d.ID] = d

@@ -19,7 +19,7 @@ func TestConcurrentFirstWritesOfOneID(t *testing.T) {
 	r, s, c := imongo.NewReadModels(db), imongo.NewEventStore(db, registry), imongo.NewCredentials(db)
 	ops := map[string]func(ctx context.Context, id string, i int) error{
 		"ReadModels.Put": func(ctx context.Context, id string, i int) error {
-			return r.Put(ctx, "users", id, bson.M{"n": i})
+			return r.Store(ctx, "users", id, bson.M{"n": i}, 0)
 		},
 		"EventStore.SaveSnapshot": func(ctx context.Context, id string, i int) error {
 			return s.SaveSnapshot(ctx, commands.Snapshot{StreamID: id, Version: int64(i), State: []byte("{}")})
