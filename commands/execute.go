@@ -56,10 +56,10 @@ type Executor struct {
 	Publisher Publisher
 	// Outbox, when set, replaces Publisher: commits are reserved before they
 	// are appended and published by the outbox, so none is lost.
-	Outbox Outbox
-	Registry  *events.Registry
-	Clock     func() time.Time
-	Log       *slog.Logger
+	Outbox   Outbox
+	Registry *events.Registry
+	Clock    func() time.Time
+	Log      *slog.Logger
 	// Retries is how often a command without If-Match is decided again after
 	// losing a race with another writer; with If-Match it is never retried.
 	Retries int

@@ -54,7 +54,7 @@ func TestProposalWorkflow(t *testing.T) {
 		t.Fatalf("accept: %s", acc.Raw)
 	}
 	s.expect(s.do("DELETE", "/v1/projects/"+pid, st, nil), 422, "project-locked")
-	s.expect(s.do("PUT", "/v1/projects/"+pid+"/examiner", admin, map[string]string{"examiner_id": sup2}), 422, "not-a-examiner")
+	s.expect(s.do("PUT", "/v1/projects/"+pid+"/examiner", admin, map[string]string{"examiner_id": sup2}), 422, "not-an-examiner")
 	s.expect(s.do("PUT", "/v1/projects/"+pid+"/examiner", admin, map[string]string{"examiner_id": exam}), 200)
 	s.expect(s.do("PUT", "/v1/projects/"+pid+"/grade", admin, map[string]any{"grade": 101}), 400)
 	s.expect(s.do("PUT", "/v1/projects/"+pid+"/grade", admin, map[string]any{"grade": 72, "feedback": "Solid"}), 200)

@@ -3,6 +3,7 @@ package cohort
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/project"
@@ -18,10 +19,14 @@ type Service struct {
 	X *commands.Executor
 }
 
-// ErrNotA refuses a reference to a user without the needed role.
+// errNotA refuses a reference to a user without the needed role.
 func errNotA(role, field string) error {
-	return &commands.Error{Kind: commands.KindRule, Code: "not-a-" + role,
-		Message: field + " does not name a " + role, Fields: []commands.FieldError{{Field: field, Message: "is not a " + role}}}
+	article := "a"
+	if strings.ContainsRune("aeiou", rune(role[0])) {
+		article = "an"
+	}
+	return &commands.Error{Kind: commands.KindRule, Code: "not-" + article + "-" + role,
+		Message: field + " does not name " + article + " " + role, Fields: []commands.FieldError{{Field: field, Message: "is not " + article + " " + role}}}
 }
 
 // requireRole loads a user and checks they are active and hold role.
@@ -116,6 +121,13 @@ func (s *Service) UpdateProfile(ctx context.Context, meta commands.Meta, supervi
 		return commands.Result[Profile]{}, commands.ErrNotFound
 	}
 	if capacity != nil {
+		if meta.IfMatch != nil { // check it before the capacity changes, not after
+			if _, v, err := commands.Load(ctx, s.X, ProfileDecider, SupervisorStreamID(supervisorID)); err != nil {
+				return commands.Result[Profile]{}, err
+			} else if v != *meta.IfMatch {
+				return commands.Result[Profile]{}, commands.ErrPreconditionFailed
+			}
+		}
 		if !slices.Contains(meta.Actor.Roles, events.RoleCoordinator) {
 			return commands.Result[Profile]{}, &commands.Error{Kind: commands.KindForbidden, Code: "forbidden",
 				Message: "only a coordinator sets a capacity", Fields: []commands.FieldError{{Field: "capacity", Message: "coordinator only"}}}
@@ -124,11 +136,7 @@ func (s *Service) UpdateProfile(ctx context.Context, meta commands.Meta, supervi
 			return commands.Result[Profile]{}, err
 		}
 	}
-	m := meta
-	if capacity != nil {
-		m.IfMatch = nil
-	}
-	return commands.Execute(ctx, s.X, ProfileDecider, SupervisorStreamID(supervisorID), any(p), m)
+	return commands.Execute(ctx, s.X, ProfileDecider, SupervisorStreamID(supervisorID), any(p), meta)
 }
 
 // SetCapacity sets a supervisor's slots (coordinator); changed is false

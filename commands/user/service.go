@@ -161,7 +161,11 @@ func (s *Service) ChangePassword(ctx context.Context, meta commands.Meta, id, cu
 		return commands.Result[State]{}, &commands.Error{Kind: commands.KindRule, Code: "wrong-password",
 			Message: "the current password is wrong"}
 	}
-	return s.SetPassword(ctx, meta, id, next)
+	res, err := s.SetPassword(ctx, meta, id, next)
+	if e, ok := commands.AsError(err); ok && e.Kind == commands.KindInvalid {
+		return res, commands.Invalid(commands.FieldError{Field: "new_password", Message: e.Fields[0].Message})
+	}
+	return res, err
 }
 
 // SignIn checks an e-mail and password against the write side (so a user can
