@@ -32,7 +32,7 @@ var projectionGroups = []string{"users", "projects", "supervisors", "students"}
 
 func openMessaging(ctx context.Context, cfg config.Config, log *slog.Logger) (*messaging, error) {
 	if cfg.PubSubProject == "" {
-		ch := bus.NewInProcess(log)
+		ch := bus.NewLocal()
 		return &messaging{pub: ch, subscriber: func(context.Context, string) (message.Subscriber, error) { return ch, nil },
 			closers: []func() error{ch.Close}}, nil
 	}

@@ -1,6 +1,6 @@
 // Package bus carries stored commits from the command side to the projections
 // through Watermill's publisher and subscriber interfaces: in one process the
-// in-process channel (gochannel), and Google Cloud Pub/Sub when configured.
+// in-process Local bus, and Google Cloud Pub/Sub when configured.
 //
 // A message is one commit, JSON-encoded, with the stream id as metadata (and
 // as the ordering key where the transport supports it).
@@ -17,7 +17,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/events"
@@ -32,15 +31,6 @@ const (
 	MetaStreamID = "stream_id"
 	MetaCommitID = "commit_id"
 )
-
-// NewInProcess returns the in-process bus for the all-in-one run. Every
-// subscription gets every message, and Publish returns once every consumer
-// has handled it, so the outbox forgets a commit only after it is projected
-// (publishing happens after the command has answered, off its latency path).
-func NewInProcess(log *slog.Logger) *gochannel.GoChannel {
-	return gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 1024, BlockPublishUntilSubscriberAck: true},
-		watermill.NewSlogLogger(log))
-}
 
 // Publisher publishes commits on a Watermill publisher.
 type Publisher struct {

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"testing"
+)
+
+// TestBenchCommand: `capstone bench` against a fresh in-process service
+// reports every operation, no errors, the projection lag and the ratios to
+// the raw driver.
+func TestBenchCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a load test")
+	}
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"bench", "--clients", "4", "--duration", "3s", "--baseline", "1s", "--json"},
+		nil, &out, &errOut, func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("bench: %v\n%s", err, errOut.String())
+	}
+	var rep map[string]any
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("JSON report: %v\n%s", err, out.String())
+	}
+	ratios, _ := rep["ratios"].(map[string]any)
+	if ratios["get-project/findOne"] == nil || ratios["write-commands/insertOne"] == nil {
+		t.Fatalf("ratios: %v", rep["ratios"])
+	}
+	if rep["errors"].(float64) != 0 || rep["total"].(float64) < 10 {
+		t.Fatalf("report: errors %v, total %v\n%s", rep["errors"], rep["total"], out.String())
+	}
+	t.Logf("bench JSON: %.600s", out.String())
+}

@@ -1,0 +1,124 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"sync"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+)
+
+// Local is the in-process bus of the all-in-one run. Every subscription gets
+// every message, and Publish returns once every subscriber has acked it, so
+// the outbox forgets a commit only after it is projected. Unlike Watermill's
+// gochannel in that mode, publishers do not queue behind each other: many
+// commits are in flight at once, and a subscriber's queue gives backpressure.
+type Local struct {
+	mu     sync.RWMutex
+	subs   map[string][]*localSub
+	closed bool
+}
+
+type localSub struct {
+	ch  chan *message.Message
+	ctx context.Context
+}
+
+var (
+	_ message.Publisher  = (*Local)(nil)
+	_ message.Subscriber = (*Local)(nil)
+)
+
+// ErrClosed is returned by Publish after Close.
+var ErrClosed = errors.New("bus closed")
+
+// NewLocal returns an in-process bus.
+func NewLocal() *Local { return &Local{subs: map[string][]*localSub{}} }
+
+// Subscribe returns the messages of topic until ctx ends.
+func (l *Local) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil, ErrClosed
+	}
+	s := &localSub{ch: make(chan *message.Message, 256), ctx: ctx}
+	l.subs[topic] = append(l.subs[topic], s)
+	go func() {
+		<-ctx.Done()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		list := l.subs[topic]
+		for i, x := range list {
+			if x == s {
+				l.subs[topic] = append(list[:i:i], list[i+1:]...)
+				break
+			}
+		}
+		close(s.ch)
+	}()
+	return s.ch, nil
+}
+
+// Publish delivers each message to every subscriber of topic and waits for
+// their acks; a nacked copy is delivered again.
+func (l *Local) Publish(topic string, msgs ...*message.Message) error {
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return ErrClosed
+	}
+	subs := append([]*localSub(nil), l.subs[topic]...)
+	l.mu.RUnlock()
+	for _, msg := range msgs {
+		var wg sync.WaitGroup
+		for _, s := range subs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				l.deliver(s, msg)
+			}()
+		}
+		wg.Wait()
+	}
+	return nil
+}
+
+func (l *Local) deliver(s *localSub, msg *message.Message) {
+	for {
+		m := msg.Copy()
+		if !l.send(s, m) {
+			return
+		}
+		select {
+		case <-m.Acked():
+			return
+		case <-m.Nacked():
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+// send hands m to the subscriber unless it has gone.
+func (l *Local) send(s *localSub, m *message.Message) (sent bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if s.ctx.Err() != nil {
+		return false
+	}
+	select {
+	case s.ch <- m:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+// Close stops accepting messages.
+func (l *Local) Close() error {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	return nil
+}
