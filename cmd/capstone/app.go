@@ -37,7 +37,7 @@ import (
 
 // collections are every collection the service uses; the embedded store
 // creates and indexes them at start-up.
-var collections = []string{outbox.Collection, outbox.LeaseCollection, imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, imongo.CollPasswordTokens, collSettings,
+var collections = []string{outbox.Collection, outbox.LeaseCollection, imongo.CollReadModelNames, imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, imongo.CollPasswordTokens, collSettings,
 	projections.CollUsers, projections.CollProjects, projections.CollSupervisors, projections.CollStudents}
 
 const collSettings = "settings"
@@ -165,8 +165,7 @@ func (a *App) start(ctx context.Context) error {
 	runCtx, stop := context.WithCancel(context.Background())
 	a.stop = stop
 	if a.cfg.Has("projector") {
-		for _, p := range []projections.Projection{projections.NewUsers(rm, es), projections.NewProjects(rm, es),
-			projections.NewSupervisors(rm, es), projections.NewStudents(rm, es)} {
+		for _, p := range projectionSet(rm, es) {
 			sub, err := a.bus.subscriber(ctx, p.Name())
 			if err != nil {
 				return err

@@ -43,6 +43,7 @@ Commands:
   serve          run the service (API and projectors) on embedded defaults or MONGODB_URI
   users create   create a user (e.g. a coordinator); the password is read from stdin
   import         import a CSV file (students, supervisors, examiners, assignments, grades, preferences)
+  replay         rebuild read models from the event store (or --verify them against a rebuild)
   bench          load-test a service (or a fresh one in this process) against the raw database
   pubsub-emulator  serve Google's Pub/Sub fake over gRPC (for multi-process runs)
   dev-store        serve the embedded store on its own (for multi-process runs)
@@ -66,6 +67,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return createUser(ctx, args[2:], stdin, stdout, stderr, env)
 	case "import":
 		return importFile(ctx, args[1:], stdout, stderr, env)
+	case "replay":
+		return replay(ctx, args[1:], stdout, stderr, env)
 	case "bench":
 		return bench(ctx, args[1:], stdout, stderr, env)
 	case "pubsub-emulator":

@@ -28,7 +28,7 @@ type messaging struct {
 
 // projectionGroups are the projections' subscription groups, created up
 // front so no message published before a projector starts is missed.
-var projectionGroups = []string{"users", "projects", "supervisors", "students"}
+var projectionGroups = ProjectionNames()
 
 func openMessaging(ctx context.Context, cfg config.Config, log *slog.Logger) (*messaging, error) {
 	if cfg.PubSubProject == "" {

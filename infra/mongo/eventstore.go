@@ -8,6 +8,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/events"
@@ -201,4 +202,40 @@ func (s *EventStore) LoadCommit(ctx context.Context, commitID string) (events.Co
 	}
 	c, err := s.fromCommitDoc(doc)
 	return c, err == nil, err
+}
+
+// Scan hands every commit recorded at or after since to fn, grouped by
+// stream in version order. It reads the whole events collection: it is for
+// rebuilding read models, never for a request.
+func (s *EventStore) Scan(ctx context.Context, since time.Time, fn func(events.Commit) error) (int, error) {
+	filter := bson.D{}
+	if !since.IsZero() {
+		filter = bson.D{{Key: "recorded_at", Value: bson.D{{Key: "$gte", Value: since}}}}
+	}
+	cur, err := s.events.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "stream_id", Value: 1}, {Key: "first_version", Value: 1}}))
+	if err != nil {
+		return 0, err
+	}
+	defer cur.Close(ctx)
+	n := 0
+	for cur.Next(ctx) {
+		var doc commitDoc
+		if err := cur.Decode(&doc); err != nil {
+			return n, err
+		}
+		c, err := s.fromCommitDoc(doc)
+		if err != nil {
+			return n, err
+		}
+		if err := fn(c); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, cur.Err()
+}
+
+// Count is the number of commits stored (for a rebuild's progress).
+func (s *EventStore) Count(ctx context.Context) (int64, error) {
+	return s.events.EstimatedDocumentCount(ctx)
 }

@@ -26,6 +26,9 @@ type ReadModels struct {
 	// projector process, which serialises writes per document itself)
 	// leaves it off.
 	Conditional bool
+
+	names     *names
+	overrides map[string]string // a rebuild's targets: logical name -> fresh collection
 }
 
 var (
@@ -34,11 +37,22 @@ var (
 )
 
 // NewReadModels returns the read-model store in db.
-func NewReadModels(db *mongo.Database) *ReadModels { return &ReadModels{db: db} }
+func NewReadModels(db *mongo.Database) *ReadModels {
+	return &ReadModels{db: db, names: &names{coll: db.Collection(CollReadModelNames), ttl: time.Second}}
+}
+
+// coll returns the collection that currently holds a read model: its
+// logical name, until a rebuild switched it to a fresh collection.
+func (r *ReadModels) coll(ctx context.Context, logical string) *mongo.Collection {
+	if p, ok := r.overrides[logical]; ok {
+		return r.db.Collection(p)
+	}
+	return r.db.Collection(r.names.physical(ctx, logical))
+}
 
 // Get decodes the document with this id into into.
 func (r *ReadModels) Get(ctx context.Context, collection, id string, into any) (bool, error) {
-	err := r.db.Collection(collection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(into)
+	err := r.coll(ctx, collection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(into)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return false, nil
 	}
@@ -50,7 +64,7 @@ const revField = "_rev"
 
 // Load decodes the document with this id and returns its revision.
 func (r *ReadModels) Load(ctx context.Context, collection, id string, into any) (bool, int64, error) {
-	raw, err := r.db.Collection(collection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+	raw, err := r.coll(ctx, collection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return false, 0, nil
 	}
@@ -82,7 +96,7 @@ func (r *ReadModels) Store(ctx context.Context, collection, id string, doc any, 
 		return err
 	}
 	d = append(d, bson.E{Key: revField, Value: rev + 1})
-	coll := r.db.Collection(collection)
+	coll := r.coll(ctx, collection)
 	if !r.Conditional {
 		return upsert(ctx, coll, id, d)
 	}
@@ -155,7 +169,7 @@ func (r *ReadModels) Find(ctx context.Context, collection string, f queries.Filt
 	if f.Limit > 0 {
 		opts.SetLimit(int64(f.Limit))
 	}
-	cur, err := r.db.Collection(collection).Find(ctx, filter, opts)
+	cur, err := r.coll(ctx, collection).Find(ctx, filter, opts)
 	if err != nil {
 		return err
 	}

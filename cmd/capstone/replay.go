@@ -1,0 +1,254 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/infra/config"
+	imongo "github.com/capstone-pms/capstone/infra/mongo"
+	"github.com/capstone-pms/capstone/projections"
+)
+
+// projectionSet builds every projection over the given stores. A
+// projection's name is also the logical name of the one collection it owns.
+func projectionSet(docs projections.Documents, streams projections.Streams) []projections.Projection {
+	return []projections.Projection{projections.NewUsers(docs, streams), projections.NewProjects(docs, streams),
+		projections.NewSupervisors(docs, streams), projections.NewStudents(docs, streams)}
+}
+
+// ProjectionNames lists the projections, in a stable order.
+func ProjectionNames() []string {
+	var out []string
+	for _, p := range projectionSet(nil, nil) {
+		out = append(out, p.Name())
+	}
+	return out
+}
+
+// RebuildProgress is reported while a rebuild runs.
+type RebuildProgress struct {
+	Phase   string `json:"phase"` // "rebuild", "rebuild-done", "catch-up", "catch-up-done", "done"
+	Commits int    `json:"commits"`
+	Total   int64  `json:"total"`
+}
+
+// RebuildResult says what a rebuild did.
+type RebuildResult struct {
+	Projections []string          `json:"projections"`
+	Collections map[string]string `json:"collections"` // logical -> the rebuilt collection
+	Commits     int               `json:"commits"`
+	Switched    bool              `json:"switched"`
+	// Differences, in verify mode: documents that differ between the live
+	// read model and the rebuild (ids), per projection.
+	Differences map[string][]string `json:"differences,omitempty"`
+}
+
+// Rebuild rebuilds read models (all when names is empty) from the event
+// store into fresh collections while the live ones keep serving. With
+// verify, it then compares them with the live ones and drops them; without,
+// it switches every process over to them, applies what was appended
+// meanwhile (projections are idempotent), and drops the old collections.
+func (a *App) Rebuild(ctx context.Context, names []string, verify bool, progress func(RebuildProgress)) (RebuildResult, error) {
+	if len(names) == 0 {
+		names = ProjectionNames()
+	}
+	for _, n := range names {
+		if !slices.Contains(ProjectionNames(), n) {
+			return RebuildResult{}, fmt.Errorf("unknown projection %q (known: %v)", n, ProjectionNames())
+		}
+	}
+	if progress == nil {
+		progress = func(RebuildProgress) {}
+	}
+	es := imongo.NewEventStore(a.store.DB, a.Registry)
+	live := imongo.NewReadModels(a.store.DB)
+	start := time.Now()
+	res := RebuildResult{Projections: names, Collections: map[string]string{}}
+	old := map[string]string{}
+	for _, n := range names {
+		res.Collections[n] = imongo.FreshName(n, start)
+		old[n] = live.Physical(ctx, n)
+		if a.store.Embedded != nil {
+			if err := a.store.Embedded.PrepareCollections(ctx, a.cfg.Database, res.Collections[n]); err != nil {
+				return res, err
+			}
+		}
+	}
+	target := live.Rebuilding(res.Collections)
+	var selected []projections.Projection
+	for _, p := range projectionSet(target, es) {
+		if slices.Contains(names, p.Name()) {
+			selected = append(selected, p)
+		}
+	}
+	total, _ := es.Count(ctx)
+	apply := func(phase string, since time.Time) error {
+		n, err := es.Scan(ctx, since, func(c events.Commit) error {
+			for _, p := range selected {
+				if err := p.Handle(ctx, c); err != nil {
+					return fmt.Errorf("%s: %w", p.Name(), err)
+				}
+			}
+			res.Commits++
+			if res.Commits%500 == 0 {
+				progress(RebuildProgress{Phase: phase, Commits: res.Commits, Total: total})
+			}
+			return nil
+		})
+		_ = n
+		if err == nil {
+			progress(RebuildProgress{Phase: phase + "-done", Commits: res.Commits, Total: total})
+		}
+		return err
+	}
+	if err := apply("rebuild", time.Time{}); err != nil {
+		return res, err
+	}
+	if verify {
+		res.Differences = map[string][]string{}
+		for _, n := range names {
+			diff, err := a.compare(ctx, old[n], res.Collections[n])
+			if err != nil {
+				return res, err
+			}
+			if len(diff) > 0 {
+				res.Differences[n] = diff
+			}
+			if len(diff) == 0 {
+				_ = live.Drop(ctx, res.Collections[n])
+			}
+		}
+		progress(RebuildProgress{Phase: "done", Commits: res.Commits, Total: total})
+		return res, nil
+	}
+	for _, n := range names {
+		if err := live.SwitchTo(ctx, n, res.Collections[n]); err != nil {
+			return res, err
+		}
+	}
+	res.Switched = true
+	// Every process now writes to the new collections (within their name
+	// cache's second); apply what the old ones got meanwhile.
+	select {
+	case <-ctx.Done():
+		return res, ctx.Err()
+	case <-time.After(2500 * time.Millisecond):
+	}
+	if err := apply("catch-up", start.Add(-5*time.Second)); err != nil {
+		return res, err
+	}
+	for _, n := range names {
+		if old[n] != res.Collections[n] {
+			_ = live.Drop(ctx, old[n])
+		}
+	}
+	progress(RebuildProgress{Phase: "done", Commits: res.Commits, Total: total})
+	return res, nil
+}
+
+// compare lists the ids whose documents differ between two collections
+// (the revision, which counts writes, is left out). Documents are compared
+// as JSON with sorted keys: the embedded store does not keep field order.
+func (a *App) compare(ctx context.Context, x, y string) ([]string, error) {
+	load := func(coll string) (map[string][]byte, error) {
+		cur, err := a.store.DB.Collection(coll).Find(ctx, bson.D{})
+		if err != nil {
+			return nil, err
+		}
+		out := map[string][]byte{}
+		for cur.Next(ctx) {
+			ext, err := bson.MarshalExtJSON(cur.Current, false, false)
+			if err != nil {
+				return nil, err
+			}
+			var d map[string]any // plain maps all the way down: keys sort when marshalled
+			if err := json.Unmarshal(ext, &d); err != nil {
+				return nil, err
+			}
+			delete(d, "_rev")
+			raw, err := json.Marshal(d)
+			if err != nil {
+				return nil, err
+			}
+			out[fmt.Sprint(d["_id"])] = raw
+		}
+		return out, cur.Err()
+	}
+	xs, err := load(x)
+	if err != nil {
+		return nil, err
+	}
+	ys, err := load(y)
+	if err != nil {
+		return nil, err
+	}
+	var diff []string
+	for id, raw := range xs {
+		if !bytes.Equal(raw, ys[id]) {
+			diff = append(diff, id)
+		}
+	}
+	for id := range ys {
+		if _, ok := xs[id]; !ok {
+			diff = append(diff, id)
+		}
+	}
+	slices.Sort(diff)
+	return diff, nil
+}
+
+// replay is `capstone replay [--projection NAME]... [--verify]`.
+func replay(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) error {
+	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var only multiFlag
+	fs.Var(&only, "projection", "a projection to rebuild (repeatable; default all: "+fmt.Sprint(ProjectionNames())+")")
+	verify := fs.Bool("verify", false, "rebuild into scratch collections and compare with the live ones, switching nothing")
+	cfg, err := config.ParseStore(fs, args, env)
+	if err != nil {
+		return err
+	}
+	cfg.Components = nil
+	app, err := StartApp(ctx, cfg, newLogger(stderr, cfg), nil)
+	if err != nil {
+		return err
+	}
+	defer app.Close(context.Background())
+	res, err := app.Rebuild(ctx, only, *verify, func(p RebuildProgress) {
+		fmt.Fprintf(stderr, "%s: %d/%d commits\n", p.Phase, p.Commits, p.Total)
+	})
+	if err != nil {
+		return err
+	}
+	for _, n := range res.Projections {
+		fmt.Fprintf(stdout, "%-12s rebuilt into %s", n, res.Collections[n])
+		switch {
+		case *verify && len(res.Differences[n]) == 0:
+			fmt.Fprint(stdout, ": equal to the live read model")
+		case *verify:
+			fmt.Fprintf(stdout, ": %d documents differ, e.g. %s", len(res.Differences[n]), res.Differences[n][0])
+		default:
+			fmt.Fprint(stdout, ", now live")
+		}
+		fmt.Fprintln(stdout)
+	}
+	if *verify && len(res.Differences) > 0 {
+		return errors.New("the live read models differ from a rebuild")
+	}
+	return nil
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return fmt.Sprint(*m) }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
