@@ -51,6 +51,8 @@ type Server struct {
 	// ParseImport reads CSV uploads; Importer applies them (dry: nothing stored).
 	ParseImport ImportParser
 	Importer    func(dry bool) *imports.Importer
+	// Admin serves the projections' status and rebuilds.
+	Admin Admin
 	// Metrics, when set, instruments every route and serves /metrics.
 	Metrics Instrumenter
 	// HealthOnly serves only /healthz, /readyz and /metrics: the HTTP face of
@@ -117,6 +119,9 @@ func (s *Server) router() *mux.Router {
 		s.importRoutes(r)
 		s.allocationRoutes(r)
 		s.exportRoutes(r)
+		if s.Admin != nil {
+			s.adminRoutes(r)
+		}
 	}
 	if s.Metrics != nil {
 		s.Metrics.Instrument(r)

@@ -2,7 +2,9 @@ package deploy
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -234,19 +236,11 @@ func checkCloudBuild(data []byte, gke *manifest) []error {
 				fail("the kustomize step does not set image %v of %s to %s", names, kz.Dir, pushedImage)
 			}
 		}
-		for _, sa := range gke.ServiceAccounts {
-			if strings.Contains(sa.Annotations["iam.gke.io/gcp-service-account"], "PROJECT_ID") {
-				const sed = `sed -i "s/PROJECT_ID/$PROJECT_ID/g" `
-				i := strings.Index(script, sed)
-				if i < 0 {
-					fail("ServiceAccount %s names PROJECT_ID but the kustomize step does not replace it", sa.Name)
-					continue
-				}
-				file := strings.Fields(script[i+len(sed):])[0]
-				if b, err := os.ReadFile(filepath.Join(repoRoot, kz.Dir, file)); err != nil || !strings.Contains(string(b), "PROJECT_ID") {
-					fail("the kustomize step replaces PROJECT_ID in %s, which does not hold it (%v)", file, err)
-				}
-			}
+		// Run the step's sed lines, as Cloud Build would, on a copy of the
+		// tree, and render: no placeholder may be left, and the project must
+		// land where the pods read it.
+		for _, err := range checkPlaceholders(substitute(script, cb.Substitutions), kz.Dir) {
+			fail("the kustomize step: %v", err)
 		}
 		after(kz, push)
 	}
@@ -273,6 +267,108 @@ func checkCloudBuild(data []byte, gke *manifest) []error {
 	}
 	after(rollout, deploy)
 	return errs
+}
+
+// buildProject and buildCommit stand for $PROJECT_ID and $COMMIT_SHA.
+const (
+	buildProject = "capstone-test-123"
+	buildCommit  = "0123456789abcdef0123456789abcdef01234567"
+)
+
+// substitute does what Cloud Build does to a step's text: $$ becomes $, and
+// $PROJECT_ID, $COMMIT_SHA and the user substitutions their values.
+func substitute(text string, subs map[string]string) string {
+	return dollar.ReplaceAllStringFunc(text, func(match string) string {
+		sm := dollar.FindStringSubmatch(match)
+		name := sm[2] + sm[3]
+		switch {
+		case sm[1] == "$":
+			return "$"
+		case name == "PROJECT_ID":
+			return buildProject
+		case name == "COMMIT_SHA":
+			return buildCommit
+		case strings.HasPrefix(name, "_"):
+			if v, ok := subs[name]; ok {
+				return v
+			}
+		}
+		return match
+	})
+}
+
+// checkPlaceholders runs the sed lines of the kustomize step's (substituted)
+// script in dir of a copy of deploy/k8s, renders it and checks that no
+// PROJECT_ID placeholder is left: the Workload Identity annotation names a
+// service account of the build's project and PUBSUB_PROJECT_ID is that
+// project.
+func checkPlaceholders(script, dir string) []error {
+	tmp, err := os.MkdirTemp("", "capstone-kustomize-step-")
+	if err != nil {
+		return []error{err}
+	}
+	defer os.RemoveAll(tmp)
+	if err := copyTree(filepath.Join(repoRoot, "deploy", "k8s"), filepath.Join(tmp, "deploy", "k8s")); err != nil {
+		return []error{err}
+	}
+	overlay := filepath.Join(tmp, dir)
+	for _, line := range strings.Split(script, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "sed ") {
+			continue
+		}
+		cmd := exec.Command("sh", "-c", line)
+		cmd.Dir = overlay
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return []error{fmt.Errorf("%s: %v: %s", line, err, out)}
+		}
+	}
+	out, err := render(overlay)
+	if err != nil {
+		return []error{fmt.Errorf("kustomize build after the sed: %w", err)}
+	}
+	var errs []error
+	if text := strings.ReplaceAll(string(out), "PUBSUB_PROJECT_ID", ""); strings.Contains(text, projectPlaceholder) {
+		errs = append(errs, fmt.Errorf("the placeholder %s is left in the rendering: %q", projectPlaceholder, lineAt(text, strings.Index(text, projectPlaceholder))))
+	}
+	m, err := decode(splitDocs(out))
+	if err != nil {
+		return append(errs, err)
+	}
+	for _, sa := range m.ServiceAccounts {
+		gsa := sa.Annotations["iam.gke.io/gcp-service-account"]
+		if sm := workloadIdentity.FindStringSubmatch(gsa); sm == nil || sm[1] != buildProject {
+			errs = append(errs, fmt.Errorf("ServiceAccount %s: Workload Identity %q is not in the build's project %s", sa.Name, gsa, buildProject))
+		}
+	}
+	for _, cm := range m.ConfigMaps {
+		if v := cm.Data["PUBSUB_PROJECT_ID"]; v != buildProject {
+			errs = append(errs, fmt.Errorf("ConfigMap %s: PUBSUB_PROJECT_ID is %q, want the build's project %s", cm.Name, v, buildProject))
+		}
+	}
+	return errs
+}
+
+// copyTree copies the regular files under src to dst.
+func copyTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
 }
 
 // lineAt is the line of s around offset i.

@@ -7,9 +7,11 @@
 // each object strictly into its typed Kubernetes API struct, and check what
 // a cluster would only reveal at run time: that every variable set is one
 // the binary reads (infra/config), that its settings parse with the binary's
-// own parser, that probes, selectors, autoscalers and disruption budgets
-// point at what exists, that no secret is in the repository, and that the
-// GKE objects, Cloud Build pipeline and Dockerfile fit together. A test
+// own parser, that the separate processes share one Pub/Sub bus (the
+// emulator on a local cluster), that probes, selectors, autoscalers and
+// disruption budgets point at what exists, that no secret is in the
+// repository, and that the GKE objects, Cloud Build pipeline and Dockerfile
+// fit together. A test
 // mutates the rendered objects and files to show that each check can fail.
 //
 // How to go from an empty Google Cloud project to a running service is in

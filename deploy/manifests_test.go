@@ -271,7 +271,8 @@ func knownEnv(t testing.TB) map[string]bool {
 		t.Fatal(err)
 	}
 	names := envNamesIn(string(src))
-	for _, must := range []string{"CAPSTONE_COMPONENTS", "CAPSTONE_ADDR", "MONGODB_URI", "MONGO_CREDS", "CAPSTONE_JWT_SECRET"} {
+	for _, must := range []string{"CAPSTONE_COMPONENTS", "CAPSTONE_ADDR", "MONGODB_URI", "MONGO_CREDS", "CAPSTONE_JWT_SECRET",
+		"PUBSUB_PROJECT_ID", "GOOGLE_CLOUD_PROJECT", "PUBSUB_EMULATOR_HOST"} {
 		if !names[must] {
 			t.Fatalf("%s was not found in %s: has the way config reads the environment changed? (found %v)", must, configGo, names)
 		}
@@ -320,6 +321,7 @@ var checks = []check{
 	{"service-accounts", checkServiceAccounts},
 	{"images", checkImages},
 	{"gke", checkGKE},
+	{"bus", checkBus},
 }
 
 // runChecks returns each failed check's errors, by check name.
@@ -483,22 +485,93 @@ func runsComponent(d *appsv1.Deployment, component string) bool {
 	return false
 }
 
+// subcommand is the binary's subcommand a container runs (the image's CMD is
+// serve).
+func subcommand(c *corev1.Container) string {
+	if len(c.Args) == 0 {
+		return "serve"
+	}
+	return c.Args[0]
+}
+
+// emulatorCommand is the subcommand that serves the Pub/Sub fake.
+const emulatorCommand = "pubsub-emulator"
+
+// isEmulator reports whether a Deployment serves the Pub/Sub emulator.
+func isEmulator(d *appsv1.Deployment) bool {
+	return slices.ContainsFunc(d.Spec.Template.Spec.Containers, func(c corev1.Container) bool { return subcommand(&c) == emulatorCommand })
+}
+
+// emulatorAddr is the address `capstone pubsub-emulator` listens on, from its
+// --addr flag (default 127.0.0.1:8085, cmd/capstone/dev.go).
+func emulatorAddr(c *corev1.Container) string {
+	addr := "127.0.0.1:8085"
+	args := c.Args[1:]
+	for i := 0; i < len(args); i++ {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(args[i], "-"), "=")
+		if name != "addr" {
+			continue
+		}
+		if !hasValue && i+1 < len(args) {
+			i++
+			value = args[i]
+		}
+		addr = value
+	}
+	return addr
+}
+
+// autoscaled reports whether a HorizontalPodAutoscaler owns a Deployment's
+// replica count. Only the relay replica holding the lease works (another
+// replica is a standby, not capacity) and the emulator keeps its state in
+// memory, so neither scales out: the manifests set their replicas.
+func autoscaled(d *appsv1.Deployment) bool {
+	if isEmulator(d) {
+		return false
+	}
+	for _, c := range containers(d) {
+		if slices.Equal(components(c), []string{"relay"}) {
+			return false
+		}
+	}
+	return true
+}
+
+// serveConfig is what `capstone serve` in container c would run with, the
+// values from the Secret replaced by placeholders.
+func serveConfig(m *manifest, c *corev1.Container) (config.Config, error) {
+	vars, fromSecret, _ := containerEnv(m, c)
+	for name := range fromSecret {
+		vars[name] = placeholder(name)
+	}
+	args := c.Args
+	if len(args) == 0 {
+		args = []string{"serve"}
+	}
+	return config.ParseServe(args[1:], func(k string) string { return vars[k] }, io.Discard)
+}
+
 // --- checks ---------------------------------------------------------------
 
-// checkInventory: the objects a rendering must have, and no relay yet.
+// checkInventory: the objects a rendering must have: the API, the projectors
+// and the relay everywhere (HPAs for the first two only), the Pub/Sub
+// emulator and its Service on a local cluster only.
 func checkInventory(m *manifest, env checkEnv) []error {
 	var errs []error
 	want := map[string][]string{
-		"Deployment":              {"capstone-api", "capstone-projector"},
+		"Deployment":              {"capstone-api", "capstone-projector", "capstone-relay"},
 		"Service":                 {"capstone-api"},
 		"Ingress":                 {"capstone-api"},
 		"HorizontalPodAutoscaler": {"capstone-api", "capstone-projector"},
-		"PodDisruptionBudget":     {"capstone-api", "capstone-projector"},
+		"PodDisruptionBudget":     {"capstone-api", "capstone-projector", "capstone-relay"},
 		"ServiceAccount":          {"capstone"},
 		"Namespace":               {namespace},
 	}
 	if env.target.gke {
 		want["BackendConfig"] = []string{"capstone-api"}
+	} else {
+		want["Deployment"] = slices.Sorted(slices.Values(append(want["Deployment"], "capstone-pubsub-emulator")))
+		want["Service"] = slices.Sorted(slices.Values(append(want["Service"], "capstone-pubsub-emulator")))
 	}
 	got := map[string][]string{}
 	for _, o := range m.objects() {
@@ -617,13 +690,35 @@ func checkSecurity(m *manifest, _ checkEnv) []error {
 }
 
 // checkProbes: startup, liveness and readiness probes are HTTP GETs of
-// /healthz and /readyz on a named port the container declares.
+// /healthz and /readyz on a named port the container declares; the Pub/Sub
+// emulator, which speaks gRPC only, has TCP liveness and readiness probes on
+// a named port.
 func checkProbes(m *manifest, _ checkEnv) []error {
 	var errs []error
 	for i := range m.Deployments {
 		d := &m.Deployments[i]
 		for _, c := range d.Spec.Template.Spec.Containers {
 			where := d.Name + "/" + c.Name
+			if subcommand(&c) == emulatorCommand {
+				for _, p := range []struct {
+					name  string
+					probe *corev1.Probe
+				}{{"livenessProbe", c.LivenessProbe}, {"readinessProbe", c.ReadinessProbe}} {
+					switch {
+					case p.probe == nil:
+						errs = append(errs, fmt.Errorf("%s: no %s", where, p.name))
+					case p.probe.TCPSocket == nil:
+						errs = append(errs, fmt.Errorf("%s: %s is not a TCP probe (the emulator serves gRPC, not HTTP, and no gRPC health service)", where, p.name))
+					case p.probe.TCPSocket.Port.Type != intstr.String:
+						errs = append(errs, fmt.Errorf("%s: %s port %s is a number; name a container port", where, p.name, p.probe.TCPSocket.Port.String()))
+					default:
+						if _, ok := portNamed(&c, p.probe.TCPSocket.Port.StrVal); !ok {
+							errs = append(errs, fmt.Errorf("%s: %s port %q is not a port of the container", where, p.name, p.probe.TCPSocket.Port.StrVal))
+						}
+					}
+				}
+				continue
+			}
 			for _, p := range []struct {
 				name  string
 				probe *corev1.Probe
@@ -804,8 +899,9 @@ func placeholder(name string) string {
 
 // checkConfig parses each container's settings with the binary's own parser
 // (config.ParseServe), and checks the components it would run and the port
-// it would listen on against the Deployment.
-func checkConfig(m *manifest, _ checkEnv) []error {
+// it would listen on against the Deployment. The Pub/Sub emulator (checked
+// by checkBus) may run on a local cluster only.
+func checkConfig(m *manifest, env checkEnv) []error {
 	var errs []error
 	for i := range m.Deployments {
 		d := &m.Deployments[i]
@@ -817,6 +913,12 @@ func checkConfig(m *manifest, _ checkEnv) []error {
 			args := c.Args
 			if len(args) == 0 {
 				args = []string{"serve"} // the image's CMD
+			}
+			if args[0] == emulatorCommand {
+				if env.target.gke {
+					errs = append(errs, fmt.Errorf("%s: the Pub/Sub emulator in the %s overlay: it keeps every message in memory, for local clusters only", where, env.target.name))
+				}
+				continue
 			}
 			if args[0] != "serve" {
 				errs = append(errs, fmt.Errorf("%s: args %v: want the serve subcommand", where, args))
@@ -856,9 +958,10 @@ func checkConfig(m *manifest, _ checkEnv) []error {
 	return errs
 }
 
-// checkSelectors: each Deployment selects its own pods and only those; the
-// Service selects the API pods and a port they declare; each PDB and
-// topology spread constraint selects the pods of exactly one Deployment.
+// checkSelectors: each Deployment selects its own pods and only those; each
+// Service selects the API pods or the emulator's, and a port they declare;
+// each PDB and topology spread constraint selects the pods of exactly one
+// Deployment.
 func checkSelectors(m *manifest, _ checkEnv) []error {
 	var errs []error
 	matching := func(sel *metav1.LabelSelector) ([]*appsv1.Deployment, error) {
@@ -900,8 +1003,8 @@ func checkSelectors(m *manifest, _ checkEnv) []error {
 			errs = append(errs, fmt.Errorf("Service %s: selects no pods", svc.Name))
 		}
 		for _, d := range matched {
-			if !runsComponent(d, "api") {
-				errs = append(errs, fmt.Errorf("Service %s: selects the pods of %s, which do not serve the API", svc.Name, d.Name))
+			if !runsComponent(d, "api") && !isEmulator(d) {
+				errs = append(errs, fmt.Errorf("Service %s: selects the pods of %s, which serve neither the API nor the Pub/Sub emulator", svc.Name, d.Name))
 			}
 			for _, p := range svc.Spec.Ports {
 				for _, c := range d.Spec.Template.Spec.Containers {
@@ -925,12 +1028,15 @@ func checkSelectors(m *manifest, _ checkEnv) []error {
 	return errs
 }
 
-// checkScaling: each Deployment has one HPA that targets it, on CPU the
-// containers request; replicas, if set, lie within the HPA's bounds; and no
-// PDB blocks every eviction at the HPA's minimum.
-func checkScaling(m *manifest, _ checkEnv) []error {
+// checkScaling: each Deployment that scales out has one HPA that targets it,
+// on CPU the containers request, and replicas, if set, within its bounds; the
+// relay and the emulator have no HPA and set their replicas (the emulator
+// exactly one, replaced with Recreate; on GKE the relay a standby too); no PDB
+// blocks every eviction at the Deployment's minimum.
+func checkScaling(m *manifest, env checkEnv) []error {
 	var errs []error
 	hpaOf := map[string][]*autoscalingv2.HorizontalPodAutoscaler{}
+	minOf := map[string]int32{}
 	for i := range m.HPAs {
 		h := &m.HPAs[i]
 		ref := h.Spec.ScaleTargetRef
@@ -944,6 +1050,7 @@ func checkScaling(m *manifest, _ checkEnv) []error {
 		if h.Spec.MinReplicas != nil {
 			lo = *h.Spec.MinReplicas
 		}
+		minOf[d.Name] = lo
 		if lo < 1 || h.Spec.MaxReplicas < lo {
 			errs = append(errs, fmt.Errorf("HPA %s: bounds %d..%d", h.Name, lo, h.Spec.MaxReplicas))
 		}
@@ -963,6 +1070,34 @@ func checkScaling(m *manifest, _ checkEnv) []error {
 				}
 			}
 		}
+	}
+	for i := range m.Deployments {
+		d := &m.Deployments[i]
+		n := len(hpaOf[d.Name])
+		switch {
+		case autoscaled(d) && n != 1:
+			errs = append(errs, fmt.Errorf("Deployment %s: %d HPAs target it, want 1", d.Name, n))
+		case !autoscaled(d) && n > 0:
+			errs = append(errs, fmt.Errorf("Deployment %s: an HPA targets it, but it does not scale out (only the relay holding the lease works; the emulator's state is in memory)", d.Name))
+		case !autoscaled(d) && d.Spec.Replicas == nil:
+			errs = append(errs, fmt.Errorf("Deployment %s: no HPA and no replicas: set them in the manifests", d.Name))
+		case !autoscaled(d):
+			minOf[d.Name] = *d.Spec.Replicas
+		}
+		if isEmulator(d) {
+			if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
+				errs = append(errs, fmt.Errorf("Deployment %s: the Pub/Sub emulator keeps its state in memory: want exactly 1 replica", d.Name))
+			}
+			if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+				errs = append(errs, fmt.Errorf("Deployment %s: strategy %q: want Recreate, or two emulators with different state serve behind the Service during a rollout", d.Name, d.Spec.Strategy.Type))
+			}
+		} else if !autoscaled(d) && env.target.gke && d.Spec.Replicas != nil && *d.Spec.Replicas < 2 {
+			errs = append(errs, fmt.Errorf("Deployment %s: %d replica: want 2, a standby that takes the relay lease over", d.Name, *d.Spec.Replicas))
+		}
+		lo, ok := minOf[d.Name]
+		if !ok {
+			continue
+		}
 		for _, pdb := range m.PDBs {
 			if ok, _ := selects(pdb.Spec.Selector, d); !ok {
 				continue
@@ -976,11 +1111,6 @@ func checkScaling(m *manifest, _ checkEnv) []error {
 			if pdb.Spec.MinAvailable == nil && pdb.Spec.MaxUnavailable == nil {
 				errs = append(errs, fmt.Errorf("PodDisruptionBudget %s: neither minAvailable nor maxUnavailable", pdb.Name))
 			}
-		}
-	}
-	for _, d := range m.Deployments {
-		if n := len(hpaOf[d.Name]); n != 1 {
-			errs = append(errs, fmt.Errorf("Deployment %s: %d HPAs target it, want 1", d.Name, n))
 		}
 	}
 	return errs
@@ -1146,6 +1276,151 @@ func checkGKE(m *manifest, env checkEnv) []error {
 				errs = append(errs, fmt.Errorf("%s/%s: CPU request %s below 250m, the minimum on every Autopilot compute class", d.Name, c.Name, cpu.String()))
 			}
 		}
+	}
+	return errs
+}
+
+// projectID is a Google Cloud project id.
+var projectID = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+
+// projectPlaceholder is what cloudbuild.yaml replaces with the project id.
+const projectPlaceholder = "PROJECT_ID"
+
+// checkBus: the API, the projectors and the relay run in separate processes,
+// and the in-process bus reaches only its own process, so every process that
+// does not run every component uses Google Cloud Pub/Sub, all of them the
+// same project and emulator, and every component runs somewhere. On GKE the
+// project is the Workload Identity one and there is no emulator; on a local
+// cluster PUBSUB_EMULATOR_HOST names the emulator's Service and a port that
+// reaches the emulator, listening on every interface.
+func checkBus(m *manifest, env checkEnv) []error {
+	var errs []error
+	type process struct {
+		where string
+		d     *appsv1.Deployment
+		cfg   config.Config
+	}
+	var procs []process
+	running := map[string]bool{}
+	for i := range m.Deployments {
+		d := &m.Deployments[i]
+		for j := range d.Spec.Template.Spec.Containers {
+			c := &d.Spec.Template.Spec.Containers[j]
+			if subcommand(c) != "serve" {
+				continue
+			}
+			cfg, err := serveConfig(m, c)
+			if err != nil {
+				continue // checkConfig reports it
+			}
+			procs = append(procs, process{d.Name + "/" + c.Name, d, cfg})
+			for _, comp := range cfg.Components {
+				running[comp] = true
+			}
+		}
+	}
+	for _, comp := range config.Components {
+		if !running[comp] {
+			errs = append(errs, fmt.Errorf("no Deployment runs the %s component", comp))
+		}
+	}
+	if len(procs) == 0 {
+		return errs
+	}
+	for _, p := range procs {
+		if p.cfg.PubSubProject == "" && !slices.Equal(p.cfg.Components, config.Components) {
+			errs = append(errs, fmt.Errorf("%s: runs %v only, on the in-process bus: commits would never reach the components of the other Deployments (set PUBSUB_PROJECT_ID)", p.where, p.cfg.Components))
+		}
+		if p.cfg.PubSubProject != procs[0].cfg.PubSubProject || p.cfg.PubSubEmulator != procs[0].cfg.PubSubEmulator {
+			errs = append(errs, fmt.Errorf("%s: Pub/Sub project %q at %q, but %s uses %q at %q", p.where, p.cfg.PubSubProject, p.cfg.PubSubEmulator,
+				procs[0].where, procs[0].cfg.PubSubProject, procs[0].cfg.PubSubEmulator))
+		}
+	}
+	project, emulator := procs[0].cfg.PubSubProject, procs[0].cfg.PubSubEmulator
+	if project == "" {
+		return errs
+	}
+	if !projectID.MatchString(project) && !(env.target.gke && project == projectPlaceholder) {
+		errs = append(errs, fmt.Errorf("Pub/Sub project %q is not a Google Cloud project id", project))
+	}
+
+	if env.target.gke {
+		if emulator != "" {
+			errs = append(errs, fmt.Errorf("PUBSUB_EMULATOR_HOST %q on GKE: the pods would not use Google Cloud Pub/Sub", emulator))
+		}
+		// The pods reach Pub/Sub as the Workload Identity service account;
+		// its roles are granted in its own project (deploy/README.md).
+		for _, p := range procs {
+			ksa := p.d.Spec.Template.Spec.ServiceAccountName
+			i := slices.IndexFunc(m.ServiceAccounts, func(sa corev1.ServiceAccount) bool { return sa.Name == ksa })
+			if i < 0 {
+				continue // checkServiceAccounts reports it
+			}
+			gsa := workloadIdentity.FindStringSubmatch(m.ServiceAccounts[i].Annotations["iam.gke.io/gcp-service-account"])
+			if gsa != nil && gsa[1] != project {
+				errs = append(errs, fmt.Errorf("%s: Pub/Sub project %q, but its Workload Identity service account is in project %q", p.where, project, gsa[1]))
+			}
+		}
+		return errs
+	}
+
+	// A local cluster has no Google credentials: it needs the emulator.
+	if emulator == "" {
+		errs = append(errs, fmt.Errorf("Pub/Sub project %q without PUBSUB_EMULATOR_HOST in the %s overlay: the pods would need Google credentials", project, env.target.name))
+		return errs
+	}
+	host, port, err := net.SplitHostPort(emulator)
+	if err != nil {
+		return append(errs, fmt.Errorf("PUBSUB_EMULATOR_HOST %q is not host:port: %w", emulator, err))
+	}
+	name := host
+	for _, suffix := range []string{"." + namespace + ".svc.cluster.local", "." + namespace + ".svc", "." + namespace} {
+		name = strings.TrimSuffix(name, suffix)
+	}
+	svc := m.service(name)
+	if svc == nil {
+		return append(errs, fmt.Errorf("PUBSUB_EMULATOR_HOST %q: no Service %q in the manifests", emulator, name))
+	}
+	i := slices.IndexFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return strconv.Itoa(int(p.Port)) == port })
+	if i < 0 {
+		return append(errs, fmt.Errorf("PUBSUB_EMULATOR_HOST %q: Service %s has no port %s", emulator, svc.Name, port))
+	}
+	target := svc.Spec.Ports[i].TargetPort
+	var emulators int
+	for j := range m.Deployments {
+		d := &m.Deployments[j]
+		if ok, _ := selects(&metav1.LabelSelector{MatchLabels: svc.Spec.Selector}, d); !ok {
+			continue
+		}
+		if !isEmulator(d) {
+			errs = append(errs, fmt.Errorf("PUBSUB_EMULATOR_HOST %q: Service %s selects the pods of %s, which do not serve the Pub/Sub emulator", emulator, svc.Name, d.Name))
+			continue
+		}
+		emulators++
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if subcommand(&c) != emulatorCommand {
+				continue
+			}
+			addr := emulatorAddr(&c)
+			lhost, lport, err := net.SplitHostPort(addr)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s/%s: --addr %q is not host:port", d.Name, c.Name, addr))
+				continue
+			}
+			if !slices.Contains([]string{"", "0.0.0.0", "::"}, lhost) {
+				errs = append(errs, fmt.Errorf("%s/%s: the emulator listens on %s only, which the Service cannot reach: listen on 0.0.0.0", d.Name, c.Name, addr))
+			}
+			cport := target.IntVal
+			if target.Type == intstr.String {
+				cport, _ = portNamed(&c, target.StrVal)
+			}
+			if strconv.Itoa(int(cport)) != lport {
+				errs = append(errs, fmt.Errorf("Service %s: port %s goes to container port %s (%d) of %s, but the emulator listens on %s", svc.Name, port, target.String(), cport, d.Name, addr))
+			}
+		}
+	}
+	if emulators == 0 {
+		errs = append(errs, fmt.Errorf("PUBSUB_EMULATOR_HOST %q: Service %s selects no Pub/Sub emulator", emulator, svc.Name))
 	}
 	return errs
 }

@@ -3,9 +3,11 @@ package deploy
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -94,7 +96,10 @@ func TestChecksCatchMutations(t *testing.T) {
 			m.Services[0].Annotations["note"] = strings.Repeat("ab12", 16)
 		}},
 		{"unknown component", gke, "config", func(m *manifest) {
-			envVar(container(m, "capstone-projector"), "CAPSTONE_COMPONENTS").Value = "relay"
+			envVar(container(m, "capstone-projector"), "CAPSTONE_COMPONENTS").Value = "relays"
+		}},
+		{"relay pods run the projectors", local, "config", func(m *manifest) {
+			envVar(container(m, "capstone-relay"), "CAPSTONE_COMPONENTS").Value = "relay,projector"
 		}},
 		{"projector pods run the API", local, "config", func(m *manifest) {
 			envVar(container(m, "capstone-projector"), "CAPSTONE_COMPONENTS").Value = "api"
@@ -110,13 +115,16 @@ func TestChecksCatchMutations(t *testing.T) {
 			c.Env = c.Env[:1]
 		}},
 		{"Service selects nothing", gke, "selectors", func(m *manifest) {
-			m.Services[0].Spec.Selector["app.kubernetes.io/component"] = "apii"
+			m.service("capstone-api").Spec.Selector["app.kubernetes.io/component"] = "apii"
 		}},
 		{"Service selects the projectors", local, "selectors", func(m *manifest) {
-			delete(m.Services[0].Spec.Selector, "app.kubernetes.io/component")
+			delete(m.service("capstone-api").Spec.Selector, "app.kubernetes.io/component")
 		}},
 		{"Service target port undeclared", gke, "selectors", func(m *manifest) {
-			m.Services[0].Spec.Ports[0].TargetPort = intstr.FromString("web")
+			m.service("capstone-api").Spec.Ports[0].TargetPort = intstr.FromString("web")
+		}},
+		{"emulator Service selects the relay", local, "selectors", func(m *manifest) {
+			m.service("capstone-pubsub-emulator").Spec.Selector["app.kubernetes.io/component"] = "relay"
 		}},
 		{"PDB selects nothing", gke, "selectors", func(m *manifest) {
 			m.PDBs[0].Spec.Selector.MatchLabels["app.kubernetes.io/name"] = "other"
@@ -134,6 +142,45 @@ func TestChecksCatchMutations(t *testing.T) {
 		}},
 		{"replicas outside the HPA bounds", local, "scaling", func(m *manifest) {
 			m.deployment("capstone-api").Spec.Replicas = ptr.To(int32(20))
+		}},
+		{"HPA on the relay", gke, "scaling", func(m *manifest) {
+			h := m.HPAs[0]
+			h.Name, h.Spec.ScaleTargetRef.Name = "capstone-relay", "capstone-relay"
+			m.HPAs = append(m.HPAs, h)
+		}},
+		{"relay replicas left to the default", gke, "scaling", func(m *manifest) {
+			m.deployment("capstone-relay").Spec.Replicas = nil
+		}},
+		{"no standby relay on GKE", gke, "scaling", func(m *manifest) {
+			m.deployment("capstone-relay").Spec.Replicas = ptr.To(int32(1))
+		}},
+		{"relay PDB blocks every drain", local, "scaling", func(m *manifest) {
+			for i := range m.PDBs {
+				if m.PDBs[i].Name == "capstone-relay" {
+					m.PDBs[i].Spec.MaxUnavailable, m.PDBs[i].Spec.MinAvailable = nil, ptr.To(intstr.FromInt32(1))
+				}
+			}
+		}},
+		{"two emulators", local, "scaling", func(m *manifest) {
+			m.deployment("capstone-pubsub-emulator").Spec.Replicas = ptr.To(int32(2))
+		}},
+		{"emulator rolled with a surge", local, "scaling", func(m *manifest) {
+			m.deployment("capstone-pubsub-emulator").Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType}
+		}},
+		{"emulator probed over HTTP", local, "probes", func(m *manifest) {
+			c := container(m, "capstone-pubsub-emulator")
+			c.ReadinessProbe.TCPSocket = nil
+			c.ReadinessProbe.HTTPGet = &corev1.HTTPGetAction{Path: "/readyz", Port: intstr.FromString("grpc")}
+		}},
+		{"emulator probed on an undeclared port", local, "probes", func(m *manifest) {
+			container(m, "capstone-pubsub-emulator").LivenessProbe.TCPSocket.Port = intstr.FromString("http")
+		}},
+		{"emulator on GKE", gke, "config", func(m *manifest) {
+			d := *m.deployment("capstone-relay")
+			d.Name = "capstone-pubsub-emulator"
+			d.Spec.Template.Spec.Containers = []corev1.Container{*container(m, "capstone-relay")}
+			d.Spec.Template.Spec.Containers[0].Args = []string{"pubsub-emulator", "--addr", "0.0.0.0:8085"}
+			m.Deployments = append(m.Deployments, d)
 		}},
 		{"Ingress to a missing Service", gke, "ingress", func(m *manifest) {
 			m.Ingresses[0].Spec.Rules[0].HTTP.Paths[0].Backend.Service.Name = "api"
@@ -153,10 +200,57 @@ func TestChecksCatchMutations(t *testing.T) {
 		{"object outside the namespace", gke, "namespace", func(m *manifest) {
 			m.BackendConfigs[0].Namespace = ""
 		}},
-		{"relay Deployment added", local, "inventory", func(m *manifest) {
-			d := *m.deployment("capstone-projector")
-			d.Name = "capstone-relay"
-			m.Deployments = append(m.Deployments, d)
+		{"relay Deployment missing", gke, "inventory", func(m *manifest) {
+			m.Deployments = slices.DeleteFunc(m.Deployments, func(d appsv1.Deployment) bool { return d.Name == "capstone-relay" })
+		}},
+		{"emulator Service missing", local, "inventory", func(m *manifest) {
+			m.Services = slices.DeleteFunc(m.Services, func(s corev1.Service) bool { return s.Name == "capstone-pubsub-emulator" })
+		}},
+		{"HPA added for the relay", local, "inventory", func(m *manifest) {
+			h := m.HPAs[0]
+			h.Name = "capstone-relay"
+			m.HPAs = append(m.HPAs, h)
+		}},
+		{"nothing runs the relay", gke, "bus", func(m *manifest) {
+			m.Deployments = slices.DeleteFunc(m.Deployments, func(d appsv1.Deployment) bool { return d.Name == "capstone-relay" })
+		}},
+		{"in-process bus across Deployments", gke, "bus", func(m *manifest) {
+			delete(m.ConfigMaps[0].Data, "PUBSUB_PROJECT_ID")
+		}},
+		{"in-process bus locally", local, "bus", func(m *manifest) {
+			delete(m.ConfigMaps[0].Data, "PUBSUB_PROJECT_ID")
+		}},
+		{"one Deployment on another Pub/Sub project", local, "bus", func(m *manifest) {
+			c := container(m, "capstone-relay")
+			// GOOGLE_CLOUD_PROJECT counts when PUBSUB_PROJECT_ID is empty.
+			c.Env = append(c.Env, corev1.EnvVar{Name: "PUBSUB_PROJECT_ID", Value: ""}, corev1.EnvVar{Name: "GOOGLE_CLOUD_PROJECT", Value: "other-project"})
+		}},
+		{"Pub/Sub in another project than Workload Identity", gke, "bus", func(m *manifest) {
+			m.ConfigMaps[0].Data["PUBSUB_PROJECT_ID"] = "other-project"
+		}},
+		{"Pub/Sub project not a project id", local, "bus", func(m *manifest) {
+			m.ConfigMaps[0].Data["PUBSUB_PROJECT_ID"] = "PROJECT_ID"
+		}},
+		{"emulator host on GKE", gke, "bus", func(m *manifest) {
+			m.ConfigMaps[0].Data["PUBSUB_EMULATOR_HOST"] = "capstone-pubsub-emulator:8085"
+		}},
+		{"local cluster on Google's Pub/Sub", local, "bus", func(m *manifest) {
+			delete(m.ConfigMaps[0].Data, "PUBSUB_EMULATOR_HOST")
+		}},
+		{"emulator host names no Service", local, "bus", func(m *manifest) {
+			m.ConfigMaps[0].Data["PUBSUB_EMULATOR_HOST"] = "pubsub-emulator:8085"
+		}},
+		{"emulator host on a port the Service lacks", local, "bus", func(m *manifest) {
+			m.ConfigMaps[0].Data["PUBSUB_EMULATOR_HOST"] = "capstone-pubsub-emulator:8086"
+		}},
+		{"emulator host is the API", local, "bus", func(m *manifest) {
+			m.ConfigMaps[0].Data["PUBSUB_EMULATOR_HOST"] = "capstone-api.capstone.svc:80"
+		}},
+		{"emulator listens on loopback", local, "bus", func(m *manifest) {
+			container(m, "capstone-pubsub-emulator").Args = []string{"pubsub-emulator"}
+		}},
+		{"emulator listens on another port", local, "bus", func(m *manifest) {
+			container(m, "capstone-pubsub-emulator").Args = []string{"pubsub-emulator", "--addr=0.0.0.0:9085"}
 		}},
 		{"no Workload Identity", gke, "gke", func(m *manifest) {
 			delete(m.ServiceAccounts[0].Annotations, "iam.gke.io/gcp-service-account")
@@ -260,8 +354,12 @@ func TestCloudBuildChecksCatchMutations(t *testing.T) {
 		{"image pushed under another tag", "images:\n  - ${_LOCATION}-docker.pkg.dev/$PROJECT_ID/${_REPOSITORY}/${_IMAGE}:$COMMIT_SHA", "images:\n  - ${_LOCATION}-docker.pkg.dev/$PROJECT_ID/${_REPOSITORY}/${_IMAGE}:latest", "images:"},
 		{"deploy before the push", `waitFor: ["push"]`, `waitFor: ["-"]`, "does not wait for step push"},
 		{"image name not in the overlay", "kustomize edit set image capstone=", "kustomize edit set image capstone-api=", "does not set image"},
-		{"project placeholder left", `sed -i "s/PROJECT_ID/$PROJECT_ID/g" serviceaccount-patch.yaml`, `true`, "PROJECT_ID"},
+		{"project placeholder left", `sed -i "s/\([@=]\)PROJECT_ID/\1$PROJECT_ID/g" serviceaccount-patch.yaml pubsub.env`, `true`, "PROJECT_ID"},
 		{"projector rollout not awaited", "kubectl -n capstone rollout status deployment/capstone-projector", "true", "capstone-projector"},
+		{"relay rollout not awaited", "kubectl -n capstone rollout status deployment/capstone-relay", "true", "capstone-relay"},
+		{"Pub/Sub project not substituted", " serviceaccount-patch.yaml pubsub.env\n", " serviceaccount-patch.yaml\n", "PUBSUB_PROJECT_ID"},
+		{"sed renames PUBSUB_PROJECT_ID", `s/\([@=]\)PROJECT_ID/\1$PROJECT_ID/g`, `s/PROJECT_ID/$PROJECT_ID/g`, "PUBSUB_PROJECT_ID"},
+		{"sed on a file the overlay lacks", " serviceaccount-patch.yaml pubsub.env\n", " serviceaccount-patch.yaml config.env\n", "config.env"},
 	} {
 		t.Run(mu.name, func(t *testing.T) {
 			if !strings.Contains(orig, mu.old) {

@@ -126,7 +126,7 @@ type StudentDoc struct {
 	Graded       bool           `bson:"graded"`
 	Grade        int            `bson:"grade"`
 	Feedback     string         `bson:"feedback,omitempty"`
-	ProjectIDs   []string       `bson:"project_ids"` // every project the student created
+	ProjectIDs   []string       `bson:"project_ids"` // every project the student created, sorted
 	Positions    `bson:",inline"`
 }
 
@@ -194,8 +194,10 @@ func foldStudent(d *StudentDoc, id string, e events.Envelope) {
 	case *events.ExaminerAssigned:
 		d.ExaminerID = x.ExaminerID
 	case *events.ProjectCreated:
-		if !slices.Contains(d.ProjectIDs, e.StreamID) {
-			d.ProjectIDs = append(d.ProjectIDs, e.StreamID)
+		// Kept sorted (ids are UUIDv7: creation order), so the document does
+		// not depend on the order in which different streams were delivered.
+		if i, found := slices.BinarySearch(d.ProjectIDs, e.StreamID); !found {
+			d.ProjectIDs = slices.Insert(d.ProjectIDs, i, e.StreamID)
 		}
 	}
 }

@@ -33,10 +33,11 @@ func (m *Model[D]) Handle(ctx context.Context, c events.Commit) error {
 	if c.StreamType != m.StreamType {
 		return nil
 	}
-	for range maxConflicts {
+	for attempt := range maxConflicts {
 		if err := m.handle(ctx, c); !errors.Is(err, ErrConflict) {
 			return err
 		}
+		backoff(ctx, attempt)
 	}
 	return fmt.Errorf("%s %s: %w", m.ProjectionName, c.ID(), ErrConflict)
 }

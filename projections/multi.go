@@ -100,10 +100,11 @@ func (m *Multi[D, PD]) Handle(ctx context.Context, c events.Commit) error {
 }
 
 func (m *Multi[D, PD]) applyRetrying(ctx context.Context, c events.Commit, id string, evs []events.Envelope, broadcast bool) error {
-	for range maxConflicts {
+	for attempt := range maxConflicts {
 		if err := m.apply(ctx, c, id, evs, broadcast); !errors.Is(err, ErrConflict) {
 			return err
 		}
+		backoff(ctx, attempt)
 	}
 	return fmt.Errorf("%s %s in %s: %w", m.ProjectionName, c.ID(), id, ErrConflict)
 }

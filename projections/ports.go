@@ -3,6 +3,8 @@ package projections
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
+	"time"
 
 	"github.com/capstone-pms/capstone/events"
 )
@@ -25,7 +27,17 @@ type Documents interface {
 var ErrConflict = errors.New("read-model document changed concurrently")
 
 // maxConflicts bounds how often a projection retries one commit after losing races.
-const maxConflicts = 20
+const maxConflicts = 50
+
+// backoff waits a little, growing and jittered, after a lost race, so that
+// replicas contending for one document take turns instead of colliding again.
+func backoff(ctx context.Context, attempt int) {
+	d := time.Duration(rand.Int64N(int64(time.Millisecond) * int64(min(2*(attempt+1), 50))))
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
 
 // Streams reads commits back from the event store to fill gaps.
 type Streams interface {

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -37,7 +38,7 @@ import (
 
 // collections are every collection the service uses; the embedded store
 // creates and indexes them at start-up.
-var collections = []string{outbox.Collection, outbox.LeaseCollection, imongo.CollReadModelNames, imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, imongo.CollPasswordTokens, collSettings,
+var collections = []string{imongo.CollRevisionTokens, collProjectionStatus, outbox.Collection, outbox.LeaseCollection, imongo.CollReadModelNames, imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, imongo.CollPasswordTokens, collSettings,
 	projections.CollUsers, projections.CollProjects, projections.CollSupervisors, projections.CollStudents}
 
 const collSettings = "settings"
@@ -116,6 +117,11 @@ type App struct {
 	Metrics  *metrics.Metrics
 	// API is the HTTP server's handler set (nil for a one-off command).
 	API *api.Server
+
+	status    *statusTracker
+	bgDone    sync.WaitGroup
+	rebuildMu sync.Mutex
+	rebuild   *api.RebuildState
 }
 
 // StartApp wires and starts every component the config asks for. The
@@ -140,6 +146,7 @@ func (a *App) start(ctx context.Context) error {
 	rm := imongo.NewReadModels(a.store.DB)
 	// Projector replicas in other processes exist only on a shared store.
 	rm.Conditional = !a.cfg.Embedded()
+	rm.Tokens = rm.Conditional && isFerretDB(ctx, a.store.Client)
 	var err error
 	if a.bus, err = openMessaging(ctx, a.cfg, a.log); err != nil {
 		return err
@@ -165,13 +172,20 @@ func (a *App) start(ctx context.Context) error {
 	runCtx, stop := context.WithCancel(context.Background())
 	a.stop = stop
 	if a.cfg.Has("projector") {
+		a.status = newStatusTracker(instance)
+		a.bgDone.Add(1)
+		go func() { defer a.bgDone.Done(); a.status.run(runCtx, a.store.DB.Collection(collProjectionStatus)) }()
 		for _, p := range projectionSet(rm, es) {
 			sub, err := a.bus.subscriber(ctx, p.Name())
 			if err != nil {
 				return err
 			}
 			c := &bus.Consumer{Sub: sub, Topic: bus.Topic, Registry: a.Registry, Projection: p, Log: a.log,
-				Workers: 4, MaxAttempts: 5, Observe: a.Metrics.ObserveProjection, NackOnFailure: a.bus.remote}
+				Workers: 4, MaxAttempts: 5, NackOnFailure: a.bus.remote,
+				Observe: func(name string, c events.Commit, err error) {
+					a.Metrics.ObserveProjection(name, c, err)
+					a.status.observe(name, c, err)
+				}}
 			if err := c.Start(runCtx); err != nil {
 				return err
 			}
@@ -225,6 +239,7 @@ func (a *App) start(ctx context.Context) error {
 		ParseImport: parseImport,
 		Importer:    a.Importer,
 		Ready:       ready,
+		Admin:       a,
 		Metrics:     a.Metrics,
 		Log:         a.log,
 	})
@@ -324,6 +339,7 @@ func (a *App) Close(ctx context.Context) {
 	if a.relay != nil {
 		<-a.relay
 	}
+	a.bgDone.Wait()
 	if a.bus != nil {
 		a.bus.Close()
 	}
@@ -395,6 +411,17 @@ func (t tokenAdapter) Issue(userID string, roles []string, now time.Time) (strin
 func (t tokenAdapter) Verify(token string, now time.Time) (string, []string, error) {
 	c, err := t.t.Verify(token, now)
 	return c.UserID, c.Roles, err
+}
+
+// isFerretDB reports whether the server is FerretDB (the dev-store), where
+// a filtered replace is not atomic.
+func isFerretDB(ctx context.Context, c *mongo.Client) bool {
+	var info bson.M
+	if err := c.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
+		return false
+	}
+	_, ok := info["ferretdbVersion"]
+	return ok
 }
 
 // maxPool bounds the connections to the store. The embedded store deadlocks

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/events"
@@ -245,6 +246,18 @@ func TestAuthorizationTable(t *testing.T) {
 		}},
 		{"POST", "/v1/allocation", azOnly(az200, azCoordinator), fixed("/v1/allocation", map[string]any{"dry_run": true})},
 		{"GET", "/v1/exports/{name:assignments|grades}.csv", azOnly(az200, azCoordinator), fixed("/v1/exports/assignments.csv", nil)},
+		{"GET", "/v1/admin/projections", azOnly(az200, azCoordinator), fixed("/v1/admin/projections", nil)},
+		// A verify run (it switches nothing). A second start while one runs
+		// would be 409: the coordinator's call waits for any earlier rebuild,
+		// and for its own to finish before the next rows.
+		{"POST", "/v1/admin/projections/rebuild", azOnly(http.StatusAccepted, azCoordinator), func(c azCaller) authzCall {
+			call := authzCall{path: "/v1/admin/projections/rebuild", body: map[string]any{"verify": true}}
+			if c == azCoordinator {
+				awaitRebuild(t, s, admin)
+				call.after = func() { awaitRebuild(t, s, admin) }
+			}
+			return call
+		}},
 	}
 
 	// The table and the registered routes must be the same set.
@@ -339,4 +352,17 @@ func authzUpload(t *testing.T, s *service, path, token string, csv []byte) respo
 		_ = json.Unmarshal(raw, &out.Body)
 	}
 	return out
+}
+
+// awaitRebuild polls GET /v1/admin/projections until no rebuild runs, and
+// returns that answer.
+func awaitRebuild(t *testing.T, s *service, token string) response {
+	t.Helper()
+	var r response
+	waitForLong(t, "the rebuild to finish", 30*time.Second, func() bool {
+		r = s.do("GET", "/v1/admin/projections", token, nil)
+		rb, _ := r.Body["rebuild"].(map[string]any)
+		return r.Status == 200 && (rb == nil || rb["running"] == false)
+	})
+	return r
 }

@@ -957,6 +957,37 @@ func TestOpenAPIResponsesMatchSchemas(t *testing.T) {
 	c.check("DELETE", "/v1/users/{id}", want(s.do("DELETE", "/v1/users/"+examID, admin, nil), 204))
 	c.check("DELETE", "/v1/users/{id}", want(s.do("DELETE", "/v1/users/"+examID, admin, nil), 404))
 
+	// Projections and rebuilds. The figures are flushed every couple of
+	// seconds: wait until they show, so position is validated too.
+	waitForLong(t, "the projections' figures", 15*time.Second, func() bool {
+		for _, it := range s.do("GET", "/v1/admin/projections", admin, nil).items() {
+			if it["position"] != nil && it["instances"] != float64(0) {
+				return true
+			}
+		}
+		return false
+	})
+	c.check("GET", "/v1/admin/projections", want(s.do("GET", "/v1/admin/projections", admin, nil), 200))
+	c.check("GET", "/v1/admin/projections", want(s.do("GET", "/v1/admin/projections", "", nil), 401))
+	c.check("GET", "/v1/admin/projections", want(s.do("GET", "/v1/admin/projections", student, nil), 403))
+	c.check("POST", "/v1/admin/projections/rebuild", want(s.do("POST", "/v1/admin/projections/rebuild", admin, map[string]any{"projections": []string{"nope"}}), 400))
+	c.check("POST", "/v1/admin/projections/rebuild", want(s.do("POST", "/v1/admin/projections/rebuild", admin, map[string]any{"verify": true, "force": true}), 400))
+	c.check("POST", "/v1/admin/projections/rebuild", want(s.do("POST", "/v1/admin/projections/rebuild", student, map[string]any{"verify": true}), 403))
+	c.check("POST", "/v1/admin/projections/rebuild", want(s.do("POST", "/v1/admin/projections/rebuild", admin, map[string]any{"verify": true}), 202))
+	// A second one while the first runs is 409; if the first already
+	// finished it starts another, which is a 202 as well.
+	again := s.do("POST", "/v1/admin/projections/rebuild", admin, map[string]any{"verify": true})
+	if again.Status != 409 && again.Status != 202 {
+		t.Fatalf("a second rebuild: status %d, want 409 or 202: %s", again.Status, again.Raw)
+	}
+	c.check("POST", "/v1/admin/projections/rebuild", again)
+	done := c.check("GET", "/v1/admin/projections", awaitRebuild(t, s, admin))
+	if rb, _ := done.Body["rebuild"].(map[string]any); rb == nil || rb["phase"] != "done" || rb["error"] != nil || rb["finished_at"] == nil {
+		t.Errorf("the finished rebuild: %s", done.Raw)
+	}
+	c.check("POST", "/v1/admin/projections/rebuild", want(s.do("POST", "/v1/admin/projections/rebuild", admin, map[string]any{"projections": []string{"users"}, "verify": true}), 202))
+	awaitRebuild(t, s, admin)
+
 	// Coverage: which documented operations the tour reached.
 	reached := map[string]bool{}
 	for k := range c.checked {

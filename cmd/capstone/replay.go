@@ -51,6 +51,9 @@ type RebuildResult struct {
 	// Differences, in verify mode: documents that differ between the live
 	// read model and the rebuild (ids), per projection.
 	Differences map[string][]string `json:"differences,omitempty"`
+	// Sample shows the first differing document of each projection, live
+	// and rebuilt, as JSON (to see what differs without a database shell).
+	Sample map[string][2]string `json:"-"`
 }
 
 // Rebuild rebuilds read models (all when names is empty) from the event
@@ -115,14 +118,14 @@ func (a *App) Rebuild(ctx context.Context, names []string, verify bool, progress
 		return res, err
 	}
 	if verify {
-		res.Differences = map[string][]string{}
+		res.Differences, res.Sample = map[string][]string{}, map[string][2]string{}
 		for _, n := range names {
-			diff, err := a.compare(ctx, old[n], res.Collections[n])
+			diff, sample, err := a.compare(ctx, old[n], res.Collections[n])
 			if err != nil {
 				return res, err
 			}
 			if len(diff) > 0 {
-				res.Differences[n] = diff
+				res.Differences[n], res.Sample[n] = diff, sample
 			}
 			if len(diff) == 0 {
 				_ = live.Drop(ctx, res.Collections[n])
@@ -159,7 +162,7 @@ func (a *App) Rebuild(ctx context.Context, names []string, verify bool, progress
 // compare lists the ids whose documents differ between two collections
 // (the revision, which counts writes, is left out). Documents are compared
 // as JSON with sorted keys: the embedded store does not keep field order.
-func (a *App) compare(ctx context.Context, x, y string) ([]string, error) {
+func (a *App) compare(ctx context.Context, x, y string) ([]string, [2]string, error) {
 	load := func(coll string) (map[string][]byte, error) {
 		cur, err := a.store.DB.Collection(coll).Find(ctx, bson.D{})
 		if err != nil {
@@ -186,11 +189,11 @@ func (a *App) compare(ctx context.Context, x, y string) ([]string, error) {
 	}
 	xs, err := load(x)
 	if err != nil {
-		return nil, err
+		return nil, [2]string{}, err
 	}
 	ys, err := load(y)
 	if err != nil {
-		return nil, err
+		return nil, [2]string{}, err
 	}
 	var diff []string
 	for id, raw := range xs {
@@ -204,7 +207,11 @@ func (a *App) compare(ctx context.Context, x, y string) ([]string, error) {
 		}
 	}
 	slices.Sort(diff)
-	return diff, nil
+	var sample [2]string
+	if len(diff) > 0 {
+		sample = [2]string{string(xs[diff[0]]), string(ys[diff[0]])}
+	}
+	return diff, sample, nil
 }
 
 // replay is `capstone replay [--projection NAME]... [--verify]`.
@@ -236,7 +243,8 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer, env fu
 		case *verify && len(res.Differences[n]) == 0:
 			fmt.Fprint(stdout, ": equal to the live read model")
 		case *verify:
-			fmt.Fprintf(stdout, ": %d documents differ, e.g. %s", len(res.Differences[n]), res.Differences[n][0])
+			fmt.Fprintf(stdout, ": %d documents differ, e.g. %s\n  live:    %s\n  rebuilt: %s", len(res.Differences[n]),
+				res.Differences[n][0], res.Sample[n][0], res.Sample[n][1])
 		default:
 			fmt.Fprint(stdout, ", now live")
 		}

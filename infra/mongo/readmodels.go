@@ -3,6 +3,7 @@ package mongo
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"time"
 
@@ -26,6 +27,10 @@ type ReadModels struct {
 	// projector process, which serialises writes per document itself)
 	// leaves it off.
 	Conditional bool
+	// Tokens makes conditional writes claim each revision with an insert
+	// (unique _id) instead of a filtered replace, for stores where a
+	// filtered replace is not atomic (FerretDB: it reads, then writes by _id).
+	Tokens bool
 
 	names     *names
 	overrides map[string]string // a rebuild's targets: logical name -> fresh collection
@@ -100,6 +105,9 @@ func (r *ReadModels) Store(ctx context.Context, collection, id string, doc any, 
 	if !r.Conditional {
 		return upsert(ctx, coll, id, d)
 	}
+	if r.Tokens {
+		return r.storeWithToken(ctx, collection, id, d, rev)
+	}
 	if rev == 0 {
 		_, err := coll.InsertOne(ctx, d)
 		if mongo.IsDuplicateKeyError(err) {
@@ -128,6 +136,56 @@ func upsert(ctx context.Context, coll *mongo.Collection, id string, doc any) err
 		_, err = coll.ReplaceOne(ctx, filter, doc, options.Replace().SetUpsert(true))
 	}
 	return err
+}
+
+// CollRevisionTokens holds the claims of read-model revisions (Tokens mode).
+const CollRevisionTokens = "read_model_revisions"
+
+// tokenStale is how old an unfulfilled claim may get before it is taken to
+// belong to a projector that died between claiming and writing.
+const tokenStale = 10 * time.Second
+
+// tokenKeep is how many recent claims of a document are kept.
+const tokenKeep = 64
+
+type revisionToken struct {
+	ID string    `bson:"_id"`
+	At time.Time `bson:"at"`
+}
+
+// storeWithToken claims revision rev+1 of the document by inserting a token
+// with a unique id, then writes the document: of racing writers exactly one
+// claims it, and the others reload. A claim left by a dead writer expires.
+func (r *ReadModels) storeWithToken(ctx context.Context, collection, id string, d bson.D, rev int64) error {
+	tokens := r.db.Collection(CollRevisionTokens)
+	key := func(v int64) string { return fmt.Sprintf("%s/%s@%d", collection, id, v) }
+	claim := revisionToken{ID: key(rev + 1), At: time.Now().UTC().Truncate(time.Millisecond)}
+	_, err := tokens.InsertOne(ctx, claim)
+	if mongo.IsDuplicateKeyError(err) {
+		var held revisionToken
+		if tokens.FindOne(ctx, bson.D{{Key: "_id", Value: claim.ID}}).Decode(&held) == nil && time.Since(held.At) > tokenStale {
+			// An old claim whose document is still at rev was never fulfilled:
+			// its writer died. Only the one who sees this exact claim removes it.
+			if found, cur, err := r.Load(ctx, collection, id, &bson.D{}); err == nil && (cur == rev || (!found && rev == 0)) {
+				_, _ = tokens.DeleteOne(ctx, bson.D{{Key: "_id", Value: held.ID}, {Key: "at", Value: held.At}})
+			}
+		}
+		return projections.ErrConflict
+	}
+	if err != nil {
+		return err
+	}
+	if err := upsert(ctx, r.coll(ctx, collection), id, d); err != nil {
+		return err
+	}
+	// Old claims can go, but not the recent ones: a claim that is gone can be
+	// made again, so a writer that loaded an old revision and stalled would
+	// overwrite newer work. One that stalls across tokenKeep writes is
+	// beyond belief.
+	if rev >= tokenKeep {
+		_, _ = tokens.DeleteOne(ctx, bson.D{{Key: "_id", Value: key(rev + 1 - tokenKeep)}})
+	}
+	return nil
 }
 
 // Find returns one page of documents matching the filter, in _id order (ids

@@ -138,3 +138,20 @@ func (r *Relay) settle(ctx context.Context, g groupDoc, now time.Time) (publishe
 	wg.Wait()
 	return published, firstEr == nil && !waiting, firstEr
 }
+
+// Backlog counts the commit ids waiting in the outbox.
+func Backlog(ctx context.Context, coll *mongo.Collection) (int, error) {
+	cur, err := coll.Find(ctx, bson.D{}, options.Find().SetLimit(1000))
+	if err != nil {
+		return 0, err
+	}
+	var groups []groupDoc
+	if err := cur.All(ctx, &groups); err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, g := range groups {
+		n += len(g.CommitIDs)
+	}
+	return n, nil
+}

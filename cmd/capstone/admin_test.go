@@ -1,0 +1,42 @@
+package main
+
+import (
+	"testing"
+)
+
+// TestAdminProjections: the status shows each projection's progress; a
+// verify rebuild started over the API runs in the background, shows its
+// progress, and finds the live read models equal to a rebuild.
+func TestAdminProjections(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	s.createUser(admin, "status@uni.example", "Status", []string{"student"}, "")
+	var st response
+	waitFor(t, "the users projection to report", func() bool {
+		st = s.expect(s.do("GET", "/v1/admin/projections", admin, nil), 200)
+		for _, it := range st.items() {
+			if it["name"] == "users" && it["applied"].(float64) >= 2 && it["position"] != nil && it["instances"].(float64) == 1 {
+				return true
+			}
+		}
+		return false
+	})
+	if len(st.items()) != 4 {
+		t.Fatalf("status: %s", st.Raw)
+	}
+	s.expect(s.do("POST", "/v1/admin/projections/rebuild", admin, map[string]any{"projections": []string{"nope"}}), 400)
+	started := s.expect(s.do("POST", "/v1/admin/projections/rebuild", admin, map[string]any{"verify": true}), 202)
+	if started.Body["running"] != true {
+		t.Fatalf("rebuild: %s", started.Raw)
+	}
+	waitFor(t, "the rebuild to finish", func() bool {
+		rb, _ := s.do("GET", "/v1/admin/projections", admin, nil).Body["rebuild"].(map[string]any)
+		if rb["running"] == true {
+			return false
+		}
+		if rb["error"] != nil || rb["differences"] != nil || rb["phase"] != "done" || rb["commits"].(float64) < 4 {
+			t.Fatalf("rebuild: %v", rb)
+		}
+		return true
+	})
+}
