@@ -57,3 +57,29 @@ func TestProjectorOnlyProcess(t *testing.T) {
 	s.expect(s.do("GET", "/metrics", "", nil), 200)
 	s.expect(s.do("POST", "/v1/auth/sign-in", "", map[string]string{"email": "a@b.c", "password": "x"}), 404, "route-not-found")
 }
+
+// TestGracefulShutdown: a request in flight when the service is told to stop
+// is answered in full before the process lets go (SIGTERM drains requests).
+func TestGracefulShutdown(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	id := s.createUser(admin, "drain@uni.example", "Drain", []string{"student"}, "")
+	s.expect(s.do("GET", "/v1/users/"+id+"?min_version=1", admin, nil), 200)
+	done := make(chan response, 1)
+	go func() {
+		// Waits about two seconds for a version that never comes, then answers.
+		done <- s.do("GET", "/v1/users/"+id+"?min_version=99", admin, nil)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	stopped := make(chan struct{})
+	go func() { s.stop(); close(stopped) }()
+	select {
+	case r := <-done:
+		if r.Status != 200 || r.str("id") != id {
+			t.Fatalf("the request in flight got %d %s", r.Status, r.Raw)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request in flight never got an answer")
+	}
+	<-stopped
+}

@@ -81,62 +81,79 @@ func (r *Relay) Sweep(ctx context.Context) error {
 		r.Backlog(backlog)
 	}
 	now := time.Now()
-	published := 0
+	var ready []groupDoc
 	for _, g := range groups {
-		if now.Sub(g.CreatedAt) < r.MinAge {
-			continue
-		}
-		n, done, err := r.settle(ctx, g, now)
-		published += n
-		if err != nil {
-			return err
-		}
-		if done {
-			if _, err := r.Coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: g.ID}}); err != nil {
-				return err
-			}
+		if now.Sub(g.CreatedAt) >= r.MinAge {
+			ready = append(ready, g)
 		}
 	}
+	published, done, err := r.settle(ctx, ready, now)
 	if r.Published != nil && published > 0 {
 		r.Published(published)
 	}
-	return nil
-}
-
-// settle publishes a group's stored commits in parallel; done is false while
-// an id may still be appended (its commit is missing but young).
-func (r *Relay) settle(ctx context.Context, g groupDoc, now time.Time) (published int, done bool, err error) {
-	var (
-		mu      sync.Mutex
-		wg      sync.WaitGroup
-		waiting bool
-		firstEr error
-	)
+	// Delete the settled groups, in parallel too (one _id lookup each).
+	var wg sync.WaitGroup
+	var mu sync.Mutex
 	sem := make(chan struct{}, max(r.Workers, 1))
-	for _, id := range g.CommitIDs {
+	for _, id := range done {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			c, found, err := r.Commits.LoadCommit(ctx, id)
-			if err == nil && found {
-				err = r.Publisher.Publish(ctx, c)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err != nil:
-				firstEr = errors.Join(firstEr, err)
-			case found:
-				published++
-			case now.Sub(g.CreatedAt) < r.GiveUp:
-				waiting = true
+			if _, derr := r.Coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); derr != nil {
+				mu.Lock()
+				err = errors.Join(err, derr)
+				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	return published, firstEr == nil && !waiting, firstEr
+	return err
+}
+
+// settle publishes the stored commits of the groups, all through one pool of
+// workers, and returns the groups that are done: every commit published, or
+// dropped because it never appeared within GiveUp.
+func (r *Relay) settle(ctx context.Context, groups []groupDoc, now time.Time) (published int, done []string, err error) {
+	var (
+		mu      sync.Mutex
+		wg      sync.WaitGroup
+		waiting = map[string]bool{}
+	)
+	sem := make(chan struct{}, max(r.Workers, 1))
+	for _, g := range groups {
+		for _, id := range g.CommitIDs {
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer wg.Done()
+				defer func() { <-sem }()
+				c, found, lerr := r.Commits.LoadCommit(ctx, id)
+				if lerr == nil && found {
+					lerr = r.Publisher.Publish(ctx, c)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case lerr != nil:
+					err = errors.Join(err, lerr)
+					waiting[g.ID] = true
+				case found:
+					published++
+				case now.Sub(g.CreatedAt) < r.GiveUp:
+					waiting[g.ID] = true
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	for _, g := range groups {
+		if !waiting[g.ID] {
+			done = append(done, g.ID)
+		}
+	}
+	return published, done, err
 }
 
 // Backlog counts the commit ids waiting in the outbox.
