@@ -90,9 +90,8 @@ func (s *Server) putSupervisorProfile(w http.ResponseWriter, r *http.Request, a 
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	m := meta(r, a)
-	var err error
-	if m.IfMatch, err = ifMatch(r); err != nil {
+	m, err := writeMeta(r, a)
+	if err != nil {
 		return err
 	}
 	res, err := s.Cohort.UpdateProfile(r.Context(), m, id, cohort.UpdateProfile{Areas: req.Areas, Info: req.Info, Ideas: req.ProjectIdeas}, req.Capacity)
@@ -159,9 +158,8 @@ func (s *Server) putPreferences(w http.ResponseWriter, r *http.Request, a actor)
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	m := meta(r, a)
-	var err error
-	if m.IfMatch, err = ifMatch(r); err != nil {
+	m, err := writeMeta(r, a)
+	if err != nil {
 		return err
 	}
 	res, err := s.Cohort.SetPreferences(r.Context(), m, id, req.SupervisorIDs)
@@ -182,9 +180,8 @@ func (s *Server) submitProject(w http.ResponseWriter, r *http.Request, a actor) 
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	m := meta(r, a)
-	var err error
-	if m.IfMatch, err = ifMatch(r); err != nil {
+	m, err := writeMeta(r, a)
+	if err != nil {
 		return err
 	}
 	res, err := s.Cohort.Submit(r.Context(), m, mux.Vars(r)["id"], req.SupervisorID)
@@ -209,9 +206,8 @@ func (s *Server) decideProject(w http.ResponseWriter, r *http.Request, a actor) 
 	if req.Decision != "accept" && req.Decision != "reject" {
 		return commands.Invalid(commands.FieldError{Field: "decision", Message: `must be "accept" or "reject"`})
 	}
-	m := meta(r, a)
-	var err error
-	if m.IfMatch, err = ifMatch(r); err != nil {
+	m, err := writeMeta(r, a)
+	if err != nil {
 		return err
 	}
 	res, err := s.Cohort.Decide(r.Context(), m, mux.Vars(r)["id"], req.Decision == "accept", req.Comment)

@@ -157,9 +157,8 @@ func (s *Server) editProject(w http.ResponseWriter, r *http.Request, a events.Ac
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	m := meta(r, a)
-	var err error
-	if m.IfMatch, err = ifMatch(r); err != nil {
+	m, err := writeMeta(r, a)
+	if err != nil {
 		return err
 	}
 	cmd := project.Edit{By: a, Title: req.Title, Description: req.Description, Aim: req.Aim, Rationale: req.Rationale}
@@ -173,9 +172,8 @@ func (s *Server) editProject(w http.ResponseWriter, r *http.Request, a events.Ac
 }
 
 func (s *Server) withdrawProject(w http.ResponseWriter, r *http.Request, a events.Actor) error {
-	m := meta(r, a)
-	var err error
-	if m.IfMatch, err = ifMatch(r); err != nil {
+	m, err := writeMeta(r, a)
+	if err != nil {
 		return err
 	}
 	res, err := s.Cohort.Withdraw(r.Context(), m, mux.Vars(r)["id"])

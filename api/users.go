@@ -139,9 +139,8 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, a events.Acto
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	m := meta(r, a)
-	var err error
-	if m.IfMatch, err = ifMatch(r); err != nil {
+	m, err := writeMeta(r, a)
+	if err != nil {
 		return err
 	}
 	res, err := s.Users.Update(r.Context(), m, id, user.Update{Name: req.Name, Roles: req.Roles, Profile: req.Profile, NameOnly: !coordinator})
@@ -162,9 +161,8 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, a events.Act
 	if id == a.UserID {
 		return errDeleteSelf
 	}
-	m := meta(r, a)
-	var err error
-	if m.IfMatch, err = ifMatch(r); err != nil {
+	m, err := writeMeta(r, a)
+	if err != nil {
 		return err
 	}
 	res, err := s.Users.Delete(r.Context(), m, id)
