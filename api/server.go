@@ -106,6 +106,7 @@ func (s *Server) router() *mux.Router {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, problem(http.StatusMethodNotAllowed, "method-not-allowed", "this route does not take "+r.Method))
 	})
+	r.Use(s.observe)
 	s.healthRoutes(r)
 	r.HandleFunc("/openapi.json", serveOpenAPI).Methods(http.MethodGet)
 	if s.Metrics != nil {

@@ -18,12 +18,15 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/capstone-pms/capstone/api"
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/infra/config"
 	"github.com/capstone-pms/capstone/infra/secrets"
+	"github.com/capstone-pms/capstone/infra/telemetry"
 )
 
 func main() {
@@ -90,6 +93,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, env func(string
 	}
 	log := newLogger(stderr, cfg)
 	log.Info("starting", "config", cfg.String())
+	stopTracing, err := telemetry.Setup(ctx, cfg.Tracing, "capstone", instanceName())
+	if err != nil {
+		return err
+	}
+	defer stopTracing(context.Background())
 	app, err := StartApp(ctx, cfg, log, nil)
 	if err != nil {
 		return err
@@ -205,12 +213,15 @@ func newLogger(w io.Writer, cfg config.Config) *slog.Logger {
 	return log
 }
 
-// requestIDHandler adds the request id of the context to each record.
+// requestIDHandler adds the request id and trace id of the context to each record.
 type requestIDHandler struct{ slog.Handler }
 
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := api.RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }

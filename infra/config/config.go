@@ -40,6 +40,9 @@ type Config struct {
 	// PubSubEmulator points the client at an emulator (host:port).
 	PubSubProject  string
 	PubSubEmulator string
+
+	// Tracing turns OpenTelemetry tracing on ("otlp") or off.
+	Tracing string
 }
 
 // Has reports whether the process runs component c.
@@ -92,6 +95,7 @@ func ParseServe(args []string, env func(string) string, usage io.Writer) (Config
 	fs.StringVar(&c.Addr, "addr", envOr(env, "CAPSTONE_ADDR", ":8080"), "HTTP listen address (env CAPSTONE_ADDR)")
 	components := fs.String("components", envOr(env, "CAPSTONE_COMPONENTS", "all"), "comma-separated subset of "+strings.Join(Components, ",")+", or all (env CAPSTONE_COMPONENTS)")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", env("CAPSTONE_JWT_SECRET"), "HS256 signing secret, at least 32 bytes; empty: generated once and kept in the data dir, or in the database when MONGODB_URI is set (env CAPSTONE_JWT_SECRET)")
+	fs.StringVar(&c.Tracing, "tracing", envOr(env, "CAPSTONE_TRACING", "off"), "off, or otlp to export OpenTelemetry spans to OTEL_EXPORTER_OTLP_ENDPOINT (env CAPSTONE_TRACING)")
 	fs.BoolVar(&c.Demo, "demo", env("CAPSTONE_DEMO") == "true", "load a demo cohort with documented sign-ins (env CAPSTONE_DEMO=true)")
 	ttl := fs.String("token-ttl", envOr(env, "CAPSTONE_TOKEN_TTL", "12h"), "lifetime of a sign-in token (env CAPSTONE_TOKEN_TTL)")
 	fs.Usage = func() {
@@ -110,6 +114,9 @@ func ParseServe(args []string, env func(string) string, usage io.Writer) (Config
 	var err error
 	if c.Components, err = parseComponents(*components); err != nil {
 		return c, err
+	}
+	if c.Tracing != "off" && c.Tracing != "otlp" {
+		return c, fmt.Errorf("--tracing %q: want off or otlp", c.Tracing)
 	}
 	if c.TokenTTL, err = time.ParseDuration(*ttl); err != nil || c.TokenTTL < time.Minute || c.TokenTTL > 30*24*time.Hour {
 		return c, fmt.Errorf("--token-ttl %q: want a duration between 1m and 720h", *ttl)
