@@ -202,3 +202,7 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 }
 
 func newReadModels(s *service) *imongo.ReadModels { return imongo.NewReadModels(s.app.store.DB) }
+
+func imongoEventStore(s *service) *imongo.EventStore {
+	return imongo.NewEventStore(s.app.store.DB, s.app.Registry)
+}

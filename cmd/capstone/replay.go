@@ -88,12 +88,19 @@ func (a *App) Rebuild(ctx context.Context, names []string, verify bool, progress
 		}
 	}
 	target := live.Rebuilding(res.Collections)
-	var selected []projections.Projection
-	for _, p := range projectionSet(target, es) {
-		if slices.Contains(names, p.Name()) {
-			selected = append(selected, p)
+	buffer := newBufferedDocs()
+	pick := func(docs projections.Documents) []projections.Projection {
+		var out []projections.Projection
+		for _, p := range projectionSet(docs, es) {
+			if slices.Contains(names, p.Name()) {
+				out = append(out, p)
+			}
 		}
+		return out
 	}
+	// The rebuild folds into memory and writes in bulk; the catch-up, after
+	// the switch, writes through to the (now live) collections.
+	selected := pick(buffer)
 	total, _ := es.Count(ctx)
 	apply := func(phase string, since time.Time) error {
 		n, err := es.Scan(ctx, since, func(c events.Commit) error {
@@ -117,6 +124,12 @@ func (a *App) Rebuild(ctx context.Context, names []string, verify bool, progress
 	if err := apply("rebuild", time.Time{}); err != nil {
 		return res, err
 	}
+	for _, n := range names {
+		if err := buffer.flush(ctx, n, a.store.DB.Collection(res.Collections[n])); err != nil {
+			return res, err
+		}
+	}
+	selected = pick(target)
 	if verify {
 		res.Differences, res.Sample = map[string][]string{}, map[string][2]string{}
 		for _, n := range names {
