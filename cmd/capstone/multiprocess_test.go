@@ -257,7 +257,7 @@ func TestConvergenceAcrossProcesses(t *testing.T) {
 	t.Logf("%d requests, %d duplicated/reordered deliveries injected", ops.Load(), injected.Load())
 
 	// Converge: the outbox empties and a rebuild equals the live read models.
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		var out strings.Builder
 		cmd := exec.Command(c.bin, "replay", "--verify", "--log-level", "error")
