@@ -16,7 +16,7 @@ func BenchmarkCodec(b *testing.B) {
 	now := time.Now().UTC()
 	c := events.Commit{StreamID: "p1", StreamType: events.StreamProject, FirstVersion: 1, RecordedAt: now, Events: []events.Envelope{
 		{ID: "e1", StreamID: "p1", StreamType: events.StreamProject, Version: 1, Type: "ProjectCreated", SchemaVersion: 1,
-			Data: &events.ProjectCreated{OwnerID: "u1", Title: "A title", Description: "A description of a project", Aim: "aim", Rationale: "why"},
+			Data:  &events.ProjectCreated{OwnerID: "u1", Title: "A title", Description: "A description of a project", Aim: "aim", Rationale: "why"},
 			Actor: events.Actor{UserID: "u1", Roles: []string{"student"}}, CorrelationID: "r1", RecordedAt: now},
 		{ID: "e2", StreamID: "p1", StreamType: events.StreamProject, Version: 2, Type: "ProposalSubmitted", SchemaVersion: 1,
 			Data: &events.ProposalSubmitted{SupervisorID: "s1"}, Actor: events.Actor{UserID: "u1"}, RecordedAt: now},
