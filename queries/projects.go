@@ -2,6 +2,7 @@ package queries
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/capstone-pms/capstone/events"
@@ -90,7 +91,53 @@ func (q Projects) List(ctx context.Context, v Viewer, f ProjectFilter) (Page[pro
 	if !IsCoordinator(v) {
 		filter.AnyOf = [][2]string{{"owner_id", v.UserID}, {"supervisor_id", v.UserID}, {"examiner_id", v.UserID}}
 	}
+	if onlyStudent(v) && (f.StudentID == "" || f.StudentID == v.UserID) {
+		if p, ok, err := q.ownList(ctx, v.UserID, f, filter.Limit); ok || err != nil {
+			return p, err
+		}
+	}
 	return page(ctx, q.Reader, projections.CollProjects, filter, func(d projections.ProjectDoc) string { return d.ID })
+}
+
+// onlyStudent reports whether every project the viewer may see is their own.
+func onlyStudent(v Viewer) bool {
+	return len(v.Roles) == 1 && v.Roles[0] == events.RoleStudent
+}
+
+// ownList serves a student's own projects from their overview document: a
+// few lookups by _id instead of a scan of every project (the embedded store
+// serves only _id lookups from an index). ok is false when the student has
+// no overview yet, and the caller falls back to the scan.
+func (q Projects) ownList(ctx context.Context, studentID string, f ProjectFilter, limit int) (Page[projections.ProjectDoc], bool, error) {
+	var st projections.StudentDoc
+	found, err := q.Reader.Get(ctx, projections.CollStudents, studentID, &st)
+	if err != nil || !found {
+		return Page[projections.ProjectDoc]{}, false, err
+	}
+	limit = clampLimit(limit)
+	out := Page[projections.ProjectDoc]{Items: []projections.ProjectDoc{}}
+	term := strings.ToLower(f.Query)
+	for _, id := range st.ProjectIDs { // sorted, as the scan's _id order
+		if id <= f.Cursor {
+			continue
+		}
+		var d projections.ProjectDoc
+		ok, err := q.Reader.Get(ctx, projections.CollProjects, id, &d)
+		if err != nil {
+			return Page[projections.ProjectDoc]{}, true, err
+		}
+		if !ok || d.Status == events.StatusWithdrawn || (f.Status != "" && d.Status != f.Status) ||
+			(f.SupervisorID != "" && d.SupervisorID != f.SupervisorID) ||
+			(term != "" && !strings.Contains(strings.ToLower(d.Title+"\n"+d.Description), term)) {
+			continue
+		}
+		if len(out.Items) == limit {
+			out.NextCursor = out.Items[limit-1].ID
+			break
+		}
+		out.Items = append(out.Items, d)
+	}
+	return out, true, nil
 }
 
 // History returns the events of a project the viewer may see, including a

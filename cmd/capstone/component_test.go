@@ -74,9 +74,27 @@ func TestWalkthrough(t *testing.T) {
 		t.Fatalf("history entry lacks actor, time or correlation id: %v", hist[1])
 	}
 
-	list := s.expect(s.do("GET", "/v1/projects", student, nil), 200).items()
-	if len(list) != 1 || list[0]["id"] != pid {
+	var list []map[string]any
+	waitFor(t, "the student's project list", func() bool { // lists are eventually consistent
+		list = s.expect(s.do("GET", "/v1/projects", student, nil), 200).items()
+		return len(list) == 1
+	})
+	if list[0]["id"] != pid {
 		t.Fatalf("student's projects: %v", list)
+	}
+	// A second project and pagination over the student's own list.
+	p2 := s.expect(s.do("POST", "/v1/projects", student, map[string]string{"title": "Second"}), 201).str("id")
+	waitFor(t, "two projects listed", func() bool { return len(s.do("GET", "/v1/projects", student, nil).items()) == 2 })
+	page1 := s.expect(s.do("GET", "/v1/projects?limit=1", student, nil), 200)
+	if len(page1.items()) != 1 || page1.items()[0]["id"] != pid || page1.str("next_cursor") == "" {
+		t.Fatalf("first page: %s", page1.Raw)
+	}
+	page2 := s.expect(s.do("GET", "/v1/projects?limit=1&cursor="+page1.str("next_cursor"), student, nil), 200)
+	if len(page2.items()) != 1 || page2.items()[0]["id"] != p2 || page2.str("next_cursor") != "" {
+		t.Fatalf("second page: %s", page2.Raw)
+	}
+	if r := s.expect(s.do("GET", "/v1/projects?q=SECOND", student, nil), 200).items(); len(r) != 1 || r[0]["id"] != p2 {
+		t.Fatalf("search in own list: %v", r)
 	}
 	users := s.expect(s.do("GET", "/v1/users?role=student&q=LOVELACE", admin, nil), 200).items()
 	if len(users) != 1 || users[0]["id"] != id {
