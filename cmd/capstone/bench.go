@@ -29,13 +29,14 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, env fun
 	clients := fs.Int("clients", 16, "concurrent clients")
 	duration := fs.Duration("duration", 30*time.Second, "length of the measured phase")
 	count := fs.Int("count", 0, "total operations instead of a duration")
+	rate := fs.Float64("rate", 0, "operations per second across all clients (0: as fast as they go), e.g. half the sustained rate to measure the lag")
 	baseline := fs.Duration("baseline", 0, "duration of each raw baseline operation (default: a third of the run, at least 5s)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	opts := loadgen.Options{Target: *target, Email: *email, Password: *password, Clients: *clients, Duration: *duration,
-		Count: *count, MongoURI: *mongoURI, Database: *database, BaselineDuration: *baseline, Log: stderr}
+		Count: *count, Rate: *rate, MongoURI: *mongoURI, Database: *database, BaselineDuration: *baseline, Log: stderr}
 	if *target == "" {
 		dir, err := os.MkdirTemp("", "capstone-bench")
 		if err != nil {

@@ -103,6 +103,7 @@ type Options struct {
 	Clients         int           // concurrent clients, one student each (default 16)
 	Duration        time.Duration // length of the measured phase (default 30s); or
 	Count           int           // total operations (if > 0, instead of Duration)
+	Rate            float64       // operations per second across all clients (0: as fast as they go)
 	MongoURI        string        // for the raw baseline; empty = no baseline
 	Database        string        // the service's database (default "capstone"); the baseline uses its collection "bench_raw"
 	Seed            uint64        // seeds the clients' choices (not the run id, which is random)
@@ -604,9 +605,26 @@ func (r *runner) measure(ctx context.Context) Report {
 	stopAt := start.Add(r.o.Duration)
 	var issued atomic.Int64
 	var wg sync.WaitGroup
+	var pace <-chan time.Time // with a Rate, clients take turns from one ticker
+	if r.o.Rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / r.o.Rate))
+		defer t.Stop()
+		pace = t.C
+	}
 	for _, c := range r.client {
 		wg.Go(func() {
 			for ctx.Err() == nil {
+				if pace != nil {
+					select {
+					case <-pace:
+					case <-ctx.Done():
+						return
+					case <-time.After(time.Until(stopAt)):
+						if r.o.Count == 0 {
+							return
+						}
+					}
+				}
 				if r.o.Count > 0 {
 					if issued.Add(1) > int64(r.o.Count) {
 						return

@@ -157,3 +157,17 @@ func TestCancel(t *testing.T) {
 		t.Fatalf("report: %d operations, %d errors in %s", rep.Total, rep.Errors, rep.Elapsed)
 	}
 }
+
+// TestRate: with a Rate the clients together stay at it (the fake answers at
+// once, so without the limit they would issue thousands of operations).
+func TestRate(t *testing.T) {
+	_, url := startFake(t, &fakeAPI{})
+	rep, err := Run(context.Background(), Options{Target: url, Email: fakeAdminEmail, Password: fakeAdminPassword,
+		Clients: 4, Duration: time.Second, Rate: 40, LagEvery: -1, Mix: Mix{OpGetProject: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Total < 20 || rep.Total > 60 {
+		t.Fatalf("%d operations in 1 s at 40/s", rep.Total)
+	}
+}
