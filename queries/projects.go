@@ -141,15 +141,20 @@ func (q Projects) ownList(ctx context.Context, studentID string, f ProjectFilter
 }
 
 // History returns the events of a project the viewer may see, including a
-// withdrawn one (its history stays).
+// withdrawn one (its history stays). Who may see it is decided by the
+// project folded from its own stream, so the answer does not wait for the
+// read model.
 func (q Projects) History(ctx context.Context, v Viewer, id string) ([]events.Envelope, error) {
-	var doc projections.ProjectDoc
-	found, err := q.Reader.Get(ctx, projections.CollProjects, id, &doc)
+	evs, err := history(ctx, q.Streams, events.StreamProject, id)
 	if err != nil {
 		return nil, err
 	}
-	if !found || !visible(v, doc) {
+	var doc projections.ProjectDoc
+	for _, e := range evs {
+		doc, _ = projections.FoldProject(doc, e)
+	}
+	if !visible(v, doc) {
 		return nil, ErrNotFound
 	}
-	return history(ctx, q.Streams, events.StreamProject, id)
+	return evs, nil
 }

@@ -66,7 +66,7 @@ func TestRoles(t *testing.T) {
 	s.expect(s.do("POST", "/v1/users", a, map[string]any{"email": "c@uni.example", "name": "C", "roles": []string{"coordinator"}}), 403)
 	s.expect(s.do("DELETE", "/v1/users/"+bID, a, nil), 403)
 	s.expect(s.do("GET", "/v1/users/"+bID, a, nil), 404)
-	s.expect(s.do("GET", "/v1/users/"+aID, a, nil), 200)
+	s.expect(s.do("GET", "/v1/users/"+aID+"?min_version=1", a, nil), 200)
 	s.expect(s.do("GET", "/v1/users/"+aID+"/history", b, nil), 404)
 	s.expect(s.do("PATCH", "/v1/users/"+aID, a, map[string]any{"roles": []string{"coordinator"}}), 403)
 	s.expect(s.do("PATCH", "/v1/users/"+aID, a, map[string]any{"name": "Alice"}), 200)

@@ -76,7 +76,15 @@ func TestImportCohort(t *testing.T) {
 			t.Fatalf("%s second import changed something: %s", f.kind, again.Raw)
 		}
 	}
-	waitFor(t, "the supervisors list", func() bool { return len(s.do("GET", "/v1/supervisors", admin, nil).items()) == 40 })
+	waitFor(t, "the supervisors list with capacities", func() bool {
+		items := s.do("GET", "/v1/supervisors", admin, nil).items()
+		for _, it := range items {
+			if it["capacity"].(float64) < 1 {
+				return false
+			}
+		}
+		return len(items) == 40
+	})
 	sup := s.do("GET", "/v1/supervisors", admin, nil).items()[0]
 	if sup["capacity"].(float64) < 1 || sup["email"] == "" {
 		t.Fatalf("supervisor after import: %v", sup)
