@@ -176,9 +176,7 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) {
 	}
 	now, key := s.Now(), "ip:"+clientIP(r)
 	if ok, wait := s.Throttle.Check(key, now); !ok {
-		p := problem(http.StatusTooManyRequests, "too-many-attempts", "too many failed attempts; wait before trying again")
-		p.RetryAfter = max(1, int((wait+time.Second-1)/time.Second))
-		writeError(w, r, p)
+		writeError(w, r, tooManyAttempts("too many failed attempts; wait before trying again", wait))
 		return
 	}
 	res, err := s.Users.SetPasswordWithToken(r.Context(), commands.Meta{CorrelationID: RequestID(r.Context())}, req.Token, req.Password)
@@ -217,9 +215,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	keys := []string{"email:" + user.NormalizeEmail(req.Email), "ip:" + clientIP(r)}
 	for _, k := range keys {
 		if ok, wait := s.Throttle.Check(k, now); !ok {
-			p := problem(http.StatusTooManyRequests, "too-many-attempts", "too many failed sign-ins; wait before trying again")
-			p.RetryAfter = max(1, int((wait+time.Second-1)/time.Second))
-			writeError(w, r, p)
+			writeError(w, r, tooManyAttempts("too many failed sign-ins; wait before trying again", wait))
 			return
 		}
 	}
@@ -241,6 +237,14 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, signInResponse{Token: token, TokenType: "Bearer", ExpiresAt: exp.UTC(), User: userFromState(u, res.Version)})
+}
+
+// tooManyAttempts is the 429 of the throttle, with Retry-After in whole
+// seconds, rounded up so a client that waits that long is let in.
+func tooManyAttempts(detail string, wait time.Duration) *Problem {
+	p := problem(http.StatusTooManyRequests, "too-many-attempts", detail)
+	p.RetryAfter = max(1, int((wait+time.Second-1)/time.Second))
+	return p
 }
 
 // clientIP is the peer address. Behind a proxy the platform sets the peer;

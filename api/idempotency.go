@@ -88,7 +88,7 @@ func (s *Server) idempotent(h handlerFunc) handlerFunc {
 			return nil
 		}
 
-		rw := &recorder{ResponseWriter: w, status: http.StatusOK}
+		rw := &recorder{statusWriter: statusWriter{ResponseWriter: w, status: http.StatusOK}}
 		herr := h(rw, r, a)
 		if herr != nil {
 			writeError(rw, r, herr)
@@ -117,16 +117,11 @@ func (s *Server) idempotent(h handlerFunc) handlerFunc {
 	}
 }
 
-// recorder passes a response through while keeping a copy.
+// recorder passes a response through while keeping its status and a copy
+// of its body.
 type recorder struct {
-	http.ResponseWriter
-	status int
-	body   bytes.Buffer
-}
-
-func (r *recorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
+	statusWriter
+	body bytes.Buffer
 }
 
 func (r *recorder) Write(b []byte) (int, error) {

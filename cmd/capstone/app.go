@@ -309,6 +309,14 @@ func (a *App) serve(srv *api.Server) error {
 	return nil
 }
 
+// startOneOff opens the store for a one-off command (users create, import,
+// replay): no HTTP, no projector, no relay. Its commits wait in the outbox
+// for the running service's relay.
+func startOneOff(ctx context.Context, cfg config.Config, stderr io.Writer) (*App, error) {
+	cfg.Components = nil
+	return StartApp(ctx, cfg, newLogger(stderr, cfg), nil)
+}
+
 // Addr is the address the API listens on ("" without the api component).
 func (a *App) Addr() string {
 	if a.listener == nil {

@@ -50,8 +50,7 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	if err != nil {
 		return err
 	}
-	cfg.Components = nil
-	app, err := StartApp(ctx, cfg, newLogger(stderr, cfg), nil)
+	app, err := startOneOff(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}

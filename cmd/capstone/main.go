@@ -160,9 +160,7 @@ func createUser(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		password = strings.TrimRight(line, "\r\n")
 		fmt.Fprintln(stderr)
 	}
-	cfg.Components = nil // no API, no projector: the next serve projects what this appends
-	log := newLogger(stderr, cfg)
-	app, err := StartApp(ctx, cfg, log, nil)
+	app, err := startOneOff(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}

@@ -238,8 +238,7 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer, env fu
 	if err != nil {
 		return err
 	}
-	cfg.Components = nil
-	app, err := StartApp(ctx, cfg, newLogger(stderr, cfg), nil)
+	app, err := startOneOff(ctx, cfg, stderr)
 	if err != nil {
 		return err
 	}

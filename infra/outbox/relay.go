@@ -65,17 +65,9 @@ func (r *Relay) Run(ctx context.Context) {
 // deletes the group. The outbox holds only commits in flight, so this reads
 // a handful of documents, never the events collection.
 func (r *Relay) Sweep(ctx context.Context) error {
-	cur, err := r.Coll.Find(ctx, bson.D{}, options.Find().SetLimit(1000))
+	groups, backlog, err := loadGroups(ctx, r.Coll)
 	if err != nil {
 		return err
-	}
-	var groups []groupDoc
-	if err := cur.All(ctx, &groups); err != nil {
-		return err
-	}
-	backlog := 0
-	for _, g := range groups {
-		backlog += len(g.CommitIDs)
 	}
 	if r.Backlog != nil {
 		r.Backlog(backlog)
@@ -158,17 +150,24 @@ func (r *Relay) settle(ctx context.Context, groups []groupDoc, now time.Time) (p
 
 // Backlog counts the commit ids waiting in the outbox.
 func Backlog(ctx context.Context, coll *mongo.Collection) (int, error) {
+	_, n, err := loadGroups(ctx, coll)
+	return n, err
+}
+
+// loadGroups reads the groups in flight (the outbox holds only those, so
+// this is a handful of documents) and counts their commit ids.
+func loadGroups(ctx context.Context, coll *mongo.Collection) ([]groupDoc, int, error) {
 	cur, err := coll.Find(ctx, bson.D{}, options.Find().SetLimit(1000))
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	var groups []groupDoc
 	if err := cur.All(ctx, &groups); err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	n := 0
 	for _, g := range groups {
 		n += len(g.CommitIDs)
 	}
-	return n, nil
+	return groups, n, nil
 }
