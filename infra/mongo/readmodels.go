@@ -10,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/bsonx/bsoncore"
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/projections"
@@ -96,11 +97,9 @@ func (r *ReadModels) Store(ctx context.Context, collection, id string, doc any, 
 	if err != nil {
 		return err
 	}
-	var d bson.D
-	if err := bson.Unmarshal(raw, &d); err != nil {
-		return err
-	}
-	d = append(d, bson.E{Key: revField, Value: rev + 1})
+	// The document's elements, then the revision: appended to the encoded
+	// bytes rather than decoded and encoded again (this is every projected write).
+	d := bson.Raw(bsoncore.BuildDocumentFromElements(nil, raw[4:len(raw)-1], bsoncore.AppendInt64Element(nil, revField, rev+1)))
 	coll := r.coll(ctx, collection)
 	if !r.Conditional {
 		return upsert(ctx, coll, id, d)
@@ -156,7 +155,7 @@ type revisionToken struct {
 // storeWithToken claims revision rev+1 of the document by inserting a token
 // with a unique id, then writes the document: of racing writers exactly one
 // claims it, and the others reload. A claim left by a dead writer expires.
-func (r *ReadModels) storeWithToken(ctx context.Context, collection, id string, d bson.D, rev int64) error {
+func (r *ReadModels) storeWithToken(ctx context.Context, collection, id string, d bson.Raw, rev int64) error {
 	tokens := r.db.Collection(CollRevisionTokens)
 	key := func(v int64) string { return fmt.Sprintf("%s/%s@%d", collection, id, v) }
 	claim := revisionToken{ID: key(rev + 1), At: time.Now().UTC().Truncate(time.Millisecond)}
