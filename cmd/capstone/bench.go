@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/capstone-pms/capstone/infra/config"
@@ -31,12 +32,18 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, env fun
 	count := fs.Int("count", 0, "total operations instead of a duration")
 	rate := fs.Float64("rate", 0, "operations per second across all clients (0: as fast as they go), e.g. half the sustained rate to measure the lag")
 	baseline := fs.Duration("baseline", 0, "duration of each raw baseline operation (default: a third of the run, at least 5s)")
+	mixFlag := fs.String("mix", "default", `operations and weights, e.g. "get-project" (reads alone) or "edit-project=3,get-project=1"`)
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured run to this file (of this process: with no --target, the service too)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	mix, err := loadgen.ParseMix(*mixFlag)
+	if err != nil {
+		return fmt.Errorf("--mix: %w", err)
+	}
 	opts := loadgen.Options{Target: *target, Email: *email, Password: *password, Clients: *clients, Duration: *duration,
-		Count: *count, Rate: *rate, MongoURI: *mongoURI, Database: *database, BaselineDuration: *baseline, Log: stderr}
+		Count: *count, Rate: *rate, MongoURI: *mongoURI, Database: *database, BaselineDuration: *baseline, Log: stderr, Mix: mix}
 	if *target == "" {
 		dir, err := os.MkdirTemp("", "capstone-bench")
 		if err != nil {
@@ -64,6 +71,13 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, env fun
 	} else if *email == "" || *password == "" {
 		return fmt.Errorf("--target needs --email and --password (or CAPSTONE_BENCH_PASSWORD)")
 	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	rep, err := loadgen.Run(ctx, opts)
 	if err != nil {
 		return err
@@ -72,4 +86,17 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, env fun
 		return rep.WriteJSON(stdout)
 	}
 	return rep.WriteTable(stdout)
+}
+
+// startCPUProfile writes a CPU profile to path until the returned stop.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -62,6 +62,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -187,6 +188,9 @@ type Report struct {
 	DecideFallbacks int // decisions with no proposal waiting, run as create-submit instead
 	Baseline        *Baseline
 	Ratios          map[string]float64 // service / raw, e.g. "get-project/findOne", "write-commands/insertOne"
+	// Store is the database commands the service sent for the measured
+	// phase, if its /metrics has them; the lag pollers' GETs are included.
+	Store []StoreCount
 }
 
 // Op returns the figures of the named operation (zero if it did not run).
@@ -580,6 +584,7 @@ func (r *runner) measure(ctx context.Context) Report {
 			pollers.Go(func() { r.poll(ctx) })
 		}
 	}
+	storeBefore, haveStore := r.scrapeStore(ctx)
 	stopProgress := make(chan struct{})
 	var progress sync.WaitGroup
 	start := time.Now()
@@ -670,6 +675,11 @@ func (r *runner) measure(ctx context.Context) Report {
 	rep.Lag.Failed = r.lagFail
 	r.lagMu.Unlock()
 	rep.Lag.Drain, rep.Lag.DrainTimedOut, rep.Lag.Polls = drain, !drained, int(r.polls.Load())
+	if haveStore {
+		if after, ok := r.scrapeStore(ctx); ok {
+			rep.Store = storeDelta(storeBefore, after, rep.Total)
+		}
+	}
 	return rep
 }
 
@@ -1000,4 +1010,29 @@ func ratios(rep Report, b *Baseline) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// ParseMix reads a mix written as "op=weight,op=weight" (e.g.
+// "get-project=1" to measure reads alone, or "edit-project=3,get-project=1");
+// "default" or "" is [DefaultMix]. Names and weights are checked as in [Run].
+func ParseMix(s string) (Mix, error) {
+	if s == "" || s == "default" {
+		return DefaultMix(), nil
+	}
+	m := Mix{}
+	for part := range strings.SplitSeq(s, ",") {
+		name, w, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok {
+			w = "1"
+		}
+		if !slices.Contains(opOrder, name) {
+			return nil, fmt.Errorf("unknown operation %q in the mix (known: %s)", name, strings.Join(opOrder, ", "))
+		}
+		n, err := strconv.Atoi(w)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("weight %q of %s is not a whole number >= 0", w, name)
+		}
+		m[name] += n
+	}
+	return m, nil
 }

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -169,5 +170,32 @@ func TestRate(t *testing.T) {
 	}
 	if rep.Total < 20 || rep.Total > 60 {
 		t.Fatalf("%d operations in 1 s at 40/s", rep.Total)
+	}
+}
+
+func TestParseMix(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Mix
+		err  string
+	}{
+		{"", DefaultMix(), ""},
+		{"default", DefaultMix(), ""},
+		{"get-project", Mix{OpGetProject: 1}, ""},
+		{"get-project=3, edit-project=1", Mix{OpGetProject: 3, OpEditProject: 1}, ""},
+		{"get-project=x", nil, `weight "x" of get-project`},
+		{"get-project=-1", nil, `weight "-1" of get-project`},
+		{"drop-db=1", nil, `unknown operation "drop-db"`},
+	} {
+		got, err := ParseMix(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("ParseMix(%q) error = %v, want it to mention %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || !maps.Equal(got, tc.want) {
+			t.Errorf("ParseMix(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
 	}
 }
