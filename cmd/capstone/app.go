@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -52,8 +53,9 @@ type Store struct {
 }
 
 // OpenStore connects to MONGODB_URI, or starts the embedded store in the data
-// dir (unless shared is given: tests share one embedded server).
-func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, shared *embedded.Store) (*Store, error) {
+// dir (unless shared is given: tests share one embedded server). monitor, if
+// not nil, sees every database command (for the store metrics).
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, shared *embedded.Store, monitor *event.CommandMonitor) (*Store, error) {
 	s := &Store{Embedded: shared}
 	uri := cfg.MongoURI
 	if uri == "" {
@@ -67,7 +69,7 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, shared 
 		}
 		uri = s.Embedded.URI()
 	}
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(maxPool(cfg)))
+	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(maxPool(cfg)).SetMonitor(monitor))
 	if err != nil {
 		s.Close(ctx)
 		return nil, fmt.Errorf("connect to MongoDB: %w", err)
@@ -128,11 +130,12 @@ type App struct {
 // projectors subscribe before the API accepts requests, so nothing published
 // is missed.
 func StartApp(ctx context.Context, cfg config.Config, log *slog.Logger, shared *embedded.Store) (*App, error) {
-	store, err := OpenStore(ctx, cfg, log, shared)
+	m := metrics.New()
+	store, err := OpenStore(ctx, cfg, log, shared, m.StoreMonitor())
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, store: store, served: make(chan error, 1)}
+	a := &App{cfg: cfg, log: log, store: store, served: make(chan error, 1), Metrics: m}
 	if err := a.start(ctx); err != nil {
 		a.Close(context.Background())
 		return nil, err
@@ -165,7 +168,6 @@ func (a *App) start(ctx context.Context) error {
 	a.Users = &user.Service{X: a.Exec, Credentials: imongo.NewCredentials(a.store.DB), Hasher: auth.Hasher{},
 		ClaimGrace: 30 * time.Second, CheckPassword: auth.ValidatePassword, Tokens: imongo.NewPasswordTokens(a.store.DB)}
 	a.Cohort = &cohort.Service{X: a.Exec}
-	a.Metrics = metrics.New()
 	a.Exec.Observe = a.Metrics.ObserveCommand
 	a.Exec.Appended = func(c events.Commit) { a.Metrics.EventsAppended(c.StreamType, len(c.Events)) }
 

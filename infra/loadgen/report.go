@@ -81,6 +81,17 @@ func (r Report) WriteTable(w io.Writer) error {
 		ew.printf("  after the measured phase, every client's last write was readable within %s\n", fmtDur(l.Drain))
 	}
 
+	if len(r.Store) > 0 {
+		ew.printf("\ndatabase commands the service sent, per operation (with the projectors' work and the lag pollers' reads):\n")
+		ew.printf("  writes per operation: %.2f\n", r.StoreWritesPerOp())
+		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintf(tw, "%s\tcount\tper op\t\n", left("command collection", nameWidth))
+		for _, c := range r.Store {
+			fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t\n", left(c.Command+" "+c.Collection, nameWidth), c.Count, c.PerOp)
+		}
+		tw.Flush()
+	}
+
 	if b := r.Baseline; b != nil {
 		ew.printf("\nraw database: %d clients, %s per operation, %s prefilled with %d documents of %d bytes:\n",
 			b.Clients, b.Duration.Round(time.Millisecond), b.Collection, b.Prefilled, b.DocBytes)
@@ -126,6 +137,14 @@ type (
 		Lag             jsonLag            `json:"lag"`
 		DecideFallbacks int                `json:"decide_fallbacks"`
 		Baseline        *jsonBaseline      `json:"baseline"`
+		Store           []jsonStore        `json:"store_commands"`
+		StoreWritesPer  float64            `json:"store_writes_per_op"`
+	}
+	jsonStore struct {
+		Command    string  `json:"command"`
+		Collection string  `json:"collection"`
+		Count      float64 `json:"count"`
+		PerOp      float64 `json:"per_op"`
 	}
 	jsonOp struct {
 		Name           string         `json:"name"`
@@ -177,6 +196,11 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	for i, o := range r.Ops {
 		out.Ops[i] = jsonOpOf(o)
 	}
+	out.Store = []jsonStore{}
+	for _, c := range r.Store {
+		out.Store = append(out.Store, jsonStore{Command: c.Command, Collection: c.Collection, Count: c.Count, PerOp: c.PerOp})
+	}
+	out.StoreWritesPer = r.StoreWritesPerOp()
 	if b := r.Baseline; b != nil {
 		out.Baseline = &jsonBaseline{Clients: b.Clients, DurationS: b.Duration.Seconds(), Collection: b.Collection,
 			Prefilled: b.Prefilled, DocBytes: b.DocBytes, InsertOne: jsonOpOf(b.InsertOne), FindOne: jsonOpOf(b.FindOne),

@@ -1,6 +1,6 @@
 // Package metrics exposes the service's Prometheus metrics: HTTP traffic by
 // route, command outcomes and latency, how far behind each projection runs,
-// events appended, and the relay's backlog.
+// events appended, the relay's backlog, and the database commands sent.
 //
 // Everything lives on a registry of its own rather than the global one, so
 // tests (and several servers in one test binary) never collide, and /metrics
@@ -47,6 +47,7 @@ type Metrics struct {
 	projectionPos    *prometheus.GaugeVec
 	eventsAppended   *prometheus.CounterVec
 	relayBacklog     prometheus.Gauge
+	store            storeMetrics
 
 	now func() time.Time
 
@@ -118,6 +119,7 @@ func New() *Metrics {
 		m.httpRequests, m.httpDuration, m.commands, m.commandDuration,
 		m.projectionCommit, m.projectionLag, m.projectionPos, m.eventsAppended, m.relayBacklog,
 	)
+	m.store = newStoreMetrics(reg)
 	return m
 }
 

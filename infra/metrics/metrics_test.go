@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -13,6 +14,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 
 	"github.com/capstone-pms/capstone/events"
 )
@@ -271,5 +274,39 @@ func TestOwnRegistry(t *testing.T) {
 		if strings.HasPrefix(mf.GetName(), "capstone_") {
 			t.Fatalf("%s registered on the global registry", mf.GetName())
 		}
+	}
+}
+
+func TestStoreMonitor(t *testing.T) {
+	m := New()
+	mon := m.StoreMonitor()
+	ctx := context.Background()
+	cmd := func(doc bson.D) bson.Raw {
+		raw, err := bson.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	mon.Started(ctx, &event.CommandStartedEvent{CommandName: "find", Command: cmd(bson.D{{Key: "find", Value: "projects"}, {Key: "filter", Value: bson.D{}}})})
+	mon.Started(ctx, &event.CommandStartedEvent{CommandName: "find", Command: cmd(bson.D{{Key: "find", Value: "projects"}})})
+	mon.Started(ctx, &event.CommandStartedEvent{CommandName: "insert", Command: cmd(bson.D{{Key: "insert", Value: "events"}})})
+	mon.Started(ctx, &event.CommandStartedEvent{CommandName: "hello", Command: cmd(bson.D{{Key: "hello", Value: 1}})})
+	mon.Succeeded(ctx, &event.CommandSucceededEvent{CommandFinishedEvent: event.CommandFinishedEvent{CommandName: "find", Duration: 2 * time.Millisecond}})
+	mon.Failed(ctx, &event.CommandFailedEvent{CommandFinishedEvent: event.CommandFinishedEvent{CommandName: "insert", Duration: time.Millisecond}})
+
+	for _, tc := range []struct {
+		command, collection string
+		want                float64
+	}{{"find", "projects", 2}, {"insert", "events", 1}, {"hello", "", 0}} {
+		if got := testutil.ToFloat64(m.store.commands.WithLabelValues(tc.command, tc.collection)); got != tc.want {
+			t.Errorf("%s %s: %v, want %v", tc.command, tc.collection, got, tc.want)
+		}
+	}
+	if got := testutil.ToFloat64(m.store.failed.WithLabelValues("insert")); got != 1 {
+		t.Errorf("failed inserts: %v, want 1", got)
+	}
+	if n, sum := histogram(t, m.store.duration.WithLabelValues("find")); n != 1 || sum != 0.002 {
+		t.Errorf("find duration: %d observations summing %v, want 1 and 0.002", n, sum)
 	}
 }

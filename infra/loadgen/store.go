@@ -1,0 +1,116 @@
+package loadgen
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// StoreCount is how many database commands of one kind on one collection
+// the service sent during the measured phase (and the drain after it, so
+// that the projectors' work for the phase is included), read from its
+// /metrics counter capstone_store_commands_total before and after.
+type StoreCount struct {
+	Command, Collection string
+	Count               float64
+	PerOp               float64 // Count / operations measured
+}
+
+// writeCommands are the database commands that write.
+var writeCommands = []string{"insert", "update", "delete", "findAndModify"}
+
+// storeCommandsMetric is the counter [StoreCount] is read from.
+const storeCommandsMetric = "capstone_store_commands_total"
+
+// scrapeStore reads the store command counters from the target's /metrics,
+// keyed by "command collection"; ok is false if there are none (an older
+// service, or /metrics not served).
+func (r *runner) scrapeStore(ctx context.Context) (map[[2]string]float64, bool) {
+	rep, err := r.api.do(ctx, http.MethodGet, "/metrics", "", nil, -1)
+	if err != nil || rep.status != http.StatusOK {
+		return nil, false
+	}
+	m := parseStoreCounts(rep.body)
+	return m, len(m) > 0
+}
+
+// parseStoreCounts reads lines such as
+//
+//	capstone_store_commands_total{collection="events",command="insert"} 42
+//
+// from the Prometheus text format.
+func parseStoreCounts(body []byte) map[[2]string]float64 {
+	m := map[[2]string]float64{}
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), storeCommandsMetric+"{")
+		if !ok {
+			continue
+		}
+		labels, value, ok := strings.Cut(line, "} ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil {
+			continue
+		}
+		var key [2]string
+		for kv := range strings.SplitSeq(labels, ",") {
+			k, val, _ := strings.Cut(kv, "=")
+			val, err := strconv.Unquote(val)
+			if err != nil {
+				continue
+			}
+			switch k {
+			case "command":
+				key[0] = val
+			case "collection":
+				key[1] = val
+			}
+		}
+		m[key] += v
+	}
+	return m
+}
+
+// storeDelta is after minus before, per operation, largest first.
+func storeDelta(before, after map[[2]string]float64, ops int) []StoreCount {
+	var out []StoreCount
+	for k, v := range after {
+		if d := v - before[k]; d > 0 {
+			s := StoreCount{Command: k[0], Collection: k[1], Count: d}
+			if ops > 0 {
+				s.PerOp = d / float64(ops)
+			}
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b StoreCount) int {
+		if a.Count != b.Count {
+			if a.Count > b.Count {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Command+" "+a.Collection, b.Command+" "+b.Collection)
+	})
+	return out
+}
+
+// StoreWritesPerOp is the database writes per measured operation, from
+// [Report.Store]; 0 without store figures.
+func (r Report) StoreWritesPerOp() float64 {
+	n := 0.0
+	for _, s := range r.Store {
+		if slices.Contains(writeCommands, s.Command) {
+			n += s.PerOp
+		}
+	}
+	return n
+}
