@@ -73,9 +73,10 @@ type Executor struct {
 	SnapshotEvery int64
 
 	// states caches folded states. An entry is only a starting point: Load
-	// still asks the store for commits after it, so a state another process
-	// moved on is caught up, never trusted blindly. Commits are immutable, so
-	// a cached state at version v is the true state at v forever.
+	// still asks the store for commits after it, and a command decided on it
+	// is stored only if no commit follows it (see execute), so a state
+	// another process moved on is never trusted blindly. Commits are
+	// immutable, so a cached state at version v is the true state at v forever.
 	states *lru.Cache[string, cachedState]
 }
 
@@ -181,19 +182,37 @@ func Execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], stream
 }
 
 func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta) (Result[S], error) {
-	for attempt := 0; ; attempt++ {
-		state, version, snapshotted, err := load(ctx, x, d, streamID)
-		if err != nil {
-			return Result[S]{}, err
+	// The first decision is taken on the cached state, if any, without asking
+	// the store whether the stream moved on: if it did, the append collides
+	// with the commit id it would take (the next version is taken), and the
+	// command is decided again on the current state. An outcome that stores
+	// nothing (a refusal, a no-op, a stale If-Match) has no append to catch
+	// a stale state, so it is confirmed on the current state first.
+	state, version, snapshotted, current := cached[S](x, d.Schema, streamID)
+	current = !current
+	for attempt := 0; ; {
+		if current {
+			var err error
+			if state, version, snapshotted, err = load(ctx, x, d, streamID); err != nil {
+				return Result[S]{}, err
+			}
 		}
 		if meta.IfMatch != nil && *meta.IfMatch != version {
+			if !current {
+				current = true
+				continue
+			}
 			return Result[S]{}, ErrPreconditionFailed
 		}
 		data, err := d.Decide(state, cmd)
-		if err != nil {
-			return Result[S]{}, err
-		}
-		if len(data) == 0 {
+		if err != nil || len(data) == 0 {
+			if !current {
+				current = true
+				continue
+			}
+			if err != nil {
+				return Result[S]{}, err
+			}
 			return Result[S]{State: state, Version: version}, nil
 		}
 		commit, err := x.newCommit(d.StreamType, streamID, version, data, meta)
@@ -202,11 +221,18 @@ func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], stream
 		}
 		err = x.append(ctx, commit)
 		if errors.Is(err, ErrConcurrentAppend) {
+			// With If-Match this is a refusal even from a stale cache: the
+			// stream is past the version the caller matched.
 			if meta.IfMatch != nil {
 				return Result[S]{}, ErrPreconditionFailed
 			}
+			if !current { // a stale cache, not a lost race
+				current = true
+				continue
+			}
 			if attempt < max(x.Retries, d.Retries) {
 				backoff(ctx, attempt)
+				attempt++
 				continue
 			}
 			return Result[S]{}, ErrVersionConflict

@@ -157,7 +157,13 @@ type added struct {
 
 func (added) EventType() string { return "TestAdded" }
 
-var errNegative = errors.New("negative amount")
+var (
+	errNegative  = errors.New("the total would be negative")
+	errOverLimit = errors.New("the total would pass the limit")
+)
+
+// counterLimit is a rule on the state: the total may not pass it.
+const counterLimit = 1000
 
 const counterSchemaVersion = 3 // not 1, so that tests see it comes from the registry
 
@@ -175,8 +181,11 @@ var counterDecider = commands.Decider[counter, add]{
 	Decide: func(s counter, c add) ([]events.Data, error) {
 		var out []events.Data
 		for _, n := range c.By {
-			if n < 0 {
+			switch s.Total += n; {
+			case s.Total < 0:
 				return nil, errNegative
+			case s.Total > counterLimit:
+				return nil, errOverLimit
 			}
 			out = append(out, &added{By: n})
 		}
@@ -331,7 +340,7 @@ func TestExecuteNoOpAppendsNothing(t *testing.T) {
 func TestExecuteDecideErrorStoresNothing(t *testing.T) {
 	f := newFixture(t)
 	f.seed(t, "c1", 7)
-	_, err := f.execute("c1", []int{1, -1}, meta)
+	_, err := f.execute("c1", []int{1, -9}, meta)
 	if !errors.Is(err, errNegative) {
 		t.Fatalf("err = %v, want errNegative", err)
 	}
@@ -589,6 +598,71 @@ func TestExecuteCachedStateCatchesUp(t *testing.T) {
 	}
 }
 
+// TestExecuteWarmStreamReadsNothing: on a stream this process wrote last,
+// a command is decided on the cached state and costs one append, no read.
+func TestExecuteWarmStreamReadsNothing(t *testing.T) {
+	f := newFixture(t)
+	if _, err := f.execute("c1", []int{1}, meta); err != nil {
+		t.Fatal(err)
+	}
+	f.store.froms, f.store.appends = nil, 0
+	res, err := f.execute("c1", []int{2}, ifMatch(1))
+	if err != nil || res.Version != 2 || res.State.Total != 3 {
+		t.Fatalf("Execute = %+v, %v; want total 3 at version 2", res, err)
+	}
+	if len(f.store.froms) != 0 || f.store.appends != 1 {
+		t.Errorf("%d reads (from %v) and %d appends, want 0 and 1", len(f.store.froms), f.store.froms, f.store.appends)
+	}
+}
+
+// TestExecuteStaleCacheIsNeverTrusted: when another process moved the
+// stream on, every outcome is the one the current state gives: the cached
+// state's append collides and is decided again (without using up a retry),
+// and outcomes that store nothing are confirmed on the current state.
+func TestExecuteStaleCacheIsNeverTrusted(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		by      []int
+		m       commands.Meta
+		wantErr error
+		version int64 // of the result
+		total   int
+	}{
+		// The cache says total 1 at version 1; the store has 1 + 990 at version 2.
+		{"accepted on the current state", []int{5}, meta, nil, 3, 996},
+		{"refused by a rule only the current state breaks", []int{20}, meta, errOverLimit, 0, 0},
+		{"accepted although the cached state breaks a rule", []int{-500}, meta, nil, 3, 491},
+		{"no-op answers the current version", nil, meta, nil, 2, 991},
+		{"If-Match of the current version", []int{5}, ifMatch(2), nil, 3, 996},
+		{"If-Match of the cached version", []int{5}, ifMatch(1), commands.ErrPreconditionFailed, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.x.Retries = 0
+			if _, err := f.execute("c1", []int{1}, meta); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := commands.Execute(context.Background(), f.coldExecutor(), counterDecider, "c1", add{By: []int{990}}, meta); err != nil {
+				t.Fatal(err)
+			}
+			res, err := f.execute("c1", tc.by, tc.m)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if err == nil && (res.Version != tc.version || res.State.Total != tc.total) {
+				t.Errorf("result: version %d total %d, want %d and %d", res.Version, res.State.Total, tc.version, tc.total)
+			}
+			stored := 0
+			for _, c := range f.store.commits("c1") {
+				stored += len(c.Events)
+			}
+			if want := max(tc.version, 2); int64(stored) != want {
+				t.Errorf("%d events stored, want %d", stored, want)
+			}
+		})
+	}
+}
+
 func TestExecuteWithoutSnapshotStore(t *testing.T) {
 	f := newFixture(t)
 	f.x.Snapshots = nil
@@ -640,7 +714,7 @@ func TestExecuteObservesOutcomes(t *testing.T) {
 	f.x.Observe = func(streamType, outcome string, _ time.Duration) { got = append(got, streamType+":"+outcome) }
 	_, _ = f.execute("c1", []int{1}, meta)
 	_, _ = f.execute("c1", []int{1}, ifMatch(0))
-	_, _ = f.execute("c1", []int{-1}, meta)
+	_, _ = f.execute("c1", []int{-5}, meta)
 	if diff := cmp.Diff([]string{"counter:ok", "counter:precondition-failed", "counter:error"}, got); diff != "" {
 		t.Errorf("outcomes (-want +got):\n%s", diff)
 	}
