@@ -6,7 +6,8 @@
 // the bookkeeping costs a fraction of a write per command. After the append
 // the commit is published in the background and, once every commit of a
 // group is published (or its append failed), the group's document is
-// deleted. What is left behind, by a crash or a failed publish, the Relay
+// deleted, together with the other groups settled within DeleteLinger (one
+// delete for many groups). What is left behind, by a crash or a failed publish, the Relay
 // publishes from the event store: the outbox only ever holds the ids of
 // commits in flight, so the relay never scans the events collection.
 package outbox
@@ -31,6 +32,12 @@ const Collection = "outbox"
 // MaxGroup bounds the ids written in one outbox document.
 const MaxGroup = 256
 
+// DeleteLinger is how long a settled group waits for others to be deleted
+// with it. It is far below the relay's MinAge, so the relay does not
+// publish again what was published; it only delays the bookkeeping, never a
+// command.
+const DeleteLinger = 50 * time.Millisecond
+
 // Outbox is the write side's end of the outbox.
 type Outbox struct {
 	coll     *mongo.Collection
@@ -46,6 +53,13 @@ type Outbox struct {
 	mu     sync.Mutex
 	seq    int64
 	closed bool
+
+	// settled are the groups whose commits are all published (or never
+	// stored), to be deleted by the deleter; wake tells it there are some.
+	settledMu sync.Mutex
+	settled   []string
+	wake      chan struct{}
+	deleted   chan struct{} // closed when the deleter has stopped
 }
 
 var _ commands.Outbox = (*Outbox)(nil)
@@ -86,9 +100,11 @@ type sendJob struct {
 func New(db *mongo.Database, pub commands.Publisher, instance string, workers int, log *slog.Logger) *Outbox {
 	ctx, stop := context.WithCancel(context.Background())
 	o := &Outbox{coll: db.Collection(Collection), pub: pub, log: log, instance: instance,
-		requests: make(chan reserveRequest, 1024), toSend: make(chan sendJob, 4096), stop: stop}
+		requests: make(chan reserveRequest, 1024), toSend: make(chan sendJob, 4096), stop: stop,
+		wake: make(chan struct{}, 1), deleted: make(chan struct{})}
 	o.wg.Add(1)
 	go o.groupCommit(ctx)
+	go o.deleter(ctx)
 	for range max(workers, 1) {
 		o.wg.Add(1)
 		go o.sender(ctx)
@@ -117,6 +133,12 @@ func (o *Outbox) Close(ctx context.Context) {
 	}()
 	<-done
 	o.wg.Wait()
+	<-o.deleted
+	// What the senders settled last: delete it now rather than leave it
+	// for the relay to publish again.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	o.deleteSettled(dctx)
 }
 
 // Reserve records durably that commitID may be appended. Concurrent callers
@@ -202,8 +224,8 @@ func (r *reservation) Stored(c events.Commit) {
 
 func (r *reservation) Abandoned() { r.once.Do(r.g.settle) }
 
-// settle marks one commit of the group as done; the last one deletes the
-// group's document.
+// settle marks one commit of the group as done; the last one hands the
+// group's document to the deleter.
 func (g *group) settle() {
 	g.mu.Lock()
 	g.pending--
@@ -212,10 +234,52 @@ func (g *group) settle() {
 	if !last {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := g.o.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: g.id}}); err != nil {
-		g.o.log.Warn("delete an outbox group; the relay will", "group", g.id, "err", err)
+	o := g.o
+	o.settledMu.Lock()
+	o.settled = append(o.settled, g.id)
+	o.settledMu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default: // already woken
+	}
+}
+
+// deleter deletes settled groups, those of DeleteLinger at a time in one
+// write, until ctx ends.
+func (o *Outbox) deleter(ctx context.Context) {
+	defer close(o.deleted)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-o.wake:
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(DeleteLinger):
+		}
+		// Not cancelled by Close: ids taken are deleted or left to the relay.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		o.deleteSettled(dctx)
+		cancel()
+	}
+}
+
+// deleteSettled deletes the groups settled so far; if that fails they stay
+// for the relay, which publishes their commits again (consumers skip
+// duplicates) and deletes them.
+func (o *Outbox) deleteSettled(ctx context.Context) {
+	o.settledMu.Lock()
+	ids := o.settled
+	o.settled = nil
+	o.settledMu.Unlock()
+	for len(ids) > 0 {
+		n := min(len(ids), MaxGroup)
+		if _, err := o.coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids[:n]}}}}); err != nil {
+			o.log.Warn("delete settled outbox groups; the relay will", "groups", n, "err", err)
+		}
+		ids = ids[n:]
 	}
 }
 

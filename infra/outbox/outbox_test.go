@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -165,6 +167,41 @@ func TestPublishedAndForgotten(t *testing.T) {
 		}
 		return groups(t, db) == 0
 	})
+}
+
+// TestSettledGroupsDeletedTogether: commands one after another each write
+// their own group, and the groups they settle within DeleteLinger go in
+// one delete, so the bookkeeping is about one write per command, not two.
+func TestSettledGroupsDeletedTogether(t *testing.T) {
+	db := newDB(t)
+	var deletes atomic.Int64
+	monitor := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
+		if e.CommandName == "delete" {
+			deletes.Add(1)
+		}
+	}}
+	client, err := mongo.Connect(options.Client().ApplyURI(store.URI()).SetMonitor(monitor))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Disconnect(context.Background()) })
+	db = client.Database(db.Name())
+	pub := &recorder{}
+	ob := outbox.New(db, pub, "a", 4, quiet)
+	defer ob.Close(context.Background())
+	x := executor(db, ob)
+	const n = 30
+	for i := range n {
+		if _, err := commands.Execute(context.Background(), x, decider, fmt.Sprint("p", i), "t", commands.Meta{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, "the outbox empty", func() bool { return groups(t, db) == 0 })
+	// One command at a time takes a few milliseconds here: 30 of them
+	// settle within a few lingers.
+	if d := deletes.Load(); d == 0 || d > n/3 {
+		t.Errorf("%d deletes for %d groups, want 1 to %d", d, n, n/3)
+	}
 }
 
 // TestBusDownThenBack: commands are accepted while the bus is down; the
