@@ -264,7 +264,11 @@ func (x *Executor) append(ctx context.Context, c events.Commit) error {
 		return fmt.Errorf("reserve %s in the outbox: %w", c.ID(), err)
 	}
 	if err := x.Store.Append(ctx, c); err != nil {
-		r.Abandoned()
+		if errors.Is(err, ErrConcurrentAppend) {
+			r.Abandoned()
+		} else {
+			r.Uncertain() // the relay publishes it if it was stored after all
+		}
 		return err
 	}
 	r.Stored(c)

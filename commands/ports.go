@@ -59,8 +59,12 @@ type Outbox interface {
 type Reservation interface {
 	// Stored hands over the appended commit for publishing.
 	Stored(c events.Commit)
-	// Abandoned says the append did not happen (a lost race, an error).
+	// Abandoned says the append certainly did not happen (a lost race).
 	Abandoned()
+	// Uncertain says the append failed in a way that may still have stored
+	// the commit (a timeout, a lost connection): whoever settles the
+	// reservation must look in the store first.
+	Uncertain()
 }
 
 // Credentials keeps password hashes outside the event store, so no event,

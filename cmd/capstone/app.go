@@ -201,7 +201,7 @@ func (a *App) start(ctx context.Context) error {
 		r := &outbox.Relay{Coll: a.store.DB.Collection(outbox.Collection), Commits: es, Publisher: publisher, Log: a.log,
 			Lease:    &outbox.Lease{Coll: a.store.DB.Collection(outbox.LeaseCollection), Name: "relay", Holder: instance, TTL: 10 * time.Second},
 			Interval: time.Second, MinAge: 3 * time.Second, GiveUp: 2 * time.Minute, Workers: 16,
-			Backlog: a.Metrics.SetRelayBacklog}
+			Backlog: a.Metrics.SetRelayBacklog, Skip: a.outbox.Holds}
 		go func() { defer close(a.relay); r.Run(runCtx) }()
 	}
 	if err := a.bootstrap(ctx); err != nil {

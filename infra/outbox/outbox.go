@@ -21,6 +21,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/events"
@@ -60,7 +61,17 @@ type Outbox struct {
 	settled   []string
 	wake      chan struct{}
 	deleted   chan struct{} // closed when the deleter has stopped
+
+	// live are the groups written and not yet settled, for Holds.
+	liveMu sync.Mutex
+	live   map[string]*group
 }
+
+// HoldAtMost is how long Holds answers true for a group: longer than any
+// publish of its commits takes (each try has 10 s), and short enough that a
+// group whose reservation was cancelled after it was written (so it never
+// settles) goes to the relay in time.
+const HoldAtMost = time.Minute
 
 var _ commands.Outbox = (*Outbox)(nil)
 
@@ -85,8 +96,18 @@ type reserveReply struct {
 type group struct {
 	o       *Outbox
 	id      string
+	created time.Time
 	mu      sync.Mutex
 	pending int
+	// released: a commit of the group will not be published here (its
+	// publish failed, or the queue was full); the group is the relay's.
+	released bool
+}
+
+func (g *group) release() {
+	g.mu.Lock()
+	g.released = true
+	g.mu.Unlock()
 }
 
 type sendJob struct {
@@ -101,7 +122,7 @@ func New(db *mongo.Database, pub commands.Publisher, instance string, workers in
 	ctx, stop := context.WithCancel(context.Background())
 	o := &Outbox{coll: db.Collection(Collection), pub: pub, log: log, instance: instance,
 		requests: make(chan reserveRequest, 1024), toSend: make(chan sendJob, 4096), stop: stop,
-		wake: make(chan struct{}, 1), deleted: make(chan struct{})}
+		wake: make(chan struct{}, 1), deleted: make(chan struct{}), live: map[string]*group{}}
 	o.wg.Add(1)
 	go o.groupCommit(ctx)
 	go o.deleter(ctx)
@@ -134,6 +155,9 @@ func (o *Outbox) Close(ctx context.Context) {
 	<-done
 	o.wg.Wait()
 	<-o.deleted
+	o.liveMu.Lock()
+	clear(o.live) // what is not settled now is the relay's
+	o.liveMu.Unlock()
 	// What the senders settled last: delete it now rather than leave it
 	// for the relay to publish again.
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -193,10 +217,16 @@ func (o *Outbox) groupCommit(ctx context.Context) {
 		for i, r := range batch {
 			doc.CommitIDs[i] = r.commitID
 		}
-		g := &group{o: o, id: id, pending: len(batch)}
+		g := &group{o: o, id: id, created: time.Now(), pending: len(batch)}
+		o.liveMu.Lock()
+		o.live[id] = g
+		o.liveMu.Unlock()
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		_, err := o.coll.InsertOne(wctx, doc)
 		cancel()
+		if err != nil {
+			o.forget(id)
+		}
 		for _, r := range batch {
 			r.reply <- reserveReply{g: g, err: err}
 		}
@@ -218,11 +248,16 @@ func (r *reservation) Stored(c events.Commit) {
 		default:
 			// Too much in flight: the relay publishes it from the store.
 			r.g.o.log.Warn("outbox queue full; leaving a commit to the relay", "commit", c.ID())
+			r.g.release()
 		}
 	})
 }
 
 func (r *reservation) Abandoned() { r.once.Do(r.g.settle) }
+
+// Uncertain leaves the group to the relay, which publishes the commit if
+// the store has it and drops the id after GiveUp if not.
+func (r *reservation) Uncertain() { r.once.Do(r.g.release) }
 
 // settle marks one commit of the group as done; the last one hands the
 // group's document to the deleter.
@@ -235,6 +270,7 @@ func (g *group) settle() {
 		return
 	}
 	o := g.o
+	o.forget(g.id)
 	o.settledMu.Lock()
 	o.settled = append(o.settled, g.id)
 	o.settledMu.Unlock()
@@ -242,6 +278,33 @@ func (g *group) settle() {
 	case o.wake <- struct{}{}:
 	default: // already woken
 	}
+}
+
+// Holds reports whether this outbox is still publishing the commits of the
+// group: a relay in the same process leaves such a group alone whatever its
+// age, since with the in-process bus a publish lasts until the projectors
+// have applied the commit, and publishing it again would only add work to a
+// backlog. A released group, or one older than HoldAtMost, is not held.
+func (o *Outbox) Holds(groupID string) bool {
+	o.liveMu.Lock()
+	g, ok := o.live[groupID]
+	o.liveMu.Unlock()
+	if !ok {
+		return false
+	}
+	g.mu.Lock()
+	held := !g.released && time.Since(g.created) < HoldAtMost
+	g.mu.Unlock()
+	if !held {
+		o.forget(groupID)
+	}
+	return held
+}
+
+func (o *Outbox) forget(groupID string) {
+	o.liveMu.Lock()
+	delete(o.live, groupID)
+	o.liveMu.Unlock()
 }
 
 // deleter deletes settled groups, those of DeleteLinger at a time in one
@@ -274,9 +337,16 @@ func (o *Outbox) deleteSettled(ctx context.Context) {
 	ids := o.settled
 	o.settled = nil
 	o.settledMu.Unlock()
+	// One delete by _id per group, sent together: the embedded store
+	// answers an _id equality from its index but would scan (and decode)
+	// every group in flight for an $in.
 	for len(ids) > 0 {
 		n := min(len(ids), MaxGroup)
-		if _, err := o.coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids[:n]}}}}); err != nil {
+		models := make([]mongo.WriteModel, n)
+		for i, id := range ids[:n] {
+			models[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}})
+		}
+		if _, err := o.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
 			o.log.Warn("delete settled outbox groups; the relay will", "groups", n, "err", err)
 		}
 		ids = ids[n:]
@@ -297,6 +367,7 @@ func (o *Outbox) sender(ctx context.Context) {
 			cancel()
 			if err != nil {
 				o.log.Warn("publish a commit; the relay will retry", "commit", job.c.ID(), "err", err)
+				job.g.release()
 				continue
 			}
 			job.g.settle()

@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -226,7 +227,11 @@ func TestBusDownThenBack(t *testing.T) {
 	pub.setFail(false)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go relay(db, pub, "r1").Run(ctx)
+	// A relay in the writer's process: the failed publishes released their
+	// groups, so it does not leave them to the writer.
+	r := relay(db, pub, "r1")
+	r.Skip = ob.Holds
+	go r.Run(ctx)
 	waitUntil(t, "every commit published after the bus came back", func() bool {
 		for _, id := range ids {
 			if pub.count(id) < 1 {
@@ -235,6 +240,113 @@ func TestBusDownThenBack(t *testing.T) {
 		}
 		return groups(t, db) == 0
 	})
+}
+
+// gate is a publisher that holds every publish until it is opened, like the
+// in-process bus waiting for a busy projector.
+type gate struct {
+	recorder
+	open chan struct{}
+}
+
+func (g *gate) Publish(ctx context.Context, c events.Commit) error {
+	select {
+	case <-g.open:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.recorder.Publish(ctx, c)
+}
+
+// TestRelayLeavesHeldGroups: a relay in the writer's process does not
+// publish again what the writer is still publishing, however long that
+// takes; what it would have added is duplicate work for a busy projector.
+func TestRelayLeavesHeldGroups(t *testing.T) {
+	db := newDB(t)
+	pub := &gate{open: make(chan struct{})}
+	ob := outbox.New(db, pub, "a", 2, quiet)
+	defer ob.Close(context.Background())
+	x := executor(db, ob)
+	var ids []string
+	for i := range 6 {
+		res, err := commands.Execute(context.Background(), x, decider, fmt.Sprint("h", i), "t", commands.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.Commit.ID())
+	}
+	r := relay(db, &pub.recorder, "r1") // MinAge 0: every group is old enough
+	r.Skip = ob.Holds
+	for range 3 {
+		if err := r.Sweep(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range ids {
+		if n := pub.count(id); n != 0 {
+			t.Fatalf("the relay published %s (%d times) while its writer held it", id, n)
+		}
+	}
+	// Without Skip, the same relay would have taken them: the test's
+	// premise, checked on a second outbox's group the first does not hold.
+	other := outbox.New(db, nil, "b", 1, quiet)
+	defer other.Close(context.Background())
+	res, err := commands.Execute(context.Background(), executor(db, other), decider, "h-other", "t", commands.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if pub.count(res.Commit.ID()) != 1 {
+		t.Fatalf("a group no writer here holds was not published by the relay")
+	}
+	close(pub.open)
+	waitUntil(t, "every held commit published once by its writer and the outbox empty", func() bool {
+		for _, id := range ids {
+			if pub.count(id) != 1 {
+				return false
+			}
+		}
+		return groups(t, db) == 0
+	})
+}
+
+// flakyStore stores a commit and then reports a failure, as a connection
+// lost before the answer does: the command fails although its commit is in
+// the store.
+type flakyStore struct{ *imongo.EventStore }
+
+func (f flakyStore) Append(ctx context.Context, c events.Commit) error {
+	if err := f.EventStore.Append(ctx, c); err != nil {
+		return err
+	}
+	return errors.New("connection reset before the answer")
+}
+
+// TestUncertainAppendPublished: an append that failed after storing its
+// commit is not forgotten: the group goes to the relay, which finds the
+// commit in the store and publishes it.
+func TestUncertainAppendPublished(t *testing.T) {
+	db := newDB(t)
+	pub := &recorder{}
+	ob := outbox.New(db, pub, "a", 2, quiet)
+	defer ob.Close(context.Background())
+	x := executor(db, ob)
+	x.Store = flakyStore{imongo.NewEventStore(db, reg)}
+	if _, err := commands.Execute(context.Background(), x, decider, "u1", "t", commands.Meta{}); err == nil {
+		t.Fatal("the command succeeded; the test needs a failed append")
+	}
+	// Had the group been settled as abandoned, its deletion would be done by now.
+	time.Sleep(4 * outbox.DeleteLinger)
+	r := relay(db, pub, "r1")
+	r.Skip = ob.Holds
+	if err := r.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if pub.count("u1:000000000001") != 1 || groups(t, db) != 0 {
+		t.Errorf("published %d times, %d groups left; want 1 and 0", pub.count("u1:000000000001"), groups(t, db))
+	}
 }
 
 // TestDiedAfterAppend: a process that stored a commit and died before

@@ -38,6 +38,9 @@ type Relay struct {
 	Backlog func(n int)
 	// Published, when set, is told how many commits a sweep published.
 	Published func(n int)
+	// Skip, when set, is asked about each group old enough: true leaves it
+	// to its writer (Outbox.Holds of a writer in the same process).
+	Skip func(groupID string) bool
 }
 
 // Run sweeps until ctx ends.
@@ -75,7 +78,7 @@ func (r *Relay) Sweep(ctx context.Context) error {
 	now := time.Now()
 	var ready []groupDoc
 	for _, g := range groups {
-		if now.Sub(g.CreatedAt) >= r.MinAge {
+		if now.Sub(g.CreatedAt) >= r.MinAge && (r.Skip == nil || !r.Skip(g.ID)) {
 			ready = append(ready, g)
 		}
 	}
