@@ -30,6 +30,7 @@ type EventStore struct {
 	events    *mongo.Collection
 	snapshots *mongo.Collection
 	reg       *events.Registry
+	appender  *appender
 }
 
 var (
@@ -39,7 +40,8 @@ var (
 
 // NewEventStore returns the event store in db.
 func NewEventStore(db *mongo.Database, reg *events.Registry) *EventStore {
-	return &EventStore{events: db.Collection(CollEvents), snapshots: db.Collection(CollSnapshots), reg: reg}
+	ev := db.Collection(CollEvents)
+	return &EventStore{events: ev, snapshots: db.Collection(CollSnapshots), reg: reg, appender: &appender{coll: ev}}
 }
 
 type commitDoc struct {
@@ -63,17 +65,14 @@ type eventDoc struct {
 }
 
 // Append stores the commit as one document; a commit with the same id means
-// another writer appended at that version first.
+// another writer appended at that version first. Concurrent appends share
+// one insert (see appender).
 func (s *EventStore) Append(ctx context.Context, c events.Commit) error {
 	doc, err := toCommitDoc(c)
 	if err != nil {
 		return err
 	}
-	_, err = s.events.InsertOne(ctx, doc)
-	if mongo.IsDuplicateKeyError(err) {
-		return commands.ErrConcurrentAppend
-	}
-	return err
+	return s.appender.append(ctx, &doc)
 }
 
 // ReadStream walks the stream commit by commit, each an _id lookup.

@@ -23,6 +23,7 @@ import (
 var (
 	server   *embedded.Store // nil with MONGODB_URI
 	client   *mongo.Client
+	storeURI string
 	dbSeq    atomic.Int64
 	registry = events.NewRegistry(events.All()...)
 )
@@ -53,6 +54,7 @@ func runTests(m *testing.M) int {
 		defer server.Close()
 		uri = server.URI()
 	}
+	storeURI = uri
 	var err error
 	client, err = mongo.Connect(options.Client().ApplyURI(uri))
 	if err == nil {
