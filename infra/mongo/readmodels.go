@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -35,7 +36,20 @@ type ReadModels struct {
 
 	names     *names
 	overrides map[string]string // a rebuild's targets: logical name -> fresh collection
+
+	// stored caches the documents this process loaded or stored last, by
+	// collection (the physical one, so a rebuild's switch leaves the old
+	// entries unused) and id, so that a projector applying a stream's next
+	// commit does not read back what it just wrote. A cached document is
+	// only ever behind the store, never ahead: a conditional Store of a
+	// stale one fails with ErrConflict and evicts it, and the projection
+	// loads again. Without Conditional, this process is the only writer.
+	stored *lru.Cache[string, bson.Raw]
 }
+
+// storedCacheSize bounds the cached documents: the working set of a busy
+// cohort, in a few MiB.
+const storedCacheSize = 4096
 
 var (
 	_ projections.Documents = (*ReadModels)(nil)
@@ -44,7 +58,8 @@ var (
 
 // NewReadModels returns the read-model store in db.
 func NewReadModels(db *mongo.Database) *ReadModels {
-	return &ReadModels{db: db, names: &names{coll: db.Collection(CollReadModelNames), ttl: time.Second}}
+	stored, _ := lru.New[string, bson.Raw](storedCacheSize)
+	return &ReadModels{db: db, names: &names{coll: db.Collection(CollReadModelNames), ttl: time.Second}, stored: stored}
 }
 
 // coll returns the collection that currently holds a read model: its
@@ -68,14 +83,22 @@ func (r *ReadModels) Get(ctx context.Context, collection, id string, into any) (
 // revField is the revision every projected document carries.
 const revField = "_rev"
 
-// Load decodes the document with this id and returns its revision.
+// Load decodes the document with this id and returns its revision: from
+// the documents this process stored last, or from the store.
 func (r *ReadModels) Load(ctx context.Context, collection, id string, into any) (bool, int64, error) {
-	raw, err := r.coll(ctx, collection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return false, 0, nil
-	}
-	if err != nil {
-		return false, 0, err
+	coll := r.coll(ctx, collection)
+	key := coll.Name() + "\x00" + id
+	raw, ok := r.stored.Get(key)
+	if !ok {
+		var err error
+		raw, err = coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return false, 0, nil
+		}
+		if err != nil {
+			return false, 0, err
+		}
+		r.stored.Add(key, raw)
 	}
 	if err := bson.Unmarshal(raw, into); err != nil {
 		return false, 0, err
@@ -90,8 +113,6 @@ func (r *ReadModels) Load(ctx context.Context, collection, id string, into any) 
 	return true, rev, nil
 }
 
-// Store writes the document with the next revision; with Conditional, only
-// if the stored revision is still rev (projections.ErrConflict otherwise).
 func (r *ReadModels) Store(ctx context.Context, collection, id string, doc any, rev int64) error {
 	raw, err := bson.Marshal(doc)
 	if err != nil {
@@ -101,6 +122,16 @@ func (r *ReadModels) Store(ctx context.Context, collection, id string, doc any, 
 	// bytes rather than decoded and encoded again (this is every projected write).
 	d := bson.Raw(bsoncore.BuildDocumentFromElements(nil, raw[4:len(raw)-1], bsoncore.AppendInt64Element(nil, revField, rev+1)))
 	coll := r.coll(ctx, collection)
+	key := coll.Name() + "\x00" + id
+	if err := r.store(ctx, coll, collection, id, d, rev); err != nil {
+		r.stored.Remove(key) // a conflict: another writer's version is in the store
+		return err
+	}
+	r.stored.Add(key, d)
+	return nil
+}
+
+func (r *ReadModels) store(ctx context.Context, coll *mongo.Collection, collection, id string, d bson.Raw, rev int64) error {
 	if !r.Conditional {
 		return upsert(ctx, coll, id, d)
 	}

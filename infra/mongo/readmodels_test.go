@@ -1,11 +1,16 @@
 package mongo_test
 
 import (
+	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/capstone-pms/capstone/commands"
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
@@ -193,5 +198,80 @@ func runCredentialsContract(t *testing.T, newStore func(t *testing.T) commands.C
 	hashOf("u1", "$2a$10$second")
 	if h, err := c.PasswordHash(ctx, "u3"); !errors.Is(err, commands.ErrNoPassword) {
 		t.Errorf("PasswordHash(u3) = %q, %v; want ErrNoPassword", h, err)
+	}
+}
+
+// TestReadModelsReplicasConverge: each process remembers the documents it
+// stored last; when a replica in another process moved one on, the stale
+// copy costs one conflict and the next load reads the store, so no update
+// is lost.
+func TestReadModelsReplicasConverge(t *testing.T) {
+	for _, tokens := range []bool{false, true} {
+		t.Run(map[bool]string{false: "filtered replace", true: "revision tokens"}[tokens], func(t *testing.T) {
+			db := newDB(t)
+			ctx := testCtx(t)
+			a, b := imongo.NewReadModels(db), imongo.NewReadModels(db)
+			for _, r := range []*imongo.ReadModels{a, b} {
+				r.Conditional, r.Tokens = true, tokens
+			}
+			if err := a.Store(ctx, "projects", "p1", item{ID: "p1", Name: "by a"}, 0); err != nil {
+				t.Fatal(err)
+			}
+			var got item
+			if _, rev, err := b.Load(ctx, "projects", "p1", &got); err != nil || rev != 1 {
+				t.Fatalf("b loads: rev %d, %v", rev, err)
+			}
+			if err := b.Store(ctx, "projects", "p1", item{ID: "p1", Name: "by b"}, 1); err != nil {
+				t.Fatal(err)
+			}
+			// a's copy is stale; storing on top of it is refused.
+			_, rev, err := a.Load(ctx, "projects", "p1", &got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Store(ctx, "projects", "p1", item{ID: "p1", Name: "by a on " + got.Name}, rev); rev == 1 && !errors.Is(err, projections.ErrConflict) {
+				t.Fatalf("a stored on its stale copy: %v", err)
+			}
+			if _, rev, err := a.Load(ctx, "projects", "p1", &got); err != nil || rev < 2 || got.Name == "by a" {
+				t.Fatalf("after the conflict a loads rev %d %+v, %v; want b's write or later", rev, got, err)
+			}
+			if err := a.Store(ctx, "projects", "p1", item{ID: "p1", Name: "by a on " + got.Name}, 2); err != nil {
+				t.Fatal(err)
+			}
+			var final item
+			if found, err := b.Get(ctx, "projects", "p1", &final); err != nil || !found || final.Name != "by a on by b" {
+				t.Errorf("stored: %+v, %v; want a's write on top of b's", final, err)
+			}
+		})
+	}
+}
+
+// TestReadModelsStoredDocumentIsNotReadBack: the projector's next commit on
+// a document it just stored costs no read.
+func TestReadModelsStoredDocumentIsNotReadBack(t *testing.T) {
+	var finds atomic.Int64
+	monitor := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
+		if e.CommandName == "find" {
+			finds.Add(1)
+		}
+	}}
+	mc, err := mongo.Connect(options.Client().ApplyURI(storeURI).SetMonitor(monitor))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mc.Disconnect(context.Background()) })
+	r := imongo.NewReadModels(mc.Database(newDB(t).Name()))
+	ctx := testCtx(t)
+	if err := r.Store(ctx, "projects", "p1", item{ID: "p1", Name: "one", Version: 1}, 0); err != nil {
+		t.Fatal(err)
+	}
+	before := finds.Load()
+	var got item
+	found, rev, err := r.Load(ctx, "projects", "p1", &got)
+	if err != nil || !found || rev != 1 || got.Name != "one" || got.Version != 1 {
+		t.Fatalf("Load = %v %d %v %+v", found, rev, err, got)
+	}
+	if n := finds.Load() - before; n != 0 {
+		t.Errorf("%d finds to load what was just stored, want 0", n)
 	}
 }
