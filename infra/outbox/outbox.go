@@ -65,6 +65,28 @@ type Outbox struct {
 	// live are the groups written and not yet settled, for Holds.
 	liveMu sync.Mutex
 	live   map[string]*group
+
+	// slots, if set, bounds the commits being published (see MaxInFlight).
+	slots     chan struct{}
+	slotsWait time.Duration
+}
+
+// Option configures an Outbox.
+type Option func(*Outbox)
+
+// MaxInFlight bounds the commits handed over for publishing and not yet
+// published at n: a command whose commit finds no room waits up to wait
+// for one before it answers (and after that leaves its commit to the
+// relay). With the in-process bus, where a publish lasts until the
+// projectors have applied the commit, this is the backpressure that keeps
+// writers from outrunning the projectors: without it, a flat-out load
+// builds a backlog of thousands of commits and read models seconds behind.
+func MaxInFlight(n int, wait time.Duration) Option {
+	return func(o *Outbox) {
+		if n > 0 {
+			o.slots, o.slotsWait = make(chan struct{}, n), wait
+		}
+	}
 }
 
 // HoldAtMost is how long Holds answers true for a group: longer than any
@@ -118,11 +140,14 @@ type sendJob struct {
 // New starts an outbox writing to db and publishing with pub from workers
 // goroutines. instance names this process (ids are instance:sequence). With
 // a nil pub nothing is published here: every commit waits for the relay.
-func New(db *mongo.Database, pub commands.Publisher, instance string, workers int, log *slog.Logger) *Outbox {
+func New(db *mongo.Database, pub commands.Publisher, instance string, workers int, log *slog.Logger, opts ...Option) *Outbox {
 	ctx, stop := context.WithCancel(context.Background())
 	o := &Outbox{coll: db.Collection(Collection), pub: pub, log: log, instance: instance,
 		requests: make(chan reserveRequest, 1024), toSend: make(chan sendJob, 4096), stop: stop,
 		wake: make(chan struct{}, 1), deleted: make(chan struct{}), live: map[string]*group{}}
+	for _, opt := range opts {
+		opt(o)
+	}
 	o.wg.Add(1)
 	go o.groupCommit(ctx)
 	go o.deleter(ctx)
@@ -243,11 +268,18 @@ func (r *reservation) Stored(c events.Commit) {
 		return // a process without a bus (a CLI command): the relay publishes it
 	}
 	r.once.Do(func() {
+		o := r.g.o
+		if o.slots != nil && !o.takeSlot() {
+			o.log.Warn("outbox: no room in flight; leaving a commit to the relay", "commit", c.ID(), "waited", o.slotsWait)
+			r.g.release()
+			return
+		}
 		select {
-		case r.g.o.toSend <- sendJob{c: c, g: r.g}:
+		case o.toSend <- sendJob{c: c, g: r.g}:
 		default:
 			// Too much in flight: the relay publishes it from the store.
-			r.g.o.log.Warn("outbox queue full; leaving a commit to the relay", "commit", c.ID())
+			o.log.Warn("outbox queue full; leaving a commit to the relay", "commit", c.ID())
+			o.freeSlot()
 			r.g.release()
 		}
 	})
@@ -277,6 +309,29 @@ func (g *group) settle() {
 	select {
 	case o.wake <- struct{}{}:
 	default: // already woken
+	}
+}
+
+// takeSlot waits up to slotsWait for room to publish one more commit.
+func (o *Outbox) takeSlot() bool {
+	select {
+	case o.slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(o.slotsWait)
+	defer t.Stop()
+	select {
+	case o.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+func (o *Outbox) freeSlot() {
+	if o.slots != nil {
+		<-o.slots
 	}
 }
 
@@ -365,6 +420,7 @@ func (o *Outbox) sender(ctx context.Context) {
 			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			err := o.pub.Publish(pctx, job.c)
 			cancel()
+			o.freeSlot()
 			if err != nil {
 				o.log.Warn("publish a commit; the relay will retry", "commit", job.c.ID(), "err", err)
 				job.g.release()

@@ -349,6 +349,48 @@ func TestUncertainAppendPublished(t *testing.T) {
 	}
 }
 
+// TestMaxInFlightHoldsWritersBack: with one commit in flight allowed, the
+// next command answers only once the first is published (backpressure);
+// if that takes longer than the wait, its commit goes to the relay instead.
+func TestMaxInFlightHoldsWritersBack(t *testing.T) {
+	db := newDB(t)
+	pub := &gate{open: make(chan struct{})}
+	ob := outbox.New(db, pub, "a", 4, quiet, outbox.MaxInFlight(1, 300*time.Millisecond))
+	defer ob.Close(context.Background())
+	x := executor(db, ob)
+	run := func(stream string) (string, time.Duration) {
+		start := time.Now()
+		res, err := commands.Execute(context.Background(), x, decider, stream, "t", commands.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Commit.ID(), time.Since(start)
+	}
+	first, _ := run("m1") // takes the one slot; its publish waits at the gate
+	// Nothing frees the slot: the second waits out its 300 ms and leaves its
+	// commit to the relay.
+	second, took := run("m2")
+	if took < 300*time.Millisecond {
+		t.Errorf("the second command answered after %s with the slot taken, want >= 300ms", took)
+	}
+	r := relay(db, &pub.recorder, "r1")
+	r.Skip = ob.Holds
+	if err := r.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if pub.count(second) != 1 || pub.count(first) != 0 {
+		t.Fatalf("relay published first %d, second %d times; want 0 and 1", pub.count(first), pub.count(second))
+	}
+	// The third waits for the first's publish, which the gate lets through
+	// after 100 ms: it answers then, and its own commit is the writer's.
+	go func() { time.Sleep(100 * time.Millisecond); close(pub.open) }()
+	third, took := run("m3")
+	if took < 80*time.Millisecond || took >= 300*time.Millisecond {
+		t.Errorf("the third command answered after %s, want about 100ms (when the slot was freed)", took)
+	}
+	waitUntil(t, "first and third published once", func() bool { return pub.count(first) == 1 && pub.count(third) == 1 })
+}
+
 // TestDiedAfterAppend: a process that stored a commit and died before
 // publishing it (here: an outbox without a publisher) loses nothing.
 func TestDiedAfterAppend(t *testing.T) {
