@@ -1,9 +1,11 @@
 package projections
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/capstone-pms/capstone/events"
 )
@@ -23,28 +25,39 @@ type Model[D any] struct {
 	Streams Streams
 }
 
-var _ Projection = (*Model[struct{}])(nil)
+var _ StreamProjection = (*Model[struct{}])(nil)
 
 // Name identifies the projection in logs, metrics and subscriptions.
 func (m *Model[D]) Name() string { return m.ProjectionName }
 
 // Handle folds a commit into its stream's document, at most once.
 func (m *Model[D]) Handle(ctx context.Context, c events.Commit) error {
-	if c.StreamType != m.StreamType {
+	return m.HandleStream(ctx, []events.Commit{c})
+}
+
+// HandleStream folds commits of one stream into its document with one
+// write, each at most once.
+func (m *Model[D]) HandleStream(ctx context.Context, commits []events.Commit) error {
+	if len(commits) == 0 || commits[0].StreamType != m.StreamType {
 		return nil
 	}
+	commits = slices.Clone(commits)
+	slices.SortFunc(commits, func(a, b events.Commit) int { return cmp.Compare(a.FirstVersion, b.FirstVersion) })
+	commits = slices.CompactFunc(commits, func(a, b events.Commit) bool { return a.FirstVersion == b.FirstVersion })
 	for attempt := range maxConflicts {
-		if err := m.handle(ctx, c); !errors.Is(err, ErrConflict) {
+		if err := m.handle(ctx, commits); !errors.Is(err, ErrConflict) {
 			return err
 		}
 		backoff(ctx, attempt)
 	}
-	return fmt.Errorf("%s %s: %w", m.ProjectionName, c.ID(), ErrConflict)
+	return fmt.Errorf("%s %s: %w", m.ProjectionName, commits[len(commits)-1].ID(), ErrConflict)
 }
 
-func (m *Model[D]) handle(ctx context.Context, c events.Commit) error {
+// handle folds commits (of one stream, sorted by version, no duplicates).
+func (m *Model[D]) handle(ctx context.Context, commits []events.Commit) error {
+	streamID, last := commits[0].StreamID, commits[len(commits)-1].LastVersion()
 	var doc D
-	found, rev, err := m.Docs.Load(ctx, m.Collection, c.StreamID, &doc)
+	found, rev, err := m.Docs.Load(ctx, m.Collection, streamID, &doc)
 	if err != nil {
 		return err
 	}
@@ -52,18 +65,17 @@ func (m *Model[D]) handle(ctx context.Context, c events.Commit) error {
 	if found {
 		have = m.Version(doc)
 	}
-	if c.LastVersion() <= have {
-		return nil // already applied: a duplicate or a redelivery
+	if last <= have {
+		return nil // already applied: duplicates or redeliveries
 	}
-	commits := []events.Commit{c}
-	if c.FirstVersion > have+1 {
+	if !follows(commits, have) {
 		// A gap: earlier commits have not arrived (yet). The store has them.
-		commits, err = m.Streams.ReadStream(ctx, c.StreamID, events.ReadOptions{From: have + 1, UntilVersion: c.LastVersion()})
+		commits, err = m.Streams.ReadStream(ctx, streamID, events.ReadOptions{From: have + 1, UntilVersion: last})
 		if err != nil {
-			return fmt.Errorf("fill gap in %s after version %d: %w", c.StreamID, have, err)
+			return fmt.Errorf("fill gap in %s after version %d: %w", streamID, have, err)
 		}
-		if n := len(commits); n == 0 || commits[n-1].LastVersion() < c.LastVersion() {
-			return fmt.Errorf("fill gap in %s after version %d: the store does not have version %d yet", c.StreamID, have, c.LastVersion())
+		if n := len(commits); n == 0 || commits[n-1].LastVersion() < last {
+			return fmt.Errorf("fill gap in %s after version %d: the store does not have version %d yet", streamID, have, last)
 		}
 	}
 	exists := found
@@ -77,5 +89,21 @@ func (m *Model[D]) handle(ctx context.Context, c events.Commit) error {
 	if !exists {
 		return nil
 	}
-	return m.Docs.Store(ctx, m.Collection, c.StreamID, doc, rev)
+	return m.Docs.Store(ctx, m.Collection, streamID, doc, rev)
+}
+
+// follows reports whether the commits after version have (sorted, no
+// duplicates) continue it without a gap.
+func follows(commits []events.Commit, have int64) bool {
+	next := have + 1
+	for _, c := range commits {
+		if c.LastVersion() <= have {
+			continue
+		}
+		if c.FirstVersion > next {
+			return false
+		}
+		next = c.LastVersion() + 1
+	}
+	return true
 }

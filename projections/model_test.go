@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -243,5 +244,53 @@ func TestReplicasRacingOnOneDocument(t *testing.T) {
 	}
 	if len(got.ProjectIDs) != 30 || len(got.Preferences) != 1 || got.Name != "A" {
 		t.Fatalf("lost updates: %d projects, preferences %v, name %q", len(got.ProjectIDs), got.Preferences, got.Name)
+	}
+}
+
+// TestProjectionHandlesAStreamInOneWrite: commits of one stream handed over
+// together, in any order and with duplicates, are folded with one write;
+// batches with gaps between them converge like single commits do.
+func TestProjectionHandlesAStreamInOneWrite(t *testing.T) {
+	hist := history(1)
+	cs := hist["p0"]
+	docs := &memDocs{docs: map[string][]byte{}}
+	p := projections.StreamProjection(projections.NewProjects(docs, memStreams{hist}))
+	batch := append(slices.Clone(cs), cs[3], cs[0])
+	slices.Reverse(batch)
+	if err := p.HandleStream(context.Background(), batch); err != nil {
+		t.Fatal(err)
+	}
+	var got projections.ProjectDoc
+	if ok, _ := docs.Get(context.Background(), projections.CollProjects, "p0", &got); !ok || !reflect.DeepEqual(got, fold(cs)) {
+		t.Fatalf("after one batch: %+v, want %+v", got, fold(cs))
+	}
+	if docs.puts != 1 {
+		t.Errorf("%d writes for one batch, want 1", docs.puts)
+	}
+
+	for seed := range uint64(30) {
+		rng := rand.New(rand.NewPCG(seed, 2))
+		docs := &memDocs{docs: map[string][]byte{}}
+		p := projections.StreamProjection(projections.NewProjects(docs, memStreams{hist}))
+		deliveries := slices.Clone(cs)
+		rng.Shuffle(len(deliveries), func(i, j int) { deliveries[i], deliveries[j] = deliveries[j], deliveries[i] })
+		for len(deliveries) > 0 {
+			n := 1 + rng.IntN(len(deliveries))
+			if err := p.HandleStream(context.Background(), deliveries[:n]); err != nil {
+				t.Fatalf("seed %d: %v", seed, err)
+			}
+			deliveries = deliveries[n:]
+		}
+		var got projections.ProjectDoc
+		if ok, _ := docs.Get(context.Background(), projections.CollProjects, "p0", &got); !ok || !reflect.DeepEqual(got, fold(cs)) {
+			t.Fatalf("seed %d: %+v, want %+v", seed, got, fold(cs))
+		}
+	}
+
+	// A gap inside a batch that the store cannot fill yet writes nothing.
+	empty := &memDocs{docs: map[string][]byte{}}
+	p = projections.NewProjects(empty, memStreams{map[string][]events.Commit{}})
+	if err := p.HandleStream(context.Background(), []events.Commit{cs[0], cs[2]}); err == nil || empty.puts != 0 {
+		t.Fatalf("a batch with a gap: err %v, %d writes; want an error and none", err, empty.puts)
 	}
 }

@@ -49,3 +49,13 @@ type Projection interface {
 	Name() string
 	Handle(ctx context.Context, c events.Commit) error
 }
+
+// StreamProjection is a Projection that can also fold several commits of
+// one stream at once, writing each document once: a projector that finds a
+// hot stream's commits queued together pays one read-model write for all.
+type StreamProjection interface {
+	Projection
+	// HandleStream is Handle for each commit, which are all of one stream
+	// (in any order, duplicates allowed).
+	HandleStream(ctx context.Context, commits []events.Commit) error
+}

@@ -91,7 +91,22 @@ func (c *Consumer) Start(ctx context.Context) error {
 		go func(q <-chan *message.Message) {
 			defer c.wg.Done()
 			for msg := range q {
-				c.handle(ctx, msg)
+				// Take what else is queued: a hot stream's commits are then
+				// folded with one read-model write.
+				batch := []*message.Message{msg}
+			more:
+				for len(batch) < maxCoalesce {
+					select {
+					case m, ok := <-q:
+						if !ok {
+							break more
+						}
+						batch = append(batch, m)
+					default:
+						break more
+					}
+				}
+				c.handleBatch(ctx, batch)
 			}
 		}(queues[i])
 	}
@@ -120,8 +135,71 @@ func (c *Consumer) Start(ctx context.Context) error {
 // Wait blocks until the consumer has stopped after its context ended.
 func (c *Consumer) Wait() { c.wg.Wait() }
 
+// maxCoalesce bounds the messages a worker takes at once.
+const maxCoalesce = 64
+
+// handleBatch handles messages taken from a worker's queue together: the
+// commits of a stream that has several are handed to a StreamProjection at
+// once and acked together; everything else, and a group that fails, is
+// handled message by message, as if it had come alone.
+func (c *Consumer) handleBatch(ctx context.Context, msgs []*message.Message) {
+	sp, ok := c.Projection.(projections.StreamProjection)
+	if !ok || len(msgs) == 1 {
+		for _, m := range msgs {
+			c.handle(ctx, m)
+		}
+		return
+	}
+	type decoded struct {
+		msg    *message.Message
+		commit events.Commit
+		err    error
+	}
+	var order []string
+	groups := map[string][]decoded{}
+	for _, m := range msgs {
+		cm, err := events.UnmarshalCommit(m.Payload, c.Registry)
+		id := cm.StreamID
+		if err != nil {
+			id = "\x00" + m.UUID // undecodable: alone, to be reported by handleDecoded
+		}
+		if _, seen := groups[id]; !seen {
+			order = append(order, id)
+		}
+		groups[id] = append(groups[id], decoded{m, cm, err})
+	}
+	for _, id := range order {
+		g := groups[id]
+		if len(g) > 1 {
+			commits := make([]events.Commit, len(g))
+			for i, d := range g {
+				commits[i] = d.commit
+			}
+			// One try: on failure each commit gets the usual retries alone.
+			if err := sp.HandleStream(ctx, commits); err == nil {
+				for _, d := range g {
+					if c.Observe != nil {
+						c.Observe(c.Projection.Name(), d.commit, nil)
+					}
+					d.msg.Ack()
+				}
+				continue
+			}
+		}
+		for _, d := range g {
+			c.handleDecoded(ctx, d.msg, d.commit, d.err)
+		}
+	}
+}
+
 func (c *Consumer) handle(ctx context.Context, msg *message.Message) {
 	commit, err := events.UnmarshalCommit(msg.Payload, c.Registry)
+	c.handleDecoded(ctx, msg, commit, err)
+}
+
+// handleDecoded applies one commit (unless it could not be decoded), then
+// acks it, or nacks it for redelivery.
+func (c *Consumer) handleDecoded(ctx context.Context, msg *message.Message, commit events.Commit, err error) {
 	if err == nil {
 		err = c.apply(ctx, commit)
 	}
