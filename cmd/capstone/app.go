@@ -126,6 +126,11 @@ type App struct {
 	rebuild   *api.RebuildState
 }
 
+// localInFlight bounds the commits being projected at once with the
+// in-process bus: enough to keep every projector worker busy, few enough
+// that the newest waits well under 100 ms behind them.
+const localInFlight = 64
+
 // StartApp wires and starts every component the config asks for. The
 // projectors subscribe before the API accepts requests, so nothing published
 // is missed.
@@ -162,7 +167,16 @@ func (a *App) start(ctx context.Context) error {
 		// the running service, which publishes them to that service's bus.
 		a.outbox = outbox.New(a.store.DB, nil, instance, 1, a.log)
 	} else {
-		a.outbox = outbox.New(a.store.DB, publisher, instance, 16, a.log)
+		senders, opts := 16, []outbox.Option(nil)
+		if !a.bus.remote {
+			// A publish on the in-process bus ends when the projectors have
+			// applied the commit: bound what is in flight, so that writers
+			// wait for the projectors rather than leave them seconds behind,
+			// and publish all of it at once, so that a projector finds a
+			// hot stream's commits queued together and writes them once.
+			senders, opts = localInFlight, append(opts, outbox.MaxInFlight(localInFlight, 10*time.Second))
+		}
+		a.outbox = outbox.New(a.store.DB, publisher, instance, senders, a.log, opts...)
 	}
 	a.Exec.Outbox = a.outbox
 	a.Users = &user.Service{X: a.Exec, Credentials: imongo.NewCredentials(a.store.DB), Hasher: auth.Hasher{},
