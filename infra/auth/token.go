@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	lru "github.com/hashicorp/golang-lru/v2"
 )
 
 // ErrInvalidToken is the single error callers need to recognise from Verify:
@@ -62,7 +63,19 @@ type Tokens struct {
 	secret []byte
 	ttl    time.Duration
 	issuer string
+	// verified remembers tokens that passed Verify, so that a client's
+	// next request costs a map lookup, not a parse and an HMAC.
+	verified *lru.Cache[string, verifiedToken]
 }
+
+type verifiedToken struct {
+	claims Claims
+	at     time.Time // when it was verified
+}
+
+// verifiedCacheSize bounds the remembered tokens: the signed-in users of a
+// busy hour, about a MiB.
+const verifiedCacheSize = 4096
 
 // NewTokens returns a Tokens that signs with secret, issues tokens valid for
 // ttl and stamps/expects issuer as the "iss" claim. The secret must be at
@@ -79,7 +92,8 @@ func NewTokens(secret []byte, ttl time.Duration, issuer string) (*Tokens, error)
 		// jwt.WithIssuer("") would silently disable the issuer check.
 		return nil, errors.New("auth: token issuer must not be empty")
 	}
-	return &Tokens{secret: slices.Clone(secret), ttl: ttl, issuer: issuer}, nil
+	verified, _ := lru.New[string, verifiedToken](verifiedCacheSize)
+	return &Tokens{secret: slices.Clone(secret), ttl: ttl, issuer: issuer, verified: verified}, nil
 }
 
 // Issue signs a token for userID with roles, valid from now for the
@@ -118,6 +132,21 @@ func (t *Tokens) Issue(userID string, roles []string, now time.Time) (token stri
 // of leeway for clock skew between replicas), and a non-empty subject.
 // Every failure wraps ErrInvalidToken.
 func (t *Tokens) Verify(token string, now time.Time) (Claims, error) {
+	// A token verified before stays valid until it expires: only time can
+	// change the answer (the secret and issuer are fixed for t's life).
+	if v, ok := t.verified.Get(token); ok && !now.Before(v.at) && now.Before(v.claims.ExpiresAt.Add(clockSkew)) {
+		c := v.claims
+		c.Roles = slices.Clone(c.Roles)
+		return c, nil
+	}
+	c, err := t.verify(token, now)
+	if err == nil {
+		t.verified.Add(token, verifiedToken{claims: Claims{UserID: c.UserID, Roles: slices.Clone(c.Roles), ExpiresAt: c.ExpiresAt}, at: now})
+	}
+	return c, err
+}
+
+func (t *Tokens) verify(token string, now time.Time) (Claims, error) {
 	if len(token) > maxTokenBytes {
 		return Claims{}, fmt.Errorf("%w: token longer than %d bytes", ErrInvalidToken, maxTokenBytes)
 	}

@@ -323,3 +323,32 @@ func TestVerifyExpiryBoundary(t *testing.T) {
 		t.Fatalf("err = %v, want ErrInvalidToken wrapping jwt.ErrTokenExpired", err)
 	}
 }
+
+// TestVerifyRemembersOnlyWhatTimeCannotChange: a token verified once is
+// accepted again without a parse, but only for the time it would have been
+// accepted anyway; a caller changing the returned roles changes nothing.
+func TestVerifyRemembersOnlyWhatTimeCannotChange(t *testing.T) {
+	tk := newTestTokens(t)
+	tok, exp, err := tk.Issue("u", []string{"student"}, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tk.Verify(tok, testNow.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Roles[0] = "coordinator"
+	if c, err := tk.Verify(tok, testNow.Add(2*time.Minute)); err != nil || !slices.Equal(c.Roles, []string{"student"}) {
+		t.Fatalf("again: %+v, %v; want the issued roles", c, err)
+	}
+	if _, err := tk.Verify(tok, testNow.Add(-time.Hour)); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("before it was issued: %v, want ErrInvalidToken", err)
+	}
+	if _, err := tk.Verify(tok, exp.Add(time.Hour)); !errors.Is(err, jwt.ErrTokenExpired) {
+		t.Errorf("after expiry: %v, want jwt.ErrTokenExpired", err)
+	}
+	tampered := tok[:len(tok)-2] + map[bool]string{true: "AA", false: "BB"}[tok[len(tok)-2:] != "AA"]
+	if _, err := tk.Verify(tampered, testNow.Add(time.Minute)); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("tampered signature: %v, want ErrInvalidToken", err)
+	}
+}
