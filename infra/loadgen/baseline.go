@@ -19,10 +19,13 @@ import (
 // database; it is dropped before and after each run.
 const RawCollection = "bench_raw"
 
-// Names of the baseline's operations in [Baseline].
+// Names of the baseline's operations in [Baseline], and of the floor that
+// adds HTTP to findOne in the ratios.
 const (
-	RawInsertOne = "insertOne"
-	RawFindOne   = "findOne"
+	RawInsertOne   = "insertOne"
+	RawFindOne     = "findOne"
+	RawHTTPFloor   = "http-floor"
+	RawHTTPFindOne = "http+findOne"
 )
 
 // rawDoc is shaped like a project in the read model, about 300 bytes in BSON.
@@ -104,6 +107,21 @@ func runBaseline(ctx context.Context, o Options, d time.Duration) (*Baseline, er
 	b.FindOne, err = rawPhase(ctx, o, d, RawFindOne, func(ctx context.Context, rng *rand.Rand) error {
 		var doc rawDoc
 		return coll.FindOne(ctx, bson.D{{Key: "_id", Value: ids[rng.IntN(len(ids))]}}).Decode(&doc)
+	})
+	if err != nil {
+		return nil, err
+	}
+	hc := o.HTTPClient
+	if hc == nil {
+		hc = newHTTPClient(o.Clients, o.RequestTimeout)
+	}
+	api := &apiClient{base: o.Target, hc: hc}
+	b.HTTPFloor, err = rawPhase(ctx, o, d, RawHTTPFloor, func(ctx context.Context, _ *rand.Rand) error {
+		rp, err := api.do(ctx, "GET", "/healthz", "", nil, -1)
+		if err == nil && rp.status != 200 {
+			err = fmt.Errorf("GET /healthz: %d", rp.status)
+		}
+		return err
 	})
 	if err != nil {
 		return nil, err

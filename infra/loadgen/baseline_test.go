@@ -55,7 +55,7 @@ func TestBaselineEmbedded(t *testing.T) {
 		b.DocBytes < 250 || b.DocBytes > 350 {
 		t.Fatalf("baseline %+v", b)
 	}
-	for _, o := range []OpStats{b.InsertOne, b.FindOne} {
+	for _, o := range []OpStats{b.InsertOne, b.FindOne, b.HTTPFloor} {
 		if o.Count < 10 || o.Errors != 0 || o.PerSec <= 0 || o.P50 <= 0 || o.P50 > o.P99 || o.P99 > o.Max || o.Mean <= 0 {
 			t.Errorf("%s: %+v", o.Name, o)
 		}

@@ -101,6 +101,7 @@ func startFake(t *testing.T, f *fakeAPI) (*fakeAPI, string) {
 		})
 	}
 	mux.HandleFunc("POST /v1/auth/sign-in", f.signIn)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return f, srv.URL

@@ -26,8 +26,8 @@
 // are max(2, Clients/8); if none is idle, the sample is skipped and counted),
 // which GETs the resource without min_version until the answer's "version"
 // reaches the write's, and records the time from the write's response to
-// that GET's response. It polls every 2 ms, or every 5% of the lag so far
-// once that is longer, so that a backlog of seconds is measured to about 5%
+// that GET's response. It polls every 5 ms, or every 10% of the lag so far
+// once that is longer, so that a backlog of seconds is measured to about 10%
 // without the pollers adding a client's worth of GETs each; the resolution
 // is one GET plus that interval. A write not seen within a minute is a
 // timeout. The pollers' GETs are counted apart (LagStats.Polls), not as
@@ -38,6 +38,11 @@
 // InsertOne of a ~300-byte document, then FindOne by _id on a prefilled
 // scratch collection "bench_raw" in the service's database, each for
 // [Options.BaselineDuration]; the collection is dropped afterwards.
+//
+// Then, as many goroutines GET /healthz (no database, no authentication)
+// for as long: the HTTP floor under every request. "get-project/http+findOne"
+// compares a GET with that floor plus findOne (their mean latencies added,
+// since client, server and store share the cores): the service's own cost.
 //
 // Ratios compare the service with the raw driver at the same concurrency, as
 // throughputs by Little's law (clients / mean latency): "get-project/findOne"
@@ -168,6 +173,10 @@ type Baseline struct {
 	DocBytes   int // BSON size of one document
 	InsertOne  OpStats
 	FindOne    OpStats
+	// HTTPFloor is GET /healthz from as many clients: what HTTP alone costs
+	// on this machine (client and server, no database), the floor under
+	// every request. Zero if not measured.
+	HTTPFloor OpStats
 	// Warning says why the figures may not be a fair baseline, e.g. a
 	// findOne by _id much slower than an insert, as on the embedded store
 	// without its _id index fix (see Options.Prepare).
@@ -204,8 +213,8 @@ func (r Report) Op(name string) OpStats {
 }
 
 const (
-	lagPollEvery  = 2 * time.Millisecond // at first; then lagPollShare of the lag so far
-	lagPollShare  = 20                   // 1/20: 5% resolution on long lags
+	lagPollEvery  = 5 * time.Millisecond // at first; then 1/lagPollShare of the lag so far
+	lagPollShare  = 10                   // 10% resolution on long lags
 	lagTimeout    = time.Minute
 	drainTimeout  = time.Minute
 	setupWorkers  = 8
@@ -960,7 +969,7 @@ func (c *client) decide(ctx context.Context) {
 
 // ratioKeys are the ratios a report with a baseline has, in table order.
 func ratioKeys() []string {
-	keys := []string{OpGetProject + "/" + RawFindOne, "write-commands/" + RawInsertOne}
+	keys := []string{OpGetProject + "/" + RawFindOne, OpGetProject + "/" + RawHTTPFindOne, "write-commands/" + RawInsertOne}
 	for _, name := range writeOps {
 		keys = append(keys, name+"/"+RawInsertOne)
 	}
@@ -979,6 +988,11 @@ func (r Report) ratioMeans(key string) (svc, raw time.Duration, ok bool) {
 		raw = r.Baseline.FindOne.Mean
 	case RawInsertOne:
 		raw = r.Baseline.InsertOne.Mean
+	case RawHTTPFindOne:
+		// HTTP and the store share the cores: their costs add up.
+		if r.Baseline.HTTPFloor.Mean > 0 {
+			raw = r.Baseline.HTTPFloor.Mean + r.Baseline.FindOne.Mean
+		}
 	}
 	if name == "write-commands" {
 		var sum float64

@@ -97,7 +97,10 @@ func (r Report) WriteTable(w io.Writer) error {
 			b.Clients, b.Duration.Round(time.Millisecond), b.Collection, b.Prefilled, b.DocBytes)
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintf(tw, "%s\tcount\tops/s\tp50\tp95\tp99\tmax\terrors\t\n", left("operation", nameWidth))
-		for _, o := range []OpStats{b.InsertOne, b.FindOne} {
+		for _, o := range []OpStats{b.InsertOne, b.FindOne, b.HTTPFloor} {
+			if o.Count == 0 {
+				continue
+			}
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t\n", left(o.Name, nameWidth), o.Count, fmtRate(o.PerSec),
 				fmtDur(o.P50), fmtDur(o.P95), fmtDur(o.P99), fmtDur(o.Max), o.Errors)
 		}
@@ -180,6 +183,7 @@ type (
 		DocBytes   int     `json:"doc_bytes"`
 		InsertOne  jsonOp  `json:"insert_one"`
 		FindOne    jsonOp  `json:"find_one"`
+		HTTPFloor  jsonOp  `json:"http_floor"`
 		Warning    string  `json:"warning,omitempty"`
 	}
 )
@@ -203,7 +207,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	out.StoreWritesPer = r.StoreWritesPerOp()
 	if b := r.Baseline; b != nil {
 		out.Baseline = &jsonBaseline{Clients: b.Clients, DurationS: b.Duration.Seconds(), Collection: b.Collection,
-			Prefilled: b.Prefilled, DocBytes: b.DocBytes, InsertOne: jsonOpOf(b.InsertOne), FindOne: jsonOpOf(b.FindOne),
+			Prefilled: b.Prefilled, DocBytes: b.DocBytes, InsertOne: jsonOpOf(b.InsertOne), FindOne: jsonOpOf(b.FindOne), HTTPFloor: jsonOpOf(b.HTTPFloor),
 			Warning: b.Warning}
 	}
 	return json.Marshal(out)

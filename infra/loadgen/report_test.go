@@ -85,7 +85,8 @@ func sampleReport() Report {
 func withBaseline(rep Report) Report {
 	b := &Baseline{Clients: 16, Duration: 5 * time.Second, Collection: "capstone.bench_raw", Prefilled: 10000, DocBytes: 301,
 		InsertOne: OpStats{Name: RawInsertOne, Count: 50000, PerSec: 10000, P50: 2 * time.Millisecond, Mean: 10 * time.Millisecond},
-		FindOne:   OpStats{Name: RawFindOne, Count: 80000, PerSec: 16000, P50: time.Millisecond, Mean: 2 * time.Millisecond}}
+		FindOne:   OpStats{Name: RawFindOne, Count: 80000, PerSec: 16000, P50: time.Millisecond, Mean: 2 * time.Millisecond},
+		HTTPFloor: OpStats{Name: RawHTTPFloor, Count: 90000, PerSec: 18000, P50: time.Millisecond, Mean: time.Millisecond}}
 	rep.Baseline = b
 	rep.Ratios = ratios(rep, b)
 	return rep
@@ -94,7 +95,8 @@ func withBaseline(rep Report) Report {
 func TestRatios(t *testing.T) {
 	rep := withBaseline(sampleReport())
 	// Writes: (3000*40 + 1000*60 + 1000*80) / 5000 = 52 ms mean.
-	want := map[string]float64{"get-project/findOne": 0.5, "write-commands/insertOne": 10.0 / 52,
+	// get-project's mean is 4 ms; findOne's 2 ms, plus 1 ms of HTTP: 3 ms.
+	want := map[string]float64{"get-project/findOne": 0.5, "get-project/http+findOne": 0.75, "write-commands/insertOne": 10.0 / 52,
 		"edit-project/insertOne": 0.25, "create-submit/insertOne": 10.0 / 60, "decide/insertOne": 0.125}
 	for k, v := range want {
 		if got := rep.Ratios[k]; got < v-1e-9 || got > v+1e-9 {
