@@ -73,7 +73,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, a events.
 			return err
 		}
 	}
-	res, err := commands.Execute(r.Context(), s.Commands, project.Decider, id, any(cmd), meta(r, a))
+	res, err := commands.ExecuteNew(r.Context(), s.Commands, project.Decider, id, any(cmd), meta(r, a))
 	if err != nil {
 		return err
 	}

@@ -173,23 +173,39 @@ func (x *Executor) remember(streamID, schema string, state any, version, snapsho
 // on the new state (unless it carries If-Match), so a rule is always checked
 // against the state it is stored on top of.
 func Execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta) (Result[S], error) {
+	return run(ctx, x, d, streamID, cmd, meta, false)
+}
+
+// ExecuteNew is Execute on a stream the caller has just named (a fresh
+// random id): the command is decided on the initial state without reading
+// the store. Should the stream exist after all, the append collides with
+// its first commit and the command is decided again on what is stored, as
+// Execute does with a stale cached state.
+func ExecuteNew[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta) (Result[S], error) {
+	return run(ctx, x, d, streamID, cmd, meta, true)
+}
+
+func run[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta, fresh bool) (Result[S], error) {
 	start := x.Clock()
-	res, err := execute(ctx, x, d, streamID, cmd, meta)
+	res, err := execute(ctx, x, d, streamID, cmd, meta, fresh)
 	if x.Observe != nil {
 		x.Observe(d.StreamType, outcome(err), x.Clock().Sub(start))
 	}
 	return res, err
 }
 
-func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta) (Result[S], error) {
+func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta, fresh bool) (Result[S], error) {
 	// The first decision is taken on the cached state, if any, without asking
 	// the store whether the stream moved on: if it did, the append collides
 	// with the commit id it would take (the next version is taken), and the
 	// command is decided again on the current state. An outcome that stores
 	// nothing (a refusal, a no-op, a stale If-Match) has no append to catch
 	// a stale state, so it is confirmed on the current state first.
-	state, version, snapshotted, current := cached[S](x, d.Schema, streamID)
-	current = !current
+	state, version, snapshotted, known := cached[S](x, d.Schema, streamID)
+	if fresh && !known {
+		state, version, snapshotted, known = d.Initial(streamID), 0, 0, true
+	}
+	current := !known
 	for attempt := 0; ; {
 		if current {
 			var err error

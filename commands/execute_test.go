@@ -754,3 +754,26 @@ func TestErrorIsMatchesByCode(t *testing.T) {
 		t.Errorf("validation error = %#v", v.Err())
 	}
 }
+
+// TestExecuteNewReadsNothing: a command on a stream the caller just named
+// is decided on the initial state and appended without a read; if the
+// stream exists after all, it is decided again on what is stored.
+func TestExecuteNewReadsNothing(t *testing.T) {
+	f := newFixture(t)
+	res, err := commands.ExecuteNew(context.Background(), f.x, counterDecider, "fresh", add{By: []int{4}}, meta)
+	if err != nil || res.Version != 1 || res.State.Total != 4 {
+		t.Fatalf("ExecuteNew = %+v, %v; want total 4 at version 1", res, err)
+	}
+	if len(f.store.froms) != 0 || f.store.appends != 1 {
+		t.Errorf("%d reads and %d appends, want 0 and 1", len(f.store.froms), f.store.appends)
+	}
+
+	f.seed(t, "taken", 990)
+	res, err = commands.ExecuteNew(context.Background(), f.x, counterDecider, "taken", add{By: []int{5}}, meta)
+	if err != nil || res.Version != 2 || res.State.Total != 995 {
+		t.Fatalf("on an existing stream: %+v, %v; want total 995 at version 2", res, err)
+	}
+	if _, err := commands.ExecuteNew(context.Background(), f.coldExecutor(), counterDecider, "taken", add{By: []int{20}}, meta); !errors.Is(err, errOverLimit) {
+		t.Errorf("a rule the stored state breaks: %v, want errOverLimit", err)
+	}
+}

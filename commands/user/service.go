@@ -57,7 +57,7 @@ func (s *Service) Create(ctx context.Context, meta commands.Meta, c Create, pass
 			return commands.Result[State]{}, fmt.Errorf("store password: %w", err)
 		}
 	}
-	res, err := commands.Execute(ctx, s.X, Decider, id, any(c), meta)
+	res, err := commands.ExecuteNew(ctx, s.X, Decider, id, any(c), meta)
 	if errors.Is(err, commands.ErrAlreadyExists) {
 		// Our stream was closed by a creation that found our claim stale.
 		return res, commands.ErrVersionConflict
