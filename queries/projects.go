@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/projections"
 )
@@ -117,28 +119,52 @@ func (q Projects) ownList(ctx context.Context, studentID string, f ProjectFilter
 	limit = clampLimit(limit)
 	out := Page[projections.ProjectDoc]{Items: []projections.ProjectDoc{}}
 	term := strings.ToLower(f.Query)
-	for _, id := range st.ProjectIDs { // sorted, as the scan's _id order
-		if id <= f.Cursor {
-			continue
-		}
-		var d projections.ProjectDoc
-		ok, err := q.Reader.Get(ctx, projections.CollProjects, id, &d)
+	ids := st.ProjectIDs // sorted, as the scan's _id order
+	for len(ids) > 0 && ids[0] <= f.Cursor {
+		ids = ids[1:]
+	}
+	// Fetch as many as could still fit (and one more, to know whether
+	// there is a next page), those of a round at once.
+	for len(ids) > 0 {
+		n := min(len(ids), limit+1-len(out.Items))
+		docs, found, err := q.getAll(ctx, ids[:n])
 		if err != nil {
 			return Page[projections.ProjectDoc]{}, true, err
 		}
-		if !ok || d.Status == events.StatusWithdrawn || (f.Status != "" && d.Status != f.Status) ||
-			(f.SupervisorID != "" && d.SupervisorID != f.SupervisorID) ||
-			(term != "" && !strings.Contains(strings.ToLower(d.Title+"\n"+d.Description), term)) {
-			continue
+		ids = ids[n:]
+		for i, d := range docs {
+			if !found[i] || d.Status == events.StatusWithdrawn || (f.Status != "" && d.Status != f.Status) ||
+				(f.SupervisorID != "" && d.SupervisorID != f.SupervisorID) ||
+				(term != "" && !strings.Contains(strings.ToLower(d.Title+"\n"+d.Description), term)) {
+				continue
+			}
+			if len(out.Items) == limit {
+				out.NextCursor = out.Items[limit-1].ID
+				return out, true, nil
+			}
+			out.Items = append(out.Items, d)
 		}
-		if len(out.Items) == limit {
-			out.NextCursor = out.Items[limit-1].ID
-			break
-		}
-		out.Items = append(out.Items, d)
 	}
 	return out, true, nil
 }
+
+// getAll reads projects by _id, up to getAllParallel at a time.
+func (q Projects) getAll(ctx context.Context, ids []string) ([]projections.ProjectDoc, []bool, error) {
+	docs, found := make([]projections.ProjectDoc, len(ids)), make([]bool, len(ids))
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(getAllParallel)
+	for i, id := range ids {
+		g.Go(func() error {
+			var err error
+			found[i], err = q.Reader.Get(ctx, projections.CollProjects, id, &docs[i])
+			return err
+		})
+	}
+	return docs, found, g.Wait()
+}
+
+// getAllParallel bounds one list's concurrent lookups.
+const getAllParallel = 8
 
 // History returns the events of a project the viewer may see, including a
 // withdrawn one (its history stays). Who may see it is decided by the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -96,6 +97,36 @@ func TestWalkthrough(t *testing.T) {
 	if r := s.expect(s.do("GET", "/v1/projects?q=SECOND", student, nil), 200).items(); len(r) != 1 || r[0]["id"] != p2 {
 		t.Fatalf("search in own list: %v", r)
 	}
+	// Pages of the own list (from the student's overview) are the
+	// coordinator's scan: five more projects, one withdrawn, pages of 2.
+	var more []string
+	for i := range 5 {
+		more = append(more, s.expect(s.do("POST", "/v1/projects", student, map[string]string{"title": fmt.Sprint("More ", i)}), 201).str("id"))
+	}
+	s.expect(s.do("DELETE", "/v1/projects/"+more[2], student, nil), 204)
+	ids := func(items []map[string]any) (out []string) {
+		for _, it := range items {
+			out = append(out, it["id"].(string))
+		}
+		return out
+	}
+	var scanned []string
+	waitFor(t, "six projects in the coordinator's scan", func() bool {
+		scanned = ids(s.expect(s.do("GET", "/v1/projects?limit=100&student_id="+id, admin, nil), 200).items())
+		return len(scanned) == 6
+	})
+	var paged []string
+	waitFor(t, "the own list paged like the scan", func() bool {
+		paged = nil
+		for cursor, n := "", 0; n < 10; n++ {
+			r := s.expect(s.do("GET", "/v1/projects?limit=2&cursor="+cursor, student, nil), 200)
+			paged = append(paged, ids(r.items())...)
+			if cursor = r.str("next_cursor"); cursor == "" {
+				break
+			}
+		}
+		return slices.Equal(paged, scanned)
+	})
 	var users []map[string]any
 	waitFor(t, "the user search", func() bool {
 		users = s.expect(s.do("GET", "/v1/users?role=student&q=LOVELACE", admin, nil), 200).items()
