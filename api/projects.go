@@ -64,23 +64,19 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, a events.
 		return err
 	}
 	id := uuid.Must(uuid.NewV7()).String()
-	cmd := project.Create{OwnerID: a.UserID, Fields: project.Fields{Title: req.Title, Description: req.Description, Aim: req.Aim, Rationale: req.Rationale}}
-	if req.SupervisorID != "" { // check before creating anything
+	var cmd any = project.Create{OwnerID: a.UserID, Fields: project.Fields{Title: req.Title, Description: req.Description, Aim: req.Aim, Rationale: req.Rationale}}
+	if req.SupervisorID != "" { // created and submitted in one commit
+		cmd = project.CreateSubmitted{Create: cmd.(project.Create), Submit: project.Submit{By: a, SupervisorID: req.SupervisorID}}
 		if _, err := project.Decide(project.State{ID: id}, cmd); err != nil {
-			return err
+			return err // the request's own faults first, as before any lookup
 		}
 		if err := s.Cohort.CheckSupervisor(r.Context(), req.SupervisorID); err != nil {
 			return err
 		}
 	}
-	res, err := commands.ExecuteNew(r.Context(), s.Commands, project.Decider, id, any(cmd), meta(r, a))
+	res, err := commands.ExecuteNew(r.Context(), s.Commands, project.Decider, id, cmd, meta(r, a))
 	if err != nil {
 		return err
-	}
-	if req.SupervisorID != "" {
-		if res, err = s.Cohort.Submit(r.Context(), meta(r, a), id, req.SupervisorID); err != nil {
-			return err
-		}
 	}
 	w.Header().Set("Location", "/v1/projects/"+id)
 	setETag(w, res.Version)

@@ -53,6 +53,13 @@ type Submit struct {
 	SupervisorID string
 }
 
+// CreateSubmitted creates a project already submitted to a supervisor, in
+// one commit: both or neither (POST /v1/projects with a supervisor_id).
+type CreateSubmitted struct {
+	Create
+	Submit Submit
+}
+
 // Decision is the supervisor's answer to a submitted proposal.
 type Decision struct {
 	By      events.Actor
@@ -105,6 +112,20 @@ func Decide(s State, cmd any) ([]events.Data, error) {
 		}
 		return []events.Data{&events.ProjectCreated{OwnerID: c.OwnerID, Title: f.Title,
 			Description: f.Description, Aim: f.Aim, Rationale: f.Rationale}}, nil
+	case CreateSubmitted:
+		created, err := Decide(s, c.Create)
+		if err != nil {
+			return nil, err
+		}
+		next := s
+		for _, d := range created {
+			next = Evolve(next, events.Envelope{Data: d})
+		}
+		submitted, err := Decide(next, c.Submit)
+		if err != nil {
+			return nil, err
+		}
+		return append(created, submitted...), nil
 	case Edit:
 		if err := mayChange(s, c.By); err != nil {
 			return nil, err

@@ -129,6 +129,23 @@ func TestDecideCreate(t *testing.T) {
 	})
 }
 
+func TestDecideCreateSubmitted(t *testing.T) {
+	valid := project.Create{OwnerID: owner.UserID, Fields: fields("Compilers", "A toy compiler", "Learn", "Fun")}
+	submit := project.Submit{By: owner, SupervisorID: supervisor.UserID}
+	run(t, []decideCase{
+		{name: "created and submitted in one commit", when: project.CreateSubmitted{Create: valid, Submit: submit},
+			then: []events.Data{created, &events.ProposalSubmitted{SupervisorID: supervisor.UserID}}},
+		{name: "an invalid project submits nothing", when: project.CreateSubmitted{Create: project.Create{OwnerID: owner.UserID}, Submit: submit},
+			err: errInvalid, fields: []string{"title"}},
+		{name: "no supervisor creates nothing", when: project.CreateSubmitted{Create: valid, Submit: project.Submit{By: owner}},
+			err: errInvalid, fields: []string{"supervisor_id"}},
+		{name: "submitted by someone else", when: project.CreateSubmitted{Create: valid, Submit: project.Submit{By: student, SupervisorID: supervisor.UserID}},
+			err: commands.ErrNotFound},
+		{name: "already exists", given: []events.Data{created}, when: project.CreateSubmitted{Create: valid, Submit: submit},
+			err: commands.ErrAlreadyExists},
+	})
+}
+
 func TestDecideEdit(t *testing.T) {
 	edited := func(title, description, aim, rationale string) []events.Data {
 		return []events.Data{&events.ProjectEdited{Title: title, Description: description, Aim: aim, Rationale: rationale}}
