@@ -200,6 +200,8 @@ type Report struct {
 	// Store is the database commands the service sent for the measured
 	// phase, if its /metrics has them; the lag pollers' GETs are included.
 	Store []StoreCount
+	// StoreTimes are the mean round trips of those commands, by name.
+	StoreTimes []StoreTime
 }
 
 // Op returns the figures of the named operation (zero if it did not run).
@@ -686,7 +688,8 @@ func (r *runner) measure(ctx context.Context) Report {
 	rep.Lag.Drain, rep.Lag.DrainTimedOut, rep.Lag.Polls = drain, !drained, int(r.polls.Load())
 	if haveStore {
 		if after, ok := r.scrapeStore(ctx); ok {
-			rep.Store = storeDelta(storeBefore, after, rep.Total)
+			rep.Store = storeDelta(storeBefore.counts, after.counts, rep.Total)
+			rep.StoreTimes = storeTimes(storeBefore.times, after.times)
 		}
 	}
 	return rep

@@ -90,6 +90,13 @@ func (r Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t\n", left(c.Command+" "+c.Collection, nameWidth), c.Count, c.PerOp)
 		}
 		tw.Flush()
+		var times []string
+		for _, t := range r.StoreTimes {
+			times = append(times, fmt.Sprintf("%s %s", t.Command, fmtDur(t.Mean)))
+		}
+		if len(times) > 0 {
+			ew.printf("  mean round trip: %s\n", strings.Join(times, ", "))
+		}
 	}
 
 	if b := r.Baseline; b != nil {
@@ -141,6 +148,7 @@ type (
 		DecideFallbacks int                `json:"decide_fallbacks"`
 		Baseline        *jsonBaseline      `json:"baseline"`
 		Store           []jsonStore        `json:"store_commands"`
+		StoreTimes      map[string]float64 `json:"store_mean_ms"`
 		StoreWritesPer  float64            `json:"store_writes_per_op"`
 	}
 	jsonStore struct {
@@ -205,6 +213,10 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		out.Store = append(out.Store, jsonStore{Command: c.Command, Collection: c.Collection, Count: c.Count, PerOp: c.PerOp})
 	}
 	out.StoreWritesPer = r.StoreWritesPerOp()
+	out.StoreTimes = map[string]float64{}
+	for _, t := range r.StoreTimes {
+		out.StoreTimes[t.Command] = ms(t.Mean)
+	}
 	if b := r.Baseline; b != nil {
 		out.Baseline = &jsonBaseline{Clients: b.Clients, DurationS: b.Duration.Seconds(), Collection: b.Collection,
 			Prefilled: b.Prefilled, DocBytes: b.DocBytes, InsertOne: jsonOpOf(b.InsertOne), FindOne: jsonOpOf(b.FindOne), HTTPFloor: jsonOpOf(b.HTTPFloor),

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // StoreCount is how many database commands of one kind on one collection
@@ -29,14 +30,74 @@ const storeCommandsMetric = "capstone_store_commands_total"
 // scrapeStore reads the store command counters from the target's /metrics,
 // keyed by "command collection"; ok is false if there are none (an older
 // service, or /metrics not served).
-func (r *runner) scrapeStore(ctx context.Context) (map[[2]string]float64, bool) {
+func (r *runner) scrapeStore(ctx context.Context) (storeScrape, bool) {
 	rep, err := r.api.do(ctx, http.MethodGet, "/metrics", "", nil, -1)
 	if err != nil || rep.status != http.StatusOK {
-		return nil, false
+		return storeScrape{}, false
 	}
-	m := parseStoreCounts(rep.body)
-	return m, len(m) > 0
+	s := storeScrape{counts: parseStoreCounts(rep.body), times: parseStoreTimes(rep.body)}
+	return s, len(s.counts) > 0
 }
+
+// storeScrape is what one scrape of /metrics says about the store.
+type storeScrape struct {
+	counts map[[2]string]float64
+	times  map[string][2]float64
+}
+
+// StoreTime is the mean round trip of one kind of database command during
+// the measured phase, from capstone_store_command_duration_seconds.
+type StoreTime struct {
+	Command string
+	Count   float64
+	Mean    time.Duration
+}
+
+// parseStoreTimes reads the _sum and _count lines of the duration
+// histogram, keyed by command: [sum, count].
+func parseStoreTimes(body []byte) map[string][2]float64 {
+	m := map[string][2]float64{}
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		var i int
+		switch {
+		case strings.HasPrefix(line, storeDurationMetric+"_sum{"):
+			i = 0
+		case strings.HasPrefix(line, storeDurationMetric+"_count{"):
+			i = 1
+		default:
+			continue
+		}
+		_, rest, _ := strings.Cut(line, `command="`)
+		command, rest, ok := strings.Cut(rest, `"`)
+		_, value, ok2 := strings.Cut(rest, "} ")
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if !ok || !ok2 || err != nil {
+			continue
+		}
+		e := m[command]
+		e[i] += v
+		m[command] = e
+	}
+	return m
+}
+
+// storeTimes is the mean round trip per command between two scrapes.
+func storeTimes(before, after map[string][2]float64) []StoreTime {
+	var out []StoreTime
+	for c, a := range after {
+		if n := a[1] - before[c][1]; n > 0 {
+			out = append(out, StoreTime{Command: c, Count: n, Mean: time.Duration((a[0] - before[c][0]) / n * float64(time.Second))})
+		}
+	}
+	slices.SortFunc(out, func(a, b StoreTime) int { return strings.Compare(a.Command, b.Command) })
+	return out
+}
+
+// storeDurationMetric is the histogram [StoreTime] is read from.
+const storeDurationMetric = "capstone_store_command_duration_seconds"
 
 // parseStoreCounts reads lines such as
 //

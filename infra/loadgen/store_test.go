@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -32,5 +33,22 @@ not_ours{collection="x",command="insert"} 7
 	}
 	if w := (Report{Store: got}).StoreWritesPerOp(); w != 2.25 {
 		t.Errorf("writes per op = %v, want 2.25", w)
+	}
+}
+
+func TestStoreTimesFromMetrics(t *testing.T) {
+	before := parseStoreTimes([]byte(`capstone_store_command_duration_seconds_bucket{command="insert",le="0.001"} 3
+capstone_store_command_duration_seconds_sum{command="insert"} 0.5
+capstone_store_command_duration_seconds_count{command="insert"} 100
+`))
+	after := parseStoreTimes([]byte(`capstone_store_command_duration_seconds_sum{command="insert"} 0.8
+capstone_store_command_duration_seconds_count{command="insert"} 200
+capstone_store_command_duration_seconds_sum{command="find"} 0.002
+capstone_store_command_duration_seconds_count{command="find"} 4
+`))
+	got := storeTimes(before, after)
+	want := []StoreTime{{Command: "find", Count: 4, Mean: 500 * time.Microsecond}, {Command: "insert", Count: 100, Mean: 3 * time.Millisecond}}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b time.Duration) bool { return (a - b).Abs() < time.Microsecond })); diff != "" {
+		t.Errorf("times (-want +got):\n%s", diff)
 	}
 }
