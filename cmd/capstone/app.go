@@ -68,6 +68,7 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, shared 
 			s.owned = true
 		}
 		uri = s.Embedded.URI()
+		monitor = s.Embedded.WriteGate().Monitor(monitor)
 	}
 	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(maxPool(cfg)).SetMonitor(monitor))
 	if err != nil {

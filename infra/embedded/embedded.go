@@ -103,7 +103,13 @@ type Store struct {
 	mu     sync.Mutex
 	closed bool
 	dbs    map[string]*sql.DB // second SQLite connections, by database name
+
+	gate *WriteGate
 }
+
+// WriteGate is the store's write gate: install its Monitor on every client
+// of this process that writes (see WriteGate).
+func (s *Store) WriteGate() *WriteGate { return s.gate }
 
 // Start starts FerretDB in-process and returns once it accepts connections.
 // ctx bounds only the start-up (at most 10 s); the server runs until Close.
@@ -147,6 +153,7 @@ func Start(ctx context.Context, opts Options) (*Store, error) {
 		cancel:  cancel,
 		done:    make(chan struct{}),
 		dbs:     map[string]*sql.DB{},
+		gate:    NewWriteGate(),
 	}
 	go func() {
 		defer close(s.done)
