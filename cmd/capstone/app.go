@@ -128,8 +128,9 @@ type App struct {
 }
 
 // localInFlight bounds the commits being projected at once with the
-// in-process bus: enough to keep every projector worker busy, few enough
-// that the newest waits well under 100 ms behind them.
+// in-process bus: enough to keep every projector worker busy and to let a
+// hot stream's commits be folded together, few enough that a flat-out load
+// leaves the read models some 100 to 200 ms behind, not seconds.
 const localInFlight = 64
 
 // StartApp wires and starts every component the config asks for. The

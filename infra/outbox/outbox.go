@@ -5,9 +5,10 @@
 // the writes of concurrent commands are grouped (group commit), so under load
 // the bookkeeping costs a fraction of a write per command. After the append
 // the commit is published in the background and, once every commit of a
-// group is published (or its append failed), the group's document is
-// deleted, together with the other groups settled within DeleteLinger (one
-// delete for many groups). What is left behind, by a crash or a failed publish, the Relay
+// group is published (or its append certainly failed), the group's
+// document is deleted, together with the other groups settled within
+// DeleteLinger (one write for many groups). What is left behind, by a
+// crash, a failed publish or an append of uncertain outcome, the Relay
 // publishes from the event store: the outbox only ever holds the ids of
 // commits in flight, so the relay never scans the events collection.
 package outbox
