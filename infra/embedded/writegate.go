@@ -32,7 +32,7 @@ func NewWriteGate() *WriteGate { return &WriteGate{slot: make(chan struct{}, 1)}
 
 // writeCommands are the commands that take SQLite's write lock.
 var writeCommands = map[string]bool{
-	"insert": true, "update": true, "delete": true, "findAndModify": true,
+	"insert": true, "update": true, "delete": true, "findAndModify": true, "bulkWrite": true,
 	"create": true, "createIndexes": true, "drop": true, "dropIndexes": true, "dropDatabase": true, "renameCollection": true,
 }
 
