@@ -30,6 +30,7 @@ import (
 	"github.com/capstone-pms/capstone/infra/config"
 	"github.com/capstone-pms/capstone/infra/csvio"
 	"github.com/capstone-pms/capstone/infra/embedded"
+	"github.com/capstone-pms/capstone/infra/loadgen"
 	"github.com/capstone-pms/capstone/infra/metrics"
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
 	"github.com/capstone-pms/capstone/infra/outbox"
@@ -40,7 +41,8 @@ import (
 // collections are every collection the service uses; the embedded store
 // creates and indexes them at start-up.
 var collections = []string{imongo.CollRevisionTokens, collProjectionStatus, outbox.Collection, outbox.LeaseCollection, imongo.CollReadModelNames, imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, imongo.CollPasswordTokens, collSettings,
-	projections.CollUsers, projections.CollProjects, projections.CollSupervisors, projections.CollStudents}
+	projections.CollUsers, projections.CollProjects, projections.CollSupervisors, projections.CollStudents,
+	loadgen.RawCollection} // the bench's scratch collection: on the embedded store it needs the _id index fix too
 
 const collSettings = "settings"
 

@@ -16,7 +16,8 @@ import (
 )
 
 // RawCollection is the scratch collection of the baseline, in the service's
-// database; it is dropped before and after each run.
+// database; it is dropped before and after each run, or emptied if the
+// service prepared it.
 const RawCollection = "bench_raw"
 
 // Names of the baseline's operations in [Baseline], and of the floor that
@@ -62,14 +63,32 @@ func runBaseline(ctx context.Context, o Options, d time.Duration) (*Baseline, er
 		return nil, fmt.Errorf("reach the database: %w", err)
 	}
 	coll := cl.Database(o.Database).Collection(RawCollection)
-	if err := coll.Drop(ctx); err != nil {
-		return nil, fmt.Errorf("drop %s: %w", RawCollection, err)
+	// A collection the service prepared for the baseline (capstone serve on
+	// the embedded store does, with its _id index fix) is emptied and kept;
+	// otherwise the baseline's own is dropped before and after.
+	keep := false
+	if o.Prepare == nil {
+		names, err := cl.Database(o.Database).ListCollectionNames(ctx, bson.D{{Key: "name", Value: RawCollection}})
+		if err != nil {
+			return nil, fmt.Errorf("look for %s: %w", RawCollection, err)
+		}
+		keep = len(names) > 0
+	}
+	empty := func(ctx context.Context) error {
+		if keep {
+			_, err := coll.DeleteMany(ctx, bson.D{})
+			return err
+		}
+		return coll.Drop(ctx)
+	}
+	if err := empty(ctx); err != nil {
+		return nil, fmt.Errorf("clear %s: %w", RawCollection, err)
 	}
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if err := coll.Drop(dctx); err != nil {
-			fmt.Fprintf(o.Log, "bench: baseline: drop %s.%s: %v\n", o.Database, RawCollection, err)
+		if err := empty(dctx); err != nil {
+			fmt.Fprintf(o.Log, "bench: baseline: clear %s.%s: %v\n", o.Database, RawCollection, err)
 		}
 	}()
 	if o.Prepare != nil {

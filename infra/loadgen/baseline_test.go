@@ -93,4 +93,27 @@ func TestBaselineEmbedded(t *testing.T) {
 		t.Fatalf("no warning without the index fix: %+v", rep.Baseline)
 	}
 	t.Logf("without the fix: findOne %.0f/s, insertOne %.0f/s", rep.Baseline.FindOne.PerSec, rep.Baseline.InsertOne.PerSec)
+
+	// A collection the service prepared (capstone serve on the embedded
+	// store prepares bench_raw with the fix) is used, emptied and kept, so a
+	// bench with --target gets a meaningful findOne.
+	if err := store.PrepareCollections(ctx, db, RawCollection); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = Run(ctx, Options{Target: url, Email: fakeAdminEmail, Password: fakeAdminPassword, Clients: 4,
+		Count: 100, MongoURI: store.URI(), Database: db, BaselineDuration: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Baseline == nil || rep.Baseline.Warning != "" {
+		t.Fatalf("with the service's prepared collection: %+v", rep.Baseline)
+	}
+	names, err = cl.Database(db).ListCollectionNames(ctx, map[string]any{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := cl.Database(db).Collection(RawCollection).CountDocuments(ctx, map[string]any{})
+	if err != nil || !slices.Contains(names, RawCollection) || n != 0 {
+		t.Fatalf("after the run: collections %v, %d documents left (%v); want %s kept and empty", names, n, err, RawCollection)
+	}
 }
