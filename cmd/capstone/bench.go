@@ -64,9 +64,6 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, env fun
 		defer app.Close(context.Background())
 		opts.Target, opts.Email, opts.Password = "http://"+app.Addr(), "bench@capstone.example", pw
 		opts.MongoURI, opts.Database = app.store.Embedded.URI(), cfg.Database
-		opts.Prepare = func(ctx context.Context, db, coll string) error {
-			return app.store.Embedded.PrepareCollections(ctx, db, coll)
-		}
 		fmt.Fprintf(stderr, "benchmarking a fresh service on %s (embedded store)\n", opts.Target)
 	} else if *email == "" || *password == "" {
 		return fmt.Errorf("--target needs --email and --password (or CAPSTONE_BENCH_PASSWORD)")

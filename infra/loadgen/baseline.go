@@ -66,14 +66,11 @@ func runBaseline(ctx context.Context, o Options, d time.Duration) (*Baseline, er
 	// A collection the service prepared for the baseline (capstone serve on
 	// the embedded store does, with its _id index fix) is emptied and kept;
 	// otherwise the baseline's own is dropped before and after.
-	keep := false
-	if o.Prepare == nil {
-		names, err := cl.Database(o.Database).ListCollectionNames(ctx, bson.D{{Key: "name", Value: RawCollection}})
-		if err != nil {
-			return nil, fmt.Errorf("look for %s: %w", RawCollection, err)
-		}
-		keep = len(names) > 0
+	names, err := cl.Database(o.Database).ListCollectionNames(ctx, bson.D{{Key: "name", Value: RawCollection}})
+	if err != nil {
+		return nil, fmt.Errorf("look for %s: %w", RawCollection, err)
 	}
+	keep := len(names) > 0
 	empty := func(ctx context.Context) error {
 		if keep {
 			_, err := coll.DeleteMany(ctx, bson.D{})
@@ -91,11 +88,6 @@ func runBaseline(ctx context.Context, o Options, d time.Duration) (*Baseline, er
 			fmt.Fprintf(o.Log, "bench: baseline: clear %s.%s: %v\n", o.Database, RawCollection, err)
 		}
 	}()
-	if o.Prepare != nil {
-		if err := o.Prepare(ctx, o.Database, RawCollection); err != nil {
-			return nil, fmt.Errorf("prepare %s: %w", RawCollection, err)
-		}
-	}
 
 	one, err := bson.Marshal(newRawDoc(uuid.Must(uuid.NewV7()).String()))
 	if err != nil {
@@ -147,7 +139,7 @@ func runBaseline(ctx context.Context, o Options, d time.Duration) (*Baseline, er
 	}
 	if b.FindOne.Mean > unindexedFactor*b.InsertOne.Mean {
 		b.Warning = fmt.Sprintf("findOne by _id (mean %s) is over %d times slower than insertOne (mean %s): "+
-			"_id lookups seem not to use an index (on the embedded store, apply its _id index fix to %s with Options.Prepare); "+
+			"_id lookups seem not to use an index (on the embedded store, the service prepares %s with its _id index fix: is this its database?); "+
 			"ratios against findOne are not meaningful", fmtDur(b.FindOne.Mean), unindexedFactor, fmtDur(b.InsertOne.Mean), RawCollection)
 		fmt.Fprintf(o.Log, "bench: baseline: warning: %s\n", b.Warning)
 	}

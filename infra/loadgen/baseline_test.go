@@ -28,8 +28,9 @@ func TestBaselineEmbedded(t *testing.T) {
 	}
 	t.Cleanup(func() { store.Close() })
 	const db = "capstone_bench_test"
-	// The service's database exists before a bench runs against it.
-	if err := store.PrepareCollections(ctx, db, "events"); err != nil {
+	// The service's database exists before a bench runs against it, with
+	// bench_raw prepared as capstone serve prepares it.
+	if err := store.PrepareCollections(ctx, db, "events", RawCollection); err != nil {
 		t.Fatal(err)
 	}
 
@@ -38,9 +39,7 @@ func TestBaselineEmbedded(t *testing.T) {
 	start := time.Now()
 	rep, err := Run(ctx, Options{Target: url, Email: fakeAdminEmail, Password: fakeAdminPassword, Clients: 4,
 		Duration: 300 * time.Millisecond, MongoURI: store.URI(), Database: db, BaselineDuration: time.Second,
-		Prepare: func(ctx context.Context, database, collection string) error {
-			return store.PrepareCollections(ctx, database, collection)
-		}, Log: &log})
+		Log: &log})
 	t.Log(log.String())
 	if err != nil {
 		t.Fatal(err)
@@ -74,16 +73,22 @@ func TestBaselineEmbedded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Disconnect(ctx)
+	// The service's prepared collection is emptied and kept (with its fix).
 	names, err := cl.Database(db).ListCollectionNames(ctx, map[string]any{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if slices.Contains(names, RawCollection) || !slices.Contains(names, "events") {
-		t.Fatalf("collections after the run: %v", names)
+	n, err := cl.Database(db).Collection(RawCollection).CountDocuments(ctx, map[string]any{})
+	if err != nil || !slices.Contains(names, RawCollection) || !slices.Contains(names, "events") || n != 0 {
+		t.Fatalf("after the run: collections %v, %d documents left in %s (%v); want it kept and empty", names, n, RawCollection, err)
 	}
 
-	// Without the fix (dropping the collection dropped its index), every
-	// findOne by _id scans the table: the report says the ratio is void.
+	// Without a prepared collection the baseline makes its own, without the
+	// fix, and drops it afterwards: every findOne by _id scans the table, and
+	// the report says the ratio is void.
+	if err := cl.Database(db).Collection(RawCollection).Drop(ctx); err != nil {
+		t.Fatal(err)
+	}
 	rep, err = Run(ctx, Options{Target: url, Email: fakeAdminEmail, Password: fakeAdminPassword, Clients: 4,
 		Count: 100, MongoURI: store.URI(), Database: db, BaselineDuration: time.Second})
 	if err != nil {
@@ -93,27 +98,7 @@ func TestBaselineEmbedded(t *testing.T) {
 		t.Fatalf("no warning without the index fix: %+v", rep.Baseline)
 	}
 	t.Logf("without the fix: findOne %.0f/s, insertOne %.0f/s", rep.Baseline.FindOne.PerSec, rep.Baseline.InsertOne.PerSec)
-
-	// A collection the service prepared (capstone serve on the embedded
-	// store prepares bench_raw with the fix) is used, emptied and kept, so a
-	// bench with --target gets a meaningful findOne.
-	if err := store.PrepareCollections(ctx, db, RawCollection); err != nil {
-		t.Fatal(err)
-	}
-	rep, err = Run(ctx, Options{Target: url, Email: fakeAdminEmail, Password: fakeAdminPassword, Clients: 4,
-		Count: 100, MongoURI: store.URI(), Database: db, BaselineDuration: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Baseline == nil || rep.Baseline.Warning != "" {
-		t.Fatalf("with the service's prepared collection: %+v", rep.Baseline)
-	}
-	names, err = cl.Database(db).ListCollectionNames(ctx, map[string]any{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, err := cl.Database(db).Collection(RawCollection).CountDocuments(ctx, map[string]any{})
-	if err != nil || !slices.Contains(names, RawCollection) || n != 0 {
-		t.Fatalf("after the run: collections %v, %d documents left (%v); want %s kept and empty", names, n, err, RawCollection)
+	if names, err = cl.Database(db).ListCollectionNames(ctx, map[string]any{}); err != nil || slices.Contains(names, RawCollection) {
+		t.Fatalf("collections after a run on its own collection: %v, %v; want %s dropped", names, err, RawCollection)
 	}
 }

@@ -125,12 +125,7 @@ type Options struct {
 	HTTPClient       *http.Client  // nil: one with a connection pool sized for Clients
 	BaselineDuration time.Duration // each baseline operation's duration (default max(elapsed/3, 5s))
 	BaselineDocs     int           // documents prefilled for findOne (default 10,000)
-	// Prepare, if set, is called with the database and "bench_raw" after the
-	// collection is dropped and before it is filled; with the embedded store,
-	// give its PrepareCollections so that findOne by _id uses an index, as the
-	// service's own collections do.
-	Prepare   func(ctx context.Context, database, collection string) error
-	KeepUsers bool // do not delete the users the run created
+	KeepUsers        bool          // do not delete the users the run created
 }
 
 // OpStats are one operation's figures. Count is every request that got an
@@ -179,7 +174,7 @@ type Baseline struct {
 	HTTPFloor OpStats
 	// Warning says why the figures may not be a fair baseline, e.g. a
 	// findOne by _id much slower than an insert, as on the embedded store
-	// without its _id index fix (see Options.Prepare).
+	// without its _id index fix (which the service applies to its bench_raw).
 	Warning string
 }
 
