@@ -4,7 +4,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/gorilla/mux"
 
 	"github.com/capstone-pms/capstone/commands"
@@ -63,21 +62,12 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, a events.
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	id := uuid.Must(uuid.NewV7()).String()
-	var cmd any = project.Create{OwnerID: a.UserID, Fields: project.Fields{Title: req.Title, Description: req.Description, Aim: req.Aim, Rationale: req.Rationale}}
-	if req.SupervisorID != "" { // created and submitted in one commit
-		cmd = project.CreateSubmitted{Create: cmd.(project.Create), Submit: project.Submit{By: a, SupervisorID: req.SupervisorID}}
-		if _, err := project.Decide(project.State{ID: id}, cmd); err != nil {
-			return err // the request's own faults first, as before any lookup
-		}
-		if err := s.Cohort.CheckSupervisor(r.Context(), req.SupervisorID); err != nil {
-			return err
-		}
-	}
-	res, err := commands.ExecuteNew(r.Context(), s.Commands, project.Decider, id, cmd, meta(r, a))
+	cmd := project.Create{OwnerID: a.UserID, Fields: project.Fields{Title: req.Title, Description: req.Description, Aim: req.Aim, Rationale: req.Rationale}}
+	res, err := s.Cohort.CreateProject(r.Context(), meta(r, a), cmd, req.SupervisorID)
 	if err != nil {
 		return err
 	}
+	id := res.State.ID
 	w.Header().Set("Location", "/v1/projects/"+id)
 	setETag(w, res.Version)
 	writeJSON(w, http.StatusCreated, projectFromState(res.State, res.Version))

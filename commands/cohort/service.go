@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/google/uuid"
+
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/project"
 	"github.com/capstone-pms/capstone/commands/user"
@@ -49,6 +51,24 @@ func (s *Service) CheckSupervisor(ctx context.Context, id string) error {
 // Board returns the cohort's allocation state.
 func (s *Service) Board(ctx context.Context) (State, int64, error) {
 	return commands.Load(ctx, s.X, Decider, events.CohortStreamID)
+}
+
+// CreateProject creates a project under a fresh id; with a supervisorID it
+// is submitted to them in the same commit (both or neither). The request's
+// own faults are reported before the supervisor is looked up.
+func (s *Service) CreateProject(ctx context.Context, meta commands.Meta, c project.Create, supervisorID string) (commands.Result[project.State], error) {
+	id := uuid.Must(uuid.NewV7()).String()
+	var cmd any = c
+	if supervisorID != "" {
+		cmd = project.CreateSubmitted{Create: c, Submit: project.Submit{By: meta.Actor, SupervisorID: supervisorID}}
+		if _, err := project.Decide(project.Decider.Initial(id), cmd); err != nil {
+			return commands.Result[project.State]{}, err
+		}
+		if err := s.CheckSupervisor(ctx, supervisorID); err != nil {
+			return commands.Result[project.State]{}, err
+		}
+	}
+	return commands.ExecuteNew(ctx, s.X, project.Decider, id, cmd, meta)
 }
 
 // Submit proposes a project to a supervisor.
