@@ -15,6 +15,7 @@ package outbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -393,20 +394,28 @@ func (o *Outbox) deleteSettled(ctx context.Context) {
 	ids := o.settled
 	o.settled = nil
 	o.settledMu.Unlock()
-	// One delete by _id per group, sent together: the embedded store
-	// answers an _id equality from its index but would scan (and decode)
-	// every group in flight for an $in.
+	if err := deleteGroups(ctx, o.coll, ids); err != nil {
+		o.log.Warn("delete settled outbox groups; the relay will", "groups", len(ids), "err", err)
+	}
+}
+
+// deleteGroups deletes outbox groups by id: one delete by _id per group,
+// sent together (the embedded store answers an _id equality from its index
+// but would scan, and decode, every group in flight for an $in).
+func deleteGroups(ctx context.Context, coll *mongo.Collection, ids []string) error {
+	var errs []error
 	for len(ids) > 0 {
 		n := min(len(ids), MaxGroup)
 		models := make([]mongo.WriteModel, n)
 		for i, id := range ids[:n] {
 			models[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}})
 		}
-		if _, err := o.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
-			o.log.Warn("delete settled outbox groups; the relay will", "groups", n, "err", err)
+		if _, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
+			errs = append(errs, err)
 		}
 		ids = ids[n:]
 	}
+	return errors.Join(errs...)
 }
 
 // sender publishes stored commits; one that cannot be published stays in

@@ -86,25 +86,7 @@ func (r *Relay) Sweep(ctx context.Context) error {
 	if r.Published != nil && published > 0 {
 		r.Published(published)
 	}
-	// Delete the settled groups, in parallel too (one _id lookup each).
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	sem := make(chan struct{}, max(r.Workers, 1))
-	for _, id := range done {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if _, derr := r.Coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}}); derr != nil {
-				mu.Lock()
-				err = errors.Join(err, derr)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return err
+	return errors.Join(err, deleteGroups(ctx, r.Coll, done))
 }
 
 // settle publishes the stored commits of the groups, all through one pool of
