@@ -35,14 +35,70 @@ func (r *runner) scrapeStore(ctx context.Context) (storeScrape, bool) {
 	if err != nil || rep.status != http.StatusOK {
 		return storeScrape{}, false
 	}
-	s := storeScrape{counts: parseStoreCounts(rep.body), times: parseStoreTimes(rep.body)}
+	s := parseStore(rep.body)
 	return s, len(s.counts) > 0
 }
 
-// storeScrape is what one scrape of /metrics says about the store.
+// storeScrape is what one scrape of /metrics says about the store: the
+// command counts by [command, collection], and the round-trip histogram's
+// [sum, count] by command.
 type storeScrape struct {
 	counts map[[2]string]float64
 	times  map[string][2]float64
+}
+
+// parseStore reads, from the Prometheus text format, lines such as
+//
+//	capstone_store_commands_total{collection="events",command="insert"} 42
+//	capstone_store_command_duration_seconds_sum{command="insert"} 0.8
+//	capstone_store_command_duration_seconds_count{command="insert"} 200
+func parseStore(body []byte) storeScrape {
+	s := storeScrape{counts: map[[2]string]float64{}, times: map[string][2]float64{}}
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		name, labels, v, ok := sample(sc.Text())
+		if !ok {
+			continue
+		}
+		switch name {
+		case storeCommandsMetric:
+			s.counts[[2]string{labels["command"], labels["collection"]}] += v
+		case storeDurationMetric + "_sum", storeDurationMetric + "_count":
+			e := s.times[labels["command"]]
+			if strings.HasSuffix(name, "_sum") {
+				e[0] += v
+			} else {
+				e[1] += v
+			}
+			s.times[labels["command"]] = e
+		}
+	}
+	return s
+}
+
+// sample splits a sample line, name{k="v",...} value, into its parts.
+func sample(line string) (name string, labels map[string]string, v float64, ok bool) {
+	name, rest, ok := strings.Cut(line, "{")
+	if !ok || strings.HasPrefix(name, "#") {
+		return "", nil, 0, false
+	}
+	list, value, ok := strings.Cut(rest, "} ")
+	if !ok {
+		return "", nil, 0, false
+	}
+	v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+	if err != nil {
+		return "", nil, 0, false
+	}
+	labels = map[string]string{}
+	for kv := range strings.SplitSeq(list, ",") {
+		k, val, _ := strings.Cut(kv, "=")
+		if val, err := strconv.Unquote(val); err == nil {
+			labels[k] = val
+		}
+	}
+	return name, labels, v, true
 }
 
 // StoreTime is the mean round trip of one kind of database command during
@@ -51,37 +107,6 @@ type StoreTime struct {
 	Command string
 	Count   float64
 	Mean    time.Duration
-}
-
-// parseStoreTimes reads the _sum and _count lines of the duration
-// histogram, keyed by command: [sum, count].
-func parseStoreTimes(body []byte) map[string][2]float64 {
-	m := map[string][2]float64{}
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		var i int
-		switch {
-		case strings.HasPrefix(line, storeDurationMetric+"_sum{"):
-			i = 0
-		case strings.HasPrefix(line, storeDurationMetric+"_count{"):
-			i = 1
-		default:
-			continue
-		}
-		_, rest, _ := strings.Cut(line, `command="`)
-		command, rest, ok := strings.Cut(rest, `"`)
-		_, value, ok2 := strings.Cut(rest, "} ")
-		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-		if !ok || !ok2 || err != nil {
-			continue
-		}
-		e := m[command]
-		e[i] += v
-		m[command] = e
-	}
-	return m
 }
 
 // storeTimes is the mean round trip per command between two scrapes.
@@ -98,47 +123,6 @@ func storeTimes(before, after map[string][2]float64) []StoreTime {
 
 // storeDurationMetric is the histogram [StoreTime] is read from.
 const storeDurationMetric = "capstone_store_command_duration_seconds"
-
-// parseStoreCounts reads lines such as
-//
-//	capstone_store_commands_total{collection="events",command="insert"} 42
-//
-// from the Prometheus text format.
-func parseStoreCounts(body []byte) map[[2]string]float64 {
-	m := map[[2]string]float64{}
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line, ok := strings.CutPrefix(sc.Text(), storeCommandsMetric+"{")
-		if !ok {
-			continue
-		}
-		labels, value, ok := strings.Cut(line, "} ")
-		if !ok {
-			continue
-		}
-		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
-		if err != nil {
-			continue
-		}
-		var key [2]string
-		for kv := range strings.SplitSeq(labels, ",") {
-			k, val, _ := strings.Cut(kv, "=")
-			val, err := strconv.Unquote(val)
-			if err != nil {
-				continue
-			}
-			switch k {
-			case "command":
-				key[0] = val
-			case "collection":
-				key[1] = val
-			}
-		}
-		m[key] += v
-	}
-	return m
-}
 
 // storeDelta is after minus before, per operation, largest first.
 func storeDelta(before, after map[[2]string]float64, ops int) []StoreCount {

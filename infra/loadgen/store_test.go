@@ -8,20 +8,20 @@ import (
 )
 
 func TestStoreDeltaFromMetrics(t *testing.T) {
-	before := parseStoreCounts([]byte(`# HELP capstone_store_commands_total Database commands sent.
+	before := parseStore([]byte(`# HELP capstone_store_commands_total Database commands sent.
 # TYPE capstone_store_commands_total counter
 capstone_store_commands_total{collection="events",command="insert"} 10
 capstone_store_commands_total{collection="projects",command="find"} 5
 capstone_store_command_failures_total{command="insert"} 3
 `))
-	after := parseStoreCounts([]byte(`capstone_store_commands_total{collection="events",command="insert"} 110
+	after := parseStore([]byte(`capstone_store_commands_total{collection="events",command="insert"} 110
 capstone_store_commands_total{collection="projects",command="find"} 5
 capstone_store_commands_total{collection="projects",command="update"} 1e+02
 capstone_store_commands_total{collection="",command="getMore"} 2
 capstone_store_commands_total{collection="outbox",command="delete"} 25
 not_ours{collection="x",command="insert"} 7
 `))
-	got := storeDelta(before, after, 100)
+	got := storeDelta(before.counts, after.counts, 100)
 	want := []StoreCount{
 		{Command: "insert", Collection: "events", Count: 100, PerOp: 1},
 		{Command: "update", Collection: "projects", Count: 100, PerOp: 1},
@@ -37,16 +37,16 @@ not_ours{collection="x",command="insert"} 7
 }
 
 func TestStoreTimesFromMetrics(t *testing.T) {
-	before := parseStoreTimes([]byte(`capstone_store_command_duration_seconds_bucket{command="insert",le="0.001"} 3
+	before := parseStore([]byte(`capstone_store_command_duration_seconds_bucket{command="insert",le="0.001"} 3
 capstone_store_command_duration_seconds_sum{command="insert"} 0.5
 capstone_store_command_duration_seconds_count{command="insert"} 100
 `))
-	after := parseStoreTimes([]byte(`capstone_store_command_duration_seconds_sum{command="insert"} 0.8
+	after := parseStore([]byte(`capstone_store_command_duration_seconds_sum{command="insert"} 0.8
 capstone_store_command_duration_seconds_count{command="insert"} 200
 capstone_store_command_duration_seconds_sum{command="find"} 0.002
 capstone_store_command_duration_seconds_count{command="find"} 4
 `))
-	got := storeTimes(before, after)
+	got := storeTimes(before.times, after.times)
 	want := []StoreTime{{Command: "find", Count: 4, Mean: 500 * time.Microsecond}, {Command: "insert", Count: 100, Mean: 3 * time.Millisecond}}
 	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b time.Duration) bool { return (a - b).Abs() < time.Microsecond })); diff != "" {
 		t.Errorf("times (-want +got):\n%s", diff)
