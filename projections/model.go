@@ -41,9 +41,11 @@ func (m *Model[D]) HandleStream(ctx context.Context, commits []events.Commit) er
 	if len(commits) == 0 || commits[0].StreamType != m.StreamType {
 		return nil
 	}
-	commits = slices.Clone(commits)
-	slices.SortFunc(commits, func(a, b events.Commit) int { return cmp.Compare(a.FirstVersion, b.FirstVersion) })
-	commits = slices.CompactFunc(commits, func(a, b events.Commit) bool { return a.FirstVersion == b.FirstVersion })
+	if len(commits) > 1 { // in version order, each once
+		commits = slices.Clone(commits)
+		slices.SortFunc(commits, func(a, b events.Commit) int { return cmp.Compare(a.FirstVersion, b.FirstVersion) })
+		commits = slices.CompactFunc(commits, func(a, b events.Commit) bool { return a.FirstVersion == b.FirstVersion })
+	}
 	for attempt := range maxConflicts {
 		if err := m.handle(ctx, commits); !errors.Is(err, ErrConflict) {
 			return err
