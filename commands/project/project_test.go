@@ -1,15 +1,14 @@
 package project_test
 
 import (
-	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/commands/decidertest"
 	"github.com/capstone-pms/capstone/commands/project"
 	"github.com/capstone-pms/capstone/events"
 )
@@ -17,8 +16,7 @@ import (
 const projectID = "0190a0c0-0000-7000-8000-0000000000aa"
 
 var (
-	// errInvalid matches any validation refusal (commands.Error.Is compares codes).
-	errInvalid = commands.Invalid()
+	errInvalid = decidertest.ErrInvalid
 
 	owner       = events.Actor{UserID: "student-1", Roles: []string{events.RoleStudent}}
 	student     = events.Actor{UserID: "student-2", Roles: []string{events.RoleStudent}}
@@ -31,72 +29,16 @@ var (
 	withdrawn = []events.Data{created, &events.ProjectWithdrawn{}}
 )
 
-// decideCase is one given/when/then row: the history is the fixture.
-type decideCase struct {
-	name  string
-	given []events.Data
-	when  any
-	then  []events.Data
-	err   error
-	// fields are the invalid fields expected when err is errInvalid.
-	fields []string
-}
+type decideCase = decidertest.Case
 
-// fold wraps a history in envelopes with versions 1..n and runs it through Evolve.
+// fold runs a history through Evolve (versions 1..n).
 func fold(given []events.Data) project.State {
-	s := project.Decider.Initial(projectID)
-	t0 := time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
-	for i, d := range given {
-		s = project.Evolve(s, events.Envelope{
-			ID: projectID + "-" + string(rune('a'+i)), StreamID: projectID, StreamType: events.StreamProject,
-			Version: int64(i + 1), Type: d.EventType(), SchemaVersion: 1, Data: d,
-			Actor: owner, RecordedAt: t0.Add(time.Duration(i) * time.Second),
-		})
-	}
-	return s
+	return decidertest.Fold(project.Decider, projectID, given)
 }
 
 func run(t *testing.T, cases []decideCase) {
 	t.Helper()
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := project.Decide(fold(tc.given), tc.when)
-			checkErr(t, err, tc.err, tc.fields)
-			if diff := cmp.Diff(tc.then, got, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("events (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
-// checkErr asserts err matches want by errors.Is; a validation must name
-// exactly the listed fields, any other refusal must be the same sentinel.
-func checkErr(t *testing.T, err, want error, fields []string) {
-	t.Helper()
-	if want == nil {
-		if err != nil {
-			t.Fatalf("err = %v, want none", err)
-		}
-		return
-	}
-	if !errors.Is(err, want) {
-		t.Fatalf("err = %v, want %v", err, want)
-	}
-	got, _ := commands.AsError(err)
-	w, _ := commands.AsError(want)
-	if w.Code != errInvalid.Code {
-		if got.Kind != w.Kind || got.Message != w.Message {
-			t.Errorf("err = %#v, want %#v", got, w)
-		}
-		return
-	}
-	var names []string
-	for _, f := range got.Fields {
-		names = append(names, f.Field)
-	}
-	if diff := cmp.Diff(fields, names, cmpopts.EquateEmpty()); diff != "" {
-		t.Errorf("invalid fields (-want +got):\n%s\nerr: %v", diff, err)
-	}
+	decidertest.Run(t, project.Decider, projectID, cases)
 }
 
 func ptr(s string) *string { return &s }
@@ -110,22 +52,22 @@ func TestDecideCreate(t *testing.T) {
 	with := func(f project.Fields) project.Create { return project.Create{OwnerID: owner.UserID, Fields: f} }
 	runes := func(n int) string { return strings.Repeat("é", n) }
 	run(t, []decideCase{
-		{name: "valid", when: valid, then: []events.Data{created}},
-		{name: "fields trimmed", when: with(fields(" Compilers\n", "\tA toy compiler ", " Learn", "Fun ")), then: []events.Data{created}},
-		{name: "only a title", when: with(fields("T", "", "", "")), then: []events.Data{&events.ProjectCreated{OwnerID: owner.UserID, Title: "T"}}},
-		{name: "title missing", when: with(fields("   ", "d", "a", "r")), err: errInvalid, fields: []string{"title"}},
+		{Name: "valid", When: valid, Then: []events.Data{created}},
+		{Name: "fields trimmed", When: with(fields(" Compilers\n", "\tA toy compiler ", " Learn", "Fun ")), Then: []events.Data{created}},
+		{Name: "only a title", When: with(fields("T", "", "", "")), Then: []events.Data{&events.ProjectCreated{OwnerID: owner.UserID, Title: "T"}}},
+		{Name: "title missing", When: with(fields("   ", "d", "a", "r")), Err: errInvalid, Fields: []string{"title"}},
 		{
-			name: "longest fields", when: with(fields(runes(200), runes(10000), runes(4000), runes(4000))),
-			then: []events.Data{&events.ProjectCreated{OwnerID: owner.UserID, Title: runes(200), Description: runes(10000), Aim: runes(4000), Rationale: runes(4000)}},
+			Name: "longest fields", When: with(fields(runes(200), runes(10000), runes(4000), runes(4000))),
+			Then: []events.Data{&events.ProjectCreated{OwnerID: owner.UserID, Title: runes(200), Description: runes(10000), Aim: runes(4000), Rationale: runes(4000)}},
 		},
-		{name: "title too long", when: with(fields(runes(201), "", "", "")), err: errInvalid, fields: []string{"title"}},
-		{name: "description too long", when: with(fields("T", runes(10001), "", "")), err: errInvalid, fields: []string{"description"}},
-		{name: "aim too long", when: with(fields("T", "", runes(4001), "")), err: errInvalid, fields: []string{"aim"}},
-		{name: "rationale too long", when: with(fields("T", "", "", runes(4001))), err: errInvalid, fields: []string{"rationale"}},
-		{name: "every problem at once", when: with(fields("", runes(10001), runes(4001), runes(4001))), err: errInvalid,
-			fields: []string{"title", "description", "aim", "rationale"}},
-		{name: "already exists", given: []events.Data{created}, when: valid, err: commands.ErrAlreadyExists},
-		{name: "withdrawn project cannot be created again", given: withdrawn, when: valid, err: commands.ErrAlreadyExists},
+		{Name: "title too long", When: with(fields(runes(201), "", "", "")), Err: errInvalid, Fields: []string{"title"}},
+		{Name: "description too long", When: with(fields("T", runes(10001), "", "")), Err: errInvalid, Fields: []string{"description"}},
+		{Name: "aim too long", When: with(fields("T", "", runes(4001), "")), Err: errInvalid, Fields: []string{"aim"}},
+		{Name: "rationale too long", When: with(fields("T", "", "", runes(4001))), Err: errInvalid, Fields: []string{"rationale"}},
+		{Name: "every problem at once", When: with(fields("", runes(10001), runes(4001), runes(4001))), Err: errInvalid,
+			Fields: []string{"title", "description", "aim", "rationale"}},
+		{Name: "already exists", Given: []events.Data{created}, When: valid, Err: commands.ErrAlreadyExists},
+		{Name: "withdrawn project cannot be created again", Given: withdrawn, When: valid, Err: commands.ErrAlreadyExists},
 	})
 }
 
@@ -133,16 +75,16 @@ func TestDecideCreateSubmitted(t *testing.T) {
 	valid := project.Create{OwnerID: owner.UserID, Fields: fields("Compilers", "A toy compiler", "Learn", "Fun")}
 	submit := project.Submit{By: owner, SupervisorID: supervisor.UserID}
 	run(t, []decideCase{
-		{name: "created and submitted in one commit", when: project.CreateSubmitted{Create: valid, Submit: submit},
-			then: []events.Data{created, &events.ProposalSubmitted{SupervisorID: supervisor.UserID}}},
-		{name: "an invalid project submits nothing", when: project.CreateSubmitted{Create: project.Create{OwnerID: owner.UserID}, Submit: submit},
-			err: errInvalid, fields: []string{"title"}},
-		{name: "no supervisor creates nothing", when: project.CreateSubmitted{Create: valid, Submit: project.Submit{By: owner}},
-			err: errInvalid, fields: []string{"supervisor_id"}},
-		{name: "submitted by someone else", when: project.CreateSubmitted{Create: valid, Submit: project.Submit{By: student, SupervisorID: supervisor.UserID}},
-			err: commands.ErrNotFound},
-		{name: "already exists", given: []events.Data{created}, when: project.CreateSubmitted{Create: valid, Submit: submit},
-			err: commands.ErrAlreadyExists},
+		{Name: "created and submitted in one commit", When: project.CreateSubmitted{Create: valid, Submit: submit},
+			Then: []events.Data{created, &events.ProposalSubmitted{SupervisorID: supervisor.UserID}}},
+		{Name: "an invalid project submits nothing", When: project.CreateSubmitted{Create: project.Create{OwnerID: owner.UserID}, Submit: submit},
+			Err: errInvalid, Fields: []string{"title"}},
+		{Name: "no supervisor creates nothing", When: project.CreateSubmitted{Create: valid, Submit: project.Submit{By: owner}},
+			Err: errInvalid, Fields: []string{"supervisor_id"}},
+		{Name: "submitted by someone else", When: project.CreateSubmitted{Create: valid, Submit: project.Submit{By: student, SupervisorID: supervisor.UserID}},
+			Err: commands.ErrNotFound},
+		{Name: "already exists", Given: []events.Data{created}, When: project.CreateSubmitted{Create: valid, Submit: submit},
+			Err: commands.ErrAlreadyExists},
 	})
 }
 
@@ -151,48 +93,48 @@ func TestDecideEdit(t *testing.T) {
 		return []events.Data{&events.ProjectEdited{Title: title, Description: description, Aim: aim, Rationale: rationale}}
 	}
 	run(t, []decideCase{
-		{name: "owner edits a draft", given: []events.Data{created}, when: project.Edit{By: owner, Title: ptr(" Parsers ")},
-			then: edited("Parsers", "A toy compiler", "Learn", "Fun")},
-		{name: "owner edits every field", given: []events.Data{created},
-			when: project.Edit{By: owner, Title: ptr("T"), Description: ptr("D"), Aim: ptr("A"), Rationale: ptr("R")},
-			then: edited("T", "D", "A", "R")},
-		{name: "owner clears an optional field", given: []events.Data{created}, when: project.Edit{By: owner, Rationale: ptr("")},
-			then: edited("Compilers", "A toy compiler", "Learn", "")},
-		{name: "coordinator edits", given: []events.Data{created}, when: project.Edit{By: coordinator, Aim: ptr("Teach")},
-			then: edited("Compilers", "A toy compiler", "Teach", "Fun")},
-		{name: "edit after an edit", given: []events.Data{created, edited("T", "D", "A", "R")[0]}, when: project.Edit{By: owner, Aim: ptr("A2")},
-			then: edited("T", "D", "A2", "R")},
+		{Name: "owner edits a draft", Given: []events.Data{created}, When: project.Edit{By: owner, Title: ptr(" Parsers ")},
+			Then: edited("Parsers", "A toy compiler", "Learn", "Fun")},
+		{Name: "owner edits every field", Given: []events.Data{created},
+			When: project.Edit{By: owner, Title: ptr("T"), Description: ptr("D"), Aim: ptr("A"), Rationale: ptr("R")},
+			Then: edited("T", "D", "A", "R")},
+		{Name: "owner clears an optional field", Given: []events.Data{created}, When: project.Edit{By: owner, Rationale: ptr("")},
+			Then: edited("Compilers", "A toy compiler", "Learn", "")},
+		{Name: "coordinator edits", Given: []events.Data{created}, When: project.Edit{By: coordinator, Aim: ptr("Teach")},
+			Then: edited("Compilers", "A toy compiler", "Teach", "Fun")},
+		{Name: "edit after an edit", Given: []events.Data{created, edited("T", "D", "A", "R")[0]}, When: project.Edit{By: owner, Aim: ptr("A2")},
+			Then: edited("T", "D", "A2", "R")},
 
-		{name: "nothing set is a no-op", given: []events.Data{created}, when: project.Edit{By: owner}},
-		{name: "same values are a no-op", given: []events.Data{created}, when: project.Edit{By: owner, Title: ptr(" Compilers "), Rationale: ptr("Fun")}},
-		{name: "same as the last edit is a no-op", given: []events.Data{created, edited("T", "D", "A", "R")[0]}, when: project.Edit{By: coordinator, Title: ptr("T")}},
+		{Name: "nothing set is a no-op", Given: []events.Data{created}, When: project.Edit{By: owner}},
+		{Name: "same values are a no-op", Given: []events.Data{created}, When: project.Edit{By: owner, Title: ptr(" Compilers "), Rationale: ptr("Fun")}},
+		{Name: "same as the last edit is a no-op", Given: []events.Data{created, edited("T", "D", "A", "R")[0]}, When: project.Edit{By: coordinator, Title: ptr("T")}},
 
-		{name: "title cleared", given: []events.Data{created}, when: project.Edit{By: owner, Title: ptr(" ")}, err: errInvalid, fields: []string{"title"}},
-		{name: "title too long", given: []events.Data{created}, when: project.Edit{By: owner, Title: ptr(strings.Repeat("x", 201))}, err: errInvalid, fields: []string{"title"}},
-		{name: "description too long", given: []events.Data{created}, when: project.Edit{By: owner, Description: ptr(strings.Repeat("x", 10001))}, err: errInvalid, fields: []string{"description"}},
-		{name: "aim too long", given: []events.Data{created}, when: project.Edit{By: owner, Aim: ptr(strings.Repeat("x", 4001))}, err: errInvalid, fields: []string{"aim"}},
-		{name: "rationale too long", given: []events.Data{created}, when: project.Edit{By: owner, Rationale: ptr(strings.Repeat("x", 4001))}, err: errInvalid, fields: []string{"rationale"}},
+		{Name: "title cleared", Given: []events.Data{created}, When: project.Edit{By: owner, Title: ptr(" ")}, Err: errInvalid, Fields: []string{"title"}},
+		{Name: "title too long", Given: []events.Data{created}, When: project.Edit{By: owner, Title: ptr(strings.Repeat("x", 201))}, Err: errInvalid, Fields: []string{"title"}},
+		{Name: "description too long", Given: []events.Data{created}, When: project.Edit{By: owner, Description: ptr(strings.Repeat("x", 10001))}, Err: errInvalid, Fields: []string{"description"}},
+		{Name: "aim too long", Given: []events.Data{created}, When: project.Edit{By: owner, Aim: ptr(strings.Repeat("x", 4001))}, Err: errInvalid, Fields: []string{"aim"}},
+		{Name: "rationale too long", Given: []events.Data{created}, When: project.Edit{By: owner, Rationale: ptr(strings.Repeat("x", 4001))}, Err: errInvalid, Fields: []string{"rationale"}},
 
-		{name: "a stranger is told it does not exist", given: []events.Data{created}, when: project.Edit{By: stranger, Title: ptr("X")}, err: commands.ErrNotFound},
-		{name: "another student is told it does not exist", given: []events.Data{created}, when: project.Edit{By: student, Title: ptr("X")}, err: commands.ErrNotFound},
-		{name: "unassigned staff is told it does not exist", given: []events.Data{created}, when: project.Edit{By: supervisor, Title: ptr("X")}, err: commands.ErrNotFound},
-		{name: "visibility is checked before validation", given: []events.Data{created}, when: project.Edit{By: stranger, Title: ptr("")}, err: commands.ErrNotFound},
-		{name: "unknown project", when: project.Edit{By: coordinator, Title: ptr("X")}, err: commands.ErrNotFound},
-		{name: "withdrawn project, owner", given: withdrawn, when: project.Edit{By: owner, Title: ptr("X")}, err: commands.ErrNotFound},
-		{name: "withdrawn project, coordinator", given: withdrawn, when: project.Edit{By: coordinator, Title: ptr("X")}, err: commands.ErrNotFound},
+		{Name: "a stranger is told it does not exist", Given: []events.Data{created}, When: project.Edit{By: stranger, Title: ptr("X")}, Err: commands.ErrNotFound},
+		{Name: "another student is told it does not exist", Given: []events.Data{created}, When: project.Edit{By: student, Title: ptr("X")}, Err: commands.ErrNotFound},
+		{Name: "unassigned staff is told it does not exist", Given: []events.Data{created}, When: project.Edit{By: supervisor, Title: ptr("X")}, Err: commands.ErrNotFound},
+		{Name: "visibility is checked before validation", Given: []events.Data{created}, When: project.Edit{By: stranger, Title: ptr("")}, Err: commands.ErrNotFound},
+		{Name: "unknown project", When: project.Edit{By: coordinator, Title: ptr("X")}, Err: commands.ErrNotFound},
+		{Name: "withdrawn project, owner", Given: withdrawn, When: project.Edit{By: owner, Title: ptr("X")}, Err: commands.ErrNotFound},
+		{Name: "withdrawn project, coordinator", Given: withdrawn, When: project.Edit{By: coordinator, Title: ptr("X")}, Err: commands.ErrNotFound},
 	})
 }
 
 func TestDecideWithdraw(t *testing.T) {
 	run(t, []decideCase{
-		{name: "owner withdraws a draft", given: []events.Data{created}, when: project.Withdraw{By: owner}, then: []events.Data{&events.ProjectWithdrawn{}}},
-		{name: "coordinator withdraws", given: []events.Data{created}, when: project.Withdraw{By: coordinator}, then: []events.Data{&events.ProjectWithdrawn{}}},
-		{name: "owner withdraws an edited draft", given: []events.Data{created, &events.ProjectEdited{Title: "T"}}, when: project.Withdraw{By: owner}, then: []events.Data{&events.ProjectWithdrawn{}}},
-		{name: "a stranger is told it does not exist", given: []events.Data{created}, when: project.Withdraw{By: stranger}, err: commands.ErrNotFound},
-		{name: "another student is told it does not exist", given: []events.Data{created}, when: project.Withdraw{By: student}, err: commands.ErrNotFound},
-		{name: "withdrawn twice", given: withdrawn, when: project.Withdraw{By: owner}, err: commands.ErrNotFound},
-		{name: "unknown project", when: project.Withdraw{By: coordinator}, err: commands.ErrNotFound},
-		{name: "unknown command", given: []events.Data{created}, when: "withdraw", err: errInvalid, fields: []string{"command"}},
+		{Name: "owner withdraws a draft", Given: []events.Data{created}, When: project.Withdraw{By: owner}, Then: []events.Data{&events.ProjectWithdrawn{}}},
+		{Name: "coordinator withdraws", Given: []events.Data{created}, When: project.Withdraw{By: coordinator}, Then: []events.Data{&events.ProjectWithdrawn{}}},
+		{Name: "owner withdraws an edited draft", Given: []events.Data{created, &events.ProjectEdited{Title: "T"}}, When: project.Withdraw{By: owner}, Then: []events.Data{&events.ProjectWithdrawn{}}},
+		{Name: "a stranger is told it does not exist", Given: []events.Data{created}, When: project.Withdraw{By: stranger}, Err: commands.ErrNotFound},
+		{Name: "another student is told it does not exist", Given: []events.Data{created}, When: project.Withdraw{By: student}, Err: commands.ErrNotFound},
+		{Name: "withdrawn twice", Given: withdrawn, When: project.Withdraw{By: owner}, Err: commands.ErrNotFound},
+		{Name: "unknown project", When: project.Withdraw{By: coordinator}, Err: commands.ErrNotFound},
+		{Name: "unknown command", Given: []events.Data{created}, When: "withdraw", Err: errInvalid, Fields: []string{"command"}},
 	})
 }
 
@@ -205,27 +147,27 @@ func TestDecideRefusalsOfLaterStatuses(t *testing.T) {
 	assigned.SupervisorID, assigned.ExaminerID = "staff-1", "staff-2"
 	examiner := events.Actor{UserID: "staff-2", Roles: []string{events.RoleExaminer}}
 	cases := []struct {
-		name   string
+		Name   string
 		status string
-		when   any
-		then   []events.Data
-		err    error
+		When   any
+		Then   []events.Data
+		Err    error
 	}{
-		{name: "assigned supervisor may see but not edit", status: events.StatusDraft, when: project.Edit{By: supervisor, Title: ptr("X")}, err: commands.ErrForbidden},
-		{name: "assigned examiner may not withdraw", status: events.StatusDraft, when: project.Withdraw{By: examiner}, err: commands.ErrForbidden},
-		{name: "owner edits a submitted proposal", status: "submitted", when: project.Edit{By: owner, Title: ptr("X")}, then: []events.Data{&events.ProjectEdited{Title: "X", Description: "A toy compiler", Aim: "Learn", Rationale: "Fun"}}},
-		{name: "owner edits a rejected proposal", status: "rejected", when: project.Edit{By: owner, Title: ptr("X")}, then: []events.Data{&events.ProjectEdited{Title: "X", Description: "A toy compiler", Aim: "Learn", Rationale: "Fun"}}},
-		{name: "owner may not edit an accepted project", status: "accepted", when: project.Edit{By: owner, Title: ptr("X")}, err: project.ErrNotEditable},
-		{name: "owner may not withdraw an accepted project", status: "accepted", when: project.Withdraw{By: owner}, err: project.ErrNotEditable},
-		{name: "coordinator edits an accepted project", status: "accepted", when: project.Edit{By: coordinator, Title: ptr("X")}, then: []events.Data{&events.ProjectEdited{Title: "X", Description: "A toy compiler", Aim: "Learn", Rationale: "Fun"}}},
+		{Name: "assigned supervisor may see but not edit", status: events.StatusDraft, When: project.Edit{By: supervisor, Title: ptr("X")}, Err: commands.ErrForbidden},
+		{Name: "assigned examiner may not withdraw", status: events.StatusDraft, When: project.Withdraw{By: examiner}, Err: commands.ErrForbidden},
+		{Name: "owner edits a submitted proposal", status: "submitted", When: project.Edit{By: owner, Title: ptr("X")}, Then: []events.Data{&events.ProjectEdited{Title: "X", Description: "A toy compiler", Aim: "Learn", Rationale: "Fun"}}},
+		{Name: "owner edits a rejected proposal", status: "rejected", When: project.Edit{By: owner, Title: ptr("X")}, Then: []events.Data{&events.ProjectEdited{Title: "X", Description: "A toy compiler", Aim: "Learn", Rationale: "Fun"}}},
+		{Name: "owner may not edit an accepted project", status: "accepted", When: project.Edit{By: owner, Title: ptr("X")}, Err: project.ErrNotEditable},
+		{Name: "owner may not withdraw an accepted project", status: "accepted", When: project.Withdraw{By: owner}, Err: project.ErrNotEditable},
+		{Name: "coordinator edits an accepted project", status: "accepted", When: project.Edit{By: coordinator, Title: ptr("X")}, Then: []events.Data{&events.ProjectEdited{Title: "X", Description: "A toy compiler", Aim: "Learn", Rationale: "Fun"}}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(tc.Name, func(t *testing.T) {
 			s := assigned
 			s.Status = tc.status
-			got, err := project.Decide(s, tc.when)
-			checkErr(t, err, tc.err, nil)
-			if diff := cmp.Diff(tc.then, got, cmpopts.EquateEmpty()); diff != "" {
+			got, err := project.Decide(s, tc.When)
+			decidertest.CheckErr(t, err, tc.Err, nil)
+			if diff := cmp.Diff(tc.Then, got, cmpopts.EquateEmpty()); diff != "" {
 				t.Errorf("events (-want +got):\n%s", diff)
 			}
 		})

@@ -5,6 +5,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/capstone-pms/capstone/commands/decidertest"
 	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/events"
 )
@@ -21,32 +22,32 @@ func released(id string) *events.EmailReleased {
 }
 
 func TestDecideEmail(t *testing.T) {
-	run(t, user.EmailDecider, user.EmailStreamID(address), []decideCase{
-		{name: "claim a free address", when: user.Claim{UserID: owner}, then: []events.Data{claimed(owner)}},
-		{name: "claim a free address naming a replacement", when: user.Claim{UserID: owner, Replace: other}, then: []events.Data{claimed(owner)}},
-		{name: "claim a released address", given: []events.Data{claimed(other), released(other)}, when: user.Claim{UserID: owner}, then: []events.Data{claimed(owner)}},
-		{name: "claim again by the owner is a no-op", given: []events.Data{claimed(owner)}, when: user.Claim{UserID: owner}},
-		{name: "claim again by the owner naming a replacement is a no-op", given: []events.Data{claimed(owner)}, when: user.Claim{UserID: owner, Replace: owner}},
+	decidertest.Run(t, user.EmailDecider, user.EmailStreamID(address), []decideCase{
+		{Name: "claim a free address", When: user.Claim{UserID: owner}, Then: []events.Data{claimed(owner)}},
+		{Name: "claim a free address naming a replacement", When: user.Claim{UserID: owner, Replace: other}, Then: []events.Data{claimed(owner)}},
+		{Name: "claim a released address", Given: []events.Data{claimed(other), released(other)}, When: user.Claim{UserID: owner}, Then: []events.Data{claimed(owner)}},
+		{Name: "claim again by the owner is a no-op", Given: []events.Data{claimed(owner)}, When: user.Claim{UserID: owner}},
+		{Name: "claim again by the owner naming a replacement is a no-op", Given: []events.Data{claimed(owner)}, When: user.Claim{UserID: owner, Replace: owner}},
 		{
-			name: "replace the current owner releases and claims in one decision", given: []events.Data{claimed(other)},
-			when: user.Claim{UserID: owner, Replace: other}, then: []events.Data{released(other), claimed(owner)},
+			Name: "replace the current owner releases and claims in one decision", Given: []events.Data{claimed(other)},
+			When: user.Claim{UserID: owner, Replace: other}, Then: []events.Data{released(other), claimed(owner)},
 		},
 		{
-			name: "replace after an earlier replacement", given: []events.Data{claimed("user-0"), released("user-0"), claimed(other)},
-			when: user.Claim{UserID: owner, Replace: other}, then: []events.Data{released(other), claimed(owner)},
+			Name: "replace after an earlier replacement", Given: []events.Data{claimed("user-0"), released("user-0"), claimed(other)},
+			When: user.Claim{UserID: owner, Replace: other}, Then: []events.Data{released(other), claimed(owner)},
 		},
-		{name: "taken", given: []events.Data{claimed(other)}, when: user.Claim{UserID: owner}, err: user.ErrEmailTaken},
-		{name: "taken, replacing someone who is not the owner", given: []events.Data{claimed(other)}, when: user.Claim{UserID: owner, Replace: "user-3"}, err: user.ErrEmailTaken},
-		{name: "taken by the replacement of an earlier owner", given: []events.Data{claimed("user-0"), released("user-0"), claimed(other)},
-			when: user.Claim{UserID: owner, Replace: "user-0"}, err: user.ErrEmailTaken},
+		{Name: "taken", Given: []events.Data{claimed(other)}, When: user.Claim{UserID: owner}, Err: user.ErrEmailTaken},
+		{Name: "taken, replacing someone who is not the owner", Given: []events.Data{claimed(other)}, When: user.Claim{UserID: owner, Replace: "user-3"}, Err: user.ErrEmailTaken},
+		{Name: "taken by the replacement of an earlier owner", Given: []events.Data{claimed("user-0"), released("user-0"), claimed(other)},
+			When: user.Claim{UserID: owner, Replace: "user-0"}, Err: user.ErrEmailTaken},
 
-		{name: "release by the owner", given: []events.Data{claimed(owner)}, when: user.Release{UserID: owner}, then: []events.Data{released(owner)}},
-		{name: "release by another user is a no-op", given: []events.Data{claimed(owner)}, when: user.Release{UserID: other}},
-		{name: "release of a free address is a no-op", when: user.Release{UserID: owner}},
-		{name: "release without a user of a free address is a no-op", when: user.Release{}},
-		{name: "release twice is a no-op", given: []events.Data{claimed(owner), released(owner)}, when: user.Release{UserID: owner}},
+		{Name: "release by the owner", Given: []events.Data{claimed(owner)}, When: user.Release{UserID: owner}, Then: []events.Data{released(owner)}},
+		{Name: "release by another user is a no-op", Given: []events.Data{claimed(owner)}, When: user.Release{UserID: other}},
+		{Name: "release of a free address is a no-op", When: user.Release{UserID: owner}},
+		{Name: "release without a user of a free address is a no-op", When: user.Release{}},
+		{Name: "release twice is a no-op", Given: []events.Data{claimed(owner), released(owner)}, When: user.Release{UserID: owner}},
 
-		{name: "unknown command", when: user.Delete{}, err: errInvalid, fields: []string{"command"}},
+		{Name: "unknown command", When: user.Delete{}, Err: errInvalid, Fields: []string{"command"}},
 	})
 }
 
@@ -59,16 +60,16 @@ func TestEvolveEmail(t *testing.T) {
 		t.Errorf("initial state (-want +got):\n%s", diff)
 	}
 	// The claim time is the time the claim was recorded (the second event).
-	got := fold(user.EmailDecider, stream, []events.Data{claimed(other), released(other), claimed(owner)})
+	got := decidertest.Fold(user.EmailDecider, stream, []events.Data{claimed(other), released(other), claimed(owner)})
 	want := user.EmailState{Email: address, Owner: owner, ClaimedAt: recordedAt.Add(2e9)}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("fold (-want +got):\n%s", diff)
 	}
-	got = fold(user.EmailDecider, stream, []events.Data{claimed(owner), &foreignEvent{}, released(owner), &events.UserDeleted{}})
+	got = decidertest.Fold(user.EmailDecider, stream, []events.Data{claimed(owner), &foreignEvent{}, released(owner), &events.UserDeleted{}})
 	if got.Owner != "" || got.Email != address {
 		t.Errorf("after release: %+v, want a free %s", got, address)
 	}
-	if diff := cmp.Diff(got, fold(user.EmailDecider, stream, []events.Data{claimed(owner), released(owner)})); diff != "" {
+	if diff := cmp.Diff(got, decidertest.Fold(user.EmailDecider, stream, []events.Data{claimed(owner), released(owner)})); diff != "" {
 		t.Errorf("unknown events changed the fold (-want +got):\n%s", diff)
 	}
 }

@@ -1,110 +1,24 @@
 package user_test
 
 import (
-	"errors"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/commands/decidertest"
 	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/events"
 )
 
-// recordedAt is the time every folded test event was recorded at.
-var recordedAt = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+var (
+	recordedAt = decidertest.RecordedAt
+	errInvalid = decidertest.ErrInvalid
+)
 
-// errInvalid matches any validation refusal (commands.Error.Is compares codes).
-var errInvalid = commands.Invalid()
-
-// decideCase is one given/when/then row: the history is the fixture.
-type decideCase struct {
-	name  string
-	given []events.Data
-	when  any
-	then  []events.Data
-	err   error
-	// fields are the invalid fields expected when err is errInvalid.
-	fields []string
-}
-
-// envelopes wraps a history in envelopes with versions 1..n, as the store would.
-func envelopes(streamID, streamType string, given []events.Data) []events.Envelope {
-	out := make([]events.Envelope, len(given))
-	for i, d := range given {
-		out[i] = events.Envelope{
-			ID: streamID + "-" + string(rune('a'+i)), StreamID: streamID, StreamType: streamType,
-			Version: int64(i + 1), Type: d.EventType(), SchemaVersion: 1, Data: d,
-			Actor: events.SystemActor, RecordedAt: recordedAt.Add(time.Duration(i) * time.Second),
-		}
-	}
-	return out
-}
-
-// fold runs a history through a decider's Evolve from its initial state.
-func fold[S any](d commands.Decider[S, any], streamID string, given []events.Data) S {
-	s := d.Initial(streamID)
-	for _, e := range envelopes(streamID, d.StreamType, given) {
-		s = d.Evolve(s, e)
-	}
-	return s
-}
-
-// run checks each case: fold given, decide when, compare with then and err.
-func run[S any](t *testing.T, d commands.Decider[S, any], streamID string, cases []decideCase) {
-	t.Helper()
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := d.Decide(fold(d, streamID, tc.given), tc.when)
-			checkErr(t, err, tc.err, tc.fields)
-			if diff := cmp.Diff(tc.then, got, cmpopts.EquateEmpty()); diff != "" {
-				t.Errorf("events (-want +got):\n%s", diff)
-			}
-		})
-	}
-}
-
-// checkErr asserts err matches want by errors.Is. For a refusal other than a
-// validation it also requires the same message, so two sentinels that share
-// a code (ErrDeleted and ErrNotFound) are told apart. For a validation it
-// requires exactly the listed fields.
-func checkErr(t *testing.T, err, want error, fields []string) {
-	t.Helper()
-	if want == nil {
-		if err != nil {
-			t.Fatalf("err = %v, want none", err)
-		}
-		return
-	}
-	if !errors.Is(err, want) {
-		t.Fatalf("err = %v, want %v", err, want)
-	}
-	got, ok := commands.AsError(err)
-	w, _ := commands.AsError(want)
-	if !ok || w == nil {
-		return
-	}
-	if w.Code != errInvalid.Code {
-		if got.Message != w.Message || got.Kind != w.Kind {
-			t.Errorf("err = %#v, want %#v", got, w)
-		}
-		return
-	}
-	var names []string
-	for _, f := range got.Fields {
-		names = append(names, f.Field)
-	}
-	if diff := cmp.Diff(fields, names, cmpopts.EquateEmpty()); diff != "" {
-		t.Errorf("invalid fields (-want +got):\n%s\nerr: %v", diff, err)
-	}
-	if got.Kind != commands.KindInvalid {
-		t.Errorf("kind = %v, want KindInvalid", got.Kind)
-	}
-}
+type decideCase = decidertest.Case
 
 const userID = "0190a0c0-0000-7000-8000-000000000001"
 
@@ -130,130 +44,130 @@ func TestDecideCreate(t *testing.T) {
 		t.Fatalf("fixture: len(email254) = %d", len(email254))
 	}
 	long := strings.Repeat("é", 201)
-	run(t, user.Decider, userID, []decideCase{
-		{name: "valid", when: valid, then: []events.Data{created}},
+	decidertest.Run(t, user.Decider, userID, []decideCase{
+		{Name: "valid", When: valid, Then: []events.Data{created}},
 		{
-			name: "e-mail lower-cased and trimmed, name and profile trimmed",
-			when: with(func(c *user.Create) {
+			Name: "e-mail lower-cased and trimmed, name and profile trimmed",
+			When: with(func(c *user.Create) {
 				c.Email, c.Name = "  Ada@Example.COM\t", "  Ada Lovelace \n"
 				c.Profile = events.Profile{Code: " S1 ", Programme: "MSc  "}
 			}),
-			then: []events.Data{createdFull},
+			Then: []events.Data{createdFull},
 		},
-		{name: "e-mail of 254 characters", when: with(func(c *user.Create) { c.Email = email254 }),
-			then: []events.Data{&events.UserCreated{Email: email254, Name: "Ada Lovelace", Roles: student}}},
-		{name: "e-mail of 255 characters", when: with(func(c *user.Create) { c.Email = "a" + email254 }), err: errInvalid, fields: []string{"email"}},
-		{name: "e-mail empty", when: with(func(c *user.Create) { c.Email = "   " }), err: errInvalid, fields: []string{"email"}},
-		{name: "e-mail without @", when: with(func(c *user.Create) { c.Email = "ada.example.com" }), err: errInvalid, fields: []string{"email"}},
-		{name: "e-mail without dot in domain", when: with(func(c *user.Create) { c.Email = "ada@localhost" }), err: errInvalid, fields: []string{"email"}},
-		{name: "e-mail with display name", when: with(func(c *user.Create) { c.Email = "Ada <ada@example.com>" }), err: errInvalid, fields: []string{"email"}},
-		{name: "e-mail with two @", when: with(func(c *user.Create) { c.Email = "ada@@example.com" }), err: errInvalid, fields: []string{"email"}},
-		{name: "e-mail with space", when: with(func(c *user.Create) { c.Email = "ada lovelace@example.com" }), err: errInvalid, fields: []string{"email"}},
-		{name: "e-mail with quoted local part", when: with(func(c *user.Create) { c.Email = `"ada l"@example.com` }), err: errInvalid, fields: []string{"email"}},
-		{name: "e-mail with comment", when: with(func(c *user.Create) { c.Email = "ada@example.com (Ada)" }), err: errInvalid, fields: []string{"email"}},
-		{name: "e-mail with double dot", when: with(func(c *user.Create) { c.Email = "ada@example..com" }), err: errInvalid, fields: []string{"email"}},
-		{name: "name empty", when: with(func(c *user.Create) { c.Name = " \t " }), err: errInvalid, fields: []string{"name"}},
-		{name: "name of 200 runes", when: with(func(c *user.Create) { c.Name = long[2:] }),
-			then: []events.Data{&events.UserCreated{Email: "ada@example.com", Name: long[2:], Roles: student}}},
-		{name: "name of 201 runes", when: with(func(c *user.Create) { c.Name = long }), err: errInvalid, fields: []string{"name"}},
-		{name: "roles nil", when: with(func(c *user.Create) { c.Roles = nil }), err: errInvalid, fields: []string{"roles"}},
-		{name: "roles empty", when: with(func(c *user.Create) { c.Roles = []string{} }), err: errInvalid, fields: []string{"roles"}},
-		{name: "role unknown", when: with(func(c *user.Create) { c.Roles = []string{"student", "admin"} }), err: errInvalid, fields: []string{"roles"}},
-		{name: "role in another case", when: with(func(c *user.Create) { c.Roles = []string{"Student"} }), err: errInvalid, fields: []string{"roles"}},
+		{Name: "e-mail of 254 characters", When: with(func(c *user.Create) { c.Email = email254 }),
+			Then: []events.Data{&events.UserCreated{Email: email254, Name: "Ada Lovelace", Roles: student}}},
+		{Name: "e-mail of 255 characters", When: with(func(c *user.Create) { c.Email = "a" + email254 }), Err: errInvalid, Fields: []string{"email"}},
+		{Name: "e-mail empty", When: with(func(c *user.Create) { c.Email = "   " }), Err: errInvalid, Fields: []string{"email"}},
+		{Name: "e-mail without @", When: with(func(c *user.Create) { c.Email = "ada.example.com" }), Err: errInvalid, Fields: []string{"email"}},
+		{Name: "e-mail without dot in domain", When: with(func(c *user.Create) { c.Email = "ada@localhost" }), Err: errInvalid, Fields: []string{"email"}},
+		{Name: "e-mail with display name", When: with(func(c *user.Create) { c.Email = "Ada <ada@example.com>" }), Err: errInvalid, Fields: []string{"email"}},
+		{Name: "e-mail with two @", When: with(func(c *user.Create) { c.Email = "ada@@example.com" }), Err: errInvalid, Fields: []string{"email"}},
+		{Name: "e-mail with space", When: with(func(c *user.Create) { c.Email = "ada lovelace@example.com" }), Err: errInvalid, Fields: []string{"email"}},
+		{Name: "e-mail with quoted local part", When: with(func(c *user.Create) { c.Email = `"ada l"@example.com` }), Err: errInvalid, Fields: []string{"email"}},
+		{Name: "e-mail with comment", When: with(func(c *user.Create) { c.Email = "ada@example.com (Ada)" }), Err: errInvalid, Fields: []string{"email"}},
+		{Name: "e-mail with double dot", When: with(func(c *user.Create) { c.Email = "ada@example..com" }), Err: errInvalid, Fields: []string{"email"}},
+		{Name: "name empty", When: with(func(c *user.Create) { c.Name = " \t " }), Err: errInvalid, Fields: []string{"name"}},
+		{Name: "name of 200 runes", When: with(func(c *user.Create) { c.Name = long[2:] }),
+			Then: []events.Data{&events.UserCreated{Email: "ada@example.com", Name: long[2:], Roles: student}}},
+		{Name: "name of 201 runes", When: with(func(c *user.Create) { c.Name = long }), Err: errInvalid, Fields: []string{"name"}},
+		{Name: "roles nil", When: with(func(c *user.Create) { c.Roles = nil }), Err: errInvalid, Fields: []string{"roles"}},
+		{Name: "roles empty", When: with(func(c *user.Create) { c.Roles = []string{} }), Err: errInvalid, Fields: []string{"roles"}},
+		{Name: "role unknown", When: with(func(c *user.Create) { c.Roles = []string{"student", "admin"} }), Err: errInvalid, Fields: []string{"roles"}},
+		{Name: "role in another case", When: with(func(c *user.Create) { c.Roles = []string{"Student"} }), Err: errInvalid, Fields: []string{"roles"}},
 		{
-			name: "roles de-duplicated, trimmed, in canonical order",
-			when: with(func(c *user.Create) {
+			Name: "roles de-duplicated, trimmed, in canonical order",
+			When: with(func(c *user.Create) {
 				c.Roles = []string{"student", " examiner", "coordinator", "student", "supervisor "}
 			}),
-			then: []events.Data{&events.UserCreated{Email: "ada@example.com", Name: "Ada Lovelace",
+			Then: []events.Data{&events.UserCreated{Email: "ada@example.com", Name: "Ada Lovelace",
 				Roles: []string{"coordinator", "supervisor", "examiner", "student"}}},
 		},
-		{name: "profile field too long", when: with(func(c *user.Create) { c.Profile.Department = long }), err: errInvalid, fields: []string{"profile.department"}},
+		{Name: "profile field too long", When: with(func(c *user.Create) { c.Profile.Department = long }), Err: errInvalid, Fields: []string{"profile.department"}},
 		{
-			name: "every problem reported at once",
-			when: user.Create{Email: "nope", Name: "", Roles: nil, Profile: events.Profile{Code: long}},
-			err:  errInvalid, fields: []string{"email", "name", "roles", "profile.code"},
+			Name: "every problem reported at once",
+			When: user.Create{Email: "nope", Name: "", Roles: nil, Profile: events.Profile{Code: long}},
+			Err:  errInvalid, Fields: []string{"email", "name", "roles", "profile.code"},
 		},
-		{name: "with password", when: with(func(c *user.Create) { c.WithPassword = true }),
-			then: []events.Data{created, &events.UserPasswordSet{}}},
-		{name: "already exists", given: []events.Data{created}, when: valid, err: commands.ErrAlreadyExists},
-		{name: "deleted user cannot be created again", given: []events.Data{created, &events.UserDeleted{}}, when: valid, err: commands.ErrAlreadyExists},
-		{name: "abandoned stream", given: []events.Data{&events.UserCreationAbandoned{Reason: "late"}}, when: valid, err: commands.ErrAlreadyExists},
-		{name: "already exists wins over invalid input", given: []events.Data{created}, when: user.Create{}, err: commands.ErrAlreadyExists},
+		{Name: "with password", When: with(func(c *user.Create) { c.WithPassword = true }),
+			Then: []events.Data{created, &events.UserPasswordSet{}}},
+		{Name: "already exists", Given: []events.Data{created}, When: valid, Err: commands.ErrAlreadyExists},
+		{Name: "deleted user cannot be created again", Given: []events.Data{created, &events.UserDeleted{}}, When: valid, Err: commands.ErrAlreadyExists},
+		{Name: "abandoned stream", Given: []events.Data{&events.UserCreationAbandoned{Reason: "late"}}, When: valid, Err: commands.ErrAlreadyExists},
+		{Name: "already exists wins over invalid input", Given: []events.Data{created}, When: user.Create{}, Err: commands.ErrAlreadyExists},
 	})
 }
 
 func TestDecideUpdate(t *testing.T) {
 	long := strings.Repeat("x", 201)
-	run(t, user.Decider, userID, []decideCase{
+	decidertest.Run(t, user.Decider, userID, []decideCase{
 		{
-			name: "name", given: []events.Data{createdFull}, when: user.Update{Name: ptr("  Ada King ")},
-			then: []events.Data{&events.UserUpdated{Name: "Ada King", Roles: student, Profile: createdFull.Profile}},
+			Name: "name", Given: []events.Data{createdFull}, When: user.Update{Name: ptr("  Ada King ")},
+			Then: []events.Data{&events.UserUpdated{Name: "Ada King", Roles: student, Profile: createdFull.Profile}},
 		},
 		{
-			name: "roles in canonical order", given: []events.Data{createdFull},
-			when: user.Update{Roles: []string{"student", "supervisor", "supervisor"}},
-			then: []events.Data{&events.UserUpdated{Name: "Ada Lovelace", Roles: []string{"supervisor", "student"}, Profile: createdFull.Profile}},
+			Name: "roles in canonical order", Given: []events.Data{createdFull},
+			When: user.Update{Roles: []string{"student", "supervisor", "supervisor"}},
+			Then: []events.Data{&events.UserUpdated{Name: "Ada Lovelace", Roles: []string{"supervisor", "student"}, Profile: createdFull.Profile}},
 		},
 		{
-			name: "profile replaced and trimmed", given: []events.Data{createdFull},
-			when: user.Update{Profile: &events.Profile{Department: " Computing "}},
-			then: []events.Data{&events.UserUpdated{Name: "Ada Lovelace", Roles: student, Profile: events.Profile{Department: "Computing"}}},
+			Name: "profile replaced and trimmed", Given: []events.Data{createdFull},
+			When: user.Update{Profile: &events.Profile{Department: " Computing "}},
+			Then: []events.Data{&events.UserUpdated{Name: "Ada Lovelace", Roles: student, Profile: events.Profile{Department: "Computing"}}},
 		},
 		{
-			name: "every field", given: []events.Data{created},
-			when: user.Update{Name: ptr("B"), Roles: []string{"examiner"}, Profile: &events.Profile{Code: "E1"}},
-			then: []events.Data{&events.UserUpdated{Name: "B", Roles: []string{"examiner"}, Profile: events.Profile{Code: "E1"}}},
+			Name: "every field", Given: []events.Data{created},
+			When: user.Update{Name: ptr("B"), Roles: []string{"examiner"}, Profile: &events.Profile{Code: "E1"}},
+			Then: []events.Data{&events.UserUpdated{Name: "B", Roles: []string{"examiner"}, Profile: events.Profile{Code: "E1"}}},
 		},
 		{
-			name: "after an earlier update", given: []events.Data{created, &events.UserUpdated{Name: "B", Roles: []string{"examiner"}}},
-			when: user.Update{Name: ptr("C")},
-			then: []events.Data{&events.UserUpdated{Name: "C", Roles: []string{"examiner"}}},
+			Name: "after an earlier update", Given: []events.Data{created, &events.UserUpdated{Name: "B", Roles: []string{"examiner"}}},
+			When: user.Update{Name: ptr("C")},
+			Then: []events.Data{&events.UserUpdated{Name: "C", Roles: []string{"examiner"}}},
 		},
-		{name: "nothing set is a no-op", given: []events.Data{createdFull}, when: user.Update{}},
-		{name: "same values are a no-op", given: []events.Data{createdFull},
-			when: user.Update{Name: ptr(" Ada Lovelace "), Roles: []string{"student", "student"}, Profile: &events.Profile{Code: "S1 ", Programme: "MSc"}}},
-		{name: "same as the last update is a no-op", given: []events.Data{created, &events.UserUpdated{Name: "B", Roles: student}},
-			when: user.Update{Name: ptr("B")}},
+		{Name: "nothing set is a no-op", Given: []events.Data{createdFull}, When: user.Update{}},
+		{Name: "same values are a no-op", Given: []events.Data{createdFull},
+			When: user.Update{Name: ptr(" Ada Lovelace "), Roles: []string{"student", "student"}, Profile: &events.Profile{Code: "S1 ", Programme: "MSc"}}},
+		{Name: "same as the last update is a no-op", Given: []events.Data{created, &events.UserUpdated{Name: "B", Roles: student}},
+			When: user.Update{Name: ptr("B")}},
 		{
-			name: "name only may change the name", given: []events.Data{created}, when: user.Update{Name: ptr("Ada"), NameOnly: true},
-			then: []events.Data{&events.UserUpdated{Name: "Ada", Roles: student}},
+			Name: "name only may change the name", Given: []events.Data{created}, When: user.Update{Name: ptr("Ada"), NameOnly: true},
+			Then: []events.Data{&events.UserUpdated{Name: "Ada", Roles: student}},
 		},
-		{name: "name only refuses roles", given: []events.Data{created}, when: user.Update{Name: ptr("Ada"), Roles: []string{"coordinator"}, NameOnly: true}, err: commands.ErrForbidden},
-		{name: "name only refuses the same roles", given: []events.Data{created}, when: user.Update{Roles: student, NameOnly: true}, err: commands.ErrForbidden},
-		{name: "name only refuses profile", given: []events.Data{created}, when: user.Update{Profile: &events.Profile{}, NameOnly: true}, err: commands.ErrForbidden},
-		{name: "name empty", given: []events.Data{created}, when: user.Update{Name: ptr(" ")}, err: errInvalid, fields: []string{"name"}},
-		{name: "name too long", given: []events.Data{created}, when: user.Update{Name: ptr(long)}, err: errInvalid, fields: []string{"name"}},
-		{name: "roles empty", given: []events.Data{created}, when: user.Update{Roles: []string{}}, err: errInvalid, fields: []string{"roles"}},
-		{name: "role unknown", given: []events.Data{created}, when: user.Update{Roles: []string{"root"}}, err: errInvalid, fields: []string{"roles"}},
-		{name: "profile too long", given: []events.Data{created}, when: user.Update{Profile: &events.Profile{Position: long}}, err: errInvalid, fields: []string{"profile.position"}},
-		{name: "deleted user", given: []events.Data{created, &events.UserDeleted{}}, when: user.Update{Name: ptr("B")}, err: user.ErrDeleted},
-		{name: "unknown user", when: user.Update{Name: ptr("B")}, err: commands.ErrNotFound},
-		{name: "abandoned stream", given: []events.Data{&events.UserCreationAbandoned{}}, when: user.Update{Name: ptr("B")}, err: commands.ErrNotFound},
+		{Name: "name only refuses roles", Given: []events.Data{created}, When: user.Update{Name: ptr("Ada"), Roles: []string{"coordinator"}, NameOnly: true}, Err: commands.ErrForbidden},
+		{Name: "name only refuses the same roles", Given: []events.Data{created}, When: user.Update{Roles: student, NameOnly: true}, Err: commands.ErrForbidden},
+		{Name: "name only refuses profile", Given: []events.Data{created}, When: user.Update{Profile: &events.Profile{}, NameOnly: true}, Err: commands.ErrForbidden},
+		{Name: "name empty", Given: []events.Data{created}, When: user.Update{Name: ptr(" ")}, Err: errInvalid, Fields: []string{"name"}},
+		{Name: "name too long", Given: []events.Data{created}, When: user.Update{Name: ptr(long)}, Err: errInvalid, Fields: []string{"name"}},
+		{Name: "roles empty", Given: []events.Data{created}, When: user.Update{Roles: []string{}}, Err: errInvalid, Fields: []string{"roles"}},
+		{Name: "role unknown", Given: []events.Data{created}, When: user.Update{Roles: []string{"root"}}, Err: errInvalid, Fields: []string{"roles"}},
+		{Name: "profile too long", Given: []events.Data{created}, When: user.Update{Profile: &events.Profile{Position: long}}, Err: errInvalid, Fields: []string{"profile.position"}},
+		{Name: "deleted user", Given: []events.Data{created, &events.UserDeleted{}}, When: user.Update{Name: ptr("B")}, Err: user.ErrDeleted},
+		{Name: "unknown user", When: user.Update{Name: ptr("B")}, Err: commands.ErrNotFound},
+		{Name: "abandoned stream", Given: []events.Data{&events.UserCreationAbandoned{}}, When: user.Update{Name: ptr("B")}, Err: commands.ErrNotFound},
 	})
 }
 
 func TestDecideDeleteSetPasswordAbandon(t *testing.T) {
 	deleted := []events.Data{created, &events.UserDeleted{}}
-	run(t, user.Decider, userID, []decideCase{
-		{name: "delete", given: []events.Data{created}, when: user.Delete{}, then: []events.Data{&events.UserDeleted{}}},
-		{name: "delete after an update", given: []events.Data{created, &events.UserUpdated{Name: "B", Roles: student}}, when: user.Delete{}, then: []events.Data{&events.UserDeleted{}}},
-		{name: "delete twice", given: deleted, when: user.Delete{}, err: user.ErrDeleted},
-		{name: "delete unknown user", when: user.Delete{}, err: commands.ErrNotFound},
-		{name: "delete abandoned stream", given: []events.Data{&events.UserCreationAbandoned{}}, when: user.Delete{}, err: commands.ErrNotFound},
+	decidertest.Run(t, user.Decider, userID, []decideCase{
+		{Name: "delete", Given: []events.Data{created}, When: user.Delete{}, Then: []events.Data{&events.UserDeleted{}}},
+		{Name: "delete after an update", Given: []events.Data{created, &events.UserUpdated{Name: "B", Roles: student}}, When: user.Delete{}, Then: []events.Data{&events.UserDeleted{}}},
+		{Name: "delete twice", Given: deleted, When: user.Delete{}, Err: user.ErrDeleted},
+		{Name: "delete unknown user", When: user.Delete{}, Err: commands.ErrNotFound},
+		{Name: "delete abandoned stream", Given: []events.Data{&events.UserCreationAbandoned{}}, When: user.Delete{}, Err: commands.ErrNotFound},
 
-		{name: "set password", given: []events.Data{created}, when: user.SetPassword{}, then: []events.Data{&events.UserPasswordSet{}}},
-		{name: "set password again", given: []events.Data{created, &events.UserPasswordSet{}}, when: user.SetPassword{}, then: []events.Data{&events.UserPasswordSet{}}},
-		{name: "set password of deleted user", given: deleted, when: user.SetPassword{}, err: user.ErrDeleted},
-		{name: "set password of unknown user", when: user.SetPassword{}, err: commands.ErrNotFound},
+		{Name: "set password", Given: []events.Data{created}, When: user.SetPassword{}, Then: []events.Data{&events.UserPasswordSet{}}},
+		{Name: "set password again", Given: []events.Data{created, &events.UserPasswordSet{}}, When: user.SetPassword{}, Then: []events.Data{&events.UserPasswordSet{}}},
+		{Name: "set password of deleted user", Given: deleted, When: user.SetPassword{}, Err: user.ErrDeleted},
+		{Name: "set password of unknown user", When: user.SetPassword{}, Err: commands.ErrNotFound},
 
-		{name: "abandon empty stream", when: user.Abandon{Reason: "never created"}, then: []events.Data{&events.UserCreationAbandoned{Reason: "never created"}}},
-		{name: "abandon created user", given: []events.Data{created}, when: user.Abandon{Reason: "x"}, err: commands.ErrAlreadyExists},
-		{name: "abandon deleted user", given: deleted, when: user.Abandon{Reason: "x"}, err: commands.ErrAlreadyExists},
-		{name: "abandon twice", given: []events.Data{&events.UserCreationAbandoned{}}, when: user.Abandon{Reason: "x"}, err: commands.ErrAlreadyExists},
+		{Name: "abandon empty stream", When: user.Abandon{Reason: "never created"}, Then: []events.Data{&events.UserCreationAbandoned{Reason: "never created"}}},
+		{Name: "abandon created user", Given: []events.Data{created}, When: user.Abandon{Reason: "x"}, Err: commands.ErrAlreadyExists},
+		{Name: "abandon deleted user", Given: deleted, When: user.Abandon{Reason: "x"}, Err: commands.ErrAlreadyExists},
+		{Name: "abandon twice", Given: []events.Data{&events.UserCreationAbandoned{}}, When: user.Abandon{Reason: "x"}, Err: commands.ErrAlreadyExists},
 
-		{name: "unknown command", given: []events.Data{created}, when: struct{}{}, err: errInvalid, fields: []string{"command"}},
-		{name: "pointer to a command is unknown", given: []events.Data{created}, when: &user.Delete{}, err: errInvalid, fields: []string{"command"}},
+		{Name: "unknown command", Given: []events.Data{created}, When: struct{}{}, Err: errInvalid, Fields: []string{"command"}},
+		{Name: "pointer to a command is unknown", Given: []events.Data{created}, When: &user.Delete{}, Err: errInvalid, Fields: []string{"command"}},
 	})
 }
 
@@ -264,7 +178,7 @@ func (foreignEvent) EventType() string { return "ForeignEvent" }
 
 func TestEvolveIgnoresUnknownEvents(t *testing.T) {
 	history := []events.Data{created, &events.UserUpdated{Name: "B", Roles: student}}
-	want := fold(user.Decider, userID, history)
+	want := decidertest.Fold(user.Decider, userID, history)
 	for _, noise := range []events.Data{&foreignEvent{Name: "Z"}, foreignEvent{Name: "Z"}, &events.ProjectWithdrawn{}, &events.EmailReleased{Email: "b@example.com"}, nil} {
 		got := want
 		got = user.Evolve(got, events.Envelope{StreamID: userID, Version: 3, Data: noise})
@@ -274,7 +188,7 @@ func TestEvolveIgnoresUnknownEvents(t *testing.T) {
 	}
 	// Interleaved with known events, unknown ones change nothing either.
 	mixed := []events.Data{&foreignEvent{}, created, &foreignEvent{}, &events.UserUpdated{Name: "B", Roles: student}, &foreignEvent{}}
-	if diff := cmp.Diff(want, fold(user.Decider, userID, mixed)); diff != "" {
+	if diff := cmp.Diff(want, decidertest.Fold(user.Decider, userID, mixed)); diff != "" {
 		t.Errorf("fold with unknown events (-want +got):\n%s", diff)
 	}
 }
@@ -288,12 +202,12 @@ func TestFoldIsDeterministic(t *testing.T) {
 	}
 	want := user.State{ID: userID, Email: "ada@example.com", Name: "Ada King", Roles: []string{"supervisor", "student"},
 		Profile: events.Profile{Code: "S2"}, Created: true, Deleted: true}
-	first := fold(user.Decider, userID, history)
+	first := decidertest.Fold(user.Decider, userID, history)
 	if diff := cmp.Diff(want, first); diff != "" {
 		t.Fatalf("fold (-want +got):\n%s", diff)
 	}
 	for i := range 3 {
-		if diff := cmp.Diff(first, fold(user.Decider, userID, history)); diff != "" {
+		if diff := cmp.Diff(first, decidertest.Fold(user.Decider, userID, history)); diff != "" {
 			t.Fatalf("fold #%d differs from the first (-first +got):\n%s", i+2, diff)
 		}
 	}
@@ -303,7 +217,7 @@ func TestFoldIsDeterministic(t *testing.T) {
 	if !first.HasRole(events.RoleSupervisor) || first.HasRole(events.RoleCoordinator) {
 		t.Errorf("HasRole wrong for roles %v", first.Roles)
 	}
-	abandoned := fold(user.Decider, userID, []events.Data{&events.UserCreationAbandoned{Reason: "x"}})
+	abandoned := decidertest.Fold(user.Decider, userID, []events.Data{&events.UserCreationAbandoned{Reason: "x"}})
 	if diff := cmp.Diff(user.State{ID: userID, Abandoned: true}, abandoned); diff != "" {
 		t.Errorf("abandoned fold (-want +got):\n%s", diff)
 	}
