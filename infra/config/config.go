@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/capstone-pms/capstone/infra/auth"
 )
 
 // Components a process can run; "all" is every one of them.
@@ -96,7 +98,8 @@ func ParseServe(args []string, env func(string) string, usage io.Writer) (Config
 	components := fs.String("components", envOr(env, "CAPSTONE_COMPONENTS", "all"), "comma-separated subset of "+strings.Join(Components, ",")+", or all (env CAPSTONE_COMPONENTS)")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", env("CAPSTONE_JWT_SECRET"), "HS256 signing secret, at least 32 bytes; empty: generated once and kept in the data dir, or in the database when MONGODB_URI is set (env CAPSTONE_JWT_SECRET)")
 	fs.StringVar(&c.Tracing, "tracing", envOr(env, "CAPSTONE_TRACING", "off"), "off, or otlp to export OpenTelemetry spans to OTEL_EXPORTER_OTLP_ENDPOINT (env CAPSTONE_TRACING)")
-	fs.BoolVar(&c.Demo, "demo", env("CAPSTONE_DEMO") == "true", "load a demo cohort with documented sign-ins (env CAPSTONE_DEMO=true)")
+	demo, demoErr := envBool(env, "CAPSTONE_DEMO", false)
+	BoolVar(fs, &c.Demo, "demo", demo, "load the demo cohort with documented sign-ins into an empty store (env CAPSTONE_DEMO=true)")
 	ttl := fs.String("token-ttl", envOr(env, "CAPSTONE_TOKEN_TTL", "12h"), "lifetime of a sign-in token (env CAPSTONE_TOKEN_TTL)")
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: capstone serve [flags]\n\nRuns the API and the projector (or the --components given) on one port.\n"+
@@ -110,6 +113,9 @@ func ParseServe(args []string, env func(string) string, usage io.Writer) (Config
 	}
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if demoErr != nil {
+		return c, demoErr
 	}
 	var err error
 	if c.Components, err = parseComponents(*components); err != nil {
@@ -215,4 +221,19 @@ func envOr(env func(string) string, key, def string) string {
 		return v
 	}
 	return def
+}
+
+// CheckSecrets checks the settings that may come from Secret Manager, once
+// they are resolved, so that a bad one stops the process before anything
+// starts rather than after the store and the relay are up.
+func (c Config) CheckSecrets() error {
+	if c.JWTSecret != "" && len(c.JWTSecret) < auth.MinSecretBytes {
+		return fmt.Errorf("CAPSTONE_JWT_SECRET (--jwt-secret) is %d bytes: want at least %d (e.g. openssl rand -hex 32)", len(c.JWTSecret), auth.MinSecretBytes)
+	}
+	if c.BootstrapPassword != "" {
+		if err := auth.ValidatePassword(c.BootstrapPassword); err != nil {
+			return fmt.Errorf("CAPSTONE_BOOTSTRAP_PASSWORD: %v", err)
+		}
+	}
+	return nil
 }

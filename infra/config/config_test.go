@@ -2,10 +2,12 @@ package config
 
 import (
 	"io"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 )
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -71,5 +73,65 @@ func TestRefusals(t *testing.T) {
 	}
 	if _, err := ParseServe(nil, envOf(map[string]string{"CAPSTONE_BOOTSTRAP_EMAIL": "a@b.c"}), io.Discard); err == nil {
 		t.Error("a bootstrap e-mail without a password was accepted")
+	}
+}
+
+// TestBooleanSpellings: every boolean setting takes the usual spellings in
+// any case, from the environment and from a flag, and refuses anything else
+// with an error that names the variable (CAPSTONE_DEMO=yes was ignored).
+func TestBooleanSpellings(t *testing.T) {
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	randomCase := func(s string) string {
+		b := []byte(s)
+		for i := range b {
+			if rng.IntN(2) == 0 {
+				b[i] = byte(unicode.ToUpper(rune(b[i])))
+			}
+		}
+		return string(b)
+	}
+	for _, sp := range []struct {
+		word string
+		want bool
+	}{{"true", true}, {"1", true}, {"yes", true}, {"on", true}, {"false", false}, {"0", false}, {"no", false}, {"off", false}} {
+		for range 4 {
+			word := randomCase(sp.word)
+			c, err := ParseServe(nil, envOf(map[string]string{"CAPSTONE_DEMO": word}), io.Discard)
+			if err != nil || c.Demo != sp.want {
+				t.Errorf("CAPSTONE_DEMO=%s: demo %v, err %v; want %v", word, c.Demo, err, sp.want)
+			}
+			c, err = ParseServe([]string{"--demo=" + word}, envOf(nil), io.Discard)
+			if err != nil || c.Demo != sp.want {
+				t.Errorf("--demo=%s: demo %v, err %v; want %v", word, c.Demo, err, sp.want)
+			}
+		}
+	}
+	if c, err := ParseServe([]string{"--demo"}, envOf(nil), io.Discard); err != nil || !c.Demo {
+		t.Errorf("--demo alone: %v %v", c.Demo, err)
+	}
+	for _, bad := range []string{"maybe", "y", "enabled", "tru", "2"} {
+		_, err := ParseServe(nil, envOf(map[string]string{"CAPSTONE_DEMO": bad}), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "CAPSTONE_DEMO") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("CAPSTONE_DEMO=%s: %v, want one line naming the variable", bad, err)
+		}
+		if _, err := ParseServe([]string{"--demo=" + bad}, envOf(nil), io.Discard); err == nil {
+			t.Errorf("--demo=%s accepted", bad)
+		}
+	}
+}
+
+// TestCheckSecrets: a short JWT secret or a bootstrap password the policy
+// refuses is reported by the settings check, before anything starts.
+func TestCheckSecrets(t *testing.T) {
+	for name, c := range map[string]Config{
+		"short secret":            {JWTSecret: "too-short"},
+		"weak bootstrap password": {BootstrapEmail: "a@b.example", BootstrapPassword: "short"},
+	} {
+		if err := c.CheckSecrets(); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if err := (Config{JWTSecret: strings.Repeat("x", 32), BootstrapPassword: "a long enough password"}).CheckSecrets(); err != nil {
+		t.Errorf("good secrets refused: %v", err)
 	}
 }
