@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -137,14 +138,25 @@ const localInFlight = 64
 
 // StartApp wires and starts every component the config asks for. The
 // projectors subscribe before the API accepts requests, so nothing published
-// is missed.
+// is missed. The port is bound first: a busy one is reported before the
+// store, the bus or the relay has started.
 func StartApp(ctx context.Context, cfg config.Config, log *slog.Logger, shared *embedded.Store) (*App, error) {
+	var ln net.Listener
+	if len(cfg.Components) > 0 {
+		var err error
+		if ln, err = listen(cfg.Addr); err != nil {
+			return nil, err
+		}
+	}
 	m := metrics.New()
 	store, err := OpenStore(ctx, cfg, log, shared, m.StoreMonitor())
 	if err != nil {
+		if ln != nil {
+			_ = ln.Close()
+		}
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, store: store, served: make(chan error, 1), Metrics: m}
+	a := &App{cfg: cfg, log: log, store: store, listener: ln, served: make(chan error, 1), Metrics: m}
 	if err := a.start(ctx); err != nil {
 		a.Close(context.Background())
 		return nil, err
@@ -313,14 +325,21 @@ func (csvExports) Grades(w io.Writer, rows []queries.GradeRow) error {
 	return csvio.WriteGrades(w, out)
 }
 
-// serve listens on the configured address and serves srv in the background.
+// listen binds the HTTP address, saying what to do when it is taken.
+func listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("listen on %s: the address is already in use (another capstone serve?); choose another with --addr or CAPSTONE_ADDR", addr)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// serve serves srv in the background on the listener bound by StartApp.
 func (a *App) serve(srv *api.Server) error {
 	a.API = srv
-	var err error
-	a.listener, err = net.Listen("tcp", a.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", a.cfg.Addr, err)
-	}
 	a.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
@@ -354,6 +373,8 @@ func (a *App) Close(ctx context.Context) {
 		if err := a.http.Shutdown(ctx); err != nil {
 			a.log.Warn("HTTP shutdown", "err", err)
 		}
+	} else if a.listener != nil {
+		_ = a.listener.Close() // the start failed before serving
 	}
 	if a.outbox != nil {
 		a.outbox.Close(ctx) // publish what is in hand; the rest is the relay's

@@ -21,7 +21,6 @@ import (
 // the same _id index fix as the service's collections).
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	target := fs.String("target", "", "base URL of a running service; empty: start one here on a temporary embedded store")
 	email := fs.String("email", "", "a coordinator's e-mail (with --target)")
 	password := fs.String("password", env("CAPSTONE_BENCH_PASSWORD"), "that coordinator's password (or env CAPSTONE_BENCH_PASSWORD)")
@@ -34,8 +33,12 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, env fun
 	baseline := fs.Duration("baseline", 0, "duration of each raw baseline operation (default: a third of the run, at least 5s)")
 	mixFlag := fs.String("mix", "default", `operations and weights, e.g. "get-project" (reads alone) or "edit-project=3,get-project=1"`)
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured run to this file (of this process: with no --target, the service too)")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	if err := fs.Parse(args); err != nil {
+	asJSON := config.Bool(fs, "json", false, "print the report as JSON")
+	err := parseFlags(stdout, stderr, func(w io.Writer) error {
+		fs.SetOutput(w)
+		return fs.Parse(args)
+	})
+	if err != nil {
 		return err
 	}
 	mix, err := loadgen.ParseMix(*mixFlag)

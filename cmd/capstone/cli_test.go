@@ -5,8 +5,15 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestUsersCreateCLI: `capstone users create` adds a coordinator who can then
@@ -38,17 +45,152 @@ func TestUsersCreateCLI(t *testing.T) {
 	}
 }
 
-// TestServeHelp lists every flag with its environment variable.
+// TestServeHelp lists every flag with its environment variable, on stdout.
 func TestServeHelp(t *testing.T) {
 	var out, errOut bytes.Buffer
 	err := run(context.Background(), []string{"serve", "--help"}, nil, &out, &errOut, func(string) string { return "" })
-	if !errors.Is(err, flag.ErrHelp) {
-		t.Fatalf("serve --help: %v", err)
+	if !errors.Is(err, flag.ErrHelp) || exitCode(err) != 0 {
+		t.Fatalf("serve --help: %v (exit %d)", err, exitCode(err))
 	}
 	for _, want := range []string{"-addr", "CAPSTONE_ADDR", "-data-dir", "CAPSTONE_DATA_DIR", "-components", "CAPSTONE_COMPONENTS",
 		"-mongodb-uri", "MONGODB_URI", "MONGO_CREDS", "-jwt-secret", "CAPSTONE_JWT_SECRET", "CAPSTONE_BOOTSTRAP_EMAIL"} {
-		if !strings.Contains(errOut.String(), want) {
+		if !strings.Contains(out.String(), want) {
 			t.Errorf("help lacks %q", want)
 		}
+	}
+	if errOut.Len() > 0 {
+		t.Errorf("help asked for went to stderr: %s", errOut.String())
+	}
+}
+
+// TestHelpExitsZero runs the binary: every command's --help prints its help
+// on stdout and exits 0; a bad flag prints the usage on stderr and exits 2.
+func TestHelpExitsZero(t *testing.T) {
+	bin := buildBinary(t)
+	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"users", "--help"}, {"serve", "--help"}, {"serve", "-h"},
+		{"users", "create", "--help"}, {"import", "--help"}, {"replay", "--help"}, {"bench", "--help"},
+		{"pubsub-emulator", "--help"}, {"dev-store", "--help"}} {
+		var out, errOut bytes.Buffer
+		cmd := exec.Command(bin, args...)
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		if err != nil || out.Len() == 0 || errOut.Len() > 0 {
+			t.Errorf("capstone %s: %v; stdout %d bytes, stderr %q", strings.Join(args, " "), err, out.Len(), errOut.String())
+		}
+		bad := append(args[:len(args)-1:len(args)-1], "--no-such-flag")
+		if args[0] == "help" || args[0] == "--help" || args[0] == "-h" {
+			bad = []string{"no-such-command"}
+		}
+		out.Reset()
+		errOut.Reset()
+		cmd = exec.Command(bin, bad...)
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		var exit *exec.ExitError
+		if err := cmd.Run(); !errors.As(err, &exit) || exit.ExitCode() != 2 || errOut.Len() == 0 {
+			t.Errorf("capstone %s: %v, stderr %q: want exit 2 and the error on stderr", strings.Join(bad, " "), err, errOut.String())
+		}
+	}
+}
+
+// TestReadmeConfigTable: the README's configuration table lists every flag
+// of serve with its environment variable, and every variable serve reads.
+func TestReadmeConfigTable(t *testing.T) {
+	var out bytes.Buffer
+	_ = run(context.Background(), []string{"serve", "--help"}, nil, &out, io.Discard, func(string) string { return "" })
+	help := out.String()
+	flagLine := regexp.MustCompile(`(?m)^  -([a-z-]+)`)
+	envOf := regexp.MustCompile(`\(env ([A-Z][A-Z0-9_]+)`)
+	helpFlags := map[string]string{} // flag -> its env variable
+	lines := strings.Split(help, "\n")
+	for i, l := range lines {
+		m := flagLine.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		text := l
+		for j := i + 1; j < len(lines) && strings.HasPrefix(lines[j], "    "); j++ {
+			text += " " + lines[j]
+		}
+		e := envOf.FindStringSubmatch(text)
+		if e == nil {
+			t.Errorf("serve --help: -%s names no environment variable", m[1])
+			continue
+		}
+		helpFlags[m[1]] = e[1]
+	}
+	if len(helpFlags) < 10 {
+		t.Fatalf("read only %d flags from serve --help:\n%s", len(helpFlags), help)
+	}
+
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(readme)
+	start := strings.Index(section, "## Configuration")
+	if start < 0 {
+		t.Fatal("README has no Configuration section")
+	}
+	section = section[start:]
+	section = section[:strings.Index(section, "\n\n###")]
+	tableFlags := map[string]string{} // flag -> its environment cell
+	for _, row := range strings.Split(section, "\n") {
+		cells := strings.Split(row, "|")
+		if len(cells) < 4 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`--") {
+			continue
+		}
+		tableFlags[strings.Trim(strings.TrimSpace(cells[1]), "`-")] = cells[2]
+	}
+	for f, env := range helpFlags {
+		cell, ok := tableFlags[f]
+		if !ok {
+			t.Errorf("README configuration table lacks --%s", f)
+		} else if !strings.Contains(cell, "`"+env) {
+			t.Errorf("README configuration table: --%s has %q, want %s", f, cell, env)
+		}
+	}
+	for f := range tableFlags {
+		if _, ok := helpFlags[f]; !ok {
+			t.Errorf("README configuration table lists --%s, which serve does not have", f)
+		}
+	}
+	for _, v := range regexp.MustCompile(`\b[A-Z][A-Z0-9]*_[A-Z0-9_]+\b`).FindAllString(help, -1) {
+		if !strings.Contains(section, "`"+v) {
+			t.Errorf("serve --help mentions %s; the README configuration table does not", v)
+		}
+	}
+}
+
+// TestSettingsCheckedFirst: a bad JWT secret or a busy port stops serve with
+// one line before the store has started (the data dir is not even created).
+func TestSettingsCheckedFirst(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for name, c := range map[string]struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		"short JWT secret":   {[]string{"--addr", "127.0.0.1:0"}, map[string]string{"CAPSTONE_JWT_SECRET": "short"}, "CAPSTONE_JWT_SECRET"},
+		"busy port":          {[]string{"--addr", busy.Addr().String()}, nil, "already in use"},
+		"bad boolean":        {[]string{"--addr", "127.0.0.1:0"}, map[string]string{"CAPSTONE_DEMO": "sure"}, "CAPSTONE_DEMO"},
+		"weak bootstrap pwd": {[]string{"--addr", "127.0.0.1:0"}, map[string]string{"CAPSTONE_BOOTSTRAP_EMAIL": "a@b.example", "CAPSTONE_BOOTSTRAP_PASSWORD": "short"}, "CAPSTONE_BOOTSTRAP_PASSWORD"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			var errOut bytes.Buffer
+			err := run(ctx, append([]string{"serve", "--data-dir", dir}, c.args...), nil, io.Discard, &errOut, func(k string) string { return c.env[k] })
+			if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("serve: %v; want one line about %s", err, c.want)
+			}
+			if _, statErr := os.Stat(dir); !errors.Is(statErr, os.ErrNotExist) {
+				t.Errorf("the data dir was created (the store started) before %q was reported; logs:\n%s", err, errOut.String())
+			}
+		})
 	}
 }

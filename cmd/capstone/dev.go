@@ -14,9 +14,8 @@ import (
 // interrupted, for running API, relay and projectors as separate processes.
 func pubsubEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pubsub-emulator", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:8085", "gRPC listen address (processes use PUBSUB_EMULATOR_HOST=<addr>)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(stdout, stderr, func(w io.Writer) error { fs.SetOutput(w); return fs.Parse(args) }); err != nil {
 		return err
 	}
 	em, err := pubsub.StartEmulator(*addr)
@@ -33,11 +32,10 @@ func pubsubEmulator(ctx context.Context, args []string, stdout, stderr io.Writer
 // several processes can share it (each given MONGODB_URI).
 func devStore(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("dev-store", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	addr := fs.String("addr", "127.0.0.1:27017", "listen address (loopback unless you mean it)")
 	dir := fs.String("data-dir", "./data", "directory of the SQLite files")
 	db := fs.String("database", "capstone", "database whose collections are prepared (CAPSTONE_DATABASE of the processes)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(stdout, stderr, func(w io.Writer) error { fs.SetOutput(w); return fs.Parse(args) }); err != nil {
 		return err
 	}
 	st, err := embedded.Start(ctx, embedded.Options{DataDir: *dir, Addr: *addr})

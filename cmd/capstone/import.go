@@ -21,14 +21,19 @@ import (
 // POST /v1/imports/{kind}, with progress on large files.
 func importFile(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dry := fs.Bool("dry-run", false, "check every row and report, storing nothing")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
+	dry := config.Bool(fs, "dry-run", false, "check every row and report, storing nothing")
+	asJSON := config.Bool(fs, "json", false, "print the report as JSON")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: capstone import [flags] KIND FILE\n\nKINDS: %v\n\nFlags:\n", csvio.Kinds())
+		fmt.Fprintf(fs.Output(), "Usage: capstone import [flags] KIND FILE\n\nKINDS: %v\n\nFlags:\n", csvio.Kinds())
 		fs.PrintDefaults()
 	}
-	cfg, err := config.ParseStore(fs, args, env)
+	var cfg config.Config
+	err := parseFlags(stdout, stderr, func(w io.Writer) (err error) {
+		fs.SetOutput(w)
+		cfg, err = config.ParseStore(fs, args, env)
+		return err
+	})
+	fs.SetOutput(stderr)
 	if err != nil {
 		return err
 	}

@@ -31,13 +31,12 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv); err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "capstone:", err)
-		}
-		os.Exit(2)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.Getenv)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "capstone:", err)
 	}
+	stop()
+	os.Exit(exitCode(err))
 }
 
 const usage = `Usage: capstone <command> [flags]
@@ -55,6 +54,18 @@ Commands:
 Run "capstone <command> --help" for the flags of a command.
 `
 
+const usersUsage = "usage: capstone users create --email E --name N --roles coordinator[,..] < password\n" +
+	`(run "capstone users create --help" for every flag)`
+
+// isHelp reports whether arg asks for help, as the flag package reads it.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "--h":
+		return true
+	}
+	return false
+}
+
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
@@ -62,10 +73,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	switch args[0] {
 	case "serve":
-		return serve(ctx, args[1:], stderr, env)
+		return serve(ctx, args[1:], stdout, stderr, env)
 	case "users":
+		if len(args) == 2 && isHelp(args[1]) {
+			fmt.Fprintln(stdout, usersUsage)
+			return flag.ErrHelp
+		}
 		if len(args) < 2 || args[1] != "create" {
-			return errors.New("usage: capstone users create --email E --name N --roles coordinator[,..] < password")
+			return errors.New(usersUsage)
 		}
 		return createUser(ctx, args[2:], stdin, stdout, stderr, env)
 	case "import":
@@ -78,7 +93,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return pubsubEmulator(ctx, args[1:], stdout, stderr)
 	case "dev-store":
 		return devStore(ctx, args[1:], stdout, stderr)
-	case "help", "-h", "--help":
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	if isHelp(args[0]) {
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
@@ -86,8 +105,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
-func serve(ctx context.Context, args []string, stderr io.Writer, env func(string) string) error {
-	cfg, err := parseServe(ctx, args, stderr, env)
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) error {
+	cfg, err := parseServe(ctx, args, stdout, stderr, env)
 	if err != nil {
 		return err
 	}
@@ -121,9 +140,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer, env func(string
 // instead of holding the secret, in the environment or in a flag.
 var secretSettings = []string{"MONGODB_URI", "MONGO_CREDS", "CAPSTONE_JWT_SECRET", "CAPSTONE_BOOTSTRAP_PASSWORD"}
 
-// parseServe reads the settings, reading secrets from Secret Manager where a
-// setting names a secret version. Without such a setting nothing is dialled.
-func parseServe(ctx context.Context, args []string, stderr io.Writer, env func(string) string) (config.Config, error) {
+// parseServe reads and checks every setting, reading secrets from Secret
+// Manager where a setting names a secret version (without such a setting
+// nothing is dialled), so that a bad one is reported before anything starts.
+func parseServe(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) (config.Config, error) {
 	r, err := secrets.NewResolver(ctx)
 	if err != nil {
 		return config.Config{}, err
@@ -132,21 +152,32 @@ func parseServe(ctx context.Context, args []string, stderr io.Writer, env func(s
 	if env, err = r.Env(ctx, env, secretSettings...); err != nil {
 		return config.Config{}, err
 	}
-	cfg, err := config.ParseServe(args, env, stderr)
+	var cfg config.Config
+	err = parseFlags(stdout, stderr, func(w io.Writer) (err error) {
+		cfg, err = config.ParseServe(args, env, w)
+		return err
+	})
 	if err != nil {
 		return cfg, err
 	}
-	return cfg, r.ResolveAll(ctx, &cfg.MongoURI, &cfg.JWTSecret, &cfg.BootstrapPassword)
+	if err := r.ResolveAll(ctx, &cfg.MongoURI, &cfg.JWTSecret, &cfg.BootstrapPassword); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.CheckSecrets()
 }
 
 func createUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) error {
 	fs := flag.NewFlagSet("users create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	email := fs.String("email", "", "e-mail address (required)")
 	name := fs.String("name", "", "full name (required)")
 	roles := fs.String("roles", events.RoleCoordinator, "comma-separated roles: coordinator, supervisor, examiner, student")
-	noPassword := fs.Bool("no-password", false, "create the user without a password (they cannot sign in until one is set)")
-	cfg, err := config.ParseStore(fs, args, env)
+	noPassword := config.Bool(fs, "no-password", false, "create the user without a password (they cannot sign in until one is set)")
+	var cfg config.Config
+	err := parseFlags(stdout, stderr, func(w io.Writer) (err error) {
+		fs.SetOutput(w)
+		cfg, err = config.ParseStore(fs, args, env)
+		return err
+	})
 	if err != nil {
 		return err
 	}

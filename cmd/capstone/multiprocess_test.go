@@ -51,13 +51,27 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// buildBinary builds the capstone binary once for every test that runs it
+// as a process (removed by TestMain when the tests end).
 func buildBinary(t *testing.T) string {
-	bin := filepath.Join(t.TempDir(), "capstone")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	t.Helper()
+	binary.once.Do(func() {
+		binary.path = filepath.Join(binaryDir, "capstone")
+		out, err := exec.Command("go", "build", "-o", binary.path, ".").CombinedOutput()
+		if err != nil {
+			binary.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binary.err != nil {
+		t.Fatal(binary.err)
 	}
-	return bin
+	return binary.path
+}
+
+var binary struct {
+	once sync.Once
+	path string
+	err  error
 }
 
 // start runs `capstone args...` as process name, logging to a file.

@@ -230,11 +230,15 @@ func (a *App) compare(ctx context.Context, x, y string) ([]string, [2]string, er
 // replay is `capstone replay [--projection NAME]... [--verify]`.
 func replay(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) error {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var only multiFlag
 	fs.Var(&only, "projection", "a projection to rebuild (repeatable; default all: "+fmt.Sprint(ProjectionNames())+")")
-	verify := fs.Bool("verify", false, "rebuild into scratch collections and compare with the live ones, switching nothing")
-	cfg, err := config.ParseStore(fs, args, env)
+	verify := config.Bool(fs, "verify", false, "rebuild into scratch collections and compare with the live ones, switching nothing")
+	var cfg config.Config
+	err := parseFlags(stdout, stderr, func(w io.Writer) (err error) {
+		fs.SetOutput(w)
+		cfg, err = config.ParseStore(fs, args, env)
+		return err
+	})
 	if err != nil {
 		return err
 	}
