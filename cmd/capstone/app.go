@@ -234,10 +234,16 @@ func (a *App) start(ctx context.Context) error {
 			Backlog: a.Metrics.SetRelayBacklog, Skip: a.outbox.Holds}
 		go func() { defer close(a.relay); r.Run(runCtx) }()
 	}
+	demo := false
+	if a.cfg.Demo {
+		if demo, err = a.demoWanted(ctx); err != nil { // before the bootstrap coordinator makes the store non-empty
+			return err
+		}
+	}
 	if err := a.bootstrap(ctx); err != nil {
 		return err
 	}
-	if a.cfg.Demo {
+	if demo {
 		if err := a.loadDemo(ctx); err != nil {
 			return err
 		}

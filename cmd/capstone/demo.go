@@ -7,10 +7,15 @@ import (
 	"errors"
 	"fmt"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/infra/csvio"
+	imongo "github.com/capstone-pms/capstone/infra/mongo"
 )
 
 //go:embed demo/*.csv
@@ -24,9 +29,57 @@ var DemoSignIns = []struct{ Role, Email, Password string }{
 	{"student", "s0001@qmul.example.ac.uk", "demo-student-password"},
 }
 
+// The demo's mark in the settings collection: "loading" while the cohort is
+// being imported, "loaded" once it is all there.
+const (
+	demoSetting = "demo"
+	demoLoading = "loading"
+	demoLoaded  = "loaded"
+)
+
+// demoWanted reports whether --demo should load the cohort: only into a store
+// that holds no event yet (asked before the bootstrap coordinator is created),
+// or to finish a load that was interrupted. A store in use is left alone: the
+// demo's documented passwords must not reset what its users have changed.
+func (a *App) demoWanted(ctx context.Context) (bool, error) {
+	var mark struct {
+		State string `bson:"state"`
+	}
+	err := a.store.DB.Collection(collSettings).FindOne(ctx, bson.D{{Key: "_id", Value: demoSetting}}).Decode(&mark)
+	switch {
+	case err == nil:
+		if mark.State == demoLoading {
+			return true, nil
+		}
+		a.log.Info("the demo cohort was loaded before: left as it is (it is loaded only into an empty store)")
+		return false, nil
+	case !errors.Is(err, mongo.ErrNoDocuments):
+		return false, fmt.Errorf("demo: %w", err)
+	}
+	n, err := a.store.DB.Collection(imongo.CollEvents).CountDocuments(ctx, bson.D{}, options.Count().SetLimit(1))
+	if err != nil {
+		return false, fmt.Errorf("demo: %w", err)
+	}
+	if n > 0 {
+		a.log.Info("the store already holds data: the demo cohort is not loaded (it is loaded only into an empty store)")
+		return false, nil
+	}
+	return true, a.markDemo(ctx, demoLoading)
+}
+
+func (a *App) markDemo(ctx context.Context, state string) error {
+	_, err := a.store.DB.Collection(collSettings).UpdateOne(ctx, bson.D{{Key: "_id", Value: demoSetting}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: state}}}}, options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	return nil
+}
+
 // loadDemo imports the demo cohort (40 supervisors, 20 examiners, 200
 // students and their rankings) and gives one user of each role a known
-// password. It is idempotent: a restart with --demo changes nothing.
+// password. It runs only when demoWanted says so; it is idempotent, so a
+// load interrupted half-way is finished by the next start.
 func (a *App) loadDemo(ctx context.Context) error {
 	meta := commands.Meta{Actor: events.SystemActor, CorrelationID: "demo"}
 	for _, f := range []struct {
@@ -67,6 +120,9 @@ func (a *App) loadDemo(ctx context.Context) error {
 		if _, err := a.Users.SetPassword(ctx, meta, u.State.ID, d.Password); err != nil {
 			return fmt.Errorf("demo user %s: %w", d.Email, err)
 		}
+	}
+	if err := a.markDemo(ctx, demoLoaded); err != nil {
+		return err
 	}
 	a.log.Info("demo cohort loaded", "sign_ins", len(DemoSignIns))
 	return nil

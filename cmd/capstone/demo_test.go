@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/capstone-pms/capstone/infra/config"
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
@@ -18,18 +19,24 @@ import (
 
 func startDemo(t *testing.T, dir string) *service {
 	t.Helper()
-	env := map[string]string{"CAPSTONE_LOG_LEVEL": "error"}
+	return startDemoLogging(t, dir, &syncBuffer{})
+}
+
+// startDemoLogging starts serve --demo on dir, with its info logs in logs.
+func startDemoLogging(t *testing.T, dir string, logs *syncBuffer) *service {
+	t.Helper()
+	env := map[string]string{"CAPSTONE_LOG_LEVEL": "info"}
 	cfg, err := config.ParseServe([]string{"--addr", "127.0.0.1:0", "--data-dir", dir, "--demo"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	app, err := StartApp(ctx, cfg, newLogger(io.Discard, cfg), nil)
+	app, err := StartApp(ctx, cfg, newLogger(logs, cfg), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &service{t: t, app: app, base: "http://" + app.Addr(), dataDir: dir}
+	s := &service{t: t, app: app, base: "http://" + app.Addr(), dataDir: dir, logs: logs}
 	t.Cleanup(s.stop)
 	return s
 }
@@ -58,6 +65,50 @@ func TestDemo(t *testing.T) {
 	s2 := startDemo(t, dir)
 	if after := count(s2); after != before {
 		t.Fatalf("a restart with --demo stored %d commits", after-before)
+	}
+}
+
+// TestDemoLoadedOnce: the demo cohort goes into an empty store only. A
+// restart with --demo keeps the passwords its users changed, a store already
+// in use gets no demo users (and the log says why), and a load interrupted
+// half-way is finished by the next start.
+func TestDemoLoadedOnce(t *testing.T) {
+	coord := DemoSignIns[0]
+	dir := t.TempDir()
+	s := startDemo(t, dir)
+	tok := s.signIn(coord.Email, coord.Password)
+	s.expect(s.do("PUT", "/v1/me/password", tok, map[string]string{"current_password": coord.Password, "new_password": "my own new password"}), 200)
+	s.stop()
+	logs := &syncBuffer{}
+	s = startDemoLogging(t, dir, logs)
+	s.expect(s.do("POST", "/v1/auth/sign-in", "", map[string]string{"email": coord.Email, "password": coord.Password}), 401)
+	s.signIn(coord.Email, "my own new password")
+	if !strings.Contains(logs.String(), "loaded before") {
+		t.Errorf("the log does not say the demo was left alone:\n%s", logs.String())
+	}
+	s.stop()
+
+	// A store in use: no demo coordinator with a documented password appears.
+	used := t.TempDir()
+	startServiceIn(t, used, &syncBuffer{}).stop()
+	logs = &syncBuffer{}
+	s = startDemoLogging(t, used, logs)
+	s.expect(s.do("POST", "/v1/auth/sign-in", "", map[string]string{"email": coord.Email, "password": coord.Password}), 401)
+	if n := len(s.expect(s.do("GET", "/v1/users?role=student", s.admin(), nil), 200).items()); n != 0 {
+		t.Errorf("the demo imported %d students into a store in use", n)
+	}
+	if !strings.Contains(logs.String(), "already holds data") {
+		t.Errorf("the log does not say why the demo was not loaded:\n%s", logs.String())
+	}
+	// Interrupted: the mark says the load had begun; the next start finishes it.
+	if _, err := s.app.store.DB.Collection(collSettings).UpdateOne(context.Background(), bson.D{{Key: "_id", Value: demoSetting}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: demoLoading}}}}, options.UpdateOne().SetUpsert(true)); err != nil {
+		t.Fatal(err)
+	}
+	s.stop()
+	s = startDemo(t, used)
+	for _, d := range DemoSignIns {
+		s.signIn(d.Email, d.Password)
 	}
 }
 
