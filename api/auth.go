@@ -132,7 +132,7 @@ func (s *Server) forget(userID string) {
 }
 
 func meta(r *http.Request, a events.Actor) commands.Meta {
-	return commands.Meta{Actor: a, CorrelationID: RequestID(r.Context())}
+	return commands.Meta{Actor: a, CorrelationID: RequestID(r.Context()), NewID: newID(r.Context())}
 }
 
 // writeMeta is meta plus the version the caller last saw (If-Match), for a

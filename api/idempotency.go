@@ -8,37 +8,62 @@ import (
 	"io"
 	"net/http"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // IdempotentRecord is what is kept per idempotency key.
 type IdempotentRecord struct {
 	RequestHash string
-	Done        bool
-	Status      int
-	Header      map[string]string
-	Body        []byte
-	StartedAt   time.Time
+	// StreamID is the id the request's create gives its stream, fixed when
+	// the key is first bound: every attempt of the request (racing, or
+	// retried after a crash at any step) creates that one stream, so the
+	// store's uniqueness of its first commit decides the key's outcome.
+	StreamID  string
+	Done      bool
+	Status    int
+	Header    map[string]string
+	Body      []byte
+	StartedAt time.Time
 }
 
-// IdempotencyStore keeps the first response per key.
+// IdempotencyStore keeps, per key, the request it is bound to and, once
+// known, its final response.
 type IdempotencyStore interface {
-	// Begin claims key; fresh is false when a record exists (rec is that record).
-	Begin(ctx context.Context, key, requestHash string, now time.Time) (rec IdempotentRecord, fresh bool, err error)
+	// Begin binds key to rec unless it is bound already; it returns the
+	// binding that holds (fresh: this call made it).
+	Begin(ctx context.Context, key string, rec IdempotentRecord) (held IdempotentRecord, fresh bool, err error)
+	// Finish records the final response of the request bound to key.
 	Finish(ctx context.Context, key string, rec IdempotentRecord) error
-	Abort(ctx context.Context, key string) error
 }
 
-// idempotencyAbandoned is how long a claimed key may stay unfinished before a
-// retry may run the request again (the process that claimed it died): longer
-// than any request may take (the server's write timeout is a minute).
-const idempotencyAbandoned = 2 * time.Minute
+// IdempotencyTTL is how long a key is remembered: far longer than any
+// client retries a request, so a retry always finds its key.
+const IdempotencyTTL = 24 * time.Hour
 
 // replayedHeaders are the response headers a replay repeats.
 var replayedHeaders = []string{"Content-Type", "Location", "ETag"}
 
-// idempotent makes a POST with an Idempotency-Key header answer a repeat with
-// the first response and store nothing new. Keys are scoped to the caller and
-// the route; the same key with another body is refused.
+type newIDKey struct{}
+
+// newID is the stream id an idempotency key bound the request to ("" when
+// the request has no key).
+func newID(ctx context.Context) string {
+	id, _ := ctx.Value(newIDKey{}).(string)
+	return id
+}
+
+// idempotent makes a create with an Idempotency-Key header happen at most
+// once and answer every repeat as the first. Keys are scoped to the caller
+// and the route; the same key with another body is refused.
+//
+// The key is bound first to the request's body and to the id the create
+// will give its stream; the handler creates that stream (meta's NewID), so
+// however often the request is repeated, whichever attempt appends the
+// stream's first commit is the one creation, and the others (racing it, or
+// retried after a crash before the response was recorded) find the stream
+// and answer its creation. Nothing waits on an attempt that died. Only
+// create handlers, which read NewID, may be wrapped.
 func (s *Server) idempotent(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, a actor) error {
 		key := r.Header.Get("Idempotency-Key")
@@ -59,26 +84,15 @@ func (s *Server) idempotent(h handlerFunc) handlerFunc {
 		hash := hex.EncodeToString(bodySum[:])
 
 		now := s.Now()
-		rec, fresh, err := s.Idempotency.Begin(r.Context(), id, hash, now)
+		rec, _, err := s.Idempotency.Begin(r.Context(), id,
+			IdempotentRecord{RequestHash: hash, StreamID: uuid.Must(uuid.NewV7()).String(), StartedAt: now.UTC()})
 		if err != nil {
 			return err
 		}
-		if !fresh && !rec.Done && now.Sub(rec.StartedAt) > idempotencyAbandoned {
-			if err := s.Idempotency.Abort(r.Context(), id); err != nil {
-				return err
-			}
-			if rec, fresh, err = s.Idempotency.Begin(r.Context(), id, hash, now); err != nil {
-				return err
-			}
-		}
 		switch {
-		case !fresh && rec.RequestHash != hash:
+		case rec.RequestHash != hash:
 			return problem(http.StatusUnprocessableEntity, "idempotency-key-reused", "this Idempotency-Key was used for a different request")
-		case !fresh && !rec.Done:
-			p := problem(http.StatusConflict, "idempotency-in-progress", "a request with this Idempotency-Key is still running")
-			p.RetryAfter = 1
-			return p
-		case !fresh:
+		case rec.Done:
 			for k, v := range rec.Header {
 				w.Header().Set(k, v)
 			}
@@ -88,20 +102,18 @@ func (s *Server) idempotent(h handlerFunc) handlerFunc {
 			return nil
 		}
 
+		r = r.WithContext(context.WithValue(r.Context(), newIDKey{}, rec.StreamID))
 		rw := &recorder{statusWriter: statusWriter{ResponseWriter: w, status: http.StatusOK}}
 		herr := h(rw, r, a)
 		if herr != nil {
 			writeError(rw, r, herr)
 		}
-		// Only outcomes that are final are kept: a server error may succeed on retry.
+		// Only outcomes that are final are kept: after a server error the
+		// key stays bound to the same stream id, and a retry completes it.
 		if rw.status >= 500 {
-			if err := s.Idempotency.Abort(context.WithoutCancel(r.Context()), id); err != nil {
-				s.Log.WarnContext(r.Context(), "release idempotency key", "err", err)
-			}
 			return nil
 		}
-		rec = IdempotentRecord{RequestHash: hash, Done: true, Status: rw.status, Body: rw.body.Bytes(), StartedAt: now,
-			Header: map[string]string{}}
+		rec.Done, rec.Status, rec.Body, rec.Header = true, rw.status, rw.body.Bytes(), map[string]string{}
 		for _, name := range replayedHeaders {
 			if v := rw.Header().Get(name); v != "" {
 				rec.Header[name] = v
@@ -109,9 +121,9 @@ func (s *Server) idempotent(h handlerFunc) handlerFunc {
 		}
 		ctx := context.WithoutCancel(r.Context())
 		if err := s.Idempotency.Finish(ctx, id, rec); err != nil {
-			// The response stands; a repeat will run the request again rather than wait.
-			s.Log.ErrorContext(ctx, "record idempotent response", "err", err)
-			_ = s.Idempotency.Abort(ctx, id)
+			// The response stands; a repeat runs the request again, which
+			// finds the stream it created and answers the same.
+			s.Log.WarnContext(ctx, "record idempotent response", "err", err)
 		}
 		return nil
 	}

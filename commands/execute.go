@@ -38,6 +38,19 @@ type Meta struct {
 	// IfMatch, when set, is the version the caller last saw; if the stream has
 	// moved on, the command is refused with ErrPreconditionFailed.
 	IfMatch *int64
+	// NewID, when set, is the id a create gives the stream it makes instead
+	// of a fresh one: the id an idempotency key was bound to, so that every
+	// attempt of one request creates the same stream, and of attempts
+	// racing or retried after a crash exactly one stores it (see Created).
+	NewID string
+}
+
+// NewStreamID is meta's NewID, or a fresh UUIDv7 (creation order).
+func (m Meta) NewStreamID() string {
+	if m.NewID != "" {
+		return m.NewID
+	}
+	return uuid.Must(uuid.NewV7()).String()
 }
 
 // Result is what a command returns: the state after it and its version.
@@ -262,6 +275,24 @@ func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], stream
 		x.afterAppend(ctx, d.StreamType, d.Schema, commit, state, snapshotted)
 		return Result[S]{State: state, Version: commit.LastVersion(), Commit: &commit}, nil
 	}
+}
+
+// Created returns the outcome of the create that made a stream: the state
+// after its first commit, with that commit. A create retried under the same
+// NewID finds its stream taken (ErrAlreadyExists) and answers this instead,
+// so the request that stored the commit and every later attempt of it
+// answer the same. found is false while the stream does not exist.
+func Created[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string) (Result[S], bool, error) {
+	commits, err := x.Store.ReadStream(ctx, streamID, events.ReadOptions{From: 1})
+	if err != nil || len(commits) == 0 {
+		return Result[S]{}, false, err
+	}
+	first := commits[0]
+	state := d.Initial(streamID)
+	for _, e := range first.Events {
+		state = d.Evolve(state, e)
+	}
+	return Result[S]{State: state, Version: first.LastVersion(), Commit: &first}, true, nil
 }
 
 // append stores a commit, through the outbox when there is one.

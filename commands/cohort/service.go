@@ -2,10 +2,9 @@ package cohort
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
-
-	"github.com/google/uuid"
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/project"
@@ -56,8 +55,16 @@ func (s *Service) Board(ctx context.Context) (State, int64, error) {
 // CreateProject creates a project under a fresh id; with a supervisorID it
 // is submitted to them in the same commit (both or neither). The request's
 // own faults are reported before the supervisor is looked up.
+//
+// With meta.NewID (an idempotency key's), a project that an earlier attempt
+// of the request stored is answered as that attempt answered.
 func (s *Service) CreateProject(ctx context.Context, meta commands.Meta, c project.Create, supervisorID string) (commands.Result[project.State], error) {
-	id := uuid.Must(uuid.NewV7()).String()
+	id := meta.NewStreamID()
+	if meta.NewID != "" {
+		if res, found, err := commands.Created(ctx, s.X, project.Decider, id); found || err != nil {
+			return res, err
+		}
+	}
 	var cmd any = c
 	if supervisorID != "" {
 		cmd = project.CreateSubmitted{Create: c, Submit: project.Submit{By: meta.Actor, SupervisorID: supervisorID}}
@@ -68,7 +75,12 @@ func (s *Service) CreateProject(ctx context.Context, meta commands.Meta, c proje
 			return commands.Result[project.State]{}, err
 		}
 	}
-	return commands.ExecuteNew(ctx, s.X, project.Decider, id, cmd, meta)
+	res, err := commands.ExecuteNew(ctx, s.X, project.Decider, id, cmd, meta)
+	if meta.NewID != "" && errors.Is(err, commands.ErrAlreadyExists) {
+		// An attempt of the same request racing this one stored it first.
+		res, _, err = commands.Created(ctx, s.X, project.Decider, id)
+	}
+	return res, err
 }
 
 // Submit proposes a project to a supervisor.

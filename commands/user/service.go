@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/capstone-pms/capstone/commands"
 )
 
@@ -34,8 +32,17 @@ var ErrInvalidCredentials = &commands.Error{Kind: commands.KindUnauthenticated, 
 // Create makes a user with a fresh id. The e-mail is claimed first, then the
 // password hash is stored, then the user stream is created; a crash between
 // steps leaves a claim that the next creation with that address recovers.
+//
+// With meta.NewID (an idempotency key's), a user that an earlier attempt of
+// the request created is answered as that attempt answered; an attempt that
+// died half-way is completed (the claim is already its own).
 func (s *Service) Create(ctx context.Context, meta commands.Meta, c Create, password string) (commands.Result[State], error) {
-	id := uuid.Must(uuid.NewV7()).String()
+	id := meta.NewStreamID()
+	if meta.NewID != "" {
+		if res, done, err := s.created(ctx, id); done || err != nil {
+			return res, err
+		}
+	}
 	// Validate before claiming anything, so a bad request stores nothing.
 	if _, err := Decide(State{ID: id}, c); err != nil {
 		return commands.Result[State]{}, err
@@ -58,11 +65,32 @@ func (s *Service) Create(ctx context.Context, meta commands.Meta, c Create, pass
 		}
 	}
 	res, err := commands.ExecuteNew(ctx, s.X, Decider, id, any(c), meta)
+	if meta.NewID != "" && errors.Is(err, commands.ErrAlreadyExists) {
+		// An attempt of the same request racing this one stored it first
+		// (or a creation that found the claim stale closed the stream).
+		if res, done, err := s.created(ctx, id); done || err != nil {
+			return res, err
+		}
+	}
 	if errors.Is(err, commands.ErrAlreadyExists) {
 		// Our stream was closed by a creation that found our claim stale.
 		return res, commands.ErrVersionConflict
 	}
 	return res, err
+}
+
+// created reports the outcome of an earlier attempt to create user id: done
+// when its stream exists, with the creation's result, or ErrVersionConflict
+// when a creation that found its claim stale closed the stream first.
+func (s *Service) created(ctx context.Context, id string) (commands.Result[State], bool, error) {
+	res, found, err := commands.Created(ctx, s.X, Decider, id)
+	switch {
+	case err != nil || !found:
+		return res, false, err
+	case !res.State.Created:
+		return commands.Result[State]{}, true, commands.ErrVersionConflict
+	}
+	return res, true, nil
 }
 
 // claim reserves email for id, taking it over from an owner that is gone.
@@ -73,6 +101,9 @@ func (s *Service) claim(ctx context.Context, meta commands.Meta, email, id strin
 		return err
 	}
 	replace := ""
+	if holder.Owner == id {
+		return nil // claimed by an earlier attempt of this creation (same NewID)
+	}
 	if holder.Owner != "" {
 		gone, err := s.ownerGone(ctx, meta, holder)
 		if err != nil {

@@ -14,8 +14,9 @@ import (
 // CollIdempotency keeps the first response to each idempotent request.
 const CollIdempotency = "idempotency"
 
-// Idempotency stores responses by idempotency key, so a repeated POST gets
-// the first answer and stores nothing new.
+// Idempotency stores, per idempotency key, the request it is bound to and
+// its response, so a repeated POST gets the first answer and stores nothing
+// new.
 type Idempotency struct{ coll *mongo.Collection }
 
 var _ api.IdempotencyStore = (*Idempotency)(nil)
@@ -28,6 +29,7 @@ func NewIdempotency(db *mongo.Database) *Idempotency {
 type idemDoc struct {
 	ID          string            `bson:"_id"`
 	RequestHash string            `bson:"request_hash"`
+	StreamID    string            `bson:"stream_id,omitempty"`
 	Done        bool              `bson:"done"`
 	Status      int               `bson:"status,omitempty"`
 	Header      map[string]string `bson:"header,omitempty"`
@@ -35,36 +37,40 @@ type idemDoc struct {
 	StartedAt   time.Time         `bson:"started_at"`
 }
 
-// Begin claims key for a request, or returns the record already there.
-func (s *Idempotency) Begin(ctx context.Context, key, requestHash string, now time.Time) (api.IdempotentRecord, bool, error) {
-	doc := idemDoc{ID: key, RequestHash: requestHash, StartedAt: now.UTC()}
-	_, err := s.coll.InsertOne(ctx, doc)
-	if err == nil {
-		return api.IdempotentRecord{RequestHash: requestHash, StartedAt: doc.StartedAt}, true, nil
-	}
-	if !mongo.IsDuplicateKeyError(err) {
-		return api.IdempotentRecord{}, false, err
-	}
-	var got idemDoc
-	if err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&got); err != nil {
-		if errors.Is(err, mongo.ErrNoDocuments) {
-			return s.Begin(ctx, key, requestHash, now) // aborted meanwhile: claim it again
+func (d idemDoc) record() api.IdempotentRecord {
+	return api.IdempotentRecord{RequestHash: d.RequestHash, StreamID: d.StreamID, Done: d.Done, Status: d.Status,
+		Header: d.Header, Body: d.Body, StartedAt: d.StartedAt}
+}
+
+func toIdemDoc(key string, rec api.IdempotentRecord) idemDoc {
+	return idemDoc{ID: key, RequestHash: rec.RequestHash, StreamID: rec.StreamID, Done: rec.Done, Status: rec.Status,
+		Header: rec.Header, Body: rec.Body, StartedAt: rec.StartedAt.UTC()}
+}
+
+// Begin binds key to rec with one insert, or returns the binding already there.
+func (s *Idempotency) Begin(ctx context.Context, key string, rec api.IdempotentRecord) (api.IdempotentRecord, bool, error) {
+	for range 2 {
+		_, err := s.coll.InsertOne(ctx, toIdemDoc(key, rec))
+		if err == nil {
+			return rec, true, nil
 		}
-		return api.IdempotentRecord{}, false, err
+		if !mongo.IsDuplicateKeyError(err) {
+			return api.IdempotentRecord{}, false, err
+		}
+		var got idemDoc
+		err = s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&got)
+		if err == nil {
+			return got.record(), false, nil
+		}
+		if !errors.Is(err, mongo.ErrNoDocuments) {
+			return api.IdempotentRecord{}, false, err
+		}
+		// Expired and swept in between: bind it afresh.
 	}
-	return api.IdempotentRecord{RequestHash: got.RequestHash, Done: got.Done, Status: got.Status,
-		Header: got.Header, Body: got.Body, StartedAt: got.StartedAt}, false, nil
+	return api.IdempotentRecord{}, false, errors.New("idempotency key vanished twice while being bound")
 }
 
-// Finish records the response of a claimed key.
+// Finish records the response of a bound key.
 func (s *Idempotency) Finish(ctx context.Context, key string, rec api.IdempotentRecord) error {
-	doc := idemDoc{ID: key, RequestHash: rec.RequestHash, Done: true, Status: rec.Status, Header: rec.Header,
-		Body: rec.Body, StartedAt: rec.StartedAt}
-	return upsert(ctx, s.coll, key, doc)
-}
-
-// Abort releases a claimed key whose request failed, so it can be retried.
-func (s *Idempotency) Abort(ctx context.Context, key string) error {
-	_, err := s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: key}})
-	return err
+	return upsert(ctx, s.coll, key, toIdemDoc(key, rec))
 }

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/capstone-pms/capstone/api"
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/events"
+)
+
+// faultyStore fails the appends that fail says, before or after writing:
+// "after" is a process that stored the commit and died before answering.
+type faultyStore struct {
+	commands.EventStore
+	fail func(c events.Commit) (before, after bool)
+}
+
+var errInjected = errors.New("injected fault")
+
+func (f *faultyStore) Append(ctx context.Context, c events.Commit) error {
+	before, after := f.fail(c)
+	if before {
+		return errInjected
+	}
+	if err := f.EventStore.Append(ctx, c); err != nil {
+		return err
+	}
+	if after {
+		return errInjected
+	}
+	return nil
+}
+
+// faultyIdempotency fails Finish while failFinish is set: a process that
+// answered and died before recording the response.
+type faultyIdempotency struct {
+	api.IdempotencyStore
+	failFinish atomic.Bool
+}
+
+func (f *faultyIdempotency) Finish(ctx context.Context, key string, rec api.IdempotentRecord) error {
+	if f.failFinish.Load() {
+		return errInjected
+	}
+	return f.IdempotencyStore.Finish(ctx, key, rec)
+}
+
+// streamsOf counts the streams of a type whose first event matches.
+func streamsOf(t *testing.T, s *service, streamType string, match func(events.Envelope) bool) map[string]bool {
+	t.Helper()
+	out := map[string]bool{}
+	_, err := imongoEventStore(s).Scan(context.Background(), time.Time{}, func(c events.Commit) error {
+		if c.StreamType == streamType && c.FirstVersion == 1 && match(c.Events[0]) {
+			out[c.StreamID] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestKeyedCreateExactlyOnceAcrossFaults kills a keyed create at each step
+// (before its append, after the append stored it, after the answer but
+// before the response was recorded) and retries it, with repeats racing:
+// every retry answers 201 with the one id at once, exactly one stream is
+// created per key, and the key with another body is still refused.
+func TestKeyedCreateExactlyOnceAcrossFaults(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	s.createUser(admin, "faults.student@uni.example", "Faults Student", []string{"student"}, "faults student password")
+	student := s.signIn("faults.student@uni.example", "faults student password")
+	studentID := s.expect(s.do("GET", "/v1/me", student, nil), 200).str("id")
+
+	var mode atomic.Value // "", "before", "after": the fault of the next append of a new stream
+	mode.Store("")
+	s.app.Exec.Store = &faultyStore{EventStore: s.app.Exec.Store, fail: func(c events.Commit) (bool, bool) {
+		if c.FirstVersion != 1 || (c.StreamType != events.StreamProject && c.StreamType != events.StreamUser) {
+			return false, false
+		}
+		m := mode.Swap("")
+		return m == "before", m == "after"
+	}}
+	idem := &faultyIdempotency{IdempotencyStore: s.app.API.Idempotency}
+	s.app.API.Idempotency = idem
+
+	moments := []string{"before-append", "after-append", "before-record", "racing"}
+	for i, moment := range moments {
+		for _, route := range []string{"/v1/projects", "/v1/users"} {
+			key := fmt.Sprintf("k-%d-%d", i, rand.Uint32())
+			token, body := student, any(map[string]string{"title": "Exactly once " + key})
+			if route == "/v1/users" {
+				token, body = admin, map[string]any{"email": key + "@uni.example", "name": "Once " + key,
+					"roles": []string{"student"}, "password": "a long enough password"}
+			}
+			post := func() response { return s.do("POST", route, token, body, "Idempotency-Key", key) }
+			var first response
+			switch moment {
+			case "before-append", "after-append":
+				mode.Store(map[string]string{"before-append": "before", "after-append": "after"}[moment])
+				first = post()
+				if first.Status < 500 {
+					t.Fatalf("%s %s: the faulty attempt answered %d %s", moment, route, first.Status, first.Raw)
+				}
+			case "before-record":
+				idem.failFinish.Store(true)
+				first = s.expect(post(), 201)
+				idem.failFinish.Store(false)
+			case "racing":
+				var wg sync.WaitGroup
+				answers := make([]response, 8)
+				for j := range answers {
+					wg.Add(1)
+					go func() { defer wg.Done(); answers[j] = post() }()
+				}
+				wg.Wait()
+				for _, a := range answers {
+					if a.Status != 201 || a.str("id") != answers[0].str("id") {
+						t.Fatalf("racing repeats of %s answered %d %s and %d %s", route, a.Status, a.Raw, answers[0].Status, answers[0].Raw)
+					}
+				}
+				first = answers[0]
+			}
+			start := time.Now()
+			again := s.expect(post(), 201)
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("%s %s: the retry took %s", moment, route, d)
+			}
+			if first.Status == 201 && again.str("id") != first.str("id") {
+				t.Fatalf("%s %s: the retry created %s, the first attempt %s", moment, route, again.str("id"), first.str("id"))
+			}
+			if again.Header.Get("Location") == "" || again.num("version") < 1 {
+				t.Fatalf("%s %s: the retry's answer lacks Location or version: %v %s", moment, route, again.Header, again.Raw)
+			}
+			third := s.expect(post(), 201)
+			if third.str("id") != again.str("id") {
+				t.Fatalf("%s %s: a third attempt answered %s, not %s", moment, route, third.str("id"), again.str("id"))
+			}
+			var other any = map[string]string{"title": "Another body"}
+			if route == "/v1/users" {
+				other = map[string]any{"email": "other-" + key + "@uni.example", "name": "Other", "roles": []string{"student"}}
+			}
+			s.expect(s.do("POST", route, token, other, "Idempotency-Key", key), 422, "idempotency-key-reused")
+
+			var streams map[string]bool
+			if route == "/v1/projects" {
+				streams = streamsOf(t, s, events.StreamProject, func(e events.Envelope) bool {
+					d, ok := e.Data.(*events.ProjectCreated)
+					return ok && d.OwnerID == studentID && d.Title == "Exactly once "+key
+				})
+			} else {
+				streams = streamsOf(t, s, events.StreamUser, func(e events.Envelope) bool {
+					d, ok := e.Data.(*events.UserCreated)
+					return ok && d.Email == key+"@uni.example"
+				})
+			}
+			if len(streams) != 1 || !streams[again.str("id")] {
+				t.Fatalf("%s %s: %d streams created (%v), want exactly %s", moment, route, len(streams), streams, again.str("id"))
+			}
+		}
+	}
+	// The student's list shows each project once, the faulty ones included
+	// (published by the relay from the outbox).
+	waitForLong(t, "every project listed", 15*time.Second, func() bool {
+		return len(s.do("GET", "/v1/projects?limit=100", student, nil).items()) == len(moments)
+	})
+}
