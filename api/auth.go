@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -38,6 +37,9 @@ func (s *Server) authed(h handlerFunc, roles ...string) http.HandlerFunc {
 			writeError(w, r, commands.ErrForbidden)
 			return
 		}
+		// What an authenticated answer holds is the caller's: no cache
+		// (browser or proxy) may keep it, whatever the handler writes.
+		w.Header().Set("Cache-Control", "no-store")
 		ctx := context.WithValue(r.Context(), keyActor, actor)
 		if err := h(w, r.WithContext(ctx), actor); err != nil {
 			writeError(w, r, err)
@@ -174,7 +176,7 @@ func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	now, key := s.Now(), "ip:"+clientIP(r)
+	now, key := s.Now(), "ip:"+clientFrom(r).key()
 	if ok, wait := s.Throttle.Check(key, now); !ok {
 		writeError(w, r, tooManyAttempts("too many failed attempts; wait before trying again", wait))
 		return
@@ -212,7 +214,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.Now()
-	keys := []string{"email:" + user.NormalizeEmail(req.Email), "ip:" + clientIP(r)}
+	keys := []string{"email:" + user.NormalizeEmail(req.Email), "ip:" + clientFrom(r).key()}
 	for _, k := range keys {
 		if ok, wait := s.Throttle.Check(k, now); !ok {
 			writeError(w, r, tooManyAttempts("too many failed sign-ins; wait before trying again", wait))
@@ -245,16 +247,6 @@ func tooManyAttempts(detail string, wait time.Duration) *Problem {
 	p := problem(http.StatusTooManyRequests, "too-many-attempts", detail)
 	p.RetryAfter = max(1, int((wait+time.Second-1)/time.Second))
 	return p
-}
-
-// clientIP is the peer address. Behind a proxy the platform sets the peer;
-// X-Forwarded-For is not trusted, so a client cannot pick its own key.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 func (s *Server) getMe(w http.ResponseWriter, r *http.Request, a events.Actor) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"runtime/debug"
 	"time"
@@ -60,6 +61,10 @@ type Server struct {
 	HealthOnly bool
 	Log        *slog.Logger
 	Now        func() time.Time
+	// TrustedProxies are the networks of the proxies (the load balancer)
+	// whose X-Forwarded-For and X-Forwarded-Proto are believed; from any
+	// other peer they are ignored.
+	TrustedProxies []netip.Prefix
 
 	principals *principalCache
 }
@@ -88,7 +93,7 @@ func (s *Server) Routes() []Route {
 
 // Handler returns the routed HTTP handler with its middleware.
 func (s *Server) Handler() http.Handler {
-	return s.withRequestID(s.recoverer(s.router()))
+	return s.withClient(s.secureHeaders(s.withRequestID(s.recoverer(s.router()))))
 }
 
 func (s *Server) router() *mux.Router {
@@ -99,9 +104,11 @@ func (s *Server) router() *mux.Router {
 		s.Log = slog.Default()
 	}
 	s.principals = newPrincipalCache(2 * time.Second)
-	r := mux.NewRouter()
+	// Paths needing cleaning are refused before routing (secureHeaders),
+	// never redirected.
+	r := mux.NewRouter().SkipClean(true)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, problem(http.StatusNotFound, "route-not-found", "no such route"))
+		writeError(w, r, errNoRoute)
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, problem(http.StatusMethodNotAllowed, "method-not-allowed", "this route does not take "+r.Method))
@@ -143,6 +150,7 @@ type ctxKey int
 const (
 	keyRequestID ctxKey = iota
 	keyActor
+	keyClient
 )
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)

@@ -280,6 +280,8 @@ func (a *App) start(ctx context.Context) error {
 		Admin:       a,
 		Metrics:     a.Metrics,
 		Log:         a.log,
+
+		TrustedProxies: a.cfg.TrustedProxies,
 	})
 }
 

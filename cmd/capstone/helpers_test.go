@@ -56,12 +56,19 @@ func startService(t testing.TB) *service {
 // the same data) and stops it when the test ends.
 func startServiceIn(t testing.TB, dataDir string, logs *syncBuffer) *service {
 	t.Helper()
+	return startServiceWith(t, dataDir, logs)
+}
+
+// startServiceWith is startServiceIn with further serve flags.
+func startServiceWith(t testing.TB, dataDir string, logs *syncBuffer, flags ...string) *service {
+	t.Helper()
 	env := map[string]string{
 		"CAPSTONE_BOOTSTRAP_EMAIL":    adminEmail,
 		"CAPSTONE_BOOTSTRAP_PASSWORD": adminPassword,
 		"CAPSTONE_LOG_LEVEL":          "debug",
 	}
-	cfg, err := config.ParseServe([]string{"--addr", "127.0.0.1:0", "--data-dir", dataDir}, func(k string) string { return env[k] }, io.Discard)
+	args := append([]string{"--addr", "127.0.0.1:0", "--data-dir", dataDir}, flags...)
+	cfg, err := config.ParseServe(args, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
@@ -45,6 +46,10 @@ type Config struct {
 
 	// Tracing turns OpenTelemetry tracing on ("otlp") or off.
 	Tracing string
+
+	// TrustedProxies are the networks of the proxies in front of the
+	// service (the load balancer) whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
 }
 
 // Has reports whether the process runs component c.
@@ -73,9 +78,13 @@ func (c Config) String() string {
 			bus += "@" + c.PubSubEmulator
 		}
 	}
-	return fmt.Sprintf("addr=%s data-dir=%s components=%s mongodb-uri=%s database=%s bus=%s jwt-secret=%s token-ttl=%s log=%s/%s bootstrap-email=%s",
+	proxies := make([]string, len(c.TrustedProxies))
+	for i, p := range c.TrustedProxies {
+		proxies[i] = p.String()
+	}
+	return fmt.Sprintf("addr=%s data-dir=%s components=%s mongodb-uri=%s database=%s bus=%s jwt-secret=%s token-ttl=%s log=%s/%s bootstrap-email=%s trusted-proxies=%s",
 		c.Addr, c.DataDir, strings.Join(c.Components, ","), uri, c.Database, bus, mask(c.JWTSecret), c.TokenTTL,
-		c.LogLevel, c.LogFormat, c.BootstrapEmail)
+		c.LogLevel, c.LogFormat, c.BootstrapEmail, strings.Join(proxies, ","))
 }
 
 // Store holds the flags that say where the data is; every subcommand that
@@ -97,6 +106,7 @@ func ParseServe(args []string, env func(string) string, usage io.Writer) (Config
 	fs.StringVar(&c.Addr, "addr", envOr(env, "CAPSTONE_ADDR", ":8080"), "HTTP listen address (env CAPSTONE_ADDR)")
 	components := fs.String("components", envOr(env, "CAPSTONE_COMPONENTS", "all"), "comma-separated subset of "+strings.Join(Components, ",")+", or all (env CAPSTONE_COMPONENTS)")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", env("CAPSTONE_JWT_SECRET"), "HS256 signing secret, at least 32 bytes; empty: generated once and kept in the data dir, or in the database when MONGODB_URI is set (env CAPSTONE_JWT_SECRET)")
+	proxies := fs.String("trusted-proxies", env("CAPSTONE_TRUSTED_PROXIES"), "comma-separated CIDRs of the proxies whose X-Forwarded-For is believed (the load balancer); empty: the peer is the client (env CAPSTONE_TRUSTED_PROXIES)")
 	fs.StringVar(&c.Tracing, "tracing", envOr(env, "CAPSTONE_TRACING", "off"), "off, or otlp to export OpenTelemetry spans to OTEL_EXPORTER_OTLP_ENDPOINT (env CAPSTONE_TRACING)")
 	demo, demoErr := envBool(env, "CAPSTONE_DEMO", false)
 	BoolVar(fs, &c.Demo, "demo", demo, "load the demo cohort with documented sign-ins into an empty store (env CAPSTONE_DEMO=true)")
@@ -120,6 +130,9 @@ func ParseServe(args []string, env func(string) string, usage io.Writer) (Config
 	var err error
 	if c.Components, err = parseComponents(*components); err != nil {
 		return c, err
+	}
+	if c.TrustedProxies, err = ParsePrefixes(*proxies); err != nil {
+		return c, fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	if c.Tracing != "off" && c.Tracing != "otlp" {
 		return c, fmt.Errorf("--tracing %q: want off or otlp", c.Tracing)
@@ -173,6 +186,43 @@ func (c *Config) finish(env func(string) string) error {
 		return fmt.Errorf("--database %q is not a valid database name", c.Database)
 	}
 	return nil
+}
+
+// ParsePrefixes reads a comma-separated list of CIDRs ("10.0.0.0/8,
+// 2001:db8::/32"); a bare address stands for itself alone. Host bits set in
+// a CIDR ("10.1.2.3/8") are refused: they usually mean a typo.
+func ParsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		var p netip.Prefix
+		if strings.Contains(f, "/") {
+			var err error
+			if p, err = netip.ParsePrefix(f); err != nil {
+				return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8", f)
+			}
+			if p.Masked() != p {
+				return nil, fmt.Errorf("%q has host bits set; did you mean %s?", f, p.Masked())
+			}
+		} else {
+			a, err := netip.ParseAddr(f)
+			if err != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or an address", f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if p.Addr().Is4In6() { // ::ffff:10.0.0.0/104 is 10.0.0.0/8: clients are matched unmapped
+			if p.Bits() < 96 {
+				return nil, fmt.Errorf("%q spans IPv4-mapped and other IPv6 addresses", f)
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
 
 func parseComponents(s string) ([]string, error) {

@@ -135,3 +135,32 @@ func TestCheckSecrets(t *testing.T) {
 		t.Errorf("good secrets refused: %v", err)
 	}
 }
+
+// TestTrustedProxies: CIDRs and bare addresses are read from the flag or the
+// environment; anything that is not one, or a CIDR with host bits set, stops
+// the start.
+func TestTrustedProxies(t *testing.T) {
+	c, err := ParseServe(nil, envOf(map[string]string{"CAPSTONE_TRUSTED_PROXIES": " 130.211.0.0/22, 35.191.0.0/16,2001:db8::/32 ,10.0.0.7,::ffff:192.0.2.0/120"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range c.TrustedProxies {
+		got = append(got, p.String())
+	}
+	want := []string{"130.211.0.0/22", "35.191.0.0/16", "2001:db8::/32", "10.0.0.7/32", "192.0.2.0/24"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("trusted proxies %v, want %v", got, want)
+	}
+	if !strings.Contains(c.String(), "trusted-proxies=130.211.0.0/22,35.191.0.0/16") {
+		t.Errorf("String() does not show the trusted proxies: %s", c)
+	}
+	if c, err := ParseServe(nil, envOf(nil), io.Discard); err != nil || len(c.TrustedProxies) != 0 {
+		t.Fatalf("default: %v %v, want no trusted proxy", c.TrustedProxies, err)
+	}
+	for _, bad := range []string{"10.0.0.0/33", "10.1.2.3/8", "proxy.internal", "10.0.0.0/8;", "fe80::1%eth0", "::ffff:0:0/64", "*"} {
+		if _, err := ParseServe([]string{"--trusted-proxies", bad}, envOf(nil), io.Discard); err == nil {
+			t.Errorf("--trusted-proxies %q accepted", bad)
+		}
+	}
+}
