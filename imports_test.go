@@ -11,9 +11,9 @@ import (
 
 const module = "github.com/capstone-pms/capstone/"
 
-// allowed lists, per layer, the layers of ours it may import (DESIGN.md and
-// STYLE.md: events at the bottom, commands/projections/queries on it, api on
-// those, infra implementing their ports, cmd wiring everything).
+// allowed lists, per layer, the layers of ours it may import (the table in
+// docs/architecture.md: events at the bottom, commands/projections/queries on
+// it, api on those, infra implementing their ports, cmd wiring everything).
 var allowed = map[string][]string{
 	"events":      {},
 	"commands":    {"events", "commands"},

@@ -14,7 +14,7 @@ import (
 	"github.com/capstone-pms/capstone/commands"
 )
 
-// MaxJSONBody is the largest JSON request body accepted (API.md).
+// MaxJSONBody is the largest JSON request body accepted (docs/api.md, Limits).
 const MaxJSONBody = 1 << 20
 
 // decodeJSON reads a JSON object into dst: content type application/json, at

@@ -14,7 +14,7 @@ import (
 	"github.com/capstone-pms/capstone/events"
 )
 
-// MaxCSVUpload is the largest CSV upload accepted (API.md).
+// MaxCSVUpload is the largest CSV upload accepted (docs/api.md, Limits).
 const MaxCSVUpload = 10 << 20
 
 // ErrFileTooLarge is wrapped by an ImportParser for a file over the limit.

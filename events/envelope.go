@@ -11,7 +11,7 @@ type Data interface {
 	EventType() string
 }
 
-// Actor records who caused an event (invariant 6). System actions (bootstrap,
+// Actor records who caused an event (invariant "every change is attributed"). System actions (bootstrap,
 // imports run from the CLI) use the SystemActor.
 type Actor struct {
 	UserID string   `json:"user_id" bson:"user_id"`

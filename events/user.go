@@ -8,7 +8,7 @@ const (
 	StreamEmail   = "email"
 )
 
-// Roles a user may hold (API.md). A user may hold several.
+// Roles a user may hold (docs/api.md, Roles). A user may hold several.
 const (
 	RoleCoordinator = "coordinator"
 	RoleSupervisor  = "supervisor"

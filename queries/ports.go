@@ -49,7 +49,7 @@ type Viewer = events.Actor
 // IsCoordinator reports whether the viewer administers the cohort.
 func IsCoordinator(v Viewer) bool { return slices.Contains(v.Roles, events.RoleCoordinator) }
 
-// Page limits (API.md).
+// Page limits (docs/api.md, Lists).
 const (
 	DefaultLimit = 50
 	MaxLimit     = 200

@@ -86,7 +86,7 @@ func azOnly(ok int, who ...azCaller) [azNCallers]int {
 }
 
 // TestAuthorizationTable checks, for every registered route and every kind
-// of caller, the exact status API.md promises: 401 without a token on every
+// of caller, the exact status api/openapi.json promises: 401 without a token on every
 // protected route, 403 for a caller not allowed, 404 where existence is
 // private, and success for those allowed (with a valid body, so the status
 // reflects authorization, not validation). A route registered without a row,

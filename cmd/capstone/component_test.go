@@ -145,7 +145,7 @@ func TestWalkthrough(t *testing.T) {
 }
 
 // TestConcurrentCreatesOneEmail: 20 creates racing for one e-mail (in
-// different cases), exactly one 201, the rest 409 email-taken (invariant 4).
+// different cases), exactly one 201, the rest 409 email-taken (invariant "rules across streams hold").
 func TestConcurrentCreatesOneEmail(t *testing.T) {
 	s := startService(t)
 	admin := s.admin()
@@ -187,7 +187,7 @@ func TestConcurrentCreatesOneEmail(t *testing.T) {
 }
 
 // TestConcurrentEditsOneIfMatch: 20 edits sent with the same If-Match,
-// exactly one wins and the others get 412; nothing is overwritten (invariant 3).
+// exactly one wins and the others get 412; nothing is overwritten (invariant "one writer wins").
 func TestConcurrentEditsOneIfMatch(t *testing.T) {
 	s := startService(t)
 	admin := s.admin()
@@ -255,7 +255,7 @@ func TestRestartKeepsData(t *testing.T) {
 }
 
 // TestDurableBeforeResponse: a 201 means the commit is in the store; a
-// refused command stores nothing (invariant 1).
+// refused command stores nothing (invariant "durable before answered").
 func TestDurableBeforeResponse(t *testing.T) {
 	s := startService(t)
 	admin := s.admin()
@@ -295,7 +295,7 @@ func TestDurableBeforeResponse(t *testing.T) {
 	}
 }
 
-// TestEventsCarryActorAndRequestID (invariant 6).
+// TestEventsCarryActorAndRequestID (invariant "every change is attributed").
 func TestEventsCarryActorAndRequestID(t *testing.T) {
 	s := startService(t)
 	admin := s.admin()
@@ -353,7 +353,7 @@ func TestNoSecretsAnywhere(t *testing.T) {
 }
 
 // TestReadModelsEqualRebuild: after a burst of concurrent writes, each read
-// model document equals the fold of its stream (invariant 5, in-process bus).
+// model document equals the fold of its stream (invariant "read models converge", in-process bus).
 func TestReadModelsEqualRebuild(t *testing.T) {
 	s := startService(t)
 	admin := s.admin()

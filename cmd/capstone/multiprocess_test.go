@@ -158,7 +158,7 @@ func (c *cluster) dump(name string) {
 // as separate processes on one store and the Pub/Sub emulator, under a
 // random workload from concurrent clients; one projector is SIGKILLed and
 // restarted mid-run and duplicated, reordered deliveries are injected. At the
-// end every read model equals a fresh rebuild from the store (invariant 5).
+// end every read model equals a fresh rebuild from the store (invariant "read models converge").
 func TestConvergenceAcrossProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs seven processes")

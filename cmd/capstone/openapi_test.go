@@ -461,7 +461,7 @@ func muxTemplate(path string) string {
 // infrastructureOps take no client input, so they have no 4xx answer.
 var infrastructureOps = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /openapi.json": true}
 
-// publicOps are the operations that need no bearer token (API.md).
+// publicOps are the operations that need no bearer token (docs/api.md).
 var publicOps = map[string]bool{"POST /v1/auth/sign-in": true, "POST /v1/auth/set-password": true,
 	"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /openapi.json": true}
 
@@ -575,7 +575,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			}
 		}
 
-		// Security: explicit on every operation; public exactly where API.md says.
+		// Security: explicit on every operation; public exactly where docs/api.md says.
 		sec, ok := op["security"].([]any)
 		if !ok {
 			t.Errorf("%s does not state its security", key)

@@ -90,7 +90,7 @@ func TestProposalWorkflow(t *testing.T) {
 
 // TestCapacityUnderConcurrency: 30 acceptances race for 5 slots: exactly 5
 // succeed, the others get 409 capacity-reached, and the read models agree
-// (invariant 4).
+// (invariant "rules across streams hold").
 func TestCapacityUnderConcurrency(t *testing.T) {
 	s := startService(t)
 	admin := s.admin()

@@ -19,7 +19,7 @@ import (
 	"github.com/capstone-pms/capstone/events"
 )
 
-// Kinds of file (API.md), and the role each kind of person gets.
+// Kinds of file (the import routes in api/openapi.json), and the role each kind of person gets.
 const (
 	Students              = "students"
 	Supervisors           = "supervisors"
@@ -77,7 +77,7 @@ type RowError struct {
 	Message string `json:"message"`
 }
 
-// Report is the outcome of an import (API.md).
+// Report is the outcome of an import (ImportReport in api/openapi.json).
 type Report struct {
 	Rows      int        `json:"rows"`
 	Created   int        `json:"created"`

@@ -7,7 +7,7 @@ import (
 
 // Batch converts a parsed file into the rows the import use case applies.
 // Passwords are dropped: an imported user has none until one is set through
-// a one-time token (API.md: no default password, ever).
+// a one-time token (no default password, ever: see the README).
 func (f File) Batch() imports.Batch {
 	b := imports.Batch{Kind: string(f.Kind)}
 	for _, p := range f.People {

@@ -9,9 +9,9 @@ import (
 	"strings"
 )
 
-// Defaults for Limits. The byte limit is the API's upload limit (API.md); the
-// row limit is far above a cohort (hundreds of students) yet keeps a hostile
-// file from costing more than a few tens of megabytes.
+// Defaults for Limits. The byte limit is the API's upload limit (docs/api.md,
+// Limits); the row limit is far above a cohort (hundreds of students) yet
+// keeps a hostile file from costing more than a few tens of megabytes.
 const (
 	DefaultMaxBytes = 10 << 20
 	DefaultMaxRows  = 50_000

@@ -20,8 +20,8 @@ import (
 // wraps, on the same server, collection shape and concurrency, so the ratio
 // of their ops/s is the store's own cost.
 
-// benchClients is how many goroutines issue requests at once (the DESIGN
-// figures for the embedded store were measured with 16 clients).
+// benchClients is how many goroutines issue requests at once (the README's
+// performance figures were measured with 16 clients).
 const benchClients = 16
 
 // prefilled is how many documents a read benchmark's collection holds.
