@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -297,8 +298,15 @@ func envNamesIn(src string) map[string]bool {
 
 // checkEnv is what the checks know besides the objects.
 type checkEnv struct {
-	target target
-	known  map[string]bool // environment variables the binary reads
+	target   target
+	known    map[string]bool // environment variables the binary reads
+	shutdown time.Duration   // shutdownTimeout of cmd/capstone
+}
+
+// newCheckEnv reads what the checks need from the source tree.
+func newCheckEnv(t testing.TB, tg target) checkEnv {
+	t.Helper()
+	return checkEnv{target: tg, known: knownEnv(t), shutdown: readShutdownTimeout(t)}
 }
 
 type check struct {
@@ -322,6 +330,7 @@ var checks = []check{
 	{"images", checkImages},
 	{"gke", checkGKE},
 	{"bus", checkBus},
+	{"termination", checkTermination},
 }
 
 // runChecks returns each failed check's errors, by check name.
@@ -337,12 +346,12 @@ func runChecks(m *manifest, env checkEnv) map[string][]error {
 
 // TestManifests renders every overlay and runs every check on it.
 func TestManifests(t *testing.T) {
-	known := knownEnv(t)
 	for _, tg := range targets {
 		t.Run(tg.name, func(t *testing.T) {
 			m := renderDecode(t, tg)
+			env := newCheckEnv(t, tg)
 			for _, c := range checks {
-				for _, err := range c.fn(m, checkEnv{target: tg, known: known}) {
+				for _, err := range c.fn(m, env) {
 					t.Errorf("%s: %v", c.name, err)
 				}
 			}

@@ -34,7 +34,6 @@ func envVar(c *corev1.Container, name string) *corev1.EnvVar {
 
 func TestChecksCatchMutations(t *testing.T) {
 	local, gke, withCert := targets[0], targets[1], targets[2]
-	known := knownEnv(t)
 	for _, mu := range []struct {
 		name   string
 		target target
@@ -270,10 +269,45 @@ func TestChecksCatchMutations(t *testing.T) {
 		{"certificate that does not exist", withCert, "gke", func(m *manifest) {
 			m.ManagedCertificates[0].Name = "other"
 		}},
+		{"grace shorter than preStop and drain", local, "termination", func(m *manifest) {
+			m.deployment("capstone-api").Spec.Template.Spec.TerminationGracePeriodSeconds = ptr.To(int64(40))
+		}},
+		{"relay killed before it drains", gke, "termination", func(m *manifest) {
+			m.deployment("capstone-relay").Spec.Template.Spec.TerminationGracePeriodSeconds = ptr.To(int64(20))
+		}},
+		{"grace left to the default", local, "termination", func(m *manifest) {
+			m.deployment("capstone-api").Spec.Template.Spec.TerminationGracePeriodSeconds = nil
+		}},
+		{"5 s preStop behind the load balancer", gke, "termination", func(m *manifest) {
+			container(m, "capstone-api").Lifecycle.PreStop.Sleep.Seconds = 5
+		}},
+		{"preStop that cannot be timed", local, "termination", func(m *manifest) {
+			c := container(m, "capstone-api")
+			c.Lifecycle.PreStop.Sleep = nil
+			c.Lifecycle.PreStop.HTTPGet = &corev1.HTTPGetAction{Path: "/healthz", Port: intstr.FromString("http")}
+		}},
+		{"grace below Google's minimum behind a NEG", gke, "termination", func(m *manifest) {
+			m.deployment("capstone-api").Spec.Template.Spec.TerminationGracePeriodSeconds = ptr.To(int64(55))
+		}},
+		{"load balancer drains longer than the process", gke, "termination", func(m *manifest) {
+			m.BackendConfigs[0].Spec.ConnectionDraining.DrainingTimeoutSec = 45
+		}},
+		{"no connection draining", gke, "termination", func(m *manifest) {
+			m.BackendConfigs[0].Spec.ConnectionDraining = nil
+		}},
+		{"readiness gives up within a store failover", gke, "termination", func(m *manifest) {
+			container(m, "capstone-api").ReadinessProbe.FailureThreshold = 2
+		}},
+		{"projector readiness on defaults but faster", local, "termination", func(m *manifest) {
+			container(m, "capstone-projector").ReadinessProbe.PeriodSeconds = 5
+		}},
+		{"health check gives up within a store failover", gke, "termination", func(m *manifest) {
+			m.BackendConfigs[0].Spec.HealthCheck.UnhealthyThreshold = 2
+		}},
 	} {
 		t.Run(mu.name, func(t *testing.T) {
 			m := renderDecode(t, mu.target)
-			env := checkEnv{target: mu.target, known: known}
+			env := newCheckEnv(t, mu.target)
 			if failed := runChecks(m, env); len(failed) > 0 {
 				t.Fatalf("fails before the mutation: %v", failed)
 			}

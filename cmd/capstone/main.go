@@ -16,7 +16,6 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
-	"time"
 
 	"go.opentelemetry.io/otel/trace"
 
@@ -129,7 +128,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, env fun
 			err = nil
 		}
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 20*time.Second) // within the pods' 30 s grace, after a 5 s pre-stop
+	shutdown, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	app.Close(shutdown)
 	log.Info("stopped")
