@@ -2,8 +2,10 @@ package api
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -19,15 +21,32 @@ type CSVWriter interface {
 	Grades(w io.Writer, rows []queries.GradeRow) error
 }
 
+// The exports are named after the import kind whose format they are written
+// in, so that an export imports back under its own name.
+const (
+	ExportSupervisorAssignments = "supervisor-assignments"
+	ExportFinalGrades           = "final-grades"
+)
+
+// ExportNames lists the exports, in the order the docs give them.
+var ExportNames = []string{ExportSupervisorAssignments, ExportFinalGrades}
+
+// exportAliases are the exports' earlier names, still answered for clients
+// written against them; the docs give only ExportNames.
+var exportAliases = map[string]string{"assignments": ExportSupervisorAssignments, "grades": ExportFinalGrades}
+
 func (s *Server) exportRoutes(r *mux.Router) {
-	r.HandleFunc("/v1/exports/{name:assignments|grades}.csv", s.authed(s.export, events.RoleCoordinator)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/exports/{name}.csv", s.authed(s.export, events.RoleCoordinator)).Methods(http.MethodGet)
 }
 
 func (s *Server) export(w http.ResponseWriter, r *http.Request, a actor) error {
 	var buf bytes.Buffer
 	name := mux.Vars(r)["name"]
+	if canonical, ok := exportAliases[name]; ok {
+		name = canonical
+	}
 	switch name {
-	case "assignments":
+	case ExportSupervisorAssignments:
 		rows, err := s.ExportQ.Assignments(r.Context())
 		if err != nil {
 			return err
@@ -36,7 +55,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, a actor) error {
 		if err != nil {
 			return err
 		}
-	case "grades":
+	case ExportFinalGrades:
 		rows, err := s.ExportQ.Grades(r.Context())
 		if err != nil {
 			return err
@@ -45,7 +64,8 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, a actor) error {
 			return err
 		}
 	default:
-		return commands.ErrNotFound
+		return &commands.Error{Kind: commands.KindNotFound, Code: "unknown-export",
+			Message: fmt.Sprintf("unknown export %q: use one of %s", name, strings.Join(ExportNames, ", "))}
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)

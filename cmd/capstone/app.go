@@ -300,7 +300,7 @@ func (a *App) Importer(dry bool) *imports.Importer {
 func parseImport(kind string, r io.Reader) (api.ParsedFile, error) {
 	k, err := csvio.ParseKind(kind)
 	if err != nil {
-		return api.ParsedFile{}, commands.ErrNotFound
+		return api.ParsedFile{}, &commands.Error{Kind: commands.KindNotFound, Code: "unknown-kind", Message: err.Error()}
 	}
 	f, err := csvio.Parse(k, r, csvio.Limits{MaxBytes: api.MaxCSVUpload})
 	switch {

@@ -245,7 +245,7 @@ func TestAuthorizationTable(t *testing.T) {
 			return authzCall{path: "/v1/imports/students", csv: studentsCSV}
 		}},
 		{"POST", "/v1/allocation", azOnly(az200, azCoordinator), fixed("/v1/allocation", map[string]any{"dry_run": true})},
-		{"GET", "/v1/exports/{name:assignments|grades}.csv", azOnly(az200, azCoordinator), fixed("/v1/exports/assignments.csv", nil)},
+		{"GET", "/v1/exports/{name}.csv", azOnly(az200, azCoordinator), fixed("/v1/exports/supervisor-assignments.csv", nil)},
 		{"GET", "/v1/admin/projections", azOnly(az200, azCoordinator), fixed("/v1/admin/projections", nil)},
 		// A verify run (it switches nothing). A second start while one runs
 		// would be 409: the coordinator's call waits for any earlier rebuild,

@@ -99,11 +99,11 @@ func TestWholeCohort(t *testing.T) {
 	}
 	var csv string
 	waitFor(t, "the assignments export", func() bool {
-		csv = s.expect(s.do("GET", "/v1/exports/assignments.csv", admin, nil), 200).Raw
+		csv = s.expect(s.do("GET", "/v1/exports/supervisor-assignments.csv", admin, nil), 200).Raw
 		return strings.Count(csv, "\r\n") == 201
 	})
 	waitFor(t, "the grades export", func() bool {
-		return strings.Count(s.expect(s.do("GET", "/v1/exports/grades.csv", admin, nil), 200).Raw, "\r\n") == 31
+		return strings.Count(s.expect(s.do("GET", "/v1/exports/final-grades.csv", admin, nil), 200).Raw, "\r\n") == 31
 	})
 	for _, it := range s.do("GET", "/v1/supervisors", admin, nil).items() {
 		if it["allocated"].(float64) > it["capacity"].(float64) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/capstone-pms/capstone/commands"
@@ -24,7 +25,7 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	dry := config.Bool(fs, "dry-run", false, "check every row and report, storing nothing")
 	asJSON := config.Bool(fs, "json", false, "print the report as JSON")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: capstone import [flags] KIND FILE\n\nKINDS: %v\n\nFlags:\n", csvio.Kinds())
+		fmt.Fprintf(fs.Output(), "Usage: capstone import [flags] KIND FILE\n\nKIND: %s\n\nFlags:\n", importKinds())
 		fs.PrintDefaults()
 	}
 	var cfg config.Config
@@ -72,6 +73,15 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	}
 	printReport(stdout, rep)
 	return nil
+}
+
+// importKinds lists the import kinds, as the CLI and the API take them.
+func importKinds() string {
+	kinds := make([]string, 0, len(csvio.Kinds()))
+	for _, k := range csvio.Kinds() {
+		kinds = append(kinds, string(k))
+	}
+	return strings.Join(kinds, ", ")
 }
 
 // throttledProgress prints at most one progress line a second.

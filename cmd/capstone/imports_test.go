@@ -10,9 +10,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/capstone-pms/capstone/api"
+	"github.com/capstone-pms/capstone/infra/csvio"
 	"github.com/capstone-pms/capstone/queries"
 )
 
@@ -89,22 +93,27 @@ func TestImportCohort(t *testing.T) {
 	if sup["capacity"].(float64) < 1 || sup["email"] == "" {
 		t.Fatalf("supervisor after import: %v", sup)
 	}
-	// Export -> import changes nothing, in the import formats.
+	// Export -> import under the same name changes nothing.
 	for _, ex := range []struct {
-		path, kind string
-		rows       int64
-	}{{"/v1/exports/assignments.csv", "supervisor-assignments", 30}, {"/v1/exports/grades.csv", "final-grades", 30}} {
+		kind, alias string
+		rows        int64
+	}{{"supervisor-assignments", "assignments", 30}, {"final-grades", "grades", 30}} {
+		path := "/v1/exports/" + ex.kind + ".csv"
 		var csv response
-		waitFor(t, ex.path, func() bool {
-			csv = s.expect(s.do("GET", ex.path, admin, nil), 200)
+		waitFor(t, path, func() bool {
+			csv = s.expect(s.do("GET", path, admin, nil), 200)
 			return strings.Count(csv.Raw, "\r\n") == int(ex.rows)+1
 		})
 		if !strings.HasPrefix(csv.Header.Get("Content-Type"), "text/csv") {
-			t.Fatalf("%s content type %q", ex.path, csv.Header.Get("Content-Type"))
+			t.Fatalf("%s content type %q", path, csv.Header.Get("Content-Type"))
 		}
 		back := s.expect(s.upload(admin, ex.kind, "export.csv", []byte(csv.Raw), ""), 200)
 		if back.num("rows") != ex.rows || back.num("unchanged") != ex.rows {
-			t.Fatalf("re-importing %s: %s", ex.path, back.Raw)
+			t.Fatalf("re-importing %s: %s", path, back.Raw)
+		}
+		// The earlier name still answers, with the same file.
+		if old := s.expect(s.do("GET", "/v1/exports/"+ex.alias+".csv", admin, nil), 200); old.Raw != csv.Raw {
+			t.Errorf("the alias %s.csv answers another file", ex.alias)
 		}
 	}
 	s.expect(s.do("GET", "/v1/exports/grades.csv", s.signIn("coordinator@uni.example", adminPassword), nil), 200)
@@ -192,6 +201,55 @@ func TestAllocation(t *testing.T) {
 			if b.(map[string]any)["student_id"] == id {
 				t.Fatalf("student %v placed twice", id)
 			}
+		}
+	}
+}
+
+// TestKindNames: one set of names. The help lists exactly the import kinds,
+// every export is named after an import kind (and imports back under it),
+// and an unknown kind or export lists the valid ones, in the CLI and the API.
+func TestKindNames(t *testing.T) {
+	var help bytes.Buffer
+	_ = run(context.Background(), []string{"help"}, nil, &help, io.Discard, func(string) string { return "" })
+	line := regexp.MustCompile(`(?m)^  import .*$`).FindString(help.String())
+	for _, k := range csvio.Kinds() {
+		if !regexp.MustCompile(`[ ,:]` + regexp.QuoteMeta(string(k)) + `(,|$)`).MatchString(line) {
+			t.Errorf("capstone --help does not list the import kind %s: %q", k, line)
+		}
+	}
+	for _, stale := range []string{" assignments", " grades"} {
+		if strings.Contains(line, stale+",") || strings.HasSuffix(line, stale) {
+			t.Errorf("capstone --help lists %q, which is no import kind: %q", stale, line)
+		}
+	}
+	for _, name := range api.ExportNames {
+		if _, err := csvio.ParseKind(name); err != nil {
+			t.Errorf("export %s is not named after an import kind", name)
+		}
+	}
+	all := importKinds()
+	err := run(context.Background(), []string{"import", "--data-dir", t.TempDir(), "assignments", "x.csv"}, nil, io.Discard, io.Discard, func(string) string { return "" })
+	if err == nil || !strings.Contains(err.Error(), all) {
+		t.Errorf("capstone import assignments: %v; want the valid kinds (%s)", err, all)
+	}
+
+	s := startService(t)
+	admin := s.admin()
+	r := s.expect(s.upload(admin, "grades", "g.csv", []byte("a,b\r\n"), ""), 404, "unknown-kind")
+	if !strings.Contains(r.str("detail"), all) {
+		t.Errorf("unknown import kind: %s; want the valid kinds listed", r.Raw)
+	}
+	r = s.expect(s.do("GET", "/v1/exports/examiners.csv", admin, nil), 404, "unknown-export")
+	if !strings.Contains(r.str("detail"), strings.Join(api.ExportNames, ", ")) {
+		t.Errorf("unknown export: %s; want the valid names listed", r.Raw)
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`/v1/exports/([a-z-]+)\.csv`).FindAllStringSubmatch(string(readme), -1) {
+		if !slices.Contains(api.ExportNames, m[1]) {
+			t.Errorf("README uses the export name %s; the names are %v", m[1], api.ExportNames)
 		}
 	}
 }

@@ -43,7 +43,7 @@ const usage = `Usage: capstone <command> [flags]
 Commands:
   serve          run the service (API and projectors) on embedded defaults or MONGODB_URI
   users create   create a user (e.g. a coordinator); the password is read from stdin
-  import         import a CSV file (students, supervisors, examiners, assignments, grades, preferences)
+  import         import a CSV file of a KIND: %s
   replay         rebuild read models from the event store (or --verify them against a rebuild)
   bench          load-test a service (or a fresh one in this process) against the raw database
   pubsub-emulator  serve Google's Pub/Sub fake over gRPC (for multi-process runs)
@@ -65,9 +65,13 @@ func isHelp(arg string) bool {
 	return false
 }
 
+// usageText is the top-level help, with the import kinds read from csvio so
+// that it names exactly the kinds import and the API take.
+func usageText() string { return fmt.Sprintf(usage, importKinds()) }
+
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) error {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usageText())
 		return errors.New("no command given")
 	}
 	switch args[0] {
@@ -93,14 +97,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "dev-store":
 		return devStore(ctx, args[1:], stdout, stderr)
 	case "help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usageText())
 		return nil
 	}
 	if isHelp(args[0]) {
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usageText())
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
+	fmt.Fprint(stderr, usageText())
 	return fmt.Errorf("unknown command %q", args[0])
 }
 
