@@ -16,7 +16,9 @@ func (s *Server) allocationRoutes(r *mux.Router) {
 }
 
 type allocationRequest struct {
-	DryRun           bool    `json:"dry_run"`
+	// DryRun is required: a forgotten field must not commit a cohort's
+	// placements, and a preview sent as {} must not be taken for a run.
+	DryRun           *bool   `json:"dry_run"`
 	Objective        string  `json:"objective"`
 	Seed             *uint64 `json:"seed"`
 	AllowOutsideList bool    `json:"allow_outside_list"`
@@ -59,6 +61,10 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request, a actor) error
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
+	if req.DryRun == nil {
+		return commands.Invalid(commands.FieldError{Field: "dry_run", Message: "is required: true previews the allocation, false applies it"})
+	}
+	dry := *req.DryRun
 	obj := allocation.Objective(req.Objective)
 	switch obj {
 	case "", allocation.Generous, allocation.Greedy, allocation.RankSum:
@@ -74,12 +80,12 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request, a actor) error
 		candidates[i] = cohort.Candidate{StudentID: d.ID, Choices: d.Preferences}
 	}
 	out, err := s.Cohort.Allocate(r.Context(), meta(r, a), candidates,
-		cohort.AllocationOptions{DryRun: req.DryRun, Objective: obj, Seed: req.Seed, AllowOutsideList: req.AllowOutsideList})
+		cohort.AllocationOptions{DryRun: dry, Objective: obj, Seed: req.Seed, AllowOutsideList: req.AllowOutsideList})
 	if err != nil {
 		return err
 	}
 	res := out.Result
-	resp := allocationResponse{RunID: out.RunID, Applied: out.Applied, DryRun: req.DryRun, Objective: string(res.Objective), Seed: res.Seed,
+	resp := allocationResponse{RunID: out.RunID, Applied: out.Applied, DryRun: dry, Objective: string(res.Objective), Seed: res.Seed,
 		Assignments: make([]allocationAssignment, len(res.Assignments)), Unplaced: make([]allocationUnplaced, len(res.Unplaced)),
 		Profile: allocationProfileReport{ByRank: map[string]int{}, OutsideList: res.Profile.OutsideList,
 			Unplaced: res.Profile.Unplaced, Students: res.Profile.Students, Capacity: res.Profile.Capacity}}

@@ -83,7 +83,7 @@ func TestWholeCohort(t *testing.T) {
 		}
 		return ranked == 200 && placed == len(accepted)
 	})
-	run := s.expect(s.do("POST", "/v1/allocation", admin, map[string]any{"seed": 2026, "allow_outside_list": true}), 200)
+	run := s.expect(s.do("POST", "/v1/allocation", admin, map[string]any{"dry_run": false, "seed": 2026, "allow_outside_list": true}), 200)
 	placed := len(run.Body["assignments"].([]any))
 	if placed+len(accepted) != 200 || len(run.Body["unplaced"].([]any)) != 0 {
 		t.Fatalf("allocation placed %d (+%d accepted) of 200: %.400s", placed, len(accepted), run.Raw)

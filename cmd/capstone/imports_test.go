@@ -171,7 +171,7 @@ func TestAllocation(t *testing.T) {
 	if fmt.Sprint(again.Body["assignments"]) != fmt.Sprint(dry.Body["assignments"]) {
 		t.Fatal("the same seed gave a different allocation")
 	}
-	run := s.expect(s.do("POST", "/v1/allocation", admin, map[string]any{"seed": 42}), 200)
+	run := s.expect(s.do("POST", "/v1/allocation", admin, map[string]any{"dry_run": false, "seed": 42}), 200)
 	placed := len(run.Body["assignments"].([]any))
 	if run.Body["applied"] != true || placed == 0 {
 		t.Fatalf("run: %.300s", run.Raw)
@@ -194,7 +194,7 @@ func TestAllocation(t *testing.T) {
 			t.Fatalf("supervisor %s has %d students for %d slots", sup, n, board.Capacity[sup])
 		}
 	}
-	second := s.expect(s.do("POST", "/v1/allocation", admin, map[string]any{}), 200)
+	second := s.expect(s.do("POST", "/v1/allocation", admin, map[string]any{"dry_run": false}), 200)
 	for _, a := range second.Body["assignments"].([]any) {
 		id := a.(map[string]any)["student_id"]
 		for _, b := range run.Body["assignments"].([]any) {

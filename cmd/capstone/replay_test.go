@@ -23,7 +23,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 	tok := s.signIn("replay@uni.example", "replay password 1")
 	pid := s.expect(s.do("POST", "/v1/projects", tok, map[string]string{"title": "Before"}), 201).str("id")
 	s.expect(s.do("PATCH", "/v1/projects/"+pid, tok, map[string]string{"title": "After"}), 200)
-	s.expect(s.do("POST", "/v1/allocation", admin, map[string]any{"seed": 7}), 200)
+	s.expect(s.do("POST", "/v1/allocation", admin, map[string]any{"dry_run": false, "seed": 7}), 200)
 
 	quiet := func() {
 		waitFor(t, "the projections to catch up", func() bool {
