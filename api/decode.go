@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -49,12 +50,35 @@ func jsonProblem(err error) error {
 		if field == "" {
 			field = "body"
 		}
-		return commands.Invalid(commands.FieldError{Field: field, Message: "must be " + jsonKind(typ.Type.Kind().String())})
+		return commands.Invalid(commands.FieldError{Field: field, Message: typeMessage(typ)})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return commands.Invalid(commands.FieldError{Field: name, Message: "is not a known field"})
 	}
 	return problem(http.StatusBadRequest, "malformed-json", "the body is not valid JSON")
+}
+
+// typeMessage says what is wrong with a value of the wrong type. A number
+// that does not fit an integer field is a number all the same: the client
+// is told it must be whole, or that it is out of range, not that it must be
+// a number.
+func typeMessage(typ *json.UnmarshalTypeError) string {
+	if lit, ok := strings.CutPrefix(typ.Value, "number "); ok && isInteger(typ.Type.Kind()) {
+		if strings.ContainsAny(lit, ".eE") {
+			return "must be a whole number, written without a fraction or an exponent"
+		}
+		return "is out of range"
+	}
+	return "must be " + jsonKind(typ.Type.Kind().String())
+}
+
+func isInteger(k reflect.Kind) bool {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
 }
 
 func jsonKind(k string) string {

@@ -54,9 +54,12 @@ type Placement struct {
 // AllocationRun records a whole allocation run in one event, so the run is
 // applied all or nothing and can be reproduced from its seed.
 type AllocationRun struct {
-	RunID       string      `json:"run_id" bson:"run_id"`
-	Objective   string      `json:"objective" bson:"objective"`
-	Seed        uint64      `json:"seed" bson:"seed"`
+	RunID     string `json:"run_id" bson:"run_id"`
+	Objective string `json:"objective" bson:"objective"`
+	// Seed is signed because the store's integers are: every seed of a run
+	// (0 to 2^53 - 1) fits, and an event field whose type holds values the
+	// store cannot would fail to append instead of being refused up front.
+	Seed        int64       `json:"seed" bson:"seed"`
 	Placements  []Placement `json:"placements" bson:"placements"`
 	ByRank      []int       `json:"by_rank" bson:"by_rank"`
 	OutsideList int         `json:"outside_list" bson:"outside_list"`

@@ -2,9 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
 	"testing"
 
+	"github.com/capstone-pms/capstone/commands/cohort"
 	"github.com/capstone-pms/capstone/queries"
 )
 
@@ -76,4 +81,84 @@ func TestAllocationNeedsDryRun(t *testing.T) {
 	if r := s.expect(s.do("POST", "/v1/allocation", admin, map[string]any{"dry_run": false}), 200); r.Body["applied"] != true || board() != 3 {
 		t.Fatalf("a run placed %d of 3: %s", board(), r.Raw)
 	}
+}
+
+// TestAllocationSeedsOverTheWholeRange: every seed the API accepts can be
+// recorded and comes back exactly; every other one is refused with 400
+// naming the field, never a 5xx; a run without a seed always works.
+func TestAllocationSeedsOverTheWholeRange(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	c := newMiniCohort(t, s, admin, 2, 0, 50)
+	seed := rand.Int64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 1))
+	seeds := []uint64{0, 1, cohort.MaxSeed, cohort.MaxSeed + 1, 1 << 63, math.MaxUint64}
+	for range 40 {
+		seeds = append(seeds, rng.Uint64()>>rng.IntN(64)) // every magnitude, not only huge ones
+	}
+	for _, sd := range seeds {
+		raw := fmt.Sprintf(`{"dry_run":true,"seed":%d}`, sd)
+		r := s.do("POST", "/v1/allocation", admin, raw)
+		if sd > cohort.MaxSeed {
+			s.expect(r, 400, "invalid")
+			if errs, _ := r.Body["errors"].([]any); len(errs) != 1 || errs[0].(map[string]any)["field"] != "seed" {
+				t.Fatalf("seed %d: %s", sd, r.Raw)
+			}
+			continue
+		}
+		s.expect(r, 200)
+		if got := seedOf(t, r); got != sd {
+			t.Fatalf("seed %d came back as %d", sd, got)
+		}
+	}
+	for _, raw := range []string{`{"dry_run":true,"seed":-1}`, `{"dry_run":true,"seed":1.5}`, `{"dry_run":true,"seed":1e300}`,
+		`{"dry_run":true,"seed":123456789012345678901234567890}`, `{"dry_run":true,"seed":"7"}`} {
+		r := s.expect(s.do("POST", "/v1/allocation", admin, raw), 400, "invalid")
+		if errs, _ := r.Body["errors"].([]any); len(errs) != 1 || errs[0].(map[string]any)["field"] != "seed" ||
+			strings.Contains(r.str("detail"), "must be a number") && !strings.Contains(raw, `"7"`) {
+			t.Fatalf("%s: %s", raw, r.Raw)
+		}
+	}
+	// Real runs, each placing one more student: with a drawn seed (half of
+	// all uint64 seeds could not be stored), and with the extremes.
+	for i, sd := range []any{nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, uint64(0), uint64(cohort.MaxSeed)} {
+		email := fmt.Sprintf("seed-run%d@uni.example", i)
+		id := s.createUser(admin, email, "Seed Run", []string{"student"}, miniPassword)
+		s.expect(s.do("PUT", "/v1/students/"+id+"/preferences", s.signIn(email, miniPassword), map[string]any{"supervisor_ids": c.supervisors}), 200)
+		waitFor(t, "the new student's preferences", func() bool {
+			return len(s.do("GET", "/v1/students/"+id, admin, nil).Body["preferences"].([]any)) == 2
+		})
+		body := map[string]any{"dry_run": false}
+		if sd != nil {
+			body["seed"] = sd
+		}
+		r := s.expect(s.do("POST", "/v1/allocation", admin, body), 200)
+		if r.Body["applied"] != true || len(r.Body["assignments"].([]any)) != 1 {
+			t.Fatalf("run %d: %s", i, r.Raw)
+		}
+		got := seedOf(t, r)
+		if sd != nil && got != sd.(uint64) || got > cohort.MaxSeed {
+			t.Fatalf("run %d: seed %d", i, got)
+		}
+	}
+	board, _, err := s.app.Cohort.Board(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(board.Runs) != 12 {
+		t.Fatalf("%d runs recorded, want 12", len(board.Runs))
+	}
+}
+
+// seedOf reads the seed of an allocation answer exactly (not through a float64).
+func seedOf(t *testing.T, r response) uint64 {
+	t.Helper()
+	var body struct {
+		Seed uint64 `json:"seed"`
+	}
+	if err := json.Unmarshal([]byte(r.Raw), &body); err != nil {
+		t.Fatalf("%v: %s", err, r.Raw)
+	}
+	return body.Seed
 }

@@ -396,6 +396,7 @@ func TestOpenAPIValidator(t *testing.T) {
 		"max length":       {map[string]any{"type": "string", "maxLength": json.Number("2")}, `"abc"`, "at most 2"},
 		"unique items":     {map[string]any{"type": "array", "uniqueItems": true}, `["a","a"]`, "unique"},
 		"bad ref":          {map[string]any{"$ref": "#/components/schemas/NoSuchThing"}, `{}`, "does not resolve"},
+		"above maximum":    {schemaRef("AllocationResult"), strings.Replace(allocationResult, "SEED", "9007199254740992", 1), "above the maximum"},
 	} {
 		errs := v.validate(c.schema, mustJSON(t, c.body), "")
 		if !slices.ContainsFunc(errs, func(e string) bool { return strings.Contains(e, c.want) }) {
@@ -406,16 +407,19 @@ func TestOpenAPIValidator(t *testing.T) {
 		schema map[string]any
 		body   string
 	}{
-		"nullable":   {map[string]any{"type": "string", "nullable": true}, `null`},
-		"oneOf":      {map[string]any{"oneOf": []any{map[string]any{"type": "string"}, map[string]any{"type": "integer"}}}, `7`},
-		"big uint64": {schemaRef("AllocationResult"), `{"run_id":"01a22504-11f0-7688-af47-9503be28e50d","applied":false,"dry_run":true,"objective":"generous","seed":10662951019468835074,"assignments":[],"unplaced":[],"profile":{"by_rank":{"1":0,"2":0,"3":0,"4":0,"5":0},"outside_list":0,"unplaced":0,"students":0,"capacity":0}}`},
-		"free data":  {schemaRef("HistoryEntry"), `{"type":"X","version":1,"at":"2026-01-02T15:04:05Z","actor":{"user_id":"system"},"data":{"anything":[1,{"a":null}]}}`},
+		"nullable":     {map[string]any{"type": "string", "nullable": true}, `null`},
+		"oneOf":        {map[string]any{"oneOf": []any{map[string]any{"type": "string"}, map[string]any{"type": "integer"}}}, `7`},
+		"largest seed": {schemaRef("AllocationResult"), strings.Replace(allocationResult, "SEED", "9007199254740991", 1)},
+		"free data":    {schemaRef("HistoryEntry"), `{"type":"X","version":1,"at":"2026-01-02T15:04:05Z","actor":{"user_id":"system"},"data":{"anything":[1,{"a":null}]}}`},
 	} {
 		if errs := v.validate(c.schema, mustJSON(t, c.body), ""); len(errs) > 0 {
 			t.Errorf("%s: a valid value is refused: %v", name, errs)
 		}
 	}
 }
+
+// allocationResult is an AllocationResult with its seed left as SEED.
+const allocationResult = `{"run_id":"01a22504-11f0-7688-af47-9503be28e50d","applied":false,"dry_run":true,"objective":"generous","seed":SEED,"assignments":[],"unplaced":[],"profile":{"by_rank":{"1":0,"2":0,"3":0,"4":0,"5":0},"outside_list":0,"unplaced":0,"students":0,"capacity":0}}`
 
 // schemaRef is a $ref to a component schema.
 func schemaRef(name string) map[string]any {

@@ -3,6 +3,7 @@ package cohort
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 
 	"github.com/google/uuid"
@@ -20,11 +21,23 @@ type Candidate struct {
 
 // AllocationOptions choose how a run trades off.
 type AllocationOptions struct {
-	DryRun           bool
-	Objective        allocation.Objective
-	Seed             *uint64 // nil: a fresh seed, recorded in the result
+	DryRun    bool
+	Objective allocation.Objective
+	// Seed breaks ties; nil draws a fresh one, reported in the result. It is
+	// at most MaxSeed.
+	Seed             *uint64
 	AllowOutsideList bool
 }
+
+// MaxSeed is the largest allocation seed, 2^53 - 1. A seed is recorded in
+// the run's event and shown to the coordinator to reproduce the run, so it
+// must survive both the store (whose integers are signed 64-bit) and JSON
+// (whose numbers many clients read as doubles, exact only up to 2^53): a
+// larger one would be refused by the store or come back as another seed.
+const MaxSeed = 1<<53 - 1
+
+// ErrSeedOutOfRange refuses a seed the run could not record exactly.
+var ErrSeedOutOfRange = commands.Invalid(commands.FieldError{Field: "seed", Message: fmt.Sprintf("must be a whole number from 0 to %d", uint64(MaxSeed))})
 
 // AllocationOutcome is a computed (and, unless dry, applied) run.
 type AllocationOutcome struct {
@@ -40,8 +53,11 @@ type AllocationOutcome struct {
 // are not candidates, and their slots are not offered. If the cohort changes
 // while the run is computed, it is computed again on the new state.
 func (s *Service) Allocate(ctx context.Context, meta commands.Meta, candidates []Candidate, opts AllocationOptions) (AllocationOutcome, error) {
-	seed := rand.Uint64()
+	seed := rand.Uint64N(MaxSeed + 1)
 	if opts.Seed != nil {
+		if *opts.Seed > MaxSeed {
+			return AllocationOutcome{}, ErrSeedOutOfRange
+		}
 		seed = *opts.Seed
 	}
 	for attempt := 0; ; attempt++ {
@@ -73,7 +89,7 @@ func (s *Service) Allocate(ctx context.Context, meta commands.Meta, candidates [
 		if opts.DryRun || len(res.Assignments) == 0 {
 			return out, nil
 		}
-		run := events.AllocationRun{RunID: out.RunID, Objective: string(res.Objective), Seed: res.Seed,
+		run := events.AllocationRun{RunID: out.RunID, Objective: string(res.Objective), Seed: int64(res.Seed),
 			ByRank: res.Profile.ByRank[1:], OutsideList: res.Profile.OutsideList, Unplaced: res.Profile.Unplaced}
 		for _, a := range res.Assignments {
 			run.Placements = append(run.Placements, events.Placement{StudentID: a.StudentID, SupervisorID: a.SupervisorID, Rank: a.Rank})
