@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,25 +11,43 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/capstone-pms/capstone/commands"
 )
 
 // MaxJSONBody is the largest JSON request body accepted (docs/api.md, Limits).
 const MaxJSONBody = 1 << 20
 
+// strictJSON is how request bodies are read: names match the schema's
+// exactly (TITLE is not title), a name given twice is refused rather than
+// the last one winning, unknown names are refused, and the text must be
+// valid UTF-8. A proxy or firewall in front then reads a body the same way
+// the service does.
+var strictJSON = json.JoinOptions(
+	json.MatchCaseInsensitiveNames(false),
+	json.RejectUnknownMembers(true),
+	jsontext.AllowDuplicateNames(false),
+	jsontext.AllowInvalidUTF8(false),
+)
+
 // decodeJSON reads a JSON object into dst: content type application/json, at
-// most MaxJSONBody bytes, no unknown fields, nothing after the object.
+// most MaxJSONBody bytes, read strictly (strictJSON), nothing after the object.
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "send the body as application/json")
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, MaxJSONBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
+	dec := jsontext.NewDecoder(http.MaxBytesReader(w, r.Body, MaxJSONBody), strictJSON)
+	if err := json.UnmarshalDecode(dec, dst, strictJSON); err != nil {
 		return jsonProblem(err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return jsonProblem(err)
+		}
 		return problem(http.StatusBadRequest, "malformed-json", "the body must hold one JSON object and nothing after it")
 	}
 	return nil
@@ -38,22 +55,23 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 
 func jsonProblem(err error) error {
 	var tooBig *http.MaxBytesError
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
+	var syntax *jsontext.SyntacticError
+	var semantic *json.SemanticError
 	switch {
 	case errors.As(err, &tooBig):
 		return problem(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("the body is larger than %d bytes", MaxJSONBody))
+	case errors.As(err, &syntax) && errors.Is(err, jsontext.ErrDuplicateName):
+		return commands.Invalid(commands.FieldError{Field: fieldPath(syntax.JSONPointer), Message: "is given more than once"})
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return problem(http.StatusBadRequest, "malformed-json", "the body is not valid JSON")
-	case errors.As(err, &typ):
-		field := typ.Field
+	case errors.As(err, &semantic) && errors.Is(err, json.ErrUnknownName):
+		return commands.Invalid(commands.FieldError{Field: fieldPath(semantic.JSONPointer), Message: "is not a known field"})
+	case errors.As(err, &semantic) && semantic.GoType != nil:
+		field := fieldPath(semantic.JSONPointer)
 		if field == "" {
 			field = "body"
 		}
-		return commands.Invalid(commands.FieldError{Field: field, Message: typeMessage(typ)})
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return commands.Invalid(commands.FieldError{Field: name, Message: "is not a known field"})
+		return commands.Invalid(commands.FieldError{Field: field, Message: typeMessage(semantic)})
 	}
 	return problem(http.StatusBadRequest, "malformed-json", "the body is not valid JSON")
 }
@@ -62,14 +80,14 @@ func jsonProblem(err error) error {
 // that does not fit an integer field is a number all the same: the client
 // is told it must be whole, or that it is out of range, not that it must be
 // a number.
-func typeMessage(typ *json.UnmarshalTypeError) string {
-	if lit, ok := strings.CutPrefix(typ.Value, "number "); ok && isInteger(typ.Type.Kind()) {
-		if strings.ContainsAny(lit, ".eE") {
+func typeMessage(e *json.SemanticError) string {
+	if e.JSONKind == '0' && isInteger(e.GoType.Kind()) {
+		if strings.ContainsAny(string(e.JSONValue), ".eE") {
 			return "must be a whole number, written without a fraction or an exponent"
 		}
 		return "is out of range"
 	}
-	return "must be " + jsonKind(typ.Type.Kind().String())
+	return "must be " + jsonKind(e.GoType.Kind().String())
 }
 
 func isInteger(k reflect.Kind) bool {
@@ -79,6 +97,20 @@ func isInteger(k reflect.Kind) bool {
 		return true
 	}
 	return false
+}
+
+// fieldPath names a member as the field errors do ("profile.code"), from the
+// JSON pointer the decoder reports ("/profile/code"); array indices are left
+// out, so every element of "roles" is "roles".
+func fieldPath(p jsontext.Pointer) string {
+	var names []string
+	for tok := range p.Tokens() {
+		if _, err := strconv.ParseUint(tok, 10, 64); err == nil && len(names) > 0 {
+			continue
+		}
+		names = append(names, tok)
+	}
+	return strings.Join(names, ".")
 }
 
 func jsonKind(k string) string {

@@ -1,0 +1,67 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestStrictJSON: a body is read one way only. Names match exactly, a name
+// given twice is refused (a proxy taking the first and the service the last
+// would read two different requests), and nothing is stored.
+func TestStrictJSON(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	s.createUser(admin, "strict@uni.example", "Strict", []string{"student"}, "strict student password")
+	student := s.signIn("strict@uni.example", "strict student password")
+
+	for _, c := range []struct {
+		name, method, path, token, body string
+		status                          int
+		code, field, message            string
+	}{
+		{"upper-case name", "POST", "/v1/projects", student, `{"TITLE":"Shouted"}`, 400, "invalid", "TITLE", "is not a known field"},
+		{"mixed-case name", "POST", "/v1/projects", student, `{"Title":"Capitalised"}`, 400, "invalid", "Title", "is not a known field"},
+		{"duplicate name", "POST", "/v1/projects", student, `{"title":"Harmless","title":"Smuggled"}`, 400, "invalid", "title", "is given more than once"},
+		{"duplicate, other case", "POST", "/v1/projects", student, `{"title":"Harmless","Title":"Smuggled"}`, 400, "invalid", "Title", "is not a known field"},
+		{"nested duplicate", "POST", "/v1/users", admin,
+			`{"email":"dup@uni.example","name":"D","roles":["student"],"profile":{"code":"A1","code":"B2"}}`, 400, "invalid", "profile.code", "is given more than once"},
+		{"nested unknown", "POST", "/v1/users", admin,
+			`{"email":"dup@uni.example","name":"D","roles":["student"],"profile":{"Code":"A1"}}`, 400, "invalid", "profile.Code", "is not a known field"},
+		{"duplicate password", "POST", "/v1/auth/sign-in", "", `{"email":"strict@uni.example","password":"wrong","password":"strict student password"}`, 400, "invalid", "password", "is given more than once"},
+		{"nested wrong type", "POST", "/v1/users", admin, `{"email":"t@uni.example","name":"T","roles":["student"],"profile":{"code":7}}`, 400, "invalid", "profile.code", "must be a string"},
+		{"element wrong type", "POST", "/v1/users", admin, `{"email":"t@uni.example","name":"T","roles":[7]}`, 400, "invalid", "roles", "must be a string"},
+		{"fraction for an integer", "POST", "/v1/allocation", admin, `{"dry_run":true,"seed":1.5}`, 400, "invalid", "seed", "must be a whole number, written without a fraction or an exponent"},
+		{"integer out of range", "POST", "/v1/allocation", admin, `{"dry_run":true,"seed":123456789012345678901234567890}`, 400, "invalid", "seed", "is out of range"},
+		{"top level not an object", "POST", "/v1/projects", student, `["title"]`, 400, "invalid", "body", "must be an object"},
+		{"invalid UTF-8", "POST", "/v1/projects", student, "{\"title\":\"\xff\xfe\"}", 400, "malformed-json", "", ""},
+		{"empty body", "POST", "/v1/projects", student, ``, 400, "malformed-json", "", ""},
+		{"too large after the object", "POST", "/v1/projects", student, `{"title":"x"}` + strings.Repeat(" ", 1<<20), 413, "body-too-large", "", ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sub := *s
+			sub.t = t
+			var body any = c.body
+			if c.body == "" {
+				body = nil
+			}
+			r := sub.do(c.method, c.path, c.token, body, "Content-Type", "application/json")
+			sub.expect(r, c.status, c.code)
+			if c.field == "" {
+				return
+			}
+			errs, _ := r.Body["errors"].([]any)
+			if len(errs) != 1 {
+				t.Fatalf("errors %v, want one naming %s", r.Body["errors"], c.field)
+			}
+			fe, _ := errs[0].(map[string]any)
+			if fe["field"] != c.field || fe["message"] != c.message {
+				t.Fatalf("field error %v, want %s %q", fe, c.field, c.message)
+			}
+		})
+	}
+	if items := s.expect(s.do("GET", "/v1/projects", student, nil), 200).items(); len(items) != 0 {
+		t.Fatalf("a refused body stored projects: %v", items)
+	}
+	// The exact names still work.
+	s.expect(s.do("POST", "/v1/projects", student, `{"title":"Exact"}`), 201)
+}
