@@ -284,6 +284,7 @@ func knownEnv(t testing.TB) map[string]bool {
 var envKeyPatterns = []*regexp.Regexp{
 	regexp.MustCompile(`\benv\(\s*"([A-Z][A-Z0-9_]*)"\s*\)`),
 	regexp.MustCompile(`\benvOr\(\s*env\s*,\s*"([A-Z][A-Z0-9_]*)"`),
+	regexp.MustCompile(`\benvBool\(\s*env\s*,\s*"([A-Z][A-Z0-9_]*)"`),
 }
 
 func envNamesIn(src string) map[string]bool {
@@ -361,8 +362,8 @@ func TestManifests(t *testing.T) {
 
 // TestEnvNamesFromSource checks the parser of config.go on a known snippet.
 func TestEnvNamesFromSource(t *testing.T) {
-	got := envNamesIn(`a := env("MONGODB_URI"); b := envOr(env, "CAPSTONE_ADDR", ":8080"); c := os.Getenv("NOT_OURS"); d := envOr(env,"X_Y","")`)
-	want := map[string]bool{"MONGODB_URI": true, "CAPSTONE_ADDR": true, "X_Y": true}
+	got := envNamesIn(`a := env("MONGODB_URI"); b := envOr(env, "CAPSTONE_ADDR", ":8080"); c := os.Getenv("NOT_OURS"); d := envOr(env,"X_Y",""); e, err := envBool(env, "CAPSTONE_DEMO", false)`)
+	want := map[string]bool{"MONGODB_URI": true, "CAPSTONE_ADDR": true, "X_Y": true, "CAPSTONE_DEMO": true}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("envNamesIn = %v, want %v", got, want)
 	}

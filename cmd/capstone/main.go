@@ -46,6 +46,7 @@ Commands:
   import         import a CSV file of a KIND: %s
   replay         rebuild read models from the event store (or --verify them against a rebuild)
   bench          load-test a service (or a fresh one in this process) against the raw database
+  pubsub-setup     create the Pub/Sub topics and subscriptions once (then CAPSTONE_PUBSUB_CREATE=false)
   pubsub-emulator  serve Google's Pub/Sub fake over gRPC (for multi-process runs)
   dev-store        serve the embedded store on its own (for multi-process runs)
   help           show this help
@@ -92,6 +93,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return replay(ctx, args[1:], stdout, stderr, env)
 	case "bench":
 		return bench(ctx, args[1:], stdout, stderr, env)
+	case "pubsub-setup":
+		return pubsubSetup(ctx, args[1:], stdout, stderr, env)
 	case "pubsub-emulator":
 		return pubsubEmulator(ctx, args[1:], stdout, stderr)
 	case "dev-store":

@@ -36,7 +36,7 @@ func openMessaging(ctx context.Context, cfg config.Config, log *slog.Logger) (*m
 		return &messaging{pub: ch, subscriber: func(context.Context, string) (message.Subscriber, error) { return ch, nil },
 			closers: []func() error{ch.Close}}, nil
 	}
-	pcfg := pubsub.Config{ProjectID: cfg.PubSubProject, EmulatorHost: cfg.PubSubEmulator, Logger: log}
+	pcfg := pubsub.Config{ProjectID: cfg.PubSubProject, EmulatorHost: cfg.PubSubEmulator, Logger: log, CheckOnly: !cfg.PubSubCreate}
 	opts := pubsub.SubscriberOptions{}
 	for _, g := range projectionGroups {
 		if err := pubsub.EnsureSubscription(ctx, pcfg, g, opts); err != nil {

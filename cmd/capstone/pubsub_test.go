@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -81,12 +84,25 @@ func (p *proxy) restore(t *testing.T) {
 	p.serve(ln)
 }
 
-// startWithPubSub starts the whole service with Google's Pub/Sub fake as the bus.
-func startWithPubSub(t *testing.T, emulatorHost string) *service {
+// startWithPubSub starts the whole service with Google's Pub/Sub fake as the
+// bus, with the settings of extra on top.
+func startWithPubSub(t *testing.T, emulatorHost string, extra ...string) *service {
+	t.Helper()
+	s, err := tryStartWithPubSub(t, emulatorHost, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func tryStartWithPubSub(t *testing.T, emulatorHost string, extra ...string) (*service, error) {
 	t.Helper()
 	env := map[string]string{
 		"CAPSTONE_BOOTSTRAP_EMAIL": adminEmail, "CAPSTONE_BOOTSTRAP_PASSWORD": adminPassword,
 		"CAPSTONE_LOG_LEVEL": "error", "PUBSUB_PROJECT_ID": "capstone-test", "PUBSUB_EMULATOR_HOST": emulatorHost,
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
 	}
 	dir := t.TempDir()
 	cfg, err := config.ParseServe([]string{"--addr", "127.0.0.1:0", "--data-dir", dir}, func(k string) string { return env[k] }, io.Discard)
@@ -98,11 +114,47 @@ func startWithPubSub(t *testing.T, emulatorHost string) *service {
 	logs := &syncBuffer{}
 	app, err := StartApp(ctx, cfg, newLogger(logs, cfg), nil)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	s := &service{t: t, app: app, base: "http://" + app.Addr(), dataDir: dir, logs: logs}
 	t.Cleanup(s.stop)
-	return s
+	return s, nil
+}
+
+// TestPubSubSetupThenCheckOnly: with CAPSTONE_PUBSUB_CREATE=false a process
+// creates nothing in Pub/Sub, so it refuses to start before
+// `capstone pubsub-setup` and works after it, its commits reaching the read
+// models through the subscriptions the set-up made.
+func TestPubSubSetupThenCheckOnly(t *testing.T) {
+	em, err := pubsub.StartEmulator("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { em.Close() })
+	_, err = tryStartWithPubSub(t, em.Addr(), "CAPSTONE_PUBSUB_CREATE", "false")
+	if !errors.Is(err, pubsub.ErrNotSetUp) || !strings.Contains(err.Error(), "capstone pubsub-setup") {
+		t.Fatalf("start before the set-up: %v, want ErrNotSetUp naming capstone pubsub-setup", err)
+	}
+
+	env := map[string]string{"PUBSUB_PROJECT_ID": "capstone-test", "PUBSUB_EMULATOR_HOST": em.Addr()}
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"pubsub-setup"}, nil, &out, &errOut, func(k string) string { return env[k] }); err != nil {
+		t.Fatalf("pubsub-setup: %v\n%s", err, errOut.String())
+	}
+	for _, g := range projectionGroups {
+		if want := pubsub.SubscriptionName(pubsub.CommitsTopic, g) + ": ready"; !strings.Contains(out.String(), want) {
+			t.Errorf("pubsub-setup output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	s := startWithPubSub(t, em.Addr(), "CAPSTONE_PUBSUB_CREATE", "false")
+	admin := s.admin()
+	id := s.createUser(admin, "least.privilege@uni.example", "Least Privilege", []string{"student"}, "")
+	s.expect(s.do("GET", "/v1/users/"+id+"?min_version=1", admin, nil), 200)
+
+	if err := run(context.Background(), []string{"pubsub-setup"}, nil, io.Discard, io.Discard, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "PUBSUB_PROJECT_ID") {
+		t.Errorf("pubsub-setup without a project: %v, want an error naming PUBSUB_PROJECT_ID", err)
+	}
 }
 
 // TestPubSubBus: with Pub/Sub as the bus, writes reach the read models; while

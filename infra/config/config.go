@@ -43,6 +43,11 @@ type Config struct {
 	// PubSubEmulator points the client at an emulator (host:port).
 	PubSubProject  string
 	PubSubEmulator string
+	// PubSubCreate lets the process create (and correct) its topics and
+	// subscriptions at start-up. Off, it only checks that they exist, so
+	// that its identity needs no right to create, change or delete them:
+	// they are made once beforehand by `capstone pubsub-setup`.
+	PubSubCreate bool
 
 	// Tracing turns OpenTelemetry tracing on ("otlp") or off.
 	Tracing string
@@ -110,6 +115,8 @@ func ParseServe(args []string, env func(string) string, usage io.Writer) (Config
 	fs.StringVar(&c.Tracing, "tracing", envOr(env, "CAPSTONE_TRACING", "off"), "off, or otlp to export OpenTelemetry spans to OTEL_EXPORTER_OTLP_ENDPOINT (env CAPSTONE_TRACING)")
 	demo, demoErr := envBool(env, "CAPSTONE_DEMO", false)
 	BoolVar(fs, &c.Demo, "demo", demo, "load the demo cohort with documented sign-ins into an empty store (env CAPSTONE_DEMO=true)")
+	create, createErr := envBool(env, "CAPSTONE_PUBSUB_CREATE", true)
+	BoolVar(fs, &c.PubSubCreate, "pubsub-create", create, "create the Pub/Sub topics and subscriptions if missing; false: only check that they exist (made beforehand by `capstone pubsub-setup`), so that no right to create them is needed (env CAPSTONE_PUBSUB_CREATE)")
 	ttl := fs.String("token-ttl", envOr(env, "CAPSTONE_TOKEN_TTL", "12h"), "lifetime of a sign-in token (env CAPSTONE_TOKEN_TTL)")
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: capstone serve [flags]\n\nRuns the API and the projector (or the --components given) on one port.\n"+
@@ -126,6 +133,9 @@ func ParseServe(args []string, env func(string) string, usage io.Writer) (Config
 	}
 	if demoErr != nil {
 		return c, demoErr
+	}
+	if createErr != nil {
+		return c, createErr
 	}
 	var err error
 	if c.Components, err = parseComponents(*components); err != nil {

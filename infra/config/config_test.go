@@ -164,3 +164,27 @@ func TestTrustedProxies(t *testing.T) {
 		}
 	}
 }
+
+// TestPubSubCreate: processes create their Pub/Sub topics and subscriptions
+// unless told (env or flag) that they were set up beforehand.
+func TestPubSubCreate(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want bool
+	}{
+		{nil, nil, true},
+		{nil, map[string]string{"CAPSTONE_PUBSUB_CREATE": "false"}, false},
+		{nil, map[string]string{"CAPSTONE_PUBSUB_CREATE": "On"}, true},
+		{[]string{"--pubsub-create=false"}, nil, false},
+		{[]string{"--pubsub-create=true"}, map[string]string{"CAPSTONE_PUBSUB_CREATE": "0"}, true},
+	} {
+		c, err := ParseServe(tc.args, envOf(tc.env), io.Discard)
+		if err != nil || c.PubSubCreate != tc.want {
+			t.Errorf("%v %v: create %v, err %v; want %v", tc.args, tc.env, c.PubSubCreate, err, tc.want)
+		}
+	}
+	if _, err := ParseServe(nil, envOf(map[string]string{"CAPSTONE_PUBSUB_CREATE": "never"}), io.Discard); err == nil || !strings.Contains(err.Error(), "CAPSTONE_PUBSUB_CREATE") {
+		t.Errorf("CAPSTONE_PUBSUB_CREATE=never: %v, want an error naming it", err)
+	}
+}

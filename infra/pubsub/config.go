@@ -57,7 +57,19 @@ type Config struct {
 	EmulatorHost string
 	// Logger receives the adapter's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// CheckOnly says that the topics and subscriptions were created
+	// beforehand (`capstone pubsub-setup`): the process then only checks
+	// that a subscription exists, and never creates or changes a topic or a
+	// subscription, so its identity needs no right to (reading a
+	// subscription is enough, and publishing needs only publish on the
+	// topic). What is missing is reported as ErrNotSetUp.
+	CheckOnly bool
 }
+
+// ErrNotSetUp is returned, with CheckOnly, for a subscription that does not
+// exist (or whose topic was deleted): the process may not create it, and
+// whoever set Pub/Sub up has to run the set-up again.
+var ErrNotSetUp = errors.New("pubsub: not set up")
 
 // ConfigFromEnv reads PUBSUB_PROJECT_ID (or else GOOGLE_CLOUD_PROJECT) and
 // PUBSUB_EMULATOR_HOST. ok is false when no project is set: the caller then

@@ -21,7 +21,10 @@ const streamIDKey = "stream_id"
 //   - sends each message at once (PublishSettings.DelayThreshold = 0): the
 //     adapter's Publish waits for each message, and with the client's default
 //     10 ms batching delay one publisher managed about 90 messages/s;
-//   - creates a topic the first time it publishes to it, if it is missing.
+//   - creates a topic the first time it publishes to it, if it is missing;
+//     with cfg.CheckOnly it neither creates nor looks the topic up (which
+//     would need more than the right to publish): publishing to a missing
+//     topic fails, and the commit stays in the outbox for the relay.
 //
 // ctx bounds the connection set-up only. Close the publisher when done.
 func NewPublisher(ctx context.Context, cfg Config) (message.Publisher, error) {
@@ -55,9 +58,10 @@ func publisherConfig(cfg Config) googlecloud.PublisherConfig {
 		// the same ordering key until it is resumed; the relay republishes
 		// unpublished commits, so resume at once.
 		EnableMessageOrderingAutoResumePublishOnError: true,
-		PublishSettings: &settings,
-		ClientOptions:   cfg.clientOptions(),
-		Marshaler:       googlecloud.NewOrderingMarshaler(orderingKey),
+		PublishSettings:          &settings,
+		ClientOptions:            cfg.clientOptions(),
+		Marshaler:                googlecloud.NewOrderingMarshaler(orderingKey),
+		DoNotCheckTopicExistence: cfg.CheckOnly,
 	}
 }
 

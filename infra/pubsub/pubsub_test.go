@@ -554,3 +554,65 @@ func TestPublishRate(t *testing.T) {
 		t.Errorf("the fake holds %d messages, want 500", n)
 	}
 }
+
+// TestCheckOnlyCreatesNothing: with CheckOnly, a process whose identity may
+// not create or change topics and subscriptions never tries to: a missing
+// subscription is ErrNotSetUp and nothing appears; once set up (as
+// `capstone pubsub-setup` does) it subscribes and publishes, and it leaves
+// settings it finds different as they are.
+func TestCheckOnlyCreatesNothing(t *testing.T) {
+	e := newEnv(t)
+	check := e.cfg
+	check.CheckOnly = true
+	name := pubsub.SubscriptionName(bus.Topic, "g")
+	nothing := func(when string) {
+		t.Helper()
+		if _, err := e.subscription(t, name); status.Code(err) != codes.NotFound {
+			t.Errorf("%s: subscription %s: err %v, want NotFound", when, name, err)
+		}
+		_, err := e.admin(t).TopicAdminClient.GetTopic(e.ctx, &pubsubpb.GetTopicRequest{Topic: "projects/" + project + "/topics/" + bus.Topic})
+		if status.Code(err) != codes.NotFound {
+			t.Errorf("%s: topic %s: err %v, want NotFound", when, bus.Topic, err)
+		}
+	}
+
+	if err := pubsub.EnsureSubscription(e.ctx, check, "g"); !errors.Is(err, pubsub.ErrNotSetUp) {
+		t.Fatalf("EnsureSubscription before set-up: %v, want ErrNotSetUp", err)
+	}
+	nothing("after EnsureSubscription")
+	s, err := pubsub.NewSubscriber(e.ctx, check, "g", pubsub.SubscriberOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	if _, err := s.Subscribe(e.ctx, bus.Topic); !errors.Is(err, pubsub.ErrNotSetUp) {
+		t.Fatalf("Subscribe before set-up: %v, want ErrNotSetUp", err)
+	}
+	nothing("after Subscribe")
+	p, err := pubsub.NewPublisher(e.ctx, check)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	pub := &bus.Publisher{Pub: p, Topic: bus.Topic}
+	if err := pub.Publish(e.ctx, commit("project-1", 1, "lost")); err == nil {
+		t.Fatal("publishing to a topic that does not exist succeeded")
+	}
+	nothing("after Publish")
+
+	// Set up, with an ack deadline other than the default.
+	if err := pubsub.EnsureSubscription(e.ctx, e.cfg, "g", pubsub.SubscriberOptions{AckDeadline: 45 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pubsub.EnsureSubscription(e.ctx, check, "g"); err != nil {
+		t.Fatalf("EnsureSubscription after set-up: %v", err)
+	}
+	checking := &env{emu: e.emu, cfg: check, ctx: e.ctx}
+	in := checking.subscribe(t, "g", pubsub.SubscriberOptions{}, nil)
+	ids := publishAll(t, e.ctx, checking.publisher(t), []events.Commit{commit("project-1", 1, "delivered")})
+	waitFor(t, "the commit published in check-only mode", func() bool { return hasAll(in.ids(), ids) })
+	sub, err := e.subscription(t, name)
+	if err != nil || sub.AckDeadlineSeconds != 45 {
+		t.Errorf("check-only processes changed the subscription: ack deadline %d, %v; want the 45 s it was set up with", sub.GetAckDeadlineSeconds(), err)
+	}
+}

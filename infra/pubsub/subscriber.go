@@ -104,7 +104,8 @@ func checkNames(topic, group string) error {
 // Subscribe(ctx, topic) first makes sure that the topic, the dead-letter topic
 // and the group's subscription exist with the settings of opts (message
 // ordering, ack deadline, dead-letter policy; an existing subscription gets
-// its ack deadline and dead-letter policy updated), then receives from the
+// its ack deadline and dead-letter policy updated; with cfg.CheckOnly it
+// only checks that the subscription exists), then receives from the
 // subscription. Call Subscribe once per topic; run one subscriber per replica.
 //
 // ctx bounds the connection set-up only. Close the subscriber when done.
@@ -202,7 +203,8 @@ func (s *subscriber) ensure(ctx context.Context, topic string) error {
 // it exists, and the adapter creates one only when a projector subscribes;
 // a deployment calls this before the first publish (e.g. at start-up of the
 // API or a set-up job) so that no commit is missed by a group whose
-// projectors start later.
+// projectors start later. With cfg.CheckOnly it creates and changes nothing:
+// a missing subscription is ErrNotSetUp.
 func EnsureSubscription(ctx context.Context, cfg Config, group string, opts ...SubscriberOptions) error {
 	if err := cfg.validate(); err != nil {
 		return err
@@ -248,6 +250,9 @@ func subscriptionSpec(project, topic, group string, o SubscriberOptions) *pubsub
 }
 
 func ensureSubscription(ctx context.Context, c *gpubsub.Client, cfg Config, topic, group string, o SubscriberOptions) error {
+	if cfg.CheckOnly {
+		return checkSubscription(ctx, c, cfg, topic, group, o)
+	}
 	project := cfg.ProjectID
 	dlq := o.deadLetterTopic(topic)
 	for _, t := range []string{topic, dlq} {
@@ -303,6 +308,40 @@ func ensureSubscription(ctx context.Context, c *gpubsub.Client, cfg Config, topi
 	})
 	if err != nil {
 		return fmt.Errorf("pubsub: update subscription %s (%s): %w", want.Name, strings.Join(paths, ", "), err)
+	}
+	return nil
+}
+
+// checkSubscription is ensureSubscription for CheckOnly: it reads the
+// group's subscription and changes nothing. A missing subscription, or one
+// attached to another (or a deleted) topic, is ErrNotSetUp; settings that
+// differ from o are logged, since the subscription still delivers.
+func checkSubscription(ctx context.Context, c *gpubsub.Client, cfg Config, topic, group string, o SubscriberOptions) error {
+	want := subscriptionSpec(cfg.ProjectID, topic, group, o)
+	have, err := c.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{Subscription: want.Name})
+	if status.Code(err) == codes.NotFound {
+		return fmt.Errorf("%w: subscription %s does not exist; create it with `capstone pubsub-setup`", ErrNotSetUp, want.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("pubsub: get subscription %s: %w", want.Name, err)
+	}
+	if have.Topic != want.Topic {
+		return fmt.Errorf("%w: subscription %s is attached to %s, not %s; recreate it with `capstone pubsub-setup`", ErrNotSetUp, want.Name, have.Topic, want.Topic)
+	}
+	var drift []string
+	if !have.EnableMessageOrdering {
+		drift = append(drift, "message ordering off")
+	}
+	if have.AckDeadlineSeconds != want.AckDeadlineSeconds {
+		drift = append(drift, fmt.Sprintf("ack deadline %ds, not %ds", have.AckDeadlineSeconds, want.AckDeadlineSeconds))
+	}
+	if have.GetDeadLetterPolicy().GetDeadLetterTopic() != want.DeadLetterPolicy.DeadLetterTopic ||
+		have.GetDeadLetterPolicy().GetMaxDeliveryAttempts() != want.DeadLetterPolicy.MaxDeliveryAttempts {
+		drift = append(drift, "another dead-letter policy")
+	}
+	if len(drift) > 0 {
+		cfg.slog().WarnContext(ctx, "pubsub subscription differs from this service's settings; run `capstone pubsub-setup` to bring it back",
+			"subscription", want.Name, "differences", strings.Join(drift, "; "))
 	}
 	return nil
 }
