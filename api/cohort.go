@@ -104,13 +104,14 @@ func (s *Server) putSupervisorProfile(w http.ResponseWriter, r *http.Request, a 
 	return nil
 }
 
-// studentJSON is a student's overview.
+// studentJSON is a student's overview; what the caller may not see is left
+// out (docs/visibility.md).
 type studentJSON struct {
 	ID           string         `json:"id"`
 	Email        string         `json:"email"`
 	Name         string         `json:"name"`
 	Profile      events.Profile `json:"profile"`
-	Preferences  []string       `json:"preferences"`
+	Preferences  *[]string      `json:"preferences,omitempty"`
 	SupervisorID string         `json:"supervisor_id,omitempty"`
 	AssignedVia  string         `json:"assigned_via,omitempty"`
 	ExaminerID   string         `json:"examiner_id,omitempty"`
@@ -125,19 +126,20 @@ func (s *Server) getStudent(w http.ResponseWriter, r *http.Request, a actor) err
 	if err != nil {
 		return err
 	}
-	out := studentJSON{ID: o.ID, Email: o.Email, Name: o.Name, Profile: o.Profile, Preferences: o.Preferences,
+	out := studentJSON{ID: o.ID, Email: o.Email, Name: o.Name, Profile: o.Profile,
 		SupervisorID: o.SupervisorID, AssignedVia: o.Via, ExaminerID: o.ExaminerID, Projects: []projectJSON{}}
-	if out.Preferences == nil {
-		out.Preferences = []string{}
+	if o.View.Preferences {
+		prefs := append([]string{}, o.Preferences...)
+		out.Preferences = &prefs
 	}
 	for _, p := range o.Projects {
 		pj := projectFromDoc(p)
 		out.Projects = append(out.Projects, pj)
-		if p.ID == o.ProjectID || (out.Project == nil && o.ProjectID == "") {
+		if o.View.Placement && (p.ID == o.ProjectID || (out.Project == nil && o.ProjectID == "")) {
 			out.Project = &pj
 		}
 	}
-	if o.Graded && (queries.IsCoordinator(a) || a.UserID == o.ID || a.UserID == o.SupervisorID || a.UserID == o.ExaminerID) {
+	if o.Graded {
 		g := o.Grade
 		out.Grade, out.Feedback = &g, o.Feedback
 	}

@@ -47,7 +47,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, a actor) error {
 	}
 	switch name {
 	case ExportSupervisorAssignments:
-		rows, err := s.ExportQ.Assignments(r.Context())
+		rows, err := s.ExportQ.Assignments(r.Context(), a)
 		if err != nil {
 			return err
 		}
@@ -56,7 +56,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, a actor) error {
 			return err
 		}
 	case ExportFinalGrades:
-		rows, err := s.ExportQ.Grades(r.Context())
+		rows, err := s.ExportQ.Grades(r.Context(), a)
 		if err != nil {
 			return err
 		}

@@ -56,6 +56,9 @@ func toProblem(err error) *Problem {
 	if errors.Is(err, queries.ErrNotFound) {
 		return problem(http.StatusNotFound, "not-found", "not found")
 	}
+	if errors.Is(err, queries.ErrForbidden) {
+		return problem(http.StatusForbidden, "forbidden", "you may not see this")
+	}
 	return problem(http.StatusInternalServerError, "internal", "something went wrong on our side; it has been logged")
 }
 

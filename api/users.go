@@ -9,6 +9,7 @@ import (
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/events/visibility"
 	"github.com/capstone-pms/capstone/projections"
 	"github.com/capstone-pms/capstone/queries"
 )
@@ -95,7 +96,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a events.Acto
 	if err != nil {
 		return err
 	}
-	page, err := s.UserQ.List(r.Context(), queries.UserFilter{Role: role, Query: trimmed(q.Get("q"), 100), Cursor: cursor, Limit: int(limit)})
+	page, err := s.UserQ.List(r.Context(), a, queries.UserFilter{Role: role, Query: trimmed(q.Get("q"), 100), Cursor: cursor, Limit: int(limit)})
 	if err != nil {
 		return err
 	}
@@ -131,10 +132,10 @@ type patchUserRequest struct {
 // their own name.
 func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, a events.Actor) error {
 	id := mux.Vars(r)["id"]
-	coordinator := queries.IsCoordinator(a)
-	if !coordinator && a.UserID != id {
+	if !visibility.SeesUser(a, id) {
 		return commands.ErrNotFound
 	}
+	coordinator := queries.IsCoordinator(a)
 	var req patchUserRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err

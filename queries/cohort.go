@@ -3,6 +3,8 @@ package queries
 import (
 	"context"
 
+	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/events/visibility"
 	"github.com/capstone-pms/capstone/projections"
 )
 
@@ -38,14 +40,17 @@ func (q Supervisors) Get(ctx context.Context, id string) (projections.Supervisor
 // Students answers questions about a student's overview.
 type Students struct{ Reader Reader }
 
-// StudentOverview is a student's overview with their projects.
+// StudentOverview is a student's overview with their projects, cut down to
+// what the viewer may see: the parts View leaves out are empty.
 type StudentOverview struct {
 	projections.StudentDoc
 	Projects []projections.ProjectDoc
+	View     visibility.StudentView
 }
 
-// Get returns the overview to the student, a coordinator, or the student's
-// supervisor or examiner; everyone else is told it does not exist.
+// Get returns the part of a student's overview the viewer may see, with
+// the projects of theirs the viewer may see; to a viewer who may see none
+// of it, the student does not exist.
 func (q Students) Get(ctx context.Context, v Viewer, id string) (StudentOverview, error) {
 	var doc projections.StudentDoc
 	found, err := q.Reader.Get(ctx, projections.CollStudents, id, &doc)
@@ -55,18 +60,47 @@ func (q Students) Get(ctx context.Context, v Viewer, id string) (StudentOverview
 	if !found || !doc.Active {
 		return StudentOverview{}, ErrNotFound
 	}
-	if !IsCoordinator(v) && v.UserID != id && v.UserID != doc.SupervisorID && v.UserID != doc.ExaminerID {
+	projects, err := q.projects(ctx, doc.ProjectIDs)
+	if err != nil {
+		return StudentOverview{}, err
+	}
+	facts := visibility.Student{ID: doc.ID, SupervisorID: doc.SupervisorID, ExaminerID: doc.ExaminerID}
+	for _, p := range projects {
+		facts.Projects = append(facts.Projects, projectFacts(p))
+	}
+	out := StudentOverview{StudentDoc: doc, Projects: []projections.ProjectDoc{}, View: visibility.SeesStudent(v, facts)}
+	if !out.View.Record {
 		return StudentOverview{}, ErrNotFound
 	}
-	out := StudentOverview{StudentDoc: doc, Projects: []projections.ProjectDoc{}}
-	for _, pid := range doc.ProjectIDs {
+	for _, p := range projects {
+		if visible(v, p) {
+			out.Projects = append(out.Projects, p)
+		}
+	}
+	if !out.View.Placement {
+		out.SupervisorID, out.Via, out.ExaminerID, out.ProjectID = "", "", "", ""
+	}
+	if !out.View.Grade {
+		out.Graded, out.Grade, out.Feedback = false, 0, ""
+	}
+	if !out.View.Preferences {
+		out.Preferences = nil
+	}
+	out.ProjectIDs = nil // every project id, visible or not: not for the caller
+	return out, nil
+}
+
+// projects reads a student's projects, leaving out the withdrawn ones.
+func (q Students) projects(ctx context.Context, ids []string) ([]projections.ProjectDoc, error) {
+	var out []projections.ProjectDoc
+	for _, pid := range ids {
 		var p projections.ProjectDoc
 		ok, err := q.Reader.Get(ctx, projections.CollProjects, pid, &p)
 		if err != nil {
-			return StudentOverview{}, err
+			return nil, err
 		}
-		if ok && p.Status != "withdrawn" {
-			out.Projects = append(out.Projects, p)
+		if ok && p.Status != events.StatusWithdrawn {
+			out = append(out, p)
 		}
 	}
 	return out, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 
+	"github.com/capstone-pms/capstone/events/visibility"
 	"github.com/capstone-pms/capstone/projections"
 )
 
@@ -21,10 +22,15 @@ type GradeRow struct {
 }
 
 // Exports reads what the coordinator downloads, in the import formats.
+// They hold the whole cohort, so only a viewer who sees every record gets
+// them.
 type Exports struct{ Reader Reader }
 
 // Assignments lists every student with a supervisor, by student e-mail.
-func (q Exports) Assignments(ctx context.Context) ([]AssignmentRow, error) {
+func (q Exports) Assignments(ctx context.Context, v Viewer) ([]AssignmentRow, error) {
+	if !visibility.SeesAll(v) {
+		return nil, ErrForbidden
+	}
 	students, err := Students{Reader: q.Reader}.All(ctx)
 	if err != nil {
 		return nil, err
@@ -46,7 +52,10 @@ func (q Exports) Assignments(ctx context.Context) ([]AssignmentRow, error) {
 }
 
 // Grades lists every graded student, by e-mail.
-func (q Exports) Grades(ctx context.Context) ([]GradeRow, error) {
+func (q Exports) Grades(ctx context.Context, v Viewer) ([]GradeRow, error) {
+	if !visibility.SeesAll(v) {
+		return nil, ErrForbidden
+	}
 	students, err := Students{Reader: q.Reader}.All(ctx)
 	if err != nil {
 		return nil, err

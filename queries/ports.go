@@ -12,6 +12,9 @@ import (
 // ErrNotFound is returned for what does not exist or what the caller may not see.
 var ErrNotFound = errors.New("not found")
 
+// ErrForbidden is returned for a whole list or export the caller may not see.
+var ErrForbidden = errors.New("forbidden")
+
 // Reader reads read-model documents.
 type Reader interface {
 	Get(ctx context.Context, collection, id string, into any) (bool, error)
@@ -28,13 +31,20 @@ type Streams interface {
 type Filter struct {
 	Equal    map[string]string // field equals value (for an array field: contains it)
 	NotEqual map[string]string
-	AnyOf    [][2]string // at least one field equals its value
-	Search   []string    // fields Term is looked for in, case-insensitively
+	AnyOf    []Match  // at least one holds
+	Search   []string // fields Term is looked for in, case-insensitively
 	Term     string
 	After    string // only ids greater than this (the cursor)
 	Limit    int
 	// ActiveOnly keeps documents whose boolean field "active" is true.
 	ActiveOnly bool
+}
+
+// Match is one alternative of Filter.AnyOf: every field of Equal has its
+// value, and no field of NotIn has one of its values.
+type Match struct {
+	Equal map[string]string
+	NotIn map[string][]string
 }
 
 // Page is one page of a list and the cursor of the next (empty at the end).

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/events/visibility"
 	"github.com/capstone-pms/capstone/projections"
 )
 
@@ -33,11 +34,37 @@ type PastState struct {
 	AtVersion int64
 }
 
-// visible reports whether the viewer may see the project: coordinators, its
-// owner, its supervisor and its examiner.
+// projectFacts is what the visibility rule knows of a project.
+func projectFacts(d projections.ProjectDoc) visibility.Project {
+	return visibility.Project{OwnerID: d.OwnerID, SupervisorID: d.SupervisorID, ExaminerID: d.ExaminerID, Status: d.Status}
+}
+
+// visible reports whether the viewer may see the project.
 func visible(v Viewer, d projections.ProjectDoc) bool {
-	return IsCoordinator(v) || v.UserID == d.OwnerID ||
-		(d.SupervisorID != "" && v.UserID == d.SupervisorID) || (d.ExaminerID != "" && v.UserID == d.ExaminerID)
+	return visibility.SeesProject(v, projectFacts(d))
+}
+
+// relationFields are the read-model fields that name a project's people.
+var relationFields = map[visibility.Relation]string{
+	visibility.Owner: "owner_id", visibility.Supervisor: "supervisor_id", visibility.Examiner: "examiner_id",
+}
+
+// visibleFilter is the visibility rule as a store filter: one alternative
+// per grant (nil when the viewer sees every project).
+func visibleFilter(v Viewer) []Match {
+	all, grants := visibility.ProjectGrants(v)
+	if all {
+		return nil
+	}
+	out := []Match{}
+	for _, g := range grants {
+		m := Match{Equal: map[string]string{relationFields[g.Relation]: v.UserID}}
+		if len(g.Except) > 0 {
+			m.NotIn = map[string][]string{"status": g.Except}
+		}
+		out = append(out, m)
+	}
+	return out
 }
 
 // Get returns a project the viewer may see. With minVersion > 0 it waits for
@@ -90,20 +117,13 @@ func (q Projects) List(ctx context.Context, v Viewer, f ProjectFilter) (Page[pro
 			filter.Equal[field] = val
 		}
 	}
-	if !IsCoordinator(v) {
-		filter.AnyOf = [][2]string{{"owner_id", v.UserID}, {"supervisor_id", v.UserID}, {"examiner_id", v.UserID}}
-	}
-	if onlyStudent(v) && (f.StudentID == "" || f.StudentID == v.UserID) {
+	filter.AnyOf = visibleFilter(v)
+	if visibility.OwnOnly(v) && (f.StudentID == "" || f.StudentID == v.UserID) {
 		if p, ok, err := q.ownList(ctx, v.UserID, f, filter.Limit); ok || err != nil {
 			return p, err
 		}
 	}
 	return page(ctx, q.Reader, projections.CollProjects, filter, func(d projections.ProjectDoc) string { return d.ID })
-}
-
-// onlyStudent reports whether every project the viewer may see is their own.
-func onlyStudent(v Viewer) bool {
-	return len(v.Roles) == 1 && v.Roles[0] == events.RoleStudent
 }
 
 // ownList serves a student's own projects from their overview document: a

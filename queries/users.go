@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/events/visibility"
 	"github.com/capstone-pms/capstone/projections"
 )
 
@@ -24,7 +25,7 @@ type UserFilter struct {
 // Get returns a user the viewer may see: coordinators see everyone, others
 // only themselves. With minVersion > 0 it waits for the read model to catch up.
 func (q Users) Get(ctx context.Context, v Viewer, id string, minVersion int64) (projections.UserDoc, error) {
-	if !IsCoordinator(v) && v.UserID != id {
+	if !visibility.SeesUser(v, id) {
 		return projections.UserDoc{}, ErrNotFound
 	}
 	var doc projections.UserDoc
@@ -51,8 +52,11 @@ func (q Users) Lookup(ctx context.Context, id string) (projections.UserDoc, bool
 	return doc, found, err
 }
 
-// List returns a page of active users (coordinators only: the caller checks).
-func (q Users) List(ctx context.Context, f UserFilter) (Page[projections.UserDoc], error) {
+// List returns a page of active users to a viewer who may see every account.
+func (q Users) List(ctx context.Context, v Viewer, f UserFilter) (Page[projections.UserDoc], error) {
+	if !visibility.SeesAll(v) {
+		return Page[projections.UserDoc]{}, ErrForbidden
+	}
 	filter := Filter{Equal: map[string]string{"status": projections.UserActive}, After: f.Cursor, Limit: f.Limit,
 		Search: []string{"name", "email"}, Term: f.Query}
 	if f.Role != "" {
@@ -61,9 +65,10 @@ func (q Users) List(ctx context.Context, f UserFilter) (Page[projections.UserDoc
 	return page(ctx, q.Reader, projections.CollUsers, filter, func(d projections.UserDoc) string { return d.ID })
 }
 
-// History returns the events of a user's stream (coordinator or self).
+// History returns the events of a user's stream to a viewer who may see
+// the account.
 func (q Users) History(ctx context.Context, v Viewer, id string) ([]events.Envelope, error) {
-	if !IsCoordinator(v) && v.UserID != id {
+	if !visibility.SeesUser(v, id) {
 		return nil, ErrNotFound
 	}
 	return history(ctx, q.Streams, events.StreamUser, id)

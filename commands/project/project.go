@@ -11,6 +11,7 @@ import (
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/events/visibility"
 )
 
 // State is a project as the write side sees it.
@@ -216,8 +217,8 @@ func Evolve(s State, e events.Envelope) State {
 // VisibleTo reports whether a caller may see the project at all; everyone
 // else is told it does not exist.
 func (s State) VisibleTo(a events.Actor) bool {
-	return slices.Contains(a.Roles, events.RoleCoordinator) || a.UserID == s.OwnerID ||
-		(s.SupervisorID != "" && a.UserID == s.SupervisorID) || (s.ExaminerID != "" && a.UserID == s.ExaminerID)
+	return visibility.SeesProject(a, visibility.Project{OwnerID: s.OwnerID, SupervisorID: s.SupervisorID,
+		ExaminerID: s.ExaminerID, Status: s.Status})
 }
 
 func mayChange(s State, by events.Actor) error {

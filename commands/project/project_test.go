@@ -154,7 +154,8 @@ func TestDecideRefusalsOfLaterStatuses(t *testing.T) {
 		Err    error
 	}{
 		{Name: "assigned supervisor may see but not edit", status: events.StatusDraft, When: project.Edit{By: supervisor, Title: ptr("X")}, Err: commands.ErrForbidden},
-		{Name: "assigned examiner may not withdraw", status: events.StatusDraft, When: project.Withdraw{By: examiner}, Err: commands.ErrForbidden},
+		{Name: "assigned examiner may not withdraw", status: events.StatusSubmitted, When: project.Withdraw{By: examiner}, Err: commands.ErrForbidden},
+		{Name: "a draft's examiner is told it does not exist", status: events.StatusDraft, When: project.Withdraw{By: examiner}, Err: commands.ErrNotFound},
 		{Name: "owner edits a submitted proposal", status: "submitted", When: project.Edit{By: owner, Title: ptr("X")}, Then: []events.Data{&events.ProjectEdited{Title: "X", Description: "A toy compiler", Aim: "Learn", Rationale: "Fun"}}},
 		{Name: "owner edits a rejected proposal", status: "rejected", When: project.Edit{By: owner, Title: ptr("X")}, Then: []events.Data{&events.ProjectEdited{Title: "X", Description: "A toy compiler", Aim: "Learn", Rationale: "Fun"}}},
 		{Name: "owner may not edit an accepted project", status: "accepted", When: project.Edit{By: owner, Title: ptr("X")}, Err: project.ErrNotEditable},

@@ -230,8 +230,19 @@ func (r *ReadModels) Find(ctx context.Context, collection string, f queries.Filt
 	}
 	if len(f.AnyOf) > 0 {
 		var or bson.A
-		for _, kv := range f.AnyOf {
-			or = append(or, bson.D{{Key: kv[0], Value: kv[1]}})
+		for _, m := range f.AnyOf {
+			var all bson.A
+			for k, v := range m.Equal {
+				all = append(all, bson.D{{Key: k, Value: v}})
+			}
+			for k, vs := range m.NotIn {
+				all = append(all, bson.D{{Key: k, Value: bson.D{{Key: "$nin", Value: vs}}}})
+			}
+			if len(all) == 0 { // no condition: the alternative matches everything
+				or = append(or, bson.D{})
+				continue
+			}
+			or = append(or, bson.D{{Key: "$and", Value: all}})
 		}
 		and = append(and, bson.D{{Key: "$or", Value: or}})
 	}
