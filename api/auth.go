@@ -148,7 +148,7 @@ func writeMeta(r *http.Request, a events.Actor) (commands.Meta, error) {
 
 func (s *Server) authRoutes(r *mux.Router) {
 	r.HandleFunc("/v1/auth/sign-in", s.signIn).Methods(http.MethodPost)
-	r.HandleFunc("/v1/me", s.authed(s.getMe)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/me", s.authed(s.reads(s.getMe, readsFromStore))).Methods(http.MethodGet)
 	r.HandleFunc("/v1/me/password", s.authed(s.changePassword)).Methods(http.MethodPut)
 	r.HandleFunc("/v1/users/{id}/password-token", s.authed(s.issuePasswordToken, events.RoleCoordinator)).Methods(http.MethodPost)
 	r.HandleFunc("/v1/auth/set-password", s.setPassword).Methods(http.MethodPost)

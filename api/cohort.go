@@ -14,10 +14,10 @@ import (
 
 func (s *Server) cohortRoutes(r *mux.Router) {
 	coord := events.RoleCoordinator
-	r.HandleFunc("/v1/supervisors", s.authed(s.listSupervisors)).Methods(http.MethodGet)
-	r.HandleFunc("/v1/supervisors/{id}", s.authed(s.getSupervisor)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/supervisors", s.authed(s.reads(s.listSupervisors, projections.CollSupervisors))).Methods(http.MethodGet)
+	r.HandleFunc("/v1/supervisors/{id}", s.authed(s.reads(s.getSupervisor, projections.CollSupervisors))).Methods(http.MethodGet)
 	r.HandleFunc("/v1/supervisors/{id}/profile", s.authed(s.putSupervisorProfile, events.RoleSupervisor, coord)).Methods(http.MethodPut)
-	r.HandleFunc("/v1/students/{id}", s.authed(s.getStudent)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/students/{id}", s.authed(s.reads(s.getStudent, projections.CollStudents, projections.CollProjects))).Methods(http.MethodGet)
 	r.HandleFunc("/v1/students/{id}/preferences", s.authed(s.putPreferences, events.RoleStudent)).Methods(http.MethodPut)
 	r.HandleFunc("/v1/projects/{id}/submit", s.authed(s.submitProject, events.RoleStudent)).Methods(http.MethodPost)
 	r.HandleFunc("/v1/projects/{id}/decision", s.authed(s.decideProject, events.RoleSupervisor)).Methods(http.MethodPost)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/projections"
 	"github.com/capstone-pms/capstone/queries"
 )
 
@@ -36,7 +37,7 @@ var ExportNames = []string{ExportSupervisorAssignments, ExportFinalGrades}
 var exportAliases = map[string]string{"assignments": ExportSupervisorAssignments, "grades": ExportFinalGrades}
 
 func (s *Server) exportRoutes(r *mux.Router) {
-	r.HandleFunc("/v1/exports/{name}.csv", s.authed(s.export, events.RoleCoordinator)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/exports/{name}.csv", s.authed(s.reads(s.export, projections.CollStudents, projections.CollUsers), events.RoleCoordinator)).Methods(http.MethodGet)
 }
 
 func (s *Server) export(w http.ResponseWriter, r *http.Request, a actor) error {

@@ -42,7 +42,7 @@ type IdempotencyStore interface {
 const IdempotencyTTL = 24 * time.Hour
 
 // replayedHeaders are the response headers a replay repeats.
-var replayedHeaders = []string{"Content-Type", "Location", "ETag"}
+var replayedHeaders = []string{"Content-Type", "Location", "ETag", HeaderBookmark}
 
 type newIDKey struct{}
 

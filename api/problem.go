@@ -59,6 +59,10 @@ func toProblem(err error) *Problem {
 	if errors.Is(err, queries.ErrForbidden) {
 		return problem(http.StatusForbidden, "forbidden", "you may not see this")
 	}
+	var ahead *queries.VersionNotFoundError
+	if errors.As(err, &ahead) {
+		return problem(http.StatusNotFound, "version-not-found", ahead.Error())
+	}
 	return problem(http.StatusInternalServerError, "internal", "something went wrong on our side; it has been logged")
 }
 

@@ -15,11 +15,11 @@ import (
 
 func (s *Server) projectRoutes(r *mux.Router) {
 	r.HandleFunc("/v1/projects", s.authed(s.idempotent(s.createProject), events.RoleStudent)).Methods(http.MethodPost)
-	r.HandleFunc("/v1/projects", s.authed(s.listProjects)).Methods(http.MethodGet)
-	r.HandleFunc("/v1/projects/{id}", s.authed(s.getProject)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/projects", s.authed(s.reads(s.listProjects, projections.CollProjects, projections.CollStudents))).Methods(http.MethodGet)
+	r.HandleFunc("/v1/projects/{id}", s.authed(s.reads(s.getProject, projections.CollProjects))).Methods(http.MethodGet)
 	r.HandleFunc("/v1/projects/{id}", s.authed(s.editProject)).Methods(http.MethodPatch)
 	r.HandleFunc("/v1/projects/{id}", s.authed(s.withdrawProject)).Methods(http.MethodDelete)
-	r.HandleFunc("/v1/projects/{id}/history", s.authed(s.projectHistory)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/projects/{id}/history", s.authed(s.reads(s.projectHistory, readsFromStore))).Methods(http.MethodGet)
 }
 
 // projectJSON is a project in responses.

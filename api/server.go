@@ -54,6 +54,9 @@ type Server struct {
 	Importer    func(dry bool) *imports.Importer
 	// Admin serves the projections' status and rebuilds.
 	Admin Admin
+	// Consistency, when set, gives every write's answer a bookmark that
+	// reads take as ?after=, and settles writes (see Consistency).
+	Consistency *Consistency
 	// Metrics, when set, instruments every route and serves /metrics.
 	Metrics Instrumenter
 	// HealthOnly serves only /healthz, /readyz and /metrics: the HTTP face of
@@ -93,7 +96,7 @@ func (s *Server) Routes() []Route {
 
 // Handler returns the routed HTTP handler with its middleware.
 func (s *Server) Handler() http.Handler {
-	return s.withClient(s.secureHeaders(s.withRequestID(s.recoverer(s.router()))))
+	return s.withClient(s.secureHeaders(s.withRequestID(s.recoverer(s.settleWrites(s.router())))))
 }
 
 func (s *Server) router() *mux.Router {

@@ -17,11 +17,11 @@ import (
 func (s *Server) userRoutes(r *mux.Router) {
 	coord := events.RoleCoordinator
 	r.HandleFunc("/v1/users", s.authed(s.idempotent(s.createUser), coord)).Methods(http.MethodPost)
-	r.HandleFunc("/v1/users", s.authed(s.listUsers, coord)).Methods(http.MethodGet)
-	r.HandleFunc("/v1/users/{id}", s.authed(s.getUser)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/users", s.authed(s.reads(s.listUsers, projections.CollUsers), coord)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/users/{id}", s.authed(s.reads(s.getUser, projections.CollUsers))).Methods(http.MethodGet)
 	r.HandleFunc("/v1/users/{id}", s.authed(s.patchUser)).Methods(http.MethodPatch)
 	r.HandleFunc("/v1/users/{id}", s.authed(s.deleteUser, coord)).Methods(http.MethodDelete)
-	r.HandleFunc("/v1/users/{id}/history", s.authed(s.userHistory)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/users/{id}/history", s.authed(s.reads(s.userHistory, readsFromStore))).Methods(http.MethodGet)
 }
 
 // userJSON is a user in responses.

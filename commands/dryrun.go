@@ -17,7 +17,7 @@ func DryRun(x *Executor) *Executor {
 	states, _ := lru.New[string, cachedState](stateCacheSize)
 	d := *x
 	d.Store, d.Snapshots, d.Publisher, d.Outbox = &dryStore{EventStore: x.Store, appended: map[string][]events.Commit{}}, nil, nil, nil
-	d.Observe, d.Appended, d.states = nil, nil, states
+	d.Observe, d.Appended, d.states, d.dryRun = nil, nil, states, true
 	return &d
 }
 

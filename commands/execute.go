@@ -91,6 +91,9 @@ type Executor struct {
 	// another process moved on is never trusted blindly. Commits are
 	// immutable, so a cached state at version v is the true state at v forever.
 	states *lru.Cache[string, cachedState]
+	// dryRun marks an executor that stores nothing (see DryRun): its
+	// "appends" are not recorded in a request's Writes.
+	dryRun bool
 }
 
 type cachedState struct {
@@ -268,6 +271,9 @@ func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], stream
 		}
 		if err != nil {
 			return Result[S]{}, fmt.Errorf("append %s: %w", commit.ID(), err)
+		}
+		if !x.dryRun {
+			recordWrite(ctx, commit)
 		}
 		for _, e := range commit.Events {
 			state = d.Evolve(state, e)

@@ -51,11 +51,17 @@ type checkpoint struct {
 	Version int64  `bson:"version"`
 }
 
+// checkpointID is the id of the document that records how far a broadcast
+// stream has been folded into every document it concerns.
+func (m *Multi[D, PD]) checkpointID(streamID string) string {
+	return "checkpoint:" + m.ProjectionName + ":" + streamID
+}
+
 // Handle folds a commit into every document it concerns, at most once each.
 func (m *Multi[D, PD]) Handle(ctx context.Context, c events.Commit) error {
 	commits := []events.Commit{c}
 	broadcast := slices.Contains(m.Broadcast, c.StreamType)
-	cpID := "checkpoint:" + m.ProjectionName + ":" + c.StreamID
+	cpID := m.checkpointID(c.StreamID)
 	var cpRev int64
 	if broadcast {
 		var cp checkpoint

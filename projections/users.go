@@ -35,12 +35,14 @@ type UserDoc struct {
 func NewUsers(docs Documents, streams Streams) *Model[UserDoc] {
 	return &Model[UserDoc]{
 		ProjectionName: "users", Collection: CollUsers, StreamType: events.StreamUser,
-		Fold: foldUser, Version: func(d UserDoc) int64 { return d.Version },
+		Fold: FoldUser, Version: func(d UserDoc) int64 { return d.Version },
 		Docs: docs, Streams: streams,
 	}
 }
 
-func foldUser(d UserDoc, e events.Envelope) (UserDoc, bool) {
+// FoldUser applies one event to a user document. The query side uses it
+// too, to show a version the read model has not reached yet.
+func FoldUser(d UserDoc, e events.Envelope) (UserDoc, bool) {
 	switch x := e.Data.(type) {
 	case *events.UserCreated:
 		d = UserDoc{ID: e.StreamID, Email: x.Email, Name: x.Name, Roles: x.Roles, Profile: x.Profile,

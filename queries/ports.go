@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"time"
 
 	"github.com/capstone-pms/capstone/events"
 )
@@ -64,35 +63,6 @@ const (
 	DefaultLimit = 50
 	MaxLimit     = 200
 )
-
-// MaxWait bounds how long a read waits for the read model to reach the
-// version the caller's own write produced (read your writes).
-var MaxWait = 2 * time.Second
-
-// waitForVersion re-reads until read reports at least version min, or MaxWait passes.
-func waitForVersion(ctx context.Context, min int64, read func() (int64, error)) error {
-	deadline := time.Now().Add(MaxWait)
-	delay := 2 * time.Millisecond
-	for {
-		v, err := read()
-		if err != nil || v >= min || time.Now().After(deadline) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(delay):
-		}
-		delay = min64(delay*2, 50*time.Millisecond)
-	}
-}
-
-func min64(a, b time.Duration) time.Duration {
-	if a < b {
-		return a
-	}
-	return b
-}
 
 func clampLimit(n int) int {
 	switch {

@@ -2,6 +2,7 @@ package queries
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"time"
 
@@ -67,24 +68,24 @@ func visibleFilter(v Viewer) []Match {
 	return out
 }
 
-// Get returns a project the viewer may see. With minVersion > 0 it waits for
-// the read model to catch up with the caller's own write.
+// Get returns a project the viewer may see. With minVersion > 0 it shows at
+// least that version (the caller's own write), folding from the event store
+// what the read model lacks.
 func (q Projects) Get(ctx context.Context, v Viewer, id string, minVersion int64) (projections.ProjectDoc, error) {
 	var doc projections.ProjectDoc
-	var found bool
-	err := waitForVersion(ctx, minVersion, func() (int64, error) {
-		var err error
-		doc = projections.ProjectDoc{}
-		found, err = q.Reader.Get(ctx, projections.CollProjects, id, &doc)
-		return doc.Version, err
-	})
+	found, err := q.Reader.Get(ctx, projections.CollProjects, id, &doc)
 	if err != nil {
 		return projections.ProjectDoc{}, err
 	}
+	doc, found, err = upTo(ctx, q.Streams, id, doc, found, doc.Version, minVersion, projections.FoldProject)
+	if ahead := (*VersionNotFoundError)(nil); err != nil && !errors.As(err, &ahead) {
+		return projections.ProjectDoc{}, err
+	}
+	// Who may see it comes first: a missing version says nothing to others.
 	if !found || doc.Status == events.StatusWithdrawn || !visible(v, doc) {
 		return projections.ProjectDoc{}, ErrNotFound
 	}
-	return doc, nil
+	return doc, err
 }
 
 // Past rebuilds the project as it was at a time or version by folding its

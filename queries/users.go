@@ -2,6 +2,7 @@ package queries
 
 import (
 	"context"
+	"errors"
 
 	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/events/visibility"
@@ -23,26 +24,25 @@ type UserFilter struct {
 }
 
 // Get returns a user the viewer may see: coordinators see everyone, others
-// only themselves. With minVersion > 0 it waits for the read model to catch up.
+// only themselves. With minVersion > 0 it shows at least that version (the
+// caller's own write), folding from the event store what the read model lacks.
 func (q Users) Get(ctx context.Context, v Viewer, id string, minVersion int64) (projections.UserDoc, error) {
 	if !visibility.SeesUser(v, id) {
 		return projections.UserDoc{}, ErrNotFound
 	}
 	var doc projections.UserDoc
-	var found bool
-	err := waitForVersion(ctx, minVersion, func() (int64, error) {
-		var err error
-		doc = projections.UserDoc{}
-		found, err = q.Reader.Get(ctx, projections.CollUsers, id, &doc)
-		return doc.Version, err
-	})
+	found, err := q.Reader.Get(ctx, projections.CollUsers, id, &doc)
 	if err != nil {
+		return projections.UserDoc{}, err
+	}
+	doc, found, err = upTo(ctx, q.Streams, id, doc, found, doc.Version, minVersion, projections.FoldUser)
+	if ahead := (*VersionNotFoundError)(nil); err != nil && !errors.As(err, &ahead) {
 		return projections.UserDoc{}, err
 	}
 	if !found || doc.Status != projections.UserActive {
 		return projections.UserDoc{}, ErrNotFound
 	}
-	return doc, nil
+	return doc, err
 }
 
 // Lookup returns a user's document whatever its status, for authentication.

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -125,6 +127,7 @@ type App struct {
 	API *api.Server
 
 	status    *statusTracker
+	applied   *projections.AppliedLog // what this process's projectors applied
 	bgDone    sync.WaitGroup
 	rebuildMu sync.Mutex
 	rebuild   *api.RebuildState
@@ -205,6 +208,7 @@ func (a *App) start(ctx context.Context) error {
 	a.stop = stop
 	if a.cfg.Has("projector") {
 		a.status = newStatusTracker(instance)
+		a.applied = projections.NewAppliedLog()
 		a.bgDone.Add(1)
 		go func() { defer a.bgDone.Done(); a.status.run(runCtx, a.store.DB.Collection(collProjectionStatus)) }()
 		for _, p := range projectionSet(rm, es) {
@@ -217,6 +221,9 @@ func (a *App) start(ctx context.Context) error {
 				Observe: func(name string, c events.Commit, err error) {
 					a.Metrics.ObserveProjection(name, c, err)
 					a.status.observe(name, c, err)
+					if err == nil {
+						a.applied.Record(name, c)
+					}
 				}}
 			if err := c.Start(runCtx); err != nil {
 				return err
@@ -278,11 +285,43 @@ func (a *App) start(ctx context.Context) error {
 		Importer:    a.Importer,
 		Ready:       ready,
 		Admin:       a,
+		Consistency: a.consistency(rm, es, secret),
 		Metrics:     a.Metrics,
 		Log:         a.log,
 
 		TrustedProxies: a.cfg.TrustedProxies,
 	})
+}
+
+// How long reads and writes wait for the read models to show a write.
+const (
+	// settleWait bounds a write's answer on the all-in-one service (and an
+	// import's anywhere): longer than the projectors take for a whole
+	// cohort's import, short of a client's patience.
+	settleWait = 10 * time.Second
+	// readWait bounds a read given ?after=: several times the projection
+	// lag of a busy cohort.
+	readWait = 5 * time.Second
+)
+
+// consistency is how reads come to show writes. The all-in-one service,
+// whose projectors run in this process on the in-process bus, answers a
+// write once every read model shows it; otherwise a write's answer carries
+// a bookmark that a read on any replica waits for.
+func (a *App) consistency(rm *imongo.ReadModels, es *imongo.EventStore, secret []byte) *api.Consistency {
+	var checkers []projections.Checker
+	for _, p := range projectionSet(rm, es) {
+		if ck, ok := p.(projections.Checker); ok {
+			checkers = append(checkers, ck)
+		}
+	}
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte("capstone bookmarks"))
+	return &api.Consistency{
+		Catchup: &queries.Catchup{Checkers: checkers, Get: rm.Get, Streams: es, Log: a.applied},
+		Key:     mac.Sum(nil), Settle: !a.bus.remote && a.cfg.Has("projector"),
+		SettleWait: settleWait, ReadWait: readWait,
+	}
 }
 
 // Importer applies imports; a dry one decides every row but stores nothing.

@@ -120,7 +120,8 @@ func (r response) items() []map[string]any {
 	return out
 }
 
-// do sends a request; body may be nil, a string (sent as is) or a value (JSON).
+// do sends a request; body may be nil, a string or an io.Reader (sent as
+// is) or a value (JSON).
 func (s *service) do(method, path, token string, body any, headers ...string) response {
 	s.t.Helper()
 	var rd io.Reader
@@ -128,6 +129,8 @@ func (s *service) do(method, path, token string, body any, headers ...string) re
 	case nil:
 	case string:
 		rd = strings.NewReader(b)
+	case io.Reader: // sent as it comes
+		rd = b
 	default:
 		raw, err := json.Marshal(b)
 		if err != nil {

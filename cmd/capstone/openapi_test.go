@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"mime"
 	"net/mail"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -844,6 +845,12 @@ func TestOpenAPIResponsesMatchSchemas(t *testing.T) {
 	c.check("GET", "/v1/users/{id}", want(s.do("GET", fmt.Sprintf("/v1/users/%s?min_version=%d", studentID, created.num("version")), admin, nil), 200))
 	c.check("GET", "/v1/users/{id}", want(s.do("GET", "/v1/users/01a22504-0000-7000-8000-000000000000", admin, nil), 404))
 	c.check("GET", "/v1/users/{id}", want(s.do("GET", "/v1/users/"+studentID+"?min_version=-1", admin, nil), 400))
+	c.check("GET", "/v1/users/{id}", want(s.do("GET", fmt.Sprintf("/v1/users/%s?min_version=%d", studentID, created.num("version")+1), admin, nil), 404))
+	after := "?after=" + url.QueryEscape(created.Header.Get("Capstone-Bookmark"))
+	c.check("GET", "/v1/users/{id}", want(s.do("GET", "/v1/users/"+studentID+after, admin, nil), 200))
+	c.check("GET", "/v1/users", want(s.do("GET", "/v1/users"+after, admin, nil), 200))
+	c.check("GET", "/v1/users", want(s.do("GET", "/v1/users?after=forged", admin, nil), 400))
+	c.check("GET", "/v1/users/{id}/history", want(s.do("GET", "/v1/users/"+studentID+"/history"+after, admin, nil), 200))
 	c.check("GET", "/v1/users", want(s.do("GET", "/v1/users?role=student&limit=10", admin, nil), 200))
 	c.check("GET", "/v1/users", want(s.do("GET", "/v1/users?role=wizard", admin, nil), 400))
 	waitFor(t, "two users listed", func() bool { return len(s.do("GET", "/v1/users", admin, nil).items()) >= 2 })

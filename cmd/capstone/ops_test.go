@@ -67,15 +67,23 @@ func TestGracefulShutdown(t *testing.T) {
 	s.expect(s.do("GET", "/v1/users/"+id+"?min_version=1", admin, nil), 200)
 	done := make(chan response, 1)
 	go func() {
-		// Waits about two seconds for a version that never comes, then answers.
-		done <- s.do("GET", "/v1/users/"+id+"?min_version=99", admin, nil)
+		// A write whose body arrives slowly: it is in flight when the
+		// service is told to stop, and must still be stored and answered.
+		body, w := io.Pipe()
+		go func() {
+			_, _ = w.Write([]byte(`{"name":`))
+			time.Sleep(1500 * time.Millisecond)
+			_, _ = w.Write([]byte(`"Drained"}`))
+			_ = w.Close()
+		}()
+		done <- s.do("PATCH", "/v1/users/"+id, admin, body)
 	}()
 	time.Sleep(300 * time.Millisecond)
 	stopped := make(chan struct{})
 	go func() { s.stop(); close(stopped) }()
 	select {
 	case r := <-done:
-		if r.Status != 200 || r.str("id") != id {
+		if r.Status != 200 || r.str("id") != id || r.str("name") != "Drained" {
 			t.Fatalf("the request in flight got %d %s", r.Status, r.Raw)
 		}
 	case <-time.After(10 * time.Second):

@@ -1,0 +1,150 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/queries"
+)
+
+// HeaderBookmark carries a write's bookmark: give it to a later read as
+// ?after= and the read shows the write, on any replica.
+const HeaderBookmark = "Capstone-Bookmark"
+
+// Consistency is how reads come to show the caller's own writes.
+type Consistency struct {
+	Catchup *queries.Catchup
+	// Key signs bookmarks; every replica of a deployment has the same.
+	Key []byte
+	// Settle makes every write answer only once every read model shows it:
+	// the all-in-one service, whose projectors run in the process, so that
+	// a read right after a write shows it with nothing to ask for.
+	Settle bool
+	// SettleWait bounds how long a write's answer waits for the read models;
+	// ReadWait how long a read given ?after= waits.
+	SettleWait time.Duration
+	ReadWait   time.Duration
+}
+
+// settleWrites records what each write stores. Its answer then carries a
+// bookmark of it; on the all-in-one service, or when the write stored too
+// much to name (an import), the answer also waits until the read models
+// show it. Reads pass through untouched.
+func (s *Server) settleWrites(next http.Handler) http.Handler {
+	if s.Consistency == nil {
+		return next
+	}
+	marks := bookmarks{key: s.Consistency.Key}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			next.ServeHTTP(w, r)
+			return
+		}
+		ctx, writes := commands.TrackWrites(r.Context())
+		buf := &bufferedResponse{header: w.Header()}
+		next.ServeHTTP(buf, r.WithContext(ctx))
+		if commits := writes.Commits(); len(commits) > 0 {
+			bookmark, named := marks.encode(commits)
+			if named {
+				w.Header().Set(HeaderBookmark, bookmark)
+			}
+			if s.Consistency.Settle || !named {
+				err := s.Consistency.Catchup.WaitCommits(r.Context(), commits, s.Consistency.SettleWait)
+				if err != nil && !errors.Is(err, context.Canceled) {
+					s.Log.WarnContext(r.Context(), "a write answers before the read models show it", "commits", len(commits), "err", err)
+				}
+			}
+		}
+		buf.flush(w)
+	})
+}
+
+// bufferedResponse holds a response back until the write it answers is
+// settled. Headers go straight to the real writer's map.
+type bufferedResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+func (b *bufferedResponse) WriteHeader(status int) {
+	if b.status == 0 {
+		b.status = status
+	}
+}
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	return b.body.Write(p)
+}
+
+func (b *bufferedResponse) flush(w http.ResponseWriter) {
+	if b.status == 0 {
+		b.status = http.StatusOK
+	}
+	w.WriteHeader(b.status)
+	_, _ = w.Write(b.body.Bytes())
+}
+
+// readsFromStore marks a read served from the event store itself (history,
+// past states): it shows every stored write, so ?after= has nothing to wait for.
+const readsFromStore = ""
+
+// reads wraps a read of the read models named: given ?after=<bookmark>
+// (repeatable, or comma-separated) it first waits until they show the
+// writes named, and answers 503 not-caught-up if they do not in time.
+func (s *Server) reads(h handlerFunc, readModels ...string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, a actor) error {
+		if err := s.awaitAfter(r, readModels); err != nil {
+			return err
+		}
+		return h(w, r, a)
+	}
+}
+
+func (s *Server) awaitAfter(r *http.Request, readModels []string) error {
+	var values []string
+	for _, v := range r.URL.Query()["after"] {
+		for _, b := range strings.Split(v, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				values = append(values, b)
+			}
+		}
+	}
+	if len(values) == 0 {
+		return nil
+	}
+	if s.Consistency == nil {
+		return errBadBookmark
+	}
+	marks := bookmarks{key: s.Consistency.Key}
+	var positions []queries.Position
+	for _, v := range values {
+		ps, err := marks.decode(v)
+		if err != nil {
+			return err
+		}
+		positions = append(positions, ps...)
+	}
+	if len(readModels) == 1 && readModels[0] == readsFromStore {
+		return nil
+	}
+	err := s.Consistency.Catchup.Wait(r.Context(), positions, s.Consistency.ReadWait, readModels...)
+	if errors.Is(err, queries.ErrNotCaughtUp) {
+		p := problem(http.StatusServiceUnavailable, "not-caught-up",
+			"the read models do not show the write named by after yet; retry in a moment")
+		p.RetryAfter = 1
+		return p
+	}
+	return err
+}

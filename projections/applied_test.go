@@ -1,0 +1,197 @@
+package projections_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/projections"
+)
+
+// deliveries is every commit once to three times, shuffled.
+func deliveries(rng *rand.Rand, hist map[string][]events.Commit) []events.Commit {
+	var out []events.Commit
+	for _, cs := range hist {
+		for _, c := range cs {
+			for range 1 + rng.IntN(3) {
+				out = append(out, c)
+			}
+		}
+	}
+	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
+	return out
+}
+
+// TestModelApplied: after every delivery, in any order and with
+// duplicates, Applied says a commit is shown exactly when the stream's
+// document has reached its version.
+func TestModelApplied(t *testing.T) {
+	hist := history(4)
+	ctx := context.Background()
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 2))
+		docs := &memDocs{docs: map[string][]byte{}}
+		p := projections.NewProjects(docs, memStreams{hist})
+		for _, c := range deliveries(rng, hist) {
+			if err := p.Handle(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			for id, cs := range hist {
+				var doc projections.ProjectDoc
+				_, _ = docs.Get(ctx, projections.CollProjects, id, &doc)
+				for k := range cs {
+					got, err := p.Applied(ctx, docs.Get, cs[k:k+1])
+					if err != nil {
+						t.Fatal(err)
+					}
+					if want := doc.Version >= cs[k].LastVersion(); got != want {
+						t.Fatalf("seed %d: Applied(%s) = %v with the document at version %d", seed, cs[k].ID(), got, doc.Version)
+					}
+				}
+			}
+		}
+	}
+	// Commits of another stream type are not the model's concern.
+	other := commit("u1", 1, &events.UserCreated{Email: "a@b.c", Name: "A", Roles: []string{events.RoleStudent}})
+	other.StreamType = events.StreamUser
+	p := projections.NewProjects(&memDocs{docs: map[string][]byte{}}, memStreams{})
+	if p.Concerns([]events.Commit{other}) {
+		t.Fatal("the projects model is concerned with a user commit")
+	}
+}
+
+func cohortCommit(first int64, data ...events.Data) events.Commit {
+	c := commit(events.CohortStreamID, first, data...)
+	c.StreamType = events.StreamCohort
+	for i := range c.Events {
+		c.Events[i].StreamType = events.StreamCohort
+	}
+	return c
+}
+
+// TestMultiApplied: for a broadcast stream (the cohort) and a stream whose
+// events target one document (a project naming its owner), Applied never
+// says a commit is shown before every document it concerns has folded it,
+// and says so once they have.
+func TestMultiApplied(t *testing.T) {
+	ctx := context.Background()
+	hist := map[string][]events.Commit{}
+	var cohort []events.Commit
+	for i := range 6 {
+		cohort = append(cohort, cohortCommit(int64(i+1), &events.StudentAllocated{StudentID: fmt.Sprint("s", i), SupervisorID: "sup", Via: events.ViaAssignment}))
+	}
+	hist[events.CohortStreamID] = cohort
+	for i := range 6 {
+		id := fmt.Sprint("p", i)
+		hist[id] = []events.Commit{commit(id, 1, &events.ProjectCreated{OwnerID: fmt.Sprint("s", i), Title: "T"}),
+			commit(id, 2, &events.ProjectEdited{Title: "U"})}
+	}
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 3))
+		docs := &memDocs{docs: map[string][]byte{}}
+		p := projections.NewStudents(docs, memStreams{hist})
+		shown := func(c events.Commit) bool { // the truth, from the documents themselves
+			for _, e := range c.Events {
+				var d projections.StudentDoc
+				var who string
+				switch x := e.Data.(type) {
+				case *events.StudentAllocated:
+					who = x.StudentID
+				case *events.ProjectCreated:
+					who = x.OwnerID
+				default:
+					continue
+				}
+				if found, _ := docs.Get(ctx, projections.CollStudents, who, &d); !found {
+					return false
+				}
+				if x, ok := e.Data.(*events.StudentAllocated); ok && d.SupervisorID != x.SupervisorID {
+					return false
+				}
+				if _, ok := e.Data.(*events.ProjectCreated); ok && len(d.ProjectIDs) == 0 {
+					return false
+				}
+			}
+			return true
+		}
+		for _, c := range deliveries(rng, hist) {
+			if err := p.Handle(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			for _, cs := range hist {
+				for k := range cs {
+					got, err := p.Applied(ctx, docs.Get, cs[:k+1])
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got && !shown(cs[k]) {
+						t.Fatalf("seed %d: Applied(%s) before its document shows it", seed, cs[k].ID())
+					}
+				}
+			}
+		}
+		for _, cs := range hist {
+			if got, _ := p.Applied(ctx, docs.Get, cs); !got {
+				t.Fatalf("seed %d: %s not applied after every delivery", seed, cs[len(cs)-1].ID())
+			}
+		}
+	}
+}
+
+// TestAppliedLog: a waiter is woken when the stream reaches its version,
+// not before; Has reports what was recorded; a wait given up is forgotten.
+func TestAppliedLog(t *testing.T) {
+	l := projections.NewAppliedLog()
+	c := func(stream string, first int64) events.Commit { return commit(stream, first, &events.ProjectEdited{}) }
+	wake := make(chan struct{}, 1)
+	cancel := l.Notify("projects", "p1", 3, wake)
+	defer cancel()
+	l.Record("projects", c("p1", 2))
+	l.Record("students", c("p1", 3)) // another projection
+	l.Record("projects", c("p2", 3)) // another stream
+	select {
+	case <-wake:
+		t.Fatal("woken before the stream reached the version")
+	case <-time.After(20 * time.Millisecond):
+	}
+	if l.Has("projects", "p1", 3) || !l.Has("projects", "p1", 2) || !l.Has("students", "p1", 3) {
+		t.Fatal("Has disagrees with what was recorded")
+	}
+	l.Record("projects", c("p1", 4))
+	select {
+	case <-wake:
+	case <-time.After(time.Second):
+		t.Fatal("not woken when the stream passed the version")
+	}
+	l.Record("projects", c("p1", 1)) // an old redelivery does not move the head back
+	if !l.Has("projects", "p1", 4) {
+		t.Fatal("an older commit moved the head back")
+	}
+
+	// Many waiters and recorders at once (run under -race in CI).
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(2)
+		stream := fmt.Sprint("s", i%5)
+		go func() {
+			defer wg.Done()
+			w := make(chan struct{}, 1)
+			stop := l.Notify("projects", stream, 10, w)
+			defer stop()
+			if l.Has("projects", stream, 10) {
+				return
+			}
+			select {
+			case <-w:
+			case <-time.After(5 * time.Second):
+				t.Error("a waiter was never woken")
+			}
+		}()
+		go func() { defer wg.Done(); l.Record("projects", c(stream, int64(1+i/5))) }()
+	}
+	wg.Wait()
+}

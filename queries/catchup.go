@@ -1,0 +1,189 @@
+package queries
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/projections"
+)
+
+// ErrNotCaughtUp is returned when the read models did not show a write in
+// the time a read (or a write's answer) may wait for them.
+var ErrNotCaughtUp = errors.New("the read models have not caught up with the write yet")
+
+// Position is how far a read must have seen one stream: the commits a write
+// stored on it, versions First to Last (First starts a commit).
+type Position struct {
+	StreamType string
+	StreamID   string
+	First      int64
+	Last       int64
+}
+
+// Catchup waits until read models show given writes: what a read that must
+// see the caller's own writes waits for, and what the all-in-one service's
+// writes wait for before they answer. Projections fill gaps before they
+// apply, so a read model that shows a stream's last commit shows every
+// earlier one.
+type Catchup struct {
+	Checkers []projections.Checker
+	// Get reads a read-model document as the store holds it now.
+	Get projections.Getter
+	// Streams reads back the commits of a position (to know what they touch).
+	Streams Streams
+	// Log, when set, is what this process's projectors have applied: waits
+	// end the moment it is projected, without polling the store.
+	Log *projections.AppliedLog
+}
+
+// Wait waits at most maxWait until the read models named (every one when
+// none is named) show every position, or returns ErrNotCaughtUp.
+func (c *Catchup) Wait(ctx context.Context, positions []Position, maxWait time.Duration, readModels ...string) error {
+	byStream := make([]stream, 0, len(positions))
+	for _, p := range positions {
+		byStream = append(byStream, stream{pos: p})
+	}
+	return c.wait(ctx, byStream, maxWait, 0, readModels)
+}
+
+// WaitCommits is Wait for commits in hand (a write's own), which need not be
+// read back. The store is first asked after settleGrace: a write's commits
+// are usually projected sooner, which this process's log reports for free.
+func (c *Catchup) WaitCommits(ctx context.Context, commits []events.Commit, maxWait time.Duration, readModels ...string) error {
+	var byStream []stream
+	for _, cm := range commits {
+		i := slices.IndexFunc(byStream, func(s stream) bool { return s.pos.StreamID == cm.StreamID })
+		if i < 0 {
+			byStream = append(byStream, stream{pos: Position{StreamType: cm.StreamType, StreamID: cm.StreamID, First: cm.FirstVersion}})
+			i = len(byStream) - 1
+		}
+		s := &byStream[i]
+		s.commits = append(s.commits, cm)
+		s.pos.First, s.pos.Last = min(s.pos.First, cm.FirstVersion), max(s.pos.Last, cm.LastVersion())
+	}
+	for i := range byStream {
+		s := &byStream[i]
+		slices.SortFunc(s.commits, func(a, b events.Commit) int { return int(a.FirstVersion - b.FirstVersion) })
+		s.resolved = true
+	}
+	grace := time.Duration(0)
+	if c.Log != nil {
+		grace = settleGrace
+	}
+	return c.wait(ctx, byStream, maxWait, grace, readModels)
+}
+
+// settleGrace is how long a write's wait trusts this process's log alone
+// before asking the store too.
+const settleGrace = 20 * time.Millisecond
+
+// Polling the store, when it must be polled, starts often and slows down.
+const (
+	firstPoll = 5 * time.Millisecond
+	maxPoll   = 100 * time.Millisecond
+)
+
+// stream is one stream of what a wait is for, with its commits once known.
+type stream struct {
+	pos      Position
+	commits  []events.Commit
+	resolved bool
+}
+
+// pending is one read model that has yet to show one stream.
+type pending struct {
+	ck projections.Checker
+	s  *stream
+}
+
+func (c *Catchup) wait(ctx context.Context, streams []stream, maxWait, grace time.Duration, readModels []string) error {
+	deadline := time.Now().Add(maxWait)
+	var todo []pending
+	for i := range streams {
+		for _, ck := range c.Checkers {
+			if len(readModels) == 0 || slices.Contains(readModels, ck.ReadModel()) {
+				todo = append(todo, pending{ck: ck, s: &streams[i]})
+			}
+		}
+	}
+	// Notified before anything is checked, so nothing projected meanwhile is missed.
+	wake := make(chan struct{}, 1)
+	if c.Log != nil {
+		for _, p := range todo {
+			cancel := c.Log.Notify(p.ck.Name(), p.s.pos.StreamID, p.s.pos.Last, wake)
+			defer cancel()
+		}
+	}
+	var err error
+	if todo, err = c.dropConcerned(ctx, todo); err != nil {
+		return err
+	}
+	poll := firstPoll
+	nextCheck := time.Now().Add(grace)
+	for {
+		todo = slices.DeleteFunc(todo, func(p pending) bool {
+			return c.Log != nil && c.Log.Has(p.ck.Name(), p.s.pos.StreamID, p.s.pos.Last)
+		})
+		if len(todo) > 0 && !time.Now().Before(nextCheck) {
+			kept := todo[:0]
+			for _, p := range todo {
+				ok, err := p.ck.Applied(ctx, c.Get, p.s.commits)
+				if err != nil {
+					return fmt.Errorf("check %s for %s: %w", p.ck.Name(), p.s.pos.StreamID, err)
+				}
+				if !ok {
+					kept = append(kept, p)
+				}
+			}
+			todo = kept
+			nextCheck = time.Now().Add(poll)
+			poll = min(2*poll, maxPoll)
+		}
+		if len(todo) == 0 {
+			return nil
+		}
+		now := time.Now()
+		if !now.Before(deadline) {
+			return ErrNotCaughtUp
+		}
+		until := nextCheck
+		if deadline.Before(until) {
+			until = deadline
+		}
+		timer := time.NewTimer(until.Sub(now))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return ctx.Err()
+		case <-wake:
+		case <-timer.C:
+		}
+		timer.Stop()
+	}
+}
+
+// dropConcerned reads back the commits of the streams that need them and
+// drops what no read model waited on is concerned with.
+func (c *Catchup) dropConcerned(ctx context.Context, todo []pending) ([]pending, error) {
+	kept := todo[:0]
+	for _, p := range todo {
+		if c.Log != nil && c.Log.Has(p.ck.Name(), p.s.pos.StreamID, p.s.pos.Last) {
+			continue
+		}
+		if !p.s.resolved {
+			commits, err := c.Streams.ReadStream(ctx, p.s.pos.StreamID, events.ReadOptions{From: p.s.pos.First, UntilVersion: p.s.pos.Last})
+			if err != nil {
+				return nil, fmt.Errorf("read %s: %w", p.s.pos.StreamID, err)
+			}
+			p.s.commits, p.s.resolved = commits, true
+		}
+		if len(p.s.commits) > 0 && p.ck.Concerns(p.s.commits) {
+			kept = append(kept, p)
+		}
+	}
+	return kept, nil
+}
