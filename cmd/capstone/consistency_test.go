@@ -81,11 +81,42 @@ func TestAllocationThenExport(t *testing.T) {
 // read without any parameter that must show it: on the all-in-one service a
 // write answers once every read model shows it.
 func TestReadYourWritesAllInOne(t *testing.T) {
+	readYourWrites(t, startService(t), false)
+}
+
+// TestReadYourWritesWithBookmarks: the same with the projectors in another
+// process (on Pub/Sub), each read given the bookmark of the write before it.
+func TestReadYourWritesWithBookmarks(t *testing.T) {
+	api, startProjector := startSplit(t)
+	startProjector()
+	readYourWrites(t, api, true)
+}
+
+// readYourWrites drives random writes through s and, right after each, the
+// read that must show it: as it is, or given the write's bookmark.
+func readYourWrites(t *testing.T, s *service, withBookmark bool) {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
-	s := startService(t)
 	admin := s.admin()
+	var bookmark string
+	write := func(method, path, token string, body any) response {
+		r := s.do(method, path, token, body)
+		if b := r.Header.Get("Capstone-Bookmark"); b != "" { // none when it stored nothing
+			bookmark = b
+		}
+		return r
+	}
+	read := func(path, token string) response {
+		if withBookmark {
+			sep := "?"
+			if strings.Contains(path, "?") {
+				sep = "&"
+			}
+			path += sep + "after=" + url.QueryEscape(bookmark)
+		}
+		return s.do("GET", path, token, nil)
+	}
 	newPerson := func(email string, roles ...string) person {
 		id := s.createUser(admin, email, "Person "+email, roles, "read your writes password")
 		return person{id, s.signIn(email, "read your writes password")}
@@ -101,7 +132,7 @@ func TestReadYourWritesAllInOne(t *testing.T) {
 	students := []person{newPerson("ryw.s1@uni.example", "student"), newPerson("ryw.s2@uni.example", "student")}
 	sups := []person{newPerson("ryw.p1@uni.example", "supervisor"), newPerson("ryw.p2@uni.example", "supervisor")}
 	for _, sp := range sups {
-		s.expect(s.do("PUT", "/v1/supervisors/"+sp.id+"/profile", admin, map[string]any{"areas": []string{"x"}, "capacity": 50}), 200)
+		s.expect(write("PUT", "/v1/supervisors/"+sp.id+"/profile", admin, map[string]any{"areas": []string{"x"}, "capacity": 50}), 200)
 	}
 	type proj struct {
 		id, owner, title, status string
@@ -120,9 +151,9 @@ func TestReadYourWritesAllInOne(t *testing.T) {
 				p.sup, p.status = rng.IntN(len(sups)), "submitted"
 				body["supervisor_id"] = sups[p.sup].id
 			}
-			p.id = s.expect(s.do("POST", "/v1/projects", st.token, body), 201).str("id")
+			p.id = s.expect(write("POST", "/v1/projects", st.token, body), 201).str("id")
 			projects = append(projects, p)
-			mine := s.expect(s.do("GET", "/v1/projects?student_id="+st.id+"&limit=200", admin, nil), 200).items()
+			mine := s.expect(read("/v1/projects?student_id="+st.id+"&limit=200", admin), 200).items()
 			if !slices.ContainsFunc(mine, func(m map[string]any) bool { return m["id"] == p.id }) {
 				t.Fatalf("op %d: the project created is not in its student's list", i)
 			}
@@ -130,12 +161,12 @@ func TestReadYourWritesAllInOne(t *testing.T) {
 			p := pick()
 			who := tokenOf(students, p.owner)
 			p.title = fmt.Sprintf("Edited %d", i)
-			r := s.do("PATCH", "/v1/projects/"+p.id, who, map[string]any{"title": p.title})
+			r := write("PATCH", "/v1/projects/"+p.id, who, map[string]any{"title": p.title})
 			if r.Status != 200 {
 				p.title = "" // not editable in its state: nothing to check
 				continue
 			}
-			got := s.expect(s.do("GET", "/v1/projects/"+p.id, admin, nil), 200)
+			got := s.expect(read("/v1/projects/"+p.id, admin), 200)
 			if got.str("title") != p.title {
 				t.Fatalf("op %d: GET right after an edit shows %q, want %q", i, got.str("title"), p.title)
 			}
@@ -145,8 +176,8 @@ func TestReadYourWritesAllInOne(t *testing.T) {
 				continue
 			}
 			p.sup, p.status = rng.IntN(len(sups)), "submitted"
-			s.expect(s.do("POST", "/v1/projects/"+p.id+"/submit", tokenOf(students, p.owner), map[string]any{"supervisor_id": sups[p.sup].id}), 200)
-			theirs := s.expect(s.do("GET", "/v1/projects?status=submitted&limit=200", sups[p.sup].token, nil), 200).items()
+			s.expect(write("POST", "/v1/projects/"+p.id+"/submit", tokenOf(students, p.owner), map[string]any{"supervisor_id": sups[p.sup].id}), 200)
+			theirs := s.expect(read("/v1/projects?status=submitted&limit=200", sups[p.sup].token), 200).items()
 			if !slices.ContainsFunc(theirs, func(m map[string]any) bool { return m["id"] == p.id }) {
 				t.Fatalf("op %d: the supervisor's list right after a submission lacks it", i)
 			}
@@ -157,13 +188,13 @@ func TestReadYourWritesAllInOne(t *testing.T) {
 			}
 			accept := rng.IntN(2) == 0
 			decision := map[bool]string{true: "accept", false: "reject"}[accept]
-			r := s.do("POST", "/v1/projects/"+p.id+"/decision", sups[p.sup].token, map[string]any{"decision": decision})
+			r := write("POST", "/v1/projects/"+p.id+"/decision", sups[p.sup].token, map[string]any{"decision": decision})
 			if r.Status != 200 {
 				continue // e.g. the student is placed already
 			}
 			p.status = decision + "ed"
 			if accept {
-				o := s.expect(s.do("GET", "/v1/students/"+p.owner, admin, nil), 200)
+				o := s.expect(read("/v1/students/"+p.owner, admin), 200)
 				if o.str("supervisor_id") != sups[p.sup].id {
 					t.Fatalf("op %d: the overview right after an acceptance shows supervisor %q", i, o.str("supervisor_id"))
 				}
@@ -172,24 +203,24 @@ func TestReadYourWritesAllInOne(t *testing.T) {
 			st := students[rng.IntN(len(students))]
 			order := []string{sups[0].id, sups[1].id}
 			rng.Shuffle(2, func(a, b int) { order[a], order[b] = order[b], order[a] })
-			s.expect(s.do("PUT", "/v1/students/"+st.id+"/preferences", st.token, map[string]any{"supervisor_ids": order}), 200)
-			o := s.expect(s.do("GET", "/v1/students/"+st.id, st.token, nil), 200)
+			s.expect(write("PUT", "/v1/students/"+st.id+"/preferences", st.token, map[string]any{"supervisor_ids": order}), 200)
+			o := s.expect(read("/v1/students/"+st.id, st.token), 200)
 			if fmt.Sprint(o.Body["preferences"]) != fmt.Sprint([]any{order[0], order[1]}) {
 				t.Fatalf("op %d: the overview right after a ranking shows %v", i, o.Body["preferences"])
 			}
 		case k == 5: // a supervisor's profile
 			sp := sups[rng.IntN(len(sups))]
 			area := fmt.Sprintf("area %d", i)
-			s.expect(s.do("PUT", "/v1/supervisors/"+sp.id+"/profile", sp.token, map[string]any{"areas": []string{area}}), 200)
-			list := s.expect(s.do("GET", "/v1/supervisors", st.token, nil), 200).items()
+			s.expect(write("PUT", "/v1/supervisors/"+sp.id+"/profile", sp.token, map[string]any{"areas": []string{area}}), 200)
+			list := s.expect(read("/v1/supervisors", st.token), 200).items()
 			if !slices.ContainsFunc(list, func(m map[string]any) bool { return m["id"] == sp.id && fmt.Sprint(m["areas"]) == "["+area+"]" }) {
 				t.Fatalf("op %d: the supervisors list right after a profile edit lacks %q", i, area)
 			}
 		default: // a coordinator renames a user
 			sp := sups[rng.IntN(len(sups))]
 			name := fmt.Sprintf("Renamed %d", i)
-			s.expect(s.do("PATCH", "/v1/users/"+sp.id, admin, map[string]any{"name": name}), 200)
-			users := s.expect(s.do("GET", "/v1/users?q="+url.QueryEscape(name), admin, nil), 200).items()
+			s.expect(write("PATCH", "/v1/users/"+sp.id, admin, map[string]any{"name": name}), 200)
+			users := s.expect(read("/v1/users?q="+url.QueryEscape(name), admin), 200).items()
 			if len(users) != 1 || users[0]["id"] != sp.id {
 				t.Fatalf("op %d: the users list right after a rename shows %v", i, users)
 			}
@@ -200,19 +231,16 @@ func TestReadYourWritesAllInOne(t *testing.T) {
 // person is a user of a test and their token.
 type person struct{ id, token string }
 
-// TestBookmarksAcrossProcesses: with the API apart from the projectors (on
-// Pub/Sub), a write's answer carries a bookmark; a read given it shows the
-// write, waiting for the projector if need be, and says so when it gave up
-// waiting; min_version is answered from the event store when the read model
-// is behind, and refused past the stream's last version.
-func TestBookmarksAcrossProcesses(t *testing.T) {
+// startSplit starts the API apart from the projectors, as separate apps on
+// one store and the Pub/Sub emulator; the projector starts when asked.
+func startSplit(t *testing.T) (api *service, startProjector func()) {
 	em, err := pubsub.StartEmulator("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { em.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
 	store, err := embedded.Start(ctx, embedded.Options{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +265,16 @@ func TestBookmarksAcrossProcesses(t *testing.T) {
 		t.Cleanup(s.stop)
 		return s
 	}
-	api := start("api")
+	return start("api"), func() { start("projector") }
+}
+
+// TestBookmarksAcrossProcesses: with the API apart from the projectors (on
+// Pub/Sub), a write's answer carries a bookmark; a read given it shows the
+// write, waiting for the projector if need be, and says so when it gave up
+// waiting; min_version is answered from the event store when the read model
+// is behind, and refused past the stream's last version.
+func TestBookmarksAcrossProcesses(t *testing.T) {
+	api, startProjector := startSplit(t)
 	if api.app.API.Consistency.Settle {
 		t.Fatal("an API apart from its projectors cannot settle writes in-process")
 	}
@@ -264,7 +301,7 @@ func TestBookmarksAcrossProcesses(t *testing.T) {
 	api.expect(api.do("GET", "/v1/users"+after+"x", admin, nil), 400, "invalid-bookmark")
 	api.expect(api.do("GET", "/v1/users?after=1.e30.AAAA", admin, nil), 400, "invalid-bookmark")
 
-	start("projector")
+	startProjector()
 	list := api.expect(api.do("GET", "/v1/users?limit=200"+strings.Replace(after, "?", "&", 1), admin, nil), 200).items()
 	if !slices.ContainsFunc(list, func(m map[string]any) bool { return m["id"] == id }) {
 		t.Fatal("a list given the write's bookmark does not show the write")
