@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -248,7 +249,7 @@ func (r *ReadModels) Find(ctx context.Context, collection string, f queries.Filt
 	}
 	if f.Term != "" && len(f.Search) > 0 {
 		var or bson.A
-		rx := bson.Regex{Pattern: regexp.QuoteMeta(f.Term), Options: "i"}
+		rx := bson.Regex{Pattern: literalPattern(f.Term), Options: "i"}
 		for _, field := range f.Search {
 			or = append(or, bson.D{{Key: field, Value: rx}})
 		}
@@ -273,6 +274,13 @@ func (r *ReadModels) Find(ctx context.Context, collection string, f queries.Filt
 		return err
 	}
 	return cur.All(ctx, into)
+}
+
+// literalPattern is a regular expression that matches term literally. A
+// BSON regex is a C string, so a NUL byte cannot be in it as such: it is
+// written as the escape \x00, which matches it.
+func literalPattern(term string) string {
+	return strings.ReplaceAll(regexp.QuoteMeta(term), "\x00", `\x00`)
 }
 
 // Credentials keeps password hashes in their own collection, outside the

@@ -112,6 +112,7 @@ func runReadModelsContract(t *testing.T, newStore func(t *testing.T) *imongo.Rea
 			{ID: "id-01", Name: "Alpha project", Owner: "u1", Status: "draft", Tags: []string{"ai", "web"}},
 			{ID: "id-04", Name: "C++ (intro) [x]", Owner: "u3", Status: "submitted", Tags: []string{"ai"}},
 			{ID: "id-03", Name: "abc study", Owner: "u1", Status: "withdrawn", Tags: []string{}},
+			{ID: "id-07", Name: "nul\x00inside", Owner: "u\x00", Status: "draft"},
 		}
 		byID := map[string]item{}
 		for _, d := range docs { // not in id order: Find sorts
@@ -126,11 +127,15 @@ func runReadModelsContract(t *testing.T, newStore func(t *testing.T) *imongo.Rea
 			f    queries.Filter
 			want []string
 		}{
-			{"everything", queries.Filter{}, []string{"id-01", "id-02", "id-03", "id-04", "id-05", "id-06"}},
+			{"everything", queries.Filter{}, []string{"id-01", "id-02", "id-03", "id-04", "id-05", "id-06", "id-07"}},
 			{"Equal", queries.Filter{Equal: map[string]string{"owner": "u1"}}, []string{"id-01", "id-03"}},
 			{"Equal on an array contains", queries.Filter{Equal: map[string]string{"tags": "ai"}}, []string{"id-01", "id-04"}},
 			{"Equal on two fields", queries.Filter{Equal: map[string]string{"owner": "u2", "status": "submitted"}}, []string{"id-05"}},
 			{"NotEqual", queries.Filter{NotEqual: map[string]string{"status": "draft"}}, []string{"id-03", "id-04", "id-05"}},
+			{"Equal with a NUL", queries.Filter{Equal: map[string]string{"owner": "u\x00"}}, []string{"id-07"}},
+			// A BSON regex cannot hold a NUL byte: a term with one still searches.
+			{"Term with a NUL", queries.Filter{Search: text, Term: "l\x00I"}, []string{"id-07"}},
+			{"Term only a NUL", queries.Filter{Search: text, Term: "\x00"}, []string{"id-07"}},
 			{"AnyOf", queries.Filter{AnyOf: []queries.Match{{Equal: map[string]string{"owner": "u3"}}, {Equal: map[string]string{"status": "withdrawn"}}}}, []string{"id-03", "id-04", "id-06"}},
 			{"AnyOf and Equal", queries.Filter{AnyOf: []queries.Match{{Equal: map[string]string{"owner": "u3"}}, {Equal: map[string]string{"owner": "u1"}}}, Equal: map[string]string{"status": "draft"}}, []string{"id-01", "id-06"}},
 			{"AnyOf with NotIn", queries.Filter{AnyOf: []queries.Match{{Equal: map[string]string{"owner": "u3"}, NotIn: map[string][]string{"status": {"draft"}}},
@@ -145,11 +150,11 @@ func runReadModelsContract(t *testing.T, newStore func(t *testing.T) *imongo.Rea
 			{"Term backslash", queries.Filter{Search: text, Term: `k\s`}, []string{"id-06"}},
 			{"Term star", queries.Filter{Search: text, Term: ".*"}, nil},
 			{"Term and NotEqual", queries.Filter{Search: text, Term: "study", NotEqual: map[string]string{"status": "draft"}}, []string{"id-03"}},
-			{"After", queries.Filter{After: "id-03"}, []string{"id-04", "id-05", "id-06"}},
+			{"After", queries.Filter{After: "id-03"}, []string{"id-04", "id-05", "id-06", "id-07"}},
 			{"Limit", queries.Filter{Limit: 2}, []string{"id-01", "id-02"}},
 			{"After and Limit", queries.Filter{After: "id-02", Limit: 2}, []string{"id-03", "id-04"}},
 			{"After, Limit and Equal", queries.Filter{After: "id-01", Limit: 1, Equal: map[string]string{"owner": "u1"}}, []string{"id-03"}},
-			{"After the last", queries.Filter{After: "id-06"}, nil},
+			{"After the last", queries.Filter{After: "id-07"}, nil},
 			{"no match", queries.Filter{Equal: map[string]string{"owner": "nobody"}}, nil},
 		} {
 			var got []item
