@@ -8,8 +8,15 @@
 # Needs BuildKit (cache mounts):
 #   DOCKER_BUILDKIT=1 docker build -t capstone:dev .
 #   docker run --rm -p 8080:8080 -v capstone-data:/data capstone:dev   # embedded store
+#
+# Both base images are pinned by digest (the tag says what it is, the digest
+# which image it is), so a build uses the images that were reviewed, and a
+# new base image arrives as a reviewable change of this file. To move to the
+# current images:
+#   docker buildx imagetools inspect golang:1.26 --format '{{json .Manifest.Digest}}'
+#   docker buildx imagetools inspect gcr.io/distroless/static-debian12:nonroot --format '{{json .Manifest.Digest}}'
 
-FROM --platform=$BUILDPLATFORM golang:1.26 AS build
+FROM --platform=$BUILDPLATFORM golang:1.26@sha256:595c7847cff97c9a9e76f015083c481d26078f961c9c8dca3923132f51fe12f1 AS build
 ARG TARGETOS TARGETARCH
 WORKDIR /src
 ENV CGO_ENABLED=0 GOFLAGS=-buildvcs=false
@@ -23,7 +30,7 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     go build -trimpath -ldflags='-s -w' -o /out/capstone ./cmd/capstone \
  && mkdir -p /out/data
 
-FROM gcr.io/distroless/static-debian12:nonroot
+FROM gcr.io/distroless/static-debian12:nonroot@sha256:d093aa3e30dbadd3efe1310db061a14da60299baff8450a17fe0ccc514a16639
 COPY --from=build /out/capstone /capstone
 COPY --from=build --chown=65532:65532 /out/data /data
 ENV CAPSTONE_DATA_DIR=/data

@@ -57,6 +57,21 @@ const pushedImage = "${_LOCATION}-docker.pkg.dev/$PROJECT_ID/${_REPOSITORY}/${_I
 
 const deployDir = "deploy/" + gkeOverlay
 
+// cloudCLI is Google's Cloud CLI image, which Cloud Build's own kubectl and
+// gcloud builders are deprecated in favour of; COMPONENTS installs kubectl
+// and the GKE auth plugin at the step's start.
+const cloudCLI = "gcr.io/google.com/cloudsdktool/google-cloud-cli:stable"
+
+// deprecatedBuilders are Cloud Build images not to use any more.
+var deprecatedBuilders = []string{"gcr.io/cloud-builders/kubectl", "gcr.io/cloud-builders/gke-deploy", "gcr.io/cloud-builders/gcloud"}
+
+// renderedFile is where the render step writes the manifests it printed, and
+// what the deploy step applies.
+const renderedFile = "/workspace/capstone-gke.yaml"
+
+// imageFile is where the push step writes the pushed image's digest.
+const imageFile = "/workspace/image"
+
 // checkCloudBuild checks cloudbuild.yaml, and that it fits the gke rendering.
 func checkCloudBuild(data []byte, gke *manifest) []error {
 	var cb cloudBuild
@@ -110,7 +125,7 @@ func checkCloudBuild(data []byte, gke *manifest) []error {
 			fail("substitution %s has no default", name)
 		}
 	}
-	for _, name := range []string{"_LOCATION", "_REPOSITORY", "_IMAGE", "_GKE_CLUSTER_ID", "_MONGO_SECRET", "_MONGO_SECRET_VERSION", "_JWT_SECRET", "_JWT_SECRET_VERSION"} {
+	for _, name := range []string{"_LOCATION", "_REPOSITORY", "_IMAGE", "_GKE_CLUSTER_ID"} {
 		if _, ok := cb.Substitutions[name]; !ok {
 			fail("substitution %s is missing", name)
 		}
@@ -118,6 +133,18 @@ func checkCloudBuild(data []byte, gke *manifest) []error {
 
 	if cb.Options.Logging != "CLOUD_LOGGING_ONLY" {
 		fail("options.logging is %q: a build with a user-managed service account needs CLOUD_LOGGING_ONLY", cb.Options.Logging)
+	}
+
+	// No secret passes through the build, and no deprecated builder runs.
+	for _, s := range cb.Steps {
+		if slices.Contains(deprecatedBuilders, s.Name) {
+			fail("step %s runs %s, which is deprecated: use %s", s.ID, s.Name, cloudCLI)
+		}
+		for _, bad := range []string{"gcloud secrets", "create secret", "secretmanager"} {
+			if strings.Contains(s.script(), bad) {
+				fail("step %s has %q: no secret passes through the build (the pods read theirs from Secret Manager)", s.ID, bad)
+			}
+		}
 	}
 
 	// Steps and what each waits for (no waitFor: every earlier step; "-": none).
@@ -167,6 +194,32 @@ func checkCloudBuild(data []byte, gke *manifest) []error {
 			}
 		}
 	}
+	has := func(s *buildStep, what string, wants ...string) {
+		for _, want := range wants {
+			if !strings.Contains(s.script(), want) {
+				fail("the %s step does not have %q", what, want)
+			}
+		}
+	}
+	cli := func(s *buildStep, components ...string) {
+		if s.Name != cloudCLI {
+			fail("step %s runs %s, want %s", s.ID, s.Name, cloudCLI)
+		}
+		if s.Entrypoint != "" {
+			fail("step %s replaces the image's entrypoint, which installs COMPONENTS", s.ID)
+		}
+		var installed []string
+		for _, e := range s.Env {
+			if v, ok := strings.CutPrefix(e, "COMPONENTS="); ok {
+				installed = strings.Fields(v)
+			}
+		}
+		for _, c := range components {
+			if !slices.Contains(installed, c) {
+				fail("step %s does not install %s (env COMPONENTS)", s.ID, c)
+			}
+		}
+	}
 
 	test := find("running go test ./... on golang:1.26", func(s buildStep) bool {
 		return strings.HasPrefix(s.Name, "golang:1.26") && slices.Contains(s.Args, "test") && slices.Contains(s.Args, "./...")
@@ -177,102 +230,69 @@ func checkCloudBuild(data []byte, gke *manifest) []error {
 	if build != nil && !slices.Contains(build.Args, "--tag="+pushedImage) {
 		fail("the build step does not tag %s", pushedImage)
 	}
-	push := find("pushing the image", func(s buildStep) bool {
-		return s.Name == "gcr.io/cloud-builders/docker" && slices.Equal(s.Args, []string{"push", pushedImage})
+	push := find("pushing the image and writing its digest", func(s buildStep) bool {
+		return s.Name == "gcr.io/cloud-builders/docker" && strings.Contains(s.script(), "docker push")
 	})
+	if push != nil {
+		has(push, "push", "set -euo pipefail", `docker push "`+pushedImage+`"`,
+			`docker inspect --format='{{index .RepoDigests 0}}' "`+pushedImage+`" > `+imageFile)
+	}
 	after(push, test, build)
 	if !slices.Equal(cb.Images, []string{pushedImage}) {
 		fail("images: %v, want [%s]", cb.Images, pushedImage)
 	}
 
-	// The Secret: from Secret Manager into capstone-secrets, every key the
-	// Deployments read, and nothing printed.
-	secrets := find("creating the Secret", func(s buildStep) bool { return strings.Contains(s.script(), "create secret generic") })
-	if secrets != nil {
-		script := secrets.script()
-		for _, want := range []string{
-			`gcloud secrets versions access "${_MONGO_SECRET_VERSION}" --secret="${_MONGO_SECRET}"`,
-			`gcloud secrets versions access "${_JWT_SECRET_VERSION}" --secret="${_JWT_SECRET}"`,
-			"-n " + namespace + " create secret generic " + secretName,
-			"--dry-run=client -o yaml",
-			"| kubectl apply",
-			"set -euo pipefail",
-		} {
-			if !strings.Contains(script, want) {
-				fail("the secrets step does not have %q", want)
-			}
+	// The overlay: the digest just pushed, this project, printed.
+	render := find("rendering the gke overlay", func(s buildStep) bool { return strings.Contains(s.script(), "kubectl kustomize") })
+	if render != nil {
+		cli(render, "kubectl")
+		if render.Dir != deployDir {
+			fail("the render step runs in %q, want %q", render.Dir, deployDir)
 		}
-		for _, d := range gke.Deployments {
-			for _, c := range containers(&d) {
-				for _, e := range c.Env {
-					if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil && !strings.Contains(script, "--from-file="+e.ValueFrom.SecretKeyRef.Key+"=") {
-						fail("%s reads key %s of %s, which the secrets step does not set", d.Name, e.ValueFrom.SecretKeyRef.Key, e.ValueFrom.SecretKeyRef.Name)
-					}
-				}
-			}
-		}
-		if strings.Contains(script, "set -x") || strings.Contains(script, "xtrace") {
-			fail("the secrets step traces its commands: the secret values would be in the build log")
-		}
-		after(secrets, test)
-	}
-
-	// The overlay: the image just pushed, the project's Google service account.
-	kz := find("setting the image with kustomize edit", func(s buildStep) bool { return strings.Contains(s.script(), "kustomize edit set image") })
-	if kz != nil {
-		script := kz.script()
-		if kz.Dir != deployDir {
-			fail("the kustomize step runs in %q, want %q", kz.Dir, deployDir)
-		}
-		k, err := readKustomization(filepath.Join(repoRoot, kz.Dir))
-		if err != nil {
-			fail("%v", err)
-		} else {
-			var names []string
-			for _, img := range k.Images {
-				names = append(names, img.Name)
-			}
-			if len(names) == 0 || !strings.Contains(script, "kustomize edit set image "+names[0]+"="+pushedImage) {
-				fail("the kustomize step does not set image %v of %s to %s", names, kz.Dir, pushedImage)
-			}
-		}
+		has(render, "render", "set -euo pipefail", `image="$$(cat `+imageFile+`)"`,
+			`"${_LOCATION}-docker.pkg.dev/$PROJECT_ID/${_REPOSITORY}/${_IMAGE}@sha256:"*) ;;`,
+			"kubectl kustomize . > "+renderedFile, "cat "+renderedFile)
 		// Run the step's sed lines, as Cloud Build would, on a copy of the
-		// tree, and render: no placeholder may be left, and the project must
-		// land where the pods read it.
-		for _, err := range checkPlaceholders(substitute(script, cb.Substitutions), kz.Dir) {
-			fail("the kustomize step: %v", err)
+		// tree with the image the push step would have written, and render:
+		// the pods must run that digest, in the build's project.
+		script := substitute(render.script(), cb.Substitutions)
+		image := strings.TrimSuffix(substitute(pushedImage, cb.Substitutions), ":"+buildCommit) + "@" + buildDigest
+		for _, err := range checkPlaceholders(script, render.Dir, image) {
+			fail("the render step: %v", err)
 		}
-		after(kz, push)
+		for _, err := range checkPlaceholderGuard(script, gke) {
+			fail("the render step: %v", err)
+		}
+		after(render, push)
 	}
 
-	deploy := find("applying the gke overlay", func(s buildStep) bool {
-		return s.Name == "gcr.io/cloud-builders/kubectl" && slices.Equal(s.Args, []string{"apply", "-k", deployDir})
-	})
+	deploy := find("applying what the render step printed", func(s buildStep) bool { return strings.Contains(s.script(), "kubectl apply") })
 	if deploy != nil {
-		for _, want := range []string{"CLOUDSDK_COMPUTE_REGION=${_LOCATION}", "CLOUDSDK_CONTAINER_CLUSTER=${_GKE_CLUSTER_ID}"} {
-			if !slices.Contains(deploy.Env, want) {
-				fail("the deploy step's env has no %s", want)
-			}
+		cli(deploy, "kubectl", "google-cloud-cli-gke-gcloud-auth-plugin")
+		has(deploy, "deploy", "set -euo pipefail",
+			`gcloud container clusters get-credentials "${_GKE_CLUSTER_ID}" --location="${_LOCATION}" --project="$PROJECT_ID"`)
+		if !regexp.MustCompile(`(?m)^kubectl apply -f ` + regexp.QuoteMeta(renderedFile) + `$`).MatchString(deploy.script()) {
+			fail("the deploy step does not apply exactly %s, the file the render step printed", renderedFile)
 		}
-	}
-	after(deploy, test, push, secrets, kz)
-
-	rollout := find("waiting for the rollout", func(s buildStep) bool { return strings.Contains(s.script(), "rollout status") })
-	if rollout != nil {
+		if strings.Contains(deploy.script(), "apply -k") || strings.Contains(deploy.script(), "kustomize") {
+			fail("the deploy step renders the overlay again: it must apply what the render step printed")
+		}
 		for _, d := range gke.Deployments {
-			if !strings.Contains(rollout.script(), "-n "+d.Namespace+" rollout status deployment/"+d.Name) {
-				fail("the rollout step does not wait for Deployment %s", d.Name)
+			if !strings.Contains(deploy.script(), "kubectl -n "+d.Namespace+" rollout status deployment/"+d.Name+" ") {
+				fail("the deploy step does not wait for the rollout of Deployment %s", d.Name)
 			}
 		}
 	}
-	after(rollout, deploy)
+	after(deploy, test, push, render)
 	return errs
 }
 
-// buildProject and buildCommit stand for $PROJECT_ID and $COMMIT_SHA.
+// buildProject, buildCommit and buildDigest stand for $PROJECT_ID,
+// $COMMIT_SHA and the digest of the pushed image.
 const (
 	buildProject = "capstone-test-123"
 	buildCommit  = "0123456789abcdef0123456789abcdef01234567"
+	buildDigest  = "sha256:abababababababababababababababababababababababababababababababab"
 )
 
 // substitute does what Cloud Build does to a step's text: $$ becomes $, and
@@ -297,13 +317,13 @@ func substitute(text string, subs map[string]string) string {
 	})
 }
 
-// checkPlaceholders runs the sed lines of the kustomize step's (substituted)
-// script in dir of a copy of deploy/k8s, renders it and checks that no
-// PROJECT_ID placeholder is left: the Workload Identity annotation names a
-// service account of the build's project and PUBSUB_PROJECT_ID is that
-// project.
-func checkPlaceholders(script, dir string) []error {
-	tmp, err := os.MkdirTemp("", "capstone-kustomize-step-")
+// checkPlaceholders runs the sed lines of the render step's (substituted)
+// script in dir of a copy of deploy/k8s, with $image set as the push step
+// would have left it, renders it and checks that every container runs that
+// image and that no PROJECT_ID placeholder is left: PUBSUB_PROJECT_ID and the
+// Secret Manager references name the build's project.
+func checkPlaceholders(script, dir, image string) []error {
+	tmp, err := os.MkdirTemp("", "capstone-render-step-")
 	if err != nil {
 		return []error{err}
 	}
@@ -319,6 +339,7 @@ func checkPlaceholders(script, dir string) []error {
 		}
 		cmd := exec.Command("sh", "-c", line)
 		cmd.Dir = overlay
+		cmd.Env = append(os.Environ(), "image="+image)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return []error{fmt.Errorf("%s: %v: %s", line, err, out)}
 		}
@@ -335,15 +356,72 @@ func checkPlaceholders(script, dir string) []error {
 	if err != nil {
 		return append(errs, err)
 	}
-	for _, sa := range m.ServiceAccounts {
-		gsa := sa.Annotations["iam.gke.io/gcp-service-account"]
-		if sm := workloadIdentity.FindStringSubmatch(gsa); sm == nil || sm[1] != buildProject {
-			errs = append(errs, fmt.Errorf("ServiceAccount %s: Workload Identity %q is not in the build's project %s", sa.Name, gsa, buildProject))
+	for i := range m.Deployments {
+		for _, c := range containers(&m.Deployments[i]) {
+			if c.Image != image {
+				errs = append(errs, fmt.Errorf("%s/%s runs %s, not the image just pushed, by digest (%s)", m.Deployments[i].Name, c.Name, c.Image, image))
+			}
+			for _, e := range c.Env {
+				if sm := smReference.FindStringSubmatch(e.Value); sm != nil && sm[1] != buildProject {
+					errs = append(errs, fmt.Errorf("%s/%s: %s is read from project %q, not the build's project %s", m.Deployments[i].Name, c.Name, e.Name, sm[1], buildProject))
+				}
+			}
 		}
 	}
 	for _, cm := range m.ConfigMaps {
 		if v := cm.Data["PUBSUB_PROJECT_ID"]; v != buildProject {
 			errs = append(errs, fmt.Errorf("ConfigMap %s: PUBSUB_PROJECT_ID is %q, want the build's project %s", cm.Name, v, buildProject))
+		}
+	}
+	return errs
+}
+
+// guardLine is the render step's refusal of the values a reader must set.
+var guardLine = regexp.MustCompile(`(?m)^\s*if grep -nE '([^']+)' ` + regexp.QuoteMeta(renderedFile) + `; then$`)
+
+// checkPlaceholderGuard: the render step refuses to go on while the
+// committed placeholders for the domain and the load balancer's address are
+// in the rendering (a certificate for a domain nobody owns, and every client
+// seen with the load balancer's address), and lets real values through.
+func checkPlaceholderGuard(script string, gke *manifest) []error {
+	sm := guardLine.FindStringSubmatch(script)
+	if sm == nil || !strings.Contains(script[strings.Index(script, sm[0]):], "exit 1") {
+		return []error{fmt.Errorf("no `if grep -nE '...' %s; then ... exit 1` refusing the placeholders", renderedFile)}
+	}
+	guard, err := regexp.Compile(sm[1])
+	if err != nil {
+		return []error{fmt.Errorf("the guard's pattern %q: %w", sm[1], err)}
+	}
+	var placeholders []string
+	for _, c := range gke.ManagedCertificates {
+		placeholders = append(placeholders, c.Spec.Domains...)
+	}
+	for i := range gke.Deployments {
+		for _, c := range gke.Deployments[i].Spec.Template.Spec.Containers {
+			for _, e := range c.Env {
+				if e.Name != "CAPSTONE_TRUSTED_PROXIES" {
+					continue
+				}
+				for _, p := range strings.Split(e.Value, ",") {
+					if !slices.Contains(gfeRanges, strings.TrimSpace(p)) {
+						placeholders = append(placeholders, "value: "+e.Value)
+					}
+				}
+			}
+		}
+	}
+	var errs []error
+	if len(placeholders) < 2 {
+		errs = append(errs, fmt.Errorf("found %d placeholders (domain, load balancer address) in the gke rendering, want both", len(placeholders)))
+	}
+	for _, p := range placeholders {
+		if !guard.MatchString(p) {
+			errs = append(errs, fmt.Errorf("the guard %q lets the committed placeholder %q through", sm[1], p))
+		}
+	}
+	for _, real := range []string{"capstone.uni.example", "value: 130.211.0.0/22,35.191.0.0/16,34.120.1.2", "value: 130.211.0.0/22,35.191.0.0/16,192.0.2.10"} {
+		if guard.MatchString(real) {
+			errs = append(errs, fmt.Errorf("the guard %q refuses a real value %q", sm[1], real))
 		}
 	}
 	return errs
@@ -452,10 +530,15 @@ func parseDockerfile(text string) []stage {
 	return stages
 }
 
-var distrolessNonroot = regexp.MustCompile(`^gcr\.io/distroless/static(-debian\d+)?:nonroot$`)
+var distrolessNonroot = regexp.MustCompile(`^gcr\.io/distroless/static(-debian\d+)?:nonroot@`)
+
+// pinned is an image reference with a tag, for the reader, and a digest,
+// which decides the image.
+var pinned = regexp.MustCompile(`^[a-z0-9./-]+:[A-Za-z0-9_.-]+@sha256:[a-f0-9]{64}$`)
 
 // checkDockerfile: a golang:1.26 build of a static binary, a distroless
-// static nonroot runtime that runs it as nonroot and listens on port.
+// static nonroot runtime that runs it as nonroot and listens on port, both
+// base images pinned by digest.
 func checkDockerfile(text string, port int32) []error {
 	var errs []error
 	fail := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
@@ -463,8 +546,13 @@ func checkDockerfile(text string, port int32) []error {
 	if len(stages) < 2 {
 		return []error{fmt.Errorf("want a multi-stage build, have %d stage(s)", len(stages))}
 	}
-	if !strings.HasPrefix(stages[0].image, "golang:1.26") {
+	if !strings.HasPrefix(stages[0].image, "golang:1.26@") {
 		fail("the build stage is %q, want golang:1.26", stages[0].image)
+	}
+	for _, st := range stages {
+		if !pinned.MatchString(st.image) {
+			fail("FROM %s is not pinned by digest (IMAGE:TAG@sha256:DIGEST): a tag can move to another image between two builds", st.image)
+		}
 	}
 	final := stages[len(stages)-1]
 	if !distrolessNonroot.MatchString(final.image) {

@@ -1,14 +1,12 @@
 package deploy
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net"
 	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -35,23 +33,24 @@ import (
 )
 
 const (
-	namespace   = "capstone"
-	secretName  = "capstone-secrets"
-	repoRoot    = ".."
-	configGo    = "../infra/config/config.go"
-	gkeOverlay  = "k8s/overlays/gke"
-	certificate = "k8s/components/managed-certificate"
+	namespace  = "capstone"
+	secretName = "capstone-secrets"
+	repoRoot   = ".."
+	configGo   = "../infra/config/config.go"
+	gkeOverlay = "k8s/overlays/gke"
 )
 
 // healthPaths are the routes the binary serves for probes (api/server.go).
 var healthPaths = []string{"/healthz", "/readyz"}
 
-// arImage is an image in Artifact Registry: LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE with a tag or digest.
-var arImage = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*-docker\.pkg\.dev/[a-z][a-z0-9-]{4,28}[a-z0-9]/[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})$`)
+// arImage is an image in Artifact Registry by digest:
+// LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE@sha256:DIGEST. A tag can be
+// moved to another image; a digest names one image for good.
+var arImage = regexp.MustCompile(`^[a-z0-9]+(-[a-z0-9]+)*-docker\.pkg\.dev/[a-z][a-z0-9-]{4,28}[a-z0-9]/[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._/-]*@sha256:[a-f0-9]{64}$`)
 
-// workloadIdentity is the Google service account a KSA acts as; PROJECT_ID is
-// the placeholder cloudbuild.yaml replaces.
-var workloadIdentity = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]@([a-z][a-z0-9-]{4,28}[a-z0-9]|PROJECT_ID)\.iam\.gserviceaccount\.com$`)
+// smReference is a Secret Manager version the binary reads at start-up;
+// PROJECT_ID is the placeholder cloudbuild.yaml replaces.
+var smReference = regexp.MustCompile(`^sm://projects/([a-z][a-z0-9-]{4,28}[a-z0-9]|PROJECT_ID)/secrets/[A-Za-z0-9_-]{1,255}/versions/(latest|[1-9][0-9]*)$`)
 
 // A target is one rendering of the manifests.
 type target struct {
@@ -63,33 +62,6 @@ type target struct {
 var targets = []target{
 	{name: "local", dir: func(testing.TB) string { return "k8s/overlays/local" }},
 	{name: "gke", gke: true, dir: func(testing.TB) string { return gkeOverlay }},
-	// The gke overlay with the optional HTTPS component switched on, as
-	// README.md tells: a kustomization of its own that includes both.
-	{name: "gke+managed-certificate", gke: true, dir: func(t testing.TB) string {
-		overlay, err := filepath.Abs(gkeOverlay)
-		if err != nil {
-			t.Fatal(err)
-		}
-		component, err := filepath.Abs(certificate)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := t.TempDir()
-		// kustomize takes only relative paths to other kustomizations.
-		relOverlay, err := filepath.Rel(dir, overlay)
-		if err != nil {
-			t.Fatal(err)
-		}
-		relComponent, err := filepath.Rel(dir, component)
-		if err != nil {
-			t.Fatal(err)
-		}
-		k := fmt.Sprintf("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - %s\ncomponents:\n  - %s\n", relOverlay, relComponent)
-		if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(k), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return dir
-	}},
 }
 
 // render runs kustomize in-process on dir, as `kubectl apply -k dir` would.
@@ -141,7 +113,9 @@ type manifest struct {
 	ConfigMaps          []corev1.ConfigMap
 	ServiceAccounts     []corev1.ServiceAccount
 	Namespaces          []corev1.Namespace
+	NetworkPolicies     []networkingv1.NetworkPolicy
 	BackendConfigs      []backendConfig
+	FrontendConfigs     []frontendConfig
 	ManagedCertificates []managedCertificate
 }
 
@@ -163,7 +137,23 @@ type backendConfig struct {
 		ConnectionDraining *struct {
 			DrainingTimeoutSec int32 `json:"drainingTimeoutSec,omitempty"`
 		} `json:"connectionDraining,omitempty"`
-		TimeoutSec int32 `json:"timeoutSec,omitempty"`
+		TimeoutSec     int32 `json:"timeoutSec,omitempty"`
+		SecurityPolicy *struct {
+			Name string `json:"name"`
+		} `json:"securityPolicy,omitempty"`
+	} `json:"spec"`
+}
+
+// frontendConfig is GKE's networking.gke.io/v1beta1 FrontendConfig, with only
+// the fields these manifests use.
+type frontendConfig struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              struct {
+		RedirectToHTTPS *struct {
+			Enabled          bool   `json:"enabled"`
+			ResponseCodeName string `json:"responseCodeName,omitempty"`
+		} `json:"redirectToHttps,omitempty"`
 	} `json:"spec"`
 }
 
@@ -211,8 +201,12 @@ func decode(docs [][]byte) (*manifest, error) {
 			err = strictAppend(doc, &m.ServiceAccounts)
 		case "v1 Namespace":
 			err = strictAppend(doc, &m.Namespaces)
+		case "networking.k8s.io/v1 NetworkPolicy":
+			err = strictAppend(doc, &m.NetworkPolicies)
 		case "cloud.google.com/v1 BackendConfig":
 			err = strictAppend(doc, &m.BackendConfigs)
+		case "networking.gke.io/v1beta1 FrontendConfig":
+			err = strictAppend(doc, &m.FrontendConfigs)
 		case "networking.gke.io/v1 ManagedCertificate":
 			err = strictAppend(doc, &m.ManagedCertificates)
 		case "v1 Secret":
@@ -263,8 +257,13 @@ func renderDecode(t testing.TB, tg target) *manifest {
 	return m
 }
 
+// goRuntimeEnv are the variables the Go runtime itself reads that the
+// manifests set.
+var goRuntimeEnv = []string{"GOMEMLIMIT"}
+
 // knownEnv is every environment variable the binary reads: the keys passed
-// to env(...) and envOr(env, ...) in infra/config/config.go.
+// to env(...), envOr(env, ...) and envBool(env, ...) in
+// infra/config/config.go, and those of the Go runtime.
 func knownEnv(t testing.TB) map[string]bool {
 	t.Helper()
 	src, err := os.ReadFile(configGo)
@@ -277,6 +276,9 @@ func knownEnv(t testing.TB) map[string]bool {
 		if !names[must] {
 			t.Fatalf("%s was not found in %s: has the way config reads the environment changed? (found %v)", must, configGo, names)
 		}
+	}
+	for _, name := range goRuntimeEnv {
+		names[name] = true
 	}
 	return names
 }
@@ -299,15 +301,16 @@ func envNamesIn(src string) map[string]bool {
 
 // checkEnv is what the checks know besides the objects.
 type checkEnv struct {
-	target   target
-	known    map[string]bool // environment variables the binary reads
-	shutdown time.Duration   // shutdownTimeout of cmd/capstone
+	target        target
+	known         map[string]bool // environment variables the binary reads
+	shutdown      time.Duration   // shutdownTimeout of cmd/capstone
+	subscriptions []string        // the Pub/Sub subscriptions the projectors consume
 }
 
 // newCheckEnv reads what the checks need from the source tree.
 func newCheckEnv(t testing.TB, tg target) checkEnv {
 	t.Helper()
-	return checkEnv{target: tg, known: knownEnv(t), shutdown: readShutdownTimeout(t)}
+	return checkEnv{target: tg, known: knownEnv(t), shutdown: readShutdownTimeout(t), subscriptions: projectionSubscriptions(t)}
 }
 
 type check struct {
@@ -330,6 +333,10 @@ var checks = []check{
 	{"service-accounts", checkServiceAccounts},
 	{"images", checkImages},
 	{"gke", checkGKE},
+	{"tls", checkTLS},
+	{"edge", checkEdge},
+	{"network", checkNetwork},
+	{"backlog", checkBacklog},
 	{"bus", checkBus},
 	{"termination", checkTermination},
 }
@@ -403,8 +410,14 @@ func (m *manifest) objects() []object {
 	for i := range m.Namespaces {
 		add("Namespace", &m.Namespaces[i].ObjectMeta)
 	}
+	for i := range m.NetworkPolicies {
+		add("NetworkPolicy", &m.NetworkPolicies[i].ObjectMeta)
+	}
 	for i := range m.BackendConfigs {
 		add("BackendConfig", &m.BackendConfigs[i].ObjectMeta)
+	}
+	for i := range m.FrontendConfigs {
+		add("FrontendConfig", &m.FrontendConfigs[i].ObjectMeta)
 	}
 	for i := range m.ManagedCertificates {
 		add("ManagedCertificate", &m.ManagedCertificates[i].ObjectMeta)
@@ -564,8 +577,10 @@ func serveConfig(m *manifest, c *corev1.Container) (config.Config, error) {
 // --- checks ---------------------------------------------------------------
 
 // checkInventory: the objects a rendering must have: the API, the projectors
-// and the relay everywhere (HPAs for the first two only), the Pub/Sub
-// emulator and its Service on a local cluster only.
+// and the relay everywhere, each with its ServiceAccount (HPAs for the first
+// two only), the Pub/Sub emulator and its Service on a local cluster only,
+// and on GKE the load balancer's configuration, the certificate and the
+// NetworkPolicies.
 func checkInventory(m *manifest, env checkEnv) []error {
 	var errs []error
 	want := map[string][]string{
@@ -574,14 +589,18 @@ func checkInventory(m *manifest, env checkEnv) []error {
 		"Ingress":                 {"capstone-api"},
 		"HorizontalPodAutoscaler": {"capstone-api", "capstone-projector"},
 		"PodDisruptionBudget":     {"capstone-api", "capstone-projector", "capstone-relay"},
-		"ServiceAccount":          {"capstone"},
+		"ServiceAccount":          {"capstone-api", "capstone-projector", "capstone-relay"},
 		"Namespace":               {namespace},
 	}
 	if env.target.gke {
 		want["BackendConfig"] = []string{"capstone-api"}
+		want["FrontendConfig"] = []string{"capstone-api"}
+		want["ManagedCertificate"] = []string{"capstone-api"}
+		want["NetworkPolicy"] = []string{"capstone-api", "capstone-workers"}
 	} else {
-		want["Deployment"] = slices.Sorted(slices.Values(append(want["Deployment"], "capstone-pubsub-emulator")))
-		want["Service"] = slices.Sorted(slices.Values(append(want["Service"], "capstone-pubsub-emulator")))
+		for _, kind := range []string{"Deployment", "Service", "ServiceAccount"} {
+			want[kind] = slices.Sorted(slices.Values(append(want[kind], "capstone-pubsub-emulator")))
+		}
 	}
 	got := map[string][]string{}
 	for _, o := range m.objects() {
@@ -599,11 +618,25 @@ func checkInventory(m *manifest, env checkEnv) []error {
 	return errs
 }
 
-// checkNamespace: every namespaced object is in the capstone namespace.
+// podSecurity are the namespace labels of Pod Security Admission: the
+// "restricted" standard, enforced (and audited and warned about).
+var podSecurity = map[string]string{
+	"pod-security.kubernetes.io/enforce": "restricted",
+	"pod-security.kubernetes.io/audit":   "restricted",
+	"pod-security.kubernetes.io/warn":    "restricted",
+}
+
+// checkNamespace: every namespaced object is in the capstone namespace, which
+// enforces the "restricted" Pod Security Standard.
 func checkNamespace(m *manifest, _ checkEnv) []error {
 	var errs []error
 	for _, o := range m.objects() {
 		if o.kind == "Namespace" {
+			for k, v := range podSecurity {
+				if o.meta.Labels[k] != v {
+					errs = append(errs, fmt.Errorf("Namespace %s: label %s is %q, want %q (the cluster then refuses pods that run as root, escalate or keep capabilities)", o.meta.Name, k, o.meta.Labels[k], v))
+				}
+			}
 			continue
 		}
 		if o.meta.Namespace != namespace {
@@ -613,13 +646,44 @@ func checkNamespace(m *manifest, _ checkEnv) []error {
 	return errs
 }
 
+// goMemLimit: GOMEMLIMIT is the container's own memory limit, in bytes,
+// from the downward API, so that the Go collector works harder as the heap
+// nears the limit instead of letting it grow past it into an OOM kill, and a
+// change of the limit carries over without a second number to keep in step.
+func goMemLimit(c *corev1.Container) error {
+	for _, e := range c.Env {
+		if e.Name != "GOMEMLIMIT" {
+			continue
+		}
+		var ref *corev1.ResourceFieldSelector
+		if e.ValueFrom != nil {
+			ref = e.ValueFrom.ResourceFieldRef
+		}
+		switch {
+		case ref == nil:
+			return fmt.Errorf("GOMEMLIMIT %q is not read from the container's memory limit (resourceFieldRef limits.memory)", e.Value)
+		case ref.Resource != "limits.memory":
+			return fmt.Errorf("GOMEMLIMIT comes from %s, want limits.memory", ref.Resource)
+		case ref.ContainerName != "" && ref.ContainerName != c.Name:
+			return fmt.Errorf("GOMEMLIMIT comes from the memory limit of container %s", ref.ContainerName)
+		case !ref.Divisor.IsZero() && ref.Divisor.Cmp(resource.MustParse("1")) != 0:
+			return fmt.Errorf("GOMEMLIMIT is the memory limit divided by %s: the runtime reads a bare number as bytes", ref.Divisor.String())
+		}
+		return nil
+	}
+	return errors.New("no GOMEMLIMIT: the Go collector does not know the container's memory limit")
+}
+
 // checkResources: every container has CPU and memory requests and limits,
-// requests not above limits.
+// requests not above limits, and GOMEMLIMIT from its memory limit.
 func checkResources(m *manifest, _ checkEnv) []error {
 	var errs []error
 	for i := range m.Deployments {
 		d := &m.Deployments[i]
 		for _, c := range containers(d) {
+			if err := goMemLimit(c); err != nil {
+				errs = append(errs, fmt.Errorf("%s/%s: %w", d.Name, c.Name, err))
+			}
 			for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
 				req, hasReq := c.Resources.Requests[r]
 				lim, hasLim := c.Resources.Limits[r]
@@ -845,10 +909,21 @@ func looksSecret(v string) bool {
 	return false
 }
 
-// checkSecrets: secret variables come from secretKeyRef on capstone-secrets;
-// no literal anywhere looks like a credential.
-func checkSecrets(m *manifest, _ checkEnv) []error {
+// checkSecrets: no literal anywhere looks like a credential, and a process
+// gets the token-signing secret only if it runs the API. On a local cluster
+// secret variables come from secretKeyRef on capstone-secrets (created by
+// hand). On GKE no Kubernetes Secret is used at all: they are Secret Manager
+// references the binary resolves at start-up as the pod's own identity, in
+// the project whose Pub/Sub the pods use (where deploy/README.md grants each
+// identity its secrets).
+func checkSecrets(m *manifest, env checkEnv) []error {
 	var errs []error
+	pubsubProject := ""
+	for _, cm := range m.ConfigMaps {
+		if strings.HasPrefix(cm.Name, "capstone-config") {
+			pubsubProject = cm.Data["PUBSUB_PROJECT_ID"]
+		}
+	}
 	for i := range m.Deployments {
 		d := &m.Deployments[i]
 		for _, c := range containers(d) {
@@ -858,11 +933,29 @@ func checkSecrets(m *manifest, _ checkEnv) []error {
 				if e.ValueFrom != nil {
 					ref = e.ValueFrom.SecretKeyRef
 				}
+				if e.Name == "CAPSTONE_JWT_SECRET" && !slices.Contains(components(c), "api") {
+					errs = append(errs, fmt.Errorf("%s: gets CAPSTONE_JWT_SECRET but does not run the API, the only component that signs or checks tokens", where))
+				}
+				if env.target.gke {
+					if ref != nil {
+						errs = append(errs, fmt.Errorf("%s: %s comes from Kubernetes Secret %q: on GKE secrets are read from Secret Manager (an sm:// reference), so that nothing copies them into the cluster", where, e.Name, ref.Name))
+					}
+					if secretEnv.MatchString(e.Name) {
+						sm := smReference.FindStringSubmatch(e.Value)
+						switch {
+						case sm == nil:
+							errs = append(errs, fmt.Errorf("%s: %s must be a Secret Manager reference sm://projects/PROJECT/secrets/NAME/versions/VERSION", where, e.Name))
+						case sm[1] != pubsubProject:
+							errs = append(errs, fmt.Errorf("%s: %s is read from project %q, but the pods' project (PUBSUB_PROJECT_ID) is %q", where, e.Name, sm[1], pubsubProject))
+						}
+					}
+					continue
+				}
 				if secretEnv.MatchString(e.Name) && ref == nil {
 					errs = append(errs, fmt.Errorf("%s: %s must come from a secretKeyRef on %s", where, e.Name, secretName))
 				}
 				if ref != nil && ref.Name != secretName {
-					errs = append(errs, fmt.Errorf("%s: %s comes from Secret %q; cloudbuild.yaml creates only %q", where, e.Name, ref.Name, secretName))
+					errs = append(errs, fmt.Errorf("%s: %s comes from Secret %q; deploy/README.md creates only %q", where, e.Name, ref.Name, secretName))
 				}
 				if ref != nil && ref.Optional != nil && *ref.Optional {
 					errs = append(errs, fmt.Errorf("%s: %s is optional: a missing secret must stop the pod, not start it on defaults", where, e.Name))
@@ -1123,6 +1216,11 @@ func checkScaling(m *manifest, env checkEnv) []error {
 			}
 		}
 	}
+	for _, pdb := range m.PDBs {
+		if pdb.Spec.MinAvailable != nil {
+			errs = append(errs, fmt.Errorf("PodDisruptionBudget %s: minAvailable %s holds a fixed number whatever the autoscaler scaled to (with 10 pods, minAvailable 1 lets a drain take 9 at once): use maxUnavailable", pdb.Name, pdb.Spec.MinAvailable.String()))
+		}
+	}
 	return errs
 }
 
@@ -1168,23 +1266,48 @@ func checkIngress(m *manifest, env checkEnv) []error {
 	return errs
 }
 
-// checkServiceAccounts: pods run as a ServiceAccount of the manifests.
-func checkServiceAccounts(m *manifest, _ checkEnv) []error {
+// checkServiceAccounts: each Deployment runs as a ServiceAccount of its own,
+// of the manifests, that gets no Kubernetes API token (none of the pods talks
+// to the Kubernetes API). On GKE each ServiceAccount is a Workload Identity
+// Federation principal granted its roles directly (deploy/README.md): one
+// annotated to act as a Google service account would run with that
+// account's rights instead.
+func checkServiceAccounts(m *manifest, env checkEnv) []error {
 	var errs []error
+	owner := map[string]string{} // ServiceAccount -> the Deployment that runs as it
 	for _, d := range m.Deployments {
 		name := d.Spec.Template.Spec.ServiceAccountName
 		if name == "" || name == "default" {
 			errs = append(errs, fmt.Errorf("Deployment %s: runs as the namespace's default ServiceAccount", d.Name))
 			continue
 		}
+		if other, ok := owner[name]; ok {
+			errs = append(errs, fmt.Errorf("Deployments %s and %s both run as ServiceAccount %s: each component needs an identity of its own to be granted only what it uses", other, d.Name, name))
+		}
+		owner[name] = d.Name
 		if !slices.ContainsFunc(m.ServiceAccounts, func(sa corev1.ServiceAccount) bool { return sa.Name == name }) {
 			errs = append(errs, fmt.Errorf("Deployment %s: ServiceAccount %q is not in the manifests", d.Name, name))
+		}
+		if a := d.Spec.Template.Spec.AutomountServiceAccountToken; a == nil || *a {
+			errs = append(errs, fmt.Errorf("Deployment %s: mounts a Kubernetes API token it does not use", d.Name))
+		}
+	}
+	for _, sa := range m.ServiceAccounts {
+		if _, ok := owner[sa.Name]; !ok {
+			errs = append(errs, fmt.Errorf("ServiceAccount %s: no Deployment runs as it", sa.Name))
+		}
+		if a := sa.AutomountServiceAccountToken; a == nil || *a {
+			errs = append(errs, fmt.Errorf("ServiceAccount %s: automountServiceAccountToken is not false", sa.Name))
+		}
+		if gsa, ok := sa.Annotations["iam.gke.io/gcp-service-account"]; ok && env.target.gke {
+			errs = append(errs, fmt.Errorf("ServiceAccount %s: acts as Google service account %s; grant its own principal the roles it needs instead", sa.Name, gsa))
 		}
 	}
 	return errs
 }
 
-// checkImages: Artifact Registry images on GKE, the locally built one locally.
+// checkImages: Artifact Registry images by digest on GKE, the locally built
+// one locally.
 func checkImages(m *manifest, env checkEnv) []error {
 	var errs []error
 	for i := range m.Deployments {
@@ -1192,98 +1315,9 @@ func checkImages(m *manifest, env checkEnv) []error {
 		for _, c := range containers(d) {
 			switch {
 			case env.target.gke && !arImage.MatchString(c.Image):
-				errs = append(errs, fmt.Errorf("%s/%s: image %q is not LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE:TAG", d.Name, c.Name, c.Image))
+				errs = append(errs, fmt.Errorf("%s/%s: image %q is not LOCATION-docker.pkg.dev/PROJECT/REPOSITORY/IMAGE@sha256:DIGEST (deploy by digest: a tag can be moved)", d.Name, c.Name, c.Image))
 			case !env.target.gke && c.Image != "capstone:dev":
 				errs = append(errs, fmt.Errorf("%s/%s: image %q, want capstone:dev", d.Name, c.Name, c.Image))
-			}
-		}
-	}
-	return errs
-}
-
-// checkGKE: Workload Identity, container-native load balancing with a health
-// check on a health route, the GKE Ingress class, managed certificates that
-// exist, and Autopilot-friendly resources.
-func checkGKE(m *manifest, env checkEnv) []error {
-	if !env.target.gke {
-		return nil
-	}
-	var errs []error
-	for _, sa := range m.ServiceAccounts {
-		if gsa := sa.Annotations["iam.gke.io/gcp-service-account"]; !workloadIdentity.MatchString(gsa) {
-			errs = append(errs, fmt.Errorf("ServiceAccount %s: Workload Identity annotation %q is not a Google service account", sa.Name, gsa))
-		}
-	}
-	for _, svc := range m.Services {
-		var neg struct {
-			Ingress bool `json:"ingress"`
-		}
-		if err := json.Unmarshal([]byte(svc.Annotations["cloud.google.com/neg"]), &neg); err != nil || !neg.Ingress {
-			errs = append(errs, fmt.Errorf("Service %s: no cloud.google.com/neg {\"ingress\": true} (container-native load balancing)", svc.Name))
-		}
-		var bc struct {
-			Default string `json:"default"`
-		}
-		if err := json.Unmarshal([]byte(svc.Annotations["cloud.google.com/backend-config"]), &bc); err != nil || bc.Default == "" {
-			errs = append(errs, fmt.Errorf("Service %s: no cloud.google.com/backend-config {\"default\": NAME}", svc.Name))
-			continue
-		}
-		i := slices.IndexFunc(m.BackendConfigs, func(b backendConfig) bool { return b.Name == bc.Default })
-		if i < 0 {
-			errs = append(errs, fmt.Errorf("Service %s: BackendConfig %q is not in the manifests", svc.Name, bc.Default))
-			continue
-		}
-		hc := m.BackendConfigs[i].Spec.HealthCheck
-		if hc == nil || !slices.Contains(healthPaths, hc.RequestPath) {
-			errs = append(errs, fmt.Errorf("BackendConfig %s: the load balancer's health check is not on %v", bc.Default, healthPaths))
-			continue
-		}
-		for i := range m.Deployments {
-			d := &m.Deployments[i]
-			if ok, _ := selects(&metav1.LabelSelector{MatchLabels: svc.Spec.Selector}, d); !ok {
-				continue
-			}
-			if !slices.ContainsFunc(d.Spec.Template.Spec.Containers, func(c corev1.Container) bool {
-				return slices.ContainsFunc(c.Ports, func(p corev1.ContainerPort) bool { return p.ContainerPort == hc.Port })
-			}) {
-				errs = append(errs, fmt.Errorf("BackendConfig %s: health check port %d is not a container port of %s, which Service %s selects", bc.Default, hc.Port, d.Name, svc.Name))
-			}
-		}
-	}
-	for _, ing := range m.Ingresses {
-		if class := ing.Annotations["kubernetes.io/ingress.class"]; class != "gce" {
-			errs = append(errs, fmt.Errorf("Ingress %s: class %q, want gce (external Application Load Balancer)", ing.Name, class))
-		}
-		if certs, ok := ing.Annotations["networking.gke.io/managed-certificates"]; ok {
-			for _, name := range strings.Split(certs, ",") {
-				name = strings.TrimSpace(name)
-				i := slices.IndexFunc(m.ManagedCertificates, func(c managedCertificate) bool { return c.Name == name })
-				if i < 0 {
-					errs = append(errs, fmt.Errorf("Ingress %s: ManagedCertificate %q is not in the manifests", ing.Name, name))
-				} else if len(m.ManagedCertificates[i].Spec.Domains) == 0 {
-					errs = append(errs, fmt.Errorf("ManagedCertificate %s: no domain", name))
-				}
-			}
-		}
-	}
-	for i := range m.Deployments {
-		d := &m.Deployments[i]
-		for _, c := range containers(d) {
-			req, lim := c.Resources.Requests, c.Resources.Limits
-			for _, r := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory, corev1.ResourceEphemeralStorage} {
-				if q, ok := req[r]; !ok || !q.Equal(lim[r]) {
-					errs = append(errs, fmt.Errorf("%s/%s: on Autopilot set %s requests equal to limits (it bills requests and would change the limits)", d.Name, c.Name, r))
-				}
-			}
-			cpu, mem := req[corev1.ResourceCPU], req[corev1.ResourceMemory]
-			if !cpu.IsZero() {
-				perCPU := float64(mem.Value()) / (1 << 30) / cpu.AsApproximateFloat64()
-				if perCPU < 1 || perCPU > 6.5 {
-					errs = append(errs, fmt.Errorf("%s/%s: %.2f GiB of memory per vCPU is outside Autopilot's 1 to 6.5", d.Name, c.Name, perCPU))
-				}
-			}
-			if cpu.Cmp(resource.MustParse("250m")) < 0 {
-				errs = append(errs, fmt.Errorf("%s/%s: CPU request %s below 250m, the minimum on every Autopilot compute class", d.Name, c.Name, cpu.String()))
 			}
 		}
 	}
@@ -1299,10 +1333,11 @@ const projectPlaceholder = "PROJECT_ID"
 // checkBus: the API, the projectors and the relay run in separate processes,
 // and the in-process bus reaches only its own process, so every process that
 // does not run every component uses Google Cloud Pub/Sub, all of them the
-// same project and emulator, and every component runs somewhere. On GKE the
-// project is the Workload Identity one and there is no emulator; on a local
-// cluster PUBSUB_EMULATOR_HOST names the emulator's Service and a port that
-// reaches the emulator, listening on every interface.
+// same project and emulator, and every component runs somewhere. On GKE
+// there is no emulator and the processes only check that the topic and
+// subscriptions exist (they are set up beforehand); on a local cluster
+// PUBSUB_EMULATOR_HOST names the emulator's Service and a port that reaches
+// the emulator, listening on every interface.
 func checkBus(m *manifest, env checkEnv) []error {
 	var errs []error
 	type process struct {
@@ -1358,17 +1393,9 @@ func checkBus(m *manifest, env checkEnv) []error {
 		if emulator != "" {
 			errs = append(errs, fmt.Errorf("PUBSUB_EMULATOR_HOST %q on GKE: the pods would not use Google Cloud Pub/Sub", emulator))
 		}
-		// The pods reach Pub/Sub as the Workload Identity service account;
-		// its roles are granted in its own project (deploy/README.md).
 		for _, p := range procs {
-			ksa := p.d.Spec.Template.Spec.ServiceAccountName
-			i := slices.IndexFunc(m.ServiceAccounts, func(sa corev1.ServiceAccount) bool { return sa.Name == ksa })
-			if i < 0 {
-				continue // checkServiceAccounts reports it
-			}
-			gsa := workloadIdentity.FindStringSubmatch(m.ServiceAccounts[i].Annotations["iam.gke.io/gcp-service-account"])
-			if gsa != nil && gsa[1] != project {
-				errs = append(errs, fmt.Errorf("%s: Pub/Sub project %q, but its Workload Identity service account is in project %q", p.where, project, gsa[1]))
+			if p.cfg.PubSubCreate {
+				errs = append(errs, fmt.Errorf("%s: CAPSTONE_PUBSUB_CREATE is not false on GKE: the process would need the right to create and change topics and subscriptions, which no component's identity is granted (deploy/README.md runs capstone pubsub-setup once instead)", p.where))
 			}
 		}
 		return errs

@@ -8,9 +8,11 @@ import (
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
@@ -33,7 +35,7 @@ func envVar(c *corev1.Container, name string) *corev1.EnvVar {
 }
 
 func TestChecksCatchMutations(t *testing.T) {
-	local, gke, withCert := targets[0], targets[1], targets[2]
+	local, gke := targets[0], targets[1]
 	for _, mu := range []struct {
 		name   string
 		target target
@@ -85,8 +87,22 @@ func TestChecksCatchMutations(t *testing.T) {
 		{"MongoDB URI written in the manifest", gke, "secrets", func(m *manifest) {
 			*envVar(container(m, "capstone-api"), "MONGODB_URI") = corev1.EnvVar{Name: "MONGODB_URI", Value: "mongodb://db:27017/"}
 		}},
-		{"JWT secret from another Secret", gke, "secrets", func(m *manifest) {
+		{"JWT secret from another Secret", local, "secrets", func(m *manifest) {
 			envVar(container(m, "capstone-api"), "CAPSTONE_JWT_SECRET").ValueFrom.SecretKeyRef.Name = "jwt"
+		}},
+		{"Kubernetes Secret on GKE", gke, "secrets", func(m *manifest) {
+			*envVar(container(m, "capstone-api"), "CAPSTONE_JWT_SECRET") = corev1.EnvVar{Name: "CAPSTONE_JWT_SECRET",
+				ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: secretName}, Key: "CAPSTONE_JWT_SECRET"}}}
+		}},
+		{"secret reference without a version", gke, "secrets", func(m *manifest) {
+			envVar(container(m, "capstone-relay"), "MONGODB_URI").Value = "sm://projects/PROJECT_ID/secrets/capstone-mongodb-uri"
+		}},
+		{"secret read from another project", gke, "secrets", func(m *manifest) {
+			envVar(container(m, "capstone-projector"), "MONGODB_URI").Value = "sm://projects/other-project/secrets/capstone-mongodb-uri/versions/latest"
+		}},
+		{"projector given the token-signing secret", gke, "secrets", func(m *manifest) {
+			c := container(m, "capstone-projector")
+			c.Env = append(c.Env, corev1.EnvVar{Name: "CAPSTONE_JWT_SECRET", Value: "sm://projects/PROJECT_ID/secrets/capstone-jwt-secret/versions/latest"})
 		}},
 		{"credential-looking ConfigMap value", local, "secrets", func(m *manifest) {
 			m.ConfigMaps[0].Data["CAPSTONE_DATABASE"] = "mongodb+srv://user:hunter2@cluster0.example.mongodb.net/"
@@ -224,8 +240,11 @@ func TestChecksCatchMutations(t *testing.T) {
 			// GOOGLE_CLOUD_PROJECT counts when PUBSUB_PROJECT_ID is empty.
 			c.Env = append(c.Env, corev1.EnvVar{Name: "PUBSUB_PROJECT_ID", Value: ""}, corev1.EnvVar{Name: "GOOGLE_CLOUD_PROJECT", Value: "other-project"})
 		}},
-		{"Pub/Sub in another project than Workload Identity", gke, "bus", func(m *manifest) {
+		{"Pub/Sub in another project than the secrets", gke, "secrets", func(m *manifest) {
 			m.ConfigMaps[0].Data["PUBSUB_PROJECT_ID"] = "other-project"
+		}},
+		{"pods that may create topics and subscriptions on GKE", gke, "bus", func(m *manifest) {
+			delete(m.ConfigMaps[0].Data, "CAPSTONE_PUBSUB_CREATE")
 		}},
 		{"Pub/Sub project not a project id", local, "bus", func(m *manifest) {
 			m.ConfigMaps[0].Data["PUBSUB_PROJECT_ID"] = "PROJECT_ID"
@@ -251,8 +270,17 @@ func TestChecksCatchMutations(t *testing.T) {
 		{"emulator listens on another port", local, "bus", func(m *manifest) {
 			container(m, "capstone-pubsub-emulator").Args = []string{"pubsub-emulator", "--addr=0.0.0.0:9085"}
 		}},
-		{"no Workload Identity", gke, "gke", func(m *manifest) {
-			delete(m.ServiceAccounts[0].Annotations, "iam.gke.io/gcp-service-account")
+		{"pods acting as a shared Google service account", gke, "service-accounts", func(m *manifest) {
+			m.ServiceAccounts[0].Annotations = map[string]string{"iam.gke.io/gcp-service-account": "capstone@capstone-test-123.iam.gserviceaccount.com"}
+		}},
+		{"two components share an identity", local, "service-accounts", func(m *manifest) {
+			m.deployment("capstone-relay").Spec.Template.Spec.ServiceAccountName = "capstone-api"
+		}},
+		{"a Kubernetes API token mounted", gke, "service-accounts", func(m *manifest) {
+			m.deployment("capstone-projector").Spec.Template.Spec.AutomountServiceAccountToken = nil
+		}},
+		{"no Cloud Armor policy", gke, "gke", func(m *manifest) {
+			m.BackendConfigs[0].Spec.SecurityPolicy = nil
 		}},
 		{"load balancer checks /", gke, "gke", func(m *manifest) {
 			m.BackendConfigs[0].Spec.HealthCheck.RequestPath = "/"
@@ -266,8 +294,106 @@ func TestChecksCatchMutations(t *testing.T) {
 		{"not the GKE Ingress class", gke, "gke", func(m *manifest) {
 			m.Ingresses[0].Annotations["kubernetes.io/ingress.class"] = "nginx"
 		}},
-		{"certificate that does not exist", withCert, "gke", func(m *manifest) {
+		{"certificate that does not exist", gke, "tls", func(m *manifest) {
 			m.ManagedCertificates[0].Name = "other"
+		}},
+		{"no managed certificate", gke, "tls", func(m *manifest) {
+			delete(m.Ingresses[0].Annotations, "networking.gke.io/managed-certificates")
+		}},
+		{"certificate for no domain name", gke, "tls", func(m *manifest) {
+			m.ManagedCertificates[0].Spec.Domains = []string{"DOMAIN"}
+		}},
+		{"ephemeral address", gke, "tls", func(m *manifest) {
+			delete(m.Ingresses[0].Annotations, "kubernetes.io/ingress.global-static-ip-name")
+		}},
+		{"plain HTTP open", gke, "tls", func(m *manifest) {
+			delete(m.Ingresses[0].Annotations, "networking.gke.io/v1beta1.FrontendConfig")
+		}},
+		{"redirect turns POST into GET", gke, "tls", func(m *manifest) {
+			m.FrontendConfigs[0].Spec.RedirectToHTTPS.ResponseCodeName = "MOVED_PERMANENTLY_DEFAULT"
+		}},
+		{"redirect off", gke, "tls", func(m *manifest) {
+			m.FrontendConfigs[0].Spec.RedirectToHTTPS.Enabled = false
+		}},
+		{"front ends not trusted", gke, "edge", func(m *manifest) {
+			envVar(container(m, "capstone-api"), "CAPSTONE_TRUSTED_PROXIES").Value = "35.191.0.0/16,192.0.2.1"
+		}},
+		{"load balancer address not trusted", gke, "edge", func(m *manifest) {
+			envVar(container(m, "capstone-api"), "CAPSTONE_TRUSTED_PROXIES").Value = "130.211.0.0/22,35.191.0.0/16"
+		}},
+		{"everyone trusted", gke, "edge", func(m *manifest) {
+			envVar(container(m, "capstone-api"), "CAPSTONE_TRUSTED_PROXIES").Value = "130.211.0.0/22,35.191.0.0/16,0.0.0.0/0"
+		}},
+		{"no trusted proxies on GKE", gke, "edge", func(m *manifest) {
+			c := container(m, "capstone-api")
+			c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "CAPSTONE_TRUSTED_PROXIES" })
+		}},
+		{"workers not isolated", gke, "network", func(m *manifest) {
+			m.NetworkPolicies = slices.DeleteFunc(m.NetworkPolicies, func(np networkingv1.NetworkPolicy) bool { return np.Name == "capstone-workers" })
+		}},
+		{"API open to the cluster", gke, "network", func(m *manifest) {
+			m.NetworkPolicies[0].Spec.Ingress[0].From = append(m.NetworkPolicies[0].Spec.Ingress[0].From, networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{}})
+		}},
+		{"API open to the internet", gke, "network", func(m *manifest) {
+			m.NetworkPolicies[0].Spec.Ingress[0].From[0].IPBlock.CIDR = "0.0.0.0/0"
+		}},
+		{"health checks blocked", gke, "network", func(m *manifest) {
+			m.NetworkPolicies[0].Spec.Ingress[0].From = m.NetworkPolicies[0].Spec.Ingress[0].From[:1]
+		}},
+		{"API policy on every port", gke, "network", func(m *manifest) {
+			m.NetworkPolicies[0].Spec.Ingress[0].Ports = nil
+		}},
+		{"a worker reachable from the load balancer", gke, "network", func(m *manifest) {
+			m.NetworkPolicies[1].Spec.Ingress = m.NetworkPolicies[0].Spec.Ingress
+		}},
+		{"policy without Ingress", gke, "network", func(m *manifest) {
+			m.NetworkPolicies[1].Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}
+		}},
+		{"projectors scale on CPU only", gke, "backlog", func(m *manifest) {
+			h := &m.HPAs[slices.IndexFunc(m.HPAs, func(h autoscalingv2.HorizontalPodAutoscaler) bool { return h.Name == "capstone-projector" })]
+			h.Spec.Metrics = slices.DeleteFunc(h.Spec.Metrics, func(mt autoscalingv2.MetricSpec) bool { return mt.Type == autoscalingv2.ExternalMetricSourceType })
+		}},
+		{"a subscription's backlog ignored", gke, "backlog", func(m *manifest) {
+			h := &m.HPAs[slices.IndexFunc(m.HPAs, func(h autoscalingv2.HorizontalPodAutoscaler) bool { return h.Name == "capstone-projector" })]
+			h.Spec.Metrics = h.Spec.Metrics[1:]
+		}},
+		{"backlog of a misspelt subscription", gke, "backlog", func(m *manifest) {
+			h := &m.HPAs[slices.IndexFunc(m.HPAs, func(h autoscalingv2.HorizontalPodAutoscaler) bool { return h.Name == "capstone-projector" })]
+			h.Spec.Metrics[0].External.Metric.Selector.MatchLabels["resource.labels.subscription_id"] = "capstone-commits.user"
+		}},
+		{"backlog as a total, not per replica", gke, "backlog", func(m *manifest) {
+			h := &m.HPAs[slices.IndexFunc(m.HPAs, func(h autoscalingv2.HorizontalPodAutoscaler) bool { return h.Name == "capstone-projector" })]
+			h.Spec.Metrics[1].External.Target = autoscalingv2.MetricTarget{Type: autoscalingv2.ValueMetricType, Value: ptr.To(resource.MustParse("100"))}
+		}},
+		{"no CPU beside the backlog", gke, "backlog", func(m *manifest) {
+			h := &m.HPAs[slices.IndexFunc(m.HPAs, func(h autoscalingv2.HorizontalPodAutoscaler) bool { return h.Name == "capstone-projector" })]
+			h.Spec.Metrics = slices.DeleteFunc(h.Spec.Metrics, func(mt autoscalingv2.MetricSpec) bool { return mt.Type == autoscalingv2.ResourceMetricSourceType })
+		}},
+		{"External metric without an adapter", local, "backlog", func(m *manifest) {
+			m.HPAs[0].Spec.Metrics = append(m.HPAs[0].Spec.Metrics, autoscalingv2.MetricSpec{Type: autoscalingv2.ExternalMetricSourceType,
+				External: &autoscalingv2.ExternalMetricSource{Metric: autoscalingv2.MetricIdentifier{Name: backlogMetric}}})
+		}},
+		{"Pod Security not enforced", local, "namespace", func(m *manifest) {
+			m.Namespaces[0].Labels["pod-security.kubernetes.io/enforce"] = "baseline"
+		}},
+		{"API PDB on minAvailable", gke, "scaling", func(m *manifest) {
+			m.PDBs[0].Spec.MaxUnavailable, m.PDBs[0].Spec.MinAvailable = nil, ptr.To(intstr.FromInt32(1))
+		}},
+		{"no GOMEMLIMIT", gke, "resources", func(m *manifest) {
+			c := container(m, "capstone-relay")
+			c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "GOMEMLIMIT" })
+		}},
+		{"GOMEMLIMIT written by hand", local, "resources", func(m *manifest) {
+			*envVar(container(m, "capstone-api"), "GOMEMLIMIT") = corev1.EnvVar{Name: "GOMEMLIMIT", Value: "512MiB"}
+		}},
+		{"GOMEMLIMIT from the request", gke, "resources", func(m *manifest) {
+			envVar(container(m, "capstone-api"), "GOMEMLIMIT").ValueFrom.ResourceFieldRef.Resource = "requests.memory"
+		}},
+		{"GOMEMLIMIT in mebibytes", local, "resources", func(m *manifest) {
+			envVar(container(m, "capstone-pubsub-emulator"), "GOMEMLIMIT").ValueFrom.ResourceFieldRef.Divisor = resource.MustParse("1Mi")
+		}},
+		{"image by tag", gke, "images", func(m *manifest) {
+			container(m, "capstone-api").Image = "europe-west1-docker.pkg.dev/capstone-test-123/capstone/capstone:0123456"
 		}},
 		{"grace shorter than preStop and drain", local, "termination", func(m *manifest) {
 			m.deployment("capstone-api").Spec.Template.Spec.TerminationGracePeriodSeconds = ptr.To(int64(40))
@@ -376,24 +502,37 @@ func TestCloudBuildChecksCatchMutations(t *testing.T) {
 	}
 	orig := string(data)
 	for _, mu := range []struct{ name, old, new, want string }{
-		{"undeclared substitution", "--secret=\"${_JWT_SECRET}\"", "--secret=\"${_JWT_SECRET_NAME}\"", "_JWT_SECRET_NAME} is used but not declared"},
+		{"undeclared substitution", `--location="${_LOCATION}"`, `--location="${_REGION}"`, "_REGION} is used but not declared"},
 		{"declared but unused", "  _IMAGE: capstone\n", "  _IMAGE: capstone\n  _UNUSED: x\n", "_UNUSED is declared but not used"},
-		{"shell variable not escaped", `"$$dir/MONGODB_URI"`, `"$dir/MONGODB_URI"`, "$dir"},
+		{"shell variable not escaped", `image="$$(cat /workspace/image)"`, `image="$(cat /workspace/image)"`, "a bare"},
 		{"logs to the default bucket", "logging: CLOUD_LOGGING_ONLY", "logging: LEGACY", "CLOUD_LOGGING_ONLY"},
 		{"misspelt field", "    waitFor: [\"test\", \"build\"]", "    waitsFor: [\"test\", \"build\"]", "unknown field"},
 		{"field in the wrong case", "    waitFor: [\"test\", \"build\"]", "    waitfor: [\"test\", \"build\"]", "unknown field"},
-		{"JWT secret not created", `--from-file=CAPSTONE_JWT_SECRET=`, `--from-file=JWT=`, "CAPSTONE_JWT_SECRET"},
-		{"secrets traced into the log", "set -euo pipefail\n        gcloud container", "set -euxo pipefail\n        set -x\n        gcloud container", "traces"},
-		{"other overlay applied", `args: ["apply", "-k", "deploy/k8s/overlays/gke"]`, `args: ["apply", "-k", "deploy/k8s/overlays/local"]`, "applying the gke overlay"},
 		{"image pushed under another tag", "images:\n  - ${_LOCATION}-docker.pkg.dev/$PROJECT_ID/${_REPOSITORY}/${_IMAGE}:$COMMIT_SHA", "images:\n  - ${_LOCATION}-docker.pkg.dev/$PROJECT_ID/${_REPOSITORY}/${_IMAGE}:latest", "images:"},
-		{"deploy before the push", `waitFor: ["push"]`, `waitFor: ["-"]`, "does not wait for step push"},
-		{"image name not in the overlay", "kustomize edit set image capstone=", "kustomize edit set image capstone-api=", "does not set image"},
-		{"project placeholder left", `sed -i "s/\([@=]\)PROJECT_ID/\1$PROJECT_ID/g" serviceaccount-patch.yaml pubsub.env`, `true`, "PROJECT_ID"},
+		{"digest not kept", `docker inspect --format='{{index .RepoDigests 0}}'`, `echo`, "RepoDigests"},
+		{"deployed by tag", `s|^\(    digest:\).*|\1 $${image#*@}|`, `s|^\(    digest:\).*|\1 sha256:0000000000000000000000000000000000000000000000000000000000000000|`, "not the image just pushed"},
+		{"pushed image not checked", `"${_LOCATION}-docker.pkg.dev/$PROJECT_ID/${_REPOSITORY}/${_IMAGE}@sha256:"*) ;;`, `*) ;;`, "@sha256:"},
+		{"render before the push", `waitFor: ["push"]`, `waitFor: ["-"]`, "does not wait for step push"},
+		{"deprecated kubectl builder", "  - id: render\n    name: gcr.io/google.com/cloudsdktool/google-cloud-cli:stable", "  - id: render\n    name: gcr.io/cloud-builders/kubectl", "deprecated"},
+		{"deprecated gke-deploy builder", "  - id: deploy\n    name: gcr.io/google.com/cloudsdktool/google-cloud-cli:stable", "  - id: deploy\n    name: gcr.io/cloud-builders/gke-deploy", "deprecated"},
+		{"no kubectl in the image", "      - COMPONENTS=kubectl\n", "      - COMPONENTS=\n", "does not install kubectl"},
+		{"no auth plugin", "COMPONENTS=kubectl google-cloud-cli-gke-gcloud-auth-plugin", "COMPONENTS=kubectl", "google-cloud-cli-gke-gcloud-auth-plugin"},
+		{"entrypoint that skips COMPONENTS", "    waitFor: [\"render\"]\n", "    waitFor: [\"render\"]\n    entrypoint: bash\n", "entrypoint"},
+		{"rendering not printed", "        cat /workspace/capstone-gke.yaml\n", "", "cat /workspace/capstone-gke.yaml"},
+		{"deploy renders again", "kubectl apply -f /workspace/capstone-gke.yaml", "kubectl apply -k deploy/k8s/overlays/gke", "apply exactly"},
+		{"deploy applies another file", "kubectl apply -f /workspace/capstone-gke.yaml", "kubectl apply -f /workspace/other.yaml", "apply exactly"},
+		{"deploy before the render", `waitFor: ["render"]`, `waitFor: ["push"]`, "does not wait for step render"},
+		{"secrets through the build", "        set -euo pipefail\n        gcloud container", "        set -euo pipefail\n        gcloud secrets versions access latest --secret=capstone-jwt-secret >/dev/null\n        gcloud container", "no secret passes through"},
+		{"placeholders deployed", "        if grep -nE 'capstone\\.example\\.edu|192\\.0\\.2\\.1([^0-9]|$$)' /workspace/capstone-gke.yaml; then\n", "        if false; then\n", "refusing the placeholders"},
+		{"guard misses the address", `capstone\.example\.edu|192\.0\.2\.1([^0-9]|$$)`, `capstone\.example\.edu`, "lets the committed placeholder"},
+		{"guard refuses real addresses", `192\.0\.2\.1([^0-9]|$$)`, `192\.0\.2\.1`, "refuses a real value"},
 		{"projector rollout not awaited", "kubectl -n capstone rollout status deployment/capstone-projector", "true", "capstone-projector"},
 		{"relay rollout not awaited", "kubectl -n capstone rollout status deployment/capstone-relay", "true", "capstone-relay"},
-		{"Pub/Sub project not substituted", " serviceaccount-patch.yaml pubsub.env\n", " serviceaccount-patch.yaml\n", "PUBSUB_PROJECT_ID"},
-		{"sed renames PUBSUB_PROJECT_ID", `s/\([@=]\)PROJECT_ID/\1$PROJECT_ID/g`, `s/PROJECT_ID/$PROJECT_ID/g`, "PUBSUB_PROJECT_ID"},
-		{"sed on a file the overlay lacks", " serviceaccount-patch.yaml pubsub.env\n", " serviceaccount-patch.yaml config.env\n", "config.env"},
+		{"Pub/Sub project not substituted", " pubsub.env secrets-patch.yaml\n", " secrets-patch.yaml\n", "PUBSUB_PROJECT_ID"},
+		{"secret references not substituted", " pubsub.env secrets-patch.yaml\n", " pubsub.env\n", "PROJECT_ID"},
+		{"sed renames PUBSUB_PROJECT_ID", `s|\([=/]\)PROJECT_ID|\1$PROJECT_ID|g`, `s|PROJECT_ID|$PROJECT_ID|g`, "PUBSUB_PROJECT_ID"},
+		{"sed on a file the overlay lacks", " pubsub.env secrets-patch.yaml\n", " pubsub.env secrets-patch.yaml config.env\n", "config.env"},
+		{"wrong cluster location", `--location="${_LOCATION}"`, `--zone="${_LOCATION}"`, "get-credentials"},
 	} {
 		t.Run(mu.name, func(t *testing.T) {
 			if !strings.Contains(orig, mu.old) {
@@ -422,11 +561,13 @@ func TestDockerfileChecksCatchMutations(t *testing.T) {
 	}
 	for _, mu := range []struct{ name, old, new, want string }{
 		{"runtime with a shell", "FROM gcr.io/distroless/static-debian12:nonroot", "FROM alpine:3.22", "runtime image"},
-		{"runtime as root", "FROM gcr.io/distroless/static-debian12:nonroot", "FROM gcr.io/distroless/static-debian12", "runtime image"},
+		{"runtime as root", "FROM gcr.io/distroless/static-debian12:nonroot@", "FROM gcr.io/distroless/static-debian12@", "runtime image"},
+		{"runtime by tag", "static-debian12:nonroot@sha256:", "static-debian12:nonroot #", "pinned by digest"},
+		{"build image by tag", "golang:1.26@sha256:", "golang:1.26 #", "pinned by digest"},
 		{"USER root", "USER nonroot:nonroot", "USER root", "USER"},
 		{"no USER", "USER nonroot:nonroot\n", "", "USER"},
 		{"cgo on", "CGO_ENABLED=0 GOOS", "CGO_ENABLED=1 GOOS", "CGO_ENABLED=0"},
-		{"other Go", "FROM --platform=$BUILDPLATFORM golang:1.26 AS build", "FROM golang:1.22 AS build", "golang:1.26"},
+		{"other Go", "FROM --platform=$BUILDPLATFORM golang:1.26@", "FROM --platform=$BUILDPLATFORM golang:1.22@", "golang:1.26"},
 		{"other port", "EXPOSE 8080", "EXPOSE 80", "EXPOSE"},
 		{"other entrypoint", `ENTRYPOINT ["/capstone"]`, `ENTRYPOINT ["/bin/sh", "-c", "/capstone"]`, "ENTRYPOINT"},
 	} {
