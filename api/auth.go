@@ -169,23 +169,36 @@ type setPasswordRequest struct {
 }
 
 // setPassword needs no bearer token: the one-time token is the credential.
-// Failures are throttled per client address like sign-ins.
+// Unknown tokens are counted per client address, which is slowed down (not
+// locked out) past the limit.
 func (s *Server) setPassword(w http.ResponseWriter, r *http.Request) {
 	var req setPasswordRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	now, key := s.Now(), "ip:"+clientFrom(r).key()
-	if ok, wait := s.Throttle.Check(key, now); !ok {
+	c := clientFrom(r)
+	key := c.key()
+	if ok, wait := s.TokenThrottle.Reserve(key, s.Now()); !ok {
+		s.Log.WarnContext(r.Context(), "set-password refused: too many unknown tokens", "client", c.String())
 		writeError(w, r, tooManyAttempts("too many failed attempts; wait before trying again", wait))
 		return
 	}
-	res, err := s.Users.SetPasswordWithToken(r.Context(), commands.Meta{CorrelationID: RequestID(r.Context())}, req.Token, req.Password)
+	var res commands.Result[user.State]
+	err := s.passwordWork(r.Context(), false, func() (err error) {
+		res, err = s.Users.SetPasswordWithToken(r.Context(), commands.Meta{CorrelationID: RequestID(r.Context())}, req.Token, req.Password)
+		return err
+	})
+	switch outcomeOf(err, user.ErrBadToken.Code) {
+	case failed:
+		s.TokenThrottle.Failed(key, s.Now())
+		s.Log.WarnContext(r.Context(), "set-password failed: unknown, used or expired token", "client", c.String())
+	case succeeded:
+		s.TokenThrottle.Succeeded(key, s.Now())
+	default:
+		s.TokenThrottle.Abandoned(key, s.Now())
+	}
 	if err != nil {
-		if e, ok := commands.AsError(err); ok && e.Kind == commands.KindUnauthenticated {
-			s.Throttle.Failure(key, now)
-		}
 		writeError(w, r, err)
 		return
 	}
@@ -205,35 +218,44 @@ type signInResponse struct {
 	User      userJSON  `json:"user"`
 }
 
-// signIn answers one 401 for every kind of wrong credentials and throttles
-// repeated failures per e-mail and per client address.
+// signIn answers one 401 for every kind of wrong credentials. Each attempt
+// is counted by the sign-in throttle before its password is checked, and
+// the check waits for a slot of the password gate; returning users (whose
+// address signed in to the account before) are served first.
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	var req signInRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	now := s.Now()
-	keys := []string{"email:" + user.NormalizeEmail(req.Email), "ip:" + clientFrom(r).key()}
-	for _, k := range keys {
-		if ok, wait := s.Throttle.Check(k, now); !ok {
-			writeError(w, r, tooManyAttempts("too many failed sign-ins; wait before trying again", wait))
-			return
-		}
+	c := clientFrom(r)
+	account, client := accountKey(req.Email), c.key()
+	ok, wait, known := s.SignInThrottle.Begin(account, client, s.Now())
+	if !ok {
+		s.Log.WarnContext(r.Context(), "sign-in refused: too many failures", "email", logEmail(req.Email), "client", c.String())
+		writeError(w, r, tooManyAttempts("too many failed sign-ins; wait before trying again", wait))
+		return
 	}
-	res, err := s.Users.SignIn(r.Context(), req.Email, req.Password)
+	var res commands.Result[user.State]
+	err := s.passwordWork(r.Context(), known, func() (err error) {
+		res, err = s.Users.SignIn(r.Context(), req.Email, req.Password)
+		return err
+	})
+	switch outcomeOf(err, user.ErrInvalidCredentials.Code) {
+	case failed:
+		s.SignInThrottle.Failed(account, client, s.Now())
+		s.Log.WarnContext(r.Context(), "sign-in failed: wrong e-mail or password", "email", logEmail(req.Email), "client", c.String())
+	case succeeded:
+		s.SignInThrottle.Succeeded(account, client, s.Now())
+	default:
+		s.SignInThrottle.Abandoned(account, client, s.Now())
+	}
 	if err != nil {
-		if e, ok := commands.AsError(err); ok && e.Kind == commands.KindUnauthenticated {
-			for _, k := range keys {
-				s.Throttle.Failure(k, now)
-			}
-		}
 		writeError(w, r, err)
 		return
 	}
-	s.Throttle.Success(keys[0])
 	u := res.State
-	token, exp, err := s.Tokens.Issue(u.ID, u.Roles, now)
+	token, exp, err := s.Tokens.Issue(u.ID, u.Roles, s.Now())
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -241,7 +263,7 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, signInResponse{Token: token, TokenType: "Bearer", ExpiresAt: exp.UTC(), User: userFromState(u, res.Version)})
 }
 
-// tooManyAttempts is the 429 of the throttle, with Retry-After in whole
+// tooManyAttempts is the 429 of the throttles, with Retry-After in whole
 // seconds, rounded up so a client that waits that long is let in.
 func tooManyAttempts(detail string, wait time.Duration) *Problem {
 	p := problem(http.StatusTooManyRequests, "too-many-attempts", detail)
@@ -264,12 +286,31 @@ type changePasswordRequest struct {
 	NewPassword     string `json:"new_password"`
 }
 
+// changePassword is throttled per user like sign-in: whoever holds a stolen
+// token must not be able to guess the current password at full speed.
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, a events.Actor) error {
 	var req changePasswordRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	res, err := s.Users.ChangePassword(r.Context(), meta(r, a), a.UserID, req.CurrentPassword, req.NewPassword)
+	if ok, wait := s.PasswordThrottle.Reserve(a.UserID, s.Now()); !ok {
+		s.Log.WarnContext(r.Context(), "password change refused: too many wrong current passwords", "user", a.UserID, "client", clientFrom(r).String())
+		return tooManyAttempts("too many wrong current passwords; wait before trying again", wait)
+	}
+	var res commands.Result[user.State]
+	err := s.passwordWork(r.Context(), true, func() (err error) {
+		res, err = s.Users.ChangePassword(r.Context(), meta(r, a), a.UserID, req.CurrentPassword, req.NewPassword)
+		return err
+	})
+	switch outcomeOf(err, user.ErrWrongPassword.Code) {
+	case failed:
+		s.PasswordThrottle.Failed(a.UserID, s.Now())
+		s.Log.WarnContext(r.Context(), "password change failed: wrong current password", "user", a.UserID, "client", clientFrom(r).String())
+	case succeeded:
+		s.PasswordThrottle.Succeeded(a.UserID, s.Now())
+	default:
+		s.PasswordThrottle.Abandoned(a.UserID, s.Now())
+	}
 	if err != nil {
 		return err
 	}

@@ -25,13 +25,6 @@ type Tokens interface {
 	Verify(token string, now time.Time) (userID string, roles []string, err error)
 }
 
-// Throttle limits repeated failed sign-ins.
-type Throttle interface {
-	Check(key string, now time.Time) (ok bool, retryAfter time.Duration)
-	Failure(key string, now time.Time)
-	Success(key string)
-}
-
 // Server holds what the HTTP handlers call.
 type Server struct {
 	Users       *user.Service
@@ -44,7 +37,14 @@ type Server struct {
 	ExportQ     queries.Exports
 	CSV         CSVWriter
 	Tokens      Tokens
-	Throttle    Throttle
+	// SignInThrottle counts sign-in attempts per account and client,
+	// PasswordThrottle password changes per user, TokenThrottle unknown
+	// set-password tokens per client; PasswordGate bounds the password
+	// checks in flight (nil: unbounded).
+	SignInThrottle   SignInThrottle
+	PasswordThrottle Throttle
+	TokenThrottle    Throttle
+	PasswordGate     PasswordGate
 	// Idempotency, when set, makes POSTs with an Idempotency-Key repeatable.
 	Idempotency IdempotencyStore
 	// Ready reports whether the store and the bus are reachable.

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -272,22 +273,25 @@ func (a *App) start(ctx context.Context) error {
 	}
 	return a.serve(&api.Server{
 		Users: a.Users, Commands: a.Exec, Cohort: a.Cohort,
-		UserQ:       queries.Users{Reader: rm, Streams: es},
-		ProjectQ:    queries.Projects{Reader: rm, Streams: es},
-		SupervisorQ: queries.Supervisors{Reader: rm},
-		StudentQ:    queries.Students{Reader: rm},
-		ExportQ:     queries.Exports{Reader: rm},
-		CSV:         csvExports{},
-		Tokens:      tokenAdapter{tokens},
-		Throttle:    auth.NewThrottle(5, 15*time.Minute, 30*time.Second, 15*time.Minute),
-		Idempotency: imongo.NewIdempotency(a.store.DB),
-		ParseImport: parseImport,
-		Importer:    a.Importer,
-		Ready:       ready,
-		Admin:       a,
-		Consistency: a.consistency(rm, es, secret),
-		Metrics:     a.Metrics,
-		Log:         a.log,
+		UserQ:            queries.Users{Reader: rm, Streams: es},
+		ProjectQ:         queries.Projects{Reader: rm, Streams: es},
+		SupervisorQ:      queries.Supervisors{Reader: rm},
+		StudentQ:         queries.Students{Reader: rm},
+		ExportQ:          queries.Exports{Reader: rm},
+		CSV:              csvExports{},
+		Tokens:           tokenAdapter{tokens},
+		SignInThrottle:   auth.NewSignInThrottle(auth.DefaultSignInPolicy),
+		PasswordThrottle: auth.NewLockout(5, 15*time.Minute, 30*time.Second, 15*time.Minute),
+		TokenThrottle:    auth.NewSlowdown(20, 15*time.Minute, 2*time.Second),
+		PasswordGate:     newPasswordGate(),
+		Idempotency:      imongo.NewIdempotency(a.store.DB),
+		ParseImport:      parseImport,
+		Importer:         a.Importer,
+		Ready:            ready,
+		Admin:            a,
+		Consistency:      a.consistency(rm, es, secret),
+		Metrics:          a.Metrics,
+		Log:              a.log,
 
 		TrustedProxies: a.cfg.TrustedProxies,
 	})
@@ -495,6 +499,16 @@ func (a *App) jwtSecret(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("read the JWT secret: %w", err)
 	}
 	return []byte(doc.Value), nil
+}
+
+// newPasswordGate lets as many password checks run as there are cores (Go
+// reads a container's CPU limit), queues eight times as many for at most a
+// second, and refuses the rest at once: a burst of sign-ins then answers
+// its excess in microseconds and never pins the cores for longer than it
+// lasts.
+func newPasswordGate() *auth.Gate {
+	cores := runtime.GOMAXPROCS(0)
+	return auth.NewGate(cores, 8*cores, time.Second)
 }
 
 // tokenAdapter fits auth.Tokens to the API's port.

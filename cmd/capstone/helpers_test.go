@@ -27,6 +27,8 @@ type service struct {
 	base    string
 	dataDir string
 	logs    *syncBuffer
+	// client sends the requests of do (nil: http.DefaultClient).
+	client *http.Client
 }
 
 // syncBuffer collects the service's logs so a test can read them.
@@ -151,7 +153,11 @@ func (s *service) do(method, path, token string, body any, headers ...string) re
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	client := s.client
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		s.t.Fatal(err)
 	}

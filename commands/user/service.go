@@ -29,6 +29,9 @@ type Service struct {
 // user, a user without a password and a wrong password.
 var ErrInvalidCredentials = &commands.Error{Kind: commands.KindUnauthenticated, Code: "invalid-credentials", Message: "e-mail or password is wrong"}
 
+// ErrWrongPassword refuses a password change whose current password is wrong.
+var ErrWrongPassword = &commands.Error{Kind: commands.KindRule, Code: "wrong-password", Message: "the current password is wrong"}
+
 // Create makes a user with a fresh id. The e-mail is claimed first, then the
 // password hash is stored, then the user stream is created; a crash between
 // steps leaves a claim that the next creation with that address recovers.
@@ -189,8 +192,7 @@ func (s *Service) ChangePassword(ctx context.Context, meta commands.Meta, id, cu
 		return commands.Result[State]{}, err
 	}
 	if hash == "" || !s.Hasher.Compare(hash, current) {
-		return commands.Result[State]{}, &commands.Error{Kind: commands.KindRule, Code: "wrong-password",
-			Message: "the current password is wrong"}
+		return commands.Result[State]{}, ErrWrongPassword
 	}
 	res, err := s.SetPassword(ctx, meta, id, next)
 	if e, ok := commands.AsError(err); ok && e.Kind == commands.KindInvalid {

@@ -1,209 +1,246 @@
 package auth
 
 import (
-	"container/list"
 	"fmt"
 	"sync"
 	"time"
 )
 
-const (
-	// throttleMaxKeys bounds how many keys a Throttle remembers. At a few
-	// hundred bytes per entry this caps its memory at about 20 MB however
-	// many distinct keys an attacker invents.
-	throttleMaxKeys = 1 << 16
-	// throttleSweepEvery is how many calls pass between full sweeps for
-	// expired entries, amortising the O(n) sweep to O(n/N) per call.
-	throttleSweepEvery = 1024
-)
+// pendingRetry is the Retry-After of an attempt refused because the
+// attempts in flight already reach the limit: they settle within a password
+// check or two, after which the caller learns whether the key is locked.
+const pendingRetry = time.Second
 
-// Throttle slows down password guessing by locking a key (e.g.
-// "email:<addr>" or "ip:<addr>") after too many failed sign-ins. It is
-// in-memory and per process: it does not survive restarts and is not shared
-// between replicas, which is acceptable for a speed bump whose job is to make
-// online guessing impractically slow, not to be an exact global counter.
+// Lockout slows down password guessing by locking a key after too many
+// failed attempts. It is in-memory and per process: it does not survive
+// restarts and is not shared between replicas, which is acceptable for a
+// speed bump whose job is to make online guessing impractically slow, not to
+// be an exact global counter.
 //
-// Rules: maxFailures failures within window lock the key for baseLockout;
-// each further lockout doubles the duration, capped at maxLockout. A success
+// An attempt is counted when it starts (Reserve), not when its password
+// check ends: attempts in flight count as failures until they settle, so
+// concurrent guesses cannot all pass the check before any of them is
+// counted. Reserve refuses once the failures and the attempts in flight
+// reach maxFailures; maxFailures failures within window lock the key for
+// baseLockout, each further lockout doubling it up to maxLockout. A success
 // forgets the key entirely. An entry is also forgotten once its window has
 // passed and it has been unlocked for maxLockout without new failures, so
 // escalation does not last forever.
 //
-// Memory is bounded: expired entries are swept every 1024 calls, and at most
-// 65536 keys are kept, evicting the least recently used key (by Check or
-// Failure) when full. Eviction thus drops keys nobody is trying any more: a
-// key under active attack stays locked unless the attacker can add 65536
-// fresh keys between two attempts on it, and each of those attempts is itself
-// throttled by its "ip:" key.
-//
-// A Throttle is safe for concurrent use.
-type Throttle struct {
+// Every successful Reserve must be followed by exactly one of Failed,
+// Succeeded or Abandoned. A Lockout is safe for concurrent use.
+type Lockout struct {
 	maxFailures int
 	window      time.Duration
 	baseLockout time.Duration
 	maxLockout  time.Duration
-	maxKeys     int
 
-	mu      sync.Mutex
-	entries map[string]*list.Element // values are *throttleEntry
-	lru     *list.List               // front = most recently used
-	calls   int
+	mu   sync.Mutex
+	keys keyed[lockEntry]
 }
 
-type throttleEntry struct {
-	key         string
+type lockEntry struct {
 	failures    int       // failures in the current window
+	pending     int       // attempts reserved and not yet settled
 	windowStart time.Time // first failure of the current window
 	lockouts    int       // lockouts so far, drives the doubling
 	lockedUntil time.Time // zero if never locked
 }
 
-// NewThrottle returns a Throttle with the given policy. It panics if
+// NewLockout returns a Lockout with the given policy. It panics if
 // maxFailures < 1, window or baseLockout is not positive, or maxLockout <
 // baseLockout: these are programming errors in static configuration, like a
 // non-positive interval passed to time.NewTicker.
-func NewThrottle(maxFailures int, window time.Duration, baseLockout time.Duration, maxLockout time.Duration) *Throttle {
+func NewLockout(maxFailures int, window, baseLockout, maxLockout time.Duration) *Lockout {
 	if maxFailures < 1 || window <= 0 || baseLockout <= 0 || maxLockout < baseLockout {
-		panic(fmt.Sprintf("auth: invalid throttle config: maxFailures=%d window=%v baseLockout=%v maxLockout=%v",
+		panic(fmt.Sprintf("auth: invalid lockout config: maxFailures=%d window=%v baseLockout=%v maxLockout=%v",
 			maxFailures, window, baseLockout, maxLockout))
 	}
-	return &Throttle{
-		maxFailures: maxFailures,
-		window:      window,
-		baseLockout: baseLockout,
-		maxLockout:  maxLockout,
-		maxKeys:     throttleMaxKeys,
-		entries:     make(map[string]*list.Element),
-		lru:         list.New(),
-	}
+	l := &Lockout{maxFailures: maxFailures, window: window, baseLockout: baseLockout, maxLockout: maxLockout}
+	l.keys = newKeyed(l.expired)
+	return l
 }
 
-// Check reports whether key may attempt a sign-in at now. If not, retryAfter
-// is how long until it may, for the Retry-After header (round it up to whole
-// seconds there). Check records no failure, so it is cheap to call for both
-// the e-mail and the IP key before doing any password work; it does mark the
-// key as recently used, which protects it from eviction.
-func (t *Throttle) Check(key string, now time.Time) (ok bool, retryAfter time.Duration) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.tick(now)
-	el, found := t.entries[key]
-	if !found {
-		return true, 0
-	}
-	t.lru.MoveToFront(el) // a key still being tried is not a key to evict
-	e := el.Value.(*throttleEntry)
+// Reserve counts an attempt on key at now, before any password work, or
+// refuses it with how long to wait (for Retry-After; round it up to whole
+// seconds there). The check and the count are one step.
+func (l *Lockout) Reserve(key string, now time.Time) (ok bool, retryAfter time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.keys.entry(key, now)
 	if now.Before(e.lockedUntil) {
 		return false, e.lockedUntil.Sub(now)
 	}
+	if e.failures > 0 && now.Sub(e.windowStart) >= l.window {
+		e.failures = 0
+	}
+	if e.failures+e.pending >= l.maxFailures {
+		return false, pendingRetry
+	}
+	e.pending++
 	return true, 0
 }
 
-// Failure records a failed sign-in for key at now, locking the key when it
-// reaches maxFailures within window. Failures while the key is locked are
-// ignored (callers should not have let the attempt through), so an attacker
-// cannot extend a victim's lockout beyond what the escalation rules allow.
-func (t *Throttle) Failure(key string, now time.Time) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.tick(now)
-
-	var e *throttleEntry
-	if el, found := t.entries[key]; found {
-		e = el.Value.(*throttleEntry)
-		if t.expired(e, now) {
-			*e = throttleEntry{key: key}
-		}
-		t.lru.MoveToFront(el)
-	} else {
-		t.makeRoom()
-		e = &throttleEntry{key: key}
-		t.entries[key] = t.lru.PushFront(e)
-	}
-
+// Failed settles a reserved attempt as a failure, locking the key when the
+// failures reach maxFailures within window. A failure while the key is
+// already locked does not extend the lockout beyond what the escalation
+// rules allow.
+func (l *Lockout) Failed(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	e := l.keys.entry(key, now)
+	e.pending = max(0, e.pending-1)
 	if now.Before(e.lockedUntil) {
 		return
 	}
-	if e.failures == 0 || now.Sub(e.windowStart) >= t.window {
+	if e.failures == 0 || now.Sub(e.windowStart) >= l.window {
 		e.failures = 0
 		e.windowStart = now
 	}
 	e.failures++
-	if e.failures >= t.maxFailures {
+	if e.failures >= l.maxFailures {
 		e.lockouts++
-		e.lockedUntil = now.Add(t.lockout(e.lockouts))
+		e.lockedUntil = now.Add(l.lockout(e.lockouts))
 		e.failures = 0
 	}
 }
 
-// Success forgets key: a correct password proves the caller is not guessing,
-// so earlier failures and the lockout escalation no longer apply. Resetting
-// an "ip:" key this way lets anyone who owns one account clear their IP's
-// record between guesses at other accounts; callers may prefer to reset only
-// the "email:" key and let the IP record expire on its own.
-func (t *Throttle) Success(key string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if el, found := t.entries[key]; found {
-		t.remove(el)
+// Succeeded settles a reserved attempt as a success and forgets key: a
+// correct password proves the caller is not guessing, so earlier failures
+// and the lockout escalation no longer apply.
+func (l *Lockout) Succeeded(key string, _ time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.keys.delete(key)
+}
+
+// Abandoned settles a reserved attempt that checked no password (the
+// request failed for another reason): it counts for nothing.
+func (l *Lockout) Abandoned(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.keys.get(key, now); e != nil {
+		e.pending = max(0, e.pending-1)
 	}
 }
 
 // lockout returns the duration of the n-th lockout (n >= 1): baseLockout
 // doubled n-1 times, capped at maxLockout, computed without overflow.
-func (t *Throttle) lockout(n int) time.Duration {
-	d := t.baseLockout
-	for i := 1; i < n && d < t.maxLockout; i++ {
+func (l *Lockout) lockout(n int) time.Duration {
+	d := l.baseLockout
+	for i := 1; i < n && d < l.maxLockout; i++ {
 		d *= 2
 	}
-	return min(d, t.maxLockout)
+	return min(d, l.maxLockout)
 }
 
-// expired reports whether e carries no information any more: not locked,
-// its failure window over, and unlocked for maxLockout (escalation memory).
-func (t *Throttle) expired(e *throttleEntry, now time.Time) bool {
-	if e.failures > 0 && now.Sub(e.windowStart) < t.window {
+// expired reports whether e carries no information any more: nothing in
+// flight, not locked, its failure window over, and unlocked for maxLockout
+// (escalation memory).
+func (l *Lockout) expired(e *lockEntry, now time.Time) bool {
+	if e.pending > 0 {
 		return false
 	}
-	if e.lockouts > 0 && now.Before(e.lockedUntil.Add(t.maxLockout)) {
+	if e.failures > 0 && now.Sub(e.windowStart) < l.window {
+		return false
+	}
+	if e.lockouts > 0 && now.Before(e.lockedUntil.Add(l.maxLockout)) {
 		return false
 	}
 	return true
 }
 
-// tick counts a call and sweeps expired entries every throttleSweepEvery
-// calls. Callers hold t.mu.
-func (t *Throttle) tick(now time.Time) {
-	t.calls++
-	if t.calls < throttleSweepEvery {
-		return
-	}
-	t.calls = 0
-	for el := t.lru.Front(); el != nil; {
-		next := el.Next()
-		if t.expired(el.Value.(*throttleEntry), now) {
-			t.remove(el)
-		}
-		el = next
-	}
-}
-
-// makeRoom ensures there is space for one more entry by evicting the least
-// recently used keys (usually long expired) in O(1) each. Callers hold t.mu.
-func (t *Throttle) makeRoom() {
-	for len(t.entries) >= t.maxKeys {
-		t.remove(t.lru.Back())
-	}
-}
-
-func (t *Throttle) remove(el *list.Element) {
-	delete(t.entries, el.Value.(*throttleEntry).key)
-	t.lru.Remove(el)
-}
-
 // size returns the number of tracked keys (for tests).
-func (t *Throttle) size() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return len(t.entries)
+func (l *Lockout) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.keys.size()
+}
+
+// Slowdown delays rather than locks: once a key has limit failures (with
+// the attempts in flight) within window, it is let through at most once per
+// interval, however many ask. Nobody is ever shut out for longer than
+// interval, so it suits keys a third party can drive up: an account anybody
+// may guess at, or an address many people share. Like Lockout, it counts an
+// attempt when it starts, and every successful Reserve must be followed by
+// one of Failed, Succeeded or Abandoned. It is safe for concurrent use.
+type Slowdown struct {
+	limit    int
+	window   time.Duration
+	interval time.Duration
+
+	mu   sync.Mutex
+	keys keyed[slowEntry]
+}
+
+type slowEntry struct {
+	failures    int
+	pending     int
+	windowStart time.Time
+	next        time.Time // when the next attempt past the limit may go
+}
+
+// NewSlowdown returns a Slowdown with the given policy; it panics on a
+// non-positive limit, window or interval (static configuration).
+func NewSlowdown(limit int, window, interval time.Duration) *Slowdown {
+	if limit < 1 || window <= 0 || interval <= 0 {
+		panic(fmt.Sprintf("auth: invalid slowdown config: limit=%d window=%v interval=%v", limit, window, interval))
+	}
+	s := &Slowdown{limit: limit, window: window, interval: interval}
+	s.keys = newKeyed(s.expired)
+	return s
+}
+
+// Reserve counts an attempt on key, or refuses it with how long to wait.
+func (s *Slowdown) Reserve(key string, now time.Time) (ok bool, retryAfter time.Duration) {
+	return s.reserve(key, now, false)
+}
+
+// reserve is Reserve; an exempt attempt is counted but never delayed.
+func (s *Slowdown) reserve(key string, now time.Time, exempt bool) (ok bool, retryAfter time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.keys.entry(key, now)
+	if e.failures > 0 && now.Sub(e.windowStart) >= s.window {
+		e.failures = 0
+	}
+	if !exempt && e.failures+e.pending >= s.limit {
+		if now.Before(e.next) {
+			return false, e.next.Sub(now)
+		}
+		e.next = now.Add(s.interval)
+	}
+	e.pending++
+	return true, 0
+}
+
+// Failed settles a reserved attempt as a failure.
+func (s *Slowdown) Failed(key string, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := s.keys.entry(key, now)
+	e.pending = max(0, e.pending-1)
+	if e.failures == 0 || now.Sub(e.windowStart) >= s.window {
+		e.failures = 0
+		e.windowStart = now
+	}
+	e.failures++
+}
+
+// Succeeded settles a reserved attempt as a success. Earlier failures stay
+// counted: one right password on a key others are guessing at says nothing
+// about them.
+func (s *Slowdown) Succeeded(key string, now time.Time) { s.Abandoned(key, now) }
+
+// Abandoned settles a reserved attempt that checked no password.
+func (s *Slowdown) Abandoned(key string, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.keys.get(key, now); e != nil {
+		e.pending = max(0, e.pending-1)
+	}
+}
+
+func (s *Slowdown) expired(e *slowEntry, now time.Time) bool {
+	return e.pending == 0 && (e.failures == 0 || now.Sub(e.windowStart) >= s.window) && !now.Before(e.next)
 }
