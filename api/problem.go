@@ -63,6 +63,10 @@ func toProblem(err error) *Problem {
 	if errors.As(err, &ahead) {
 		return problem(http.StatusNotFound, "version-not-found", ahead.Error())
 	}
+	var early *queries.NotYetExistingError
+	if errors.As(err, &early) {
+		return problem(http.StatusNotFound, "not-yet-existing", early.Error())
+	}
 	return problem(http.StatusInternalServerError, "internal", "something went wrong on our side; it has been logged")
 }
 

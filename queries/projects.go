@@ -3,6 +3,7 @@ package queries
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -95,6 +96,9 @@ func (q Projects) Past(ctx context.Context, v Viewer, id string, at PastState) (
 	if err != nil {
 		return projections.ProjectDoc{}, err
 	}
+	if latest := evs[len(evs)-1].Version; at.AtVersion > latest {
+		return projections.ProjectDoc{}, &VersionNotFoundError{Want: at.AtVersion, Latest: latest}
+	}
 	var doc projections.ProjectDoc
 	exists := false
 	for _, e := range evs {
@@ -104,9 +108,21 @@ func (q Projects) Past(ctx context.Context, v Viewer, id string, at PastState) (
 		doc, exists = projections.FoldProject(doc, e)
 	}
 	if !exists {
-		return projections.ProjectDoc{}, ErrNotFound
+		return projections.ProjectDoc{}, &NotYetExistingError{AsOf: at.AsOf, CreatedAt: evs[0].RecordedAt}
 	}
 	return doc, nil
+}
+
+// NotYetExistingError answers a time before a project existed: it is not
+// that there is nothing there (the caller may see it now), but that there
+// was nothing yet.
+type NotYetExistingError struct {
+	AsOf, CreatedAt time.Time
+}
+
+func (e *NotYetExistingError) Error() string {
+	return fmt.Sprintf("it did not exist yet at %s: it was created at %s",
+		e.AsOf.UTC().Format(time.RFC3339Nano), e.CreatedAt.UTC().Format(time.RFC3339Nano))
 }
 
 // List returns a page of the projects the viewer may see.
