@@ -418,32 +418,57 @@ func (a *App) Addr() string {
 // Served reports the HTTP server's end (an error other than ErrServerClosed is a failure).
 func (a *App) Served() <-chan error { return a.served }
 
-// Close drains in-flight requests, stops the projectors and closes the store.
+// Close drains in-flight requests, stops the projectors and closes the
+// store, all within ctx: whatever a dependency's state (a bus that stopped
+// answering, a store that hangs), each wait gives up at ctx's end, keeping
+// stopReserve of it for the steps after the HTTP drain, and the process can
+// exit within its grace period. What is cut short is not lost: commits not
+// yet published are the relay's, unacked messages are redelivered.
 func (a *App) Close(ctx context.Context) {
 	if a.http != nil {
-		if err := a.http.Shutdown(ctx); err != nil {
-			a.log.Warn("HTTP shutdown", "err", err)
+		drain, cancel := ctx, context.CancelFunc(func() {})
+		if dl, ok := ctx.Deadline(); ok {
+			drain, cancel = context.WithDeadline(ctx, dl.Add(-stopReserve))
 		}
-	} else if a.listener != nil {
-		_ = a.listener.Close() // the start failed before serving
+		if err := a.http.Shutdown(drain); err != nil {
+			a.log.Warn("HTTP shutdown", "err", err)
+			_ = a.http.Close()
+		}
+		cancel()
 	}
 	if a.outbox != nil {
-		a.outbox.Close(ctx) // publish what is in hand; the rest is the relay's
+		a.within(ctx, "the outbox", func() { a.outbox.Close(ctx) }) // publish what is in hand; the rest is the relay's
 	}
 	if a.stop != nil {
 		a.stop()
 	}
 	for _, c := range a.consumers {
-		c.Wait()
+		a.within(ctx, "a projector", c.Wait)
 	}
 	if a.relay != nil {
-		<-a.relay
+		a.within(ctx, "the relay", func() { <-a.relay })
 	}
-	a.bgDone.Wait()
+	a.within(ctx, "background work", a.bgDone.Wait)
 	if a.bus != nil {
-		a.bus.Close()
+		a.within(ctx, "the bus", a.bus.Close)
 	}
-	a.store.Close(ctx)
+	a.within(ctx, "the store", func() { a.store.Close(ctx) })
+}
+
+// stopReserve is the part of the shutdown time kept, after the HTTP drain,
+// for stopping the outbox, the projectors, the bus and the store.
+const stopReserve = 5 * time.Second
+
+// within runs f, giving up on it (it goes on in the background until the
+// process exits) when ctx ends first.
+func (a *App) within(ctx context.Context, what string, f func()) {
+	done := make(chan struct{})
+	go func() { defer close(done); f() }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		a.log.Warn("shutdown: stopped waiting", "for", what, "err", ctx.Err())
+	}
 }
 
 // bootstrap creates the first coordinator from the environment if no user

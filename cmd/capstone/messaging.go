@@ -36,8 +36,11 @@ func openMessaging(ctx context.Context, cfg config.Config, log *slog.Logger) (*m
 		return &messaging{pub: ch, subscriber: func(context.Context, string) (message.Subscriber, error) { return ch, nil },
 			closers: []func() error{ch.Close}}, nil
 	}
-	pcfg := pubsub.Config{ProjectID: cfg.PubSubProject, EmulatorHost: cfg.PubSubEmulator, Logger: log, CheckOnly: !cfg.PubSubCreate}
 	opts := pubsub.SubscriberOptions{}
+	// Groups: a publisher creates the topic only with every group's
+	// subscription, and again whenever it finds them gone.
+	pcfg := pubsub.Config{ProjectID: cfg.PubSubProject, EmulatorHost: cfg.PubSubEmulator, Logger: log,
+		CheckOnly: !cfg.PubSubCreate, Groups: projectionGroups, Subscriptions: opts}
 	for _, g := range projectionGroups {
 		if err := pubsub.EnsureSubscription(ctx, pcfg, g, opts); err != nil {
 			return nil, fmt.Errorf("pub/sub subscription %s: %w", g, err)

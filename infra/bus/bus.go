@@ -118,7 +118,20 @@ func (c *Consumer) Start(ctx context.Context) error {
 				close(q)
 			}
 		}()
-		for msg := range msgs {
+		for {
+			// Stop at ctx's end even if the transport does not close msgs
+			// (a subscriber stuck on a Pub/Sub that went away): what it
+			// still holds is not acked, so it is delivered again.
+			var msg *message.Message
+			select {
+			case <-ctx.Done():
+				return
+			case m, ok := <-msgs:
+				if !ok {
+					return
+				}
+				msg = m
+			}
 			h := fnv.New32a()
 			h.Write([]byte(msg.Metadata.Get(MetaStreamID)))
 			select {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -110,5 +111,33 @@ func TestConsumerCoalescesAStream(t *testing.T) {
 				t.Errorf("batches %v, singles %v; want %v and %v", p.batches, p.singles, want, singles)
 			}
 		})
+	}
+}
+
+// stuckSubscriber is a transport that never closes its channel, as a
+// Pub/Sub subscriber retrying a server that went away.
+type stuckSubscriber struct{ ch chan *message.Message }
+
+func (s stuckSubscriber) Subscribe(context.Context, string) (<-chan *message.Message, error) {
+	return s.ch, nil
+}
+func (s stuckSubscriber) Close() error { return nil }
+
+// TestConsumerStopsOnAStuckTransport: once its context ends, a consumer
+// stops within moments even though the transport never closes its channel.
+func TestConsumerStopsOnAStuckTransport(t *testing.T) {
+	c := &Consumer{Sub: stuckSubscriber{ch: make(chan *message.Message)}, Topic: Topic, Projection: &streamRecorder{},
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Workers: 2}
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	done := make(chan struct{})
+	go func() { c.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait still blocked 5 s after the context ended")
 	}
 }

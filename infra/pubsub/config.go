@@ -64,6 +64,14 @@ type Config struct {
 	// subscription is enough, and publishing needs only publish on the
 	// topic). What is missing is reported as ErrNotSetUp.
 	CheckOnly bool
+	// Groups are the projection groups whose subscriptions a publisher
+	// makes sure of before it publishes (and again when they are gone), so
+	// that no commit is published where no subscription receives it; not
+	// with CheckOnly, where a publish to a missing topic fails and the
+	// projectors catch up from the event store.
+	Groups []string
+	// Subscriptions are the settings of those subscriptions (zero: defaults).
+	Subscriptions SubscriberOptions
 }
 
 // ErrNotSetUp is returned, with CheckOnly, for a subscription that does not

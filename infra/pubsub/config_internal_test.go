@@ -34,8 +34,8 @@ func TestPublisherConfig(t *testing.T) {
 	if pc.ProjectID != "p" || len(pc.ClientOptions) == 0 {
 		t.Errorf("ProjectID = %q, %d client options; want p and the emulator options", pc.ProjectID, len(pc.ClientOptions))
 	}
-	if pc.DoNotCreateTopicIfMissing {
-		t.Error("the publisher must create a missing topic")
+	if !pc.DoNotCreateTopicIfMissing {
+		t.Error("the adapter must not create a bare topic: the publisher creates it with its subscriptions")
 	}
 
 	msg := message.NewMessage("uuid-1", []byte("{}"))

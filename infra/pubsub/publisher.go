@@ -2,6 +2,9 @@ package pubsub
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	gpubsub "cloud.google.com/go/pubsub/v2"
@@ -21,10 +24,16 @@ const streamIDKey = "stream_id"
 //   - sends each message at once (PublishSettings.DelayThreshold = 0): the
 //     adapter's Publish waits for each message, and with the client's default
 //     10 ms batching delay one publisher managed about 90 messages/s;
-//   - creates a topic the first time it publishes to it, if it is missing;
-//     with cfg.CheckOnly it neither creates nor looks the topic up (which
+//   - never publishes to a topic without its subscriptions: before its first
+//     publish, and whenever Pub/Sub answers that the topic (or a
+//     subscription) is gone, as after an emulator restarted empty, it
+//     creates the topic and the subscriptions of cfg.Groups, then publishes.
+//     The adapter itself would create a bare topic, and every message
+//     published there before a projector subscribed again would be lost.
+//     With cfg.CheckOnly it neither creates nor looks the topic up (which
 //     would need more than the right to publish): publishing to a missing
-//     topic fails, and the commit stays in the outbox for the relay.
+//     topic fails, the commit stays in the outbox for the relay, and the
+//     projectors catch up from the event store.
 //
 // ctx bounds the connection set-up only. Close the publisher when done.
 func NewPublisher(ctx context.Context, cfg Config) (message.Publisher, error) {
@@ -42,7 +51,12 @@ func NewPublisher(ctx context.Context, cfg Config) (message.Publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &publisher{Publisher: p}, nil
+	admin, err := newClient(ctx, cfg)
+	if err != nil {
+		_ = p.Close()
+		return nil, fmt.Errorf("pubsub: client: %w", err)
+	}
+	return &publisher{Publisher: p, admin: admin, cfg: cfg, ensured: map[string]bool{}}, nil
 }
 
 // publisherConfig is the adapter configuration NewPublisher uses; it is a
@@ -58,10 +72,13 @@ func publisherConfig(cfg Config) googlecloud.PublisherConfig {
 		// the same ordering key until it is resumed; the relay republishes
 		// unpublished commits, so resume at once.
 		EnableMessageOrderingAutoResumePublishOnError: true,
-		PublishSettings:          &settings,
-		ClientOptions:            cfg.clientOptions(),
-		Marshaler:                googlecloud.NewOrderingMarshaler(orderingKey),
-		DoNotCheckTopicExistence: cfg.CheckOnly,
+		// The topic is created with its subscriptions (publisher.ensure),
+		// never bare by the adapter.
+		DoNotCreateTopicIfMissing: true,
+		DoNotCheckTopicExistence:  cfg.CheckOnly,
+		PublishSettings:           &settings,
+		ClientOptions:             cfg.clientOptions(),
+		Marshaler:                 googlecloud.NewOrderingMarshaler(orderingKey),
 	}
 }
 
@@ -70,18 +87,73 @@ func orderingKey(_ string, msg *message.Message) (string, error) {
 	return msg.Metadata.Get(streamIDKey), nil
 }
 
-// publisher retries a publish that failed only because another process
-// created the topic between the adapter's existence check and its create
-// call (the adapter reports AlreadyExists then, before sending anything).
+// publisher makes sure the topic and its subscriptions exist before it
+// publishes, and again when a publish finds them gone.
 type publisher struct {
 	*googlecloud.Publisher
+	admin *gpubsub.Client
+	cfg   Config
+
+	mu      sync.Mutex
+	ensured map[string]bool
 }
 
 // Publish sends the messages, waiting for Pub/Sub to accept each one.
 func (p *publisher) Publish(topic string, msgs ...*message.Message) error {
+	ctx := context.Background()
+	if len(msgs) > 0 {
+		ctx = msgs[0].Context()
+	}
+	if err := p.ensure(ctx, topic, false); err != nil {
+		return err
+	}
 	err := p.Publisher.Publish(topic, msgs...)
-	if status.Code(err) == codes.AlreadyExists {
+	if gone(err) {
+		if err := p.ensure(ctx, topic, true); err != nil {
+			return err
+		}
 		err = p.Publisher.Publish(topic, msgs...)
 	}
 	return err
+}
+
+// gone reports whether a publish failed because the topic does not exist.
+func gone(err error) bool {
+	return errors.Is(err, googlecloud.ErrTopicDoesNotExist) || status.Code(err) == codes.NotFound ||
+		status.Code(errors.Unwrap(err)) == codes.NotFound
+}
+
+// ensure creates topic and the subscriptions of the configured groups
+// unless done before (or again, with again).
+func (p *publisher) ensure(ctx context.Context, topic string, again bool) error {
+	if p.cfg.CheckOnly {
+		return nil // set up beforehand; this identity may not create anything
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ensured[topic] && !again {
+		return nil
+	}
+	if again {
+		p.cfg.slog().WarnContext(ctx, "pubsub topic or subscription missing: creating them again", "topic", topic)
+	}
+	if err := ensureTopic(ctx, p.admin, p.cfg.ProjectID, topic); err != nil {
+		return err
+	}
+	opts, err := p.cfg.Subscriptions.withDefaults()
+	if err != nil {
+		return err
+	}
+	for _, g := range p.cfg.Groups {
+		if err := ensureSubscription(ctx, p.admin, p.cfg, topic, g, opts); err != nil {
+			return err
+		}
+	}
+	p.ensured[topic] = true
+	return nil
+}
+
+// Close closes the adapter's publisher and the admin connection.
+func (p *publisher) Close() error {
+	return errors.Join(p.Publisher.Close(), p.admin.Close())
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -216,7 +217,7 @@ func TestConfigFromEnv(t *testing.T) {
 			want: pubsub.Config{ProjectID: "ps", EmulatorHost: "h:1"}, ok: true},
 	} {
 		got, ok := pubsub.ConfigFromEnv(func(k string) string { return tc.env[k] })
-		if got != tc.want || ok != tc.ok {
+		if !reflect.DeepEqual(got, tc.want) || ok != tc.ok {
 			t.Errorf("ConfigFromEnv(%v) = %+v, %v; want %+v, %v", tc.env, got, ok, tc.want, tc.ok)
 		}
 	}
@@ -615,4 +616,48 @@ func TestCheckOnlyCreatesNothing(t *testing.T) {
 	if err != nil || sub.AckDeadlineSeconds != 45 {
 		t.Errorf("check-only processes changed the subscription: ack deadline %d, %v; want the 45 s it was set up with", sub.GetAckDeadlineSeconds(), err)
 	}
+}
+
+// TestEmulatorRestartedEmpty: Pub/Sub loses its topic and subscriptions (an
+// emulator restarted empty). The next publish finds them gone and creates
+// the topic with every group's subscription before it publishes, so the
+// message waits in each group's subscription for whoever receives next:
+// nothing published after the restart is dropped by a bare topic. (The
+// client library of a subscriber that was receiving may take long to
+// reconnect; the projectors do not wait for it, they catch up from the
+// event store.)
+func TestEmulatorRestartedEmpty(t *testing.T) {
+	e := newEnv(t)
+	addr := e.emu.Addr()
+	e.cfg.Groups = []string{"watched", "idle"}
+	pub := e.publisher(t)
+	// Before the first publish, the publisher creates the subscriptions.
+	first := publishAll(t, e.ctx, pub, []events.Commit{commit("project-r", 1, "first")})
+	if _, err := e.subscription(t, pubsub.SubscriptionName(bus.Topic, "idle")); err != nil {
+		t.Fatalf("the idle group's subscription after the first publish: %v", err)
+	}
+	in := e.subscribe(t, "watched", pubsub.SubscriberOptions{}, nil)
+	waitFor(t, "the first commit", func() bool { return hasAll(in.ids(), first) })
+
+	_ = e.emu.Close()
+	var err error
+	for range 50 { // the port is free again once the old listener is gone
+		if e.emu, err = pubsub.StartEmulator(addr); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.emu.Close() })
+
+	after := publishAll(t, e.ctx, pub, []events.Commit{commit("project-r", 2, "after the restart")})
+	for _, g := range e.cfg.Groups {
+		if _, err := e.subscription(t, pubsub.SubscriptionName(bus.Topic, g)); err != nil {
+			t.Fatalf("subscription of %s after a publish to the restarted emulator: %v", g, err)
+		}
+	}
+	fresh := e.subscribe(t, "idle", pubsub.SubscriberOptions{}, nil)
+	waitFor(t, "the commit published after the restart", func() bool { return hasAll(fresh.ids(), after) })
 }

@@ -138,7 +138,8 @@ func NewSubscriber(ctx context.Context, cfg Config, group string, opts Subscribe
 		_ = admin.Close()
 		return nil, err
 	}
-	return &subscriber{inner: inner, admin: admin, cfg: cfg, group: group, opts: opts, ready: map[string]bool{}}, nil
+	return &subscriber{inner: inner, admin: admin, cfg: cfg, group: group, opts: opts, ready: map[string]bool{},
+		closed: make(chan struct{})}, nil
 }
 
 // subscriber wraps the adapter's subscriber: it creates the group's
@@ -152,17 +153,60 @@ type subscriber struct {
 
 	mu    sync.Mutex
 	ready map[string]bool // topics whose subscription is ensured
+
+	closed    chan struct{} // closed by Close: the watchers stop
+	closeOnce sync.Once
 }
 
 var _ message.SubscribeInitializer = (*subscriber)(nil)
 
 // Subscribe ensures the group's subscription to topic, then returns its
 // messages. The channel closes when ctx ends or the subscriber is closed.
+//
+// While it receives, it checks every WatchEvery that the subscription still
+// exists and creates it again if not (a Pub/Sub emulator restarted empty):
+// the adapter only retries receiving from the missing subscription, with a
+// back-off that grows to a minute, and would wait for it forever.
 func (s *subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	if err := s.ensure(ctx, topic); err != nil {
 		return nil, err
 	}
-	return s.inner.Subscribe(ctx, topic)
+	msgs, err := s.inner.Subscribe(ctx, topic)
+	if err == nil {
+		go s.watch(ctx, topic)
+	}
+	return msgs, err
+}
+
+// WatchEvery is how often a receiving subscriber checks that its
+// subscription exists.
+const WatchEvery = 2 * time.Second
+
+func (s *subscriber) watch(ctx context.Context, topic string) {
+	t := time.NewTicker(WatchEvery)
+	defer t.Stop()
+	name := subscriptionPath(s.cfg.ProjectID, SubscriptionName(topic, s.group))
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.closed:
+			return
+		case <-t.C:
+		}
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, err := s.admin.SubscriptionAdminClient.GetSubscription(cctx, &pubsubpb.GetSubscriptionRequest{Subscription: name})
+		if status.Code(err) == codes.NotFound {
+			s.cfg.slog().WarnContext(ctx, "pubsub subscription missing: creating it again", "subscription", name)
+			s.mu.Lock()
+			err = ensureSubscription(cctx, s.admin, s.cfg, topic, s.group, s.opts)
+			s.mu.Unlock()
+			if err != nil {
+				s.cfg.slog().WarnContext(ctx, "pubsub: create the subscription again", "subscription", name, "err", err)
+			}
+		}
+		cancel()
+	}
 }
 
 // SubscribeInitialize creates the group's subscription to topic without
@@ -174,11 +218,23 @@ func (s *subscriber) SubscribeInitialize(topic string) error {
 }
 
 // Close stops receiving (unacked messages are nacked) and closes the
-// connections.
+// connections, giving up after CloseWithin: the adapter waits for its
+// receiving goroutine, which the client library can keep reconnecting to a
+// Pub/Sub that went away, past any shutdown grace period.
 func (s *subscriber) Close() error {
-	err := s.inner.Close()
-	return errors.Join(err, s.admin.Close())
+	s.closeOnce.Do(func() { close(s.closed) })
+	done := make(chan error, 1)
+	go func() { done <- errors.Join(s.inner.Close(), s.admin.Close()) }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(CloseWithin):
+		return fmt.Errorf("pubsub: subscriber of %s still closing after %s; left behind", s.group, CloseWithin)
+	}
 }
+
+// CloseWithin bounds a subscriber's Close.
+const CloseWithin = 5 * time.Second
 
 func (s *subscriber) ensure(ctx context.Context, topic string) error {
 	s.mu.Lock()
