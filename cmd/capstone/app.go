@@ -61,13 +61,16 @@ type Store struct {
 // OpenStore connects to MONGODB_URI, or starts the embedded store in the data
 // dir (unless shared is given: tests share one embedded server). monitor, if
 // not nil, sees every database command (for the store metrics).
-func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, shared *embedded.Store, monitor *event.CommandMonitor) (*Store, error) {
+//
+// The embedded store takes the data dir's lock: serviceAddr, the API this
+// process serves (if any), is noted there for a process refused the data dir.
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, shared *embedded.Store, monitor *event.CommandMonitor, serviceAddr string) (*Store, error) {
 	s := &Store{Embedded: shared}
 	uri := cfg.MongoURI
 	if uri == "" {
 		if s.Embedded == nil {
 			var err error
-			s.Embedded, err = embedded.Start(ctx, embedded.Options{DataDir: cfg.DataDir, Logger: log})
+			s.Embedded, err = embedded.Start(ctx, embedded.Options{DataDir: cfg.DataDir, Logger: log, ServiceAddr: serviceAddr})
 			if err != nil {
 				return nil, fmt.Errorf("start the embedded store in %s: %w", cfg.DataDir, err)
 			}
@@ -152,8 +155,12 @@ func StartApp(ctx context.Context, cfg config.Config, log *slog.Logger, shared *
 			return nil, err
 		}
 	}
+	serviceAddr := ""
+	if ln != nil {
+		serviceAddr = ln.Addr().String()
+	}
 	m := metrics.New()
-	store, err := OpenStore(ctx, cfg, log, shared, m.StoreMonitor())
+	store, err := OpenStore(ctx, cfg, log, shared, m.StoreMonitor(), serviceAddr)
 	if err != nil {
 		if ln != nil {
 			_ = ln.Close()

@@ -58,7 +58,13 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	}
 	app, err := startOneOff(ctx, cfg, stderr)
 	if err != nil {
-		return err
+		return dataDirInUse(err, func(base string) string {
+			url := base + "/v1/imports/" + string(kind)
+			if *dry {
+				url += "?dry_run=true"
+			}
+			return fmt.Sprintf("curl -X POST %s -H \"Authorization: Bearer $TOKEN\" -F %s", shellQuote(url), shellQuote("file=@"+fs.Arg(1)))
+		})
 	}
 	defer app.Close(context.Background())
 	rep, err := app.Importer(*dry).Run(ctx, commands.Meta{Actor: events.SystemActor, CorrelationID: "cli-import"}, parsed.Batch(),

@@ -125,7 +125,7 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer, env fun
 	defer stopTracing(context.Background())
 	app, err := StartApp(ctx, cfg, log, nil)
 	if err != nil {
-		return err
+		return dataDirInUse(err, nil)
 	}
 	select {
 	case <-ctx.Done():
@@ -187,19 +187,27 @@ func createUser(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	if err != nil {
 		return err
 	}
+	// The store first: a data dir in use is refused before the password is asked.
+	app, err := startOneOff(ctx, cfg, stderr)
+	if err != nil {
+		return dataDirInUse(err, func(base string) string {
+			body := map[string]any{"email": *email, "name": *name, "roles": strings.Split(*roles, ",")}
+			if !*noPassword {
+				body["password"] = "<the password>"
+			}
+			return curlJSON(base+"/v1/users", body)
+		})
+	}
 	password := ""
 	if !*noPassword {
 		fmt.Fprint(stderr, "password (one line on stdin): ")
 		line, err := bufio.NewReader(stdin).ReadString('\n')
 		if err != nil && line == "" {
+			app.Close(context.Background())
 			return errors.New("no password on stdin (or use --no-password)")
 		}
 		password = strings.TrimRight(line, "\r\n")
 		fmt.Fprintln(stderr)
-	}
-	app, err := startOneOff(ctx, cfg, stderr)
-	if err != nil {
-		return err
 	}
 	defer app.Close(context.Background())
 	res, err := app.Users.Create(ctx, commands.Meta{Actor: events.SystemActor, CorrelationID: "cli"},

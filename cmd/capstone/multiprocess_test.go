@@ -84,6 +84,7 @@ func (c *cluster) start(name string, extraEnv []string, args ...string) {
 	cmd := exec.Command(c.bin, args...)
 	cmd.Env = append(append(os.Environ(), c.env...), extraEnv...)
 	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = dieWithParent()
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}

@@ -244,7 +244,10 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer, env fu
 	}
 	app, err := startOneOff(ctx, cfg, stderr)
 	if err != nil {
-		return err
+		return dataDirInUse(err, func(base string) string {
+			return curlJSON(base+"/v1/admin/projections/rebuild", map[string]any{"projections": append([]string{}, only...), "verify": *verify}) +
+				"\n  (then GET " + base + "/v1/admin/projections shows its progress and result)"
+		})
 	}
 	defer app.Close(context.Background())
 	res, err := app.Rebuild(ctx, only, *verify, func(p RebuildProgress) {

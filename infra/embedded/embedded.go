@@ -80,12 +80,19 @@ var dbNameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,63}$`)
 // Options configures the embedded store.
 type Options struct {
 	// DataDir is the directory for the SQLite files, one "<db>.sqlite" per
-	// database; it is created (0700) if missing. Required.
+	// database; it is created if missing. It is made owner-only (0700, its
+	// files 0600): it holds every password hash. Required.
 	DataDir string
-	// Addr is the TCP listen address. The default "127.0.0.1:0" listens on
-	// loopback only, on a free port chosen by the kernel (see [Store.URI]);
-	// give a non-loopback address only if remote clients really need it.
+	// Addr, if set, serves on this TCP address instead of the Unix socket.
+	// FerretDB has no authentication: whoever can connect reads and writes
+	// everything, password hashes included. Leave it empty unless other
+	// machines or containers must connect (the dev-store), and then keep it
+	// on loopback or a private network.
 	Addr string
+	// ServiceAddr is the address of the API this process serves, if any. It
+	// is noted in the data dir's lock, so that a second process refused the
+	// data dir can say where the running service is.
+	ServiceAddr string
 	// Logger receives the store's messages; nil means slog.Default().
 	// FerretDB gets a copy restricted to Error level, as it is noisy below.
 	Logger *slog.Logger
@@ -96,6 +103,10 @@ type Options struct {
 type Store struct {
 	dataDir string
 	uri     string
+	lock    *dirLock
+	socket  string // the Unix socket's path ("" on TCP)
+	sockDir string // a private directory made for the socket, if the data dir's path was too long
+	log     *slog.Logger
 	cancel  context.CancelFunc // stops FerretDB's Run
 	done    chan struct{}      // closed when FerretDB's Run has returned
 	client  *mongo.Client      // used by PrepareCollections
@@ -114,9 +125,15 @@ func (s *Store) WriteGate() *WriteGate { return s.gate }
 // Start starts FerretDB in-process and returns once it accepts connections.
 // ctx bounds only the start-up (at most 10 s); the server runs until Close.
 //
-// With a port of 0 in Addr, the kernel picks a free port: FerretDB binds its
-// listener synchronously in ferretdb.New, so the real address is known before
-// Run starts and there is no race between picking and binding a port.
+// By default the server listens on a Unix socket in the data dir, which only
+// the data dir's owner can reach (the dir is 0700, the socket 0600): other
+// users of the machine can neither connect nor read the files. Start takes
+// the data dir's lock first (see LockedError), which also makes it safe to
+// remove a socket left behind by a process that was killed.
+//
+// With a TCP port of 0 in Addr, the kernel picks a free port: FerretDB binds
+// its listener synchronously in ferretdb.New, so the real address is known
+// before Run starts and there is no race between picking and binding a port.
 func Start(ctx context.Context, opts Options) (*Store, error) {
 	if opts.DataDir == "" {
 		return nil, errors.New("embedded: Options.DataDir is required")
@@ -128,33 +145,48 @@ func Start(ctx context.Context, opts Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
-	if opts.Addr == "" {
-		opts.Addr = "127.0.0.1:0"
-	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.Default()
 	}
+	ownerOnly(dir, logger)
+	lock, err := lockDir(dir, Holder{PID: os.Getpid(), ServiceAddr: opts.ServiceAddr})
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{dataDir: dir, lock: lock, log: logger, done: make(chan struct{}), dbs: map[string]*sql.DB{}, gate: NewWriteGate()}
+	listener := ferretdb.ListenerConfig{TCP: opts.Addr}
+	if opts.Addr == "" {
+		if err := s.makeSocketPath(); err != nil {
+			_ = lock.release()
+			return nil, err
+		}
+		listener.Unix = s.socket
+	}
 
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{TCP: opts.Addr},
+		Listener:  listener,
 		Logger:    slog.New(errorOnly{logger.With("component", "ferretdb").Handler()}),
 		Handler:   "sqlite",
 		SQLiteURL: (&url.URL{Scheme: "file", Path: dir + "/"}).String(),
 	})
 	if err != nil {
+		s.removeSocket()
+		_ = lock.release()
 		return nil, fmt.Errorf("embedded: start FerretDB: %w", err)
+	}
+	s.uri = f.MongoDBURI()
+	if s.socket != "" {
+		// The directory already keeps others out; the socket's own mode
+		// says so too, whatever the umask was.
+		if err := os.Chmod(s.socket, 0o600); err != nil {
+			logger.Warn("embedded: cannot make the store's socket owner-only", "socket", s.socket, "err", err)
+		}
+		s.uri = SocketURI(s.socket)
 	}
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Store{
-		dataDir: dir,
-		uri:     f.MongoDBURI(),
-		cancel:  cancel,
-		done:    make(chan struct{}),
-		dbs:     map[string]*sql.DB{},
-		gate:    NewWriteGate(),
-	}
+	s.cancel = cancel
 	go func() {
 		defer close(s.done)
 		_ = f.Run(runCtx) // always returns nil
@@ -173,8 +205,75 @@ func Start(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// URI returns the connection string, "mongodb://127.0.0.1:PORT/", to give to
-// mongo.Connect.
+// socketName is the Unix socket's name in the data dir. The driver takes a
+// host ending in "sock" as a socket path.
+const socketName = "store.sock"
+
+// maxSocketPath is the longest socket path used in the data dir: sun_path
+// holds 104 bytes on macOS (108 on Linux), terminator included.
+const maxSocketPath = 100
+
+// makeSocketPath picks the socket's path: in the data dir, or in a fresh
+// owner-only temporary directory when the data dir's path is too long for a
+// socket. A socket left in the data dir by a killed process is removed (the
+// caller holds the lock, so no live process is listening on it).
+func (s *Store) makeSocketPath() error {
+	s.socket = filepath.Join(s.dataDir, socketName)
+	if len(s.socket) > maxSocketPath {
+		dir, err := os.MkdirTemp("", "capstone-store-") // 0700
+		if err != nil {
+			return fmt.Errorf("embedded: %w", err)
+		}
+		s.sockDir, s.socket = dir, filepath.Join(dir, socketName)
+	}
+	if err := os.Remove(s.socket); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("embedded: remove a stale socket: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) removeSocket() {
+	if s.socket != "" {
+		_ = os.Remove(s.socket)
+	}
+	if s.sockDir != "" {
+		_ = os.RemoveAll(s.sockDir)
+	}
+}
+
+// SocketURI is the connection string of a MongoDB server on the Unix socket
+// at path: the path, escaped, in the host part.
+func SocketURI(path string) string {
+	return "mongodb://" + url.PathEscape(path) + "/"
+}
+
+// ownerOnly makes dir 0700 and its files 0600 where they are more open, so
+// that another user of the machine can read neither the SQLite files (with
+// every password hash) nor the generated secrets, even in a data dir made
+// before this was enforced. A directory the process may not chmod (e.g. a
+// volume owned by root with a group for the process) is only warned about.
+func ownerOnly(dir string, log *slog.Logger) {
+	tighten := func(path string, mode os.FileMode) {
+		info, err := os.Lstat(path)
+		if err != nil || info.Mode().Perm()&0o077 == 0 || info.Mode()&os.ModeSymlink != 0 {
+			return
+		}
+		if err := os.Chmod(path, mode); err != nil {
+			log.Warn("embedded: the data dir is readable by other users and cannot be made owner-only", "path", path, "err", err)
+		}
+	}
+	tighten(dir, 0o700)
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			tighten(filepath.Join(dir, e.Name()), 0o600)
+		}
+	}
+}
+
+// URI returns the connection string to give to mongo.Connect: the Unix
+// socket's (mongodb://%2F...%2Fstore.sock/), or mongodb://HOST:PORT/ with
+// Options.Addr.
 func (s *Store) URI() string { return s.uri }
 
 // Close stops FerretDB, waits until it has closed its connections and SQLite
@@ -201,6 +300,8 @@ func (s *Store) Close() error {
 		errs = append(errs, db.Close())
 	}
 	s.dbs = nil
+	s.removeSocket()
+	errs = append(errs, s.lock.release())
 	return errors.Join(errs...)
 }
 
@@ -220,7 +321,9 @@ func (s *Store) PrepareCollections(ctx context.Context, db string, names ...stri
 	if len(names) == 0 {
 		return nil
 	}
-	return s.fixIndexes(ctx, db, names)
+	err := s.fixIndexes(ctx, db, names)
+	ownerOnly(s.dataDir, s.log) // the database's file may be new
+	return err
 }
 
 // FixIndexes applies the _id index fix to every collection of database db,

@@ -28,8 +28,8 @@ func startStore(tb testing.TB, dir string, logger *slog.Logger) (*Store, *mongo.
 		tb.Fatalf("Start: %v", err)
 	}
 	tb.Cleanup(func() { _ = s.Close() })
-	if !strings.HasPrefix(s.URI(), "mongodb://127.0.0.1:") || strings.HasSuffix(s.URI(), ":0/") {
-		tb.Fatalf("URI = %q, want mongodb://127.0.0.1:PORT/", s.URI())
+	if !strings.HasPrefix(s.URI(), "mongodb://%2F") || !strings.HasSuffix(s.URI(), ".sock/") {
+		tb.Fatalf("URI = %q, want the Unix socket's mongodb://%%2F...sock/", s.URI())
 	}
 	client, err := mongo.Connect(options.Client().ApplyURI(s.URI()))
 	if err != nil {

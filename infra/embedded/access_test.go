@@ -1,0 +1,124 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOwnerOnly: the store is reachable only through a Unix socket that only
+// the data dir's owner can use: no new TCP listener, the dir 0700, the socket
+// and every file 0600, including those of a data dir made too open before.
+func TestOwnerOnly(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "jwt-secret"), []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := tcpListeners(t)
+	s, client := startStore(t, dir, nil)
+	if err := s.PrepareCollections(context.Background(), testDB, "things"); err != nil {
+		t.Fatal(err)
+	}
+	if err := client.Ping(context.Background(), nil); err != nil {
+		t.Fatalf("the owner cannot use the socket: %v", err)
+	}
+	for inode := range tcpListeners(t) {
+		if !before[inode] {
+			t.Errorf("the store opened a TCP listener (socket inode %s)", inode)
+		}
+	}
+	mode := func(path string) os.FileMode {
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.Mode()
+	}
+	if m := mode(dir).Perm(); m != 0o700 {
+		t.Errorf("data dir mode %o, want 700", m)
+	}
+	sock := filepath.Join(dir, socketName)
+	if m := mode(sock); m&os.ModeSocket == 0 || m.Perm() != 0o600 {
+		t.Errorf("socket %s mode %v, want a socket of mode 600", sock, m)
+	}
+	entries, _ := os.ReadDir(dir)
+	files := 0
+	for _, e := range entries {
+		if e.Type().IsRegular() {
+			files++
+			if m := mode(filepath.Join(dir, e.Name())).Perm(); m != 0o600 {
+				t.Errorf("%s mode %o, want 600", e.Name(), m)
+			}
+		}
+	}
+	if files < 3 { // the lock, the old secret, the database
+		t.Errorf("only %d files in the data dir: %v", files, entries)
+	}
+}
+
+// tcpListeners lists the inodes of this process's listening TCP sockets.
+func tcpListeners(t *testing.T) map[string]bool {
+	t.Helper()
+	mine := map[string]bool{}
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("needs /proc (Linux)")
+	}
+	for _, fd := range fds {
+		target, _ := os.Readlink(filepath.Join("/proc/self/fd", fd.Name()))
+		if inode, ok := strings.CutPrefix(target, "socket:["); ok {
+			mine[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	out := map[string]bool{}
+	for _, table := range []string{"/proc/self/net/tcp", "/proc/self/net/tcp6"} {
+		raw, err := os.ReadFile(table)
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(raw), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) > 9 && f[3] == "0A" && mine[f[9]] { // 0A: LISTEN
+				out[f[9]] = true
+			}
+		}
+	}
+	return out
+}
+
+// TestDataDirLock: a second store on a data dir in use is refused with who
+// holds it; once the first is closed (or its process dies: the kernel drops
+// the lock) the data dir can be opened again, a socket left behind and all.
+func TestDataDirLock(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	first, err := Start(ctx, Options{DataDir: dir, ServiceAddr: "127.0.0.1:8080"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Start(ctx, Options{DataDir: dir})
+	var locked *LockedError
+	if !errors.As(err, &locked) || locked.Holder.PID != os.Getpid() || locked.Holder.ServiceAddr != "127.0.0.1:8080" {
+		t.Fatalf("second Start: %v (%+v), want a LockedError naming this process and its address", err, locked)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A stale socket (as a kill -9 leaves it) does not stop the next start.
+	if err := os.WriteFile(filepath.Join(dir, socketName), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Start(ctx, Options{DataDir: dir})
+	if err != nil {
+		t.Fatalf("Start after Close: %v", err)
+	}
+	_ = again.Close()
+}
