@@ -9,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/cohort"
+	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/queries"
 )
 
@@ -161,4 +163,50 @@ func seedOf(t *testing.T, r response) uint64 {
 		t.Fatalf("%v: %s", err, r.Raw)
 	}
 	return body.Seed
+}
+
+// TestAllocationRespectsExaminers: a student who ranks first the member of
+// staff who examines them is placed with their next choice, and the run
+// applies (it used to answer 409 allocation-stale every time, whatever the
+// rest of the cohort).
+func TestAllocationRespectsExaminers(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	c := newMiniCohort(t, s, admin, 3, 4, 2)
+	staff := s.createUser(admin, "staff-both@uni.example", "Dr Both", []string{"supervisor", "examiner"}, miniPassword)
+	s.expect(s.do("PUT", "/v1/supervisors/"+staff+"/profile", admin, map[string]any{"areas": []string{}, "info": "", "capacity": 5}), 200)
+	student := c.students[0]
+	if _, err := s.app.Cohort.AssignExaminer(context.Background(), commands.Meta{Actor: events.SystemActor}, student, staff, ""); err != nil {
+		t.Fatal(err)
+	}
+	ranking := append([]string{staff}, c.supervisors...)[:4]
+	s.expect(s.do("PUT", "/v1/students/"+student+"/preferences", c.tokens[student], map[string]any{"supervisor_ids": ranking}), 200)
+	waitFor(t, "the new ranking in the read model", func() bool {
+		p, _ := s.do("GET", "/v1/students/"+student, admin, nil).Body["preferences"].([]any)
+		return len(p) == 4
+	})
+	for _, outside := range []bool{false, true} {
+		r := s.expect(s.do("POST", "/v1/allocation", admin, map[string]any{"dry_run": true, "allow_outside_list": outside}), 200)
+		for _, a := range r.Body["assignments"].([]any) {
+			if a := a.(map[string]any); a["student_id"] == student && a["supervisor_id"] == staff {
+				t.Fatalf("outside=%v: placed with their examiner: %s", outside, r.Raw)
+			}
+		}
+	}
+	r := s.expect(s.do("POST", "/v1/allocation", admin, map[string]any{"dry_run": false}), 200)
+	if r.Body["applied"] != true {
+		t.Fatalf("not applied: %s", r.Raw)
+	}
+	board, _, err := s.app.Cohort.Board(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := board.Supervisor[student].SupervisorID; got == staff || got == "" {
+		t.Fatalf("student placed with %q (examiner %s)", got, staff)
+	}
+	for _, a := range r.Body["assignments"].([]any) {
+		if a := a.(map[string]any); a["student_id"] == student && a["rank"] == float64(1) {
+			t.Fatalf("the next choice is reported as rank 1: %v", a)
+		}
+	}
 }

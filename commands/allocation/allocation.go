@@ -2,6 +2,7 @@ package allocation
 
 import (
 	"cmp"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -19,6 +20,14 @@ type Student struct {
 	ID string
 	// Choices are the ranked supervisor ids, at most MaxChoices, distinct.
 	Choices []string
+}
+
+// Bar forbids one placement: the student may not be placed with the
+// supervisor (their second examiner, say), within their list or outside it.
+// A barred choice keeps its rank, so the ranks of the others are still the
+// student's own.
+type Bar struct {
+	StudentID, SupervisorID string
 }
 
 // Supervisor is one supervisor with the slots still open. Remaining is the
@@ -59,13 +68,16 @@ type Input struct {
 	Students []Student
 	// Supervisors with their remaining capacity; ids unique.
 	Supervisors []Supervisor
+	// Bars are the placements the allocation must never make.
+	Bars []Bar
 	// Objective chooses among maximum allocations; empty means Generous.
 	Objective Objective
 	// Seed breaks ties between equally good allocations, reproducibly.
 	Seed uint64
 	// AllowOutsideList lets students who cannot be placed on any supervisor
-	// they ranked go to any supervisor with a free slot (Rank 0). Such
-	// placements never cost another student a within-list placement.
+	// they ranked go to any supervisor with a free slot who is not barred for
+	// them (Rank 0). Such placements never cost another student a
+	// within-list placement.
 	AllowOutsideList bool
 }
 
@@ -124,8 +136,9 @@ type Result struct {
 // determines the shuffle; changing it would change every past allocation.
 const pcgStream = 0x9e3779b97f4a7c15
 
-// Allocate places students with supervisors: as many as possible, then the
-// best placement for the objective, ties broken by the seed. Inputs that
+// Allocate places students with supervisors: as many as possible within
+// their lists, then (when allowed) as many as possible outside them, then
+// the best placement for the objective, ties broken by the seed. Inputs that
 // cannot describe a real cohort are refused with a *commands.Error of kind
 // KindInvalid whose message and Fields name every offending id, so the HTTP
 // layer answers 400 without a mapping of its own; inputs too big for exact
@@ -136,7 +149,7 @@ func Allocate(in Input) (Result, error) {
 		return Result{}, err
 	}
 	p := newProblem(in, obj)
-	w, err := newWeights(obj, p.base(), p.nodes(), in.AllowOutsideList)
+	w, err := newWeights(obj, p.base(), len(in.Students), p.nodes(), in.AllowOutsideList)
 	if err != nil {
 		return Result{}, err
 	}
@@ -153,6 +166,13 @@ type problem struct {
 	sups     []int          // indexes into in.Supervisors, in network order
 	supIndex map[string]int // supervisor id -> index into in.Supervisors
 	capacity int            // total remaining capacity, saturating
+	// barred[i] are the in.Supervisors indexes student i may not go to.
+	barred []map[int]bool
+	// hubOf[i] is the outside-list hub of input student i: students who
+	// may go to the same supervisors share one (hub 0: any supervisor).
+	// hubBars[h] are the supervisors hub h does not lead to.
+	hubOf   []int
+	hubBars [][]int
 }
 
 // newProblem sorts students and supervisors by id, so the input order does
@@ -169,7 +189,52 @@ func newProblem(in Input, obj Objective) *problem {
 		p.supIndex[s.ID] = i
 		p.capacity = saturatingAdd(p.capacity, s.Remaining)
 	}
+	p.barred = make([]map[int]bool, len(in.Students))
+	studentIndex := make(map[string]int, len(in.Students))
+	for i, s := range in.Students {
+		studentIndex[s.ID] = i
+	}
+	for _, b := range in.Bars {
+		i := studentIndex[b.StudentID]
+		if p.barred[i] == nil {
+			p.barred[i] = map[int]bool{}
+		}
+		p.barred[i][p.supIndex[b.SupervisorID]] = true
+	}
+	p.groupHubs()
 	return p
+}
+
+// may reports whether input student i may be placed with input supervisor j.
+func (p *problem) may(i, j int) bool { return !p.barred[i][j] }
+
+// groupHubs gives every student the outside-list hub of the supervisors
+// they may take: those barred from the same supervisors with free slots
+// share one, in network order, so a cohort whose bars are its examiners
+// needs a hub per examiner, not an edge per student and supervisor.
+func (p *problem) groupHubs() {
+	p.hubOf = make([]int, len(p.in.Students))
+	p.hubBars = [][]int{nil}
+	ids := map[string]int{"": 0}
+	for _, i := range p.students {
+		var bars []int
+		for _, j := range p.sups {
+			if p.barred[i][j] && p.in.Supervisors[j].Remaining > 0 {
+				bars = append(bars, j)
+			}
+		}
+		key := fmt.Sprint(bars)
+		if len(bars) == 0 {
+			key = ""
+		}
+		h, ok := ids[key]
+		if !ok {
+			h = len(p.hubBars)
+			ids[key] = h
+			p.hubBars = append(p.hubBars, bars)
+		}
+		p.hubOf[i] = h
+	}
 }
 
 // canonical returns 0..n-1 sorted by the id of each index.
@@ -190,7 +255,7 @@ func (p *problem) base() int64 {
 
 // nodes is the number of nodes of the network.
 func (p *problem) nodes() int {
-	return int(firstStudent) + len(p.students) + len(p.sups)
+	return int(firstStudent) + len(p.students) + len(p.sups) + len(p.hubBars) - 1
 }
 
 // rankOf returns the 1-based position of supervisor in the student's

@@ -290,3 +290,45 @@ func TestLargeCohort(t *testing.T) {
 		}
 	}
 }
+
+// TestBarsNeverDisplace: a bar is never broken, a barred choice keeps the
+// ranks of the others, and a student whose only way in is outside their
+// list never takes a within-list placement from another: u ranks x only; w
+// ranks nobody and is barred from y, the only other slot. Placing w (on x,
+// outside their list) would need u moved off their list to y; instead u
+// keeps x and w stays unplaced.
+func TestBarsNeverDisplace(t *testing.T) {
+	in := Input{
+		AllowOutsideList: true,
+		Supervisors:      []Supervisor{{"x", 1}, {"y", 1}},
+		Students:         []Student{{"u", []string{"x"}}, {"w", nil}},
+		Bars:             []Bar{{"w", "y"}},
+	}
+	for _, obj := range []Objective{Generous, Greedy, RankSum} {
+		for seed := range uint64(10) {
+			in.Objective, in.Seed = obj, seed
+			res := mustAllocate(t, in)
+			checkInvariants(t, in, res)
+			if want := []Assignment{{"u", "x", 1}}; !cmp.Equal(res.Assignments, want) {
+				t.Fatalf("%s seed %d: %+v, want %+v", obj, seed, res.Assignments, want)
+			}
+			if got := res.Unplaced[0].Reason; got != "ranked no supervisor; the 1 slot free is with a supervisor who may not supervise them" {
+				t.Fatalf("reason %q", got)
+			}
+		}
+	}
+	// A barred first choice: the second is still the second.
+	in = Input{Supervisors: []Supervisor{{"x", 1}, {"y", 1}}, Students: []Student{{"s", []string{"x", "y"}}}, Bars: []Bar{{"s", "x"}}}
+	res := mustAllocate(t, in)
+	checkInvariants(t, in, res)
+	if want := []Assignment{{"s", "y", 2}}; !cmp.Equal(res.Assignments, want) {
+		t.Fatalf("%+v, want %+v", res.Assignments, want)
+	}
+	// Barred from the only ranked supervisor, with outside placement off.
+	in = Input{Supervisors: []Supervisor{{"x", 1}, {"y", 1}}, Students: []Student{{"s", []string{"x"}}}, Bars: []Bar{{"s", "x"}}}
+	res = mustAllocate(t, in)
+	checkInvariants(t, in, res)
+	if len(res.Unplaced) != 1 || res.Unplaced[0].Reason != "the only ranked supervisor may not supervise them; placement outside the list is not allowed (2 slots free elsewhere)" {
+		t.Fatalf("%+v", res.Unplaced)
+	}
+}

@@ -9,9 +9,9 @@ import (
 )
 
 // ErrTooLarge refuses an input whose exact costs would not fit the 128-bit
-// arithmetic of the solver. It is matched with errors.Is. It needs roughly a
-// million students, far beyond a cohort, but silently wrong arithmetic would
-// be worse than a refusal.
+// arithmetic of the solver. It is matched with errors.Is. It needs over a
+// hundred thousand students, far beyond a cohort, but silently wrong
+// arithmetic would be worse than a refusal.
 var ErrTooLarge = &commands.Error{
 	Kind:    commands.KindRule,
 	Code:    "allocation-too-large",
@@ -26,10 +26,10 @@ const costBits = 125
 var infinite = cost{hi: 1 << (costBits + 1 - 64)}
 
 // cost is an exact signed 128-bit integer in two's complement. int64 is not
-// enough: with the outside-list layer the largest edge cost is base^5, and
-// base^5 times the number of nodes already overflows int64 at about 1,150
-// students. Two words keep Dijkstra's inner loop allocation-free, unlike
-// math/big.
+// enough: with the outside-list layer the largest edge cost is about
+// students·base^5, and that times the number of nodes overflows int64 at a
+// few hundred students. Two words keep Dijkstra's inner loop
+// allocation-free, unlike math/big.
 type cost struct {
 	hi int64
 	lo uint64
@@ -63,10 +63,11 @@ func costOf(x *big.Int) cost {
 }
 
 // weights are the edge costs of one run: what a placement at each rank, or
-// outside the list, adds to the cost of a flow.
+// outside the list, or leaving a student unplaced adds to the cost of a flow.
 type weights struct {
-	rank    [MaxChoices + 1]cost // rank[r] for r = 1..5; rank[0] unused
-	outside cost
+	rank     [MaxChoices + 1]cost // rank[r] for r = 1..5; rank[0] unused
+	outside  cost
+	unplaced cost
 }
 
 // newWeights derives the costs for an objective. B = base exceeds the number
@@ -82,15 +83,17 @@ type weights struct {
 //     potentials can be zero.)
 //   - RankSum: rank r costs r.
 //
-// The outside-list edge costs W = B·cmax with cmax = rank[5], the dearest rank
-// in all three. Any set of within-list placements costs at most
-// (B−1)·cmax < W, which is what makes the outside layer strictly
-// lexicographically last (see the proof on build in network.go).
+// With cmax = rank[5], the dearest rank in all three, any set of within-list
+// placements costs at most (B−1)·cmax < Y = B·cmax. With n students, an
+// outside placement costs X = (n+1)·Y, more than n·Y plus any within-list
+// cost, and leaving a student unplaced costs X + Y: what makes the outside
+// placements never cost a within-list one (see the proof on build in
+// network.go).
 //
 // The solver's numbers stay within 4·(nodes+1)·(largest edge cost): a
 // potential is at most a shortest-path length, a reduced cost or distance at
 // most a few of those. The input is refused when that exceeds 2^costBits.
-func newWeights(obj Objective, base int64, nodes int, outside bool) (weights, error) {
+func newWeights(obj Objective, base int64, students, nodes int, outside bool) (weights, error) {
 	b := big.NewInt(base)
 	pow := func(k int64) *big.Int { return new(big.Int).Exp(b, big.NewInt(k), nil) }
 	var rank [MaxChoices + 1]*big.Int
@@ -105,10 +108,12 @@ func newWeights(obj Objective, base int64, nodes int, outside bool) (weights, er
 		}
 	}
 	cmax := rank[MaxChoices]
-	out := new(big.Int).Mul(b, cmax)
+	y := new(big.Int).Mul(b, cmax)
+	out := new(big.Int).Mul(big.NewInt(int64(students)+1), y)
+	unplaced := new(big.Int).Add(out, y)
 	largest := cmax
 	if outside {
-		largest = out
+		largest = unplaced
 	}
 	bound := new(big.Int).Mul(big.NewInt(4*int64(nodes+1)), largest)
 	if bound.BitLen() > costBits {
@@ -122,6 +127,6 @@ func newWeights(obj Objective, base int64, nodes int, outside bool) (weights, er
 	for r := 1; r <= MaxChoices; r++ {
 		w.rank[r] = costOf(rank[r])
 	}
-	w.outside = costOf(out)
+	w.outside, w.unplaced = costOf(out), costOf(unplaced)
 	return w, nil
 }

@@ -51,38 +51,50 @@ func TestCostArithmetic(t *testing.T) {
 // is refused with ErrTooLarge rather than computed with wrapped numbers.
 func TestWeightsRange(t *testing.T) {
 	for _, obj := range []Objective{Generous, Greedy, RankSum} {
-		if _, err := newWeights(obj, 100_001, 100_500, true); err != nil {
+		if _, err := newWeights(obj, 100_001, 100_000, 100_500, true); err != nil {
 			t.Errorf("%s, 100,000 students: %v", obj, err)
 		}
 	}
-	_, err := newWeights(Generous, 4_000_001, 4_000_500, true)
+	_, err := newWeights(Generous, 4_000_001, 4_000_000, 4_000_500, true)
 	if !errors.Is(err, ErrTooLarge) {
 		t.Fatalf("4,000,000 students: error %v, want ErrTooLarge", err)
 	}
-	if _, err := newWeights(RankSum, 4_000_001, 4_000_500, true); err != nil {
+	if _, err := newWeights(RankSum, 4_000_001, 4_000_000, 4_000_500, true); err != nil {
 		t.Fatalf("rank-sum needs no large costs: %v", err)
 	}
 }
 
-// TestOutsideCostDominates checks the inequality the outside layer relies
-// on: W exceeds what base-1 placements at the dearest rank cost.
+// TestOutsideCostDominates checks the inequalities the outside layer relies
+// on (the proof on build): Y, what leaving a student unplaced costs more than
+// placing them outside, exceeds what base-1 placements at the dearest rank
+// cost; and the outside cost X exceeds n·Y plus that.
 func TestOutsideCostDominates(t *testing.T) {
 	for _, obj := range []Objective{Generous, Greedy, RankSum} {
 		for _, base := range []int64{2, 3, 1001, 2001} {
-			w, err := newWeights(obj, base, int(base)+200, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			all := cost{}
-			for range base - 1 {
-				all = all.add(w.rank[MaxChoices])
-			}
-			if !all.less(w.outside) {
-				t.Errorf("%s base %d: %d placements at rank 5 cost %v, not below outside %v", obj, base, base-1, all, w.outside)
-			}
-			for r := 2; r <= MaxChoices; r++ {
-				if !w.rank[r-1].less(w.rank[r]) {
-					t.Errorf("%s base %d: rank %d not cheaper than rank %d", obj, base, r-1, r)
+			for _, n := range []int{int(base) - 1, 3 * int(base)} { // base-1: students <= capacity
+				w, err := newWeights(obj, base, n, n+200, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				within := cost{}
+				for range base - 1 {
+					within = within.add(w.rank[MaxChoices])
+				}
+				y := w.unplaced.sub(w.outside)
+				if !within.less(y) {
+					t.Errorf("%s base %d: %d placements at rank 5 cost %v, not below Y %v", obj, base, base-1, within, y)
+				}
+				ny := within
+				for range n {
+					ny = ny.add(y)
+				}
+				if !ny.less(w.outside) {
+					t.Errorf("%s base %d, %d students: n·Y plus any within-list cost %v is not below X %v", obj, base, n, ny, w.outside)
+				}
+				for r := 2; r <= MaxChoices; r++ {
+					if !w.rank[r-1].less(w.rank[r]) {
+						t.Errorf("%s base %d: rank %d not cheaper than rank %d", obj, base, r-1, r)
+					}
 				}
 			}
 		}

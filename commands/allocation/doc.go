@@ -16,11 +16,17 @@
 //
 // plus, when [Input.AllowOutsideList] is set, one hub node that every student
 // can reach at a cost dearer than any combination of listed ranks
-// (student -> hub -> any supervisor). Maximum flow places as many students as
-// possible; minimum cost then picks, among those placements, the best one for
-// the [Objective]. Costs are powers of a base larger than the number of
-// students that can be placed, so the total cost of a flow spells out its rank
-// profile as digits and comparing costs compares profiles lexicographically.
+// (student -> hub -> any supervisor), and an "unplaced" edge from every
+// student to the sink, dearer still. [Input.Bars] remove edges: a barred
+// placement is never made, within a list or outside it (a student with a bar
+// reaches the supervisors they may take by edges of their own instead of the
+// hub). Maximum flow places as many students as possible within their lists,
+// then (when allowed) as many as possible outside them without taking a
+// within-list placement from anyone; minimum cost then picks, among those
+// placements, the best one for the [Objective]. Costs are powers of a base
+// larger than the number of students that can be placed, so the total cost of
+// a flow spells out its rank profile as digits and comparing costs compares
+// profiles lexicographically.
 // Costs are exact 128-bit integers, so no rounding or overflow can silently
 // change which allocation wins; inputs too large for that are refused with
 // [ErrTooLarge].

@@ -37,6 +37,9 @@ func decode(data []byte) Input {
 		}
 		in.Students = append(in.Students, s)
 	}
+	for b := next() % 4; n > 0 && m > 0 && b > 0; b-- {
+		in.Bars = append(in.Bars, Bar{in.Students[next()%n].ID, in.Supervisors[next()%m].ID})
+	}
 	return in
 }
 
@@ -49,6 +52,7 @@ func FuzzAllocate(f *testing.F) {
 	f.Add([]byte{3, 2, 1, 0, 7, 0, 1, 1, 2, 0, 1, 2, 1, 0, 0})
 	f.Add([]byte{9, 5, 2, 1, 42, 42, 1, 2, 3, 0, 1, 5, 0, 1, 2, 3, 4, 5, 4, 3, 2, 1, 0, 2, 2, 1, 3, 0})
 	f.Add([]byte{6, 3, 3, 0, 1, 1, 1, 1, 1, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2})
+	f.Add([]byte{2, 2, 0, 1, 0, 0, 1, 1, 1, 0, 0, 3, 1, 1, 0, 0, 0}) // a bar on the only other slot
 	f.Fuzz(func(t *testing.T, data []byte) {
 		in := decode(data)
 		res, err := Allocate(in)
@@ -64,7 +68,9 @@ func FuzzAllocate(f *testing.F) {
 		if in.AllowOutsideList {
 			want = maxMatching(in, true)
 		}
-		if got.placed != want {
+		// With bars, placing the most within lists may leave fewer to place
+		// in all than a matching that ignores lists: enumeration checks those.
+		if got.placed != want && (len(in.Bars) == 0 || got.placed > want) {
 			t.Fatalf("%d placed, matching finds %d\n%+v", got.placed, want, in)
 		}
 		if again := mustAllocate(t, in); !cmp.Equal(res, again) {

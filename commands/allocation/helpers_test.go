@@ -8,7 +8,8 @@ import (
 )
 
 // checkInvariants asserts what every Result must satisfy whatever the
-// objective: valid ids, each student exactly once, capacities respected,
+// objective: valid ids, each student exactly once, no barred placement,
+// capacities respected,
 // ranks that match the lists, outside placements only when allowed, a
 // reason for every unplaced student, sorted lists and a consistent profile.
 func checkInvariants(t *testing.T, in Input, res Result) {
@@ -23,9 +24,16 @@ func checkInvariants(t *testing.T, in Input, res Result) {
 		remaining[s.ID] = s.Remaining
 		capacity += s.Remaining
 	}
+	barred := map[Bar]bool{}
+	for _, b := range in.Bars {
+		barred[b] = true
+	}
 	seen := map[string]bool{}
 	var byRank [MaxChoices + 1]int
 	for _, a := range res.Assignments {
+		if barred[Bar{a.StudentID, a.SupervisorID}] {
+			t.Fatalf("assignment %+v is barred", a)
+		}
 		s, ok := students[a.StudentID]
 		if !ok {
 			t.Fatalf("assignment of unknown student %q", a.StudentID)
@@ -52,6 +60,13 @@ func checkInvariants(t *testing.T, in Input, res Result) {
 	for _, u := range res.Unplaced {
 		if _, ok := students[u.StudentID]; !ok {
 			t.Fatalf("unknown unplaced student %q", u.StudentID)
+		}
+		// With outside placement, a student is left out only when every
+		// slot still free is one they may not take, as the reason says.
+		for sup, left := range remaining {
+			if in.AllowOutsideList && left > 0 && !barred[Bar{u.StudentID, sup}] {
+				t.Fatalf("student %q is unplaced while %q has %d free slots they may take", u.StudentID, sup, left)
+			}
 		}
 		if seen[u.StudentID] {
 			t.Fatalf("student %q both placed and unplaced", u.StudentID)
@@ -100,22 +115,26 @@ func cmpOr(o, def Objective) Objective {
 
 // maxMatching is a plain augmenting-path (Kuhn) maximum matching with
 // capacities, written independently of the solver: the number of students
-// placeable within their lists, or anywhere when anywhere is set.
+// placeable within their lists, or anywhere when anywhere is set, bars
+// respected.
 func maxMatching(in Input, anywhere bool) int {
 	capOf := map[string]int{}
 	for _, s := range in.Supervisors {
 		capOf[s.ID] = s.Remaining
 	}
 	holders := map[string][]int{} // supervisor -> students placed there
+	barred := map[Bar]bool{}
+	for _, b := range in.Bars {
+		barred[b] = true
+	}
 	options := func(i int) []string {
-		if !anywhere {
-			return in.Students[i].Choices
+		var out []string
+		for _, s := range in.Supervisors {
+			if (anywhere || slices.Contains(in.Students[i].Choices, s.ID)) && !barred[Bar{in.Students[i].ID, s.ID}] {
+				out = append(out, s.ID)
+			}
 		}
-		all := make([]string, len(in.Supervisors))
-		for j, s := range in.Supervisors {
-			all[j] = s.ID
-		}
-		return all
+		return out
 	}
 	var try func(i int, visited map[string]bool) bool
 	try = func(i int, visited map[string]bool) bool {
@@ -162,10 +181,12 @@ func tallyOf(res Result) tally {
 type objKey [2 + MaxChoices]int
 
 // key orders allocations for an objective straight from its definition
-// (smaller is better), independently of the solver's weights: most placed,
-// then most placed within lists, then the objective on the listed ranks.
+// (smaller is better), independently of the solver's weights: most placed
+// within lists, then most placed, then the objective on the listed ranks.
+// (Without bars both counts are at their maxima at once; with them an
+// outside placement may only come second.)
 func key(obj Objective, t tally) objKey {
-	k := objKey{-t.placed, -t.within}
+	k := objKey{-t.within, -t.placed}
 	switch obj {
 	case Generous, "":
 		for r := MaxChoices; r >= 2; r-- { // 1st choices follow from the rest
@@ -196,6 +217,10 @@ func bruteForce(in Input) (best map[Objective]objKey, maxWithin int) {
 	for _, s := range in.Supervisors {
 		left[s.ID] = s.Remaining
 	}
+	barred := map[Bar]bool{}
+	for _, b := range in.Bars {
+		barred[b] = true
+	}
 	var t tally
 	var walk func(i int)
 	walk = func(i int) {
@@ -212,7 +237,7 @@ func bruteForce(in Input) (best map[Objective]objKey, maxWithin int) {
 		walk(i + 1) // unplaced
 		for _, sup := range in.Supervisors {
 			r := slices.Index(in.Students[i].Choices, sup.ID) + 1
-			if left[sup.ID] == 0 || r == 0 && !in.AllowOutsideList {
+			if left[sup.ID] == 0 || r == 0 && !in.AllowOutsideList || barred[Bar{in.Students[i].ID, sup.ID}] {
 				continue
 			}
 			left[sup.ID]--
@@ -251,6 +276,17 @@ func randomInstance(rng *rand.Rand, students, supervisors, maxCap int) Input {
 			}
 		}
 		in.Students = append(in.Students, s)
+	}
+	// Bars, as a second examiner who also supervises: often on a ranked
+	// supervisor, where they hurt.
+	for _, s := range in.Students {
+		if supervisors > 0 && rng.IntN(3) == 0 {
+			sup := in.Supervisors[rng.IntN(supervisors)].ID
+			if len(s.Choices) > 0 && rng.IntN(2) == 0 {
+				sup = s.Choices[rng.IntN(len(s.Choices))]
+			}
+			in.Bars = append(in.Bars, Bar{s.ID, sup})
+		}
 	}
 	return in
 }

@@ -9,7 +9,7 @@ func (p *problem) result(net *allocationNetwork) Result {
 	for i := range placed {
 		placed[i] = -1
 	}
-	var outsiders []int // input students sent through the hub, in network order
+	outsiders := make([][]int, len(p.hubBars)) // per hub, input students sent through it, in network order
 	for k, i := range p.students {
 		for r, e := range net.choice[k] {
 			if e >= 0 && g.cap[e] == 0 {
@@ -17,16 +17,18 @@ func (p *problem) result(net *allocationNetwork) Result {
 			}
 		}
 		if e := net.outside[k]; e >= 0 && g.cap[e] == 0 {
-			outsiders = append(outsiders, i)
+			outsiders[p.hubOf[i]] = append(outsiders[p.hubOf[i]], i)
 		}
 	}
-	// Pair hub students with hub slots in network order; any pairing is an
-	// outside-list one (point 4 on build).
-	for k, j := range p.sups {
-		if e := net.fromHub[k]; e >= 0 {
-			for range net.hubCap[k] - g.cap[e] {
-				placed[outsiders[0]] = j
-				outsiders = outsiders[1:]
+	// Pair each hub's students with its slots in network order; any pairing
+	// is an allowed outside-list one (point 3 on build).
+	for h := range p.hubBars {
+		for k, j := range p.sups {
+			if e := net.fromHub[h][k]; e >= 0 {
+				for range net.hubCap[h][k] - g.cap[e] {
+					placed[outsiders[h][0]] = j
+					outsiders[h] = outsiders[h][1:]
+				}
 			}
 		}
 	}
@@ -55,7 +57,7 @@ func (p *problem) collect(placed []int) Result {
 	for i, s := range p.in.Students {
 		j := placed[i]
 		if j < 0 {
-			res.Unplaced = append(res.Unplaced, Unplaced{StudentID: s.ID, Reason: p.reason(s, spare)})
+			res.Unplaced = append(res.Unplaced, Unplaced{StudentID: s.ID, Reason: p.reason(i, spare)})
 			continue
 		}
 		sup := p.in.Supervisors[j].ID
@@ -70,27 +72,53 @@ func (p *problem) collect(placed []int) Result {
 	return res
 }
 
-// reason explains why a student is unplaced. The flow is maximum, so every
-// supervisor the student ranked is full: placing the student would need
-// someone else's slot. The reason says whether the slots were gone before
-// this allocation or taken in it, and what else could have helped.
-func (p *problem) reason(s Student, spare int) string {
+// reason explains why input student i is unplaced. The flow is maximum, so
+// every supervisor the student ranked and may have is full: placing the
+// student would need someone else's slot. The reason says which ranked
+// supervisors may not supervise them (a bar), whether the slots were gone
+// before this allocation or taken in it, and what else could have helped.
+func (p *problem) reason(i, spare int) string {
+	s := p.in.Students[i]
 	k := len(s.Choices)
-	var why string
 	if k == 0 {
-		why = "ranked no supervisor"
-	} else {
-		before := 0
-		for _, c := range s.Choices {
-			if p.in.Supervisors[p.supIndex[c]].Remaining == 0 {
-				before++
-			}
+		return "ranked no supervisor" + p.elsewhere(spare)
+	}
+	barred, before := 0, 0
+	for _, c := range s.Choices {
+		j := p.supIndex[c]
+		switch {
+		case !p.may(i, j):
+			barred++
+		case p.in.Supervisors[j].Remaining == 0:
+			before++
 		}
+	}
+	const taken = "went to students who could not all be placed otherwise"
+	var why string
+	switch rest := k - barred; {
+	case rest == 0 && k == 1:
+		why = "the only ranked supervisor may not supervise them"
+	case rest == 0:
+		why = fmt.Sprintf("none of the %d ranked supervisors may supervise them", k)
+	case barred > 0:
+		other, verb := "the other", "is"
+		if rest > 1 {
+			other, verb = fmt.Sprintf("the other %d", rest), "are"
+		}
+		switch before {
+		case rest:
+			why = fmt.Sprintf("%s may not supervise them, and %s had no slots left before this allocation", plural(barred, "ranked supervisor"), other)
+		case 0:
+			why = fmt.Sprintf("%s may not supervise them, and %s %s full: the slots %s", plural(barred, "ranked supervisor"), other, verb, taken)
+		default:
+			why = fmt.Sprintf("%s may not supervise them, and %s are full (%d had no slots left before this allocation; the other slots %s)",
+				plural(barred, "ranked supervisor"), other, before, taken)
+		}
+	default:
 		which, verb := fmt.Sprintf("all %d ranked supervisors", k), "are"
 		if k == 1 {
 			which, verb = "the only ranked supervisor", "is"
 		}
-		const taken = "went to students who could not all be placed otherwise"
 		switch before {
 		case k:
 			why = which + " had no slots left before this allocation"
@@ -100,16 +128,24 @@ func (p *problem) reason(s Student, spare int) string {
 			why = fmt.Sprintf("%s are full (%d had no slots left before this allocation; the other slots %s)", which, before, taken)
 		}
 	}
+	return why + p.elsewhere(spare)
+}
+
+// elsewhere says why the student was not placed outside their list.
+func (p *problem) elsewhere(spare int) string {
 	switch {
 	case spare == 0:
-		return why + "; no capacity left anywhere"
+		return "; no capacity left anywhere"
 	case !p.in.AllowOutsideList:
-		return why + fmt.Sprintf("; placement outside the list is not allowed (%s free elsewhere)", plural(spare, "slot"))
-	default:
-		// Unreachable: with the outside layer every student is placed while a
-		// slot is free (point 2 on build). Said plainly rather than panicking.
-		return why
+		return fmt.Sprintf("; placement outside the list is not allowed (%s free elsewhere)", plural(spare, "slot"))
 	}
+	// With the outside layer, a student is left unplaced only when every
+	// free slot is one they may not take (point 2 on build): a free slot
+	// they may take would place them without costing anyone else.
+	if spare == 1 {
+		return "; the 1 slot free is with a supervisor who may not supervise them"
+	}
+	return fmt.Sprintf("; the %d slots free are with supervisors who may not supervise them", spare)
 }
 
 // plural writes a count with its noun, e.g. "1 slot", "3 slots".

@@ -49,6 +49,14 @@ func validate(in Input) (Objective, error) {
 		students[s.ID] = true
 		validateChoices(&v, i, s, sups)
 	}
+	for i, b := range in.Bars {
+		if !students[b.StudentID] {
+			v.Add(field("bars", i, ".student_id"), fmt.Sprintf("bar on unknown student %q", b.StudentID))
+		}
+		if !sups[b.SupervisorID] {
+			v.Add(field("bars", i, ".supervisor_id"), fmt.Sprintf("bar on unknown supervisor %q", b.SupervisorID))
+		}
+	}
 	return obj, refusal(v)
 }
 

@@ -26,6 +26,8 @@ func TestInvalidInput(t *testing.T) {
 		{"too many choices", Input{Supervisors: []Supervisor{{"a", 1}, {"b", 1}, {"c", 1}, {"d", 1}, {"e", 1}, {"f", 1}},
 			Students: []Student{{"s9", []string{"a", "b", "c", "d", "e", "f"}}}}, "students[0].choices", `"s9"`},
 		{"duplicate choice", Input{Supervisors: sups, Students: []Student{{"s2", []string{"x", "y", "x"}}}}, "students[0].choices[2]", `"s2"`},
+		{"bar on an unknown student", Input{Supervisors: sups, Bars: []Bar{{"nobody", "x"}}}, "bars[0].student_id", `"nobody"`},
+		{"bar on an unknown supervisor", Input{Supervisors: sups, Students: []Student{{"s3", nil}}, Bars: []Bar{{"s3", "ghost"}}}, "bars[0].supervisor_id", `"ghost"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -65,34 +65,14 @@ func (s *Service) Allocate(ctx context.Context, meta commands.Meta, candidates [
 		if err != nil {
 			return AllocationOutcome{}, err
 		}
-		in := allocation.Input{Objective: opts.Objective, Seed: seed, AllowOutsideList: opts.AllowOutsideList}
-		for id := range board.Capacity {
-			in.Supervisors = append(in.Supervisors, allocation.Supervisor{ID: id, Remaining: board.Remaining(id)})
-		}
-		for _, c := range candidates {
-			if _, placed := board.Supervisor[c.StudentID]; placed {
-				continue
-			}
-			var choices []string
-			for _, id := range c.Choices {
-				if _, known := board.Capacity[id]; known {
-					choices = append(choices, id) // a supervisor without a capacity has no slot to offer
-				}
-			}
-			in.Students = append(in.Students, allocation.Student{ID: c.StudentID, Choices: choices})
-		}
-		res, err := allocation.Allocate(in)
+		out := AllocationOutcome{RunID: uuid.Must(uuid.NewV7()).String()}
+		var run events.AllocationRun
+		out.Result, run, err = planRun(board, candidates, opts, seed, out.RunID)
 		if err != nil {
 			return AllocationOutcome{}, err
 		}
-		out := AllocationOutcome{RunID: uuid.Must(uuid.NewV7()).String(), Result: res}
-		if opts.DryRun || len(res.Assignments) == 0 {
+		if opts.DryRun || len(run.Placements) == 0 {
 			return out, nil
-		}
-		run := events.AllocationRun{RunID: out.RunID, Objective: string(res.Objective), Seed: int64(res.Seed),
-			ByRank: res.Profile.ByRank[1:], OutsideList: res.Profile.OutsideList, Unplaced: res.Profile.Unplaced}
-		for _, a := range res.Assignments {
-			run.Placements = append(run.Placements, events.Placement{StudentID: a.StudentID, SupervisorID: a.SupervisorID, Rank: a.Rank})
 		}
 		m := meta
 		m.IfMatch = nil
@@ -106,4 +86,54 @@ func (s *Service) Allocate(ctx context.Context, meta commands.Meta, candidates [
 		out.Applied = true
 		return out, nil
 	}
+}
+
+// planRun computes a run on the board and the event that applies it.
+func planRun(board State, candidates []Candidate, opts AllocationOptions, seed uint64, runID string) (allocation.Result, events.AllocationRun, error) {
+	res, err := allocation.Allocate(allocationInput(board, candidates, opts, seed))
+	if err != nil {
+		return allocation.Result{}, events.AllocationRun{}, err
+	}
+	run := events.AllocationRun{RunID: runID, Objective: string(res.Objective), Seed: int64(res.Seed),
+		ByRank: res.Profile.ByRank[1:], OutsideList: res.Profile.OutsideList, Unplaced: res.Profile.Unplaced}
+	for _, a := range res.Assignments {
+		run.Placements = append(run.Placements, events.Placement{StudentID: a.StudentID, SupervisorID: a.SupervisorID, Rank: a.Rank})
+	}
+	return res, run, nil
+}
+
+// allocationInput is what the solver is told of the board, built from the
+// placement rules ApplyRun checks: the students not yet placed, every
+// supervisor's remaining slots, and the placements barred. A ranked
+// supervisor without a capacity is offered with no slot rather than left
+// out of the ranking, so the ranks after it stay the student's own.
+func allocationInput(board State, candidates []Candidate, opts AllocationOptions, seed uint64) allocation.Input {
+	in := allocation.Input{Objective: opts.Objective, Seed: seed, AllowOutsideList: opts.AllowOutsideList}
+	offered := map[string]bool{}
+	offer := func(id string) {
+		if !offered[id] {
+			offered[id] = true
+			in.Supervisors = append(in.Supervisors, allocation.Supervisor{ID: id, Remaining: board.Remaining(id)})
+		}
+	}
+	for id := range board.Capacity {
+		offer(id)
+	}
+	for _, c := range candidates {
+		if board.Placed(c.StudentID) {
+			continue
+		}
+		for _, id := range c.Choices {
+			offer(id)
+		}
+		in.Students = append(in.Students, allocation.Student{ID: c.StudentID, Choices: c.Choices})
+	}
+	for _, st := range in.Students {
+		for _, sup := range board.Barred(st.ID) {
+			if offered[sup] {
+				in.Bars = append(in.Bars, allocation.Bar{StudentID: st.ID, SupervisorID: sup})
+			}
+		}
+	}
+	return in
 }

@@ -6,6 +6,7 @@ package cohort
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/capstone-pms/capstone/commands"
@@ -29,9 +30,37 @@ type State struct {
 	Runs       map[string]bool       `json:"runs"`        // allocation run ids applied
 }
 
+// The rules of placing a student are stated once, here: every placement is
+// checked against them (decideAllocate, ApplyRun), and the allocation's
+// input is built from them (allocationInput), so the solver never proposes
+// a placement that applying the run would refuse.
+
 // Remaining is how many more students a supervisor can take.
 func (s State) Remaining(supervisorID string) int {
 	return max(0, s.Capacity[supervisorID]-s.Allocated[supervisorID])
+}
+
+// Placed reports whether a student already has a supervisor.
+func (s State) Placed(studentID string) bool {
+	_, ok := s.Supervisor[studentID]
+	return ok
+}
+
+// Barred lists the supervisors a student may not be placed with: their
+// second examiner, who cannot also be their supervisor.
+func (s State) Barred(studentID string) []string {
+	if e := s.Examiner[studentID]; e != "" {
+		return []string{e}
+	}
+	return nil
+}
+
+// mayPair refuses a supervisor the student may not be placed with.
+func (s State) mayPair(studentID, supervisorID string) error {
+	if slices.Contains(s.Barred(studentID), supervisorID) {
+		return ErrExaminerIsSupervisor
+	}
+	return nil
 }
 
 // SetCapacity sets a supervisor's slots.
@@ -118,11 +147,12 @@ func Decide(s State, cmd any) ([]events.Data, error) {
 		if s.Runs[c.Run.RunID] {
 			return nil, nil
 		}
-		left := map[string]int{}
+		left, seen := map[string]int{}, map[string]bool{}
 		for _, p := range c.Run.Placements {
-			if _, placed := s.Supervisor[p.StudentID]; placed || s.Examiner[p.StudentID] == p.SupervisorID {
+			if s.Placed(p.StudentID) || seen[p.StudentID] || s.mayPair(p.StudentID, p.SupervisorID) != nil {
 				return nil, ErrStaleRun
 			}
+			seen[p.StudentID] = true
 			if _, seen := left[p.SupervisorID]; !seen {
 				left[p.SupervisorID] = s.Remaining(p.SupervisorID)
 			}
@@ -156,8 +186,8 @@ func decideAllocate(s State, c Allocate) ([]events.Data, error) {
 		}
 		out = append(out, &events.StudentUnallocated{StudentID: c.StudentID, SupervisorID: a.SupervisorID, Reason: "reassigned"})
 	}
-	if s.Examiner[c.StudentID] == c.SupervisorID {
-		return nil, ErrExaminerIsSupervisor
+	if err := s.mayPair(c.StudentID, c.SupervisorID); err != nil {
+		return nil, err
 	}
 	if remaining == 0 {
 		return nil, withDetail(ErrCapacityReached, fmt.Sprintf("all %d slots are taken", s.Capacity[c.SupervisorID]))
