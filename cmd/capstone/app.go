@@ -44,7 +44,7 @@ import (
 
 // collections are every collection the service uses; the embedded store
 // creates and indexes them at start-up.
-var collections = []string{imongo.CollRevisionTokens, collProjectionStatus, outbox.Collection, outbox.LeaseCollection, imongo.CollReadModelNames, imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, imongo.CollPasswordTokens, collSettings,
+var collections = []string{imongo.CollRevisionTokens, collProjectionStatus, outbox.Collection, outbox.LogCollection, outbox.LeaseCollection, imongo.CollReadModelNames, imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, imongo.CollPasswordTokens, collSettings,
 	projections.CollUsers, projections.CollProjects, projections.CollSupervisors, projections.CollStudents,
 	loadgen.RawCollection} // the bench's scratch collection: on the embedded store it needs the _id index fix too
 
@@ -132,10 +132,51 @@ type App struct {
 
 	status    *statusTracker
 	applied   *projections.AppliedLog // what this process's projectors applied
+	catchUp   *outbox.CatchUp         // nil without the projector component
 	bgDone    sync.WaitGroup
 	rebuildMu sync.Mutex
 	rebuild   *api.RebuildState
 }
+
+// startCatchUp runs the catch-up from the commit log: whatever the bus
+// lost, each projection applies every stored commit within a second or two
+// of its append (CatchUpEvery, plus CatchUpAfter for the bus to deliver it
+// first), through its consumer, so in turn with the bus's deliveries.
+func (a *App) startCatchUp(ctx context.Context, log *outbox.CommitLog, es *imongo.EventStore, instance string) {
+	cu := &outbox.CatchUp{Log: log, Commits: es, Logger: a.log,
+		Lease:    &outbox.Lease{Coll: a.store.DB.Collection(outbox.LeaseCollection), Name: "catch-up", Holder: instance, TTL: 10 * time.Second},
+		Interval: CatchUpEvery, MinAge: CatchUpAfter, GiveUp: 2 * time.Minute, Batch: 2000,
+		Applied: a.applied.Has}
+	for _, c := range a.consumers {
+		cu.Targets = append(cu.Targets, outbox.CatchUpTarget{Name: c.Projection.Name(), Deliver: c.Deliver})
+	}
+	a.catchUp = cu
+	a.bgDone.Add(1)
+	go func() { defer a.bgDone.Done(); cu.Run(ctx) }()
+}
+
+// ready is the readiness check: the store answers, and takes a write (a
+// full disk refuses every write while reads still work; such a process is
+// not ready). The write replaces one small document of this process.
+func (a *App) ready(instance string) func(ctx context.Context) error {
+	id := "ready:" + instance
+	return func(ctx context.Context) error {
+		if err := a.store.Client.Ping(ctx, nil); err != nil {
+			return err
+		}
+		_, err := a.store.DB.Collection(collSettings).ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}},
+			bson.D{{Key: "_id", Value: id}, {Key: "at", Value: time.Now().UTC()}}, options.Replace().SetUpsert(true))
+		return err
+	}
+}
+
+// CatchUpEvery is how often the catch-up sweeps; CatchUpAfter is how old a
+// log entry must be before it looks at it (the bus has delivered it by then,
+// unless it lost it).
+const (
+	CatchUpEvery = time.Second
+	CatchUpAfter = time.Second
+)
 
 // localInFlight bounds the commits being projected at once with the
 // in-process bus: enough to keep every projector worker busy and to let a
@@ -189,12 +230,13 @@ func (a *App) start(ctx context.Context) error {
 	publisher := &bus.Publisher{Pub: a.bus.pub, Topic: bus.Topic}
 	a.Exec = commands.NewExecutor(es, es, nil, a.Registry, a.log)
 	instance := instanceName()
+	commitLog := outbox.NewCommitLog(a.store.DB)
 	if len(a.cfg.Components) == 0 {
 		// A one-off command: its commits wait in the outbox for the relay of
 		// the running service, which publishes them to that service's bus.
-		a.outbox = outbox.New(a.store.DB, nil, instance, 1, a.log)
+		a.outbox = outbox.New(a.store.DB, nil, instance, 1, a.log, outbox.WithLog(commitLog))
 	} else {
-		senders, opts := 16, []outbox.Option(nil)
+		senders, opts := 16, []outbox.Option{outbox.WithLog(commitLog)}
 		if !a.bus.remote {
 			// A publish on the in-process bus ends when the projectors have
 			// applied the commit: bound what is in flight, so that writers
@@ -238,6 +280,7 @@ func (a *App) start(ctx context.Context) error {
 			}
 			a.consumers = append(a.consumers, c)
 		}
+		a.startCatchUp(runCtx, commitLog, es, instance)
 	} else if !a.bus.remote && len(a.cfg.Components) > 0 {
 		a.log.Warn("no projector in this process: with the in-process bus, read models will not update here")
 	}
@@ -263,7 +306,7 @@ func (a *App) start(ctx context.Context) error {
 			return err
 		}
 	}
-	ready := func(ctx context.Context) error { return a.store.Client.Ping(ctx, nil) }
+	ready := a.ready(instance)
 	if len(a.cfg.Components) == 0 {
 		return nil // a one-off command (users create): no HTTP at all
 	}

@@ -69,11 +69,55 @@ type Consumer struct {
 	// NackOnFailure hands a commit that keeps failing back to the transport,
 	// which redelivers it later and dead-letters it after bounded deliveries
 	// (Pub/Sub). Without it (the in-process bus, which would redeliver at
-	// once, forever) the commit is dropped with an error log: it stays in
-	// the event store, and the stream's next commit fills the gap.
+	// once, forever) the commit is acked with an error log: it stays in the
+	// event store, and the catch-up from the commit log applies it later
+	// (outbox.CatchUp). A projection never gives up on a stored commit.
 	NackOnFailure bool
 
 	wg sync.WaitGroup
+
+	qmu    sync.RWMutex
+	queues []chan *message.Message // the workers' queues while running
+}
+
+// metaCatchUp marks a commit handed over by Deliver.
+const metaCatchUp = "catch_up"
+
+// Deliver hands a commit to the consumer as if the transport had delivered
+// it, to the worker of its stream (so it is applied in turn with what the
+// transport delivers of that stream), and waits until it is applied. It is
+// how the catch-up from the event store applies what the bus lost.
+func (c *Consumer) Deliver(ctx context.Context, commit events.Commit) error {
+	payload, err := events.MarshalCommit(commit)
+	if err != nil {
+		return err
+	}
+	msg := message.NewMessage(watermill.NewUUID(), payload)
+	msg.Metadata.Set(MetaStreamID, commit.StreamID)
+	msg.Metadata.Set(MetaCommitID, commit.ID())
+	msg.Metadata.Set(metaCatchUp, "true")
+	c.qmu.RLock()
+	if c.queues == nil {
+		c.qmu.RUnlock()
+		return errors.New("the consumer is not running")
+	}
+	h := fnv.New32a()
+	h.Write([]byte(commit.StreamID))
+	select {
+	case c.queues[h.Sum32()%uint32(len(c.queues))] <- msg:
+		c.qmu.RUnlock()
+	case <-ctx.Done():
+		c.qmu.RUnlock()
+		return ctx.Err()
+	}
+	select {
+	case <-msg.Acked():
+		return nil
+	case <-msg.Nacked():
+		return fmt.Errorf("%s did not apply %s", c.Projection.Name(), commit.ID())
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Start subscribes and returns once the subscription exists (so nothing
@@ -85,6 +129,9 @@ func (c *Consumer) Start(ctx context.Context) error {
 	}
 	workers := max(c.Workers, 1)
 	queues := make([]chan *message.Message, workers)
+	c.qmu.Lock()
+	c.queues = queues
+	c.qmu.Unlock()
 	for i := range queues {
 		queues[i] = make(chan *message.Message, 64)
 		c.wg.Add(1)
@@ -114,9 +161,12 @@ func (c *Consumer) Start(ctx context.Context) error {
 	go func() {
 		defer c.wg.Done()
 		defer func() {
+			c.qmu.Lock()
+			c.queues = nil
 			for _, q := range queues {
 				close(q)
 			}
+			c.qmu.Unlock()
 		}()
 		for {
 			// Stop at ctx's end even if the transport does not close msgs
@@ -224,9 +274,9 @@ func (c *Consumer) handleDecoded(ctx context.Context, msg *message.Message, comm
 		return
 	}
 	if err != nil {
-		c.Log.ErrorContext(ctx, "projection gave up on a commit", "projection", c.Projection.Name(),
+		c.Log.ErrorContext(ctx, "projection failed on a commit; the catch-up from the event store retries it", "projection", c.Projection.Name(),
 			"commit", msg.Metadata.Get(MetaCommitID), "err", err)
-		if c.NackOnFailure {
+		if c.NackOnFailure || msg.Metadata.Get(metaCatchUp) != "" {
 			msg.Nack()
 			return
 		}

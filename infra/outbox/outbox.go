@@ -43,10 +43,12 @@ const DeleteLinger = 50 * time.Millisecond
 
 // Outbox is the write side's end of the outbox.
 type Outbox struct {
-	coll     *mongo.Collection
-	pub      commands.Publisher
-	log      *slog.Logger
-	instance string
+	coll *mongo.Collection
+	pub  commands.Publisher
+	log  *slog.Logger
+	// commitLog, if set, receives every group's ids (WithLog).
+	commitLog *CommitLog
+	instance  string
 
 	requests chan reserveRequest
 	toSend   chan sendJob
@@ -75,6 +77,10 @@ type Outbox struct {
 
 // Option configures an Outbox.
 type Option func(*Outbox)
+
+// WithLog writes every group's commit ids to the commit log too, before the
+// reservations are granted.
+func WithLog(l *CommitLog) Option { return func(o *Outbox) { o.commitLog = l } }
 
 // MaxInFlight bounds the commits handed over for publishing and not yet
 // published at n: a command whose commit finds no room waits up to wait
@@ -250,6 +256,11 @@ func (o *Outbox) groupCommit(ctx context.Context) {
 		o.liveMu.Unlock()
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		_, err := o.coll.InsertOne(wctx, doc)
+		if err == nil && o.commitLog != nil {
+			// Logged before any of them is appended: every stored commit is
+			// in the log, where the projectors catch up from.
+			_, err = o.commitLog.Append(wctx, doc.CommitIDs, doc.CreatedAt)
+		}
 		cancel()
 		if err != nil {
 			o.forget(id)

@@ -50,7 +50,7 @@ func newDBB(t testing.TB) *mongo.Database {
 	dbSeq++
 	name := fmt.Sprintf("outbox_%d_%d", os.Getpid(), dbSeq)
 	ctx := context.Background()
-	if err := store.PrepareCollections(ctx, name, outbox.Collection, outbox.LeaseCollection, imongo.CollEvents); err != nil {
+	if err := store.PrepareCollections(ctx, name, outbox.Collection, outbox.LogCollection, outbox.LeaseCollection, imongo.CollEvents); err != nil {
 		t.Fatal(err)
 	}
 	client, err := mongo.Connect(options.Client().ApplyURI(store.URI()))

@@ -1,0 +1,206 @@
+package outbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/capstone-pms/capstone/events"
+)
+
+// CatchUp makes the projections apply every stored commit, whatever the bus
+// lost (a Pub/Sub restarted empty, a subscription created after a publish,
+// a projection that gave up on a commit): the event store is the truth and
+// the bus only a doorbell. It follows the commit log with one checkpoint per
+// projection, the position up to which the projection has applied every
+// stored commit the log lists; each sweep reads on from the lowest of them,
+// and hands each commit a projection may lack to it. What this process's
+// projectors applied (Applied) is skipped without a lookup, so in the
+// common case a sweep reads one log entry per group of commits and nothing
+// else. An entry whose commit is not in the store yet (its append is in
+// flight) holds that projection's checkpoint until the commit appears, or
+// until GiveUp, after which the append has certainly failed.
+//
+// Only the holder of the lease sweeps, so of several projector processes
+// one catches up at a time.
+type CatchUp struct {
+	Log     *CommitLog
+	Commits CommitLoader
+	Lease   *Lease
+	Targets []CatchUpTarget
+	// Applied, if set, says whether this process already applied a stream
+	// up to a version for a projection.
+	Applied func(projection, streamID string, version int64) bool
+	// Interval between sweeps; MinAge leaves the newest entries to the bus;
+	// GiveUp passes an id whose commit never appeared; Batch bounds the
+	// entries one sweep reads.
+	Interval, MinAge, GiveUp time.Duration
+	Batch                    int
+	Logger                   *slog.Logger
+	// Caught, if set, is told of each commit the catch-up applied.
+	Caught func(projection string, c events.Commit)
+}
+
+// CatchUpTarget is one projection as the catch-up feeds it: Deliver applies
+// a commit (idempotently) or fails.
+type CatchUpTarget struct {
+	Name    string
+	Deliver func(ctx context.Context, c events.Commit) error
+}
+
+// checkpointDoc is a projection's position in the commit log, kept in the
+// log's collection under an id that is not a position.
+type checkpointDoc struct {
+	ID       string `bson:"_id"`
+	Position int64  `bson:"position"`
+}
+
+func checkpointID(projection string) string { return "checkpoint:" + projection }
+
+// Run sweeps until ctx ends.
+func (c *CatchUp) Run(ctx context.Context) {
+	t := time.NewTicker(c.Interval)
+	defer t.Stop()
+	defer c.Lease.Release(context.WithoutCancel(ctx))
+	for {
+		if held, err := c.Lease.Hold(ctx); err != nil {
+			c.Logger.WarnContext(ctx, "catch-up lease", "err", err)
+		} else if held {
+			if _, err := c.Sweep(ctx); err != nil && ctx.Err() == nil {
+				c.Logger.WarnContext(ctx, "catch-up sweep", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Sweep applies what the projections lack of the log's next entries and
+// moves their checkpoints on; it returns how many commits it applied.
+func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
+	cps := make([]int64, len(c.Targets))
+	from := int64(-1)
+	for i, t := range c.Targets {
+		var cp checkpointDoc
+		err := c.Log.Coll.FindOne(ctx, bson.D{{Key: "_id", Value: checkpointID(t.Name)}}).Decode(&cp)
+		if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+			return 0, err
+		}
+		cps[i] = cp.Position
+		if from < 0 || cp.Position < from {
+			from = cp.Position
+		}
+	}
+	if len(c.Targets) == 0 {
+		return 0, nil
+	}
+	entries, err := c.Log.Read(ctx, from+1, max(c.Batch, 1))
+	if err != nil {
+		return 0, err
+	}
+	now := time.Now()
+	loaded := map[string]*events.Commit{} // nil: not stored
+	load := func(id string) (*events.Commit, error) {
+		if cm, ok := loaded[id]; ok {
+			return cm, nil
+		}
+		cm, found, err := c.Commits.LoadCommit(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
+			loaded[id] = nil
+			return nil, nil
+		}
+		loaded[id] = &cm
+		return &cm, nil
+	}
+	applied, moved := 0, make([]bool, len(c.Targets))
+	blocked := make([]bool, len(c.Targets))
+	var errs []error
+	for _, e := range entries {
+		age := now.Sub(e.CreatedAt)
+		if age < c.MinAge {
+			break
+		}
+	targets:
+		for i, t := range c.Targets {
+			if blocked[i] || cps[i] >= e.Position {
+				continue
+			}
+			for _, id := range e.CommitIDs {
+				if stream, first, ok := parseCommitID(id); ok && c.Applied != nil && c.Applied(t.Name, stream, first) {
+					continue // applied here: a stream's head is a commit's last version, so ≥ first means all of it
+				}
+				cm, err := load(id)
+				if err != nil {
+					errs = append(errs, err)
+					blocked[i] = true
+					continue targets
+				}
+				if cm == nil {
+					if age < c.GiveUp {
+						blocked[i] = true // its append may still land
+						continue targets
+					}
+					continue // never stored
+				}
+				if err := t.Deliver(ctx, *cm); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %s: %w", t.Name, id, err))
+					blocked[i] = true
+					continue targets
+				}
+				applied++
+				if c.Caught != nil {
+					c.Caught(t.Name, *cm)
+				}
+			}
+			cps[i], moved[i] = e.Position, true
+		}
+	}
+	for i, t := range c.Targets {
+		if !moved[i] {
+			continue
+		}
+		_, err := c.Log.Coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: checkpointID(t.Name)}},
+			checkpointDoc{ID: checkpointID(t.Name), Position: cps[i]}, options.Replace().SetUpsert(true))
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return applied, errors.Join(errs...)
+}
+
+// Behind is how many log entries the projection's checkpoint trails the
+// log's end by (for metrics and tests).
+func (c *CatchUp) Behind(ctx context.Context, projection string) (int64, error) {
+	var cp checkpointDoc
+	err := c.Log.Coll.FindOne(ctx, bson.D{{Key: "_id", Value: checkpointID(projection)}}).Decode(&cp)
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, err
+	}
+	tail, err := c.Log.Tail(ctx)
+	return tail - cp.Position, err
+}
+
+// parseCommitID splits a commit id (events.CommitID) into its stream and
+// first version.
+func parseCommitID(id string) (string, int64, bool) {
+	i := strings.LastIndexByte(id, ':')
+	if i < 0 {
+		return "", 0, false
+	}
+	v, err := strconv.ParseInt(id[i+1:], 10, 64)
+	return id[:i], v, err == nil
+}

@@ -1,0 +1,136 @@
+package outbox_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/infra/outbox"
+)
+
+// TestCommitLogDense: writers in several processes (separate CommitLogs on
+// one store) append concurrently; the log's positions run 1..n without a
+// gap or a repeat, every id is in it exactly once, Tail finds n, and a
+// writer that starts late finds the end by itself.
+func TestCommitLogDense(t *testing.T) {
+	db := newDB(t)
+	ctx := context.Background()
+	writers := 2 + rand.IntN(3)
+	per := 20 + rand.IntN(30)
+	var wg sync.WaitGroup
+	for w := range writers {
+		l := outbox.NewCommitLog(db)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range per {
+				if _, err := l.Append(ctx, []string{fmt.Sprintf("w%d-%d", w, i)}, time.Now()); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	n := writers * per
+	l := outbox.NewCommitLog(db)
+	tail, err := l.Tail(ctx)
+	if err != nil || tail != int64(n) {
+		t.Fatalf("Tail = %d, %v; want %d", tail, err, n)
+	}
+	entries, err := l.Read(ctx, 1, n+10)
+	if err != nil || len(entries) != n {
+		t.Fatalf("Read gave %d entries, %v; want %d", len(entries), err, n)
+	}
+	seen := map[string]bool{}
+	for i, e := range entries {
+		if e.Position != int64(i+1) || len(e.CommitIDs) != 1 || seen[e.CommitIDs[0]] {
+			t.Fatalf("entry %d: %+v", i, e)
+		}
+		seen[e.CommitIDs[0]] = true
+	}
+	late := outbox.NewCommitLog(db)
+	if pos, err := late.Append(ctx, []string{"late"}, time.Now()); err != nil || pos != int64(n+1) {
+		t.Fatalf("a late writer appended at %d, %v; want %d", pos, err, n+1)
+	}
+}
+
+// memLoader is an event store holding some commits.
+type memLoader map[string]events.Commit
+
+func (m memLoader) LoadCommit(_ context.Context, id string) (events.Commit, bool, error) {
+	c, ok := m[id]
+	return c, ok, nil
+}
+
+// TestCatchUpAppliesWhatTheBusLost: the catch-up hands each projection the
+// stored commits of the log that it has not applied (skipping those this
+// process applied, and ids never stored once they are old), holds a
+// projection's checkpoint at a commit that fails or is not stored yet, and
+// retries it on the next sweep.
+func TestCatchUpAppliesWhatTheBusLost(t *testing.T) {
+	db := newDB(t)
+	ctx := context.Background()
+	log := outbox.NewCommitLog(db)
+	stored := memLoader{}
+	commit := func(stream string, v int64) events.Commit {
+		return events.Commit{StreamID: stream, StreamType: events.StreamProject, FirstVersion: v,
+			Events: []events.Envelope{{StreamID: stream, Version: v, Type: "ProjectEdited", Data: &events.ProjectEdited{}}}}
+	}
+	old := time.Now().Add(-time.Hour)
+	a1, a2, b1 := commit("a", 1), commit("a", 2), commit("b", 1)
+	stored[a1.ID()], stored[a2.ID()], stored[b1.ID()] = a1, a2, b1
+	for _, ids := range [][]string{{a1.ID(), "never:000000000001"}, {a2.ID()}, {b1.ID()}} {
+		if _, err := log.Append(ctx, ids, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	young := commit("c", 1) // logged just now, not stored yet: its append is in flight
+	if _, err := log.Append(ctx, []string{young.ID()}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]string{}
+	failB := true
+	deliver := func(name string) func(context.Context, events.Commit) error {
+		return func(_ context.Context, c events.Commit) error {
+			if name == "p2" && c.StreamID == "b" && failB {
+				return fmt.Errorf("b fails once")
+			}
+			got[name] = append(got[name], c.ID())
+			return nil
+		}
+	}
+	cu := &outbox.CatchUp{Log: log, Commits: stored, Logger: quiet, GiveUp: time.Minute, Batch: 100,
+		Targets: []outbox.CatchUpTarget{{Name: "p1", Deliver: deliver("p1")}, {Name: "p2", Deliver: deliver("p2")}},
+		Applied: func(p, stream string, v int64) bool { return p == "p1" && stream == "a" && v == 1 }}
+	if _, err := cu.Sweep(ctx); err == nil {
+		t.Fatal("a failing delivery was not reported")
+	}
+	want := func(name string, ids ...string) {
+		t.Helper()
+		if fmt.Sprint(got[name]) != fmt.Sprint(ids) {
+			t.Fatalf("%s got %v, want %v", name, got[name], ids)
+		}
+	}
+	want("p1", a2.ID(), b1.ID())
+	want("p2", a1.ID(), a2.ID())
+	for name, behind := range map[string]int64{"p1": 1, "p2": 2} {
+		if n, err := cu.Behind(ctx, name); err != nil || n != behind {
+			t.Fatalf("%s is %d entries behind, %v; want %d", name, n, err, behind)
+		}
+	}
+	failB = false
+	stored[young.ID()] = young
+	if _, err := cu.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want("p1", a2.ID(), b1.ID(), young.ID())
+	want("p2", a1.ID(), a2.ID(), b1.ID(), young.ID())
+	if n, _ := cu.Sweep(ctx); n != 0 {
+		t.Fatalf("a sweep with nothing new applied %d commits", n)
+	}
+}
