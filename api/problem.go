@@ -67,8 +67,18 @@ func toProblem(err error) *Problem {
 	if errors.As(err, &early) {
 		return problem(http.StatusNotFound, "not-yet-existing", early.Error())
 	}
+	if commands.IsStorageFull(err) {
+		p := problem(http.StatusInsufficientStorage, "storage-full", "the store has no space left; nothing was changed, retry later")
+		p.RetryAfter = StorageFullRetryAfter
+		return p
+	}
 	return problem(http.StatusInternalServerError, "internal", "something went wrong on our side; it has been logged")
 }
+
+// StorageFullRetryAfter is the Retry-After, in seconds, of a write refused
+// because the store is full: time for an operator or an autoscaler to free
+// or add space.
+const StorageFullRetryAfter = 30
 
 // writeError sends err as problem+json, logging internal errors with the request id.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {

@@ -204,6 +204,10 @@ func (s *Server) healthRoutes(r *mux.Router) {
 		if s.Ready != nil {
 			if err := s.Ready(ctx); err != nil {
 				s.Log.WarnContext(ctx, "not ready", "err", err)
+				if commands.IsStorageFull(err) {
+					writeError(w, r, problem(http.StatusServiceUnavailable, "store-unwritable", "the store has no space left for writes"))
+					return
+				}
 				writeError(w, r, problem(http.StatusServiceUnavailable, "not-ready", "a dependency is unreachable"))
 				return
 			}

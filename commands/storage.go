@@ -1,0 +1,33 @@
+package commands
+
+import (
+	"errors"
+	"strings"
+	"syscall"
+)
+
+// IsStorageFull reports whether err says the store had no space left for a
+// write (a full disk): SQLite's "database or disk is full" as the embedded
+// store reports it (an InternalError naming SQLite's code 13), MongoDB's
+// OutOfDiskSpace (14031), or ENOSPC. Such a write changed nothing, and the
+// same request succeeds once space is freed, so it is answered as "retry
+// later", never as an internal error. It reads the driver's error through
+// its message and its HasErrorCode method, so no layer above the store
+// imports the driver.
+func IsStorageFull(err error) bool {
+	if err == nil {
+		return false
+	}
+	var coded interface{ HasErrorCode(int) bool }
+	if errors.As(err, &coded) && coded.HasErrorCode(outOfDiskSpace) {
+		return true
+	}
+	if errors.Is(err, syscall.ENOSPC) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "database or disk is full") || strings.Contains(msg, "No space left on device")
+}
+
+// outOfDiskSpace is MongoDB's error code for a write refused for want of disk.
+const outOfDiskSpace = 14031
