@@ -13,7 +13,8 @@ const (
 	CollStudents    = "students"
 )
 
-// Positions is embedded in multi-stream documents: the version folded per stream.
+// Positions is embedded in multi-stream documents: the version folded per
+// stream (its bson name is PositionsField).
 type Positions struct {
 	Versions map[string]int64 `bson:"versions"`
 }

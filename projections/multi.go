@@ -54,8 +54,21 @@ type checkpoint struct {
 // checkpointID is the id of the document that records how far a broadcast
 // stream has been folded into every document it concerns.
 func (m *Multi[D, PD]) checkpointID(streamID string) string {
-	return "checkpoint:" + m.ProjectionName + ":" + streamID
+	return checkpointPrefix + m.ProjectionName + ":" + streamID
 }
+
+const checkpointPrefix = "checkpoint:"
+
+// PositionsField is the field in which a document gathered from several
+// streams records the version it has folded of each. Like checkpoints, it
+// says how the document was built, not what it says: it may differ between
+// two builds of the same meaning (e.g. with the commits delivered in another
+// order), so a comparison of read models leaves it out.
+const PositionsField = "versions"
+
+// IsCheckpoint reports whether a read-model document id is a projection's
+// checkpoint rather than a document a query serves.
+func IsCheckpoint(id string) bool { return strings.HasPrefix(id, checkpointPrefix) }
 
 // Handle folds a commit into every document it concerns, at most once each.
 func (m *Multi[D, PD]) Handle(ctx context.Context, c events.Commit) error {
@@ -79,7 +92,12 @@ func (m *Multi[D, PD]) Handle(ctx context.Context, c events.Commit) error {
 			}
 		}
 	}
+	// Each document records the stream at the last commit that targeted it,
+	// whether that commit came alone or with others filling a gap: so the
+	// documents are the same however the commits were delivered, and equal
+	// to a rebuild's, which folds them one by one.
 	byDoc := map[string][]events.Envelope{}
+	upTo := map[string]int64{}
 	var order []string
 	for _, cm := range commits {
 		for _, e := range cm.Events {
@@ -88,11 +106,12 @@ func (m *Multi[D, PD]) Handle(ctx context.Context, c events.Commit) error {
 					order = append(order, id)
 				}
 				byDoc[id] = append(byDoc[id], e)
+				upTo[id] = cm.LastVersion()
 			}
 		}
 	}
 	for _, id := range order {
-		if err := m.applyRetrying(ctx, c, id, byDoc[id], broadcast); err != nil {
+		if err := m.applyRetrying(ctx, c, id, byDoc[id], upTo[id], broadcast); err != nil {
 			return err
 		}
 	}
@@ -105,9 +124,9 @@ func (m *Multi[D, PD]) Handle(ctx context.Context, c events.Commit) error {
 	return nil
 }
 
-func (m *Multi[D, PD]) applyRetrying(ctx context.Context, c events.Commit, id string, evs []events.Envelope, broadcast bool) error {
+func (m *Multi[D, PD]) applyRetrying(ctx context.Context, c events.Commit, id string, evs []events.Envelope, upTo int64, broadcast bool) error {
 	for attempt := range maxConflicts {
-		if err := m.apply(ctx, c, id, evs, broadcast); !errors.Is(err, ErrConflict) {
+		if err := m.apply(ctx, c, id, evs, upTo, broadcast); !errors.Is(err, ErrConflict) {
 			return err
 		}
 		backoff(ctx, attempt)
@@ -115,8 +134,10 @@ func (m *Multi[D, PD]) applyRetrying(ctx context.Context, c events.Commit, id st
 	return fmt.Errorf("%s %s in %s: %w", m.ProjectionName, c.ID(), id, ErrConflict)
 }
 
-// apply folds the events of one stream into one document.
-func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, evs []events.Envelope, broadcast bool) error {
+// apply folds the events of one stream into one document and records the
+// stream there at version upTo, that of the last commit that targeted it
+// (c's, unless c ended a gap of a broadcast stream filled in Handle).
+func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, evs []events.Envelope, upTo int64, broadcast bool) error {
 	h := fnv.New32a()
 	h.Write([]byte(id))
 	lock := &m.locks[h.Sum32()%uint32(len(m.locks))]
@@ -128,7 +149,7 @@ func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, ev
 		return err
 	}
 	have := doc.StreamVersions()[versionKey(c.StreamID)]
-	if c.LastVersion() <= have {
+	if upTo <= have {
 		return nil
 	}
 	if !broadcast && c.FirstVersion > have+1 {
@@ -150,7 +171,7 @@ func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, ev
 			m.Fold((*D)(doc), id, e)
 		}
 	}
-	doc.SetStreamVersion(versionKey(c.StreamID), c.LastVersion())
+	doc.SetStreamVersion(versionKey(c.StreamID), upTo)
 	return m.Docs.Store(ctx, m.Collection, id, doc, rev)
 }
 

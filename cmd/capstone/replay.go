@@ -172,9 +172,12 @@ func (a *App) Rebuild(ctx context.Context, names []string, verify bool, progress
 	return res, nil
 }
 
-// compare lists the ids whose documents differ between two collections
-// (the revision, which counts writes, is left out). Documents are compared
-// as JSON with sorted keys: the embedded store does not keep field order.
+// compare lists the ids whose documents differ between two collections in
+// what they say. Bookkeeping is left out: the revision (which counts
+// writes), the per-stream positions and the checkpoints (which record how a
+// document was built, and may differ between two builds of the same
+// meaning). Documents are compared as JSON with sorted keys: the embedded
+// store does not keep field order.
 func (a *App) compare(ctx context.Context, x, y string) ([]string, [2]string, error) {
 	load := func(coll string) (map[string][]byte, error) {
 		cur, err := a.store.DB.Collection(coll).Find(ctx, bson.D{})
@@ -191,12 +194,17 @@ func (a *App) compare(ctx context.Context, x, y string) ([]string, [2]string, er
 			if err := json.Unmarshal(ext, &d); err != nil {
 				return nil, err
 			}
+			id := fmt.Sprint(d["_id"])
+			if projections.IsCheckpoint(id) {
+				continue
+			}
 			delete(d, "_rev")
+			delete(d, projections.PositionsField)
 			raw, err := json.Marshal(d)
 			if err != nil {
 				return nil, err
 			}
-			out[fmt.Sprint(d["_id"])] = raw
+			out[id] = raw
 		}
 		return out, cur.Err()
 	}
