@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -13,7 +11,6 @@ import (
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/events"
-	"github.com/capstone-pms/capstone/projections"
 )
 
 // handlerFunc is a handler for an authenticated caller; its error becomes the
@@ -40,98 +37,15 @@ func (s *Server) authed(h handlerFunc, roles ...string) http.HandlerFunc {
 		// What an authenticated answer holds is the caller's: no cache
 		// (browser or proxy) may keep it, whatever the handler writes.
 		w.Header().Set("Cache-Control", "no-store")
-		ctx := context.WithValue(r.Context(), keyActor, actor)
-		if err := h(w, r.WithContext(ctx), actor); err != nil {
+		ctx := context.WithValue(r.Context(), keyActor, actor.Actor)
+		ctx = context.WithValue(ctx, keyToken, actor.token)
+		if err := h(w, r.WithContext(ctx), actor.Actor); err != nil {
 			writeError(w, r, err)
 		}
 	}
 }
 
 var errUnauthenticated = problem(http.StatusUnauthorized, "unauthenticated", "send a valid bearer token (POST /v1/auth/sign-in)")
-
-// authenticate checks the token's signature, algorithm and expiry, then that
-// the user still exists: a deleted user's token stops working (within the
-// principal cache's lifetime), and roles come from the user, not the token.
-func (s *Server) authenticate(r *http.Request) (events.Actor, error) {
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
-		return events.Actor{}, errUnauthenticated
-	}
-	id, roles, err := s.Tokens.Verify(strings.TrimSpace(token), s.Now())
-	if err != nil {
-		return events.Actor{}, errUnauthenticated
-	}
-	actor, err := s.principals.get(r.Context(), id, func(ctx context.Context) (events.Actor, bool, error) {
-		doc, found, err := s.UserQ.Lookup(ctx, id)
-		switch {
-		case err != nil:
-			return events.Actor{}, false, err
-		case !found:
-			// Created a moment ago and not yet projected: trust the token.
-			return events.Actor{UserID: id, Roles: roles}, true, nil
-		case doc.Status != projections.UserActive:
-			return events.Actor{}, false, nil
-		}
-		return events.Actor{UserID: id, Roles: doc.Roles}, true, nil
-	})
-	if err != nil {
-		return events.Actor{}, err
-	}
-	if actor.UserID == "" {
-		return events.Actor{}, errUnauthenticated
-	}
-	return actor, nil
-}
-
-// principalCache remembers recently authenticated users for a moment, so a
-// burst of requests costs one read-model lookup.
-type principalCache struct {
-	ttl time.Duration
-	mu  sync.Mutex
-	m   map[string]principalEntry
-}
-
-type principalEntry struct {
-	actor   events.Actor
-	expires time.Time
-}
-
-const principalCacheMax = 10000
-
-func newPrincipalCache(ttl time.Duration) *principalCache {
-	return &principalCache{ttl: ttl, m: make(map[string]principalEntry)}
-}
-
-func (c *principalCache) get(ctx context.Context, id string, load func(context.Context) (events.Actor, bool, error)) (events.Actor, error) {
-	now := time.Now()
-	c.mu.Lock()
-	e, ok := c.m[id]
-	c.mu.Unlock()
-	if ok && now.Before(e.expires) {
-		return e.actor, nil
-	}
-	actor, active, err := load(ctx)
-	if err != nil {
-		return events.Actor{}, err
-	}
-	if !active {
-		actor = events.Actor{}
-	}
-	c.mu.Lock()
-	if len(c.m) >= principalCacheMax {
-		clear(c.m)
-	}
-	c.m[id] = principalEntry{actor: actor, expires: now.Add(c.ttl)}
-	c.mu.Unlock()
-	return actor, nil
-}
-
-func (s *Server) forget(userID string) {
-	s.principals.mu.Lock()
-	delete(s.principals.m, userID)
-	s.principals.mu.Unlock()
-}
 
 func meta(r *http.Request, a events.Actor) commands.Meta {
 	return commands.Meta{Actor: a, CorrelationID: RequestID(r.Context()), NewID: newID(r.Context())}
@@ -152,6 +66,19 @@ func (s *Server) authRoutes(r *mux.Router) {
 	r.HandleFunc("/v1/me/password", s.authed(s.changePassword)).Methods(http.MethodPut)
 	r.HandleFunc("/v1/users/{id}/password-token", s.authed(s.issuePasswordToken, events.RoleCoordinator)).Methods(http.MethodPost)
 	r.HandleFunc("/v1/auth/set-password", s.setPassword).Methods(http.MethodPost)
+	r.HandleFunc("/v1/auth/sign-out", s.authed(s.signOut)).Methods(http.MethodPost)
+}
+
+// signOut ends the token in hand (and only it: the user's other sign-ins go
+// on), on this replica at once and on the others within seconds.
+func (s *Server) signOut(w http.ResponseWriter, r *http.Request, a actor) error {
+	t := tokenFrom(r)
+	if err := s.Users.SignOut(r.Context(), a.UserID, t.ID, t.ExpiresAt); err != nil {
+		return err
+	}
+	s.forget(a.UserID)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 func (s *Server) issuePasswordToken(w http.ResponseWriter, r *http.Request, a actor) error {
@@ -255,7 +182,12 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := res.State
-	token, exp, err := s.Tokens.Issue(u.ID, u.Roles, s.Now())
+	session, err := s.Users.Session(r.Context(), u.ID)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	token, exp, err := s.Tokens.Issue(u.ID, u.Roles, session.Generation, s.Now())
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -314,6 +246,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, a events
 	if err != nil {
 		return err
 	}
+	s.forget(a.UserID) // the token in hand ends with the others
 	setETag(w, res.Version)
 	writeJSON(w, http.StatusOK, map[string]any{"id": a.UserID, "version": res.Version})
 	return nil

@@ -19,12 +19,6 @@ import (
 	"github.com/capstone-pms/capstone/queries"
 )
 
-// Tokens issues and verifies the bearer tokens.
-type Tokens interface {
-	Issue(userID string, roles []string, now time.Time) (token string, expiresAt time.Time, err error)
-	Verify(token string, now time.Time) (userID string, roles []string, err error)
-}
-
 // Server holds what the HTTP handlers call.
 type Server struct {
 	Users       *user.Service
@@ -154,6 +148,7 @@ const (
 	keyRequestID ctxKey = iota
 	keyActor
 	keyClient
+	keyToken
 )
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)

@@ -44,7 +44,7 @@ import (
 
 // collections are every collection the service uses; the embedded store
 // creates and indexes them at start-up.
-var collections = []string{imongo.CollRevisionTokens, collProjectionStatus, outbox.Collection, outbox.LogCollection, outbox.LeaseCollection, imongo.CollReadModelNames, imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, imongo.CollPasswordTokens, collSettings,
+var collections = []string{imongo.CollRevisionTokens, collProjectionStatus, outbox.Collection, outbox.LogCollection, outbox.LeaseCollection, imongo.CollReadModelNames, imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, imongo.CollPasswordTokens, imongo.CollSessions, collSettings,
 	projections.CollUsers, projections.CollProjects, projections.CollSupervisors, projections.CollStudents,
 	loadgen.RawCollection} // the bench's scratch collection: on the embedded store it needs the _id index fix too
 
@@ -249,7 +249,8 @@ func (a *App) start(ctx context.Context) error {
 	}
 	a.Exec.Outbox = a.outbox
 	a.Users = &user.Service{X: a.Exec, Credentials: imongo.NewCredentials(a.store.DB), Hasher: auth.Hasher{},
-		ClaimGrace: 30 * time.Second, CheckPassword: auth.ValidatePassword, Tokens: imongo.NewPasswordTokens(a.store.DB)}
+		ClaimGrace: 30 * time.Second, CheckPassword: auth.ValidatePassword, Tokens: imongo.NewPasswordTokens(a.store.DB),
+		Sessions: imongo.NewSessions(a.store.DB)}
 	a.Cohort = &cohort.Service{X: a.Exec}
 	a.Exec.Observe = a.Metrics.ObserveCommand
 	a.Exec.Appended = func(c events.Commit) { a.Metrics.EventsAppended(c.StreamType, len(c.Events)) }
@@ -386,6 +387,7 @@ func (a *App) Importer(dry bool) *imports.Importer {
 	x := commands.DryRun(a.Exec)
 	users := *a.Users
 	users.X = x
+	users.Sessions = nil // a dry run ends nobody's tokens
 	return &imports.Importer{Users: &users, Cohort: &cohort.Service{X: x}}
 }
 
@@ -589,13 +591,13 @@ func newPasswordGate() *auth.Gate {
 // tokenAdapter fits auth.Tokens to the API's port.
 type tokenAdapter struct{ t *auth.Tokens }
 
-func (t tokenAdapter) Issue(userID string, roles []string, now time.Time) (string, time.Time, error) {
-	return t.t.Issue(userID, roles, now)
+func (t tokenAdapter) Issue(userID string, roles []string, generation int64, now time.Time) (string, time.Time, error) {
+	return t.t.IssueGeneration(userID, roles, generation, now)
 }
 
-func (t tokenAdapter) Verify(token string, now time.Time) (string, []string, error) {
+func (t tokenAdapter) Verify(token string, now time.Time) (api.TokenClaims, error) {
 	c, err := t.t.Verify(token, now)
-	return c.UserID, c.Roles, err
+	return api.TokenClaims{UserID: c.UserID, Roles: c.Roles, ID: c.ID, Generation: c.Generation, ExpiresAt: c.ExpiresAt}, err
 }
 
 // isFerretDB reports whether the server is FerretDB (the dev-store), where

@@ -188,9 +188,22 @@ func TestAuthorizationTable(t *testing.T) {
 				cur = passwords[c]
 			}
 			return authzCall{path: "/v1/me/password", body: map[string]string{"current_password": cur, "new_password": next},
-				after: func() { // put the password back, for the next rows
-					s.expect(s.do("PUT", "/v1/me/password", tokens[c], map[string]string{"current_password": next, "new_password": passwords[c]}), 200)
+				after: func() { // put the password back, and sign in again (the change ended the token), for the next rows
+					tok := s.signIn(emails[c], next)
+					s.expect(s.do("PUT", "/v1/me/password", tok, map[string]string{"current_password": next, "new_password": passwords[c]}), 200)
+					tokens[c] = s.signIn(emails[c], passwords[c])
+					if c == azCoordinator {
+						admin = tokens[c]
+					}
 				}}
+		}},
+		// A fresh token each, signed out.
+		{"POST", "/v1/auth/sign-out", azOnly(az204, azCoordinator, azSupervisor, azOtherSup, azExaminer, azOwner, azOtherStudent), func(c azCaller) authzCall {
+			call := authzCall{path: "/v1/auth/sign-out"}
+			if c != azNobody {
+				call.as = s.signIn(emails[c], passwords[c])
+			}
+			return call
 		}},
 
 		// Users.

@@ -871,6 +871,11 @@ func TestOpenAPIResponsesMatchSchemas(t *testing.T) {
 	c.check("PUT", "/v1/me/password", want(s.do("PUT", "/v1/me/password", student, map[string]string{"current_password": "wrong password", "new_password": "a new long password"}), 422))
 	c.check("PUT", "/v1/me/password", want(s.do("PUT", "/v1/me/password", student, map[string]string{"current_password": "ada's password", "new_password": "short"}), 400))
 	c.check("PUT", "/v1/me/password", want(s.do("PUT", "/v1/me/password", student, map[string]string{"current_password": "ada's password", "new_password": "ada's new password"}), 200))
+	c.check("GET", "/v1/me", want(s.do("GET", "/v1/me", student, nil), 401)) // the change ended the token
+	student = s.signIn("ada@uni.example", "ada's new password")
+	leaving := s.signIn("ada@uni.example", "ada's new password")
+	c.check("POST", "/v1/auth/sign-out", want(s.do("POST", "/v1/auth/sign-out", leaving, nil), 204))
+	c.check("POST", "/v1/auth/sign-out", want(s.do("POST", "/v1/auth/sign-out", leaving, nil), 401))
 	_ = patched
 
 	// Passwords set with a one-time token.

@@ -23,6 +23,8 @@ type Service struct {
 	CheckPassword func(string) error
 	// Tokens keeps one-time set-password tokens.
 	Tokens TokenStore
+	// Sessions ends sign-in tokens early (nil: tokens live until they expire).
+	Sessions Sessions
 }
 
 // ErrInvalidCredentials is the one answer for an unknown e-mail, a deleted
@@ -147,13 +149,34 @@ func (s *Service) ownerGone(ctx context.Context, meta commands.Meta, holder Emai
 	return err == nil, err
 }
 
-// Update changes a user's fields.
+// Update changes a user's fields. Taking a role away ends the user's
+// tokens: what they were signed in to do, they may no longer do.
 func (s *Service) Update(ctx context.Context, meta commands.Meta, id string, c Update) (commands.Result[State], error) {
+	removed, err := s.rolesRemoved(ctx, id, c)
+	if err != nil {
+		return commands.Result[State]{}, err
+	}
+	if removed {
+		if err := s.endSignIns(ctx, id); err != nil {
+			return commands.Result[State]{}, err
+		}
+	}
 	return commands.Execute(ctx, s.X, Decider, id, any(c), meta)
 }
 
-// Delete removes a user and frees its e-mail for a new account.
+// Delete removes a user, ends their tokens and frees their e-mail for a new
+// account.
 func (s *Service) Delete(ctx context.Context, meta commands.Meta, id string) (commands.Result[State], error) {
+	state, _, err := commands.Load(ctx, s.X, Decider, id)
+	if err != nil {
+		return commands.Result[State]{}, err
+	}
+	if _, err := Decide(state, Delete{}); err != nil {
+		return commands.Result[State]{}, err // refused: nothing is ended
+	}
+	if err := s.endSignIns(ctx, id); err != nil {
+		return commands.Result[State]{}, err
+	}
 	res, err := commands.Execute(ctx, s.X, Decider, id, any(Delete{}), meta)
 	if err != nil {
 		return res, err
@@ -166,7 +189,8 @@ func (s *Service) Delete(ctx context.Context, meta commands.Meta, id string) (co
 	return res, nil
 }
 
-// SetPassword replaces a user's password.
+// SetPassword replaces a user's password. Every token signed in with the
+// old one, and every set-password token outstanding, stops working.
 func (s *Service) SetPassword(ctx context.Context, meta commands.Meta, id, password string) (commands.Result[State], error) {
 	state, _, err := commands.Load(ctx, s.X, Decider, id)
 	if err != nil {
@@ -178,6 +202,14 @@ func (s *Service) SetPassword(ctx context.Context, meta commands.Meta, id, passw
 	hash, err := s.hash(password)
 	if err != nil {
 		return commands.Result[State]{}, err
+	}
+	if err := s.endSignIns(ctx, id); err != nil {
+		return commands.Result[State]{}, err
+	}
+	if s.Tokens != nil {
+		if err := s.Tokens.Revoke(ctx, id); err != nil {
+			return commands.Result[State]{}, fmt.Errorf("end the user's set-password tokens: %w", err)
+		}
 	}
 	if err := s.Credentials.SetPasswordHash(ctx, id, hash); err != nil {
 		return commands.Result[State]{}, fmt.Errorf("store password: %w", err)

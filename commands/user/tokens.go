@@ -8,12 +8,16 @@ import (
 	"github.com/capstone-pms/capstone/commands"
 )
 
-// TokenStore keeps one-time set-password tokens.
+// TokenStore keeps one-time set-password tokens: at most one works per user.
 type TokenStore interface {
+	// Save stores a token for a user; it replaces (ends) any earlier one.
 	Save(ctx context.Context, token, userID string, expires time.Time) error
 	// Take consumes the token and returns its user, or ErrBadToken if it is
-	// unknown, used or expired.
+	// unknown, used, replaced, ended or expired. Of concurrent takers of one
+	// token, at most one succeeds; taking one ends the user's others.
 	Take(ctx context.Context, token string, now time.Time) (string, error)
+	// Revoke ends the user's token, if any.
+	Revoke(ctx context.Context, userID string) error
 }
 
 // ErrBadToken is the one answer for an unknown, used or expired token.
@@ -24,7 +28,8 @@ var ErrBadToken = &commands.Error{Kind: commands.KindUnauthenticated, Code: "inv
 const PasswordTokenTTL = 72 * time.Hour
 
 // IssuePasswordToken gives a coordinator a one-time token with which a user
-// (new, imported without a password, or locked out) sets their password.
+// (new, imported without a password, or locked out) sets their password. It
+// replaces any token issued before: only the latest one works.
 func (s *Service) IssuePasswordToken(ctx context.Context, userID string) (string, time.Time, error) {
 	if _, err := s.Get(ctx, userID); err != nil {
 		return "", time.Time{}, err

@@ -47,11 +47,18 @@ type Claims struct {
 	// ExpiresAt is when the token stops being accepted (the JWT "exp"),
 	// truncated to whole seconds as JWT timestamps are.
 	ExpiresAt time.Time
+	// ID is the token's own id (the JWT "jti"), by which one token can be
+	// ended (sign-out) before it expires.
+	ID string
+	// Generation is the user's token generation when the token was issued:
+	// a password change ends every token of an earlier generation.
+	Generation int64
 }
 
 // tokenClaims is the wire format of the token payload.
 type tokenClaims struct {
-	Roles []string `json:"roles"`
+	Roles      []string `json:"roles"`
+	Generation int64    `json:"gen,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -100,8 +107,13 @@ func NewTokens(secret []byte, ttl time.Duration, issuer string) (*Tokens, error)
 // configured TTL. It returns the token and its expiry (whole seconds, exactly
 // as encoded in the token) so the caller can tell the client. Each token
 // carries a random "jti" (so two tokens are never identical and can be told
-// apart in logs or a future deny-list) and an "iat".
+// apart in logs or ended by itself) and an "iat".
 func (t *Tokens) Issue(userID string, roles []string, now time.Time) (token string, expiresAt time.Time, err error) {
+	return t.IssueGeneration(userID, roles, 0, now)
+}
+
+// IssueGeneration is Issue for a user whose tokens are of generation gen.
+func (t *Tokens) IssueGeneration(userID string, roles []string, gen int64, now time.Time) (token string, expiresAt time.Time, err error) {
 	if userID == "" {
 		return "", time.Time{}, errors.New("auth: cannot issue a token without a user id")
 	}
@@ -110,7 +122,8 @@ func (t *Tokens) Issue(userID string, roles []string, now time.Time) (token stri
 	}
 	exp := jwt.NewNumericDate(now.Add(t.ttl))
 	c := tokenClaims{
-		Roles: slices.Clone(roles),
+		Roles:      slices.Clone(roles),
+		Generation: gen,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer:    t.issuer,
 			Subject:   userID,
@@ -141,7 +154,9 @@ func (t *Tokens) Verify(token string, now time.Time) (Claims, error) {
 	}
 	c, err := t.verify(token, now)
 	if err == nil {
-		t.verified.Add(token, verifiedToken{claims: Claims{UserID: c.UserID, Roles: slices.Clone(c.Roles), ExpiresAt: c.ExpiresAt}, at: now})
+		v := c
+		v.Roles = slices.Clone(c.Roles)
+		t.verified.Add(token, verifiedToken{claims: v, at: now})
 	}
 	return c, err
 }
@@ -178,5 +193,5 @@ func (t *Tokens) verify(token string, now time.Time) (Claims, error) {
 	if roles == nil {
 		roles = []string{}
 	}
-	return Claims{UserID: c.Subject, Roles: roles, ExpiresAt: c.ExpiresAt.Time}, nil
+	return Claims{UserID: c.Subject, Roles: roles, ExpiresAt: c.ExpiresAt.Time, ID: c.ID, Generation: c.Generation}, nil
 }

@@ -352,3 +352,27 @@ func TestVerifyRemembersOnlyWhatTimeCannotChange(t *testing.T) {
 		t.Errorf("tampered signature: %v, want ErrInvalidToken", err)
 	}
 }
+
+// TestTokenCarriesGenerationAndID: the generation and the jti come back
+// from Verify, parsed and from the cache alike, so that a password change
+// and a sign-out can end a token.
+func TestTokenCarriesGenerationAndID(t *testing.T) {
+	tk := newTestTokens(t)
+	tok, _, err := tk.IssueGeneration("u", []string{"student"}, 3, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 { // parsed, then remembered
+		c, err := tk.Verify(tok, testNow.Add(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Generation != 3 || len(c.ID) < 20 {
+			t.Fatalf("verify %d: generation %d, id %q", i, c.Generation, c.ID)
+		}
+	}
+	old, _, _ := tk.Issue("u", nil, testNow)
+	if c, err := tk.Verify(old, testNow); err != nil || c.Generation != 0 {
+		t.Fatalf("a token without a generation: %+v %v, want generation 0", c, err)
+	}
+}

@@ -14,7 +14,10 @@ import (
 )
 
 // CollPasswordTokens keeps one-time set-password tokens, by hash only: a
-// leaked database does not hand out working tokens.
+// leaked database does not hand out working tokens. Beside each token's
+// document, a document per user ("user:<id>") names the one token of theirs
+// that works, so that a new token, a redeemed one or a password change ends
+// the others at once.
 const CollPasswordTokens = "password_tokens"
 
 // PasswordTokens stores one-time set-password tokens.
@@ -33,19 +36,42 @@ type tokenDoc struct {
 	ExpiresAt time.Time `bson:"expires_at"`
 }
 
+// currentTokenDoc names the user's token that works.
+type currentTokenDoc struct {
+	ID    string `bson:"_id"`   // "user:<id>"
+	Token string `bson:"token"` // the tokenDoc's _id
+}
+
 func tokenKey(token string) string {
 	sum := sha256.Sum256([]byte(token))
 	return hex.EncodeToString(sum[:])
 }
 
-// Save stores a new token for a user.
+func currentKey(userID string) string { return "user:" + userID }
+
+// Save stores a new token for a user and makes it the one that works; the
+// token it replaces is deleted.
 func (s *PasswordTokens) Save(ctx context.Context, token, userID string, expires time.Time) error {
-	_, err := s.coll.InsertOne(ctx, tokenDoc{ID: tokenKey(token), UserID: userID, ExpiresAt: expires.UTC()})
+	key := tokenKey(token)
+	if _, err := s.coll.InsertOne(ctx, tokenDoc{ID: key, UserID: userID, ExpiresAt: expires.UTC()}); err != nil {
+		return err
+	}
+	old, err := s.current(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if err := upsert(ctx, s.coll, currentKey(userID), currentTokenDoc{ID: currentKey(userID), Token: key}); err != nil {
+		return err
+	}
+	if old != "" && old != key {
+		_, err = s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: old}})
+	}
 	return err
 }
 
 // Take consumes a token: of concurrent takers exactly one gets the user id,
-// because only one of them deletes the document.
+// because only one of them deletes the document. Only the user's current
+// token is good, and taking it ends it.
 func (s *PasswordTokens) Take(ctx context.Context, token string, now time.Time) (string, error) {
 	key := tokenKey(token)
 	var doc tokenDoc
@@ -63,5 +89,38 @@ func (s *PasswordTokens) Take(ctx context.Context, token string, now time.Time) 
 	if res.DeletedCount != 1 || now.After(doc.ExpiresAt) {
 		return "", user.ErrBadToken
 	}
+	current, err := s.current(ctx, doc.UserID)
+	if err != nil {
+		return "", err
+	}
+	if current != key {
+		return "", user.ErrBadToken // replaced by a newer token, or ended
+	}
+	if _, err := s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: currentKey(doc.UserID)}, {Key: "token", Value: key}}); err != nil {
+		return "", err
+	}
 	return doc.UserID, nil
+}
+
+// Revoke ends the user's token, if any.
+func (s *PasswordTokens) Revoke(ctx context.Context, userID string) error {
+	current, err := s.current(ctx, userID)
+	if err != nil || current == "" {
+		return err
+	}
+	if _, err := s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: currentKey(userID)}}); err != nil {
+		return err
+	}
+	_, err = s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: current}})
+	return err
+}
+
+// current returns the key of the user's token that works ("" if none).
+func (s *PasswordTokens) current(ctx context.Context, userID string) (string, error) {
+	var doc currentTokenDoc
+	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: currentKey(userID)}}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return "", nil
+	}
+	return doc.Token, err
 }

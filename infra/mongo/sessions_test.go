@@ -1,0 +1,157 @@
+package mongo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/capstone-pms/capstone/commands/user"
+	imongo "github.com/capstone-pms/capstone/infra/mongo"
+)
+
+// TestSessions: EndAll moves the generation on; signed-out ids are kept
+// until their token expires, at most user.MaxSignedOut of them, and
+// concurrent sign-outs of one user all stick.
+func TestSessions(t *testing.T) {
+	s := imongo.NewSessions(gated(t, newDB(t)))
+	ctx := testCtx(t)
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	cur := func(id string) user.Session {
+		t.Helper()
+		c, err := s.Current(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if c := cur("u1"); c.Generation != 0 || len(c.SignedOut) != 0 {
+		t.Fatalf("a user never seen: %+v", c)
+	}
+	for want := int64(1); want <= 3; want++ {
+		if err := s.EndAll(ctx, "u1"); err != nil {
+			t.Fatal(err)
+		}
+		if c := cur("u1"); c.Generation != want {
+			t.Fatalf("after %d EndAll: generation %d", want, c.Generation)
+		}
+	}
+	if cur("u2").Generation != 0 {
+		t.Fatal("EndAll of one user moved another's generation")
+	}
+
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.SignOut(ctx, "u2", fmt.Sprintf("jti-%d", i), now.Add(time.Hour), now); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	c := cur("u2")
+	for i := range 8 {
+		if c.Accepts(0, fmt.Sprintf("jti-%d", i)) {
+			t.Fatalf("a concurrent sign-out was lost: %+v", c)
+		}
+	}
+	if !c.Accepts(0, "another") || c.Accepts(-1, "another") {
+		t.Fatalf("Accepts is wrong: %+v", c)
+	}
+
+	// Expired ids are dropped at the next sign-out.
+	if err := s.SignOut(ctx, "u2", "late", now.Add(3*time.Hour), now.Add(2*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if c := cur("u2"); len(c.SignedOut) != 1 || c.SignedOut[0].TokenID != "late" {
+		t.Fatalf("after the others expired: %+v", c.SignedOut)
+	}
+
+	// Past MaxSignedOut live ids, a sign-out ends all the user's tokens.
+	for i := range user.MaxSignedOut + 1 {
+		if err := s.SignOut(ctx, "u3", fmt.Sprintf("t%d", i), now.Add(time.Hour), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c := cur("u3"); c.Generation != 1 || len(c.SignedOut) != 0 {
+		t.Fatalf("after %d sign-outs: generation %d, %d ids kept; want all ended", user.MaxSignedOut+1, c.Generation, len(c.SignedOut))
+	}
+}
+
+// TestPasswordTokens: only the latest token of a user works; taking it ends
+// it; Revoke ends it; of concurrent takers exactly one wins.
+func TestPasswordTokens(t *testing.T) {
+	s := imongo.NewPasswordTokens(newDB(t))
+	ctx := testCtx(t)
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	exp := now.Add(time.Hour)
+	take := func(token string) (string, error) { return s.Take(ctx, token, now) }
+	save := func(token, user string) {
+		t.Helper()
+		if err := s.Save(ctx, token, user, exp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("first", "u1")
+	save("second", "u1")
+	save("other", "u2")
+	if _, err := take("first"); !errors.Is(err, user.ErrBadToken) {
+		t.Fatalf("a replaced token: %v, want ErrBadToken", err)
+	}
+	if id, err := take("second"); err != nil || id != "u1" {
+		t.Fatalf("the latest token: %q %v", id, err)
+	}
+	if _, err := take("second"); !errors.Is(err, user.ErrBadToken) {
+		t.Fatalf("a used token: %v", err)
+	}
+	if err := s.Revoke(ctx, "u2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := take("other"); !errors.Is(err, user.ErrBadToken) {
+		t.Fatalf("a revoked token: %v", err)
+	}
+	save("third", "u1")
+	if _, err := s.Take(ctx, "third", exp.Add(time.Second)); !errors.Is(err, user.ErrBadToken) {
+		t.Fatalf("an expired token: %v", err)
+	}
+
+	save("raced", "u3")
+	var wg sync.WaitGroup
+	wins := make(chan string, 10)
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if id, err := take("raced"); err == nil {
+				wins <- id
+			}
+		}()
+	}
+	wg.Wait()
+	close(wins)
+	if len(wins) != 1 {
+		t.Fatalf("%d concurrent takers won, want 1", len(wins))
+	}
+}
+
+// gated is db through a client that, on the embedded store, sends writes
+// through the store's write gate as the service does: the gate is what makes
+// a filtered update a compare-and-swap there.
+func gated(t *testing.T, db *mongo.Database) *mongo.Database {
+	if server == nil {
+		return db
+	}
+	c, err := mongo.Connect(options.Client().ApplyURI(storeURI).SetMonitor(server.WriteGate().Monitor(nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+	return c.Database(db.Name())
+}
