@@ -100,6 +100,20 @@ func (m *Multi[D, PD]) Applied(ctx context.Context, get Getter, commits []events
 			}
 		}
 	}
+	if shown, ok := m.Shown[last.StreamType]; ok {
+		for _, c := range commits {
+			for _, e := range c.Events {
+				for _, id := range m.Targets(e) {
+					doc := PD(new(D))
+					found, err := get(ctx, m.Collection, id, doc)
+					if err != nil || !found || !shown((*D)(doc), e) {
+						return false, err
+					}
+				}
+			}
+		}
+		return true, nil
+	}
 	for id, v := range need {
 		doc := PD(new(D))
 		found, err := get(ctx, m.Collection, id, doc)

@@ -136,7 +136,16 @@ func NewStudents(docs Documents, streams Streams) *Multi[StudentDoc, *StudentDoc
 	return &Multi[StudentDoc, *StudentDoc]{
 		ProjectionName: "students", Collection: CollStudents, Broadcast: []string{events.StreamCohort},
 		Targets: studentTargets, Fold: foldStudent, Docs: docs, Streams: streams,
+		Shown: map[string]func(*StudentDoc, events.Envelope) bool{events.StreamProject: hasProject},
 	}
+}
+
+// hasProject reports whether the student's document lists the project of
+// e: of a project's events the document folds only its creation, and the
+// set of ids is its own record of which it has folded.
+func hasProject(d *StudentDoc, e events.Envelope) bool {
+	_, found := slices.BinarySearch(d.ProjectIDs, e.StreamID)
+	return found
 }
 
 func studentTargets(e events.Envelope) []string {

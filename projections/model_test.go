@@ -294,3 +294,35 @@ func TestProjectionHandlesAStreamInOneWrite(t *testing.T) {
 		t.Fatalf("a batch with a gap: err %v, %d writes; want an error and none", err, empty.puts)
 	}
 }
+
+// TestStudentDocumentStaysSmall: a student with many projects, their
+// commits delivered in any order and repeated: the student's document lists
+// every project once, sorted, and keeps no version per project stream, so
+// its size grows by an id per project and not by a version entry more.
+func TestStudentDocumentStaysSmall(t *testing.T) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	n := 50 + rng.IntN(200)
+	hist := map[string][]events.Commit{}
+	for i := range n {
+		id := fmt.Sprintf("p%05d", i)
+		hist[id] = []events.Commit{commit(id, 1, &events.ProjectCreated{OwnerID: "s1", Title: "T"}), commit(id, 2, &events.ProjectEdited{Title: "U"})}
+	}
+	docs := &memDocs{docs: map[string][]byte{}}
+	p := projections.NewStudents(docs, memStreams{hist})
+	for _, c := range deliveries(rng, hist) {
+		if err := p.Handle(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var d projections.StudentDoc
+	if found, err := docs.Get(ctx, projections.CollStudents, "s1", &d); !found || err != nil {
+		t.Fatalf("no student document: %v", err)
+	}
+	if len(d.ProjectIDs) != n || !slices.IsSorted(d.ProjectIDs) || len(slices.Compact(slices.Clone(d.ProjectIDs))) != n {
+		t.Fatalf("%d project ids (want %d, sorted, each once)", len(d.ProjectIDs), n)
+	}
+	if len(d.Versions) != 0 {
+		t.Fatalf("the student's document keeps %d stream versions for its %d projects, want none", len(d.Versions), n)
+	}
+}

@@ -34,6 +34,12 @@ type Multi[D any, PD interface {
 	Targets        func(e events.Envelope) []string
 	Fold           func(doc *D, id string, e events.Envelope)
 	Broadcast      []string
+	// Shown lists stream types whose events a document folds idempotently
+	// by itself (a project's creation, which adds its id to a set): for
+	// them the document keeps no version per stream, which would grow it by
+	// an entry per stream (a student with hundreds of projects), and the
+	// function says whether the document shows an event.
+	Shown map[string]func(doc *D, e events.Envelope) bool
 
 	Docs    Documents
 	Streams Streams
@@ -147,6 +153,19 @@ func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, ev
 	_, rev, err := m.Docs.Load(ctx, m.Collection, id, doc)
 	if err != nil {
 		return err
+	}
+	if shown, ok := m.Shown[c.StreamType]; ok {
+		changed := false
+		for _, e := range evs {
+			if !shown((*D)(doc), e) {
+				m.Fold((*D)(doc), id, e)
+				changed = true
+			}
+		}
+		if !changed {
+			return nil
+		}
+		return m.Docs.Store(ctx, m.Collection, id, doc, rev)
 	}
 	have := doc.StreamVersions()[versionKey(c.StreamID)]
 	if upTo <= have {

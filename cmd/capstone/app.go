@@ -118,6 +118,7 @@ type App struct {
 	relay     chan struct{} // closed when the relay has stopped
 	consumers []*bus.Consumer
 	stop      context.CancelFunc
+	runCtx    context.Context // ends when the app stops
 	http      *http.Server
 	listener  net.Listener
 	served    chan error
@@ -168,6 +169,30 @@ func (a *App) ready(instance string) func(ctx context.Context) error {
 			bson.D{{Key: "_id", Value: id}, {Key: "at", Value: time.Now().UTC()}}, options.Replace().SetUpsert(true))
 		return err
 	}
+}
+
+// expireIdempotencyKeys sweeps, every minute while the API runs, the keys
+// older than api.IdempotencyTTL (the embedded store has no TTL indexes).
+func (a *App) expireIdempotencyKeys(idem *imongo.Idempotency) *imongo.Idempotency {
+	a.bgDone.Add(1)
+	go func() {
+		defer a.bgDone.Done()
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			if n, err := idem.Expire(a.runCtx, time.Now(), api.IdempotencyTTL); err != nil && a.runCtx.Err() == nil {
+				a.log.Warn("expire idempotency keys", "err", err)
+			} else if n > 0 {
+				a.log.Info("expired idempotency keys", "keys", n)
+			}
+			select {
+			case <-a.runCtx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return idem
 }
 
 // CatchUpEvery is how often the catch-up sweeps; CatchUpAfter is how old a
@@ -256,7 +281,7 @@ func (a *App) start(ctx context.Context) error {
 	a.Exec.Appended = func(c events.Commit) { a.Metrics.EventsAppended(c.StreamType, len(c.Events)) }
 
 	runCtx, stop := context.WithCancel(context.Background())
-	a.stop = stop
+	a.stop, a.runCtx = stop, runCtx
 	if a.cfg.Has("projector") {
 		a.status = newStatusTracker(instance)
 		a.applied = projections.NewAppliedLog()
@@ -335,7 +360,7 @@ func (a *App) start(ctx context.Context) error {
 		PasswordThrottle: auth.NewLockout(5, 15*time.Minute, 30*time.Second, 15*time.Minute),
 		TokenThrottle:    auth.NewSlowdown(20, 15*time.Minute, 2*time.Second),
 		PasswordGate:     newPasswordGate(),
-		Idempotency:      imongo.NewIdempotency(a.store.DB),
+		Idempotency:      a.expireIdempotencyKeys(imongo.NewIdempotency(a.store.DB)),
 		ParseImport:      parseImport,
 		Importer:         a.Importer,
 		Ready:            ready,

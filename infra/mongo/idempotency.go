@@ -7,6 +7,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/capstone-pms/capstone/api"
 )
@@ -48,7 +49,13 @@ func toIdemDoc(key string, rec api.IdempotentRecord) idemDoc {
 }
 
 // Begin binds key to rec with one insert, or returns the binding already there.
+// The key is first listed in the journal of its minute, so that Expire finds
+// it by _id when its time is up.
 func (s *Idempotency) Begin(ctx context.Context, key string, rec api.IdempotentRecord) (api.IdempotentRecord, bool, error) {
+	if _, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: journalID(rec.StartedAt)}},
+		bson.D{{Key: "$push", Value: bson.D{{Key: "keys", Value: key}}}}, options.UpdateOne().SetUpsert(true)); err != nil {
+		return api.IdempotentRecord{}, false, err
+	}
 	for range 2 {
 		_, err := s.coll.InsertOne(ctx, toIdemDoc(key, rec))
 		if err == nil {
@@ -74,3 +81,74 @@ func (s *Idempotency) Begin(ctx context.Context, key string, rec api.IdempotentR
 func (s *Idempotency) Finish(ctx context.Context, key string, rec api.IdempotentRecord) error {
 	return upsert(ctx, s.coll, key, toIdemDoc(key, rec))
 }
+
+// Keys expire by a sweep, not a TTL index (the embedded store does not
+// implement TTL indexes), and without a scan (it would read every record):
+// each key is listed, when it is bound, in a journal document of its minute,
+// "expiry:<yyyymmddhhmm>", and Expire walks the minutes that have come of
+// age by _id, deleting their keys and journals. A cursor document keeps the
+// last minute swept.
+
+const expiryCursorID = "expiry-cursor"
+
+func journalID(t time.Time) string { return "expiry:" + t.UTC().Format("200601021504") }
+
+type journalDoc struct {
+	Keys []string `bson:"keys"`
+}
+
+type cursorDoc struct {
+	Minute time.Time `bson:"minute"`
+}
+
+// Expire deletes the keys bound before now-ttl that it has not deleted yet,
+// and returns how many. Sweeps may run in several processes at once: a key
+// deleted twice is deleted once.
+func (s *Idempotency) Expire(ctx context.Context, now time.Time, ttl time.Duration) (int, error) {
+	until := now.Add(-ttl).UTC().Truncate(time.Minute)
+	var cur cursorDoc
+	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: expiryCursorID}}).Decode(&cur)
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, err
+	}
+	from := cur.Minute.Add(time.Minute)
+	if cur.Minute.IsZero() {
+		from = until.Add(-maxExpiryBacklog) // first sweep: records older than this predate the journal
+	}
+	if oldest := until.Add(-maxExpiryBacklog); from.Before(oldest) {
+		from = oldest
+	}
+	deleted := 0
+	for m := from; !m.After(until); m = m.Add(time.Minute) {
+		var j journalDoc
+		err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: journalID(m)}}).Decode(&j)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			continue
+		}
+		if err != nil {
+			return deleted, err
+		}
+		ids := append(j.Keys, journalID(m)) // the journal last: if this fails half-way, the next sweep goes on
+		for len(ids) > 0 {
+			n := min(len(ids), 256)
+			models := make([]mongo.WriteModel, n)
+			for i, id := range ids[:n] {
+				models[i] = mongo.NewDeleteOneModel().SetFilter(bson.D{{Key: "_id", Value: id}})
+			}
+			res, err := s.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(true))
+			if err != nil {
+				return deleted, err
+			}
+			deleted += int(res.DeletedCount)
+			ids = ids[n:]
+		}
+		deleted-- // the journal itself
+	}
+	_, err = s.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: expiryCursorID}}, bson.D{{Key: "_id", Value: expiryCursorID},
+		{Key: "minute", Value: until}}, options.Replace().SetUpsert(true))
+	return deleted, err
+}
+
+// maxExpiryBacklog bounds the minutes one sweep walks back (a week): a store
+// whose sweeper was stopped longer keeps the keys of the gap.
+const maxExpiryBacklog = 7 * 24 * time.Hour
