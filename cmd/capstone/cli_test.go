@@ -69,7 +69,7 @@ func TestHelpExitsZero(t *testing.T) {
 	bin := buildBinary(t)
 	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}, {"users", "--help"}, {"serve", "--help"}, {"serve", "-h"},
 		{"users", "create", "--help"}, {"import", "--help"}, {"replay", "--help"}, {"bench", "--help"},
-		{"pubsub-setup", "--help"}, {"pubsub-emulator", "--help"}, {"dev-store", "--help"}} {
+		{"pubsub-setup", "--help"}, {"pubsub-emulator", "--help"}, {"dev-store", "--help"}, {"dev", "--help"}} {
 		var out, errOut bytes.Buffer
 		cmd := exec.Command(bin, args...)
 		cmd.Stdout, cmd.Stderr = &out, &errOut

@@ -16,7 +16,7 @@ import (
 // interrupted, for running API, relay and projectors as separate processes.
 func pubsubEmulator(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("pubsub-emulator", flag.ContinueOnError)
-	addr := fs.String("addr", "127.0.0.1:8085", "gRPC listen address (processes use PUBSUB_EMULATOR_HOST=<addr>)")
+	addr := fs.String("addr", "127.0.0.1:0", "gRPC listen address; the default picks a free loopback port, not the 8085 of a real emulator (processes use PUBSUB_EMULATOR_HOST=<addr>)")
 	if err := parseFlags(stdout, stderr, func(w io.Writer) error { fs.SetOutput(w); return fs.Parse(args) }); err != nil {
 		return err
 	}

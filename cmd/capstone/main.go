@@ -49,6 +49,7 @@ Commands:
   pubsub-setup     create the Pub/Sub topics and subscriptions once (then CAPSTONE_PUBSUB_CREATE=false)
   pubsub-emulator  serve Google's Pub/Sub fake over gRPC (for multi-process runs)
   dev-store        serve the embedded store on its own (for multi-process runs)
+  dev            run the whole local topology (store, Pub/Sub emulator, 2 APIs, relay, 2 projectors); Ctrl-C stops it
   help           show this help
 
 Run "capstone <command> --help" for the flags of a command.
@@ -99,6 +100,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return pubsubEmulator(ctx, args[1:], stdout, stderr)
 	case "dev-store":
 		return devStore(ctx, args[1:], stdout, stderr)
+	case "dev":
+		return devTopology(ctx, args[1:], stdout, stderr, env)
 	case "help":
 		fmt.Fprint(stdout, usageText())
 		return nil
