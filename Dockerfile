@@ -7,7 +7,7 @@
 #
 # Needs BuildKit (cache mounts):
 #   DOCKER_BUILDKIT=1 docker build -t capstone:dev .
-#   docker run --rm -p 8080:8080 -v capstone-data:/data capstone:dev   # embedded store
+#   docker run --rm -p 8080:8080 -v capstone-data:/data -e CAPSTONE_BOOTSTRAP_EMAIL=coordinator@uni.example -e CAPSTONE_BOOTSTRAP_PASSWORD='change me now please' capstone:dev
 #
 # Both base images are pinned by digest (the tag says what it is, the digest
 # which image it is), so a build uses the images that were reviewed, and a
