@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"slices"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -14,7 +11,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/capstone-pms/capstone/api"
-	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/events"
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
 	"github.com/capstone-pms/capstone/infra/outbox"
@@ -145,11 +141,8 @@ func (a *App) Projections(ctx context.Context) (api.ProjectionsReport, error) {
 
 // StartRebuild runs a rebuild in the background; its progress shows in Projections.
 func (a *App) StartRebuild(names []string, verify bool) (api.RebuildState, error) {
-	for _, n := range names {
-		if !slices.Contains(ProjectionNames(), n) {
-			return api.RebuildState{}, &commands.Error{Kind: commands.KindInvalid, Code: "invalid",
-				Message: fmt.Sprintf("unknown projection %q", n), Fields: []commands.FieldError{{Field: "projections", Message: "one of " + strings.Join(ProjectionNames(), ", ")}}}
-		}
+	if err := checkProjectionNames(names); err != nil {
+		return api.RebuildState{}, err
 	}
 	a.rebuildMu.Lock()
 	defer a.rebuildMu.Unlock()

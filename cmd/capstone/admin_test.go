@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -25,6 +26,14 @@ func TestAdminProjections(t *testing.T) {
 		t.Fatalf("status: %s", st.Raw)
 	}
 	s.expect(s.do("POST", "/v1/admin/projections/rebuild", admin, map[string]any{"projections": []string{"nope"}}), 400)
+	// A name twice is refused up front (it was accepted, then the rebuild failed).
+	twice := s.expect(s.do("POST", "/v1/admin/projections/rebuild", admin, map[string]any{"projections": []string{"users", "projects", "users"}}), 400, "invalid")
+	if !strings.Contains(twice.str("detail"), `"users" is named twice`) {
+		t.Fatalf("rebuild with a name twice: %s", twice.Raw)
+	}
+	if rb := s.do("GET", "/v1/admin/projections", admin, nil).Body["rebuild"]; rb != nil {
+		t.Fatalf("a refused rebuild started: %v", rb)
+	}
 	started := s.expect(s.do("POST", "/v1/admin/projections/rebuild", admin, map[string]any{"verify": true}), 202)
 	if started.Body["running"] != true {
 		t.Fatalf("rebuild: %s", started.Raw)

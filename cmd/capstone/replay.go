@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/infra/config"
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
@@ -33,6 +35,27 @@ func ProjectionNames() []string {
 		out = append(out, p.Name())
 	}
 	return out
+}
+
+// checkProjectionNames refuses a rebuild's list before anything starts: a
+// name that is no projection, or one named twice (each would be rebuilt
+// into the same fresh collection, and the second write of a document fail
+// after the request was accepted).
+func checkProjectionNames(names []string) error {
+	for i, n := range names {
+		msg := ""
+		switch {
+		case !slices.Contains(ProjectionNames(), n):
+			msg = fmt.Sprintf("unknown projection %q", n)
+		case slices.Contains(names[:i], n):
+			msg = fmt.Sprintf("projection %q is named twice", n)
+		default:
+			continue
+		}
+		return &commands.Error{Kind: commands.KindInvalid, Code: "invalid", Message: msg,
+			Fields: []commands.FieldError{{Field: "projections", Message: "each at most once, of " + strings.Join(ProjectionNames(), ", ")}}}
+	}
+	return nil
 }
 
 // RebuildProgress is reported while a rebuild runs.
@@ -65,10 +88,8 @@ func (a *App) Rebuild(ctx context.Context, names []string, verify bool, progress
 	if len(names) == 0 {
 		names = ProjectionNames()
 	}
-	for _, n := range names {
-		if !slices.Contains(ProjectionNames(), n) {
-			return RebuildResult{}, fmt.Errorf("unknown projection %q (known: %v)", n, ProjectionNames())
-		}
+	if err := checkProjectionNames(names); err != nil {
+		return RebuildResult{}, err
 	}
 	if progress == nil {
 		progress = func(RebuildProgress) {}
