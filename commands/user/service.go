@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/events"
 )
 
 // Service runs the user use cases that span more than one stream: the e-mail
@@ -25,6 +27,10 @@ type Service struct {
 	Tokens TokenStore
 	// Sessions ends sign-in tokens early (nil: tokens live until they expire).
 	Sessions Sessions
+	// ListCoordinators lists the users the read side knows as coordinators
+	// (possibly stale: each is confirmed on its own stream before it
+	// counts), to seed and mend the coordinators stream.
+	ListCoordinators func(ctx context.Context) ([]string, error)
 }
 
 // ErrInvalidCredentials is the one answer for an unknown e-mail, a deleted
@@ -80,6 +86,9 @@ func (s *Service) Create(ctx context.Context, meta commands.Meta, c Create, pass
 	if errors.Is(err, commands.ErrAlreadyExists) {
 		// Our stream was closed by a creation that found our claim stale.
 		return res, commands.ErrVersionConflict
+	}
+	if err == nil && res.State.HasRole(events.RoleCoordinator) {
+		s.grantCoordinator(ctx, meta, id, res.Version)
 	}
 	return res, err
 }
@@ -149,9 +158,24 @@ func (s *Service) ownerGone(ctx context.Context, meta commands.Meta, holder Emai
 	return err == nil, err
 }
 
-// Update changes a user's fields. Taking a role away ends the user's
-// tokens: what they were signed in to do, they may no longer do.
+// Update changes a user's fields. Taking the coordinator role away is
+// first recorded on the coordinators stream, which refuses the last one
+// (giving it is recorded there after). Taking any role away ends the
+// user's tokens: what they were signed in to do, they may no longer do.
 func (s *Service) Update(ctx context.Context, meta commands.Meta, id string, c Update) (commands.Result[State], error) {
+	state, version, err := commands.Load(ctx, s.X, Decider, id)
+	if err != nil {
+		return commands.Result[State]{}, err
+	}
+	if meta.IfMatch != nil && *meta.IfMatch != version {
+		return commands.Result[State]{}, commands.ErrPreconditionFailed
+	}
+	revoking, granting := coordinatorChange(state, c)
+	if revoking {
+		if err := s.revokeCoordinator(ctx, meta, id, version); err != nil {
+			return commands.Result[State]{}, err
+		}
+	}
 	removed, err := s.rolesRemoved(ctx, id, c)
 	if err != nil {
 		return commands.Result[State]{}, err
@@ -161,18 +185,46 @@ func (s *Service) Update(ctx context.Context, meta commands.Meta, id string, c U
 			return commands.Result[State]{}, err
 		}
 	}
-	return commands.Execute(ctx, s.X, Decider, id, any(c), meta)
+	res, err := commands.Execute(ctx, s.X, Decider, id, any(c), meta)
+	if err == nil && granting && res.State.HasRole(events.RoleCoordinator) {
+		s.grantCoordinator(ctx, meta, id, res.Version)
+	}
+	return res, err
+}
+
+// coordinatorChange says whether an update takes the coordinator role
+// from the user, or gives it to them.
+func coordinatorChange(s State, c Update) (revoking, granting bool) {
+	evs, err := Decide(s, c)
+	if err != nil || len(evs) == 0 {
+		return false, false
+	}
+	up, ok := evs[0].(*events.UserUpdated)
+	if !ok {
+		return false, false
+	}
+	was, will := s.HasRole(events.RoleCoordinator), slices.Contains(up.Roles, events.RoleCoordinator)
+	return was && !will, !was && will
 }
 
 // Delete removes a user, ends their tokens and frees their e-mail for a new
-// account.
+// account. A coordinator's removal is first recorded on the coordinators
+// stream, which refuses the last one.
 func (s *Service) Delete(ctx context.Context, meta commands.Meta, id string) (commands.Result[State], error) {
-	state, _, err := commands.Load(ctx, s.X, Decider, id)
+	state, version, err := commands.Load(ctx, s.X, Decider, id)
 	if err != nil {
 		return commands.Result[State]{}, err
 	}
 	if _, err := Decide(state, Delete{}); err != nil {
 		return commands.Result[State]{}, err // refused: nothing is ended
+	}
+	if state.HasRole(events.RoleCoordinator) {
+		if meta.IfMatch != nil && *meta.IfMatch != version {
+			return commands.Result[State]{}, commands.ErrPreconditionFailed
+		}
+		if err := s.revokeCoordinator(ctx, meta, id, version); err != nil {
+			return commands.Result[State]{}, err
+		}
 	}
 	if err := s.endSignIns(ctx, id); err != nil {
 		return commands.Result[State]{}, err
