@@ -260,7 +260,7 @@ func (s *Server) putGrade(w http.ResponseWriter, r *http.Request, a actor) error
 	if err != nil {
 		return err
 	}
-	res, err := s.Cohort.RecordGrade(r.Context(), meta(r, a), student, *req.Grade, req.Feedback)
+	res, err := s.Cohort.RecordGrade(r.Context(), meta(r, a), student, id, *req.Grade, req.Feedback)
 	if err != nil {
 		return err
 	}

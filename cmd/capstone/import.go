@@ -108,6 +108,9 @@ func printReport(w io.Writer, rep imports.Report) {
 	}
 	fmt.Fprintf(w, "rows %d: created %d, updated %d, unchanged %d, errors %d%s\n",
 		rep.Rows, rep.Created, rep.Updated, rep.Unchanged, len(rep.Errors), mode)
+	for _, a := range rep.RolesAdded {
+		fmt.Fprintf(w, "  line %d: %s, already a user, gains the role %s\n", a.Line, a.Email, a.Role)
+	}
 	for _, e := range rep.Errors {
 		fmt.Fprintf(w, "  line %d: %s\n", e.Line, e.Message)
 	}

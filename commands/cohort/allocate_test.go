@@ -12,8 +12,9 @@ import (
 
 // randomBoard draws a cohort as the decider can reach it: supervisors with
 // capacities (some without), students already placed, second examiners who
-// are often supervisors too, and candidates ranking supervisors, some of
-// whom have no capacity.
+// are often supervisors too, students who supervise too (and may rank
+// themselves), and candidates ranking supervisors, some of whom have no
+// capacity.
 func randomBoard(rng *rand.Rand) (State, []Candidate) {
 	s := newState()
 	apply := func(cmd any) {
@@ -27,7 +28,13 @@ func randomBoard(rng *rand.Rand) (State, []Candidate) {
 	}
 	nSup, nStu := 1+rng.IntN(5), rng.IntN(9)
 	sup := func(j int) string { return fmt.Sprintf("v%d", j) }
-	stu := func(i int) string { return fmt.Sprintf("s%d", i) }
+	both := rng.IntN(nSup + 1) // students below it also supervise: v0 is s0
+	stu := func(i int) string {
+		if i < both {
+			return sup(i)
+		}
+		return fmt.Sprintf("s%d", i)
+	}
 	for j := range nSup {
 		if rng.IntN(5) > 0 {
 			apply(SetCapacity{SupervisorID: sup(j), Capacity: rng.IntN(4)})
@@ -142,6 +149,7 @@ func TestApplyRunRefusesWhatTheRulesRefuse(t *testing.T) {
 		"examiner":     {{StudentID: "s1", SupervisorID: "v2"}},
 		"over":         {{StudentID: "s2", SupervisorID: "v1"}, {StudentID: "s3", SupervisorID: "v1"}},
 		"no capacity":  {{StudentID: "s2", SupervisorID: "v9"}},
+		"self":         {{StudentID: "v1", SupervisorID: "v1"}},
 		"placed, ok 2": {{StudentID: "s2", SupervisorID: "v2"}, {StudentID: "s0", SupervisorID: "v1"}},
 	} {
 		if _, err := Decide(s, ApplyRun{Run: events.AllocationRun{RunID: name, Placements: placements}}); err != ErrStaleRun {

@@ -6,10 +6,10 @@ package cohort
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/commands/project"
 	"github.com/capstone-pms/capstone/events"
 )
 
@@ -46,19 +46,38 @@ func (s State) Placed(studentID string) bool {
 	return ok
 }
 
-// Barred lists the supervisors a student may not be placed with: their
-// second examiner, who cannot also be their supervisor.
-func (s State) Barred(studentID string) []string {
+// bar is a supervisor a student may not be placed with, and why.
+type bar struct {
+	supervisorID string
+	rule         *commands.Error
+}
+
+// bars are the supervisors a student may not be placed with: themselves (a
+// student who also supervises), and their second examiner, who cannot also
+// be their supervisor.
+func (s State) bars(studentID string) []bar {
+	out := []bar{{studentID, project.ErrSelfSupervision}}
 	if e := s.Examiner[studentID]; e != "" {
-		return []string{e}
+		out = append(out, bar{e, ErrExaminerIsSupervisor})
 	}
-	return nil
+	return out
+}
+
+// Barred lists the supervisors a student may not be placed with.
+func (s State) Barred(studentID string) []string {
+	var out []string
+	for _, b := range s.bars(studentID) {
+		out = append(out, b.supervisorID)
+	}
+	return out
 }
 
 // mayPair refuses a supervisor the student may not be placed with.
 func (s State) mayPair(studentID, supervisorID string) error {
-	if slices.Contains(s.Barred(studentID), supervisorID) {
-		return ErrExaminerIsSupervisor
+	for _, b := range s.bars(studentID) {
+		if b.supervisorID == supervisorID {
+			return b.rule
+		}
 	}
 	return nil
 }
@@ -99,6 +118,8 @@ var (
 		Message: "the student already has a supervisor"}
 	ErrExaminerIsSupervisor = &commands.Error{Kind: commands.KindRule, Code: "examiner-is-supervisor",
 		Message: "a student's second examiner cannot be their supervisor"}
+	ErrSelfExamination = &commands.Error{Kind: commands.KindRule, Code: "cannot-examine-self",
+		Message: "a student cannot be their own second examiner"}
 	ErrCapacityBelowAllocated = &commands.Error{Kind: commands.KindRule, Code: "capacity-below-allocated",
 		Message: "the capacity cannot be lower than the number of students already placed"}
 	ErrStaleRun = &commands.Error{Kind: commands.KindConflict, Code: "allocation-stale",
@@ -165,6 +186,9 @@ func Decide(s State, cmd any) ([]events.Data, error) {
 	case AssignExaminer:
 		if a, ok := s.Supervisor[c.StudentID]; ok && a.SupervisorID == c.ExaminerID {
 			return nil, ErrExaminerIsSupervisor
+		}
+		if c.ExaminerID == c.StudentID {
+			return nil, ErrSelfExamination
 		}
 		if s.Examiner[c.StudentID] == c.ExaminerID {
 			return nil, nil

@@ -184,6 +184,11 @@ func (s *Service) SetCapacity(ctx context.Context, meta commands.Meta, superviso
 
 // SetPreferences replaces a student's ranking of supervisors.
 func (s *Service) SetPreferences(ctx context.Context, meta commands.Meta, studentID string, supervisorIDs []string) (commands.Result[Student], error) {
+	if slices.Contains(supervisorIDs, studentID) {
+		e := *project.ErrSelfSupervision
+		e.Fields = []commands.FieldError{{Field: "supervisor_ids", Message: "names the student themselves"}}
+		return commands.Result[Student]{}, &e
+	}
 	for _, id := range supervisorIDs {
 		if err := s.requireRole(ctx, id, events.RoleSupervisor, "supervisor_ids"); err != nil {
 			return commands.Result[Student]{}, err
@@ -231,12 +236,39 @@ func (s *Service) AssignExaminer(ctx context.Context, meta commands.Meta, studen
 	return changed, err
 }
 
-// RecordGrade records a student's final grade.
-func (s *Service) RecordGrade(ctx context.Context, meta commands.Meta, studentID string, grade int, feedback string) (commands.Result[Student], error) {
+// Refusals of grading.
+var (
+	ErrNotPlaced = &commands.Error{Kind: commands.KindRule, Code: "student-not-placed",
+		Message: "a grade is for a student who has a supervisor; place the student first"}
+	ErrNotThePlacedProject = &commands.Error{Kind: commands.KindRule, Code: "not-the-accepted-project",
+		Message: "the student was placed through the acceptance of another of their projects; grade that one"}
+)
+
+// RecordGrade records a student's final grade. A grade is for a student
+// who has a supervisor, whichever way they were placed. Given through a
+// project (projectID set), it must be the project the placement rests on
+// when the student was placed by accepting one; a student placed by the
+// allocation or the coordinator may be graded through any of theirs.
+func (s *Service) RecordGrade(ctx context.Context, meta commands.Meta, studentID, projectID string, grade int, feedback string) (commands.Result[Student], error) {
+	cmd := RecordGrade{Grade: grade, Feedback: feedback}
+	if _, err := StudentDecider.Decide(Student{}, cmd); err != nil {
+		return commands.Result[Student]{}, err // the request's own faults first
+	}
 	if err := s.requireRole(ctx, studentID, events.RoleStudent, "student"); err != nil {
 		return commands.Result[Student]{}, err
 	}
-	return commands.Execute(ctx, s.X, StudentDecider, StudentStreamID(studentID), any(RecordGrade{Grade: grade, Feedback: feedback}), meta)
+	board, _, err := s.Board(ctx)
+	if err != nil {
+		return commands.Result[Student]{}, err
+	}
+	placed, ok := board.Supervisor[studentID]
+	switch {
+	case !ok:
+		return commands.Result[Student]{}, ErrNotPlaced
+	case projectID != "" && placed.ProjectID != "" && placed.ProjectID != projectID:
+		return commands.Result[Student]{}, ErrNotThePlacedProject
+	}
+	return commands.Execute(ctx, s.X, StudentDecider, StudentStreamID(studentID), any(cmd), meta)
 }
 
 // ProjectStudent returns the owner of a project the caller may see.

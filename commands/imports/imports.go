@@ -85,7 +85,26 @@ type Report struct {
 	Unchanged int        `json:"unchanged"`
 	Errors    []RowError `json:"errors"`
 	DryRun    bool       `json:"dry_run"`
+	// RolesAdded are the existing users the file gave a role they did not
+	// have: an import that names someone already known changes what they may
+	// do, and says so (in a dry run too).
+	RolesAdded []RoleAdded `json:"roles_added"`
 }
+
+// RoleAdded is a role an import gave an existing user.
+type RoleAdded struct {
+	Line   int    `json:"line"`
+	Email  string `json:"email"`
+	UserID string `json:"user_id"`
+	Role   string `json:"role"`
+}
+
+// ErrCoordinatorAccount refuses a row that would change a coordinator's
+// account: an import must never rename a coordinator or change their roles
+// (the one account that administers everything), so that a students file
+// that happens to hold a coordinator's e-mail cannot touch it.
+var ErrCoordinatorAccount = &commands.Error{Kind: commands.KindRule, Code: "coordinator-account",
+	Message: "the e-mail is a coordinator's: an import never changes a coordinator's account; give them the role by hand if it is meant"}
 
 // Importer applies batches.
 type Importer struct {
@@ -104,7 +123,7 @@ const (
 // Run applies every row of b in file order. progress, when set, is told how
 // many rows are done. Errors of the store (not of a row) stop the import.
 func (im *Importer) Run(ctx context.Context, meta commands.Meta, b Batch, progress func(done int)) (Report, error) {
-	var rep Report
+	rep := Report{RolesAdded: []RoleAdded{}}
 	apply := func(line int, run func() (outcome, error)) error {
 		o, err := run()
 		rep.Rows++
@@ -133,7 +152,10 @@ func (im *Importer) Run(ctx context.Context, meta commands.Meta, b Batch, progre
 	switch b.Kind {
 	case Students, Supervisors, Examiners:
 		for _, p := range b.People {
-			if err = apply(p.Line, func() (outcome, error) { return im.person(ctx, meta, roleOf[b.Kind], p) }); err != nil {
+			added := func(userID string) {
+				rep.RolesAdded = append(rep.RolesAdded, RoleAdded{Line: p.Line, Email: p.Email, UserID: userID, Role: roleOf[b.Kind]})
+			}
+			if err = apply(p.Line, func() (outcome, error) { return im.person(ctx, meta, roleOf[b.Kind], p, added) }); err != nil {
 				break
 			}
 		}
@@ -173,8 +195,10 @@ func rowMessage(e *commands.Error) string {
 }
 
 // person creates a user, or brings an existing one (same e-mail) up to date:
-// the role of the file is added, and the file's fields win where given.
-func (im *Importer) person(ctx context.Context, meta commands.Meta, role string, p Person) (outcome, error) {
+// the role of the file is added (and reported through added), and the
+// file's fields win where given. A coordinator's account is never changed:
+// their row only sets slots, and only if they already hold the role.
+func (im *Importer) person(ctx context.Context, meta commands.Meta, role string, p Person, added func(userID string)) (outcome, error) {
 	o := unchanged
 	existing, err := im.Users.FindByEmail(ctx, p.Email)
 	switch {
@@ -186,9 +210,14 @@ func (im *Importer) person(ctx context.Context, meta commands.Meta, role string,
 		existing, o = commands.Result[user.State]{State: res.State, Version: res.Version}, created
 	case err != nil:
 		return o, err
+	case existing.State.HasRole(events.RoleCoordinator):
+		if !existing.State.HasRole(role) {
+			return o, ErrCoordinatorAccount
+		}
 	default:
 		roles := existing.State.Roles
-		if !slices.Contains(roles, role) {
+		grows := !slices.Contains(roles, role)
+		if grows {
 			roles = append(slices.Clone(roles), role)
 		}
 		profile := merge(existing.State.Profile, p.Profile)
@@ -199,6 +228,9 @@ func (im *Importer) person(ctx context.Context, meta commands.Meta, role string,
 		}
 		if res.Commit != nil {
 			o = updated
+		}
+		if grows {
+			added(existing.State.ID)
 		}
 	}
 	if p.Slots != nil {
@@ -273,7 +305,7 @@ func (im *Importer) grade(ctx context.Context, meta commands.Meta, g Grade) (out
 	if err != nil {
 		return unchanged, err
 	}
-	res, err := im.Cohort.RecordGrade(ctx, meta, student, g.Grade, g.Feedback)
+	res, err := im.Cohort.RecordGrade(ctx, meta, student, "", g.Grade, g.Feedback)
 	if err != nil || res.Commit == nil {
 		return unchanged, err
 	}

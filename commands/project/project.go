@@ -79,6 +79,10 @@ var (
 		Message: "only a draft or a rejected proposal can be submitted"}
 	ErrNotYourProposal = &commands.Error{Kind: commands.KindForbidden, Code: "forbidden",
 		Message: "only the supervisor it was submitted to may decide"}
+	// ErrSelfSupervision refuses a student (who also supervises) proposing
+	// to, or deciding on, their own project: nobody supervises themselves.
+	ErrSelfSupervision = &commands.Error{Kind: commands.KindRule, Code: "cannot-supervise-self",
+		Message: "a student cannot be their own supervisor"}
 )
 
 // ErrNotEditable refuses a change the project's status no longer allows.
@@ -163,6 +167,8 @@ func Decide(s State, cmd any) ([]events.Data, error) {
 			return nil, ErrNotSubmittable
 		case c.SupervisorID == "":
 			return nil, commands.Invalid(commands.FieldError{Field: "supervisor_id", Message: "is required"})
+		case c.SupervisorID == s.OwnerID:
+			return nil, ErrSelfSupervision
 		}
 		return []events.Data{&events.ProposalSubmitted{SupervisorID: c.SupervisorID}}, nil
 	case Decision:
@@ -171,6 +177,8 @@ func Decide(s State, cmd any) ([]events.Data, error) {
 			return nil, commands.ErrNotFound
 		case c.By.UserID != s.SupervisorID:
 			return nil, ErrNotYourProposal
+		case c.By.UserID == s.OwnerID:
+			return nil, ErrSelfSupervision // only a proposal stored before that was refused
 		case s.Status == events.StatusAccepted && c.Accept:
 			return nil, nil // a retried acceptance
 		case s.Status != events.StatusSubmitted:

@@ -223,3 +223,21 @@ func TestEvolve(t *testing.T) {
 		t.Errorf("created fold (-want +got):\n%s", diff)
 	}
 }
+
+// TestNobodySupervisesThemselves: a student who also supervises cannot
+// propose to themselves (alone or when creating), nor decide a proposal of
+// their own that an older version let through.
+func TestNobodySupervisesThemselves(t *testing.T) {
+	both := events.Actor{UserID: owner.UserID, Roles: []string{events.RoleStudent, events.RoleSupervisor}}
+	toSelf := &events.ProposalSubmitted{SupervisorID: owner.UserID}
+	valid := project.Create{OwnerID: owner.UserID, Fields: fields("Compilers", "A toy compiler", "Learn", "Fun")}
+	run(t, []decideCase{
+		{Name: "submit to self", Given: []events.Data{created}, When: project.Submit{By: both, SupervisorID: owner.UserID}, Err: project.ErrSelfSupervision},
+		{Name: "create submitted to self", When: project.CreateSubmitted{Create: valid, Submit: project.Submit{By: both, SupervisorID: owner.UserID}},
+			Err: project.ErrSelfSupervision},
+		{Name: "accept own proposal", Given: []events.Data{created, toSelf}, When: project.Decision{By: both, Accept: true}, Err: project.ErrSelfSupervision},
+		{Name: "reject own proposal", Given: []events.Data{created, toSelf}, When: project.Decision{By: both}, Err: project.ErrSelfSupervision},
+		{Name: "submit to another", Given: []events.Data{created}, When: project.Submit{By: both, SupervisorID: supervisor.UserID},
+			Then: []events.Data{&events.ProposalSubmitted{SupervisorID: supervisor.UserID}}},
+	})
+}
