@@ -117,6 +117,7 @@ type manifest struct {
 	BackendConfigs      []backendConfig
 	FrontendConfigs     []frontendConfig
 	ManagedCertificates []managedCertificate
+	PVCs                []corev1.PersistentVolumeClaim
 }
 
 // backendConfig is GKE's cloud.google.com/v1 BackendConfig, with only the
@@ -209,6 +210,8 @@ func decode(docs [][]byte) (*manifest, error) {
 			err = strictAppend(doc, &m.FrontendConfigs)
 		case "networking.gke.io/v1 ManagedCertificate":
 			err = strictAppend(doc, &m.ManagedCertificates)
+		case "v1 PersistentVolumeClaim":
+			err = strictAppend(doc, &m.PVCs)
 		case "v1 Secret":
 			err = errors.New("a Secret is in the manifests: secrets come from Secret Manager (cloudbuild.yaml) or are created by hand, never from the repository")
 		default:
@@ -338,6 +341,7 @@ var checks = []check{
 	{"network", checkNetwork},
 	{"backlog", checkBacklog},
 	{"bus", checkBus},
+	{"dev-store", checkDevStore},
 	{"termination", checkTermination},
 }
 
@@ -391,6 +395,9 @@ func (m *manifest) objects() []object {
 	}
 	for i := range m.Services {
 		add("Service", &m.Services[i].ObjectMeta)
+	}
+	for i := range m.PVCs {
+		add("PersistentVolumeClaim", &m.PVCs[i].ObjectMeta)
 	}
 	for i := range m.Ingresses {
 		add("Ingress", &m.Ingresses[i].ObjectMeta)
@@ -547,9 +554,10 @@ func emulatorAddr(c *corev1.Container) string {
 // autoscaled reports whether a HorizontalPodAutoscaler owns a Deployment's
 // replica count. Only the relay replica holding the lease works (another
 // replica is a standby, not capacity) and the emulator keeps its state in
-// memory, so neither scales out: the manifests set their replicas.
+// memory, so neither scales out, nor does the dev store (one pod on its
+// files): the manifests set their replicas.
 func autoscaled(d *appsv1.Deployment) bool {
-	if isEmulator(d) {
+	if isLocalService(d) {
 		return false
 	}
 	for _, c := range containers(d) {
@@ -578,7 +586,8 @@ func serveConfig(m *manifest, c *corev1.Container) (config.Config, error) {
 
 // checkInventory: the objects a rendering must have: the API, the projectors
 // and the relay everywhere, each with its ServiceAccount (HPAs for the first
-// two only), the Pub/Sub emulator and its Service on a local cluster only,
+// two only), the Pub/Sub emulator and the dev store (with its volume) and
+// their Services on a local cluster only,
 // and on GKE the load balancer's configuration, the certificate and the
 // NetworkPolicies.
 func checkInventory(m *manifest, env checkEnv) []error {
@@ -599,8 +608,9 @@ func checkInventory(m *manifest, env checkEnv) []error {
 		want["NetworkPolicy"] = []string{"capstone-api", "capstone-workers"}
 	} else {
 		for _, kind := range []string{"Deployment", "Service", "ServiceAccount"} {
-			want[kind] = slices.Sorted(slices.Values(append(want[kind], "capstone-pubsub-emulator")))
+			want[kind] = slices.Sorted(slices.Values(append(want[kind], "capstone-pubsub-emulator", "capstone-dev-store")))
 		}
+		want["PersistentVolumeClaim"] = []string{"capstone-dev-store"}
 	}
 	got := map[string][]string{}
 	for _, o := range m.objects() {
@@ -765,15 +775,15 @@ func checkSecurity(m *manifest, _ checkEnv) []error {
 
 // checkProbes: startup, liveness and readiness probes are HTTP GETs of
 // /healthz and /readyz on a named port the container declares; the Pub/Sub
-// emulator, which speaks gRPC only, has TCP liveness and readiness probes on
-// a named port.
+// emulator and the dev store, which speak gRPC and the MongoDB protocol only,
+// have TCP liveness and readiness probes on a named port.
 func checkProbes(m *manifest, _ checkEnv) []error {
 	var errs []error
 	for i := range m.Deployments {
 		d := &m.Deployments[i]
 		for _, c := range d.Spec.Template.Spec.Containers {
 			where := d.Name + "/" + c.Name
-			if subcommand(&c) == emulatorCommand {
+			if localServiceCommands[subcommand(&c)] {
 				for _, p := range []struct {
 					name  string
 					probe *corev1.Probe
@@ -782,7 +792,7 @@ func checkProbes(m *manifest, _ checkEnv) []error {
 					case p.probe == nil:
 						errs = append(errs, fmt.Errorf("%s: no %s", where, p.name))
 					case p.probe.TCPSocket == nil:
-						errs = append(errs, fmt.Errorf("%s: %s is not a TCP probe (the emulator serves gRPC, not HTTP, and no gRPC health service)", where, p.name))
+						errs = append(errs, fmt.Errorf("%s: %s is not a TCP probe (%s serves no HTTP and no gRPC health service)", where, p.name, subcommand(&c)))
 					case p.probe.TCPSocket.Port.Type != intstr.String:
 						errs = append(errs, fmt.Errorf("%s: %s port %s is a number; name a container port", where, p.name, p.probe.TCPSocket.Port.String()))
 					default:
@@ -1003,7 +1013,8 @@ func placeholder(name string) string {
 // checkConfig parses each container's settings with the binary's own parser
 // (config.ParseServe), and checks the components it would run and the port
 // it would listen on against the Deployment. The Pub/Sub emulator (checked
-// by checkBus) may run on a local cluster only.
+// by checkBus) and the dev store (checkDevStore) may run on a local cluster
+// only.
 func checkConfig(m *manifest, env checkEnv) []error {
 	var errs []error
 	for i := range m.Deployments {
@@ -1020,6 +1031,12 @@ func checkConfig(m *manifest, env checkEnv) []error {
 			if args[0] == emulatorCommand {
 				if env.target.gke {
 					errs = append(errs, fmt.Errorf("%s: the Pub/Sub emulator in the %s overlay: it keeps every message in memory, for local clusters only", where, env.target.name))
+				}
+				continue
+			}
+			if args[0] == devStoreCommand {
+				if env.target.gke {
+					errs = append(errs, fmt.Errorf("%s: the dev store in the %s overlay: it has no authentication and no replication, for local clusters only", where, env.target.name))
 				}
 				continue
 			}
@@ -1062,7 +1079,8 @@ func checkConfig(m *manifest, env checkEnv) []error {
 }
 
 // checkSelectors: each Deployment selects its own pods and only those; each
-// Service selects the API pods or the emulator's, and a port they declare;
+// Service selects the API pods, the emulator's or the dev store's, and a
+// port they declare;
 // each PDB and topology spread constraint selects the pods of exactly one
 // Deployment.
 func checkSelectors(m *manifest, _ checkEnv) []error {
@@ -1106,8 +1124,8 @@ func checkSelectors(m *manifest, _ checkEnv) []error {
 			errs = append(errs, fmt.Errorf("Service %s: selects no pods", svc.Name))
 		}
 		for _, d := range matched {
-			if !runsComponent(d, "api") && !isEmulator(d) {
-				errs = append(errs, fmt.Errorf("Service %s: selects the pods of %s, which serve neither the API nor the Pub/Sub emulator", svc.Name, d.Name))
+			if !runsComponent(d, "api") && !isLocalService(d) {
+				errs = append(errs, fmt.Errorf("Service %s: selects the pods of %s, which serve neither the API, nor the Pub/Sub emulator, nor the dev store", svc.Name, d.Name))
 			}
 			for _, p := range svc.Spec.Ports {
 				for _, c := range d.Spec.Template.Spec.Containers {
@@ -1133,8 +1151,9 @@ func checkSelectors(m *manifest, _ checkEnv) []error {
 
 // checkScaling: each Deployment that scales out has one HPA that targets it,
 // on CPU the containers request, and replicas, if set, within its bounds; the
-// relay and the emulator have no HPA and set their replicas (the emulator
-// exactly one, replaced with Recreate; on GKE the relay a standby too); no PDB
+// relay, the emulator and the dev store have no HPA and set their replicas
+// (the latter two exactly one, replaced with Recreate; on GKE the relay a
+// standby too); no PDB
 // blocks every eviction at the Deployment's minimum.
 func checkScaling(m *manifest, env checkEnv) []error {
 	var errs []error
@@ -1187,12 +1206,12 @@ func checkScaling(m *manifest, env checkEnv) []error {
 		case !autoscaled(d):
 			minOf[d.Name] = *d.Spec.Replicas
 		}
-		if isEmulator(d) {
+		if isLocalService(d) {
 			if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
-				errs = append(errs, fmt.Errorf("Deployment %s: the Pub/Sub emulator keeps its state in memory: want exactly 1 replica", d.Name))
+				errs = append(errs, fmt.Errorf("Deployment %s: one pod holds its state (the emulator's in memory, the dev store's in its files): want exactly 1 replica", d.Name))
 			}
 			if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
-				errs = append(errs, fmt.Errorf("Deployment %s: strategy %q: want Recreate, or two emulators with different state serve behind the Service during a rollout", d.Name, d.Spec.Strategy.Type))
+				errs = append(errs, fmt.Errorf("Deployment %s: strategy %q: want Recreate, or two pods with different state (or on the same files) serve behind the Service during a rollout", d.Name, d.Spec.Strategy.Type))
 			}
 		} else if !autoscaled(d) && env.target.gke && d.Spec.Replicas != nil && *d.Spec.Replicas < 2 {
 			errs = append(errs, fmt.Errorf("Deployment %s: %d replica: want 2, a standby that takes the relay lease over", d.Name, *d.Spec.Replicas))
