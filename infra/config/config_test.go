@@ -2,7 +2,11 @@ package config
 
 import (
 	"io"
+	"io/fs"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -186,5 +190,36 @@ func TestPubSubCreate(t *testing.T) {
 	}
 	if _, err := ParseServe(nil, envOf(map[string]string{"CAPSTONE_PUBSUB_CREATE": "never"}), io.Discard); err == nil || !strings.Contains(err.Error(), "CAPSTONE_PUBSUB_CREATE") {
 		t.Errorf("CAPSTONE_PUBSUB_CREATE=never: %v, want an error naming it", err)
+	}
+}
+
+// TestNoStandardBooleans: every boolean setting goes through ParseBool. The
+// flag package's own boolean flags refuse yes/no/on/off, and comparing an
+// environment variable with "true" ignores every other spelling silently
+// (CAPSTONE_DEMO=yes was), so neither may appear in the binary's code.
+func TestNoStandardBooleans(t *testing.T) {
+	banned := regexp.MustCompile(`\b(fs|flag|flags|set)\.Bool(Var)?\(|env\w*\(\s*"[A-Z0-9_]+"\s*\)\s*[!=]=\s*"[^"]+"`)
+	checked := 0
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		checked++
+		for i, line := range strings.Split(string(src), "\n") {
+			if banned.MatchString(line) {
+				t.Errorf("%s:%d: a boolean setting read without config.ParseBool: %s", path, i+1, strings.TrimSpace(line))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked < 50 {
+		t.Fatalf("checked only %d files: is the walk at the repository's root?", checked)
 	}
 }
