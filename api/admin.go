@@ -69,6 +69,9 @@ func (s *Server) adminRoutes(r *mux.Router) {
 }
 
 func (s *Server) projectionStatus(w http.ResponseWriter, r *http.Request, a actor) error {
+	if err := notPaged(r, "the status of every projection"); err != nil {
+		return err
+	}
 	rep, err := s.Admin.Projections(r.Context())
 	if err != nil {
 		return err

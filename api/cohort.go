@@ -53,12 +53,16 @@ func supervisorFromDoc(d projections.SupervisorDoc) supervisorJSON {
 }
 
 func (s *Server) listSupervisors(w http.ResponseWriter, r *http.Request, a actor) error {
-	docs, err := s.SupervisorQ.List(r.Context())
+	limit, cursor, err := listParams(r)
 	if err != nil {
 		return err
 	}
-	out := listJSON[supervisorJSON]{Items: make([]supervisorJSON, len(docs))}
-	for i, d := range docs {
+	page, err := s.SupervisorQ.List(r.Context(), cursor, limit)
+	if err != nil {
+		return err
+	}
+	out := listJSON[supervisorJSON]{Items: make([]supervisorJSON, len(page.Items)), NextCursor: encodeCursor(page.NextCursor)}
+	for i, d := range page.Items {
 		out.Items[i] = supervisorFromDoc(d)
 	}
 	writeJSON(w, http.StatusOK, out)

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/base64"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/queries"
 )
 
 // historyEntry is one event in a history response.
@@ -21,14 +23,48 @@ type historyEntry struct {
 	Data          events.Data  `json:"data"`
 }
 
-func historyJSON(evs []events.Envelope) map[string]any {
-	out := make([]historyEntry, len(evs))
-	for i, e := range evs {
-		out[i] = historyEntry{Type: e.Type, Version: e.Version, At: e.RecordedAt.UTC(), Actor: e.Actor,
+// historyPage answers one page of a stream's events, as every list pages.
+func historyPage(r *http.Request, evs []events.Envelope) (listJSON[historyEntry], error) {
+	limit, cursor, err := listParams(r)
+	if err != nil {
+		return listJSON[historyEntry]{}, err
+	}
+	page, err := queries.PageHistory(evs, cursor, limit)
+	if err != nil {
+		return listJSON[historyEntry]{}, errNotACursor
+	}
+	out := listJSON[historyEntry]{Items: make([]historyEntry, len(page.Items)), NextCursor: encodeCursor(page.NextCursor)}
+	for i, e := range page.Items {
+		out.Items[i] = historyEntry{Type: e.Type, Version: e.Version, At: e.RecordedAt.UTC(), Actor: e.Actor,
 			CorrelationID: e.CorrelationID, Data: e.Data}
 	}
-	return map[string]any{"items": out}
+	return out, nil
 }
+
+// listParams reads a paged list's ?limit= (the page size; the list's
+// default when absent, its maximum when larger) and ?cursor=.
+func listParams(r *http.Request) (limit int, cursor string, err error) {
+	n, err := queryInt(r, "limit")
+	if err != nil {
+		return 0, "", err
+	}
+	cursor, err = decodeCursor(r.URL.Query().Get("cursor"))
+	return int(min(n, queries.MaxLimit)), cursor, err
+}
+
+// notPaged refuses ?limit= and ?cursor= on a route whose answer is whole,
+// rather than ignoring them as if the answer were a page.
+func notPaged(r *http.Request, what string) error {
+	q := r.URL.Query()
+	for _, name := range []string{"limit", "cursor"} {
+		if q.Has(name) {
+			return commands.Invalid(commands.FieldError{Field: name, Message: "does not apply: " + what + " is answered whole, not in pages"})
+		}
+	}
+	return nil
+}
+
+var errNotACursor = commands.Invalid(commands.FieldError{Field: "cursor", Message: "is not a cursor this API gave out"})
 
 // Cursors are opaque to clients: the last id of a page, base64url-encoded.
 func encodeCursor(id string) string {
@@ -44,7 +80,7 @@ func decodeCursor(c string) (string, error) {
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || len(b) > 200 || !utf8.Valid(b) {
-		return "", commands.Invalid(commands.FieldError{Field: "cursor", Message: "is not a cursor this API gave out"})
+		return "", errNotACursor
 	}
 	return string(b), nil
 }

@@ -41,6 +41,9 @@ func (s *Server) exportRoutes(r *mux.Router) {
 }
 
 func (s *Server) export(w http.ResponseWriter, r *http.Request, a actor) error {
+	if err := notPaged(r, "an export"); err != nil {
+		return err
+	}
 	var buf bytes.Buffer
 	name := mux.Vars(r)["name"]
 	if canonical, ok := exportAliases[name]; ok {

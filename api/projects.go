@@ -76,17 +76,13 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, a events.
 
 func (s *Server) listProjects(w http.ResponseWriter, r *http.Request, a events.Actor) error {
 	q := r.URL.Query()
-	limit, err := queryInt(r, "limit")
-	if err != nil {
-		return err
-	}
-	cursor, err := decodeCursor(q.Get("cursor"))
+	limit, cursor, err := listParams(r)
 	if err != nil {
 		return err
 	}
 	page, err := s.ProjectQ.List(r.Context(), a, queries.ProjectFilter{Status: trimmed(q.Get("status"), 40),
 		SupervisorID: trimmed(q.Get("supervisor_id"), 64), StudentID: trimmed(q.Get("student_id"), 64),
-		Query: trimmed(q.Get("q"), 100), Cursor: cursor, Limit: int(limit)})
+		Query: trimmed(q.Get("q"), 100), Cursor: cursor, Limit: limit})
 	if err != nil {
 		return err
 	}
@@ -176,6 +172,10 @@ func (s *Server) projectHistory(w http.ResponseWriter, r *http.Request, a events
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, historyJSON(evs))
+	out, err := historyPage(r, evs)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -84,7 +84,7 @@ type listJSON[T any] struct {
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a events.Actor) error {
 	q := r.URL.Query()
-	limit, err := queryInt(r, "limit")
+	limit, cursor, err := listParams(r)
 	if err != nil {
 		return err
 	}
@@ -92,11 +92,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a events.Acto
 	if role != "" && !contains(user.ValidRoles, role) {
 		return commands.Invalid(commands.FieldError{Field: "role", Message: "is not a role"})
 	}
-	cursor, err := decodeCursor(q.Get("cursor"))
-	if err != nil {
-		return err
-	}
-	page, err := s.UserQ.List(r.Context(), a, queries.UserFilter{Role: role, Query: trimmed(q.Get("q"), 100), Cursor: cursor, Limit: int(limit)})
+	page, err := s.UserQ.List(r.Context(), a, queries.UserFilter{Role: role, Query: trimmed(q.Get("q"), 100), Cursor: cursor, Limit: limit})
 	if err != nil {
 		return err
 	}
@@ -181,6 +177,10 @@ func (s *Server) userHistory(w http.ResponseWriter, r *http.Request, a events.Ac
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, historyJSON(evs))
+	out, err := historyPage(r, evs)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -11,17 +11,11 @@ import (
 // Supervisors answers questions about supervisors; every user may ask.
 type Supervisors struct{ Reader Reader }
 
-// MaxSupervisors bounds the supervisors list (a cohort has tens).
-const MaxSupervisors = 1000
-
-// List returns every active supervisor, with capacity, allocated and remaining.
-func (q Supervisors) List(ctx context.Context) ([]projections.SupervisorDoc, error) {
-	var out []projections.SupervisorDoc
-	err := q.Reader.Find(ctx, projections.CollSupervisors, Filter{Equal: map[string]string{}, Limit: MaxSupervisors, ActiveOnly: true}, &out)
-	if out == nil {
-		out = []projections.SupervisorDoc{}
-	}
-	return out, err
+// List returns a page of the active supervisors, with capacity, allocated
+// and remaining, after the cursor (an id).
+func (q Supervisors) List(ctx context.Context, cursor string, limit int) (Page[projections.SupervisorDoc], error) {
+	f := Filter{Equal: map[string]string{}, After: cursor, Limit: limit, ActiveOnly: true}
+	return page(ctx, q.Reader, projections.CollSupervisors, f, func(d projections.SupervisorDoc) string { return d.ID })
 }
 
 // Get returns one active supervisor.

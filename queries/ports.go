@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sort"
+	"strconv"
 
 	"github.com/capstone-pms/capstone/events"
 )
@@ -63,6 +65,31 @@ const (
 	DefaultLimit = 50
 	MaxLimit     = 200
 )
+
+// PageHistory returns one page of a stream's events: those after the
+// version in cursor ("" from the first), at most limit (clamped as every
+// list's). The next cursor is the last version of the page.
+func PageHistory(evs []events.Envelope, cursor string, limit int) (Page[events.Envelope], error) {
+	var after int64
+	if cursor != "" {
+		v, err := strconv.ParseInt(cursor, 10, 64)
+		if err != nil || v < 0 {
+			return Page[events.Envelope]{}, ErrBadCursor
+		}
+		after = v
+	}
+	i := sort.Search(len(evs), func(i int) bool { return evs[i].Version > after })
+	rest := evs[i:]
+	p := Page[events.Envelope]{Items: rest}
+	if n := clampLimit(limit); len(rest) > n {
+		p.Items = rest[:n]
+		p.NextCursor = strconv.FormatInt(rest[n-1].Version, 10)
+	}
+	return p, nil
+}
+
+// ErrBadCursor refuses a cursor that no page of this list gave out.
+var ErrBadCursor = errors.New("not a cursor of this list")
 
 func clampLimit(n int) int {
 	switch {
