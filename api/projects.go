@@ -46,7 +46,8 @@ func projectFromDoc(d projections.ProjectDoc) projectJSON {
 
 func projectFromState(s project.State, version int64) projectJSON {
 	return projectJSON{ID: s.ID, StudentID: s.OwnerID, Title: s.Title, Description: s.Description, Aim: s.Aim,
-		Rationale: s.Rationale, Status: s.Status, SupervisorID: s.SupervisorID, ExaminerID: s.ExaminerID, Version: version}
+		Rationale: s.Rationale, Status: s.Status, SupervisorID: s.SupervisorID, ExaminerID: s.ExaminerID, Version: version,
+		CreatedAt: utc(s.CreatedAt), UpdatedAt: utc(s.UpdatedAt)}
 }
 
 type createProjectRequest struct {

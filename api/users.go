@@ -42,7 +42,8 @@ func userFromDoc(d projections.UserDoc) userJSON {
 }
 
 func userFromState(s user.State, version int64) userJSON {
-	return userJSON{ID: s.ID, Email: s.Email, Name: s.Name, Roles: s.Roles, Profile: s.Profile, Version: version}
+	return userJSON{ID: s.ID, Email: s.Email, Name: s.Name, Roles: s.Roles, Profile: s.Profile, Version: version,
+		CreatedAt: utc(s.CreatedAt), UpdatedAt: utc(s.UpdatedAt)}
 }
 
 func utc(t time.Time) *time.Time {

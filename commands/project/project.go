@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/capstone-pms/capstone/commands"
@@ -26,6 +27,11 @@ type State struct {
 	SupervisorID string `json:"supervisor_id,omitempty"`
 	ExaminerID   string `json:"examiner_id,omitempty"`
 	Created      bool   `json:"created"`
+	// CreatedAt and UpdatedAt are when the project was created and last
+	// changed (any event), as the read side shows them, so that a write's
+	// answer is what a read of it gives.
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Fields are the editable texts of a proposal.
@@ -95,7 +101,7 @@ var editableByOwner = []string{events.StatusDraft, events.StatusSubmitted, event
 // Decider is the project aggregate.
 var Decider = commands.Decider[State, any]{
 	StreamType: events.StreamProject,
-	Schema:     "project/1",
+	Schema:     "project/2",
 	Initial:    func(id string) State { return State{ID: id} },
 	Evolve:     Evolve,
 	Decide:     Decide,
@@ -204,7 +210,7 @@ func Decide(s State, cmd any) ([]events.Data, error) {
 func Evolve(s State, e events.Envelope) State {
 	switch d := e.Data.(type) {
 	case *events.ProjectCreated:
-		s.Created, s.OwnerID, s.Status = true, d.OwnerID, events.StatusDraft
+		s.Created, s.OwnerID, s.Status, s.CreatedAt = true, d.OwnerID, events.StatusDraft, e.RecordedAt
 		s.Title, s.Description, s.Aim, s.Rationale = d.Title, d.Description, d.Aim, d.Rationale
 	case *events.ProjectEdited:
 		s.Title, s.Description, s.Aim, s.Rationale = d.Title, d.Description, d.Aim, d.Rationale
@@ -218,7 +224,10 @@ func Evolve(s State, e events.Envelope) State {
 		s.Status = events.StatusRejected
 	case *events.ProjectExaminerSet:
 		s.ExaminerID = d.ExaminerID
+	default:
+		return s // not an event of a project: nothing changed
 	}
+	s.UpdatedAt = e.RecordedAt
 	return s
 }
 

@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/capstone-pms/capstone/commands"
@@ -22,6 +23,11 @@ type State struct {
 	Created   bool           `json:"created"`
 	Deleted   bool           `json:"deleted"`
 	Abandoned bool           `json:"abandoned"`
+	// CreatedAt and UpdatedAt are when the user was created and last
+	// changed (any event), as the read side shows them, so that a write's
+	// answer is what a read of it gives.
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Active reports whether the user exists and may sign in.
@@ -67,7 +73,7 @@ var (
 // Decider is the user aggregate.
 var Decider = commands.Decider[State, any]{
 	StreamType: events.StreamUser,
-	Schema:     "user/1",
+	Schema:     "user/2",
 	Initial:    func(id string) State { return State{ID: id} },
 	Evolve:     Evolve,
 	Decide:     Decide,
@@ -145,13 +151,18 @@ func Evolve(s State, e events.Envelope) State {
 	switch d := e.Data.(type) {
 	case *events.UserCreated:
 		s.Created, s.Email, s.Name, s.Roles, s.Profile = true, d.Email, d.Name, d.Roles, d.Profile
+		s.CreatedAt = e.RecordedAt
 	case *events.UserUpdated:
 		s.Name, s.Roles, s.Profile = d.Name, d.Roles, d.Profile
 	case *events.UserDeleted:
 		s.Deleted = true
 	case *events.UserCreationAbandoned:
 		s.Abandoned = true
+	case *events.UserPasswordSet:
+	default:
+		return s // not an event of a user: nothing changed
 	}
+	s.UpdatedAt = e.RecordedAt
 	return s
 }
 
