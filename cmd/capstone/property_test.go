@@ -112,7 +112,10 @@ func TestNoRequestAnswers5xx(t *testing.T) {
 			status, header, answer := sendProp(t, s, req)
 			sent++
 			key := route.Method + " " + route.Path
-			var problem struct{ Code, Detail string }
+			var problem struct {
+				Code, Detail string
+				Errors       []struct{ Field, Message string }
+			}
 			_ = json.Unmarshal(answer, &problem)
 			if tally[key] == nil {
 				tally[key] = map[string]int{}
@@ -126,6 +129,7 @@ func TestNoRequestAnswers5xx(t *testing.T) {
 			case status >= 500:
 			case status >= 400 && header.Get("Content-Type") != "application/problem+json":
 			case status >= 400 && (json.Unmarshal(answer, &problem) != nil || problem.Code == ""):
+			case slices.ContainsFunc(problem.Errors, func(e struct{ Field, Message string }) bool { return repeatsField(e.Field, e.Message) }):
 			default:
 				continue
 			}
@@ -169,6 +173,13 @@ func TestNoRequestAnswers5xx(t *testing.T) {
 	}
 	t.Errorf("seed %d: %d kinds of bad answer (repeat with -property.seed %d); the service logged:\n%s",
 		seed, len(failures), seed, strings.Join(logged, "\n"))
+}
+
+// repeatsField reports whether a field's message starts with the field's
+// own name, which the problem's detail ("field: message") then says twice.
+func repeatsField(field, message string) bool {
+	name := field[strings.LastIndexAny(field, ".]")+1:]
+	return name != "" && strings.HasPrefix(strings.ToLower(message), strings.ToLower(name)+" ")
 }
 
 // sendProp sends a request and reads the whole answer.
@@ -773,5 +784,36 @@ func TestURLMustBeText(t *testing.T) {
 	}
 	for _, path := range []string{"/v1/users?q=%00", "/v1/projects?q=a%00b", "/v1/users?q=%E6%97%A5"} {
 		s.expect(s.do("GET", path, admin, nil), 200)
+	}
+}
+
+// TestNoMessageRepeatsItsField: a refused field's message follows its name
+// ("password: must be at least ..."), never repeats it ("password: password
+// must be ..."), whichever route refuses the password.
+func TestNoMessageRepeatsItsField(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	id := s.createUser(admin, "stutter@uni.example", "Stutter", []string{"student"}, "")
+	token := s.expect(s.do("POST", "/v1/users/"+id+"/password-token", admin, nil), 201).str("token")
+	for _, c := range []struct {
+		method, path, token string
+		body                map[string]any
+		field               string
+	}{
+		{"POST", "/v1/users", admin, map[string]any{"email": "short@uni.example", "name": "Short", "roles": []string{"student"}, "password": "short"}, "password"},
+		{"POST", "/v1/users", admin, map[string]any{"email": "long@uni.example", "name": "Long", "roles": []string{"student"}, "password": strings.Repeat("é", 40)}, "password"},
+		{"POST", "/v1/users", admin, map[string]any{"email": "blank@uni.example", "name": "Blank", "roles": []string{"student"}, "password": strings.Repeat(" ", 12)}, "password"},
+		{"PUT", "/v1/me/password", admin, map[string]any{"current_password": adminPassword, "new_password": "short"}, "new_password"},
+		{"POST", "/v1/auth/set-password", "", map[string]any{"token": token, "password": "short"}, "password"},
+	} {
+		r := s.expect(s.do(c.method, c.path, c.token, c.body), 400, "invalid")
+		errs, _ := r.Body["errors"].([]any)
+		if len(errs) != 1 || errs[0].(map[string]any)["field"] != c.field {
+			t.Fatalf("%s %s: %s", c.method, c.path, r.Raw)
+		}
+		msg := fmt.Sprint(errs[0].(map[string]any)["message"])
+		if repeatsField(c.field, msg) || strings.Count(strings.ToLower(r.str("detail")), "password") > 1 {
+			t.Errorf("%s %s: %q / %q says the field twice", c.method, c.path, r.str("detail"), msg)
+		}
 	}
 }

@@ -38,15 +38,18 @@ func (e *policyError) Is(target error) bool { return target == ErrWeakPassword }
 // MinPasswordBytes and MaxPasswordBytes bytes and not entirely whitespace.
 // The policy is length-based (no composition rules), following NIST SP
 // 800-63B. The returned error's message is safe to show to the user: it never
-// contains the password. It matches ErrWeakPassword via errors.Is.
+// contains the password, and it follows the name of the field or setting it
+// is about ("must be at least ..."), which the caller puts first, so the
+// message never says "password" twice. It matches ErrWeakPassword via
+// errors.Is.
 func ValidatePassword(p string) error {
 	switch {
 	case len(p) < MinPasswordBytes:
-		return &policyError{"password must be at least 10 characters long"}
+		return &policyError{"must be at least 10 characters long"}
 	case len(p) > MaxPasswordBytes:
-		return &policyError{"password must be at most 72 bytes long (accented and non-Latin characters count as 2 to 4 bytes)"}
+		return &policyError{"must be at most 72 bytes long (accented and non-Latin characters count as 2 to 4 bytes)"}
 	case strings.TrimFunc(p, unicode.IsSpace) == "":
-		return &policyError{"password must not consist only of whitespace"}
+		return &policyError{"must not consist only of whitespace"}
 	}
 	return nil
 }
