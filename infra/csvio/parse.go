@@ -151,7 +151,7 @@ func ParseWithProgress(kind Kind, r io.Reader, limits Limits, progress func(rows
 		return File{}, err
 	}
 
-	br := bufio.NewReader(&sizeGuard{r: io.LimitReader(r, limits.MaxBytes+1), left: limits.MaxBytes})
+	br := bufio.NewReader(&lineEnds{r: &sizeGuard{r: io.LimitReader(r, limits.MaxBytes+1), left: limits.MaxBytes}})
 	if err := sniff(br); err != nil {
 		return refuse(err)
 	}
@@ -210,6 +210,37 @@ func (g *sizeGuard) Read(p []byte) (int, error) {
 		return n, ErrTooLarge
 	}
 	return n, err
+}
+
+// lineEnds turns every line end into LF: CRLF (Windows), and the lone CR of
+// files saved on an old Mac (Excel's "CSV (Macintosh)" still writes it).
+// encoding/csv takes a lone CR for part of a cell, so such a file read as
+// one long header row and imported nothing, without a word.
+type lineEnds struct {
+	r      io.Reader
+	lastCR bool // the previous byte read was a CR, now an LF
+}
+
+func (l *lineEnds) Read(p []byte) (int, error) {
+	for {
+		n, err := l.r.Read(p)
+		w := 0
+		for _, b := range p[:n] {
+			if b == '\n' && l.lastCR {
+				l.lastCR = false // the LF of a CRLF: the CR already ended the line
+				continue
+			}
+			l.lastCR = b == '\r'
+			if l.lastCR {
+				b = '\n'
+			}
+			p[w] = b
+			w++
+		}
+		if w > 0 || err != nil || n == 0 {
+			return w, err
+		}
+	}
 }
 
 // sniff drops a UTF-8 byte-order mark (Excel's "CSV UTF-8" writes one) and

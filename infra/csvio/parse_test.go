@@ -126,12 +126,40 @@ func TestBOMAndLineEndings(t *testing.T) {
 		"BOM+CRLF":       "\uFEFF" + crlf,
 		"BOM+LF":         "\uFEFF" + lf,
 		"no final break": strings.TrimSuffix(lf, "\n"),
+		"CR":             strings.ReplaceAll(crlf, "\r\n", "\r"),
+		"BOM+CR":         "\uFEFF" + strings.ReplaceAll(crlf, "\r\n", "\r"),
+		"mixed":          strings.Replace(strings.Replace(crlf, "\r\n", "\r", 50), "\r\n", "\n", 50),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if diff := cmp.Diff(want, mustParse(t, KindStudents, in)); diff != "" {
 				t.Errorf("(-CRLF +%s):\n%s", name, diff)
 			}
 		})
+	}
+}
+
+// TestOldMacLineEnds: a file with the lone CR line ends of an old Mac reads
+// as the same rows as with LF, for every kind, with the same line numbers in
+// its errors, and a line break in a quoted cell stays one.
+func TestOldMacLineEnds(t *testing.T) {
+	for _, s := range samples {
+		t.Run(string(s.kind), func(t *testing.T) {
+			lf := strings.ReplaceAll(string(readSample(t, s.file)), "\r\n", "\n")
+			lf += "not,a,valid,row\n" // a row error, to compare its line
+			cr := strings.ReplaceAll(lf, "\n", "\r")
+			want, got := mustParse(t, s.kind, lf), mustParse(t, s.kind, cr)
+			if got.Rows != s.rows+1 || len(got.Errors) != 1 {
+				t.Fatalf("%d rows, %d errors; want %d and 1", got.Rows, len(got.Errors), s.rows+1)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("(-LF +CR):\n%s", diff)
+			}
+		})
+	}
+	in := "Student Id,Student Email,Student Name,Final Grade,Feedback\rS1,a@x.ac.uk,A,70,\"Good.\rMore.\"\r"
+	f := mustParse(t, KindFinalGrades, in)
+	if len(f.Grades) != 1 || f.Grades[0].Feedback != "Good.\nMore." {
+		t.Fatalf("got %+v", f)
 	}
 }
 
