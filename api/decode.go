@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -53,6 +54,10 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	return nil
 }
 
+// errBodyTimeout answers a body that did not arrive within the body
+// timeout (a client sending it a byte at a time).
+var errBodyTimeout = problem(http.StatusRequestTimeout, "body-timeout", "the request body did not arrive in time")
+
 func jsonProblem(err error) error {
 	var tooBig *http.MaxBytesError
 	var syntax *jsontext.SyntacticError
@@ -60,6 +65,8 @@ func jsonProblem(err error) error {
 	switch {
 	case errors.As(err, &tooBig):
 		return problem(http.StatusRequestEntityTooLarge, "body-too-large", fmt.Sprintf("the body is larger than %d bytes", MaxJSONBody))
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return errBodyTimeout
 	case errors.As(err, &syntax) && errors.Is(err, jsontext.ErrDuplicateName):
 		return commands.Invalid(commands.FieldError{Field: fieldPath(syntax.JSONPointer), Message: "is given more than once"})
 	case errors.As(err, &syntax), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):

@@ -58,6 +58,12 @@ type Server struct {
 	HealthOnly bool
 	Log        *slog.Logger
 	Now        func() time.Time
+	// BodyTimeout is how long a JSON request body may take to arrive (0:
+	// only the HTTP server's own timeouts).
+	BodyTimeout time.Duration
+	// MetricsApart: /metrics has a listener of its own and is not served
+	// here; otherwise it is served here to loopback clients only.
+	MetricsApart bool
 	// TrustedProxies are the networks of the proxies (the load balancer)
 	// whose X-Forwarded-For and X-Forwarded-Proto are believed; from any
 	// other peer they are ignored.
@@ -90,7 +96,7 @@ func (s *Server) Routes() []Route {
 
 // Handler returns the routed HTTP handler with its middleware.
 func (s *Server) Handler() http.Handler {
-	return s.withClient(s.secureHeaders(s.withRequestID(s.recoverer(textURL(s.settleWrites(s.router()))))))
+	return s.withClient(s.secureHeaders(s.bodyDeadline(s.withRequestID(s.recoverer(textURL(s.settleWrites(s.router())))))))
 }
 
 func (s *Server) router() *mux.Router {
@@ -113,8 +119,8 @@ func (s *Server) router() *mux.Router {
 	r.Use(s.observe)
 	s.healthRoutes(r)
 	r.HandleFunc("/openapi.json", serveOpenAPI).Methods(http.MethodGet)
-	if s.Metrics != nil {
-		r.Handle("/metrics", s.Metrics.Handler()).Methods(http.MethodGet)
+	if s.Metrics != nil && !s.MetricsApart {
+		r.Handle("/metrics", metricsGuard(s.Metrics.Handler())).Methods(http.MethodGet)
 	}
 	if !s.HealthOnly {
 		s.authRoutes(r)

@@ -37,6 +37,7 @@ import (
 	"github.com/capstone-pms/capstone/infra/loadgen"
 	"github.com/capstone-pms/capstone/infra/metrics"
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
+	"github.com/capstone-pms/capstone/infra/netlimit"
 	"github.com/capstone-pms/capstone/infra/outbox"
 	"github.com/capstone-pms/capstone/projections"
 	"github.com/capstone-pms/capstone/queries"
@@ -121,7 +122,10 @@ type App struct {
 	runCtx    context.Context // ends when the app stops
 	http      *http.Server
 	listener  net.Listener
-	served    chan error
+	// metricsListener and metricsHTTP serve /metrics apart (--metrics-addr).
+	metricsListener net.Listener
+	metricsHTTP     *http.Server
+	served          chan error
 
 	Registry *events.Registry
 	Exec     *commands.Executor
@@ -214,11 +218,17 @@ const localInFlight = 64
 // is missed. The port is bound first: a busy one is reported before the
 // store, the bus or the relay has started.
 func StartApp(ctx context.Context, cfg config.Config, log *slog.Logger, shared *embedded.Store) (*App, error) {
-	var ln net.Listener
+	var ln, metricsLn net.Listener
 	if len(cfg.Components) > 0 {
 		var err error
-		if ln, err = listen(cfg.Addr); err != nil {
+		if ln, err = listen(cfg.Addr, "--addr or CAPSTONE_ADDR"); err != nil {
 			return nil, err
+		}
+		if cfg.MetricsAddr != "" {
+			if metricsLn, err = listen(cfg.MetricsAddr, "--metrics-addr or CAPSTONE_METRICS_ADDR"); err != nil {
+				_ = ln.Close()
+				return nil, err
+			}
 		}
 	}
 	serviceAddr := ""
@@ -228,12 +238,14 @@ func StartApp(ctx context.Context, cfg config.Config, log *slog.Logger, shared *
 	m := metrics.New()
 	store, err := OpenStore(ctx, cfg, log, shared, m.StoreMonitor(), serviceAddr)
 	if err != nil {
-		if ln != nil {
-			_ = ln.Close()
+		for _, l := range []net.Listener{ln, metricsLn} {
+			if l != nil {
+				_ = l.Close()
+			}
 		}
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, store: store, listener: ln, served: make(chan error, 1), Metrics: m}
+	a := &App{cfg: cfg, log: log, store: store, listener: ln, metricsListener: metricsLn, served: make(chan error, 1), Metrics: m}
 	if err := a.start(ctx); err != nil {
 		a.Close(context.Background())
 		return nil, err
@@ -476,10 +488,10 @@ func (csvExports) Grades(w io.Writer, rows []queries.GradeRow) error {
 }
 
 // listen binds the HTTP address, saying what to do when it is taken.
-func listen(addr string) (net.Listener, error) {
+func listen(addr, setting string) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("listen on %s: the address is already in use (another capstone serve?); choose another with --addr or CAPSTONE_ADDR", addr)
+		return nil, fmt.Errorf("listen on %s: the address is already in use (another capstone serve?); choose another with %s", addr, setting)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", addr, err)
@@ -488,14 +500,45 @@ func listen(addr string) (net.Listener, error) {
 }
 
 // serve serves srv in the background on the listener bound by StartApp.
+//
+// The listener keeps within the connection limits (a slow client holds a
+// connection, and a flood of them would otherwise exhaust the process's
+// file descriptors), and a JSON body has the body timeout to arrive. With
+// --metrics-addr, /metrics is served there and not on --addr.
 func (a *App) serve(srv *api.Server) error {
+	lim := a.cfg.Limits
+	srv.BodyTimeout = lim.BodyTimeout
+	srv.TrustedProxies = a.cfg.TrustedProxies
+	srv.MetricsApart = a.metricsListener != nil
 	a.API = srv
+	errLog := slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)
 	a.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10,
-		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
-	go func() { a.served <- a.http.Serve(a.listener) }()
+		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: errLog}
+	ln := netlimit.Listen(a.listener, netlimit.Limits{Max: lim.MaxConnections, PerClient: lim.MaxConnectionsPerClient,
+		Exempt: a.cfg.TrustedProxies, OnRefuse: a.Metrics.ConnectionRefused})
+	go func() { a.served <- a.http.Serve(ln) }()
 	a.log.Info("serving", "addr", a.listener.Addr().String())
+	if a.metricsListener != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.Metrics.Handler())
+		a.metricsHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
+			WriteTimeout: time.Minute, MaxHeaderBytes: 16 << 10, ErrorLog: errLog}
+		go func() {
+			if err := a.metricsHTTP.Serve(a.metricsListener); !errors.Is(err, http.ErrServerClosed) {
+				a.log.Error("the metrics listener stopped", "err", err)
+			}
+		}()
+		a.log.Info("serving metrics", "addr", a.metricsListener.Addr().String())
+	}
 	return nil
+}
+
+// MetricsAddr is the address of the metrics listener ("" without one).
+func (a *App) MetricsAddr() string {
+	if a.metricsListener == nil {
+		return ""
+	}
+	return a.metricsListener.Addr().String()
 }
 
 // startOneOff opens the store for a one-off command (users create, import,
@@ -534,6 +577,13 @@ func (a *App) Close(ctx context.Context) {
 			_ = a.http.Close()
 		}
 		cancel()
+	} else if a.listener != nil { // bound, but the start failed before serving
+		_ = a.listener.Close()
+	}
+	if a.metricsHTTP != nil {
+		_ = a.metricsHTTP.Close() // scrapes are cheap to lose; the next one comes
+	} else if a.metricsListener != nil {
+		_ = a.metricsListener.Close()
 	}
 	if a.outbox != nil {
 		a.within(ctx, "the outbox", func() { a.outbox.Close(ctx) }) // publish what is in hand; the rest is the relay's

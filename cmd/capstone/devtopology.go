@@ -68,8 +68,8 @@ func devTopology(ctx context.Context, args []string, stdout, stderr io.Writer, e
 			}
 		}
 	}
-	for _, name := range []string{"api1", "api2"} { // a busy port is found before anything starts
-		ln, err := listen(addrs[name])
+	for name, flag := range map[string]string{"api1": "--addr", "api2": "--addr2"} { // a busy port is found before anything starts
+		ln, err := listen(addrs[name], flag)
 		if err != nil {
 			return err
 		}

@@ -55,6 +55,12 @@ type Config struct {
 	// TrustedProxies are the networks of the proxies in front of the
 	// service (the load balancer) whose X-Forwarded-For is believed.
 	TrustedProxies []netip.Prefix
+
+	// MetricsAddr, when set, is a listener of its own for /metrics (and
+	// any future debug endpoint), which --addr then no longer serves.
+	MetricsAddr string
+
+	Limits Limits
 }
 
 // Has reports whether the process runs component c.
@@ -87,9 +93,10 @@ func (c Config) String() string {
 	for i, p := range c.TrustedProxies {
 		proxies[i] = p.String()
 	}
-	return fmt.Sprintf("addr=%s data-dir=%s components=%s mongodb-uri=%s database=%s bus=%s jwt-secret=%s token-ttl=%s log=%s/%s bootstrap-email=%s trusted-proxies=%s",
+	return fmt.Sprintf("addr=%s data-dir=%s components=%s mongodb-uri=%s database=%s bus=%s jwt-secret=%s token-ttl=%s log=%s/%s bootstrap-email=%s trusted-proxies=%s metrics-addr=%s max-connections=%d max-connections-per-client=%d body-timeout=%s",
 		c.Addr, c.DataDir, strings.Join(c.Components, ","), uri, c.Database, bus, mask(c.JWTSecret), c.TokenTTL,
-		c.LogLevel, c.LogFormat, c.BootstrapEmail, strings.Join(proxies, ","))
+		c.LogLevel, c.LogFormat, c.BootstrapEmail, strings.Join(proxies, ","), c.MetricsAddr,
+		c.Limits.MaxConnections, c.Limits.MaxConnectionsPerClient, c.Limits.BodyTimeout)
 }
 
 // Store holds the flags that say where the data is; every subcommand that
@@ -112,6 +119,8 @@ func ParseServe(args []string, env func(string) string, usage io.Writer) (Config
 	components := fs.String("components", envOr(env, "CAPSTONE_COMPONENTS", "all"), "comma-separated subset of "+strings.Join(Components, ",")+", or all (env CAPSTONE_COMPONENTS)")
 	fs.StringVar(&c.JWTSecret, "jwt-secret", env("CAPSTONE_JWT_SECRET"), "HS256 signing secret, at least 32 bytes; empty: generated once and kept in the data dir, or in the database when MONGODB_URI is set (env CAPSTONE_JWT_SECRET)")
 	proxies := fs.String("trusted-proxies", env("CAPSTONE_TRUSTED_PROXIES"), "comma-separated CIDRs of the proxies whose X-Forwarded-For is believed (the load balancer); empty: the peer is the client (env CAPSTONE_TRUSTED_PROXIES)")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("CAPSTONE_METRICS_ADDR"), "listen address of /metrics, apart from --addr (which then does not serve it); empty: /metrics on --addr, to loopback clients only (env CAPSTONE_METRICS_ADDR)")
+	checkLimits := c.Limits.flags(fs, env)
 	fs.StringVar(&c.Tracing, "tracing", envOr(env, "CAPSTONE_TRACING", "off"), "off, or otlp to export OpenTelemetry spans to OTEL_EXPORTER_OTLP_ENDPOINT (env CAPSTONE_TRACING)")
 	demo, demoErr := envBool(env, "CAPSTONE_DEMO", false)
 	BoolVar(fs, &c.Demo, "demo", demo, "load the demo cohort with documented sign-ins into an empty store (env CAPSTONE_DEMO=true)")
@@ -143,6 +152,12 @@ func ParseServe(args []string, env func(string) string, usage io.Writer) (Config
 	}
 	if c.TrustedProxies, err = ParsePrefixes(*proxies); err != nil {
 		return c, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	if err := checkLimits(); err != nil {
+		return c, err
+	}
+	if c.MetricsAddr != "" && c.MetricsAddr == c.Addr && !strings.HasSuffix(c.Addr, ":0") {
+		return c, fmt.Errorf("--metrics-addr %q is --addr: metrics must have a listener of their own", c.MetricsAddr)
 	}
 	if c.Tracing != "off" && c.Tracing != "otlp" {
 		return c, fmt.Errorf("--tracing %q: want off or otlp", c.Tracing)

@@ -223,3 +223,36 @@ func TestNoStandardBooleans(t *testing.T) {
 		t.Fatalf("checked only %d files: is the walk at the repository's root?", checked)
 	}
 }
+
+// TestLimitsAndMetricsAddr: the connection and body limits have defaults, are
+// read from the flags or the environment, and anything out of range stops
+// the start; --metrics-addr may not be --addr.
+func TestLimitsAndMetricsAddr(t *testing.T) {
+	c, err := ParseServe(nil, envOf(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits != (Limits{MaxConnections: 2048, MaxConnectionsPerClient: 128, BodyTimeout: 10 * time.Second}) || c.MetricsAddr != "" {
+		t.Fatalf("defaults: %+v metrics-addr %q", c.Limits, c.MetricsAddr)
+	}
+	c, err = ParseServe([]string{"--max-connections", "100", "--body-timeout", "2s"}, envOf(map[string]string{
+		"CAPSTONE_MAX_CONNECTIONS_PER_CLIENT": "10", "CAPSTONE_METRICS_ADDR": ":9090"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Limits != (Limits{MaxConnections: 100, MaxConnectionsPerClient: 10, BodyTimeout: 2 * time.Second}) || c.MetricsAddr != ":9090" {
+		t.Fatalf("set: %+v metrics-addr %q", c.Limits, c.MetricsAddr)
+	}
+	for name, args := range map[string][]string{
+		"zero connections":           {"--max-connections", "0"},
+		"not a number":               {"--max-connections", "many"},
+		"per client above the total": {"--max-connections", "10", "--max-connections-per-client", "11"},
+		"no body timeout":            {"--body-timeout", "0s"},
+		"body timeout not a time":    {"--body-timeout", "10"},
+		"metrics on the API port":    {"--addr", ":8080", "--metrics-addr", ":8080"},
+	} {
+		if _, err := ParseServe(args, envOf(nil), io.Discard); err == nil {
+			t.Errorf("%s: %v accepted", name, args)
+		}
+	}
+}

@@ -47,6 +47,7 @@ type Metrics struct {
 	projectionPos    *prometheus.GaugeVec
 	eventsAppended   *prometheus.CounterVec
 	relayBacklog     prometheus.Gauge
+	connsRefused     *prometheus.CounterVec
 	store            storeMetrics
 
 	now func() time.Time
@@ -110,6 +111,10 @@ func New() *Metrics {
 			Name: "capstone_relay_backlog",
 			Help: "Stored commits the relay has not yet published.",
 		}),
+		connsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "capstone_http_connections_refused_total",
+			Help: "HTTP connections answered 503 at once because too many were open, in all (total) or from one client (per-client).",
+		}, []string{"reason"}),
 		now:       time.Now,
 		positions: map[string]time.Time{},
 	}
@@ -117,11 +122,15 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpRequests, m.httpDuration, m.commands, m.commandDuration,
-		m.projectionCommit, m.projectionLag, m.projectionPos, m.eventsAppended, m.relayBacklog,
+		m.projectionCommit, m.projectionLag, m.projectionPos, m.eventsAppended, m.relayBacklog, m.connsRefused,
 	)
 	m.store = newStoreMetrics(reg)
 	return m
 }
+
+// ConnectionRefused counts a connection refused for reason ("total" or
+// "per-client"); it fits netlimit.Limits.OnRefuse.
+func (m *Metrics) ConnectionRefused(reason string) { m.connsRefused.WithLabelValues(reason).Inc() }
 
 // Handler serves the registry in the Prometheus exposition format, for
 // /metrics. A collector that fails does not blank the scrape: the rest is

@@ -1,0 +1,172 @@
+// Package netlimit bounds the connections a server keeps open: in all, and
+// per client address. Without a bound, slow clients (a request body sent a
+// byte at a time) hold a connection and a file descriptor each until the
+// process runs out of descriptors and nobody can connect; with a bound per
+// client, one client cannot take all of them.
+//
+// A connection over a bound is not left waiting in the kernel's backlog: it
+// is accepted, answered 503 with Retry-After at once, and closed, so the
+// client learns quickly and the backlog keeps moving for everybody else.
+package netlimit
+
+import (
+	"io"
+	"net"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Limits are the bounds of a Listener. Zero means no bound.
+type Limits struct {
+	// Max bounds the open connections in all.
+	Max int
+	// PerClient bounds the open connections from one client address (an
+	// IPv6 client by its /64).
+	PerClient int
+	// Exempt are peers not bounded per client: proxies in front of the
+	// service, which carry many clients' requests each.
+	Exempt []netip.Prefix
+	// OnRefuse, if set, is told of each refused connection: "total" or
+	// "per-client".
+	OnRefuse func(reason string)
+}
+
+// Listener is a net.Listener that keeps within Limits.
+type Listener struct {
+	net.Listener
+	limits Limits
+
+	mu        sync.Mutex
+	open      int
+	perClient map[string]int
+}
+
+// Listen wraps ln.
+func Listen(ln net.Listener, l Limits) *Listener {
+	return &Listener{Listener: ln, limits: l, perClient: make(map[string]int)}
+}
+
+// refusal is the whole answer to a connection over a bound.
+var refusal = func() string {
+	body := `{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"too many open connections; retry in a second","code":"too-many-connections"}` + "\n"
+	return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\n" +
+		"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n" +
+		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+}()
+
+// refusers bounds the refused connections being answered at once: past it
+// they are closed without an answer, so a flood of connections costs at
+// most this many descriptors on top of the limits.
+var refusers = make(chan struct{}, 256)
+
+// Accept returns the next connection within the limits, answering the
+// others itself.
+func (l *Listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		key := l.key(c.RemoteAddr())
+		if reason := l.admit(key); reason != "" {
+			if l.limits.OnRefuse != nil {
+				l.limits.OnRefuse(reason)
+			}
+			select {
+			case refusers <- struct{}{}:
+				go func() { refuse(c); <-refusers }()
+			default:
+				_ = c.Close()
+			}
+			continue
+		}
+		return &conn{Conn: c, release: func() { l.release(key) }}, nil
+	}
+}
+
+// Open returns the connections open now (for metrics and tests).
+func (l *Listener) Open() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.open
+}
+
+// key is the client the per-client bound counts a peer under ("" when not
+// counted).
+func (l *Listener) key(addr net.Addr) string {
+	if l.limits.PerClient <= 0 {
+		return ""
+	}
+	ap, err := netip.ParseAddrPort(addr.String())
+	if err != nil {
+		return ""
+	}
+	a := ap.Addr().WithZone("").Unmap()
+	for _, p := range l.limits.Exempt {
+		if p.Contains(a) {
+			return ""
+		}
+	}
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
+
+func (l *Listener) admit(key string) (refused string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.limits.Max > 0 && l.open >= l.limits.Max {
+		return "total"
+	}
+	if key != "" && l.perClient[key] >= l.limits.PerClient {
+		return "per-client"
+	}
+	l.open++
+	if key != "" {
+		l.perClient[key]++
+	}
+	return ""
+}
+
+func (l *Listener) release(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.open--
+	if key != "" {
+		if l.perClient[key]--; l.perClient[key] <= 0 {
+			delete(l.perClient, key)
+		}
+	}
+}
+
+// refuse answers 503 and closes. It half-closes first and reads what the
+// client sends for a moment, so the client reads the answer rather than a
+// connection reset caused by its own unread request.
+func refuse(c net.Conn) {
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(250 * time.Millisecond))
+	if _, err := io.WriteString(c, refusal); err != nil {
+		return
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.CloseWrite()
+	}
+	_, _ = io.CopyN(io.Discard, c, 64<<10)
+}
+
+// conn releases its place once, when it is closed.
+type conn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *conn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
+}
