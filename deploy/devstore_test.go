@@ -238,18 +238,6 @@ func TestDevStoreChecksCatchMutations(t *testing.T) {
 			m.PVCs = append(m.PVCs, corev1.PersistentVolumeClaim{ObjectMeta: metav1.ObjectMeta{Name: store, Namespace: namespace}})
 		}},
 	} {
-		t.Run(mu.name, func(t *testing.T) {
-			m := renderDecode(t, mu.target)
-			env := newCheckEnv(t, mu.target)
-			if failed := runChecks(m, env); len(failed) > 0 {
-				t.Fatalf("fails before the mutation: %v", failed)
-			}
-			mu.mutate(m)
-			failed := runChecks(m, env)
-			if len(failed[mu.check]) == 0 {
-				t.Fatalf("check %q did not catch it (failed: %v)", mu.check, failed)
-			}
-			t.Logf("%s: %v", mu.check, failed[mu.check][0])
-		})
+		t.Run(mu.name, func(t *testing.T) { catches(t, mu.target, mu.check, mu.mutate) })
 	}
 }

@@ -431,20 +431,25 @@ func TestChecksCatchMutations(t *testing.T) {
 			m.BackendConfigs[0].Spec.HealthCheck.UnhealthyThreshold = 2
 		}},
 	} {
-		t.Run(mu.name, func(t *testing.T) {
-			m := renderDecode(t, mu.target)
-			env := newCheckEnv(t, mu.target)
-			if failed := runChecks(m, env); len(failed) > 0 {
-				t.Fatalf("fails before the mutation: %v", failed)
-			}
-			mu.mutate(m)
-			failed := runChecks(m, env)
-			if len(failed[mu.check]) == 0 {
-				t.Fatalf("check %q did not catch it (failed: %v)", mu.check, failed)
-			}
-			t.Logf("%s: %v", mu.check, failed[mu.check][0])
-		})
+		t.Run(mu.name, func(t *testing.T) { catches(t, mu.target, mu.check, mu.mutate) })
 	}
+}
+
+// catches renders tg, checks that every check passes, applies mutate and
+// requires the check named check to fail.
+func catches(t *testing.T, tg target, check string, mutate func(*manifest)) {
+	t.Helper()
+	m := renderDecode(t, tg)
+	env := newCheckEnv(t, tg)
+	if failed := runChecks(m, env); len(failed) > 0 {
+		t.Fatalf("fails before the mutation: %v", failed)
+	}
+	mutate(m)
+	failed := runChecks(m, env)
+	if len(failed[check]) == 0 {
+		t.Fatalf("check %q did not catch it (failed: %v)", check, failed)
+	}
+	t.Logf("%s: %v", check, failed[check][0])
 }
 
 // TestEnvNamesFollowConfig: a variable config.go stops reading fails the check.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"io"
+
+	"github.com/capstone-pms/capstone/infra/config"
 )
 
 // parseFlags runs parse with w as the flag set's output, then passes on what
@@ -19,6 +21,19 @@ func parseFlags(stdout, stderr io.Writer, parse func(w io.Writer) error) error {
 	}
 	_, _ = out.WriteTo(w)
 	return err
+}
+
+// parseStoreFlags parses a one-off command's flags: the store's settings
+// (config.ParseStore) and those the command registered on fs.
+func parseStoreFlags(fs *flag.FlagSet, args []string, env func(string) string, stdout, stderr io.Writer) (config.Config, error) {
+	var cfg config.Config
+	err := parseFlags(stdout, stderr, func(w io.Writer) (err error) {
+		fs.SetOutput(w)
+		cfg, err = config.ParseStore(fs, args, env)
+		return err
+	})
+	fs.SetOutput(stderr) // for a usage printed after parsing
+	return cfg, err
 }
 
 // exitCode is the process's exit status after run: 0 when it succeeded or

@@ -28,13 +28,7 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer, en
 		fmt.Fprintf(fs.Output(), "Usage: capstone import [flags] KIND FILE\n\nKIND: %s\n\nFlags:\n", importKinds())
 		fs.PrintDefaults()
 	}
-	var cfg config.Config
-	err := parseFlags(stdout, stderr, func(w io.Writer) (err error) {
-		fs.SetOutput(w)
-		cfg, err = config.ParseStore(fs, args, env)
-		return err
-	})
-	fs.SetOutput(stderr)
+	cfg, err := parseStoreFlags(fs, args, env, stdout, stderr)
 	if err != nil {
 		return err
 	}

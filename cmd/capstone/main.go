@@ -181,12 +181,7 @@ func createUser(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	name := fs.String("name", "", "full name (required)")
 	roles := fs.String("roles", events.RoleCoordinator, "comma-separated roles: coordinator, supervisor, examiner, student")
 	noPassword := config.Bool(fs, "no-password", false, "create the user without a password (they cannot sign in until one is set)")
-	var cfg config.Config
-	err := parseFlags(stdout, stderr, func(w io.Writer) (err error) {
-		fs.SetOutput(w)
-		cfg, err = config.ParseStore(fs, args, env)
-		return err
-	})
+	cfg, err := parseStoreFlags(fs, args, env, stdout, stderr)
 	if err != nil {
 		return err
 	}

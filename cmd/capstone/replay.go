@@ -262,12 +262,7 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer, env fu
 	var only multiFlag
 	fs.Var(&only, "projection", "a projection to rebuild (repeatable; default all: "+fmt.Sprint(ProjectionNames())+")")
 	verify := config.Bool(fs, "verify", false, "rebuild into scratch collections and compare with the live ones, switching nothing")
-	var cfg config.Config
-	err := parseFlags(stdout, stderr, func(w io.Writer) (err error) {
-		fs.SetOutput(w)
-		cfg, err = config.ParseStore(fs, args, env)
-		return err
-	})
+	cfg, err := parseStoreFlags(fs, args, env, stdout, stderr)
 	if err != nil {
 		return err
 	}
