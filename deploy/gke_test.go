@@ -6,12 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -361,8 +363,8 @@ func portIs(p networkingv1.NetworkPolicyPort, c *corev1.Container, name string) 
 // checkNetwork: on GKE every pod is isolated for ingress by a NetworkPolicy;
 // the pods behind the load balancer accept connections only from Google's
 // front ends and health checks, both, on the port their Service targets, and
-// the other pods accept none; the Managed Prometheus collectors may reach any
-// pod on its metrics port only. The kubelet's probes come from the pod's own
+// the other pods accept none; the Managed Prometheus collectors reach every
+// pod on its metrics port, and nothing else. The kubelet's probes come from the pod's own
 // node, which NetworkPolicies always allow.
 func checkNetwork(m *manifest, env checkEnv) []error {
 	if !env.target.gke {
@@ -402,6 +404,7 @@ func checkNetwork(m *manifest, env checkEnv) []error {
 			}
 		}
 		gfeAllowed := map[string]bool{}
+		collectorAllowed := false
 		for _, r := range rules {
 			if len(r.From) == 0 {
 				errs = append(errs, fmt.Errorf("Deployment %s: a NetworkPolicy rule allows every source", d.Name))
@@ -415,6 +418,7 @@ func checkNetwork(m *manifest, env checkEnv) []error {
 				for _, peer := range r.From {
 					switch {
 					case peerIsMetricsCollector(peer) && portIs(p, c, "metrics"):
+						collectorAllowed = true
 					case lb && peerIsGFE(peer) && portIs(p, c, target):
 						gfeAllowed[peer.IPBlock.CIDR] = true
 					default:
@@ -422,6 +426,9 @@ func checkNetwork(m *manifest, env checkEnv) []error {
 					}
 				}
 			}
+		}
+		if !collectorAllowed {
+			errs = append(errs, fmt.Errorf("Deployment %s: the metrics collectors (namespace %s) may not reach its metrics port: nothing would be scraped", d.Name, metricsNamespace))
 		}
 		if lb {
 			for _, r := range gfeRanges {
@@ -446,4 +453,88 @@ func peerString(p networkingv1.NetworkPolicyPeer) string {
 		parts = append(parts, "pods "+metav1.FormatLabelSelector(p.PodSelector))
 	}
 	return strings.Join(parts, " and ")
+}
+
+// metricsPath is where the binary serves its metrics.
+const metricsPath = "/metrics"
+
+// checkMetrics: every `serve` process serves its metrics on a listener of
+// their own (CAPSTONE_METRICS_ADDR), on all interfaces so that the
+// collectors reach it, on the container port named metrics, which is not
+// the port the probes and the Service use; no Service exposes that port, so
+// the Ingress cannot route to it. On GKE one PodMonitoring per component
+// scrapes it, and the NetworkPolicies let the collectors reach it.
+func checkMetrics(m *manifest, env checkEnv) []error {
+	var errs []error
+	for i := range m.Deployments {
+		d := &m.Deployments[i]
+		for j := range d.Spec.Template.Spec.Containers {
+			c := &d.Spec.Template.Spec.Containers[j]
+			if subcommand(c) != "serve" {
+				continue
+			}
+			where := d.Name + "/" + c.Name
+			vars, _, _ := containerEnv(m, c)
+			addr := vars["CAPSTONE_METRICS_ADDR"]
+			host, port, err := net.SplitHostPort(addr)
+			metrics, ok := portNamed(c, "metrics")
+			http, _ := portNamed(c, "http")
+			switch {
+			case addr == "":
+				errs = append(errs, fmt.Errorf("%s: no CAPSTONE_METRICS_ADDR: /metrics would be served on the API port, which the Ingress routes", where))
+			case err != nil:
+				errs = append(errs, fmt.Errorf("%s: CAPSTONE_METRICS_ADDR %q is not host:port", where, addr))
+			case !ok:
+				errs = append(errs, fmt.Errorf("%s: no container port named metrics", where))
+			case port != strconv.Itoa(int(metrics)):
+				errs = append(errs, fmt.Errorf("%s: metrics are served on port %s, but the container port named metrics is %d", where, port, metrics))
+			case metrics == http:
+				errs = append(errs, fmt.Errorf("%s: the metrics port is the HTTP port", where))
+			case !slices.Contains([]string{"", "0.0.0.0", "::"}, host):
+				errs = append(errs, fmt.Errorf("%s: metrics listen on %s only, which the collectors cannot reach", where, addr))
+			}
+			for _, svc := range m.Services {
+				if ok, _ := selects(&metav1.LabelSelector{MatchLabels: svc.Spec.Selector}, d); !ok {
+					continue
+				}
+				for _, p := range svc.Spec.Ports {
+					if (p.TargetPort.Type == intstr.String && p.TargetPort.StrVal == "metrics") || (p.TargetPort.Type == intstr.Int && p.TargetPort.IntVal == metrics) {
+						errs = append(errs, fmt.Errorf("Service %s exposes the metrics port of %s: whatever routes to the Service (the Ingress) could reach /metrics", svc.Name, d.Name))
+					}
+				}
+			}
+		}
+		if !env.target.gke || subcommand(&d.Spec.Template.Spec.Containers[0]) != "serve" {
+			continue
+		}
+		var scraped int
+		for _, pm := range m.PodMonitorings {
+			ok, err := selects(&pm.Spec.Selector, d)
+			if err != nil || !ok {
+				continue
+			}
+			scraped++
+			for _, e := range pm.Spec.Endpoints {
+				path := e.Path
+				if path == "" {
+					path = metricsPath
+				}
+				if e.Port.String() != "metrics" || path != metricsPath {
+					errs = append(errs, fmt.Errorf("PodMonitoring %s: scrapes %s on port %s, want %s on port metrics", pm.Name, path, e.Port.String(), metricsPath))
+				}
+			}
+			if len(pm.Spec.Endpoints) == 0 {
+				errs = append(errs, fmt.Errorf("PodMonitoring %s: no endpoint", pm.Name))
+			}
+		}
+		if scraped != 1 {
+			errs = append(errs, fmt.Errorf("Deployment %s: %d PodMonitorings scrape its pods, want 1", d.Name, scraped))
+		}
+	}
+	for _, pm := range m.PodMonitorings {
+		if !slices.ContainsFunc(m.Deployments, func(d appsv1.Deployment) bool { ok, _ := selects(&pm.Spec.Selector, &d); return ok }) {
+			errs = append(errs, fmt.Errorf("PodMonitoring %s: selects no pods of the manifests", pm.Name))
+		}
+	}
+	return errs
 }

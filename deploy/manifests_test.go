@@ -118,6 +118,7 @@ type manifest struct {
 	FrontendConfigs     []frontendConfig
 	ManagedCertificates []managedCertificate
 	PVCs                []corev1.PersistentVolumeClaim
+	PodMonitorings      []podMonitoring
 }
 
 // backendConfig is GKE's cloud.google.com/v1 BackendConfig, with only the
@@ -142,6 +143,22 @@ type backendConfig struct {
 		SecurityPolicy *struct {
 			Name string `json:"name"`
 		} `json:"securityPolicy,omitempty"`
+	} `json:"spec"`
+}
+
+// podMonitoring is Managed Service for Prometheus's
+// monitoring.googleapis.com/v1 PodMonitoring, with only the fields these
+// manifests use.
+type podMonitoring struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              struct {
+		Selector  metav1.LabelSelector `json:"selector"`
+		Endpoints []struct {
+			Port     intstr.IntOrString `json:"port"`
+			Path     string             `json:"path,omitempty"`
+			Interval string             `json:"interval,omitempty"`
+		} `json:"endpoints"`
 	} `json:"spec"`
 }
 
@@ -212,6 +229,8 @@ func decode(docs [][]byte) (*manifest, error) {
 			err = strictAppend(doc, &m.ManagedCertificates)
 		case "v1 PersistentVolumeClaim":
 			err = strictAppend(doc, &m.PVCs)
+		case "monitoring.googleapis.com/v1 PodMonitoring":
+			err = strictAppend(doc, &m.PodMonitorings)
 		case "v1 Secret":
 			err = errors.New("a Secret is in the manifests: secrets come from Secret Manager (cloudbuild.yaml) or are created by hand, never from the repository")
 		default:
@@ -340,6 +359,7 @@ var checks = []check{
 	{"edge", checkEdge},
 	{"network", checkNetwork},
 	{"backlog", checkBacklog},
+	{"metrics", checkMetrics},
 	{"bus", checkBus},
 	{"dev-store", checkDevStore},
 	{"termination", checkTermination},
@@ -428,6 +448,9 @@ func (m *manifest) objects() []object {
 	}
 	for i := range m.ManagedCertificates {
 		add("ManagedCertificate", &m.ManagedCertificates[i].ObjectMeta)
+	}
+	for i := range m.PodMonitorings {
+		add("PodMonitoring", &m.PodMonitorings[i].ObjectMeta)
 	}
 	return out
 }
@@ -587,9 +610,9 @@ func serveConfig(m *manifest, c *corev1.Container) (config.Config, error) {
 // checkInventory: the objects a rendering must have: the API, the projectors
 // and the relay everywhere, each with its ServiceAccount (HPAs for the first
 // two only), the Pub/Sub emulator and the dev store (with its volume) and
-// their Services on a local cluster only,
-// and on GKE the load balancer's configuration, the certificate and the
-// NetworkPolicies.
+// their Services on a local cluster only, and on GKE the load balancer's
+// configuration, the certificate, the NetworkPolicies and a PodMonitoring per
+// component.
 func checkInventory(m *manifest, env checkEnv) []error {
 	var errs []error
 	want := map[string][]string{
@@ -606,6 +629,7 @@ func checkInventory(m *manifest, env checkEnv) []error {
 		want["FrontendConfig"] = []string{"capstone-api"}
 		want["ManagedCertificate"] = []string{"capstone-api"}
 		want["NetworkPolicy"] = []string{"capstone-api", "capstone-workers"}
+		want["PodMonitoring"] = []string{"capstone-api", "capstone-projector", "capstone-relay"}
 	} else {
 		for _, kind := range []string{"Deployment", "Service", "ServiceAccount"} {
 			want[kind] = slices.Sorted(slices.Values(append(want[kind], "capstone-pubsub-emulator", "capstone-dev-store")))

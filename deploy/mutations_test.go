@@ -65,7 +65,7 @@ func TestChecksCatchMutations(t *testing.T) {
 			container(m, "capstone-api").ReadinessProbe.HTTPGet.Path = "/ready"
 		}},
 		{"liveness on an undeclared port", local, "probes", func(m *manifest) {
-			container(m, "capstone-projector").LivenessProbe.HTTPGet.Port = intstr.FromString("metrics")
+			container(m, "capstone-projector").LivenessProbe.HTTPGet.Port = intstr.FromString("debug")
 		}},
 		{"probe on a port number", gke, "probes", func(m *manifest) {
 			container(m, "capstone-api").StartupProbe.HTTPGet.Port = intstr.FromInt32(8080)
@@ -328,6 +328,9 @@ func TestChecksCatchMutations(t *testing.T) {
 			c := container(m, "capstone-api")
 			c.Env = slices.DeleteFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "CAPSTONE_TRUSTED_PROXIES" })
 		}},
+		{"projectors left out of the workers' policy", gke, "network", func(m *manifest) {
+			m.NetworkPolicies[1].Spec.PodSelector.MatchExpressions[0].Values = []string{"relay"}
+		}},
 		{"workers not isolated", gke, "network", func(m *manifest) {
 			m.NetworkPolicies = slices.DeleteFunc(m.NetworkPolicies, func(np networkingv1.NetworkPolicy) bool { return np.Name == "capstone-workers" })
 		}},
@@ -391,6 +394,37 @@ func TestChecksCatchMutations(t *testing.T) {
 		}},
 		{"GOMEMLIMIT in mebibytes", local, "resources", func(m *manifest) {
 			envVar(container(m, "capstone-pubsub-emulator"), "GOMEMLIMIT").ValueFrom.ResourceFieldRef.Divisor = resource.MustParse("1Mi")
+		}},
+		{"metrics on the API port", local, "metrics", func(m *manifest) {
+			m.ConfigMaps[0].Data["CAPSTONE_METRICS_ADDR"] = ""
+		}},
+		{"metrics on another port than declared", gke, "metrics", func(m *manifest) {
+			m.ConfigMaps[0].Data["CAPSTONE_METRICS_ADDR"] = ":9091"
+		}},
+		{"metrics on loopback", gke, "metrics", func(m *manifest) {
+			m.ConfigMaps[0].Data["CAPSTONE_METRICS_ADDR"] = "127.0.0.1:9090"
+		}},
+		{"Service exposes the metrics port", gke, "metrics", func(m *manifest) {
+			svc := m.service("capstone-api")
+			svc.Spec.Ports = append(svc.Spec.Ports, corev1.ServicePort{Name: "metrics", Port: 9090, TargetPort: intstr.FromString("metrics")})
+		}},
+		{"Service exposes the metrics port by number", local, "metrics", func(m *manifest) {
+			m.service("capstone-api").Spec.Ports[0].TargetPort = intstr.FromInt32(9090)
+		}},
+		{"relay not scraped", gke, "metrics", func(m *manifest) {
+			m.PodMonitorings = slices.DeleteFunc(m.PodMonitorings, func(pm podMonitoring) bool { return pm.Name == "capstone-relay" })
+		}},
+		{"scrapes the API port", gke, "metrics", func(m *manifest) {
+			m.PodMonitorings[0].Spec.Endpoints[0].Port = intstr.FromString("http")
+		}},
+		{"PodMonitoring selects nothing", gke, "metrics", func(m *manifest) {
+			m.PodMonitorings[0].Spec.Selector.MatchLabels["app.kubernetes.io/component"] = "apii"
+		}},
+		{"collectors blocked", gke, "network", func(m *manifest) {
+			m.NetworkPolicies[1].Spec.Ingress = nil
+		}},
+		{"collectors reach the API port", gke, "network", func(m *manifest) {
+			m.NetworkPolicies[0].Spec.Ingress[1].Ports[0].Port = ptr.To(intstr.FromString("http"))
 		}},
 		{"image by tag", gke, "images", func(m *manifest) {
 			container(m, "capstone-api").Image = "europe-west1-docker.pkg.dev/capstone-test-123/capstone/capstone:0123456"
