@@ -58,7 +58,8 @@ func checkProjectionNames(names []string) error {
 	return nil
 }
 
-// RebuildProgress is reported while a rebuild runs.
+// RebuildProgress is reported while a rebuild runs: the commits applied in
+// the phase, of the total it goes over (for "done", of the whole rebuild).
 type RebuildProgress struct {
 	Phase   string `json:"phase"` // "rebuild", "rebuild-done", "catch-up", "catch-up-done", "done"
 	Commits int    `json:"commits"`
@@ -122,25 +123,42 @@ func (a *App) Rebuild(ctx context.Context, names []string, verify bool, progress
 	// The rebuild folds into memory and writes in bulk; the catch-up, after
 	// the switch, writes through to the (now live) collections.
 	selected := pick(buffer)
-	total, _ := es.Count(ctx)
+	// Each phase reports its own progress: the commits it has applied, of
+	// those it goes over (counted as it starts, and more if commits are
+	// appended while it runs), so a progress never passes its total. (The
+	// catch-up goes over the last seconds before the rebuild again: counted
+	// against the rebuild's total, it read "777 / 773".)
 	apply := func(phase string, since time.Time) error {
-		n, err := es.Scan(ctx, since, func(c events.Commit) error {
+		total, err := es.Count(ctx, since)
+		if err != nil {
+			return err
+		}
+		done := 0
+		report := func(phase string) {
+			total = max(total, int64(done))
+			progress(RebuildProgress{Phase: phase, Commits: done, Total: total})
+		}
+		report(phase)
+		_, err = es.Scan(ctx, since, func(c events.Commit) error {
 			for _, p := range selected {
 				if err := p.Handle(ctx, c); err != nil {
 					return fmt.Errorf("%s: %w", p.Name(), err)
 				}
 			}
-			res.Commits++
-			if res.Commits%500 == 0 {
-				progress(RebuildProgress{Phase: phase, Commits: res.Commits, Total: total})
+			done++
+			if done%500 == 0 {
+				report(phase)
 			}
 			return nil
 		})
-		_ = n
+		res.Commits += done
 		if err == nil {
-			progress(RebuildProgress{Phase: phase + "-done", Commits: res.Commits, Total: total})
+			report(phase + "-done")
 		}
 		return err
+	}
+	finished := func() {
+		progress(RebuildProgress{Phase: "done", Commits: res.Commits, Total: int64(res.Commits)})
 	}
 	if err := apply("rebuild", time.Time{}); err != nil {
 		return res, err
@@ -165,7 +183,7 @@ func (a *App) Rebuild(ctx context.Context, names []string, verify bool, progress
 				_ = live.Drop(ctx, res.Collections[n])
 			}
 		}
-		progress(RebuildProgress{Phase: "done", Commits: res.Commits, Total: total})
+		finished()
 		return res, nil
 	}
 	for _, n := range names {
@@ -189,7 +207,7 @@ func (a *App) Rebuild(ctx context.Context, names []string, verify bool, progress
 			_ = live.Drop(ctx, old[n])
 		}
 	}
-	progress(RebuildProgress{Phase: "done", Commits: res.Commits, Total: total})
+	finished()
 	return res, nil
 }
 

@@ -195,3 +195,47 @@ func TestVerifyComparesMeaning(t *testing.T) {
 		t.Fatalf("a changed name: differences %v, want exactly %v (%v)", res.Differences, docs[1]["_id"], err)
 	}
 }
+
+// TestRebuildProgressNeverPassesItsTotal: every progress a rebuild reports,
+// through all its phases and while writes go on, has no more commits than
+// its total. (The catch-up goes over the seconds before the rebuild again;
+// counted against the rebuild's total, it read "777 / 773".)
+func TestRebuildProgressNeverPassesItsTotal(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	tok := ""
+	for i := range 12 { // recent commits, which the catch-up goes over again
+		s.createUser(admin, fmt.Sprintf("progress%d@uni.example", i), "Progress", []string{"student"}, "progress password")
+		if i == 0 {
+			tok = s.signIn("progress0@uni.example", "progress password")
+		}
+	}
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // and writes while it runs
+		defer wg.Done()
+		for i := 0; !stop.Load(); i++ {
+			s.do("POST", "/v1/projects", tok, map[string]string{"title": fmt.Sprint("During ", i)})
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+	var reports []RebuildProgress
+	_, err := s.app.Rebuild(context.Background(), nil, false, func(p RebuildProgress) { reports = append(reports, p) })
+	stop.Store(true)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	phases := map[string]bool{}
+	for _, p := range reports {
+		phases[p.Phase] = true
+		if int64(p.Commits) > p.Total || p.Total <= 0 {
+			t.Errorf("progress %s: %d / %d", p.Phase, p.Commits, p.Total)
+		}
+	}
+	last := reports[len(reports)-1]
+	if last.Phase != "done" || int64(last.Commits) != last.Total || !phases["catch-up-done"] || !phases["rebuild-done"] {
+		t.Fatalf("reports: %+v", reports)
+	}
+}

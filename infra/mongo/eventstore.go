@@ -234,7 +234,12 @@ func (s *EventStore) Scan(ctx context.Context, since time.Time, fn func(events.C
 	return n, cur.Err()
 }
 
-// Count is the number of commits stored (for a rebuild's progress).
-func (s *EventStore) Count(ctx context.Context) (int64, error) {
-	return s.events.EstimatedDocumentCount(ctx)
+// Count is the number of commits recorded since a time (all of them for the
+// zero time), exactly: the total a rebuild's scan of them goes over.
+func (s *EventStore) Count(ctx context.Context, since time.Time) (int64, error) {
+	filter := bson.D{}
+	if !since.IsZero() {
+		filter = bson.D{{Key: "recorded_at", Value: bson.D{{Key: "$gte", Value: since}}}}
+	}
+	return s.events.CountDocuments(ctx, filter)
 }
