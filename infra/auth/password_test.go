@@ -109,33 +109,81 @@ func TestValidatePassword(t *testing.T) {
 	tests := []struct {
 		name    string
 		pw      string
-		wantErr bool
+		wantErr string // a part of the message; "" for accepted
 	}{
-		{"empty", "", true},
-		{"9 bytes", "123456789", true},
-		{"10 bytes", "1234567890", false},
-		{"72 bytes", strings.Repeat("x", 72), false},
-		{"73 bytes", strings.Repeat("x", 73), true},
-		{"only spaces", strings.Repeat(" ", 12), true},
-		{"mixed whitespace", " \t\n\r\u00a0\u2003    ", true},
-		{"spaces inside", "  pass word  ", false},
-		{"multibyte counted in bytes", "ééééé", false}, // 10 bytes
+		{"empty", "", "at least 10 characters"},
+		{"9 characters", "tr0ub4dor", "at least 10 characters"},
+		{"10 characters", "tr0ub4dor&", ""},
+		{"72 bytes", strings.Repeat("xy", 36), ""},
+		{"73 bytes", strings.Repeat("xy", 36) + "z", "at most 72 bytes"},
+		{"three emoji are three characters", "😀😀😀", "at least 10 characters"},
+		{"ten accented letters", "åäöüßéèêçñ", ""},
+		{"nine letters and a combining accent", "ajmolkrbe\u0301", "at least 10 characters"},
+		{"ten NULs", strings.Repeat("\x00", 10), "control characters"},
+		{"a NUL inside", "good pass\x00word", "control characters"},
+		{"a tab", "good\tpassword", "control characters"},
+		{"a line break", "good pass\nword", "control characters"},
+		{"not UTF-8", "good pass\xffword", "valid UTF-8"},
+		{"only spaces", strings.Repeat(" ", 12), "whitespace"},
+		{"mixed whitespace", "\u00a0\u2003\u2002\u2009\u3000\u00a0\u2003\u2002\u2009\u3000", "whitespace"},
+		{"spaces inside", "  pass word  x", ""},
+		{"one character repeated", "zzzzzzzzzzzz", "repeated"},
+		{"a run", "abcdefghijkl", "run"},
+		{"a run down", "9876543210", "run"},
+		{"common", "qwertyuiop", "attackers try first"},
+		{"common, other case", "QwertyUIOP", "attackers try first"},
+		{"common with digits", "Password2026", "attackers try first"},
+		{"common with symbols and digits around", "!!123monkey123!!", "attackers try first"},
+		{"common with a space", "iloveyou 4ever", ""},
+		{"full-width digits are digits", "\uff11\uff12\uff13\uff14\uff15\uff16\uff17\uff18\uff19\uff10", "attackers try first"},
+		{"a passphrase", "correct horse battery staple", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			err := ValidatePassword(tc.pw)
-			if (err != nil) != tc.wantErr {
-				t.Fatalf("ValidatePassword err = %v, wantErr %v", err, tc.wantErr)
-			}
-			if err == nil {
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
 				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want one saying %q", err, tc.wantErr)
 			}
 			if !errors.Is(err, ErrWeakPassword) {
 				t.Errorf("error %v does not match ErrWeakPassword", err)
+			}
+			if strings.HasPrefix(err.Error(), "password") {
+				t.Errorf("message %q names the field itself: callers put the field's name before it", err)
 			}
 			if strings.TrimSpace(tc.pw) != "" && strings.Contains(err.Error(), tc.pw) {
 				t.Errorf("error message %q contains the password", err.Error())
 			}
 		})
+	}
+}
+
+// TestPasswordsAreNormalised: a password typed composed or decomposed, or
+// with full-width characters, is one password; and a hash made from the
+// typed form before normalisation still matches.
+func TestPasswordsAreNormalised(t *testing.T) {
+	h := Hasher{Cost: bcrypt.MinCost}
+	composed, decomposed := "Ångström räknare", "A\u030angstro\u0308m ra\u0308knare"
+	if composed == decomposed {
+		t.Fatal("the test needs two spellings")
+	}
+	hash, err := h.Hash(decomposed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.Compare(hash, composed) || !h.Compare(hash, decomposed) {
+		t.Fatal("one spelling of the password does not match")
+	}
+	old, _ := bcrypt.GenerateFromPassword([]byte(decomposed), bcrypt.MinCost) // hashed as typed, before normalisation
+	if !h.Compare(string(old), decomposed) {
+		t.Fatal("a hash of the password as typed no longer matches")
+	}
+	if h.Compare(hash, "Angstrom raknare") {
+		t.Fatal("a password without the accents matches")
 	}
 }
