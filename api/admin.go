@@ -23,8 +23,8 @@ type ProjectionStatus struct {
 	LagSeconds float64 `json:"lag_seconds"`
 	Applied    int64   `json:"applied"`
 	Failed     int64   `json:"failed"`
-	// Instances are the processes running this projection that reported in
-	// the last minute.
+	// Instances are the processes running this projection: each counts
+	// from its start until it stops (or a minute after it last reported).
 	Instances int `json:"instances"`
 }
 

@@ -28,6 +28,9 @@ type statusDoc struct {
 	Position   time.Time `bson:"position"`
 	LagSeconds float64   `bson:"lag_seconds"`
 	UpdatedAt  time.Time `bson:"updated_at"`
+	// Stopped is set by a process that shut down: it no longer counts as
+	// an instance, at once rather than a minute later.
+	Stopped bool `bson:"stopped"`
 }
 
 // statusTracker counts what this process's projectors apply and writes it
@@ -42,15 +45,30 @@ func newStatusTracker(instance string) *statusTracker {
 	return &statusTracker{docs: map[string]*statusDoc{}, instance: instance}
 }
 
-// observe fits bus.Consumer.Observe.
-func (t *statusTracker) observe(projection string, c events.Commit, err error) {
+// register counts this process as an instance of a projection from its
+// start, not from the first commit it happens to apply: with replicas
+// sharing a subscription, one may apply nothing of a projection for a
+// while, and the instances would differ from one projection to the next.
+func (t *statusTracker) register(projection string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.doc(projection)
+}
+
+func (t *statusTracker) doc(projection string) *statusDoc {
 	d, ok := t.docs[projection]
 	if !ok {
 		d = &statusDoc{ID: projection + "@" + t.instance, Projection: projection}
 		t.docs[projection] = d
 	}
+	return d
+}
+
+// observe fits bus.Consumer.Observe.
+func (t *statusTracker) observe(projection string, c events.Commit, err error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d := t.doc(projection)
 	if err != nil {
 		d.Failed++
 		return
@@ -62,27 +80,29 @@ func (t *statusTracker) observe(projection string, c events.Commit, err error) {
 	}
 }
 
-// run flushes the figures until ctx ends.
+// run flushes the figures until ctx ends, at once and then every couple of
+// seconds, and last as stopped.
 func (t *statusTracker) run(ctx context.Context, coll *mongo.Collection) {
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
+	t.flush(ctx, coll, false)
 	for {
 		select {
 		case <-ctx.Done():
-			t.flush(context.WithoutCancel(ctx), coll)
+			t.flush(context.WithoutCancel(ctx), coll, true)
 			return
 		case <-tick.C:
-			t.flush(ctx, coll)
+			t.flush(ctx, coll, false)
 		}
 	}
 }
 
-func (t *statusTracker) flush(ctx context.Context, coll *mongo.Collection) {
+func (t *statusTracker) flush(ctx context.Context, coll *mongo.Collection, stopped bool) {
 	t.mu.Lock()
 	var docs []statusDoc
 	for _, d := range t.docs {
 		c := *d
-		c.UpdatedAt = time.Now().UTC()
+		c.UpdatedAt, c.Stopped = time.Now().UTC(), stopped
 		docs = append(docs, c)
 	}
 	t.mu.Unlock()
@@ -113,11 +133,11 @@ func (a *App) Projections(ctx context.Context) (api.ProjectionsReport, error) {
 		}
 		st.Applied += d.Applied
 		st.Failed += d.Failed
-		if st.Position == nil || d.Position.After(*st.Position) {
+		if !d.Position.IsZero() && (st.Position == nil || d.Position.After(*st.Position)) {
 			p := d.Position.UTC()
 			st.Position = &p
 		}
-		if time.Since(d.UpdatedAt) < time.Minute {
+		if !d.Stopped && time.Since(d.UpdatedAt) < time.Minute {
 			st.Instances++
 			st.LagSeconds = max(st.LagSeconds, d.LagSeconds)
 		}

@@ -49,3 +49,40 @@ func TestAdminProjections(t *testing.T) {
 		return true
 	})
 }
+
+// TestAdminProjectionsCountsEveryInstance: with two projector processes on
+// one store, every projection counts both, whichever commits each happened
+// to apply (replicas share a subscription, so one may apply nothing of a
+// projection for a while); a process that stops is no longer counted.
+func TestAdminProjectionsCountsEveryInstance(t *testing.T) {
+	start := splitStarter(t)
+	api := start("api")
+	start("projector")
+	second := start("projector")
+	admin := api.admin()
+	api.createUser(admin, "instances@uni.example", "Instances", []string{"student"}, "")
+	counts := func() map[string]float64 {
+		out := map[string]float64{}
+		for _, it := range api.expect(api.do("GET", "/v1/admin/projections", admin, nil), 200).items() {
+			out[it["name"].(string)] = it["instances"].(float64)
+		}
+		return out
+	}
+	want := func(n float64) func() bool {
+		return func() bool {
+			c := counts()
+			for _, name := range ProjectionNames() {
+				if c[name] != n {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	waitFor(t, "every projection to count two instances", want(2))
+	if c := counts(); len(c) != len(ProjectionNames()) {
+		t.Fatalf("counts %v", c)
+	}
+	second.stop()
+	waitFor(t, "every projection to count the one left", want(1))
+}

@@ -296,6 +296,9 @@ func (a *App) start(ctx context.Context) error {
 	a.stop, a.runCtx = stop, runCtx
 	if a.cfg.Has("projector") {
 		a.status = newStatusTracker(instance)
+		for _, name := range ProjectionNames() {
+			a.status.register(name)
+		}
 		a.applied = projections.NewAppliedLog()
 		a.bgDone.Add(1)
 		go func() { defer a.bgDone.Done(); a.status.run(runCtx, a.store.DB.Collection(collProjectionStatus)) }()

@@ -234,6 +234,14 @@ type person struct{ id, token string }
 // startSplit starts the API apart from the projectors, as separate apps on
 // one store and the Pub/Sub emulator; the projector starts when asked.
 func startSplit(t *testing.T) (api *service, startProjector func()) {
+	start := splitStarter(t)
+	return start("api"), func() { start("projector") }
+}
+
+// splitStarter returns a function that starts an app of the given
+// components on one store and the Pub/Sub emulator, as the processes of a
+// deployment would run.
+func splitStarter(t *testing.T) func(components string) *service {
 	em, err := pubsub.StartEmulator("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -265,7 +273,7 @@ func startSplit(t *testing.T) (api *service, startProjector func()) {
 		t.Cleanup(s.stop)
 		return s
 	}
-	return start("api"), func() { start("projector") }
+	return start
 }
 
 // TestBookmarksAcrossProcesses: with the API apart from the projectors (on
