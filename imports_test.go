@@ -17,7 +17,8 @@ const module = "github.com/capstone-pms/capstone/"
 // Within events, a subpackage may import events itself: events/visibility,
 // the one rule of who sees what, shared by commands and queries, is written
 // in the roles and statuses that events defines (events cannot import it
-// back: that would be a cycle).
+// back: that would be a cycle); events/marking, the one fold of a marking,
+// shared by commands, projections and queries, cuts it by that rule.
 var allowed = map[string][]string{
 	"events":      {"events"},
 	"commands":    {"events", "commands"},

@@ -22,7 +22,6 @@ func (s *Server) cohortRoutes(r *mux.Router) {
 	r.HandleFunc("/v1/projects/{id}/submit", s.authed(s.submitProject, events.RoleStudent)).Methods(http.MethodPost)
 	r.HandleFunc("/v1/projects/{id}/decision", s.authed(s.decideProject, events.RoleSupervisor)).Methods(http.MethodPost)
 	r.HandleFunc("/v1/projects/{id}/examiner", s.authed(s.putExaminer, coord)).Methods(http.MethodPut)
-	r.HandleFunc("/v1/projects/{id}/grade", s.authed(s.putGrade, coord)).Methods(http.MethodPut)
 }
 
 // supervisorJSON is a supervisor in responses.
@@ -121,8 +120,12 @@ type studentJSON struct {
 	ExaminerID   string         `json:"examiner_id,omitempty"`
 	Project      *projectJSON   `json:"project,omitempty"`
 	Projects     []projectJSON  `json:"projects"`
-	Grade        *int           `json:"grade,omitempty"`
-	Feedback     string         `json:"feedback,omitempty"`
+	// Grade and Feedback are the mark released to the student and the
+	// feedback released with it; Marking is the marking as the caller may
+	// see it (docs/visibility.md, Marks).
+	Grade    *int         `json:"grade,omitempty"`
+	Feedback string       `json:"feedback,omitempty"`
+	Marking  *markingJSON `json:"marking,omitempty"`
 }
 
 func (s *Server) getStudent(w http.ResponseWriter, r *http.Request, a actor) error {
@@ -143,10 +146,11 @@ func (s *Server) getStudent(w http.ResponseWriter, r *http.Request, a actor) err
 			out.Project = &pj
 		}
 	}
-	if o.Graded {
-		g := o.Grade
-		out.Grade, out.Feedback = &g, o.Feedback
+	if rel := o.Released; rel != nil {
+		g := rel.Mark
+		out.Grade, out.Feedback = &g, rel.Text()
 	}
+	out.Marking = toMarkingJSON(o.Marking)
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -195,7 +199,7 @@ func (s *Server) submitProject(w http.ResponseWriter, r *http.Request, a actor) 
 		return err
 	}
 	setETag(w, res.Version)
-	writeJSON(w, http.StatusOK, projectFromState(res.State, res.Version))
+	writeJSON(w, http.StatusOK, projectFromState(a, res.State, res.Version))
 	return nil
 }
 
@@ -221,7 +225,7 @@ func (s *Server) decideProject(w http.ResponseWriter, r *http.Request, a actor) 
 		return err
 	}
 	setETag(w, res.Version)
-	writeJSON(w, http.StatusOK, projectFromState(res.State, res.Version))
+	writeJSON(w, http.StatusOK, projectFromState(a, res.State, res.Version))
 	return nil
 }
 
@@ -243,32 +247,5 @@ func (s *Server) putExaminer(w http.ResponseWriter, r *http.Request, a actor) er
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "student_id": student, "examiner_id": req.ExaminerID})
-	return nil
-}
-
-type gradeRequest struct {
-	Grade    *int   `json:"grade"`
-	Feedback string `json:"feedback"`
-}
-
-func (s *Server) putGrade(w http.ResponseWriter, r *http.Request, a actor) error {
-	var req gradeRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	if req.Grade == nil {
-		return commands.Invalid(commands.FieldError{Field: "grade", Message: "is required"})
-	}
-	id := mux.Vars(r)["id"]
-	student, err := s.Cohort.ProjectStudent(r.Context(), a, id)
-	if err != nil {
-		return err
-	}
-	res, err := s.Cohort.RecordGrade(r.Context(), meta(r, a), student, id, *req.Grade, req.Feedback)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"id": id, "student_id": student, "grade": res.State.Grade,
-		"feedback": res.State.Feedback, "version": res.Version})
 	return nil
 }

@@ -20,24 +20,31 @@ import (
 type CSVWriter interface {
 	Assignments(w io.Writer, rows []queries.AssignmentRow) error
 	Grades(w io.Writer, rows []queries.GradeRow) error
+	Marks(w io.Writer, rows []queries.MarkRow) error
 }
 
 // The exports are named after the import kind whose format they are written
-// in, so that an export imports back under its own name.
+// in, so that an export imports back under its own name; the marks export
+// is a report of the marking, with no import of its own.
 const (
 	ExportSupervisorAssignments = "supervisor-assignments"
 	ExportFinalGrades           = "final-grades"
+	ExportMarks                 = "marks"
 )
 
 // ExportNames lists the exports, in the order the docs give them.
-var ExportNames = []string{ExportSupervisorAssignments, ExportFinalGrades}
+var ExportNames = []string{ExportSupervisorAssignments, ExportFinalGrades, ExportMarks}
+
+// ReportExports are the exports that are reports, written in no import's
+// format (so nothing imports them back).
+var ReportExports = []string{ExportMarks}
 
 // exportAliases are the exports' earlier names, still answered for clients
 // written against them; the docs give only ExportNames.
 var exportAliases = map[string]string{"assignments": ExportSupervisorAssignments, "grades": ExportFinalGrades}
 
 func (s *Server) exportRoutes(r *mux.Router) {
-	r.HandleFunc("/v1/exports/{name}.csv", s.authed(s.reads(s.export, projections.CollStudents, projections.CollUsers), events.RoleCoordinator)).Methods(http.MethodGet)
+	r.HandleFunc("/v1/exports/{name}.csv", s.authed(s.reads(s.export, projections.CollStudents, projections.CollUsers, projections.CollProjects), events.RoleCoordinator)).Methods(http.MethodGet)
 }
 
 func (s *Server) export(w http.ResponseWriter, r *http.Request, a actor) error {
@@ -65,6 +72,14 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, a actor) error {
 			return err
 		}
 		if err := s.CSV.Grades(&buf, rows); err != nil {
+			return err
+		}
+	case ExportMarks:
+		rows, err := s.ExportQ.Marks(r.Context(), a)
+		if err != nil {
+			return err
+		}
+		if err := s.CSV.Marks(&buf, rows); err != nil {
 			return err
 		}
 	default:

@@ -36,18 +36,23 @@ type projectJSON struct {
 	Version      int64      `json:"version"`
 	CreatedAt    *time.Time `json:"created_at,omitempty"`
 	UpdatedAt    *time.Time `json:"updated_at,omitempty"`
+	// Marking is what the caller may see of an accepted project's marking.
+	Marking *markingJSON `json:"marking,omitempty"`
 }
 
-func projectFromDoc(d projections.ProjectDoc) projectJSON {
+// projectFromDoc converts a project already cut for the caller by the queries.
+func projectFromDoc(p queries.Project) projectJSON {
+	d := p.ProjectDoc
 	return projectJSON{ID: d.ID, StudentID: d.OwnerID, Title: d.Title, Description: d.Description, Aim: d.Aim,
 		Rationale: d.Rationale, Status: d.Status, SupervisorID: d.SupervisorID, ExaminerID: d.ExaminerID,
-		Version: d.Version, CreatedAt: utc(d.CreatedAt), UpdatedAt: utc(d.UpdatedAt)}
+		Version: d.Version, CreatedAt: utc(d.CreatedAt), UpdatedAt: utc(d.UpdatedAt), Marking: toMarkingJSON(p.Shown)}
 }
 
-func projectFromState(s project.State, version int64) projectJSON {
+// projectFromState converts a project a command answered, for the caller a.
+func projectFromState(a actor, s project.State, version int64) projectJSON {
 	return projectJSON{ID: s.ID, StudentID: s.OwnerID, Title: s.Title, Description: s.Description, Aim: s.Aim,
 		Rationale: s.Rationale, Status: s.Status, SupervisorID: s.SupervisorID, ExaminerID: s.ExaminerID, Version: version,
-		CreatedAt: utc(s.CreatedAt), UpdatedAt: utc(s.UpdatedAt)}
+		CreatedAt: utc(s.CreatedAt), UpdatedAt: utc(s.UpdatedAt), Marking: stateMarking(a, s)}
 }
 
 type createProjectRequest struct {
@@ -71,7 +76,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, a events.
 	id := res.State.ID
 	w.Header().Set("Location", "/v1/projects/"+id)
 	setETag(w, res.Version)
-	writeJSON(w, http.StatusCreated, projectFromState(res.State, res.Version))
+	writeJSON(w, http.StatusCreated, projectFromState(a, res.State, res.Version))
 	return nil
 }
 
@@ -111,7 +116,7 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request, a events.Act
 	if err != nil {
 		return err
 	}
-	var doc projections.ProjectDoc
+	var doc queries.Project
 	switch {
 	case !asOf.IsZero() && atVersion > 0:
 		return commands.Invalid(commands.FieldError{Field: "as_of", Message: "give as_of or at_version, not both"})
@@ -150,7 +155,7 @@ func (s *Server) editProject(w http.ResponseWriter, r *http.Request, a events.Ac
 		return err
 	}
 	setETag(w, res.Version)
-	writeJSON(w, http.StatusOK, projectFromState(res.State, res.Version))
+	writeJSON(w, http.StatusOK, projectFromState(a, res.State, res.Version))
 	return nil
 }
 

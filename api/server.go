@@ -29,6 +29,7 @@ type Server struct {
 	SupervisorQ queries.Supervisors
 	StudentQ    queries.Students
 	ExportQ     queries.Exports
+	MarkingQ    queries.Marking
 	CSV         CSVWriter
 	Tokens      Tokens
 	// SignInThrottle counts sign-in attempts per account and client,
@@ -127,6 +128,7 @@ func (s *Server) router() *mux.Router {
 		s.userRoutes(r)
 		s.projectRoutes(r)
 		s.cohortRoutes(r)
+		s.markingRoutes(r)
 		s.importRoutes(r)
 		s.allocationRoutes(r)
 		s.exportRoutes(r)

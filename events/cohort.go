@@ -90,7 +90,10 @@ type PreferencesSet struct {
 	SupervisorIDs []string `json:"supervisor_ids" bson:"supervisor_ids"`
 }
 
-// GradeRecorded is a student's final grade and feedback.
+// GradeRecorded is a student's final grade and feedback, as the service
+// recorded it before marking existed: on the student's record, seen by the
+// student at once. It is no longer written; an old one reads as a mark the
+// coordinator set and released (events/marking).
 type GradeRecorded struct {
 	Grade    int    `json:"grade" bson:"grade"`
 	Feedback string `json:"feedback" bson:"feedback"`

@@ -48,5 +48,5 @@ func All() []Registration {
 		{Name: "ProjectCreated", New: func() Data { return &ProjectCreated{} }},
 		{Name: "ProjectEdited", New: func() Data { return &ProjectEdited{} }},
 		{Name: "ProjectWithdrawn", New: func() Data { return &ProjectWithdrawn{} }},
-	}, append(workflowRegistrations(), coordinatorRegistrations()...)...)
+	}, append(append(workflowRegistrations(), coordinatorRegistrations()...), markingRegistrations()...)...)
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/events/marking"
 )
 
 // Read-model collections of the workflow.
@@ -124,11 +125,18 @@ type StudentDoc struct {
 	Via          string         `bson:"via,omitempty"`
 	ProjectID    string         `bson:"project_id,omitempty"` // the accepted project
 	ExaminerID   string         `bson:"examiner_id,omitempty"`
-	Graded       bool           `bson:"graded"`
-	Grade        int            `bson:"grade"`
-	Feedback     string         `bson:"feedback,omitempty"`
-	ProjectIDs   []string       `bson:"project_ids"` // every project the student created, sorted
-	Positions    `bson:",inline"`
+	// Graded, Grade and Feedback are a grade recorded before marking
+	// existed (GradeRecorded), as documents written then kept it; the
+	// queries read it when Marking is empty, so such a document answers
+	// as it did until it is rebuilt.
+	Graded   bool   `bson:"graded"`
+	Grade    int    `bson:"grade"`
+	Feedback string `bson:"feedback,omitempty"`
+	// Marking is the marking on the student's own record (a student placed
+	// without a project); a project's is on the project's document.
+	Marking    marking.Record `bson:"marking,omitempty"`
+	ProjectIDs []string       `bson:"project_ids"` // every project the student created, sorted
+	Positions  `bson:",inline"`
 }
 
 // NewStudents builds each student's overview.
@@ -158,6 +166,10 @@ func studentTargets(e events.Envelope) []string {
 		return []string{e.StreamID}
 	case *events.PreferencesSet, *events.GradeRecorded:
 		return []string{strings.TrimPrefix(e.StreamID, "student:")}
+	case *events.MarkSet, *events.MarkReleased:
+		if e.StreamType == events.StreamStudent {
+			return []string{strings.TrimPrefix(e.StreamID, "student:")}
+		}
 	case *events.StudentAllocated:
 		return []string{d.StudentID}
 	case *events.StudentUnallocated:
@@ -191,6 +203,7 @@ func foldStudent(d *StudentDoc, id string, e events.Envelope) {
 		d.Preferences = x.SupervisorIDs
 	case *events.GradeRecorded:
 		d.Graded, d.Grade, d.Feedback = true, x.Grade, x.Feedback
+		d.Marking = marking.Apply(d.Marking, e)
 	case *events.StudentAllocated:
 		d.SupervisorID, d.Via, d.ProjectID = x.SupervisorID, x.Via, x.ProjectID
 	case *events.StudentUnallocated:
@@ -203,6 +216,10 @@ func foldStudent(d *StudentDoc, id string, e events.Envelope) {
 		}
 	case *events.ExaminerAssigned:
 		d.ExaminerID = x.ExaminerID
+	case *events.MarkSet, *events.MarkReleased:
+		if e.StreamType == events.StreamStudent {
+			d.Marking = marking.Apply(d.Marking, e)
+		}
 	case *events.ProjectCreated:
 		// Kept sorted (ids are UUIDv7: creation order), so the document does
 		// not depend on the order in which different streams were delivered.

@@ -4,23 +4,27 @@ import (
 	"time"
 
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/events/marking"
 )
 
 // ProjectDoc is a project as the query side serves it.
 type ProjectDoc struct {
-	ID           string    `bson:"_id"`
-	OwnerID      string    `bson:"owner_id"`
-	Title        string    `bson:"title"`
-	Description  string    `bson:"description"`
-	Aim          string    `bson:"aim"`
-	Rationale    string    `bson:"rationale"`
-	Status       string    `bson:"status"`
-	SupervisorID string    `bson:"supervisor_id,omitempty"`
-	ExaminerID   string    `bson:"examiner_id,omitempty"`
-	Comment      string    `bson:"comment,omitempty"` // the supervisor's comment on the decision
-	Version      int64     `bson:"version"`
-	CreatedAt    time.Time `bson:"created_at"`
-	UpdatedAt    time.Time `bson:"updated_at"`
+	ID           string `bson:"_id"`
+	OwnerID      string `bson:"owner_id"`
+	Title        string `bson:"title"`
+	Description  string `bson:"description"`
+	Aim          string `bson:"aim"`
+	Rationale    string `bson:"rationale"`
+	Status       string `bson:"status"`
+	SupervisorID string `bson:"supervisor_id,omitempty"`
+	ExaminerID   string `bson:"examiner_id,omitempty"`
+	Comment      string `bson:"comment,omitempty"` // the supervisor's comment on the decision
+	// Marking is whole here; the queries cut it down to what each viewer
+	// may see (marking.Show).
+	Marking   marking.Record `bson:"marking,omitempty"`
+	Version   int64          `bson:"version"`
+	CreatedAt time.Time      `bson:"created_at"`
+	UpdatedAt time.Time      `bson:"updated_at"`
 }
 
 // NewProjects is the projection of project streams into the projects collection.
@@ -52,6 +56,7 @@ func FoldProject(d ProjectDoc, e events.Envelope) (ProjectDoc, bool) {
 	case *events.ProjectExaminerSet:
 		d.ExaminerID = x.ExaminerID
 	}
+	d.Marking = marking.Apply(d.Marking, e)
 	d.Version, d.UpdatedAt = e.Version, e.RecordedAt
 	return d, d.Status != ""
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/events/marking"
 	"github.com/capstone-pms/capstone/events/visibility"
 	"github.com/capstone-pms/capstone/projections"
 )
@@ -38,8 +39,14 @@ type Students struct{ Reader Reader }
 // what the viewer may see: the parts View leaves out are empty.
 type StudentOverview struct {
 	projections.StudentDoc
-	Projects []projections.ProjectDoc
+	Projects []Project
 	View     visibility.StudentView
+	// Marking is the student's marking (their accepted project's, or their
+	// record's) as the viewer may see it; nil when they may see none of it.
+	Marking *marking.Shown
+	// Released is what was released to the student, when View.Grade lets
+	// the viewer see it.
+	Released *marking.Release
 }
 
 // Get returns the part of a student's overview the viewer may see, with
@@ -62,26 +69,75 @@ func (q Students) Get(ctx context.Context, v Viewer, id string) (StudentOverview
 	for _, p := range projects {
 		facts.Projects = append(facts.Projects, projectFacts(p))
 	}
-	out := StudentOverview{StudentDoc: doc, Projects: []projections.ProjectDoc{}, View: visibility.SeesStudent(v, facts)}
+	out := StudentOverview{StudentDoc: doc, Projects: []Project{}, View: visibility.SeesStudent(v, facts)}
 	if !out.View.Record {
 		return StudentOverview{}, ErrNotFound
 	}
 	for _, p := range projects {
 		if visible(v, p) {
-			out.Projects = append(out.Projects, p)
+			out.Projects = append(out.Projects, seen(v, p, p))
 		}
+	}
+	if out.View.Grade {
+		out.Marking, out.Released = studentMarking(v, doc, projects)
 	}
 	if !out.View.Placement {
 		out.SupervisorID, out.Via, out.ExaminerID, out.ProjectID = "", "", "", ""
 	}
-	if !out.View.Grade {
-		out.Graded, out.Grade, out.Feedback = false, 0, ""
-	}
+	// The record's own marks reach the caller only through Marking and Released.
+	out.Graded, out.Grade, out.Feedback, out.StudentDoc.Marking = false, 0, "", marking.Record{}
 	if !out.View.Preferences {
 		out.Preferences = nil
 	}
 	out.ProjectIDs = nil // every project id, visible or not: not for the caller
 	return out, nil
+}
+
+// Unit is what is marked for a student: their accepted project, or, for
+// a student placed without one (or graded before marking existed), their
+// record.
+type Unit struct {
+	Project *projections.ProjectDoc // nil for the record
+	Record  marking.Record
+	// Facts are the ties the visibility rule asks about: the project's, or
+	// for the record the student's placement (their supervisor and examiner
+	// stand as its markers).
+	Facts visibility.Project
+}
+
+// unitOf is a student's marking unit, given their accepted project (nil if
+// none). A project that has seen no marking yet leaves a grade recorded on
+// the record before marking existed showing, as it did.
+func unitOf(doc projections.StudentDoc, accepted *projections.ProjectDoc) Unit {
+	record := doc.Marking
+	if record.Empty() && doc.Graded {
+		record = marking.Legacy(doc.Grade, doc.Feedback) // a document not rebuilt since marking came
+	}
+	if accepted != nil && marking.OnProject(accepted.Marking, record) {
+		return Unit{Project: accepted, Record: accepted.Marking, Facts: projectFacts(*accepted)}
+	}
+	return Unit{Record: record, Facts: visibility.Project{OwnerID: doc.ID, SupervisorID: doc.SupervisorID,
+		ExaminerID: doc.ExaminerID, Status: events.StatusAccepted}}
+}
+
+// studentMarking is the student's marking as v may see it, and what was
+// released to the student.
+func studentMarking(v Viewer, doc projections.StudentDoc, projects []projections.ProjectDoc) (*marking.Shown, *marking.Release) {
+	var accepted *projections.ProjectDoc
+	for i := range projects {
+		if projects[i].ID == doc.ProjectID && projects[i].Status == events.StatusAccepted {
+			accepted = &projects[i]
+		}
+	}
+	u := unitOf(doc, accepted)
+	if u.Project == nil && u.Record.Empty() && doc.SupervisorID == "" {
+		return nil, nil // placed with no one, never graded: nothing is marked
+	}
+	shown, ok := marking.Show(v, u.Facts, u.Record)
+	if !ok {
+		return nil, nil
+	}
+	return &shown, shown.Released
 }
 
 // projects reads a student's projects, leaving out the withdrawn ones.

@@ -51,26 +51,86 @@ func (q Exports) Assignments(ctx context.Context, v Viewer) ([]AssignmentRow, er
 	return out, nil
 }
 
-// Grades lists every graded student, by e-mail.
+// Grades lists every student with an agreed mark, by e-mail: the final
+// grades, released or not (the export is the coordinator's), with the
+// feedback that goes with each (marking.Record.FinalFeedback).
 func (q Exports) Grades(ctx context.Context, v Viewer) ([]GradeRow, error) {
-	if !visibility.SeesAll(v) {
-		return nil, ErrForbidden
-	}
-	students, err := Students{Reader: q.Reader}.All(ctx)
+	units, err := Marking{Reader: q.Reader}.Units(ctx, v)
 	if err != nil {
 		return nil, err
 	}
 	var out []GradeRow
-	for _, s := range students {
-		if s.Graded {
-			out = append(out, GradeRow{Student: Person{Code: s.Profile.Code, Email: s.Email, Name: s.Name}, Grade: s.Grade, Feedback: s.Feedback})
+	for _, u := range units {
+		if a := u.Record.Agreed; a != nil {
+			out = append(out, GradeRow{Student: personOf(u.Student), Grade: a.Mark, Feedback: u.Record.FinalFeedback()})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Student.Email < out[j].Student.Email })
 	return out, nil
 }
 
+// MarkRow is one student's marking, whole.
+type MarkRow struct {
+	Student              Person
+	ProjectID, Title     string // empty for a mark on the student's record
+	State                string
+	Supervisor, Examiner Person
+	SupervisorMark       *int
+	SupervisorFeedback   string
+	ExaminerMark         *int
+	ExaminerFeedback     string
+	AgreedMark           *int
+	AgreedBy             string // events.AgreedByMarkers, ...
+	ModerationComment    string
+	Feedback             string // the coordinator's, for a mark they set
+	ReleasedMark         *int   // what the student sees (nil before a release)
+}
+
+// Marks lists every student's marking, by student e-mail: both marks, the
+// agreed mark, the state and the feedback.
+func (q Exports) Marks(ctx context.Context, v Viewer) ([]MarkRow, error) {
+	units, err := Marking{Reader: q.Reader}.Units(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	people := map[string]Person{}
+	out := make([]MarkRow, 0, len(units))
+	for _, u := range units {
+		r := u.Record
+		row := MarkRow{Student: personOf(u.Student), State: r.State()}
+		if u.Project != nil {
+			row.ProjectID, row.Title = u.Project.ID, u.Project.Title
+		}
+		if row.Supervisor, err = q.person(ctx, people, u.Facts.SupervisorID); err != nil {
+			return nil, err
+		}
+		if row.Examiner, err = q.person(ctx, people, u.Facts.ExaminerID); err != nil {
+			return nil, err
+		}
+		if m := r.Supervisor; m != nil {
+			row.SupervisorMark, row.SupervisorFeedback = &m.Mark, m.Feedback
+		}
+		if m := r.Examiner; m != nil {
+			row.ExaminerMark, row.ExaminerFeedback = &m.Mark, m.Feedback
+		}
+		if a := r.Agreed; a != nil {
+			row.AgreedMark, row.AgreedBy, row.ModerationComment, row.Feedback = &a.Mark, a.Via, a.Comment, a.Feedback
+		}
+		if rel := r.Released; rel != nil {
+			row.ReleasedMark = &rel.Mark
+		}
+		out = append(out, row)
+	}
+	return out, nil
+}
+
+func personOf(s projections.StudentDoc) Person {
+	return Person{Code: s.Profile.Code, Email: s.Email, Name: s.Name}
+}
+
 func (q Exports) person(ctx context.Context, cache map[string]Person, id string) (Person, error) {
+	if id == "" {
+		return Person{}, nil
+	}
 	if p, ok := cache[id]; ok {
 		return p, nil
 	}

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/events/marking"
 	"github.com/capstone-pms/capstone/events/visibility"
 	"github.com/capstone-pms/capstone/projections"
 )
@@ -69,35 +70,61 @@ func visibleFilter(v Viewer) []Match {
 	return out
 }
 
+// Project is a project as one viewer may see it: Shown is its marking cut
+// down by the rule (with its state as they may know it), nil when they may
+// see none of it. The document's own, whole record is left empty, so that
+// nothing the viewer may not see can be shown by mistake.
+type Project struct {
+	projections.ProjectDoc
+	Shown *marking.Shown
+}
+
+// seen cuts a project document (as it is now, or as it was) for the
+// viewer, by what the project now is to them. An accepted project is being
+// marked even before the first mark (to-mark); a project never accepted
+// has no marking to show.
+func seen(v Viewer, d, now projections.ProjectDoc) Project {
+	out := Project{ProjectDoc: d}
+	out.ProjectDoc.Marking = marking.Record{}
+	if d.Status != events.StatusAccepted && d.Marking.Empty() {
+		return out
+	}
+	if shown, ok := d.Marking.For(visibility.SeesMarks(v, projectFacts(now), now.Marking.Facts())); ok {
+		out.Shown = &shown
+	}
+	return out
+}
+
 // Get returns a project the viewer may see. With minVersion > 0 it shows at
 // least that version (the caller's own write), folding from the event store
 // what the read model lacks.
-func (q Projects) Get(ctx context.Context, v Viewer, id string, minVersion int64) (projections.ProjectDoc, error) {
+func (q Projects) Get(ctx context.Context, v Viewer, id string, minVersion int64) (Project, error) {
 	var doc projections.ProjectDoc
 	found, err := q.Reader.Get(ctx, projections.CollProjects, id, &doc)
 	if err != nil {
-		return projections.ProjectDoc{}, err
+		return Project{}, err
 	}
 	doc, found, err = upTo(ctx, q.Streams, id, doc, found, doc.Version, minVersion, projections.FoldProject)
 	if ahead := (*VersionNotFoundError)(nil); err != nil && !errors.As(err, &ahead) {
-		return projections.ProjectDoc{}, err
+		return Project{}, err
 	}
 	// Who may see it comes first: a missing version says nothing to others.
 	if !found || doc.Status == events.StatusWithdrawn || !visible(v, doc) {
-		return projections.ProjectDoc{}, ErrNotFound
+		return Project{}, ErrNotFound
 	}
-	return doc, err
+	return seen(v, doc, doc), err
 }
 
 // Past rebuilds the project as it was at a time or version by folding its
-// stream. Who may see it is decided by the project as it is now.
-func (q Projects) Past(ctx context.Context, v Viewer, id string, at PastState) (projections.ProjectDoc, error) {
-	evs, err := q.History(ctx, v, id)
+// stream. Who may see it, and which of its marks, is decided by the
+// project as it is now.
+func (q Projects) Past(ctx context.Context, v Viewer, id string, at PastState) (Project, error) {
+	evs, now, err := q.stream(ctx, v, id)
 	if err != nil {
-		return projections.ProjectDoc{}, err
+		return Project{}, err
 	}
 	if latest := evs[len(evs)-1].Version; at.AtVersion > latest {
-		return projections.ProjectDoc{}, &VersionNotFoundError{Want: at.AtVersion, Latest: latest}
+		return Project{}, &VersionNotFoundError{Want: at.AtVersion, Latest: latest}
 	}
 	var doc projections.ProjectDoc
 	exists := false
@@ -108,9 +135,9 @@ func (q Projects) Past(ctx context.Context, v Viewer, id string, at PastState) (
 		doc, exists = projections.FoldProject(doc, e)
 	}
 	if !exists {
-		return projections.ProjectDoc{}, &NotYetExistingError{AsOf: at.AsOf, CreatedAt: evs[0].RecordedAt}
+		return Project{}, &NotYetExistingError{AsOf: at.AsOf, CreatedAt: evs[0].RecordedAt}
 	}
-	return doc, nil
+	return seen(v, doc, now), nil
 }
 
 // NotYetExistingError answers a time before a project existed: it is not
@@ -126,7 +153,23 @@ func (e *NotYetExistingError) Error() string {
 }
 
 // List returns a page of the projects the viewer may see.
-func (q Projects) List(ctx context.Context, v Viewer, f ProjectFilter) (Page[projections.ProjectDoc], error) {
+func (q Projects) List(ctx context.Context, v Viewer, f ProjectFilter) (Page[Project], error) {
+	docs, err := q.list(ctx, v, f)
+	if err != nil {
+		return Page[Project]{}, err
+	}
+	return seenPage(v, docs), nil
+}
+
+func seenPage(v Viewer, docs Page[projections.ProjectDoc]) Page[Project] {
+	out := Page[Project]{Items: make([]Project, len(docs.Items)), NextCursor: docs.NextCursor}
+	for i, d := range docs.Items {
+		out.Items[i] = seen(v, d, d)
+	}
+	return out
+}
+
+func (q Projects) list(ctx context.Context, v Viewer, f ProjectFilter) (Page[projections.ProjectDoc], error) {
 	filter := Filter{Equal: map[string]string{}, NotEqual: map[string]string{"status": events.StatusWithdrawn},
 		After: f.Cursor, Limit: f.Limit, Search: []string{"title", "description"}, Term: f.Query}
 	for field, val := range map[string]string{"status": f.Status, "supervisor_id": f.SupervisorID, "owner_id": f.StudentID} {
@@ -206,18 +249,37 @@ const getAllParallel = 8
 // History returns the events of a project the viewer may see, including a
 // withdrawn one (its history stays). Who may see it is decided by the
 // project folded from its own stream, so the answer does not wait for the
-// read model.
+// read model. Its marking events are shown as its marks are: a marker does
+// not see the other marker's mark before both are in, a student sees only
+// what was released to them.
 func (q Projects) History(ctx context.Context, v Viewer, id string) ([]events.Envelope, error) {
-	evs, err := history(ctx, q.Streams, events.StreamProject, id)
+	evs, now, err := q.stream(ctx, v, id)
 	if err != nil {
 		return nil, err
+	}
+	view := visibility.SeesMarks(v, projectFacts(now), now.Marking.Facts())
+	shown := make([]events.Envelope, 0, len(evs))
+	for _, e := range evs {
+		if marking.Shows(view, e.Data) {
+			shown = append(shown, e)
+		}
+	}
+	return shown, nil
+}
+
+// stream reads a project's whole stream for a viewer who may see the
+// project, with the project as it is now.
+func (q Projects) stream(ctx context.Context, v Viewer, id string) ([]events.Envelope, projections.ProjectDoc, error) {
+	evs, err := history(ctx, q.Streams, events.StreamProject, id)
+	if err != nil {
+		return nil, projections.ProjectDoc{}, err
 	}
 	var doc projections.ProjectDoc
 	for _, e := range evs {
 		doc, _ = projections.FoldProject(doc, e)
 	}
 	if !visible(v, doc) {
-		return nil, ErrNotFound
+		return nil, projections.ProjectDoc{}, ErrNotFound
 	}
-	return evs, nil
+	return evs, doc, nil
 }

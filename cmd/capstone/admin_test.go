@@ -22,7 +22,7 @@ func TestAdminProjections(t *testing.T) {
 		}
 		return false
 	})
-	if len(st.items()) != 4 {
+	if len(st.items()) != len(ProjectionNames()) {
 		t.Fatalf("status: %s", st.Raw)
 	}
 	s.expect(s.do("POST", "/v1/admin/projections/rebuild", admin, map[string]any{"projections": []string{"nope"}}), 400)

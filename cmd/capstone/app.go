@@ -369,6 +369,7 @@ func (a *App) start(ctx context.Context) error {
 		SupervisorQ:      queries.Supervisors{Reader: rm},
 		StudentQ:         queries.Students{Reader: rm},
 		ExportQ:          queries.Exports{Reader: rm},
+		MarkingQ:         queries.Marking{Reader: rm, Streams: es},
 		CSV:              csvExports{},
 		Tokens:           tokenAdapter{tokens},
 		SignInThrottle:   auth.NewSignInThrottle(auth.DefaultSignInPolicy),
@@ -488,6 +489,19 @@ func (csvExports) Grades(w io.Writer, rows []queries.GradeRow) error {
 			Grade: r.Grade, Feedback: r.Feedback}
 	}
 	return csvio.WriteGrades(w, out)
+}
+
+func (csvExports) Marks(w io.Writer, rows []queries.MarkRow) error {
+	out := make([]csvio.Marks, len(rows))
+	for i, r := range rows {
+		out[i] = csvio.Marks{StudentCode: r.Student.Code, StudentEmail: r.Student.Email, StudentName: r.Student.Name,
+			ProjectID: r.ProjectID, ProjectTitle: r.Title, State: r.State,
+			SupervisorEmail: r.Supervisor.Email, SupervisorMark: r.SupervisorMark, SupervisorFeedback: r.SupervisorFeedback,
+			ExaminerEmail: r.Examiner.Email, ExaminerMark: r.ExaminerMark, ExaminerFeedback: r.ExaminerFeedback,
+			AgreedMark: r.AgreedMark, AgreedBy: r.AgreedBy, ModerationComment: r.ModerationComment, Feedback: r.Feedback,
+			ReleasedMark: r.ReleasedMark}
+	}
+	return csvio.WriteMarks(w, out)
 }
 
 // listen binds the HTTP address, saying what to do when it is taken.

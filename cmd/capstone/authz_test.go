@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,9 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/capstone-pms/capstone/commands"
-	"github.com/capstone-pms/capstone/events"
 )
 
 // caller is one column of the authorization table.
@@ -95,7 +91,6 @@ func TestAuthorizationTable(t *testing.T) {
 	s := startService(t)
 	// Routes rebuilds the router: list them before any request is in flight.
 	registered := s.app.API.Routes()
-	ctx := context.Background()
 
 	admin := s.admin()
 	const pw = "authz table password"
@@ -116,12 +111,6 @@ func TestAuthorizationTable(t *testing.T) {
 		tokens[c] = s.signIn(emails[c], passwords[c])
 	}
 
-	// Student A is placed with supervisor 1 (so supervisor 1 is "their
-	// supervisor") and has a project submitted to supervisor 1, with the
-	// examiner as its second examiner.
-	if _, err := s.app.Cohort.AssignSupervisor(ctx, commands.Meta{Actor: events.SystemActor}, stuA, sup1); err != nil {
-		t.Fatal(err)
-	}
 	// newProject creates a project of student A submitted to supervisor 1,
 	// with the examiner; rejected leaves it rejected (so it can be submitted).
 	newProject := func(title string, rejected bool) string {
@@ -133,6 +122,12 @@ func TestAuthorizationTable(t *testing.T) {
 		}
 		return id
 	}
+	// Student A is placed with supervisor 1 (so supervisor 1 is "their
+	// supervisor") through an accepted project, which the examiner examines
+	// (so both mark it); another project of theirs is submitted to
+	// supervisor 1, with the examiner as its second examiner.
+	marked := newProject("The marked project", false)
+	s.expect(s.do("POST", "/v1/projects/"+marked+"/decision", tokens[azSupervisor], map[string]string{"decision": "accept"}), 200)
 	proj := newProject("The project", false)
 
 	// newUser creates a fresh student with a password; it returns the id and
@@ -152,6 +147,22 @@ func TestAuthorizationTable(t *testing.T) {
 		id := s.createUser(admin, fmt.Sprintf("authz-nopw%d@uni.example", n), "No Password", []string{"student"}, "")
 		return s.expect(s.do("POST", "/v1/users/"+id+"/password-token", admin, nil), 201).str("token")
 	}
+	// acceptedProject gives a fresh student a project accepted by
+	// supervisor 1 and examined by the examiner; marks, when given, are
+	// the supervisor's and the examiner's.
+	acceptedProject := func(marks ...int) string {
+		t.Helper()
+		_, tok := newUser()
+		id := s.expect(s.do("POST", "/v1/projects", tok, map[string]string{"title": "Another student's", "supervisor_id": sup1}), 201).str("id")
+		s.expect(s.do("POST", "/v1/projects/"+id+"/decision", tokens[azSupervisor], map[string]string{"decision": "accept"}), 200)
+		s.expect(s.do("PUT", "/v1/projects/"+id+"/examiner", admin, map[string]string{"examiner_id": exam}), 200)
+		for i, m := range marks {
+			s.expect(s.do("PUT", "/v1/projects/"+id+"/mark", tokens[[]azCaller{azSupervisor, azExaminer}[i]], map[string]any{"mark": m}), 200)
+		}
+		return id
+	}
+
+	toMark, apart, graded := acceptedProject(), acceptedProject(20, 90), acceptedProject()
 
 	waitFor(t, "the read models of the cohort", func() bool {
 		st := s.do("GET", "/v1/students/"+stuA, admin, nil)
@@ -251,7 +262,17 @@ func TestAuthorizationTable(t *testing.T) {
 			return authzCall{path: "/v1/projects/" + newProject(fmt.Sprintf("To decide (%s)", c), false) + "/decision", body: map[string]string{"decision": "reject", "comment": "Too broad"}}
 		}},
 		{"PUT", "/v1/projects/{id}/examiner", azOnly(az200, azCoordinator), fixed("/v1/projects/"+proj+"/examiner", map[string]string{"examiner_id": exam})},
-		{"PUT", "/v1/projects/{id}/grade", azOnly(az200, azCoordinator), fixed("/v1/projects/"+proj+"/grade", map[string]any{"grade": 68, "feedback": "Solid"})},
+
+		// Marking (on accepted projects of other students: student A, and
+		// other students, lack a marker's role anyway).
+		{"PUT", "/v1/projects/{id}/grade", azOnly(az200, azCoordinator), fixed("/v1/projects/"+graded+"/grade", map[string]any{"grade": 68, "feedback": "Solid"})},
+		{"PUT", "/v1/projects/{id}/mark", [azNCallers]int{az401, az403, az200, az404, az200, az403, az403},
+			fixed("/v1/projects/"+toMark+"/mark", map[string]any{"mark": 60, "feedback": "Fair"})},
+		{"POST", "/v1/projects/{id}/moderation", azOnly(az200, azCoordinator), fixed("/v1/projects/"+apart+"/moderation", map[string]any{"mark": 55, "comment": "Read again"})},
+		{"GET", "/v1/marking", azOnly(az200, azCoordinator), fixed("/v1/marking", nil)},
+		{"PUT", "/v1/marking/threshold", azOnly(az200, azCoordinator), fixed("/v1/marking/threshold", map[string]any{"threshold": 12})},
+		{"POST", "/v1/marking/release", azOnly(az200, azCoordinator), fixed("/v1/marking/release", nil)},
+		{"GET", "/v1/me/marking", [azNCallers]int{az401, az403, az200, az200, az200, az403, az403}, fixed("/v1/me/marking", nil)},
 
 		// Coordinator only.
 		{"POST", "/v1/imports/{kind}", azOnly(az200, azCoordinator), func(azCaller) authzCall {
@@ -333,6 +354,81 @@ func TestAuthorizationTable(t *testing.T) {
 		slices.Sort(failed)
 		t.Logf("failing cells:\n  %s", strings.Join(failed, "\n  "))
 	}
+
+	checkBlindMarking(t, s, table, tokens, marked, stuA)
+}
+
+// checkBlindMarking walks student A's accepted project through marking and,
+// after each step, asks every GET route of the table (and the paths that
+// show this project's marks) as every caller: a mark's feedback, and the
+// moderator's comment, must never reach a caller the marks table of
+// docs/visibility.md does not give it to, and must reach each one it does.
+// A new GET route is asked too, by its row, so it cannot leak unnoticed.
+func checkBlindMarking(t *testing.T, s *service, table []authzRow, tokens [azNCallers]string, marked, stuA string) {
+	t.Helper()
+	secret := func(what string) string { return fmt.Sprintf("%s-%d", what, time.Now().UnixNano()) }
+	sup, exa, mod := secret("supervisor-feedback"), secret("examiner-feedback"), secret("moderator-comment")
+	extra := map[string][]string{
+		"GET /v1/projects/{id}": {"/v1/projects/" + marked, "/v1/projects/" + marked + "?at_version=1000",
+			"/v1/projects/" + marked + "?as_of=2100-01-01T00:00:00Z"},
+		"GET /v1/projects/{id}/history": {"/v1/projects/" + marked + "/history"},
+		"GET /v1/projects":              {"/v1/projects?status=accepted", "/v1/projects?student_id=" + stuA},
+		"GET /v1/students/{id}":         {"/v1/students/" + stuA},
+		"GET /v1/exports/{name}.csv":    {"/v1/exports/marks.csv", "/v1/exports/final-grades.csv"},
+	}
+	staff := []azCaller{azCoordinator, azSupervisor, azExaminer}
+	scan := func(step string, seenBy map[string][]azCaller) {
+		t.Helper()
+		asked := 0
+		for c := azNobody; c < azNCallers; c++ {
+			seen := map[string]bool{}
+			for _, row := range table {
+				if row.method != "GET" {
+					continue
+				}
+				for _, path := range append([]string{row.call(c).path}, extra[row.key()]...) {
+					if strings.Contains(path, "at_version=1000") {
+						path = strings.Replace(path, "1000", fmt.Sprint(s.expect(s.do("GET", "/v1/projects/"+marked, tokens[azCoordinator], nil), 200).num("version")), 1)
+					}
+					r := s.do("GET", path, tokens[c], nil)
+					asked++
+					for token, allowed := range seenBy {
+						if !strings.Contains(r.Raw, token) {
+							continue
+						}
+						seen[token] = true
+						if !slices.Contains(allowed, c) {
+							t.Errorf("%s: GET %s as %s shows %s", step, path, c, token)
+						}
+					}
+				}
+			}
+			for token, allowed := range seenBy {
+				if slices.Contains(allowed, c) && !seen[token] {
+					t.Errorf("%s: no route shows %s to %s, who may see it", step, token, c)
+				}
+			}
+		}
+		t.Logf("%s: %d answers checked", step, asked)
+	}
+	put := func(c azCaller, path string, body any, method string) {
+		t.Helper()
+		r := s.expect(s.do(method, path, tokens[c], body), 200)
+		if c == azSupervisor && strings.Contains(r.Raw, exa) {
+			t.Errorf("the supervisor's write answer shows the examiner's mark: %s", r.Raw)
+		}
+	}
+
+	put(azSupervisor, "/v1/projects/"+marked+"/mark", map[string]any{"mark": 30, "feedback": sup}, "PUT")
+	scan("the supervisor's mark in", map[string][]azCaller{sup: {azCoordinator, azSupervisor}})
+	put(azSupervisor, "/v1/projects/"+marked+"/mark", map[string]any{"mark": 31, "feedback": sup}, "PUT") // a revision
+	put(azExaminer, "/v1/projects/"+marked+"/mark", map[string]any{"mark": 80, "feedback": exa}, "PUT")
+	scan("both marks in, too far apart", map[string][]azCaller{sup: staff, exa: staff})
+	put(azCoordinator, "/v1/projects/"+marked+"/moderation", map[string]any{"mark": 56, "comment": mod}, "POST")
+	scan("moderated", map[string][]azCaller{sup: staff, exa: staff, mod: staff})
+	put(azCoordinator, "/v1/marking/release", map[string]any{"project_ids": []string{marked}}, "POST")
+	withOwner := append(slices.Clone(staff), azOwner)
+	scan("released", map[string][]azCaller{sup: withOwner, exa: withOwner, mod: staff})
 }
 
 // authzUpload posts a CSV file as multipart/form-data, with the token if any.

@@ -893,7 +893,8 @@ func TestOpenAPIResponsesMatchSchemas(t *testing.T) {
 	c.check("POST", "/v1/auth/set-password", want(s.do("POST", "/v1/auth/set-password", "", map[string]string{"token": tok, "password": "supervisor password"}), 401))
 	supID := noPassID
 	sup := s.signIn("sup@uni.example", "supervisor password")
-	examID := s.createUser(admin, "exam@uni.example", "Exam", []string{"examiner"}, "")
+	examID := s.createUser(admin, "exam@uni.example", "Exam", []string{"examiner"}, "examiner password")
+	exam := s.signIn("exam@uni.example", "examiner password")
 
 	// Supervisors and students.
 	c.check("PUT", "/v1/supervisors/{id}/profile", want(s.do("PUT", "/v1/supervisors/"+supID+"/profile", admin, map[string]any{"capacity": 2}), 200))
@@ -938,9 +939,48 @@ func TestOpenAPIResponsesMatchSchemas(t *testing.T) {
 	c.check("PATCH", "/v1/projects/{id}", want(s.do("PATCH", "/v1/projects/"+pid, student, map[string]string{"title": "Late"}), 422))
 	c.check("PUT", "/v1/projects/{id}/examiner", want(s.do("PUT", "/v1/projects/"+pid+"/examiner", admin, map[string]string{"examiner_id": supID}), 422))
 	c.check("PUT", "/v1/projects/{id}/examiner", want(s.do("PUT", "/v1/projects/"+pid+"/examiner", admin, map[string]string{"examiner_id": examID}), 200))
+	// Marking: two blind marks too far apart, moderation, the coordinator's grade, a release.
+	mark := func(tok string, body map[string]any, status int, headers ...string) response {
+		t.Helper()
+		return c.check("PUT", "/v1/projects/{id}/mark", want(s.do("PUT", "/v1/projects/"+pid+"/mark", tok, body, headers...), status))
+	}
+	mark(sup, map[string]any{"mark": 101}, 400)
+	mark(sup, map[string]any{"mark": 60}, 400, "If-Match", "three")
+	mark(admin, map[string]any{"mark": 60}, 403)
+	mark(exam, map[string]any{"mark": 60}, 412, "If-Match", `"1"`)
+	first := mark(sup, map[string]any{"mark": 40, "feedback": "Thin"}, 200)
+	if m, _ := first.Body["marking"].(map[string]any); m == nil || m["state"] != "waiting" {
+		t.Fatalf("the first marker's answer: %s", first.Raw)
+	}
+	c.check("GET", "/v1/me/marking", want(s.do("GET", "/v1/me/marking", sup, nil), 200))
+	c.check("GET", "/v1/me/marking", want(s.do("GET", "/v1/me/marking?cursor=%25%25", sup, nil), 400))
+	c.check("GET", "/v1/me/marking", want(s.do("GET", "/v1/me/marking", student, nil), 403))
+	c.check("GET", "/v1/marking", want(s.do("GET", "/v1/marking", admin, nil), 200))
+	c.check("POST", "/v1/projects/{id}/moderation", want(s.do("POST", "/v1/projects/"+pid+"/moderation", admin, map[string]any{"mark": 50}), 422))
+	mark(exam, map[string]any{"mark": 80, "feedback": "Strong"}, 200)
+	mark(sup, map[string]any{"mark": 45}, 422)
+	c.check("GET", "/v1/marking", want(s.do("GET", "/v1/marking", admin, nil), 200))
+	c.check("GET", "/v1/marking", want(s.do("GET", "/v1/marking?after=forged", admin, nil), 400))
+	c.check("GET", "/v1/marking", want(s.do("GET", "/v1/marking", sup, nil), 403))
+	c.check("PUT", "/v1/marking/threshold", want(s.do("PUT", "/v1/marking/threshold", admin, map[string]any{"threshold": 101}), 400))
+	c.check("PUT", "/v1/marking/threshold", want(s.do("PUT", "/v1/marking/threshold", admin, map[string]any{"threshold": 15}), 200))
+	c.check("PUT", "/v1/marking/threshold", want(s.do("PUT", "/v1/marking/threshold", sup, map[string]any{"threshold": 15}), 403))
+	c.check("POST", "/v1/marking/release", want(s.do("POST", "/v1/marking/release", admin, map[string]any{"project_ids": []string{pid}}), 422))
+	c.check("POST", "/v1/marking/release", want(s.do("POST", "/v1/marking/release", admin, map[string]any{"project_ids": []string{}}), 400))
+	c.check("POST", "/v1/projects/{id}/moderation", want(s.do("POST", "/v1/projects/"+pid+"/moderation", sup, map[string]any{"mark": 61}), 403))
+	c.check("POST", "/v1/projects/{id}/moderation", want(s.do("POST", "/v1/projects/"+pid+"/moderation", admin, map[string]any{"mark": 101}), 400))
+	c.check("POST", "/v1/projects/{id}/moderation", want(s.do("POST", "/v1/projects/"+pid+"/moderation", admin, map[string]any{"mark": 61, "comment": "Read twice"}), 200))
+	c.check("POST", "/v1/projects/{id}/moderation", want(s.do("POST", "/v1/projects/01a22504-0000-7000-8000-000000000000/moderation", admin, map[string]any{"mark": 61}), 404))
 	c.check("PUT", "/v1/projects/{id}/grade", want(s.do("PUT", "/v1/projects/"+pid+"/grade", admin, map[string]any{"grade": 101}), 400))
 	c.check("PUT", "/v1/projects/{id}/grade", want(s.do("PUT", "/v1/projects/"+pid+"/grade", admin, map[string]any{"grade": 72, "feedback": "Solid"}), 200))
 	c.check("PUT", "/v1/projects/{id}/grade", want(s.do("PUT", "/v1/projects/"+pid+"/grade", student, map[string]any{"grade": 100}), 403))
+	c.check("PUT", "/v1/projects/{id}/grade", want(s.do("PUT", "/v1/projects/01a22504-0000-7000-8000-000000000000/grade", admin, map[string]any{"grade": 1}), 404))
+	c.check("POST", "/v1/marking/release", want(s.do("POST", "/v1/marking/release", student, nil), 403))
+	released := c.check("POST", "/v1/marking/release", want(s.do("POST", "/v1/marking/release", admin, nil), 200))
+	if n := len(released.Body["released"].([]any)); n != 1 {
+		t.Fatalf("the release: %s", released.Raw)
+	}
+	c.check("GET", "/v1/me/marking", want(s.do("GET", "/v1/me/marking?limit=1", exam, nil), 200))
 	waitFor(t, "the accepted project", func() bool {
 		return s.do("GET", fmt.Sprintf("/v1/projects/%s?min_version=%d", pid, accepted.num("version")+1), student, nil).str("examiner_id") != ""
 	})
@@ -959,6 +999,7 @@ func TestOpenAPIResponsesMatchSchemas(t *testing.T) {
 	c.check("GET", "/v1/students/{id}", want(s.do("GET", "/v1/students/"+supID, student, nil), 404))
 	c.check("DELETE", "/v1/projects/{id}", want(s.do("DELETE", "/v1/projects/"+pid, student, nil), 422))
 	draft := c.check("POST", "/v1/projects", want(s.do("POST", "/v1/projects", student, map[string]string{"title": "Second thoughts"}), 201))
+	c.check("PUT", "/v1/projects/{id}/grade", want(s.do("PUT", "/v1/projects/"+draft.str("id")+"/grade", admin, map[string]any{"grade": 1}), 422))
 	c.check("DELETE", "/v1/projects/{id}", want(s.do("DELETE", "/v1/projects/"+draft.str("id"), student, nil, "If-Match", draft.Header.Get("ETag")), 204))
 	c.check("DELETE", "/v1/projects/{id}", want(s.do("DELETE", "/v1/projects/"+draft.str("id"), student, nil), 404))
 
@@ -968,6 +1009,7 @@ func TestOpenAPIResponsesMatchSchemas(t *testing.T) {
 	c.check("POST", "/v1/imports/{kind}", want(s.upload(admin, "students", "s.csv", []byte("Name\nx\n"), ""), 400))
 	c.check("POST", "/v1/imports/{kind}", want(s.do("POST", "/v1/imports/students", admin, map[string]string{}), 415))
 	c.check("GET", "/v1/exports/{name}.csv", want(s.do("GET", "/v1/exports/final-grades.csv", admin, nil), 200))
+	c.check("GET", "/v1/exports/{name}.csv", want(s.do("GET", "/v1/exports/marks.csv", admin, nil), 200))
 	c.check("GET", "/v1/exports/{name}.csv", want(s.do("GET", "/v1/exports/supervisor-assignments.csv", student, nil), 403))
 	c.check("GET", "/v1/exports/{name}.csv", want(s.do("GET", "/v1/exports/wizards.csv", admin, nil), 404))
 	c.check("DELETE", "/v1/users/{id}", want(s.do("DELETE", "/v1/users/"+examID, admin, nil, "If-Match", `"7"`), 412))

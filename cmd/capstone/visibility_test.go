@@ -44,7 +44,7 @@ type visProject struct {
 // says: a student with a pending proposal to one supervisor, a proposal
 // rejected by them, a proposal accepted by another (so placed with them),
 // a draft that already names the examiner, and a withdrawn one; ranked
-// preferences and a final grade.
+// preferences and a final grade, released.
 func TestVisibilityOverHTTP(t *testing.T) {
 	s := startService(t)
 	admin := s.admin()
@@ -91,6 +91,7 @@ func TestVisibilityOverHTTP(t *testing.T) {
 		s.expect(s.do("PUT", "/v1/projects/"+byName[p].id+"/examiner", admin, map[string]string{"examiner_id": ids[visExaminer]}), 200)
 	}
 	s.expect(s.do("PUT", "/v1/projects/"+byName["accepted"].id+"/grade", admin, map[string]any{"grade": 71, "feedback": "Well argued"}), 200)
+	s.expect(s.do("POST", "/v1/marking/release", admin, nil), 200)
 	s.expect(s.do("DELETE", "/v1/projects/"+byName["withdrawn"].id, tokens[visOwner], nil), 204)
 
 	waitFor(t, "the read models of the student and their projects", func() bool {
@@ -256,7 +257,7 @@ func checkStudentRecord(t *testing.T, s *service, v visViewer, tok, stu string, 
 		keys  []string
 	}{
 		{placement, []string{"supervisor_id", "assigned_via", "examiner_id", "project"}},
-		{grade, []string{"grade", "feedback"}},
+		{grade, []string{"grade", "feedback", "marking"}},
 		{preferences, []string{"preferences"}},
 	} {
 		for _, k := range part.keys {

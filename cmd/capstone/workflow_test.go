@@ -15,8 +15,8 @@ import (
 )
 
 // TestProposalWorkflow: a student proposes, is rejected, edits and proposes
-// to another supervisor, is accepted; examiner and grade are recorded; the
-// overview and the supervisors list agree.
+// to another supervisor, is accepted; examiner and grade are recorded, and
+// the grade released; the overview and the supervisors list agree.
 func TestProposalWorkflow(t *testing.T) {
 	s := startService(t)
 	admin := s.admin()
@@ -59,6 +59,11 @@ func TestProposalWorkflow(t *testing.T) {
 	s.expect(s.do("PUT", "/v1/projects/"+pid+"/grade", admin, map[string]any{"grade": 101}), 400)
 	s.expect(s.do("PUT", "/v1/projects/"+pid+"/grade", admin, map[string]any{"grade": 72, "feedback": "Solid"}), 200)
 	s.expect(s.do("PUT", "/v1/projects/"+pid+"/grade", st, map[string]any{"grade": 100}), 403)
+	// A grade reaches the student once it is released.
+	if r := s.expect(s.do("GET", "/v1/students/"+stu, st, nil), 200); r.Body["grade"] != nil || r.Body["marking"] != nil {
+		t.Fatalf("the student sees a grade before its release: %s", r.Raw)
+	}
+	s.expect(s.do("POST", "/v1/marking/release", admin, map[string]any{"project_ids": []string{pid}}), 200)
 
 	waitFor(t, "the overview", func() bool {
 		r := s.do("GET", "/v1/students/"+stu, st, nil)

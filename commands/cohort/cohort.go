@@ -28,6 +28,17 @@ type State struct {
 	Supervisor map[string]Allocation `json:"supervisors"` // student -> allocation
 	Examiner   map[string]string     `json:"examiners"`   // student -> examiner
 	Runs       map[string]bool       `json:"runs"`        // allocation run ids applied
+	// MarkingThreshold is how far apart two marks may be and still agree;
+	// nil until the coordinator sets one (see Threshold).
+	MarkingThreshold *int `json:"marking_threshold,omitempty"`
+}
+
+// Threshold is the cohort's marking threshold, the default until one is set.
+func (s State) Threshold() int {
+	if s.MarkingThreshold == nil {
+		return events.DefaultMarkingThreshold
+	}
+	return *s.MarkingThreshold
 }
 
 // The rules of placing a student are stated once, here: every placement is
@@ -107,6 +118,10 @@ type ApplyRun struct{ Run events.AllocationRun }
 // AssignExaminer names a student's second examiner.
 type AssignExaminer struct{ StudentID, ExaminerID string }
 
+// SetMarkingThreshold sets how far apart (0 to 100) two marks may be and
+// still agree on their mean.
+type SetMarkingThreshold struct{ Threshold int }
+
 // MaxCapacity bounds a supervisor's slots (a typo guard).
 const MaxCapacity = 1000
 
@@ -129,7 +144,7 @@ var (
 // Decider is the cohort aggregate.
 var Decider = commands.Decider[State, any]{
 	StreamType: events.StreamCohort,
-	Schema:     "cohort/1",
+	Schema:     "cohort/2",
 	Initial:    func(string) State { return newState() },
 	Evolve:     Evolve,
 	Decide:     Decide,
@@ -194,6 +209,14 @@ func Decide(s State, cmd any) ([]events.Data, error) {
 			return nil, nil
 		}
 		return []events.Data{&events.ExaminerAssigned{StudentID: c.StudentID, ExaminerID: c.ExaminerID}}, nil
+	case SetMarkingThreshold:
+		switch {
+		case c.Threshold < 0 || c.Threshold > 100:
+			return nil, commands.Invalid(commands.FieldError{Field: "threshold", Message: "must be a whole number from 0 to 100"})
+		case s.MarkingThreshold != nil && *s.MarkingThreshold == c.Threshold:
+			return nil, nil
+		}
+		return []events.Data{&events.MarkingThresholdSet{Threshold: c.Threshold}}, nil
 	}
 	return nil, commands.Invalid(commands.FieldError{Field: "command", Message: "unknown cohort command"})
 }
@@ -242,6 +265,9 @@ func Evolve(s State, e events.Envelope) State {
 		s.Supervisor, s.Allocated, s.Runs = sup, alloc, with(s.Runs, d.RunID, true)
 	case *events.ExaminerAssigned:
 		s.Examiner = with(s.Examiner, d.StudentID, d.ExaminerID)
+	case *events.MarkingThresholdSet:
+		t := d.Threshold
+		s.MarkingThreshold = &t
 	}
 	return s
 }

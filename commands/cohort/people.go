@@ -6,7 +6,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/commands/project"
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/events/marking"
 )
 
 // Profile is a supervisor's public profile (stream "supervisor:<user id>").
@@ -82,22 +84,27 @@ func SupervisorStreamID(userID string) string { return "supervisor:" + userID }
 // StudentStreamID is the stream of a student's own choices and results.
 func StudentStreamID(userID string) string { return "student:" + userID }
 
-// Student is what belongs to a student alone: their ranking and their grade.
+// Student is what belongs to a student alone: their ranking, and the
+// marking of a student placed without a project in the system.
 type Student struct {
 	Preferences []string `json:"preferences"`
-	Graded      bool     `json:"graded"`
-	Grade       int      `json:"grade"`
-	Feedback    string   `json:"feedback"`
+	// Marking holds the marks the coordinator sets on the record itself
+	// (and the grades recorded before marking existed).
+	Marking marking.Record `json:"marking"`
 }
 
 // SetPreferences replaces the ranking (1 to 5 distinct supervisors).
 type SetPreferences struct{ SupervisorIDs []string }
 
-// RecordGrade records the final grade (0 to 100) and feedback.
-type RecordGrade struct {
-	Grade    int
+// SetRecordMark sets the agreed mark (0 to 100) and feedback on the
+// student's record.
+type SetRecordMark struct {
+	Mark     int
 	Feedback string
 }
+
+// ReleaseRecordMark shows the record's agreed mark to the student.
+type ReleaseRecordMark struct{ ReleaseID string }
 
 // MaxPreferences is how many supervisors a student ranks at most.
 const MaxPreferences = 5
@@ -105,15 +112,13 @@ const MaxPreferences = 5
 // StudentDecider is the student record aggregate.
 var StudentDecider = commands.Decider[Student, any]{
 	StreamType: events.StreamStudent,
-	Schema:     "student/1",
+	Schema:     "student/2",
 	Initial:    func(string) Student { return Student{} },
 	Evolve: func(s Student, e events.Envelope) Student {
-		switch d := e.Data.(type) {
-		case *events.PreferencesSet:
+		if d, ok := e.Data.(*events.PreferencesSet); ok {
 			s.Preferences = d.SupervisorIDs
-		case *events.GradeRecorded:
-			s.Graded, s.Grade, s.Feedback = true, d.Grade, d.Feedback
 		}
+		s.Marking = marking.Apply(s.Marking, e)
 		return s
 	},
 	Decide: func(s Student, cmd any) ([]events.Data, error) {
@@ -131,17 +136,10 @@ var StudentDecider = commands.Decider[Student, any]{
 				return nil, nil
 			}
 			return []events.Data{&events.PreferencesSet{SupervisorIDs: slices.Clone(c.SupervisorIDs)}}, nil
-		case RecordGrade:
-			feedback := strings.TrimSpace(c.Feedback)
-			switch {
-			case c.Grade < 0 || c.Grade > 100:
-				return nil, commands.Invalid(commands.FieldError{Field: "grade", Message: "must be between 0 and 100"})
-			case utf8.RuneCountInString(feedback) > 5000:
-				return nil, commands.Invalid(commands.FieldError{Field: "feedback", Message: "is longer than 5000 characters"})
-			case s.Graded && s.Grade == c.Grade && s.Feedback == feedback:
-				return nil, nil
-			}
-			return []events.Data{&events.GradeRecorded{Grade: c.Grade, Feedback: feedback}}, nil
+		case SetRecordMark:
+			return project.DecideSetMark(s.Marking, c.Mark, c.Feedback)
+		case ReleaseRecordMark:
+			return project.DecideRelease(s.Marking, c.ReleaseID)
 		}
 		return nil, commands.Invalid(commands.FieldError{Field: "command", Message: "unknown student command"})
 	},

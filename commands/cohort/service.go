@@ -236,41 +236,6 @@ func (s *Service) AssignExaminer(ctx context.Context, meta commands.Meta, studen
 	return changed, err
 }
 
-// Refusals of grading.
-var (
-	ErrNotPlaced = &commands.Error{Kind: commands.KindRule, Code: "student-not-placed",
-		Message: "a grade is for a student who has a supervisor; place the student first"}
-	ErrNotThePlacedProject = &commands.Error{Kind: commands.KindRule, Code: "not-the-accepted-project",
-		Message: "the student was placed through the acceptance of another of their projects; grade that one"}
-)
-
-// RecordGrade records a student's final grade. A grade is for a student
-// who has a supervisor, whichever way they were placed. Given through a
-// project (projectID set), it must be the project the placement rests on
-// when the student was placed by accepting one; a student placed by the
-// allocation or the coordinator may be graded through any of theirs.
-func (s *Service) RecordGrade(ctx context.Context, meta commands.Meta, studentID, projectID string, grade int, feedback string) (commands.Result[Student], error) {
-	cmd := RecordGrade{Grade: grade, Feedback: feedback}
-	if _, err := StudentDecider.Decide(Student{}, cmd); err != nil {
-		return commands.Result[Student]{}, err // the request's own faults first
-	}
-	if err := s.requireRole(ctx, studentID, events.RoleStudent, "student"); err != nil {
-		return commands.Result[Student]{}, err
-	}
-	board, _, err := s.Board(ctx)
-	if err != nil {
-		return commands.Result[Student]{}, err
-	}
-	placed, ok := board.Supervisor[studentID]
-	switch {
-	case !ok:
-		return commands.Result[Student]{}, ErrNotPlaced
-	case projectID != "" && placed.ProjectID != "" && placed.ProjectID != projectID:
-		return commands.Result[Student]{}, ErrNotThePlacedProject
-	}
-	return commands.Execute(ctx, s.X, StudentDecider, StudentStreamID(studentID), any(cmd), meta)
-}
-
 // ProjectStudent returns the owner of a project the caller may see.
 func (s *Service) ProjectStudent(ctx context.Context, viewer events.Actor, projectID string) (string, error) {
 	p, _, err := commands.Load(ctx, s.X, project.Decider, projectID)

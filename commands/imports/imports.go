@@ -305,8 +305,8 @@ func (im *Importer) grade(ctx context.Context, meta commands.Meta, g Grade) (out
 	if err != nil {
 		return unchanged, err
 	}
-	res, err := im.Cohort.RecordGrade(ctx, meta, student, "", g.Grade, g.Feedback)
-	if err != nil || res.Commit == nil {
+	res, err := im.Cohort.Grade(ctx, meta, student, "", g.Grade, g.Feedback)
+	if err != nil || !res.Changed {
 		return unchanged, err
 	}
 	return updated, nil

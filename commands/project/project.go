@@ -1,6 +1,6 @@
 // Package project is the project aggregate: a student's proposal and, later in
-// its life, its supervisor, examiner and grade. Decide validates and enforces
-// who may change what; Evolve only folds.
+// its life, its supervisor, examiner and marking. Decide validates and
+// enforces who may change what; Evolve only folds.
 package project
 
 import (
@@ -12,6 +12,7 @@ import (
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/events/marking"
 	"github.com/capstone-pms/capstone/events/visibility"
 )
 
@@ -32,6 +33,8 @@ type State struct {
 	// answer is what a read of it gives.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Marking is the project's marking, once it is accepted.
+	Marking marking.Record `json:"marking"`
 }
 
 // Fields are the editable texts of a proposal.
@@ -101,7 +104,7 @@ var editableByOwner = []string{events.StatusDraft, events.StatusSubmitted, event
 // Decider is the project aggregate.
 var Decider = commands.Decider[State, any]{
 	StreamType: events.StreamProject,
-	Schema:     "project/2",
+	Schema:     "project/3",
 	Initial:    func(id string) State { return State{ID: id} },
 	Evolve:     Evolve,
 	Decide:     Decide,
@@ -202,6 +205,14 @@ func Decide(s State, cmd any) ([]events.Data, error) {
 			return nil, nil
 		}
 		return []events.Data{&events.ProjectExaminerSet{ExaminerID: c.ExaminerID}}, nil
+	case SubmitMark:
+		return decideSubmitMark(s, c)
+	case Moderate:
+		return decideModerate(s, c)
+	case SetMark:
+		return decideSetMark(s, c)
+	case ReleaseMark:
+		return decideRelease(s, c)
 	}
 	return nil, commands.Invalid(commands.FieldError{Field: "command", Message: "unknown project command"})
 }
@@ -224,9 +235,13 @@ func Evolve(s State, e events.Envelope) State {
 		s.Status = events.StatusRejected
 	case *events.ProjectExaminerSet:
 		s.ExaminerID = d.ExaminerID
+	case *events.MarkSubmitted, *events.MarksAgreed, *events.ModerationRequired, *events.MarkModerated,
+		*events.MarkSet, *events.MarkReleased:
+		// marking's own: folded below
 	default:
 		return s // not an event of a project: nothing changed
 	}
+	s.Marking = marking.Apply(s.Marking, e)
 	s.UpdatedAt = e.RecordedAt
 	return s
 }
@@ -234,8 +249,7 @@ func Evolve(s State, e events.Envelope) State {
 // VisibleTo reports whether a caller may see the project at all; everyone
 // else is told it does not exist.
 func (s State) VisibleTo(a events.Actor) bool {
-	return visibility.SeesProject(a, visibility.Project{OwnerID: s.OwnerID, SupervisorID: s.SupervisorID,
-		ExaminerID: s.ExaminerID, Status: s.Status})
+	return visibility.SeesProject(a, s.Facts())
 }
 
 func mayChange(s State, by events.Actor) error {

@@ -2,6 +2,7 @@ package visibility_test
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -127,4 +128,53 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// TestDocsMarksTable checks every cell of the marks table against the rule:
+// "yes" where a part is shown whatever marks are in, "once both marks are
+// in" where it is shown exactly when both are, "no" where it never is.
+func TestDocsMarksTable(t *testing.T) {
+	rows := docsTable(t, readDoc(t), "| who | the supervisor's mark | the examiner's mark | the state and the outcome | what was released |")
+	viewers := map[string]events.Actor{
+		"a coordinator":            coordinator,
+		"the project's supervisor": supervisor,
+		"its examiner":             examiner,
+		"the student who wrote it": owner,
+		"anyone else":              otherSup,
+	}
+	if len(rows) != len(viewers) {
+		t.Errorf("the table has %d rows, the test knows %d viewers", len(rows), len(viewers))
+	}
+	states := []visibility.Marks{{}, {SupervisorIn: true}, {ExaminerIn: true}, {SupervisorIn: true, ExaminerIn: true}}
+	for who, v := range viewers {
+		cells, ok := rows[who]
+		if !ok || len(cells) != 4 {
+			t.Errorf("no row %q with 4 cells: %q", who, cells)
+			continue
+		}
+		parts := []func(visibility.MarkView) bool{
+			func(m visibility.MarkView) bool { return m.Supervisor },
+			func(m visibility.MarkView) bool { return m.Examiner },
+			func(m visibility.MarkView) bool { return m.Outcome },
+			func(m visibility.MarkView) bool { return m.Released },
+		}
+		for i, part := range parts {
+			var shown []bool
+			for _, m := range states {
+				shown = append(shown, part(visibility.SeesMarks(v, project(events.StatusAccepted), m)))
+			}
+			want := "sometimes, as no phrase of the page says"
+			switch {
+			case !slices.Contains(shown, false):
+				want = "yes"
+			case !slices.Contains(shown, true):
+				want = "no"
+			case !shown[0] && !shown[1] && !shown[2] && shown[3]:
+				want = "once both marks are in"
+			}
+			if cells[i] != want {
+				t.Errorf("%s, column %d: the page says %q, the rule %q", who, i+1, cells[i], want)
+			}
+		}
+	}
 }

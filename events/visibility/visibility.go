@@ -1,6 +1,6 @@
 // Package visibility is the one statement of who may see what: which
-// projects, which student records and which parts of them, and which user
-// accounts. docs/visibility.md is this package written as a table, and the
+// projects, which student records and which parts of them, which marks of
+// a project's marking and when, and which user accounts. docs/visibility.md is this package written as a table, and the
 // table test beside it holds the two together.
 //
 // Both sides use it: the write side to answer a caller who may not see a
@@ -133,7 +133,9 @@ type StudentView struct {
 	// Placement: who supervises the student, how they were placed, who
 	// examines them, and which project is the accepted one.
 	Placement bool
-	// Grade: the final grade and its feedback.
+	// Grade: the mark released to the student and the feedback released
+	// with it (nothing is shown before a release; SeesMarks says which
+	// parts of the marking itself a viewer sees).
 	Grade bool
 	// Preferences: the student's ranking of supervisors, which is theirs
 	// and the coordinators' only, so that no supervisor learns where they

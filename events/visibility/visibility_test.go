@@ -168,3 +168,51 @@ func TestSeesUser(t *testing.T) {
 		t.Error("SeesAll must hold for coordinators only")
 	}
 }
+
+// TestSeesMarks: blind marking. Each marker sees their own mark, the other's
+// only once both are in; the student sees only what was released; a
+// coordinator everything; everyone else nothing.
+func TestSeesMarks(t *testing.T) {
+	p := project(events.StatusAccepted)
+	none, supOnly, exaOnly, both := visibility.Marks{}, visibility.Marks{SupervisorIn: true}, visibility.Marks{ExaminerIn: true},
+		visibility.Marks{SupervisorIn: true, ExaminerIn: true}
+	all := visibility.MarkView{Supervisor: true, Examiner: true, Outcome: true, Released: true}
+	asSup := visibility.MarkView{As: visibility.Supervisor, Supervisor: true, Outcome: true, Released: true}
+	asExa := visibility.MarkView{As: visibility.Examiner, Examiner: true, Outcome: true, Released: true}
+	released := visibility.MarkView{Released: true}
+	for _, c := range []struct {
+		name string
+		who  events.Actor
+		want [4]visibility.MarkView // with no mark in, the supervisor's, the examiner's, both
+	}{
+		{"coordinator", coordinator, [4]visibility.MarkView{all, all, all, all}},
+		{"supervisor", supervisor, [4]visibility.MarkView{asSup, asSup, asSup, {As: visibility.Supervisor, Supervisor: true, Examiner: true, Outcome: true, Released: true}}},
+		{"examiner", examiner, [4]visibility.MarkView{asExa, asExa, asExa, {As: visibility.Examiner, Supervisor: true, Examiner: true, Outcome: true, Released: true}}},
+		{"examiner who also supervises", bothExaminer, [4]visibility.MarkView{asExa, asExa, asExa, {As: visibility.Examiner, Supervisor: true, Examiner: true, Outcome: true, Released: true}}},
+		{"owner", owner, [4]visibility.MarkView{released, released, released, released}},
+		{"named as supervisor without the role", exSupervisor, [4]visibility.MarkView{}},
+		{"named as examiner without the role", exExaminer, [4]visibility.MarkView{}},
+		{"another supervisor", otherSup, [4]visibility.MarkView{}},
+		{"another student", otherStu, [4]visibility.MarkView{}},
+		{"no one", nobody, [4]visibility.MarkView{}},
+	} {
+		for i, m := range []visibility.Marks{none, supOnly, exaOnly, both} {
+			if got := visibility.SeesMarks(c.who, p, m); got != c.want[i] {
+				t.Errorf("%s, marks %+v: %+v, want %+v", c.name, m, got, c.want[i])
+			}
+		}
+	}
+	// A marker's tie, for the write side.
+	for _, c := range []struct {
+		who  events.Actor
+		want visibility.Relation
+	}{{supervisor, visibility.Supervisor}, {examiner, visibility.Examiner}, {bothExaminer, visibility.Examiner},
+		{exSupervisor, ""}, {exExaminer, ""}, {owner, ""}, {coordinator, ""}, {nobody, ""}} {
+		if got := visibility.MarkerOf(c.who, p); got != c.want {
+			t.Errorf("MarkerOf(%+v) = %q, want %q", c.who, got, c.want)
+		}
+	}
+	if got := visibility.MarkerOf(events.Actor{Roles: []string{events.RoleSupervisor}}, visibility.Project{OwnerID: "stu", Status: events.StatusAccepted}); got != "" {
+		t.Errorf("a caller without an id marks a project that names no one: %q", got)
+	}
+}

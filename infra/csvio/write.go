@@ -32,12 +32,57 @@ func WriteGrades(w io.Writer, rows []Grade) error {
 	})
 }
 
-// write emits kind's header and n rows, escaping every cell. CRLF line ends
-// and no BOM are what RFC 4180 and every spreadsheet expect.
+// MarksHeader is the header of the marks export: one row per student with
+// something to mark, the student's marking whole. It is a report, not an
+// import format.
+var MarksHeader = []string{colStudentID, colStudentEmail, colStudentName, "Project Id", "Project Title", "State",
+	"Supervisor Email", "Supervisor Mark", "Supervisor Feedback", "Examiner Email", "Examiner Mark", "Examiner Feedback",
+	"Agreed Mark", "Agreed By", "Moderation Comment", colFeedback, "Released Mark"}
+
+// Marks is a row of the marks export; a mark not given (nil) is a blank cell.
+type Marks struct {
+	StudentCode, StudentEmail, StudentName string
+	ProjectID, ProjectTitle, State         string
+	SupervisorEmail                        string
+	SupervisorMark                         *int
+	SupervisorFeedback                     string
+	ExaminerEmail                          string
+	ExaminerMark                           *int
+	ExaminerFeedback                       string
+	AgreedMark                             *int
+	AgreedBy, ModerationComment, Feedback  string
+	ReleasedMark                           *int
+}
+
+// WriteMarks writes the marks export, every cell escaped as in the other
+// exports (a feedback text is free text: it may start like a formula).
+func WriteMarks(w io.Writer, rows []Marks) error {
+	return writeRows(w, MarksHeader, len(rows), func(i int) []string {
+		m := rows[i]
+		return []string{m.StudentCode, m.StudentEmail, m.StudentName, m.ProjectID, m.ProjectTitle, m.State,
+			m.SupervisorEmail, optInt(m.SupervisorMark), m.SupervisorFeedback, m.ExaminerEmail, optInt(m.ExaminerMark),
+			m.ExaminerFeedback, optInt(m.AgreedMark), m.AgreedBy, m.ModerationComment, m.Feedback, optInt(m.ReleasedMark)}
+	})
+}
+
+func optInt(n *int) string {
+	if n == nil {
+		return ""
+	}
+	return strconv.Itoa(*n)
+}
+
+// write emits kind's header and n rows, escaping every cell.
 func write(w io.Writer, kind Kind, n int, cells func(i int) []string) error {
+	return writeRows(w, headerNames(kind), n, cells)
+}
+
+// writeRows emits a header and n rows, escaping every cell. CRLF line ends
+// and no BOM are what RFC 4180 and every spreadsheet expect.
+func writeRows(w io.Writer, header []string, n int, cells func(i int) []string) error {
 	cw := csv.NewWriter(w)
 	cw.UseCRLF = true
-	if err := cw.Write(headerNames(kind)); err != nil {
+	if err := cw.Write(header); err != nil {
 		return err
 	}
 	for i := range n {
