@@ -30,6 +30,7 @@ func (s *Server) authed(h handlerFunc, roles ...string) http.HandlerFunc {
 			writeError(w, r, err)
 			return
 		}
+		noteWho(r.Context(), actor.UserID)
 		if len(roles) > 0 && !slices.ContainsFunc(roles, func(role string) bool { return slices.Contains(actor.Roles, role) }) {
 			writeError(w, r, commands.ErrForbidden)
 			return
@@ -82,7 +83,7 @@ func (s *Server) signOut(w http.ResponseWriter, r *http.Request, a actor) error 
 }
 
 func (s *Server) issuePasswordToken(w http.ResponseWriter, r *http.Request, a actor) error {
-	token, expires, err := s.Users.IssuePasswordToken(r.Context(), mux.Vars(r)["id"])
+	token, expires, err := s.Users.IssuePasswordToken(r.Context(), meta(r, a), mux.Vars(r)["id"])
 	if err != nil {
 		return err
 	}
@@ -182,6 +183,8 @@ func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u := res.State
+	noteWho(r.Context(), u.ID)
+	s.Log.InfoContext(r.Context(), "signed in", "user", u.ID, "client", c.String())
 	session, err := s.Users.Session(r.Context(), u.ID)
 	if err != nil {
 		writeError(w, r, err)

@@ -97,7 +97,7 @@ func (s *Server) Routes() []Route {
 
 // Handler returns the routed HTTP handler with its middleware.
 func (s *Server) Handler() http.Handler {
-	return s.withClient(s.secureHeaders(s.bodyDeadline(s.withRequestID(s.recoverer(textURL(s.settleWrites(s.router())))))))
+	return s.withClient(s.withRequestID(s.secureHeaders(s.bodyDeadline(s.recoverer(textURL(s.settleWrites(s.router())))))))
 }
 
 func (s *Server) router() *mux.Router {
@@ -154,6 +154,8 @@ type ctxKey int
 
 const (
 	keyRequestID ctxKey = iota
+	keyClientRequestID
+	keyWho
 	keyActor
 	keyClient
 	keyToken
@@ -167,18 +169,47 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-// withRequestID gives every request an id (the client's X-Request-Id if it is
-// sane), echoed in the response, carried into every event as the correlation
-// id and onto every log line.
+// withRequestID gives every request an id of the server's own, which is
+// answered in X-Request-Id, carried into every event as the correlation id
+// and onto every log line. A client's own X-Request-Id (if sane) is kept
+// apart: echoed in X-Client-Request-Id and logged beside the server's, never
+// stored as the correlation id, so a client cannot make its requests share
+// an id with someone else's in the audit trail.
 func (s *Server) withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-Id")
-		if !requestIDPattern.MatchString(id) {
-			id = uuid.Must(uuid.NewV7()).String()
-		}
+		id := uuid.Must(uuid.NewV7()).String()
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyRequestID, id)))
+		ctx := context.WithValue(r.Context(), keyRequestID, id)
+		if c := r.Header.Get("X-Request-Id"); c != "" && requestIDPattern.MatchString(c) {
+			w.Header().Set("X-Client-Request-Id", c)
+			ctx = context.WithValue(ctx, keyClientRequestID, c)
+		}
+		ctx = context.WithValue(ctx, keyWho, new(string))
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// ClientRequestID returns the X-Request-Id the client sent with the request
+// ctx belongs to ("" if none, or not a sane one).
+func ClientRequestID(ctx context.Context) string {
+	id, _ := ctx.Value(keyClientRequestID).(string)
+	return id
+}
+
+// noteWho records the authenticated caller of the request, for its access
+// log line (written outside the handler that authenticates).
+func noteWho(ctx context.Context, userID string) {
+	if who, ok := ctx.Value(keyWho).(*string); ok {
+		*who = userID
+	}
+}
+
+// whoOf is the caller noteWho recorded ("" for an anonymous request).
+func whoOf(ctx context.Context) string {
+	if who, ok := ctx.Value(keyWho).(*string); ok {
+		return *who
+	}
+	return ""
 }
 
 // recoverer turns a panic into a logged 500 rather than a dropped connection.

@@ -36,7 +36,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if sw.status >= 500 {
 			span.SetStatus(codes.Error, http.StatusText(sw.status))
 		}
-		s.Log.InfoContext(ctx, "request", "method", r.Method, "route", route, "status", sw.status, "client", clientFrom(r).String(),
+		s.Log.InfoContext(ctx, "request", "method", r.Method, "route", route, "status", sw.status, "client", clientFrom(r).String(), "user", whoOf(ctx),
 			"duration_ms", float64(time.Since(start).Microseconds())/1000)
 	})
 }

@@ -16,7 +16,15 @@ type Data interface {
 type Actor struct {
 	UserID string   `json:"user_id" bson:"user_id"`
 	Roles  []string `json:"roles,omitempty" bson:"roles,omitempty"`
+	// Via says how the actor proved who they are when it was not by signing
+	// in: ViaPasswordToken for whoever redeemed a set-password token.
+	Via string `json:"via,omitempty" bson:"via,omitempty"`
 }
+
+// ViaPasswordToken marks the actor of a password set with a set-password
+// token: the holder of the token, acting as the user it was issued for
+// (which coordinator issued it is in the event).
+const ViaPasswordToken = "set-password-token"
 
 // SystemActor is the actor of changes made by the service itself, such as
 // creating the bootstrap coordinator at start-up.

@@ -42,6 +42,7 @@ func All() []Registration {
 		{Name: "UserUpdated", New: func() Data { return &UserUpdated{} }},
 		{Name: "UserDeleted", New: func() Data { return &UserDeleted{} }},
 		{Name: "UserPasswordSet", New: func() Data { return &UserPasswordSet{} }},
+		{Name: "UserPasswordTokenIssued", New: func() Data { return &UserPasswordTokenIssued{} }},
 		{Name: "UserCreationAbandoned", New: func() Data { return &UserCreationAbandoned{} }},
 		{Name: "EmailClaimed", New: func() Data { return &EmailClaimed{} }},
 		{Name: "EmailReleased", New: func() Data { return &EmailReleased{} }},

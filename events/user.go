@@ -50,7 +50,18 @@ type UserUpdated struct {
 type UserDeleted struct{}
 
 // UserPasswordSet records that the password changed, and nothing about it.
-type UserPasswordSet struct{}
+// TokenVersion, when set, is the version of the UserPasswordTokenIssued event
+// whose token was redeemed to set it (its actor is the coordinator who issued
+// the token; this event's actor is the token's holder, as the user).
+type UserPasswordSet struct {
+	TokenVersion int64 `json:"token_version,omitempty" bson:"token_version,omitempty"`
+}
+
+// UserPasswordTokenIssued records that a set-password token was issued for
+// the user (by the event's actor) and until when it works; never the token.
+type UserPasswordTokenIssued struct {
+	ExpiresAt string `json:"expires_at" bson:"expires_at"` // RFC 3339
+}
 
 // UserCreationAbandoned closes a user stream whose creation never completed
 // (the process died between claiming the e-mail and creating the user), so
@@ -72,10 +83,11 @@ type EmailReleased struct {
 	UserID string `json:"user_id" bson:"user_id"`
 }
 
-func (UserCreated) EventType() string           { return "UserCreated" }
-func (UserUpdated) EventType() string           { return "UserUpdated" }
-func (UserDeleted) EventType() string           { return "UserDeleted" }
-func (UserPasswordSet) EventType() string       { return "UserPasswordSet" }
-func (UserCreationAbandoned) EventType() string { return "UserCreationAbandoned" }
-func (EmailClaimed) EventType() string          { return "EmailClaimed" }
-func (EmailReleased) EventType() string         { return "EmailReleased" }
+func (UserCreated) EventType() string             { return "UserCreated" }
+func (UserUpdated) EventType() string             { return "UserUpdated" }
+func (UserDeleted) EventType() string             { return "UserDeleted" }
+func (UserPasswordSet) EventType() string         { return "UserPasswordSet" }
+func (UserPasswordTokenIssued) EventType() string { return "UserPasswordTokenIssued" }
+func (UserCreationAbandoned) EventType() string   { return "UserCreationAbandoned" }
+func (EmailClaimed) EventType() string            { return "EmailClaimed" }
+func (EmailReleased) EventType() string           { return "EmailReleased" }

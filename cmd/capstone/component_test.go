@@ -302,12 +302,18 @@ func TestEventsCarryActorAndRequestID(t *testing.T) {
 	adminID := s.expect(s.do("GET", "/v1/me", admin, nil), 200).str("id")
 	r := s.expect(s.do("POST", "/v1/users", admin, map[string]any{"email": "who@uni.example", "name": "Who", "roles": []string{"student"}},
 		"X-Request-Id", "req-who-1"), 201)
-	s.expect(s.do("PATCH", "/v1/users/"+r.str("id"), admin, map[string]any{"name": "Whom"}, "X-Request-Id", "req-who-2"), 200)
+	p := s.expect(s.do("PATCH", "/v1/users/"+r.str("id"), admin, map[string]any{"name": "Whom"}, "X-Request-Id", "req-who-2"), 200)
 	hist := s.expect(s.do("GET", "/v1/users/"+r.str("id")+"/history", admin, nil), 200).items()
 	if len(hist) != 2 {
 		t.Fatalf("history %v", hist)
 	}
-	for i, want := range []string{"req-who-1", "req-who-2"} {
+	for i, answer := range []response{r, p} {
+		// The server's own id is the correlation id; the client's is only echoed.
+		want := answer.Header.Get("X-Request-Id")
+		if client := fmt.Sprintf("req-who-%d", i+1); want == "" || want == client || answer.Header.Get("X-Client-Request-Id") != client {
+			t.Errorf("answer %d: X-Request-Id %q, X-Client-Request-Id %q; want the server's own id and the client's %s echoed apart",
+				i, want, answer.Header.Get("X-Client-Request-Id"), client)
+		}
 		actor, _ := hist[i]["actor"].(map[string]any)
 		if hist[i]["correlation_id"] != want || actor["user_id"] != adminID {
 			t.Errorf("event %d: correlation %v actor %v, want %s by %s", i, hist[i]["correlation_id"], actor, want, adminID)

@@ -261,6 +261,9 @@ func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := api.RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
 	}
+	if id := api.ClientRequestID(ctx); id != "" {
+		r.AddAttrs(slog.String("client_request_id", id))
+	}
 	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
 		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}

@@ -244,6 +244,12 @@ func (s *Service) Delete(ctx context.Context, meta commands.Meta, id string) (co
 // SetPassword replaces a user's password. Every token signed in with the
 // old one, and every set-password token outstanding, stops working.
 func (s *Service) SetPassword(ctx context.Context, meta commands.Meta, id, password string) (commands.Result[State], error) {
+	return s.setPassword(ctx, meta, id, password, 0)
+}
+
+// setPassword is SetPassword; tokenVersion names the issue of the
+// set-password token redeemed for it (0: none).
+func (s *Service) setPassword(ctx context.Context, meta commands.Meta, id, password string, tokenVersion int64) (commands.Result[State], error) {
 	state, _, err := commands.Load(ctx, s.X, Decider, id)
 	if err != nil {
 		return commands.Result[State]{}, err
@@ -266,7 +272,7 @@ func (s *Service) SetPassword(ctx context.Context, meta commands.Meta, id, passw
 	if err := s.Credentials.SetPasswordHash(ctx, id, hash); err != nil {
 		return commands.Result[State]{}, fmt.Errorf("store password: %w", err)
 	}
-	return commands.Execute(ctx, s.X, Decider, id, any(SetPassword{}), meta)
+	return commands.Execute(ctx, s.X, Decider, id, any(SetPassword{TokenVersion: tokenVersion}), meta)
 }
 
 // ChangePassword is SetPassword for a user who proves the current one.

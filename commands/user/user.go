@@ -58,8 +58,12 @@ type Update struct {
 // Delete stops the user from signing in; the history stays.
 type Delete struct{}
 
-// SetPassword records that the password changed (the hash is stored apart).
-type SetPassword struct{}
+// SetPassword records that the password changed (the hash is stored apart);
+// TokenVersion names the issue of the set-password token redeemed for it.
+type SetPassword struct{ TokenVersion int64 }
+
+// IssuePasswordToken records that a set-password token was issued.
+type IssuePasswordToken struct{ ExpiresAt time.Time }
 
 // Abandon closes the stream of a creation that never completed.
 type Abandon struct{ Reason string }
@@ -136,7 +140,12 @@ func Decide(s State, cmd any) ([]events.Data, error) {
 		if err := mustBeActive(s); err != nil {
 			return nil, err
 		}
-		return []events.Data{&events.UserPasswordSet{}}, nil
+		return []events.Data{&events.UserPasswordSet{TokenVersion: c.TokenVersion}}, nil
+	case IssuePasswordToken:
+		if err := mustBeActive(s); err != nil {
+			return nil, err
+		}
+		return []events.Data{&events.UserPasswordTokenIssued{ExpiresAt: c.ExpiresAt.UTC().Format(time.RFC3339)}}, nil
 	case Abandon:
 		if s.Created || s.Abandoned {
 			return nil, commands.ErrAlreadyExists

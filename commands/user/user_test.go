@@ -162,6 +162,13 @@ func TestDecideDeleteSetPasswordAbandon(t *testing.T) {
 		{Name: "set password again", Given: []events.Data{created, &events.UserPasswordSet{}}, When: user.SetPassword{}, Then: []events.Data{&events.UserPasswordSet{}}},
 		{Name: "set password of deleted user", Given: deleted, When: user.SetPassword{}, Err: user.ErrDeleted},
 		{Name: "set password of unknown user", When: user.SetPassword{}, Err: commands.ErrNotFound},
+		{Name: "set password with a token", Given: []events.Data{created, &events.UserPasswordTokenIssued{ExpiresAt: "2026-12-04T10:00:00Z"}},
+			When: user.SetPassword{TokenVersion: 2}, Then: []events.Data{&events.UserPasswordSet{TokenVersion: 2}}},
+
+		{Name: "issue a set-password token", Given: []events.Data{created}, When: user.IssuePasswordToken{ExpiresAt: time.Date(2026, 12, 4, 10, 0, 0, 0, time.FixedZone("", 3600))},
+			Then: []events.Data{&events.UserPasswordTokenIssued{ExpiresAt: "2026-12-04T09:00:00Z"}}},
+		{Name: "issue a token for a deleted user", Given: deleted, When: user.IssuePasswordToken{}, Err: user.ErrDeleted},
+		{Name: "issue a token for an unknown user", When: user.IssuePasswordToken{}, Err: commands.ErrNotFound},
 
 		{Name: "abandon empty stream", When: user.Abandon{Reason: "never created"}, Then: []events.Data{&events.UserCreationAbandoned{Reason: "never created"}}},
 		{Name: "abandon created user", Given: []events.Data{created}, When: user.Abandon{Reason: "x"}, Err: commands.ErrAlreadyExists},

@@ -92,10 +92,15 @@ func TestPasswordTokens(t *testing.T) {
 	ctx := testCtx(t)
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	exp := now.Add(time.Hour)
-	take := func(token string) (string, error) { return s.Take(ctx, token, now) }
-	save := func(token, user string) {
+	take := func(token string) (string, error) {
+		g, err := s.Take(ctx, token, now)
+		return g.UserID, err
+	}
+	version := int64(0)
+	save := func(token, id string) {
 		t.Helper()
-		if err := s.Save(ctx, token, user, exp); err != nil {
+		version++
+		if err := s.Save(ctx, token, user.TokenGrant{UserID: id, IssuedVersion: version}, exp); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -118,6 +123,10 @@ func TestPasswordTokens(t *testing.T) {
 		t.Fatalf("a revoked token: %v", err)
 	}
 	save("third", "u1")
+	save("fourth", "u4")
+	if g, err := s.Take(ctx, "fourth", now); err != nil || g != (user.TokenGrant{UserID: "u4", IssuedVersion: version}) {
+		t.Fatalf("the grant read back: %+v %v", g, err)
+	}
 	if _, err := s.Take(ctx, "third", exp.Add(time.Second)); !errors.Is(err, user.ErrBadToken) {
 		t.Fatalf("an expired token: %v", err)
 	}

@@ -31,9 +31,10 @@ func NewPasswordTokens(db *mongo.Database) *PasswordTokens {
 }
 
 type tokenDoc struct {
-	ID        string    `bson:"_id"`
-	UserID    string    `bson:"user_id"`
-	ExpiresAt time.Time `bson:"expires_at"`
+	ID            string    `bson:"_id"`
+	UserID        string    `bson:"user_id"`
+	IssuedVersion int64     `bson:"issued_version"`
+	ExpiresAt     time.Time `bson:"expires_at"`
 }
 
 // currentTokenDoc names the user's token that works.
@@ -51,9 +52,9 @@ func currentKey(userID string) string { return "user:" + userID }
 
 // Save stores a new token for a user and makes it the one that works; the
 // token it replaces is deleted.
-func (s *PasswordTokens) Save(ctx context.Context, token, userID string, expires time.Time) error {
-	key := tokenKey(token)
-	if _, err := s.coll.InsertOne(ctx, tokenDoc{ID: key, UserID: userID, ExpiresAt: expires.UTC()}); err != nil {
+func (s *PasswordTokens) Save(ctx context.Context, token string, g user.TokenGrant, expires time.Time) error {
+	key, userID := tokenKey(token), g.UserID
+	if _, err := s.coll.InsertOne(ctx, tokenDoc{ID: key, UserID: userID, IssuedVersion: g.IssuedVersion, ExpiresAt: expires.UTC()}); err != nil {
 		return err
 	}
 	old, err := s.current(ctx, userID)
@@ -72,34 +73,34 @@ func (s *PasswordTokens) Save(ctx context.Context, token, userID string, expires
 // Take consumes a token: of concurrent takers exactly one gets the user id,
 // because only one of them deletes the document. Only the user's current
 // token is good, and taking it ends it.
-func (s *PasswordTokens) Take(ctx context.Context, token string, now time.Time) (string, error) {
+func (s *PasswordTokens) Take(ctx context.Context, token string, now time.Time) (user.TokenGrant, error) {
 	key := tokenKey(token)
 	var doc tokenDoc
 	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&doc)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return "", user.ErrBadToken
+		return user.TokenGrant{}, user.ErrBadToken
 	}
 	if err != nil {
-		return "", err
+		return user.TokenGrant{}, err
 	}
 	res, err := s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: key}})
 	if err != nil {
-		return "", err
+		return user.TokenGrant{}, err
 	}
 	if res.DeletedCount != 1 || now.After(doc.ExpiresAt) {
-		return "", user.ErrBadToken
+		return user.TokenGrant{}, user.ErrBadToken
 	}
 	current, err := s.current(ctx, doc.UserID)
 	if err != nil {
-		return "", err
+		return user.TokenGrant{}, err
 	}
 	if current != key {
-		return "", user.ErrBadToken // replaced by a newer token, or ended
+		return user.TokenGrant{}, user.ErrBadToken // replaced by a newer token, or ended
 	}
 	if _, err := s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: currentKey(doc.UserID)}, {Key: "token", Value: key}}); err != nil {
-		return "", err
+		return user.TokenGrant{}, err
 	}
-	return doc.UserID, nil
+	return user.TokenGrant{UserID: doc.UserID, IssuedVersion: doc.IssuedVersion}, nil
 }
 
 // Revoke ends the user's token, if any.
