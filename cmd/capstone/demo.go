@@ -77,9 +77,10 @@ func (a *App) markDemo(ctx context.Context, state string) error {
 }
 
 // loadDemo imports the demo cohort (40 supervisors, 20 examiners, 200
-// students and their rankings) and gives one user of each role a known
-// password. It runs only when demoWanted says so; it is idempotent, so a
-// load interrupted half-way is finished by the next start.
+// students and their rankings), gives one user of each role a known
+// password, and places a few students through projects at every state of
+// the marking (demoProjects). It runs only when demoWanted says so; it is
+// idempotent, so a load interrupted half-way is finished by the next start.
 func (a *App) loadDemo(ctx context.Context) error {
 	meta := commands.Meta{Actor: events.SystemActor, CorrelationID: "demo"}
 	for _, f := range []struct {
@@ -121,9 +122,12 @@ func (a *App) loadDemo(ctx context.Context) error {
 			return fmt.Errorf("demo user %s: %w", d.Email, err)
 		}
 	}
+	if err := a.demoMarking(ctx, meta); err != nil {
+		return err
+	}
 	if err := a.markDemo(ctx, demoLoaded); err != nil {
 		return err
 	}
-	a.log.Info("demo cohort loaded", "sign_ins", len(DemoSignIns))
+	a.log.Info("demo cohort loaded", "sign_ins", len(DemoSignIns), "projects", len(demoProjects))
 	return nil
 }

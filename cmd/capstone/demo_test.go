@@ -143,3 +143,82 @@ func TestImportCLI(t *testing.T) {
 		t.Fatalf("second import: %s", out.String())
 	}
 }
+
+// TestDemoMarking: the demo has projects at every state of the marking,
+// marked by the documented supervisor and examiner, and the documented
+// student sees their released mark.
+func TestDemoMarking(t *testing.T) {
+	s := startDemo(t, t.TempDir())
+	tokens := map[string]string{}
+	for _, d := range DemoSignIns {
+		tokens[d.Role] = s.signIn(d.Email, d.Password)
+	}
+	var counts map[string]any
+	waitFor(t, "the demo's marking", func() bool {
+		counts, _ = s.expect(s.do("GET", "/v1/marking", tokens["coordinator"], nil), 200).Body["counts"].(map[string]any)
+		return counts["released"] == float64(1) && counts["agreed"] == float64(3)
+	})
+	for _, state := range []string{"to-mark", "submitted", "moderation", "agreed", "released"} {
+		if n, _ := counts[state].(float64); n < 1 {
+			t.Errorf("no project of the demo is in state %s: %v", state, counts)
+		}
+	}
+	for role, want := range map[string][]string{
+		"supervisor": {"released", "to-mark", "waiting", "to-mark", "moderation"},
+		"examiner":   {"released", "to-mark", "to-mark", "waiting", "moderation", "agreed", "agreed", "agreed"},
+	} {
+		var got []string
+		for _, it := range s.expect(s.do("GET", "/v1/me/marking", tokens[role], nil), 200).items() {
+			got = append(got, it["state"].(string))
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("%s: states %v, want %v", role, got, want)
+		}
+	}
+	me := s.expect(s.do("GET", "/v1/me", tokens["student"], nil), 200).str("id")
+	if st := s.expect(s.do("GET", "/v1/students/"+me, tokens["student"], nil), 200); st.num("grade") != 70 {
+		t.Errorf("the documented student: %s", st.Raw)
+	}
+
+	// The README's marking tour, step by step.
+	sup, exam, admin := tokens["supervisor"], tokens["examiner"], tokens["coordinator"]
+	byState := func(tok, state string) map[string]bool {
+		out := map[string]bool{}
+		for _, it := range s.expect(s.do("GET", "/v1/me/marking", tok, nil), 200).items() {
+			if it["state"] == state {
+				out[it["project"].(map[string]any)["id"].(string)] = true
+			}
+		}
+		return out
+	}
+	var p string
+	for id := range byState(sup, "to-mark") {
+		if byState(exam, "to-mark")[id] {
+			if p != "" {
+				t.Fatalf("more than one project is to-mark in both lists")
+			}
+			p = id
+		}
+	}
+	s.expect(s.do("PUT", "/v1/projects/"+p+"/mark", sup, map[string]any{"mark": 64, "feedback": "Clear aims; the evaluation could go deeper."}), 200)
+	if r := s.expect(s.do("GET", "/v1/projects/"+p, exam, nil), 200); strings.Contains(r.Raw, "Clear aims") {
+		t.Fatalf("the examiner sees the supervisor's mark: %s", r.Raw)
+	}
+	agreed := s.expect(s.do("PUT", "/v1/projects/"+p+"/mark", exam, map[string]any{"mark": 67, "feedback": "Well argued."}), 200)
+	if m := agreed.Body["marking"].(map[string]any); m["agreed"].(map[string]any)["mark"] != float64(66) {
+		t.Fatalf("64 and 67: %s", agreed.Raw)
+	}
+	overview := s.expect(s.do("GET", "/v1/marking", admin, nil), 200)
+	q := overview.Body["moderation"].([]any)[0].(map[string]any)["project_id"].(string)
+	s.expect(s.do("POST", "/v1/projects/"+q+"/moderation", admin, map[string]any{"mark": 60, "comment": "Read by a third marker."}), 200)
+	s.expect(s.do("PUT", "/v1/marking/threshold", admin, map[string]any{"threshold": 8}), 200)
+	if n := len(s.expect(s.do("POST", "/v1/marking/release", admin, nil), 200).Body["released"].([]any)); n != 5 {
+		t.Errorf("the tour's release released %d marks, want the 5 agreed", n)
+	}
+	if csv := s.expect(s.do("GET", "/v1/exports/marks.csv", admin, nil), 200).Raw; strings.Count(csv, ",released,") != 6 {
+		t.Errorf("marks.csv after the release: %s", csv)
+	}
+	if h := s.expect(s.do("GET", "/v1/projects/"+p+"/history", sup, nil), 200).Raw; !strings.Contains(h, "MarksAgreed") || !strings.Contains(h, "MarkReleased") {
+		t.Errorf("the history: %s", h)
+	}
+}
