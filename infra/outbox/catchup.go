@@ -126,19 +126,22 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 		loaded[id] = &cm
 		return &cm, nil
 	}
+	// A commit not stored yet, or that a projection failed on, holds that
+	// projection's checkpoint (the next sweep comes back to it), but not
+	// the entries after it: they are applied meanwhile.
 	applied, moved := 0, make([]bool, len(c.Targets))
-	blocked := make([]bool, len(c.Targets))
+	held := make([]bool, len(c.Targets))
 	var errs []error
 	for _, e := range entries {
 		age := now.Sub(e.CreatedAt)
 		if age < c.MinAge {
 			break
 		}
-	targets:
 		for i, t := range c.Targets {
-			if blocked[i] || cps[i] >= e.Position {
+			if cps[i] >= e.Position {
 				continue
 			}
+			done := true
 			for _, id := range e.CommitIDs {
 				if stream, first, ok := parseCommitID(id); ok && c.Applied != nil && c.Applied(t.Name, stream, first) {
 					continue // applied here: a stream's head is a commit's last version, so ≥ first means all of it
@@ -146,27 +149,30 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 				cm, err := load(id)
 				if err != nil {
 					errs = append(errs, err)
-					blocked[i] = true
-					continue targets
+					done = false
+					continue
 				}
 				if cm == nil {
 					if age < c.GiveUp {
-						blocked[i] = true // its append may still land
-						continue targets
+						done = false // its append may still land
 					}
-					continue // never stored
+					continue // or it never was stored
 				}
 				if err := t.Deliver(ctx, *cm); err != nil {
 					errs = append(errs, fmt.Errorf("%s: %s: %w", t.Name, id, err))
-					blocked[i] = true
-					continue targets
+					done = false
+					continue
 				}
 				applied++
 				if c.Caught != nil {
 					c.Caught(t.Name, *cm)
 				}
 			}
-			cps[i], moved[i] = e.Position, true
+			if !done {
+				held[i] = true
+			} else if !held[i] {
+				cps[i], moved[i] = e.Position, true
+			}
 		}
 	}
 	for i, t := range c.Targets {
