@@ -444,9 +444,7 @@ func TestFaultsSeveralProcesses(t *testing.T) {
 		// The port may take a moment to be free again after a kill.
 		for try := 0; ; try++ {
 			c.start("emulator", nil, "pubsub-emulator", "--addr", c.pubsub)
-			c.mu.Lock()
-			cmd := c.procs["emulator"]
-			c.mu.Unlock()
+			cmd := c.proc("emulator")
 			exited := make(chan struct{})
 			go func() { _, _ = cmd.Process.Wait(); close(exited) }()
 			up := false
@@ -471,13 +469,7 @@ func TestFaultsSeveralProcesses(t *testing.T) {
 	startStore()
 	startEmulator()
 	time.Sleep(time.Second)
-	c.env = []string{"MONGODB_URI=mongodb://" + c.mongo + "/", "PUBSUB_PROJECT_ID=capstone-test", "PUBSUB_EMULATOR_HOST=" + c.pubsub,
-		"CAPSTONE_JWT_SECRET=a-test-secret-that-is-long-enough-0123456789", "CAPSTONE_LOG_LEVEL=warn"}
-	c.serve("api1", "api", "CAPSTONE_BOOTSTRAP_EMAIL="+adminEmail, "CAPSTONE_BOOTSTRAP_PASSWORD="+adminPassword)
-	c.serve("api2", "api")
-	c.serve("relay", "relay")
-	c.serve("proj1", "projector")
-	c.serve("proj2", "projector")
+	c.serveAll()
 	bases := func() []string {
 		if rand.IntN(2) == 0 {
 			return []string{c.addrs["api1"], c.addrs["api2"]}
@@ -495,45 +487,22 @@ func TestFaultsSeveralProcesses(t *testing.T) {
 		{"kill -9 projector, back after 5 s", kill("proj1"), func() { time.Sleep(5 * time.Second); c.serve("proj1", "projector") }},
 		{"kill -9 relay", kill("relay"), restart("relay", "relay")},
 		{"Pub/Sub restarted empty", kill("emulator"), func() { startEmulator(); time.Sleep(500 * time.Millisecond) }},
-		{"SIGTERM api2 under load", func() {
-			start := time.Now()
-			c.mu.Lock()
-			cmd := c.procs["api2"]
-			c.mu.Unlock()
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
-			if d := time.Since(start); d > shutdownTimeout+2*time.Second {
-				t.Errorf("api2 took %s to exit after SIGTERM (bound %s)", d, shutdownTimeout)
-			}
-		}, restart("api2", "api")},
+		{"SIGTERM api2 under load", func() { c.terminate("api2") }, restart("api2", "api")},
 	}
 	if *faultsLong {
 		phases = append(phases,
 			faultPhase{"Pub/Sub paused 10 s", func() {
-				c.mu.Lock()
-				cmd := c.procs["emulator"]
-				c.mu.Unlock()
-				_ = cmd.Process.Signal(syscall.SIGSTOP)
+				_ = c.proc("emulator").Process.Signal(syscall.SIGSTOP)
 				time.Sleep(10 * time.Second)
-				_ = cmd.Process.Signal(syscall.SIGCONT)
+				_ = c.proc("emulator").Process.Signal(syscall.SIGCONT)
 			}, func() {}},
 			faultPhase{"kill -9 store", kill("store"), func() { startStore(); time.Sleep(time.Second) }},
 			faultPhase{"kill -9 both projectors", func() { c.kill("proj1"); c.kill("proj2") }, func() {
 				c.serve("proj1", "projector")
 				c.serve("proj2", "projector")
 			}},
-			faultPhase{"SIGTERM a projector, Pub/Sub gone", func() {
-				c.kill("emulator")
-				start := time.Now()
-				c.mu.Lock()
-				cmd := c.procs["proj2"]
-				c.mu.Unlock()
-				_ = cmd.Process.Signal(syscall.SIGTERM)
-				_ = cmd.Wait()
-				if d := time.Since(start); d > shutdownTimeout+2*time.Second {
-					t.Errorf("a projector took %s to exit after SIGTERM with Pub/Sub gone (bound %s)", d, shutdownTimeout)
-				}
-			}, func() { startEmulator(); time.Sleep(500 * time.Millisecond); c.serve("proj2", "projector") }},
+			faultPhase{"SIGTERM a projector, Pub/Sub gone", func() { c.kill("emulator"); c.terminate("proj2") },
+				func() { startEmulator(); time.Sleep(500 * time.Millisecond); c.serve("proj2", "projector") }},
 		)
 	}
 	loadFor := 6 * time.Second
@@ -568,17 +537,26 @@ func TestFaultsAllInOne(t *testing.T) {
 		phases = append(phases, faultPhase{fmt.Sprintf("kill -9 the service (%d)", i+1), func() { c.kill("service") },
 			func() { c.serve("service", "api,projector,relay") }})
 	}
-	phases = append(phases, faultPhase{"SIGTERM under load", func() {
-		start := time.Now()
-		c.mu.Lock()
-		cmd := c.procs["service"]
-		c.mu.Unlock()
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-		if d := time.Since(start); d > shutdownTimeout+2*time.Second {
-			t.Errorf("the service took %s to exit after SIGTERM (bound %s)", d, shutdownTimeout)
-		}
-	}, func() { c.serve("service", "api,projector,relay") }})
+	phases = append(phases, faultPhase{"SIGTERM under load", func() { c.terminate("service") },
+		func() { c.serve("service", "api,projector,relay") }})
 	printReports(t, "all-in-one service (embedded store, in-process bus)", runPhases(t, load, admin, phases, loadFor))
 	_ = os.Remove(data)
+}
+
+func (c *cluster) proc(name string) *exec.Cmd {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.procs[name]
+}
+
+// terminate sends SIGTERM and fails the test unless the process exits within
+// its shutdown bound.
+func (c *cluster) terminate(name string) {
+	start := time.Now()
+	cmd := c.proc(name)
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
+	if d := time.Since(start); d > shutdownTimeout+2*time.Second {
+		c.t.Errorf("%s took %s to exit after SIGTERM (bound %s)", name, d, shutdownTimeout)
+	}
 }

@@ -124,6 +124,19 @@ func (c *cluster) waitReady(name, addr string) {
 	}
 }
 
+// serveAll starts, on the running store and emulator, two APIs (the first
+// creating the bootstrap coordinator), a relay and two projectors.
+func (c *cluster) serveAll() {
+	c.t.Helper()
+	c.env = []string{"MONGODB_URI=mongodb://" + c.mongo + "/", "PUBSUB_PROJECT_ID=capstone-test", "PUBSUB_EMULATOR_HOST=" + c.pubsub,
+		"CAPSTONE_JWT_SECRET=a-test-secret-that-is-long-enough-0123456789", "CAPSTONE_LOG_LEVEL=warn"}
+	c.serve("api1", "api", "CAPSTONE_BOOTSTRAP_EMAIL="+adminEmail, "CAPSTONE_BOOTSTRAP_PASSWORD="+adminPassword)
+	c.serve("api2", "api")
+	c.serve("relay", "relay")
+	c.serve("proj1", "projector")
+	c.serve("proj2", "projector")
+}
+
 func (c *cluster) kill(name string) {
 	c.mu.Lock()
 	cmd := c.procs[name]
@@ -170,13 +183,7 @@ func TestConvergenceAcrossProcesses(t *testing.T) {
 	c.start("store", nil, "dev-store", "--addr", c.mongo, "--data-dir", filepath.Join(c.dir, "data"))
 	c.start("emulator", nil, "pubsub-emulator", "--addr", c.pubsub)
 	time.Sleep(time.Second)
-	c.env = []string{"MONGODB_URI=mongodb://" + c.mongo + "/", "PUBSUB_PROJECT_ID=capstone-test", "PUBSUB_EMULATOR_HOST=" + c.pubsub,
-		"CAPSTONE_JWT_SECRET=a-test-secret-that-is-long-enough-0123456789", "CAPSTONE_LOG_LEVEL=warn"}
-	c.serve("api1", "api", "CAPSTONE_BOOTSTRAP_EMAIL="+adminEmail, "CAPSTONE_BOOTSTRAP_PASSWORD="+adminPassword)
-	c.serve("api2", "api")
-	c.serve("relay", "relay")
-	c.serve("proj1", "projector")
-	c.serve("proj2", "projector")
+	c.serveAll()
 
 	apis := []*service{{t: t, base: "http://" + c.addrs["api1"]}, {t: t, base: "http://" + c.addrs["api2"]}}
 	admin := apis[0].admin()
