@@ -298,27 +298,40 @@ func checkAll(t *testing.T, name string, cleared time.Time, load *faultLoad, adm
 			}
 		}
 	}
-	rep.Verified = verifyRebuild(t, admin)
+	// Writes that were stored but never acknowledged (an edit cut off by the
+	// fault) reach the read models by the catch-up too: a rebuild is equal
+	// once they have, which must also be within convergeWithin.
+	for {
+		diffs, err := verifyRebuild(admin)
+		if err == nil && len(diffs) == 0 {
+			rep.Verified = true
+			rep.Converged = max(rep.Converged, time.Since(cleared))
+			break
+		}
+		if time.Since(cleared) > 3*convergeWithin {
+			t.Errorf("%s: read models differ from a rebuild: %v %.500v", name, err, diffs)
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	return rep
 }
 
-// verifyRebuild runs a verifying rebuild through the admin API and reports
-// whether every read model equals it.
-func verifyRebuild(t *testing.T, admin *faultClient) bool {
-	t.Helper()
+// verifyRebuild runs a verifying rebuild through the admin API and returns
+// the documents (per read model) that differ from it.
+func verifyRebuild(admin *faultClient) (map[string]any, error) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
 		status, body, err := admin.call("POST", "/v1/admin/projections/rebuild", map[string]any{"verify": true})
 		if err != nil || status == 409 {
-			time.Sleep(500 * time.Millisecond)
+			time.Sleep(300 * time.Millisecond)
 			continue
 		}
 		if status != 202 {
-			t.Errorf("verify rebuild answered %d %v", status, body)
-			return false
+			return nil, fmt.Errorf("verify rebuild answered %d %v", status, body)
 		}
 		for time.Now().Before(deadline) {
-			time.Sleep(300 * time.Millisecond)
+			time.Sleep(200 * time.Millisecond)
 			status, body, err := admin.call("GET", "/v1/admin/projections", nil)
 			if err != nil || status != 200 {
 				continue
@@ -327,22 +340,20 @@ func verifyRebuild(t *testing.T, admin *faultClient) bool {
 			if rb == nil || rb["finished_at"] == nil {
 				continue
 			}
-			if rb["error"] != nil && rb["error"] != "" {
-				t.Errorf("verify rebuild failed: %v", rb["error"])
-				return false
+			if e, _ := rb["error"].(string); e != "" {
+				return nil, fmt.Errorf("verify rebuild failed: %s", e)
 			}
-			diffs, _ := rb["differences"].(map[string]any)
-			for name, ids := range diffs {
+			diffs := map[string]any{}
+			d, _ := rb["differences"].(map[string]any)
+			for name, ids := range d {
 				if l, _ := ids.([]any); len(l) > 0 {
-					t.Errorf("read model %s differs from a rebuild for %d documents: %.300v", name, len(l), l)
-					return false
+					diffs[name] = l
 				}
 			}
-			return true
+			return diffs, nil
 		}
 	}
-	t.Error("the verifying rebuild did not finish")
-	return false
+	return nil, fmt.Errorf("the verifying rebuild did not finish")
 }
 
 func newFaultClients(t *testing.T, bases func() []string, admin *faultClient, n int) []*faultClient {
@@ -486,8 +497,12 @@ func TestFaultsSeveralProcesses(t *testing.T) {
 		{"kill -9 api1", kill("api1"), restart("api1", "api")},
 		{"kill -9 projector, back after 5 s", kill("proj1"), func() { time.Sleep(5 * time.Second); c.serve("proj1", "projector") }},
 		{"kill -9 relay", kill("relay"), restart("relay", "relay")},
-		{"Pub/Sub restarted empty", kill("emulator"), func() { startEmulator(); time.Sleep(500 * time.Millisecond) }},
 		{"SIGTERM api2 under load", func() { c.terminate("api2") }, restart("api2", "api")},
+		// Last: Google's Pub/Sub fake, restarted under load, may not answer a
+		// process that starts afterwards for a while (its admin calls time
+		// out), which a real Pub/Sub does not do; the running processes
+		// converge regardless, from the event store.
+		{"Pub/Sub restarted empty", kill("emulator"), func() { startEmulator(); time.Sleep(500 * time.Millisecond) }},
 	}
 	if *faultsLong {
 		phases = append(phases,
