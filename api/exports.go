@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -56,40 +57,35 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, a actor) error {
 	if canonical, ok := exportAliases[name]; ok {
 		name = canonical
 	}
+	var err error
 	switch name {
 	case ExportSupervisorAssignments:
-		rows, err := s.ExportQ.Assignments(r.Context(), a)
-		if err != nil {
-			return err
-		}
-		err = s.CSV.Assignments(&buf, rows)
-		if err != nil {
-			return err
-		}
+		err = writeExport(r, a, &buf, s.ExportQ.Assignments, s.CSV.Assignments)
 	case ExportFinalGrades:
-		rows, err := s.ExportQ.Grades(r.Context(), a)
-		if err != nil {
-			return err
-		}
-		if err := s.CSV.Grades(&buf, rows); err != nil {
-			return err
-		}
+		err = writeExport(r, a, &buf, s.ExportQ.Grades, s.CSV.Grades)
 	case ExportMarks:
-		rows, err := s.ExportQ.Marks(r.Context(), a)
-		if err != nil {
-			return err
-		}
-		if err := s.CSV.Marks(&buf, rows); err != nil {
-			return err
-		}
+		err = writeExport(r, a, &buf, s.ExportQ.Marks, s.CSV.Marks)
 	default:
 		return &commands.Error{Kind: commands.KindNotFound, Code: "unknown-export",
 			Message: fmt.Sprintf("unknown export %q: use one of %s", name, strings.Join(ExportNames, ", "))}
+	}
+	if err != nil {
+		return err
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`.csv"`)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	_, err := w.Write(buf.Bytes())
+	_, err = w.Write(buf.Bytes())
 	return err
+}
+
+// writeExport reads an export's rows for the caller and writes them as CSV.
+func writeExport[R any](r *http.Request, a actor, w io.Writer, rows func(context.Context, queries.Viewer) ([]R, error),
+	write func(io.Writer, []R) error) error {
+	got, err := rows(r.Context(), a)
+	if err != nil {
+		return err
+	}
+	return write(w, got)
 }

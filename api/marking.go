@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -123,23 +124,9 @@ type markRequest struct {
 // putMark takes a marker's mark (their supervisor or second examiner).
 func (s *Server) putMark(w http.ResponseWriter, r *http.Request, a actor) error {
 	var req markRequest
-	if err := decodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	if req.Mark == nil {
-		return commands.Invalid(commands.FieldError{Field: "mark", Message: "is required"})
-	}
-	m, err := writeMeta(r, a)
-	if err != nil {
-		return err
-	}
-	res, err := s.Cohort.SubmitMark(r.Context(), m, mux.Vars(r)["id"], *req.Mark, req.Feedback)
-	if err != nil {
-		return err
-	}
-	setETag(w, res.Version)
-	writeJSON(w, http.StatusOK, projectFromState(a, res.State, res.Version))
-	return nil
+	return s.markWrite(w, r, a, &req, &req.Mark, func(ctx context.Context, m commands.Meta, id string) (commands.Result[project.State], error) {
+		return s.Cohort.SubmitMark(ctx, m, id, *req.Mark, req.Feedback)
+	})
 }
 
 type moderationRequest struct {
@@ -150,17 +137,26 @@ type moderationRequest struct {
 // moderate sets the agreed mark of a project in moderation.
 func (s *Server) moderate(w http.ResponseWriter, r *http.Request, a actor) error {
 	var req moderationRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	return s.markWrite(w, r, a, &req, &req.Mark, func(ctx context.Context, m commands.Meta, id string) (commands.Result[project.State], error) {
+		return s.Cohort.Moderate(ctx, m, id, *req.Mark, req.Comment)
+	})
+}
+
+// markWrite decodes req, whose mark is required, runs a write on the
+// project of the path, and answers the project as the caller may see it.
+func (s *Server) markWrite(w http.ResponseWriter, r *http.Request, a actor, req any, mark **int,
+	write func(context.Context, commands.Meta, string) (commands.Result[project.State], error)) error {
+	if err := decodeJSON(w, r, req); err != nil {
 		return err
 	}
-	if req.Mark == nil {
+	if *mark == nil {
 		return commands.Invalid(commands.FieldError{Field: "mark", Message: "is required"})
 	}
 	m, err := writeMeta(r, a)
 	if err != nil {
 		return err
 	}
-	res, err := s.Cohort.Moderate(r.Context(), m, mux.Vars(r)["id"], *req.Mark, req.Comment)
+	res, err := write(r.Context(), m, mux.Vars(r)["id"])
 	if err != nil {
 		return err
 	}
@@ -290,6 +286,9 @@ func unitsJSON(v actor, units []queries.StudentUnit) []unitJSON {
 
 // markingOverview is the coordinator's view of the cohort's marking.
 func (s *Server) markingOverview(w http.ResponseWriter, r *http.Request, a actor) error {
+	if err := notPaged(r, "the cohort's marking"); err != nil {
+		return err
+	}
 	o, err := s.MarkingQ.Overview(r.Context(), a)
 	if err != nil {
 		return err

@@ -11,10 +11,7 @@ import (
 )
 
 // Marking answers questions about the cohort's marking.
-type Marking struct {
-	Reader  Reader
-	Streams Streams
-}
+type Marking struct{ Reader Reader }
 
 // StudentUnit is one student's marking unit with the student.
 type StudentUnit struct {

@@ -369,7 +369,7 @@ func (a *App) start(ctx context.Context) error {
 		SupervisorQ:      queries.Supervisors{Reader: rm},
 		StudentQ:         queries.Students{Reader: rm},
 		ExportQ:          queries.Exports{Reader: rm},
-		MarkingQ:         queries.Marking{Reader: rm, Streams: es},
+		MarkingQ:         queries.Marking{Reader: rm},
 		CSV:              csvExports{},
 		Tokens:           tokenAdapter{tokens},
 		SignInThrottle:   auth.NewSignInThrottle(auth.DefaultSignInPolicy),

@@ -961,6 +961,7 @@ func TestOpenAPIResponsesMatchSchemas(t *testing.T) {
 	mark(sup, map[string]any{"mark": 45}, 422)
 	c.check("GET", "/v1/marking", want(s.do("GET", "/v1/marking", admin, nil), 200))
 	c.check("GET", "/v1/marking", want(s.do("GET", "/v1/marking?after=forged", admin, nil), 400))
+	c.check("GET", "/v1/marking", want(s.do("GET", "/v1/marking?limit=3", admin, nil), 400))
 	c.check("GET", "/v1/marking", want(s.do("GET", "/v1/marking", sup, nil), 403))
 	c.check("PUT", "/v1/marking/threshold", want(s.do("PUT", "/v1/marking/threshold", admin, map[string]any{"threshold": 101}), 400))
 	c.check("PUT", "/v1/marking/threshold", want(s.do("PUT", "/v1/marking/threshold", admin, map[string]any{"threshold": 15}), 200))
