@@ -25,6 +25,11 @@ func container(m *manifest, deployment string) *corev1.Container {
 	return &m.deployment(deployment).Spec.Template.Spec.Containers[0]
 }
 
+// projectorHPA is the projectors' autoscaler.
+func projectorHPA(m *manifest) *autoscalingv2.HorizontalPodAutoscaler {
+	return &m.HPAs[slices.IndexFunc(m.HPAs, func(h autoscalingv2.HorizontalPodAutoscaler) bool { return h.Name == "capstone-projector" })]
+}
+
 func envVar(c *corev1.Container, name string) *corev1.EnvVar {
 	for i := range c.Env {
 		if c.Env[i].Name == name {
@@ -353,23 +358,23 @@ func TestChecksCatchMutations(t *testing.T) {
 			m.NetworkPolicies[1].Spec.PolicyTypes = []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}
 		}},
 		{"projectors scale on CPU only", gke, "backlog", func(m *manifest) {
-			h := &m.HPAs[slices.IndexFunc(m.HPAs, func(h autoscalingv2.HorizontalPodAutoscaler) bool { return h.Name == "capstone-projector" })]
+			h := projectorHPA(m)
 			h.Spec.Metrics = slices.DeleteFunc(h.Spec.Metrics, func(mt autoscalingv2.MetricSpec) bool { return mt.Type == autoscalingv2.ExternalMetricSourceType })
 		}},
 		{"a subscription's backlog ignored", gke, "backlog", func(m *manifest) {
-			h := &m.HPAs[slices.IndexFunc(m.HPAs, func(h autoscalingv2.HorizontalPodAutoscaler) bool { return h.Name == "capstone-projector" })]
+			h := projectorHPA(m)
 			h.Spec.Metrics = h.Spec.Metrics[1:]
 		}},
 		{"backlog of a misspelt subscription", gke, "backlog", func(m *manifest) {
-			h := &m.HPAs[slices.IndexFunc(m.HPAs, func(h autoscalingv2.HorizontalPodAutoscaler) bool { return h.Name == "capstone-projector" })]
+			h := projectorHPA(m)
 			h.Spec.Metrics[0].External.Metric.Selector.MatchLabels["resource.labels.subscription_id"] = "capstone-commits.user"
 		}},
 		{"backlog as a total, not per replica", gke, "backlog", func(m *manifest) {
-			h := &m.HPAs[slices.IndexFunc(m.HPAs, func(h autoscalingv2.HorizontalPodAutoscaler) bool { return h.Name == "capstone-projector" })]
+			h := projectorHPA(m)
 			h.Spec.Metrics[1].External.Target = autoscalingv2.MetricTarget{Type: autoscalingv2.ValueMetricType, Value: ptr.To(resource.MustParse("100"))}
 		}},
 		{"no CPU beside the backlog", gke, "backlog", func(m *manifest) {
-			h := &m.HPAs[slices.IndexFunc(m.HPAs, func(h autoscalingv2.HorizontalPodAutoscaler) bool { return h.Name == "capstone-projector" })]
+			h := projectorHPA(m)
 			h.Spec.Metrics = slices.DeleteFunc(h.Spec.Metrics, func(mt autoscalingv2.MetricSpec) bool { return mt.Type == autoscalingv2.ResourceMetricSourceType })
 		}},
 		{"External metric without an adapter", local, "backlog", func(m *manifest) {

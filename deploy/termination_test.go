@@ -159,6 +159,22 @@ func behindIngress(m *manifest, d *appsv1.Deployment) bool {
 	return false
 }
 
+// ridesOutFailover checks that a check run every period seconds gives up
+// only after failures in a row (each 0 meaning the given default) lasting at
+// least storeFailover.
+func ridesOutFailover[N ~int32](period, failures, defPeriod, defFailures N) error {
+	if period == 0 {
+		period = defPeriod
+	}
+	if failures == 0 {
+		failures = defFailures
+	}
+	if tolerated := time.Duration(period*failures) * time.Second; tolerated < storeFailover {
+		return fmt.Errorf("gives up after %s (%ds x %d): a store failover (up to %s)", tolerated, period, failures, storeFailover)
+	}
+	return nil
+}
+
 // checkTermination: every `serve` process gets its preStop, the code's
 // shutdownTimeout and a margin within its termination grace period; pods
 // behind the load balancer keep serving while their endpoint is removed
@@ -200,16 +216,8 @@ func checkTermination(m *manifest, env checkEnv) []error {
 				errs = append(errs, fmt.Errorf("%s: terminationGracePeriodSeconds %s < %s, the least Google's container-native load balancing guide asks of pods behind a NEG", where, grace, negTerminationGrace))
 			}
 			if p := c.ReadinessProbe; p != nil {
-				period, failures := p.PeriodSeconds, p.FailureThreshold
-				if period == 0 {
-					period = 10
-				}
-				if failures == 0 {
-					failures = 3
-				}
-				if tolerated := time.Duration(period*failures) * time.Second; tolerated < storeFailover {
-					errs = append(errs, fmt.Errorf("%s: readiness fails after %s (period %ds x %d): a store failover (up to %s) would make every pod unready at once",
-						where, tolerated, period, failures, storeFailover))
+				if err := ridesOutFailover(p.PeriodSeconds, p.FailureThreshold, 10, 3); err != nil {
+					errs = append(errs, fmt.Errorf("%s: readiness %w would make every pod unready at once", where, err))
 				}
 			}
 		}
@@ -219,16 +227,8 @@ func checkTermination(m *manifest, env checkEnv) []error {
 	}
 	for _, bc := range m.BackendConfigs {
 		if hc := bc.Spec.HealthCheck; hc != nil {
-			interval, threshold := hc.CheckIntervalSec, hc.UnhealthyThreshold
-			if interval == 0 {
-				interval = 5
-			}
-			if threshold == 0 {
-				threshold = 2
-			}
-			if tolerated := time.Duration(interval*threshold) * time.Second; tolerated < storeFailover {
-				errs = append(errs, fmt.Errorf("BackendConfig %s: the health check marks a backend unhealthy after %s (%ds x %d): a store failover (up to %s) would take every backend out at once",
-					bc.Name, tolerated, interval, threshold, storeFailover))
+			if err := ridesOutFailover(hc.CheckIntervalSec, hc.UnhealthyThreshold, 5, 2); err != nil {
+				errs = append(errs, fmt.Errorf("BackendConfig %s: the health check %w would take every backend out at once", bc.Name, err))
 			}
 		}
 		if cd := bc.Spec.ConnectionDraining; cd == nil || cd.DrainingTimeoutSec == 0 {
