@@ -78,10 +78,12 @@ func TestLastCoordinatorStays(t *testing.T) {
 		if won != 1 || left != 1 {
 			t.Fatalf("round %d: %d of the two removals won and %d coordinators are left, want 1 and 1 (%v)", round, won, left, errs)
 		}
-		// The survivor hands over to c2 for the next round.
+		// The survivor hands over to c2 for the next round (who signs in
+		// again: losing the role ended their tokens).
 		if _, err := s.app.Users.Update(ctx, meta, c2, user.Update{Roles: []string{"coordinator"}}); err != nil {
 			t.Fatal(err)
 		}
+		t2 = s.signIn("second-coordinator@uni.example", miniPassword)
 		for _, id := range []string{a, b} {
 			if _, err := s.app.Users.Delete(ctx, meta, id); err != nil && !strings.Contains(err.Error(), "not-found") {
 				t.Fatalf("round %d: clean up: %v", round, err)
