@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,6 +79,23 @@ func (c *faultClient) call(method, path string, body any, headers ...string) (in
 }
 
 var faultHTTP = &http.Client{Timeout: 15 * time.Second}
+
+// history reads a project's whole history, page by page.
+func (c *faultClient) history(id string) (int, []any, error) {
+	var all []any
+	cursor := ""
+	for {
+		status, page, err := c.call("GET", "/v1/projects/"+id+"/history?limit=200&cursor="+url.QueryEscape(cursor), nil)
+		if err != nil || status != 200 {
+			return status, all, err
+		}
+		evs, _ := page["items"].([]any)
+		all = append(all, evs...)
+		if cursor, _ = page["next_cursor"].(string); cursor == "" {
+			return status, all, nil
+		}
+	}
+}
 
 // step makes one write and records it once acknowledged. It returns false
 // if the write got an answer that no fault explains (a 5xx other than 503
@@ -221,12 +239,11 @@ func checkAll(t *testing.T, name string, cleared time.Time, load *faultLoad, adm
 			}
 			for id := range c.aims {
 				// The read model must show the latest aim the store has.
-				status, hist, err := c.call("GET", "/v1/projects/"+id+"/history", nil)
+				status, evs, err := c.history(id)
 				if err != nil || status != 200 {
 					return false, fmt.Sprint("history: ", status, err)
 				}
 				latest := ""
-				evs, _ := hist["items"].([]any)
 				for _, e := range evs {
 					m, _ := e.(map[string]any)
 					if m["type"] == "ProjectEdited" {
@@ -259,8 +276,7 @@ func checkAll(t *testing.T, name string, cleared time.Time, load *faultLoad, adm
 	// Every acknowledged write is in the history, once.
 	for _, c := range load.clients {
 		for title, id := range c.created {
-			status, hist, err := c.call("GET", "/v1/projects/"+id+"/history", nil)
-			evs, _ := hist["items"].([]any)
+			status, evs, err := c.history(id)
 			if err != nil || status != 200 || len(evs) == 0 {
 				rep.Lost++
 				continue

@@ -167,11 +167,9 @@ func (s *Service) Update(ctx context.Context, meta commands.Meta, id string, c U
 	if err != nil {
 		return commands.Result[State]{}, err
 	}
-	if meta.IfMatch != nil && *meta.IfMatch != version {
-		return commands.Result[State]{}, commands.ErrPreconditionFailed
-	}
+	stale := meta.IfMatch != nil && *meta.IfMatch != version // Execute refuses it, and counts the refusal
 	revoking, granting := coordinatorChange(state, c)
-	if revoking {
+	if revoking && !stale {
 		if err := s.revokeCoordinator(ctx, meta, id, version); err != nil {
 			return commands.Result[State]{}, err
 		}
@@ -218,10 +216,8 @@ func (s *Service) Delete(ctx context.Context, meta commands.Meta, id string) (co
 	if _, err := Decide(state, Delete{}); err != nil {
 		return commands.Result[State]{}, err // refused: nothing is ended
 	}
-	if state.HasRole(events.RoleCoordinator) {
-		if meta.IfMatch != nil && *meta.IfMatch != version {
-			return commands.Result[State]{}, commands.ErrPreconditionFailed
-		}
+	stale := meta.IfMatch != nil && *meta.IfMatch != version // Execute refuses it, and counts the refusal
+	if state.HasRole(events.RoleCoordinator) && !stale {
 		if err := s.revokeCoordinator(ctx, meta, id, version); err != nil {
 			return commands.Result[State]{}, err
 		}
