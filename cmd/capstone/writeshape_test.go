@@ -36,7 +36,10 @@ func TestWriteAnswerIsWhatAReadGives(t *testing.T) {
 	same("POST /v1/projects", p, path, tok)
 	same("PATCH /v1/projects", s.expect(s.do("PATCH", path, tok, map[string]any{"title": "Reshaped"}), 200), path, tok)
 	same("POST submit", s.expect(s.do("POST", path+"/submit", tok, map[string]any{"supervisor_id": sup}), 200), path, tok)
-	same("POST decision", s.expect(s.do("POST", path+"/decision", c.tokens[sup], map[string]any{"decision": "accept"}), 200), path, tok)
+	// An accepted project's marking is cut for each viewer: the answer is
+	// what a read by the one who wrote gives.
+	same("POST decision", s.expect(s.do("POST", path+"/decision", c.tokens[sup], map[string]any{"decision": "accept"}), 200), path, c.tokens[sup])
+	same("PUT mark", s.expect(s.do("PUT", path+"/mark", c.tokens[sup], map[string]any{"mark": 64, "feedback": "Fair"}), 200), path, c.tokens[sup])
 	q := s.expect(s.do("POST", "/v1/projects", tok, map[string]any{"title": "Submitted at once", "supervisor_id": sup}), 201)
 	same("POST /v1/projects with supervisor_id", q, "/v1/projects/"+q.str("id"), tok)
 	me := s.expect(s.do("GET", "/v1/me", tok, nil), 200)
