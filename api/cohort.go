@@ -1,12 +1,14 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gorilla/mux"
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/cohort"
+	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/projections"
 	"github.com/capstone-pms/capstone/queries"
@@ -19,6 +21,7 @@ func (s *Server) cohortRoutes(r *mux.Router) {
 	r.HandleFunc("/v1/supervisors/{id}/profile", s.authed(s.putSupervisorProfile, events.RoleSupervisor, coord)).Methods(http.MethodPut)
 	r.HandleFunc("/v1/students/{id}", s.authed(s.reads(s.getStudent, projections.CollStudents, projections.CollProjects))).Methods(http.MethodGet)
 	r.HandleFunc("/v1/students/{id}/preferences", s.authed(s.putPreferences, events.RoleStudent)).Methods(http.MethodPut)
+	s.studentRoutes(r)
 	r.HandleFunc("/v1/projects/{id}/submit", s.authed(s.submitProject, events.RoleStudent)).Methods(http.MethodPost)
 	r.HandleFunc("/v1/projects/{id}/decision", s.authed(s.decideProject, events.RoleSupervisor)).Methods(http.MethodPost)
 	r.HandleFunc("/v1/projects/{id}/examiner", s.authed(s.putExaminer, coord)).Methods(http.MethodPut)
@@ -56,7 +59,12 @@ func (s *Server) listSupervisors(w http.ResponseWriter, r *http.Request, a actor
 	if err != nil {
 		return err
 	}
-	page, err := s.SupervisorQ.List(r.Context(), cursor, limit)
+	var page queries.Page[projections.SupervisorDoc]
+	if email := r.URL.Query().Get("email"); email != "" {
+		page, err = s.supervisorByEmail(r, email, cursor)
+	} else {
+		page, err = s.SupervisorQ.List(r.Context(), cursor, limit)
+	}
 	if err != nil {
 		return err
 	}
@@ -66,6 +74,22 @@ func (s *Server) listSupervisors(w http.ResponseWriter, r *http.Request, a actor
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// supervisorByEmail is the list of the one supervisor holding an address,
+// found by _id (nobody, past the cursor: it is a list of one).
+func (s *Server) supervisorByEmail(r *http.Request, email, cursor string) (queries.Page[projections.SupervisorDoc], error) {
+	none := queries.Page[projections.SupervisorDoc]{Items: []projections.SupervisorDoc{}}
+	doc, err := s.SupervisorQ.ByEmail(r.Context(), user.NormalizeEmail(trimmed(email, 254)))
+	switch {
+	case errors.Is(err, queries.ErrNotFound):
+		return none, nil
+	case err != nil:
+		return none, err
+	case doc.ID <= cursor:
+		return none, nil
+	}
+	return queries.Page[projections.SupervisorDoc]{Items: []projections.SupervisorDoc{doc}}, nil
 }
 
 func (s *Server) getSupervisor(w http.ResponseWriter, r *http.Request, a actor) error {
@@ -118,8 +142,11 @@ type studentJSON struct {
 	SupervisorID string         `json:"supervisor_id,omitempty"`
 	AssignedVia  string         `json:"assigned_via,omitempty"`
 	ExaminerID   string         `json:"examiner_id,omitempty"`
-	Project      *projectJSON   `json:"project,omitempty"`
-	Projects     []projectJSON  `json:"projects"`
+	// Supervisor and Examiner are the people the placement names.
+	Supervisor *contactJSON  `json:"supervisor,omitempty"`
+	Examiner   *contactJSON  `json:"examiner,omitempty"`
+	Project    *projectJSON  `json:"project,omitempty"`
+	Projects   []projectJSON `json:"projects"`
 	// Grade and Feedback are the mark released to the student and the
 	// feedback released with it; Marking is the marking as the caller may
 	// see it (docs/visibility.md, Marks).
@@ -133,24 +160,10 @@ func (s *Server) getStudent(w http.ResponseWriter, r *http.Request, a actor) err
 	if err != nil {
 		return err
 	}
-	out := studentJSON{ID: o.ID, Email: o.Email, Name: o.Name, Profile: o.Profile,
-		SupervisorID: o.SupervisorID, AssignedVia: o.Via, ExaminerID: o.ExaminerID, Projects: []projectJSON{}}
-	if o.View.Preferences {
-		prefs := append([]string{}, o.Preferences...)
-		out.Preferences = &prefs
+	out, err := s.studentOut(r.Context(), o)
+	if err != nil {
+		return err
 	}
-	for _, p := range o.Projects {
-		pj := projectFromDoc(p)
-		out.Projects = append(out.Projects, pj)
-		if o.View.Placement && (p.ID == o.ProjectID || (out.Project == nil && o.ProjectID == "")) {
-			out.Project = &pj
-		}
-	}
-	if rel := o.Released; rel != nil {
-		g := rel.Mark
-		out.Grade, out.Feedback = &g, rel.Text()
-	}
-	out.Marking = toMarkingJSON(o.Marking)
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -36,12 +36,16 @@ var strictJSON = json.JoinOptions(
 // decodeJSON reads a JSON object into dst: content type application/json, at
 // most MaxJSONBody bytes, read strictly (strictJSON), nothing after the object.
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
+	return decodeJSONWith(w, r, dst, strictJSON)
+}
+
+func decodeJSONWith(w http.ResponseWriter, r *http.Request, dst any, opts json.Options) error {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "send the body as application/json")
 	}
-	dec := jsontext.NewDecoder(http.MaxBytesReader(w, r.Body, MaxJSONBody), strictJSON)
-	if err := json.UnmarshalDecode(dec, dst, strictJSON); err != nil {
+	dec := jsontext.NewDecoder(http.MaxBytesReader(w, r.Body, MaxJSONBody), opts)
+	if err := json.UnmarshalDecode(dec, dst, opts); err != nil {
 		return jsonProblem(err)
 	}
 	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
@@ -176,4 +180,17 @@ func queryTime(r *http.Request, name string) (time.Time, error) {
 
 func setETag(w http.ResponseWriter, version int64) {
 	w.Header().Set("ETag", `"`+strconv.FormatInt(version, 10)+`"`)
+}
+
+// queryBool reads an optional true/false query parameter (false when absent).
+func queryBool(r *http.Request, name string) (bool, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return false, nil
+	}
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return false, commands.Invalid(commands.FieldError{Field: name, Message: "must be true or false"})
+	}
+	return v, nil
 }

@@ -36,29 +36,63 @@ func (s *Server) importRoutes(r *mux.Router) {
 }
 
 // importFile applies a CSV file (multipart field "file", or a text/csv body)
-// and answers the report; with ?dry_run=true nothing is stored.
+// and answers the report; with ?dry_run=true nothing is stored, and with
+// ?passwords=true the Password column sets the passwords of users who have
+// none yet (otherwise it is ignored).
 func (s *Server) importFile(w http.ResponseWriter, r *http.Request, a actor) error {
 	dry, _ := strconv.ParseBool(r.URL.Query().Get("dry_run"))
+	passwords, err := queryBool(r, "passwords")
+	if err != nil {
+		return err
+	}
 	body, err := csvBody(w, r)
 	if err != nil {
 		return err
 	}
-	parsed, err := s.ParseImport(mux.Vars(r)["kind"], body)
-	if errors.Is(err, ErrFileTooLarge) {
-		return problem(http.StatusRequestEntityTooLarge, "file-too-large", "CSV uploads are limited to 10 MiB")
-	}
+	rep, err := s.Import(r, a, Import{Kind: mux.Vars(r)["kind"], File: body, DryRun: dry, Passwords: passwords})
 	if err != nil {
 		return err
 	}
-	rep, err := s.Importer(dry).Run(r.Context(), meta(r, a), parsed.Batch, nil)
-	if err != nil {
-		return err
-	}
-	rep.Rows, rep.DryRun = parsed.Rows, dry
-	rep.Errors = mergeRowErrors(parsed.Errors, rep.Errors)
 	writeJSON(w, http.StatusOK, rep)
 	return nil
 }
+
+// Import is one CSV file to apply.
+type Import struct {
+	Kind      string
+	File      io.Reader
+	DryRun    bool
+	Passwords bool // set the Password column's passwords (see imports.Importer)
+	// Roles replaces the roles a people file gives (nil: the kind's role).
+	Roles []string
+}
+
+// Import parses and applies a CSV file for a, as POST /v1/imports/{kind}
+// does, and reports every row: the rows refused while reading the file
+// and those the import refused, by line.
+func (s *Server) Import(r *http.Request, a events.Actor, in Import) (imports.Report, error) {
+	parsed, err := s.ParseImport(in.Kind, in.File)
+	if errors.Is(err, ErrFileTooLarge) {
+		return imports.Report{}, problem(http.StatusRequestEntityTooLarge, "file-too-large", "CSV uploads are limited to 10 MiB")
+	}
+	if err != nil {
+		return imports.Report{}, err
+	}
+	batch := parsed.Batch
+	batch.Roles = in.Roles
+	im := s.Importer(in.DryRun)
+	im.Passwords = in.Passwords
+	rep, err := im.Run(r.Context(), meta(r, a), batch, nil)
+	if err != nil {
+		return imports.Report{}, err
+	}
+	rep.Rows, rep.DryRun = parsed.Rows, in.DryRun
+	rep.Errors = mergeRowErrors(parsed.Errors, rep.Errors)
+	return rep, nil
+}
+
+// CSVBody returns the uploaded file of a CSV upload (see csvBody).
+func CSVBody(w http.ResponseWriter, r *http.Request) (io.Reader, error) { return csvBody(w, r) }
 
 // csvBody returns the uploaded file: the "file" part of a multipart form, or
 // the body itself when it is sent as text/csv.

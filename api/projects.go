@@ -24,18 +24,21 @@ func (s *Server) projectRoutes(r *mux.Router) {
 
 // projectJSON is a project in responses.
 type projectJSON struct {
-	ID           string     `json:"id"`
-	StudentID    string     `json:"student_id"`
-	Title        string     `json:"title"`
-	Description  string     `json:"description"`
-	Aim          string     `json:"aim"`
-	Rationale    string     `json:"rationale"`
-	Status       string     `json:"status"`
-	SupervisorID string     `json:"supervisor_id,omitempty"`
-	ExaminerID   string     `json:"examiner_id,omitempty"`
-	Version      int64      `json:"version"`
-	CreatedAt    *time.Time `json:"created_at,omitempty"`
-	UpdatedAt    *time.Time `json:"updated_at,omitempty"`
+	ID           string `json:"id"`
+	StudentID    string `json:"student_id"`
+	Title        string `json:"title"`
+	Description  string `json:"description"`
+	Aim          string `json:"aim"`
+	Rationale    string `json:"rationale"`
+	Status       string `json:"status"`
+	SupervisorID string `json:"supervisor_id,omitempty"`
+	ExaminerID   string `json:"examiner_id,omitempty"`
+	// Comment is the supervisor's comment on their decision, shown with
+	// the project (docs/visibility.md).
+	Comment   string     `json:"comment,omitempty"`
+	Version   int64      `json:"version"`
+	CreatedAt *time.Time `json:"created_at,omitempty"`
+	UpdatedAt *time.Time `json:"updated_at,omitempty"`
 	// Marking is what the caller may see of an accepted project's marking.
 	Marking *markingJSON `json:"marking,omitempty"`
 }
@@ -44,15 +47,15 @@ type projectJSON struct {
 func projectFromDoc(p queries.Project) projectJSON {
 	d := p.ProjectDoc
 	return projectJSON{ID: d.ID, StudentID: d.OwnerID, Title: d.Title, Description: d.Description, Aim: d.Aim,
-		Rationale: d.Rationale, Status: d.Status, SupervisorID: d.SupervisorID, ExaminerID: d.ExaminerID,
+		Rationale: d.Rationale, Status: d.Status, SupervisorID: d.SupervisorID, ExaminerID: d.ExaminerID, Comment: d.Comment,
 		Version: d.Version, CreatedAt: utc(d.CreatedAt), UpdatedAt: utc(d.UpdatedAt), Marking: toMarkingJSON(p.Shown)}
 }
 
 // projectFromState converts a project a command answered, for the caller a.
 func projectFromState(a actor, s project.State, version int64) projectJSON {
 	return projectJSON{ID: s.ID, StudentID: s.OwnerID, Title: s.Title, Description: s.Description, Aim: s.Aim,
-		Rationale: s.Rationale, Status: s.Status, SupervisorID: s.SupervisorID, ExaminerID: s.ExaminerID, Version: version,
-		CreatedAt: utc(s.CreatedAt), UpdatedAt: utc(s.UpdatedAt), Marking: stateMarking(a, s)}
+		Rationale: s.Rationale, Status: s.Status, SupervisorID: s.SupervisorID, ExaminerID: s.ExaminerID, Comment: s.Comment,
+		Version: version, CreatedAt: utc(s.CreatedAt), UpdatedAt: utc(s.UpdatedAt), Marking: stateMarking(a, s)}
 }
 
 type createProjectRequest struct {

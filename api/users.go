@@ -93,7 +93,8 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, a events.Acto
 	if role != "" && !contains(user.ValidRoles, role) {
 		return commands.Invalid(commands.FieldError{Field: "role", Message: "is not a role"})
 	}
-	page, err := s.UserQ.List(r.Context(), a, queries.UserFilter{Role: role, Query: trimmed(q.Get("q"), 100), Cursor: cursor, Limit: limit})
+	page, err := s.UserQ.List(r.Context(), a, queries.UserFilter{Role: role, Query: trimmed(q.Get("q"), 100),
+		Email: user.NormalizeEmail(trimmed(q.Get("email"), 254)), Code: trimmed(q.Get("code"), 64), Cursor: cursor, Limit: limit})
 	if err != nil {
 		return err
 	}

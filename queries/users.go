@@ -3,6 +3,8 @@ package queries
 import (
 	"context"
 	"errors"
+	"slices"
+	"strings"
 
 	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/events/visibility"
@@ -17,8 +19,12 @@ type Users struct {
 
 // UserFilter selects users for the coordinator's list.
 type UserFilter struct {
-	Role   string
-	Query  string
+	Role  string
+	Query string
+	// Email (normalised) selects the one user holding the address, found
+	// by _id; Code those whose profile has the university code.
+	Email  string
+	Code   string
 	Cursor string
 	Limit  int
 }
@@ -62,7 +68,35 @@ func (q Users) List(ctx context.Context, v Viewer, f UserFilter) (Page[projectio
 	if f.Role != "" {
 		filter.Equal["roles"] = f.Role
 	}
+	if f.Code != "" {
+		filter.Equal["profile.code"] = f.Code
+	}
+	if f.Email != "" {
+		return q.listByEmail(ctx, f)
+	}
 	return page(ctx, q.Reader, projections.CollUsers, filter, func(d projections.UserDoc) string { return d.ID })
+}
+
+// listByEmail is the list of the one user holding f.Email, if the other
+// filters keep them: two lookups by _id, the filters checked here rather
+// than by the store (any filter beyond _id alone is a scan on some stores).
+func (q Users) listByEmail(ctx context.Context, f UserFilter) (Page[projections.UserDoc], error) {
+	none := Page[projections.UserDoc]{Items: []projections.UserDoc{}}
+	id, err := holder(ctx, q.Reader, f.Email)
+	if err != nil || id == "" || id <= f.Cursor {
+		return none, err
+	}
+	var d projections.UserDoc
+	found, err := q.Reader.Get(ctx, projections.CollUsers, id, &d)
+	term := strings.ToLower(f.Query)
+	switch {
+	case err != nil || !found || d.Status != projections.UserActive:
+		return none, err
+	case f.Role != "" && !slices.Contains(d.Roles, f.Role), f.Code != "" && d.Profile.Code != f.Code,
+		term != "" && !strings.Contains(strings.ToLower(d.Name), term) && !strings.Contains(strings.ToLower(d.Email), term):
+		return none, nil
+	}
+	return Page[projections.UserDoc]{Items: []projections.UserDoc{d}}, nil
 }
 
 // History returns the events of a user's stream to a viewer who may see

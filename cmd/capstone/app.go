@@ -46,7 +46,7 @@ import (
 // collections are every collection the service uses; the embedded store
 // creates and indexes them at start-up.
 var collections = []string{imongo.CollRevisionTokens, collProjectionStatus, outbox.Collection, outbox.LogCollection, outbox.LeaseCollection, imongo.CollReadModelNames, imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, imongo.CollPasswordTokens, imongo.CollSessions, collSettings,
-	projections.CollUsers, projections.CollProjects, projections.CollSupervisors, projections.CollStudents,
+	projections.CollUsers, projections.CollProjects, projections.CollSupervisors, projections.CollStudents, projections.CollEmails,
 	loadgen.RawCollection} // the bench's scratch collection: on the embedded store it needs the _id index fix too
 
 const collSettings = "settings"
@@ -450,9 +450,16 @@ func (a *App) Importer(dry bool) *imports.Importer {
 	x := commands.DryRun(a.Exec)
 	users := *a.Users
 	users.X = x
-	users.Sessions = nil // a dry run ends nobody's tokens
+	users.Sessions, users.Tokens = nil, nil // a dry run ends nobody's tokens
+	users.Credentials = readOnlyCredentials{a.Users.Credentials}
 	return &imports.Importer{Users: &users, Cohort: &cohort.Service{X: x}}
 }
+
+// readOnlyCredentials are the credentials as a dry run sees them: read, and
+// never written.
+type readOnlyCredentials struct{ commands.Credentials }
+
+func (readOnlyCredentials) SetPasswordHash(context.Context, string, string) error { return nil }
 
 // parseImport reads a CSV upload with the original system's formats.
 func parseImport(kind string, r io.Reader) (api.ParsedFile, error) {

@@ -164,6 +164,9 @@ func TestAuthorizationTable(t *testing.T) {
 
 	toMark, apart, graded := acceptedProject(), acceptedProject(20, 90), acceptedProject()
 
+	// Student A has written their project info (a draft of theirs).
+	s.expect(s.do("PUT", "/v1/students/"+stuA+"/project-info", tokens[azOwner], map[string]string{"title": "What I work on"}), 200)
+
 	waitFor(t, "the read models of the cohort", func() bool {
 		st := s.do("GET", "/v1/students/"+stuA, admin, nil)
 		return s.do("GET", "/v1/projects/"+proj, tokens[azExaminer], nil).Status == 200 &&
@@ -242,6 +245,11 @@ func TestAuthorizationTable(t *testing.T) {
 			fixed("/v1/supervisors/"+sup1+"/profile", map[string]any{"areas": []string{"Systems", "Networks"}, "info": "Office 1", "project_ideas": []map[string]string{{"title": "Fast RPC", "description": "d"}}})},
 		{"GET", "/v1/students/{id}", [azNCallers]int{az401, az200, az200, az404, az200, az200, az404}, fixed("/v1/students/"+stuA, nil)},
 		{"PUT", "/v1/students/{id}/preferences", azOnly(az200, azOwner), fixed("/v1/students/"+stuA+"/preferences", map[string]any{"supervisor_ids": []string{sup1, sup2}})},
+		// A draft: its student's and the coordinators'; to anyone else as if there were none.
+		{"GET", "/v1/students/{id}/project-info", [azNCallers]int{az401, az200, az404, az404, az404, az200, az404}, fixed("/v1/students/"+stuA+"/project-info", nil)},
+		{"PUT", "/v1/students/{id}/project-info", azOnly(az200, azOwner), fixed("/v1/students/"+stuA+"/project-info", map[string]string{"title": "What I work on", "description": "more"})},
+		// Every signed-in user, each seeing the supervisees whose placement they may see.
+		{"GET", "/v1/supervisors/{id}/supervisees", azOnly(az200, azCoordinator, azSupervisor, azOtherSup, azExaminer, azOwner, azOtherStudent), fixed("/v1/supervisors/"+sup1+"/supervisees", nil)},
 
 		// Projects.
 		{"POST", "/v1/projects", azOnly(az201, azOwner, azOtherStudent), fixed("/v1/projects", map[string]string{"title": "A draft", "aim": "to be allowed"})},

@@ -254,3 +254,64 @@ func TestKindNames(t *testing.T) {
 		}
 	}
 }
+
+// TestImportPasswords: with ?passwords=true the Password column sets the
+// password of each user who has none yet, under the password rules; a user
+// who has one keeps it, so the same file imported again changes nothing. A
+// dry run sets none, and without the parameter the column is ignored.
+func TestImportPasswords(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	const header = "Student Code,Name,Enrolment Status,Programme,Route,Start Date,QM Email,Username,Password\n"
+	row := func(n int, password string) string {
+		return fmt.Sprintf("ST%d,Student %d,Enrolled,MSc,Full-time,2026-09-21,pw%d@uni.example,pw%d,%s\n", n, n, n, n, password)
+	}
+	signIn := func(n int, password string) int {
+		return s.do("POST", "/v1/auth/sign-in", "", map[string]string{"email": fmt.Sprintf("pw%d@uni.example", n), "password": password}).Status
+	}
+	// Without the parameter, the column is ignored.
+	s.expect(s.upload(admin, "students", "s.csv", []byte(header+row(0, "ignored password 0")), ""), 200)
+	if st := signIn(0, "ignored password 0"); st != 401 {
+		t.Errorf("a password imported without ?passwords=true signs in: %d", st)
+	}
+	file := header + row(1, "first password 1") + row(2, "short") + row(3, "") + row(0, "now set password 0")
+	rep := s.expect(s.upload(admin, "students", "s.csv", []byte(file), "?passwords=true"), 200)
+	errs, _ := rep.Body["errors"].([]any)
+	if rep.num("created") != 2 || rep.num("updated") != 1 || len(errs) != 1 || errs[0].(map[string]any)["line"] != float64(3) {
+		t.Fatalf("report: %s", rep.Raw)
+	}
+	if msg := fmt.Sprint(errs[0]); !strings.Contains(msg, "at least 10 characters") || strings.Contains(msg, "short") {
+		t.Errorf("the weak password's row: %s", msg)
+	}
+	for n, pw := range map[int]string{1: "first password 1", 0: "now set password 0"} {
+		if st := signIn(n, pw); st != 200 {
+			t.Errorf("pw%d cannot sign in with the imported password: %d", n, st)
+		}
+	}
+	if st := signIn(2, "short"); st != 401 {
+		t.Errorf("the refused row's user signs in: %d", st)
+	}
+	// Imported again: nothing changes, and a password its holder changed stays.
+	tok := s.signIn("pw1@uni.example", "first password 1")
+	s.expect(s.do("PUT", "/v1/me/password", tok, map[string]string{"current_password": "first password 1", "new_password": "chosen password 1"}), 200)
+	again := s.expect(s.upload(admin, "students", "s.csv", []byte(header+row(1, "first password 1")+row(0, "now set password 0")), "?passwords=true"), 200)
+	if again.num("unchanged") != 2 {
+		t.Errorf("the same file again: %s", again.Raw)
+	}
+	if signIn(1, "chosen password 1") != 200 || signIn(1, "first password 1") != 401 {
+		t.Error("importing the file again undid the password its holder chose")
+	}
+	// A dry run sets nothing, even for a user who has no password.
+	s.expect(s.upload(admin, "students", "s.csv", []byte(header+row(3, "dry password 3")), "?passwords=true&dry_run=true"), 200)
+	if st := signIn(3, "dry password 3"); st != 401 {
+		t.Errorf("a dry run set a password: %d", st)
+	}
+	s.expect(s.upload(admin, "students", "s.csv", []byte(header+row(3, "x")), "?passwords=maybe"), 400, "invalid")
+	// The history says a password was set, and by whom: the coordinator's import.
+	id := s.expect(s.do("GET", "/v1/users?email=pw0@uni.example", admin, nil), 200).items()[0]["id"]
+	hist := s.expect(s.do("GET", fmt.Sprint("/v1/users/", id, "/history"), admin, nil), 200).items()
+	last := hist[len(hist)-1]
+	if last["type"] != "UserPasswordSet" || last["actor"].(map[string]any)["user_id"] != s.expect(s.do("GET", "/v1/me", admin, nil), 200).str("id") {
+		t.Errorf("the history of an imported password: %v", hist)
+	}
+}

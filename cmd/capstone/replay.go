@@ -25,7 +25,8 @@ import (
 // projection's name is also the logical name of the one collection it owns.
 func projectionSet(docs projections.Documents, streams projections.Streams) []projections.Projection {
 	return []projections.Projection{projections.NewUsers(docs, streams), projections.NewProjects(docs, streams),
-		projections.NewSupervisors(docs, streams), projections.NewStudents(docs, streams), projections.NewCohort(docs, streams)}
+		projections.NewSupervisors(docs, streams), projections.NewStudents(docs, streams), projections.NewCohort(docs, streams),
+		projections.NewEmails(docs, streams)}
 }
 
 // ProjectionNames lists the projections, in a stable order.

@@ -39,6 +39,9 @@ type Person struct {
 	Name    string
 	Profile events.Profile
 	Slots   *int // supervisors only
+	// Password is the file's Password cell, used only by an importer that
+	// sets passwords (Importer.Passwords); empty: none.
+	Password string
 }
 
 // Pair is a row of an assignments file: a student and a member of staff.
@@ -64,7 +67,10 @@ type Preference struct {
 
 // Batch is a parsed file.
 type Batch struct {
-	Kind        string
+	Kind string
+	// Roles are the roles each person of the file holds; nil: the kind's
+	// one (a supervisors file makes supervisors).
+	Roles       []string
 	People      []Person
 	Pairs       []Pair
 	Grades      []Grade
@@ -110,6 +116,13 @@ var ErrCoordinatorAccount = &commands.Error{Kind: commands.KindRule, Code: "coor
 type Importer struct {
 	Users  *user.Service
 	Cohort *cohort.Service
+	// Passwords sets the passwords of a people file (its Password column)
+	// for the users who have none yet: new users, and those imported
+	// before without one. A user who has a password keeps it, so that
+	// importing the file again never undoes a password its holder chose.
+	// Off, the column is ignored and imported users have no password until
+	// one is set through a one-time token.
+	Passwords bool
 }
 
 type outcome int
@@ -151,11 +164,15 @@ func (im *Importer) Run(ctx context.Context, meta commands.Meta, b Batch, progre
 	var err error
 	switch b.Kind {
 	case Students, Supervisors, Examiners:
+		roles := b.Roles
+		if roles == nil {
+			roles = []string{roleOf[b.Kind]}
+		}
 		for _, p := range b.People {
-			added := func(userID string) {
-				rep.RolesAdded = append(rep.RolesAdded, RoleAdded{Line: p.Line, Email: p.Email, UserID: userID, Role: roleOf[b.Kind]})
+			added := func(userID, role string) {
+				rep.RolesAdded = append(rep.RolesAdded, RoleAdded{Line: p.Line, Email: p.Email, UserID: userID, Role: role})
 			}
-			if err = apply(p.Line, func() (outcome, error) { return im.person(ctx, meta, roleOf[b.Kind], p, added) }); err != nil {
+			if err = apply(p.Line, func() (outcome, error) { return im.person(ctx, meta, roles, p, added) }); err != nil {
 				break
 			}
 		}
@@ -195,42 +212,61 @@ func rowMessage(e *commands.Error) string {
 }
 
 // person creates a user, or brings an existing one (same e-mail) up to date:
-// the role of the file is added (and reported through added), and the
+// the roles of the file are added (and reported through added), and the
 // file's fields win where given. A coordinator's account is never changed:
-// their row only sets slots, and only if they already hold the role.
-func (im *Importer) person(ctx context.Context, meta commands.Meta, role string, p Person, added func(userID string)) (outcome, error) {
+// their row only sets slots, and only if they already hold the roles.
+func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []string, p Person, added func(userID, role string)) (outcome, error) {
 	o := unchanged
+	password := ""
+	if im.Passwords {
+		password = p.Password
+	}
 	existing, err := im.Users.FindByEmail(ctx, p.Email)
 	switch {
 	case errors.Is(err, commands.ErrNotFound):
-		res, err := im.Users.Create(ctx, meta, user.Create{Email: p.Email, Name: p.Name, Roles: []string{role}, Profile: p.Profile}, "")
+		res, err := im.Users.Create(ctx, meta, user.Create{Email: p.Email, Name: p.Name, Roles: roles, Profile: p.Profile}, password)
 		if err != nil {
 			return o, err
 		}
 		existing, o = commands.Result[user.State]{State: res.State, Version: res.Version}, created
+		password = "" // set with the user
 	case err != nil:
 		return o, err
 	case existing.State.HasRole(events.RoleCoordinator):
-		if !existing.State.HasRole(role) {
-			return o, ErrCoordinatorAccount
+		for _, role := range roles {
+			if !existing.State.HasRole(role) {
+				return o, ErrCoordinatorAccount
+			}
 		}
+		password = "" // a coordinator's account is never changed
 	default:
-		roles := existing.State.Roles
-		grows := !slices.Contains(roles, role)
-		if grows {
-			roles = append(slices.Clone(roles), role)
+		var missing []string
+		for _, role := range roles {
+			if !existing.State.HasRole(role) {
+				missing = append(missing, role)
+			}
 		}
 		profile := merge(existing.State.Profile, p.Profile)
 		name := p.Name
-		res, err := im.Users.Update(ctx, meta, existing.State.ID, user.Update{Name: &name, Roles: roles, Profile: &profile})
+		res, err := im.Users.Update(ctx, meta, existing.State.ID, user.Update{Name: &name,
+			Roles: append(slices.Clone(existing.State.Roles), missing...), Profile: &profile})
 		if err != nil {
 			return o, err
 		}
 		if res.Commit != nil {
 			o = updated
 		}
-		if grows {
-			added(existing.State.ID)
+		for _, role := range missing {
+			added(existing.State.ID, role)
+		}
+	}
+	if password != "" {
+		set, err := im.Users.SetInitialPassword(ctx, meta, existing.State.ID, password)
+		if err != nil {
+			return o, err
+		}
+		if set && o == unchanged {
+			o = updated
 		}
 	}
 	if p.Slots != nil {

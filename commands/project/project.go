@@ -27,7 +27,11 @@ type State struct {
 	Status       string `json:"status"`
 	SupervisorID string `json:"supervisor_id,omitempty"`
 	ExaminerID   string `json:"examiner_id,omitempty"`
-	Created      bool   `json:"created"`
+	// Comment is the supervisor's comment on their decision on the
+	// proposal (empty until one is decided, and again once it is proposed
+	// anew).
+	Comment string `json:"comment,omitempty"`
+	Created bool   `json:"created"`
 	// CreatedAt and UpdatedAt are when the project was created and last
 	// changed (any event), as the read side shows them, so that a write's
 	// answer is what a read of it gives.
@@ -104,7 +108,7 @@ var editableByOwner = []string{events.StatusDraft, events.StatusSubmitted, event
 // Decider is the project aggregate.
 var Decider = commands.Decider[State, any]{
 	StreamType: events.StreamProject,
-	Schema:     "project/3",
+	Schema:     "project/4",
 	Initial:    func(id string) State { return State{ID: id} },
 	Evolve:     Evolve,
 	Decide:     Decide,
@@ -228,11 +232,11 @@ func Evolve(s State, e events.Envelope) State {
 	case *events.ProjectWithdrawn:
 		s.Status = events.StatusWithdrawn
 	case *events.ProposalSubmitted:
-		s.Status, s.SupervisorID = events.StatusSubmitted, d.SupervisorID
+		s.Status, s.SupervisorID, s.Comment = events.StatusSubmitted, d.SupervisorID, ""
 	case *events.ProposalAccepted:
-		s.Status = events.StatusAccepted
+		s.Status, s.Comment = events.StatusAccepted, d.Comment
 	case *events.ProposalRejected:
-		s.Status = events.StatusRejected
+		s.Status, s.Comment = events.StatusRejected, d.Comment
 	case *events.ProjectExaminerSet:
 		s.ExaminerID = d.ExaminerID
 	case *events.MarkSubmitted, *events.MarksAgreed, *events.ModerationRequired, *events.MarkModerated,

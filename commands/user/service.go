@@ -271,6 +271,22 @@ func (s *Service) setPassword(ctx context.Context, meta commands.Meta, id, passw
 	return commands.Execute(ctx, s.X, Decider, id, any(SetPassword{TokenVersion: tokenVersion}), meta)
 }
 
+// SetInitialPassword gives a user who has no password the one given; a
+// user who has one keeps it. set says whether it was set.
+func (s *Service) SetInitialPassword(ctx context.Context, meta commands.Meta, id, password string) (set bool, err error) {
+	_, err = s.Credentials.PasswordHash(ctx, id)
+	switch {
+	case err == nil:
+		return false, nil
+	case !errors.Is(err, commands.ErrNoPassword):
+		return false, err
+	}
+	if _, err := s.SetPassword(ctx, meta, id, password); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 // ChangePassword is SetPassword for a user who proves the current one.
 func (s *Service) ChangePassword(ctx context.Context, meta commands.Meta, id, current, next string) (commands.Result[State], error) {
 	hash, err := s.Credentials.PasswordHash(ctx, id)

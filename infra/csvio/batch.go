@@ -6,12 +6,14 @@ import (
 )
 
 // Batch converts a parsed file into the rows the import use case applies.
-// Passwords are dropped: an imported user has none until one is set through
-// a one-time token (no default password, ever: see the README).
+// Passwords are handed on as typed: only an importer that sets passwords
+// (one the coordinator asked for) uses them; otherwise an imported user has
+// none until one is set through a one-time token (no default password,
+// ever: see the README).
 func (f File) Batch() imports.Batch {
 	b := imports.Batch{Kind: string(f.Kind)}
 	for _, p := range f.People {
-		b.People = append(b.People, imports.Person{Line: p.Line, Email: p.Email, Name: p.Name, Slots: p.Slots,
+		b.People = append(b.People, imports.Person{Line: p.Line, Email: p.Email, Name: p.Name, Slots: p.Slots, Password: p.Password,
 			Profile: events.Profile{Code: p.Code, Username: p.Username, Programme: p.Programme, Route: p.Route,
 				EnrolmentStatus: p.EnrolmentStatus, StartDate: p.StartDate, Position: p.Position, Department: p.Department}})
 	}

@@ -1,0 +1,57 @@
+package main
+
+import "testing"
+
+// TestProjectInfo: a student's project info is their own draft, written
+// with PUT (created, then edited in place) and read back by them and
+// coordinators only; proposed to a supervisor it becomes a proposal, and
+// the next write starts a new project info.
+func TestProjectInfo(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	c := newMiniCohort(t, s, admin, 1, 2, 2)
+	st, other, sup := c.students[0], c.students[1], c.supervisors[0]
+	path := "/v1/students/" + st + "/project-info"
+	s.expect(s.do("GET", path, c.tokens[st], nil), 404, "not-found")
+	first := s.expect(s.do("PUT", path, c.tokens[st], map[string]any{"title": "Robots", "description": "Small ones"}), 200)
+	if first.str("status") != "draft" || first.str("student_id") != st || first.str("supervisor_id") != "" {
+		t.Fatalf("the project info: %s", first.Raw)
+	}
+	edited := s.expect(s.do("PUT", path, c.tokens[st], map[string]any{"title": "Robots", "description": "Smaller ones"}), 200)
+	if edited.str("id") != first.str("id") || edited.num("version") != first.num("version")+1 {
+		t.Fatalf("a second write is not an edit of the same draft: %s then %s", first.Raw, edited.Raw)
+	}
+	for who, tok := range map[string]string{"the student": c.tokens[st], "a coordinator": admin} {
+		if got := s.expect(s.do("GET", path, tok, nil), 200); got.str("description") != "Smaller ones" || got.str("id") != first.str("id") {
+			t.Errorf("%s reads %s", who, got.Raw)
+		}
+	}
+	for who, tok := range map[string]string{"another student": c.tokens[other], "a supervisor": c.tokens[sup]} {
+		s.expect(s.do("GET", path, tok, nil), 404, "not-found")
+		if r := s.do("PUT", path, tok, map[string]any{"title": "Mine now"}); r.Status != 403 {
+			t.Errorf("%s writes another's project info: %d %s", who, r.Status, r.Raw)
+		}
+	}
+	s.expect(s.do("PUT", path, c.tokens[st], map[string]any{"title": ""}), 400, "invalid")
+	s.expect(s.do("PUT", path, c.tokens[st], map[string]any{"title": "x", "aim": "not a field here"}), 400, "invalid")
+	// Its history is a project's.
+	hist := s.expect(s.do("GET", "/v1/projects/"+first.str("id")+"/history", c.tokens[st], nil), 200).items()
+	if len(hist) != 2 || hist[0]["type"] != "ProjectCreated" || hist[1]["type"] != "ProjectEdited" {
+		t.Errorf("history: %v", hist)
+	}
+
+	// Proposed, it is a proposal: no project info until the next write.
+	s.expect(s.do("POST", "/v1/projects/"+first.str("id")+"/submit", c.tokens[st], map[string]any{"supervisor_id": sup}), 200)
+	s.expect(s.do("GET", path, c.tokens[st], nil), 404, "not-found")
+	next := s.expect(s.do("PUT", path, c.tokens[st], map[string]any{"title": "Drones"}), 200)
+	if next.str("id") == first.str("id") || next.str("status") != "draft" {
+		t.Fatalf("after the proposal, a write is not a new draft: %s", next.Raw)
+	}
+	if got := s.expect(s.do("GET", path, c.tokens[st], nil), 200); got.str("id") != next.str("id") {
+		t.Errorf("the project info now: %s", got.Raw)
+	}
+	// Both are among the student's projects.
+	if ps := s.expect(s.do("GET", "/v1/students/"+st, c.tokens[st], nil), 200).Body["projects"].([]any); len(ps) != 2 {
+		t.Errorf("the student's projects: %v", ps)
+	}
+}

@@ -1,0 +1,73 @@
+package queries
+
+import (
+	"context"
+	"errors"
+
+	"github.com/capstone-pms/capstone/projections"
+)
+
+// Supervisees returns a page of the students placed with a supervisor,
+// after the cursor (an id), as the viewer may see them: each overview is
+// Get's, and a student whose placement the viewer may not see is left out.
+// The supervisor themself and coordinators see every one; anyone else only
+// those whose placement is theirs to see (themselves, the students they
+// examine). A page may hold fewer than limit students while more
+// follow (its cursor says so).
+func (q Students) Supervisees(ctx context.Context, v Viewer, supervisorID, cursor string, limit int) (Page[StudentOverview], error) {
+	f := Filter{Equal: map[string]string{"supervisor_id": supervisorID}, ActiveOnly: true, After: cursor, Limit: limit}
+	docs, err := page(ctx, q.Reader, projections.CollStudents, f, func(d projections.StudentDoc) string { return d.ID })
+	if err != nil {
+		return Page[StudentOverview]{}, err
+	}
+	out := Page[StudentOverview]{Items: []StudentOverview{}, NextCursor: docs.NextCursor}
+	for _, d := range docs.Items {
+		o, err := q.Get(ctx, v, d.ID)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			continue
+		case err != nil:
+			return Page[StudentOverview]{}, err
+		case o.View.Placement && o.SupervisorID == supervisorID:
+			out.Items = append(out.Items, o)
+		}
+	}
+	return out, nil
+}
+
+// Contact is how a person appears in someone else's record.
+type Contact struct {
+	ID    string
+	Name  string
+	Email string
+}
+
+// Contacts returns who supervises and who examines the student of an
+// overview: the name and e-mail of the people its placement names, so they
+// are nil when the viewer may not see the placement, or it names nobody.
+func (q Students) Contacts(ctx context.Context, o StudentOverview) (supervisor, examiner *Contact, err error) {
+	if !o.View.Placement {
+		return nil, nil, nil
+	}
+	if o.SupervisorID != "" {
+		var d projections.SupervisorDoc
+		found, err := q.Reader.Get(ctx, projections.CollSupervisors, o.SupervisorID, &d)
+		if err != nil {
+			return nil, nil, err
+		}
+		if found {
+			supervisor = &Contact{ID: d.ID, Name: d.Name, Email: d.Email}
+		}
+	}
+	if o.ExaminerID != "" {
+		var d projections.UserDoc
+		found, err := q.Reader.Get(ctx, projections.CollUsers, o.ExaminerID, &d)
+		if err != nil {
+			return nil, nil, err
+		}
+		if found {
+			examiner = &Contact{ID: d.ID, Name: d.Name, Email: d.Email}
+		}
+	}
+	return supervisor, examiner, nil
+}
