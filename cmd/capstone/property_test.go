@@ -46,7 +46,10 @@ type propWorld struct {
 	ids    map[string][]string // "user", "project", "supervisor", "student", "examiner" -> ids
 	// callers are the users behind the tokens: a random delete or role
 	// change spares them, so that every role keeps a caller all along.
-	callers   map[string]bool
+	callers map[string]bool
+	// emailOf is the e-mail behind each token, to sign in again when a
+	// random password change ended it.
+	emailOf   map[string]string
 	emails    []string
 	passwords []string
 	strings   []string // harvested from answers (tokens, ids)
@@ -125,6 +128,9 @@ func TestNoRequestAnswers5xx(t *testing.T) {
 				t.Logf("%s -> %s", req, problem.Detail)
 			}
 			g.harvest(status, answer)
+			if route.Path == "/v1/me/password" && status == 200 {
+				w.signInAgain(t, s, req)
+			}
 			switch {
 			case status >= 500:
 			case status >= 400 && header.Get("Content-Type") != "application/problem+json":
@@ -207,7 +213,8 @@ func newPropWorld(t *testing.T, s *service) *propWorld {
 	t.Helper()
 	admin := s.admin()
 	w := &propWorld{tokens: map[string][]string{"coordinator": {admin}}, ids: map[string][]string{},
-		emails: []string{adminEmail}, passwords: []string{adminPassword, miniPassword}, callers: map[string]bool{}}
+		emails: []string{adminEmail}, passwords: []string{adminPassword, miniPassword}, callers: map[string]bool{},
+		emailOf: map[string]string{admin: adminEmail}}
 	me := s.do("GET", "/v1/me", admin, nil)
 	w.ids["user"] = append(w.ids["user"], me.str("id"))
 	w.callers[me.str("id")] = true
@@ -222,6 +229,7 @@ func newPropWorld(t *testing.T, s *service) *propWorld {
 			w.tokens[r] = append(w.tokens[r], "")
 		}
 		tok := s.signIn(email, miniPassword)
+		w.emailOf[tok] = email
 		for _, r := range roles {
 			w.tokens[r][len(w.tokens[r])-1] = tok
 		}
@@ -253,6 +261,34 @@ func newPropWorld(t *testing.T, s *service) *propWorld {
 		}
 	}
 	return w
+}
+
+// signInAgain replaces the token of a caller whose password a request
+// changed (which ended their tokens), signed in with the new password.
+func (w *propWorld) signInAgain(t *testing.T, s *service, req propRequest) {
+	t.Helper()
+	old := strings.TrimPrefix(req.header.Get("Authorization"), "Bearer ")
+	var body struct {
+		NewPassword string `json:"new_password"`
+	}
+	email, ok := w.emailOf[old]
+	if !ok || json.Unmarshal(req.body, &body) != nil {
+		return
+	}
+	r := s.do("POST", "/v1/auth/sign-in", "", map[string]string{"email": email, "password": body.NewPassword})
+	fresh := r.str("token")
+	if r.Status != 200 || fresh == "" {
+		return // throttled by the random sign-ins, say: this caller is done
+	}
+	w.emailOf[fresh] = email
+	w.passwords = append(w.passwords, body.NewPassword)
+	for role, toks := range w.tokens {
+		for i, tok := range toks {
+			if tok == old {
+				w.tokens[role][i] = fresh
+			}
+		}
+	}
 }
 
 // propGen draws requests.
