@@ -19,6 +19,8 @@ const module = "github.com/capstone-pms/capstone/"
 // in the roles and statuses that events defines (events cannot import it
 // back: that would be a cycle); events/marking, the one fold of a marking,
 // shared by commands, projections and queries, cuts it by that rule.
+// deploy is a module of its own (deploy/go.mod) whose Go code is its tests,
+// so its test files are held to its rule too.
 var allowed = map[string][]string{
 	"events":      {"events"},
 	"commands":    {"events", "commands"},
@@ -35,10 +37,13 @@ var allowed = map[string][]string{
 func TestImportDirection(t *testing.T) {
 	checked := 0
 	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") {
 			return err
 		}
 		layer := strings.Split(filepath.ToSlash(path), "/")[0]
+		if strings.HasSuffix(path, "_test.go") && layer != "deploy" {
+			return nil // elsewhere a test may reach across layers to drive what it tests
+		}
 		rules, ok := allowed[layer]
 		if !ok {
 			if strings.Contains(path, "/") {

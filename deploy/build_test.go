@@ -221,9 +221,15 @@ func checkCloudBuild(data []byte, gke *manifest) []error {
 		}
 	}
 
-	test := find("running go test ./... on golang:1.26", func(s buildStep) bool {
-		return strings.HasPrefix(s.Name, "golang:1.26") && slices.Contains(s.Args, "test") && slices.Contains(s.Args, "./...")
-	})
+	// The service's tests, and this module's (deploy/ is a module of its
+	// own, which the service's ./... does not reach): both gate the push.
+	goTest := func(dir string) func(buildStep) bool {
+		return func(s buildStep) bool {
+			return strings.HasPrefix(s.Name, "golang:1.26") && s.Dir == dir && slices.Contains(s.Args, "test") && slices.Contains(s.Args, "./...")
+		}
+	}
+	test := find("running go test ./... on golang:1.26", goTest(""))
+	testDeploy := find("running go test ./... in deploy on golang:1.26", goTest("deploy"))
 	build := find("building the image", func(s buildStep) bool {
 		return s.Name == "gcr.io/cloud-builders/docker" && len(s.Args) > 0 && s.Args[0] == "build"
 	})
@@ -237,7 +243,7 @@ func checkCloudBuild(data []byte, gke *manifest) []error {
 		has(push, "push", "set -euo pipefail", `docker push "`+pushedImage+`"`,
 			`docker inspect --format='{{index .RepoDigests 0}}' "`+pushedImage+`" > `+imageFile)
 	}
-	after(push, test, build)
+	after(push, test, testDeploy, build)
 	if !slices.Equal(cb.Images, []string{pushedImage}) {
 		fail("images: %v, want [%s]", cb.Images, pushedImage)
 	}
@@ -283,7 +289,7 @@ func checkCloudBuild(data []byte, gke *manifest) []error {
 			}
 		}
 	}
-	after(deploy, test, push, render)
+	after(deploy, test, testDeploy, push, render)
 	return errs
 }
 

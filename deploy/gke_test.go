@@ -64,8 +64,12 @@ func projectionSubscriptions(t testing.TB) []string {
 		}
 		defer os.RemoveAll(dir)
 		bin := filepath.Join(dir, "capstone")
-		if out, err := exec.Command("go", "build", "-o", bin, "../cmd/capstone").CombinedOutput(); err != nil {
-			subscriptionsErr = fmt.Errorf("go build ../cmd/capstone: %v\n%s", err, out)
+		// Built in the service's own module (the repository root), with its
+		// go.mod, as the Dockerfile builds it, not with this module's.
+		build := exec.Command("go", "build", "-o", bin, "./cmd/capstone")
+		build.Dir = repoRoot
+		if out, err := build.CombinedOutput(); err != nil {
+			subscriptionsErr = fmt.Errorf("go build ./cmd/capstone: %v\n%s", err, out)
 			return
 		}
 		emu, err := pubsub.StartEmulator("127.0.0.1:0")
