@@ -52,8 +52,7 @@ func toIdemDoc(key string, rec api.IdempotentRecord) idemDoc {
 // The key is first listed in the journal of its minute, so that Expire finds
 // it by _id when its time is up.
 func (s *Idempotency) Begin(ctx context.Context, key string, rec api.IdempotentRecord) (api.IdempotentRecord, bool, error) {
-	if _, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: journalID(rec.StartedAt)}},
-		bson.D{{Key: "$push", Value: bson.D{{Key: "keys", Value: key}}}}, options.UpdateOne().SetUpsert(true)); err != nil {
+	if err := s.journal(ctx, key, rec.StartedAt); err != nil {
 		return api.IdempotentRecord{}, false, err
 	}
 	for range 2 {
@@ -75,6 +74,23 @@ func (s *Idempotency) Begin(ctx context.Context, key string, rec api.IdempotentR
 		// Expired and swept in between: bind it afresh.
 	}
 	return api.IdempotentRecord{}, false, errors.New("idempotency key vanished twice while being bound")
+}
+
+// journal lists key in the journal of its minute. The first keys of a
+// minute race to create the journal: MongoDB retries the loser of two
+// upserts itself, the embedded store answers it with a duplicate key, so it
+// is retried here once (the second attempt finds the journal and adds to it).
+func (s *Idempotency) journal(ctx context.Context, key string, at time.Time) error {
+	push := func() error {
+		_, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: journalID(at)}},
+			bson.D{{Key: "$push", Value: bson.D{{Key: "keys", Value: key}}}}, options.UpdateOne().SetUpsert(true))
+		return err
+	}
+	err := push()
+	if mongo.IsDuplicateKeyError(err) {
+		err = push()
+	}
+	return err
 }
 
 // Finish records the response of a bound key.
@@ -144,9 +160,7 @@ func (s *Idempotency) Expire(ctx context.Context, now time.Time, ttl time.Durati
 		}
 		deleted-- // the journal itself
 	}
-	_, err = s.coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: expiryCursorID}}, bson.D{{Key: "_id", Value: expiryCursorID},
-		{Key: "minute", Value: until}}, options.Replace().SetUpsert(true))
-	return deleted, err
+	return deleted, upsert(ctx, s.coll, expiryCursorID, bson.D{{Key: "_id", Value: expiryCursorID}, {Key: "minute", Value: until}})
 }
 
 // maxExpiryBacklog bounds the minutes one sweep walks back (a week): a store

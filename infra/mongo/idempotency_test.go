@@ -50,3 +50,33 @@ func TestIdempotencyKeysExpire(t *testing.T) {
 		}
 	}
 }
+
+// TestIdempotencyBeginRacesInANewMinute: keys bound at the same moment, the
+// first of their minute, are all bound: the first writes of the minute's
+// journal race, and none of them may fail (the embedded store answers the
+// loser of two racing upserts with a duplicate key, which a create answered
+// with a 500).
+func TestIdempotencyBeginRacesInANewMinute(t *testing.T) {
+	ctx := testCtx(t)
+	s := imongo.NewIdempotency(newDB(t))
+	t0 := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	for minute := range 20 {
+		at := t0.Add(time.Duration(minute)*time.Minute + time.Duration(rand.Int64N(int64(time.Minute))))
+		errs := make(chan error, 8)
+		for i := range cap(errs) {
+			go func() {
+				key := fmt.Sprintf("m%02d-k%d", minute, i)
+				_, fresh, err := s.Begin(ctx, key, api.IdempotentRecord{RequestHash: "h", StreamID: key, StartedAt: at})
+				if err == nil && !fresh {
+					err = fmt.Errorf("key %s was not fresh", key)
+				}
+				errs <- err
+			}()
+		}
+		for range cap(errs) {
+			if err := <-errs; err != nil {
+				t.Fatalf("minute %d: %v", minute, err)
+			}
+		}
+	}
+}
