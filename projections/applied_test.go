@@ -145,20 +145,21 @@ func TestMultiApplied(t *testing.T) {
 // TestAppliedLog: a waiter is woken when the stream reaches its version,
 // not before; Has reports what was recorded; a wait given up is forgotten.
 func TestAppliedLog(t *testing.T) {
-	l := projections.NewAppliedLog()
+	l := projections.NewAppliedLog(projections.NewProjects(nil, nil), projections.NewStudents(nil, nil))
 	c := func(stream string, first int64) events.Commit { return commit(stream, first, &events.ProjectEdited{}) }
 	wake := make(chan struct{}, 1)
 	cancel := l.Notify("projects", "p1", 3, wake)
 	defer cancel()
 	l.Record("projects", c("p1", 2))
-	l.Record("students", c("p1", 3)) // another projection
+	l.Record("students", c("p1", 1)) // another projection
+	l.Record("students", c("p1", 2))
 	l.Record("projects", c("p2", 3)) // another stream
 	select {
 	case <-wake:
 		t.Fatal("woken before the stream reached the version")
 	case <-time.After(20 * time.Millisecond):
 	}
-	if l.Has("projects", "p1", 3) || !l.Has("projects", "p1", 2) || !l.Has("students", "p1", 3) {
+	if l.Has("projects", "p1", 3) || !l.Has("projects", "p1", 2) || !l.Has("students", "p1", 2) {
 		t.Fatal("Has disagrees with what was recorded")
 	}
 	l.Record("projects", c("p1", 4))
@@ -194,4 +195,39 @@ func TestAppliedLog(t *testing.T) {
 		go func() { defer wg.Done(); l.Record("projects", c(stream, int64(1+i/5))) }()
 	}
 	wg.Wait()
+}
+
+// TestAppliedLogKnowsOnlyWhatIsWhole: a projection that fills gaps has
+// applied a stream up to any commit it applied; one that does not (a
+// student's overview, for a project's stream) has applied only what came
+// without a gap: handling a project's edit says nothing of its creation,
+// which the bus may have lost and the catch-up must still bring.
+func TestAppliedLogKnowsOnlyWhatIsWhole(t *testing.T) {
+	l := projections.NewAppliedLog(projections.NewProjects(nil, nil), projections.NewStudents(nil, nil))
+	c := func(stream string, first int64) events.Commit { return commit(stream, first, &events.ProjectEdited{}) }
+	l.Record("projects", c("p1", 3))
+	l.Record("students", c("p1", 3))
+	if !l.Has("projects", "p1", 1) {
+		t.Fatal("a model that applied version 3 has applied version 1 too")
+	}
+	if l.Has("students", "p1", 1) || l.Has("students", "p1", 3) {
+		t.Fatal("the overview is said to have applied a project's creation it never handled")
+	}
+	l.Record("students", c("p1", 1))
+	l.Record("students", c("p1", 2))
+	if !l.Has("students", "p1", 2) || l.Has("students", "p1", 3) {
+		t.Fatal("the overview's head should be 2: version 3 came before 1 and 2, and is forgotten")
+	}
+	l.Record("students", c("p1", 3))
+	if !l.Has("students", "p1", 3) {
+		t.Fatal("version 3 follows 2")
+	}
+	// The cohort is broadcast: the overview follows it with a checkpoint
+	// and fills its gaps.
+	cohort := commit("cohort", 5, &events.CapacitySet{})
+	cohort.StreamType = events.StreamCohort
+	l.Record("students", cohort)
+	if !l.Has("students", "cohort", 4) {
+		t.Fatal("a broadcast stream's gap is filled")
+	}
 }

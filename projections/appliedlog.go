@@ -14,10 +14,39 @@ import (
 // see a commit learns it at the moment the commit is projected, without
 // polling the store. It knows only what this process projected recently;
 // whoever waits still checks the store for the rest (Checker.Applied).
+//
+// A stream's head is the version up to which every commit is known applied,
+// never just the last commit handled: a projection that does not fill gaps
+// (see GapFiller) may handle a stream's later commit while an earlier one
+// is lost, and the catch-up, which skips what the log says is applied,
+// would never bring the earlier one.
 type AppliedLog struct {
 	mu      sync.Mutex
 	heads   *lru.Cache[string, int64]
 	waiters map[string][]*logWaiter
+	fillers map[string]GapFiller
+}
+
+// GapFiller is a projection that applies a commit of a stream of the given
+// type only with every earlier commit of that stream (it reads what it
+// lacks from the store first): having applied one, it has applied them all.
+// A Model is one for every stream; a Multi only for its broadcast streams
+// (a student's overview folds a project's creation and nothing after it, so
+// handling a project's edit says nothing of its creation).
+type GapFiller interface {
+	FillsGaps(streamType string) bool
+}
+
+// FillsGaps is true for a Model: it reads a gap in its stream from the
+// store before it applies a commit, and a commit of another type has
+// nothing to apply.
+func (m *Model[D]) FillsGaps(string) bool { return true }
+
+// FillsGaps is true for a Multi's broadcast streams only, which it follows
+// with a checkpoint of its own; any other commit changes only the
+// documents its events target.
+func (m *Multi[D, PD]) FillsGaps(streamType string) bool {
+	return slices.Contains(m.Broadcast, streamType)
 }
 
 type logWaiter struct {
@@ -28,23 +57,36 @@ type logWaiter struct {
 // appliedLogSize bounds the streams remembered: the hot set of a busy cohort.
 const appliedLogSize = 50000
 
-// NewAppliedLog returns an empty log.
-func NewAppliedLog() *AppliedLog {
+// NewAppliedLog returns an empty log of what the projections given apply.
+func NewAppliedLog(ps ...Projection) *AppliedLog {
 	heads, _ := lru.New[string, int64](appliedLogSize)
-	return &AppliedLog{heads: heads, waiters: map[string][]*logWaiter{}}
+	l := &AppliedLog{heads: heads, waiters: map[string][]*logWaiter{}, fillers: map[string]GapFiller{}}
+	for _, p := range ps {
+		if f, ok := p.(GapFiller); ok {
+			l.fillers[p.Name()] = f
+		}
+	}
+	return l
 }
 
 func logKey(projection, streamID string) string { return projection + "\x00" + streamID }
 
-// Record notes that projection has applied commit c (and so every earlier
-// commit of its stream), waking those who wait for it.
+// Record notes that projection has applied commit c, waking those who wait
+// for it. The stream's head moves to c only if every earlier commit is
+// applied too: the head was just before c, or the projection fills gaps.
+// Otherwise c is not remembered (whoever asks checks the store instead).
 func (l *AppliedLog) Record(projection string, c events.Commit) {
 	key, v := logKey(projection, c.StreamID), c.LastVersion()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if head, ok := l.heads.Peek(key); !ok || head < v {
-		l.heads.Add(key, v)
+	head, _ := l.heads.Peek(key)
+	if head >= v {
+		return
 	}
+	if f := l.fillers[projection]; c.FirstVersion > head+1 && (f == nil || !f.FillsGaps(c.StreamType)) {
+		return
+	}
+	l.heads.Add(key, v)
 	ws := l.waiters[key]
 	kept := ws[:0]
 	for _, w := range ws {

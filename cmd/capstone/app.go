@@ -299,10 +299,11 @@ func (a *App) start(ctx context.Context) error {
 		for _, name := range ProjectionNames() {
 			a.status.register(name)
 		}
-		a.applied = projections.NewAppliedLog()
+		set := projectionSet(rm, es)
+		a.applied = projections.NewAppliedLog(set...)
 		a.bgDone.Add(1)
 		go func() { defer a.bgDone.Done(); a.status.run(runCtx, a.store.DB.Collection(collProjectionStatus)) }()
-		for _, p := range projectionSet(rm, es) {
+		for _, p := range set {
 			sub, err := a.bus.subscriber(ctx, p.Name())
 			if err != nil {
 				return err

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/cohort"
@@ -56,4 +57,57 @@ func TestReadModelsCatchUpWhatTheBusLost(t *testing.T) {
 	})
 	s.expect(s.do("GET", "/v1/projects/"+res.State.ID, student, nil), 200)
 	t.Logf("caught up after %s", time.Since(start))
+}
+
+// TestCatchUpRepairsACreationLostBeforeAnEdit: the bus loses a project's
+// creation but carries its next edit. The project's own document is
+// repaired at once (the edit fills the gap from the store), but the
+// student's overview folds only the creation: having handled the edit
+// says nothing about it, and the catch-up must still apply the creation
+// there. (It once skipped it, as "applied up to version 2", and the
+// student's list lacked the project until a rebuild.)
+func TestCatchUpRepairsACreationLostBeforeAnEdit(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	studentID := s.createUser(admin, "edited.student@uni.example", "Edited Student", []string{"student"}, "edited student password")
+	student := s.signIn("edited.student@uni.example", "edited student password")
+	ctx := context.Background()
+
+	// Hold the catch-up back (its lease is someone else's) until the edit
+	// is handled, as it is when the edit arrives within a sweep's interval.
+	leases := s.app.store.DB.Collection(outbox.LeaseCollection)
+	if _, err := leases.ReplaceOne(ctx, bson.D{{Key: "_id", Value: "catch-up"}}, bson.D{{Key: "_id", Value: "catch-up"},
+		{Key: "holder", Value: "this test"}, {Key: "expires_at", Value: time.Now().Add(time.Minute).UTC()}}, options.Replace().SetUpsert(true)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(CatchUpEvery + CatchUpAfter) // a sweep under way has ended
+
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	es := imongoEventStore(s)
+	lost := outbox.New(s.app.store.DB, nil, "lost", 1, quiet, outbox.WithLog(outbox.NewCommitLog(s.app.store.DB)))
+	x := commands.NewExecutor(es, es, nil, s.app.Registry, quiet)
+	x.Outbox = lost
+	res, err := (&cohort.Service{X: x}).CreateProject(ctx, commands.Meta{Actor: events.Actor{UserID: studentID, Roles: []string{events.RoleStudent}}},
+		project.Create{OwnerID: studentID, Fields: project.Fields{Title: "Created unseen"}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost.Close(ctx)
+	if _, err := s.app.store.DB.Collection(outbox.Collection).DeleteMany(ctx, bson.D{}); err != nil {
+		t.Fatal(err)
+	}
+	s.expect(s.do("PATCH", "/v1/projects/"+res.State.ID, student, map[string]string{"aim": "Seen once edited"}), 200)
+	s.expect(s.do("GET", "/v1/projects/"+res.State.ID, student, nil), 200)
+
+	if _, err := leases.DeleteOne(ctx, bson.D{{Key: "_id", Value: "catch-up"}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the project in the student's list", func() bool {
+		for _, it := range s.do("GET", "/v1/projects", student, nil).items() {
+			if it["id"] == res.State.ID {
+				return true
+			}
+		}
+		return false
+	})
 }
