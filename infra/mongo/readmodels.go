@@ -104,14 +104,7 @@ func (r *ReadModels) Load(ctx context.Context, collection, id string, into any) 
 	if err := bson.Unmarshal(raw, into); err != nil {
 		return false, 0, err
 	}
-	v := raw.Lookup(revField)
-	rev, ok := v.AsInt64OK()
-	if !ok {
-		if r32, ok32 := v.Int32OK(); ok32 {
-			rev = int64(r32)
-		}
-	}
-	return true, rev, nil
+	return true, revOf(raw), nil
 }
 
 func (r *ReadModels) Store(ctx context.Context, collection, id string, doc any, rev int64) error {
@@ -187,8 +180,15 @@ type revisionToken struct {
 // storeWithToken claims revision rev+1 of the document by inserting a token
 // with a unique id, then writes the document: of racing writers exactly one
 // claims it, and the others reload. A claim left by a dead writer expires.
+//
+// Whether the document is at rev is always asked of the store, never of
+// the cached copy the writer folded on: a copy many revisions behind (a
+// replica that has not written the document for a while) may claim a
+// revision whose claim is long cleared away, and would replace every later
+// write; and judged by such a copy, a fulfilled claim looks abandoned.
 func (r *ReadModels) storeWithToken(ctx context.Context, collection, id string, d bson.Raw, rev int64) error {
 	tokens := r.db.Collection(CollRevisionTokens)
+	coll := r.coll(ctx, collection)
 	key := func(v int64) string { return fmt.Sprintf("%s/%s@%d", collection, id, v) }
 	claim := revisionToken{ID: key(rev + 1), At: time.Now().UTC().Truncate(time.Millisecond)}
 	_, err := tokens.InsertOne(ctx, claim)
@@ -197,7 +197,7 @@ func (r *ReadModels) storeWithToken(ctx context.Context, collection, id string, 
 		if tokens.FindOne(ctx, bson.D{{Key: "_id", Value: claim.ID}}).Decode(&held) == nil && time.Since(held.At) > tokenStale {
 			// An old claim whose document is still at rev was never fulfilled:
 			// its writer died. Only the one who sees this exact claim removes it.
-			if found, cur, err := r.Load(ctx, collection, id, &bson.D{}); err == nil && (cur == rev || (!found && rev == 0)) {
+			if cur, err := revision(ctx, coll, id); err == nil && cur == rev {
 				_, _ = tokens.DeleteOne(ctx, bson.D{{Key: "_id", Value: held.ID}, {Key: "at", Value: held.At}})
 			}
 		}
@@ -206,7 +206,15 @@ func (r *ReadModels) storeWithToken(ctx context.Context, collection, id string, 
 	if err != nil {
 		return err
 	}
-	if err := upsert(ctx, r.coll(ctx, collection), id, d); err != nil {
+	cur, err := revision(ctx, coll, id)
+	if err == nil && cur != rev {
+		err = projections.ErrConflict // claimed a revision long past (or not reached): not ours to write
+	}
+	if err != nil {
+		_, _ = tokens.DeleteOne(ctx, bson.D{{Key: "_id", Value: claim.ID}, {Key: "at", Value: claim.At}})
+		return err
+	}
+	if err := upsert(ctx, coll, id, d); err != nil {
 		return err
 	}
 	// Old claims can go, but not the recent ones: a claim that is gone can be
@@ -217,6 +225,25 @@ func (r *ReadModels) storeWithToken(ctx context.Context, collection, id string, 
 		_, _ = tokens.DeleteOne(ctx, bson.D{{Key: "_id", Value: key(rev + 1 - tokenKeep)}})
 	}
 	return nil
+}
+
+// revision is the revision of the document as the store has it now (0 if
+// it does not exist).
+func revision(ctx context.Context, coll *mongo.Collection, id string) (int64, error) {
+	raw, err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{{Key: revField, Value: 1}})).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	return revOf(raw), nil
+}
+
+// revOf reads a stored document's revision (any BSON number).
+func revOf(raw bson.Raw) int64 {
+	rev, _ := raw.Lookup(revField).AsInt64OK()
+	return rev
 }
 
 // Find returns one page of documents matching the filter, in _id order (ids

@@ -3,11 +3,15 @@ package mongo_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -281,5 +285,66 @@ func TestReadModelsStoredDocumentIsNotReadBack(t *testing.T) {
 	}
 	if n := finds.Load() - before; n != 0 {
 		t.Errorf("%d finds to load what was just stored, want 0", n)
+	}
+}
+
+// TestReadModelsReplicasLoseNoUpdate: replicas in three processes add to one
+// document, each from its own cached copy, in a random order in which one
+// of them stays away for many revisions and time passes (claims of
+// revisions grow old): whatever a replica stored is in the document at the
+// end. A cached copy far behind once claimed a revision whose claim had
+// been cleared away, and its write replaced every later one.
+func TestReadModelsReplicasLoseNoUpdate(t *testing.T) {
+	for _, tokens := range []bool{false, true} {
+		t.Run(map[bool]string{false: "filtered replace", true: "revision tokens"}[tokens], func(t *testing.T) {
+			db := newDB(t)
+			ctx := testCtx(t)
+			seed := rand.Uint64()
+			rng := rand.New(rand.NewPCG(seed, 1))
+			replicas := []*imongo.ReadModels{imongo.NewReadModels(db), imongo.NewReadModels(db), imongo.NewReadModels(db)}
+			for _, r := range replicas {
+				r.Conditional, r.Tokens = true, tokens
+			}
+			var stored []string
+			for step := range 300 {
+				r := replicas[0]
+				switch n := rng.IntN(100); {
+				case n < 3:
+					r = replicas[2] // rarely: its copy falls far behind
+				case n < 40:
+					r = replicas[1]
+				}
+				if rng.IntN(20) == 0 { // a while passes: every claim so far is old
+					if _, err := db.Collection(imongo.CollRevisionTokens).UpdateMany(ctx, bson.D{},
+						bson.D{{Key: "$set", Value: bson.D{{Key: "at", Value: time.Now().Add(-time.Hour).UTC()}}}}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				tag := fmt.Sprint("t", step)
+				for attempt := 0; ; attempt++ {
+					var doc item
+					_, rev, err := r.Load(ctx, "projects", "p1", &doc)
+					if err != nil {
+						t.Fatal(err)
+					}
+					doc.ID, doc.Tags = "p1", append(doc.Tags, tag)
+					err = r.Store(ctx, "projects", "p1", doc, rev)
+					if err == nil {
+						stored = append(stored, tag)
+						break
+					}
+					if !errors.Is(err, projections.ErrConflict) || attempt == 10 {
+						t.Fatalf("seed %d, step %d: %v", seed, step, err)
+					}
+				}
+			}
+			var final item
+			if _, err := replicas[0].Get(ctx, "projects", "p1", &final); err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(stored, final.Tags); diff != "" {
+				t.Fatalf("seed %d: the document lost stored updates (-stored +document):\n%s", seed, diff)
+			}
+		})
 	}
 }
