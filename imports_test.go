@@ -14,6 +14,9 @@ const module = "github.com/capstone-pms/capstone/"
 // allowed lists, per layer, the layers of ours it may import (the table in
 // docs/architecture.md: events at the bottom, commands/projections/queries on
 // it, api on those, infra implementing their ports, cmd wiring everything).
+// infra does not import api: where an API port names a type of its own,
+// infra keeps a type of its own and cmd converts between the two, so that
+// storage never depends on the HTTP layer.
 // Within events, a subpackage may import events itself: events/visibility,
 // the one rule of who sees what, shared by commands and queries, is written
 // in the roles and statuses that events defines (events cannot import it
@@ -27,7 +30,7 @@ var allowed = map[string][]string{
 	"projections": {"events"},
 	"queries":     {"events", "projections"},
 	"api":         {"events", "commands", "queries", "projections"},
-	"infra":       {"events", "commands", "queries", "projections", "api", "infra"},
+	"infra":       {"events", "commands", "queries", "projections", "infra"},
 	"cmd":         {"events", "commands", "queries", "projections", "api", "infra"},
 	"deploy":      {"infra"},
 }

@@ -377,7 +377,7 @@ func (a *App) start(ctx context.Context) error {
 		PasswordThrottle: auth.NewLockout(5, 15*time.Minute, 30*time.Second, 15*time.Minute),
 		TokenThrottle:    auth.NewSlowdown(20, 15*time.Minute, 2*time.Second),
 		PasswordGate:     newPasswordGate(),
-		Idempotency:      a.expireIdempotencyKeys(imongo.NewIdempotency(a.store.DB)),
+		Idempotency:      idempotencyAdapter{a.expireIdempotencyKeys(imongo.NewIdempotency(a.store.DB))},
 		ParseImport:      parseImport,
 		Importer:         a.Importer,
 		Ready:            ready,

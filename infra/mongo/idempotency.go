@@ -8,8 +8,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
-	"github.com/capstone-pms/capstone/api"
 )
 
 // CollIdempotency keeps the first response to each idempotent request.
@@ -20,7 +18,20 @@ const CollIdempotency = "idempotency"
 // new.
 type Idempotency struct{ coll *mongo.Collection }
 
-var _ api.IdempotencyStore = (*Idempotency)(nil)
+// IdempotencyRecord is what is kept per idempotency key: the request it is
+// bound to (its hash, and the id of the stream it creates), when, and, once
+// done, its response. The API's port has a type of its own with the same
+// fields, which cmd converts to and from this one: this package does not
+// import the API.
+type IdempotencyRecord struct {
+	RequestHash string
+	StreamID    string
+	Done        bool
+	Status      int
+	Header      map[string]string
+	Body        []byte
+	StartedAt   time.Time
+}
 
 // NewIdempotency returns the store in db.
 func NewIdempotency(db *mongo.Database) *Idempotency {
@@ -38,12 +49,12 @@ type idemDoc struct {
 	StartedAt   time.Time         `bson:"started_at"`
 }
 
-func (d idemDoc) record() api.IdempotentRecord {
-	return api.IdempotentRecord{RequestHash: d.RequestHash, StreamID: d.StreamID, Done: d.Done, Status: d.Status,
+func (d idemDoc) record() IdempotencyRecord {
+	return IdempotencyRecord{RequestHash: d.RequestHash, StreamID: d.StreamID, Done: d.Done, Status: d.Status,
 		Header: d.Header, Body: d.Body, StartedAt: d.StartedAt}
 }
 
-func toIdemDoc(key string, rec api.IdempotentRecord) idemDoc {
+func toIdemDoc(key string, rec IdempotencyRecord) idemDoc {
 	return idemDoc{ID: key, RequestHash: rec.RequestHash, StreamID: rec.StreamID, Done: rec.Done, Status: rec.Status,
 		Header: rec.Header, Body: rec.Body, StartedAt: rec.StartedAt.UTC()}
 }
@@ -51,9 +62,9 @@ func toIdemDoc(key string, rec api.IdempotentRecord) idemDoc {
 // Begin binds key to rec with one insert, or returns the binding already there.
 // The key is first listed in the journal of its minute, so that Expire finds
 // it by _id when its time is up.
-func (s *Idempotency) Begin(ctx context.Context, key string, rec api.IdempotentRecord) (api.IdempotentRecord, bool, error) {
+func (s *Idempotency) Begin(ctx context.Context, key string, rec IdempotencyRecord) (IdempotencyRecord, bool, error) {
 	if err := s.journal(ctx, key, rec.StartedAt); err != nil {
-		return api.IdempotentRecord{}, false, err
+		return IdempotencyRecord{}, false, err
 	}
 	for range 2 {
 		_, err := s.coll.InsertOne(ctx, toIdemDoc(key, rec))
@@ -61,7 +72,7 @@ func (s *Idempotency) Begin(ctx context.Context, key string, rec api.IdempotentR
 			return rec, true, nil
 		}
 		if !mongo.IsDuplicateKeyError(err) {
-			return api.IdempotentRecord{}, false, err
+			return IdempotencyRecord{}, false, err
 		}
 		var got idemDoc
 		err = s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&got)
@@ -69,11 +80,11 @@ func (s *Idempotency) Begin(ctx context.Context, key string, rec api.IdempotentR
 			return got.record(), false, nil
 		}
 		if !errors.Is(err, mongo.ErrNoDocuments) {
-			return api.IdempotentRecord{}, false, err
+			return IdempotencyRecord{}, false, err
 		}
 		// Expired and swept in between: bind it afresh.
 	}
-	return api.IdempotentRecord{}, false, errors.New("idempotency key vanished twice while being bound")
+	return IdempotencyRecord{}, false, errors.New("idempotency key vanished twice while being bound")
 }
 
 // journal lists key in the journal of its minute. The first keys of a
@@ -94,7 +105,7 @@ func (s *Idempotency) journal(ctx context.Context, key string, at time.Time) err
 }
 
 // Finish records the response of a bound key.
-func (s *Idempotency) Finish(ctx context.Context, key string, rec api.IdempotentRecord) error {
+func (s *Idempotency) Finish(ctx context.Context, key string, rec IdempotencyRecord) error {
 	return upsert(ctx, s.coll, key, toIdemDoc(key, rec))
 }
 

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/capstone-pms/capstone/api"
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
 )
 
@@ -23,7 +22,7 @@ func TestIdempotencyKeysExpire(t *testing.T) {
 	for i := range 40 {
 		at := t0.Add(time.Duration(rand.Int64N(int64(28 * time.Hour)))) // before the first sweep: time only moves on
 		key := fmt.Sprintf("k%02d", i)
-		if _, fresh, err := s.Begin(ctx, key, api.IdempotentRecord{RequestHash: "h", StreamID: key, StartedAt: at}); err != nil || !fresh {
+		if _, fresh, err := s.Begin(ctx, key, imongo.IdempotencyRecord{RequestHash: "h", StreamID: key, StartedAt: at}); err != nil || !fresh {
 			t.Fatalf("bind %s: fresh %v, %v", key, fresh, err)
 		}
 		bound[key], stream[key] = at, key
@@ -35,7 +34,7 @@ func TestIdempotencyKeysExpire(t *testing.T) {
 		}
 		for key, at := range bound {
 			expired := !at.Truncate(time.Minute).After(now.Add(-ttl).Truncate(time.Minute))
-			rec, fresh, err := s.Begin(ctx, key, api.IdempotentRecord{RequestHash: "other", StreamID: fmt.Sprint("new-", hours), StartedAt: now})
+			rec, fresh, err := s.Begin(ctx, key, imongo.IdempotencyRecord{RequestHash: "other", StreamID: fmt.Sprint("new-", hours), StartedAt: now})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,7 +65,7 @@ func TestIdempotencyBeginRacesInANewMinute(t *testing.T) {
 		for i := range cap(errs) {
 			go func() {
 				key := fmt.Sprintf("m%02d-k%d", minute, i)
-				_, fresh, err := s.Begin(ctx, key, api.IdempotentRecord{RequestHash: "h", StreamID: key, StartedAt: at})
+				_, fresh, err := s.Begin(ctx, key, imongo.IdempotencyRecord{RequestHash: "h", StreamID: key, StartedAt: at})
 				if err == nil && !fresh {
 					err = fmt.Errorf("key %s was not fresh", key)
 				}
