@@ -1,5 +1,7 @@
 package events
 
+import "slices"
+
 // Project statuses: a draft is submitted to one supervisor, who accepts or
 // rejects it; a rejected proposal may be edited and submitted again.
 const (
@@ -49,5 +51,5 @@ func All() []Registration {
 		{Name: "ProjectCreated", New: func() Data { return &ProjectCreated{} }},
 		{Name: "ProjectEdited", New: func() Data { return &ProjectEdited{} }},
 		{Name: "ProjectWithdrawn", New: func() Data { return &ProjectWithdrawn{} }},
-	}, append(append(workflowRegistrations(), coordinatorRegistrations()...), markingRegistrations()...)...)
+	}, slices.Concat(workflowRegistrations(), coordinatorRegistrations(), markingRegistrations(), limitRegistrations())...)
 }

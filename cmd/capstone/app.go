@@ -288,7 +288,7 @@ func (a *App) start(ctx context.Context) error {
 	a.Users = &user.Service{X: a.Exec, Credentials: imongo.NewCredentials(a.store.DB), Hasher: auth.Hasher{},
 		ClaimGrace: 30 * time.Second, CheckPassword: auth.ValidatePassword, Tokens: imongo.NewPasswordTokens(a.store.DB),
 		Sessions: imongo.NewSessions(a.store.DB), ListCoordinators: coordinatorLister(queries.Users{Reader: rm})}
-	a.Cohort = &cohort.Service{X: a.Exec}
+	a.Cohort = &cohort.Service{X: a.Exec, MaxOpenProjects: a.cfg.Limits.MaxOpenProjects}
 	a.Exec.Observe = a.Metrics.ObserveCommand
 	a.Exec.Appended = func(c events.Commit) { a.Metrics.EventsAppended(c.StreamType, len(c.Events)) }
 

@@ -56,7 +56,10 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, env fun
 		pw := rand.Text()
 		vars := map[string]string{"CAPSTONE_BOOTSTRAP_EMAIL": "bench@capstone.example", "CAPSTONE_BOOTSTRAP_PASSWORD": pw,
 			"CAPSTONE_LOG_LEVEL": "warn"}
-		cfg, err := config.ParseServe([]string{"--addr", "127.0.0.1:0", "--data-dir", dir}, func(k string) string { return vars[k] }, io.Discard)
+		// Each bench client is a student proposing again and again: the limit
+		// on open projects is off, so that proposals are measured, not refused.
+		cfg, err := config.ParseServe([]string{"--addr", "127.0.0.1:0", "--data-dir", dir, "--max-open-projects", "0"},
+			func(k string) string { return vars[k] }, io.Discard)
 		if err != nil {
 			return err
 		}

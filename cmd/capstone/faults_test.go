@@ -558,7 +558,7 @@ func TestFaultsAllInOne(t *testing.T) {
 	c := &cluster{t: t, bin: buildBinary(t), dir: t.TempDir(), procs: map[string]*exec.Cmd{}, addrs: map[string]string{}}
 	t.Cleanup(c.stopAll)
 	data := filepath.Join(c.dir, "data")
-	c.env = []string{"CAPSTONE_DATA_DIR=" + data, "CAPSTONE_LOG_LEVEL=warn",
+	c.env = []string{"CAPSTONE_DATA_DIR=" + data, "CAPSTONE_LOG_LEVEL=warn", loadOpenProjects,
 		"CAPSTONE_BOOTSTRAP_EMAIL=" + adminEmail, "CAPSTONE_BOOTSTRAP_PASSWORD=" + adminPassword}
 	c.serve("service", "api,projector,relay")
 	bases := func() []string { return []string{c.addrs["service"]} }

@@ -124,12 +124,18 @@ func (c *cluster) waitReady(name, addr string) {
 	}
 }
 
+// loadOpenProjects turns the limit on a student's open projects off for the
+// clusters under load: their students propose again and again, and what
+// they test is that no write is lost and the replicas converge, not that
+// limit.
+const loadOpenProjects = "CAPSTONE_MAX_OPEN_PROJECTS=0"
+
 // serveAll starts, on the running store and emulator, two APIs (the first
 // creating the bootstrap coordinator), a relay and two projectors.
 func (c *cluster) serveAll() {
 	c.t.Helper()
 	c.env = []string{"MONGODB_URI=mongodb://" + c.mongo + "/", "PUBSUB_PROJECT_ID=capstone-test", "PUBSUB_EMULATOR_HOST=" + c.pubsub,
-		"CAPSTONE_JWT_SECRET=a-test-secret-that-is-long-enough-0123456789", "CAPSTONE_LOG_LEVEL=warn"}
+		"CAPSTONE_JWT_SECRET=a-test-secret-that-is-long-enough-0123456789", "CAPSTONE_LOG_LEVEL=warn", loadOpenProjects}
 	c.serve("api1", "api", "CAPSTONE_BOOTSTRAP_EMAIL="+adminEmail, "CAPSTONE_BOOTSTRAP_PASSWORD="+adminPassword)
 	c.serve("api2", "api")
 	c.serve("relay", "relay")

@@ -18,6 +18,9 @@ import (
 // undoes the cohort write, and a retried request completes a half-done one.
 type Service struct {
 	X *commands.Executor
+	// MaxOpenProjects bounds the projects a student may have open (created
+	// and not withdrawn) at once; 0 is no bound, and nothing is counted.
+	MaxOpenProjects int
 }
 
 // errNotA refuses a reference to a user without the needed role.
@@ -68,17 +71,27 @@ func (s *Service) CreateProject(ctx context.Context, meta commands.Meta, c proje
 	var cmd any = c
 	if supervisorID != "" {
 		cmd = project.CreateSubmitted{Create: c, Submit: project.Submit{By: meta.Actor, SupervisorID: supervisorID}}
-		if _, err := project.Decide(project.Decider.Initial(id), cmd); err != nil {
-			return commands.Result[project.State]{}, err
-		}
+	}
+	if _, err := project.Decide(project.Decider.Initial(id), cmd); err != nil {
+		return commands.Result[project.State]{}, err
+	}
+	if supervisorID != "" {
 		if err := s.CheckSupervisor(ctx, supervisorID); err != nil {
 			return commands.Result[project.State]{}, err
 		}
+	}
+	// The project is counted against the student's limit before it exists,
+	// so that racing creations cannot all pass a count taken beforehand.
+	if err := s.takeProjectSlot(ctx, meta, c.OwnerID, id); err != nil {
+		return commands.Result[project.State]{}, err
 	}
 	res, err := commands.ExecuteNew(ctx, s.X, project.Decider, id, cmd, meta)
 	if meta.NewID != "" && errors.Is(err, commands.ErrAlreadyExists) {
 		// An attempt of the same request racing this one stored it first.
 		res, _, err = commands.Created(ctx, s.X, project.Decider, id)
+	}
+	if _, refused := commands.AsError(err); refused && !errors.Is(err, commands.ErrAlreadyExists) {
+		s.freeProjectSlot(ctx, meta, c.OwnerID, id, "creation refused") // certainly not stored
 	}
 	return res, err
 }
@@ -143,6 +156,7 @@ func (s *Service) Withdraw(ctx context.Context, meta commands.Meta, projectID st
 	m := meta
 	m.IfMatch = nil
 	s.release(ctx, m, res.State.OwnerID, projectID, "project withdrawn")
+	s.freeProjectSlot(ctx, m, res.State.OwnerID, projectID, "project withdrawn")
 	return res, nil
 }
 

@@ -93,10 +93,10 @@ func (c Config) String() string {
 	for i, p := range c.TrustedProxies {
 		proxies[i] = p.String()
 	}
-	return fmt.Sprintf("addr=%s data-dir=%s components=%s mongodb-uri=%s database=%s bus=%s jwt-secret=%s token-ttl=%s log=%s/%s bootstrap-email=%s trusted-proxies=%s metrics-addr=%s max-connections=%d max-connections-per-client=%d body-timeout=%s",
+	return fmt.Sprintf("addr=%s data-dir=%s components=%s mongodb-uri=%s database=%s bus=%s jwt-secret=%s token-ttl=%s log=%s/%s bootstrap-email=%s trusted-proxies=%s metrics-addr=%s max-connections=%d max-connections-per-client=%d body-timeout=%s max-open-projects=%d",
 		c.Addr, c.DataDir, strings.Join(c.Components, ","), uri, c.Database, bus, mask(c.JWTSecret), c.TokenTTL,
 		c.LogLevel, c.LogFormat, c.BootstrapEmail, strings.Join(proxies, ","), c.MetricsAddr,
-		c.Limits.MaxConnections, c.Limits.MaxConnectionsPerClient, c.Limits.BodyTimeout)
+		c.Limits.MaxConnections, c.Limits.MaxConnectionsPerClient, c.Limits.BodyTimeout, c.Limits.MaxOpenProjects)
 }
 
 // Store holds the flags that say where the data is; every subcommand that

@@ -232,15 +232,15 @@ func TestLimitsAndMetricsAddr(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Limits != (Limits{MaxConnections: 2048, MaxConnectionsPerClient: 128, BodyTimeout: 10 * time.Second}) || c.MetricsAddr != "" {
+	if c.Limits != (Limits{MaxConnections: 2048, MaxConnectionsPerClient: 128, BodyTimeout: 10 * time.Second, MaxOpenProjects: 10}) || c.MetricsAddr != "" {
 		t.Fatalf("defaults: %+v metrics-addr %q", c.Limits, c.MetricsAddr)
 	}
 	c, err = ParseServe([]string{"--max-connections", "100", "--body-timeout", "2s"}, envOf(map[string]string{
-		"CAPSTONE_MAX_CONNECTIONS_PER_CLIENT": "10", "CAPSTONE_METRICS_ADDR": ":9090"}), io.Discard)
+		"CAPSTONE_MAX_CONNECTIONS_PER_CLIENT": "10", "CAPSTONE_METRICS_ADDR": ":9090", "CAPSTONE_MAX_OPEN_PROJECTS": "3"}), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Limits != (Limits{MaxConnections: 100, MaxConnectionsPerClient: 10, BodyTimeout: 2 * time.Second}) || c.MetricsAddr != ":9090" {
+	if c.Limits != (Limits{MaxConnections: 100, MaxConnectionsPerClient: 10, BodyTimeout: 2 * time.Second, MaxOpenProjects: 3}) || c.MetricsAddr != ":9090" {
 		t.Fatalf("set: %+v metrics-addr %q", c.Limits, c.MetricsAddr)
 	}
 	for name, args := range map[string][]string{

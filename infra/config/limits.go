@@ -18,6 +18,9 @@ type Limits struct {
 	MaxConnectionsPerClient int
 	// BodyTimeout is how long a JSON request body may take to arrive.
 	BodyTimeout time.Duration
+	// MaxOpenProjects bounds the projects a student may have open (created
+	// and not withdrawn) at once; 0 is no bound.
+	MaxOpenProjects int
 }
 
 // flags registers the limits' flags on fs; the returned function checks
@@ -25,6 +28,7 @@ type Limits struct {
 func (l *Limits) flags(fs *flag.FlagSet, env func(string) string) func() error {
 	maxConns := fs.String("max-connections", envOr(env, "CAPSTONE_MAX_CONNECTIONS", "2048"), "HTTP connections open at once; past it a connection is answered 503 (env CAPSTONE_MAX_CONNECTIONS)")
 	perClient := fs.String("max-connections-per-client", envOr(env, "CAPSTONE_MAX_CONNECTIONS_PER_CLIENT", "128"), "HTTP connections open at once from one client address; trusted proxies are exempt (env CAPSTONE_MAX_CONNECTIONS_PER_CLIENT)")
+	open := fs.String("max-open-projects", envOr(env, "CAPSTONE_MAX_OPEN_PROJECTS", "10"), "projects a student may have open (created and not withdrawn) at once; 0: no limit (env CAPSTONE_MAX_OPEN_PROJECTS)")
 	body := fs.String("body-timeout", envOr(env, "CAPSTONE_BODY_TIMEOUT", "10s"), "how long a JSON request body may take to arrive (env CAPSTONE_BODY_TIMEOUT)")
 	return func() error {
 		var err error
@@ -32,6 +36,11 @@ func (l *Limits) flags(fs *flag.FlagSet, env func(string) string) func() error {
 			return err
 		}
 		if l.MaxConnectionsPerClient, err = positive("max-connections-per-client", *perClient, l.MaxConnections); err != nil {
+			return err
+		}
+		if *open == "0" { // no limit, and nothing counted
+			l.MaxOpenProjects = 0
+		} else if l.MaxOpenProjects, err = positive("max-open-projects", *open, 1<<20); err != nil {
 			return err
 		}
 		if l.BodyTimeout, err = time.ParseDuration(*body); err != nil || l.BodyTimeout < 100*time.Millisecond || l.BodyTimeout > 10*time.Minute {

@@ -19,8 +19,9 @@
 // project submitted to a random supervisor, have a supervisor decide the
 // oldest waiting proposal (reject mostly, accept with [Options.AcceptRate]; a
 // 409 capacity-reached or student-already-placed is an expected outcome, not
-// an error), or sign in again. It stops after [Options.Duration], or after
-// [Options.Count] operations in all.
+// an error, as is a proposal's 409 too-many-open-projects against a service
+// whose limit the run reaches), or sign in again. It stops after
+// [Options.Duration], or after [Options.Count] operations in all.
 //
 // Projection lag: one write in [Options.LagEvery] is handed to a poller (there
 // are max(2, Clients/8); if none is idle, the sample is skipped and counted),
@@ -927,7 +928,7 @@ func (c *client) createSubmit(ctx context.Context) {
 	sup := c.rng.IntN(len(c.r.sups))
 	rp, err := c.r.api.do(ctx, http.MethodPost, "/v1/projects", c.acct.token, c.projectBody(sup), -1)
 	at := time.Now()
-	if c.record(ctx, OpCreateSubmit, rp, err, http.StatusCreated) {
+	if c.record(ctx, OpCreateSubmit, rp, err, http.StatusCreated, codeTooManyOpenProjects) {
 		var w written
 		if json.Unmarshal(rp.body, &w) == nil && w.ID != "" {
 			c.r.push(proposal{id: w.ID, sup: sup})
@@ -936,10 +937,12 @@ func (c *client) createSubmit(ctx context.Context) {
 	}
 }
 
-// Expected refusals of a decision to accept.
+// Expected refusals of a decision to accept, and of a proposal by a
+// student who has as many open projects as the service allows.
 const (
-	codeCapacityReached = "capacity-reached"
-	codeAlreadyPlaced   = "student-already-placed"
+	codeCapacityReached     = "capacity-reached"
+	codeAlreadyPlaced       = "student-already-placed"
+	codeTooManyOpenProjects = "too-many-open-projects"
 )
 
 func (c *client) decide(ctx context.Context) {
