@@ -146,56 +146,74 @@ type signInResponse struct {
 	User      userJSON  `json:"user"`
 }
 
-// signIn answers one 401 for every kind of wrong credentials. Each attempt
-// is counted by the sign-in throttle before its password is checked, and
-// the check waits for a slot of the password gate; returning users (whose
-// address signed in to the account before) are served first.
+// signIn answers one 401 for every kind of wrong credentials (see SignIn).
 func (s *Server) signIn(w http.ResponseWriter, r *http.Request) {
 	var req signInRequest
 	if err := decodeJSON(w, r, &req); err != nil {
 		writeError(w, r, err)
 		return
 	}
+	in, err := s.SignIn(r, req.Email, req.Password)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, signInResponse{Token: in.Token, TokenType: "Bearer", ExpiresAt: in.ExpiresAt.UTC(), User: userFromState(in.User, in.Version)})
+}
+
+// SignedIn is a successful sign-in: the bearer token and who it is for.
+type SignedIn struct {
+	Token     string
+	ExpiresAt time.Time
+	User      user.State
+	Version   int64
+}
+
+// SignIn checks an e-mail and password and issues a bearer token, for
+// POST /v1/auth/sign-in and for any other sign-in route served beside the
+// API (the original frontend's), so that every way in is throttled,
+// audited and issued alike. Each attempt is counted by the sign-in
+// throttle before its password is checked, and the check waits for a slot
+// of the password gate; returning users (whose address signed in to the
+// account before) are served first. Every kind of wrong credentials is one
+// refusal, user.ErrInvalidCredentials.
+func (s *Server) SignIn(r *http.Request, email, password string) (SignedIn, error) {
 	c := clientFrom(r)
-	account, client := accountKey(req.Email), c.key()
+	account, client := accountKey(email), c.key()
 	ok, wait, known := s.SignInThrottle.Begin(account, client, s.Now())
 	if !ok {
-		s.Log.WarnContext(r.Context(), "sign-in refused: too many failures", "email", logEmail(req.Email), "client", c.String())
-		writeError(w, r, tooManyAttempts("too many failed sign-ins; wait before trying again", wait))
-		return
+		s.Log.WarnContext(r.Context(), "sign-in refused: too many failures", "email", logEmail(email), "client", c.String())
+		return SignedIn{}, tooManyAttempts("too many failed sign-ins; wait before trying again", wait)
 	}
 	var res commands.Result[user.State]
 	err := s.passwordWork(r.Context(), known, func() (err error) {
-		res, err = s.Users.SignIn(r.Context(), req.Email, req.Password)
+		res, err = s.Users.SignIn(r.Context(), email, password)
 		return err
 	})
 	switch outcomeOf(err, user.ErrInvalidCredentials.Code) {
 	case failed:
 		s.SignInThrottle.Failed(account, client, s.Now())
-		s.Log.WarnContext(r.Context(), "sign-in failed: wrong e-mail or password", "email", logEmail(req.Email), "client", c.String())
+		s.Log.WarnContext(r.Context(), "sign-in failed: wrong e-mail or password", "email", logEmail(email), "client", c.String())
 	case succeeded:
 		s.SignInThrottle.Succeeded(account, client, s.Now())
 	default:
 		s.SignInThrottle.Abandoned(account, client, s.Now())
 	}
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return SignedIn{}, err
 	}
 	u := res.State
 	noteWho(r.Context(), u.ID)
 	s.Log.InfoContext(r.Context(), "signed in", "user", u.ID, "client", c.String())
 	session, err := s.Users.Session(r.Context(), u.ID)
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return SignedIn{}, err
 	}
 	token, exp, err := s.Tokens.Issue(u.ID, u.Roles, session.Generation, s.Now())
 	if err != nil {
-		writeError(w, r, err)
-		return
+		return SignedIn{}, err
 	}
-	writeJSON(w, http.StatusOK, signInResponse{Token: token, TokenType: "Bearer", ExpiresAt: exp.UTC(), User: userFromState(u, res.Version)})
+	return SignedIn{Token: token, ExpiresAt: exp, User: u, Version: res.Version}, nil
 }
 
 // tooManyAttempts is the 429 of the throttles, with Retry-After in whole

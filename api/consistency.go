@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/queries"
 )
 
@@ -36,6 +37,37 @@ type Consistency struct {
 // much to name (an import), the answer also waits until the read models
 // show it. Reads pass through untouched.
 func (s *Server) settleWrites(next http.Handler) http.Handler {
+	return s.settle(next, false)
+}
+
+// SettleEvery is settleWrites for routes whose every write answers only
+// once the read models show it, whatever the topology: those of a client
+// that reads right after a write and knows nothing of bookmarks (the
+// original frontend, which reloads the page).
+func (s *Server) SettleEvery(next http.Handler) http.Handler {
+	return s.settle(next, true)
+}
+
+// AwaitWrites waits until the read models show what the request has stored
+// so far (inside SettleEvery), so that a handler may read what it has just
+// written before it answers.
+func (s *Server) AwaitWrites(r *http.Request) {
+	if writes := commands.WritesIn(r.Context()); writes != nil && s.Consistency != nil {
+		s.awaitCommits(r, writes.Commits())
+	}
+}
+
+func (s *Server) awaitCommits(r *http.Request, commits []events.Commit) {
+	if len(commits) == 0 {
+		return
+	}
+	err := s.Consistency.Catchup.WaitCommits(r.Context(), commits, s.Consistency.SettleWait)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		s.Log.WarnContext(r.Context(), "a write answers before the read models show it", "commits", len(commits), "err", err)
+	}
+}
+
+func (s *Server) settle(next http.Handler, always bool) http.Handler {
 	if s.Consistency == nil {
 		return next
 	}
@@ -54,11 +86,8 @@ func (s *Server) settleWrites(next http.Handler) http.Handler {
 			if named {
 				w.Header().Set(HeaderBookmark, bookmark)
 			}
-			if s.Consistency.Settle || !named {
-				err := s.Consistency.Catchup.WaitCommits(r.Context(), commits, s.Consistency.SettleWait)
-				if err != nil && !errors.Is(err, context.Canceled) {
-					s.Log.WarnContext(r.Context(), "a write answers before the read models show it", "commits", len(commits), "err", err)
-				}
+			if always || s.Consistency.Settle || !named {
+				s.awaitCommits(r, commits)
 			}
 		}
 		buf.flush(w)

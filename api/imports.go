@@ -63,6 +63,8 @@ type Import struct {
 	File      io.Reader
 	DryRun    bool
 	Passwords bool // set the Password column's passwords (see imports.Importer)
+	// ReleaseGrades releases the grades of a final-grades file at once.
+	ReleaseGrades bool
 	// Roles replaces the roles a people file gives (nil: the kind's role).
 	Roles []string
 }
@@ -81,7 +83,7 @@ func (s *Server) Import(r *http.Request, a events.Actor, in Import) (imports.Rep
 	batch := parsed.Batch
 	batch.Roles = in.Roles
 	im := s.Importer(in.DryRun)
-	im.Passwords = in.Passwords
+	im.Passwords, im.ReleaseGrades = in.Passwords, in.ReleaseGrades
 	rep, err := im.Run(r.Context(), meta(r, a), batch, nil)
 	if err != nil {
 		return imports.Report{}, err

@@ -45,3 +45,9 @@ func recordWrite(ctx context.Context, c events.Commit) {
 		w.add(c)
 	}
 }
+
+// WritesIn returns the Writes that ctx records into, nil outside TrackWrites.
+func WritesIn(ctx context.Context) *Writes {
+	w, _ := ctx.Value(writesKey{}).(*Writes)
+	return w
+}

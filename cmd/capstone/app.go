@@ -125,7 +125,9 @@ type App struct {
 	// metricsListener and metricsHTTP serve /metrics apart (--metrics-addr).
 	metricsListener net.Listener
 	metricsHTTP     *http.Server
-	served          chan error
+	// legacy serves the original frontend (--legacy-addr, --legacy-ui).
+	legacy *legacyFace
+	served chan error
 
 	Registry *events.Registry
 	Exec     *commands.Executor
@@ -231,6 +233,18 @@ func StartApp(ctx context.Context, cfg config.Config, log *slog.Logger, shared *
 			}
 		}
 	}
+	closeListeners := func() {
+		for _, l := range []net.Listener{ln, metricsLn} {
+			if l != nil {
+				_ = l.Close()
+			}
+		}
+	}
+	face, err := bindLegacy(cfg)
+	if err != nil {
+		closeListeners()
+		return nil, err
+	}
 	serviceAddr := ""
 	if ln != nil {
 		serviceAddr = ln.Addr().String()
@@ -238,14 +252,11 @@ func StartApp(ctx context.Context, cfg config.Config, log *slog.Logger, shared *
 	m := metrics.New()
 	store, err := OpenStore(ctx, cfg, log, shared, m.StoreMonitor(), serviceAddr)
 	if err != nil {
-		for _, l := range []net.Listener{ln, metricsLn} {
-			if l != nil {
-				_ = l.Close()
-			}
-		}
+		closeListeners()
+		face.closeListeners()
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log, store: store, listener: ln, metricsListener: metricsLn, served: make(chan error, 1), Metrics: m}
+	a := &App{cfg: cfg, log: log, store: store, listener: ln, metricsListener: metricsLn, legacy: face, served: make(chan error, 1), Metrics: m}
 	if err := a.start(ctx); err != nil {
 		a.Close(context.Background())
 		return nil, err
@@ -543,6 +554,9 @@ func (a *App) serve(srv *api.Server) error {
 		Exempt: a.cfg.TrustedProxies, OnRefuse: a.Metrics.ConnectionRefused})
 	go func() { a.served <- a.http.Serve(ln) }()
 	a.log.Info("serving", "addr", a.listener.Addr().String())
+	if !srv.HealthOnly {
+		a.legacy.serve(a.cfg, srv, a.Metrics, a.log)
+	}
 	if a.metricsListener != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", a.Metrics.Handler())
@@ -592,19 +606,27 @@ func (a *App) Served() <-chan error { return a.served }
 // exit within its grace period. What is cut short is not lost: commits not
 // yet published are the relay's, unacked messages are redelivered.
 func (a *App) Close(ctx context.Context) {
-	if a.http != nil {
-		drain, cancel := ctx, context.CancelFunc(func() {})
-		if dl, ok := ctx.Deadline(); ok {
-			drain, cancel = context.WithDeadline(ctx, dl.Add(-stopReserve))
+	drain, cancel := ctx, context.CancelFunc(func() {})
+	if dl, ok := ctx.Deadline(); ok {
+		drain, cancel = context.WithDeadline(ctx, dl.Add(-stopReserve))
+	}
+	legacyDrained := make(chan struct{})
+	go func() { // the original frontend's requests drain beside the API's
+		defer close(legacyDrained)
+		if a.legacy != nil {
+			a.legacy.shutdown(drain, a.log)
 		}
+	}()
+	if a.http != nil {
 		if err := a.http.Shutdown(drain); err != nil {
 			a.log.Warn("HTTP shutdown", "err", err)
 			_ = a.http.Close()
 		}
-		cancel()
 	} else if a.listener != nil { // bound, but the start failed before serving
 		_ = a.listener.Close()
 	}
+	<-legacyDrained
+	cancel()
 	if a.metricsHTTP != nil {
 		_ = a.metricsHTTP.Close() // scrapes are cheap to lose; the next one comes
 	} else if a.metricsListener != nil {

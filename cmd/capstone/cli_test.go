@@ -178,8 +178,20 @@ func TestSettingsCheckedFirst(t *testing.T) {
 		"busy port":          {[]string{"--addr", busy.Addr().String()}, nil, "already in use"},
 		"bad boolean":        {[]string{"--addr", "127.0.0.1:0"}, map[string]string{"CAPSTONE_DEMO": "sure"}, "CAPSTONE_DEMO"},
 		"weak bootstrap pwd": {[]string{"--addr", "127.0.0.1:0"}, map[string]string{"CAPSTONE_BOOTSTRAP_EMAIL": "a@b.example", "CAPSTONE_BOOTSTRAP_PASSWORD": "short"}, "CAPSTONE_BOOTSTRAP_PASSWORD"},
+		"busy legacy port":   {[]string{"--addr", "127.0.0.1:0", "--legacy-addr", busy.Addr().String()}, nil, "--legacy-addr"},
+		"busy pages port":    {[]string{"--addr", "127.0.0.1:0", "--legacy-ui", "testdata-ui", "--legacy-ui-addr", busy.Addr().String()}, nil, "--legacy-ui-addr"},
+		"pages not built":    {[]string{"--addr", "127.0.0.1:0", "--legacy-ui", "."}, nil, "index.html"},
+		"bad origin":         {[]string{"--addr", "127.0.0.1:0"}, map[string]string{"CAPSTONE_LEGACY_ORIGINS": "localhost:8081"}, "--legacy-origins"},
 	} {
 		t.Run(name, func(t *testing.T) {
+			for i, a := range c.args {
+				if a == "testdata-ui" { // a built app, so that only the port is wrong
+					c.args[i] = t.TempDir()
+					if err := os.WriteFile(filepath.Join(c.args[i], "index.html"), []byte("<html></html>"), 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
 			dir := filepath.Join(t.TempDir(), "data")
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()

@@ -326,9 +326,10 @@ func TestEventsCarryActorAndRequestID(t *testing.T) {
 }
 
 // TestNoSecretsAnywhere: no response, log line or stored event carries a
-// password or its hash.
+// password or its hash, whether it was set through /v1, by an import of
+// /v1 or of the original routes, or tried at either sign-in.
 func TestNoSecretsAnywhere(t *testing.T) {
-	s := startService(t)
+	s, lc := startLegacy(t)
 	admin := s.admin()
 	const pw = "Sup3r-Secret-Passw0rd"
 	id := s.createUser(admin, "secret@uni.example", "Secret", []string{"student"}, pw)
@@ -336,8 +337,33 @@ func TestNoSecretsAnywhere(t *testing.T) {
 	s.expect(s.do("PUT", "/v1/me/password", tok, map[string]string{"current_password": pw, "new_password": pw + "-2"}), 200)
 	s.do("POST", "/v1/auth/sign-in", "", map[string]string{"email": "secret@uni.example", "password": pw})
 	var seen strings.Builder
-	for _, path := range []string{"/v1/users/" + id, "/v1/users/" + id + "/history", "/v1/users", "/v1/me"} {
+	// Passwords from files: a /v1 import that sets them, and the original upload.
+	const filePw, legacyPw, weakPw = "Imp0rted-Secret-One", "Leg4cy-Secret-Two", "Wk-S3cr"
+	students := "Student Code,Name,Enrolment Status,Programme,Route,Start Date,QM Email,Username,Password\n"
+	seen.WriteString(s.upload(admin, "students", "s.csv", []byte(students+"S1,Imp One,E,P,R,D,imp1@uni.example,imp1,"+filePw+"\n"+
+		"S2,Imp Two,E,P,R,D,imp2@uni.example,imp2,"+weakPw+"\n"), "?passwords=true").Raw)
+	legacyAdmin, _ := lc.signIn(adminEmail, adminPassword)
+	seen.WriteString(lc.upload(legacyAdmin, "/student/info", "students.csv", []byte(students+"S3,Leg Three,E,P,R,D,leg3@uni.example,leg3,"+legacyPw+"\n"+
+		"S4,Leg Four,E,P,R,D,leg4@uni.example,leg4,"+weakPw+"\n")).Raw)
+	for _, in := range []struct {
+		email, password string
+		status          int
+	}{{"imp1@uni.example", filePw, 200}, {"leg3@uni.example", legacyPw, 200}, {"leg3@uni.example", legacyPw + "?", 401}} {
+		v1 := s.do("POST", "/v1/auth/sign-in", "", map[string]string{"email": in.email, "password": in.password})
+		for _, r := range []lresp{lc.do("POST", "/sign-in", "", map[string]string{"email": in.email, "password": in.password}),
+			{Status: v1.Status, Raw: v1.Raw}} {
+			if r.Status != in.status {
+				t.Errorf("signing in as %s: %d, want %d", in.email, r.Status, in.status)
+			}
+			seen.WriteString(r.Raw)
+		}
+	}
+	imp := s.expect(s.do("GET", "/v1/users?email=imp1@uni.example", admin, nil), 200).items()[0]["id"]
+	for _, path := range []string{"/v1/users/" + id, "/v1/users/" + id + "/history", "/v1/users", "/v1/me", fmt.Sprint("/v1/users/", imp, "/history")} {
 		seen.WriteString(s.do("GET", path, admin, nil).Raw)
+	}
+	for _, path := range []string{"/student/all", "/supervisor/all"} {
+		seen.WriteString(lc.do("GET", path, legacyAdmin, nil).Raw)
 	}
 	cur, err := s.app.store.DB.Collection(imongo.CollEvents).Find(context.Background(), bson.D{})
 	if err != nil {
@@ -349,7 +375,7 @@ func TestNoSecretsAnywhere(t *testing.T) {
 	}
 	seen.WriteString(fmt.Sprint(all))
 	seen.WriteString(s.logs.String())
-	for _, secret := range []string{pw, "$2a$", "$2b$"} {
+	for _, secret := range []string{pw, filePw, legacyPw, weakPw, "$2a$", "$2b$"} {
 		if strings.Contains(seen.String(), secret) {
 			t.Fatalf("%q appears in a response, the event store or the logs", secret)
 		}

@@ -232,16 +232,17 @@ func readYourWrites(t *testing.T, s *service, withBookmark bool) {
 type person struct{ id, token string }
 
 // startSplit starts the API apart from the projectors, as separate apps on
-// one store and the Pub/Sub emulator; the projector starts when asked.
-func startSplit(t *testing.T) (api *service, startProjector func()) {
+// one store and the Pub/Sub emulator; the projector starts when asked. The
+// API takes the further serve flags given.
+func startSplit(t *testing.T, apiFlags ...string) (api *service, startProjector func()) {
 	start := splitStarter(t)
-	return start("api"), func() { start("projector") }
+	return start("api", apiFlags...), func() { start("projector") }
 }
 
 // splitStarter returns a function that starts an app of the given
 // components on one store and the Pub/Sub emulator, as the processes of a
 // deployment would run.
-func splitStarter(t *testing.T) func(components string) *service {
+func splitStarter(t *testing.T) func(components string, flags ...string) *service {
 	em, err := pubsub.StartEmulator("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -254,13 +255,13 @@ func splitStarter(t *testing.T) func(components string) *service {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	start := func(components string) *service {
+	start := func(components string, flags ...string) *service {
 		env := map[string]string{
 			"CAPSTONE_BOOTSTRAP_EMAIL": adminEmail, "CAPSTONE_BOOTSTRAP_PASSWORD": adminPassword,
 			"CAPSTONE_LOG_LEVEL": "error", "PUBSUB_PROJECT_ID": "capstone-test", "PUBSUB_EMULATOR_HOST": em.Addr(),
 			"CAPSTONE_JWT_SECRET": "a-test-secret-that-is-long-enough-0123456789", "CAPSTONE_COMPONENTS": components,
 		}
-		cfg, err := config.ParseServe([]string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, func(k string) string { return env[k] }, io.Discard)
+		cfg, err := config.ParseServe(append([]string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, flags...), func(k string) string { return env[k] }, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -211,6 +211,16 @@ func (s *Service) ReleaseMarks(ctx context.Context, meta commands.Meta, projectI
 	return out, err
 }
 
+// ReleaseGraded releases one student's agreed mark, where Grade recorded
+// it (on graded.ProjectID, or on the student's record), as part of the
+// release releaseID: what an import that releases its grades does for each
+// one. released is false when the student already sees it (or nothing is
+// agreed).
+func (s *Service) ReleaseGraded(ctx context.Context, meta commands.Meta, studentID string, graded Graded, releaseID string) (released bool, err error) {
+	meta.IfMatch = nil
+	return s.releaseOne(ctx, meta, ReleasedMark{StudentID: studentID, ProjectID: graded.ProjectID}, releaseID)
+}
+
 // releaseOne releases one mark; one with nothing agreed (or a project
 // withdrawn since) is passed over.
 func (s *Service) releaseOne(ctx context.Context, meta commands.Meta, t ReleasedMark, releaseID string) (bool, error) {

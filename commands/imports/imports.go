@@ -13,6 +13,8 @@ import (
 	"slices"
 	"sort"
 
+	"github.com/google/uuid"
+
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/cohort"
 	"github.com/capstone-pms/capstone/commands/user"
@@ -123,6 +125,11 @@ type Importer struct {
 	// Off, the column is ignored and imported users have no password until
 	// one is set through a one-time token.
 	Passwords bool
+	// ReleaseGrades releases each grade of a final-grades file to its
+	// student at once, all of the file as one release (the original
+	// system's upload did: it knew no release). Off, they wait for the
+	// coordinator's release.
+	ReleaseGrades bool
 }
 
 type outcome int
@@ -183,8 +190,12 @@ func (im *Importer) Run(ctx context.Context, meta commands.Meta, b Batch, progre
 			}
 		}
 	case FinalGrades:
+		release := ""
+		if im.ReleaseGrades {
+			release = uuid.Must(uuid.NewV7()).String()
+		}
 		for _, g := range b.Grades {
-			if err = apply(g.Line, func() (outcome, error) { return im.grade(ctx, meta, g) }); err != nil {
+			if err = apply(g.Line, func() (outcome, error) { return im.grade(ctx, meta, g, release) }); err != nil {
 				break
 			}
 		}
@@ -336,14 +347,26 @@ func (im *Importer) pair(ctx context.Context, meta commands.Meta, kind string, p
 	return unchanged, nil
 }
 
-func (im *Importer) grade(ctx context.Context, meta commands.Meta, g Grade) (outcome, error) {
+// grade sets a student's grade and, given a release id, releases it.
+func (im *Importer) grade(ctx context.Context, meta commands.Meta, g Grade, release string) (outcome, error) {
 	student, err := im.userID(ctx, g.StudentEmail, "student")
 	if err != nil {
 		return unchanged, err
 	}
 	res, err := im.Cohort.Grade(ctx, meta, student, "", g.Grade, g.Feedback)
-	if err != nil || !res.Changed {
+	if err != nil {
 		return unchanged, err
+	}
+	changed := res.Changed
+	if release != "" {
+		released, err := im.Cohort.ReleaseGraded(ctx, meta, student, res, release)
+		if err != nil {
+			return unchanged, err
+		}
+		changed = changed || released
+	}
+	if !changed {
+		return unchanged, nil
 	}
 	return updated, nil
 }

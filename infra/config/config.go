@@ -60,6 +60,9 @@ type Config struct {
 	// any future debug endpoint), which --addr then no longer serves.
 	MetricsAddr string
 
+	// Legacy serves the original system's frontend beside the API.
+	Legacy Legacy
+
 	Limits Limits
 }
 
@@ -93,10 +96,10 @@ func (c Config) String() string {
 	for i, p := range c.TrustedProxies {
 		proxies[i] = p.String()
 	}
-	return fmt.Sprintf("addr=%s data-dir=%s components=%s mongodb-uri=%s database=%s bus=%s jwt-secret=%s token-ttl=%s log=%s/%s bootstrap-email=%s trusted-proxies=%s metrics-addr=%s max-connections=%d max-connections-per-client=%d body-timeout=%s max-open-projects=%d",
+	return fmt.Sprintf("addr=%s data-dir=%s components=%s mongodb-uri=%s database=%s bus=%s jwt-secret=%s token-ttl=%s log=%s/%s bootstrap-email=%s trusted-proxies=%s metrics-addr=%s max-connections=%d max-connections-per-client=%d body-timeout=%s max-open-projects=%d legacy-addr=%s legacy-ui=%s",
 		c.Addr, c.DataDir, strings.Join(c.Components, ","), uri, c.Database, bus, mask(c.JWTSecret), c.TokenTTL,
 		c.LogLevel, c.LogFormat, c.BootstrapEmail, strings.Join(proxies, ","), c.MetricsAddr,
-		c.Limits.MaxConnections, c.Limits.MaxConnectionsPerClient, c.Limits.BodyTimeout, c.Limits.MaxOpenProjects)
+		c.Limits.MaxConnections, c.Limits.MaxConnectionsPerClient, c.Limits.BodyTimeout, c.Limits.MaxOpenProjects, c.Legacy.Addr, c.Legacy.UI)
 }
 
 // Store holds the flags that say where the data is; every subcommand that
@@ -121,6 +124,7 @@ func ParseServe(args []string, env func(string) string, usage io.Writer) (Config
 	proxies := fs.String("trusted-proxies", env("CAPSTONE_TRUSTED_PROXIES"), "comma-separated CIDRs of the proxies whose X-Forwarded-For is believed (the load balancer); empty: the peer is the client (env CAPSTONE_TRUSTED_PROXIES)")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", env("CAPSTONE_METRICS_ADDR"), "listen address of /metrics, apart from --addr (which then does not serve it); empty: /metrics on --addr, to loopback clients only (env CAPSTONE_METRICS_ADDR)")
 	checkLimits := c.Limits.flags(fs, env)
+	checkLegacy := c.Legacy.flags(fs, env)
 	fs.StringVar(&c.Tracing, "tracing", envOr(env, "CAPSTONE_TRACING", "off"), "off, or otlp to export OpenTelemetry spans to OTEL_EXPORTER_OTLP_ENDPOINT (env CAPSTONE_TRACING)")
 	demo, demoErr := envBool(env, "CAPSTONE_DEMO", false)
 	BoolVar(fs, &c.Demo, "demo", demo, "load the demo cohort with documented sign-ins into an empty store (env CAPSTONE_DEMO=true)")
@@ -158,6 +162,15 @@ func ParseServe(args []string, env func(string) string, usage io.Writer) (Config
 	}
 	if c.MetricsAddr != "" && c.MetricsAddr == c.Addr && !strings.HasSuffix(c.Addr, ":0") {
 		return c, fmt.Errorf("--metrics-addr %q is --addr: metrics must have a listener of their own", c.MetricsAddr)
+	}
+	if err := checkLegacy(c.Addr); err != nil {
+		return c, err
+	}
+	if c.Legacy.Addr != "" && !c.Has("api") {
+		return c, fmt.Errorf("--legacy-addr %q needs the api component (--components)", c.Legacy.Addr)
+	}
+	if c.MetricsAddr != "" && c.MetricsAddr == c.Legacy.Addr && !strings.HasSuffix(c.MetricsAddr, ":0") {
+		return c, fmt.Errorf("--metrics-addr %q is --legacy-addr: metrics must have a listener of their own", c.MetricsAddr)
 	}
 	if c.Tracing != "off" && c.Tracing != "otlp" {
 		return c, fmt.Errorf("--tracing %q: want off or otlp", c.Tracing)
