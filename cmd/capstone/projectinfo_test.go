@@ -55,3 +55,25 @@ func TestProjectInfo(t *testing.T) {
 		t.Errorf("the student's projects: %v", ps)
 	}
 }
+
+// TestProjectInfoCountsAsAProject: a project info is one of the student's
+// open projects, so it is created under the same limit as any other: past
+// the limit it is refused and nothing is stored, and writing it again edits
+// it without taking another place.
+func TestProjectInfoCountsAsAProject(t *testing.T) {
+	s := startServiceWith(t, t.TempDir(), &syncBuffer{}, "--max-open-projects", "2")
+	admin := s.admin()
+	id := s.createUser(admin, "limited@uni.example", "Limited", []string{"student"}, "a limited student")
+	tok := s.signIn("limited@uni.example", "a limited student")
+	path := "/v1/students/" + id + "/project-info"
+	s.expect(s.do("PUT", path, tok, map[string]string{"title": "Mine"}), 200)
+	s.expect(s.do("PUT", path, tok, map[string]string{"title": "Mine, again"}), 200)
+	s.expect(s.do("POST", "/v1/projects", tok, map[string]string{"title": "Second"}), 201)
+	s.expect(s.do("POST", "/v1/projects", tok, map[string]string{"title": "Third"}), 409, "too-many-open-projects")
+	// Proposed, the project info leaves the draft stage; a new one is a third project.
+	info := s.expect(s.do("GET", path, tok, nil), 200)
+	sup := s.createUser(admin, "limit-sup@uni.example", "Sup", []string{"supervisor"}, "")
+	s.expect(s.do("POST", "/v1/projects/"+info.str("id")+"/submit", tok, map[string]string{"supervisor_id": sup}), 200)
+	s.expect(s.do("PUT", path, tok, map[string]string{"title": "A new one"}), 409, "too-many-open-projects")
+	s.expect(s.do("GET", path, tok, nil), 404, "not-found")
+}

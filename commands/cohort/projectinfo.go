@@ -2,7 +2,6 @@ package cohort
 
 import (
 	"context"
-	"errors"
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/project"
@@ -16,26 +15,28 @@ var ErrProjectInfoChainEnded = &commands.Error{Kind: commands.KindRule, Code: "p
 
 // SetProjectInfo writes the title and description of the caller's project
 // info (events.ProjectInfoID): it edits the draft that is their project
-// info, or creates it as a draft, through the project commands as any
-// project is. The caller is the student.
+// info, or creates it as a draft, as any project is created (counted
+// against the student's open projects) and edited. The caller is the
+// student.
 func (s *Service) SetProjectInfo(ctx context.Context, meta commands.Meta, title, description string) (commands.Result[project.State], error) {
 	student := meta.Actor.UserID
-	for n, raced := 0, false; n < events.ProjectInfoChain; n++ {
+	edit := project.Edit{By: meta.Actor, Title: &title, Description: &description}
+	for n := range events.ProjectInfoChain {
 		id := events.ProjectInfoID(student, n)
 		p, _, err := commands.Load(ctx, s.X, project.Decider, id)
 		switch {
 		case err != nil:
 			return commands.Result[project.State]{}, err
 		case !p.Created:
-			create := project.Create{OwnerID: student, Fields: project.Fields{Title: title, Description: description}}
-			res, err := commands.ExecuteNew(ctx, s.X, project.Decider, id, any(create), meta)
-			if errors.Is(err, commands.ErrAlreadyExists) && !raced {
-				n, raced = n-1, true // another first write made it a moment ago: edit it
-				continue
+			m := meta
+			m.NewID = id // two first writes racing make one project
+			if _, err := s.CreateProject(ctx, m, project.Create{OwnerID: student, Fields: project.Fields{Title: title, Description: description}}, ""); err != nil {
+				return commands.Result[project.State]{}, err
 			}
-			return res, err
+			// Another first write may have made it a moment ago, with other
+			// words: the edit puts these in (and changes nothing otherwise).
+			return commands.Execute(ctx, s.X, project.Decider, id, any(edit), meta)
 		case p.Status == events.StatusDraft:
-			edit := project.Edit{By: meta.Actor, Title: &title, Description: &description}
 			return commands.Execute(ctx, s.X, project.Decider, id, any(edit), meta)
 		}
 	}
