@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -11,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/capstone-pms/capstone/infra/config"
+	"github.com/capstone-pms/capstone/infra/embedded"
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
 )
 
@@ -126,38 +130,11 @@ func (r response) items() []map[string]any {
 // is) or a value (JSON).
 func (s *service) do(method, path, token string, body any, headers ...string) response {
 	s.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case io.Reader: // sent as it comes
-		rd = b
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			s.t.Fatal(err)
-		}
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequest(method, s.base+path, rd)
+	req, err := s.request(method, path, token, body, headers...)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	client := s.client
-	if client == nil {
-		client = http.DefaultClient
-	}
-	resp, err := client.Do(req)
+	resp, err := s.httpClient().Do(req)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -170,6 +147,80 @@ func (s *service) do(method, path, token string, body any, headers ...string) re
 		}
 	}
 	return out
+}
+
+// request builds a request to the service; body may be nil, a string (sent
+// as is), an io.Reader (sent as it comes) or a value (sent as JSON).
+func (s *service) request(method, path, token string, body any, headers ...string) (*http.Request, error) {
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case io.Reader:
+		rd = b
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, s.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return req, nil
+}
+
+func (s *service) httpClient() *http.Client {
+	if s.client == nil {
+		return http.DefaultClient
+	}
+	return s.client
+}
+
+// startOn starts the service on store with the settings env (on a port of
+// its own and a data dir of its own), as one of several processes sharing
+// the store, and stops it when the test ends.
+func startOn(t *testing.T, ctx context.Context, store *embedded.Store, env map[string]string) *service {
+	t.Helper()
+	cfg, err := config.ParseServe([]string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	app, err := StartApp(ctx, cfg, newLogger(logs, cfg), store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &service{t: t, app: app, base: "http://" + app.Addr(), logs: logs}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// storedEvents is every event in the service's store, printed, for tests
+// that look for what must never be stored.
+func storedEvents(t testing.TB, s *service) string {
+	t.Helper()
+	cur, err := s.app.store.DB.Collection(imongo.CollEvents).Find(context.Background(), bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []bson.M
+	if err := cur.All(context.Background(), &all); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprint(all)
 }
 
 // expect fails the test unless the response has the status (and code, for errors).

@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"io"
 	"testing"
 	"time"
 
-	"github.com/capstone-pms/capstone/infra/config"
 	"github.com/capstone-pms/capstone/infra/embedded"
 )
 
@@ -22,22 +20,10 @@ func startReplicas(t *testing.T) (a, b *service) {
 	}
 	t.Cleanup(func() { store.Close() })
 	start := func(components string) *service {
-		env := map[string]string{
+		return startOn(t, ctx, store, map[string]string{
 			"CAPSTONE_BOOTSTRAP_EMAIL": adminEmail, "CAPSTONE_BOOTSTRAP_PASSWORD": adminPassword, "CAPSTONE_LOG_LEVEL": "warn",
 			"CAPSTONE_JWT_SECRET": "a-test-secret-that-is-long-enough-0123456789", "CAPSTONE_COMPONENTS": components,
-		}
-		cfg, err := config.ParseServe([]string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, func(k string) string { return env[k] }, io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		logs := &syncBuffer{}
-		app, err := StartApp(ctx, cfg, newLogger(logs, cfg), store)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := &service{t: t, app: app, base: "http://" + app.Addr(), logs: logs}
-		t.Cleanup(s.stop)
-		return s
+		})
 	}
 	return start("all"), start("api")
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -34,26 +33,14 @@ type answer struct {
 	err        error
 }
 
-// post sends a JSON body without touching the test (safe from any goroutine).
-func (s *service) post(path, token string, body any, headers ...string) answer {
-	raw, _ := json.Marshal(body)
-	req, err := http.NewRequest("POST", s.base+path, bytes.NewReader(raw))
+// send sends a request without touching the test (safe from any goroutine).
+func (s *service) send(method, path, token string, body any, headers ...string) answer {
+	req, err := s.request(method, path, token, body, headers...)
 	if err != nil {
 		return answer{err: err}
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	client := s.client
-	if client == nil {
-		client = http.DefaultClient
-	}
 	start := time.Now()
-	resp, err := client.Do(req)
+	resp, err := s.httpClient().Do(req)
 	if err != nil {
 		return answer{err: err}
 	}
@@ -62,6 +49,21 @@ func (s *service) post(path, token string, body any, headers ...string) answer {
 	b, _ := io.ReadAll(resp.Body)
 	_ = json.Unmarshal(b, &p)
 	return answer{status: resp.StatusCode, code: p.Code, retryAfter: resp.Header.Get("Retry-After"), took: time.Since(start)}
+}
+
+func (s *service) post(path, token string, body any, headers ...string) answer {
+	return s.send("POST", path, token, body, headers...)
+}
+
+// meanwhile signs in with c after a moment, in the background, as someone
+// else would during an attack; wait returns the answer.
+func meanwhile(c *service, after time.Duration, email, password string, headers ...string) (wait func() answer) {
+	done := make(chan answer, 1)
+	go func() {
+		time.Sleep(after)
+		done <- c.post("/v1/auth/sign-in", "", map[string]string{"email": email, "password": password}, headers...)
+	}()
+	return func() answer { return <-done }
 }
 
 // burst sends n requests at once (each built by req) and returns their answers.
@@ -150,14 +152,7 @@ func TestSignInBurstOnOneAccount(t *testing.T) {
 
 	const n, rights = 300, 3
 	cpuStart, start := cpuTime(), time.Now()
-	var during answer
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		time.Sleep(20 * time.Millisecond) // the burst is under way
-		during = bystander.post("/v1/auth/sign-in", "", map[string]string{"email": "bystander@uni.example", "password": "the bystander's password"})
-	}()
+	waitBystander := meanwhile(bystander, 20*time.Millisecond, "bystander@uni.example", "the bystander's password") // the burst is under way
 	limitPassed := make(chan struct{})
 	var once sync.Once
 	pass := func() { once.Do(func() { close(limitPassed) }) }
@@ -181,7 +176,7 @@ func TestSignInBurstOnOneAccount(t *testing.T) {
 		return a
 	})
 	burstWall, burstCPU := time.Since(start), cpuTime()-cpuStart
-	wg.Wait()
+	during := waitBystander()
 	t.Logf("baseline sign-in %v (%v CPU); burst of %d: %v, %v CPU (%.1f sign-ins' worth); bystander during it %v; 401 %d, 200 %d, 429 %d, 503 %d",
 		wall0, cpu0, n, burstWall, burstCPU, float64(burstCPU)/float64(cpu0), during.took, count(as, 401), count(as, 200), count(as, 429), count(as, 503))
 
@@ -221,20 +216,13 @@ func TestSignInSprayIsBoundedByTheGate(t *testing.T) {
 
 	const n = 300
 	cpuStart, start := cpuTime(), time.Now()
-	var during answer
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		time.Sleep(50 * time.Millisecond) // the gate is full by now
-		during = s.post("/v1/auth/sign-in", "", map[string]string{"email": "regular@uni.example", "password": "the regular's password"}, home...)
-	}()
+	waitRegular := meanwhile(s, 50*time.Millisecond, "regular@uni.example", "the regular's password", home...) // the gate is full by then
 	as := burst(n, func(i int) answer {
 		return s.post("/v1/auth/sign-in", "", map[string]string{"email": fmt.Sprintf("sprayed%d@uni.example", i), "password": "Password1!"},
 			"X-Forwarded-For", fmt.Sprintf("10.%d.%d.%d", i/65536, i/256%256, i%256))
 	})
 	burstWall, burstCPU := time.Since(start), cpuTime()-cpuStart
-	wg.Wait()
+	during := waitRegular()
 	var busy []time.Duration
 	for _, a := range as {
 		if a.status == 503 {
@@ -391,18 +379,7 @@ func TestPasswordChangeThrottle(t *testing.T) {
 	s.createUser(admin, "stolen@uni.example", "Stolen", []string{"student"}, "the real current password")
 	token := s.signIn("stolen@uni.example", "the real current password")
 	put := func(current string) answer {
-		raw, _ := json.Marshal(map[string]string{"current_password": current, "new_password": "the thief's new password"})
-		req, _ := http.NewRequest("PUT", s.base+"/v1/me/password", bytes.NewReader(raw))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return answer{err: err}
-		}
-		defer resp.Body.Close()
-		var p struct{ Code string }
-		_ = json.NewDecoder(resp.Body).Decode(&p)
-		return answer{status: resp.StatusCode, code: p.Code, retryAfter: resp.Header.Get("Retry-After")}
+		return s.send("PUT", "/v1/me/password", token, map[string]string{"current_password": current, "new_password": "the thief's new password"})
 	}
 	as := burst(200, func(i int) answer {
 		return untilNotBusy(func() answer { return put(fmt.Sprintf("guess number %d", i)) })

@@ -143,12 +143,18 @@ func (l *Listener) release(key string) {
 	}
 }
 
-// refuse answers 503 and closes. It half-closes first and reads what the
-// client sends for a moment, so the client reads the answer rather than a
-// connection reset caused by its own unread request.
+// refuse answers 503 and closes. It waits a moment for the start of the
+// request and answers after it, as HTTP clients expect (one that finds an
+// answer on a connection it has not used yet takes it for a broken one);
+// then it half-closes and reads what else the client sends for a moment, so
+// that the client reads the answer rather than a reset caused by its own
+// unread request.
 func refuse(c net.Conn) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(250 * time.Millisecond))
+	if _, err := c.Read(make([]byte, 4<<10)); err != nil {
+		return // nothing came: nobody to answer
+	}
 	if _, err := io.WriteString(c, refusal); err != nil {
 		return
 	}
