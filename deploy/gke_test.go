@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -329,7 +330,8 @@ func checkBacklog(m *manifest, env checkEnv) []error {
 			target, ok := external[sub]
 			switch {
 			case !ok:
-				errs = append(errs, fmt.Errorf("HPA %s: does not scale %s on the backlog of subscription %s", h.Name, d.Name, sub))
+				errs = append(errs, fmt.Errorf("HPA %s: does not scale %s on the backlog of subscription %s; add to its spec.metrics in deploy/%s/projector-hpa-patch.yaml:\n%s",
+					h.Name, d.Name, sub, gkeOverlay, backlogMetricYAML(sub, external)))
 			case target.Type != autoscalingv2.AverageValueMetricType || target.AverageValue == nil || target.AverageValue.Sign() <= 0:
 				errs = append(errs, fmt.Errorf("HPA %s: the backlog of %s is not an AverageValue target (undelivered messages per replica)", h.Name, sub))
 			}
@@ -339,6 +341,31 @@ func checkBacklog(m *manifest, env checkEnv) []error {
 		}
 	}
 	return errs
+}
+
+// backlogMetricYAML is the HPA metric that scales on sub's backlog, written
+// as the patch writes the others (with the first other subscription's
+// target), so that the failure a new projection causes says exactly what to
+// add.
+func backlogMetricYAML(sub string, others map[string]autoscalingv2.MetricTarget) string {
+	perReplica := "100"
+	for _, o := range slices.Sorted(maps.Keys(others)) {
+		if t := others[o]; t.AverageValue != nil {
+			perReplica = t.AverageValue.String()
+			break
+		}
+	}
+	return fmt.Sprintf(`    - type: External
+      external:
+        metric:
+          name: %s
+          selector:
+            matchLabels:
+              resource.labels.subscription_id: %s
+        target:
+          type: AverageValue
+          averageValue: "%s"
+`, backlogMetric, sub, perReplica)
 }
 
 // peerIsGFE reports whether a NetworkPolicy peer is exactly one of Google's
