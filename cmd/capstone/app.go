@@ -704,7 +704,16 @@ func (a *App) jwtSecret(ctx context.Context) ([]byte, error) {
 		return auth.LoadOrCreateSecretFile(filepath.Join(a.cfg.DataDir, "jwt-secret"))
 	}
 	a.log.Warn("no CAPSTONE_JWT_SECRET: using a secret generated once and kept in the database")
-	coll := a.store.DB.Collection(collSettings)
+	return storedJWTSecret(ctx, a.store.DB)
+}
+
+// storedJWTSecret is the secret kept in db's settings, created there by
+// whichever process asks first: every process on db that is given no secret
+// signs and verifies with it, and it outlives restarts. `capstone dev` hands
+// it to its children, so that an extra process started on the same store
+// accepts their tokens and bookmarks.
+func storedJWTSecret(ctx context.Context, db *mongo.Database) ([]byte, error) {
+	coll := db.Collection(collSettings)
 	fresh := make([]byte, 32)
 	if _, err := rand.Read(fresh); err != nil {
 		return nil, err

@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -16,6 +14,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/capstone-pms/capstone/infra/config"
 	"github.com/capstone-pms/capstone/infra/embedded"
@@ -90,11 +91,22 @@ func devTopology(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	}
 	defer emulator.Close()
 
-	secret := make([]byte, 32)
-	_, _ = rand.Read(secret)
 	common := []string{"MONGODB_URI=" + store.URI(), "CAPSTONE_DATABASE=capstone", "PUBSUB_PROJECT_ID=capstone-local",
-		"PUBSUB_EMULATOR_HOST=" + emulator.Addr(), "CAPSTONE_JWT_SECRET=" + hex.EncodeToString(secret),
+		"PUBSUB_EMULATOR_HOST=" + emulator.Addr(),
 		"CAPSTONE_LOG_LEVEL=" + *logLevel, "CAPSTONE_LOG_FORMAT=text", "MONGO_CREDS=", "GOOGLE_CLOUD_PROJECT=", "CAPSTONE_DEMO=", "CAPSTONE_METRICS_ADDR="}
+	// Tokens and bookmarks are signed with the secret kept in the store (as
+	// any serve on it given none would use), not one of this run's: an extra
+	// process given the printed MONGODB_URI accepts the children's, and a
+	// restart keeps everyone signed in. One in the environment is theirs.
+	secretFrom := "CAPSTONE_JWT_SECRET, from your environment"
+	if env("CAPSTONE_JWT_SECRET") == "" {
+		secret, err := devStoreSecret(ctx, store.URI())
+		if err != nil {
+			return err
+		}
+		common = append(common, "CAPSTONE_JWT_SECRET="+string(secret))
+		secretFrom = "the secret kept in the store (any serve given this MONGODB_URI and no CAPSTONE_JWT_SECRET uses it)"
+	}
 	group := &devGroup{stderr: stderr, died: make(chan string, len(devProcesses))}
 	defer group.stop()
 	for _, p := range devProcesses {
@@ -119,6 +131,7 @@ func devTopology(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	}
 	fmt.Fprintf(stdout, "  store        MONGODB_URI='%s' (a Unix socket only this user can reach; files in %s)\n", store.URI(), *dir)
 	fmt.Fprintf(stdout, "  Pub/Sub      PUBSUB_EMULATOR_HOST=%s PUBSUB_PROJECT_ID=capstone-local\n", emulator.Addr())
+	fmt.Fprintf(stdout, "  tokens       signed with %s\n", secretFrom)
 	if email := env("CAPSTONE_BOOTSTRAP_EMAIL"); email != "" {
 		fmt.Fprintf(stdout, "  sign in as   %s (CAPSTONE_BOOTSTRAP_PASSWORD) on either API\n", email)
 	}
@@ -129,6 +142,17 @@ func devTopology(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	case name := <-group.died:
 		return fmt.Errorf("%s stopped on its own: stopped everything else too", name)
 	}
+}
+
+// devStoreSecret is the JWT secret kept in the store at uri, created if
+// there is none yet.
+func devStoreSecret(ctx context.Context, uri string) ([]byte, error) {
+	client, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		return nil, fmt.Errorf("connect to the store: %w", err)
+	}
+	defer func() { _ = client.Disconnect(context.Background()) }()
+	return storedJWTSecret(ctx, client.Database("capstone"))
 }
 
 // freeLoopback picks a free loopback port for an internal listener.

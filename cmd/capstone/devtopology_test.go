@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,6 +72,16 @@ func (d *devRun) output() string {
 	return d.out.String()
 }
 
+// printed is the first group of re in what capstone dev printed.
+func (d *devRun) printed(re string) string {
+	d.t.Helper()
+	m := regexp.MustCompile(re).FindStringSubmatch(d.output())
+	if m == nil {
+		d.t.Fatalf("capstone dev printed nothing matching %s:\n%s", re, d.output())
+	}
+	return m[1]
+}
+
 // pids are the children's pids, from the table it printed.
 func (d *devRun) pids() []int {
 	var out []int
@@ -128,6 +140,23 @@ func TestDevTopology(t *testing.T) {
 	admin := api1.admin()
 	id := api1.createUser(admin, "dev@uni.example", "Dev Student", []string{"student"}, "dev student password")
 	waitFor(t, "the user through the other replica", func() bool { return api2.do("GET", "/v1/users/"+id, admin, nil).Status == 200 })
+
+	// An extra process started with the printed settings alone accepts the
+	// children's tokens and bookmarks.
+	extra := startOn(t, context.Background(), nil, map[string]string{
+		"MONGODB_URI": d.printed(`MONGODB_URI='([^']+)'`), "PUBSUB_EMULATOR_HOST": d.printed(`PUBSUB_EMULATOR_HOST=(\S+)`),
+		"PUBSUB_PROJECT_ID": d.printed(`PUBSUB_PROJECT_ID=(\S+)`), "CAPSTONE_COMPONENTS": "api", "CAPSTONE_PUBSUB_CREATE": "false",
+	})
+	written := api1.expect(api1.do("PATCH", "/v1/users/"+id, admin, map[string]any{"name": "Dev Student Renamed"}), 200)
+	bookmark := written.Header.Get("Capstone-Bookmark")
+	if bookmark == "" {
+		t.Fatal("a write on a replica of capstone dev gave no Capstone-Bookmark")
+	}
+	if r := extra.expect(extra.do("GET", "/v1/users/"+id+"?after="+url.QueryEscape(bookmark), admin, nil), 200); r.str("name") != "Dev Student Renamed" {
+		t.Fatalf("the extra process read %q after the bookmark", r.str("name"))
+	}
+	extra.stop()
+
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -138,6 +167,7 @@ func TestDevTopology(t *testing.T) {
 	d = startDev(t, bin, data, a1, a2)
 	pids = d.pids()
 	api2.signIn("dev@uni.example", "dev student password")         // kept between runs
+	api2.expect(api2.do("GET", "/v1/users/"+id, admin, nil), 200)  // and so are the tokens
 	if err := syscall.Kill(pids[3], syscall.SIGKILL); err != nil { // a projector dies
 		t.Fatal(err)
 	}
