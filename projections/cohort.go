@@ -134,10 +134,21 @@ type StudentDoc struct {
 	Feedback string `bson:"feedback,omitempty"`
 	// Marking is the marking on the student's own record (a student placed
 	// without a project); a project's is on the project's document.
-	Marking    marking.Record `bson:"marking,omitempty"`
-	ProjectIDs []string       `bson:"project_ids"` // every project the student created, sorted
-	Positions  `bson:",inline"`
+	Marking marking.Record `bson:"marking,omitempty"`
+	// ProjectIDs are the first ListedProjects projects the student created
+	// (sorted: ids are UUIDv7, so in creation order); MoreProjects says
+	// that there are others, which only the projects read model lists. So
+	// the document, which every creation rewrites and many reads load,
+	// stays the same size however many projects a student makes.
+	ProjectIDs   []string `bson:"project_ids"`
+	MoreProjects bool     `bson:"more_projects,omitempty"`
+	Positions    `bson:",inline"`
 }
+
+// ListedProjects bounds the project ids a student's document lists. A
+// student has a few projects (at most ten open ones, by default); one who
+// has withdrawn and proposed again past this is listed from the projects.
+const ListedProjects = 100
 
 // NewStudents builds each student's overview.
 func NewStudents(docs Documents, streams Streams) *Multi[StudentDoc, *StudentDoc] {
@@ -148,12 +159,13 @@ func NewStudents(docs Documents, streams Streams) *Multi[StudentDoc, *StudentDoc
 	}
 }
 
-// hasProject reports whether the student's document lists the project of
+// hasProject reports whether the student's document shows the project of
 // e: of a project's events the document folds only its creation, and the
-// set of ids is its own record of which it has folded.
+// set of ids is its own record of which it has folded. A project after the
+// last listed one of a full list is shown too: folding it changes nothing.
 func hasProject(d *StudentDoc, e events.Envelope) bool {
 	_, found := slices.BinarySearch(d.ProjectIDs, e.StreamID)
-	return found
+	return found || (d.MoreProjects && len(d.ProjectIDs) > 0 && e.StreamID > d.ProjectIDs[len(d.ProjectIDs)-1])
 }
 
 func studentTargets(e events.Envelope) []string {
@@ -221,10 +233,14 @@ func foldStudent(d *StudentDoc, id string, e events.Envelope) {
 			d.Marking = marking.Apply(d.Marking, e)
 		}
 	case *events.ProjectCreated:
-		// Kept sorted (ids are UUIDv7: creation order), so the document does
-		// not depend on the order in which different streams were delivered.
+		// The first ListedProjects ids of the set, sorted, and whether the
+		// set has more: what the document holds depends only on which
+		// projects were created, not on the order the streams were delivered.
 		if i, found := slices.BinarySearch(d.ProjectIDs, e.StreamID); !found {
 			d.ProjectIDs = slices.Insert(d.ProjectIDs, i, e.StreamID)
+		}
+		if len(d.ProjectIDs) > ListedProjects {
+			d.ProjectIDs, d.MoreProjects = d.ProjectIDs[:ListedProjects], true
 		}
 	}
 }

@@ -61,7 +61,7 @@ func (q Students) Get(ctx context.Context, v Viewer, id string) (StudentOverview
 	if !found || !doc.Active {
 		return StudentOverview{}, ErrNotFound
 	}
-	projects, err := q.projects(ctx, doc.ProjectIDs)
+	projects, err := q.projects(ctx, doc)
 	if err != nil {
 		return StudentOverview{}, err
 	}
@@ -141,9 +141,15 @@ func studentMarking(v Viewer, doc projections.StudentDoc, projects []projections
 }
 
 // projects reads a student's projects, leaving out the withdrawn ones.
-func (q Students) projects(ctx context.Context, ids []string) ([]projections.ProjectDoc, error) {
+func (q Students) projects(ctx context.Context, doc projections.StudentDoc) ([]projections.ProjectDoc, error) {
 	var out []projections.ProjectDoc
-	for _, pid := range ids {
+	if doc.MoreProjects {
+		// More than the document lists: from the projects read model.
+		f := Filter{Equal: map[string]string{"owner_id": doc.ID}, NotEqual: map[string]string{"status": events.StatusWithdrawn}}
+		err := q.Reader.Find(ctx, projections.CollProjects, f, &out)
+		return out, err
+	}
+	for _, pid := range doc.ProjectIDs {
 		var p projections.ProjectDoc
 		ok, err := q.Reader.Get(ctx, projections.CollProjects, pid, &p)
 		if err != nil {

@@ -189,7 +189,8 @@ func (q Projects) list(ctx context.Context, v Viewer, f ProjectFilter) (Page[pro
 // ownList serves a student's own projects from their overview document: a
 // few lookups by _id instead of a scan of every project (the embedded store
 // serves only _id lookups from an index). ok is false when the student has
-// no overview yet, and the caller falls back to the scan.
+// no overview yet, or when the page goes past the projects the overview
+// lists (projections.ListedProjects), and the caller falls back to the scan.
 func (q Projects) ownList(ctx context.Context, studentID string, f ProjectFilter, limit int) (Page[projections.ProjectDoc], bool, error) {
 	var st projections.StudentDoc
 	found, err := q.Reader.Get(ctx, projections.CollStudents, studentID, &st)
@@ -224,6 +225,9 @@ func (q Projects) ownList(ctx context.Context, studentID string, f ProjectFilter
 			}
 			out.Items = append(out.Items, d)
 		}
+	}
+	if st.MoreProjects {
+		return Page[projections.ProjectDoc]{}, false, nil // the page goes on past the listed ids
 	}
 	return out, true, nil
 }
