@@ -206,3 +206,51 @@ func TestSettingsCheckedFirst(t *testing.T) {
 		})
 	}
 }
+
+// TestDefaultDirsIgnored: every directory a command writes by default (a
+// flag whose default is a relative path, as --data-dir's ./data and
+// ./data-dev, which hold password hashes) is in .gitignore, so a run at the
+// root of a clone can never be committed.
+func TestDefaultDirsIgnored(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "..", ".gitignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ignored := map[string]bool{}
+	for _, l := range strings.Split(string(raw), "\n") {
+		ignored[strings.Trim(strings.TrimSpace(l), "/")] = true
+	}
+	relDefault := regexp.MustCompile(`\(default "\./([^"/]+)/?"\)`)
+	seen := 0
+	for _, cmd := range commandNames(t) {
+		var out bytes.Buffer
+		_ = run(context.Background(), append(strings.Fields(cmd), "--help"), nil, &out, io.Discard, func(string) string { return "" })
+		for _, m := range relDefault.FindAllStringSubmatch(out.String(), -1) {
+			seen++
+			if !ignored[m[1]] {
+				t.Errorf("capstone %s writes ./%s by default, which .gitignore does not list", cmd, m[1])
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no command's help names a relative default: the check reads nothing")
+	}
+}
+
+// commandNames are the commands the top-level help lists (help aside).
+func commandNames(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	for _, l := range strings.Split(usageText(), "\n") {
+		if strings.HasPrefix(l, "  ") {
+			name, _, _ := strings.Cut(strings.TrimSpace(l), "  ")
+			if name != "help" {
+				names = append(names, name)
+			}
+		}
+	}
+	if len(names) < 5 {
+		t.Fatalf("read %v from the help", names)
+	}
+	return names
+}
