@@ -153,7 +153,7 @@ func (s *Server) editProject(w http.ResponseWriter, r *http.Request, a events.Ac
 		return err
 	}
 	cmd := project.Edit{By: a, Title: req.Title, Description: req.Description, Aim: req.Aim, Rationale: req.Rationale}
-	res, err := commands.Execute(r.Context(), s.Commands, project.Decider, mux.Vars(r)["id"], any(cmd), m)
+	res, err := project.Decider.Execute(r.Context(), s.Commands, mux.Vars(r)["id"], cmd, m)
 	if err != nil {
 		return err
 	}

@@ -188,7 +188,11 @@ func (x *Executor) remember(streamID, schema string, state any, version, snapsho
 // was read, snapshot and publish. A command that loses a race is decided again
 // on the new state (unless it carries If-Match), so a rule is always checked
 // against the state it is stored on top of.
-func Execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta) (Result[S], error) {
+//
+// It is a method of the decider, not a function, so that the command's type
+// is the aggregate's own command type: the compiler refuses a command of
+// another aggregate, and a command needs no conversion to be passed.
+func (d Decider[S, C]) Execute(ctx context.Context, x *Executor, streamID string, cmd C, meta Meta) (Result[S], error) {
 	return run(ctx, x, d, streamID, cmd, meta, false)
 }
 
@@ -197,8 +201,18 @@ func Execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], stream
 // the store. Should the stream exist after all, the append collides with
 // its first commit and the command is decided again on what is stored, as
 // Execute does with a stale cached state.
-func ExecuteNew[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta) (Result[S], error) {
+func (d Decider[S, C]) ExecuteNew(ctx context.Context, x *Executor, streamID string, cmd C, meta Meta) (Result[S], error) {
 	return run(ctx, x, d, streamID, cmd, meta, true)
+}
+
+// Execute is d.Execute.
+func Execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta) (Result[S], error) {
+	return d.Execute(ctx, x, streamID, cmd, meta)
+}
+
+// ExecuteNew is d.ExecuteNew.
+func ExecuteNew[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta) (Result[S], error) {
+	return d.ExecuteNew(ctx, x, streamID, cmd, meta)
 }
 
 func run[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta, fresh bool) (Result[S], error) {

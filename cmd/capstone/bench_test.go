@@ -65,7 +65,7 @@ func BenchmarkCommandPath(b *testing.B) {
 				// handful of projects, not every one the benchmark creates.
 				owner := fmt.Sprint("bench-student-", n.Add(1)%256)
 				cmd := project.Create{OwnerID: owner, Fields: project.Fields{Title: "A project title", Description: strings.Repeat("d", 200)}}
-				if _, err := commands.ExecuteNew(ctx, s.app.Exec, project.Decider, uuid.Must(uuid.NewV7()).String(), any(cmd), benchMeta); err != nil {
+				if _, err := project.Decider.ExecuteNew(ctx, s.app.Exec, uuid.Must(uuid.NewV7()).String(), cmd, benchMeta); err != nil {
 					b.Error(err)
 					return
 				}
@@ -78,13 +78,13 @@ func BenchmarkCommandPath(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			id := uuid.Must(uuid.NewV7()).String() // one project per goroutine: no lost races
 			cmd := project.Create{OwnerID: "bench", Fields: project.Fields{Title: "Edited"}}
-			if _, err := commands.Execute(ctx, s.app.Exec, project.Decider, id, any(cmd), benchMeta); err != nil {
+			if _, err := project.Decider.Execute(ctx, s.app.Exec, id, cmd, benchMeta); err != nil {
 				b.Error(err)
 				return
 			}
 			for pb.Next() {
 				title := fmt.Sprint("Edited ", n.Add(1))
-				if _, err := commands.Execute(ctx, s.app.Exec, project.Decider, id, any(project.Edit{By: benchMeta.Actor, Title: &title}), benchMeta); err != nil {
+				if _, err := project.Decider.Execute(ctx, s.app.Exec, id, project.Edit{By: benchMeta.Actor, Title: &title}, benchMeta); err != nil {
 					b.Error(err)
 					return
 				}
@@ -101,7 +101,7 @@ func BenchmarkQueryPath(b *testing.B) {
 	var ids []string
 	for i := range 200 {
 		cmd := project.Create{OwnerID: "bench", Fields: project.Fields{Title: fmt.Sprint("Project ", i), Description: strings.Repeat("d", 200)}}
-		res, err := commands.Execute(ctx, s.app.Exec, project.Decider, uuid.Must(uuid.NewV7()).String(), any(cmd), benchMeta)
+		res, err := project.Decider.Execute(ctx, s.app.Exec, uuid.Must(uuid.NewV7()).String(), cmd, benchMeta)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -206,7 +206,7 @@ func BenchmarkReplay(b *testing.B) {
 	const n = 2000
 	for i := range n {
 		cmd := project.Create{OwnerID: "bench", Fields: project.Fields{Title: fmt.Sprint("Project ", i)}}
-		if _, err := commands.Execute(ctx, s.app.Exec, project.Decider, uuid.Must(uuid.NewV7()).String(), any(cmd), benchMeta); err != nil {
+		if _, err := project.Decider.Execute(ctx, s.app.Exec, uuid.Must(uuid.NewV7()).String(), cmd, benchMeta); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -96,7 +96,7 @@ func TestOpenProjectPlacesAreReclaimed(t *testing.T) {
 	}
 	// A project was withdrawn, and freeing its place was lost.
 	p := s.expect(s.do("POST", "/v1/projects", student, map[string]string{"title": "Withdrawn behind its back"}), 201).str("id")
-	if _, err := commands.Execute(ctx, past, project.Decider, p, any(project.Withdraw{By: meta.Actor}), meta); err != nil {
+	if _, err := project.Decider.Execute(ctx, past, p, project.Withdraw{By: meta.Actor}, meta); err != nil {
 		t.Fatal(err)
 	}
 	// Both places are given back: two proposals fit, a third does not.

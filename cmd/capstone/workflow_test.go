@@ -114,7 +114,7 @@ func TestCapacityUnderConcurrency(t *testing.T) {
 		students[i] = res.State.ID
 		by := events.Actor{UserID: res.State.ID, Roles: []string{"student"}}
 		projects[i] = uuid.Must(uuid.NewV7()).String()
-		if _, err := commands.Execute(ctx, s.app.Exec, project.Decider, projects[i], any(project.Create{OwnerID: by.UserID, Fields: project.Fields{Title: "Race"}}), commands.Meta{Actor: by}); err != nil {
+		if _, err := project.Decider.Execute(ctx, s.app.Exec, projects[i], project.Create{OwnerID: by.UserID, Fields: project.Fields{Title: "Race"}}, commands.Meta{Actor: by}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.app.Cohort.Submit(ctx, commands.Meta{Actor: by}, projects[i], sup); err != nil {

@@ -50,12 +50,12 @@ func (s *Service) SubmitMark(ctx context.Context, meta commands.Meta, projectID 
 		return commands.Result[project.State]{}, err
 	}
 	cmd := project.SubmitMark{By: meta.Actor, Mark: mark, Feedback: feedback, Threshold: board.Threshold(), Placed: placed}
-	return commands.Execute(ctx, s.X, project.Decider, projectID, any(cmd), meta)
+	return project.Decider.Execute(ctx, s.X, projectID, cmd, meta)
 }
 
 // Moderate sets the agreed mark of a project whose two marks are too far apart.
 func (s *Service) Moderate(ctx context.Context, meta commands.Meta, projectID string, mark int, comment string) (commands.Result[project.State], error) {
-	return commands.Execute(ctx, s.X, project.Decider, projectID, any(project.Moderate{Mark: mark, Comment: comment}), meta)
+	return project.Decider.Execute(ctx, s.X, projectID, project.Moderate{Mark: mark, Comment: comment}, meta)
 }
 
 // Graded is where a coordinator's grade was recorded, and the marking there.
@@ -98,7 +98,7 @@ func (s *Service) Grade(ctx context.Context, meta commands.Meta, studentID, proj
 		return Graded{}, err
 	}
 	if onProject {
-		res, err := commands.Execute(ctx, s.X, project.Decider, placed.ProjectID, any(project.SetMark{Mark: mark, Feedback: feedback, Placed: true}), meta)
+		res, err := project.Decider.Execute(ctx, s.X, placed.ProjectID, project.SetMark{Mark: mark, Feedback: feedback, Placed: true}, meta)
 		return Graded{ProjectID: placed.ProjectID, Marking: res.State.Marking, Version: res.Version, Changed: res.Commit != nil}, err
 	}
 	res, err := commands.Execute(ctx, s.X, StudentDecider, StudentStreamID(studentID), any(SetRecordMark{Mark: mark, Feedback: feedback}), meta)
@@ -228,7 +228,7 @@ func (s *Service) releaseOne(ctx context.Context, meta commands.Meta, t Released
 	var err error
 	if t.ProjectID != "" {
 		var res commands.Result[project.State]
-		res, err = commands.Execute(ctx, s.X, project.Decider, t.ProjectID, any(project.ReleaseMark{ReleaseID: releaseID}), meta)
+		res, err = project.Decider.Execute(ctx, s.X, t.ProjectID, project.ReleaseMark{ReleaseID: releaseID}, meta)
 		commit = res.Commit
 	} else {
 		var res commands.Result[Student]

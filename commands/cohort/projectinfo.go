@@ -35,9 +35,9 @@ func (s *Service) SetProjectInfo(ctx context.Context, meta commands.Meta, title,
 			}
 			// Another first write may have made it a moment ago, with other
 			// words: the edit puts these in (and changes nothing otherwise).
-			return commands.Execute(ctx, s.X, project.Decider, id, any(edit), meta)
+			return project.Decider.Execute(ctx, s.X, id, edit, meta)
 		case p.Status == events.StatusDraft:
-			return commands.Execute(ctx, s.X, project.Decider, id, any(edit), meta)
+			return project.Decider.Execute(ctx, s.X, id, edit, meta)
 		}
 	}
 	return commands.Result[project.State]{}, ErrProjectInfoChainEnded

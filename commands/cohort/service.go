@@ -68,7 +68,7 @@ func (s *Service) CreateProject(ctx context.Context, meta commands.Meta, c proje
 			return res, err
 		}
 	}
-	var cmd any = c
+	var cmd project.Command = c
 	if supervisorID != "" {
 		cmd = project.CreateSubmitted{Create: c, Submit: project.Submit{By: meta.Actor, SupervisorID: supervisorID}}
 	}
@@ -85,7 +85,7 @@ func (s *Service) CreateProject(ctx context.Context, meta commands.Meta, c proje
 	if err := s.takeProjectSlot(ctx, meta, c.OwnerID, id); err != nil {
 		return commands.Result[project.State]{}, err
 	}
-	res, err := commands.ExecuteNew(ctx, s.X, project.Decider, id, cmd, meta)
+	res, err := project.Decider.ExecuteNew(ctx, s.X, id, cmd, meta)
 	if meta.NewID != "" && errors.Is(err, commands.ErrAlreadyExists) {
 		// An attempt of the same request racing this one stored it first.
 		res, _, err = commands.Created(ctx, s.X, project.Decider, id)
@@ -101,7 +101,7 @@ func (s *Service) Submit(ctx context.Context, meta commands.Meta, projectID, sup
 	if err := s.requireRole(ctx, supervisorID, events.RoleSupervisor, "supervisor_id"); err != nil {
 		return commands.Result[project.State]{}, err
 	}
-	return commands.Execute(ctx, s.X, project.Decider, projectID, any(project.Submit{By: meta.Actor, SupervisorID: supervisorID}), meta)
+	return project.Decider.Execute(ctx, s.X, projectID, project.Submit{By: meta.Actor, SupervisorID: supervisorID}, meta)
 }
 
 // Decide records a supervisor's decision. Accepting takes one of their slots
@@ -121,7 +121,7 @@ func (s *Service) Decide(ctx context.Context, meta commands.Meta, projectID stri
 		if err != nil {
 			return none, err
 		}
-		return commands.Execute(ctx, s.X, project.Decider, projectID, any(decision), meta)
+		return project.Decider.Execute(ctx, s.X, projectID, decision, meta)
 	}
 	cohortMeta := meta
 	cohortMeta.IfMatch = nil
@@ -129,7 +129,7 @@ func (s *Service) Decide(ctx context.Context, meta commands.Meta, projectID stri
 	if _, err := commands.Execute(ctx, s.X, Decider, events.CohortStreamID, any(alloc), cohortMeta); err != nil {
 		return none, err
 	}
-	res, err := commands.Execute(ctx, s.X, project.Decider, projectID, any(decision), meta)
+	res, err := project.Decider.Execute(ctx, s.X, projectID, decision, meta)
 	if err != nil {
 		s.release(ctx, cohortMeta, p.OwnerID, projectID, "acceptance failed")
 		return none, err
@@ -149,7 +149,7 @@ func (s *Service) release(ctx context.Context, meta commands.Meta, studentID, pr
 
 // Withdraw withdraws a project and frees the slot it held, if any.
 func (s *Service) Withdraw(ctx context.Context, meta commands.Meta, projectID string) (commands.Result[project.State], error) {
-	res, err := commands.Execute(ctx, s.X, project.Decider, projectID, any(project.Withdraw{By: meta.Actor}), meta)
+	res, err := project.Decider.Execute(ctx, s.X, projectID, project.Withdraw{By: meta.Actor}, meta)
 	if err != nil {
 		return res, err
 	}
@@ -244,7 +244,7 @@ func (s *Service) AssignExaminer(ctx context.Context, meta commands.Meta, studen
 	}
 	if projectID != "" {
 		var pr commands.Result[project.State]
-		pr, err = commands.Execute(ctx, s.X, project.Decider, projectID, any(project.SetExaminer{ExaminerID: examinerID}), m)
+		pr, err = project.Decider.Execute(ctx, s.X, projectID, project.SetExaminer{ExaminerID: examinerID}, m)
 		changed = changed || pr.Commit != nil
 	}
 	return changed, err

@@ -22,11 +22,12 @@ var RecordedAt = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
 // ErrInvalid matches any validation refusal (commands.Error.Is compares codes).
 var ErrInvalid = commands.Invalid()
 
-// Case is one given/when/then row: the history is the fixture.
-type Case struct {
+// Case is one given/when/then row: the history is the fixture. C is the
+// aggregate's command type, so a row cannot name another's command.
+type Case[C any] struct {
 	Name  string
 	Given []events.Data
-	When  any
+	When  C
 	Then  []events.Data
 	Err   error
 	// Fields are the invalid fields expected when Err is ErrInvalid.
@@ -47,7 +48,7 @@ func Envelopes(streamID, streamType string, given []events.Data) []events.Envelo
 }
 
 // Fold runs a history through a decider's Evolve from its initial state.
-func Fold[S any](d commands.Decider[S, any], streamID string, given []events.Data) S {
+func Fold[S, C any](d commands.Decider[S, C], streamID string, given []events.Data) S {
 	s := d.Initial(streamID)
 	for _, e := range Envelopes(streamID, d.StreamType, given) {
 		s = d.Evolve(s, e)
@@ -56,7 +57,7 @@ func Fold[S any](d commands.Decider[S, any], streamID string, given []events.Dat
 }
 
 // Run checks each case: fold Given, decide When, compare with Then and Err.
-func Run[S any](t *testing.T, d commands.Decider[S, any], streamID string, cases []Case) {
+func Run[S, C any](t *testing.T, d commands.Decider[S, C], streamID string, cases []Case[C]) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.Name, func(t *testing.T) {

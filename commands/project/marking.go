@@ -80,7 +80,7 @@ func (s State) markable(placed bool) error {
 	return nil
 }
 
-func decideSubmitMark(s State, c SubmitMark) ([]events.Data, error) {
+func (c SubmitMark) decide(s State) ([]events.Data, error) {
 	marker := string(visibility.MarkerOf(c.By, s.Facts()))
 	switch {
 	case !s.Created || s.Status == events.StatusWithdrawn || !s.VisibleTo(c.By):
@@ -127,7 +127,7 @@ func decideSubmitMark(s State, c SubmitMark) ([]events.Data, error) {
 // Mean is the mean of two marks rounded half up (64 and 67 agree on 66).
 func Mean(a, b int) int { return (a + b + 1) / 2 }
 
-func decideModerate(s State, c Moderate) ([]events.Data, error) {
+func (c Moderate) decide(s State) ([]events.Data, error) {
 	if !s.Created || s.Status == events.StatusWithdrawn {
 		return nil, commands.ErrNotFound
 	}
@@ -145,7 +145,7 @@ func decideModerate(s State, c Moderate) ([]events.Data, error) {
 	return []events.Data{&events.MarkModerated{Mark: c.Mark, Comment: comment}}, nil
 }
 
-func decideSetMark(s State, c SetMark) ([]events.Data, error) {
+func (c SetMark) decide(s State) ([]events.Data, error) {
 	if err := s.markable(c.Placed); err != nil {
 		return nil, err
 	}
@@ -181,7 +181,7 @@ func DecideRelease(r marking.Record, releaseID string) ([]events.Data, error) {
 	return []events.Data{&released}, nil
 }
 
-func decideRelease(s State, c ReleaseMark) ([]events.Data, error) {
+func (c ReleaseMark) decide(s State) ([]events.Data, error) {
 	if !s.Created || s.Status == events.StatusWithdrawn {
 		return nil, commands.ErrNotFound
 	}

@@ -202,7 +202,7 @@ func TestMarkingProperty(t *testing.T) {
 		threshold := rng.IntN(25)
 		history := then(accepted)
 		for step := range 12 {
-			var cmd any
+			var cmd project.Command
 			mark := rng.IntN(121) - 10
 			switch rng.IntN(6) {
 			case 0, 1:

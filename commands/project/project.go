@@ -105,8 +105,15 @@ var ErrNotEditable = &commands.Error{Kind: commands.KindRule, Code: "project-loc
 // editableByOwner are the statuses in which the owner may still edit or withdraw.
 var editableByOwner = []string{events.StatusDraft, events.StatusSubmitted, events.StatusRejected}
 
+// Command is a command of the project aggregate. It is closed: only the
+// command types of this package implement it, each deciding itself, so the
+// compiler refuses any other and Decide has no unknown command to refuse.
+type Command interface {
+	decide(State) ([]events.Data, error)
+}
+
 // Decider is the project aggregate.
-var Decider = commands.Decider[State, any]{
+var Decider = commands.Decider[State, Command]{
 	StreamType: events.StreamProject,
 	Schema:     "project/4",
 	Initial:    func(id string) State { return State{ID: id} },
@@ -115,110 +122,112 @@ var Decider = commands.Decider[State, any]{
 }
 
 // Decide validates a command against the state.
-func Decide(s State, cmd any) ([]events.Data, error) {
-	switch c := cmd.(type) {
-	case Create:
-		if s.Created {
-			return nil, commands.ErrAlreadyExists
-		}
-		if c.OwnerID == "" {
-			return nil, commands.Invalid(commands.FieldError{Field: "owner_id", Message: "is required"})
-		}
-		f := trim(Fields{c.Title, c.Description, c.Aim, c.Rationale})
-		if err := validate(f); err != nil {
-			return nil, err
-		}
-		return []events.Data{&events.ProjectCreated{OwnerID: c.OwnerID, Title: f.Title,
-			Description: f.Description, Aim: f.Aim, Rationale: f.Rationale}}, nil
-	case CreateSubmitted:
-		created, err := Decide(s, c.Create)
-		if err != nil {
-			return nil, err
-		}
-		next := s
-		for _, d := range created {
-			next = Evolve(next, events.Envelope{Data: d})
-		}
-		submitted, err := Decide(next, c.Submit)
-		if err != nil {
-			return nil, err
-		}
-		return append(created, submitted...), nil
-	case Edit:
-		if err := mayChange(s, c.By); err != nil {
-			return nil, err
-		}
-		f := Fields{s.Title, s.Description, s.Aim, s.Rationale}
-		for _, p := range []struct{ dst, src *string }{
-			{&f.Title, c.Title}, {&f.Description, c.Description}, {&f.Aim, c.Aim}, {&f.Rationale, c.Rationale},
-		} {
-			if p.src != nil {
-				*p.dst = *p.src
-			}
-		}
-		f = trim(f)
-		if err := validate(f); err != nil {
-			return nil, err
-		}
-		if f == (Fields{s.Title, s.Description, s.Aim, s.Rationale}) {
-			return nil, nil
-		}
-		return []events.Data{&events.ProjectEdited{Title: f.Title, Description: f.Description, Aim: f.Aim, Rationale: f.Rationale}}, nil
-	case Withdraw:
-		if err := mayChange(s, c.By); err != nil {
-			return nil, err
-		}
-		return []events.Data{&events.ProjectWithdrawn{}}, nil
-	case Submit:
-		if err := mayChange(s, c.By); err != nil {
-			return nil, err
-		}
-		switch {
-		case c.By.UserID != s.OwnerID:
-			return nil, commands.ErrForbidden
-		case s.Status != events.StatusDraft && s.Status != events.StatusRejected:
-			return nil, ErrNotSubmittable
-		case c.SupervisorID == "":
-			return nil, commands.Invalid(commands.FieldError{Field: "supervisor_id", Message: "is required"})
-		case c.SupervisorID == s.OwnerID:
-			return nil, ErrSelfSupervision
-		}
-		return []events.Data{&events.ProposalSubmitted{SupervisorID: c.SupervisorID}}, nil
-	case Decision:
-		switch {
-		case !s.Created || s.Status == events.StatusWithdrawn || !s.VisibleTo(c.By):
-			return nil, commands.ErrNotFound
-		case c.By.UserID != s.SupervisorID:
-			return nil, ErrNotYourProposal
-		case c.By.UserID == s.OwnerID:
-			return nil, ErrSelfSupervision // only a proposal stored before that was refused
-		case s.Status == events.StatusAccepted && c.Accept:
-			return nil, nil // a retried acceptance
-		case s.Status != events.StatusSubmitted:
-			return nil, ErrNotSubmitted
-		case utf8.RuneCountInString(strings.TrimSpace(c.Comment)) > 4000:
-			return nil, commands.Invalid(commands.FieldError{Field: "comment", Message: "is longer than 4000 characters"})
-		}
-		comment := strings.TrimSpace(c.Comment)
-		if c.Accept {
-			return []events.Data{&events.ProposalAccepted{SupervisorID: s.SupervisorID, Comment: comment}}, nil
-		}
-		return []events.Data{&events.ProposalRejected{SupervisorID: s.SupervisorID, Comment: comment}}, nil
-	case SetExaminer:
-		if !s.Created || s.ExaminerID == c.ExaminerID {
-			return nil, nil
-		}
-		return []events.Data{&events.ProjectExaminerSet{ExaminerID: c.ExaminerID}}, nil
-	case SubmitMark:
-		return decideSubmitMark(s, c)
-	case Moderate:
-		return decideModerate(s, c)
-	case SetMark:
-		return decideSetMark(s, c)
-	case ReleaseMark:
-		return decideRelease(s, c)
+func Decide(s State, c Command) ([]events.Data, error) { return c.decide(s) }
+
+func (c Create) decide(s State) ([]events.Data, error) {
+	if s.Created {
+		return nil, commands.ErrAlreadyExists
 	}
-	return nil, commands.Invalid(commands.FieldError{Field: "command", Message: "unknown project command"})
+	if c.OwnerID == "" {
+		return nil, commands.Invalid(commands.FieldError{Field: "owner_id", Message: "is required"})
+	}
+	f := trim(c.Fields)
+	if err := validate(f); err != nil {
+		return nil, err
+	}
+	return []events.Data{&events.ProjectCreated{OwnerID: c.OwnerID, Title: f.Title,
+		Description: f.Description, Aim: f.Aim, Rationale: f.Rationale}}, nil
+}
+
+func (c CreateSubmitted) decide(s State) ([]events.Data, error) {
+	created, err := c.Create.decide(s)
+	if err != nil {
+		return nil, err
+	}
+	next := s
+	for _, d := range created {
+		next = Evolve(next, events.Envelope{Data: d})
+	}
+	submitted, err := c.Submit.decide(next)
+	if err != nil {
+		return nil, err
+	}
+	return append(created, submitted...), nil
+}
+
+func (c Edit) decide(s State) ([]events.Data, error) {
+	if err := mayChange(s, c.By); err != nil {
+		return nil, err
+	}
+	f := Fields{s.Title, s.Description, s.Aim, s.Rationale}
+	for _, p := range []struct{ dst, src *string }{
+		{&f.Title, c.Title}, {&f.Description, c.Description}, {&f.Aim, c.Aim}, {&f.Rationale, c.Rationale},
+	} {
+		if p.src != nil {
+			*p.dst = *p.src
+		}
+	}
+	f = trim(f)
+	if err := validate(f); err != nil {
+		return nil, err
+	}
+	if f == (Fields{s.Title, s.Description, s.Aim, s.Rationale}) {
+		return nil, nil
+	}
+	return []events.Data{&events.ProjectEdited{Title: f.Title, Description: f.Description, Aim: f.Aim, Rationale: f.Rationale}}, nil
+}
+
+func (c Withdraw) decide(s State) ([]events.Data, error) {
+	if err := mayChange(s, c.By); err != nil {
+		return nil, err
+	}
+	return []events.Data{&events.ProjectWithdrawn{}}, nil
+}
+
+func (c Submit) decide(s State) ([]events.Data, error) {
+	if err := mayChange(s, c.By); err != nil {
+		return nil, err
+	}
+	switch {
+	case c.By.UserID != s.OwnerID:
+		return nil, commands.ErrForbidden
+	case s.Status != events.StatusDraft && s.Status != events.StatusRejected:
+		return nil, ErrNotSubmittable
+	case c.SupervisorID == "":
+		return nil, commands.Invalid(commands.FieldError{Field: "supervisor_id", Message: "is required"})
+	case c.SupervisorID == s.OwnerID:
+		return nil, ErrSelfSupervision
+	}
+	return []events.Data{&events.ProposalSubmitted{SupervisorID: c.SupervisorID}}, nil
+}
+
+func (c Decision) decide(s State) ([]events.Data, error) {
+	switch {
+	case !s.Created || s.Status == events.StatusWithdrawn || !s.VisibleTo(c.By):
+		return nil, commands.ErrNotFound
+	case c.By.UserID != s.SupervisorID:
+		return nil, ErrNotYourProposal
+	case c.By.UserID == s.OwnerID:
+		return nil, ErrSelfSupervision // only a proposal stored before that was refused
+	case s.Status == events.StatusAccepted && c.Accept:
+		return nil, nil // a retried acceptance
+	case s.Status != events.StatusSubmitted:
+		return nil, ErrNotSubmitted
+	case utf8.RuneCountInString(strings.TrimSpace(c.Comment)) > 4000:
+		return nil, commands.Invalid(commands.FieldError{Field: "comment", Message: "is longer than 4000 characters"})
+	}
+	comment := strings.TrimSpace(c.Comment)
+	if c.Accept {
+		return []events.Data{&events.ProposalAccepted{SupervisorID: s.SupervisorID, Comment: comment}}, nil
+	}
+	return []events.Data{&events.ProposalRejected{SupervisorID: s.SupervisorID, Comment: comment}}, nil
+}
+
+func (c SetExaminer) decide(s State) ([]events.Data, error) {
+	if !s.Created || s.ExaminerID == c.ExaminerID {
+		return nil, nil
+	}
+	return []events.Data{&events.ProjectExaminerSet{ExaminerID: c.ExaminerID}}, nil
 }
 
 // Evolve folds one event into the state.

@@ -20,7 +20,7 @@ var (
 	errInvalid = decidertest.ErrInvalid
 )
 
-type decideCase = decidertest.Case
+type decideCase = decidertest.Case[any]
 
 const userID = "0190a0c0-0000-7000-8000-000000000001"
 
