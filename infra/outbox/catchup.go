@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/capstone-pms/capstone/events"
 )
@@ -30,7 +30,11 @@ import (
 // until GiveUp, after which the append has certainly failed.
 //
 // Only the holder of the lease sweeps, so of several projector processes
-// one catches up at a time.
+// one catches up at a time. It also trims the log of what every
+// projection's checkpoint has passed, so the log holds the last seconds of
+// commits rather than the whole history. A projection with no checkpoint
+// (a new one) starts where the log is trimmed: what came before, a rebuild
+// gives it.
 type CatchUp struct {
 	Log     *CommitLog
 	Commits CommitLoader
@@ -47,7 +51,13 @@ type CatchUp struct {
 	Logger                   *slog.Logger
 	// Caught, if set, is told of each commit the catch-up applied.
 	Caught func(projection string, c events.Commit)
+
+	trimmed int64 // how far this process last trimmed the log
 }
+
+// trimEvery is how many entries every checkpoint must have passed before
+// the log is trimmed again: deletes go in batches, not one a sweep.
+const trimEvery = 256
 
 // CatchUpTarget is one projection as the catch-up feeds it: Deliver applies
 // a commit (idempotently) or fails.
@@ -89,6 +99,10 @@ func (c *CatchUp) Run(ctx context.Context) {
 // Sweep applies what the projections lack of the log's next entries and
 // moves their checkpoints on; it returns how many commits it applied.
 func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
+	trimmed, err := c.Log.Trimmed(ctx)
+	if err != nil {
+		return 0, err
+	}
 	cps := make([]int64, len(c.Targets))
 	from := int64(-1)
 	for i, t := range c.Targets {
@@ -97,9 +111,9 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 		if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
 			return 0, err
 		}
-		cps[i] = cp.Position
-		if from < 0 || cp.Position < from {
-			from = cp.Position
+		cps[i] = max(cp.Position, trimmed) // nothing is left before the trim
+		if from < 0 || cps[i] < from {
+			from = cps[i]
 		}
 	}
 	if len(c.Targets) == 0 {
@@ -175,14 +189,21 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 			}
 		}
 	}
+	saved := true
 	for i, t := range c.Targets {
 		if !moved[i] {
 			continue
 		}
-		_, err := c.Log.Coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: checkpointID(t.Name)}},
-			checkpointDoc{ID: checkpointID(t.Name), Position: cps[i]}, options.Replace().SetUpsert(true))
-		if err != nil {
+		if err := replace(ctx, c.Log.Coll, checkpointID(t.Name), checkpointDoc{ID: checkpointID(t.Name), Position: cps[i]}); err != nil {
 			errs = append(errs, err)
+			saved = false
+		}
+	}
+	if passed := slices.Min(cps); saved && passed >= c.trimmed+trimEvery {
+		if upTo, err := c.Log.Trim(ctx, passed, max(c.Batch, trimEvery)); err != nil {
+			errs = append(errs, fmt.Errorf("trim the commit log: %w", err))
+		} else {
+			c.trimmed = upTo
 		}
 	}
 	return applied, errors.Join(errs...)
@@ -196,8 +217,12 @@ func (c *CatchUp) Behind(ctx context.Context, projection string) (int64, error) 
 	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
 		return 0, err
 	}
+	trimmed, err := c.Log.Trimmed(ctx)
+	if err != nil {
+		return 0, err
+	}
 	tail, err := c.Log.Tail(ctx)
-	return tail - cp.Position, err
+	return tail - max(cp.Position, trimmed), err
 }
 
 // parseCommitID splits a commit id (events.CommitID) into its stream and

@@ -9,6 +9,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // LogCollection holds the commit log: every commit id that may have been
@@ -29,6 +30,14 @@ const LogCollection = "commit_log"
 // succeeded, so entry n+1 exists only if entry n did before it: a reader
 // that finds a position missing has reached the end of the log, and reads
 // it on by _id, never by a range. Entries are not changed once written.
+//
+// The log is trimmed of what every reader has passed (Trim): a document
+// "trim" records the position up to which entries may be gone, written
+// before any of them is deleted, so the log is dense from there on. A
+// writer whose next position is stale (it was slow, or looked for the end
+// while entries were being deleted) may take a position trimmed away,
+// where no reader looks: so every writer reads the trim after its insert
+// and, if its entry is at or before it, deletes it and looks for the end.
 
 // logEntry is one entry of the commit log.
 type logEntry struct {
@@ -38,6 +47,18 @@ type logEntry struct {
 }
 
 func logID(pos int64) string { return fmt.Sprintf("log:%012d", pos) }
+
+// trimID is the id of the log's trim document.
+const trimID = "trim"
+
+// trimDoc records how far the log is trimmed: entries at or before
+// Position may be gone, those at or before Deleted are (a trim that failed
+// half-way is finished by the next one).
+type trimDoc struct {
+	ID       string `bson:"_id"`
+	Position int64  `bson:"position"`
+	Deleted  int64  `bson:"deleted"`
+}
 
 // CommitLog appends entries to the log and reads them back by position.
 type CommitLog struct {
@@ -58,32 +79,97 @@ func NewCommitLog(db *mongo.Database) *CommitLog {
 func (l *CommitLog) Append(ctx context.Context, ids []string, now time.Time) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.next == 0 {
-		tail, err := l.Tail(ctx)
-		if err != nil {
-			return 0, err
-		}
-		l.next = tail + 1
-	}
 	for taken := 0; ; taken++ {
-		_, err := l.Coll.InsertOne(ctx, logEntry{ID: logID(l.next), CommitIDs: ids, CreatedAt: now.UTC()})
-		if err == nil {
-			l.next++
-			return l.next - 1, nil
-		}
-		if !mongo.IsDuplicateKeyError(err) {
-			return 0, err // the position stays free (or, if the insert landed after all, is taken: a retry moves on)
-		}
-		if taken >= 8 { // far behind the other writers: find the tail again
+		if l.next == 0 || taken > 8 { // not known yet, or far behind the other writers: find the end
 			tail, err := l.Tail(ctx)
 			if err != nil {
 				return 0, err
 			}
 			l.next, taken = tail+1, 0
+		}
+		pos := l.next
+		_, err := l.Coll.InsertOne(ctx, logEntry{ID: logID(pos), CommitIDs: ids, CreatedAt: now.UTC()})
+		if mongo.IsDuplicateKeyError(err) {
+			l.next++
 			continue
 		}
-		l.next++
+		if err != nil {
+			return 0, err // the position stays free (or, if the insert landed after all, is taken: a retry moves on)
+		}
+		t, err := l.trim(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if pos <= t.Position { // taken in the trimmed part, where no reader looks
+			if _, err := l.Coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: logID(pos)}}); err != nil {
+				return 0, err
+			}
+			l.next = 0
+			continue
+		}
+		l.next = pos + 1
+		return pos, nil
 	}
+}
+
+// trim reads the trim document (zero when the log was never trimmed).
+func (l *CommitLog) trim(ctx context.Context) (trimDoc, error) {
+	var t trimDoc
+	err := l.Coll.FindOne(ctx, bson.D{{Key: "_id", Value: trimID}}).Decode(&t)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		err = nil
+	}
+	return t, err
+}
+
+// Trimmed is the position up to which the log may be trimmed: it is dense
+// from the next one on (0 when it was never trimmed).
+func (l *CommitLog) Trimmed(ctx context.Context) (int64, error) {
+	t, err := l.trim(ctx)
+	return t.Position, err
+}
+
+// Trim deletes the entries up to position upTo, at most max of them (from
+// where the last trim ended), and returns the position it deleted up to.
+// Only what every reader has read may be trimmed: a reader never looks
+// behind its position.
+func (l *CommitLog) Trim(ctx context.Context, upTo int64, max int) (int64, error) {
+	t, err := l.trim(ctx)
+	if err != nil {
+		return 0, err
+	}
+	upTo = min(upTo, t.Deleted+int64(max))
+	if upTo <= t.Deleted {
+		return t.Deleted, nil
+	}
+	if upTo > t.Position { // first the mark, then the deletes: the log stays dense past the mark
+		t.ID, t.Position = trimID, upTo
+		if err := replace(ctx, l.Coll, trimID, t); err != nil {
+			return 0, err
+		}
+	}
+	ids := make([]string, 0, upTo-t.Deleted)
+	for pos := t.Deleted + 1; pos <= upTo; pos++ {
+		ids = append(ids, logID(pos))
+	}
+	if err := deleteGroups(ctx, l.Coll, ids); err != nil {
+		return 0, err
+	}
+	t.Deleted = upTo
+	return upTo, replace(ctx, l.Coll, trimID, t)
+}
+
+// replace writes the document with this id, creating it if need be. Two
+// first writes may race to insert: MongoDB retries the loser itself, the
+// embedded store answers it with a duplicate key, so it is retried here
+// once (the second attempt finds the document and replaces it).
+func replace(ctx context.Context, coll *mongo.Collection, id string, doc any) error {
+	filter := bson.D{{Key: "_id", Value: id}}
+	_, err := coll.ReplaceOne(ctx, filter, doc, options.Replace().SetUpsert(true))
+	if mongo.IsDuplicateKeyError(err) {
+		_, err = coll.ReplaceOne(ctx, filter, doc, options.Replace().SetUpsert(true))
+	}
+	return err
 }
 
 // exists reports whether the log has an entry at pos.
@@ -95,10 +181,15 @@ func (l *CommitLog) exists(ctx context.Context, pos int64) (bool, error) {
 	return err == nil, err
 }
 
-// Tail is the position of the log's last entry (0 when it is empty), found
-// with a few dozen lookups: doubling past the end, then halving back.
+// Tail is the position of the log's last entry (0 when it is empty; the
+// trim's position when everything is trimmed), found with a few dozen
+// lookups from the trim on: doubling past the end, then halving back.
 func (l *CommitLog) Tail(ctx context.Context) (int64, error) {
-	lo, hi := int64(0), int64(1) // entry lo exists (or lo is 0); hi is to be tried
+	base, err := l.Trimmed(ctx)
+	if err != nil {
+		return 0, err
+	}
+	lo, hi := base, base+1 // entry lo exists (or lo is the trim's); hi is to be tried
 	for {
 		ok, err := l.exists(ctx, hi)
 		if err != nil {
@@ -107,7 +198,7 @@ func (l *CommitLog) Tail(ctx context.Context) (int64, error) {
 		if !ok {
 			break
 		}
-		lo, hi = hi, hi*2
+		lo, hi = hi, base+2*(hi-base)
 	}
 	for hi-lo > 1 { // lo exists, hi does not
 		mid := lo + (hi-lo)/2

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/infra/outbox"
 )
@@ -132,5 +134,150 @@ func TestCatchUpAppliesWhatTheBusLost(t *testing.T) {
 	want("p2", a1.ID(), a2.ID(), d1.ID(), b1.ID(), d1.ID(), young.ID()) // d1 again, harmlessly: it was past the hold
 	if n, _ := cu.Sweep(ctx); n != 0 {
 		t.Fatalf("a sweep with nothing new applied %d commits", n)
+	}
+}
+
+// TestCommitLogTrimmed: readers read the log on while it is trimmed of what
+// they have passed, and writers in several processes (some starting late,
+// finding the end past the trim) append meanwhile: every entry written is
+// read once, Tail finds the end, and the trimmed part is gone. A writer
+// whose next position is stale, and so takes a position trimmed away (where
+// no reader looks), notices and writes again past it.
+func TestCommitLogTrimmed(t *testing.T) {
+	db := newDB(t)
+	ctx := context.Background()
+	var written sync.Map // id -> position
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for w := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l := outbox.NewCommitLog(db)
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if rand.IntN(20) == 0 {
+					l = outbox.NewCommitLog(db) // another process, which finds the end itself
+				}
+				id := fmt.Sprintf("w%d-%d", w, i)
+				pos, err := l.Append(ctx, []string{id}, time.Now())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				written.Store(id, pos)
+			}
+		}()
+	}
+	reader := outbox.NewCommitLog(db)
+	read := map[string]int64{}
+	var at int64
+	readOn := func() {
+		for {
+			entries, err := reader.Read(ctx, at+1, 50)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) == 0 {
+				return
+			}
+			for _, e := range entries {
+				if _, twice := read[e.CommitIDs[0]]; twice || e.Position != at+1 {
+					t.Fatalf("entry %+v after position %d (read before: %v)", e, at, twice)
+				}
+				read[e.CommitIDs[0]], at = e.Position, e.Position
+			}
+		}
+	}
+	for range 40 {
+		readOn()
+		if _, err := reader.Trim(ctx, at-int64(rand.IntN(5)), 1+rand.IntN(30)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rand.IntN(5)) * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	readOn()
+	written.Range(func(id, pos any) bool {
+		if read[id.(string)] != pos.(int64) {
+			t.Errorf("%s written at %d, read at %d", id, pos, read[id.(string)])
+		}
+		return true
+	})
+	if tail, err := reader.Tail(ctx); err != nil || tail != at {
+		t.Fatalf("Tail = %d, %v; want %d", tail, err, at)
+	}
+
+	// A writer whose next position the trim has freed.
+	if _, err := reader.Trim(ctx, at, int(at)); err != nil {
+		t.Fatal(err)
+	}
+	late := outbox.NewCommitLog(db)
+	outbox.StaleNext(late, at-2)
+	pos, err := late.Append(ctx, []string{"raced"}, time.Now())
+	if err != nil || pos != at+1 {
+		t.Fatalf("a writer with a stale position appended at %d, %v; want %d, past the trim", pos, err, at+1)
+	}
+	if entries, err := reader.Read(ctx, at+1, 10); err != nil || len(entries) != 1 || entries[0].CommitIDs[0] != "raced" {
+		t.Fatalf("after the trim the log has %+v, %v; want the raced entry", entries, err)
+	}
+	if n, err := db.Collection(outbox.LogCollection).CountDocuments(ctx, bson.D{}); err != nil || n != 2 { // the entry and the trim's mark
+		t.Fatalf("%d documents left in the log, %v; want the last entry and the trim's mark", n, err)
+	}
+}
+
+// TestCatchUpTrimsTheLog: once every projection's checkpoint has passed a
+// few hundred entries, the catch-up deletes them; the log then holds only
+// what some projection still has to read, and a new projection (no
+// checkpoint yet) starts where the log was trimmed.
+func TestCatchUpTrimsTheLog(t *testing.T) {
+	db := newDB(t)
+	ctx := context.Background()
+	log := outbox.NewCommitLog(db)
+	stored := memLoader{}
+	old := time.Now().Add(-time.Hour)
+	appendN := func(from, n int) {
+		for i := from; i < from+n; i++ {
+			c := events.Commit{StreamID: fmt.Sprint("s", i), StreamType: events.StreamProject, FirstVersion: 1,
+				Events: []events.Envelope{{StreamID: fmt.Sprint("s", i), Version: 1, Type: "ProjectEdited", Data: &events.ProjectEdited{}}}}
+			stored[c.ID()] = c
+			if _, err := log.Append(ctx, []string{c.ID()}, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	n := 300 + rand.IntN(300)
+	appendN(0, n)
+	got := map[string]int{}
+	target := func(name string) outbox.CatchUpTarget {
+		return outbox.CatchUpTarget{Name: name, Deliver: func(context.Context, events.Commit) error { got[name]++; return nil }}
+	}
+	cu := &outbox.CatchUp{Log: log, Commits: stored, Logger: quiet, GiveUp: time.Minute, Batch: 1000,
+		Targets: []outbox.CatchUpTarget{target("p1"), target("p2")}}
+	if _, err := cu.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if trimmed, err := log.Trimmed(ctx); err != nil || trimmed != int64(n) || got["p1"] != n || got["p2"] != n {
+		t.Fatalf("after a sweep over %d entries: trimmed to %d (%v), applied %v", n, trimmed, err, got)
+	}
+	if docs, err := db.Collection(outbox.LogCollection).CountDocuments(ctx, bson.D{}); err != nil || docs != 3 { // the two checkpoints and the trim's mark
+		t.Fatalf("the log keeps %d documents, %v; want 3", docs, err)
+	}
+
+	appendN(n, 5)
+	cu.Targets = append(cu.Targets, target("p3"))
+	if _, err := cu.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got["p1"] != n+5 || got["p2"] != n+5 || got["p3"] != 5 {
+		t.Fatalf("after 5 more entries and a new projection: applied %v", got)
+	}
+	if behind, err := cu.Behind(ctx, "p3"); err != nil || behind != 0 {
+		t.Fatalf("the new projection is %d behind, %v", behind, err)
 	}
 }

@@ -1,0 +1,10 @@
+package outbox
+
+// StaleNext makes l's next append try position next, as a writer does that
+// was slow while the others wrote past it, or that looked for the end while
+// a trim was deleting entries.
+func StaleNext(l *CommitLog, next int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.next = next
+}
