@@ -182,15 +182,18 @@ func setETag(w http.ResponseWriter, version int64) {
 	w.Header().Set("ETag", `"`+strconv.FormatInt(version, 10)+`"`)
 }
 
-// queryBool reads an optional true/false query parameter (false when absent).
+// queryBool reads an optional yes/no query parameter (false when absent) in
+// the spellings every yes/no takes (commands.ParseBool). One given without a
+// value (?dry_run) is refused rather than read as either: a coordinator who
+// meant a preview must not get a real import.
 func queryBool(r *http.Request, name string) (bool, error) {
-	s := r.URL.Query().Get(name)
-	if s == "" {
+	q := r.URL.Query()
+	if !q.Has(name) {
 		return false, nil
 	}
-	v, err := strconv.ParseBool(s)
+	v, err := commands.ParseBool(q.Get(name))
 	if err != nil {
-		return false, commands.Invalid(commands.FieldError{Field: name, Message: "must be true or false"})
+		return false, commands.Invalid(commands.FieldError{Field: name, Message: "must be " + commands.BoolSpellings})
 	}
 	return v, nil
 }

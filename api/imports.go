@@ -5,7 +5,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"strconv"
 
 	"github.com/gorilla/mux"
 
@@ -40,7 +39,10 @@ func (s *Server) importRoutes(r *mux.Router) {
 // ?passwords=true the Password column sets the passwords of users who have
 // none yet (otherwise it is ignored).
 func (s *Server) importFile(w http.ResponseWriter, r *http.Request, a actor) error {
-	dry, _ := strconv.ParseBool(r.URL.Query().Get("dry_run"))
+	dry, err := queryBool(r, "dry_run")
+	if err != nil {
+		return err
+	}
 	passwords, err := queryBool(r, "passwords")
 	if err != nil {
 		return err

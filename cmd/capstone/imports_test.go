@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -313,5 +314,61 @@ func TestImportPasswords(t *testing.T) {
 	last := hist[len(hist)-1]
 	if last["type"] != "UserPasswordSet" || last["actor"].(map[string]any)["user_id"] != s.expect(s.do("GET", "/v1/me", admin, nil), 200).str("id") {
 		t.Errorf("the history of an imported password: %v", hist)
+	}
+}
+
+// TestImportQueryBooleans: ?dry_run= and ?passwords= take every spelling of
+// a yes/no that the settings take, in any case; anything else, a bare
+// ?dry_run included, is refused with 400 and stores nothing. A preview asked
+// for as ?dry_run=yes imported for real.
+func TestImportQueryBooleans(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	const header = "Student Code,Name,Enrolment Status,Programme,Route,Start Date,QM Email,Username,Password\n"
+	n := 0
+	file := func() (string, []byte) {
+		n++
+		email := fmt.Sprintf("qb%d@uni.example", n)
+		return email, []byte(header + fmt.Sprintf("QB%d,Student %d,Enrolled,MSc,Full-time,2026-09-21,%s,qb%d,password number %d\n", n, n, email, n, n))
+	}
+	stored := func(email string) bool {
+		return len(s.expect(s.do("GET", "/v1/users?email="+email, admin, nil), 200).items()) == 1
+	}
+	randomCase := func(w string) string {
+		b := []byte(w)
+		for i := range b {
+			if rand.IntN(2) == 0 {
+				b[i] = bytes.ToUpper(b[i : i+1])[0]
+			}
+		}
+		return string(b)
+	}
+	for _, yes := range []string{"true", "1", "yes", "on"} {
+		email, body := file()
+		rep := s.expect(s.upload(admin, "students", "s.csv", body, "?dry_run="+randomCase(yes)), 200)
+		if rep.Body["dry_run"] != true || stored(email) {
+			t.Errorf("?dry_run=%s imported for real: %s", yes, rep.Raw)
+		}
+	}
+	for _, no := range []string{"false", "0", "no", "off"} {
+		email, body := file()
+		rep := s.expect(s.upload(admin, "students", "s.csv", body, "?dry_run="+randomCase(no)+"&passwords="+randomCase(no)), 200)
+		if rep.Body["dry_run"] == true || !stored(email) {
+			t.Errorf("?dry_run=%s did not import: %s", no, rep.Raw)
+		}
+	}
+	for _, bad := range []string{"", "maybe", "tru", "y", "2", "yes%20please"} {
+		for _, name := range []string{"dry_run", "passwords"} {
+			email, body := file()
+			s.expect(s.upload(admin, "students", "s.csv", body, "?"+name+"="+bad), 400, "invalid")
+			if stored(email) {
+				t.Errorf("?%s=%s was refused but stored the file", name, bad)
+			}
+		}
+	}
+	email, body := file()
+	s.expect(s.upload(admin, "students", "s.csv", body, "?dry_run"), 400, "invalid")
+	if stored(email) {
+		t.Error("a bare ?dry_run stored the file")
 	}
 }

@@ -4,24 +4,17 @@ import (
 	"flag"
 	"fmt"
 	"strconv"
-	"strings"
+
+	"github.com/capstone-pms/capstone/commands"
 )
 
 // boolSpellings says which spellings a boolean setting takes, for errors.
-const boolSpellings = "true or false (also 1/0, yes/no, on/off)"
+const boolSpellings = commands.BoolSpellings
 
-// ParseBool reads a boolean setting in any of its usual spellings,
-// case-insensitively: true/false, 1/0, yes/no, on/off. Anything else is an
-// error, never a silent false: CAPSTONE_DEMO=yes must not be ignored.
-func ParseBool(s string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "true", "1", "yes", "on":
-		return true, nil
-	case "false", "0", "no", "off":
-		return false, nil
-	}
-	return false, fmt.Errorf("%s is not a boolean: want %s", strconv.Quote(s), boolSpellings)
-}
+// ParseBool reads a boolean setting as every yes/no of the product is read
+// (commands.ParseBool): settings, flags and query parameters take the same
+// spellings.
+func ParseBool(s string) (bool, error) { return commands.ParseBool(s) }
 
 // BoolVar defines a boolean flag that takes the spellings of ParseBool
 // (--demo, --demo=yes, --demo=off), where the standard flag package takes

@@ -193,12 +193,14 @@ func TestPubSubCreate(t *testing.T) {
 	}
 }
 
-// TestNoStandardBooleans: every boolean setting goes through ParseBool. The
-// flag package's own boolean flags refuse yes/no/on/off, and comparing an
-// environment variable with "true" ignores every other spelling silently
-// (CAPSTONE_DEMO=yes was), so neither may appear in the binary's code.
+// TestNoStandardBooleans: every yes/no a person writes (a setting, a flag, a
+// query parameter) goes through commands.ParseBool. The flag package's own
+// boolean flags refuse yes/no/on/off, comparing an environment variable with
+// "true" ignores every other spelling silently (CAPSTONE_DEMO=yes was), and
+// strconv.ParseBool takes neither (?dry_run=yes imported for real), so none
+// of them may appear in the binary's code.
 func TestNoStandardBooleans(t *testing.T) {
-	banned := regexp.MustCompile(`\b(fs|flag|flags|set)\.Bool(Var)?\(|env\w*\(\s*"[A-Z0-9_]+"\s*\)\s*[!=]=\s*"[^"]+"`)
+	banned := regexp.MustCompile(`\b(fs|flag|flags|set)\.Bool(Var)?\(|env\w*\(\s*"[A-Z0-9_]+"\s*\)\s*[!=]=\s*"[^"]+"|strconv\.ParseBool\(`)
 	checked := 0
 	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
@@ -211,7 +213,7 @@ func TestNoStandardBooleans(t *testing.T) {
 		checked++
 		for i, line := range strings.Split(string(src), "\n") {
 			if banned.MatchString(line) {
-				t.Errorf("%s:%d: a boolean setting read without config.ParseBool: %s", path, i+1, strings.TrimSpace(line))
+				t.Errorf("%s:%d: a yes/no read without commands.ParseBool: %s", path, i+1, strings.TrimSpace(line))
 			}
 		}
 		return nil
