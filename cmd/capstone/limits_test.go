@@ -90,8 +90,8 @@ func TestOpenProjectPlacesAreReclaimed(t *testing.T) {
 	meta := commands.Meta{Actor: events.Actor{UserID: id, Roles: []string{events.RoleStudent}}}
 
 	// An hour ago a creation took a place and died before the project was stored.
-	if _, err := commands.Execute(ctx, past, cohort.OpenProjectsDecider, cohort.OpenProjectsStreamID(id),
-		any(cohort.TakeProjectSlot{ProjectID: "01a00000-0000-7000-8000-000000000001", Max: 2}), meta); err != nil {
+	if _, err := cohort.OpenProjectsDecider.Execute(ctx, past, cohort.OpenProjectsStreamID(id),
+		cohort.TakeProjectSlot{ProjectID: "01a00000-0000-7000-8000-000000000001", Max: 2}, meta); err != nil {
 		t.Fatal(err)
 	}
 	// A project was withdrawn, and freeing its place was lost.

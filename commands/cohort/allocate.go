@@ -76,7 +76,7 @@ func (s *Service) Allocate(ctx context.Context, meta commands.Meta, candidates [
 		}
 		m := meta
 		m.IfMatch = nil
-		_, err = commands.Execute(ctx, s.X, Decider, events.CohortStreamID, any(ApplyRun{Run: run}), m)
+		_, err = Decider.Execute(ctx, s.X, events.CohortStreamID, ApplyRun{Run: run}, m)
 		if errors.Is(err, ErrStaleRun) && attempt < 3 {
 			continue
 		}

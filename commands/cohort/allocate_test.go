@@ -17,7 +17,7 @@ import (
 // capacity.
 func randomBoard(rng *rand.Rand) (State, []Candidate) {
 	s := newState()
-	apply := func(cmd any) {
+	apply := func(cmd Command) {
 		evs, err := Decide(s, cmd)
 		if err != nil {
 			return // a refused command leaves the board as it was
@@ -133,7 +133,7 @@ func TestAllocationAlwaysApplies(t *testing.T) {
 // student twice, a barred pair or more students than slots is stale.
 func TestApplyRunRefusesWhatTheRulesRefuse(t *testing.T) {
 	s := newState()
-	for _, cmd := range []any{SetCapacity{SupervisorID: "v1", Capacity: 1}, SetCapacity{SupervisorID: "v2", Capacity: 2},
+	for _, cmd := range []Command{SetCapacity{SupervisorID: "v1", Capacity: 1}, SetCapacity{SupervisorID: "v2", Capacity: 2},
 		AssignExaminer{StudentID: "s1", ExaminerID: "v2"}, Allocate{StudentID: "s0", SupervisorID: "v2", Via: events.ViaAssignment}} {
 		evs, err := Decide(s, cmd)
 		if err != nil {

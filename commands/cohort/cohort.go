@@ -42,7 +42,7 @@ func (s State) Threshold() int {
 }
 
 // The rules of placing a student are stated once, here: every placement is
-// checked against them (decideAllocate, ApplyRun), and the allocation's
+// checked against them (Allocate, ApplyRun), and the allocation's
 // input is built from them (allocationInput), so the solver never proposes
 // a placement that applying the run would refuse.
 
@@ -141,8 +141,15 @@ var (
 		Message: "the cohort changed while the allocation was computed; run it again"}
 )
 
+// Command is a command of the cohort aggregate. It is closed: only the
+// command types of this package implement it, each deciding itself, so the
+// compiler refuses any other and Decide has no unknown command to refuse.
+type Command interface {
+	decide(State) ([]events.Data, error)
+}
+
 // Decider is the cohort aggregate.
-var Decider = commands.Decider[State, any]{
+var Decider = commands.Decider[State, Command]{
 	StreamType: events.StreamCohort,
 	Schema:     "cohort/2",
 	Initial:    func(string) State { return newState() },
@@ -157,71 +164,23 @@ func newState() State {
 }
 
 // Decide checks a command against the board.
-func Decide(s State, cmd any) ([]events.Data, error) {
-	switch c := cmd.(type) {
-	case SetCapacity:
-		switch {
-		case c.Capacity < 0 || c.Capacity > MaxCapacity:
-			return nil, commands.Invalid(commands.FieldError{Field: "capacity", Message: fmt.Sprintf("must be between 0 and %d", MaxCapacity)})
-		case c.Capacity < s.Allocated[c.SupervisorID]:
-			return nil, withDetail(ErrCapacityBelowAllocated, fmt.Sprintf("%d students are placed with this supervisor", s.Allocated[c.SupervisorID]))
-		case c.Capacity == s.Capacity[c.SupervisorID]:
-			if _, known := s.Capacity[c.SupervisorID]; known {
-				return nil, nil
-			}
-		}
-		return []events.Data{&events.CapacitySet{SupervisorID: c.SupervisorID, Capacity: c.Capacity}}, nil
-	case Allocate:
-		return decideAllocate(s, c)
-	case Unallocate:
-		a, ok := s.Supervisor[c.StudentID]
-		if !ok || (c.ProjectID != "" && a.ProjectID != c.ProjectID) {
+func Decide(s State, c Command) ([]events.Data, error) { return c.decide(s) }
+
+func (c SetCapacity) decide(s State) ([]events.Data, error) {
+	switch {
+	case c.Capacity < 0 || c.Capacity > MaxCapacity:
+		return nil, commands.Invalid(commands.FieldError{Field: "capacity", Message: fmt.Sprintf("must be between 0 and %d", MaxCapacity)})
+	case c.Capacity < s.Allocated[c.SupervisorID]:
+		return nil, withDetail(ErrCapacityBelowAllocated, fmt.Sprintf("%d students are placed with this supervisor", s.Allocated[c.SupervisorID]))
+	case c.Capacity == s.Capacity[c.SupervisorID]:
+		if _, known := s.Capacity[c.SupervisorID]; known {
 			return nil, nil
 		}
-		return []events.Data{&events.StudentUnallocated{StudentID: c.StudentID, SupervisorID: a.SupervisorID, Reason: c.Reason}}, nil
-	case ApplyRun:
-		if s.Runs[c.Run.RunID] {
-			return nil, nil
-		}
-		left, seen := map[string]int{}, map[string]bool{}
-		for _, p := range c.Run.Placements {
-			if s.Placed(p.StudentID) || seen[p.StudentID] || s.mayPair(p.StudentID, p.SupervisorID) != nil {
-				return nil, ErrStaleRun
-			}
-			seen[p.StudentID] = true
-			if _, seen := left[p.SupervisorID]; !seen {
-				left[p.SupervisorID] = s.Remaining(p.SupervisorID)
-			}
-			if left[p.SupervisorID]--; left[p.SupervisorID] < 0 {
-				return nil, ErrStaleRun
-			}
-		}
-		run := c.Run
-		return []events.Data{&run}, nil
-	case AssignExaminer:
-		if a, ok := s.Supervisor[c.StudentID]; ok && a.SupervisorID == c.ExaminerID {
-			return nil, ErrExaminerIsSupervisor
-		}
-		if c.ExaminerID == c.StudentID {
-			return nil, ErrSelfExamination
-		}
-		if s.Examiner[c.StudentID] == c.ExaminerID {
-			return nil, nil
-		}
-		return []events.Data{&events.ExaminerAssigned{StudentID: c.StudentID, ExaminerID: c.ExaminerID}}, nil
-	case SetMarkingThreshold:
-		switch {
-		case c.Threshold < 0 || c.Threshold > 100:
-			return nil, commands.Invalid(commands.FieldError{Field: "threshold", Message: "must be a whole number from 0 to 100"})
-		case s.MarkingThreshold != nil && *s.MarkingThreshold == c.Threshold:
-			return nil, nil
-		}
-		return []events.Data{&events.MarkingThresholdSet{Threshold: c.Threshold}}, nil
 	}
-	return nil, commands.Invalid(commands.FieldError{Field: "command", Message: "unknown cohort command"})
+	return []events.Data{&events.CapacitySet{SupervisorID: c.SupervisorID, Capacity: c.Capacity}}, nil
 }
 
-func decideAllocate(s State, c Allocate) ([]events.Data, error) {
+func (c Allocate) decide(s State) ([]events.Data, error) {
 	var out []events.Data
 	remaining := s.Remaining(c.SupervisorID)
 	if a, ok := s.Supervisor[c.StudentID]; ok {
@@ -240,6 +199,58 @@ func decideAllocate(s State, c Allocate) ([]events.Data, error) {
 		return nil, withDetail(ErrCapacityReached, fmt.Sprintf("all %d slots are taken", s.Capacity[c.SupervisorID]))
 	}
 	return append(out, &events.StudentAllocated{StudentID: c.StudentID, SupervisorID: c.SupervisorID, Via: c.Via, ProjectID: c.ProjectID}), nil
+}
+
+func (c Unallocate) decide(s State) ([]events.Data, error) {
+	a, ok := s.Supervisor[c.StudentID]
+	if !ok || (c.ProjectID != "" && a.ProjectID != c.ProjectID) {
+		return nil, nil
+	}
+	return []events.Data{&events.StudentUnallocated{StudentID: c.StudentID, SupervisorID: a.SupervisorID, Reason: c.Reason}}, nil
+}
+
+func (c ApplyRun) decide(s State) ([]events.Data, error) {
+	if s.Runs[c.Run.RunID] {
+		return nil, nil
+	}
+	left, seen := map[string]int{}, map[string]bool{}
+	for _, p := range c.Run.Placements {
+		if s.Placed(p.StudentID) || seen[p.StudentID] || s.mayPair(p.StudentID, p.SupervisorID) != nil {
+			return nil, ErrStaleRun
+		}
+		seen[p.StudentID] = true
+		if _, seen := left[p.SupervisorID]; !seen {
+			left[p.SupervisorID] = s.Remaining(p.SupervisorID)
+		}
+		if left[p.SupervisorID]--; left[p.SupervisorID] < 0 {
+			return nil, ErrStaleRun
+		}
+	}
+	run := c.Run
+	return []events.Data{&run}, nil
+}
+
+func (c AssignExaminer) decide(s State) ([]events.Data, error) {
+	if a, ok := s.Supervisor[c.StudentID]; ok && a.SupervisorID == c.ExaminerID {
+		return nil, ErrExaminerIsSupervisor
+	}
+	if c.ExaminerID == c.StudentID {
+		return nil, ErrSelfExamination
+	}
+	if s.Examiner[c.StudentID] == c.ExaminerID {
+		return nil, nil
+	}
+	return []events.Data{&events.ExaminerAssigned{StudentID: c.StudentID, ExaminerID: c.ExaminerID}}, nil
+}
+
+func (c SetMarkingThreshold) decide(s State) ([]events.Data, error) {
+	switch {
+	case c.Threshold < 0 || c.Threshold > 100:
+		return nil, commands.Invalid(commands.FieldError{Field: "threshold", Message: "must be a whole number from 0 to 100"})
+	case s.MarkingThreshold != nil && *s.MarkingThreshold == c.Threshold:
+		return nil, nil
+	}
+	return []events.Data{&events.MarkingThresholdSet{Threshold: c.Threshold}}, nil
 }
 
 // Evolve folds one event into the board. It copies the maps it changes, so a

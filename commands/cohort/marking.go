@@ -101,7 +101,7 @@ func (s *Service) Grade(ctx context.Context, meta commands.Meta, studentID, proj
 		res, err := project.Decider.Execute(ctx, s.X, placed.ProjectID, project.SetMark{Mark: mark, Feedback: feedback, Placed: true}, meta)
 		return Graded{ProjectID: placed.ProjectID, Marking: res.State.Marking, Version: res.Version, Changed: res.Commit != nil}, err
 	}
-	res, err := commands.Execute(ctx, s.X, StudentDecider, StudentStreamID(studentID), any(SetRecordMark{Mark: mark, Feedback: feedback}), meta)
+	res, err := StudentDecider.Execute(ctx, s.X, StudentStreamID(studentID), SetRecordMark{Mark: mark, Feedback: feedback}, meta)
 	return Graded{Marking: res.State.Marking, Version: res.Version, Changed: res.Commit != nil}, err
 }
 
@@ -126,7 +126,7 @@ func (s *Service) markedOnProject(ctx context.Context, studentID, projectID stri
 // SetMarkingThreshold sets the cohort's marking threshold.
 func (s *Service) SetMarkingThreshold(ctx context.Context, meta commands.Meta, threshold int) (commands.Result[State], error) {
 	meta.IfMatch = nil
-	return commands.Execute(ctx, s.X, Decider, events.CohortStreamID, any(SetMarkingThreshold{Threshold: threshold}), meta)
+	return Decider.Execute(ctx, s.X, events.CohortStreamID, SetMarkingThreshold{Threshold: threshold}, meta)
 }
 
 // ReleasedMark names one mark a release showed its student.
@@ -232,7 +232,7 @@ func (s *Service) releaseOne(ctx context.Context, meta commands.Meta, t Released
 		commit = res.Commit
 	} else {
 		var res commands.Result[Student]
-		res, err = commands.Execute(ctx, s.X, StudentDecider, StudentStreamID(t.StudentID), any(ReleaseRecordMark{ReleaseID: releaseID}), meta)
+		res, err = StudentDecider.Execute(ctx, s.X, StudentStreamID(t.StudentID), ReleaseRecordMark{ReleaseID: releaseID}, meta)
 		commit = res.Commit
 	}
 	if errors.Is(err, project.ErrNotAgreed) || errors.Is(err, commands.ErrNotFound) {

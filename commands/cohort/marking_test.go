@@ -11,7 +11,7 @@ import (
 )
 
 func TestDecideMarkingThreshold(t *testing.T) {
-	decidertest.Run(t, cohort.Decider, events.CohortStreamID, []decidertest.Case[any]{
+	decidertest.Run(t, cohort.Decider, events.CohortStreamID, []decidertest.Case[cohort.Command]{
 		{Name: "set", When: cohort.SetMarkingThreshold{Threshold: 15}, Then: []events.Data{&events.MarkingThresholdSet{Threshold: 15}}},
 		{Name: "the default, set explicitly, is recorded", When: cohort.SetMarkingThreshold{Threshold: events.DefaultMarkingThreshold},
 			Then: []events.Data{&events.MarkingThresholdSet{Threshold: events.DefaultMarkingThreshold}}},
@@ -38,7 +38,7 @@ func TestDecideMarkingThreshold(t *testing.T) {
 func TestDecideRecordMark(t *testing.T) {
 	legacy := &events.GradeRecorded{Grade: 64, Feedback: "Clear aims"}
 	set := &events.MarkSet{Mark: 70, Feedback: "Solid"}
-	decidertest.Run(t, cohort.StudentDecider, cohort.StudentStreamID("stu"), []decidertest.Case[any]{
+	decidertest.Run(t, cohort.StudentDecider, cohort.StudentStreamID("stu"), []decidertest.Case[cohort.StudentCommand]{
 		{Name: "set", When: cohort.SetRecordMark{Mark: 70, Feedback: " Solid "}, Then: []events.Data{set}},
 		{Name: "the same again changes nothing", Given: []events.Data{set}, When: cohort.SetRecordMark{Mark: 70, Feedback: "Solid"}},
 		{Name: "the old grade again changes nothing", Given: []events.Data{legacy}, When: cohort.SetRecordMark{Mark: 64, Feedback: "Clear aims"}},

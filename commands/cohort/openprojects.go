@@ -45,7 +45,7 @@ var ErrTooManyOpenProjects = &commands.Error{Kind: commands.KindConflict, Code: 
 
 // OpenProjectsDecider is the aggregate of the limit on a student's open
 // projects.
-var OpenProjectsDecider = commands.Decider[OpenProjects, any]{
+var OpenProjectsDecider = commands.Decider[OpenProjects, OpenProjectsCommand]{
 	StreamType: events.StreamOpenProjects,
 	Schema:     "open-projects/1",
 	// One student's burst of proposals races on this stream; until the
@@ -62,24 +62,31 @@ var OpenProjectsDecider = commands.Decider[OpenProjects, any]{
 		}
 		return s
 	},
-	Decide: func(s OpenProjects, cmd any) ([]events.Data, error) {
-		switch c := cmd.(type) {
-		case TakeProjectSlot:
-			switch {
-			case s.has(c.ProjectID):
-				return nil, nil // a retried creation
-			case c.Max > 0 && len(s.Open) >= c.Max:
-				return nil, ErrTooManyOpenProjects
-			}
-			return []events.Data{&events.ProjectSlotTaken{ProjectID: c.ProjectID}}, nil
-		case FreeProjectSlot:
-			if !s.has(c.ProjectID) {
-				return nil, nil
-			}
-			return []events.Data{&events.ProjectSlotFreed{ProjectID: c.ProjectID, Reason: c.Reason}}, nil
-		}
-		return nil, commands.Invalid(commands.FieldError{Field: "command", Message: "unknown open-projects command"})
-	},
+	Decide: func(s OpenProjects, c OpenProjectsCommand) ([]events.Data, error) { return c.decide(s) },
+}
+
+// OpenProjectsCommand is a command of the open-projects aggregate. It is
+// closed: only the command types of this package implement it, each
+// deciding itself.
+type OpenProjectsCommand interface {
+	decide(OpenProjects) ([]events.Data, error)
+}
+
+func (c TakeProjectSlot) decide(s OpenProjects) ([]events.Data, error) {
+	switch {
+	case s.has(c.ProjectID):
+		return nil, nil // a retried creation
+	case c.Max > 0 && len(s.Open) >= c.Max:
+		return nil, ErrTooManyOpenProjects
+	}
+	return []events.Data{&events.ProjectSlotTaken{ProjectID: c.ProjectID}}, nil
+}
+
+func (c FreeProjectSlot) decide(s OpenProjects) ([]events.Data, error) {
+	if !s.has(c.ProjectID) {
+		return nil, nil
+	}
+	return []events.Data{&events.ProjectSlotFreed{ProjectID: c.ProjectID, Reason: c.Reason}}, nil
 }
 
 func (s OpenProjects) has(id string) bool {
@@ -101,7 +108,7 @@ func (s *Service) takeProjectSlot(ctx context.Context, meta commands.Meta, stude
 	take := TakeProjectSlot{ProjectID: projectID, Max: s.MaxOpenProjects}
 	stream := OpenProjectsStreamID(studentID)
 	meta.IfMatch = nil
-	_, err := commands.Execute(ctx, s.X, OpenProjectsDecider, stream, any(take), meta)
+	_, err := OpenProjectsDecider.Execute(ctx, s.X, stream, take, meta)
 	if !errors.Is(err, ErrTooManyOpenProjects) {
 		return err
 	}
@@ -123,7 +130,7 @@ func (s *Service) takeProjectSlot(ctx context.Context, meta commands.Meta, stude
 			reason = "creation abandoned"
 		}
 		if reason != "" {
-			if _, ferr := commands.Execute(ctx, s.X, OpenProjectsDecider, stream, any(FreeProjectSlot{ProjectID: o.ID, Reason: reason}), meta); ferr != nil {
+			if _, ferr := OpenProjectsDecider.Execute(ctx, s.X, stream, FreeProjectSlot{ProjectID: o.ID, Reason: reason}, meta); ferr != nil {
 				return ferr
 			}
 			freed = true
@@ -132,7 +139,7 @@ func (s *Service) takeProjectSlot(ctx context.Context, meta commands.Meta, stude
 	if !freed {
 		return err
 	}
-	_, err = commands.Execute(ctx, s.X, OpenProjectsDecider, stream, any(take), meta)
+	_, err = OpenProjectsDecider.Execute(ctx, s.X, stream, take, meta)
 	return err
 }
 
@@ -143,8 +150,8 @@ func (s *Service) freeProjectSlot(ctx context.Context, meta commands.Meta, stude
 		return
 	}
 	meta.IfMatch = nil
-	_, err := commands.Execute(context.WithoutCancel(ctx), s.X, OpenProjectsDecider, OpenProjectsStreamID(studentID),
-		any(FreeProjectSlot{ProjectID: projectID, Reason: reason}), meta)
+	_, err := OpenProjectsDecider.Execute(context.WithoutCancel(ctx), s.X, OpenProjectsStreamID(studentID),
+		FreeProjectSlot{ProjectID: projectID, Reason: reason}, meta)
 	if err != nil {
 		s.X.Log.WarnContext(ctx, "free a student's open-project place", "student", studentID, "project", projectID, "err", err)
 	}

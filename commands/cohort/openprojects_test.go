@@ -17,7 +17,7 @@ func TestDecideOpenProjects(t *testing.T) {
 		return out
 	}
 	two := taken("p1", "p2")
-	decidertest.Run(t, cohort.OpenProjectsDecider, cohort.OpenProjectsStreamID("s1"), []decidertest.Case[any]{
+	decidertest.Run(t, cohort.OpenProjectsDecider, cohort.OpenProjectsStreamID("s1"), []decidertest.Case[cohort.OpenProjectsCommand]{
 		{Name: "take", When: cohort.TakeProjectSlot{ProjectID: "p1", Max: 2}, Then: taken("p1")},
 		{Name: "take the last", Given: taken("p1"), When: cohort.TakeProjectSlot{ProjectID: "p2", Max: 2}, Then: taken("p2")},
 		{Name: "past the limit", Given: two, When: cohort.TakeProjectSlot{ProjectID: "p3", Max: 2}, Err: cohort.ErrTooManyOpenProjects},
@@ -29,6 +29,5 @@ func TestDecideOpenProjects(t *testing.T) {
 		{Name: "free what is not counted", Given: two, When: cohort.FreeProjectSlot{ProjectID: "p9"}},
 		{Name: "room again after a free", Given: append(two, &events.ProjectSlotFreed{ProjectID: "p1"}),
 			When: cohort.TakeProjectSlot{ProjectID: "p3", Max: 2}, Then: taken("p3")},
-		{Name: "unknown command", When: struct{}{}, Err: decidertest.ErrInvalid, Fields: []string{"command"}},
 	})
 }

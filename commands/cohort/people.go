@@ -21,8 +21,9 @@ type Profile struct {
 // UpdateProfile replaces a supervisor's profile.
 type UpdateProfile Profile
 
-// ProfileDecider is the supervisor profile aggregate.
-var ProfileDecider = commands.Decider[Profile, any]{
+// ProfileDecider is the supervisor profile aggregate. Its one command is
+// UpdateProfile, so that is its command type.
+var ProfileDecider = commands.Decider[Profile, UpdateProfile]{
 	StreamType: events.StreamSupervisor,
 	Schema:     "supervisor/1",
 	Initial:    func(string) Profile { return Profile{} },
@@ -32,11 +33,7 @@ var ProfileDecider = commands.Decider[Profile, any]{
 		}
 		return p
 	},
-	Decide: func(p Profile, cmd any) ([]events.Data, error) {
-		c, ok := cmd.(UpdateProfile)
-		if !ok {
-			return nil, commands.Invalid(commands.FieldError{Field: "command", Message: "unknown supervisor command"})
-		}
+	Decide: func(p Profile, c UpdateProfile) ([]events.Data, error) {
 		var v commands.Validation
 		next := events.SupervisorProfileUpdated{Areas: []string{}, Info: strings.TrimSpace(c.Info), Ideas: []events.Idea{}}
 		for _, a := range c.Areas {
@@ -109,8 +106,15 @@ type ReleaseRecordMark struct{ ReleaseID string }
 // MaxPreferences is how many supervisors a student ranks at most.
 const MaxPreferences = 5
 
+// StudentCommand is a command of the student record aggregate. It is
+// closed: only the command types of this package implement it, each
+// deciding itself.
+type StudentCommand interface {
+	decide(Student) ([]events.Data, error)
+}
+
 // StudentDecider is the student record aggregate.
-var StudentDecider = commands.Decider[Student, any]{
+var StudentDecider = commands.Decider[Student, StudentCommand]{
 	StreamType: events.StreamStudent,
 	Schema:     "student/2",
 	Initial:    func(string) Student { return Student{} },
@@ -121,26 +125,28 @@ var StudentDecider = commands.Decider[Student, any]{
 		s.Marking = marking.Apply(s.Marking, e)
 		return s
 	},
-	Decide: func(s Student, cmd any) ([]events.Data, error) {
-		switch c := cmd.(type) {
-		case SetPreferences:
-			if len(c.SupervisorIDs) < 1 || len(c.SupervisorIDs) > MaxPreferences {
-				return nil, commands.Invalid(commands.FieldError{Field: "supervisor_ids", Message: "rank 1 to 5 supervisors"})
-			}
-			for i, id := range c.SupervisorIDs {
-				if slices.Contains(c.SupervisorIDs[:i], id) {
-					return nil, commands.Invalid(commands.FieldError{Field: "supervisor_ids", Message: "a supervisor is ranked twice"})
-				}
-			}
-			if slices.Equal(s.Preferences, c.SupervisorIDs) {
-				return nil, nil
-			}
-			return []events.Data{&events.PreferencesSet{SupervisorIDs: slices.Clone(c.SupervisorIDs)}}, nil
-		case SetRecordMark:
-			return project.DecideSetMark(s.Marking, c.Mark, c.Feedback)
-		case ReleaseRecordMark:
-			return project.DecideRelease(s.Marking, c.ReleaseID)
+	Decide: func(s Student, c StudentCommand) ([]events.Data, error) { return c.decide(s) },
+}
+
+func (c SetPreferences) decide(s Student) ([]events.Data, error) {
+	if len(c.SupervisorIDs) < 1 || len(c.SupervisorIDs) > MaxPreferences {
+		return nil, commands.Invalid(commands.FieldError{Field: "supervisor_ids", Message: "rank 1 to 5 supervisors"})
+	}
+	for i, id := range c.SupervisorIDs {
+		if slices.Contains(c.SupervisorIDs[:i], id) {
+			return nil, commands.Invalid(commands.FieldError{Field: "supervisor_ids", Message: "a supervisor is ranked twice"})
 		}
-		return nil, commands.Invalid(commands.FieldError{Field: "command", Message: "unknown student command"})
-	},
+	}
+	if slices.Equal(s.Preferences, c.SupervisorIDs) {
+		return nil, nil
+	}
+	return []events.Data{&events.PreferencesSet{SupervisorIDs: slices.Clone(c.SupervisorIDs)}}, nil
+}
+
+func (c SetRecordMark) decide(s Student) ([]events.Data, error) {
+	return project.DecideSetMark(s.Marking, c.Mark, c.Feedback)
+}
+
+func (c ReleaseRecordMark) decide(s Student) ([]events.Data, error) {
+	return project.DecideRelease(s.Marking, c.ReleaseID)
 }

@@ -126,7 +126,7 @@ func (s *Service) Decide(ctx context.Context, meta commands.Meta, projectID stri
 	cohortMeta := meta
 	cohortMeta.IfMatch = nil
 	alloc := Allocate{StudentID: p.OwnerID, SupervisorID: meta.Actor.UserID, Via: events.ViaProposal, ProjectID: projectID}
-	if _, err := commands.Execute(ctx, s.X, Decider, events.CohortStreamID, any(alloc), cohortMeta); err != nil {
+	if _, err := Decider.Execute(ctx, s.X, events.CohortStreamID, alloc, cohortMeta); err != nil {
 		return none, err
 	}
 	res, err := project.Decider.Execute(ctx, s.X, projectID, decision, meta)
@@ -140,8 +140,8 @@ func (s *Service) Decide(ctx context.Context, meta commands.Meta, projectID stri
 // release frees a slot held through a project; failures are logged, and the
 // next decision or withdrawal of that project releases it again.
 func (s *Service) release(ctx context.Context, meta commands.Meta, studentID, projectID, reason string) {
-	_, err := commands.Execute(context.WithoutCancel(ctx), s.X, Decider, events.CohortStreamID,
-		any(Unallocate{StudentID: studentID, ProjectID: projectID, Reason: reason}), meta)
+	_, err := Decider.Execute(context.WithoutCancel(ctx), s.X, events.CohortStreamID,
+		Unallocate{StudentID: studentID, ProjectID: projectID, Reason: reason}, meta)
 	if err != nil {
 		s.X.Log.ErrorContext(ctx, "free a slot", "student", studentID, "project", projectID, "err", err)
 	}
@@ -182,7 +182,7 @@ func (s *Service) UpdateProfile(ctx context.Context, meta commands.Meta, supervi
 			return commands.Result[Profile]{}, err
 		}
 	}
-	return commands.Execute(ctx, s.X, ProfileDecider, SupervisorStreamID(supervisorID), any(p), meta)
+	return ProfileDecider.Execute(ctx, s.X, SupervisorStreamID(supervisorID), p, meta)
 }
 
 // SetCapacity sets a supervisor's slots (coordinator); changed is false
@@ -192,7 +192,7 @@ func (s *Service) SetCapacity(ctx context.Context, meta commands.Meta, superviso
 		return false, err
 	}
 	meta.IfMatch = nil
-	res, err := commands.Execute(ctx, s.X, Decider, events.CohortStreamID, any(SetCapacity{SupervisorID: supervisorID, Capacity: capacity}), meta)
+	res, err := Decider.Execute(ctx, s.X, events.CohortStreamID, SetCapacity{SupervisorID: supervisorID, Capacity: capacity}, meta)
 	return res.Commit != nil, err
 }
 
@@ -208,7 +208,7 @@ func (s *Service) SetPreferences(ctx context.Context, meta commands.Meta, studen
 			return commands.Result[Student]{}, err
 		}
 	}
-	return commands.Execute(ctx, s.X, StudentDecider, StudentStreamID(studentID), any(SetPreferences{SupervisorIDs: supervisorIDs}), meta)
+	return StudentDecider.Execute(ctx, s.X, StudentStreamID(studentID), SetPreferences{SupervisorIDs: supervisorIDs}, meta)
 }
 
 // AssignSupervisor places a student with a supervisor on the coordinator's
@@ -221,8 +221,8 @@ func (s *Service) AssignSupervisor(ctx context.Context, meta commands.Meta, stud
 		return false, err
 	}
 	meta.IfMatch = nil
-	res, err := commands.Execute(ctx, s.X, Decider, events.CohortStreamID,
-		any(Allocate{StudentID: studentID, SupervisorID: supervisorID, Via: events.ViaAssignment, Replace: true}), meta)
+	res, err := Decider.Execute(ctx, s.X, events.CohortStreamID,
+		Allocate{StudentID: studentID, SupervisorID: supervisorID, Via: events.ViaAssignment, Replace: true}, meta)
 	return res.Commit != nil, err
 }
 
@@ -234,7 +234,7 @@ func (s *Service) AssignExaminer(ctx context.Context, meta commands.Meta, studen
 	}
 	m := meta
 	m.IfMatch = nil
-	res, err := commands.Execute(ctx, s.X, Decider, events.CohortStreamID, any(AssignExaminer{StudentID: studentID, ExaminerID: examinerID}), m)
+	res, err := Decider.Execute(ctx, s.X, events.CohortStreamID, AssignExaminer{StudentID: studentID, ExaminerID: examinerID}, m)
 	if err != nil {
 		return false, err
 	}
