@@ -94,6 +94,21 @@ func (s *Server) settle(next http.Handler, always bool) http.Handler {
 	})
 }
 
+// bookmarkOf is the bookmark of what the request has stored so far, as
+// settleWrites will give it ("" for none): for a handler inside it that
+// keeps the answer's headers (an idempotent request's record).
+func (s *Server) bookmarkOf(r *http.Request) string {
+	writes := commands.WritesIn(r.Context())
+	if s.Consistency == nil || writes == nil {
+		return ""
+	}
+	b, named := bookmarks{key: s.Consistency.Key}.encode(writes.Commits())
+	if !named {
+		return ""
+	}
+	return b
+}
+
 // bufferedResponse holds a response back until the write it answers is
 // settled. Headers go straight to the real writer's map.
 type bufferedResponse struct {

@@ -44,6 +44,19 @@ const IdempotencyTTL = 24 * time.Hour
 // replayedHeaders are the response headers a replay repeats.
 var replayedHeaders = []string{"Content-Type", "Location", "ETag", HeaderBookmark}
 
+// HeaderReplayed marks an answer to a repeat of a keyed request: the first
+// attempt's outcome, whether from the recorded response or, when that
+// attempt died before recording it, from the stream it created.
+const HeaderReplayed = "Idempotent-Replayed"
+
+// markReplayed marks an answer a create gave from an earlier attempt's
+// stream (commands.Created).
+func markReplayed(w http.ResponseWriter, replayed bool) {
+	if replayed {
+		w.Header().Set(HeaderReplayed, "true")
+	}
+}
+
 type newIDKey struct{}
 
 // newID is the stream id an idempotency key bound the request to ("" when
@@ -96,7 +109,7 @@ func (s *Server) idempotent(h handlerFunc) handlerFunc {
 			for k, v := range rec.Header {
 				w.Header().Set(k, v)
 			}
-			w.Header().Set("Idempotent-Replayed", "true")
+			w.Header().Set(HeaderReplayed, "true")
 			w.WriteHeader(rec.Status)
 			_, _ = w.Write(rec.Body)
 			return nil
@@ -118,6 +131,9 @@ func (s *Server) idempotent(h handlerFunc) handlerFunc {
 			if v := rw.Header().Get(name); v != "" {
 				rec.Header[name] = v
 			}
+		}
+		if b := s.bookmarkOf(r); b != "" {
+			rec.Header[HeaderBookmark] = b // what settleWrites, outside, gives the answer
 		}
 		ctx := context.WithoutCancel(r.Context())
 		if err := s.Idempotency.Finish(ctx, id, rec); err != nil {

@@ -77,6 +77,7 @@ func (s *Server) createProject(w http.ResponseWriter, r *http.Request, a events.
 		return err
 	}
 	id := res.State.ID
+	markReplayed(w, res.Replayed)
 	w.Header().Set("Location", "/v1/projects/"+id)
 	setETag(w, res.Version)
 	writeJSON(w, http.StatusCreated, projectFromState(a, res.State, res.Version))

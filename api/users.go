@@ -72,6 +72,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, a events.Act
 	if err != nil {
 		return err
 	}
+	markReplayed(w, res.Replayed)
 	w.Header().Set("Location", "/v1/users/"+res.State.ID)
 	setETag(w, res.Version)
 	writeJSON(w, http.StatusCreated, userFromState(res.State, res.Version))

@@ -59,6 +59,9 @@ type Result[S any] struct {
 	Version int64
 	// Commit is nil when the command changed nothing.
 	Commit *events.Commit
+	// Replayed: the result is that of an earlier attempt of the same
+	// request (Created), not of this one.
+	Replayed bool
 }
 
 // Executor holds what every command needs. Its zero values for Clock, Log and
@@ -298,10 +301,12 @@ func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], stream
 }
 
 // Created returns the outcome of the create that made a stream: the state
-// after its first commit, with that commit. A create retried under the same
-// NewID finds its stream taken (ErrAlreadyExists) and answers this instead,
-// so the request that stored the commit and every later attempt of it
-// answer the same. found is false while the stream does not exist.
+// after its first commit, with that commit, Replayed. A create retried under
+// the same NewID finds its stream taken (ErrAlreadyExists) and answers this
+// instead, so the request that stored the commit and every later attempt of
+// it answer the same. The commit counts among the request's writes, so
+// that the answer names it and waits for it as the first attempt's did.
+// found is false while the stream does not exist.
 func Created[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string) (Result[S], bool, error) {
 	commits, err := x.Store.ReadStream(ctx, streamID, events.ReadOptions{From: 1})
 	if err != nil || len(commits) == 0 {
@@ -312,7 +317,8 @@ func Created[S, C any](ctx context.Context, x *Executor, d Decider[S, C], stream
 	for _, e := range first.Events {
 		state = d.Evolve(state, e)
 	}
-	return Result[S]{State: state, Version: first.LastVersion(), Commit: &first}, true, nil
+	recordWrite(ctx, first)
+	return Result[S]{State: state, Version: first.LastVersion(), Commit: &first, Replayed: true}, true, nil
 }
 
 // append stores a commit, through the outbox when there is one.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -71,7 +72,8 @@ func streamsOf(t *testing.T, s *service, streamType string, match func(events.En
 // TestKeyedCreateExactlyOnceAcrossFaults kills a keyed create at each step
 // (before its append, after the append stored it, after the answer but
 // before the response was recorded) and retries it, with repeats racing:
-// every retry answers 201 with the one id at once, exactly one stream is
+// every retry answers 201 with the one id at once, a repeat says so
+// (Idempotent-Replayed) with a bookmark of the write, exactly one stream is
 // created per key, and the key with another body is still refused.
 func TestKeyedCreateExactlyOnceAcrossFaults(t *testing.T) {
 	s := startService(t)
@@ -140,10 +142,23 @@ func TestKeyedCreateExactlyOnceAcrossFaults(t *testing.T) {
 			if again.Header.Get("Location") == "" || again.num("version") < 1 {
 				t.Fatalf("%s %s: the retry's answer lacks Location or version: %v %s", moment, route, again.Header, again.Raw)
 			}
+			// Every repeat says it is one and names the write for a read to
+			// wait for: the retry of a create already stored (found by its
+			// stream) and the third attempt (from the recorded answer),
+			// which repeats the retry's bookmark.
+			if replay := moment != "before-append"; (again.Header.Get("Idempotent-Replayed") == "true") != replay || again.Header.Get(api.HeaderBookmark) == "" {
+				t.Fatalf("%s %s: the retry (a repeat: %v) answered Idempotent-Replayed %q, bookmark %q", moment, route, replay,
+					again.Header.Get("Idempotent-Replayed"), again.Header.Get(api.HeaderBookmark))
+			}
 			third := s.expect(post(), 201)
 			if third.str("id") != again.str("id") {
 				t.Fatalf("%s %s: a third attempt answered %s, not %s", moment, route, third.str("id"), again.str("id"))
 			}
+			if third.Header.Get("Idempotent-Replayed") != "true" || third.Header.Get(api.HeaderBookmark) != again.Header.Get(api.HeaderBookmark) {
+				t.Fatalf("%s %s: the third attempt answered Idempotent-Replayed %q, bookmark %q; want true and the retry's %q", moment, route,
+					third.Header.Get("Idempotent-Replayed"), third.Header.Get(api.HeaderBookmark), again.Header.Get(api.HeaderBookmark))
+			}
+			s.expect(s.do("GET", "/v1/projects?after="+url.QueryEscape(third.Header.Get(api.HeaderBookmark)), student, nil), 200)
 			var other any = map[string]string{"title": "Another body"}
 			if route == "/v1/users" {
 				other = map[string]any{"email": "other-" + key + "@uni.example", "name": "Other", "roles": []string{"student"}}
