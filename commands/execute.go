@@ -208,16 +208,6 @@ func (d Decider[S, C]) ExecuteNew(ctx context.Context, x *Executor, streamID str
 	return run(ctx, x, d, streamID, cmd, meta, true)
 }
 
-// Execute is d.Execute.
-func Execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta) (Result[S], error) {
-	return d.Execute(ctx, x, streamID, cmd, meta)
-}
-
-// ExecuteNew is d.ExecuteNew.
-func ExecuteNew[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta) (Result[S], error) {
-	return d.ExecuteNew(ctx, x, streamID, cmd, meta)
-}
-
 func run[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta, fresh bool) (Result[S], error) {
 	start := x.Clock()
 	res, err := execute(ctx, x, d, streamID, cmd, meta, fresh)

@@ -256,7 +256,7 @@ func (f *fixture) seed(t *testing.T, id string, by ...int) {
 }
 
 func (f *fixture) execute(id string, by []int, m commands.Meta) (commands.Result[counter], error) {
-	return commands.Execute(context.Background(), f.x, counterDecider, id, add{By: by}, m)
+	return counterDecider.Execute(context.Background(), f.x, id, add{By: by}, m)
 }
 
 func TestExecuteAppendsOnEmptyStream(t *testing.T) {
@@ -582,7 +582,7 @@ func TestExecuteCachedStateCatchesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := f.coldExecutor() // another API process on the same store
-	if _, err := commands.Execute(context.Background(), other, counterDecider, "c1", add{By: []int{10}}, meta); err != nil {
+	if _, err := counterDecider.Execute(context.Background(), other, "c1", add{By: []int{10}}, meta); err != nil {
 		t.Fatal(err)
 	}
 	f.store.froms = nil
@@ -642,7 +642,7 @@ func TestExecuteStaleCacheIsNeverTrusted(t *testing.T) {
 			if _, err := f.execute("c1", []int{1}, meta); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := commands.Execute(context.Background(), f.coldExecutor(), counterDecider, "c1", add{By: []int{990}}, meta); err != nil {
+			if _, err := counterDecider.Execute(context.Background(), f.coldExecutor(), "c1", add{By: []int{990}}, meta); err != nil {
 				t.Fatal(err)
 			}
 			res, err := f.execute("c1", tc.by, tc.m)
@@ -760,7 +760,7 @@ func TestErrorIsMatchesByCode(t *testing.T) {
 // stream exists after all, it is decided again on what is stored.
 func TestExecuteNewReadsNothing(t *testing.T) {
 	f := newFixture(t)
-	res, err := commands.ExecuteNew(context.Background(), f.x, counterDecider, "fresh", add{By: []int{4}}, meta)
+	res, err := counterDecider.ExecuteNew(context.Background(), f.x, "fresh", add{By: []int{4}}, meta)
 	if err != nil || res.Version != 1 || res.State.Total != 4 {
 		t.Fatalf("ExecuteNew = %+v, %v; want total 4 at version 1", res, err)
 	}
@@ -769,11 +769,11 @@ func TestExecuteNewReadsNothing(t *testing.T) {
 	}
 
 	f.seed(t, "taken", 990)
-	res, err = commands.ExecuteNew(context.Background(), f.x, counterDecider, "taken", add{By: []int{5}}, meta)
+	res, err = counterDecider.ExecuteNew(context.Background(), f.x, "taken", add{By: []int{5}}, meta)
 	if err != nil || res.Version != 2 || res.State.Total != 995 {
 		t.Fatalf("on an existing stream: %+v, %v; want total 995 at version 2", res, err)
 	}
-	if _, err := commands.ExecuteNew(context.Background(), f.coldExecutor(), counterDecider, "taken", add{By: []int{20}}, meta); !errors.Is(err, errOverLimit) {
+	if _, err := counterDecider.ExecuteNew(context.Background(), f.coldExecutor(), "taken", add{By: []int{20}}, meta); !errors.Is(err, errOverLimit) {
 		t.Errorf("a rule the stored state breaks: %v, want errOverLimit", err)
 	}
 }

@@ -107,8 +107,8 @@ func TestCoordinatorsCountMended(t *testing.T) {
 		t.Fatal(err)
 	}
 	// As if c2's removal was recorded but the change of their account failed.
-	if _, err := commands.Execute(ctx, s.app.Exec, user.CoordinatorsDecider, events.CoordinatorsStreamID,
-		any(user.RemoveCoordinator{UserID: c2, Version: v}), meta); err != nil {
+	if _, err := user.CoordinatorsDecider.Execute(ctx, s.app.Exec, events.CoordinatorsStreamID,
+		user.RemoveCoordinator{UserID: c2, Version: v}, meta); err != nil {
 		t.Fatal(err)
 	}
 	// c2 is still a coordinator, but uncounted at this version: refused (safe).

@@ -14,13 +14,13 @@ import (
 
 // oldGrades writes a grade the way the service did before marking existed:
 // GradeRecorded on the student's record, seen by them at once.
-var oldGrades = commands.Decider[struct{}, any]{
+var oldGrades = commands.Decider[struct{}, *events.GradeRecorded]{
 	StreamType: events.StreamStudent,
 	Schema:     "student/before-marking",
 	Initial:    func(string) struct{} { return struct{}{} },
 	Evolve:     func(s struct{}, _ events.Envelope) struct{} { return s },
-	Decide: func(_ struct{}, cmd any) ([]events.Data, error) {
-		return []events.Data{cmd.(*events.GradeRecorded)}, nil
+	Decide: func(_ struct{}, grade *events.GradeRecorded) ([]events.Data, error) {
+		return []events.Data{grade}, nil
 	},
 }
 
@@ -60,7 +60,7 @@ func TestGradesRecordedBeforeMarking(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, st := range students {
-		_, err := commands.Execute(ctx, s.app.Exec, oldGrades, "student:"+st.id, any(&events.GradeRecorded{Grade: st.grade, Feedback: "old feedback for " + name}),
+		_, err := oldGrades.Execute(ctx, s.app.Exec, "student:"+st.id, &events.GradeRecorded{Grade: st.grade, Feedback: "old feedback for " + name},
 			commands.Meta{Actor: events.SystemActor, CorrelationID: "before-marking"})
 		if err != nil {
 			t.Fatal(err)

@@ -3,7 +3,6 @@ package user
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/events"
@@ -42,9 +41,16 @@ var ErrLastCoordinator = &commands.Error{Kind: commands.KindRule, Code: "last-co
 
 var errNotSeeded = errors.New("the coordinators stream is not seeded yet")
 
+// CoordinatorsCommand is a command of the coordinators aggregate. It is
+// closed: only the command types of this package implement it, each
+// deciding itself.
+type CoordinatorsCommand interface {
+	decide(CoordinatorsState) ([]events.Data, error)
+}
+
 // CoordinatorsDecider is the aggregate of the rule that one coordinator
 // always remains.
-var CoordinatorsDecider = commands.Decider[CoordinatorsState, any]{
+var CoordinatorsDecider = commands.Decider[CoordinatorsState, CoordinatorsCommand]{
 	StreamType: events.StreamCoordinators,
 	Schema:     "coordinators/1",
 	Initial: func(string) CoordinatorsState {
@@ -55,36 +61,43 @@ var CoordinatorsDecider = commands.Decider[CoordinatorsState, any]{
 }
 
 // DecideCoordinators checks a change of the coordinators against the rule.
-func DecideCoordinators(s CoordinatorsState, cmd any) ([]events.Data, error) {
-	if _, seeding := cmd.(SeedCoordinators); !seeding && !s.Seeded {
+func DecideCoordinators(s CoordinatorsState, c CoordinatorsCommand) ([]events.Data, error) {
+	return c.decide(s)
+}
+
+func (c SeedCoordinators) decide(s CoordinatorsState) ([]events.Data, error) {
+	if s.Seeded {
+		return nil, nil
+	}
+	return []events.Data{&events.CoordinatorsSeeded{Members: c.Members}}, nil
+}
+
+func (c AddCoordinator) decide(s CoordinatorsState) ([]events.Data, error) {
+	switch {
+	case !s.Seeded:
+		return nil, errNotSeeded
+	case c.Version <= s.Removed[c.UserID] || c.Version <= s.Members[c.UserID]:
+		return nil, nil // stale, or already counted
+	}
+	return []events.Data{&events.CoordinatorAdded{Coordinator: events.Coordinator(c)}}, nil
+}
+
+func (c RemoveCoordinator) decide(s CoordinatorsState) ([]events.Data, error) {
+	if !s.Seeded {
 		return nil, errNotSeeded
 	}
-	switch c := cmd.(type) {
-	case SeedCoordinators:
-		if s.Seeded {
-			return nil, nil
-		}
-		return []events.Data{&events.CoordinatorsSeeded{Members: c.Members}}, nil
-	case AddCoordinator:
-		if c.Version <= s.Removed[c.UserID] || c.Version <= s.Members[c.UserID] {
-			return nil, nil // stale, or already counted
-		}
-		return []events.Data{&events.CoordinatorAdded{Coordinator: events.Coordinator(c)}}, nil
-	case RemoveCoordinator:
-		others := len(s.Members)
-		if _, member := s.Members[c.UserID]; member {
-			others--
-		} else if c.Version <= s.Removed[c.UserID] {
-			return nil, nil // a retry
-		}
-		if others == 0 {
-			return nil, ErrLastCoordinator
-		}
-		// Recorded even for a user it did not count: it makes an addition
-		// confirmed meanwhile stale.
-		return []events.Data{&events.CoordinatorRemoved{Coordinator: events.Coordinator(c)}}, nil
+	others := len(s.Members)
+	if _, member := s.Members[c.UserID]; member {
+		others--
+	} else if c.Version <= s.Removed[c.UserID] {
+		return nil, nil // a retry
 	}
-	return nil, fmt.Errorf("unknown coordinators command %T", cmd)
+	if others == 0 {
+		return nil, ErrLastCoordinator
+	}
+	// Recorded even for a user it did not count: it makes an addition
+	// confirmed meanwhile stale.
+	return []events.Data{&events.CoordinatorRemoved{Coordinator: events.Coordinator(c)}}, nil
 }
 
 // EvolveCoordinators folds one event into the state. It copies the maps it
@@ -126,7 +139,7 @@ func (s *Service) seedCoordinators(ctx context.Context, meta commands.Meta) erro
 	if err != nil {
 		return err
 	}
-	_, err = commands.Execute(ctx, s.X, CoordinatorsDecider, events.CoordinatorsStreamID, any(SeedCoordinators{Members: members}), meta)
+	_, err = CoordinatorsDecider.Execute(ctx, s.X, events.CoordinatorsStreamID, SeedCoordinators{Members: members}, meta)
 	return err
 }
 
@@ -162,7 +175,7 @@ func (s *Service) grantCoordinator(ctx context.Context, meta commands.Meta, id s
 	meta.IfMatch = nil
 	err := s.seedCoordinators(ctx, meta)
 	if err == nil {
-		_, err = commands.Execute(ctx, s.X, CoordinatorsDecider, events.CoordinatorsStreamID, any(AddCoordinator{UserID: id, Version: version}), meta)
+		_, err = CoordinatorsDecider.Execute(ctx, s.X, events.CoordinatorsStreamID, AddCoordinator{UserID: id, Version: version}, meta)
 	}
 	if err != nil {
 		s.X.Log.WarnContext(ctx, "count a new coordinator", "user", id, "err", err)
@@ -179,8 +192,8 @@ func (s *Service) revokeCoordinator(ctx context.Context, meta commands.Meta, id 
 	if err := s.seedCoordinators(ctx, meta); err != nil {
 		return err
 	}
-	remove := any(RemoveCoordinator{UserID: id, Version: version})
-	_, err := commands.Execute(ctx, s.X, CoordinatorsDecider, events.CoordinatorsStreamID, remove, meta)
+	remove := RemoveCoordinator{UserID: id, Version: version}
+	_, err := CoordinatorsDecider.Execute(ctx, s.X, events.CoordinatorsStreamID, remove, meta)
 	if !errors.Is(err, ErrLastCoordinator) {
 		return err
 	}
@@ -197,7 +210,7 @@ func (s *Service) revokeCoordinator(ctx context.Context, meta commands.Meta, id 
 		if m.UserID == id {
 			continue
 		}
-		res, err := commands.Execute(ctx, s.X, CoordinatorsDecider, events.CoordinatorsStreamID, any(AddCoordinator(m)), meta)
+		res, err := CoordinatorsDecider.Execute(ctx, s.X, events.CoordinatorsStreamID, AddCoordinator(m), meta)
 		if err != nil {
 			return err
 		}
@@ -206,6 +219,6 @@ func (s *Service) revokeCoordinator(ctx context.Context, meta commands.Meta, id 
 	if !mended {
 		return ErrLastCoordinator
 	}
-	_, err = commands.Execute(ctx, s.X, CoordinatorsDecider, events.CoordinatorsStreamID, remove, meta)
+	_, err = CoordinatorsDecider.Execute(ctx, s.X, events.CoordinatorsStreamID, remove, meta)
 	return err
 }

@@ -23,7 +23,7 @@ func TestDecideCoordinators(t *testing.T) {
 		return &events.CoordinatorRemoved{Coordinator: coordinator(id, v)}
 	}
 	two := []events.Data{seeded(coordinator("a", 1), coordinator("b", 3))}
-	decidertest.Run(t, user.CoordinatorsDecider, events.CoordinatorsStreamID, []decideCase{
+	decidertest.Run(t, user.CoordinatorsDecider, events.CoordinatorsStreamID, []decidertest.Case[user.CoordinatorsCommand]{
 		{Name: "seed", When: user.SeedCoordinators{Members: []events.Coordinator{coordinator("a", 1)}}, Then: []events.Data{seeded(coordinator("a", 1))}},
 		{Name: "seed with nobody", When: user.SeedCoordinators{}, Then: []events.Data{seeded()}},
 		{Name: "seed again is a no-op", Given: two, When: user.SeedCoordinators{Members: []events.Coordinator{coordinator("c", 1)}}},
@@ -45,7 +45,7 @@ func TestDecideCoordinators(t *testing.T) {
 		{Name: "remove again later", Given: append(append(two, added("c", 2)), removed("a", 1)), When: user.RemoveCoordinator(coordinator("a", 4)), Then: []events.Data{removed("a", 4)}},
 	})
 	// Nothing but seeding before the stream is seeded.
-	for _, cmd := range []any{user.AddCoordinator(coordinator("a", 1)), user.RemoveCoordinator(coordinator("a", 1))} {
+	for _, cmd := range []user.CoordinatorsCommand{user.AddCoordinator(coordinator("a", 1)), user.RemoveCoordinator(coordinator("a", 1))} {
 		if _, err := user.DecideCoordinators(user.CoordinatorsDecider.Initial(events.CoordinatorsStreamID), cmd); err == nil {
 			t.Errorf("%T on an unseeded stream was accepted", cmd)
 		}

@@ -31,8 +31,15 @@ type Release struct{ UserID string }
 // EmailStreamID is the stream of an (already normalised) address.
 func EmailStreamID(email string) string { return "email:" + email }
 
+// EmailCommand is a command of the e-mail reservation aggregate. It is
+// closed: only the command types of this package implement it, each
+// deciding itself.
+type EmailCommand interface {
+	decide(EmailState) ([]events.Data, error)
+}
+
 // EmailDecider is the e-mail reservation aggregate.
-var EmailDecider = commands.Decider[EmailState, any]{
+var EmailDecider = commands.Decider[EmailState, EmailCommand]{
 	StreamType: events.StreamEmail,
 	Schema:     "email/1",
 	Initial:    func(id string) EmailState { return EmailState{Email: strings.TrimPrefix(id, "email:")} },
@@ -41,31 +48,31 @@ var EmailDecider = commands.Decider[EmailState, any]{
 }
 
 // DecideEmail validates a claim or release against the current holder.
-func DecideEmail(s EmailState, cmd any) ([]events.Data, error) {
-	switch c := cmd.(type) {
-	case Claim:
-		if c.UserID == "" {
-			return nil, commands.Invalid(commands.FieldError{Field: "user_id", Message: "is required"})
-		}
-		switch s.Owner {
-		case "":
-			return []events.Data{&events.EmailClaimed{Email: s.Email, UserID: c.UserID}}, nil
-		case c.UserID:
-			return nil, nil
-		case c.Replace:
-			return []events.Data{
-				&events.EmailReleased{Email: s.Email, UserID: s.Owner},
-				&events.EmailClaimed{Email: s.Email, UserID: c.UserID},
-			}, nil
-		}
-		return nil, ErrEmailTaken
-	case Release:
-		if s.Owner != c.UserID || s.Owner == "" {
-			return nil, nil
-		}
-		return []events.Data{&events.EmailReleased{Email: s.Email, UserID: c.UserID}}, nil
+func DecideEmail(s EmailState, c EmailCommand) ([]events.Data, error) { return c.decide(s) }
+
+func (c Claim) decide(s EmailState) ([]events.Data, error) {
+	if c.UserID == "" {
+		return nil, commands.Invalid(commands.FieldError{Field: "user_id", Message: "is required"})
 	}
-	return nil, commands.Invalid(commands.FieldError{Field: "command", Message: "unknown e-mail command"})
+	switch s.Owner {
+	case "":
+		return []events.Data{&events.EmailClaimed{Email: s.Email, UserID: c.UserID}}, nil
+	case c.UserID:
+		return nil, nil
+	case c.Replace:
+		return []events.Data{
+			&events.EmailReleased{Email: s.Email, UserID: s.Owner},
+			&events.EmailClaimed{Email: s.Email, UserID: c.UserID},
+		}, nil
+	}
+	return nil, ErrEmailTaken
+}
+
+func (c Release) decide(s EmailState) ([]events.Data, error) {
+	if s.Owner != c.UserID || s.Owner == "" {
+		return nil, nil
+	}
+	return []events.Data{&events.EmailReleased{Email: s.Email, UserID: c.UserID}}, nil
 }
 
 // EvolveEmail folds one event into the reservation.

@@ -22,7 +22,7 @@ func released(id string) *events.EmailReleased {
 }
 
 func TestDecideEmail(t *testing.T) {
-	decidertest.Run(t, user.EmailDecider, user.EmailStreamID(address), []decideCase{
+	decidertest.Run(t, user.EmailDecider, user.EmailStreamID(address), []decidertest.Case[user.EmailCommand]{
 		{Name: "claim a free address", When: user.Claim{UserID: owner}, Then: []events.Data{claimed(owner)}},
 		{Name: "claim a free address naming a replacement", When: user.Claim{UserID: owner, Replace: other}, Then: []events.Data{claimed(owner)}},
 		{Name: "claim a released address", Given: []events.Data{claimed(other), released(other)}, When: user.Claim{UserID: owner}, Then: []events.Data{claimed(owner)}},
@@ -46,8 +46,6 @@ func TestDecideEmail(t *testing.T) {
 		{Name: "release of a free address is a no-op", When: user.Release{UserID: owner}},
 		{Name: "release without a user of a free address is a no-op", When: user.Release{}},
 		{Name: "release twice is a no-op", Given: []events.Data{claimed(owner), released(owner)}, When: user.Release{UserID: owner}},
-
-		{Name: "unknown command", When: user.Delete{}, Err: errInvalid, Fields: []string{"command"}},
 	})
 }
 

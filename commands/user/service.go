@@ -75,7 +75,7 @@ func (s *Service) Create(ctx context.Context, meta commands.Meta, c Create, pass
 			return commands.Result[State]{}, fmt.Errorf("store password: %w", err)
 		}
 	}
-	res, err := commands.ExecuteNew(ctx, s.X, Decider, id, any(c), meta)
+	res, err := Decider.ExecuteNew(ctx, s.X, id, c, meta)
 	if meta.NewID != "" && errors.Is(err, commands.ErrAlreadyExists) {
 		// An attempt of the same request racing this one stored it first
 		// (or a creation that found the claim stale closed the stream).
@@ -128,7 +128,7 @@ func (s *Service) claim(ctx context.Context, meta commands.Meta, email, id strin
 		}
 		replace = holder.Owner
 	}
-	_, err = commands.Execute(ctx, s.X, EmailDecider, stream, any(Claim{UserID: id, Replace: replace}), meta)
+	_, err = EmailDecider.Execute(ctx, s.X, stream, Claim{UserID: id, Replace: replace}, meta)
 	if errors.Is(err, commands.ErrVersionConflict) {
 		return ErrEmailTaken // another claim won the race for this address
 	}
@@ -151,7 +151,7 @@ func (s *Service) ownerGone(ctx context.Context, meta commands.Meta, holder Emai
 	case s.X.Clock().Sub(holder.ClaimedAt) < s.ClaimGrace:
 		return false, nil
 	}
-	_, err = commands.Execute(ctx, s.X, Decider, holder.Owner, any(Abandon{Reason: "e-mail claimed but user never created"}), meta)
+	_, err = Decider.Execute(ctx, s.X, holder.Owner, Abandon{Reason: "e-mail claimed but user never created"}, meta)
 	if errors.Is(err, commands.ErrAlreadyExists) {
 		return s.ownerGone(ctx, meta, holder) // it was created (or closed) meanwhile: look again
 	}
@@ -183,7 +183,7 @@ func (s *Service) Update(ctx context.Context, meta commands.Meta, id string, c U
 			return commands.Result[State]{}, err
 		}
 	}
-	res, err := commands.Execute(ctx, s.X, Decider, id, any(c), meta)
+	res, err := Decider.Execute(ctx, s.X, id, c, meta)
 	if err == nil && granting && res.State.HasRole(events.RoleCoordinator) {
 		s.grantCoordinator(ctx, meta, id, res.Version)
 	}
@@ -225,13 +225,13 @@ func (s *Service) Delete(ctx context.Context, meta commands.Meta, id string) (co
 	if err := s.endSignIns(ctx, id); err != nil {
 		return commands.Result[State]{}, err
 	}
-	res, err := commands.Execute(ctx, s.X, Decider, id, any(Delete{}), meta)
+	res, err := Decider.Execute(ctx, s.X, id, Delete{}, meta)
 	if err != nil {
 		return res, err
 	}
 	// If this fails the claim stays with a deleted user, which the next claim
 	// of the address recognises and replaces.
-	if _, err := commands.Execute(ctx, s.X, EmailDecider, EmailStreamID(res.State.Email), any(Release{UserID: id}), meta); err != nil {
+	if _, err := EmailDecider.Execute(ctx, s.X, EmailStreamID(res.State.Email), Release{UserID: id}, meta); err != nil {
 		s.X.Log.WarnContext(ctx, "release e-mail of deleted user", "user", id, "err", err)
 	}
 	return res, nil
@@ -268,7 +268,7 @@ func (s *Service) setPassword(ctx context.Context, meta commands.Meta, id, passw
 	if err := s.Credentials.SetPasswordHash(ctx, id, hash); err != nil {
 		return commands.Result[State]{}, fmt.Errorf("store password: %w", err)
 	}
-	return commands.Execute(ctx, s.X, Decider, id, any(SetPassword{TokenVersion: tokenVersion}), meta)
+	return Decider.Execute(ctx, s.X, id, SetPassword{TokenVersion: tokenVersion}, meta)
 }
 
 // SetInitialPassword gives a user who has no password the one given; a

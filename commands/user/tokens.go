@@ -44,7 +44,7 @@ const PasswordTokenTTL = 72 * time.Hour
 // token) before the token is stored, so no working token goes unrecorded.
 func (s *Service) IssuePasswordToken(ctx context.Context, meta commands.Meta, userID string) (string, time.Time, error) {
 	expires := s.X.Clock().Add(PasswordTokenTTL).UTC().Truncate(time.Second)
-	res, err := commands.Execute(ctx, s.X, Decider, userID, any(IssuePasswordToken{ExpiresAt: expires}), meta)
+	res, err := Decider.Execute(ctx, s.X, userID, IssuePasswordToken{ExpiresAt: expires}, meta)
 	if err != nil {
 		return "", time.Time{}, err
 	}

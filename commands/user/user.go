@@ -74,8 +74,15 @@ var (
 	ErrDeleted    = &commands.Error{Kind: commands.KindNotFound, Code: "not-found", Message: "the user was deleted"}
 )
 
+// Command is a command of the user aggregate. It is closed: only the
+// command types of this package implement it, each deciding itself, so the
+// compiler refuses any other and Decide has no unknown command to refuse.
+type Command interface {
+	decide(State) ([]events.Data, error)
+}
+
 // Decider is the user aggregate.
-var Decider = commands.Decider[State, any]{
+var Decider = commands.Decider[State, Command]{
 	StreamType: events.StreamUser,
 	Schema:     "user/2",
 	Initial:    func(id string) State { return State{ID: id} },
@@ -84,75 +91,83 @@ var Decider = commands.Decider[State, any]{
 }
 
 // Decide validates a command against the state.
-func Decide(s State, cmd any) ([]events.Data, error) {
-	switch c := cmd.(type) {
-	case Create:
-		if s.Created || s.Abandoned {
-			return nil, commands.ErrAlreadyExists
-		}
-		var v commands.Validation
-		email := NormalizeEmail(c.Email)
-		checkEmail(&v, email)
-		name := strings.TrimSpace(c.Name)
-		checkName(&v, name)
-		roles := checkRoles(&v, c.Roles)
-		profile := trimProfile(&v, c.Profile)
-		if err := v.Err(); err != nil {
-			return nil, err
-		}
-		out := []events.Data{&events.UserCreated{Email: email, Name: name, Roles: roles, Profile: profile}}
-		if c.WithPassword {
-			out = append(out, &events.UserPasswordSet{})
-		}
-		return out, nil
-	case Update:
-		if err := mustBeActive(s); err != nil {
-			return nil, err
-		}
-		var v commands.Validation
-		next := events.UserUpdated{Name: s.Name, Roles: s.Roles, Profile: s.Profile}
-		if c.NameOnly && (c.Roles != nil || c.Profile != nil) {
-			return nil, commands.ErrForbidden
-		}
-		if c.Name != nil {
-			next.Name = strings.TrimSpace(*c.Name)
-			checkName(&v, next.Name)
-		}
-		if c.Roles != nil {
-			next.Roles = checkRoles(&v, c.Roles)
-		}
-		if c.Profile != nil {
-			next.Profile = trimProfile(&v, *c.Profile)
-		}
-		if err := v.Err(); err != nil {
-			return nil, err
-		}
-		if next.Name == s.Name && slices.Equal(next.Roles, s.Roles) && next.Profile == s.Profile {
-			return nil, nil
-		}
-		return []events.Data{&next}, nil
-	case Delete:
-		if err := mustBeActive(s); err != nil {
-			return nil, err
-		}
-		return []events.Data{&events.UserDeleted{}}, nil
-	case SetPassword:
-		if err := mustBeActive(s); err != nil {
-			return nil, err
-		}
-		return []events.Data{&events.UserPasswordSet{TokenVersion: c.TokenVersion}}, nil
-	case IssuePasswordToken:
-		if err := mustBeActive(s); err != nil {
-			return nil, err
-		}
-		return []events.Data{&events.UserPasswordTokenIssued{ExpiresAt: c.ExpiresAt.UTC().Format(time.RFC3339)}}, nil
-	case Abandon:
-		if s.Created || s.Abandoned {
-			return nil, commands.ErrAlreadyExists
-		}
-		return []events.Data{&events.UserCreationAbandoned{Reason: c.Reason}}, nil
+func Decide(s State, c Command) ([]events.Data, error) { return c.decide(s) }
+
+func (c Create) decide(s State) ([]events.Data, error) {
+	if s.Created || s.Abandoned {
+		return nil, commands.ErrAlreadyExists
 	}
-	return nil, commands.Invalid(commands.FieldError{Field: "command", Message: "unknown user command"})
+	var v commands.Validation
+	email := NormalizeEmail(c.Email)
+	checkEmail(&v, email)
+	name := strings.TrimSpace(c.Name)
+	checkName(&v, name)
+	roles := checkRoles(&v, c.Roles)
+	profile := trimProfile(&v, c.Profile)
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	out := []events.Data{&events.UserCreated{Email: email, Name: name, Roles: roles, Profile: profile}}
+	if c.WithPassword {
+		out = append(out, &events.UserPasswordSet{})
+	}
+	return out, nil
+}
+
+func (c Update) decide(s State) ([]events.Data, error) {
+	if err := mustBeActive(s); err != nil {
+		return nil, err
+	}
+	var v commands.Validation
+	next := events.UserUpdated{Name: s.Name, Roles: s.Roles, Profile: s.Profile}
+	if c.NameOnly && (c.Roles != nil || c.Profile != nil) {
+		return nil, commands.ErrForbidden
+	}
+	if c.Name != nil {
+		next.Name = strings.TrimSpace(*c.Name)
+		checkName(&v, next.Name)
+	}
+	if c.Roles != nil {
+		next.Roles = checkRoles(&v, c.Roles)
+	}
+	if c.Profile != nil {
+		next.Profile = trimProfile(&v, *c.Profile)
+	}
+	if err := v.Err(); err != nil {
+		return nil, err
+	}
+	if next.Name == s.Name && slices.Equal(next.Roles, s.Roles) && next.Profile == s.Profile {
+		return nil, nil
+	}
+	return []events.Data{&next}, nil
+}
+
+func (Delete) decide(s State) ([]events.Data, error) {
+	if err := mustBeActive(s); err != nil {
+		return nil, err
+	}
+	return []events.Data{&events.UserDeleted{}}, nil
+}
+
+func (c SetPassword) decide(s State) ([]events.Data, error) {
+	if err := mustBeActive(s); err != nil {
+		return nil, err
+	}
+	return []events.Data{&events.UserPasswordSet{TokenVersion: c.TokenVersion}}, nil
+}
+
+func (c IssuePasswordToken) decide(s State) ([]events.Data, error) {
+	if err := mustBeActive(s); err != nil {
+		return nil, err
+	}
+	return []events.Data{&events.UserPasswordTokenIssued{ExpiresAt: c.ExpiresAt.UTC().Format(time.RFC3339)}}, nil
+}
+
+func (c Abandon) decide(s State) ([]events.Data, error) {
+	if s.Created || s.Abandoned {
+		return nil, commands.ErrAlreadyExists
+	}
+	return []events.Data{&events.UserCreationAbandoned{Reason: c.Reason}}, nil
 }
 
 // Evolve folds one event into the state.

@@ -43,7 +43,7 @@ func BenchmarkRelayKeepsUp(b *testing.B) {
 	b.Run("writes", func(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := commands.Execute(ctx, x, decider, fmt.Sprint("b", seq.Add(1)), "t", commands.Meta{}); err != nil {
+				if _, err := decider.Execute(ctx, x, fmt.Sprint("b", seq.Add(1)), "t", commands.Meta{}); err != nil {
 					b.Error(err)
 					return
 				}
@@ -61,7 +61,7 @@ func BenchmarkRelayKeepsUp(b *testing.B) {
 			}
 		}
 		for i := 0; i < b.N; i++ { // a backlog of b.N commits, as after an outage
-			if _, err := commands.Execute(ctx, x, decider, fmt.Sprint("r", seq.Add(1)), "t", commands.Meta{}); err != nil {
+			if _, err := decider.Execute(ctx, x, fmt.Sprint("r", seq.Add(1)), "t", commands.Meta{}); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -151,7 +151,7 @@ func TestPublishedAndForgotten(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := commands.Execute(context.Background(), x, decider, fmt.Sprint("p", i), "t", commands.Meta{})
+			res, err := decider.Execute(context.Background(), x, fmt.Sprint("p", i), "t", commands.Meta{})
 			if err != nil {
 				t.Error(err)
 				return
@@ -193,7 +193,7 @@ func TestSettledGroupsDeletedTogether(t *testing.T) {
 	x := executor(db, ob)
 	const n = 30
 	for i := range n {
-		if _, err := commands.Execute(context.Background(), x, decider, fmt.Sprint("p", i), "t", commands.Meta{}); err != nil {
+		if _, err := decider.Execute(context.Background(), x, fmt.Sprint("p", i), "t", commands.Meta{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -215,7 +215,7 @@ func TestBusDownThenBack(t *testing.T) {
 	x := executor(db, ob)
 	var ids []string
 	for i := range 25 {
-		res, err := commands.Execute(context.Background(), x, decider, fmt.Sprint("q", i%5), fmt.Sprint("t", i), commands.Meta{})
+		res, err := decider.Execute(context.Background(), x, fmt.Sprint("q", i%5), fmt.Sprint("t", i), commands.Meta{})
 		if err != nil {
 			t.Fatalf("a command failed while the bus was down: %v", err)
 		}
@@ -269,7 +269,7 @@ func TestRelayLeavesHeldGroups(t *testing.T) {
 	x := executor(db, ob)
 	var ids []string
 	for i := range 6 {
-		res, err := commands.Execute(context.Background(), x, decider, fmt.Sprint("h", i), "t", commands.Meta{})
+		res, err := decider.Execute(context.Background(), x, fmt.Sprint("h", i), "t", commands.Meta{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -291,7 +291,7 @@ func TestRelayLeavesHeldGroups(t *testing.T) {
 	// premise, checked on a second outbox's group the first does not hold.
 	other := outbox.New(db, nil, "b", 1, quiet)
 	defer other.Close(context.Background())
-	res, err := commands.Execute(context.Background(), executor(db, other), decider, "h-other", "t", commands.Meta{})
+	res, err := decider.Execute(context.Background(), executor(db, other), "h-other", "t", commands.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,7 +334,7 @@ func TestUncertainAppendPublished(t *testing.T) {
 	defer ob.Close(context.Background())
 	x := executor(db, ob)
 	x.Store = flakyStore{imongo.NewEventStore(db, reg)}
-	if _, err := commands.Execute(context.Background(), x, decider, "u1", "t", commands.Meta{}); err == nil {
+	if _, err := decider.Execute(context.Background(), x, "u1", "t", commands.Meta{}); err == nil {
 		t.Fatal("the command succeeded; the test needs a failed append")
 	}
 	// Had the group been settled as abandoned, its deletion would be done by now.
@@ -360,7 +360,7 @@ func TestMaxInFlightHoldsWritersBack(t *testing.T) {
 	x := executor(db, ob)
 	run := func(stream string) (string, time.Duration) {
 		start := time.Now()
-		res, err := commands.Execute(context.Background(), x, decider, stream, "t", commands.Meta{})
+		res, err := decider.Execute(context.Background(), x, stream, "t", commands.Meta{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -396,7 +396,7 @@ func TestMaxInFlightHoldsWritersBack(t *testing.T) {
 func TestDiedAfterAppend(t *testing.T) {
 	db := newDB(t)
 	dead := outbox.New(db, nil, "dead", 1, quiet)
-	res, err := commands.Execute(context.Background(), executor(db, dead), decider, "d1", "t", commands.Meta{})
+	res, err := decider.Execute(context.Background(), executor(db, dead), "d1", "t", commands.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,7 +445,7 @@ func TestLeaseTakeover(t *testing.T) {
 	// End to end: the holder dies with work left; the other relay does it.
 	pub := &recorder{}
 	dead := outbox.New(db, nil, "w", 1, quiet)
-	res, err := commands.Execute(ctx, executor(db, dead), decider, "l1", "t", commands.Meta{})
+	res, err := decider.Execute(ctx, executor(db, dead), "l1", "t", commands.Meta{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -482,7 +482,7 @@ func TestSweepReadsOnlyWhatIsInFlight(t *testing.T) {
 	ob := outbox.New(db, pub, "a", 4, quiet)
 	x := executor(db, ob)
 	for i := range 300 {
-		if _, err := commands.Execute(context.Background(), x, decider, fmt.Sprint("s", i), "t", commands.Meta{}); err != nil {
+		if _, err := decider.Execute(context.Background(), x, fmt.Sprint("s", i), "t", commands.Meta{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -492,7 +492,7 @@ func TestSweepReadsOnlyWhatIsInFlight(t *testing.T) {
 	loader := &countingLoader{CommitLoader: r.Commits}
 	r.Commits = loader
 	x2 := executor(db, outbox.New(db, nil, "b", 1, quiet)) // a writer that died before publishing
-	if _, err := commands.Execute(context.Background(), x2, decider, "late", "t", commands.Meta{}); err != nil {
+	if _, err := decider.Execute(context.Background(), x2, "late", "t", commands.Meta{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Sweep(context.Background()); err != nil {
