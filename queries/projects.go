@@ -128,7 +128,7 @@ func (q Projects) Past(ctx context.Context, v Viewer, id string, at PastState) (
 	}
 	var doc projections.ProjectDoc
 	exists := false
-	for _, e := range evs {
+	for _, e := range marking.Known(visibility.SeesMarks(v, projectFacts(now), now.Marking.Facts()), evs) {
 		if (at.AtVersion > 0 && e.Version > at.AtVersion) || (!at.AsOf.IsZero() && e.RecordedAt.After(at.AsOf)) {
 			break
 		}
@@ -263,7 +263,7 @@ func (q Projects) History(ctx context.Context, v Viewer, id string) ([]events.En
 	}
 	view := visibility.SeesMarks(v, projectFacts(now), now.Marking.Facts())
 	shown := make([]events.Envelope, 0, len(evs))
-	for _, e := range evs {
+	for _, e := range marking.Known(view, evs) {
 		if marking.Shows(view, e.Data) {
 			shown = append(shown, e)
 		}

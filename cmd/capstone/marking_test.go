@@ -421,3 +421,75 @@ func TestRecordMarks(t *testing.T) {
 		t.Fatalf("marks.csv: %s", csvText)
 	}
 }
+
+// TestExaminerReplacedMarksBlind: an examiner replaced before both marks are
+// in has their mark set aside. The new examiner marks blind: neither the
+// project, its history nor a past state shows them the old mark or its
+// feedback, and neither does anything the supervisor sees once both marks
+// are in; the outcome rests on the two marks that count; coordinators see
+// the set-aside mark in the history, the audit trail.
+func TestExaminerReplacedMarksBlind(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	rng := rand.New(rand.NewPCG(rand.Uint64(), 15))
+	const pw = "replaced examiner password"
+	sup := s.createUser(admin, "rx-sup@uni.example", "Rx Supervisor", []string{"supervisor"}, pw)
+	s.expect(s.do("PUT", "/v1/supervisors/"+sup+"/profile", admin, map[string]any{"capacity": 3}), 200)
+	old := s.createUser(admin, "rx-old@uni.example", "Old Examiner", []string{"examiner"}, pw)
+	repl := s.createUser(admin, "rx-new@uni.example", "New Examiner", []string{"examiner"}, pw)
+	s.createUser(admin, "rx-stu@uni.example", "Rx Student", []string{"student"}, pw)
+	supTok, oldTok, newTok := s.signIn("rx-sup@uni.example", pw), s.signIn("rx-old@uni.example", pw), s.signIn("rx-new@uni.example", pw)
+	pid := s.expect(s.do("POST", "/v1/projects", s.signIn("rx-stu@uni.example", pw), map[string]string{"title": "Replaced", "supervisor_id": sup}), 201).str("id")
+	s.expect(s.do("POST", "/v1/projects/"+pid+"/decision", supTok, map[string]string{"decision": "accept"}), 200)
+	s.expect(s.do("PUT", "/v1/projects/"+pid+"/examiner", admin, map[string]string{"examiner_id": old}), 200)
+
+	secret := fmt.Sprintf("old examiner's feedback %d", rng.Uint64())
+	supMark, newMark := 20+rng.IntN(60), 0
+	oldMark := rng.IntN(101)
+	for range 1 + rng.IntN(2) { // and maybe a revision
+		s.expect(s.do("PUT", "/v1/projects/"+pid+"/mark", oldTok, map[string]any{"mark": oldMark, "feedback": secret}), 200)
+	}
+	markedAt := s.expect(s.do("GET", "/v1/projects/"+pid, admin, nil), 200).num("version")
+	s.expect(s.do("PUT", "/v1/projects/"+pid+"/examiner", admin, map[string]string{"examiner_id": repl}), 200)
+
+	blind := func(who, tok string) {
+		t.Helper()
+		for _, path := range []string{"/v1/projects/" + pid, "/v1/projects/" + pid + "/history", fmt.Sprint("/v1/projects/", pid, "?at_version=", markedAt), "/v1/me/marking"} {
+			if r := s.expect(s.do("GET", path, tok, nil), 200); strings.Contains(r.Raw, secret) {
+				t.Errorf("%s reads the replaced examiner's mark in %s: %.600s", who, path, r.Raw)
+			}
+		}
+	}
+	blind("the new examiner", newTok)
+	if st := s.expect(s.do("GET", "/v1/projects/"+pid, newTok, nil), 200).Body["marking"].(map[string]any)["state"]; st != "to-mark" {
+		t.Errorf("the new examiner's state: %v, want to-mark", st)
+	}
+	// The supervisor marks before or after the new examiner, and blind
+	// either way.
+	newMark = max(0, min(100, supMark-5+rng.IntN(11)))
+	marks := []func(){
+		func() {
+			s.expect(s.do("PUT", "/v1/projects/"+pid+"/mark", supTok, map[string]any{"mark": supMark, "feedback": "supervisor's"}), 200)
+		},
+		func() {
+			s.expect(s.do("PUT", "/v1/projects/"+pid+"/mark", newTok, map[string]any{"mark": newMark, "feedback": "new examiner's"}), 200)
+		},
+	}
+	first := rng.IntN(2)
+	marks[first]()
+	blind("the new examiner", newTok)
+	blind("the supervisor", supTok)
+	marks[1-first]()
+
+	// Both marks in: the outcome rests on them, and still no one but a
+	// coordinator reads the set-aside one.
+	done := s.expect(s.do("GET", "/v1/projects/"+pid, admin, nil), 200).Body["marking"].(map[string]any)
+	if done["state"] != "agreed" || done["agreed"].(map[string]any)["mark"] != float64((supMark+newMark+1)/2) {
+		t.Errorf("the outcome of %d and %d (the set-aside %d aside): %v", supMark, newMark, oldMark, done)
+	}
+	blind("the new examiner", newTok)
+	blind("the supervisor", supTok)
+	if hist := s.expect(s.do("GET", "/v1/projects/"+pid+"/history", admin, nil), 200); !strings.Contains(hist.Raw, secret) {
+		t.Errorf("the coordinator's history lacks the set-aside mark: %.600s", hist.Raw)
+	}
+}

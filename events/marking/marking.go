@@ -9,6 +9,7 @@
 package marking
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -225,12 +226,62 @@ func Apply(r Record, e events.Envelope) Record {
 	case *events.ProjectExaminerSet:
 		// A new examiner marks afresh: the mark of the one they replace is
 		// set aside while the pair is incomplete (once both marks are in,
-		// the outcome rests on them).
+		// the outcome rests on them). Set aside for good: it counts for
+		// nothing even if its marker is named again, and only coordinators
+		// see it (Known).
 		if r.Examiner != nil && r.Examiner.MarkerID != d.ExaminerID && !r.Complete() {
 			r.Examiner = nil
 		}
 	}
 	return r
+}
+
+// SetAside reports, for each event of a stream (in order), whether it
+// submitted a mark that Apply later set aside: every MarkSubmitted of a
+// marker whose mark the fold drops, revisions included.
+func SetAside(evs []events.Envelope) []bool {
+	aside := make([]bool, len(evs))
+	var r Record
+	counted := map[string][]int{} // marker -> the events of the mark now in
+	for i, e := range evs {
+		next := Apply(r, e)
+		if d, ok := e.Data.(*events.MarkSubmitted); ok {
+			counted[d.Marker] = append(counted[d.Marker], i)
+		}
+		for _, m := range []string{events.MarkerSupervisor, events.MarkerExaminer} {
+			if r.Of(m) != nil && next.Of(m) == nil {
+				for _, j := range counted[m] {
+					aside[j] = true
+				}
+				counted[m] = nil
+			}
+		}
+		r = next
+	}
+	return aside
+}
+
+// Known is a stream as view may know it: to a viewer who may not see marks
+// set aside (all but coordinators), such a mark is as if it had never been
+// submitted. Its history and its past states are read from this, so that a
+// new examiner marks blind and the other marker never reads a mark that
+// counts for nothing. Dropping them changes no other fold: a mark is set
+// aside only while the pair is incomplete, so no outcome came with it.
+func Known(view visibility.MarkView, evs []events.Envelope) []events.Envelope {
+	if view.SetAside {
+		return evs
+	}
+	aside := SetAside(evs)
+	if !slices.Contains(aside, true) {
+		return evs
+	}
+	out := make([]events.Envelope, 0, len(evs))
+	for i, e := range evs {
+		if !aside[i] {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // OnProject says where a placed student's marking is when they were placed

@@ -1,6 +1,7 @@
 package marking_test
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -93,6 +94,54 @@ func TestExaminerReplaced(t *testing.T) {
 	r = fold(exa, &events.ProjectExaminerSet{ExaminerID: "exa"})
 	if r.Examiner == nil {
 		t.Error("naming the same examiner again dropped their mark")
+	}
+}
+
+// TestSetAside: the events of a replaced examiner's mark, revisions
+// included, are set aside for good; a complete pair's are not; only
+// coordinators know them.
+func TestSetAside(t *testing.T) {
+	exa2 := &events.MarkSubmitted{Marker: events.MarkerExaminer, MarkerID: "exa2", Mark: 40, Feedback: "Second"}
+	for _, c := range []struct {
+		name    string
+		history []events.Data
+		aside   []bool
+	}{
+		{"replaced before both are in", []events.Data{exa, exa, &events.ProjectExaminerSet{ExaminerID: "exa2"}, sup, exa2},
+			[]bool{true, true, false, false, false}},
+		{"named again: aside for good", []events.Data{exa, &events.ProjectExaminerSet{ExaminerID: "exa2"}, &events.ProjectExaminerSet{ExaminerID: "exa"}, exa},
+			[]bool{true, false, false, false}},
+		{"replaced once both are in", []events.Data{sup, exa, agreed, &events.ProjectExaminerSet{ExaminerID: "exa2"}},
+			[]bool{false, false, false, false}},
+		{"the same examiner named again", []events.Data{exa, &events.ProjectExaminerSet{ExaminerID: "exa"}, sup},
+			[]bool{false, false, false}},
+	} {
+		var evs []events.Envelope
+		for i, d := range c.history {
+			evs = append(evs, events.Envelope{Version: int64(i + 1), Data: d, RecordedAt: t0.Add(time.Duration(i) * time.Minute)})
+		}
+		if diff := cmp.Diff(c.aside, marking.SetAside(evs)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", c.name, diff)
+		}
+		known := marking.Known(visibility.MarkView{Examiner: true, Supervisor: true, Outcome: true, Released: true}, evs)
+		var folded, without marking.Record
+		for _, e := range known {
+			folded = marking.Apply(folded, e)
+		}
+		for _, e := range evs {
+			without = marking.Apply(without, e)
+		}
+		if diff := cmp.Diff(without, folded); diff != "" {
+			t.Errorf("%s: dropping the set-aside marks changed the fold (-all +known):\n%s", c.name, diff)
+		}
+		for i, e := range evs {
+			if c.aside[i] && slices.ContainsFunc(known, func(k events.Envelope) bool { return k.Version == e.Version }) {
+				t.Errorf("%s: a marker knows the set-aside event %d", c.name, e.Version)
+			}
+		}
+		if all := marking.Known(visibility.MarkView{SetAside: true}, evs); len(all) != len(evs) {
+			t.Errorf("%s: a coordinator knows %d of %d events", c.name, len(all), len(evs))
+		}
 	}
 }
 

@@ -134,7 +134,7 @@ func yesNo(b bool) string {
 // "yes" where a part is shown whatever marks are in, "once both marks are
 // in" where it is shown exactly when both are, "no" where it never is.
 func TestDocsMarksTable(t *testing.T) {
-	rows := docsTable(t, readDoc(t), "| who | the supervisor's mark | the examiner's mark | the state and the outcome | what was released |")
+	rows := docsTable(t, readDoc(t), "| who | the supervisor's mark | the examiner's mark | the state and the outcome | what was released | a mark set aside |")
 	viewers := map[string]events.Actor{
 		"a coordinator":            coordinator,
 		"the project's supervisor": supervisor,
@@ -148,15 +148,16 @@ func TestDocsMarksTable(t *testing.T) {
 	states := []visibility.Marks{{}, {SupervisorIn: true}, {ExaminerIn: true}, {SupervisorIn: true, ExaminerIn: true}}
 	for who, v := range viewers {
 		cells, ok := rows[who]
-		if !ok || len(cells) != 4 {
-			t.Errorf("no row %q with 4 cells: %q", who, cells)
-			continue
-		}
 		parts := []func(visibility.MarkView) bool{
 			func(m visibility.MarkView) bool { return m.Supervisor },
 			func(m visibility.MarkView) bool { return m.Examiner },
 			func(m visibility.MarkView) bool { return m.Outcome },
 			func(m visibility.MarkView) bool { return m.Released },
+			func(m visibility.MarkView) bool { return m.SetAside },
+		}
+		if !ok || len(cells) != len(parts) {
+			t.Errorf("no row %q with %d cells: %q", who, len(parts), cells)
+			continue
 		}
 		for i, part := range parts {
 			var shown []bool

@@ -57,17 +57,24 @@ type MarkView struct {
 	// Released: the mark the student was shown and the feedback shown
 	// with it.
 	Released bool
+	// SetAside: the marks of a marker replaced before both marks were in.
+	// They count for nothing (events/marking sets them aside), so they are
+	// no one's to see but the coordinators', who keep the audit trail: not
+	// the new marker, who marks blind, nor the other marker once both are
+	// in.
+	SetAside bool
 }
 
 // SeesMarks says which parts of p's marking v may see, v being someone who
 // may see p. Marking is blind: a marker sees their own mark, and the other
-// marker's only once both are in. A coordinator sees every part, always. The
-// student sees only what was released to them, and nothing before.
+// marker's only once both are in. A coordinator sees every part, always,
+// marks set aside included. The student sees only what was released to
+// them, and nothing before.
 func SeesMarks(v Viewer, p Project, m Marks) MarkView {
 	both := m.SupervisorIn && m.ExaminerIn
 	switch {
 	case SeesAll(v):
-		return MarkView{Supervisor: true, Examiner: true, Outcome: true, Released: true}
+		return MarkView{Supervisor: true, Examiner: true, Outcome: true, Released: true, SetAside: true}
 	case v.UserID == "":
 		return MarkView{}
 	}

@@ -176,7 +176,7 @@ func TestSeesMarks(t *testing.T) {
 	p := project(events.StatusAccepted)
 	none, supOnly, exaOnly, both := visibility.Marks{}, visibility.Marks{SupervisorIn: true}, visibility.Marks{ExaminerIn: true},
 		visibility.Marks{SupervisorIn: true, ExaminerIn: true}
-	all := visibility.MarkView{Supervisor: true, Examiner: true, Outcome: true, Released: true}
+	all := visibility.MarkView{Supervisor: true, Examiner: true, Outcome: true, Released: true, SetAside: true}
 	asSup := visibility.MarkView{As: visibility.Supervisor, Supervisor: true, Outcome: true, Released: true}
 	asExa := visibility.MarkView{As: visibility.Examiner, Examiner: true, Outcome: true, Released: true}
 	released := visibility.MarkView{Released: true}
