@@ -150,9 +150,12 @@ type studentJSON struct {
 	// Grade and Feedback are the mark released to the student and the
 	// feedback released with it; Marking is the marking as the caller may
 	// see it (docs/visibility.md, Marks).
-	Grade    *int         `json:"grade,omitempty"`
-	Feedback string       `json:"feedback,omitempty"`
-	Marking  *markingJSON `json:"marking,omitempty"`
+	Grade *int `json:"grade,omitempty"`
+	// GradeLabel is the released grade when the coordinator gave it in
+	// words (A, Pass): it stands for the mark, and grade is left out.
+	GradeLabel string       `json:"grade_label,omitempty"`
+	Feedback   string       `json:"feedback,omitempty"`
+	Marking    *markingJSON `json:"marking,omitempty"`
 }
 
 func (s *Server) getStudent(w http.ResponseWriter, r *http.Request, a actor) error {

@@ -51,7 +51,9 @@ type moderationJSON struct {
 }
 
 type agreedJSON struct {
-	Mark      int        `json:"mark"`
+	Mark int `json:"mark"`
+	// Label is a grade the coordinator gave in words, which stands for Mark.
+	Label     string     `json:"label,omitempty"`
 	Via       string     `json:"via"`
 	Threshold *int       `json:"threshold,omitempty"`
 	Comment   string     `json:"comment,omitempty"`
@@ -62,6 +64,7 @@ type agreedJSON struct {
 type releasedJSON struct {
 	ReleaseID          string     `json:"release_id,omitempty"`
 	Mark               int        `json:"mark"`
+	Label              string     `json:"label,omitempty"` // as agreedJSON's
 	SupervisorFeedback string     `json:"supervisor_feedback,omitempty"`
 	ExaminerFeedback   string     `json:"examiner_feedback,omitempty"`
 	Feedback           string     `json:"feedback,omitempty"`
@@ -78,7 +81,7 @@ func toMarkingJSON(m *marking.Shown) *markingJSON {
 		out.Moderation = &moderationJSON{Difference: d.Difference, Threshold: d.Threshold, At: utc(d.At)}
 	}
 	if a := m.Agreed; a != nil {
-		out.Agreed = &agreedJSON{Mark: a.Mark, Via: a.Via, Comment: a.Comment, Feedback: a.Feedback, At: utc(a.At)}
+		out.Agreed = &agreedJSON{Mark: a.Mark, Label: a.Label, Via: a.Via, Comment: a.Comment, Feedback: a.Feedback, At: utc(a.At)}
 		if a.Via == events.AgreedByMarkers {
 			t := a.Threshold
 			out.Agreed.Threshold = &t
@@ -99,7 +102,7 @@ func toReleasedJSON(r *marking.Release) *releasedJSON {
 	if r == nil {
 		return nil
 	}
-	return &releasedJSON{ReleaseID: r.ReleaseID, Mark: r.Mark, SupervisorFeedback: r.SupervisorFeedback,
+	return &releasedJSON{ReleaseID: r.ReleaseID, Mark: r.Mark, Label: r.Label, SupervisorFeedback: r.SupervisorFeedback,
 		ExaminerFeedback: r.ExaminerFeedback, Feedback: r.Feedback, At: utc(r.At)}
 }
 
@@ -186,7 +189,7 @@ func (s *Server) putGrade(w http.ResponseWriter, r *http.Request, a actor) error
 	if err != nil {
 		return err
 	}
-	res, err := s.Cohort.Grade(r.Context(), meta(r, a), student, id, *req.Grade, req.Feedback)
+	res, err := s.Cohort.Grade(r.Context(), meta(r, a), student, id, *req.Grade, "", req.Feedback)
 	if err != nil {
 		return err
 	}

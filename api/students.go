@@ -53,6 +53,9 @@ func (s *Server) studentOut(ctx context.Context, o queries.StudentOverview) (stu
 	if rel := o.Released; rel != nil {
 		g := rel.Mark
 		out.Grade, out.Feedback = &g, rel.Text()
+		if rel.Label != "" {
+			out.Grade, out.GradeLabel = nil, rel.Label
+		}
 	}
 	out.Marking = toMarkingJSON(o.Marking)
 	sup, exam, err := s.StudentQ.Contacts(ctx, o)

@@ -66,6 +66,10 @@ type MarkModerated struct {
 type MarkSet struct {
 	Mark     int    `json:"mark" bson:"mark"`
 	Feedback string `json:"feedback" bson:"feedback"`
+	// Label is the grade in the department's own words (A, Pass) when it
+	// grades without numbers (a final-grades file may): the grade is then
+	// the label, and Mark is 0 and means nothing.
+	Label string `json:"label,omitempty" bson:"label,omitempty"`
 }
 
 // MarkReleased shows the agreed mark to the student, with the feedback
@@ -78,6 +82,8 @@ type MarkReleased struct {
 	ExaminerFeedback   string `json:"examiner_feedback,omitempty" bson:"examiner_feedback,omitempty"`
 	// Feedback is the coordinator's, for a mark they set.
 	Feedback string `json:"feedback,omitempty" bson:"feedback,omitempty"`
+	// Label is the grade released when the coordinator gave one (MarkSet).
+	Label string `json:"label,omitempty" bson:"label,omitempty"`
 }
 
 // MarkingThresholdSet sets how far apart two marks may be and still agree

@@ -18,6 +18,7 @@ type AssignmentRow struct{ Student, Supervisor Person }
 type GradeRow struct {
 	Student  Person
 	Grade    int
+	Label    string // a grade given in words, standing for Grade
 	Feedback string
 }
 
@@ -62,7 +63,7 @@ func (q Exports) Grades(ctx context.Context, v Viewer) ([]GradeRow, error) {
 	var out []GradeRow
 	for _, u := range units {
 		if a := u.Record.Agreed; a != nil {
-			out = append(out, GradeRow{Student: personOf(u.Student), Grade: a.Mark, Feedback: u.Record.FinalFeedback()})
+			out = append(out, GradeRow{Student: personOf(u.Student), Grade: a.Mark, Label: a.Label, Feedback: u.Record.FinalFeedback()})
 		}
 	}
 	return out, nil
@@ -83,6 +84,9 @@ type MarkRow struct {
 	ModerationComment    string
 	Feedback             string // the coordinator's, for a mark they set
 	ReleasedMark         *int   // what the student sees (nil before a release)
+	// AgreedLabel and ReleasedLabel are a grade the coordinator gave in
+	// words, which stands for the mark.
+	AgreedLabel, ReleasedLabel string
 }
 
 // Marks lists every student's marking, by student e-mail: both marks, the
@@ -114,9 +118,10 @@ func (q Exports) Marks(ctx context.Context, v Viewer) ([]MarkRow, error) {
 		}
 		if a := r.Agreed; a != nil {
 			row.AgreedMark, row.AgreedBy, row.ModerationComment, row.Feedback = &a.Mark, a.Via, a.Comment, a.Feedback
+			row.AgreedLabel = a.Label
 		}
 		if rel := r.Released; rel != nil {
-			row.ReleasedMark = &rel.Mark
+			row.ReleasedMark, row.ReleasedLabel = &rel.Mark, rel.Label
 		}
 		out = append(out, row)
 	}

@@ -83,7 +83,7 @@ func (s *Server) studentOverview(w http.ResponseWriter, r *http.Request, a event
 		Programme: o.Profile.Programme, Route: o.Profile.Route, EnrolmentStatus: o.Profile.EnrolmentStatus,
 		StartDate: o.Profile.StartDate, Supervisor: contact(sup), SecondExaminer: contact(exam)}
 	if rel := o.Released; rel != nil {
-		grade, feedback := strconv.Itoa(rel.Mark), rel.Text()
+		grade, feedback := rel.Grade(), rel.Text()
 		out.FinalGrade, out.Feedback = &grade, &feedback
 	}
 	info, err := s.API.ProjectQ.ProjectInfo(r.Context(), a, a.UserID)

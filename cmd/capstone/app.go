@@ -505,7 +505,7 @@ func (csvExports) Grades(w io.Writer, rows []queries.GradeRow) error {
 	out := make([]csvio.Grade, len(rows))
 	for i, r := range rows {
 		out[i] = csvio.Grade{StudentCode: r.Student.Code, StudentEmail: r.Student.Email, StudentName: r.Student.Name,
-			Grade: r.Grade, Feedback: r.Feedback}
+			Grade: r.Grade, Label: r.Label, Feedback: r.Feedback}
 	}
 	return csvio.WriteGrades(w, out)
 }
@@ -518,7 +518,7 @@ func (csvExports) Marks(w io.Writer, rows []queries.MarkRow) error {
 			SupervisorEmail: r.Supervisor.Email, SupervisorMark: r.SupervisorMark, SupervisorFeedback: r.SupervisorFeedback,
 			ExaminerEmail: r.Examiner.Email, ExaminerMark: r.ExaminerMark, ExaminerFeedback: r.ExaminerFeedback,
 			AgreedMark: r.AgreedMark, AgreedBy: r.AgreedBy, ModerationComment: r.ModerationComment, Feedback: r.Feedback,
-			ReleasedMark: r.ReleasedMark}
+			ReleasedMark: r.ReleasedMark, AgreedLabel: r.AgreedLabel, ReleasedLabel: r.ReleasedLabel}
 	}
 	return csvio.WriteMarks(w, out)
 }

@@ -114,7 +114,7 @@ func (a *App) demoMarking(ctx context.Context, meta commands.Meta) error {
 				return err
 			}},
 			{d.graded < 0, func() error {
-				_, err := a.Cohort.Grade(ctx, meta, student.UserID, id, d.graded, "Marked by the department.")
+				_, err := a.Cohort.Grade(ctx, meta, student.UserID, id, d.graded, "", "Marked by the department.")
 				return err
 			}},
 			{!d.release, func() error { _, err := a.Cohort.ReleaseMarks(ctx, meta, []string{id}); return err }},

@@ -374,10 +374,25 @@ func TestLegacyContract(t *testing.T) {
 		}
 	})
 	t.Run("C07 POST /supervisor/final_grades", func(t *testing.T) {
-		grades := "Student Id,Student Email,Student Name,Final Grade,Feedback\nST1,s1@qmul.example.ac.uk,Sam One,72,Well argued\n"
+		// A mark, and a grade in words for the student placed by assignment.
+		grades := "Student Id,Student Email,Student Name,Final Grade,Feedback\nST1,s1@qmul.example.ac.uk,Sam One,72,Well argued\n" +
+			"ST3,s3@qmul.example.ac.uk,Uma Three,Merit,Steady work\n"
 		uploaded(t, "/supervisor/final_grades", "final_grades.csv", grades)
 		if got := overview(stu1); str(got, "final_grade") != "72" || str(got, "feedback") != "Well argued" {
 			t.Errorf("the released grade: %v", got)
+		}
+		stu3, _ := lc.signIn("s3@qmul.example.ac.uk", "student three pw")
+		if got := overview(stu3); str(got, "final_grade") != "Merit" || str(got, "feedback") != "Steady work" {
+			t.Errorf("the released grade in words: %v", got)
+		}
+		// A student not placed, and half a mark: refused rows, so not 200.
+		r := lc.upload(admin, "/supervisor/final_grades", "final_grades.csv", []byte("Student Id,Student Email,Student Name,Final Grade,Feedback\n"+
+			"ST2,s2@qmul.example.ac.uk,Tia Two,60,x\nST1,s1@qmul.example.ac.uk,Sam One,72.5,x\n"))
+		if r.Status != 400 || !strings.Contains(r.Raw, "line 2:") || !strings.Contains(r.Raw, "line 3:") {
+			t.Errorf("bad grade rows: %d %s", r.Status, r.Raw)
+		}
+		if got := overview(stu1); str(got, "final_grade") != "72" {
+			t.Errorf("a refused row changed the grade: %v", got)
 		}
 	})
 	t.Run("C10 GET /student/overview", func(t *testing.T) {

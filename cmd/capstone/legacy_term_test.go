@@ -213,7 +213,7 @@ func legacyTerm(t *testing.T, s *service, lc legacyClient) {
 	examCSV2 := "Student Id,Student Email,Student Name,Secondary Examiner Id,Secondary Examiner Email,Secondary Examiner Name\n"
 	gradeCSV := "Student Id,Student Email,Student Name,Final Grade,Feedback\n"
 	gradeOf := map[string]string{}
-	labels := []string{"41", "68"}
+	labels := []string{"A", "B+", "Pass", "Distinction"}
 	for i, p := range stus {
 		if placed[p.email] == "" {
 			continue

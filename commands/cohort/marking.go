@@ -75,8 +75,8 @@ type Graded struct {
 // project, it must be that one); a student placed by an allocation run or
 // the coordinator, whose work the department marks outside the system, on
 // their record, through any project of theirs.
-func (s *Service) Grade(ctx context.Context, meta commands.Meta, studentID, projectID string, mark int, feedback string) (Graded, error) {
-	if _, err := project.DecideSetMark(marking.Record{}, mark, feedback); err != nil {
+func (s *Service) Grade(ctx context.Context, meta commands.Meta, studentID, projectID string, mark int, label, feedback string) (Graded, error) {
+	if _, err := project.DecideSetMark(marking.Record{}, mark, label, feedback); err != nil {
 		return Graded{}, err // the request's own faults first
 	}
 	if err := s.requireRole(ctx, studentID, events.RoleStudent, "student"); err != nil {
@@ -98,10 +98,10 @@ func (s *Service) Grade(ctx context.Context, meta commands.Meta, studentID, proj
 		return Graded{}, err
 	}
 	if onProject {
-		res, err := project.Decider.Execute(ctx, s.X, placed.ProjectID, project.SetMark{Mark: mark, Feedback: feedback, Placed: true}, meta)
+		res, err := project.Decider.Execute(ctx, s.X, placed.ProjectID, project.SetMark{Mark: mark, Label: label, Feedback: feedback, Placed: true}, meta)
 		return Graded{ProjectID: placed.ProjectID, Marking: res.State.Marking, Version: res.Version, Changed: res.Commit != nil}, err
 	}
-	res, err := StudentDecider.Execute(ctx, s.X, StudentStreamID(studentID), SetRecordMark{Mark: mark, Feedback: feedback}, meta)
+	res, err := StudentDecider.Execute(ctx, s.X, StudentStreamID(studentID), SetRecordMark{Mark: mark, Label: label, Feedback: feedback}, meta)
 	return Graded{Marking: res.State.Marking, Version: res.Version, Changed: res.Commit != nil}, err
 }
 

@@ -97,6 +97,7 @@ type SetPreferences struct{ SupervisorIDs []string }
 // student's record.
 type SetRecordMark struct {
 	Mark     int
+	Label    string // the grade in words instead of Mark (see events.MarkSet)
 	Feedback string
 }
 
@@ -144,7 +145,7 @@ func (c SetPreferences) decide(s Student) ([]events.Data, error) {
 }
 
 func (c SetRecordMark) decide(s Student) ([]events.Data, error) {
-	return project.DecideSetMark(s.Marking, c.Mark, c.Feedback)
+	return project.DecideSetMark(s.Marking, c.Mark, c.Label, c.Feedback)
 }
 
 func (c ReleaseRecordMark) decide(s Student) ([]events.Data, error) {

@@ -54,11 +54,13 @@ type Pair struct {
 	StudentEmail, StaffEmail string
 }
 
-// Grade is a row of a final-grades file.
+// Grade is a row of a final-grades file: a mark, or a grade in words
+// (Label, with Grade 0).
 type Grade struct {
 	Line         int
 	StudentEmail string
 	Grade        int
+	Label        string
 	Feedback     string
 }
 
@@ -383,7 +385,7 @@ func (im *Importer) grade(ctx context.Context, meta commands.Meta, g Grade, rele
 	if err != nil {
 		return unchanged, err
 	}
-	res, err := im.Cohort.Grade(ctx, meta, student, "", g.Grade, g.Feedback)
+	res, err := im.Cohort.Grade(ctx, meta, student, "", g.Grade, g.Label, g.Feedback)
 	if err != nil {
 		return unchanged, err
 	}

@@ -1,7 +1,9 @@
 package project
 
 import (
+	"regexp"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/capstone-pms/capstone/commands"
@@ -33,6 +35,7 @@ type Moderate struct {
 // SetMark is an agreed mark the coordinator sets directly (a grade).
 type SetMark struct {
 	Mark     int
+	Label    string // the grade in words instead of Mark (see events.MarkSet)
 	Feedback string
 	Placed   bool // as in SubmitMark
 }
@@ -45,6 +48,9 @@ const (
 	MaxMark          = 100
 	MaxFeedback      = 5000
 	MaxModeratorNote = 4000
+	// MaxLabel bounds a grade given in words: a grade ("Distinction",
+	// "B+"), not a sentence.
+	MaxLabel = 20
 )
 
 // Refusals of marking.
@@ -149,23 +155,51 @@ func (c SetMark) decide(s State) ([]events.Data, error) {
 	if err := s.markable(c.Placed); err != nil {
 		return nil, err
 	}
-	return DecideSetMark(s.Marking, c.Mark, c.Feedback)
+	return DecideSetMark(s.Marking, c.Mark, c.Label, c.Feedback)
 }
 
 // DecideSetMark decides an agreed mark the coordinator sets on a record (a
 // project's or a student's): it replaces whatever the markers did, and an
 // earlier agreed mark, even a released one (released again by the next
 // release). The same mark with the same feedback changes nothing, so an
-// import of the final-grades export changes nothing.
-func DecideSetMark(r marking.Record, mark int, feedback string) ([]events.Data, error) {
-	feedback = strings.TrimSpace(feedback)
+// import of the final-grades export changes nothing. A grade given in words
+// (label) stands for the mark, which must then be 0.
+func DecideSetMark(r marking.Record, mark int, label, feedback string) ([]events.Data, error) {
+	feedback, label = strings.TrimSpace(feedback), strings.TrimSpace(label)
 	if err := validateMark("grade", mark, "feedback", feedback, MaxFeedback); err != nil {
 		return nil, err
 	}
-	if r.Agreed != nil && r.Agreed.Mark == mark && r.FinalFeedback() == feedback {
+	if err := validateLabel(mark, label); err != nil {
+		return nil, err
+	}
+	if r.Agreed != nil && r.Agreed.Mark == mark && r.Agreed.Label == label && r.FinalFeedback() == feedback {
 		return nil, nil
 	}
-	return []events.Data{&events.MarkSet{Mark: mark, Feedback: feedback}}, nil
+	return []events.Data{&events.MarkSet{Mark: mark, Label: label, Feedback: feedback}}, nil
+}
+
+// numeric is a number written out (a mark, perhaps with decimals).
+var numeric = regexp.MustCompile(`^[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)$`)
+
+// validateLabel checks a grade given in words (A, Pass, 2:1): short text
+// that is not a number (a number is a mark), with no mark beside it.
+func validateLabel(mark int, label string) error {
+	msg := ""
+	switch {
+	case label == "":
+		return nil
+	case strings.IndexFunc(label, unicode.IsControl) >= 0:
+		msg = "has a control character"
+	case utf8.RuneCountInString(label) > MaxLabel:
+		msg = "is longer than " + itoa(MaxLabel) + " characters"
+	case numeric.MatchString(label):
+		msg = "is a number: give it as a mark from 0 to 100"
+	case mark != 0:
+		msg = "is given both as a mark and in words"
+	default:
+		return nil
+	}
+	return commands.Invalid(commands.FieldError{Field: "grade", Message: msg})
 }
 
 // DecideRelease decides the release of a record's agreed mark: refused

@@ -153,6 +153,30 @@ func TestDecideSetMark(t *testing.T) {
 	})
 }
 
+// TestDecideSetMarkInWords: a grade the coordinator gives in words stands
+// for the mark; it is short text that is not a number, given alone.
+func TestDecideSetMarkInWords(t *testing.T) {
+	agreed := then(accepted, supMark(64, "Good"), exaMark(67, "Fine"), &events.MarksAgreed{Mark: 66, Threshold: 10})
+	label := func(mark int, label, feedback string) project.SetMark {
+		return project.SetMark{Mark: mark, Label: label, Feedback: feedback, Placed: true}
+	}
+	run(t, []decideCase{
+		{Name: "a letter", Given: accepted, When: label(0, " A ", "Well done"), Then: []events.Data{&events.MarkSet{Label: "A", Feedback: "Well done"}}},
+		{Name: "a class with digits", Given: accepted, When: label(0, "2:1", ""), Then: []events.Data{&events.MarkSet{Label: "2:1"}}},
+		{Name: "over the markers' agreed mark", Given: agreed, When: label(0, "Pass", ""), Then: []events.Data{&events.MarkSet{Label: "Pass"}}},
+		{Name: "the same words again change nothing", Given: then(accepted, &events.MarkSet{Label: "Pass", Feedback: "Ok"}), When: label(0, "Pass", "Ok")},
+		{Name: "other words over words", Given: then(accepted, &events.MarkSet{Label: "Pass"}), When: label(0, "Merit", ""),
+			Then: []events.Data{&events.MarkSet{Label: "Merit"}}},
+		{Name: "a mark over words", Given: then(accepted, &events.MarkSet{Label: "Pass"}), When: label(55, "", ""),
+			Then: []events.Data{&events.MarkSet{Mark: 55}}},
+		{Name: "a number in words", Given: accepted, When: label(0, "72.5", ""), Err: errInvalid, Fields: []string{"grade"}},
+		{Name: "a whole number in words", Given: accepted, When: label(0, "72", ""), Err: errInvalid, Fields: []string{"grade"}},
+		{Name: "words and a mark", Given: accepted, When: label(60, "B", ""), Err: errInvalid, Fields: []string{"grade"}},
+		{Name: "a sentence", Given: accepted, When: label(0, "Excellent work all round", ""), Err: errInvalid, Fields: []string{"grade"}},
+		{Name: "a control character", Given: accepted, When: label(0, "A\x00", ""), Err: errInvalid, Fields: []string{"grade"}},
+	})
+}
+
 func TestDecideReleaseMark(t *testing.T) {
 	supIn := then(accepted, supMark(64, "Good"))
 	agreed := then(supIn, exaMark(67, "Fine"), &events.MarksAgreed{Mark: 66, Threshold: 10})
@@ -166,6 +190,8 @@ func TestDecideReleaseMark(t *testing.T) {
 			Then: []events.Data{&events.MarkReleased{ReleaseID: "r2", Mark: 71, SupervisorFeedback: "Good"}}},
 		{Name: "a mark the coordinator set, with their feedback", Given: then(accepted, &events.MarkSet{Mark: 72, Feedback: "Solid"}), When: release,
 			Then: []events.Data{&events.MarkReleased{ReleaseID: "r2", Mark: 72, Feedback: "Solid"}}},
+		{Name: "a mark the coordinator gave in words", Given: then(accepted, &events.MarkSet{Label: "Pass", Feedback: "Solid"}), When: release,
+			Then: []events.Data{&events.MarkReleased{ReleaseID: "r2", Label: "Pass", Feedback: "Solid"}}},
 		{Name: "a released mark again changes nothing", Given: released, When: release},
 		{Name: "a mark changed after its release is released again", Given: then(released, &events.MarkSet{Mark: 70, Feedback: "Raised"}), When: release,
 			Then: []events.Data{&events.MarkReleased{ReleaseID: "r2", Mark: 70, Feedback: "Raised"}}},

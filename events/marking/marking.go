@@ -10,6 +10,7 @@ package marking
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,8 +57,11 @@ type Outcome struct {
 	// Comment is the moderator's (Via moderation).
 	Comment string `json:"comment,omitempty" bson:"comment,omitempty"`
 	// Feedback is the coordinator's (Via coordinator), released with the mark.
-	Feedback string    `json:"feedback,omitempty" bson:"feedback,omitempty"`
-	At       time.Time `json:"at" bson:"at"`
+	Feedback string `json:"feedback,omitempty" bson:"feedback,omitempty"`
+	// Label is the grade when the coordinator gave it in words (Via
+	// coordinator); Mark is then 0 and means nothing.
+	Label string    `json:"label,omitempty" bson:"label,omitempty"`
+	At    time.Time `json:"at" bson:"at"`
 }
 
 // Release is what the student was shown.
@@ -67,7 +71,21 @@ type Release struct {
 	SupervisorFeedback string    `json:"supervisor_feedback,omitempty" bson:"supervisor_feedback,omitempty"`
 	ExaminerFeedback   string    `json:"examiner_feedback,omitempty" bson:"examiner_feedback,omitempty"`
 	Feedback           string    `json:"feedback,omitempty" bson:"feedback,omitempty"`
+	Label              string    `json:"label,omitempty" bson:"label,omitempty"` // as Outcome's
 	At                 time.Time `json:"at" bson:"at"`
+}
+
+// Grade is the agreed grade as one text: the label, or the mark.
+func (o Outcome) Grade() string { return gradeText(o.Mark, o.Label) }
+
+// Grade is the released grade as one text: the label, or the mark.
+func (r Release) Grade() string { return gradeText(r.Mark, r.Label) }
+
+func gradeText(mark int, label string) string {
+	if label != "" {
+		return label
+	}
+	return strconv.Itoa(mark)
 }
 
 // Record is a marking. Its parts are never changed in place (a fold makes
@@ -184,7 +202,7 @@ func (r Record) ToRelease(releaseID string) events.MarkReleased {
 	}
 	out.Mark = r.Agreed.Mark
 	if r.Agreed.Via == events.AgreedByCoordinator {
-		out.Feedback = r.Agreed.Feedback
+		out.Feedback, out.Label = r.Agreed.Feedback, r.Agreed.Label
 		return out
 	}
 	out.SupervisorFeedback, out.ExaminerFeedback = feedbackOf(r.Supervisor), feedbackOf(r.Examiner)
@@ -211,11 +229,11 @@ func Apply(r Record, e events.Envelope) Record {
 		r.Agreed = &Outcome{Mark: d.Mark, Via: events.AgreedByModeration, Comment: d.Comment, At: e.RecordedAt}
 		r.Current = false
 	case *events.MarkSet:
-		r.Agreed = &Outcome{Mark: d.Mark, Via: events.AgreedByCoordinator, Feedback: d.Feedback, At: e.RecordedAt}
+		r.Agreed = &Outcome{Mark: d.Mark, Via: events.AgreedByCoordinator, Feedback: d.Feedback, Label: d.Label, At: e.RecordedAt}
 		r.Current = false
 	case *events.MarkReleased:
 		r.Released = &Release{ReleaseID: d.ReleaseID, Mark: d.Mark, SupervisorFeedback: d.SupervisorFeedback,
-			ExaminerFeedback: d.ExaminerFeedback, Feedback: d.Feedback, At: e.RecordedAt}
+			ExaminerFeedback: d.ExaminerFeedback, Feedback: d.Feedback, Label: d.Label, At: e.RecordedAt}
 		r.Current = true
 	case *events.GradeRecorded:
 		// A grade from before marking existed: the coordinator's mark, which

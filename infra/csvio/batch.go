@@ -21,7 +21,7 @@ func (f File) Batch() imports.Batch {
 		b.Pairs = append(b.Pairs, imports.Pair{Line: a.Line, StudentEmail: a.StudentEmail, StaffEmail: a.StaffEmail})
 	}
 	for _, g := range f.Grades {
-		b.Grades = append(b.Grades, imports.Grade{Line: g.Line, StudentEmail: g.StudentEmail, Grade: g.Grade, Feedback: g.Feedback})
+		b.Grades = append(b.Grades, imports.Grade{Line: g.Line, StudentEmail: g.StudentEmail, Grade: g.Grade, Label: g.Label, Feedback: g.Feedback})
 	}
 	for _, p := range f.Preferences {
 		b.Preferences = append(b.Preferences, imports.Preference{Line: p.Line, StudentEmail: p.StudentEmail, Choices: p.Choices})

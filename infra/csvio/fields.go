@@ -152,6 +152,18 @@ func (r *row) number(col string, max int) (int, bool) {
 	return n, true
 }
 
+// finalGrade reads a final grade: a whole number from 0 to 100 (a mark), or
+// else a grade in words (a label), which is passed on as it is for the
+// import to judge.
+func (r *row) finalGrade(col string) (int, string) {
+	v := r.value(col)
+	if v == "" || strings.TrimLeft(v, "+-0123456789") == "" {
+		n, _ := r.number(col, maxGrade)
+		return n, ""
+	}
+	return 0, v
+}
+
 // validEmail accepts a bare address (no display name, no angle brackets, no
 // domain literal) whose domain has a dot, which rules out the local-only
 // and typo'd addresses that would never receive mail.

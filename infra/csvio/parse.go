@@ -89,7 +89,11 @@ type Grade struct {
 	Line                                   int
 	StudentCode, StudentEmail, StudentName string
 	Grade                                  int
-	Feedback                               string
+	// Label is a grade given in words (A, Pass, 2:1) instead of a mark:
+	// a Final Grade cell that is not a whole number. Grade is then 0. Its
+	// rules are the grade's (the import checks them).
+	Label    string
+	Feedback string
 }
 
 // Preference is a row of a preferences file: a student's supervisor choices,

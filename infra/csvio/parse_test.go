@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
 // samples are copies of the original system's files (testdata/README.md).
@@ -194,6 +195,43 @@ func TestQuotedFieldsAndPhysicalLineNumbers(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, f); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestGradesInWords: a Final Grade that is a whole number is a mark, to be
+// within 0 to 100; anything else is a grade in words, handed on as written
+// (the import judges it), and written back where the mark would be.
+func TestGradesInWords(t *testing.T) {
+	in := "Student Id,Student Email,Student Name,Final Grade,Feedback\n" +
+		"S1,a@x.ac.uk,A,72,ok\n" +
+		"S2,b@x.ac.uk,B,Pass,ok\n" +
+		"S3,c@x.ac.uk,C,2:1,ok\n" +
+		"S4,d@x.ac.uk,D,101,ok\n" +
+		"S5,e@x.ac.uk,E,72.5,ok\n" +
+		"S6,f@x.ac.uk,F,'=A+,ok\n"
+	f := mustParse(t, KindFinalGrades, in)
+	got := map[string]Grade{}
+	for _, g := range f.Grades {
+		got[g.StudentCode] = g
+	}
+	for code, want := range map[string]struct {
+		grade int
+		label string
+	}{"S1": {72, ""}, "S2": {0, "Pass"}, "S3": {0, "2:1"}, "S5": {0, "72.5"}, "S6": {0, "=A+"}} {
+		if g, ok := got[code]; !ok || g.Grade != want.grade || g.Label != want.label {
+			t.Errorf("%s: %+v, want grade %d label %q", code, g, want.grade, want.label)
+		}
+	}
+	if len(f.Errors) != 1 || f.Errors[0].Line != 5 || !strings.Contains(f.Errors[0].Message, "0 to 100") {
+		t.Errorf("errors: %v", f.Errors)
+	}
+	var out strings.Builder
+	if err := WriteGrades(&out, f.Grades); err != nil {
+		t.Fatal(err)
+	}
+	back := mustParse(t, KindFinalGrades, out.String())
+	if diff := cmp.Diff(f.Grades, back.Grades, cmpopts.IgnoreFields(Grade{}, "Line")); diff != "" {
+		t.Errorf("written and read back (-before +after):\n%s", diff)
 	}
 }
 

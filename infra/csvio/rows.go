@@ -142,7 +142,7 @@ func (p *parser) grade(r *row) {
 		StudentEmail: r.email(colStudentEmail, true),
 		StudentName:  r.name(colStudentName),
 	}
-	g.Grade, _ = r.number(colFinalGrade, maxGrade)
+	g.Grade, g.Label = r.finalGrade(colFinalGrade)
 	g.Feedback = r.feedback(colFeedback)
 	p.claim(r, colStudentEmail, g.StudentEmail)
 	if len(r.problems) == 0 {

@@ -28,7 +28,7 @@ func WriteAssignments(w io.Writer, kind Kind, rows []Assignment) error {
 func WriteGrades(w io.Writer, rows []Grade) error {
 	return write(w, KindFinalGrades, len(rows), func(i int) []string {
 		g := rows[i]
-		return []string{g.StudentCode, g.StudentEmail, g.StudentName, strconv.Itoa(g.Grade), g.Feedback}
+		return []string{g.StudentCode, g.StudentEmail, g.StudentName, gradeCell(g.Grade, g.Label), g.Feedback}
 	})
 }
 
@@ -52,6 +52,9 @@ type Marks struct {
 	AgreedMark                             *int
 	AgreedBy, ModerationComment, Feedback  string
 	ReleasedMark                           *int
+	// AgreedLabel and ReleasedLabel are grades given in words, written
+	// in the place of their marks.
+	AgreedLabel, ReleasedLabel string
 }
 
 // WriteMarks writes the marks export, every cell escaped as in the other
@@ -61,7 +64,8 @@ func WriteMarks(w io.Writer, rows []Marks) error {
 		m := rows[i]
 		return []string{m.StudentCode, m.StudentEmail, m.StudentName, m.ProjectID, m.ProjectTitle, m.State,
 			m.SupervisorEmail, optInt(m.SupervisorMark), m.SupervisorFeedback, m.ExaminerEmail, optInt(m.ExaminerMark),
-			m.ExaminerFeedback, optInt(m.AgreedMark), m.AgreedBy, m.ModerationComment, m.Feedback, optInt(m.ReleasedMark)}
+			m.ExaminerFeedback, optGrade(m.AgreedMark, m.AgreedLabel), m.AgreedBy, m.ModerationComment, m.Feedback,
+			optGrade(m.ReleasedMark, m.ReleasedLabel)}
 	})
 }
 
@@ -70,6 +74,22 @@ func optInt(n *int) string {
 		return ""
 	}
 	return strconv.Itoa(*n)
+}
+
+// gradeCell is a final grade's cell: its words, or its mark.
+func gradeCell(mark int, label string) string {
+	if label != "" {
+		return label
+	}
+	return strconv.Itoa(mark)
+}
+
+// optGrade is gradeCell for a grade that may not be given.
+func optGrade(mark *int, label string) string {
+	if label != "" || mark == nil {
+		return label
+	}
+	return gradeCell(*mark, "")
 }
 
 // write emits kind's header and n rows, escaping every cell.
