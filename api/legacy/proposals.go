@@ -9,7 +9,6 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/capstone-pms/capstone/api"
-	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/project"
 	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/events"
@@ -105,20 +104,12 @@ func (s *Server) postProposal(w http.ResponseWriter, r *http.Request, a events.A
 	if err != nil {
 		return err
 	}
-	if !storedHere(r, res.State.ID) {
+	if res.Replayed { // the create found the proposal another request made
 		return errProposalExists
 	}
 	writeJSON(w, http.StatusOK, proposalForm{Title: res.State.Title, Aim: res.State.Aim, Rationale: res.State.Rationale,
 		Status: statusNames[res.State.Status]})
 	return nil
-}
-
-// storedHere reports whether the request stored a commit of the stream:
-// a create under a fixed id that finds the stream made by another request
-// answers that request's outcome, and stores nothing.
-func storedHere(r *http.Request, streamID string) bool {
-	writes := commands.WritesIn(r.Context())
-	return writes != nil && slices.ContainsFunc(writes.Commits(), func(c events.Commit) bool { return c.StreamID == streamID })
 }
 
 // pending is a proposal waiting for the caller's decision, as the
