@@ -1,10 +1,17 @@
 package mongo_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
 )
@@ -78,4 +85,156 @@ func TestIdempotencyBeginRacesInANewMinute(t *testing.T) {
 			}
 		}
 	}
+}
+
+// monitoredIdempotency is the store in db through a client that counts the
+// find commands sent.
+func monitoredIdempotency(t *testing.T, db string) (*imongo.Idempotency, *atomic.Int64) {
+	t.Helper()
+	var finds atomic.Int64
+	monitor := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
+		if e.CommandName == "find" {
+			finds.Add(1)
+		}
+	}}
+	mc, err := mongo.Connect(options.Client().ApplyURI(storeURI).SetMonitor(monitor))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mc.Disconnect(context.Background()) })
+	return imongo.NewIdempotency(mc.Database(db)), &finds
+}
+
+// TestIdempotencySweepReadsWhatThereIs: a sweep reads the index of journals
+// and the journals that have come of age, nothing else: two reads on a
+// fresh store (not one per minute of the week before), two after a week
+// with nothing bound, and one more per minute of keys that expires.
+func TestIdempotencySweepReadsWhatThereIs(t *testing.T) {
+	ctx := testCtx(t)
+	s, finds := monitoredIdempotency(t, newDB(t).Name())
+	ttl := 24 * time.Hour
+	t0 := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	sweep := func(now time.Time) int64 {
+		t.Helper()
+		finds.Store(0)
+		if _, err := s.Expire(ctx, now, ttl); err != nil {
+			t.Fatal(err)
+		}
+		return finds.Load()
+	}
+	if n := sweep(t0); n > 2 {
+		t.Fatalf("the first sweep of a fresh store sent %d reads, want at most 2", n)
+	}
+	minutes := map[time.Time]bool{}
+	for i := range 30 {
+		at := t0.Add(time.Duration(rand.Int64N(int64(48 * time.Hour))))
+		minutes[at.Truncate(time.Minute)] = true
+		if _, _, err := s.Begin(ctx, fmt.Sprint("r", i), imongo.IdempotencyRecord{RequestHash: "h", StartedAt: at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	swept := t0
+	for _, hours := range []int{20, 30, 50, 80, 80 + 7*24} {
+		now := t0.Add(time.Duration(hours) * time.Hour)
+		due := 0
+		for m := range minutes {
+			if m.After(swept.Add(-ttl).Truncate(time.Minute)) && !m.After(now.Add(-ttl).Truncate(time.Minute)) {
+				due++
+			}
+		}
+		if n := sweep(now); n != int64(2+due) {
+			t.Errorf("the sweep at %d h sent %d reads, want 2 and one per minute of keys that expires (%d)", hours, n, due)
+		}
+		swept = now
+	}
+}
+
+// TestIdempotencyRetriedKeyKeptItsTime: a key retried a while after it was
+// bound is listed in the journal of the retry too; once it expired and was
+// bound afresh, the retry's journal coming of age must not delete the new
+// binding before its own time.
+func TestIdempotencyRetriedKeyKeptItsTime(t *testing.T) {
+	ctx := testCtx(t)
+	s := imongo.NewIdempotency(newDB(t))
+	ttl := 24 * time.Hour
+	t0 := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	begin := func(at time.Time, stream string) (imongo.IdempotencyRecord, bool) {
+		t.Helper()
+		rec, fresh, err := s.Begin(ctx, "retried", imongo.IdempotencyRecord{RequestHash: "h", StreamID: stream, StartedAt: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec, fresh
+	}
+	begin(t0, "first")
+	if _, fresh := begin(t0.Add(2*time.Hour), "retry"); fresh {
+		t.Fatal("the retry was bound afresh")
+	}
+	if _, err := s.Expire(ctx, t0.Add(ttl+time.Minute), ttl); err != nil {
+		t.Fatal(err)
+	}
+	rebound := t0.Add(ttl + time.Hour)
+	if _, fresh := begin(rebound, "second"); !fresh {
+		t.Fatal("the expired key was not bound afresh")
+	}
+	if _, err := s.Expire(ctx, t0.Add(2*time.Hour+ttl+time.Minute), ttl); err != nil { // the retry's minute comes of age
+		t.Fatal(err)
+	}
+	if rec, fresh := begin(rebound.Add(time.Hour), "third"); fresh || rec.StreamID != "second" {
+		t.Fatalf("the second binding was deleted an hour after it was made: fresh %v, %+v", fresh, rec)
+	}
+}
+
+// TestIdempotencyUnlistedJournals: the journals of a version that kept no
+// index (a cursor, and journals by minute) are swept by walking on from its
+// cursor, over the journals written until one ttl past the index's start,
+// and the cursor goes once they came of age.
+func TestIdempotencyUnlistedJournals(t *testing.T) {
+	ctx := testCtx(t)
+	db := newDB(t)
+	coll := db.Collection(imongo.CollIdempotency)
+	ttl := 24 * time.Hour
+	t0 := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	journal := func(at time.Time) string { return "expiry:" + at.UTC().Format("200601021504") }
+	old := t0.Add(-3 * time.Hour)
+	if _, err := coll.InsertMany(ctx, []any{
+		bson.D{{Key: "_id", Value: "expiry-cursor"}, {Key: "minute", Value: old.Add(-ttl - time.Hour)}},
+		bson.D{{Key: "_id", Value: journal(old)}, {Key: "keys", Value: bson.A{"unlisted"}}},
+		bson.D{{Key: "_id", Value: "unlisted"}, {Key: "request_hash", Value: "h"}, {Key: "done", Value: false}, {Key: "started_at", Value: old}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s := imongo.NewIdempotency(db)
+	if _, fresh, err := s.Begin(ctx, "listed", imongo.IdempotencyRecord{RequestHash: "h", StartedAt: t0}); err != nil || !fresh {
+		t.Fatalf("bind: %v %v", fresh, err)
+	}
+	if n, err := s.Expire(ctx, old.Add(ttl+time.Minute), ttl); err != nil || n != 1 {
+		t.Fatalf("the sweep that reaches the unlisted journal deleted %d keys (%v), want 1", n, err)
+	}
+	if n := countID(t, coll, "expiry-cursor"); n != 1 {
+		t.Fatal("the cursor went before the index had run a ttl")
+	}
+	if n, err := s.Expire(ctx, t0.Add(ttl+time.Minute), ttl); err != nil || n != 1 {
+		t.Fatalf("the sweep of the listed key deleted %d keys (%v), want 1", n, err)
+	}
+	// Journals an old process wrote in the index's first ttl come of age a
+	// ttl later: the walk goes on until then.
+	if n := countID(t, coll, "expiry-cursor"); n != 1 {
+		t.Fatal("the cursor went before the journals of the index's first ttl came of age")
+	}
+	if _, err := s.Expire(ctx, t0.Add(2*ttl+time.Minute), ttl); err != nil {
+		t.Fatal(err)
+	}
+	if n := countID(t, coll, "expiry-cursor"); n != 0 {
+		t.Fatal("the cursor stayed once every journal an old process could have written came of age")
+	}
+}
+
+func countID(t *testing.T, coll *mongo.Collection, id string) int64 {
+	t.Helper()
+	n, err := coll.CountDocuments(testCtx(t), bson.D{{Key: "_id", Value: id}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
