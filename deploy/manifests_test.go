@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -284,13 +285,24 @@ func renderDecode(t testing.TB, tg target) *manifest {
 var goRuntimeEnv = []string{"GOMEMLIMIT"}
 
 // knownEnv is every environment variable the binary reads: the keys passed
-// to env(...), envOr(env, ...) and envBool(env, ...) in
-// infra/config/config.go, and those of the Go runtime.
+// to env(...), envOr(env, ...) and envBool(env, ...) in infra/config (its
+// files other than tests), and those of the Go runtime.
 func knownEnv(t testing.TB) map[string]bool {
 	t.Helper()
-	src, err := os.ReadFile(configGo)
-	if err != nil {
-		t.Fatal(err)
+	files, err := filepath.Glob(filepath.Join(filepath.Dir(configGo), "*.go"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("the settings' sources beside %s: %v", configGo, err)
+	}
+	var src []byte
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
 	}
 	names := envNamesIn(string(src))
 	for _, must := range []string{"CAPSTONE_COMPONENTS", "CAPSTONE_ADDR", "MONGODB_URI", "MONGO_CREDS", "CAPSTONE_JWT_SECRET",
