@@ -52,15 +52,6 @@ func meta(r *http.Request, a events.Actor) commands.Meta {
 	return commands.Meta{Actor: a, CorrelationID: RequestID(r.Context()), NewID: newID(r.Context())}
 }
 
-// writeMeta is meta plus the version the caller last saw (If-Match), for a
-// write to an existing resource.
-func writeMeta(r *http.Request, a events.Actor) (commands.Meta, error) {
-	m := meta(r, a)
-	var err error
-	m.IfMatch, err = ifMatch(r)
-	return m, err
-}
-
 func (s *Server) authRoutes(r *mux.Router) {
 	r.HandleFunc("/v1/auth/sign-in", s.signIn).Methods(http.MethodPost)
 	r.HandleFunc("/v1/me", s.authed(s.reads(s.getMe, readsFromStore))).Methods(http.MethodGet)

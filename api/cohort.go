@@ -117,11 +117,11 @@ func (s *Server) putSupervisorProfile(w http.ResponseWriter, r *http.Request, a 
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	m, err := writeMeta(r, a)
+	expect, err := ifMatch(r)
 	if err != nil {
 		return err
 	}
-	res, err := s.Cohort.UpdateProfile(r.Context(), m, id, cohort.UpdateProfile{Areas: req.Areas, Info: req.Info, Ideas: req.ProjectIdeas}, req.Capacity)
+	res, err := s.Cohort.UpdateProfile(r.Context(), meta(r, a), id, expect, cohort.UpdateProfile{Areas: req.Areas, Info: req.Info, Ideas: req.ProjectIdeas}, req.Capacity)
 	if err != nil {
 		return err
 	}
@@ -184,11 +184,11 @@ func (s *Server) putPreferences(w http.ResponseWriter, r *http.Request, a actor)
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	m, err := writeMeta(r, a)
+	expect, err := ifMatch(r)
 	if err != nil {
 		return err
 	}
-	res, err := s.Cohort.SetPreferences(r.Context(), m, id, req.SupervisorIDs)
+	res, err := s.Cohort.SetPreferences(r.Context(), meta(r, a), id, expect, req.SupervisorIDs)
 	if err != nil {
 		return err
 	}
@@ -206,11 +206,11 @@ func (s *Server) submitProject(w http.ResponseWriter, r *http.Request, a actor) 
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	m, err := writeMeta(r, a)
+	expect, err := ifMatch(r)
 	if err != nil {
 		return err
 	}
-	res, err := s.Cohort.Submit(r.Context(), m, mux.Vars(r)["id"], req.SupervisorID)
+	res, err := s.Cohort.Submit(r.Context(), meta(r, a), mux.Vars(r)["id"], expect, req.SupervisorID)
 	if err != nil {
 		return err
 	}
@@ -232,11 +232,11 @@ func (s *Server) decideProject(w http.ResponseWriter, r *http.Request, a actor) 
 	if req.Decision != "accept" && req.Decision != "reject" {
 		return commands.Invalid(commands.FieldError{Field: "decision", Message: `must be "accept" or "reject"`})
 	}
-	m, err := writeMeta(r, a)
+	expect, err := ifMatch(r)
 	if err != nil {
 		return err
 	}
-	res, err := s.Cohort.Decide(r.Context(), m, mux.Vars(r)["id"], req.Decision == "accept", req.Comment)
+	res, err := s.Cohort.Decide(r.Context(), meta(r, a), mux.Vars(r)["id"], expect, req.Decision == "accept", req.Comment)
 	if err != nil {
 		return err
 	}

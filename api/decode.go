@@ -138,18 +138,20 @@ func jsonKind(k string) string {
 	return "a number"
 }
 
-// ifMatch reads an If-Match header ("3" or "\"3\""); nil when absent.
-func ifMatch(r *http.Request) (*int64, error) {
+// ifMatch reads an If-Match header ("3" or "\"3\""): the version the
+// caller expects the resource of the path at, for its use case to give to
+// that resource's stream alone; any version when absent.
+func ifMatch(r *http.Request) (commands.Expected, error) {
 	h := strings.TrimSpace(r.Header.Get("If-Match"))
 	if h == "" {
-		return nil, nil
+		return commands.AnyVersion, nil
 	}
 	h = strings.TrimPrefix(h, "W/")
 	v, err := strconv.ParseInt(strings.Trim(h, `"`), 10, 64)
 	if err != nil || v < 0 {
-		return nil, problem(http.StatusBadRequest, "invalid-if-match", `If-Match must be a version, as in "3"`)
+		return commands.AnyVersion, problem(http.StatusBadRequest, "invalid-if-match", `If-Match must be a version, as in "3"`)
 	}
-	return &v, nil
+	return commands.ExpectVersion(v), nil
 }
 
 // queryInt reads an optional non-negative integer query parameter.

@@ -127,8 +127,8 @@ type markRequest struct {
 // putMark takes a marker's mark (their supervisor or second examiner).
 func (s *Server) putMark(w http.ResponseWriter, r *http.Request, a actor) error {
 	var req markRequest
-	return s.markWrite(w, r, a, &req, &req.Mark, func(ctx context.Context, m commands.Meta, id string) (commands.Result[project.State], error) {
-		return s.Cohort.SubmitMark(ctx, m, id, *req.Mark, req.Feedback)
+	return s.markWrite(w, r, a, &req, &req.Mark, func(ctx context.Context, m commands.Meta, id string, expect commands.Expected) (commands.Result[project.State], error) {
+		return s.Cohort.SubmitMark(ctx, m, id, expect, *req.Mark, req.Feedback)
 	})
 }
 
@@ -140,26 +140,27 @@ type moderationRequest struct {
 // moderate sets the agreed mark of a project in moderation.
 func (s *Server) moderate(w http.ResponseWriter, r *http.Request, a actor) error {
 	var req moderationRequest
-	return s.markWrite(w, r, a, &req, &req.Mark, func(ctx context.Context, m commands.Meta, id string) (commands.Result[project.State], error) {
-		return s.Cohort.Moderate(ctx, m, id, *req.Mark, req.Comment)
+	return s.markWrite(w, r, a, &req, &req.Mark, func(ctx context.Context, m commands.Meta, id string, expect commands.Expected) (commands.Result[project.State], error) {
+		return s.Cohort.Moderate(ctx, m, id, expect, *req.Mark, req.Comment)
 	})
 }
 
 // markWrite decodes req, whose mark is required, runs a write on the
-// project of the path, and answers the project as the caller may see it.
+// project of the path (on the version If-Match names, if any), and answers
+// the project as the caller may see it.
 func (s *Server) markWrite(w http.ResponseWriter, r *http.Request, a actor, req any, mark **int,
-	write func(context.Context, commands.Meta, string) (commands.Result[project.State], error)) error {
+	write func(context.Context, commands.Meta, string, commands.Expected) (commands.Result[project.State], error)) error {
 	if err := decodeJSON(w, r, req); err != nil {
 		return err
 	}
 	if *mark == nil {
 		return commands.Invalid(commands.FieldError{Field: "mark", Message: "is required"})
 	}
-	m, err := writeMeta(r, a)
+	expect, err := ifMatch(r)
 	if err != nil {
 		return err
 	}
-	res, err := write(r.Context(), m, mux.Vars(r)["id"])
+	res, err := write(r.Context(), meta(r, a), mux.Vars(r)["id"], expect)
 	if err != nil {
 		return err
 	}

@@ -149,12 +149,12 @@ func (s *Server) editProject(w http.ResponseWriter, r *http.Request, a events.Ac
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	m, err := writeMeta(r, a)
+	expect, err := ifMatch(r)
 	if err != nil {
 		return err
 	}
-	cmd := project.Edit{By: a, Title: req.Title, Description: req.Description, Aim: req.Aim, Rationale: req.Rationale}
-	res, err := project.Decider.Execute(r.Context(), s.Commands, mux.Vars(r)["id"], cmd, m)
+	edit := project.Edit{By: a, Title: req.Title, Description: req.Description, Aim: req.Aim, Rationale: req.Rationale}
+	res, err := s.Cohort.EditProject(r.Context(), meta(r, a), mux.Vars(r)["id"], expect, edit)
 	if err != nil {
 		return err
 	}
@@ -164,11 +164,11 @@ func (s *Server) editProject(w http.ResponseWriter, r *http.Request, a events.Ac
 }
 
 func (s *Server) withdrawProject(w http.ResponseWriter, r *http.Request, a events.Actor) error {
-	m, err := writeMeta(r, a)
+	expect, err := ifMatch(r)
 	if err != nil {
 		return err
 	}
-	res, err := s.Cohort.Withdraw(r.Context(), m, mux.Vars(r)["id"])
+	res, err := s.Cohort.Withdraw(r.Context(), meta(r, a), mux.Vars(r)["id"], expect)
 	if err != nil {
 		return err
 	}

@@ -139,11 +139,11 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request, a events.Acto
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	m, err := writeMeta(r, a)
+	expect, err := ifMatch(r)
 	if err != nil {
 		return err
 	}
-	res, err := s.Users.Update(r.Context(), m, id, user.Update{Name: req.Name, Roles: req.Roles, Profile: req.Profile, NameOnly: !coordinator})
+	res, err := s.Users.Update(r.Context(), meta(r, a), id, expect, user.Update{Name: req.Name, Roles: req.Roles, Profile: req.Profile, NameOnly: !coordinator})
 	if err != nil {
 		return err
 	}
@@ -161,11 +161,11 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, a events.Act
 	if id == a.UserID {
 		return errDeleteSelf
 	}
-	m, err := writeMeta(r, a)
+	expect, err := ifMatch(r)
 	if err != nil {
 		return err
 	}
-	res, err := s.Users.Delete(r.Context(), m, id)
+	res, err := s.Users.Delete(r.Context(), meta(r, a), id, expect)
 	if err != nil {
 		return err
 	}

@@ -31,13 +31,12 @@ type Decider[S, C any] struct {
 	Retries int
 }
 
-// Meta is what a command carries besides its own fields.
+// Meta is what a command carries besides its own fields. The version a
+// client expects a stream at is not in it: it guards one stream, and is
+// given to that stream's write alone (Expected, ExecuteAt).
 type Meta struct {
 	Actor         events.Actor
 	CorrelationID string
-	// IfMatch, when set, is the version the caller last saw; if the stream has
-	// moved on, the command is refused with ErrPreconditionFailed.
-	IfMatch *int64
 	// NewID, when set, is the id a create gives the stream it makes instead
 	// of a fresh one: the id an idempotency key was bound to, so that every
 	// attempt of one request creates the same stream, and of attempts
@@ -76,8 +75,9 @@ type Executor struct {
 	Registry *events.Registry
 	Clock    func() time.Time
 	Log      *slog.Logger
-	// Retries is how often a command without If-Match is decided again after
-	// losing a race with another writer; with If-Match it is never retried.
+	// Retries is how often a command without an expected version is decided
+	// again after losing a race with another writer; with one (ExecuteAt)
+	// it is never retried.
 	Retries int
 	// Observe, when set, is told the outcome of every command (metrics).
 	Observe func(streamType string, outcome string, d time.Duration)
@@ -189,14 +189,22 @@ func (x *Executor) remember(streamID, schema string, state any, version, snapsho
 
 // Execute is the one command path: load, decide, append with the version that
 // was read, snapshot and publish. A command that loses a race is decided again
-// on the new state (unless it carries If-Match), so a rule is always checked
-// against the state it is stored on top of.
+// on the new state, so a rule is always checked against the state it is
+// stored on top of.
 //
 // It is a method of the decider, not a function, so that the command's type
 // is the aggregate's own command type: the compiler refuses a command of
 // another aggregate, and a command needs no conversion to be passed.
 func (d Decider[S, C]) Execute(ctx context.Context, x *Executor, streamID string, cmd C, meta Meta) (Result[S], error) {
-	return run(ctx, x, d, streamID, cmd, meta, false)
+	return run(ctx, x, d, streamID, cmd, meta, AnyVersion, false)
+}
+
+// ExecuteAt is Execute on the version the client expects the stream at
+// (If-Match): a stream that has moved on refuses the command with
+// ErrPreconditionFailed, and a lost race is refused the same way rather
+// than decided again, since the client decided on what it saw.
+func (d Decider[S, C]) ExecuteAt(ctx context.Context, x *Executor, streamID string, expect Expected, cmd C, meta Meta) (Result[S], error) {
+	return run(ctx, x, d, streamID, cmd, meta, expect, false)
 }
 
 // ExecuteNew is Execute on a stream the caller has just named (a fresh
@@ -205,25 +213,26 @@ func (d Decider[S, C]) Execute(ctx context.Context, x *Executor, streamID string
 // its first commit and the command is decided again on what is stored, as
 // Execute does with a stale cached state.
 func (d Decider[S, C]) ExecuteNew(ctx context.Context, x *Executor, streamID string, cmd C, meta Meta) (Result[S], error) {
-	return run(ctx, x, d, streamID, cmd, meta, true)
+	return run(ctx, x, d, streamID, cmd, meta, AnyVersion, true)
 }
 
-func run[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta, fresh bool) (Result[S], error) {
+func run[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta, expect Expected, fresh bool) (Result[S], error) {
 	start := x.Clock()
-	res, err := execute(ctx, x, d, streamID, cmd, meta, fresh)
+	res, err := execute(ctx, x, d, streamID, cmd, meta, expect, fresh)
 	if x.Observe != nil {
 		x.Observe(d.StreamType, outcome(err), x.Clock().Sub(start))
 	}
 	return res, err
 }
 
-func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta, fresh bool) (Result[S], error) {
+func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta, expect Expected, fresh bool) (Result[S], error) {
 	// The first decision is taken on the cached state, if any, without asking
 	// the store whether the stream moved on: if it did, the append collides
 	// with the commit id it would take (the next version is taken), and the
 	// command is decided again on the current state. An outcome that stores
-	// nothing (a refusal, a no-op, a stale If-Match) has no append to catch
-	// a stale state, so it is confirmed on the current state first.
+	// nothing (a refusal, a no-op, a version other than the one expected) has
+	// no append to catch a stale state, so it is confirmed on the current
+	// state first.
 	state, version, snapshotted, known := cached[S](x, d.Schema, streamID)
 	if fresh && !known {
 		state, version, snapshotted, known = d.Initial(streamID), 0, 0, true
@@ -236,7 +245,7 @@ func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], stream
 				return Result[S]{}, err
 			}
 		}
-		if meta.IfMatch != nil && *meta.IfMatch != version {
+		if !expect.Allows(version) {
 			if !current {
 				current = true
 				continue
@@ -260,9 +269,9 @@ func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], stream
 		}
 		err = x.append(ctx, commit)
 		if errors.Is(err, ErrConcurrentAppend) {
-			// With If-Match this is a refusal even from a stale cache: the
-			// stream is past the version the caller matched.
-			if meta.IfMatch != nil {
+			// With an expected version this is a refusal even from a stale
+			// cache: the stream is past the version the caller expected.
+			if expect != AnyVersion {
 				return Result[S]{}, ErrPreconditionFailed
 			}
 			if !current { // a stale cache, not a lost race

@@ -239,11 +239,8 @@ var meta = commands.Meta{
 	CorrelationID: "req-42",
 }
 
-func ifMatch(v int64) commands.Meta {
-	m := meta
-	m.IfMatch = &v
-	return m
-}
+// ifMatch is the version a client expects the stream at.
+func ifMatch(v int64) commands.Expected { return commands.ExpectVersion(v) }
 
 // seed appends commits of one event each, directly to the store.
 func (f *fixture) seed(t *testing.T, id string, by ...int) {
@@ -255,13 +252,13 @@ func (f *fixture) seed(t *testing.T, id string, by ...int) {
 	}
 }
 
-func (f *fixture) execute(id string, by []int, m commands.Meta) (commands.Result[counter], error) {
-	return counterDecider.Execute(context.Background(), f.x, id, add{By: by}, m)
+func (f *fixture) execute(id string, by []int, expect commands.Expected) (commands.Result[counter], error) {
+	return counterDecider.ExecuteAt(context.Background(), f.x, id, expect, add{By: by}, meta)
 }
 
 func TestExecuteAppendsOnEmptyStream(t *testing.T) {
 	f := newFixture(t)
-	res, err := f.execute("c1", []int{5}, meta)
+	res, err := f.execute("c1", []int{5}, commands.AnyVersion)
 	if err != nil {
 		t.Fatalf("Execute: %v", err)
 	}
@@ -286,10 +283,10 @@ func TestExecuteAppendsOnEmptyStream(t *testing.T) {
 
 func TestExecuteFillsEnvelopesWithConsecutiveVersions(t *testing.T) {
 	f := newFixture(t)
-	if _, err := f.execute("c1", []int{1}, meta); err != nil {
+	if _, err := f.execute("c1", []int{1}, commands.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
-	res, err := f.execute("c1", []int{2, 3, 4}, meta)
+	res, err := f.execute("c1", []int{2, 3, 4}, commands.AnyVersion)
 	if err != nil {
 		t.Fatalf("Execute: %v", err)
 	}
@@ -325,7 +322,7 @@ func TestExecuteNoOpAppendsNothing(t *testing.T) {
 	f := newFixture(t)
 	f.seed(t, "c1", 7)
 	appends, saves := f.store.appends, f.snaps.saves
-	res, err := f.execute("c1", nil, meta)
+	res, err := f.execute("c1", nil, commands.AnyVersion)
 	if err != nil {
 		t.Fatalf("Execute: %v", err)
 	}
@@ -340,7 +337,7 @@ func TestExecuteNoOpAppendsNothing(t *testing.T) {
 func TestExecuteDecideErrorStoresNothing(t *testing.T) {
 	f := newFixture(t)
 	f.seed(t, "c1", 7)
-	_, err := f.execute("c1", []int{1, -9}, meta)
+	_, err := f.execute("c1", []int{1, -9}, commands.AnyVersion)
 	if !errors.Is(err, errNegative) {
 		t.Fatalf("err = %v, want errNegative", err)
 	}
@@ -372,7 +369,7 @@ func TestExecuteRetriesALostRace(t *testing.T) {
 	f.seed(t, "c1", 1)
 	racing := &racingStore{memStore: f.store}
 	f.x.Store = racing
-	res, err := f.execute("c1", []int{5}, meta)
+	res, err := f.execute("c1", []int{5}, commands.AnyVersion)
 	if err != nil {
 		t.Fatalf("Execute: %v", err)
 	}
@@ -404,7 +401,7 @@ func TestExecuteConcurrentWritersAllSucceed(t *testing.T) {
 	for range writers {
 		wg.Go(func() {
 			<-start
-			_, err := f.execute("c1", []int{1}, meta)
+			_, err := f.execute("c1", []int{1}, commands.AnyVersion)
 			errs <- err
 		})
 	}
@@ -447,7 +444,7 @@ func TestExecuteRetriesExhausted(t *testing.T) {
 			f := newFixture(t)
 			racing := &racingStore{memStore: f.store, always: true}
 			f.x.Store, f.x.Retries = racing, retries
-			_, err := f.execute("c1", []int{5}, meta)
+			_, err := f.execute("c1", []int{5}, commands.AnyVersion)
 			if !errors.Is(err, commands.ErrVersionConflict) {
 				t.Fatalf("err = %v, want ErrVersionConflict", err)
 			}
@@ -523,7 +520,7 @@ func TestExecuteSavesSnapshot(t *testing.T) {
 	f := newFixture(t)
 	f.x.SnapshotEvery = 1
 	f.seed(t, "c1", 1)
-	res, err := f.execute("c1", []int{2, 3}, meta)
+	res, err := f.execute("c1", []int{2, 3}, commands.AnyVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -544,7 +541,7 @@ func TestExecuteSavesSnapshot(t *testing.T) {
 	// A process that has not cached the stream starts from the snapshot and reads nothing older.
 	f.x = f.coldExecutor()
 	f.store.froms = nil
-	if _, err := f.execute("c1", []int{4}, meta); err != nil {
+	if _, err := f.execute("c1", []int{4}, commands.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff([]int64{4}, f.store.froms); diff != "" {
@@ -558,14 +555,14 @@ func TestExecuteSnapshotsEveryN(t *testing.T) {
 	f := newFixture(t)
 	f.x.SnapshotEvery = 4
 	for i := range 3 {
-		if _, err := f.execute("c1", []int{i}, meta); err != nil {
+		if _, err := f.execute("c1", []int{i}, commands.AnyVersion); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if _, err := f.snaps.LoadSnapshot(context.Background(), "c1"); !errors.Is(err, commands.ErrNoSnapshot) {
 		t.Fatalf("snapshot before 4 versions: %v", err)
 	}
-	if _, err := f.execute("c1", []int{9}, meta); err != nil {
+	if _, err := f.execute("c1", []int{9}, commands.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
 	snap, err := f.snaps.LoadSnapshot(context.Background(), "c1")
@@ -578,7 +575,7 @@ func TestExecuteSnapshotsEveryN(t *testing.T) {
 // starting point; commits another process appended are folded before deciding.
 func TestExecuteCachedStateCatchesUp(t *testing.T) {
 	f := newFixture(t)
-	if _, err := f.execute("c1", []int{1}, meta); err != nil {
+	if _, err := f.execute("c1", []int{1}, commands.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
 	other := f.coldExecutor() // another API process on the same store
@@ -586,7 +583,7 @@ func TestExecuteCachedStateCatchesUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.store.froms = nil
-	res, err := f.execute("c1", []int{100}, meta)
+	res, err := f.execute("c1", []int{100}, commands.AnyVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -602,7 +599,7 @@ func TestExecuteCachedStateCatchesUp(t *testing.T) {
 // a command is decided on the cached state and costs one append, no read.
 func TestExecuteWarmStreamReadsNothing(t *testing.T) {
 	f := newFixture(t)
-	if _, err := f.execute("c1", []int{1}, meta); err != nil {
+	if _, err := f.execute("c1", []int{1}, commands.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
 	f.store.froms, f.store.appends = nil, 0
@@ -623,29 +620,29 @@ func TestExecuteStaleCacheIsNeverTrusted(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		by      []int
-		m       commands.Meta
+		expect  commands.Expected
 		wantErr error
 		version int64 // of the result
 		total   int
 	}{
 		// The cache says total 1 at version 1; the store has 1 + 990 at version 2.
-		{"accepted on the current state", []int{5}, meta, nil, 3, 996},
-		{"refused by a rule only the current state breaks", []int{20}, meta, errOverLimit, 0, 0},
-		{"accepted although the cached state breaks a rule", []int{-500}, meta, nil, 3, 491},
-		{"no-op answers the current version", nil, meta, nil, 2, 991},
+		{"accepted on the current state", []int{5}, commands.AnyVersion, nil, 3, 996},
+		{"refused by a rule only the current state breaks", []int{20}, commands.AnyVersion, errOverLimit, 0, 0},
+		{"accepted although the cached state breaks a rule", []int{-500}, commands.AnyVersion, nil, 3, 491},
+		{"no-op answers the current version", nil, commands.AnyVersion, nil, 2, 991},
 		{"If-Match of the current version", []int{5}, ifMatch(2), nil, 3, 996},
 		{"If-Match of the cached version", []int{5}, ifMatch(1), commands.ErrPreconditionFailed, 0, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
 			f.x.Retries = 0
-			if _, err := f.execute("c1", []int{1}, meta); err != nil {
+			if _, err := f.execute("c1", []int{1}, commands.AnyVersion); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := counterDecider.Execute(context.Background(), f.coldExecutor(), "c1", add{By: []int{990}}, meta); err != nil {
 				t.Fatal(err)
 			}
-			res, err := f.execute("c1", tc.by, tc.m)
+			res, err := f.execute("c1", tc.by, tc.expect)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
@@ -667,7 +664,7 @@ func TestExecuteWithoutSnapshotStore(t *testing.T) {
 	f := newFixture(t)
 	f.x.Snapshots = nil
 	f.seed(t, "c1", 1)
-	res, err := f.execute("c1", []int{2}, meta)
+	res, err := f.execute("c1", []int{2}, commands.AnyVersion)
 	if err != nil || res.Version != 2 || res.State.Total != 3 {
 		t.Errorf("Execute = %+v, %v; want total 3 at version 2", res, err)
 	}
@@ -675,7 +672,7 @@ func TestExecuteWithoutSnapshotStore(t *testing.T) {
 
 func TestExecutePublishesAfterAppend(t *testing.T) {
 	f := newFixture(t)
-	res, err := f.execute("c1", []int{5, 6}, meta)
+	res, err := f.execute("c1", []int{5, 6}, commands.AnyVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -692,7 +689,7 @@ func TestExecutePublisherErrorDoesNotFailTheCommand(t *testing.T) {
 	f.pub.err = errors.New("bus down")
 	var logged bytes.Buffer
 	f.x.Log = slog.New(slog.NewTextHandler(&logged, nil))
-	res, err := f.execute("c1", []int{5}, meta)
+	res, err := f.execute("c1", []int{5}, commands.AnyVersion)
 	if err != nil {
 		t.Fatalf("Execute: %v, want success: the commit is durable", err)
 	}
@@ -703,7 +700,7 @@ func TestExecutePublisherErrorDoesNotFailTheCommand(t *testing.T) {
 		t.Errorf("published %d, stored %d, version %d; want 1, 1, 1", len(f.pub.got), len(f.store.commits("c1")), res.Version)
 	}
 	f.x.Publisher = nil
-	if res, err := f.execute("c1", []int{1}, meta); err != nil || res.Version != 2 {
+	if res, err := f.execute("c1", []int{1}, commands.AnyVersion); err != nil || res.Version != 2 {
 		t.Errorf("without a publisher: %+v, %v", res, err)
 	}
 }
@@ -712,9 +709,9 @@ func TestExecuteObservesOutcomes(t *testing.T) {
 	f := newFixture(t)
 	var got []string
 	f.x.Observe = func(streamType, outcome string, _ time.Duration) { got = append(got, streamType+":"+outcome) }
-	_, _ = f.execute("c1", []int{1}, meta)
+	_, _ = f.execute("c1", []int{1}, commands.AnyVersion)
 	_, _ = f.execute("c1", []int{1}, ifMatch(0))
-	_, _ = f.execute("c1", []int{-5}, meta)
+	_, _ = f.execute("c1", []int{-5}, commands.AnyVersion)
 	if diff := cmp.Diff([]string{"counter:ok", "counter:precondition-failed", "counter:error"}, got); diff != "" {
 		t.Errorf("outcomes (-want +got):\n%s", diff)
 	}
@@ -723,7 +720,7 @@ func TestExecuteObservesOutcomes(t *testing.T) {
 func TestExecuteUnregisteredEventFails(t *testing.T) {
 	f := newFixture(t)
 	f.x.Registry = events.NewRegistry()
-	_, err := f.execute("c1", []int{1}, meta)
+	_, err := f.execute("c1", []int{1}, commands.AnyVersion)
 	if !errors.Is(err, events.ErrUnknownType) {
 		t.Errorf("err = %v, want ErrUnknownType", err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/capstone-pms/capstone/api"
+	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/project"
 	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/events"
@@ -191,7 +192,7 @@ func (s *Server) decideProposal(w http.ResponseWriter, r *http.Request, a events
 	if i < 0 {
 		return &api.Problem{Status: http.StatusBadRequest, Code: "not-found", Detail: "no pending proposal from " + email}
 	}
-	if _, err := s.API.Cohort.Decide(r.Context(), api.Meta(r, a), waiting[i].ProjectID, accept, req.Comment); err != nil {
+	if _, err := s.API.Cohort.Decide(r.Context(), api.Meta(r, a), waiting[i].ProjectID, commands.AnyVersion, accept, req.Comment); err != nil {
 		return err
 	}
 	s.API.AwaitWrites(r)

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/capstone-pms/capstone/api"
+	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/projections"
@@ -203,7 +204,7 @@ func (s *Server) postShortlist(w http.ResponseWriter, r *http.Request, a events.
 		}
 		ids = append(ids, d.ID)
 	}
-	if _, err := s.API.Cohort.SetPreferences(r.Context(), api.Meta(r, a), a.UserID, ids); err != nil {
+	if _, err := s.API.Cohort.SetPreferences(r.Context(), api.Meta(r, a), a.UserID, commands.AnyVersion, ids); err != nil {
 		return err
 	}
 	s.API.AwaitWrites(r)

@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/capstone-pms/capstone/api"
+	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/cohort"
 	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/events"
@@ -140,7 +141,7 @@ func (s *Server) putSupervisorInfo(w http.ResponseWriter, r *http.Request, a eve
 		return strings.TrimSpace(i.Title) == "" && strings.TrimSpace(i.Description) == ""
 	})
 	profile := cohort.UpdateProfile{Areas: strings.Split(req.Areas, ","), Info: req.Info, Ideas: ideas}
-	if _, err := s.API.Cohort.UpdateProfile(r.Context(), api.Meta(r, a), a.UserID, profile, nil); err != nil {
+	if _, err := s.API.Cohort.UpdateProfile(r.Context(), api.Meta(r, a), a.UserID, commands.AnyVersion, profile, nil); err != nil {
 		return err
 	}
 	s.API.AwaitWrites(r)

@@ -43,7 +43,7 @@ func TestLastCoordinatorStays(t *testing.T) {
 		a := s.createUser(t2, fmt.Sprintf("race-a%d@uni.example", round), "Race A", []string{"coordinator"}, "")
 		b := s.createUser(t2, fmt.Sprintf("race-b%d@uni.example", round), "Race B", []string{"coordinator"}, "")
 		// c2 steps down (a and b remain), so that a and b are the last two.
-		if _, err := s.app.Users.Update(ctx, meta, c2, user.Update{Roles: []string{"examiner"}}); err != nil {
+		if _, err := s.app.Users.Update(ctx, meta, c2, commands.AnyVersion, user.Update{Roles: []string{"examiner"}}); err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}
 		var wg sync.WaitGroup
@@ -53,9 +53,9 @@ func TestLastCoordinatorStays(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				if round%2 == 0 {
-					_, errs[i] = s.app.Users.Update(ctx, meta, target, user.Update{Roles: []string{"student"}})
+					_, errs[i] = s.app.Users.Update(ctx, meta, target, commands.AnyVersion, user.Update{Roles: []string{"student"}})
 				} else {
-					_, errs[i] = s.app.Users.Delete(ctx, meta, target)
+					_, errs[i] = s.app.Users.Delete(ctx, meta, target, commands.AnyVersion)
 				}
 			}()
 		}
@@ -80,12 +80,12 @@ func TestLastCoordinatorStays(t *testing.T) {
 		}
 		// The survivor hands over to c2 for the next round (who signs in
 		// again: losing the role ended their tokens).
-		if _, err := s.app.Users.Update(ctx, meta, c2, user.Update{Roles: []string{"coordinator"}}); err != nil {
+		if _, err := s.app.Users.Update(ctx, meta, c2, commands.AnyVersion, user.Update{Roles: []string{"coordinator"}}); err != nil {
 			t.Fatal(err)
 		}
 		t2 = s.signIn("second-coordinator@uni.example", miniPassword)
 		for _, id := range []string{a, b} {
-			if _, err := s.app.Users.Delete(ctx, meta, id); err != nil && !strings.Contains(err.Error(), "not-found") {
+			if _, err := s.app.Users.Delete(ctx, meta, id, commands.AnyVersion); err != nil && !strings.Contains(err.Error(), "not-found") {
 				t.Fatalf("round %d: clean up: %v", round, err)
 			}
 		}

@@ -91,7 +91,7 @@ func (a *App) demoMarking(ctx context.Context, meta commands.Meta) error {
 			return fmt.Errorf("demo project of %s: %w", d.student, err)
 		}
 		id := res.State.ID
-		if _, err := a.Cohort.Decide(ctx, as(sup), id, true, "Accepted for the demo."); err != nil {
+		if _, err := a.Cohort.Decide(ctx, as(sup), id, commands.AnyVersion, true, "Accepted for the demo."); err != nil {
 			return fmt.Errorf("demo project of %s: %w", d.student, err)
 		}
 		if _, err := a.Cohort.AssignExaminer(ctx, meta, student.UserID, examiner.UserID, id); err != nil {
@@ -102,15 +102,15 @@ func (a *App) demoMarking(ctx context.Context, meta commands.Meta) error {
 			run  func() error
 		}{
 			{d.supMark < 0, func() error {
-				_, err := a.Cohort.SubmitMark(ctx, as(sup), id, d.supMark, "The supervisor's feedback on "+d.title+".")
+				_, err := a.Cohort.SubmitMark(ctx, as(sup), id, commands.AnyVersion, d.supMark, "The supervisor's feedback on "+d.title+".")
 				return err
 			}},
 			{d.examMark < 0, func() error {
-				_, err := a.Cohort.SubmitMark(ctx, as(examiner), id, d.examMark, "The examiner's feedback on "+d.title+".")
+				_, err := a.Cohort.SubmitMark(ctx, as(examiner), id, commands.AnyVersion, d.examMark, "The examiner's feedback on "+d.title+".")
 				return err
 			}},
 			{d.moderated < 0, func() error {
-				_, err := a.Cohort.Moderate(ctx, meta, id, d.moderated, "Read by a third marker.")
+				_, err := a.Cohort.Moderate(ctx, meta, id, commands.AnyVersion, d.moderated, "Read by a third marker.")
 				return err
 			}},
 			{d.graded < 0, func() error {

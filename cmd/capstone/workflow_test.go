@@ -117,7 +117,7 @@ func TestCapacityUnderConcurrency(t *testing.T) {
 		if _, err := project.Decider.Execute(ctx, s.app.Exec, projects[i], project.Create{OwnerID: by.UserID, Fields: project.Fields{Title: "Race"}}, commands.Meta{Actor: by}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.app.Cohort.Submit(ctx, commands.Meta{Actor: by}, projects[i], sup); err != nil {
+		if _, err := s.app.Cohort.Submit(ctx, commands.Meta{Actor: by}, projects[i], commands.AnyVersion, sup); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -74,9 +74,7 @@ func (s *Service) Allocate(ctx context.Context, meta commands.Meta, candidates [
 		if opts.DryRun || len(run.Placements) == 0 {
 			return out, nil
 		}
-		m := meta
-		m.IfMatch = nil
-		_, err = Decider.Execute(ctx, s.X, events.CohortStreamID, ApplyRun{Run: run}, m)
+		_, err = Decider.Execute(ctx, s.X, events.CohortStreamID, ApplyRun{Run: run}, meta)
 		if errors.Is(err, ErrStaleRun) && attempt < 3 {
 			continue
 		}

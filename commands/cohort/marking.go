@@ -40,7 +40,7 @@ func (s *Service) placedProject(ctx context.Context, board State, projectID stri
 // read first and goes with the command, so the events of a second mark
 // record the threshold they were decided with (a threshold changed at that
 // moment applies to the next pair).
-func (s *Service) SubmitMark(ctx context.Context, meta commands.Meta, projectID string, mark int, feedback string) (commands.Result[project.State], error) {
+func (s *Service) SubmitMark(ctx context.Context, meta commands.Meta, projectID string, expect commands.Expected, mark int, feedback string) (commands.Result[project.State], error) {
 	board, _, err := s.Board(ctx)
 	if err != nil {
 		return commands.Result[project.State]{}, err
@@ -50,12 +50,12 @@ func (s *Service) SubmitMark(ctx context.Context, meta commands.Meta, projectID 
 		return commands.Result[project.State]{}, err
 	}
 	cmd := project.SubmitMark{By: meta.Actor, Mark: mark, Feedback: feedback, Threshold: board.Threshold(), Placed: placed}
-	return project.Decider.Execute(ctx, s.X, projectID, cmd, meta)
+	return project.Decider.ExecuteAt(ctx, s.X, projectID, expect, cmd, meta)
 }
 
 // Moderate sets the agreed mark of a project whose two marks are too far apart.
-func (s *Service) Moderate(ctx context.Context, meta commands.Meta, projectID string, mark int, comment string) (commands.Result[project.State], error) {
-	return project.Decider.Execute(ctx, s.X, projectID, project.Moderate{Mark: mark, Comment: comment}, meta)
+func (s *Service) Moderate(ctx context.Context, meta commands.Meta, projectID string, expect commands.Expected, mark int, comment string) (commands.Result[project.State], error) {
+	return project.Decider.ExecuteAt(ctx, s.X, projectID, expect, project.Moderate{Mark: mark, Comment: comment}, meta)
 }
 
 // Graded is where a coordinator's grade was recorded, and the marking there.
@@ -125,7 +125,6 @@ func (s *Service) markedOnProject(ctx context.Context, studentID, projectID stri
 
 // SetMarkingThreshold sets the cohort's marking threshold.
 func (s *Service) SetMarkingThreshold(ctx context.Context, meta commands.Meta, threshold int) (commands.Result[State], error) {
-	meta.IfMatch = nil
 	return Decider.Execute(ctx, s.X, events.CohortStreamID, SetMarkingThreshold{Threshold: threshold}, meta)
 }
 
@@ -163,7 +162,6 @@ const releaseParallel = 8
 // nothing twice. An explicit list is checked whole first: if any project
 // listed has no agreed mark (or does not exist), nothing is released.
 func (s *Service) ReleaseMarks(ctx context.Context, meta commands.Meta, projectIDs []string) (ReleaseOutcome, error) {
-	meta.IfMatch = nil
 	out := ReleaseOutcome{ReleaseID: uuid.Must(uuid.NewV7()).String()}
 	var targets []ReleasedMark
 	if projectIDs != nil {
@@ -217,7 +215,6 @@ func (s *Service) ReleaseMarks(ctx context.Context, meta commands.Meta, projectI
 // one. released is false when the student already sees it (or nothing is
 // agreed).
 func (s *Service) ReleaseGraded(ctx context.Context, meta commands.Meta, studentID string, graded Graded, releaseID string) (released bool, err error) {
-	meta.IfMatch = nil
 	return s.releaseOne(ctx, meta, ReleasedMark{StudentID: studentID, ProjectID: graded.ProjectID}, releaseID)
 }
 

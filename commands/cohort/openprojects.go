@@ -107,7 +107,6 @@ func (s *Service) takeProjectSlot(ctx context.Context, meta commands.Meta, stude
 	}
 	take := TakeProjectSlot{ProjectID: projectID, Max: s.MaxOpenProjects}
 	stream := OpenProjectsStreamID(studentID)
-	meta.IfMatch = nil
 	_, err := OpenProjectsDecider.Execute(ctx, s.X, stream, take, meta)
 	if !errors.Is(err, ErrTooManyOpenProjects) {
 		return err
@@ -149,7 +148,6 @@ func (s *Service) freeProjectSlot(ctx context.Context, meta commands.Meta, stude
 	if s.MaxOpenProjects == 0 {
 		return
 	}
-	meta.IfMatch = nil
 	_, err := OpenProjectsDecider.Execute(context.WithoutCancel(ctx), s.X, OpenProjectsStreamID(studentID),
 		FreeProjectSlot{ProjectID: projectID, Reason: reason}, meta)
 	if err != nil {

@@ -96,42 +96,48 @@ func (s *Service) CreateProject(ctx context.Context, meta commands.Meta, c proje
 	return res, err
 }
 
+// EditProject changes the texts of a project (those set in edit), on the
+// version of it the caller expects.
+func (s *Service) EditProject(ctx context.Context, meta commands.Meta, projectID string, expect commands.Expected, edit project.Edit) (commands.Result[project.State], error) {
+	return project.Decider.ExecuteAt(ctx, s.X, projectID, expect, edit, meta)
+}
+
 // Submit proposes a project to a supervisor.
-func (s *Service) Submit(ctx context.Context, meta commands.Meta, projectID, supervisorID string) (commands.Result[project.State], error) {
+func (s *Service) Submit(ctx context.Context, meta commands.Meta, projectID string, expect commands.Expected, supervisorID string) (commands.Result[project.State], error) {
 	if err := s.requireRole(ctx, supervisorID, events.RoleSupervisor, "supervisor_id"); err != nil {
 		return commands.Result[project.State]{}, err
 	}
-	return project.Decider.Execute(ctx, s.X, projectID, project.Submit{By: meta.Actor, SupervisorID: supervisorID}, meta)
+	return project.Decider.ExecuteAt(ctx, s.X, projectID, expect, project.Submit{By: meta.Actor, SupervisorID: supervisorID}, meta)
 }
 
 // Decide records a supervisor's decision. Accepting takes one of their slots
 // on the cohort first (refused when full or when the student is already
 // placed), then marks the project accepted; if that fails, the slot is freed.
-func (s *Service) Decide(ctx context.Context, meta commands.Meta, projectID string, accept bool, comment string) (commands.Result[project.State], error) {
+// The version the caller expects is the project's: it is checked before the
+// slot is taken, and guards the project's write, never the cohort's.
+func (s *Service) Decide(ctx context.Context, meta commands.Meta, projectID string, expect commands.Expected, accept bool, comment string) (commands.Result[project.State], error) {
 	var none commands.Result[project.State]
 	p, version, err := commands.Load(ctx, s.X, project.Decider, projectID)
 	if err != nil {
 		return none, err
 	}
-	if meta.IfMatch != nil && *meta.IfMatch != version {
-		return none, commands.ErrPreconditionFailed
+	if err := expect.Check(version); err != nil {
+		return none, err
 	}
 	decision := project.Decision{By: meta.Actor, Accept: accept, Comment: comment}
 	if _, err := project.Decide(p, decision); err != nil || !accept {
 		if err != nil {
 			return none, err
 		}
-		return project.Decider.Execute(ctx, s.X, projectID, decision, meta)
+		return project.Decider.ExecuteAt(ctx, s.X, projectID, expect, decision, meta)
 	}
-	cohortMeta := meta
-	cohortMeta.IfMatch = nil
 	alloc := Allocate{StudentID: p.OwnerID, SupervisorID: meta.Actor.UserID, Via: events.ViaProposal, ProjectID: projectID}
-	if _, err := Decider.Execute(ctx, s.X, events.CohortStreamID, alloc, cohortMeta); err != nil {
+	if _, err := Decider.Execute(ctx, s.X, events.CohortStreamID, alloc, meta); err != nil {
 		return none, err
 	}
-	res, err := project.Decider.Execute(ctx, s.X, projectID, decision, meta)
+	res, err := project.Decider.ExecuteAt(ctx, s.X, projectID, expect, decision, meta)
 	if err != nil {
-		s.release(ctx, cohortMeta, p.OwnerID, projectID, "acceptance failed")
+		s.release(ctx, meta, p.OwnerID, projectID, "acceptance failed")
 		return none, err
 	}
 	return res, nil
@@ -148,30 +154,29 @@ func (s *Service) release(ctx context.Context, meta commands.Meta, studentID, pr
 }
 
 // Withdraw withdraws a project and frees the slot it held, if any.
-func (s *Service) Withdraw(ctx context.Context, meta commands.Meta, projectID string) (commands.Result[project.State], error) {
-	res, err := project.Decider.Execute(ctx, s.X, projectID, project.Withdraw{By: meta.Actor}, meta)
+func (s *Service) Withdraw(ctx context.Context, meta commands.Meta, projectID string, expect commands.Expected) (commands.Result[project.State], error) {
+	res, err := project.Decider.ExecuteAt(ctx, s.X, projectID, expect, project.Withdraw{By: meta.Actor}, meta)
 	if err != nil {
 		return res, err
 	}
-	m := meta
-	m.IfMatch = nil
-	s.release(ctx, m, res.State.OwnerID, projectID, "project withdrawn")
-	s.freeProjectSlot(ctx, m, res.State.OwnerID, projectID, "project withdrawn")
+	s.release(ctx, meta, res.State.OwnerID, projectID, "project withdrawn")
+	s.freeProjectSlot(ctx, meta, res.State.OwnerID, projectID, "project withdrawn")
 	return res, nil
 }
 
 // UpdateProfile replaces a supervisor's profile; a coordinator may also set
-// the capacity (nil leaves it).
-func (s *Service) UpdateProfile(ctx context.Context, meta commands.Meta, supervisorID string, p UpdateProfile, capacity *int) (commands.Result[Profile], error) {
+// the capacity (nil leaves it). The version the caller expects is the
+// profile's.
+func (s *Service) UpdateProfile(ctx context.Context, meta commands.Meta, supervisorID string, expect commands.Expected, p UpdateProfile, capacity *int) (commands.Result[Profile], error) {
 	if err := s.requireRole(ctx, supervisorID, events.RoleSupervisor, "id"); err != nil {
 		return commands.Result[Profile]{}, commands.ErrNotFound
 	}
 	if capacity != nil {
-		if meta.IfMatch != nil { // check it before the capacity changes, not after
+		if expect != commands.AnyVersion { // check it before the capacity changes, not after
 			if _, v, err := commands.Load(ctx, s.X, ProfileDecider, SupervisorStreamID(supervisorID)); err != nil {
 				return commands.Result[Profile]{}, err
-			} else if v != *meta.IfMatch {
-				return commands.Result[Profile]{}, commands.ErrPreconditionFailed
+			} else if err := expect.Check(v); err != nil {
+				return commands.Result[Profile]{}, err
 			}
 		}
 		if !slices.Contains(meta.Actor.Roles, events.RoleCoordinator) {
@@ -182,7 +187,7 @@ func (s *Service) UpdateProfile(ctx context.Context, meta commands.Meta, supervi
 			return commands.Result[Profile]{}, err
 		}
 	}
-	return ProfileDecider.Execute(ctx, s.X, SupervisorStreamID(supervisorID), p, meta)
+	return ProfileDecider.ExecuteAt(ctx, s.X, SupervisorStreamID(supervisorID), expect, p, meta)
 }
 
 // SetCapacity sets a supervisor's slots (coordinator); changed is false
@@ -191,13 +196,12 @@ func (s *Service) SetCapacity(ctx context.Context, meta commands.Meta, superviso
 	if err := s.requireRole(ctx, supervisorID, events.RoleSupervisor, "supervisor_id"); err != nil {
 		return false, err
 	}
-	meta.IfMatch = nil
 	res, err := Decider.Execute(ctx, s.X, events.CohortStreamID, SetCapacity{SupervisorID: supervisorID, Capacity: capacity}, meta)
 	return res.Commit != nil, err
 }
 
 // SetPreferences replaces a student's ranking of supervisors.
-func (s *Service) SetPreferences(ctx context.Context, meta commands.Meta, studentID string, supervisorIDs []string) (commands.Result[Student], error) {
+func (s *Service) SetPreferences(ctx context.Context, meta commands.Meta, studentID string, expect commands.Expected, supervisorIDs []string) (commands.Result[Student], error) {
 	if slices.Contains(supervisorIDs, studentID) {
 		e := *project.ErrSelfSupervision
 		e.Fields = []commands.FieldError{{Field: "supervisor_ids", Message: "names the student themselves"}}
@@ -208,7 +212,7 @@ func (s *Service) SetPreferences(ctx context.Context, meta commands.Meta, studen
 			return commands.Result[Student]{}, err
 		}
 	}
-	return StudentDecider.Execute(ctx, s.X, StudentStreamID(studentID), SetPreferences{SupervisorIDs: supervisorIDs}, meta)
+	return StudentDecider.ExecuteAt(ctx, s.X, StudentStreamID(studentID), expect, SetPreferences{SupervisorIDs: supervisorIDs}, meta)
 }
 
 // AssignSupervisor places a student with a supervisor on the coordinator's
@@ -220,7 +224,6 @@ func (s *Service) AssignSupervisor(ctx context.Context, meta commands.Meta, stud
 	if err := s.requireRole(ctx, supervisorID, events.RoleSupervisor, "supervisor"); err != nil {
 		return false, err
 	}
-	meta.IfMatch = nil
 	res, err := Decider.Execute(ctx, s.X, events.CohortStreamID,
 		Allocate{StudentID: studentID, SupervisorID: supervisorID, Via: events.ViaAssignment, Replace: true}, meta)
 	return res.Commit != nil, err
@@ -232,9 +235,7 @@ func (s *Service) AssignExaminer(ctx context.Context, meta commands.Meta, studen
 	if err := s.requireRole(ctx, examinerID, events.RoleExaminer, "examiner_id"); err != nil {
 		return false, err
 	}
-	m := meta
-	m.IfMatch = nil
-	res, err := Decider.Execute(ctx, s.X, events.CohortStreamID, AssignExaminer{StudentID: studentID, ExaminerID: examinerID}, m)
+	res, err := Decider.Execute(ctx, s.X, events.CohortStreamID, AssignExaminer{StudentID: studentID, ExaminerID: examinerID}, meta)
 	if err != nil {
 		return false, err
 	}
@@ -244,7 +245,7 @@ func (s *Service) AssignExaminer(ctx context.Context, meta commands.Meta, studen
 	}
 	if projectID != "" {
 		var pr commands.Result[project.State]
-		pr, err = project.Decider.Execute(ctx, s.X, projectID, project.SetExaminer{ExaminerID: examinerID}, m)
+		pr, err = project.Decider.Execute(ctx, s.X, projectID, project.SetExaminer{ExaminerID: examinerID}, meta)
 		changed = changed || pr.Commit != nil
 	}
 	return changed, err

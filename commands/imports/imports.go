@@ -291,7 +291,7 @@ func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []stri
 		}
 		profile := merge(existing.State.Profile, p.Profile)
 		name := p.Name
-		res, err := im.Users.Update(ctx, meta, existing.State.ID, user.Update{Name: &name,
+		res, err := im.Users.Update(ctx, meta, existing.State.ID, commands.AnyVersion, user.Update{Name: &name,
 			Roles: append(slices.Clone(existing.State.Roles), missing...), Profile: &profile})
 		if err != nil {
 			return o, err
@@ -414,7 +414,7 @@ func (im *Importer) preference(ctx context.Context, meta commands.Meta, p Prefer
 			return unchanged, err
 		}
 	}
-	res, err := im.Cohort.SetPreferences(ctx, meta, student, ids)
+	res, err := im.Cohort.SetPreferences(ctx, meta, student, commands.AnyVersion, ids)
 	if err != nil || res.Commit == nil {
 		return unchanged, err
 	}

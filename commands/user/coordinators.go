@@ -172,7 +172,6 @@ func (s *Service) confirmCoordinators(ctx context.Context, known map[string]int6
 // grantCoordinator counts a user whose stream now shows the role. Failing
 // only leaves them uncounted (which is safe), until the stream is mended.
 func (s *Service) grantCoordinator(ctx context.Context, meta commands.Meta, id string, version int64) {
-	meta.IfMatch = nil
 	err := s.seedCoordinators(ctx, meta)
 	if err == nil {
 		_, err = CoordinatorsDecider.Execute(ctx, s.X, events.CoordinatorsStreamID, AddCoordinator{UserID: id, Version: version}, meta)
@@ -188,7 +187,6 @@ func (s *Service) grantCoordinator(ctx context.Context, meta commands.Meta, id s
 // halfway leaves one uncounted): before refusing, it counts those the read
 // side knows, confirmed on their own streams, and asks again.
 func (s *Service) revokeCoordinator(ctx context.Context, meta commands.Meta, id string, version int64) error {
-	meta.IfMatch = nil
 	if err := s.seedCoordinators(ctx, meta); err != nil {
 		return err
 	}

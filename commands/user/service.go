@@ -162,12 +162,13 @@ func (s *Service) ownerGone(ctx context.Context, meta commands.Meta, holder Emai
 // first recorded on the coordinators stream, which refuses the last one
 // (giving it is recorded there after). Taking any role away ends the
 // user's tokens: what they were signed in to do, they may no longer do.
-func (s *Service) Update(ctx context.Context, meta commands.Meta, id string, c Update) (commands.Result[State], error) {
+// The version the caller expects is the user's.
+func (s *Service) Update(ctx context.Context, meta commands.Meta, id string, expect commands.Expected, c Update) (commands.Result[State], error) {
 	state, version, err := commands.Load(ctx, s.X, Decider, id)
 	if err != nil {
 		return commands.Result[State]{}, err
 	}
-	stale := meta.IfMatch != nil && *meta.IfMatch != version // Execute refuses it, and counts the refusal
+	stale := !expect.Allows(version) // ExecuteAt refuses it, and counts the refusal
 	revoking, granting := coordinatorChange(state, c)
 	if revoking && !stale {
 		if err := s.revokeCoordinator(ctx, meta, id, version); err != nil {
@@ -183,7 +184,7 @@ func (s *Service) Update(ctx context.Context, meta commands.Meta, id string, c U
 			return commands.Result[State]{}, err
 		}
 	}
-	res, err := Decider.Execute(ctx, s.X, id, c, meta)
+	res, err := Decider.ExecuteAt(ctx, s.X, id, expect, c, meta)
 	if err == nil && granting && res.State.HasRole(events.RoleCoordinator) {
 		s.grantCoordinator(ctx, meta, id, res.Version)
 	}
@@ -207,8 +208,9 @@ func coordinatorChange(s State, c Update) (revoking, granting bool) {
 
 // Delete removes a user, ends their tokens and frees their e-mail for a new
 // account. A coordinator's removal is first recorded on the coordinators
-// stream, which refuses the last one.
-func (s *Service) Delete(ctx context.Context, meta commands.Meta, id string) (commands.Result[State], error) {
+// stream, which refuses the last one. The version the caller expects is the
+// user's.
+func (s *Service) Delete(ctx context.Context, meta commands.Meta, id string, expect commands.Expected) (commands.Result[State], error) {
 	state, version, err := commands.Load(ctx, s.X, Decider, id)
 	if err != nil {
 		return commands.Result[State]{}, err
@@ -216,7 +218,7 @@ func (s *Service) Delete(ctx context.Context, meta commands.Meta, id string) (co
 	if _, err := Decide(state, Delete{}); err != nil {
 		return commands.Result[State]{}, err // refused: nothing is ended
 	}
-	stale := meta.IfMatch != nil && *meta.IfMatch != version // Execute refuses it, and counts the refusal
+	stale := !expect.Allows(version) // ExecuteAt refuses it, and counts the refusal
 	if state.HasRole(events.RoleCoordinator) && !stale {
 		if err := s.revokeCoordinator(ctx, meta, id, version); err != nil {
 			return commands.Result[State]{}, err
@@ -225,7 +227,7 @@ func (s *Service) Delete(ctx context.Context, meta commands.Meta, id string) (co
 	if err := s.endSignIns(ctx, id); err != nil {
 		return commands.Result[State]{}, err
 	}
-	res, err := Decider.Execute(ctx, s.X, id, Delete{}, meta)
+	res, err := Decider.ExecuteAt(ctx, s.X, id, expect, Delete{}, meta)
 	if err != nil {
 		return res, err
 	}
