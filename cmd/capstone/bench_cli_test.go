@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 )
 
@@ -49,4 +50,61 @@ func TestBenchCommand(t *testing.T) {
 		t.Errorf("store commands %v, writes per op %v", stored, rep["store_writes_per_op"])
 	}
 	t.Logf("bench JSON: %.600s", out.String())
+}
+
+// TestBenchSoak: a short soak (seconds) of a fresh in-process service holds
+// a constant load in windows, samples the service's memory, events and data
+// at each window's end, and judges them: the memory and data per event of
+// a service that does not drift pass (a few seconds say nothing of its
+// latency on a shared machine, so only that it was measured is asked). The
+// verdict's own failures are shown in infra/loadgen (TestJudge,
+// TestSoakWindows), against targets made to drift.
+func TestBenchSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a load test")
+	}
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"bench", "--soak", "20s", "--rate", "20", "--clients", "4", "--json"},
+		nil, &out, &errOut, func(string) string { return "" })
+	if err != nil && !errors.Is(err, errSoakFailed) {
+		t.Fatalf("bench --soak: %v\n%s", err, errOut.String())
+	}
+	var rep struct {
+		Windows []struct {
+			Total     int     `json:"total"`
+			P99       float64 `json:"p99_ms"`
+			Resident  int64   `json:"resident_bytes"`
+			Events    int64   `json:"events"`
+			DataBytes int64   `json:"data_bytes"`
+		} `json:"windows"`
+		Soak struct {
+			OK     bool `json:"ok"`
+			Checks []struct {
+				Name     string `json:"name"`
+				OK       bool   `json:"ok"`
+				Measured bool   `json:"measured"`
+				Detail   string `json:"detail"`
+			} `json:"checks"`
+		} `json:"soak"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("JSON report: %v\n%s", err, out.String())
+	}
+	if len(rep.Windows) != 5 {
+		t.Fatalf("%d windows of a 20 s soak, want 5 of 4 s", len(rep.Windows))
+	}
+	for i, w := range rep.Windows {
+		if w.Total == 0 || w.P99 <= 0 || w.Resident <= 0 || w.DataBytes <= 0 || (i > 0 && w.Events <= rep.Windows[i-1].Events) {
+			t.Fatalf("window %d: %+v", i+1, w)
+		}
+	}
+	if (err == nil) != rep.Soak.OK {
+		t.Fatalf("the command's outcome (%v) disagrees with its verdict (%v)", err, rep.Soak.OK)
+	}
+	for _, c := range rep.Soak.Checks {
+		if !c.Measured || (c.Name != "latency" && !c.OK) {
+			t.Errorf("%s: %s", c.Name, c.Detail)
+		}
+	}
+	t.Logf("soak: %+v", rep.Soak)
 }

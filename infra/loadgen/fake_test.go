@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -23,6 +24,12 @@ import (
 type fakeAPI struct {
 	lag            time.Duration // a write shows in GET this long after its answer
 	failEveryPatch int           // every nth PATCH answers 500 and changes nothing (0: never)
+	// A process that drifts, for soaks: each request takes slowBy more
+	// than the one before it (from 1 ms), and each grows the resident
+	// memory /metrics shows by leakBy, and the data by dataBy more than
+	// the last (from 100 bytes an event).
+	slowBy, leakBy, dataBy int64
+	requests               atomic.Int64
 
 	mu       sync.Mutex
 	seq      int
@@ -88,6 +95,9 @@ func startFake(t *testing.T, f *fakeAPI) (*fakeAPI, string) {
 		"POST /v1/projects/{id}/decision":  f.decide,
 	} {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			if n := f.requests.Add(1); f.slowBy > 0 {
+				time.Sleep(time.Millisecond + time.Duration(f.slowBy*n))
+			}
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.hits[pattern]++
@@ -102,6 +112,11 @@ func startFake(t *testing.T, f *fakeAPI) (*fakeAPI, string) {
 	}
 	mux.HandleFunc("POST /v1/auth/sign-in", f.signIn)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		n := f.requests.Load()
+		fmt.Fprintf(w, "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %d\n", 50<<20+f.leakBy*n)
+		fmt.Fprintf(w, "capstone_events_appended_total{stream_type=\"project\"} %d\ncapstone_events_appended_total{stream_type=\"user\"} 7\n", n)
+	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return f, srv.URL

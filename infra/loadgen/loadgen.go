@@ -122,6 +122,18 @@ type Options struct {
 	AcceptRate  float64 // share of decisions that accept (default 0.1)
 	LagEvery    int     // sample one write in LagEvery for the projection lag (default 5; < 0: none)
 
+	// Window, when > 0, also splits the measured phase into windows of this
+	// length (Report.Windows): each with its own figures and, at its end,
+	// the target's resident memory and events appended (from its /metrics)
+	// and DataBytes. What a soak judges (Judge).
+	Window time.Duration
+	// DataBytes, if set, is the size of the target's data, sampled at the
+	// end of each window.
+	DataBytes func() int64
+	// WindowEnded, if set, is called at the end of window n (1, 2, ...),
+	// before the next starts: e.g. to write a profile of each.
+	WindowEnded func(n int)
+
 	RequestTimeout   time.Duration // per HTTP request (default 30s)
 	HTTPClient       *http.Client  // nil: one with a connection pool sized for Clients
 	BaselineDuration time.Duration // each baseline operation's duration (default max(elapsed/3, 5s))
@@ -198,6 +210,8 @@ type Report struct {
 	Store []StoreCount
 	// StoreTimes are the mean round trips of those commands, by name.
 	StoreTimes []StoreTime
+	// Windows are the measured phase's windows, with Options.Window.
+	Windows []Window
 }
 
 // Op returns the figures of the named operation (zero if it did not run).
@@ -265,8 +279,10 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	switch {
 	case o.Clients < 0, o.Count < 0, o.Duration < 0, o.Supervisors < 0, o.Capacity < 0, o.BaselineDocs < 0,
-		o.AcceptRate < 0, o.AcceptRate > 1, o.RequestTimeout < 0, o.BaselineDuration < 0:
+		o.AcceptRate < 0, o.AcceptRate > 1, o.RequestTimeout < 0, o.BaselineDuration < 0, o.Window < 0:
 		return o, errors.New("loadgen: negative clients, count, durations, sizes, or an accept rate outside [0, 1]")
+	case o.Window > 0 && (o.Count > 0 || o.Duration == 0):
+		return o, errors.New("loadgen: windows need a duration, not a count")
 	}
 	if o.Clients == 0 {
 		o.Clients = 16
@@ -362,6 +378,10 @@ type runner struct {
 	fallback atomic.Int64
 	done     atomic.Int64 // operations answered, for progress lines
 	failed   atomic.Int64 // errors among them
+
+	start   time.Time      // of the measured phase
+	windows int            // how many (1 without Options.Window)
+	samples []windowSample // taken at the end of each window
 }
 
 func newRunner(o Options) *runner {
@@ -465,7 +485,7 @@ func (r *runner) setup(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		c := &client{r: r, idx: i, acct: a, rng: rand.New(rand.NewPCG(r.o.Seed, uint64(i)+1)), rec: recorder{}}
+		c := &client{r: r, idx: i, acct: a, rng: rand.New(rand.NewPCG(r.o.Seed, uint64(i)+1))}
 		var own written
 		if err := r.api.call(ctx, http.MethodPost, "/v1/projects", a.token, c.projectBody(-1), http.StatusCreated, &own); err != nil {
 			return err
@@ -594,7 +614,22 @@ func (r *runner) measure(ctx context.Context) Report {
 	storeBefore, haveStore := r.scrapeStore(ctx)
 	stopProgress := make(chan struct{})
 	var progress sync.WaitGroup
+	r.windows = 1
+	if r.o.Window > 0 {
+		r.windows = int((r.o.Duration + r.o.Window - 1) / r.o.Window)
+	}
+	for _, c := range r.client {
+		c.recs = make([]recorder, r.windows)
+		for i := range c.recs {
+			c.recs[i] = recorder{}
+		}
+	}
 	start := time.Now()
+	r.start = start
+	var sampler sync.WaitGroup
+	if r.o.Window > 0 {
+		sampler.Go(func() { r.sampleWindows(ctx, start) })
+	}
 	progress.Go(func() {
 		t := time.NewTicker(progressEvery)
 		defer t.Stop()
@@ -652,11 +687,12 @@ func (r *runner) measure(ctx context.Context) Report {
 	elapsed := time.Since(start)
 	close(stopProgress)
 	progress.Wait()
+	sampler.Wait()
 	close(r.probes) // no writer is left
 
-	recs := make([]recorder, len(r.client))
-	for i, c := range r.client {
-		recs[i] = c.rec
+	var recs []recorder
+	for _, c := range r.client {
+		recs = append(recs, c.recs...)
 	}
 	all := mergeRecorders(recs)
 	rep := Report{Target: r.o.Target, RunID: r.runID, Clients: r.o.Clients, Supervisors: len(r.sups), Elapsed: elapsed,
@@ -674,6 +710,9 @@ func (r *runner) measure(ctx context.Context) Report {
 		rep.TotalPerSec = float64(rep.Total) / elapsed.Seconds()
 	}
 	r.logf("measured %d operations in %s (%.0f/s), %d errors", rep.Total, elapsed.Round(time.Millisecond), rep.TotalPerSec, rep.Errors)
+	if r.o.Window > 0 {
+		rep.Windows = r.summarizeWindows(elapsed)
+	}
 
 	drain, drained := r.drain(ctx, start.Add(elapsed))
 	pollers.Wait()
@@ -812,9 +851,9 @@ type client struct {
 	idx     int
 	acct    account
 	rng     *rand.Rand
-	rec     recorder
-	project string // its own draft
-	version int64  // of project, as last written
+	recs    []recorder // one per window of the measured phase
+	project string     // its own draft
+	version int64      // of project, as last written
 	edits   int
 	last    lagProbe // its last successful write, for the drain
 }
@@ -839,7 +878,7 @@ func (c *client) projectBody(sup int) map[string]string {
 // (status ok). A 409 with one of the expected codes is an expected refusal;
 // anything else is an error. A request cut short by ctx is not recorded.
 func (c *client) record(ctx context.Context, op string, rp reply, err error, ok int, expected ...string) bool {
-	rec := c.rec.op(op)
+	rec := c.recs[c.r.window(time.Now())].op(op)
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return false

@@ -150,6 +150,32 @@ type (
 		Store           []jsonStore        `json:"store_commands"`
 		StoreTimes      map[string]float64 `json:"store_mean_ms"`
 		StoreWritesPer  float64            `json:"store_writes_per_op"`
+		Windows         []jsonWindow       `json:"windows,omitempty"`
+		Soak            *jsonSoak          `json:"soak,omitempty"`
+	}
+	jsonWindow struct {
+		StartS    float64 `json:"start_s"`
+		EndS      float64 `json:"end_s"`
+		Total     int     `json:"total"`
+		Errors    int     `json:"errors"`
+		PerSec    float64 `json:"per_sec"`
+		P50       float64 `json:"p50_ms"`
+		P99       float64 `json:"p99_ms"`
+		WriteP99  float64 `json:"write_p99_ms"`
+		ListP50   float64 `json:"list_p50_ms"`
+		RSS       int64   `json:"resident_bytes"`
+		Events    int64   `json:"events"`
+		DataBytes int64   `json:"data_bytes"`
+	}
+	jsonSoak struct {
+		OK     bool        `json:"ok"`
+		Checks []jsonCheck `json:"checks"`
+	}
+	jsonCheck struct {
+		Name     string `json:"name"`
+		OK       bool   `json:"ok"`
+		Measured bool   `json:"measured"`
+		Detail   string `json:"detail"`
 	}
 	jsonStore struct {
 		Command    string  `json:"command"`
@@ -216,6 +242,18 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	out.StoreTimes = map[string]float64{}
 	for _, t := range r.StoreTimes {
 		out.StoreTimes[t.Command] = ms(t.Mean)
+	}
+	for _, w := range r.Windows {
+		out.Windows = append(out.Windows, jsonWindow{StartS: w.Start.Seconds(), EndS: w.End.Seconds(), Total: w.Total, Errors: w.Errors,
+			PerSec: w.PerSec, P50: ms(w.P50), P99: ms(w.P99), WriteP99: ms(w.WriteP99), ListP50: ms(w.ListP50), RSS: w.RSS,
+			Events: w.Events, DataBytes: w.DataBytes})
+	}
+	if len(r.Windows) > 0 {
+		v := Judge(r.Windows)
+		out.Soak = &jsonSoak{OK: v.OK, Checks: []jsonCheck{}}
+		for _, c := range v.Checks {
+			out.Soak.Checks = append(out.Soak.Checks, jsonCheck{Name: c.Name, OK: c.OK, Measured: c.Measured, Detail: c.Detail})
+		}
 	}
 	if b := r.Baseline; b != nil {
 		out.Baseline = &jsonBaseline{Clients: b.Clients, DurationS: b.Duration.Seconds(), Collection: b.Collection,

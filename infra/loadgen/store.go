@@ -77,14 +77,19 @@ func parseStore(body []byte) storeScrape {
 	return s
 }
 
-// sample splits a sample line, name{k="v",...} value, into its parts.
+// sample splits a sample line, name{k="v",...} value (or name value), into
+// its parts.
 func sample(line string) (name string, labels map[string]string, v float64, ok bool) {
-	name, rest, ok := strings.Cut(line, "{")
-	if !ok || strings.HasPrefix(name, "#") {
+	if strings.HasPrefix(line, "#") {
 		return "", nil, 0, false
 	}
-	list, value, ok := strings.Cut(rest, "} ")
-	if !ok {
+	name, rest, braces := strings.Cut(line, "{")
+	list, value := "", ""
+	if braces {
+		if list, value, ok = strings.Cut(rest, "} "); !ok {
+			return "", nil, 0, false
+		}
+	} else if name, value, ok = strings.Cut(line, " "); !ok { // no labels: "name value"
 		return "", nil, 0, false
 	}
 	v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
@@ -93,6 +98,9 @@ func sample(line string) (name string, labels map[string]string, v float64, ok b
 	}
 	labels = map[string]string{}
 	for kv := range strings.SplitSeq(list, ",") {
+		if kv == "" {
+			continue
+		}
 		k, val, _ := strings.Cut(kv, "=")
 		if val, err := strconv.Unquote(val); err == nil {
 			labels[k] = val
