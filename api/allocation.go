@@ -71,15 +71,7 @@ func (s *Server) allocate(w http.ResponseWriter, r *http.Request, a actor) error
 	default:
 		return commands.Invalid(commands.FieldError{Field: "objective", Message: "one of generous, greedy, rank-sum"})
 	}
-	docs, err := s.StudentQ.All(r.Context())
-	if err != nil {
-		return err
-	}
-	candidates := make([]cohort.Candidate, len(docs))
-	for i, d := range docs {
-		candidates[i] = cohort.Candidate{StudentID: d.ID, Choices: d.Preferences}
-	}
-	out, err := s.Cohort.Allocate(r.Context(), meta(r, a), candidates,
+	out, err := s.Cohort.Allocate(r.Context(), meta(r, a),
 		cohort.AllocationOptions{DryRun: dry, Objective: obj, Seed: req.Seed, AllowOutsideList: req.AllowOutsideList})
 	if err != nil {
 		return err

@@ -255,11 +255,8 @@ func (s *Server) putExaminer(w http.ResponseWriter, r *http.Request, a actor) er
 		return err
 	}
 	id := mux.Vars(r)["id"]
-	student, err := s.Cohort.ProjectStudent(r.Context(), a, id)
+	student, err := s.Cohort.AssignProjectExaminer(r.Context(), meta(r, a), id, req.ExaminerID)
 	if err != nil {
-		return err
-	}
-	if _, err := s.Cohort.AssignExaminer(r.Context(), meta(r, a), student, req.ExaminerID, id); err != nil {
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "student_id": student, "examiner_id": req.ExaminerID})

@@ -186,14 +186,11 @@ func (s *Server) putGrade(w http.ResponseWriter, r *http.Request, a actor) error
 		return commands.Invalid(commands.FieldError{Field: "grade", Message: "is required"})
 	}
 	id := mux.Vars(r)["id"]
-	student, err := s.Cohort.ProjectStudent(r.Context(), a, id)
+	res, err := s.Cohort.GradeProject(r.Context(), meta(r, a), id, *req.Grade, "", req.Feedback)
 	if err != nil {
 		return err
 	}
-	res, err := s.Cohort.Grade(r.Context(), meta(r, a), student, id, *req.Grade, "", req.Feedback)
-	if err != nil {
-		return err
-	}
+	student := res.StudentID
 	on, facts := "record", visibility.Project{OwnerID: student, Status: events.StatusAccepted}
 	if res.ProjectID != "" {
 		on = "project"

@@ -22,7 +22,6 @@ import (
 // Server holds what the HTTP handlers call.
 type Server struct {
 	Users       *user.Service
-	Commands    *commands.Executor
 	Cohort      *cohort.Service
 	UserQ       queries.Users
 	ProjectQ    queries.Projects

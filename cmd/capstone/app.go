@@ -39,6 +39,7 @@ import (
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
 	"github.com/capstone-pms/capstone/infra/netlimit"
 	"github.com/capstone-pms/capstone/infra/outbox"
+	"github.com/capstone-pms/capstone/infra/readside"
 	"github.com/capstone-pms/capstone/projections"
 	"github.com/capstone-pms/capstone/queries"
 )
@@ -298,8 +299,9 @@ func (a *App) start(ctx context.Context) error {
 	a.Exec.Outbox = a.outbox
 	a.Users = &user.Service{X: a.Exec, Credentials: imongo.NewCredentials(a.store.DB), Hasher: auth.Hasher{},
 		ClaimGrace: 30 * time.Second, CheckPassword: auth.ValidatePassword, Tokens: imongo.NewPasswordTokens(a.store.DB),
-		Sessions: imongo.NewSessions(a.store.DB), ListCoordinators: coordinatorLister(queries.Users{Reader: rm})}
-	a.Cohort = &cohort.Service{X: a.Exec, MaxOpenProjects: a.cfg.Limits.MaxOpenProjects}
+		Sessions: imongo.NewSessions(a.store.DB), ListCoordinators: readside.Coordinators(queries.Users{Reader: rm})}
+	a.Cohort = &cohort.Service{X: a.Exec, MaxOpenProjects: a.cfg.Limits.MaxOpenProjects,
+		ListCandidates: readside.Candidates(queries.Students{Reader: rm})}
 	a.Exec.Observe = a.Metrics.ObserveCommand
 	a.Exec.Appended = func(c events.Commit) { a.Metrics.EventsAppended(c.StreamType, len(c.Events)) }
 
@@ -375,7 +377,7 @@ func (a *App) start(ctx context.Context) error {
 		return err
 	}
 	return a.serve(&api.Server{
-		Users: a.Users, Commands: a.Exec, Cohort: a.Cohort,
+		Users: a.Users, Cohort: a.Cohort,
 		UserQ:            queries.Users{Reader: rm, Streams: es},
 		ProjectQ:         queries.Projects{Reader: rm, Streams: es},
 		SupervisorQ:      queries.Supervisors{Reader: rm},
@@ -429,28 +431,6 @@ func (a *App) consistency(rm *imongo.ReadModels, es *imongo.EventStore, secret [
 		Catchup: &queries.Catchup{Checkers: checkers, Get: rm.Get, Streams: es, Log: a.applied},
 		Key:     mac.Sum(nil), Settle: !a.bus.remote && a.cfg.Has("projector"),
 		SettleWait: settleWait, ReadWait: readWait,
-	}
-}
-
-// coordinatorLister lists the active coordinators in the users read model,
-// every page of them.
-func coordinatorLister(users queries.Users) func(ctx context.Context) ([]string, error) {
-	return func(ctx context.Context) ([]string, error) {
-		var ids []string
-		f := queries.UserFilter{Role: events.RoleCoordinator, Limit: queries.MaxLimit}
-		for {
-			page, err := users.List(ctx, events.Actor{UserID: events.SystemActor.UserID, Roles: []string{events.RoleCoordinator}}, f)
-			if err != nil {
-				return nil, err
-			}
-			for _, d := range page.Items {
-				ids = append(ids, d.ID)
-			}
-			if page.NextCursor == "" {
-				return ids, nil
-			}
-			f.Cursor = page.NextCursor
-		}
 	}
 }
 

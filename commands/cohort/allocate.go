@@ -14,6 +14,10 @@ import (
 )
 
 // Candidate is a student the allocation may place, with their ranking.
+// Candidates come from the read side (Service.ListCandidates), which may lag
+// a moment behind the streams: that is safe, as the run leaves out anyone
+// the cohort's own board shows placed, and the board refuses a run it has
+// moved past.
 type Candidate struct {
 	StudentID string
 	Choices   []string
@@ -48,17 +52,25 @@ type AllocationOutcome struct {
 }
 
 // Allocate places the students who have no supervisor yet, from their
-// rankings and the supervisors' remaining slots, and applies the run as one
-// event (unless dry). Existing acceptances and assignments are kept: they
-// are not candidates, and their slots are not offered. If the cohort changes
-// while the run is computed, it is computed again on the new state.
-func (s *Service) Allocate(ctx context.Context, meta commands.Meta, candidates []Candidate, opts AllocationOptions) (AllocationOutcome, error) {
+// rankings (ListCandidates) and the supervisors' remaining slots, and
+// applies the run as one event (unless dry). Existing acceptances and
+// assignments are kept: they are not candidates, and their slots are not
+// offered. If the cohort changes while the run is computed, it is computed
+// again on the new state.
+func (s *Service) Allocate(ctx context.Context, meta commands.Meta, opts AllocationOptions) (AllocationOutcome, error) {
 	seed := rand.Uint64N(MaxSeed + 1)
 	if opts.Seed != nil {
 		if *opts.Seed > MaxSeed {
 			return AllocationOutcome{}, ErrSeedOutOfRange
 		}
 		seed = *opts.Seed
+	}
+	if s.ListCandidates == nil {
+		return AllocationOutcome{}, errors.New("allocate: no list of candidates is wired")
+	}
+	candidates, err := s.ListCandidates(ctx)
+	if err != nil {
+		return AllocationOutcome{}, fmt.Errorf("list the allocation's candidates: %w", err)
 	}
 	for attempt := 0; ; attempt++ {
 		board, _, err := s.Board(ctx)

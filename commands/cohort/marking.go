@@ -60,6 +60,7 @@ func (s *Service) Moderate(ctx context.Context, meta commands.Meta, projectID st
 
 // Graded is where a coordinator's grade was recorded, and the marking there.
 type Graded struct {
+	StudentID string
 	// ProjectID is the project it is on; "" for the student's record.
 	ProjectID string
 	Marking   marking.Record
@@ -99,10 +100,20 @@ func (s *Service) Grade(ctx context.Context, meta commands.Meta, studentID, proj
 	}
 	if onProject {
 		res, err := project.Decider.Execute(ctx, s.X, placed.ProjectID, project.SetMark{Mark: mark, Label: label, Feedback: feedback, Placed: true}, meta)
-		return Graded{ProjectID: placed.ProjectID, Marking: res.State.Marking, Version: res.Version, Changed: res.Commit != nil}, err
+		return Graded{StudentID: studentID, ProjectID: placed.ProjectID, Marking: res.State.Marking, Version: res.Version, Changed: res.Commit != nil}, err
 	}
 	res, err := StudentDecider.Execute(ctx, s.X, StudentStreamID(studentID), SetRecordMark{Mark: mark, Label: label, Feedback: feedback}, meta)
-	return Graded{Marking: res.State.Marking, Version: res.Version, Changed: res.Commit != nil}, err
+	return Graded{StudentID: studentID, Marking: res.State.Marking, Version: res.Version, Changed: res.Commit != nil}, err
+}
+
+// GradeProject is Grade through a project the caller names (and may see):
+// the grade is its owner's (PUT /v1/projects/{id}/grade).
+func (s *Service) GradeProject(ctx context.Context, meta commands.Meta, projectID string, mark int, label, feedback string) (Graded, error) {
+	studentID, err := s.projectStudent(ctx, meta.Actor, projectID)
+	if err != nil {
+		return Graded{}, err
+	}
+	return s.Grade(ctx, meta, studentID, projectID, mark, label, feedback)
 }
 
 // markedOnProject says whether a placed student's marking is on their

@@ -21,6 +21,9 @@ type Service struct {
 	// MaxOpenProjects bounds the projects a student may have open (created
 	// and not withdrawn) at once; 0 is no bound, and nothing is counted.
 	MaxOpenProjects int
+	// ListCandidates lists the students an allocation run may place, with
+	// their rankings (see Allocate).
+	ListCandidates func(ctx context.Context) ([]Candidate, error)
 }
 
 // errNotA refuses a reference to a user without the needed role.
@@ -229,6 +232,16 @@ func (s *Service) AssignSupervisor(ctx context.Context, meta commands.Meta, stud
 	return res.Commit != nil, err
 }
 
+// AssignProjectExaminer names the second examiner of the student whose
+// project the caller names (and may see), and shows them on that project.
+func (s *Service) AssignProjectExaminer(ctx context.Context, meta commands.Meta, projectID, examinerID string) (studentID string, err error) {
+	if studentID, err = s.projectStudent(ctx, meta.Actor, projectID); err != nil {
+		return "", err
+	}
+	_, err = s.AssignExaminer(ctx, meta, studentID, examinerID, projectID)
+	return studentID, err
+}
+
 // AssignExaminer names a student's second examiner, and shows them on the
 // given project, or else on the student's accepted project.
 func (s *Service) AssignExaminer(ctx context.Context, meta commands.Meta, studentID, examinerID, projectID string) (changed bool, err error) {
@@ -251,8 +264,8 @@ func (s *Service) AssignExaminer(ctx context.Context, meta commands.Meta, studen
 	return changed, err
 }
 
-// ProjectStudent returns the owner of a project the caller may see.
-func (s *Service) ProjectStudent(ctx context.Context, viewer events.Actor, projectID string) (string, error) {
+// projectStudent returns the owner of a project the caller may see.
+func (s *Service) projectStudent(ctx context.Context, viewer events.Actor, projectID string) (string, error) {
 	p, _, err := commands.Load(ctx, s.X, project.Decider, projectID)
 	if err != nil {
 		return "", err
