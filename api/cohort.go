@@ -43,15 +43,16 @@ type supervisorJSON struct {
 }
 
 func supervisorFromDoc(d projections.SupervisorDoc) supervisorJSON {
-	out := supervisorJSON{ID: d.ID, Email: d.Email, Name: d.Name, Position: d.Position, Department: d.Department,
-		Areas: d.Areas, Info: d.Info, ProjectIdeas: d.Ideas, Capacity: d.Capacity, Allocated: d.Allocated, Remaining: d.Remaining}
-	if out.Areas == nil {
-		out.Areas = []string{}
+	return supervisorJSON{ID: d.ID, Email: d.Email, Name: d.Name, Position: d.Position, Department: d.Department,
+		Areas: nonNil(d.Areas), Info: d.Info, ProjectIdeas: nonNil(d.Ideas), Capacity: d.Capacity, Allocated: d.Allocated, Remaining: d.Remaining}
+}
+
+// nonNil answers a list that has no items as [], never null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
 	}
-	if out.ProjectIdeas == nil {
-		out.ProjectIdeas = []events.Idea{}
-	}
-	return out
+	return s
 }
 
 func (s *Server) listSupervisors(w http.ResponseWriter, r *http.Request, a actor) error {
@@ -101,11 +102,13 @@ func (s *Server) getSupervisor(w http.ResponseWriter, r *http.Request, a actor) 
 	return nil
 }
 
+// profileRequest gives the parts of a profile to set: one left out (or
+// null) keeps its value.
 type profileRequest struct {
-	Areas        []string      `json:"areas"`
-	Info         string        `json:"info"`
-	ProjectIdeas []events.Idea `json:"project_ideas"`
-	Capacity     *int          `json:"capacity"`
+	Areas        *[]string      `json:"areas"`
+	Info         *string        `json:"info"`
+	ProjectIdeas *[]events.Idea `json:"project_ideas"`
+	Capacity     *int           `json:"capacity"`
 }
 
 func (s *Server) putSupervisorProfile(w http.ResponseWriter, r *http.Request, a actor) error {
@@ -125,9 +128,15 @@ func (s *Server) putSupervisorProfile(w http.ResponseWriter, r *http.Request, a 
 	if err != nil {
 		return err
 	}
+	// version and the ETag are the profile's; the capacity is the cohort's,
+	// answered as set.
 	setETag(w, res.Version)
-	writeJSON(w, http.StatusOK, map[string]any{"id": id, "version": res.Version, "areas": res.State.Areas,
-		"info": res.State.Info, "project_ideas": res.State.Ideas})
+	out := map[string]any{"id": id, "version": res.Version, "areas": nonNil(res.State.Areas),
+		"info": res.State.Info, "project_ideas": nonNil(res.State.Ideas)}
+	if req.Capacity != nil {
+		out["capacity"] = *req.Capacity
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -140,7 +140,7 @@ func (s *Server) putSupervisorInfo(w http.ResponseWriter, r *http.Request, a eve
 	ideas := slices.DeleteFunc(slices.Clone(req.Projects), func(i events.Idea) bool {
 		return strings.TrimSpace(i.Title) == "" && strings.TrimSpace(i.Description) == ""
 	})
-	profile := cohort.UpdateProfile{Areas: strings.Split(req.Areas, ","), Info: req.Info, Ideas: ideas}
+	profile := cohort.ReplaceProfile(strings.Split(req.Areas, ","), req.Info, ideas)
 	if _, err := s.API.Cohort.UpdateProfile(r.Context(), api.Meta(r, a), a.UserID, commands.AnyVersion, profile, nil); err != nil {
 		return err
 	}

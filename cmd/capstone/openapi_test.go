@@ -812,7 +812,7 @@ func TestOpenAPIResponsesMatchSchemas(t *testing.T) {
 	prof := c.check("PUT", "/v1/supervisors/{id}/profile", want(s.do("PUT", "/v1/supervisors/"+supID+"/profile", sup, map[string]any{
 		"areas": []string{"Databases", "Compilers"}, "info": "Office 3.14",
 		"project_ideas": []map[string]string{{"title": "A query optimiser", "description": "Cost-based."}}}), 200))
-	c.check("PUT", "/v1/supervisors/{id}/profile", want(s.do("PUT", "/v1/supervisors/"+supID+"/profile", sup, map[string]any{"info": "x"}, "If-Match", `"1"`), 412))
+	c.check("PUT", "/v1/supervisors/{id}/profile", want(s.do("PUT", "/v1/supervisors/"+supID+"/profile", sup, map[string]any{"info": "x"}, "If-Match", `"0"`), 412)) // the capacity made no version: the profile is at 1
 	c.check("PUT", "/v1/supervisors/{id}/profile", want(s.do("PUT", "/v1/supervisors/"+supID+"/profile", sup, map[string]any{"capacity": 9}), 403))
 	c.check("PUT", "/v1/supervisors/{id}/profile", want(s.do("PUT", "/v1/supervisors/"+studentID+"/profile", admin, map[string]any{"info": "x"}), 404))
 	_ = prof

@@ -18,8 +18,36 @@ type Profile struct {
 	Ideas []events.Idea `json:"project_ideas"`
 }
 
-// UpdateProfile replaces a supervisor's profile.
-type UpdateProfile Profile
+// UpdateProfile sets the parts of a supervisor's profile it gives: a part
+// left nil keeps its value (a coordinator setting a capacity gives none), an
+// empty one clears it.
+type UpdateProfile struct {
+	Areas *[]string
+	Info  *string
+	Ideas *[]events.Idea
+}
+
+// ReplaceProfile is the UpdateProfile that gives every part.
+func ReplaceProfile(areas []string, info string, ideas []events.Idea) UpdateProfile {
+	return UpdateProfile{Areas: &areas, Info: &info, Ideas: &ideas}
+}
+
+// Empty reports whether u gives no part at all.
+func (u UpdateProfile) Empty() bool { return u.Areas == nil && u.Info == nil && u.Ideas == nil }
+
+// over is u's parts over p's.
+func (u UpdateProfile) over(p Profile) Profile {
+	if u.Areas != nil {
+		p.Areas = *u.Areas
+	}
+	if u.Info != nil {
+		p.Info = *u.Info
+	}
+	if u.Ideas != nil {
+		p.Ideas = *u.Ideas
+	}
+	return p
+}
 
 // ProfileDecider is the supervisor profile aggregate. Its one command is
 // UpdateProfile, so that is its command type.
@@ -33,7 +61,8 @@ var ProfileDecider = commands.Decider[Profile, UpdateProfile]{
 		}
 		return p
 	},
-	Decide: func(p Profile, c UpdateProfile) ([]events.Data, error) {
+	Decide: func(p Profile, u UpdateProfile) ([]events.Data, error) {
+		c := u.over(p)
 		var v commands.Validation
 		next := events.SupervisorProfileUpdated{Areas: []string{}, Info: strings.TrimSpace(c.Info), Ideas: []events.Idea{}}
 		for _, a := range c.Areas {

@@ -167,21 +167,23 @@ func (s *Service) Withdraw(ctx context.Context, meta commands.Meta, projectID st
 	return res, nil
 }
 
-// UpdateProfile replaces a supervisor's profile; a coordinator may also set
-// the capacity (nil leaves it). The version the caller expects is the
-// profile's.
+// UpdateProfile sets the parts of a supervisor's profile that p gives; a
+// coordinator may also set the capacity (nil leaves it). The version the
+// caller expects, and the one answered, is the profile's, which the capacity
+// (the cohort's) is not part of: a capacity alone leaves the profile
+// untouched, and answers it as it is.
 func (s *Service) UpdateProfile(ctx context.Context, meta commands.Meta, supervisorID string, expect commands.Expected, p UpdateProfile, capacity *int) (commands.Result[Profile], error) {
 	if err := s.requireRole(ctx, supervisorID, events.RoleSupervisor, "id"); err != nil {
 		return commands.Result[Profile]{}, commands.ErrNotFound
 	}
-	if capacity != nil {
-		if expect != commands.AnyVersion { // check it before the capacity changes, not after
-			if _, v, err := commands.Load(ctx, s.X, ProfileDecider, SupervisorStreamID(supervisorID)); err != nil {
-				return commands.Result[Profile]{}, err
-			} else if err := expect.Check(v); err != nil {
-				return commands.Result[Profile]{}, err
-			}
+	if expect != commands.AnyVersion && (capacity != nil || p.Empty()) { // checked before the capacity changes, not after
+		if _, v, err := commands.Load(ctx, s.X, ProfileDecider, SupervisorStreamID(supervisorID)); err != nil {
+			return commands.Result[Profile]{}, err
+		} else if err := expect.Check(v); err != nil {
+			return commands.Result[Profile]{}, err
 		}
+	}
+	if capacity != nil {
 		if !slices.Contains(meta.Actor.Roles, events.RoleCoordinator) {
 			return commands.Result[Profile]{}, &commands.Error{Kind: commands.KindForbidden, Code: "forbidden",
 				Message: "only a coordinator sets a capacity", Fields: []commands.FieldError{{Field: "capacity", Message: "coordinator only"}}}
@@ -189,6 +191,10 @@ func (s *Service) UpdateProfile(ctx context.Context, meta commands.Meta, supervi
 		if _, err := s.SetCapacity(ctx, meta, supervisorID, *capacity); err != nil {
 			return commands.Result[Profile]{}, err
 		}
+	}
+	if p.Empty() {
+		profile, v, err := commands.Load(ctx, s.X, ProfileDecider, SupervisorStreamID(supervisorID))
+		return commands.Result[Profile]{State: profile, Version: v}, err
 	}
 	return ProfileDecider.ExecuteAt(ctx, s.X, SupervisorStreamID(supervisorID), expect, p, meta)
 }
