@@ -372,3 +372,11 @@ func TestImportQueryBooleans(t *testing.T) {
 		t.Error("a bare ?dry_run stored the file")
 	}
 }
+
+// TestUploadLimitIsTheParsers: the API's upload limit is the parser's
+// default, which docs/imports.md states (TestImportDocs).
+func TestUploadLimitIsTheParsers(t *testing.T) {
+	if api.MaxCSVUpload != csvio.DefaultMaxBytes {
+		t.Fatalf("the API takes uploads of %d bytes, docs/imports.md says %d", api.MaxCSVUpload, csvio.DefaultMaxBytes)
+	}
+}
