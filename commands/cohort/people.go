@@ -119,8 +119,12 @@ type Student struct {
 	Marking marking.Record `json:"marking"`
 }
 
-// SetPreferences replaces the ranking (1 to 5 distinct supervisors).
-type SetPreferences struct{ SupervisorIDs []string }
+// SetPreferences replaces the ranking of StudentID (1 to 5 distinct
+// supervisors, never the student themselves).
+type SetPreferences struct {
+	StudentID     string
+	SupervisorIDs []string
+}
 
 // SetRecordMark sets the agreed mark (0 to 100) and feedback on the
 // student's record.
@@ -159,6 +163,9 @@ var StudentDecider = commands.Decider[Student, StudentCommand]{
 }
 
 func (c SetPreferences) decide(s Student) ([]events.Data, error) {
+	if err := c.ranksSelf(); err != nil {
+		return nil, err
+	}
 	if len(c.SupervisorIDs) < 1 || len(c.SupervisorIDs) > MaxPreferences {
 		return nil, commands.Invalid(commands.FieldError{Field: "supervisor_ids", Message: "rank 1 to 5 supervisors"})
 	}
@@ -171,6 +178,17 @@ func (c SetPreferences) decide(s Student) ([]events.Data, error) {
 		return nil, nil
 	}
 	return []events.Data{&events.PreferencesSet{SupervisorIDs: slices.Clone(c.SupervisorIDs)}}, nil
+}
+
+// ranksSelf refuses a ranking that names the student (one who also
+// supervises): nobody supervises themselves.
+func (c SetPreferences) ranksSelf() error {
+	if !slices.Contains(c.SupervisorIDs, c.StudentID) {
+		return nil
+	}
+	e := *project.ErrSelfSupervision
+	e.Fields = []commands.FieldError{{Field: "supervisor_ids", Message: "names the student themselves"}}
+	return &e
 }
 
 func (c SetRecordMark) decide(s Student) ([]events.Data, error) {

@@ -211,17 +211,16 @@ func (s *Service) SetCapacity(ctx context.Context, meta commands.Meta, superviso
 
 // SetPreferences replaces a student's ranking of supervisors.
 func (s *Service) SetPreferences(ctx context.Context, meta commands.Meta, studentID string, expect commands.Expected, supervisorIDs []string) (commands.Result[Student], error) {
-	if slices.Contains(supervisorIDs, studentID) {
-		e := *project.ErrSelfSupervision
-		e.Fields = []commands.FieldError{{Field: "supervisor_ids", Message: "names the student themselves"}}
-		return commands.Result[Student]{}, &e
+	ranking := SetPreferences{StudentID: studentID, SupervisorIDs: supervisorIDs}
+	if err := ranking.ranksSelf(); err != nil {
+		return commands.Result[Student]{}, err // before the ranked are looked up
 	}
 	for _, id := range supervisorIDs {
 		if err := s.requireRole(ctx, id, events.RoleSupervisor, "supervisor_ids"); err != nil {
 			return commands.Result[Student]{}, err
 		}
 	}
-	return StudentDecider.ExecuteAt(ctx, s.X, StudentStreamID(studentID), expect, SetPreferences{SupervisorIDs: supervisorIDs}, meta)
+	return StudentDecider.ExecuteAt(ctx, s.X, StudentStreamID(studentID), expect, ranking, meta)
 }
 
 // AssignSupervisor places a student with a supervisor on the coordinator's

@@ -1,6 +1,7 @@
 package user_test
 
 import (
+	"math/rand/v2"
 	"testing"
 
 	"github.com/capstone-pms/capstone/commands/decidertest"
@@ -49,5 +50,60 @@ func TestDecideCoordinators(t *testing.T) {
 		if _, err := user.DecideCoordinators(user.CoordinatorsDecider.Initial(events.CoordinatorsStreamID), cmd); err == nil {
 			t.Errorf("%T on an unseeded stream was accepted", cmd)
 		}
+	}
+}
+
+// TestCoordinatorsNeverNone drives the coordinators decider with random
+// seeds, additions and removals of a few users at random versions, and
+// checks after every decision the rule it keeps: once it counts a
+// coordinator it never counts none, and nobody is counted at a version
+// their last removal has passed (an addition confirmed while the role was
+// being taken away is stale).
+func TestCoordinatorsNeverNone(t *testing.T) {
+	seed := rand.Uint64()
+	rng := rand.New(rand.NewPCG(seed, 15))
+	pick := func() events.Coordinator {
+		return coordinator(string(rune('a'+rng.IntN(4))), int64(1+rng.IntN(8)))
+	}
+	removals := 0
+	for round := range 500 {
+		s := user.CoordinatorsDecider.Initial(events.CoordinatorsStreamID)
+		for range 40 {
+			var cmd user.CoordinatorsCommand
+			switch rng.IntN(5) {
+			case 0:
+				var members []events.Coordinator
+				for range rng.IntN(3) {
+					members = append(members, pick())
+				}
+				cmd = user.SeedCoordinators{Members: members}
+			case 1, 2:
+				cmd = user.AddCoordinator(pick())
+			default:
+				cmd = user.RemoveCoordinator(pick())
+			}
+			counted := len(s.Members)
+			out, err := user.DecideCoordinators(s, cmd)
+			if err != nil && len(out) > 0 {
+				t.Fatalf("seed %d, round %d: %#v refused (%v) with events", seed, round, cmd, err)
+			}
+			for _, d := range out {
+				if _, ok := d.(*events.CoordinatorRemoved); ok {
+					removals++
+				}
+				s = user.EvolveCoordinators(s, events.Envelope{Data: d})
+			}
+			if counted > 0 && len(s.Members) == 0 {
+				t.Fatalf("seed %d, round %d: %#v left no coordinator counted", seed, round, cmd)
+			}
+			for id, v := range s.Members {
+				if v <= s.Removed[id] {
+					t.Fatalf("seed %d, round %d: %s counted at version %d, removed at %d", seed, round, id, v, s.Removed[id])
+				}
+			}
+		}
+	}
+	if removals < 1000 {
+		t.Fatalf("seed %d: only %d removals were decided: the commands hardly exercise the rule", seed, removals)
 	}
 }
