@@ -31,9 +31,8 @@ func TestDecidePreferences(t *testing.T) {
 	})
 }
 
-// TestDecideProfile: a supervisor's profile (the parts given over those it has)
-// is checked whole, trimmed, and
-// stored only when it changes.
+// TestDecideProfile: a supervisor's profile (the parts given over those it
+// has) is checked whole, trimmed, and stored only when it changes.
 func TestDecideProfile(t *testing.T) {
 	long := func(n int) string { return strings.Repeat("x", n) }
 	areas := func(n int) []string {
