@@ -532,7 +532,7 @@ func (a *App) serve(srv *api.Server) error {
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: errLog}
 	ln := netlimit.Listen(a.listener, netlimit.Limits{Max: lim.MaxConnections, PerClient: lim.MaxConnectionsPerClient,
 		Exempt: a.cfg.TrustedProxies, OnRefuse: a.Metrics.ConnectionRefused})
-	go func() { a.served <- a.http.Serve(ln) }()
+	go func() { a.served <- a.http.Serve(api.ProblemAnswers(ln)) }()
 	a.log.Info("serving", "addr", a.listener.Addr().String())
 	if !srv.HealthOnly {
 		a.legacy.serve(a.cfg, srv, a.Metrics, a.log)

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Limits are the bounds of a Listener. Zero means no bound.
@@ -48,13 +50,15 @@ func Listen(ln net.Listener, l Limits) *Listener {
 	return &Listener{Listener: ln, limits: l, perClient: make(map[string]int)}
 }
 
-// refusal is the whole answer to a connection over a bound.
-var refusal = func() string {
+// refusal is the whole answer to a connection over a bound: a problem, with
+// a request id of its own like every answer of the service.
+func refusal() string {
 	body := `{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"too many open connections; retry in a second","code":"too-many-connections"}` + "\n"
 	return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\n" +
 		"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n" +
+		"X-Request-Id: " + uuid.Must(uuid.NewV7()).String() + "\r\n" +
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
-}()
+}
 
 // refusers bounds the refused connections being answered at once: past it
 // they are closed without an answer, so a flood of connections costs at
@@ -155,7 +159,7 @@ func refuse(c net.Conn) {
 	if _, err := c.Read(make([]byte, 4<<10)); err != nil {
 		return // nothing came: nobody to answer
 	}
-	if _, err := io.WriteString(c, refusal); err != nil {
+	if _, err := io.WriteString(c, refusal()); err != nil {
 		return
 	}
 	if tc, ok := c.(*net.TCPConn); ok {

@@ -50,7 +50,8 @@ func refused(t *testing.T, c net.Conn) bool {
 		return false
 	}
 	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(body), `"code":"too-many-connections"`) {
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(body), `"code":"too-many-connections"`) ||
+		resp.Header.Get("Content-Type") != "application/problem+json" || len(resp.Header.Get("X-Request-Id")) != 36 {
 		t.Fatalf("refusal %d %v %s", resp.StatusCode, resp.Header, body)
 	}
 	return true
