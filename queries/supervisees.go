@@ -49,25 +49,26 @@ func (q Students) Contacts(ctx context.Context, o StudentOverview) (supervisor, 
 	if !o.View.Placement {
 		return nil, nil, nil
 	}
-	if o.SupervisorID != "" {
-		var d projections.SupervisorDoc
-		found, err := q.Reader.Get(ctx, projections.CollSupervisors, o.SupervisorID, &d)
-		if err != nil {
-			return nil, nil, err
-		}
-		if found {
-			supervisor = &Contact{ID: d.ID, Name: d.Name, Email: d.Email}
-		}
+	if supervisor, err = q.contact(ctx, projections.CollSupervisors, o.SupervisorID); err != nil {
+		return nil, nil, err
 	}
-	if o.ExaminerID != "" {
-		var d projections.UserDoc
-		found, err := q.Reader.Get(ctx, projections.CollUsers, o.ExaminerID, &d)
-		if err != nil {
-			return nil, nil, err
-		}
-		if found {
-			examiner = &Contact{ID: d.ID, Name: d.Name, Email: d.Email}
-		}
+	examiner, err = q.contact(ctx, projections.CollUsers, o.ExaminerID)
+	return supervisor, examiner, err
+}
+
+// contact reads who id is from a read model whose documents have a name
+// and an e-mail (the supervisors directory, the users); nil for no id.
+func (q Students) contact(ctx context.Context, collection, id string) (*Contact, error) {
+	if id == "" {
+		return nil, nil
 	}
-	return supervisor, examiner, nil
+	var d struct {
+		Name  string `bson:"name"`
+		Email string `bson:"email"`
+	}
+	found, err := q.Reader.Get(ctx, collection, id, &d)
+	if err != nil || !found {
+		return nil, err
+	}
+	return &Contact{ID: id, Name: d.Name, Email: d.Email}, nil
 }

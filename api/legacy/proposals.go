@@ -16,14 +16,14 @@ import (
 	"github.com/capstone-pms/capstone/queries"
 )
 
-// The statuses of a proposal as the original named them.
+// A proposal's statuses, in the original's words.
 const (
 	statusPending  = "pending"
 	statusAccepted = "accepted"
 	statusRejected = "rejected"
 )
 
-// statusNames are the statuses of a proposal as the original named them.
+// statusNames are the original's words for the statuses of a proposal.
 var statusNames = map[string]string{
 	events.StatusSubmitted: statusPending, events.StatusAccepted: statusAccepted, events.StatusRejected: statusRejected,
 }

@@ -1,11 +1,7 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
-	"mime/multipart"
 	"net/http"
 	"slices"
 	"strings"
@@ -305,27 +301,11 @@ func TestAuthorizationTable(t *testing.T) {
 	}
 
 	// The table and the registered routes must be the same set.
-	rows := map[string]bool{}
+	var keys []string
 	for _, r := range table {
-		if rows[r.key()] {
-			t.Errorf("the table has two rows for %s", r.key())
-		}
-		rows[r.key()] = true
+		keys = append(keys, r.key())
 	}
-	routes := map[string]bool{}
-	for _, r := range registered {
-		routes[r.Method+" "+r.Path] = true
-	}
-	for k := range routes {
-		if !rows[k] {
-			t.Errorf("route %s is registered but has no row in the authorization table", k)
-		}
-	}
-	for k := range rows {
-		if !routes[k] {
-			t.Errorf("the authorization table has a row for %s, which is not registered", k)
-		}
-	}
+	routes := sameRoutes(t, registered, keys)
 
 	var failed []string
 	for _, row := range table {
@@ -444,33 +424,8 @@ func checkBlindMarking(t *testing.T, s *service, table []authzRow, tokens [azNCa
 // authzUpload posts a CSV file as multipart/form-data, with the token if any.
 func authzUpload(t *testing.T, s *service, path, token string, csv []byte) response {
 	t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	fw, err := mw.CreateFormFile("file", "upload.csv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fw.Write(csv)
-	mw.Close()
-	req, err := http.NewRequest("POST", s.base+path, &buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	out := response{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
-	if len(raw) > 0 && raw[0] == '{' {
-		_ = json.Unmarshal(raw, &out.Body)
-	}
-	return out
+	rd, ctype := multipartFile("upload.csv", csv)
+	return s.do("POST", path, token, rd, "Content-Type", ctype)
 }
 
 // awaitRebuild polls GET /v1/admin/projections until no rebuild runs, and

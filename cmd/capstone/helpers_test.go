@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
+	"github.com/capstone-pms/capstone/api"
 	"github.com/capstone-pms/capstone/infra/config"
 	"github.com/capstone-pms/capstone/infra/embedded"
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
@@ -182,6 +184,18 @@ func (s *service) request(method, path, token string, body any, headers ...strin
 	return req, nil
 }
 
+// multipartFile is an upload as a browser sends it: one part "file"
+// holding body under the file's name. It returns the body and its
+// Content-Type.
+func multipartFile(file string, body []byte) (io.Reader, string) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	fw, _ := mw.CreateFormFile("file", file)
+	fw.Write(body)
+	mw.Close()
+	return &buf, mw.FormDataContentType()
+}
+
 func (s *service) httpClient() *http.Client {
 	if s.client == nil {
 		return http.DefaultClient
@@ -272,4 +286,30 @@ func newReadModels(s *service) *imongo.ReadModels { return imongo.NewReadModels(
 
 func imongoEventStore(s *service) *imongo.EventStore {
 	return imongo.NewEventStore(s.app.store.DB, s.app.Registry)
+}
+
+// sameRoutes fails the test unless the rows of an authorization table
+// (each "METHOD /path") are the routes served, each once; it returns the
+// routes served, as a set of the same keys.
+func sameRoutes(t *testing.T, served []api.Route, rows []string) map[string]bool {
+	t.Helper()
+	routes, seen := map[string]bool{}, map[string]bool{}
+	for _, r := range served {
+		routes[r.Method+" "+r.Path] = true
+	}
+	for _, k := range rows {
+		if seen[k] {
+			t.Errorf("the table has two rows for %s", k)
+		}
+		seen[k] = true
+		if !routes[k] {
+			t.Errorf("the table has a row for %s, which is not served", k)
+		}
+	}
+	for k := range routes {
+		if !seen[k] {
+			t.Errorf("route %s is served but has no row in the table", k)
+		}
+	}
+	return routes
 }

@@ -3,12 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"mime/multipart"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -24,23 +21,8 @@ import (
 // upload posts a CSV file as multipart/form-data and decodes the answer.
 func (s *service) upload(token, kind, file string, body []byte, query string) response {
 	s.t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	fw, _ := mw.CreateFormFile("file", file)
-	fw.Write(body)
-	mw.Close()
-	req, _ := http.NewRequest("POST", s.base+"/v1/imports/"+kind+query, &buf)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	out := response{Status: resp.StatusCode, Header: resp.Header, Raw: string(raw)}
-	_ = json.Unmarshal(raw, &out.Body)
-	return out
+	rd, ctype := multipartFile(file, body)
+	return s.do("POST", "/v1/imports/"+kind+query, token, rd, "Content-Type", ctype)
 }
 
 func fixture(t *testing.T, name string) []byte {

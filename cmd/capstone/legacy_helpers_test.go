@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
-	"mime/multipart"
 	"net/http"
-	"strings"
 	"testing"
 )
 
@@ -68,35 +65,13 @@ func (r lresp) str(key string) string {
 
 func (c legacyClient) do(method, path, token string, body any, headers ...string) lresp {
 	c.t.Helper()
-	var rd io.Reader
-	ctype := ""
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd, ctype = strings.NewReader(b), "application/json"
-	default:
-		raw, err := json.Marshal(b)
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		rd, ctype = bytes.NewReader(raw), "application/json"
+	headers = append([]string{"Accept", "application/json, text/plain, */*"}, headers...)
+	if c.origin != "" {
+		headers = append(headers, "Origin", c.origin)
 	}
-	req, err := http.NewRequest(method, c.base+path, rd)
+	req, err := (&service{base: c.base}).request(method, path, token, body, headers...)
 	if err != nil {
 		c.t.Fatal(err)
-	}
-	if ctype != "" {
-		req.Header.Set("Content-Type", ctype)
-	}
-	req.Header.Set("Accept", "application/json, text/plain, */*")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if c.origin != "" {
-		req.Header.Set("Origin", c.origin)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
 	}
 	return c.send(req)
 }
@@ -120,18 +95,8 @@ func (c legacyClient) send(req *http.Request) lresp {
 // named "file" with the file's own name.
 func (c legacyClient) upload(token, path, file string, csv []byte) lresp {
 	c.t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	fw, _ := mw.CreateFormFile("file", file)
-	fw.Write(csv)
-	mw.Close()
-	req, _ := http.NewRequest("POST", c.base+path, &buf)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	req.Header.Set("Origin", c.origin)
-	return c.send(req)
+	rd, ctype := multipartFile(file, csv)
+	return c.do("POST", path, token, rd, "Content-Type", ctype)
 }
 
 // expect fails the test unless the answer has the status.

@@ -42,29 +42,28 @@ func legacyTerm(t *testing.T, s *service, lc legacyClient) {
 	admin, _ := lc.signIn(adminEmail, adminPassword)
 
 	// Uploads.
-	var sups, exams, stus []*termPerson
+	newPeople := func(n int, kind, code string) []*termPerson {
+		out := make([]*termPerson, n)
+		for i := range out {
+			out[i] = &termPerson{email: fmt.Sprintf("term-%s%02d@qmul.example.ac.uk", kind, i), password: fmt.Sprintf("term %s %d pw", kind, i),
+				code: fmt.Sprintf("%s%d", code, 9000+i), name: fmt.Sprintf("Term %s %02d", kind, i)}
+		}
+		return out
+	}
+	sups, exams, stus := newPeople(5, "supervisor", "SV"), newPeople(2, "examiner", "EX"), newPeople(12, "student", "ST")
 	capacity := map[string]int{}
 	supCSV := "Supervisor Code,Name,Position,Department,QM Email,Username,Password,Slots\n"
-	for i := range 5 {
-		p := &termPerson{email: fmt.Sprintf("term-sup%d@qmul.example.ac.uk", i), password: fmt.Sprintf("term supervisor %d pw", i),
-			code: fmt.Sprintf("SV%d", 900+i), name: fmt.Sprintf("Dr Term %d", i)}
+	for i, p := range sups {
 		capacity[p.email] = 1 + rng.IntN(3)
 		supCSV += fmt.Sprintf("%s,%s,Lecturer,EECS,%s,tsup%d,%s,%d\n", p.code, p.name, p.email, i, p.password, capacity[p.email])
-		sups = append(sups, p)
 	}
 	examCSV := "Examiner Code,Name,Position,Department,QM Email,Username,Password\n"
-	for i := range 2 {
-		p := &termPerson{email: fmt.Sprintf("term-ex%d@qmul.example.ac.uk", i), password: fmt.Sprintf("term examiner %d pw", i),
-			code: fmt.Sprintf("EX%d", 900+i), name: fmt.Sprintf("Dr Examiner %d", i)}
+	for i, p := range exams {
 		examCSV += fmt.Sprintf("%s,%s,Reader,EECS,%s,tex%d,%s\n", p.code, p.name, p.email, i, p.password)
-		exams = append(exams, p)
 	}
 	stuCSV := "Student Code,Name,Enrolment Status,Programme,Route,Start Date,QM Email,Username,Password\n"
-	for i := range 12 {
-		p := &termPerson{email: fmt.Sprintf("term-s%02d@qmul.example.ac.uk", i), password: fmt.Sprintf("term student %d pw", i),
-			code: fmt.Sprintf("ST%d", 9000+i), name: fmt.Sprintf("Student %02d", i)}
+	for i, p := range stus {
 		stuCSV += fmt.Sprintf("%s,%s,Enrolled,MSc,Full-time,2026-09-21,%s,ts%d,%s\n", p.code, p.name, p.email, i, p.password)
-		stus = append(stus, p)
 	}
 	for _, f := range []struct{ path, csv string }{{"/supervisor/info", supCSV}, {"/examiner/info", examCSV}, {"/student/info", stuCSV}} {
 		lc.expect(lc.upload(admin, f.path, "upload.csv", []byte(f.csv)), 200)
