@@ -254,3 +254,95 @@ func commandNames(t *testing.T) []string {
 	}
 	return names
 }
+
+// TestHelpValueNames: every flag of every command shows its value as its
+// type. The flag package takes backquoted text in a usage as the value's
+// name, so `capstone pubsub-setup` in a usage printed
+// "-pubsub-create capstone".
+func TestHelpValueNames(t *testing.T) {
+	flagLine := regexp.MustCompile(`(?m)^  -(\S+)(?: (.+))?$`)
+	types := map[string]bool{"": true, "string": true, "int": true, "uint": true, "int64": true, "uint64": true, "float": true, "duration": true, "value": true}
+	for _, cmd := range commandNames(t) {
+		var out bytes.Buffer
+		_ = run(context.Background(), append(strings.Fields(cmd), "--help"), nil, &out, io.Discard, func(string) string { return "" })
+		lines := flagLine.FindAllStringSubmatch(out.String(), -1)
+		if len(lines) == 0 && cmd != "users create" {
+			t.Errorf("capstone %s --help lists no flag:\n%s", cmd, out.String())
+		}
+		for _, m := range lines {
+			if !types[m[2]] {
+				t.Errorf("capstone %s --help shows -%s %s: a backquote in its usage?", cmd, m[1], m[2])
+			}
+		}
+	}
+}
+
+// TestTopLevelHelpAligned: the commands' summaries start in one column.
+func TestTopLevelHelpAligned(t *testing.T) {
+	col := -1
+	for _, l := range strings.Split(usageText(), "\n") {
+		if !strings.HasPrefix(l, "  ") {
+			continue
+		}
+		name, _, _ := strings.Cut(strings.TrimSpace(l), "  ")
+		at := 2 + len(name) + len(l[2+len(name):]) - len(strings.TrimLeft(l[2+len(name):], " "))
+		if col == -1 {
+			col = at
+		}
+		if at != col {
+			t.Errorf("the summary of %q starts at column %d, the first one's at %d:\n%s", name, at, col, usageText())
+		}
+	}
+	if col == -1 {
+		t.Fatal("no command in the help")
+	}
+}
+
+// TestImportCLIRoughEdges: `capstone import` takes its flags after KIND and
+// FILE too, sets passwords with --passwords as ?passwords=true does, exits 1
+// when rows were refused (and 0 when none were), and prints no start-up log
+// line of the store.
+func TestImportCLIRoughEdges(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	file := filepath.Join(dir, "students.csv")
+	const header = "Student Code,Name,Enrolment Status,Programme,Route,Start Date,QM Email,Username,Password\n"
+	csv := header + "ST1,Student One,Enrolled,MSc,Full-time,2026-09-21,cli1@uni.example,cli1,cli password number one\n" +
+		"ST2,,Enrolled,MSc,Full-time,2026-09-21,cli2@uni.example,cli2,cli password number two\n"
+	if err := os.WriteFile(file, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := func(string) string { return "" }
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"import", "students", file, "--dry-run", "--data-dir", data}, nil, &out, &errOut, env)
+	if exitCode(err) != 1 || !strings.Contains(out.String(), "dry run") || !strings.Contains(out.String(), "Name is required") {
+		t.Fatalf("import with flags after the arguments and a refused row: %v (exit %d)\n%s%s", err, exitCode(err), out.String(), errOut.String())
+	}
+	if strings.Contains(errOut.String(), `"message"`) || strings.Contains(errOut.String(), "FerretDB") {
+		t.Errorf("a one-off command logged the store's start-up: %s", errOut.String())
+	}
+	out.Reset()
+	err = run(context.Background(), []string{"import", "--data-dir", data, "students", file, "--passwords"}, nil, &out, &errOut, env)
+	if exitCode(err) != 1 || !strings.Contains(out.String(), "created 1") {
+		t.Fatalf("import: %v (exit %d)\n%s", err, exitCode(err), out.String())
+	}
+	if err := os.WriteFile(file, []byte(header+"ST1,Student One,Enrolled,MSc,Full-time,2026-09-21,cli1@uni.example,cli1,cli password number one\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(context.Background(), []string{"import", "students", "--data-dir", data, file}, nil, &out, &errOut, env); exitCode(err) != 0 {
+		t.Fatalf("a file without refused rows: %v (exit %d)", err, exitCode(err))
+	}
+	s := startServiceIn(t, data, &syncBuffer{})
+	s.signIn("cli1@uni.example", "cli password number one") // --passwords set it
+}
+
+// TestUsersCreateRefusalOnce: a refusal for one field is printed once, not
+// as its message and again as its field.
+func TestUsersCreateRefusalOnce(t *testing.T) {
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"users", "create", "--data-dir", t.TempDir(), "--email", "once@uni.example", "--name", "Once"},
+		strings.NewReader("short\n"), &out, &errOut, func(string) string { return "" })
+	if err == nil || strings.Count(err.Error(), "at least") != 1 {
+		t.Fatalf("users create with a short password: %q", err)
+	}
+}

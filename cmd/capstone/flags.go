@@ -37,10 +37,14 @@ func parseStoreFlags(fs *flag.FlagSet, args []string, env func(string) string, s
 }
 
 // exitCode is the process's exit status after run: 0 when it succeeded or
-// only printed the help asked for, 2 otherwise.
+// only printed the help asked for, 1 when an import applied its file but
+// refused rows of it, 2 otherwise.
 func exitCode(err error) int {
-	if err == nil || errors.Is(err, flag.ErrHelp) {
+	switch {
+	case err == nil || errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.Is(err, errRowsRefused):
+		return 1
 	}
 	return 2
 }

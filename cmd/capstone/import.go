@@ -18,14 +18,19 @@ import (
 	"github.com/capstone-pms/capstone/infra/csvio"
 )
 
-// importFile is `capstone import [--dry-run] KIND FILE`: the CLI twin of
-// POST /v1/imports/{kind}, with progress on large files.
+// importFile is `capstone import [--dry-run] [--passwords] KIND FILE`: the
+// CLI twin of POST /v1/imports/{kind}, with progress on large files. It
+// fails (exit 1, errRowsRefused) when rows were refused, after the report.
 func importFile(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) error {
 	fs := flag.NewFlagSet("import", flag.ContinueOnError)
-	dry := config.Bool(fs, "dry-run", false, "check every row and report, storing nothing")
+	dry := config.Bool(fs, "dry-run", false, "check every row and report, storing nothing (?dry_run=true)")
+	passwords := config.Bool(fs, "passwords", false, "set the Password column's passwords of the users of a people file who have none yet (?passwords=true)")
 	asJSON := config.Bool(fs, "json", false, "print the report as JSON")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: capstone import [flags] KIND FILE\n\nKIND: %s\n\nFlags:\n", importKinds())
+		fmt.Fprintf(fs.Output(), "Usage: capstone import [flags] KIND FILE\n\n"+
+			"KIND: %s\nThe columns of each kind: docs/imports.md. Flags may also follow KIND and FILE.\n"+
+			"Exit status: 0 when every row was applied (or, with --dry-run, could be), 1 when rows were refused\n"+
+			"(the others are applied all the same), 2 when the file or the command was refused.\n\nFlags:\n", importKinds())
 		fs.PrintDefaults()
 	}
 	cfg, err := parseStoreFlags(fs, args, env, stdout, stderr)
@@ -53,15 +58,24 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	app, err := startOneOff(ctx, cfg, stderr)
 	if err != nil {
 		return dataDirInUse(err, func(base string) string {
-			url := base + "/v1/imports/" + string(kind)
+			var query []string
 			if *dry {
-				url += "?dry_run=true"
+				query = append(query, "dry_run=true")
+			}
+			if *passwords {
+				query = append(query, "passwords=true")
+			}
+			url := base + "/v1/imports/" + string(kind)
+			if len(query) > 0 {
+				url += "?" + strings.Join(query, "&")
 			}
 			return fmt.Sprintf("curl -X POST %s -H \"Authorization: Bearer $TOKEN\" -F %s", shellQuote(url), shellQuote("file=@"+fs.Arg(1)))
 		})
 	}
 	defer app.Close(context.Background())
-	rep, err := app.Importer(*dry).Run(ctx, commands.Meta{Actor: events.SystemActor, CorrelationID: "cli-import"}, parsed.Batch(),
+	im := app.Importer(*dry)
+	im.Passwords = *passwords
+	rep, err := im.Run(ctx, commands.Meta{Actor: events.SystemActor, CorrelationID: "cli-import"}, parsed.Batch(),
 		func(n int) { progress("applied", n) })
 	if err != nil {
 		return err
@@ -69,11 +83,19 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	rep.Rows, rep.DryRun = parsed.Rows, *dry
 	rep.Errors = append(parsed.ParseErrors(), rep.Errors...)
 	if *asJSON {
-		return json.NewEncoder(stdout).Encode(rep)
+		err = json.NewEncoder(stdout).Encode(rep)
+	} else {
+		printReport(stdout, rep)
 	}
-	printReport(stdout, rep)
-	return nil
+	if err == nil && len(rep.Errors) > 0 {
+		err = fmt.Errorf("%w: %d of %d", errRowsRefused, len(rep.Errors), rep.Rows)
+	}
+	return err
 }
+
+// errRowsRefused ends an import some of whose rows were refused (the report
+// lists them): the command exits 1, apart from a command that failed.
+var errRowsRefused = errors.New("rows were refused")
 
 // importKinds lists the import kinds, as the CLI and the API take them.
 func importKinds() string {

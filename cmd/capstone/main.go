@@ -38,22 +38,19 @@ func main() {
 	os.Exit(exitCode(err))
 }
 
-const usage = `Usage: capstone <command> [flags]
-
-Commands:
-  serve          run the service (API and projectors) on embedded defaults or MONGODB_URI
-  users create   create a user (e.g. a coordinator); the password is read from stdin
-  import         import a CSV file of a KIND: %s
-  replay         rebuild read models from the event store (or --verify them against a rebuild)
-  bench          load-test a service (or a fresh one in this process) against the raw database
-  pubsub-setup     create the Pub/Sub topics and subscriptions once (then CAPSTONE_PUBSUB_CREATE=false)
-  pubsub-emulator  serve Google's Pub/Sub fake over gRPC (for multi-process runs)
-  dev-store        serve the embedded store on its own (for multi-process runs)
-  dev            run the whole local topology (store, Pub/Sub emulator, 2 APIs, relay, 2 projectors); Ctrl-C stops it
-  help           show this help
-
-Run "capstone <command> --help" for the flags of a command.
-`
+// commandList is the top-level help's list of commands, in its order.
+var commandList = []struct{ name, summary string }{
+	{"serve", "run the service (API and projectors) on embedded defaults or MONGODB_URI"},
+	{"users create", "create a user (e.g. a coordinator); the password is read from stdin"},
+	{"import", "import a CSV file of a KIND: %s"},
+	{"replay", "rebuild read models from the event store (or --verify them against a rebuild)"},
+	{"bench", "load-test a service (or a fresh one in this process) against the raw database"},
+	{"pubsub-setup", "create the Pub/Sub topics and subscriptions once (then CAPSTONE_PUBSUB_CREATE=false)"},
+	{"pubsub-emulator", "serve Google's Pub/Sub fake over gRPC (for multi-process runs)"},
+	{"dev-store", "serve the embedded store on its own (for multi-process runs)"},
+	{"dev", "run the whole local topology (store, Pub/Sub emulator, 2 APIs, relay, 2 projectors); Ctrl-C stops it"},
+	{"help", "show this help"},
+}
 
 const usersUsage = "usage: capstone users create --email E --name N --roles coordinator[,..] < password\n" +
 	`(run "capstone users create --help" for every flag)`
@@ -67,9 +64,26 @@ func isHelp(arg string) bool {
 	return false
 }
 
-// usageText is the top-level help, with the import kinds read from csvio so
-// that it names exactly the kinds import and the API take.
-func usageText() string { return fmt.Sprintf(usage, importKinds()) }
+// usageText is the top-level help: the commands in one aligned column, with
+// the import kinds read from csvio so that it names exactly the kinds import
+// and the API take.
+func usageText() string {
+	width := 0
+	for _, c := range commandList {
+		width = max(width, len(c.name))
+	}
+	var b strings.Builder
+	b.WriteString("Usage: capstone <command> [flags]\n\nCommands:\n")
+	for _, c := range commandList {
+		summary := c.summary
+		if strings.Contains(summary, "%s") {
+			summary = fmt.Sprintf(summary, importKinds())
+		}
+		fmt.Fprintf(&b, "  %-*s  %s\n", width, c.name, summary)
+	}
+	b.WriteString("\nRun \"capstone <command> --help\" for the flags of a command.\n")
+	return b.String()
+}
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) error {
 	if len(args) == 0 {
@@ -212,7 +226,7 @@ func createUser(ctx context.Context, args []string, stdin io.Reader, stdout, std
 		user.Create{Email: *email, Name: *name, Roles: strings.Split(*roles, ",")}, password)
 	if err != nil {
 		if e, ok := commands.AsError(err); ok {
-			return fmt.Errorf("%s", e.Message+fieldList(e.Fields))
+			return errors.New(refusalText(e))
 		}
 		return err
 	}
@@ -220,10 +234,16 @@ func createUser(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	return nil
 }
 
-func fieldList(fs []commands.FieldError) string {
+// refusalText is a refusal as the shell shows it: its message, then each
+// invalid field on a line of its own, but for one the message already
+// states (a refusal for a single field says "password: must be ...").
+func refusalText(e *commands.Error) string {
 	var b strings.Builder
-	for _, f := range fs {
-		fmt.Fprintf(&b, "\n  %s: %s", f.Field, f.Message)
+	b.WriteString(e.Message)
+	for _, f := range e.Fields {
+		if line := f.Field + ": " + f.Message; !strings.Contains(e.Message, line) {
+			b.WriteString("\n  " + line)
+		}
 	}
 	return b.String()
 }

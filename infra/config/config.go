@@ -129,7 +129,7 @@ func ParseServe(args []string, env func(string) string, usage io.Writer) (Config
 	demo, demoErr := envBool(env, "CAPSTONE_DEMO", false)
 	BoolVar(fs, &c.Demo, "demo", demo, "load the demo cohort with documented sign-ins into an empty store (env CAPSTONE_DEMO=true)")
 	create, createErr := envBool(env, "CAPSTONE_PUBSUB_CREATE", true)
-	BoolVar(fs, &c.PubSubCreate, "pubsub-create", create, "create the Pub/Sub topics and subscriptions if missing; false: only check that they exist (made beforehand by `capstone pubsub-setup`), so that no right to create them is needed (env CAPSTONE_PUBSUB_CREATE)")
+	BoolVar(fs, &c.PubSubCreate, "pubsub-create", create, "create the Pub/Sub topics and subscriptions if missing; false: only check that they exist (made beforehand by capstone pubsub-setup), so that no right to create them is needed (env CAPSTONE_PUBSUB_CREATE)")
 	ttl := fs.String("token-ttl", envOr(env, "CAPSTONE_TOKEN_TTL", "12h"), "lifetime of a sign-in token (env CAPSTONE_TOKEN_TTL)")
 	fs.Usage = func() {
 		fmt.Fprintf(usage, "Usage: capstone serve [flags]\n\nRuns the API and the projector (or the --components given) on one port.\n"+
@@ -193,13 +193,44 @@ func ParseServe(args []string, env func(string) string, usage io.Writer) (Config
 
 // ParseStore reads only the store settings, for subcommands such as
 // `capstone users create`; extra flags are registered by the caller on fs.
+//
+// Flags may come before, between or after the command's arguments (capstone
+// import KIND FILE --dry-run); after "--" everything is an argument. fs.Args()
+// is then the arguments alone. A one-off command logs warnings and errors
+// only unless told otherwise: its output is its result, not the store's
+// start-up.
 func ParseStore(fs *flag.FlagSet, args []string, env func(string) string) (Config, error) {
 	var c Config
 	c.storeFlags(fs, env)
-	if err := fs.Parse(args); err != nil {
+	if f := fs.Lookup("log-level"); env("CAPSTONE_LOG_LEVEL") == "" {
+		f.DefValue = "warn"
+		_ = f.Value.Set("warn")
+	}
+	if err := parseInterspersed(fs, args); err != nil {
 		return c, err
 	}
 	return c, c.finish(env)
+}
+
+// parseInterspersed parses fs from args, taking flags wherever they are
+// among the arguments, and leaves the arguments alone in fs.Args().
+func parseInterspersed(fs *flag.FlagSet, args []string) error {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		rest := fs.Args()
+		if consumed := len(args) - len(rest); consumed > 0 && args[consumed-1] == "--" {
+			positional = append(positional, rest...) // after "--", all of it
+			break
+		}
+		if len(rest) == 0 {
+			break
+		}
+		positional, args = append(positional, rest[0]), rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, positional...))
 }
 
 func (c *Config) finish(env func(string) string) error {

@@ -56,7 +56,7 @@ func (f format) String() string {
 		return fmt.Sprintf("text of at most %d characters, line breaks allowed; may be blank", maxFeedback)
 	case fmtPassword:
 		return "the user's first password, only trimmed; read only when the import is asked to set passwords " +
-			"(`?passwords=true`), and only for a user who has none, under the password rules; may be blank"
+			"(`?passwords=true`, `--passwords`), and only for a user who has none, under the password rules; may be blank"
 	case fmtChoice:
 		return fmt.Sprintf("a supervisor's e-mail address, read in lower case; %s is required, the later ones may be blank "+
 			"after the last choice but not in between, and each supervisor is listed once", choiceColumns[0])

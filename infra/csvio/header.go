@@ -68,7 +68,7 @@ func readHeader(cr *csv.Reader, kind Kind, cols columns) (header, error) {
 	if len(missing) > 1 {
 		noun = "columns"
 	}
-	detail := fmt.Sprintf("missing %s %s; a %s file needs %s", noun, strings.Join(missing, ", "), kind, columnList(cols))
+	detail := fmt.Sprintf("missing %s %s; the %s file needs %s", noun, strings.Join(missing, ", "), kind, columnList(cols))
 	if len(rec) == 1 && strings.Contains(rec[0], ";") {
 		detail += `; the file seems to be separated by semicolons: save it as "CSV UTF-8 (comma delimited)"`
 	}

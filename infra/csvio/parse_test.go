@@ -257,10 +257,11 @@ func TestHeaderRefused(t *testing.T) {
 	}{
 		{"missing two columns", KindStudents,
 			"Student Code,Name,Enrolment Status,Programme,Route,Start Date,Password\nST1,A,,,,,\n",
-			ErrHeader, []string{`missing columns "QM Email", "Username"`, "a students file needs"}},
+			ErrHeader, []string{`missing columns "QM Email", "Username"`, "the students file needs"}},
 		{"missing slots", KindSupervisors,
 			"Supervisor Code,Name,Position,Department,QM Email,Username,Password\n",
 			ErrHeader, []string{`missing column "Slots"`}},
+		{"an examiners file", KindExaminers, "Examiner Code,Name\n", ErrHeader, []string{"; the examiners file needs Examiner Code,"}},
 		{"duplicate column", KindExaminers,
 			"Examiner Code,Name,Position,Department,QM Email,Username,qm email\n",
 			ErrHeader, []string{`column "QM Email" appears twice (columns 5 and 7)`}},
