@@ -60,6 +60,9 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, env fun
 			return err
 		}
 	}
+	if *memProfile != "" {
+		runtime.MemProfileRate = memProfileRate // before anything is allocated, so the profile sees it
+	}
 	if *dataDir != "" {
 		opts.DataBytes = func() int64 { return dirSize(*dataDir) }
 	}
@@ -135,7 +138,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, env fun
 	return nil
 }
 
-// errSoakFailed is a soak whose verdict is a failure (exit status 1).
+// errSoakFailed is a soak whose verdict is a failure (the command fails).
 var errSoakFailed = errors.New("the soak's verdict is FAIL: the service did not stay the same under a constant load")
 
 // soakOptions makes a run a soak of length d: a constant offered load, in
@@ -212,6 +215,10 @@ func (p *windowProfiles) stop() {
 		p.stopCPU()
 	}
 }
+
+// memProfileRate samples an allocation every 16 KiB (the default, 512 KiB,
+// leaves most of a service's few tens of MiB unseen).
+const memProfileRate = 16 << 10
 
 // writeHeapProfile writes a heap profile (after a collection) to path.
 func writeHeapProfile(path string) error {

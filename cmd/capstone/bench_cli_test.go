@@ -76,6 +76,7 @@ func TestBenchSoak(t *testing.T) {
 			Resident  int64   `json:"resident_bytes"`
 			Events    int64   `json:"events"`
 			DataBytes int64   `json:"data_bytes"`
+			CPUPerOp  float64 `json:"cpu_per_op_ms"`
 		} `json:"windows"`
 		Soak struct {
 			OK     bool `json:"ok"`
@@ -94,7 +95,7 @@ func TestBenchSoak(t *testing.T) {
 		t.Fatalf("%d windows of a 20 s soak, want 5 of 4 s", len(rep.Windows))
 	}
 	for i, w := range rep.Windows {
-		if w.Total == 0 || w.P99 <= 0 || w.Resident <= 0 || w.DataBytes <= 0 || (i > 0 && w.Events <= rep.Windows[i-1].Events) {
+		if w.Total == 0 || w.P99 <= 0 || w.Resident <= 0 || w.DataBytes <= 0 || w.CPUPerOp <= 0 || (i > 0 && w.Events <= rep.Windows[i-1].Events) {
 			t.Fatalf("window %d: %+v", i+1, w)
 		}
 	}

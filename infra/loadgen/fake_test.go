@@ -24,12 +24,14 @@ import (
 type fakeAPI struct {
 	lag            time.Duration // a write shows in GET this long after its answer
 	failEveryPatch int           // every nth PATCH answers 500 and changes nothing (0: never)
-	// A process that drifts, for soaks: each request takes slowBy more
-	// than the one before it (from 1 ms), and each grows the resident
-	// memory /metrics shows by leakBy, and the data by dataBy more than
-	// the last (from 100 bytes an event).
-	slowBy, leakBy, dataBy int64
-	requests               atomic.Int64
+	// A process that drifts, for soaks: a request takes 1 ms plus slowBy
+	// for each second the fake has run, each grows the resident memory
+	// /metrics shows by leakBy, and the data by dataBy more than the last
+	// (from 100 bytes an event).
+	slowBy         time.Duration
+	leakBy, dataBy int64
+	requests       atomic.Int64
+	started        time.Time
 
 	mu       sync.Mutex
 	seq      int
@@ -81,6 +83,7 @@ func startFake(t *testing.T, f *fakeAPI) (*fakeAPI, string) {
 	t.Helper()
 	f.users, f.byEmail, f.tokens = map[string]*fakeUser{}, map[string]string{}, map[string]string{}
 	f.projects, f.hits, f.created = map[string]*fakeProject{}, map[string]int{}, map[string]int{}
+	f.started = time.Now()
 	f.addUser(fakeAdminEmail, fakeAdminPassword, []string{"coordinator"})
 	mux := http.NewServeMux()
 	for pattern, h := range map[string]func(http.ResponseWriter, *http.Request, *fakeUser){
@@ -95,8 +98,8 @@ func startFake(t *testing.T, f *fakeAPI) (*fakeAPI, string) {
 		"POST /v1/projects/{id}/decision":  f.decide,
 	} {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			if n := f.requests.Add(1); f.slowBy > 0 {
-				time.Sleep(time.Millisecond + time.Duration(f.slowBy*n))
+			if f.requests.Add(1); f.slowBy > 0 {
+				time.Sleep(time.Millisecond + time.Duration(float64(f.slowBy)*time.Since(f.started).Seconds()))
 			}
 			f.mu.Lock()
 			defer f.mu.Unlock()
@@ -116,6 +119,7 @@ func startFake(t *testing.T, f *fakeAPI) (*fakeAPI, string) {
 		n := f.requests.Load()
 		fmt.Fprintf(w, "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %d\n", 50<<20+f.leakBy*n)
 		fmt.Fprintf(w, "capstone_events_appended_total{stream_type=\"project\"} %d\ncapstone_events_appended_total{stream_type=\"user\"} 7\n", n)
+		fmt.Fprintf(w, "process_cpu_seconds_total %g\n", float64(n)/1000) // a millisecond a request
 	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)

@@ -379,9 +379,10 @@ type runner struct {
 	done     atomic.Int64 // operations answered, for progress lines
 	failed   atomic.Int64 // errors among them
 
-	start   time.Time      // of the measured phase
-	windows int            // how many (1 without Options.Window)
-	samples []windowSample // taken at the end of each window
+	start    time.Time      // of the measured phase
+	windows  int            // how many (1 without Options.Window)
+	samples  []windowSample // taken at the end of each window
+	startCPU float64        // the target's CPU seconds as the phase began
 }
 
 func newRunner(o Options) *runner {
@@ -628,6 +629,7 @@ func (r *runner) measure(ctx context.Context) Report {
 	r.start = start
 	var sampler sync.WaitGroup
 	if r.o.Window > 0 {
+		_, _, r.startCPU = r.scrapeProcess(ctx)
 		sampler.Go(func() { r.sampleWindows(ctx, start) })
 	}
 	progress.Go(func() {

@@ -166,6 +166,7 @@ type (
 		RSS       int64   `json:"resident_bytes"`
 		Events    int64   `json:"events"`
 		DataBytes int64   `json:"data_bytes"`
+		CPUPerOp  float64 `json:"cpu_per_op_ms"`
 	}
 	jsonSoak struct {
 		OK     bool        `json:"ok"`
@@ -246,7 +247,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 	for _, w := range r.Windows {
 		out.Windows = append(out.Windows, jsonWindow{StartS: w.Start.Seconds(), EndS: w.End.Seconds(), Total: w.Total, Errors: w.Errors,
 			PerSec: w.PerSec, P50: ms(w.P50), P99: ms(w.P99), WriteP99: ms(w.WriteP99), ListP50: ms(w.ListP50), RSS: w.RSS,
-			Events: w.Events, DataBytes: w.DataBytes})
+			Events: w.Events, DataBytes: w.DataBytes, CPUPerOp: ms(w.CPUPerOp)})
 	}
 	if len(r.Windows) > 0 {
 		v := Judge(r.Windows)

@@ -32,11 +32,17 @@ type Window struct {
 	RSS           int64         // the target's resident memory, bytes
 	Events        int64         // events the target has appended, in all
 	DataBytes     int64         // Options.DataBytes, 0 without
+	// CPUPerOp is the CPU time the target's process spent in the window
+	// per operation answered: what a busy shared machine changes least of
+	// the figures, so a p99 that grows while it stays flat is the
+	// machine's, not the service's.
+	CPUPerOp time.Duration
 }
 
 // windowSample is what the sampler took at the end of a window.
 type windowSample struct {
 	rss, events, data int64
+	cpu               float64 // seconds, in all
 }
 
 // window is the index of the window t falls in.
@@ -61,7 +67,7 @@ func (r *runner) sampleWindows(ctx context.Context, start time.Time) {
 		case <-time.After(time.Until(at)):
 		}
 		var s windowSample
-		s.rss, s.events = r.scrapeProcess(ctx)
+		s.rss, s.events, s.cpu = r.scrapeProcess(ctx)
 		if r.o.DataBytes != nil {
 			s.data = r.o.DataBytes()
 		}
@@ -73,12 +79,13 @@ func (r *runner) sampleWindows(ctx context.Context, start time.Time) {
 	}
 }
 
-// scrapeProcess reads the target's resident memory and the events it has
-// appended from its /metrics (0 for what it does not show).
-func (r *runner) scrapeProcess(ctx context.Context) (rss, events int64) {
+// scrapeProcess reads the target's resident memory, the events it has
+// appended and the CPU time it has used from its /metrics (0 for what it
+// does not show).
+func (r *runner) scrapeProcess(ctx context.Context) (rss, events int64, cpu float64) {
 	rep, err := r.api.do(ctx, http.MethodGet, "/metrics", "", nil, -1)
 	if err != nil || rep.status != http.StatusOK {
-		return 0, 0
+		return 0, 0, 0
 	}
 	var ev float64
 	sc := bufio.NewScanner(bytes.NewReader(rep.body))
@@ -91,9 +98,11 @@ func (r *runner) scrapeProcess(ctx context.Context) (rss, events int64) {
 			rss = int64(v)
 		case name == "capstone_events_appended_total":
 			ev += v
+		case name == "process_cpu_seconds_total":
+			cpu = v
 		}
 	}
-	return rss, int64(ev)
+	return rss, int64(ev), cpu
 }
 
 // summarizeWindows turns the clients' records, window by window, and the
@@ -129,6 +138,13 @@ func (r *runner) summarizeWindows(elapsed time.Duration) []Window {
 		}
 		if n < len(r.samples) {
 			w.RSS, w.Events, w.DataBytes = r.samples[n].rss, r.samples[n].events, r.samples[n].data
+			before := r.startCPU
+			if n > 0 {
+				before = r.samples[n-1].cpu
+			}
+			if spent := r.samples[n].cpu - before; w.Total > 0 && r.samples[n].cpu > 0 && spent > 0 {
+				w.CPUPerOp = time.Duration(spent / float64(w.Total) * float64(time.Second))
+			}
 		}
 	}
 	return out
@@ -222,15 +238,15 @@ func WriteSoak(w io.Writer, ws []Window, v SoakVerdict) error {
 	ew := &errWriter{w: w}
 	ew.printf("\nsoak: %d windows\n", len(ws))
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "window\tops/s\terrors\tp50\tp99\twrite p99\tlist p50\tresident\tevents\tdata\tbytes/event\t\n")
+	fmt.Fprintf(tw, "window\tops/s\terrors\tp50\tp99\twrite p99\tlist p50\tcpu/op\tresident\tevents\tdata\tbytes/event\t\n")
 	for i, x := range ws {
 		per := "-"
 		if x.Events > 0 && x.DataBytes > 0 {
 			per = fmt.Sprintf("%.0f", float64(x.DataBytes)/float64(x.Events))
 		}
-		fmt.Fprintf(tw, "%d (%s-%s)\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n", i+1, x.Start.Round(time.Second), x.End.Round(time.Second),
-			fmtRate(x.PerSec), x.Errors, fmtDur(x.P50), fmtDur(x.P99), fmtDur(x.WriteP99), fmtDur(x.ListP50), fmtBytes(x.RSS), x.Events,
-			fmtBytes(x.DataBytes), per)
+		fmt.Fprintf(tw, "%d (%s-%s)\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n", i+1, x.Start.Round(time.Second), x.End.Round(time.Second),
+			fmtRate(x.PerSec), x.Errors, fmtDur(x.P50), fmtDur(x.P99), fmtDur(x.WriteP99), fmtDur(x.ListP50), fmtDur(x.CPUPerOp), fmtBytes(x.RSS),
+			x.Events, fmtBytes(x.DataBytes), per)
 	}
 	tw.Flush()
 	for _, c := range v.Checks {

@@ -73,8 +73,9 @@ func TestJudge(t *testing.T) {
 }
 
 // TestSoakWindows runs soaks against the fake: the windows cover the run
-// and add up to it, each with the target's memory, events and the data
-// size sampled at its end; a target that slows down, leaks and grows its
+// and add up to it, each with the target's memory, events, CPU per
+// operation (a millisecond a request, here) and the data size sampled at
+// its end; a target that slows down, leaks and grows its
 // data faster than its events fails each check, and a steady one passes
 // those of memory and data.
 func TestSoakWindows(t *testing.T) {
@@ -98,7 +99,8 @@ func TestSoakWindows(t *testing.T) {
 		total := 0
 		for i, w := range rep.Windows {
 			total += w.Total
-			if w.Total == 0 || w.RSS == 0 || w.Events == 0 || w.DataBytes == 0 || w.Start != time.Duration(i)*500*time.Millisecond {
+			if w.Total == 0 || w.RSS == 0 || w.Events == 0 || w.DataBytes == 0 || w.CPUPerOp < 500*time.Microsecond ||
+				w.CPUPerOp > 2*time.Millisecond || w.Start != time.Duration(i)*500*time.Millisecond {
 				t.Fatalf("window %d: %+v", i+1, w)
 			}
 		}
@@ -107,7 +109,7 @@ func TestSoakWindows(t *testing.T) {
 		}
 		return rep
 	}
-	drifting := soak(&fakeAPI{slowBy: int64(50 * time.Microsecond), leakBy: 1 << 20, dataBy: 50})
+	drifting := soak(&fakeAPI{slowBy: 100 * time.Millisecond, leakBy: 1 << 20, dataBy: 50})
 	if v := Judge(drifting.Windows); v.OK || len(failed(v)) != 3 {
 		t.Fatalf("a drifting target: %+v", v)
 	}
