@@ -41,7 +41,7 @@ func devTopology(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
 	dir := fs.String("data-dir", "./data-dev", "directory of the store's files (kept between runs)")
 	addr1 := fs.String("addr", "127.0.0.1:8080", "the first API replica's listen address")
-	addr2 := fs.String("addr2", "127.0.0.1:8081", "the second API replica's listen address")
+	addr2 := fs.String("addr2", "127.0.0.1:8082", "the second API replica's listen address (8081 is the original frontend's, see --legacy-ui-addr)")
 	demo := config.Bool(fs, "demo", false, "load the demo cohort into an empty store (as serve --demo)")
 	logLevel := fs.String("log-level", "warn", "the processes' log level (debug, info, warn, error)")
 	fs.Usage = func() {
