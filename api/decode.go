@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,18 +46,91 @@ func decodeJSONWith(w http.ResponseWriter, r *http.Request, dst any, opts json.O
 	if err != nil || mt != "application/json" {
 		return problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "send the body as application/json")
 	}
-	dec := jsontext.NewDecoder(http.MaxBytesReader(w, r.Body, MaxJSONBody), opts)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxJSONBody))
+	if err != nil {
+		return jsonProblem(err)
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(body), opts)
 	if err := json.UnmarshalDecode(dec, dst, opts); err != nil {
+		var semantic *json.SemanticError
+		if errors.As(err, &semantic) && !errors.Is(err, jsontext.ErrDuplicateName) {
+			if fields := memberErrors(body, reflect.TypeOf(dst), opts, nil); len(fields) > 0 {
+				return commands.Invalid(fields...)
+			}
+		}
 		return jsonProblem(err)
 	}
 	if _, err := dec.ReadToken(); !errors.Is(err, io.EOF) {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return jsonProblem(err)
-		}
 		return problem(http.StatusBadRequest, "malformed-json", "the body must hold one JSON object and nothing after it")
 	}
 	return nil
+}
+
+// maxFieldErrors bounds the invalid members memberErrors looks for.
+const maxFieldErrors = 50
+
+// memberErrors finds every member of the JSON object obj (at path, within a
+// body decoded into a *T of type ptr) that the type refuses: a value of the
+// wrong type or a name it does not know. The decoder stops at the first such
+// member; each is decoded here on its own, wrapped in the objects of its
+// path, so that a client is told of all of them at once (up to
+// maxFieldErrors). Members that are objects are looked into the same way,
+// as deep as the type goes; an array is reported once.
+func memberErrors(obj []byte, ptr reflect.Type, opts json.Options, path []string) []commands.FieldError {
+	if ptr.Kind() != reflect.Pointer {
+		return nil
+	}
+	type member struct {
+		name string
+		val  jsontext.Value
+	}
+	var members []member // in the body's order
+	dec := jsontext.NewDecoder(bytes.NewReader(obj), opts)
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil
+	}
+	for dec.PeekKind() == '"' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil
+		}
+		name := tok.String() // before the next read, which reuses its bytes
+		val, err := dec.ReadValue()
+		if err != nil {
+			return nil
+		}
+		members = append(members, member{name, slices.Clone(val)})
+	}
+	var out []commands.FieldError
+	for _, m := range members {
+		if len(out) >= maxFieldErrors {
+			break // a body of a thousand unknown names costs no more than this
+		}
+		name, val := m.name, m.val
+		wrapped := object(name, val)
+		for i := len(path) - 1; i >= 0; i-- {
+			wrapped = object(path[i], wrapped)
+		}
+		err := json.Unmarshal(wrapped, reflect.New(ptr.Elem()).Interface(), opts)
+		if err == nil {
+			continue
+		}
+		var semantic *json.SemanticError
+		if !errors.As(err, &semantic) {
+			continue
+		}
+		inner := append(slices.Clone(path), name)
+		if val.Kind() == '{' && len(slices.Collect(semantic.JSONPointer.Tokens())) > len(inner) {
+			if deeper := memberErrors(val, ptr, opts, inner); len(deeper) > 0 {
+				out = append(out, deeper...)
+				continue
+			}
+		}
+		if p, ok := jsonProblem(err).(*commands.Error); ok {
+			out = append(out, p.Fields...)
+		}
+	}
+	return out
 }
 
 // errBodyTimeout answers a body that did not arrive within the body
@@ -85,6 +160,12 @@ func jsonProblem(err error) error {
 		return commands.Invalid(commands.FieldError{Field: field, Message: typeMessage(semantic)})
 	}
 	return problem(http.StatusBadRequest, "malformed-json", "the body is not valid JSON")
+}
+
+// object is the JSON object {name: val}.
+func object(name string, val jsontext.Value) jsontext.Value {
+	out, _ := jsontext.AppendQuote([]byte("{"), name) // the name came from a decoded body: valid
+	return append(append(append(out, ':'), val...), '}')
 }
 
 // typeMessage says what is wrong with a value of the wrong type. A number

@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/google/uuid"
 )
 
@@ -66,6 +68,23 @@ func newID(ctx context.Context) string {
 	return id
 }
 
+// bodyHashes are what binds a key to a request body: the hash of its JSON in
+// canonical form (RFC 8785: members sorted, no spaces, one spelling of each
+// string and number), so that a client resending the same object with its
+// members in another order or spaced otherwise sends the same request; and
+// the hash of its bytes, which keys bound before canonical hashing (and
+// bodies that are not JSON, which the handler refuses) are bound to.
+func bodyHashes(body []byte) (canonical, raw string) {
+	sum := sha256.Sum256(body)
+	raw = hex.EncodeToString(sum[:])
+	v := jsontext.Value(slices.Clone(body))
+	if err := v.Canonicalize(); err != nil {
+		return raw, raw
+	}
+	sum = sha256.Sum256(v)
+	return hex.EncodeToString(sum[:]), raw
+}
+
 // idempotent makes a create with an Idempotency-Key header happen at most
 // once and answer every repeat as the first. Keys are scoped to the caller
 // and the route; the same key with another body is refused.
@@ -93,8 +112,7 @@ func (s *Server) idempotent(h handlerFunc) handlerFunc {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		sum := sha256.Sum256([]byte(a.UserID + "\x00" + r.Method + " " + r.URL.Path + "\x00" + key))
 		id := hex.EncodeToString(sum[:])
-		bodySum := sha256.Sum256(body)
-		hash := hex.EncodeToString(bodySum[:])
+		hash, rawHash := bodyHashes(body)
 
 		now := s.Now()
 		rec, _, err := s.Idempotency.Begin(r.Context(), id,
@@ -103,7 +121,7 @@ func (s *Server) idempotent(h handlerFunc) handlerFunc {
 			return err
 		}
 		switch {
-		case rec.RequestHash != hash:
+		case rec.RequestHash != hash && rec.RequestHash != rawHash:
 			return problem(http.StatusUnprocessableEntity, "idempotency-key-reused", "this Idempotency-Key was used for a different request")
 		case rec.Done:
 			for k, v := range rec.Header {

@@ -96,7 +96,7 @@ func (s *Server) Routes() []Route {
 
 // Handler returns the routed HTTP handler with its middleware.
 func (s *Server) Handler() http.Handler {
-	return s.withClient(s.withRequestID(s.secureHeaders(s.bodyDeadline(s.recoverer(textURL(s.settleWrites(s.router())))))))
+	return s.withClient(s.withRequestID(s.secureHeaders(s.bodyDeadline(s.recoverer(textURL(singleValued(s.settleWrites(s.router()))))))))
 }
 
 func (s *Server) router() *mux.Router {

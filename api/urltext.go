@@ -1,9 +1,13 @@
 package api
 
 import (
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"unicode/utf8"
+
+	"github.com/capstone-pms/capstone/commands"
 )
 
 // errURLNotText refuses a path or query that is not UTF-8 text.
@@ -27,6 +31,31 @@ func textURL(next http.Handler) http.Handler {
 		}
 		if !ok {
 			writeError(w, r, errURLNotText)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// repeatable are the query parameters that may be given more than once:
+// ?after= names one bookmark each time (docs/api.md, Reading your own
+// writes).
+var repeatable = map[string]bool{"after": true}
+
+// singleValued refuses a parameter that takes one value but is given more
+// than once (?limit=1&limit=2): taking the first would silently drop the
+// other, and a proxy that reads the last would see another request.
+func singleValued(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		var v commands.Validation
+		for _, name := range slices.Sorted(maps.Keys(q)) {
+			if len(q[name]) > 1 && !repeatable[name] {
+				v.Add(name, "is given more than once")
+			}
+		}
+		if err := v.Err(); err != nil {
+			writeError(w, r, err)
 			return
 		}
 		next.ServeHTTP(w, r)

@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/capstone-pms/capstone/api"
 )
 
 // TestIdempotencyKey: a repeated POST with the same key answers the first
@@ -94,5 +97,68 @@ func TestCursorPagination(t *testing.T) {
 	}
 	if r := s.expect(s.do("GET", "/v1/users?limit=1000", admin, nil), 200); len(r.items()) != 8 || strings.Contains(r.Raw, "next_cursor") {
 		t.Fatalf("limit above the maximum: %d items, %s", len(r.items()), r.Raw[:80])
+	}
+}
+
+// TestIdempotencyKeySameJSON: a create resent with the same JSON, its
+// members in another order and spaced otherwise, is the same request: it is
+// answered as the first (it was 422 idempotency-key-reused). The same
+// members with another value are another request.
+func TestIdempotencyKeySameJSON(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	members := []string{`"email": "same.json@uni.example"`, `"name":"Same Json"`, `"roles":["student"]`, `"profile":{"code":"SJ1","username":"sj1"}`}
+	first := s.expect(s.do("POST", "/v1/users", admin, "{"+strings.Join(members, ",")+"}", "Idempotency-Key", "same-json"), 201)
+	for range 5 {
+		rand.Shuffle(len(members), func(i, j int) { members[i], members[j] = members[j], members[i] })
+		body := "{ " + strings.Join(members, " ,\n  ") + " }"
+		again := s.expect(s.do("POST", "/v1/users", admin, body, "Idempotency-Key", "same-json"), 201)
+		if again.str("id") != first.str("id") || again.Header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("%s: %s", body, again.Raw)
+		}
+	}
+	s.expect(s.do("POST", "/v1/users", admin, `{"email":"same.json@uni.example","name":"Same Jsön","roles":["student"],"profile":{"code":"SJ1","username":"sj1"}}`,
+		"Idempotency-Key", "same-json"), 422, "idempotency-key-reused")
+}
+
+// TestRepeatedQueryParameters: a query parameter that takes one value is
+// refused when given twice (?limit=1&limit=2 took the first), for every one
+// the API documents; those documented as repeatable are the ones taken.
+func TestRepeatedQueryParameters(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	doc := parseOpenAPI(t, api.OpenAPI())
+	params := map[string]string{} // name -> description
+	var collect func(v any)
+	collect = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if x["in"] == "query" {
+				params[x["name"].(string)], _ = x["description"].(string)
+			}
+			for _, e := range x {
+				collect(e)
+			}
+		case []any:
+			for _, e := range x {
+				collect(e)
+			}
+		}
+	}
+	collect(doc.root)
+	if len(params) < 10 {
+		t.Fatalf("read %d query parameters from the OpenAPI document", len(params))
+	}
+	for name, desc := range params {
+		r := s.do("GET", "/v1/users?"+name+"=1&"+name+"=2", admin, nil)
+		refused := r.Status == 400 && strings.Contains(r.Raw, `"field":"`+name+`","message":"is given more than once"`)
+		if documented := strings.Contains(desc, "repeat the parameter"); documented == refused {
+			t.Errorf("?%s twice: %d %s (documented as repeatable: %v)", name, r.Status, r.Raw, documented)
+		}
+	}
+	// A preview asked for twice, once as not one, stores nothing.
+	s.expect(s.upload(admin, "supervisors", "s.csv", fixture(t, "supervisors.csv"), "?dry_run=true&dry_run=false"), 400, "invalid")
+	if items := s.expect(s.do("GET", "/v1/supervisors", admin, nil), 200).items(); len(items) != 0 {
+		t.Fatalf("a refused import stored %d supervisors", len(items))
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -64,4 +66,54 @@ func TestStrictJSON(t *testing.T) {
 	}
 	// The exact names still work.
 	s.expect(s.do("POST", "/v1/projects", student, `{"title":"Exact"}`), 201)
+}
+
+// TestEveryFieldErrorAtOnce: a body with several invalid fields is refused
+// with every one of them listed, as docs/api.md says: values of the wrong
+// type and unknown names anywhere in the body (the decoder stopped at the
+// first), and a new user's invalid fields with a weak password (which was
+// reported on its own).
+func TestEveryFieldErrorAtOnce(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	s.createUser(admin, "atonce@uni.example", "At Once", []string{"student"}, "at once student password")
+	student := s.signIn("atonce@uni.example", "at once student password")
+	fieldsOf := func(r response) []string {
+		var out []string
+		for _, e := range r.Body["errors"].([]any) {
+			out = append(out, e.(map[string]any)["field"].(string))
+		}
+		slices.Sort(out)
+		return out
+	}
+	wrong := []any{1, true, []any{"x"}, map[string]any{"a": 1}, 2.5}
+	for range 20 {
+		body, want := map[string]any{}, []string{}
+		for _, f := range []string{"title", "description", "aim", "rationale", "supervisor_id"} {
+			if rand.IntN(2) == 0 {
+				body[f], want = wrong[rand.IntN(len(wrong))], append(want, f)
+			} else if f == "title" {
+				body[f] = "A fine title"
+			}
+		}
+		if rand.IntN(3) == 0 {
+			body["colour"], want = "blue", append(want, "colour")
+		}
+		if len(want) == 0 {
+			continue
+		}
+		slices.Sort(want)
+		r := s.expect(s.do("POST", "/v1/projects", student, body), 400, "invalid")
+		if got := fieldsOf(r); !slices.Equal(got, want) {
+			t.Fatalf("POST %v: fields %v, want %v", body, got, want)
+		}
+	}
+	r := s.expect(s.do("POST", "/v1/users", admin, map[string]any{"email": "not an address", "name": "", "roles": []string{"student"}, "password": "short"}), 400, "invalid")
+	if got := fieldsOf(r); !slices.Equal(got, []string{"email", "name", "password"}) {
+		t.Fatalf("a new user with a bad e-mail, no name and a weak password: %v", r.Raw)
+	}
+	r = s.expect(s.do("POST", "/v1/users", admin, map[string]any{"email": 1, "name": 2, "roles": "student", "profile": map[string]any{"code": 3, "username": 4}}), 400, "invalid")
+	if got := fieldsOf(r); !slices.Equal(got, []string{"email", "name", "profile.code", "profile.username", "roles"}) {
+		t.Fatalf("a new user whose every field has the wrong type: %v", r.Raw)
+	}
 }

@@ -55,7 +55,7 @@ func (s *Service) Create(ctx context.Context, meta commands.Meta, c Create, pass
 		}
 	}
 	// Validate before claiming anything, so a bad request stores nothing.
-	if _, err := Decide(State{ID: id}, c); err != nil {
+	if err := validateCreate(id, c, password, s.CheckPassword); err != nil {
 		return commands.Result[State]{}, err
 	}
 	var hash string
@@ -359,6 +359,24 @@ func (s *Service) FindByEmail(ctx context.Context, email string) (commands.Resul
 		return commands.Result[State]{}, commands.ErrNotFound
 	}
 	return s.Get(ctx, holder.Owner)
+}
+
+// validateCreate checks a new user's fields and password together, so that
+// every invalid field, the password included, is reported at once.
+func validateCreate(id string, c Create, password string, check func(string) error) error {
+	_, err := Decide(State{ID: id}, c)
+	var v commands.Validation
+	if e, ok := commands.AsError(err); ok && e.Kind == commands.KindInvalid && len(e.Fields) > 0 {
+		v = append(v, e.Fields...)
+	} else if err != nil {
+		return err
+	}
+	if password != "" && check != nil {
+		if err := check(password); err != nil {
+			v.Add("password", err.Error())
+		}
+	}
+	return v.Err()
 }
 
 func (s *Service) hash(password string) (string, error) {
