@@ -80,6 +80,24 @@ func (c *faultClient) call(method, path string, body any, headers ...string) (in
 
 var faultHTTP = &http.Client{Timeout: 15 * time.Second}
 
+// projects reads every project the client may see, page by page: a
+// client of a long run makes far more than one page of them.
+func (c *faultClient) projects() (int, []any, error) {
+	var all []any
+	cursor := ""
+	for {
+		status, page, err := c.call("GET", "/v1/projects?limit=200&cursor="+url.QueryEscape(cursor), nil)
+		if err != nil || status != 200 {
+			return status, all, err
+		}
+		items, _ := page["items"].([]any)
+		all = append(all, items...)
+		if cursor, _ = page["next_cursor"].(string); cursor == "" {
+			return status, all, nil
+		}
+	}
+}
+
 // history reads a project's whole history, page by page.
 func (c *faultClient) history(id string) (int, []any, error) {
 	var all []any
@@ -217,11 +235,10 @@ func checkAll(t *testing.T, name string, cleared time.Time, load *faultLoad, adm
 	}
 	shows := func() (bool, string) {
 		for _, c := range load.clients {
-			status, body, err := c.call("GET", "/v1/projects?limit=200", nil)
+			status, items, err := c.projects()
 			if err != nil || status != 200 {
 				return false, fmt.Sprint("list: ", status, err)
 			}
-			items, _ := body["items"].([]any)
 			byTitle := map[string][]string{}
 			aims := map[string]string{}
 			for _, it := range items {
@@ -316,10 +333,9 @@ func checkAll(t *testing.T, name string, cleared time.Time, load *faultLoad, adm
 			}
 		}
 		// Duplicates: a title (one key) that made more than one project.
-		status, body, _ := c.call("GET", "/v1/projects?limit=200", nil)
+		status, items, _ := c.projects()
 		if status == 200 {
 			count := map[string]int{}
-			items, _ := body["items"].([]any)
 			for _, it := range items {
 				m, _ := it.(map[string]any)
 				count[fmt.Sprint(m["title"])]++
