@@ -346,3 +346,44 @@ func TestUsersCreateRefusalOnce(t *testing.T) {
 		t.Fatalf("users create with a short password: %q", err)
 	}
 }
+
+// TestOneOffCommandsResolveSecretReferences: the commands that reach the store
+// take the sm:// references serve takes, in the environment and in flags, so
+// that a Job or an operator's shell can use the Deployment's settings as they
+// are. A malformed reference is reported as one (never handed to the MongoDB
+// driver as a connection string, nor used as a password), before the store is
+// touched. A well-formed one would be fetched from Secret Manager, which no
+// test here can reach; infra/secrets tests the fetch.
+func TestOneOffCommandsResolveSecretReferences(t *testing.T) {
+	const bad = "sm://projects/p/secrets/not a name/versions/1"
+	commands := map[string][]string{
+		"users create": {"users", "create", "--email", "x@uni.example", "--name", "X", "--no-password"},
+		"import":       {"import", "students", "students.csv"},
+		"replay":       {"replay"},
+	}
+	for name, args := range commands {
+		for _, how := range []string{"env MONGODB_URI", "flag --mongodb-uri", "env MONGO_CREDS"} {
+			t.Run(name+" "+how, func(t *testing.T) {
+				dir := t.TempDir()
+				env := map[string]string{}
+				argv := append(append([]string(nil), args...), "--data-dir", dir)
+				switch how {
+				case "env MONGODB_URI":
+					env["MONGODB_URI"] = bad
+				case "env MONGO_CREDS":
+					env["MONGO_CREDS"] = bad
+				default:
+					argv = append(argv, "--mongodb-uri", bad)
+				}
+				var out, errOut bytes.Buffer
+				err := run(context.Background(), argv, strings.NewReader(""), &out, &errOut, func(k string) string { return env[k] })
+				if err == nil || !strings.Contains(err.Error(), "secret reference") {
+					t.Fatalf("%s with %s=%q: got %v, want the malformed secret reference reported\n%s", name, how, bad, err, errOut.String())
+				}
+				if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+					t.Fatalf("the data dir was touched before the reference was refused: %v", entries)
+				}
+			})
+		}
+	}
+}

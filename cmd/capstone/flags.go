@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"io"
@@ -24,16 +25,18 @@ func parseFlags(stdout, stderr io.Writer, parse func(w io.Writer) error) error {
 }
 
 // parseStoreFlags parses a one-off command's flags: the store's settings
-// (config.ParseStore) and those the command registered on fs.
-func parseStoreFlags(fs *flag.FlagSet, args []string, env func(string) string, stdout, stderr io.Writer) (config.Config, error) {
-	var cfg config.Config
-	err := parseFlags(stdout, stderr, func(w io.Writer) (err error) {
-		fs.SetOutput(w)
-		cfg, err = config.ParseStore(fs, args, env)
-		return err
+// (config.ParseStore) and those the command registered on fs, with secret
+// references resolved as serve resolves them.
+func parseStoreFlags(ctx context.Context, fs *flag.FlagSet, args []string, env func(string) string, stdout, stderr io.Writer) (config.Config, error) {
+	return parseWithSecrets(ctx, env, func(env func(string) string) (cfg config.Config, err error) {
+		err = parseFlags(stdout, stderr, func(w io.Writer) (err error) {
+			fs.SetOutput(w)
+			cfg, err = config.ParseStore(fs, args, env)
+			return err
+		})
+		fs.SetOutput(stderr) // for a usage printed after parsing
+		return cfg, err
 	})
-	fs.SetOutput(stderr) // for a usage printed after parsing
-	return cfg, err
 }
 
 // exitCode is the process's exit status after run: 0 when it succeeded or

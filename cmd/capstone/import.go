@@ -33,7 +33,7 @@ func importFile(ctx context.Context, args []string, stdout, stderr io.Writer, en
 			"(the others are applied all the same), 2 when the file or the command was refused.\n\nFlags:\n", importKinds())
 		fs.PrintDefaults()
 	}
-	cfg, err := parseStoreFlags(fs, args, env, stdout, stderr)
+	cfg, err := parseStoreFlags(ctx, fs, args, env, stdout, stderr)
 	if err != nil {
 		return err
 	}

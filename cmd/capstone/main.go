@@ -167,6 +167,23 @@ var secretSettings = []string{"MONGODB_URI", "MONGO_CREDS", "CAPSTONE_JWT_SECRET
 // Manager where a setting names a secret version (without such a setting
 // nothing is dialled), so that a bad one is reported before anything starts.
 func parseServe(ctx context.Context, args []string, stdout, stderr io.Writer, env func(string) string) (config.Config, error) {
+	cfg, err := parseWithSecrets(ctx, env, func(env func(string) string) (cfg config.Config, err error) {
+		err = parseFlags(stdout, stderr, func(w io.Writer) (err error) {
+			cfg, err = config.ParseServe(args, env, w)
+			return err
+		})
+		return cfg, err
+	})
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.CheckSecrets()
+}
+
+// parseWithSecrets runs parse with the secret settings of the environment
+// resolved, then resolves those given as flags: every command that reaches
+// the store takes the same sm:// references as serve does.
+func parseWithSecrets(ctx context.Context, env func(string) string, parse func(env func(string) string) (config.Config, error)) (config.Config, error) {
 	r, err := secrets.NewResolver(ctx)
 	if err != nil {
 		return config.Config{}, err
@@ -175,18 +192,11 @@ func parseServe(ctx context.Context, args []string, stdout, stderr io.Writer, en
 	if env, err = r.Env(ctx, env, secretSettings...); err != nil {
 		return config.Config{}, err
 	}
-	var cfg config.Config
-	err = parseFlags(stdout, stderr, func(w io.Writer) (err error) {
-		cfg, err = config.ParseServe(args, env, w)
-		return err
-	})
+	cfg, err := parse(env)
 	if err != nil {
 		return cfg, err
 	}
-	if err := r.ResolveAll(ctx, &cfg.MongoURI, &cfg.JWTSecret, &cfg.BootstrapPassword); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.CheckSecrets()
+	return cfg, r.ResolveAll(ctx, &cfg.MongoURI, &cfg.JWTSecret, &cfg.BootstrapPassword)
 }
 
 func createUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) string) error {
@@ -195,7 +205,7 @@ func createUser(ctx context.Context, args []string, stdin io.Reader, stdout, std
 	name := fs.String("name", "", "full name (required)")
 	roles := fs.String("roles", events.RoleCoordinator, "comma-separated roles: coordinator, supervisor, examiner, student")
 	noPassword := config.Bool(fs, "no-password", false, "create the user without a password (they cannot sign in until one is set)")
-	cfg, err := parseStoreFlags(fs, args, env, stdout, stderr)
+	cfg, err := parseStoreFlags(ctx, fs, args, env, stdout, stderr)
 	if err != nil {
 		return err
 	}

@@ -281,7 +281,7 @@ func replay(ctx context.Context, args []string, stdout, stderr io.Writer, env fu
 	var only multiFlag
 	fs.Var(&only, "projection", "a projection to rebuild (repeatable; default all: "+fmt.Sprint(ProjectionNames())+")")
 	verify := config.Bool(fs, "verify", false, "rebuild into scratch collections and compare with the live ones, switching nothing")
-	cfg, err := parseStoreFlags(fs, args, env, stdout, stderr)
+	cfg, err := parseStoreFlags(ctx, fs, args, env, stdout, stderr)
 	if err != nil {
 		return err
 	}
