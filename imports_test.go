@@ -25,7 +25,9 @@ const module = "github.com/capstone-pms/capstone/"
 // deploy is a module of its own (deploy/go.mod) whose Go code is its tests,
 // so its test files are held to its rule too. Within api, the original
 // frontend's routes (api/legacy) build on the /v1 edge: its sign-in, tokens
-// and settling.
+// and settling. tools are programs that drive the service from outside (the
+// load generator): they speak HTTP and the database's wire protocol, never
+// the service's packages, so that a tool measures what a client sees.
 var allowed = map[string][]string{
 	"events":      {"events"},
 	"commands":    {"events", "commands"},
@@ -33,7 +35,8 @@ var allowed = map[string][]string{
 	"queries":     {"events", "projections"},
 	"api":         {"events", "commands", "queries", "projections", "api"},
 	"infra":       {"events", "commands", "queries", "projections", "infra"},
-	"cmd":         {"events", "commands", "queries", "projections", "api", "infra"},
+	"cmd":         {"events", "commands", "queries", "projections", "api", "infra", "tools"},
+	"tools":       {"tools"},
 	"deploy":      {"infra"},
 }
 

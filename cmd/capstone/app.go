@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -34,7 +35,6 @@ import (
 	"github.com/capstone-pms/capstone/infra/config"
 	"github.com/capstone-pms/capstone/infra/csvio"
 	"github.com/capstone-pms/capstone/infra/embedded"
-	"github.com/capstone-pms/capstone/infra/loadgen"
 	"github.com/capstone-pms/capstone/infra/metrics"
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
 	"github.com/capstone-pms/capstone/infra/netlimit"
@@ -42,13 +42,25 @@ import (
 	"github.com/capstone-pms/capstone/infra/readside"
 	"github.com/capstone-pms/capstone/projections"
 	"github.com/capstone-pms/capstone/queries"
+	"github.com/capstone-pms/capstone/tools/loadgen"
 )
 
 // collections are every collection the service uses; the embedded store
 // creates and indexes them at start-up.
 var collections = []string{imongo.CollRevisionTokens, collProjectionStatus, outbox.Collection, outbox.LogCollection, outbox.LeaseCollection, imongo.CollReadModelNames, imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, imongo.CollPasswordTokens, imongo.CollSessions, collSettings,
-	projections.CollUsers, projections.CollProjects, projections.CollSupervisors, projections.CollStudents, projections.CollEmails,
-	loadgen.RawCollection} // the bench's scratch collection: on the embedded store it needs the _id index fix too
+	projections.CollUsers, projections.CollProjects, projections.CollSupervisors, projections.CollStudents, projections.CollEmails}
+
+// scratchCollections are not the service's: the bench's raw baseline writes
+// to them in the service's database. The embedded store prepares them with
+// the service's own, because only that gives them the _id index fix, so that
+// `capstone bench --target` against an embedded store measures an indexed
+// findOne.
+var scratchCollections = []string{loadgen.RawCollection}
+
+// embeddedCollections are those the embedded store prepares.
+func embeddedCollections() []string {
+	return slices.Concat(collections, scratchCollections)
+}
 
 const collSettings = "settings"
 
@@ -92,7 +104,7 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, shared 
 		return nil, fmt.Errorf("reach MongoDB: %w", err)
 	}
 	if s.Embedded != nil {
-		if err := s.Embedded.PrepareCollections(ctx, cfg.Database, collections...); err != nil {
+		if err := s.Embedded.PrepareCollections(ctx, cfg.Database, embeddedCollections()...); err != nil {
 			s.Close(ctx)
 			return nil, fmt.Errorf("prepare collections: %w", err)
 		}

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/capstone-pms/capstone/infra/config"
-	"github.com/capstone-pms/capstone/infra/loadgen"
+	"github.com/capstone-pms/capstone/tools/loadgen"
 )
 
 // bench is `capstone bench`: drive a service over HTTP with a realistic mix

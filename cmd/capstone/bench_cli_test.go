@@ -57,7 +57,7 @@ func TestBenchCommand(t *testing.T) {
 // at each window's end, and judges them: the memory and data per event of
 // a service that does not drift pass (a few seconds say nothing of its
 // latency on a shared machine, so only that it was measured is asked). The
-// verdict's own failures are shown in infra/loadgen (TestJudge,
+// verdict's own failures are shown in tools/loadgen (TestJudge,
 // TestSoakWindows), against targets made to drift.
 func TestBenchSoak(t *testing.T) {
 	if testing.Short() {

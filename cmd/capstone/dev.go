@@ -58,7 +58,7 @@ func devStore(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	defer st.Close()
 	// Index every collection the service uses, now and (for rebuild targets)
 	// whenever asked again by a restart of this command.
-	if err := st.PrepareCollections(ctx, *db, collections...); err != nil {
+	if err := st.PrepareCollections(ctx, *db, embeddedCollections()...); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "embedded store ready; give the processes MONGODB_URI=%s\n", st.URI())

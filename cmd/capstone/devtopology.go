@@ -82,7 +82,7 @@ func devTopology(ctx context.Context, args []string, stdout, stderr io.Writer, e
 		return dataDirInUse(err, nil)
 	}
 	defer store.Close()
-	if err := store.PrepareCollections(ctx, "capstone", collections...); err != nil {
+	if err := store.PrepareCollections(ctx, "capstone", embeddedCollections()...); err != nil {
 		return err
 	}
 	emulator, err := pubsub.StartEmulator("127.0.0.1:0")
