@@ -146,14 +146,15 @@ const readsFromStore = ""
 
 // reads wraps a read of the read models named: given ?after=<bookmark>
 // (repeatable, or comma-separated) it first waits until they show the
-// writes named, and answers 503 not-caught-up if they do not in time.
+// writes named, and answers 503 not-caught-up if they do not in time. Its
+// answer carries an ETag, and If-None-Match is answered (conditional).
 func (s *Server) reads(h handlerFunc, readModels ...string) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request, a actor) error {
+	return conditional(func(w http.ResponseWriter, r *http.Request, a actor) error {
 		if err := s.awaitAfter(r, readModels); err != nil {
 			return err
 		}
 		return h(w, r, a)
-	}
+	})
 }
 
 func (s *Server) awaitAfter(r *http.Request, readModels []string) error {

@@ -820,7 +820,8 @@ func TestOpenAPIResponsesMatchSchemas(t *testing.T) {
 		r := s.do("GET", "/v1/supervisors/"+supID, student, nil)
 		return r.Status == 200 && r.str("info") != "" && r.num("capacity") == 2
 	})
-	c.check("GET", "/v1/supervisors", want(s.do("GET", "/v1/supervisors", student, nil), 200))
+	list := c.check("GET", "/v1/supervisors", want(s.do("GET", "/v1/supervisors", student, nil), 200))
+	c.check("GET", "/v1/supervisors", want(s.do("GET", "/v1/supervisors", student, nil, "If-None-Match", list.Header.Get("ETag")), 304))
 	c.check("GET", "/v1/supervisors/{id}", want(s.do("GET", "/v1/supervisors/"+supID, student, nil), 200))
 	c.check("GET", "/v1/supervisors/{id}", want(s.do("GET", "/v1/supervisors/"+studentID, student, nil), 404))
 	c.check("PUT", "/v1/students/{id}/preferences", want(s.do("PUT", "/v1/students/"+studentID+"/preferences", student, map[string]any{"supervisor_ids": []string{supID}}), 200))
@@ -896,7 +897,8 @@ func TestOpenAPIResponsesMatchSchemas(t *testing.T) {
 	waitFor(t, "the accepted project", func() bool {
 		return s.do("GET", fmt.Sprintf("/v1/projects/%s?min_version=%d", pid, accepted.num("version")+1), student, nil).str("examiner_id") != ""
 	})
-	c.check("GET", "/v1/projects/{id}", want(s.do("GET", "/v1/projects/"+pid, sup, nil), 200))
+	seen := c.check("GET", "/v1/projects/{id}", want(s.do("GET", "/v1/projects/"+pid, sup, nil), 200))
+	c.check("GET", "/v1/projects/{id}", want(s.do("GET", "/v1/projects/"+pid, sup, nil, "If-None-Match", seen.Header.Get("ETag")), 304))
 	c.check("GET", "/v1/projects/{id}", want(s.do("GET", "/v1/projects/"+pid+"?at_version=1", student, nil), 200))
 	c.check("GET", "/v1/projects/{id}", want(s.do("GET", "/v1/projects/"+pid+"?as_of="+time.Now().UTC().Format(time.RFC3339Nano), student, nil), 200))
 	c.check("GET", "/v1/projects", want(s.do("GET", "/v1/projects?status=accepted&supervisor_id="+supID+"&student_id="+studentID+"&q=query", admin, nil), 200))
