@@ -1,8 +1,11 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/capstone-pms/capstone/projections"
 )
 
 // TestAdminProjections: the status shows each projection's progress; a
@@ -22,7 +25,7 @@ func TestAdminProjections(t *testing.T) {
 		}
 		return false
 	})
-	if len(st.items()) != len(ProjectionNames()) {
+	if len(st.items()) != len(projections.Names()) {
 		t.Fatalf("status: %s", st.Raw)
 	}
 	s.expect(s.do("POST", "/v1/admin/projections/rebuild", admin, map[string]any{"projections": []string{"nope"}}), 400)
@@ -71,7 +74,7 @@ func TestAdminProjectionsCountsEveryInstance(t *testing.T) {
 	want := func(n float64) func() bool {
 		return func() bool {
 			c := counts()
-			for _, name := range ProjectionNames() {
+			for _, name := range projections.Names() {
 				if c[name] != n {
 					return false
 				}
@@ -80,9 +83,34 @@ func TestAdminProjectionsCountsEveryInstance(t *testing.T) {
 		}
 	}
 	waitFor(t, "every projection to count two instances", want(2))
-	if c := counts(); len(c) != len(ProjectionNames()) {
+	if c := counts(); len(c) != len(projections.Names()) {
 		t.Fatalf("counts %v", c)
 	}
 	second.stop()
 	waitFor(t, "every projection to count the one left", want(1))
+}
+
+// TestRebuildEndsWithTheService: a rebuild started over the API belongs to
+// the service: closing the service stops it, and Close returns only once it
+// has stopped, so it never works on a store that is closed.
+func TestRebuildEndsWithTheService(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	s.createUser(admin, "lifetime@uni.example", "Lifetime", []string{"student"}, "")
+	app := s.app
+	// A switching rebuild waits for every process to see the switch before
+	// its catch-up: it is still running when the service closes.
+	s.expect(s.do("POST", "/v1/admin/projections/rebuild", admin, map[string]any{}), 202)
+	waitFor(t, "the rebuild to have folded the event store", func() bool {
+		st, _ := app.rebuilds.Last()
+		return st.Phase == "rebuild-done" || !st.Running
+	})
+	s.stop()
+	st, ok := app.rebuilds.Last()
+	if !ok || st.Running || st.FinishedAt == nil {
+		t.Fatalf("after Close, the rebuild still runs: %+v", st)
+	}
+	if !strings.Contains(st.Error, context.Canceled.Error()) {
+		t.Fatalf("the rebuild was not stopped by Close: %+v", st)
+	}
 }

@@ -41,13 +41,15 @@ import (
 	"github.com/capstone-pms/capstone/infra/outbox"
 	"github.com/capstone-pms/capstone/infra/readside"
 	"github.com/capstone-pms/capstone/projections"
+	"github.com/capstone-pms/capstone/projections/rebuild"
+	"github.com/capstone-pms/capstone/projections/status"
 	"github.com/capstone-pms/capstone/queries"
 	"github.com/capstone-pms/capstone/tools/loadgen"
 )
 
 // collections are every collection the service uses; the embedded store
 // creates and indexes them at start-up.
-var collections = []string{imongo.CollRevisionTokens, collProjectionStatus, outbox.Collection, outbox.LogCollection, outbox.LeaseCollection, imongo.CollReadModelNames, imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, imongo.CollPasswordTokens, imongo.CollSessions, collSettings,
+var collections = []string{imongo.CollRevisionTokens, imongo.CollProjectionStatus, outbox.Collection, outbox.LogCollection, outbox.LeaseCollection, imongo.CollReadModelNames, imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, imongo.CollPasswordTokens, imongo.CollSessions, collSettings,
 	projections.CollUsers, projections.CollProjects, projections.CollSupervisors, projections.CollStudents, projections.CollEmails}
 
 // scratchCollections are not the service's: the bench's raw baseline writes
@@ -150,12 +152,12 @@ type App struct {
 	// API is the HTTP server's handler set (nil for a one-off command).
 	API *api.Server
 
-	status    *statusTracker
+	status    *status.Tracker
 	applied   *projections.AppliedLog // what this process's projectors applied
 	catchUp   *outbox.CatchUp         // nil without the projector component
 	bgDone    sync.WaitGroup
-	rebuildMu sync.Mutex
-	rebuild   *api.RebuildState
+	rebuilder *rebuild.Rebuilder
+	rebuilds  *rebuild.Background // the admin API's, within runCtx
 }
 
 // startCatchUp runs the catch-up from the commit log: whatever the bus
@@ -319,15 +321,19 @@ func (a *App) start(ctx context.Context) error {
 
 	runCtx, stop := context.WithCancel(context.Background())
 	a.stop, a.runCtx = stop, runCtx
-	if a.cfg.Has("projector") {
-		a.status = newStatusTracker(instance)
-		for _, name := range ProjectionNames() {
-			a.status.register(name)
+	var prepare func(ctx context.Context, collections ...string) error
+	if a.store.Embedded != nil {
+		prepare = func(ctx context.Context, collections ...string) error {
+			return a.store.Embedded.PrepareCollections(ctx, a.cfg.Database, collections...)
 		}
-		set := projectionSet(rm, es)
+	}
+	a.rebuilder = &rebuild.Rebuilder{Store: imongo.NewRebuilds(a.store.DB, prepare), Events: es}
+	a.rebuilds = rebuild.NewBackground(runCtx, a.rebuilder, a.log)
+	if a.cfg.Has("projector") {
+		a.status = status.NewTracker(instance, projections.Names())
+		set := projections.All(rm, es)
 		a.applied = projections.NewAppliedLog(set...)
-		a.bgDone.Add(1)
-		go func() { defer a.bgDone.Done(); a.status.run(runCtx, a.store.DB.Collection(collProjectionStatus)) }()
+		a.bgDone.Go(func() { a.status.Run(runCtx, imongo.NewProjectionStatus(a.store.DB)) })
 		for _, p := range set {
 			sub, err := a.bus.subscriber(ctx, p.Name())
 			if err != nil {
@@ -337,7 +343,7 @@ func (a *App) start(ctx context.Context) error {
 				Workers: 4, MaxAttempts: 5, NackOnFailure: a.bus.remote,
 				Observe: func(name string, c events.Commit, err error) {
 					a.Metrics.ObserveProjection(name, c, err)
-					a.status.observe(name, c, err)
+					a.status.Observe(name, c, err)
 					if err == nil {
 						a.applied.Record(name, c)
 					}
@@ -406,7 +412,7 @@ func (a *App) start(ctx context.Context) error {
 		ParseImport:      parseImport,
 		Importer:         a.Importer,
 		Ready:            ready,
-		Admin:            a,
+		Admin:            a.admin(),
 		Consistency:      a.consistency(rm, es, secret),
 		Metrics:          a.Metrics,
 		Log:              a.log,
@@ -432,7 +438,7 @@ const (
 // a bookmark that a read on any replica waits for.
 func (a *App) consistency(rm *imongo.ReadModels, es *imongo.EventStore, secret []byte) *api.Consistency {
 	var checkers []projections.Checker
-	for _, p := range projectionSet(rm, es) {
+	for _, p := range projections.All(rm, es) {
 		if ck, ok := p.(projections.Checker); ok {
 			checkers = append(checkers, ck)
 		}
@@ -444,6 +450,11 @@ func (a *App) consistency(rm *imongo.ReadModels, es *imongo.EventStore, secret [
 		Key:     mac.Sum(nil), Settle: !a.bus.remote && a.cfg.Has("projector"),
 		SettleWait: settleWait, ReadWait: readWait,
 	}
+}
+
+// Rebuild rebuilds read models from the event store (see rebuild.Rebuilder.Run).
+func (a *App) Rebuild(ctx context.Context, names []string, verify bool, progress func(rebuild.Progress)) (rebuild.Result, error) {
+	return a.rebuilder.Run(ctx, names, verify, progress)
 }
 
 // Importer applies imports; a dry one decides every row but stores nothing.
@@ -637,6 +648,9 @@ func (a *App) Close(ctx context.Context) {
 		a.within(ctx, "the relay", func() { <-a.relay })
 	}
 	a.within(ctx, "background work", a.bgDone.Wait)
+	if a.rebuilds != nil {
+		a.within(ctx, "a rebuild", a.rebuilds.Wait) // stopped with runCtx
+	}
 	if a.bus != nil {
 		a.within(ctx, "the bus", a.bus.Close)
 	}

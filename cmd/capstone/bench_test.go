@@ -18,6 +18,7 @@ import (
 	"github.com/capstone-pms/capstone/commands/project"
 	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/projections"
+	"github.com/capstone-pms/capstone/projections/rebuild"
 	"github.com/capstone-pms/capstone/queries"
 )
 
@@ -249,7 +250,7 @@ func BenchmarkReplay(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			start := time.Now()
 			var folded time.Duration
-			res, err := s.app.Rebuild(ctx, []string{"projects"}, true, func(p RebuildProgress) {
+			res, err := s.app.Rebuild(ctx, []string{"projects"}, true, func(p rebuild.Progress) {
 				if p.Phase == "rebuild-done" {
 					folded = time.Since(start)
 				}

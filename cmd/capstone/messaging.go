@@ -12,6 +12,7 @@ import (
 	"github.com/capstone-pms/capstone/infra/bus"
 	"github.com/capstone-pms/capstone/infra/config"
 	"github.com/capstone-pms/capstone/infra/pubsub"
+	"github.com/capstone-pms/capstone/projections"
 )
 
 // messaging is the bus of a process: Google Cloud Pub/Sub when a project is
@@ -28,7 +29,7 @@ type messaging struct {
 
 // projectionGroups are the projections' subscription groups, created up
 // front so no message published before a projector starts is missed.
-var projectionGroups = ProjectionNames()
+var projectionGroups = projections.Names()
 
 func openMessaging(ctx context.Context, cfg config.Config, log *slog.Logger) (*messaging, error) {
 	if cfg.PubSubProject == "" {

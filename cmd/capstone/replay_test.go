@@ -17,6 +17,7 @@ import (
 	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/infra/outbox"
 	"github.com/capstone-pms/capstone/projections"
+	"github.com/capstone-pms/capstone/projections/rebuild"
 )
 
 // TestRebuildEqualsLive: the live read models equal a rebuild from the
@@ -60,7 +61,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 	// Users created after the scan and before the switch reach only the old
 	// collections: the catch-up must bring them over (no later commit would).
 	var late []string
-	res, err := s.app.Rebuild(ctx, nil, false, func(p RebuildProgress) {
+	res, err := s.app.Rebuild(ctx, nil, false, func(p rebuild.Progress) {
 		if p.Phase == "rebuild-done" {
 			for i := range 3 {
 				late = append(late, s.createUser(admin, fmt.Sprintf("late%d@uni.example", i), "Late", []string{"examiner"}, ""))
@@ -77,7 +78,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 		t.Fatal("no write happened during the rebuild")
 	}
 	quiet()
-	for _, n := range ProjectionNames() {
+	for _, n := range projections.Names() {
 		if got := newReadModels(s).Physical(ctx, n); got != res.Collections[n] {
 			t.Fatalf("%s is served from %s, not the rebuilt %s", n, got, res.Collections[n])
 		}
@@ -220,8 +221,8 @@ func TestRebuildProgressNeverPassesItsTotal(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}()
-	var reports []RebuildProgress
-	_, err := s.app.Rebuild(context.Background(), nil, false, func(p RebuildProgress) { reports = append(reports, p) })
+	var reports []rebuild.Progress
+	_, err := s.app.Rebuild(context.Background(), nil, false, func(p rebuild.Progress) { reports = append(reports, p) })
 	stop.Store(true)
 	wg.Wait()
 	if err != nil {

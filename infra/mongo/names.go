@@ -22,6 +22,14 @@ type nameDoc struct {
 	SwitchedAt time.Time `bson:"switched_at"`
 }
 
+// namesTTL is how long a process keeps the mapping before it reads it
+// again: every process sees a switch within it.
+const namesTTL = time.Second
+
+// switchGrace is how long, after a process has read the new mapping, a
+// write it began under the old one may take to land.
+const switchGrace = 1500 * time.Millisecond
+
 // names caches the mapping for a moment; every process sees a switch within ttl.
 type names struct {
 	coll *mongo.Collection
@@ -30,6 +38,10 @@ type names struct {
 	mu      sync.Mutex
 	loaded  time.Time
 	mapping map[string]string
+}
+
+func newNames(db *mongo.Database) *names {
+	return &names{coll: db.Collection(CollReadModelNames), ttl: namesTTL}
 }
 
 func (n *names) physical(ctx context.Context, logical string) string {
@@ -66,8 +78,13 @@ func (r *ReadModels) Physical(ctx context.Context, logical string) string {
 	return r.names.physical(ctx, logical)
 }
 
+// SwitchSettles is how long after a switch a process may still write to a
+// read model's previous collection: until its mapping expires, and the
+// writes it began under that mapping have landed.
+func (r *ReadModels) SwitchSettles() time.Duration { return r.names.ttl + switchGrace }
+
 // SwitchTo makes a read model's rebuilt collection the live one, for every
-// process within a second or so.
+// process within SwitchSettles.
 func (r *ReadModels) SwitchTo(ctx context.Context, logical, physical string) error {
 	doc := nameDoc{ID: logical, Collection: physical, SwitchedAt: time.Now().UTC()}
 	_, err := r.db.Collection(CollReadModelNames).ReplaceOne(ctx, bson.D{{Key: "_id", Value: logical}}, doc, options.Replace().SetUpsert(true))
@@ -82,9 +99,4 @@ func (r *ReadModels) SwitchTo(ctx context.Context, logical, physical string) err
 // FreshName is a new collection name for a rebuild of logical.
 func FreshName(logical string, now time.Time) string {
 	return fmt.Sprintf("%s_r%d", logical, now.UnixMilli())
-}
-
-// Drop removes a collection (a read model's collection after a switch).
-func (r *ReadModels) Drop(ctx context.Context, collection string) error {
-	return r.db.Collection(collection).Drop(ctx)
 }

@@ -60,7 +60,7 @@ var (
 // NewReadModels returns the read-model store in db.
 func NewReadModels(db *mongo.Database) *ReadModels {
 	stored, _ := lru.New[string, bson.Raw](storedCacheSize)
-	return &ReadModels{db: db, names: &names{coll: db.Collection(CollReadModelNames), ttl: time.Second}, stored: stored}
+	return &ReadModels{db: db, names: newNames(db), stored: stored}
 }
 
 // coll returns the collection that currently holds a read model: its

@@ -348,3 +348,35 @@ func TestReadModelsReplicasLoseNoUpdate(t *testing.T) {
 		})
 	}
 }
+
+// TestSwitchSettlesCoversEveryProcess: once a rebuild has switched a read
+// model and waited SwitchSettles, a process that read the mapping just
+// before the switch (and caches it) serves from the new collection too: the
+// rebuild's wait follows from how long a process caches the mapping.
+func TestSwitchSettlesCoversEveryProcess(t *testing.T) {
+	db := newDB(t)
+	ctx := testCtx(t)
+	serving := imongo.NewReadModels(db) // another process, already serving
+	if got := serving.Physical(ctx, "users"); got != "users" {
+		t.Fatalf("before any switch, users is served from %s", got)
+	}
+	rebuilds := imongo.NewRebuilds(db, nil)
+	fresh, err := rebuilds.Fresh(ctx, "users", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rebuilds.SwitchTo(ctx, "users", fresh); err != nil {
+		t.Fatal(err)
+	}
+	if got := rebuilds.Physical(ctx, "users"); got != fresh {
+		t.Fatalf("the rebuild reads users as served from %s, not %s", got, fresh)
+	}
+	settles := rebuilds.SwitchSettles()
+	if settles != serving.SwitchSettles() || settles <= 0 {
+		t.Fatalf("SwitchSettles: the rebuild's %s, the process's %s", settles, serving.SwitchSettles())
+	}
+	time.Sleep(settles)
+	if got := serving.Physical(ctx, "users"); got != fresh {
+		t.Fatalf("%s after the switch, a serving process still reads users from %s, not %s", settles, got, fresh)
+	}
+}

@@ -1,4 +1,4 @@
-package main
+package mongo
 
 import (
 	"context"
@@ -7,23 +7,20 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-
-	"github.com/capstone-pms/capstone/projections"
 )
 
-// bufferedDocs holds a rebuild's documents in memory, so folding the whole
-// event store costs no database round trip per commit; flush then writes
+// rebuildBuffer holds a rebuild's documents in memory, so folding the whole
+// event store costs no database round trip per commit; Flush then writes
 // them in bulk. (A cohort's read models are thousands of small documents.)
-type bufferedDocs struct {
+// They are kept as BSON, so that a projection loads what the store would
+// have given back.
+type rebuildBuffer struct {
+	db   *mongo.Database
 	mu   sync.Mutex
 	docs map[string]map[string][]byte // collection -> id -> BSON
 }
 
-var _ projections.Documents = (*bufferedDocs)(nil)
-
-func newBufferedDocs() *bufferedDocs { return &bufferedDocs{docs: map[string]map[string][]byte{}} }
-
-func (b *bufferedDocs) Load(_ context.Context, collection, id string, into any) (bool, int64, error) {
+func (b *rebuildBuffer) Load(_ context.Context, collection, id string, into any) (bool, int64, error) {
 	b.mu.Lock()
 	raw, ok := b.docs[collection][id]
 	b.mu.Unlock()
@@ -33,7 +30,7 @@ func (b *bufferedDocs) Load(_ context.Context, collection, id string, into any) 
 	return true, 0, bson.Unmarshal(raw, into)
 }
 
-func (b *bufferedDocs) Store(_ context.Context, collection, id string, doc any, _ int64) error {
+func (b *rebuildBuffer) Store(_ context.Context, collection, id string, doc any, _ int64) error {
 	raw, err := bson.Marshal(doc)
 	if err != nil {
 		return err
@@ -47,13 +44,17 @@ func (b *bufferedDocs) Store(_ context.Context, collection, id string, doc any, 
 	return nil
 }
 
-// flush inserts the documents of logical collection into target, in batches
-// of 50 (the embedded store's safe size), with the first revision.
-func (b *bufferedDocs) flush(ctx context.Context, logical string, target *mongo.Collection) error {
+// flushBatch is the documents in one insert: the embedded store's safe size.
+const flushBatch = 50
+
+// Flush inserts the documents of a read model into collection, in batches
+// of flushBatch, with the first revision.
+func (b *rebuildBuffer) Flush(ctx context.Context, logical, collection string) error {
 	b.mu.Lock()
 	docs := b.docs[logical]
 	b.mu.Unlock()
-	batch := make([]any, 0, 50)
+	target := b.db.Collection(collection)
+	batch := make([]any, 0, flushBatch)
 	write := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -69,8 +70,8 @@ func (b *bufferedDocs) flush(ctx context.Context, logical string, target *mongo.
 		if err := bson.Unmarshal(raw, &d); err != nil {
 			return err
 		}
-		batch = append(batch, append(d, bson.E{Key: "_rev", Value: int64(1)}))
-		if len(batch) == 50 {
+		batch = append(batch, append(d, bson.E{Key: revField, Value: int64(1)}))
+		if len(batch) == flushBatch {
 			if err := write(); err != nil {
 				return err
 			}

@@ -1,0 +1,96 @@
+package mongo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/capstone-pms/capstone/projections"
+	"github.com/capstone-pms/capstone/projections/rebuild"
+)
+
+// Rebuilds is the read-model store as a rebuild uses it: fresh collections
+// beside the live ones, and a switch through the names collection that
+// every process reads.
+type Rebuilds struct {
+	db      *mongo.Database
+	prepare func(ctx context.Context, collections ...string) error
+}
+
+var _ rebuild.Store = (*Rebuilds)(nil)
+
+// NewRebuilds returns the rebuild store in db. prepare, if not nil, is
+// called for each fresh collection before anything is written to it (the
+// embedded store gives it its _id index fix).
+func NewRebuilds(db *mongo.Database, prepare func(ctx context.Context, collections ...string) error) *Rebuilds {
+	return &Rebuilds{db: db, prepare: prepare}
+}
+
+// Physical reads the mapping afresh: a switch made by another process a
+// moment ago counts.
+func (r *Rebuilds) Physical(ctx context.Context, logical string) string {
+	return newNames(r.db).physical(ctx, logical)
+}
+
+// Fresh names a collection after the read model and the time, and prepares it.
+func (r *Rebuilds) Fresh(ctx context.Context, logical string, at time.Time) (string, error) {
+	name := FreshName(logical, at)
+	if r.prepare != nil {
+		if err := r.prepare(ctx, name); err != nil {
+			return "", err
+		}
+	}
+	return name, nil
+}
+
+// Buffer holds documents in memory until Flush.
+func (r *Rebuilds) Buffer() rebuild.Buffer {
+	return &rebuildBuffer{db: r.db, docs: map[string]map[string][]byte{}}
+}
+
+// Writing writes unconditionally: during a rebuild, the rebuild alone
+// writes to the fresh collections, and after the switch the catch-up and
+// the projectors apply the same commits, idempotently.
+func (r *Rebuilds) Writing(targets map[string]string) projections.Documents {
+	return NewReadModels(r.db).Rebuilding(targets)
+}
+
+// SwitchTo records the switch; every process sees it within SwitchSettles.
+func (r *Rebuilds) SwitchTo(ctx context.Context, logical, collection string) error {
+	return NewReadModels(r.db).SwitchTo(ctx, logical, collection)
+}
+
+// SwitchSettles is [ReadModels.SwitchSettles].
+func (r *Rebuilds) SwitchSettles() time.Duration { return newNames(r.db).ttl + switchGrace }
+
+// Snapshot reads the documents as relaxed extended JSON, so that every
+// value is a plain one whatever its BSON type, and leaves out the revision.
+func (r *Rebuilds) Snapshot(ctx context.Context, collection string) (map[string]map[string]any, error) {
+	cur, err := r.db.Collection(collection).Find(ctx, bson.D{})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string]any{}
+	for cur.Next(ctx) {
+		ext, err := bson.MarshalExtJSON(cur.Current, false, false)
+		if err != nil {
+			return nil, err
+		}
+		var d map[string]any
+		if err := json.Unmarshal(ext, &d); err != nil {
+			return nil, err
+		}
+		delete(d, revField)
+		out[fmt.Sprint(d["_id"])] = d
+	}
+	return out, cur.Err()
+}
+
+// Drop removes a collection.
+func (r *Rebuilds) Drop(ctx context.Context, collection string) error {
+	return r.db.Collection(collection).Drop(ctx)
+}

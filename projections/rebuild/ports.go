@@ -1,0 +1,57 @@
+package rebuild
+
+import (
+	"context"
+	"time"
+
+	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/projections"
+)
+
+// Store is where the read models live, as a rebuild needs it. Collections
+// are named physically; a read model's logical name is its projection's.
+type Store interface {
+	// Physical is the collection that holds a read model now.
+	Physical(ctx context.Context, logical string) string
+	// Fresh makes a new, empty collection for a rebuild of a read model
+	// started at, and returns its name.
+	Fresh(ctx context.Context, logical string, at time.Time) (string, error)
+	// Buffer holds a rebuild's documents in memory, so that folding the
+	// whole event store costs no round trip per commit.
+	Buffer() Buffer
+	// Writing writes the given read models (logical name -> collection) to
+	// those collections, whatever serves them.
+	Writing(targets map[string]string) projections.Documents
+	// SwitchTo makes a collection the one that serves a read model, for
+	// every process within SwitchSettles.
+	SwitchTo(ctx context.Context, logical, collection string) error
+	// SwitchSettles is how long after a switch a process may still write
+	// to the read model's previous collection: a rebuild applies the
+	// commits of that time again only after it.
+	SwitchSettles() time.Duration
+	// Snapshot returns every document of a collection as plain values
+	// (maps, slices, strings, numbers), by id, without the store's own
+	// bookkeeping (a document's revision).
+	Snapshot(ctx context.Context, collection string) (map[string]map[string]any, error)
+	// Drop removes a collection.
+	Drop(ctx context.Context, collection string) error
+}
+
+// Buffer is a read-model store in memory whose documents Flush writes in
+// bulk to a collection.
+type Buffer interface {
+	projections.Documents
+	// Flush writes the documents of a read model to the collection.
+	Flush(ctx context.Context, logical, collection string) error
+}
+
+// Events is the event store as a rebuild reads it: every commit recorded
+// since a time, in order, and a stream's commits for the projections to
+// fill gaps.
+type Events interface {
+	projections.Streams
+	// Count is how many commits were recorded since since (all if zero).
+	Count(ctx context.Context, since time.Time) (int64, error)
+	// Scan calls fn with each commit recorded since since, in order.
+	Scan(ctx context.Context, since time.Time, fn func(events.Commit) error) (int, error)
+}
