@@ -661,3 +661,50 @@ func TestEmulatorRestartedEmpty(t *testing.T) {
 	fresh := e.subscribe(t, "idle", pubsub.SubscriberOptions{}, nil)
 	waitFor(t, "the commit published after the restart", func() bool { return hasAll(fresh.ids(), after) })
 }
+
+// TestEmulatorTakesStaleAckIDs: a subscriber that lived through an emulator
+// restart modacks ack ids the new emulator never issued. The emulator must
+// neither crash (pstest alone dereferences a missing message and takes the
+// process down) nor drop the ids it does know in the same request: a nack
+// (deadline 0) of a pulled message with a stale id beside it redelivers it.
+func TestEmulatorTakesStaleAckIDs(t *testing.T) {
+	e := newEnv(t)
+	c := e.admin(t)
+	topic := "projects/" + project + "/topics/stale-acks"
+	sub := "projects/" + project + "/subscriptions/stale-acks"
+	if _, err := c.TopicAdminClient.CreateTopic(e.ctx, &pubsubpb.Topic{Name: topic}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SubscriptionAdminClient.CreateSubscription(e.ctx, &pubsubpb.Subscription{Name: sub, Topic: topic, AckDeadlineSeconds: 600}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.TopicAdminClient.Publish(e.ctx, &pubsubpb.PublishRequest{Topic: topic, Messages: []*pubsubpb.PubsubMessage{{Data: []byte("x")}}}); err != nil {
+		t.Fatal(err)
+	}
+	pull := func() []*pubsubpb.ReceivedMessage {
+		resp, err := c.SubscriptionAdminClient.Pull(e.ctx, &pubsubpb.PullRequest{Subscription: sub, MaxMessages: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetReceivedMessages()
+	}
+	got := pull()
+	if len(got) != 1 {
+		t.Fatalf("pulled %d messages, want 1", len(got))
+	}
+	for _, ids := range [][]string{
+		{"m-never-published"},
+		{"m-never-published", got[0].GetAckId(), "m999999"},
+	} {
+		if err := c.SubscriptionAdminClient.ModifyAckDeadline(e.ctx, &pubsubpb.ModifyAckDeadlineRequest{Subscription: sub, AckIds: ids, AckDeadlineSeconds: 0}); err != nil {
+			t.Fatalf("modack %v: %v", ids, err)
+		}
+	}
+	var again []*pubsubpb.ReceivedMessage
+	for deadline := time.Now().Add(10 * time.Second); len(again) == 0 && time.Now().Before(deadline); {
+		again = pull()
+	}
+	if len(again) != 1 || string(again[0].GetMessage().GetData()) != "x" {
+		t.Fatalf("after a nack beside stale ids, pulled %v, want the message again", again)
+	}
+}
