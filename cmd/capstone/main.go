@@ -45,6 +45,7 @@ var commandList = []struct{ name, summary string }{
 	{"import", "import a CSV file of a KIND: %s"},
 	{"replay", "rebuild read models from the event store (or --verify them against a rebuild)"},
 	{"bench", "load-test a service (or a fresh one in this process) against the raw database"},
+	{"bench-cohort", "generate a cohort (5,000 students, 400 supervisors), import it, allocate, and time each step"},
 	{"pubsub-setup", "create the Pub/Sub topics and subscriptions once (then CAPSTONE_PUBSUB_CREATE=false)"},
 	{"pubsub-emulator", "serve Google's Pub/Sub fake over gRPC (for multi-process runs)"},
 	{"dev-store", "serve the embedded store on its own (for multi-process runs)"},
@@ -108,6 +109,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return replay(ctx, args[1:], stdout, stderr, env)
 	case "bench":
 		return bench(ctx, args[1:], stdout, stderr, env)
+	case "bench-cohort":
+		return benchCohort(ctx, args[1:], stdout, stderr, env)
 	case "pubsub-setup":
 		return pubsubSetup(ctx, args[1:], stdout, stderr, env)
 	case "pubsub-emulator":
