@@ -116,9 +116,15 @@ func (m *Multi[D, PD]) Handle(ctx context.Context, c events.Commit) error {
 			}
 		}
 	}
-	for _, id := range order {
-		if err := m.applyRetrying(ctx, c, id, byDoc[id], upTo[id], broadcast); err != nil {
+	if batch, ok := m.Docs.(BatchDocuments); ok && broadcast && len(order) >= batchAtLeast {
+		if err := m.applyBatch(ctx, batch, c, order, byDoc, upTo); err != nil {
 			return err
+		}
+	} else {
+		for _, id := range order {
+			if err := m.applyRetrying(ctx, c, id, byDoc[id], upTo[id], broadcast); err != nil {
+				return err
+			}
 		}
 	}
 	if broadcast {
@@ -144,9 +150,7 @@ func (m *Multi[D, PD]) applyRetrying(ctx context.Context, c events.Commit, id st
 // stream there at version upTo, that of the last commit that targeted it
 // (c's, unless c ended a gap of a broadcast stream filled in Handle).
 func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, evs []events.Envelope, upTo int64, broadcast bool) error {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	lock := &m.locks[h.Sum32()%uint32(len(m.locks))]
+	lock := &m.locks[m.stripe(id)]
 	lock.Lock()
 	defer lock.Unlock()
 	doc := PD(new(D))
@@ -192,6 +196,13 @@ func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, ev
 	}
 	doc.SetStreamVersion(versionKey(c.StreamID), upTo)
 	return m.Docs.Store(ctx, m.Collection, id, doc, rev)
+}
+
+// stripe is the index of the lock that serialises the writes of document id.
+func (m *Multi[D, PD]) stripe(id string) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % uint32(len(m.locks)))
 }
 
 func (m *Multi[D, PD]) fill(ctx context.Context, c events.Commit, have int64) ([]events.Commit, error) {

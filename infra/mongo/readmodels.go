@@ -108,13 +108,10 @@ func (r *ReadModels) Load(ctx context.Context, collection, id string, into any) 
 }
 
 func (r *ReadModels) Store(ctx context.Context, collection, id string, doc any, rev int64) error {
-	raw, err := bson.Marshal(doc)
+	d, err := withRevision(doc, rev+1)
 	if err != nil {
 		return err
 	}
-	// The document's elements, then the revision: appended to the encoded
-	// bytes rather than decoded and encoded again (this is every projected write).
-	d := bson.Raw(bsoncore.BuildDocumentFromElements(nil, raw[4:len(raw)-1], bsoncore.AppendInt64Element(nil, revField, rev+1)))
 	coll := r.coll(ctx, collection)
 	key := coll.Name() + "\x00" + id
 	if err := r.store(ctx, coll, collection, id, d, rev); err != nil {
@@ -147,6 +144,17 @@ func (r *ReadModels) store(ctx context.Context, coll *mongo.Collection, collecti
 		return projections.ErrConflict
 	}
 	return nil
+}
+
+// withRevision encodes doc with its revision: the document's elements, then
+// the revision, appended to the encoded bytes rather than decoded and
+// encoded again (this is every projected write).
+func withRevision(doc any, rev int64) (bson.Raw, error) {
+	raw, err := bson.Marshal(doc)
+	if err != nil {
+		return nil, err
+	}
+	return bson.Raw(bsoncore.BuildDocumentFromElements(nil, raw[4:len(raw)-1], bsoncore.AppendInt64Element(nil, revField, rev))), nil
 }
 
 // upsert replaces or inserts the document with this id. Two first writes of

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/capstone-pms/capstone/queries"
+)
+
+// TestAllocationProjectedInBulk: an allocation run's placements are written
+// to the read models in bulk, a few writes for the whole cohort rather than
+// one per student, and every placement shows in them by the time the run
+// answers (the all-in-one service).
+func TestAllocationProjectedInBulk(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	for _, f := range []struct{ kind, file string }{{"supervisors", "supervisors.csv"}, {"students", "students.csv"}, {"preferences", "preferences.csv"}} {
+		s.expect(s.upload(admin, f.kind, f.file, fixture(t, f.file), ""), 200)
+	}
+	students := queries.Students{Reader: newReadModels(s)}
+	waitFor(t, "every student's preferences in the read model", func() bool {
+		docs, err := students.All(context.Background())
+		n := 0
+		for _, d := range docs {
+			if len(d.Preferences) > 0 {
+				n++
+			}
+		}
+		return err == nil && n == 200
+	})
+	before := s.storeCommands("students", "update")
+	run := s.expect(s.do("POST", "/v1/allocation", admin, map[string]any{"dry_run": false, "seed": 7}), 200)
+	placed := run.Body["assignments"].([]any)
+	if len(placed) < 100 {
+		t.Fatalf("the run placed %d students, want most of 200", len(placed))
+	}
+	updates := s.storeCommands("students", "update") - before
+	if updates > len(placed)/4 {
+		t.Errorf("projecting %d placements took %d update commands on the students read model, want at most %d", len(placed), updates, len(placed)/4)
+	}
+	export := s.expect(s.do("GET", "/v1/exports/supervisor-assignments.csv", admin, nil), 200)
+	if rows := csvRows(t, export.Raw); len(rows) != len(placed) {
+		t.Errorf("the assignments export at the answer has %d rows, want the run's %d placements", len(rows), len(placed))
+	}
+	for _, a := range placed {
+		a := a.(map[string]any)
+		got := s.expect(s.do("GET", "/v1/students/"+a["student_id"].(string), admin, nil), 200)
+		if got.Body["supervisor_id"] != a["supervisor_id"] {
+			t.Fatalf("student %v at the answer: supervisor %v, want %v", a["student_id"], got.Body["supervisor_id"], a["supervisor_id"])
+		}
+	}
+}
+
+// storeCommands reads from /metrics how many commands of a kind the
+// service has sent to a collection of its store.
+func (s *service) storeCommands(collection, command string) int {
+	s.t.Helper()
+	r := s.expect(s.do("GET", "/metrics", "", nil), 200)
+	n := 0
+	sc := bufio.NewScanner(strings.NewReader(r.Raw))
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "capstone_store_commands_total{") && strings.Contains(line, `collection="`+collection+`"`) &&
+			strings.Contains(line, `command="`+command+`"`) {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			n += int(v)
+		}
+	}
+	return n
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestBenchCohort: capstone bench-cohort imports a generated cohort into a
+// service, allocates, and reports every figure; with --out it only writes
+// the cohort's files, which import as they are.
+func TestBenchCohort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("imports a cohort")
+	}
+	s := startService(t)
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), []string{"bench-cohort", "--students", "60", "--supervisors", "8", "--target", s.base,
+		"--email", adminEmail, "--password", adminPassword, "--pid", "0"}, nil, &out, &errOut, func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("bench-cohort: %v\n%s", err, errOut.String())
+	}
+	for _, want := range []string{`import supervisors +8 rows`, `import students +60 rows`, `import preferences +60 rows`,
+		`allocation: solved \(dry run\) in [0-9.]+ s; applied, [1-9][0-9]* placements`, `every placement shown`} {
+		if !regexp.MustCompile(want).MatchString(out.String()) {
+			t.Errorf("the report lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	dir := t.TempDir()
+	out.Reset()
+	if err := run(context.Background(), []string{"bench-cohort", "--students", "50", "--supervisors", "7", "--out", dir}, nil, &out, &errOut,
+		func(string) string { return "" }); err != nil {
+		t.Fatal(err)
+	}
+	admin := s.admin()
+	for _, kind := range []string{"supervisors", "students", "preferences"} {
+		raw, err := os.ReadFile(filepath.Join(dir, kind+".csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, want := strings.Count(string(raw), "\n")-1, map[string]int{"supervisors": 7, "students": 50, "preferences": 50}[kind]; n != want {
+			t.Errorf("%s.csv has %d rows, want %d", kind, n, want)
+		}
+		r := s.expect(s.upload(admin, kind, kind+".csv", raw, ""), 200)
+		if errs := r.Body["errors"].([]any); len(errs) > 0 {
+			t.Errorf("%s.csv: refused rows %v", kind, errs)
+		}
+	}
+}
