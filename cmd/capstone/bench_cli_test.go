@@ -58,7 +58,7 @@ func TestBenchCommand(t *testing.T) {
 // a service that does not drift pass (a few seconds say nothing of its
 // latency on a shared machine, so only that it was measured is asked). The
 // verdict's own failures are shown in tools/loadgen (TestJudge,
-// TestSoakWindows), against targets made to drift.
+// TestSummarizeWindows), on the windows of targets made to drift.
 func TestBenchSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a load test")

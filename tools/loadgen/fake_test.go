@@ -24,14 +24,9 @@ import (
 type fakeAPI struct {
 	lag            time.Duration // a write shows in GET this long after its answer
 	failEveryPatch int           // every nth PATCH answers 500 and changes nothing (0: never)
-	// A process that drifts, for soaks: a request takes 1 ms plus slowBy
-	// for each second the fake has run, each grows the resident memory
-	// /metrics shows by leakBy, and the data by dataBy more than the last
-	// (from 100 bytes an event).
-	slowBy         time.Duration
-	leakBy, dataBy int64
-	requests       atomic.Int64
-	started        time.Time
+	// requests counts the answers to the API's routes: /metrics shows it
+	// as the events appended and a millisecond of CPU time each.
+	requests atomic.Int64
 
 	mu       sync.Mutex
 	seq      int
@@ -83,7 +78,6 @@ func startFake(t *testing.T, f *fakeAPI) (*fakeAPI, string) {
 	t.Helper()
 	f.users, f.byEmail, f.tokens = map[string]*fakeUser{}, map[string]string{}, map[string]string{}
 	f.projects, f.hits, f.created = map[string]*fakeProject{}, map[string]int{}, map[string]int{}
-	f.started = time.Now()
 	f.addUser(fakeAdminEmail, fakeAdminPassword, []string{"coordinator"})
 	mux := http.NewServeMux()
 	for pattern, h := range map[string]func(http.ResponseWriter, *http.Request, *fakeUser){
@@ -98,9 +92,7 @@ func startFake(t *testing.T, f *fakeAPI) (*fakeAPI, string) {
 		"POST /v1/projects/{id}/decision":  f.decide,
 	} {
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			if f.requests.Add(1); f.slowBy > 0 {
-				time.Sleep(time.Millisecond + time.Duration(float64(f.slowBy)*time.Since(f.started).Seconds()))
-			}
+			f.requests.Add(1)
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.hits[pattern]++
@@ -117,7 +109,7 @@ func startFake(t *testing.T, f *fakeAPI) (*fakeAPI, string) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
 		n := f.requests.Load()
-		fmt.Fprintf(w, "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %d\n", 50<<20+f.leakBy*n)
+		fmt.Fprintf(w, "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %d\n", 50<<20)
 		fmt.Fprintf(w, "capstone_events_appended_total{stream_type=\"project\"} %d\ncapstone_events_appended_total{stream_type=\"user\"} 7\n", n)
 		fmt.Fprintf(w, "process_cpu_seconds_total %g\n", float64(n)/1000) // a millisecond a request
 	})
