@@ -144,11 +144,17 @@ const (
 	created
 )
 
-// peopleAtOnce bounds the rows of a people file applied at once. A row
-// that sets a password spends most of its time hashing it (slow on
-// purpose), and the rows are independent (a file names an e-mail once), so
-// a cohort's file with passwords is imported in a fraction of the time.
-const peopleAtOnce = 4
+// rowsAtOnce bounds the rows of a file applied at once. The rows of a
+// people or preferences file are independent (a file names a person once),
+// and rows applied together store together: the event store and the outbox
+// write the commits of concurrent commands in one insert each, so a
+// cohort's file costs a few writes per hundred rows instead of several per
+// row (and the rows that set a password hash theirs side by side).
+const rowsAtOnce = 32
+
+// chunkRows is how many rows of a people file are applied before their
+// capacities are set, all in one commit on the cohort stream.
+const chunkRows = cohort.MaxCapacitiesAtOnce
 
 // Run applies every row of b: in file order, but those of a people file
 // several at a time. progress, when set, is told how many rows are done.
@@ -184,11 +190,7 @@ func (im *Importer) Run(ctx context.Context, meta commands.Meta, b Batch, progre
 			}
 		}
 	case Preferences:
-		for _, p := range b.Preferences {
-			if err = apply(p.Line, func() (outcome, error) { return im.preference(ctx, meta, p) }); err != nil {
-				break
-			}
-		}
+		err = im.preferences(ctx, meta, b.Preferences, &rep, progress)
 	default:
 		return rep, fmt.Errorf("unknown kind %q", b.Kind)
 	}
@@ -197,25 +199,75 @@ func (im *Importer) Run(ctx context.Context, meta commands.Meta, b Batch, progre
 	return rep, err
 }
 
-// people applies the rows of a people file, peopleAtOnce at a time.
+// people applies the rows of a people file, chunkRows at a time: each
+// chunk's users are created or updated rowsAtOnce at a time, then its
+// supervisors' capacities are set together (SetCapacities). A row is
+// counted once both its parts are decided.
 func (im *Importer) people(ctx context.Context, meta commands.Meta, roles []string, people []Person, rep *Report, progress func(done int)) error {
-	var mu sync.Mutex
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(peopleAtOnce)
-	for _, p := range people {
-		g.Go(func() error {
-			added := func(userID, role string) {
-				mu.Lock()
-				rep.RolesAdded = append(rep.RolesAdded, RoleAdded{Line: p.Line, Email: p.Email, UserID: userID, Role: role})
-				mu.Unlock()
+	for chunk := range slices.Chunk(people, chunkRows) {
+		var mu sync.Mutex
+		outcomes := make([]outcome, len(chunk))
+		refused := make([]error, len(chunk))
+		userIDs := make([]string, len(chunk))
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(rowsAtOnce)
+		for i, p := range chunk {
+			g.Go(func() error {
+				added := func(userID, role string) {
+					mu.Lock()
+					rep.RolesAdded = append(rep.RolesAdded, RoleAdded{Line: p.Line, Email: p.Email, UserID: userID, Role: role})
+					mu.Unlock()
+				}
+				o, id, err := im.person(gctx, meta, roles, p, added)
+				if _, isRefusal := commands.AsError(err); err != nil && !isRefusal {
+					return fmt.Errorf("line %d: %w", p.Line, err)
+				}
+				outcomes[i], userIDs[i], refused[i] = o, id, err
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		if err := im.capacities(ctx, meta, chunk, userIDs, outcomes, refused); err != nil {
+			return err
+		}
+		for i, p := range chunk {
+			if err := rep.count(ctx, p.Line, outcomes[i], refused[i], progress); err != nil {
+				return err
 			}
-			o, err := im.person(gctx, meta, roles, p, added)
-			mu.Lock()
-			defer mu.Unlock()
-			return rep.count(gctx, p.Line, o, err, progress)
-		})
+		}
 	}
-	return g.Wait()
+	return nil
+}
+
+// capacities sets the Slots of a chunk's rows whose user was applied, in
+// one commit, and adds each outcome to its row's.
+func (im *Importer) capacities(ctx context.Context, meta commands.Meta, chunk []Person, userIDs []string, outcomes []outcome, refused []error) error {
+	var items []cohort.SetCapacity
+	var rows []int
+	for i, p := range chunk {
+		if p.Slots != nil && refused[i] == nil {
+			items = append(items, cohort.SetCapacity{SupervisorID: userIDs[i], Capacity: *p.Slots})
+			rows = append(rows, i)
+		}
+	}
+	if len(items) == 0 {
+		return nil
+	}
+	set, err := im.Cohort.SetCapacities(ctx, meta, items)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", chunk[rows[0]].Line, err)
+	}
+	for j, i := range rows {
+		switch {
+		case set[j].Err != nil:
+			refused[i] = set[j].Err
+		case set[j].Changed && outcomes[i] == unchanged:
+			outcomes[i] = updated
+		}
+	}
+	return nil
 }
 
 // count adds one row's outcome to the report: a refusal of the row is a
@@ -254,11 +306,12 @@ func rowMessage(e *commands.Error) string {
 	return msg
 }
 
-// person creates a user, or brings an existing one (same e-mail) up to date:
-// the roles of the file are added (and reported through added), and the
-// file's fields win where given. A coordinator's account is never changed:
-// their row only sets slots, and only if they already hold the roles.
-func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []string, p Person, added func(userID, role string)) (outcome, error) {
+// person creates a user, or brings an existing one (same e-mail) up to date,
+// and returns their id: the roles of the file are added (and reported
+// through added), and the file's fields win where given. A coordinator's
+// account is never changed: their row only sets slots (see capacities),
+// and only if they already hold the roles.
+func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []string, p Person, added func(userID, role string)) (outcome, string, error) {
 	o := unchanged
 	password := ""
 	if im.Passwords {
@@ -269,16 +322,16 @@ func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []stri
 	case errors.Is(err, commands.ErrNotFound):
 		res, err := im.Users.Create(ctx, meta, user.Create{Email: p.Email, Name: p.Name, Roles: roles, Profile: p.Profile}, password)
 		if err != nil {
-			return o, err
+			return o, "", err
 		}
 		existing, o = commands.Result[user.State]{State: res.State, Version: res.Version}, created
 		password = "" // set with the user
 	case err != nil:
-		return o, err
+		return o, "", err
 	case existing.State.HasRole(events.RoleCoordinator):
 		for _, role := range roles {
 			if !existing.State.HasRole(role) {
-				return o, ErrCoordinatorAccount
+				return o, "", ErrCoordinatorAccount
 			}
 		}
 		password = "" // a coordinator's account is never changed
@@ -294,7 +347,7 @@ func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []stri
 		res, err := im.Users.Update(ctx, meta, existing.State.ID, commands.AnyVersion, user.Update{Name: &name,
 			Roles: append(slices.Clone(existing.State.Roles), missing...), Profile: &profile})
 		if err != nil {
-			return o, err
+			return o, "", err
 		}
 		if res.Commit != nil {
 			o = updated
@@ -306,22 +359,13 @@ func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []stri
 	if password != "" {
 		set, err := im.Users.SetInitialPassword(ctx, meta, existing.State.ID, password)
 		if err != nil {
-			return o, err
+			return o, "", err
 		}
 		if set && o == unchanged {
 			o = updated
 		}
 	}
-	if p.Slots != nil {
-		changed, err := im.Cohort.SetCapacity(ctx, meta, existing.State.ID, *p.Slots)
-		if err != nil {
-			return o, err
-		}
-		if changed && o == unchanged {
-			o = updated
-		}
-	}
-	return o, nil
+	return o, existing.State.ID, nil
 }
 
 // merge keeps the stored value of a field the file leaves empty.
@@ -347,6 +391,37 @@ func (im *Importer) userID(ctx context.Context, email, what string) (string, err
 			Message: fmt.Sprintf("%s %s is not a user; import them first", what, email)}
 	}
 	return res.State.ID, err
+}
+
+// staffIDs remembers, for one import, the users of the staff e-mails its
+// rows name: a cohort's preferences name a few hundred supervisors
+// thousands of times, and each lookup reads two streams. What it remembers
+// is what a lookup found during this import (each row is still checked
+// against the supervisor's own stream when it is applied).
+type staffIDs struct {
+	mu    sync.Mutex
+	found map[string]staffID
+}
+
+type staffID struct {
+	id  string
+	err error
+}
+
+func (s *staffIDs) userID(ctx context.Context, im *Importer, email, what string) (string, error) {
+	s.mu.Lock()
+	f, ok := s.found[email]
+	s.mu.Unlock()
+	if ok {
+		return f.id, f.err
+	}
+	id, err := im.userID(ctx, email, what)
+	if _, refused := commands.AsError(err); err == nil || refused {
+		s.mu.Lock()
+		s.found[email] = staffID{id, err}
+		s.mu.Unlock()
+	}
+	return id, err
 }
 
 func (im *Importer) pair(ctx context.Context, meta commands.Meta, kind string, p Pair) (outcome, error) {
@@ -403,14 +478,45 @@ func (im *Importer) grade(ctx context.Context, meta commands.Meta, g Grade, rele
 	return updated, nil
 }
 
-func (im *Importer) preference(ctx context.Context, meta commands.Meta, p Preference) (outcome, error) {
+// preferences applies the rows of a preferences file, rowsAtOnce at a time
+// (each is its student's own stream), counted in file order.
+func (im *Importer) preferences(ctx context.Context, meta commands.Meta, prefs []Preference, rep *Report, progress func(done int)) error {
+	staff := &staffIDs{found: map[string]staffID{}}
+	for chunk := range slices.Chunk(prefs, chunkRows) {
+		outcomes := make([]outcome, len(chunk))
+		refused := make([]error, len(chunk))
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(rowsAtOnce)
+		for i, p := range chunk {
+			g.Go(func() error {
+				o, err := im.preference(gctx, meta, p, staff)
+				if _, isRefusal := commands.AsError(err); err != nil && !isRefusal {
+					return fmt.Errorf("line %d: %w", p.Line, err)
+				}
+				outcomes[i], refused[i] = o, err
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		for i, p := range chunk {
+			if err := rep.count(ctx, p.Line, outcomes[i], refused[i], progress); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (im *Importer) preference(ctx context.Context, meta commands.Meta, p Preference, staff *staffIDs) (outcome, error) {
 	student, err := im.userID(ctx, p.StudentEmail, "student")
 	if err != nil {
 		return unchanged, err
 	}
 	ids := make([]string, len(p.Choices))
 	for i, email := range p.Choices {
-		if ids[i], err = im.userID(ctx, email, "supervisor"); err != nil {
+		if ids[i], err = staff.userID(ctx, im, email, "supervisor"); err != nil {
 			return unchanged, err
 		}
 	}

@@ -56,10 +56,10 @@ func (r *ReadModels) StoreMany(ctx context.Context, collection string, docs []pr
 			}
 			raws[i] = raw
 			switch {
-			case !r.Conditional:
-				models[i] = mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: d.ID}}).SetReplacement(raw).SetUpsert(true)
 			case d.Rev == 0:
 				models[i] = mongo.NewInsertOneModel().SetDocument(raw)
+			case !r.Conditional:
+				models[i] = mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: d.ID}}).SetReplacement(raw).SetUpsert(true)
 			default:
 				models[i] = mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: d.ID}, {Key: revField, Value: d.Rev}}).SetReplacement(raw)
 			}
@@ -70,8 +70,8 @@ func (r *ReadModels) StoreMany(ctx context.Context, collection string, docs []pr
 		var bwe mongo.BulkWriteException
 		switch {
 		case errors.As(err, &bwe) && bwe.WriteConcernError == nil && onlyDuplicates(bwe):
-			// A document created meanwhile (Conditional), or two first
-			// writes racing (FerretDB answers the loser so): reload.
+			// A document found absent that exists after all (created
+			// meanwhile, or two first writes racing): reload and apply again.
 			err = nil
 			res = nil
 		case err != nil:
