@@ -231,3 +231,47 @@ func TestAppliedLogKnowsOnlyWhatIsWhole(t *testing.T) {
 		t.Fatal("a broadcast stream's gap is filled")
 	}
 }
+
+// TestAppliedLogForgetsWhatIsOld: under a steady load the log holds what
+// was applied within its horizon, however long the load lasts: ten minutes
+// of new streams (each recorded by two projections) and of a few streams
+// written again and again leave it no larger than its first minute did.
+// What it forgot is only not known any more; what moves is kept.
+func TestAppliedLogForgetsWhatIsOld(t *testing.T) {
+	rng := rand.New(rand.NewPCG(rand.Uint64(), 2))
+	l := projections.NewAppliedLog(projections.NewProjects(nil, nil), projections.NewStudents(nil, nil))
+	now := t0
+	l.SetClock(func() time.Time { return now })
+	perSecond, hot := 1+rng.IntN(20), 1+rng.IntN(10)
+	c := func(stream string, first int64) events.Commit { return commit(stream, first, &events.ProjectEdited{}) }
+	atMinute := 0
+	for s := range 600 {
+		for i := range perSecond {
+			stream := fmt.Sprintf("new-%d-%d", s, i)
+			l.Record("projects", c(stream, 1))
+			l.Record("students", c(stream, 1))
+		}
+		for h := range hot {
+			l.Record("projects", c(fmt.Sprint("hot-", h), int64(s+1)))
+		}
+		if s == 59 {
+			atMinute = l.Len()
+		}
+		now = now.Add(time.Second)
+	}
+	if n := l.Len(); n > atMinute+2*perSecond+hot {
+		t.Fatalf("%d new streams a second and %d written again: %d heads after ten minutes, %d after the first", perSecond, hot, n, atMinute)
+	}
+	if l.Has("projects", "new-0-0", 1) {
+		t.Fatal("a head not moved for ten minutes is still remembered")
+	}
+	if !l.Has("projects", "new-599-0", 1) || !l.Has("students", "new-599-0", 1) || !l.Has("projects", "hot-0", 600) {
+		t.Fatal("a head moved in the last second is forgotten")
+	}
+	// Forgetting is only not knowing: a later commit of a forgotten stream
+	// is remembered again (a gap-filling projection's), or not at all.
+	l.Record("projects", c("new-0-0", 2))
+	if !l.Has("projects", "new-0-0", 2) {
+		t.Fatal("a forgotten stream's next commit was not recorded")
+	}
+}

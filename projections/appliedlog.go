@@ -3,8 +3,9 @@ package projections
 import (
 	"slices"
 	"sync"
+	"time"
 
-	lru "github.com/hashicorp/golang-lru/v2"
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/capstone-pms/capstone/events"
 )
@@ -20,11 +21,22 @@ import (
 // (see GapFiller) may handle a stream's later commit while an earlier one
 // is lost, and the catch-up, which skips what the log says is applied,
 // would never bring the earlier one.
+//
+// What it remembers is recent: a head not moved for appliedLogHorizon is
+// forgotten (whoever asks then checks the store), so under a steady load it
+// holds what was applied in the last minute, not every stream ever seen.
 type AppliedLog struct {
 	mu      sync.Mutex
-	heads   *lru.Cache[string, int64]
+	heads   *simplelru.LRU[string, logHead] // oldest recorded first
 	waiters map[string][]*logWaiter
 	fillers map[string]GapFiller
+	now     func() time.Time
+}
+
+// logHead is a stream's head and when it was last moved.
+type logHead struct {
+	version int64
+	at      time.Time
 }
 
 // GapFiller is a projection that applies a commit of a stream of the given
@@ -54,13 +66,21 @@ type logWaiter struct {
 	wake    chan<- struct{}
 }
 
-// appliedLogSize bounds the streams remembered: the hot set of a busy cohort.
+// appliedLogSize bounds the heads remembered (one per projection and
+// stream): the hot set of a busy cohort.
 const appliedLogSize = 50000
+
+// appliedLogHorizon is how long a head is remembered after it last moved.
+// Those who ask are a read or a write waiting for a commit just written
+// (seconds at most) and the catch-up, which trails the bus by a second or
+// two: a minute is ample for both. Each new stream adds a head for every
+// projection, so without it the log grew with the data until it was full.
+const appliedLogHorizon = time.Minute
 
 // NewAppliedLog returns an empty log of what the projections given apply.
 func NewAppliedLog(ps ...Projection) *AppliedLog {
-	heads, _ := lru.New[string, int64](appliedLogSize)
-	l := &AppliedLog{heads: heads, waiters: map[string][]*logWaiter{}, fillers: map[string]GapFiller{}}
+	heads, _ := simplelru.NewLRU[string, logHead](appliedLogSize, nil)
+	l := &AppliedLog{heads: heads, waiters: map[string][]*logWaiter{}, fillers: map[string]GapFiller{}, now: time.Now}
 	for _, p := range ps {
 		if f, ok := p.(GapFiller); ok {
 			l.fillers[p.Name()] = f
@@ -79,14 +99,16 @@ func (l *AppliedLog) Record(projection string, c events.Commit) {
 	key, v := logKey(projection, c.StreamID), c.LastVersion()
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	now := l.now()
+	l.forgetBefore(now.Add(-appliedLogHorizon))
 	head, _ := l.heads.Peek(key)
-	if head >= v {
+	if head.version >= v {
 		return
 	}
-	if f := l.fillers[projection]; c.FirstVersion > head+1 && (f == nil || !f.FillsGaps(c.StreamType)) {
+	if f := l.fillers[projection]; c.FirstVersion > head.version+1 && (f == nil || !f.FillsGaps(c.StreamType)) {
 		return
 	}
-	l.heads.Add(key, v)
+	l.heads.Add(key, logHead{version: v, at: now})
 	ws := l.waiters[key]
 	kept := ws[:0]
 	for _, w := range ws {
@@ -106,12 +128,25 @@ func (l *AppliedLog) Record(projection string, c events.Commit) {
 	}
 }
 
+// forgetBefore drops the heads last moved before t. Heads are kept in the
+// order they moved (Add puts a moved head last, Peek leaves the order be),
+// so it stops at the first one to keep.
+func (l *AppliedLog) forgetBefore(t time.Time) {
+	for {
+		_, h, ok := l.heads.GetOldest()
+		if !ok || !h.at.Before(t) {
+			return
+		}
+		l.heads.RemoveOldest()
+	}
+}
+
 // Has reports whether projection is known to have applied the stream up to version.
 func (l *AppliedLog) Has(projection, streamID string, version int64) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	head, ok := l.heads.Get(logKey(projection, streamID))
-	return ok && head >= version
+	head, ok := l.heads.Peek(logKey(projection, streamID))
+	return ok && head.version >= version
 }
 
 // Notify arranges for wake to receive (without blocking: wake should have

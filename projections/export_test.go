@@ -1,0 +1,13 @@
+package projections
+
+import "time"
+
+// SetClock makes the log read the time from now.
+func (l *AppliedLog) SetClock(now func() time.Time) { l.now = now }
+
+// Len is how many heads the log remembers.
+func (l *AppliedLog) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.heads.Len()
+}
