@@ -30,7 +30,7 @@ var _ api.Admin = adminAdapter{}
 func (a *App) admin() adminAdapter {
 	return adminAdapter{status: imongo.NewProjectionStatus(a.store.DB), physical: a.rebuilder.Store.Physical, rebuilds: a.rebuilds,
 		backlog: func(ctx context.Context) (int, error) {
-			return outbox.Backlog(ctx, a.store.DB.Collection(outbox.Collection))
+			return outbox.Backlog(ctx, outbox.Groups(a.store.DB))
 		}}
 }
 

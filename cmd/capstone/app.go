@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,11 +16,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/event"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/capstone-pms/capstone/api"
 	"github.com/capstone-pms/capstone/commands"
@@ -47,88 +40,24 @@ import (
 	"github.com/capstone-pms/capstone/tools/loadgen"
 )
 
-// collections are every collection the service uses; the embedded store
-// creates and indexes them at start-up.
-var collections = []string{imongo.CollRevisionTokens, imongo.CollProjectionStatus, outbox.Collection, outbox.LogCollection, outbox.LeaseCollection, imongo.CollReadModelNames, imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollIdempotency, imongo.CollPasswordTokens, imongo.CollSessions, collSettings,
-	projections.CollUsers, projections.CollProjects, projections.CollSupervisors, projections.CollStudents, projections.CollEmails}
+// benchScratch are not the service's collections: the bench's raw
+// baseline writes to them in the service's database. The embedded store
+// prepares them with the service's own, because only that gives them the _id
+// index fix, so that `capstone bench --target` against an embedded store
+// measures an indexed findOne.
+var benchScratch = []string{loadgen.RawCollection}
 
-// scratchCollections are not the service's: the bench's raw baseline writes
-// to them in the service's database. The embedded store prepares them with
-// the service's own, because only that gives them the _id index fix, so that
-// `capstone bench --target` against an embedded store measures an indexed
-// findOne.
-var scratchCollections = []string{loadgen.RawCollection}
-
-// embeddedCollections are those the embedded store prepares.
+// embeddedCollections are those a store started apart (dev-store, dev)
+// prepares: the service's and the bench's.
 func embeddedCollections() []string {
-	return slices.Concat(collections, scratchCollections)
-}
-
-const collSettings = "settings"
-
-// Store is a connection to the database, embedded or not.
-type Store struct {
-	Embedded *embedded.Store // nil with MONGODB_URI
-	Client   *mongo.Client
-	DB       *mongo.Database
-	owned    bool
-}
-
-// OpenStore connects to MONGODB_URI, or starts the embedded store in the data
-// dir (unless shared is given: tests share one embedded server). monitor, if
-// not nil, sees every database command (for the store metrics).
-//
-// The embedded store takes the data dir's lock: serviceAddr, the API this
-// process serves (if any), is noted there for a process refused the data dir.
-func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, shared *embedded.Store, monitor *event.CommandMonitor, serviceAddr string) (*Store, error) {
-	s := &Store{Embedded: shared}
-	uri := cfg.MongoURI
-	if uri == "" {
-		if s.Embedded == nil {
-			var err error
-			s.Embedded, err = embedded.Start(ctx, embedded.Options{DataDir: cfg.DataDir, Logger: log, ServiceAddr: serviceAddr})
-			if err != nil {
-				return nil, fmt.Errorf("start the embedded store in %s: %w", cfg.DataDir, err)
-			}
-			s.owned = true
-		}
-		uri = s.Embedded.URI()
-		monitor = s.Embedded.WriteGate().Monitor(monitor)
-	}
-	client, err := mongo.Connect(options.Client().ApplyURI(uri).SetMaxPoolSize(maxPool(cfg)).SetMonitor(monitor))
-	if err != nil {
-		s.Close(ctx)
-		return nil, fmt.Errorf("connect to MongoDB: %w", err)
-	}
-	s.Client, s.DB = client, client.Database(cfg.Database)
-	if err := client.Ping(ctx, nil); err != nil {
-		s.Close(ctx)
-		return nil, fmt.Errorf("reach MongoDB: %w", err)
-	}
-	if s.Embedded != nil {
-		if err := s.Embedded.PrepareCollections(ctx, cfg.Database, embeddedCollections()...); err != nil {
-			s.Close(ctx)
-			return nil, fmt.Errorf("prepare collections: %w", err)
-		}
-	}
-	return s, nil
-}
-
-// Close disconnects, and stops the embedded store if this Store started it.
-func (s *Store) Close(ctx context.Context) {
-	if s.Client != nil {
-		_ = s.Client.Disconnect(ctx)
-	}
-	if s.owned {
-		_ = s.Embedded.Close()
-	}
+	return slices.Concat(imongo.Collections(), benchScratch)
 }
 
 // App is the running service: the parts that cmd wires together.
 type App struct {
 	cfg       config.Config
 	log       *slog.Logger
-	store     *Store
+	store     *imongo.Store
 	bus       *messaging
 	outbox    *outbox.Outbox
 	relay     chan struct{} // closed when the relay has stopped
@@ -166,7 +95,7 @@ type App struct {
 // first), through its consumer, so in turn with the bus's deliveries.
 func (a *App) startCatchUp(ctx context.Context, log *outbox.CommitLog, es *imongo.EventStore, instance string) {
 	cu := &outbox.CatchUp{Log: log, Commits: es, Logger: a.log,
-		Lease:    &outbox.Lease{Coll: a.store.DB.Collection(outbox.LeaseCollection), Name: "catch-up", Holder: instance, TTL: 10 * time.Second},
+		Lease:    outbox.NewLease(a.store.DB, "catch-up", instance, 10*time.Second),
 		Interval: CatchUpEvery, MinAge: CatchUpAfter, GiveUp: 2 * time.Minute, Batch: 2000,
 		Applied: a.applied.Has}
 	for _, c := range a.consumers {
@@ -179,17 +108,9 @@ func (a *App) startCatchUp(ctx context.Context, log *outbox.CommitLog, es *imong
 
 // ready is the readiness check: the store answers, and takes a write (a
 // full disk refuses every write while reads still work; such a process is
-// not ready). The write replaces one small document of this process.
+// not ready).
 func (a *App) ready(instance string) func(ctx context.Context) error {
-	id := "ready:" + instance
-	return func(ctx context.Context) error {
-		if err := a.store.Client.Ping(ctx, nil); err != nil {
-			return err
-		}
-		_, err := a.store.DB.Collection(collSettings).ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}},
-			bson.D{{Key: "_id", Value: id}, {Key: "at", Value: time.Now().UTC()}}, options.Replace().SetUpsert(true))
-		return err
-	}
+	return func(ctx context.Context) error { return a.store.Ready(ctx, instance) }
 }
 
 // expireIdempotencyKeys sweeps, every minute while the API runs, the keys
@@ -265,7 +186,7 @@ func StartApp(ctx context.Context, cfg config.Config, log *slog.Logger, shared *
 		serviceAddr = ln.Addr().String()
 	}
 	m := metrics.New()
-	store, err := OpenStore(ctx, cfg, log, shared, m.StoreMonitor(), serviceAddr)
+	store, err := imongo.Open(ctx, cfg, log, shared, m.StoreMonitor(), serviceAddr, benchScratch...)
 	if err != nil {
 		closeListeners()
 		face.closeListeners()
@@ -285,7 +206,7 @@ func (a *App) start(ctx context.Context) error {
 	rm := imongo.NewReadModels(a.store.DB)
 	// Projector replicas in other processes exist only on a shared store.
 	rm.Conditional = !a.cfg.Embedded()
-	rm.Tokens = rm.Conditional && isFerretDB(ctx, a.store.Client)
+	rm.Tokens = rm.Conditional && a.store.IsFerretDB(ctx)
 	var err error
 	if a.bus, err = openMessaging(ctx, a.cfg, a.log); err != nil {
 		return err
@@ -321,13 +242,7 @@ func (a *App) start(ctx context.Context) error {
 
 	runCtx, stop := context.WithCancel(context.Background())
 	a.stop, a.runCtx = stop, runCtx
-	var prepare func(ctx context.Context, collections ...string) error
-	if a.store.Embedded != nil {
-		prepare = func(ctx context.Context, collections ...string) error {
-			return a.store.Embedded.PrepareCollections(ctx, a.cfg.Database, collections...)
-		}
-	}
-	a.rebuilder = &rebuild.Rebuilder{Store: imongo.NewRebuilds(a.store.DB, prepare), Events: es}
+	a.rebuilder = &rebuild.Rebuilder{Store: imongo.NewRebuilds(a.store.DB, a.store.Prepare), Events: es}
 	a.rebuilds = rebuild.NewBackground(runCtx, a.rebuilder, a.log)
 	if a.cfg.Has("projector") {
 		a.status = status.NewTracker(instance, projections.Names())
@@ -359,8 +274,8 @@ func (a *App) start(ctx context.Context) error {
 	}
 	if a.cfg.Has("relay") {
 		a.relay = make(chan struct{})
-		r := &outbox.Relay{Coll: a.store.DB.Collection(outbox.Collection), Commits: es, Publisher: publisher, Log: a.log,
-			Lease:    &outbox.Lease{Coll: a.store.DB.Collection(outbox.LeaseCollection), Name: "relay", Holder: instance, TTL: 10 * time.Second},
+		r := &outbox.Relay{Coll: outbox.Groups(a.store.DB), Commits: es, Publisher: publisher, Log: a.log,
+			Lease:    outbox.NewLease(a.store.DB, "relay", instance, 10*time.Second),
 			Interval: time.Second, MinAge: 3 * time.Second, GiveUp: 2 * time.Minute, Workers: 16,
 			Backlog: a.Metrics.SetRelayBacklog, Skip: a.outbox.Holds}
 		go func() { defer close(a.relay); r.Run(runCtx) }()
@@ -402,7 +317,7 @@ func (a *App) start(ctx context.Context) error {
 		StudentQ:         queries.Students{Reader: rm},
 		ExportQ:          queries.Exports{Reader: rm},
 		MarkingQ:         queries.Marking{Reader: rm},
-		CSV:              csvExports{},
+		CSV:              csvio.Exports{},
 		Tokens:           tokenAdapter{tokens},
 		SignInThrottle:   auth.NewSignInThrottle(auth.DefaultSignInPolicy),
 		PasswordThrottle: auth.NewLockout(5, 15*time.Minute, 30*time.Second, 15*time.Minute),
@@ -490,40 +405,6 @@ func parseImport(kind string, r io.Reader) (api.ParsedFile, error) {
 		return api.ParsedFile{}, &commands.Error{Kind: commands.KindInvalid, Code: "file-refused", Message: err.Error()}
 	}
 	return api.ParsedFile{Batch: f.Batch(), Rows: f.Rows, Errors: f.ParseErrors()}, nil
-}
-
-// csvExports writes exports with the original system's formats.
-type csvExports struct{}
-
-func (csvExports) Assignments(w io.Writer, rows []queries.AssignmentRow) error {
-	out := make([]csvio.Assignment, len(rows))
-	for i, r := range rows {
-		out[i] = csvio.Assignment{StudentCode: r.Student.Code, StudentEmail: r.Student.Email, StudentName: r.Student.Name,
-			StaffCode: r.Supervisor.Code, StaffEmail: r.Supervisor.Email, StaffName: r.Supervisor.Name}
-	}
-	return csvio.WriteAssignments(w, csvio.KindSupervisorAssignments, out)
-}
-
-func (csvExports) Grades(w io.Writer, rows []queries.GradeRow) error {
-	out := make([]csvio.Grade, len(rows))
-	for i, r := range rows {
-		out[i] = csvio.Grade{StudentCode: r.Student.Code, StudentEmail: r.Student.Email, StudentName: r.Student.Name,
-			Grade: r.Grade, Label: r.Label, Feedback: r.Feedback}
-	}
-	return csvio.WriteGrades(w, out)
-}
-
-func (csvExports) Marks(w io.Writer, rows []queries.MarkRow) error {
-	out := make([]csvio.Marks, len(rows))
-	for i, r := range rows {
-		out[i] = csvio.Marks{StudentCode: r.Student.Code, StudentEmail: r.Student.Email, StudentName: r.Student.Name,
-			ProjectID: r.ProjectID, ProjectTitle: r.Title, State: r.State,
-			SupervisorEmail: r.Supervisor.Email, SupervisorMark: r.SupervisorMark, SupervisorFeedback: r.SupervisorFeedback,
-			ExaminerEmail: r.Examiner.Email, ExaminerMark: r.ExaminerMark, ExaminerFeedback: r.ExaminerFeedback,
-			AgreedMark: r.AgreedMark, AgreedBy: r.AgreedBy, ModerationComment: r.ModerationComment, Feedback: r.Feedback,
-			ReleasedMark: r.ReleasedMark, AgreedLabel: r.AgreedLabel, ReleasedLabel: r.ReleasedLabel}
-	}
-	return csvio.WriteMarks(w, out)
 }
 
 // listen binds the HTTP address, saying what to do when it is taken.
@@ -710,31 +591,7 @@ func (a *App) jwtSecret(ctx context.Context) ([]byte, error) {
 		return auth.LoadOrCreateSecretFile(filepath.Join(a.cfg.DataDir, "jwt-secret"))
 	}
 	a.log.Warn("no CAPSTONE_JWT_SECRET: using a secret generated once and kept in the database")
-	return storedJWTSecret(ctx, a.store.DB)
-}
-
-// storedJWTSecret is the secret kept in db's settings, created there by
-// whichever process asks first: every process on db that is given no secret
-// signs and verifies with it, and it outlives restarts. `capstone dev` hands
-// it to its children, so that an extra process started on the same store
-// accepts their tokens and bookmarks.
-func storedJWTSecret(ctx context.Context, db *mongo.Database) ([]byte, error) {
-	coll := db.Collection(collSettings)
-	fresh := make([]byte, 32)
-	if _, err := rand.Read(fresh); err != nil {
-		return nil, err
-	}
-	_, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: "jwt-secret"}, {Key: "value", Value: hex.EncodeToString(fresh)}})
-	if err != nil && !mongo.IsDuplicateKeyError(err) {
-		return nil, fmt.Errorf("store the JWT secret: %w", err)
-	}
-	var doc struct {
-		Value string `bson:"value"`
-	}
-	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: "jwt-secret"}}).Decode(&doc); err != nil {
-		return nil, fmt.Errorf("read the JWT secret: %w", err)
-	}
-	return []byte(doc.Value), nil
+	return imongo.NewSettings(a.store.DB).JWTSecret(ctx)
 }
 
 // newPasswordGate lets as many password checks run as there are cores (Go
@@ -757,25 +614,4 @@ func (t tokenAdapter) Issue(userID string, roles []string, generation int64, now
 func (t tokenAdapter) Verify(token string, now time.Time) (api.TokenClaims, error) {
 	c, err := t.t.Verify(token, now)
 	return api.TokenClaims{UserID: c.UserID, Roles: c.Roles, ID: c.ID, Generation: c.Generation, ExpiresAt: c.ExpiresAt}, err
-}
-
-// isFerretDB reports whether the server is FerretDB (the dev-store), where
-// a filtered replace is not atomic.
-func isFerretDB(ctx context.Context, c *mongo.Client) bool {
-	var info bson.M
-	if err := c.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info); err != nil {
-		return false
-	}
-	_, ok := info["ferretdbVersion"]
-	return ok
-}
-
-// maxPool bounds the connections to the store. The embedded store deadlocks
-// when about 100 update statements are in flight on one database
-// (infra/embedded), so a process stays well under that there.
-func maxPool(cfg config.Config) uint64 {
-	if cfg.Embedded() {
-		return 32
-	}
-	return 100
 }

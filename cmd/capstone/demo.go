@@ -7,10 +7,6 @@ import (
 	"errors"
 	"fmt"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/events"
@@ -42,25 +38,21 @@ const (
 // or to finish a load that was interrupted. A store in use is left alone: the
 // demo's documented passwords must not reset what its users have changed.
 func (a *App) demoWanted(ctx context.Context) (bool, error) {
-	var mark struct {
-		State string `bson:"state"`
-	}
-	err := a.store.DB.Collection(collSettings).FindOne(ctx, bson.D{{Key: "_id", Value: demoSetting}}).Decode(&mark)
+	mark, found, err := imongo.NewSettings(a.store.DB).State(ctx, demoSetting)
 	switch {
-	case err == nil:
-		if mark.State == demoLoading {
-			return true, nil
-		}
+	case err != nil:
+		return false, fmt.Errorf("demo: %w", err)
+	case found && mark == demoLoading:
+		return true, nil
+	case found:
 		a.log.Info("the demo cohort was loaded before: left as it is (it is loaded only into an empty store)")
 		return false, nil
-	case !errors.Is(err, mongo.ErrNoDocuments):
-		return false, fmt.Errorf("demo: %w", err)
 	}
-	n, err := a.store.DB.Collection(imongo.CollEvents).CountDocuments(ctx, bson.D{}, options.Count().SetLimit(1))
+	empty, err := imongo.NewEventStore(a.store.DB, a.Registry).Empty(ctx)
 	if err != nil {
 		return false, fmt.Errorf("demo: %w", err)
 	}
-	if n > 0 {
+	if !empty {
 		a.log.Info("the store already holds data: the demo cohort is not loaded (it is loaded only into an empty store)")
 		return false, nil
 	}
@@ -68,9 +60,7 @@ func (a *App) demoWanted(ctx context.Context) (bool, error) {
 }
 
 func (a *App) markDemo(ctx context.Context, state string) error {
-	_, err := a.store.DB.Collection(collSettings).UpdateOne(ctx, bson.D{{Key: "_id", Value: demoSetting}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: state}}}}, options.UpdateOne().SetUpsert(true))
-	if err != nil {
+	if err := imongo.NewSettings(a.store.DB).SetState(ctx, demoSetting, state); err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
 	return nil

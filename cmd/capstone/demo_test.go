@@ -101,7 +101,7 @@ func TestDemoLoadedOnce(t *testing.T) {
 		t.Errorf("the log does not say why the demo was not loaded:\n%s", logs.String())
 	}
 	// Interrupted: the mark says the load had begun; the next start finishes it.
-	if _, err := s.app.store.DB.Collection(collSettings).UpdateOne(context.Background(), bson.D{{Key: "_id", Value: demoSetting}},
+	if _, err := s.app.store.DB.Collection(imongo.CollSettings).UpdateOne(context.Background(), bson.D{{Key: "_id", Value: demoSetting}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "state", Value: demoLoading}}}}, options.UpdateOne().SetUpsert(true)); err != nil {
 		t.Fatal(err)
 	}

@@ -15,11 +15,9 @@ import (
 	"syscall"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
 	"github.com/capstone-pms/capstone/infra/config"
 	"github.com/capstone-pms/capstone/infra/embedded"
+	imongo "github.com/capstone-pms/capstone/infra/mongo"
 	"github.com/capstone-pms/capstone/infra/pubsub"
 )
 
@@ -100,7 +98,7 @@ func devTopology(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	// restart keeps everyone signed in. One in the environment is theirs.
 	secretFrom := "CAPSTONE_JWT_SECRET, from your environment"
 	if env("CAPSTONE_JWT_SECRET") == "" {
-		secret, err := devStoreSecret(ctx, store.URI())
+		secret, err := imongo.JWTSecretAt(ctx, store.URI(), "capstone")
 		if err != nil {
 			return err
 		}
@@ -142,17 +140,6 @@ func devTopology(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	case name := <-group.died:
 		return fmt.Errorf("%s stopped on its own: stopped everything else too", name)
 	}
-}
-
-// devStoreSecret is the JWT secret kept in the store at uri, created if
-// there is none yet.
-func devStoreSecret(ctx context.Context, uri string) ([]byte, error) {
-	client, err := mongo.Connect(options.Client().ApplyURI(uri))
-	if err != nil {
-		return nil, fmt.Errorf("connect to the store: %w", err)
-	}
-	defer func() { _ = client.Disconnect(context.Background()) }()
-	return storedJWTSecret(ctx, client.Database("capstone"))
 }
 
 // freeLoopback picks a free loopback port for an internal listener.

@@ -243,3 +243,10 @@ func (s *EventStore) Count(ctx context.Context, since time.Time) (int64, error) 
 	}
 	return s.events.CountDocuments(ctx, filter)
 }
+
+// Empty reports whether the store holds no commit at all (without counting
+// them).
+func (s *EventStore) Empty(ctx context.Context) (bool, error) {
+	n, err := s.events.CountDocuments(ctx, bson.D{}, options.Count().SetLimit(1))
+	return n == 0, err
+}

@@ -22,6 +22,11 @@ type Lease struct {
 	TTL    time.Duration
 }
 
+// NewLease is the lease name in db's leases, held by holder for ttl.
+func NewLease(db *mongo.Database, name, holder string, ttl time.Duration) *Lease {
+	return &Lease{Coll: db.Collection(LeaseCollection), Name: name, Holder: holder, TTL: ttl}
+}
+
 type leaseDoc struct {
 	ID        string    `bson:"_id"`
 	Holder    string    `bson:"holder"`

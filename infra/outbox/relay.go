@@ -133,6 +133,9 @@ func (r *Relay) settle(ctx context.Context, groups []groupDoc, now time.Time) (p
 	return published, done, err
 }
 
+// Groups is db's outbox collection, which a Relay sweeps and Backlog counts.
+func Groups(db *mongo.Database) *mongo.Collection { return db.Collection(Collection) }
+
 // Backlog counts the commit ids waiting in the outbox.
 func Backlog(ctx context.Context, coll *mongo.Collection) (int, error) {
 	_, n, err := loadGroups(ctx, coll)
