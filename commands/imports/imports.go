@@ -320,7 +320,11 @@ func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []stri
 	existing, err := im.Users.FindByEmail(ctx, p.Email)
 	switch {
 	case errors.Is(err, commands.ErrNotFound):
-		res, err := im.Users.Create(ctx, meta, user.Create{Email: p.Email, Name: p.Name, Roles: roles, Profile: p.Profile}, password)
+		create := meta
+		if create.NewID, err = im.unfinishedCreation(ctx, meta, p.Email); err != nil {
+			return o, "", err
+		}
+		res, err := im.Users.Create(ctx, create, user.Create{Email: p.Email, Name: p.Name, Roles: roles, Profile: p.Profile}, password)
 		if err != nil {
 			return o, "", err
 		}
@@ -366,6 +370,36 @@ func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []stri
 		}
 	}
 	return o, existing.State.ID, nil
+}
+
+// unfinishedCreation returns the id of a user this actor's earlier import
+// began to create for email and did not finish: the address claimed for
+// it, the user never stored (the import was cut short between the two, by
+// a crash or a lost connection). Creating the user under that id completes
+// that creation, so importing the file again at once applies the row
+// instead of finding the address taken until the claim goes stale. ""
+// when there is none.
+func (im *Importer) unfinishedCreation(ctx context.Context, meta commands.Meta, email string) (string, error) {
+	x := im.Users.X
+	stream := user.EmailStreamID(user.NormalizeEmail(email))
+	holder, _, err := commands.Load(ctx, x, user.EmailDecider, stream)
+	if err != nil || holder.Owner == "" {
+		return "", err
+	}
+	owner, _, err := commands.Load(ctx, x, user.Decider, holder.Owner)
+	if err != nil || owner.Created || owner.Abandoned || owner.Deleted {
+		return "", err
+	}
+	commits, err := x.Store.ReadStream(ctx, stream, events.ReadOptions{})
+	if err != nil || len(commits) == 0 {
+		return "", err
+	}
+	last := commits[len(commits)-1]
+	claim := last.Events[len(last.Events)-1]
+	if d, ok := claim.Data.(*events.EmailClaimed); !ok || d.UserID != holder.Owner || claim.Actor.UserID != meta.Actor.UserID {
+		return "", nil
+	}
+	return holder.Owner, nil
 }
 
 // merge keeps the stored value of a field the file leaves empty.
