@@ -79,7 +79,7 @@ func (s *Server) settle(next http.Handler, always bool) http.Handler {
 			return
 		}
 		ctx, writes := commands.TrackWrites(r.Context())
-		buf := &bufferedResponse{header: w.Header()}
+		buf := &bufferedResponse{header: w.Header(), under: w}
 		next.ServeHTTP(buf, r.WithContext(ctx))
 		if commits := writes.Commits(); len(commits) > 0 {
 			bookmark, named := marks.encode(commits)
@@ -115,7 +115,13 @@ type bufferedResponse struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
+	// under is the writer the answer goes to, when known: what an
+	// http.ResponseController of the handler acts on (a write deadline).
+	under http.ResponseWriter
 }
+
+// Unwrap is the writer under the buffer, for http.ResponseController.
+func (b *bufferedResponse) Unwrap() http.ResponseWriter { return b.under }
 
 func (b *bufferedResponse) Header() http.Header { return b.header }
 

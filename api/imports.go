@@ -5,6 +5,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -15,6 +16,11 @@ import (
 
 // MaxCSVUpload is the largest CSV upload accepted (docs/api.md, Limits).
 const MaxCSVUpload = 10 << 20
+
+// ImportWriteTimeout bounds the answer of an import, instead of the
+// server's write timeout (a minute), which a large file on a busy store can
+// outlast.
+const ImportWriteTimeout = 10 * time.Minute
 
 // ErrFileTooLarge is wrapped by an ImportParser for a file over the limit.
 var ErrFileTooLarge = errors.New("the file is too large")
@@ -101,6 +107,9 @@ func CSVBody(w http.ResponseWriter, r *http.Request) (io.Reader, error) { return
 // csvBody returns the uploaded file: the "file" part of a multipart form, or
 // the body itself when it is sent as text/csv.
 func csvBody(w http.ResponseWriter, r *http.Request) (io.Reader, error) {
+	// The answer comes once every row is applied: a cohort's file may take
+	// longer than the server's write timeout, which would cut it off.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(ImportWriteTimeout))
 	r.Body = http.MaxBytesReader(w, r.Body, MaxCSVUpload+64<<10)
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	switch {
