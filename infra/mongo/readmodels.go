@@ -157,7 +157,12 @@ func withRevision(doc any, rev int64) (bson.Raw, error) {
 	if err != nil {
 		return nil, err
 	}
-	return bson.Raw(bsoncore.BuildDocumentFromElements(nil, raw[4:len(raw)-1], bsoncore.AppendInt64Element(nil, revField, rev))), nil
+	return appendRevision(raw, rev), nil
+}
+
+// appendRevision returns the encoded document with the revision appended.
+func appendRevision(raw bson.Raw, rev int64) bson.Raw {
+	return bson.Raw(bsoncore.BuildDocumentFromElements(nil, raw[4:len(raw)-1], bsoncore.AppendInt64Element(nil, revField, rev)))
 }
 
 // insertOrReplace writes a document its writer found absent: with an

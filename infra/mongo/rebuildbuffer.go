@@ -66,11 +66,7 @@ func (b *rebuildBuffer) Flush(ctx context.Context, logical, collection string) e
 		return nil
 	}
 	for _, raw := range docs {
-		var d bson.D
-		if err := bson.Unmarshal(raw, &d); err != nil {
-			return err
-		}
-		batch = append(batch, append(d, bson.E{Key: revField, Value: int64(1)}))
+		batch = append(batch, appendRevision(raw, 1))
 		if len(batch) == flushBatch {
 			if err := write(); err != nil {
 				return err
