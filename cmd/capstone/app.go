@@ -207,6 +207,7 @@ func (a *App) start(ctx context.Context) error {
 	// Projector replicas in other processes exist only on a shared store.
 	rm.Conditional = !a.cfg.Embedded()
 	rm.Tokens = rm.Conditional && a.store.IsFerretDB(ctx)
+	rm.ServeHot(hotMode(a.cfg, rm.Conditional))
 	var err error
 	if a.bus, err = openMessaging(ctx, a.cfg, a.log); err != nil {
 		return err
@@ -334,6 +335,22 @@ func (a *App) start(ctx context.Context) error {
 
 		TrustedProxies: a.cfg.TrustedProxies,
 	})
+}
+
+// hotMode is how this process serves the hot read models from memory. The
+// all-in-one service (its projectors in the process, on a store no other
+// process writes) serves them from memory alone: every document written
+// reaches its memory as the store takes it. An API apart from the
+// projectors checks each document's revision with the store first (one
+// lookup by _id), and reads lists from the store.
+func hotMode(cfg config.Config, conditional bool) imongo.HotMode {
+	switch {
+	case cfg.Has("projector") && cfg.Has("api") && !conditional:
+		return imongo.HotTrusted
+	case cfg.Has("api"):
+		return imongo.HotValidated
+	}
+	return imongo.HotOff
 }
 
 // How long reads and writes wait for the read models to show a write.

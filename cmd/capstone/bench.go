@@ -31,6 +31,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, env fun
 	mongoURI := fs.String("mongodb-uri", env("MONGODB_URI"), "the service's MongoDB, for the raw baseline (with --target)")
 	database := fs.String("database", "capstone", "the service's database name")
 	clients := fs.Int("clients", 16, "concurrent clients")
+	supervisors := fs.Int("supervisors", 0, "supervisors to create, whom list-supervisors lists (default a fifth of --clients, at least 2)")
 	duration := fs.Duration("duration", 30*time.Second, "length of the measured phase")
 	count := fs.Int("count", 0, "total operations instead of a duration")
 	rate := fs.Float64("rate", 0, "operations per second across all clients (0: as fast as they go), e.g. half the sustained rate to measure the lag")
@@ -54,7 +55,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer, env fun
 		return fmt.Errorf("--mix: %w", err)
 	}
 	opts := loadgen.Options{Target: *target, Email: *email, Password: *password, Clients: *clients, Duration: *duration,
-		Count: *count, Rate: *rate, MongoURI: *mongoURI, Database: *database, BaselineDuration: *baseline, Log: stderr, Mix: mix}
+		Count: *count, Rate: *rate, MongoURI: *mongoURI, Database: *database, BaselineDuration: *baseline, Log: stderr, Mix: mix,
+		Supervisors: *supervisors}
 	if *soak > 0 {
 		if err := soakOptions(&opts, *soak, *window, *count); err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/capstone-pms/capstone/events"
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
+	"github.com/capstone-pms/capstone/queries"
 )
 
 // Each benchmark runs the store's operation next to the raw driver call it
@@ -147,6 +148,96 @@ func BenchmarkReadModelGet(b *testing.B) {
 		runParallel(b, func(ctx context.Context) error {
 			var doc userDoc
 			return c.FindOne(ctx, bson.D{{Key: "_id", Value: id(rand.IntN(prefilled))}}).Decode(&doc)
+		})
+	})
+}
+
+// BenchmarkHotReads compares a read-model Get served by the store, from
+// memory (the all-in-one service) and from memory checked by revision (an
+// API replica), with the raw findOne by _id, over documents memory holds.
+func BenchmarkHotReads(b *testing.B) {
+	db := newDB(b)
+	const coll, docs = "projects", 2000
+	id := func(i int) string { return fmt.Sprintf("project-%08d", i) }
+	for i := 0; i < docs; i += 500 {
+		batch := make([]any, 0, 500)
+		for j := i; j < i+500; j++ {
+			batch = append(batch, hotItem{ID: id(j), Name: "A project title", Active: true, Areas: []string{"ML"}, Seen: map[string]int64{"p": 3}})
+		}
+		if _, err := db.Collection(coll).InsertMany(context.Background(), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	get := func(r *imongo.ReadModels) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			var doc hotItem
+			k := id(rand.IntN(docs))
+			found, err := r.Get(ctx, coll, k, &doc)
+			if err == nil && !found {
+				err = fmt.Errorf("Get(%s): not found", k)
+			}
+			return err
+		}
+	}
+	for name, mode := range map[string]imongo.HotMode{"store": imongo.HotOff, "memory": imongo.HotTrusted, "memory-validated": imongo.HotValidated} {
+		b.Run(name, func(b *testing.B) {
+			r := imongo.NewReadModels(client.Database(db.Name())) // a memory of its own
+			r.ServeHot(mode)
+			for i := range docs { // warm
+				var doc hotItem
+				if _, err := r.Get(context.Background(), coll, id(i), &doc); err != nil {
+					b.Fatal(err)
+				}
+			}
+			runParallel(b, get(r))
+		})
+	}
+	b.Run("raw-findOne", func(b *testing.B) {
+		c := db.Collection(coll)
+		runParallel(b, func(ctx context.Context) error {
+			var doc hotItem
+			return c.FindOne(ctx, bson.D{{Key: "_id", Value: id(rand.IntN(docs))}}).Decode(&doc)
+		})
+	})
+}
+
+// BenchmarkHotList compares the supervisors list (40, active only) from
+// the store, which scans, and from memory, with one raw findOne by _id.
+func BenchmarkHotList(b *testing.B) {
+	db := newDB(b)
+	const coll, sups = "supervisors", 40
+	for i := range sups {
+		d := hotItem{ID: fmt.Sprintf("sup-%03d", i), Name: "Dr Supervisor", Active: true, Areas: []string{"ML", "Systems"},
+			Seen: map[string]int64{"cohort": 40, "user": 2}}
+		if _, err := db.Collection(coll).InsertOne(context.Background(), d); err != nil {
+			b.Fatal(err)
+		}
+	}
+	list := func(r *imongo.ReadModels) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			var page []hotItem
+			err := r.Find(ctx, coll, queries.Filter{Equal: map[string]string{}, ActiveOnly: true, Limit: 51}, &page)
+			if err == nil && len(page) != sups {
+				err = fmt.Errorf("listed %d, want %d", len(page), sups)
+			}
+			return err
+		}
+	}
+	for name, mode := range map[string]imongo.HotMode{"store": imongo.HotOff, "memory": imongo.HotTrusted} {
+		b.Run(name, func(b *testing.B) {
+			r := imongo.NewReadModels(client.Database(db.Name()))
+			r.ServeHot(mode)
+			if err := list(r)(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			runParallel(b, list(r))
+		})
+	}
+	b.Run("raw-findOne", func(b *testing.B) {
+		c := db.Collection(coll)
+		runParallel(b, func(ctx context.Context) error {
+			var doc hotItem
+			return c.FindOne(ctx, bson.D{{Key: "_id", Value: fmt.Sprintf("sup-%03d", rand.IntN(sups))}}).Decode(&doc)
 		})
 	})
 }

@@ -46,6 +46,12 @@ type ReadModels struct {
 	// stale one fails with ErrConflict and evicts it, and the projection
 	// loads again. Without Conditional, this process is the only writer.
 	stored *lru.Cache[string, bson.Raw]
+
+	// hot holds the hot read models in memory (hot.go), shared by every
+	// ReadModels of the database handle; hotMode is how this one serves
+	// from it (ServeHot).
+	hot     *hotDocs
+	hotMode HotMode
 }
 
 // storedCacheSize bounds the cached documents: the working set of a busy
@@ -60,7 +66,27 @@ var (
 // NewReadModels returns the read-model store in db.
 func NewReadModels(db *mongo.Database) *ReadModels {
 	stored, _ := lru.New[string, bson.Raw](storedCacheSize)
-	return &ReadModels{db: db, names: newNames(db), stored: stored}
+	return &ReadModels{db: db, names: newNames(db), stored: stored, hot: hotFor(db)}
+}
+
+// ServeHot makes Get (and the supervisors list) serve the hot read models
+// from memory as mode says. Call it before anything is written through
+// any ReadModels of the database handle: from then on each of them keeps
+// the memory current with what it writes.
+func (r *ReadModels) ServeHot(mode HotMode) {
+	r.hotMode = mode
+	if mode != HotOff {
+		r.hot.use()
+	}
+}
+
+// hotColl is the memory of a hot read model this ReadModels serves from
+// (nil when it does not).
+func (r *ReadModels) hotColl(logical string, coll *mongo.Collection) *hotColl {
+	if r.hotMode == HotOff {
+		return nil
+	}
+	return r.hot.coll(logical, coll.Name())
 }
 
 // coll returns the collection that currently holds a read model: its
@@ -72,9 +98,14 @@ func (r *ReadModels) coll(ctx context.Context, logical string) *mongo.Collection
 	return r.db.Collection(r.names.physical(ctx, logical))
 }
 
-// Get decodes the document with this id into into.
+// Get decodes the document with this id into into: from memory for a hot
+// read model (ServeHot), else from the store.
 func (r *ReadModels) Get(ctx context.Context, collection, id string, into any) (bool, error) {
-	err := r.coll(ctx, collection).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(into)
+	coll := r.coll(ctx, collection)
+	if hc := r.hotColl(collection, coll); hc != nil {
+		return r.getHot(ctx, coll, hc, id, into)
+	}
+	err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(into)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return false, nil
 	}
@@ -114,11 +145,23 @@ func (r *ReadModels) Store(ctx context.Context, collection, id string, doc any, 
 	}
 	coll := r.coll(ctx, collection)
 	key := coll.Name() + "\x00" + id
+	hc := r.hot.coll(collection, coll.Name())
+	if hc != nil {
+		lock := &r.hot.stripes[stripe(id)]
+		lock.Lock()
+		defer lock.Unlock()
+	}
 	if err := r.store(ctx, coll, collection, id, d, rev); err != nil {
 		r.stored.Remove(key) // a conflict: another writer's version is in the store
+		if hc != nil {
+			r.hot.forget(hc, id)
+		}
 		return err
 	}
 	r.stored.Add(key, d)
+	if hc != nil {
+		r.hot.written(hc, id, d)
+	}
 	return nil
 }
 
@@ -277,6 +320,9 @@ func revOf(raw bson.Raw) int64 {
 // Find returns one page of documents matching the filter, in _id order (ids
 // are UUIDv7, so that is creation order).
 func (r *ReadModels) Find(ctx context.Context, collection string, f queries.Filter, into any) error {
+	if served, err := r.findHot(ctx, collection, f, into); served || err != nil {
+		return err
+	}
 	var and bson.A
 	for k, v := range f.Equal {
 		and = append(and, bson.D{{Key: k, Value: v}})

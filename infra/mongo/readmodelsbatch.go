@@ -64,6 +64,8 @@ func (r *ReadModels) StoreMany(ctx context.Context, collection string, docs []pr
 				models[i] = mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: d.ID}, {Key: revField, Value: d.Rev}}).SetReplacement(raw)
 			}
 		}
+		hc := r.hot.coll(collection, coll.Name())
+		unlock := r.hot.lockStripes(hc, chunk)
 		bulkWrites.Lock()
 		res, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
 		bulkWrites.Unlock()
@@ -75,6 +77,10 @@ func (r *ReadModels) StoreMany(ctx context.Context, collection string, docs []pr
 			err = nil
 			res = nil
 		case err != nil:
+			for _, d := range chunk { // some may have been written
+				r.hot.forget(hc, d.ID)
+			}
+			unlock()
 			return nil, err
 		}
 		stored := res != nil && (!r.Conditional || int(res.MatchedCount+res.InsertedCount) == len(chunk))
@@ -82,11 +88,14 @@ func (r *ReadModels) StoreMany(ctx context.Context, collection string, docs []pr
 			key := coll.Name() + "\x00" + d.ID
 			if stored {
 				r.stored.Add(key, raws[i])
+				r.hot.written(hc, d.ID, raws[i])
 			} else {
 				r.stored.Remove(key)
+				r.hot.forget(hc, d.ID)
 				unsure = append(unsure, d.ID)
 			}
 		}
+		unlock()
 	}
 	return unsure, nil
 }

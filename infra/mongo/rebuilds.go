@@ -90,7 +90,9 @@ func (r *Rebuilds) Snapshot(ctx context.Context, collection string) (map[string]
 	return out, cur.Err()
 }
 
-// Drop removes a collection.
+// Drop removes a collection, and what memory holds of it (hot.go).
 func (r *Rebuilds) Drop(ctx context.Context, collection string) error {
-	return r.db.Collection(collection).Drop(ctx)
+	err := r.db.Collection(collection).Drop(ctx)
+	hotFor(r.db).drop(collection)
+	return err
 }

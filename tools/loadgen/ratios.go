@@ -7,7 +7,8 @@ import (
 
 // ratioKeys are the ratios a report with a baseline has, in table order.
 func ratioKeys() []string {
-	keys := []string{OpGetProject + "/" + RawFindOne, OpGetProject + "/" + RawHTTPFindOne, "write-commands/" + RawInsertOne}
+	keys := []string{OpGetProject + "/" + RawFindOne, OpGetProject + "/" + RawHTTPFindOne, OpListSupervisors + "/" + RawFindOne,
+		"write-commands/" + RawInsertOne}
 	for _, name := range writeOps {
 		keys = append(keys, name+"/"+RawInsertOne)
 	}

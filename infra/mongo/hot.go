@@ -1,0 +1,263 @@
+package mongo
+
+import (
+	"hash/fnv"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"weak"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/capstone-pms/capstone/projections"
+)
+
+// HotMode is how a process serves the hot read models (see ReadModels.Hot).
+type HotMode int
+
+const (
+	// HotOff reads every document from the store.
+	HotOff HotMode = iota
+	// HotTrusted serves the hot read models from memory without asking the
+	// store: only for the one process that writes every read-model document
+	// (the all-in-one service on the embedded store, whose data directory
+	// no other process can open), so that memory, which takes each
+	// document as it is written, is exactly the store.
+	HotTrusted
+	// HotValidated serves a document from memory only when the store's
+	// revision of it, asked with one lookup by _id of that field alone, is
+	// the one held: for API replicas apart from the projectors, whose
+	// memory other processes' writes leave behind. Lists go to the store.
+	HotValidated
+)
+
+// hotLimits are the hot read models and how many documents of each are
+// held: the supervisors whole (staff: a few hundred; the list is served
+// from memory only while none was ever evicted), the others the most
+// recently used (a cohort's students, users and projects grow with it).
+var hotLimits = map[string]int{
+	projections.CollSupervisors: 4096,
+	projections.CollStudents:    8192,
+	projections.CollUsers:       8192,
+	projections.CollProjects:    8192,
+}
+
+// hotDocs holds documents of the hot read models as the store holds them:
+// the encoded document and its revision, by physical collection (a
+// rebuild's switch leaves the old collection's entries unused, and its
+// drop removes them).
+//
+// Every write of a document through ReadModels.Store replaces it here
+// after the store has taken it, under a lock of the document's stripe,
+// so two writes of one document land here in the order the store took
+// them. A document read from the store is added only if no write of its
+// stripe happened since the read began (gens), so an older read never
+// replaces a newer write, even one evicted meanwhile.
+type hotDocs struct {
+	stripes [64]sync.Mutex // held across a write to the store and here
+
+	mu    sync.Mutex
+	used  bool
+	colls map[string]*hotColl
+}
+
+type hotColl struct {
+	docs  *simplelru.LRU[string, *hotDoc]
+	limit int
+	// complete: every document of the collection is here (loaded whole,
+	// none evicted since), so a list can be answered from memory.
+	complete bool
+	gens     [64]uint64 // writes per stripe
+}
+
+type hotDoc struct {
+	raw     bson.Raw
+	rev     int64
+	decoded atomic.Pointer[decoded] // hotcopy.go
+}
+
+// decode decodes the document into into (decodeHot).
+func (d *hotDoc) decode(into any) error { return decodeHot(d.raw, &d.decoded, into) }
+
+func newHotDocs() *hotDocs { return &hotDocs{colls: map[string]*hotColl{}} }
+
+// use marks the memory as served from, by a ReadModels whose Hot is set:
+// from then on every write keeps it current. (Until then, a process that
+// never serves from it, a projector replica or a one-off command, keeps
+// none.)
+func (h *hotDocs) use() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.used = true
+}
+
+// hotRegistry shares one hotDocs between every ReadModels of a database
+// handle in the process: a rebuild writes through a ReadModels of its
+// own, and its writes must reach what the service serves. It holds the
+// handle weakly: a closed service's memory goes with it.
+var hotRegistry = struct {
+	sync.Mutex
+	m map[weak.Pointer[mongo.Database]]*hotDocs
+}{m: map[weak.Pointer[mongo.Database]]*hotDocs{}}
+
+func hotFor(db *mongo.Database) *hotDocs {
+	key := weak.Make(db)
+	hotRegistry.Lock()
+	defer hotRegistry.Unlock()
+	if h, ok := hotRegistry.m[key]; ok {
+		return h
+	}
+	h := newHotDocs()
+	hotRegistry.m[key] = h
+	runtime.AddCleanup(db, func(k weak.Pointer[mongo.Database]) {
+		hotRegistry.Lock()
+		delete(hotRegistry.m, k)
+		hotRegistry.Unlock()
+	}, key)
+	return h
+}
+
+func stripe(id string) int {
+	h := fnv.New32a()
+	h.Write([]byte(id))
+	return int(h.Sum32() % 64)
+}
+
+// coll returns the documents of a physical collection of the hot read
+// model logical, nil when logical is not hot.
+func (h *hotDocs) coll(logical, physical string) *hotColl {
+	limit, ok := hotLimits[logical]
+	if !ok {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.used {
+		return nil
+	}
+	c := h.colls[physical]
+	if c == nil {
+		c = &hotColl{limit: limit}
+		c.docs, _ = simplelru.NewLRU(limit, func(string, *hotDoc) { c.complete = false })
+		h.colls[physical] = c
+	}
+	return c
+}
+
+// lockStripes takes the locks of the stripes of several documents about to
+// be written at once (in stripe order, so that two such writers never wait
+// for each other), and returns what releases them. With c nil (a read model
+// memory does not hold) it takes none.
+func (h *hotDocs) lockStripes(c *hotColl, docs []projections.StoredDoc) (unlock func()) {
+	if c == nil {
+		return func() {}
+	}
+	var taken [64]bool
+	for _, d := range docs {
+		taken[stripe(d.ID)] = true
+	}
+	for i, t := range taken {
+		if t {
+			h.stripes[i].Lock()
+		}
+	}
+	return func() {
+		for i, t := range taken {
+			if t {
+				h.stripes[i].Unlock()
+			}
+		}
+	}
+}
+
+// get returns the document held, if any.
+func (h *hotDocs) get(c *hotColl, id string) (*hotDoc, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return c.docs.Get(id)
+}
+
+// gen is the count of writes to id's stripe, taken before a read of the
+// store whose result may be added (fill).
+func (h *hotDocs) gen(c *hotColl, id string) uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return c.gens[stripe(id)]
+}
+
+// fill adds a document read from the store, unless a write of its stripe
+// happened since gen was taken.
+func (h *hotDocs) fill(c *hotColl, id string, gen uint64, raw bson.Raw) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c.gens[stripe(id)] == gen {
+		c.docs.Add(id, &hotDoc{raw: raw, rev: revOf(raw)})
+	}
+}
+
+// written records a document the store has just taken (the caller holds
+// its stripe's lock).
+func (h *hotDocs) written(c *hotColl, id string, raw bson.Raw) {
+	if c == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.gens[stripe(id)]++
+	c.docs.Add(id, &hotDoc{raw: raw, rev: revOf(raw)})
+}
+
+// forget drops a document whose write failed: the store may or may not
+// have taken it.
+func (h *hotDocs) forget(c *hotColl, id string) {
+	if c == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.gens[stripe(id)]++
+	c.docs.Remove(id)
+}
+
+// gensOf snapshots every stripe's count, before a read of the whole collection.
+func (h *hotDocs) gensOf(c *hotColl) [64]uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return c.gens
+}
+
+// fillAll adds the whole collection as read from the store and marks it
+// complete, unless anything was written meanwhile (then the caller reads
+// the store, and the next read tries again).
+func (h *hotDocs) fillAll(c *hotColl, gens [64]uint64, docs []bson.Raw) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c.gens != gens || len(docs) > c.limit {
+		return false
+	}
+	for _, raw := range docs {
+		id, _ := raw.Lookup("_id").StringValueOK()
+		c.docs.Add(id, &hotDoc{raw: raw, rev: revOf(raw)})
+	}
+	c.complete = c.docs.Len() == len(docs)
+	return c.complete
+}
+
+// all returns every document when the collection is held whole.
+func (h *hotDocs) all(c *hotColl) ([]*hotDoc, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !c.complete {
+		return nil, false
+	}
+	return c.docs.Values(), true
+}
+
+// drop forgets a physical collection (dropped, or no longer live).
+func (h *hotDocs) drop(physical string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.colls, physical)
+}

@@ -1,0 +1,335 @@
+package mongo_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	imongo "github.com/capstone-pms/capstone/infra/mongo"
+	"github.com/capstone-pms/capstone/projections"
+	"github.com/capstone-pms/capstone/queries"
+)
+
+// hotItem is a document of a hot read model that lists (the supervisors):
+// "active" is what the list filters on.
+type hotItem struct {
+	ID     string            `bson:"_id"`
+	Name   string            `bson:"name"`
+	Active bool              `bson:"active"`
+	Areas  []string          `bson:"areas"`
+	Seen   map[string]int64  `bson:"versions"`
+	Extra  map[string]string `bson:"extra,omitempty"`
+}
+
+const hotColl = "supervisors"
+
+// TestReadModelsHot: the read-model store's contract holds when reads are
+// served from memory, trusted or validated.
+func TestReadModelsHot(t *testing.T) {
+	for name, mode := range map[string]imongo.HotMode{"trusted": imongo.HotTrusted, "validated": imongo.HotValidated} {
+		t.Run(name, func(t *testing.T) {
+			runReadModelsContract(t, func(t *testing.T) *imongo.ReadModels {
+				r := imongo.NewReadModels(newDB(t))
+				r.ServeHot(mode)
+				return r
+			})
+		})
+	}
+}
+
+// TestHotReadsMatchStore: while writers store random documents (some
+// inactive, some checkpoints, as a projection writes them) and readers read
+// them at once, from memory held small enough to evict, every Get and
+// every list (cursor, limit, active only) answers what the store holds
+// once the writes are done; and at any moment a Get from memory is a
+// document some write stored.
+func TestHotReadsMatchStore(t *testing.T) {
+	for _, limit := range []int{4096, 7} {
+		t.Run(fmt.Sprint("held ", limit), func(t *testing.T) {
+			defer imongo.SetHotLimit(hotColl, limit)()
+			db := newDB(t)
+			ctx := testCtx(t)
+			mem, store := imongo.NewReadModels(db), imongo.NewReadModels(db)
+			mem.ServeHot(imongo.HotTrusted)
+			ids := make([]string, 12)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("s%02d", i)
+			}
+			ids[11] = "checkpoint:supervisors:cohort"
+			var mu sync.Mutex
+			written := map[string]map[string]bool{} // id -> every name stored
+			var wg sync.WaitGroup
+			for w := range 4 {
+				wg.Add(2)
+				go func() { // a writer owns every fourth id, as a projector's worker its streams
+					defer wg.Done()
+					rng := rand.New(rand.NewPCG(uint64(w), 1))
+					for n := range 40 {
+						id := ids[(w+4*rng.IntN(3))%len(ids)]
+						var cur hotItem
+						_, rev, err := mem.Load(ctx, hotColl, id, &cur)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						d := hotItem{ID: id, Name: fmt.Sprintf("%s#%d.%d", id, w, n), Active: rng.IntN(3) > 0,
+							Areas: []string{"a", "b"}[:rng.IntN(3)], Seen: map[string]int64{"cohort": int64(n)}}
+						mu.Lock()
+						if written[id] == nil {
+							written[id] = map[string]bool{}
+						}
+						written[id][d.Name] = true
+						mu.Unlock()
+						if err := mem.Store(ctx, hotColl, id, d, rev); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}()
+				go func() { // a reader
+					defer wg.Done()
+					rng := rand.New(rand.NewPCG(uint64(w), 2))
+					for range 60 {
+						var got hotItem
+						id := ids[rng.IntN(len(ids))]
+						found, err := mem.Get(ctx, hotColl, id, &got)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						mu.Lock()
+						ok := !found || written[id][got.Name]
+						mu.Unlock()
+						if !ok {
+							t.Errorf("Get(%s) from memory = %+v, which no write stored", id, got)
+						}
+						var page []hotItem
+						if err := mem.Find(ctx, hotColl, queries.Filter{ActiveOnly: true, Limit: 1 + rng.IntN(5)}, &page); err != nil {
+							t.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			for _, id := range ids {
+				var m, s hotItem
+				fm, err1 := mem.Get(ctx, hotColl, id, &m)
+				fs, err2 := store.Get(ctx, hotColl, id, &s)
+				if err1 != nil || err2 != nil || fm != fs || !cmp.Equal(m, s) {
+					t.Fatalf("Get(%s): memory %v %+v (%v), store %v %+v (%v)", id, fm, m, err1, fs, s, err2)
+				}
+			}
+			rng := rand.New(rand.NewPCG(9, 9))
+			for range 50 {
+				f := queries.Filter{Equal: map[string]string{}, ActiveOnly: rng.IntN(3) > 0, Limit: rng.IntN(8)}
+				if rng.IntN(2) == 0 {
+					f.After = ids[rng.IntN(len(ids))]
+				}
+				var m, s []hotItem
+				if err := mem.Find(ctx, hotColl, f, &m); err != nil {
+					t.Fatal(err)
+				}
+				if err := store.Find(ctx, hotColl, f, &s); err != nil {
+					t.Fatal(err)
+				}
+				if !cmp.Equal(m, s) {
+					t.Fatalf("Find(%+v):\n memory %+v\n store  %+v", f, m, s)
+				}
+			}
+		})
+	}
+}
+
+// TestHotCopiesAreTheCallers: what a read from memory gives is the
+// caller's own: changing it changes no later read.
+func TestHotCopiesAreTheCallers(t *testing.T) {
+	db := newDB(t)
+	ctx := testCtx(t)
+	r := imongo.NewReadModels(db)
+	r.ServeHot(imongo.HotTrusted)
+	want := hotItem{ID: "s1", Name: "One", Active: true, Areas: []string{"x"}, Seen: map[string]int64{"a": 1}}
+	if err := r.Store(ctx, hotColl, "s1", want, 0); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		var got hotItem
+		if _, err := r.Get(ctx, hotColl, "s1", &got); err != nil || !cmp.Equal(got, want) {
+			t.Fatalf("Get = %+v (%v), want %+v", got, err, want)
+		}
+		got.Areas[0], got.Seen["a"], got.Name = "changed", 9, "changed"
+		var list []hotItem
+		if err := r.Find(ctx, hotColl, queries.Filter{ActiveOnly: true}, &list); err != nil || len(list) != 1 || !cmp.Equal(list[0], want) {
+			t.Fatalf("Find = %+v (%v), want [%+v]", list, err, want)
+		}
+		list[0].Areas[0], list[0].Seen["a"] = "changed", 9
+	}
+}
+
+// TestHotSeesEveryWriterOfTheProcess: a rebuild writes through a store of
+// its own (fresh collections, then the live ones in its catch-up); what
+// the service serves from memory shows those writes too, before and after
+// the switch, and a dropped collection leaves nothing behind.
+func TestHotSeesEveryWriterOfTheProcess(t *testing.T) {
+	db := newDB(t)
+	ctx := testCtx(t)
+	live := imongo.NewReadModels(db)
+	live.ServeHot(imongo.HotTrusted)
+	get := func(want string) {
+		t.Helper()
+		var got hotItem
+		if found, err := live.Get(ctx, hotColl, "s1", &got); err != nil || !found || got.Name != want {
+			t.Fatalf("Get = %v %+v (%v), want the name %q", found, got, err, want)
+		}
+	}
+	if err := live.Store(ctx, hotColl, "s1", hotItem{ID: "s1", Name: "v1", Active: true}, 0); err != nil {
+		t.Fatal(err)
+	}
+	get("v1")
+	rebuild := imongo.NewReadModels(db) // the rebuild's own
+	var cur hotItem
+	_, rev, err := rebuild.Load(ctx, hotColl, "s1", &cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rebuild.Store(ctx, hotColl, "s1", hotItem{ID: "s1", Name: "v2", Active: true}, rev); err != nil {
+		t.Fatal(err)
+	}
+	get("v2")
+
+	fresh := hotColl + "_r1"
+	target := rebuild.Rebuilding(map[string]string{hotColl: fresh})
+	if err := target.Store(ctx, hotColl, "s1", hotItem{ID: "s1", Name: "rebuilt", Active: true}, 0); err != nil {
+		t.Fatal(err)
+	}
+	get("v2") // not live yet
+	if err := live.SwitchTo(ctx, hotColl, fresh); err != nil {
+		t.Fatal(err)
+	}
+	get("rebuilt")
+	var list []hotItem
+	if err := live.Find(ctx, hotColl, queries.Filter{ActiveOnly: true}, &list); err != nil || len(list) != 1 || list[0].Name != "rebuilt" {
+		t.Fatalf("the list after the switch: %+v (%v)", list, err)
+	}
+	_, rev, _ = target.Load(ctx, hotColl, "s1", &cur)
+	if err := target.Store(ctx, hotColl, "s1", hotItem{ID: "s1", Name: "caught up", Active: true}, rev); err != nil {
+		t.Fatal(err)
+	}
+	get("caught up")
+	if err := live.Find(ctx, hotColl, queries.Filter{ActiveOnly: true}, &list); err != nil || len(list) != 1 || list[0].Name != "caught up" {
+		t.Fatalf("the list after the catch-up: %+v (%v)", list, err)
+	}
+	if err := imongo.NewRebuilds(db, nil).Drop(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	if found, err := live.Get(ctx, hotColl, "s1", &cur); err != nil || found {
+		t.Fatalf("Get after the live collection was dropped = %v %+v (%v), want nothing", found, cur, err)
+	}
+}
+
+// TestHotValidatedSeesOtherProcesses: an API replica's memory is checked
+// against the store's revision, so another process's write shows at once.
+func TestHotValidatedSeesOtherProcesses(t *testing.T) {
+	db := newDB(t)
+	ctx := testCtx(t)
+	api := imongo.NewReadModels(db)
+	api.ServeHot(imongo.HotValidated)
+	other := imongo.NewReadModels(client.Database(db.Name())) // another process: memory of its own
+	other.Conditional = true
+	for n := range 5 {
+		var cur hotItem
+		_, rev, err := other.Load(ctx, hotColl, "s1", &cur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := other.Store(ctx, hotColl, "s1", hotItem{ID: "s1", Name: fmt.Sprint("v", n), Active: true}, rev); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			var got hotItem
+			if found, err := api.Get(ctx, hotColl, "s1", &got); err != nil || !found || got.Name != fmt.Sprint("v", n) {
+				t.Fatalf("write %d: Get = %v %+v (%v)", n, found, got, err)
+			}
+		}
+	}
+}
+
+// TestHotFillNeverReplacesAWrite: a document read from the store while a
+// write of it lands (and after it was evicted from memory) is not kept
+// over the write: the next read shows the write.
+func TestHotFillNeverReplacesAWrite(t *testing.T) {
+	defer imongo.SetHotLimit(hotColl, 1)()
+	db := newDB(t)
+	ctx := testCtx(t)
+	r := imongo.NewReadModels(db)
+	r.ServeHot(imongo.HotTrusted)
+	store := func(id, name string) {
+		t.Helper()
+		var cur hotItem
+		_, rev, err := r.Load(ctx, hotColl, id, &cur)
+		if err == nil {
+			err = r.Store(ctx, hotColl, id, hotItem{ID: id, Name: name, Active: true}, rev)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	store("s1", "old")
+	store("s2", "other") // memory holds one: s1 is evicted
+	defer imongo.AfterHotRead(func(id string) {
+		if id == "s1" {
+			imongo.AfterHotRead(nil)
+			store("s1", "new") // lands while the read of "old" is on its way
+		}
+	})()
+	var got hotItem
+	if _, err := r.Get(ctx, hotColl, "s1", &got); err != nil || got.Name != "old" {
+		t.Fatalf("the read under way: %+v (%v), want the name it read, old", got, err)
+	}
+	if _, err := r.Get(ctx, hotColl, "s1", &got); err != nil || got.Name != "new" {
+		t.Fatalf("the next read: %+v (%v), want new", got, err)
+	}
+}
+
+// TestHotSeesBulkWrites: documents written many at a time (an allocation's
+// placements) reach memory as they reach the store, lists included.
+func TestHotSeesBulkWrites(t *testing.T) {
+	for _, conditional := range []bool{false, true} {
+		t.Run(fmt.Sprint("conditional ", conditional), func(t *testing.T) {
+			db := newDB(t)
+			ctx := testCtx(t)
+			r := imongo.NewReadModels(db)
+			r.Conditional = conditional
+			r.ServeHot(imongo.HotTrusted)
+			var list []hotItem
+			if err := r.Find(ctx, hotColl, queries.Filter{ActiveOnly: true}, &list); err != nil || len(list) != 0 {
+				t.Fatalf("the empty list: %+v (%v)", list, err) // memory now holds the collection whole
+			}
+			for round := range 3 {
+				var docs []projections.StoredDoc
+				for i := range 30 {
+					id := fmt.Sprintf("s%02d", i)
+					var cur hotItem
+					_, rev, err := r.Load(ctx, hotColl, id, &cur)
+					if err != nil {
+						t.Fatal(err)
+					}
+					docs = append(docs, projections.StoredDoc{ID: id, Rev: rev, Doc: hotItem{ID: id, Name: fmt.Sprint("round ", round), Active: true}})
+				}
+				if unsure, err := r.StoreMany(ctx, hotColl, docs); err != nil || len(unsure) > 0 {
+					t.Fatalf("StoreMany: unsure %v, %v", unsure, err)
+				}
+				var got hotItem
+				if _, err := r.Get(ctx, hotColl, "s07", &got); err != nil || got.Name != fmt.Sprint("round ", round) {
+					t.Fatalf("round %d: Get = %+v (%v)", round, got, err)
+				}
+				if err := r.Find(ctx, hotColl, queries.Filter{ActiveOnly: true}, &list); err != nil || len(list) != 30 || list[29].Name != fmt.Sprint("round ", round) {
+					t.Fatalf("round %d: the list has %d (%v): %+v", round, len(list), err, list)
+				}
+			}
+		})
+	}
+}

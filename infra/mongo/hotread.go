@@ -1,0 +1,135 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/capstone-pms/capstone/queries"
+)
+
+// getHot is Get for a hot read model: the document in memory when it is
+// the store's (HotTrusted: always; HotValidated: when the store's revision
+// is the one held), else the store's, kept for the next read.
+func (r *ReadModels) getHot(ctx context.Context, coll *mongo.Collection, hc *hotColl, id string, into any) (bool, error) {
+	if d, ok := r.hot.get(hc, id); ok {
+		current := true
+		if r.hotMode == HotValidated {
+			rev, err := revision(ctx, coll, id)
+			if err != nil {
+				return false, err
+			}
+			current = rev == d.rev
+		}
+		if current {
+			return true, d.decode(into)
+		}
+	}
+	gen := r.hot.gen(hc, id)
+	raw, err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if afterHotRead != nil {
+		afterHotRead(id)
+	}
+	r.hot.fill(hc, id, gen, raw)
+	return true, bson.Unmarshal(raw, into)
+}
+
+// afterHotRead, in tests, runs between a read of the store and its fill
+// of memory: where a write may come in between.
+var afterHotRead func(id string)
+
+// findHot answers a list of a read model held whole in memory (the
+// supervisors), on the one process that writes it (HotTrusted), as the
+// store would: the documents matching the filter, in _id order, after the
+// cursor, at most Limit. Only a filter of ActiveOnly, After and Limit is
+// answered here (served false otherwise: the caller asks the store). The
+// first list loads the collection whole; one that cannot (writes went on
+// meanwhile) is served by the store, and the next tries again.
+func (r *ReadModels) findHot(ctx context.Context, collection string, f queries.Filter, into any) (served bool, err error) {
+	if r.hotMode != HotTrusted || len(f.Equal) > 0 || len(f.NotEqual) > 0 || len(f.AnyOf) > 0 || (f.Term != "" && len(f.Search) > 0) {
+		return false, nil
+	}
+	coll := r.coll(ctx, collection)
+	hc := r.hotColl(collection, coll)
+	if hc == nil {
+		return false, nil
+	}
+	docs, whole := r.hot.all(hc)
+	if !whole {
+		gens := r.hot.gensOf(hc)
+		cur, err := coll.Find(ctx, bson.D{}, options.Find().SetLimit(int64(hc.limit+1)))
+		if err != nil {
+			return false, err
+		}
+		var raws []bson.Raw
+		for cur.Next(ctx) {
+			raws = append(raws, slices.Clone(cur.Current))
+		}
+		if err := cur.Err(); err != nil {
+			return false, err
+		}
+		if !r.hot.fillAll(hc, gens, raws) {
+			return false, nil
+		}
+		if docs, whole = r.hot.all(hc); !whole {
+			return false, nil
+		}
+	}
+	type match struct {
+		id  string
+		doc *hotDoc
+	}
+	var matched []match
+	for _, d := range docs {
+		id, _ := d.raw.Lookup("_id").StringValueOK()
+		if f.After != "" && id <= f.After {
+			continue
+		}
+		if active, _ := d.raw.Lookup("active").BooleanOK(); f.ActiveOnly && !active {
+			continue
+		}
+		matched = append(matched, match{id, d})
+	}
+	slices.SortFunc(matched, func(a, b match) int { return strings.Compare(a.id, b.id) })
+	if f.Limit > 0 && len(matched) > f.Limit {
+		matched = matched[:f.Limit]
+	}
+	out := make([]*hotDoc, len(matched))
+	for i, m := range matched {
+		out[i] = m.doc
+	}
+	return true, decodeAll(out, into)
+}
+
+// decodeAll decodes documents into into (a pointer to a slice) as a
+// cursor's All does: the slice's elements replaced by them.
+func decodeAll(docs []*hotDoc, into any) error {
+	v := reflect.ValueOf(into)
+	if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Slice {
+		return fmt.Errorf("results argument must be a pointer to a slice, not %T", into)
+	}
+	slice := v.Elem().Slice(0, 0)
+	elem := slice.Type().Elem()
+	for _, d := range docs {
+		e := reflect.New(elem)
+		if err := d.decode(e.Interface()); err != nil {
+			return err
+		}
+		slice = reflect.Append(slice, e.Elem())
+	}
+	v.Elem().Set(slice)
+	return nil
+}
