@@ -47,16 +47,22 @@ const module = "github.com/capstone-pms/capstone/"
 // read models (projections/rebuild) runs the projections, the status across
 // processes (projections/status) counts what they applied; infra implements
 // their stores, cmd wires them.
+//
+// internal holds the helpers that know nothing of the domain and that more
+// than one layer needs (the backoff after a lost race, taking queued work
+// together): it imports nothing of ours, and every layer of the service may
+// import it, so that each such thing is written once.
 var allowed = map[string][]string{
-	"events":              {"events"},
-	"commands":            {"events", "commands"},
-	"projections":         {"events"},
-	"projections/rebuild": {"events", "projections"},
-	"projections/status":  {"events"},
-	"queries":             {"events", "projections"},
-	"api":                 {"events", "commands", "queries", "projections", "api"},
-	"infra":               {"events", "commands", "queries", "projections", "projections/rebuild", "projections/status", "infra"},
-	"cmd":                 {"events", "commands", "queries", "projections", "projections/rebuild", "projections/status", "api", "infra", "tools"},
+	"internal":            {},
+	"events":              {"events", "internal"},
+	"commands":            {"events", "commands", "internal"},
+	"projections":         {"events", "internal"},
+	"projections/rebuild": {"events", "projections", "internal"},
+	"projections/status":  {"events", "internal"},
+	"queries":             {"events", "projections", "internal"},
+	"api":                 {"events", "commands", "queries", "projections", "api", "internal"},
+	"infra":               {"events", "commands", "queries", "projections", "projections/rebuild", "projections/status", "infra", "internal"},
+	"cmd":                 {"events", "commands", "queries", "projections", "projections/rebuild", "projections/status", "api", "infra", "tools", "internal"},
 	"tools":               {"tools"},
 	"deploy":              {"infra"},
 }

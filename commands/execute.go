@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/google/uuid"
 	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/internal/retry"
 )
 
 // Decider is an aggregate: pure functions over its state. Decide validates a
@@ -385,13 +385,10 @@ func (x *Executor) afterAppend(ctx context.Context, streamType, schema string, c
 }
 
 // backoff waits a little, growing and jittered, so writers that lost a race
-// do not all retry in lockstep.
+// do not all retry in lockstep: up to 1 ms more with each attempt, at most
+// 10 ms.
 func backoff(ctx context.Context, attempt int) {
-	d := time.Duration(rand.Int64N(int64(time.Millisecond) * int64(min(attempt+1, 10))))
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
+	retry.Backoff(ctx, attempt, time.Millisecond, 10)
 }
 
 func outcome(err error) string {

@@ -72,12 +72,8 @@ func (m *Model[D]) handle(ctx context.Context, commits []events.Commit) error {
 	}
 	if !follows(commits, have) {
 		// A gap: earlier commits have not arrived (yet). The store has them.
-		commits, err = m.Streams.ReadStream(ctx, streamID, events.ReadOptions{From: have + 1, UntilVersion: last})
-		if err != nil {
-			return fmt.Errorf("fill gap in %s after version %d: %w", streamID, have, err)
-		}
-		if n := len(commits); n == 0 || commits[n-1].LastVersion() < last {
-			return fmt.Errorf("fill gap in %s after version %d: the store does not have version %d yet", streamID, have, last)
+		if commits, err = fillGap(ctx, m.Streams, streamID, have, last); err != nil {
+			return err
 		}
 	}
 	exists := found

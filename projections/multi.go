@@ -93,7 +93,7 @@ func (m *Multi[D, PD]) Handle(ctx context.Context, c events.Commit) error {
 		}
 		if c.FirstVersion > cp.Version+1 {
 			var err error
-			if commits, err = m.fill(ctx, c, cp.Version); err != nil {
+			if commits, err = fillGap(ctx, m.Streams, c.StreamID, cp.Version, c.LastVersion()); err != nil {
 				return err
 			}
 		}
@@ -176,7 +176,7 @@ func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, ev
 		return nil
 	}
 	if !broadcast && c.FirstVersion > have+1 {
-		commits, err := m.fill(ctx, c, have)
+		commits, err := fillGap(ctx, m.Streams, c.StreamID, have, c.LastVersion())
 		if err != nil {
 			return err
 		}
@@ -203,17 +203,6 @@ func (m *Multi[D, PD]) stripe(id string) int {
 	h := fnv.New32a()
 	h.Write([]byte(id))
 	return int(h.Sum32() % uint32(len(m.locks)))
-}
-
-func (m *Multi[D, PD]) fill(ctx context.Context, c events.Commit, have int64) ([]events.Commit, error) {
-	commits, err := m.Streams.ReadStream(ctx, c.StreamID, events.ReadOptions{From: have + 1, UntilVersion: c.LastVersion()})
-	if err != nil {
-		return nil, fmt.Errorf("fill gap in %s after version %d: %w", c.StreamID, have, err)
-	}
-	if n := len(commits); n == 0 || commits[n-1].LastVersion() < c.LastVersion() {
-		return nil, fmt.Errorf("fill gap in %s after version %d: the store does not have version %d yet", c.StreamID, have, c.LastVersion())
-	}
-	return commits, nil
 }
 
 // versionKey makes a stream id usable as a document field name.

@@ -3,10 +3,11 @@ package projections
 import (
 	"context"
 	"errors"
-	"math/rand/v2"
+	"fmt"
 	"time"
 
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/internal/retry"
 )
 
 // Documents is the read-model storage a projection writes to: whole documents
@@ -30,18 +31,30 @@ var ErrConflict = errors.New("read-model document changed concurrently")
 const maxConflicts = 50
 
 // backoff waits a little, growing and jittered, after a lost race, so that
-// replicas contending for one document take turns instead of colliding again.
+// replicas contending for one document take turns instead of colliding
+// again: up to 2 ms more with each attempt, at most 50 ms.
 func backoff(ctx context.Context, attempt int) {
-	d := time.Duration(rand.Int64N(int64(time.Millisecond) * int64(min(2*(attempt+1), 50))))
-	select {
-	case <-ctx.Done():
-	case <-time.After(d):
-	}
+	retry.Backoff(ctx, attempt, 2*time.Millisecond, 25)
 }
 
 // Streams reads commits back from the event store to fill gaps.
 type Streams interface {
 	ReadStream(ctx context.Context, streamID string, opts events.ReadOptions) ([]events.Commit, error)
+}
+
+// fillGap reads a stream's commits after version have up to version last
+// from the event store: those a projection has not been delivered (yet)
+// when a later one arrives. The store must have them all: a commit is
+// delivered only after its append.
+func fillGap(ctx context.Context, streams Streams, streamID string, have, last int64) ([]events.Commit, error) {
+	commits, err := streams.ReadStream(ctx, streamID, events.ReadOptions{From: have + 1, UntilVersion: last})
+	if err != nil {
+		return nil, fmt.Errorf("fill gap in %s after version %d: %w", streamID, have, err)
+	}
+	if n := len(commits); n == 0 || commits[n-1].LastVersion() < last {
+		return nil, fmt.Errorf("fill gap in %s after version %d: the store does not have version %d yet", streamID, have, last)
+	}
+	return commits, nil
 }
 
 // Projection turns commits into read models. Handle must be idempotent.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/internal/batch"
 	"github.com/capstone-pms/capstone/projections"
 )
 
@@ -140,20 +141,7 @@ func (c *Consumer) Start(ctx context.Context) error {
 			for msg := range q {
 				// Take what else is queued: a hot stream's commits are then
 				// folded with one read-model write.
-				batch := []*message.Message{msg}
-			more:
-				for len(batch) < maxCoalesce {
-					select {
-					case m, ok := <-q:
-						if !ok {
-							break more
-						}
-						batch = append(batch, m)
-					default:
-						break more
-					}
-				}
-				c.handleBatch(ctx, batch)
+				c.handleBatch(ctx, batch.Take(msg, q, maxCoalesce))
 			}
 		}(queues[i])
 	}

@@ -3,28 +3,31 @@ package mongo
 import (
 	"context"
 	"errors"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/internal/batch"
 )
 
 // appender writes the commits of concurrent commands together, in one
 // unordered insert (group commit): the store then takes one write
 // transaction for many commits instead of one each, which is what bounds
 // the embedded store's write rate. There is no goroutine to start or stop:
-// the first caller with nothing in flight inserts a batch, and whatever
-// queued meanwhile is inserted by a goroutine that lives while there is
-// work. A lone command waits for nothing.
+// the first caller with nothing in flight inserts what is queued, and
+// whatever queued meanwhile is inserted by a goroutine that lives while
+// there is work. A lone command waits for nothing.
 type appender struct {
-	coll *mongo.Collection
+	coll    *mongo.Collection
+	queue   chan *appendReq
+	running atomic.Bool // a caller or a goroutine is inserting
+}
 
-	mu      sync.Mutex
-	pending []*appendReq
-	running bool
+func newAppender(coll *mongo.Collection) *appender {
+	return &appender{coll: coll, queue: make(chan *appendReq, appendQueue)}
 }
 
 type appendReq struct {
@@ -36,6 +39,11 @@ type appendReq struct {
 // maxAppendBatch bounds the commits in one insert.
 const maxAppendBatch = 128
 
+// appendQueue bounds the commits waiting for an insert: far more than the
+// connections that could be writing them (a command beyond it waits for
+// room, within its context).
+const appendQueue = 4096
+
 // appendTimeout bounds one batch's insert: it is not cancelled with the
 // context of the command that happened to send it, which serves the others.
 const appendTimeout = 30 * time.Second
@@ -45,12 +53,12 @@ const appendTimeout = 30 * time.Second
 // be stored: the caller hears ctx's error (an uncertain outcome).
 func (a *appender) append(ctx context.Context, doc *commitDoc) error {
 	req := &appendReq{doc: doc, done: make(chan struct{})}
-	a.mu.Lock()
-	a.pending = append(a.pending, req)
-	lead := !a.running
-	a.running = true
-	a.mu.Unlock()
-	if lead {
+	select {
+	case a.queue <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if a.running.CompareAndSwap(false, true) {
 		a.run(context.WithoutCancel(ctx))
 	}
 	select {
@@ -62,22 +70,18 @@ func (a *appender) append(ctx context.Context, doc *commitDoc) error {
 }
 
 // run inserts one batch and, if more queued meanwhile, hands the rest to a
-// goroutine, so the caller returns with its own answer.
+// goroutine, so the caller returns with its own answer. A request queued
+// while running was set is in the queue before running is cleared, so the
+// check after clearing it sees it.
 func (a *appender) run(ctx context.Context) {
-	a.mu.Lock()
-	n := min(len(a.pending), maxAppendBatch)
-	batch := a.pending[:n:n]
-	a.pending = a.pending[n:]
-	a.mu.Unlock()
-
-	a.insert(ctx, batch)
-
-	a.mu.Lock()
-	more := len(a.pending) > 0
-	a.running = more
-	a.mu.Unlock()
-	if more {
-		go a.run(context.WithoutCancel(ctx))
+	select {
+	case first := <-a.queue:
+		a.insert(ctx, batch.Take(first, a.queue, maxAppendBatch))
+	default:
+	}
+	a.running.Store(false)
+	if len(a.queue) > 0 && a.running.CompareAndSwap(false, true) {
+		go a.run(ctx)
 	}
 }
 

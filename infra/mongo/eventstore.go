@@ -41,7 +41,7 @@ var (
 // NewEventStore returns the event store in db.
 func NewEventStore(db *mongo.Database, reg *events.Registry) *EventStore {
 	ev := db.Collection(CollEvents)
-	return &EventStore{events: ev, snapshots: db.Collection(CollSnapshots), reg: reg, appender: &appender{coll: ev}}
+	return &EventStore{events: ev, snapshots: db.Collection(CollSnapshots), reg: reg, appender: newAppender(ev)}
 }
 
 type commitDoc struct {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/internal/batch"
 )
 
 // Collection holds the groups of commit ids in flight.
@@ -231,26 +232,14 @@ func (o *Outbox) Reserve(ctx context.Context, commitID string) (commands.Reserva
 func (o *Outbox) groupCommit(ctx context.Context) {
 	defer o.wg.Done()
 	for first := range o.requests {
-		batch := []reserveRequest{first}
-	more:
-		for len(batch) < MaxGroup {
-			select {
-			case r, ok := <-o.requests:
-				if !ok {
-					break more
-				}
-				batch = append(batch, r)
-			default:
-				break more
-			}
-		}
+		reqs := batch.Take(first, o.requests, MaxGroup)
 		o.seq++ // only this goroutine touches seq
 		id := fmt.Sprintf("%s:%d:%d", o.instance, time.Now().UnixNano(), o.seq)
-		doc := groupDoc{ID: id, CreatedAt: time.Now().UTC(), CommitIDs: make([]string, len(batch))}
-		for i, r := range batch {
+		doc := groupDoc{ID: id, CreatedAt: time.Now().UTC(), CommitIDs: make([]string, len(reqs))}
+		for i, r := range reqs {
 			doc.CommitIDs[i] = r.commitID
 		}
-		g := &group{o: o, id: id, created: time.Now(), pending: len(batch)}
+		g := &group{o: o, id: id, created: time.Now(), pending: len(reqs)}
 		o.liveMu.Lock()
 		o.live[id] = g
 		o.liveMu.Unlock()
@@ -265,7 +254,7 @@ func (o *Outbox) groupCommit(ctx context.Context) {
 		if err != nil {
 			o.forget(id)
 		}
-		for _, r := range batch {
+		for _, r := range reqs {
 			r.reply <- reserveReply{g: g, err: err}
 		}
 	}
