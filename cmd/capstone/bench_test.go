@@ -17,6 +17,7 @@ import (
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/project"
 	"github.com/capstone-pms/capstone/events"
+	imongo "github.com/capstone-pms/capstone/infra/mongo"
 	"github.com/capstone-pms/capstone/projections"
 	"github.com/capstone-pms/capstone/projections/rebuild"
 	"github.com/capstone-pms/capstone/queries"
@@ -262,6 +263,21 @@ func BenchmarkReplay(b *testing.B) {
 			// read model (verify mode) come after it.
 			b.ReportMetric(float64(res.Commits)/folded.Seconds(), "folded/s")
 			b.ReportMetric(float64(res.Commits)/time.Since(start).Seconds(), "commits/s")
+		}
+	})
+	b.Run("rebuild", func(b *testing.B) {
+		// A rebuild as capstone replay runs it: fold, flush, switch, wait for
+		// every process to see the switch (a fixed SwitchSettles), catch up.
+		settles := imongo.NewRebuilds(s.app.store.DB, nil).SwitchSettles()
+		for i := 0; i < b.N; i++ {
+			start := time.Now()
+			res, err := s.app.Rebuild(ctx, []string{"projects"}, false, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			whole := time.Since(start)
+			b.ReportMetric(float64(res.Commits)/whole.Seconds(), "commits/s")
+			b.ReportMetric(float64(res.Commits)/(whole-settles).Seconds(), "unsettled/s")
 		}
 	})
 }
