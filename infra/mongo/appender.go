@@ -14,7 +14,8 @@ import (
 )
 
 // appender writes the commits of concurrent commands together, in one
-// unordered insert (group commit): the store then takes one write
+// unordered insert (group commit), and so the documents that concurrent
+// projector workers write first (ReadModels): the store then takes one write
 // transaction for many commits instead of one each, which is what bounds
 // the embedded store's write rate. There is no goroutine to start or stop:
 // the first caller with nothing in flight inserts what is queued, and
@@ -31,7 +32,7 @@ func newAppender(coll *mongo.Collection) *appender {
 }
 
 type appendReq struct {
-	doc  *commitDoc
+	doc  any
 	err  error
 	done chan struct{}
 }
@@ -51,7 +52,7 @@ const appendTimeout = 30 * time.Second
 // append inserts doc, with whatever else is queued. A commit whose id is
 // taken gets ErrConcurrentAppend. If ctx ends first, the commit may still
 // be stored: the caller hears ctx's error (an uncertain outcome).
-func (a *appender) append(ctx context.Context, doc *commitDoc) error {
+func (a *appender) append(ctx context.Context, doc any) error {
 	req := &appendReq{doc: doc, done: make(chan struct{})}
 	select {
 	case a.queue <- req:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	lru "github.com/hashicorp/golang-lru/v2"
@@ -46,6 +47,9 @@ type ReadModels struct {
 	// stale one fails with ErrConflict and evicts it, and the projection
 	// loads again. Without Conditional, this process is the only writer.
 	stored *lru.Cache[string, bson.Raw]
+	// inserters group the first writes of documents, by physical
+	// collection (insertOrReplace); a rebuild's copy shares them.
+	inserters *sync.Map
 
 	// hot holds the hot read models in memory (hot.go), shared by every
 	// ReadModels of the database handle; hotMode is how this one serves
@@ -66,7 +70,7 @@ var (
 // NewReadModels returns the read-model store in db.
 func NewReadModels(db *mongo.Database) *ReadModels {
 	stored, _ := lru.New[string, bson.Raw](storedCacheSize)
-	return &ReadModels{db: db, names: newNames(db), stored: stored, hot: hotFor(db)}
+	return &ReadModels{db: db, names: newNames(db), stored: stored, inserters: &sync.Map{}, hot: hotFor(db)}
 }
 
 // ServeHot makes Get (and the supervisors list) serve the hot read models
@@ -168,7 +172,7 @@ func (r *ReadModels) Store(ctx context.Context, collection, id string, doc any, 
 func (r *ReadModels) store(ctx context.Context, coll *mongo.Collection, collection, id string, d bson.Raw, rev int64) error {
 	if !r.Conditional {
 		if rev == 0 {
-			return insertOrReplace(ctx, coll, id, d)
+			return r.insertOrReplace(ctx, coll, id, d)
 		}
 		return upsert(ctx, coll, id, d)
 	}
@@ -210,11 +214,17 @@ func appendRevision(raw bson.Raw, rev int64) bson.Raw {
 
 // insertOrReplace writes a document its writer found absent: with an
 // insert, which on the embedded store costs a third of a replace (a replace
-// looks the document up, then writes it, in two statements), and as a
-// replace should it exist after all.
-func insertOrReplace(ctx context.Context, coll *mongo.Collection, id string, d bson.Raw) error {
-	_, err := coll.InsertOne(ctx, d)
-	if mongo.IsDuplicateKeyError(err) {
+// looks the document up, then writes it, in two statements), shared with
+// the other first writes to the collection in flight (a cohort's import
+// creates thousands of documents); and as a replace should it exist after
+// all.
+func (r *ReadModels) insertOrReplace(ctx context.Context, coll *mongo.Collection, id string, d bson.Raw) error {
+	a, ok := r.inserters.Load(coll.Name())
+	if !ok {
+		a, _ = r.inserters.LoadOrStore(coll.Name(), &appender{coll: coll})
+	}
+	err := a.(*appender).append(ctx, d)
+	if errors.Is(err, commands.ErrConcurrentAppend) {
 		return upsert(ctx, coll, id, d)
 	}
 	return err
