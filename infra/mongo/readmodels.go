@@ -221,7 +221,7 @@ func appendRevision(raw bson.Raw, rev int64) bson.Raw {
 func (r *ReadModels) insertOrReplace(ctx context.Context, coll *mongo.Collection, id string, d bson.Raw) error {
 	a, ok := r.inserters.Load(coll.Name())
 	if !ok {
-		a, _ = r.inserters.LoadOrStore(coll.Name(), &appender{coll: coll})
+		a, _ = r.inserters.LoadOrStore(coll.Name(), newAppender(coll))
 	}
 	err := a.(*appender).append(ctx, d)
 	if errors.Is(err, commands.ErrConcurrentAppend) {
