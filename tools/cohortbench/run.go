@@ -97,7 +97,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	// were shown by then (0 when the first look, at the answer, saw them).
 	for look := 0; ; look++ {
 		began := time.Now()
-		shown, err := cl.placementsShown(rep.Placements)
+		shown, err := cl.placementsShown(rep.Placements, stderr)
 		if err != nil {
 			return rep, err
 		}
@@ -222,12 +222,13 @@ func (c *cohortClient) call(method, path, contentType string, body []byte, into 
 // placementsShown reports whether both read models a coordinator looks at
 // show n placements: the assignments export (one row per placed student)
 // and the supervisors' list (their students placed, in all).
-func (c *cohortClient) placementsShown(n int) (bool, error) {
+func (c *cohortClient) placementsShown(n int, log io.Writer) (bool, error) {
 	var csv []byte
 	if err := c.call("GET", "/v1/exports/supervisor-assignments.csv", "", nil, &csv); err != nil {
 		return false, err
 	}
 	if rows := bytes.Count(bytes.TrimSpace(csv), []byte("\n")); rows != n { // the header's line end is not a row
+		fmt.Fprintf(log, "the assignments export shows %d of %d placements\n", rows, n)
 		return false, nil
 	}
 	allocated, cursor := 0, ""
@@ -245,6 +246,9 @@ func (c *cohortClient) placementsShown(n int) (bool, error) {
 			allocated += s.Allocated
 		}
 		if cursor = page.NextCursor; cursor == "" {
+			if allocated != n {
+				fmt.Fprintf(log, "the supervisors list shows %d of %d placements\n", allocated, n)
+			}
 			return allocated == n, nil
 		}
 	}
