@@ -72,8 +72,18 @@ func toProblem(err error) *Problem {
 		p.RetryAfter = StorageFullRetryAfter
 		return p
 	}
+	if commands.IsStoreUnavailable(err) {
+		p := problem(http.StatusServiceUnavailable, "store-unavailable",
+			"the store could not be reached; a write may or may not have been applied: retry it as it was (with its Idempotency-Key or If-Match)")
+		p.RetryAfter = StoreUnavailableRetryAfter
+		return p
+	}
 	return problem(http.StatusInternalServerError, "internal", "something went wrong on our side; it has been logged")
 }
+
+// StoreUnavailableRetryAfter is the Retry-After, in seconds, of a request
+// the store could not be reached for: a store restarting is back in seconds.
+const StoreUnavailableRetryAfter = 2
 
 // StorageFullRetryAfter is the Retry-After, in seconds, of a write refused
 // because the store is full: time for an operator or an autoscaler to free

@@ -31,3 +31,24 @@ func IsStorageFull(err error) bool {
 
 // outOfDiskSpace is MongoDB's error code for a write refused for want of disk.
 const outOfDiskSpace = 14031
+
+// IsStoreUnavailable reports whether err says the store could not be
+// reached: the connection broke (the driver labels such errors
+// NetworkError, as when the store is killed under a request), or no server
+// could be selected in time. The request may or may not have been applied
+// (a write whose answer was lost), so it is answered as "retry later", for
+// the client to retry with the same Idempotency-Key or If-Match, never as
+// an internal error.
+func IsStoreUnavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var labelled interface{ HasErrorLabel(string) bool }
+	if errors.As(err, &labelled) && labelled.HasErrorLabel(networkError) {
+		return true
+	}
+	return strings.Contains(err.Error(), "server selection error")
+}
+
+// networkError is the driver's label of an error of the connection to the store.
+const networkError = "NetworkError"
