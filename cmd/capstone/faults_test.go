@@ -294,11 +294,18 @@ func checkAll(t *testing.T, name string, cleared time.Time, load *faultLoad, adm
 	// fault) reach the read models by the catch-up too: a rebuild is equal
 	// once they have, which must also be within convergeWithin (checked
 	// before the histories, whose reading is no part of the convergence).
+	// A rebuild takes longer the longer the history (15 s after 9,000
+	// writes on a busy machine), so the read models are compared with it
+	// as they were when it began: the load's projects, with their
+	// versions, are the same at its end as at its beginning (only the load
+	// writes, and only projects), so what was equal at its end was so at
+	// its beginning.
 	for {
+		began, before := time.Since(cleared), projectVersions(load)
 		diffs, err := verifyRebuild(admin)
-		if err == nil && len(diffs) == 0 {
+		if err == nil && len(diffs) == 0 && before != "" && projectVersions(load) == before {
 			rep.Verified = true
-			rep.Converged = max(rep.Converged, time.Since(cleared))
+			rep.Converged = max(rep.Converged, began)
 			break
 		}
 		if time.Since(cleared) > 3*convergeWithin {
@@ -348,6 +355,23 @@ func checkAll(t *testing.T, name string, cleared time.Time, load *faultLoad, adm
 		}
 	}
 	return rep
+}
+
+// projectVersions lists every project of the load's clients with its
+// version as the read models show it ("" if a list failed).
+func projectVersions(load *faultLoad) string {
+	var b strings.Builder
+	for _, c := range load.clients {
+		status, items, err := c.projects()
+		if err != nil || status != 200 {
+			return ""
+		}
+		for _, it := range items {
+			m, _ := it.(map[string]any)
+			fmt.Fprintf(&b, "%v@%v ", m["id"], m["version"])
+		}
+	}
+	return b.String()
 }
 
 // verifyRebuild runs a verifying rebuild through the admin API and returns
