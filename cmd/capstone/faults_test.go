@@ -233,63 +233,99 @@ func checkAll(t *testing.T, name string, cleared time.Time, load *faultLoad, adm
 			rep.Acked += len(e)
 		}
 	}
-	shows := func() (bool, string) {
+	// The store is final once the load has stopped: the latest aim of each
+	// project with an acknowledged edit is read from its history once, while
+	// the lists are polled. Each poll is judged against it once it is known,
+	// so that neither the reading of the histories nor a poll's own length
+	// (both grow with the history) counts as the service's convergence.
+	truth := make(chan []map[string]string, 1)
+	go func() {
+		var aims []map[string]string
 		for _, c := range load.clients {
-			status, items, err := c.projects()
-			if err != nil || status != 200 {
-				return false, fmt.Sprint("list: ", status, err)
+			latest := map[string]string{}
+			for id := range c.aims {
+				latest[id] = latestAim(c, id, cleared.Add(3*convergeWithin))
 			}
+			aims = append(aims, latest)
+		}
+		truth <- aims
+	}()
+	shows := func(lists [][]any, aims []map[string]string) (bool, string) {
+		for i, c := range load.clients {
 			byTitle := map[string][]string{}
-			aims := map[string]string{}
-			for _, it := range items {
+			listed := map[string]string{}
+			for _, it := range lists[i] {
 				m, _ := it.(map[string]any)
 				byTitle[fmt.Sprint(m["title"])] = append(byTitle[fmt.Sprint(m["title"])], fmt.Sprint(m["id"]))
-				aims[fmt.Sprint(m["id"])] = fmt.Sprint(m["aim"])
+				listed[fmt.Sprint(m["id"])] = fmt.Sprint(m["aim"])
 			}
 			for title, id := range c.created {
 				if ids := byTitle[title]; len(ids) != 1 || ids[0] != id {
 					return false, fmt.Sprintf("%s: list has %v for %q, acknowledged %s", c.tag, ids, title, id)
 				}
 			}
-			if len(items) != len(c.created) {
-				return false, fmt.Sprintf("%s: %d projects listed, %d acknowledged", c.tag, len(items), len(c.created))
+			if len(lists[i]) != len(c.created) {
+				return false, fmt.Sprintf("%s: %d projects listed, %d acknowledged", c.tag, len(lists[i]), len(c.created))
 			}
-			for id := range c.aims {
+			for id, latest := range aims[i] {
 				// The read model must show the latest aim the store has.
-				status, evs, err := c.history(id)
-				if err != nil || status != 200 {
-					return false, fmt.Sprint("history: ", status, err)
-				}
-				latest := ""
-				for _, e := range evs {
-					m, _ := e.(map[string]any)
-					if m["type"] == "ProjectEdited" {
-						d, _ := m["data"].(map[string]any)
-						latest = fmt.Sprint(d["aim"])
-					}
-				}
-				if aims[id] != latest {
-					return false, fmt.Sprintf("%s: project %s shows aim %q, the store %q", c.tag, id, aims[id], latest)
+				if listed[id] != latest {
+					return false, fmt.Sprintf("%s: project %s shows aim %q, the store %q", c.tag, id, listed[id], latest)
 				}
 			}
 		}
 		return true, ""
 	}
-	var why string
-	for {
-		ok, w := shows()
-		if ok {
-			rep.Converged = time.Since(cleared)
-			break
+	type poll struct {
+		lists [][]any
+		at    time.Duration // since cleared, when the poll ended
+	}
+	var (
+		aims    []map[string]string
+		polls   []poll
+		why     string
+		shown   [][]any // the first poll that showed everything
+		shownAt time.Duration
+	)
+	for shown == nil {
+		p, ok := poll{}, true
+		for _, c := range load.clients {
+			status, items, err := c.projects()
+			if err != nil || status != 200 {
+				why, ok = fmt.Sprint("list: ", status, err), false
+				break
+			}
+			p.lists = append(p.lists, items)
 		}
-		why = w
-		if time.Since(cleared) > 3*convergeWithin {
+		p.at = time.Since(cleared)
+		if ok {
+			polls = append(polls, p)
+		}
+		if aims == nil {
+			select {
+			case aims = <-truth:
+			default:
+			}
+		}
+		if aims != nil {
+			for _, p := range polls {
+				if ok, w := shows(p.lists, aims); ok {
+					shown, shownAt = p.lists, p.at
+					break
+				} else {
+					why = w
+				}
+			}
+			polls = nil
+		}
+		if shown == nil && time.Since(cleared) > 3*convergeWithin {
 			rep.Converged = time.Since(cleared)
 			t.Errorf("%s: read models did not show every acknowledged write: %s", name, why)
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	rep.Converged = max(rep.Converged, shownAt)
 	// Writes that were stored but never acknowledged (an edit cut off by the
 	// fault) reach the read models by the catch-up too: a rebuild is equal
 	// once they have, which must also be within convergeWithin (checked
@@ -299,13 +335,15 @@ func checkAll(t *testing.T, name string, cleared time.Time, load *faultLoad, adm
 	// as they were when it began: the load's projects, with their
 	// versions, are the same at its end as at its beginning (only the load
 	// writes, and only projects), so what was equal at its end was so at
-	// its beginning.
+	// its beginning, and at the poll above that showed them so too.
 	for {
 		began, before := time.Since(cleared), projectVersions(load)
 		diffs, err := verifyRebuild(admin)
 		if err == nil && len(diffs) == 0 && before != "" && projectVersions(load) == before {
 			rep.Verified = true
-			rep.Converged = max(rep.Converged, began)
+			if before != versionsOf(shown) {
+				rep.Converged = max(rep.Converged, began) // they moved after that poll
+			}
 			break
 		}
 		if time.Since(cleared) > 3*convergeWithin {
@@ -360,18 +398,50 @@ func checkAll(t *testing.T, name string, cleared time.Time, load *faultLoad, adm
 // projectVersions lists every project of the load's clients with its
 // version as the read models show it ("" if a list failed).
 func projectVersions(load *faultLoad) string {
-	var b strings.Builder
+	var lists [][]any
 	for _, c := range load.clients {
 		status, items, err := c.projects()
 		if err != nil || status != 200 {
 			return ""
 		}
+		lists = append(lists, items)
+	}
+	return versionsOf(lists)
+}
+
+// versionsOf lists the projects of the clients' lists with their versions.
+func versionsOf(lists [][]any) string {
+	var b strings.Builder
+	for _, items := range lists {
 		for _, it := range items {
 			m, _ := it.(map[string]any)
 			fmt.Fprintf(&b, "%v@%v ", m["id"], m["version"])
 		}
 	}
 	return b.String()
+}
+
+// latestAim is the project's last aim in the store, read from its history
+// (retried until deadline; "" if it could not be read).
+func latestAim(c *faultClient, id string, deadline time.Time) string {
+	for {
+		status, evs, err := c.history(id)
+		if err == nil && status == 200 {
+			latest := ""
+			for _, e := range evs {
+				m, _ := e.(map[string]any)
+				if m["type"] == "ProjectEdited" {
+					d, _ := m["data"].(map[string]any)
+					latest = fmt.Sprint(d["aim"])
+				}
+			}
+			return latest
+		}
+		if time.Now().After(deadline) {
+			return ""
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // verifyRebuild runs a verifying rebuild through the admin API and returns
