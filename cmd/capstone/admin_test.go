@@ -98,13 +98,9 @@ func TestRebuildEndsWithTheService(t *testing.T) {
 	admin := s.admin()
 	s.createUser(admin, "lifetime@uni.example", "Lifetime", []string{"student"}, "")
 	app := s.app
-	// A switching rebuild waits for every process to see the switch before
-	// its catch-up: it is still running when the service closes.
+	// A switching rebuild waits seconds for every process to see the switch
+	// before its catch-up: it is still running when the service closes.
 	s.expect(s.do("POST", "/v1/admin/projections/rebuild", admin, map[string]any{}), 202)
-	waitFor(t, "the rebuild to have folded the event store", func() bool {
-		st, _ := app.rebuilds.Last()
-		return st.Phase == "rebuild-done" || !st.Running
-	})
 	s.stop()
 	st, ok := app.rebuilds.Last()
 	if !ok || st.Running || st.FinishedAt == nil {
