@@ -42,7 +42,9 @@ type Result struct {
 }
 
 // catchUpOverlap is how far before the rebuild began the catch-up starts
-// applying again: commits are recorded with the appending process's clock.
+// applying again: a commit is stamped by the clock of the process that
+// appended it, and one stamped just before the rebuild began may not have
+// been stored yet when its scan went by.
 const catchUpOverlap = 5 * time.Second
 
 // Run rebuilds read models (all when names is empty) from the event store
