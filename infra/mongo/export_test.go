@@ -1,5 +1,7 @@
 package mongo
 
+import "context"
+
 // SetHotLimit bounds how many documents of a hot read model memory holds,
 // for a test of eviction; restore puts the bound back.
 func SetHotLimit(collection string, n int) (restore func()) {
@@ -13,4 +15,24 @@ func SetHotLimit(collection string, n int) (restore func()) {
 func AfterHotRead(f func(id string)) (restore func()) {
 	afterHotRead = f
 	return func() { afterHotRead = nil }
+}
+
+// SetHotBytes bounds the encoded bytes memory holds of each hot read
+// model; restore puts the bound back.
+func SetHotBytes(n int) (restore func()) {
+	was := hotBytes
+	hotBytes = n
+	return func() { hotBytes = was }
+}
+
+// HotHeld is how many documents, and how many encoded bytes, memory holds
+// of a read model as r serves it now.
+func HotHeld(ctx context.Context, r *ReadModels, logical string) (docs, bytes int) {
+	c := r.hotColl(logical, r.coll(ctx, logical))
+	if c == nil {
+		return 0, 0
+	}
+	r.hot.mu.Lock()
+	defer r.hot.mu.Unlock()
+	return c.docs.Len(), c.bytes
 }

@@ -44,6 +44,14 @@ var hotLimits = map[string]int{
 	projections.CollProjects:    8192,
 }
 
+// hotBytes bounds the encoded documents held of each hot read model, the
+// least recently used going first (each is held about twice: encoded, and
+// decoded once for copies). A project may be some 20 KB (a description
+// of 10,000 characters, an aim and a rationale of 4,000): the bound, not
+// the count, is what keeps memory small when documents are large. A
+// cohort's usual documents, under 1 KB, fit by the thousand.
+var hotBytes = 6 << 20
+
 // hotDocs holds documents of the hot read models as the store holds them:
 // the encoded document and its revision, by physical collection (a
 // rebuild's switch leaves the old collection's entries unused, and its
@@ -66,6 +74,7 @@ type hotDocs struct {
 type hotColl struct {
 	docs  *simplelru.LRU[string, *hotDoc]
 	limit int
+	bytes int // encoded size of the documents held
 	// complete: every document of the collection is here (loaded whole,
 	// none evicted since), so a list can be answered from memory.
 	complete bool
@@ -140,7 +149,10 @@ func (h *hotDocs) coll(logical, physical string) *hotColl {
 	c := h.colls[physical]
 	if c == nil {
 		c = &hotColl{limit: limit}
-		c.docs, _ = simplelru.NewLRU(limit, func(string, *hotDoc) { c.complete = false })
+		c.docs, _ = simplelru.NewLRU(limit, func(_ string, d *hotDoc) {
+			c.complete = false
+			c.bytes -= len(d.raw)
+		})
 		h.colls[physical] = c
 	}
 	return c
@@ -193,7 +205,7 @@ func (h *hotDocs) fill(c *hotColl, id string, gen uint64, raw bson.Raw) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if c.gens[stripe(id)] == gen {
-		c.docs.Add(id, &hotDoc{raw: raw, rev: revOf(raw)})
+		c.add(id, raw)
 	}
 }
 
@@ -206,7 +218,20 @@ func (h *hotDocs) written(c *hotColl, id string, raw bson.Raw) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	c.gens[stripe(id)]++
+	c.add(id, raw)
+}
+
+// add holds a document (the caller holds h.mu), replacing what was held of
+// it, and evicts the least recently used while over hotBytes.
+func (c *hotColl) add(id string, raw bson.Raw) {
+	if old, ok := c.docs.Peek(id); ok {
+		c.bytes -= len(old.raw)
+	}
 	c.docs.Add(id, &hotDoc{raw: raw, rev: revOf(raw)})
+	c.bytes += len(raw)
+	for c.bytes > hotBytes && c.docs.Len() > 1 {
+		c.docs.RemoveOldest()
+	}
 }
 
 // forget drops a document whose write failed: the store may or may not
@@ -239,7 +264,7 @@ func (h *hotDocs) fillAll(c *hotColl, gens [64]uint64, docs []bson.Raw) bool {
 	}
 	for _, raw := range docs {
 		id, _ := raw.Lookup("_id").StringValueOK()
-		c.docs.Add(id, &hotDoc{raw: raw, rev: revOf(raw)})
+		c.add(id, raw)
 	}
 	c.complete = c.docs.Len() == len(docs)
 	return c.complete

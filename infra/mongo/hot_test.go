@@ -1,12 +1,15 @@
 package mongo_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
 	"github.com/capstone-pms/capstone/projections"
@@ -25,6 +28,16 @@ type hotItem struct {
 }
 
 const hotColl = "supervisors"
+
+// newHot is a read-model store on a database of its own, serving from
+// memory as mode says.
+func newHot(t *testing.T, mode imongo.HotMode) (*imongo.ReadModels, *mongo.Database, context.Context) {
+	t.Helper()
+	db := newDB(t)
+	r := imongo.NewReadModels(db)
+	r.ServeHot(mode)
+	return r, db, testCtx(t)
+}
 
 // TestReadModelsHot: the read-model store's contract holds when reads are
 // served from memory, trusted or validated.
@@ -147,10 +160,7 @@ func TestHotReadsMatchStore(t *testing.T) {
 // TestHotCopiesAreTheCallers: what a read from memory gives is the
 // caller's own: changing it changes no later read.
 func TestHotCopiesAreTheCallers(t *testing.T) {
-	db := newDB(t)
-	ctx := testCtx(t)
-	r := imongo.NewReadModels(db)
-	r.ServeHot(imongo.HotTrusted)
+	r, _, ctx := newHot(t, imongo.HotTrusted)
 	want := hotItem{ID: "s1", Name: "One", Active: true, Areas: []string{"x"}, Seen: map[string]int64{"a": 1}}
 	if err := r.Store(ctx, hotColl, "s1", want, 0); err != nil {
 		t.Fatal(err)
@@ -174,10 +184,7 @@ func TestHotCopiesAreTheCallers(t *testing.T) {
 // the service serves from memory shows those writes too, before and after
 // the switch, and a dropped collection leaves nothing behind.
 func TestHotSeesEveryWriterOfTheProcess(t *testing.T) {
-	db := newDB(t)
-	ctx := testCtx(t)
-	live := imongo.NewReadModels(db)
-	live.ServeHot(imongo.HotTrusted)
+	live, db, ctx := newHot(t, imongo.HotTrusted)
 	get := func(want string) {
 		t.Helper()
 		var got hotItem
@@ -233,10 +240,7 @@ func TestHotSeesEveryWriterOfTheProcess(t *testing.T) {
 // TestHotValidatedSeesOtherProcesses: an API replica's memory is checked
 // against the store's revision, so another process's write shows at once.
 func TestHotValidatedSeesOtherProcesses(t *testing.T) {
-	db := newDB(t)
-	ctx := testCtx(t)
-	api := imongo.NewReadModels(db)
-	api.ServeHot(imongo.HotValidated)
+	api, db, ctx := newHot(t, imongo.HotValidated)
 	other := imongo.NewReadModels(client.Database(db.Name())) // another process: memory of its own
 	other.Conditional = true
 	for n := range 5 {
@@ -262,10 +266,7 @@ func TestHotValidatedSeesOtherProcesses(t *testing.T) {
 // over the write: the next read shows the write.
 func TestHotFillNeverReplacesAWrite(t *testing.T) {
 	defer imongo.SetHotLimit(hotColl, 1)()
-	db := newDB(t)
-	ctx := testCtx(t)
-	r := imongo.NewReadModels(db)
-	r.ServeHot(imongo.HotTrusted)
+	r, _, ctx := newHot(t, imongo.HotTrusted)
 	store := func(id, name string) {
 		t.Helper()
 		var cur hotItem
@@ -299,11 +300,8 @@ func TestHotFillNeverReplacesAWrite(t *testing.T) {
 func TestHotSeesBulkWrites(t *testing.T) {
 	for _, conditional := range []bool{false, true} {
 		t.Run(fmt.Sprint("conditional ", conditional), func(t *testing.T) {
-			db := newDB(t)
-			ctx := testCtx(t)
-			r := imongo.NewReadModels(db)
+			r, _, ctx := newHot(t, imongo.HotTrusted)
 			r.Conditional = conditional
-			r.ServeHot(imongo.HotTrusted)
 			var list []hotItem
 			if err := r.Find(ctx, hotColl, queries.Filter{ActiveOnly: true}, &list); err != nil || len(list) != 0 {
 				t.Fatalf("the empty list: %+v (%v)", list, err) // memory now holds the collection whole
@@ -331,5 +329,35 @@ func TestHotSeesBulkWrites(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHotHoldsBoundedBytes: however large and many the documents, memory
+// holds no more than its byte bound of them, and what it no longer holds
+// is read from the store.
+func TestHotHoldsBoundedBytes(t *testing.T) {
+	const bound = 8 << 10
+	defer imongo.SetHotBytes(bound)()
+	r, _, ctx := newHot(t, imongo.HotTrusted)
+	rng := rand.New(rand.NewPCG(3, 3))
+	names := map[string]string{}
+	for i := range 60 {
+		id := fmt.Sprintf("p%02d", i)
+		names[id] = fmt.Sprint(id, strings.Repeat("x", rng.IntN(2000)))
+		if err := r.Store(ctx, hotColl, id, hotItem{ID: id, Name: names[id], Active: true}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if docs, bytes := imongo.HotHeld(ctx, r, hotColl); bytes > bound && docs > 1 {
+			t.Fatalf("after %d documents memory holds %d of them, %d bytes: over the bound of %d", i+1, docs, bytes, bound)
+		}
+	}
+	for id, name := range names {
+		var got hotItem
+		if found, err := r.Get(ctx, hotColl, id, &got); err != nil || !found || got.Name != name {
+			t.Fatalf("Get(%s) = %v %.20q (%v)", id, found, got.Name, err)
+		}
+	}
+	if docs, _ := imongo.HotHeld(ctx, r, hotColl); docs == 0 || docs == len(names) {
+		t.Fatalf("memory holds %d of %d documents: the bound should keep some, not all", docs, len(names))
 	}
 }
