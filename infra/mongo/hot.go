@@ -14,7 +14,7 @@ import (
 	"github.com/capstone-pms/capstone/projections"
 )
 
-// HotMode is how a process serves the hot read models (see ReadModels.Hot).
+// HotMode is how a process serves the hot read models (ReadModels.ServeHot).
 type HotMode int
 
 const (
@@ -92,8 +92,8 @@ func (d *hotDoc) decode(into any) error { return decodeHot(d.raw, &d.decoded, in
 
 func newHotDocs() *hotDocs { return &hotDocs{colls: map[string]*hotColl{}} }
 
-// use marks the memory as served from, by a ReadModels whose Hot is set:
-// from then on every write keeps it current. (Until then, a process that
+// use marks the memory as served from (ReadModels.ServeHot): from then on
+// every write keeps it current. (Until then, a process that
 // never serves from it, a projector replica or a one-off command, keeps
 // none.)
 func (h *hotDocs) use() {
