@@ -580,9 +580,6 @@ func TestFaultsSeveralProcesses(t *testing.T) {
 	c := &cluster{t: t, bin: buildBinary(t), dir: dir, procs: map[string]*exec.Cmd{}, addrs: map[string]string{}}
 	t.Cleanup(c.stopAll)
 	c.mongo, c.pubsub = freeAddr(t), freeAddr(t)
-	startStore := func() {
-		c.start("store", nil, "dev-store", "--addr", c.mongo, "--data-dir", filepath.Join(c.dir, "data"))
-	}
 	startEmulator := func() {
 		// The port may take a moment to be free again after a kill.
 		for try := 0; ; try++ {
@@ -609,7 +606,7 @@ func TestFaultsSeveralProcesses(t *testing.T) {
 			}
 		}
 	}
-	startStore()
+	c.startStore()
 	startEmulator()
 	time.Sleep(time.Second)
 	c.serveAll()
@@ -643,7 +640,7 @@ func TestFaultsSeveralProcesses(t *testing.T) {
 				time.Sleep(10 * time.Second)
 				_ = c.proc("emulator").Process.Signal(syscall.SIGCONT)
 			}, func() {}},
-			faultPhase{"kill -9 store", kill("store"), func() { startStore(); time.Sleep(time.Second) }},
+			faultPhase{"kill -9 store", kill("store"), func() { c.startStore(); time.Sleep(time.Second) }},
 			faultPhase{"kill -9 both projectors", func() { c.kill("proj1"); c.kill("proj2") }, func() {
 				c.serve("proj1", "projector")
 				c.serve("proj2", "projector")

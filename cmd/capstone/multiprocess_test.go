@@ -93,6 +93,11 @@ func (c *cluster) start(name string, extraEnv []string, args ...string) {
 	c.mu.Unlock()
 }
 
+// startStore starts the store (dev-store) on c.mongo, on the cluster's data.
+func (c *cluster) startStore() {
+	c.start("store", nil, "dev-store", "--addr", c.mongo, "--data-dir", filepath.Join(c.dir, "data"))
+}
+
 // serve starts a service process with the given components and waits until it is ready.
 func (c *cluster) serve(name, components string, extraEnv ...string) {
 	c.t.Helper()
@@ -186,7 +191,7 @@ func TestConvergenceAcrossProcesses(t *testing.T) {
 	c := &cluster{t: t, bin: buildBinary(t), dir: t.TempDir(), procs: map[string]*exec.Cmd{}, addrs: map[string]string{}}
 	t.Cleanup(c.stopAll)
 	c.mongo, c.pubsub = freeAddr(t), freeAddr(t)
-	c.start("store", nil, "dev-store", "--addr", c.mongo, "--data-dir", filepath.Join(c.dir, "data"))
+	c.startStore()
 	c.start("emulator", nil, "pubsub-emulator", "--addr", c.pubsub)
 	time.Sleep(time.Second)
 	c.serveAll()

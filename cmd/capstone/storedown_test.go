@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 )
@@ -22,10 +21,7 @@ func TestStoreDownIsRetryLater(t *testing.T) {
 	c := &cluster{t: t, bin: buildBinary(t), dir: t.TempDir(), procs: map[string]*exec.Cmd{}, addrs: map[string]string{}}
 	t.Cleanup(c.stopAll)
 	c.mongo = freeAddr(t)
-	startStore := func() {
-		c.start("store", nil, "dev-store", "--addr", c.mongo, "--data-dir", filepath.Join(c.dir, "data"))
-	}
-	startStore()
+	c.startStore()
 	c.env = []string{"MONGODB_URI=mongodb://" + c.mongo + "/", "CAPSTONE_JWT_SECRET=a-test-secret-that-is-long-enough-0123456789",
 		"CAPSTONE_LOG_LEVEL=warn"}
 	c.serve("api", "all", "CAPSTONE_BOOTSTRAP_EMAIL="+adminEmail, "CAPSTONE_BOOTSTRAP_PASSWORD="+adminPassword)
@@ -53,7 +49,7 @@ func TestStoreDownIsRetryLater(t *testing.T) {
 			resp.StatusCode, body, resp.Header.Get("Retry-After"))
 	}
 
-	startStore()
+	c.startStore()
 	deadline := time.Now().Add(time.Minute)
 	for {
 		resp, body = create()
