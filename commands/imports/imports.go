@@ -200,33 +200,24 @@ func (im *Importer) Run(ctx context.Context, meta commands.Meta, b Batch, progre
 }
 
 // people applies the rows of a people file, chunkRows at a time: each
-// chunk's users are created or updated rowsAtOnce at a time, then its
-// supervisors' capacities are set together (SetCapacities). A row is
-// counted once both its parts are decided.
+// chunk's users are created or updated side by side, then its supervisors'
+// capacities are set together (SetCapacities). A row is counted once both
+// its parts are decided.
 func (im *Importer) people(ctx context.Context, meta commands.Meta, roles []string, people []Person, rep *Report, progress func(done int)) error {
+	var mu sync.Mutex
 	for chunk := range slices.Chunk(people, chunkRows) {
-		var mu sync.Mutex
-		outcomes := make([]outcome, len(chunk))
-		refused := make([]error, len(chunk))
 		userIDs := make([]string, len(chunk))
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(rowsAtOnce)
-		for i, p := range chunk {
-			g.Go(func() error {
-				added := func(userID, role string) {
-					mu.Lock()
-					rep.RolesAdded = append(rep.RolesAdded, RoleAdded{Line: p.Line, Email: p.Email, UserID: userID, Role: role})
-					mu.Unlock()
-				}
-				o, id, err := im.person(gctx, meta, roles, p, added)
-				if _, isRefusal := commands.AsError(err); err != nil && !isRefusal {
-					return fmt.Errorf("line %d: %w", p.Line, err)
-				}
-				outcomes[i], userIDs[i], refused[i] = o, id, err
-				return nil
-			})
-		}
-		if err := g.Wait(); err != nil {
+		outcomes, refused, err := sideBySide(ctx, chunk, func(ctx context.Context, i int, p Person) (outcome, int, error) {
+			added := func(userID, role string) {
+				mu.Lock()
+				rep.RolesAdded = append(rep.RolesAdded, RoleAdded{Line: p.Line, Email: p.Email, UserID: userID, Role: role})
+				mu.Unlock()
+			}
+			o, id, err := im.person(ctx, meta, roles, p, added)
+			userIDs[i] = id
+			return o, p.Line, err
+		})
+		if err != nil {
 			return err
 		}
 		if err := im.capacities(ctx, meta, chunk, userIDs, outcomes, refused); err != nil {
@@ -239,6 +230,27 @@ func (im *Importer) people(ctx context.Context, meta commands.Meta, roles []stri
 		}
 	}
 	return nil
+}
+
+// sideBySide applies the rows of a chunk, rowsAtOnce at a time, and returns
+// each one's outcome or refusal; an error that is not a row's refusal (the
+// store's, reported with the row's line) stops them all.
+func sideBySide[R any](ctx context.Context, chunk []R, apply func(ctx context.Context, i int, row R) (outcome, int, error)) ([]outcome, []error, error) {
+	outcomes := make([]outcome, len(chunk))
+	refused := make([]error, len(chunk))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(rowsAtOnce)
+	for i, row := range chunk {
+		g.Go(func() error {
+			o, line, err := apply(gctx, i, row)
+			if _, isRefusal := commands.AsError(err); err != nil && !isRefusal {
+				return fmt.Errorf("line %d: %w", line, err)
+			}
+			outcomes[i], refused[i] = o, err
+			return nil
+		})
+	}
+	return outcomes, refused, g.Wait()
 }
 
 // capacities sets the Slots of a chunk's rows whose user was applied, in
@@ -512,26 +524,16 @@ func (im *Importer) grade(ctx context.Context, meta commands.Meta, g Grade, rele
 	return updated, nil
 }
 
-// preferences applies the rows of a preferences file, rowsAtOnce at a time
-// (each is its student's own stream), counted in file order.
+// preferences applies the rows of a preferences file side by side (each
+// is its student's own stream), counted in file order.
 func (im *Importer) preferences(ctx context.Context, meta commands.Meta, prefs []Preference, rep *Report, progress func(done int)) error {
 	staff := &staffIDs{found: map[string]staffID{}}
 	for chunk := range slices.Chunk(prefs, chunkRows) {
-		outcomes := make([]outcome, len(chunk))
-		refused := make([]error, len(chunk))
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(rowsAtOnce)
-		for i, p := range chunk {
-			g.Go(func() error {
-				o, err := im.preference(gctx, meta, p, staff)
-				if _, isRefusal := commands.AsError(err); err != nil && !isRefusal {
-					return fmt.Errorf("line %d: %w", p.Line, err)
-				}
-				outcomes[i], refused[i] = o, err
-				return nil
-			})
-		}
-		if err := g.Wait(); err != nil {
+		outcomes, refused, err := sideBySide(ctx, chunk, func(ctx context.Context, _ int, p Preference) (outcome, int, error) {
+			o, err := im.preference(ctx, meta, p, staff)
+			return o, p.Line, err
+		})
+		if err != nil {
 			return err
 		}
 		for i, p := range chunk {
