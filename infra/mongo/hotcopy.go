@@ -1,7 +1,9 @@
 package mongo
 
 import (
+	"maps"
 	"reflect"
+	"slices"
 	"sync/atomic"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -46,6 +48,17 @@ func decodeHot(raw bson.Raw, cache *atomic.Pointer[decoded], into any) error {
 // they are: those of the read models' documents are time.Time's, whose
 // location is never changed.
 func deepCopy(dst, src reflect.Value) {
+	// The read models' usual fields, copied without reflection per element.
+	if src.CanInterface() {
+		switch x := src.Interface().(type) {
+		case []string:
+			dst.Set(reflect.ValueOf(slices.Clone(x)))
+			return
+		case map[string]int64:
+			dst.Set(reflect.ValueOf(maps.Clone(x)))
+			return
+		}
+	}
 	switch src.Kind() {
 	case reflect.Pointer:
 		if src.IsNil() {
