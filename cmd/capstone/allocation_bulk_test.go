@@ -2,12 +2,9 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/capstone-pms/capstone/queries"
 )
 
 // TestAllocationProjectedInBulk: an allocation run's placements are written
@@ -17,20 +14,7 @@ import (
 func TestAllocationProjectedInBulk(t *testing.T) {
 	s := startService(t)
 	admin := s.admin()
-	for _, f := range []struct{ kind, file string }{{"supervisors", "supervisors.csv"}, {"students", "students.csv"}, {"preferences", "preferences.csv"}} {
-		s.expect(s.upload(admin, f.kind, f.file, fixture(t, f.file), ""), 200)
-	}
-	students := queries.Students{Reader: newReadModels(s)}
-	waitFor(t, "every student's preferences in the read model", func() bool {
-		docs, err := students.All(context.Background())
-		n := 0
-		for _, d := range docs {
-			if len(d.Preferences) > 0 {
-				n++
-			}
-		}
-		return err == nil && n == 200
-	})
+	importFixtureCohort(t, s, admin)
 	before := s.storeCommands("students", "update")
 	run := s.expect(s.do("POST", "/v1/allocation", admin, map[string]any{"dry_run": false, "seed": 7}), 200)
 	placed := run.Body["assignments"].([]any)

@@ -132,20 +132,7 @@ func TestImportBadRows(t *testing.T) {
 func TestAllocation(t *testing.T) {
 	s := startService(t)
 	admin := s.admin()
-	for _, f := range []struct{ kind, file string }{{"supervisors", "supervisors.csv"}, {"students", "students.csv"}, {"preferences", "preferences.csv"}} {
-		s.expect(s.upload(admin, f.kind, f.file, fixture(t, f.file), ""), 200)
-	}
-	students := queries.Students{Reader: newReadModels(s)}
-	waitFor(t, "every student's preferences in the read model", func() bool {
-		docs, err := students.All(context.Background())
-		n := 0
-		for _, d := range docs {
-			if len(d.Preferences) > 0 {
-				n++
-			}
-		}
-		return err == nil && n == 200
-	})
+	importFixtureCohort(t, s, admin)
 	dry := s.expect(s.do("POST", "/v1/allocation", admin, map[string]any{"dry_run": true, "seed": 42}), 200)
 	if dry.Body["applied"] != false || len(dry.Body["assignments"].([]any)) == 0 || dry.num("seed") != 42 {
 		t.Fatalf("dry run: %.300s", dry.Raw)
@@ -361,4 +348,25 @@ func TestUploadLimitIsTheParsers(t *testing.T) {
 	if api.MaxCSVUpload != csvio.DefaultMaxBytes {
 		t.Fatalf("the API takes uploads of %d bytes, docs/imports.md says %d", api.MaxCSVUpload, csvio.DefaultMaxBytes)
 	}
+}
+
+// importFixtureCohort imports the fixture cohort (40 supervisors, 200
+// students, their preferences) and waits until every student's preferences
+// are in the read model, which is what an allocation reads.
+func importFixtureCohort(t *testing.T, s *service, admin string) {
+	t.Helper()
+	for _, f := range []struct{ kind, file string }{{"supervisors", "supervisors.csv"}, {"students", "students.csv"}, {"preferences", "preferences.csv"}} {
+		s.expect(s.upload(admin, f.kind, f.file, fixture(t, f.file), ""), 200)
+	}
+	students := queries.Students{Reader: newReadModels(s)}
+	waitFor(t, "every student's preferences in the read model", func() bool {
+		docs, err := students.All(context.Background())
+		n := 0
+		for _, d := range docs {
+			if len(d.Preferences) > 0 {
+				n++
+			}
+		}
+		return err == nil && n == 200
+	})
 }

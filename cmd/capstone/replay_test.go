@@ -27,9 +27,7 @@ func TestRebuildEqualsLive(t *testing.T) {
 	s := startService(t)
 	admin := s.admin()
 	ctx := context.Background()
-	for _, f := range []struct{ kind, file string }{{"supervisors", "supervisors.csv"}, {"students", "students.csv"}, {"preferences", "preferences.csv"}} {
-		s.expect(s.upload(admin, f.kind, f.file, fixture(t, f.file), ""), 200)
-	}
+	importFixtureCohort(t, s, admin)
 	stu := s.createUser(admin, "replay@uni.example", "Replay", []string{"student"}, "replay password 1")
 	tok := s.signIn("replay@uni.example", "replay password 1")
 	pid := s.expect(s.do("POST", "/v1/projects", tok, map[string]string{"title": "Before"}), 201).str("id")
