@@ -107,18 +107,17 @@ func (r *Rebuilder) Run(ctx context.Context, names []string, verify bool, progre
 		report := func(phase string) {
 			progress(Progress{Phase: phase, Commits: done, Total: max(counted.Load(), int64(done))})
 		}
-		err := fold(ctx, selected, func(fn func(events.Commit) error) error {
-			_, err := r.Events.Scan(ctx, since, func(c events.Commit) error {
-				if err := fn(c); err != nil {
-					return err
+		_, err := r.Events.Scan(ctx, since, func(c events.Commit) error {
+			for _, p := range selected {
+				if err := p.Handle(ctx, c); err != nil {
+					return fmt.Errorf("%s: %w", p.Name(), err)
 				}
-				done++
-				if done%500 == 0 {
-					report(phase)
-				}
-				return nil
-			})
-			return err
+			}
+			done++
+			if done%500 == 0 {
+				report(phase)
+			}
+			return nil
 		})
 		if cerr := count.Wait(); err == nil {
 			err = cerr
@@ -184,67 +183,4 @@ func (r *Rebuilder) Run(ctx context.Context, names []string, verify bool, progre
 	}
 	finished()
 	return res, nil
-}
-
-// foldBatch is how many commits go to the projections at a time, and
-// foldQueue how many batches a projection may fall behind the scan: handing
-// commits over one by one costs more than folding most of them.
-const (
-	foldBatch = 128
-	foldQueue = 4
-)
-
-// fold hands the commits scan yields to each projection, in batches, each
-// projection on a goroutine of its own that applies them in the scan's
-// order. Reading and decoding the events and folding them into each read
-// model then overlap instead of taking turns. (Projections are independent
-// of each other: each writes only its own read models, and none changes a
-// commit.) fold returns once every projection has applied every commit, or
-// at the first error.
-func fold(ctx context.Context, selected []projections.Projection, scan func(fn func(events.Commit) error) error) error {
-	g, gctx := errgroup.WithContext(ctx)
-	queues := make([]chan []events.Commit, len(selected))
-	for i, p := range selected {
-		queues[i] = make(chan []events.Commit, foldQueue)
-		g.Go(func() error {
-			for batch := range queues[i] {
-				for _, c := range batch {
-					if err := p.Handle(gctx, c); err != nil {
-						return fmt.Errorf("%s: %w", p.Name(), err)
-					}
-				}
-			}
-			return nil
-		})
-	}
-	g.Go(func() error {
-		defer func() {
-			for _, q := range queues {
-				close(q)
-			}
-		}()
-		batch := make([]events.Commit, 0, foldBatch)
-		send := func() error {
-			for _, q := range queues {
-				select {
-				case q <- batch:
-				case <-gctx.Done():
-					return gctx.Err()
-				}
-			}
-			batch = make([]events.Commit, 0, foldBatch)
-			return nil
-		}
-		err := scan(func(c events.Commit) error {
-			if batch = append(batch, c); len(batch) == foldBatch {
-				return send()
-			}
-			return nil
-		})
-		if err == nil && len(batch) > 0 {
-			err = send()
-		}
-		return err
-	})
-	return g.Wait()
 }
