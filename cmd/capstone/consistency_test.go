@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/url"
 	"slices"
@@ -12,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/capstone-pms/capstone/infra/config"
 	"github.com/capstone-pms/capstone/infra/embedded"
 	"github.com/capstone-pms/capstone/infra/pubsub"
 )
@@ -279,18 +277,7 @@ func splitStarter(t *testing.T) func(components string, flags ...string) *servic
 			"CAPSTONE_LOG_LEVEL": "error", "PUBSUB_PROJECT_ID": "capstone-test", "PUBSUB_EMULATOR_HOST": em.Addr(),
 			"CAPSTONE_JWT_SECRET": "a-test-secret-that-is-long-enough-0123456789", "CAPSTONE_COMPONENTS": components,
 		}
-		cfg, err := config.ParseServe(append([]string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, flags...), func(k string) string { return env[k] }, io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		logs := &syncBuffer{}
-		app, err := StartApp(ctx, cfg, newLogger(logs, cfg), store)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s := &service{t: t, app: app, base: "http://" + app.Addr(), logs: logs}
-		t.Cleanup(s.stop)
-		return s
+		return startOn(t, ctx, store, env, flags...)
 	}
 	return start
 }

@@ -205,10 +205,10 @@ func (s *service) httpClient() *http.Client {
 
 // startOn starts the service on store with the settings env (on a port of
 // its own and a data dir of its own), as one of several processes sharing
-// the store, and stops it when the test ends.
-func startOn(t *testing.T, ctx context.Context, store *embedded.Store, env map[string]string) *service {
+// the store (with flags besides), and stops it when the test ends.
+func startOn(t *testing.T, ctx context.Context, store *embedded.Store, env map[string]string, flags ...string) *service {
 	t.Helper()
-	cfg, err := config.ParseServe([]string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, func(k string) string { return env[k] }, io.Discard)
+	cfg, err := config.ParseServe(append([]string{"--addr", "127.0.0.1:0", "--data-dir", t.TempDir()}, flags...), func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
