@@ -1,17 +1,11 @@
 package mongo_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"go.mongodb.org/mongo-driver/v2/event"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/events"
@@ -23,17 +17,7 @@ import (
 // own answer: every commit of its own stream is stored, and of the writers
 // racing for one version exactly one wins.
 func TestConcurrentAppendsShareInserts(t *testing.T) {
-	var inserts atomic.Int64
-	monitor := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
-		if e.CommandName == "insert" {
-			inserts.Add(1)
-		}
-	}}
-	mc, err := mongo.Connect(options.Client().ApplyURI(storeURI).SetMonitor(monitor))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mc.Disconnect(context.Background()) })
+	mc, inserts := counting(t, "insert")
 	s := imongo.NewEventStore(mc.Database(newDB(t).Name()), registry)
 
 	const own, racing = 40, 10

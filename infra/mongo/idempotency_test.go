@@ -1,7 +1,6 @@
 package mongo_test
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
@@ -9,9 +8,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
 )
@@ -91,18 +88,8 @@ func TestIdempotencyBeginRacesInANewMinute(t *testing.T) {
 // find commands sent.
 func monitoredIdempotency(t *testing.T, db string) (*imongo.Idempotency, *atomic.Int64) {
 	t.Helper()
-	var finds atomic.Int64
-	monitor := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
-		if e.CommandName == "find" {
-			finds.Add(1)
-		}
-	}}
-	mc, err := mongo.Connect(options.Client().ApplyURI(storeURI).SetMonitor(monitor))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mc.Disconnect(context.Background()) })
-	return imongo.NewIdempotency(mc.Database(db)), &finds
+	mc, finds := counting(t, "find")
+	return imongo.NewIdempotency(mc.Database(db)), finds
 }
 
 // TestIdempotencySweepReadsWhatThereIs: a sweep reads the index of journals

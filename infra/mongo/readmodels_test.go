@@ -261,17 +261,7 @@ func TestReadModelsReplicasConverge(t *testing.T) {
 // TestReadModelsStoredDocumentIsNotReadBack: the projector's next commit on
 // a document it just stored costs no read.
 func TestReadModelsStoredDocumentIsNotReadBack(t *testing.T) {
-	var finds atomic.Int64
-	monitor := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
-		if e.CommandName == "find" {
-			finds.Add(1)
-		}
-	}}
-	mc, err := mongo.Connect(options.Client().ApplyURI(storeURI).SetMonitor(monitor))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { mc.Disconnect(context.Background()) })
+	mc, finds := counting(t, "find")
 	r := imongo.NewReadModels(mc.Database(newDB(t).Name()))
 	ctx := testCtx(t)
 	if err := r.Store(ctx, "projects", "p1", item{ID: "p1", Name: "one", Version: 1}, 0); err != nil {
@@ -379,4 +369,22 @@ func TestSwitchSettlesCoversEveryProcess(t *testing.T) {
 	if got := serving.Physical(ctx, "users"); got != fresh {
 		t.Fatalf("%s after the switch, a serving process still reads users from %s, not %s", settles, got, fresh)
 	}
+}
+
+// counting connects a client to the test store that counts the commands
+// named name it sends (find, insert, ...).
+func counting(t *testing.T, name string) (*mongo.Client, *atomic.Int64) {
+	t.Helper()
+	var n atomic.Int64
+	monitor := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
+		if e.CommandName == name {
+			n.Add(1)
+		}
+	}}
+	mc, err := mongo.Connect(options.Client().ApplyURI(storeURI).SetMonitor(monitor))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mc.Disconnect(context.Background()) })
+	return mc, &n
 }
