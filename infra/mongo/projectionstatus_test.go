@@ -36,10 +36,12 @@ func TestProjectionStatusAcrossProcesses(t *testing.T) {
 	defer stopA()
 	collection := func(_ context.Context, name string) string { return name + "_live" }
 	var rep []status.Projection
+	// A tracker writes its projections' records one by one, in no set
+	// order: wait until both processes have written both.
 	waitUntil(t, "both processes to write their figures", func() bool {
 		var err error
 		rep, err = status.Report(ctx, store, names, collection)
-		return err == nil && len(rep) == 2 && rep[1].Instances == 2 && rep[1].Applied == 3
+		return err == nil && len(rep) == 2 && rep[0].Instances == 2 && rep[1].Instances == 2 && rep[1].Applied == 3
 	})
 	users := rep[1]
 	if rep[0].Name != "projects" || rep[0].Applied != 0 || rep[0].Instances != 2 || rep[0].Position != nil || rep[0].Collection != "projects_live" {
