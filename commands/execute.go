@@ -132,35 +132,77 @@ func Load[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID 
 func load[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string) (S, int64, int64, error) {
 	state, version, snapshotted, ok := cached[S](x, d.Schema, streamID)
 	if !ok {
-		state, version, snapshotted = d.Initial(streamID), 0, 0
-		if x.Snapshots != nil {
-			snap, err := x.Snapshots.LoadSnapshot(ctx, streamID)
-			switch {
-			case errors.Is(err, ErrNoSnapshot):
-			case err != nil:
-				return state, 0, 0, fmt.Errorf("load snapshot %s: %w", streamID, err)
-			case snap.Schema == d.Schema && snap.StreamType == d.StreamType:
-				fresh := d.Initial(streamID)
-				if err := json.Unmarshal(snap.State, &fresh); err == nil {
-					state, version, snapshotted = fresh, snap.Version, snap.Version
-				} else {
-					x.Log.WarnContext(ctx, "ignoring unreadable snapshot", "stream", streamID, "err", err)
-				}
-			}
+		var exists bool
+		var err error
+		if state, version, snapshotted, exists, err = begin(ctx, x, d, streamID); err != nil {
+			return state, 0, 0, err
+		}
+		if !exists {
+			x.remember(streamID, d.Schema, state, 0, 0)
+			return state, 0, 0, nil
 		}
 	}
 	commits, err := x.Store.ReadStream(ctx, streamID, events.ReadOptions{From: version + 1})
 	if err != nil {
 		return state, 0, 0, fmt.Errorf("read stream %s: %w", streamID, err)
 	}
+	state, version = fold(d, state, version, commits)
+	x.remember(streamID, d.Schema, state, version, snapshotted)
+	return state, version, snapshotted, nil
+}
+
+// begin is where the load of a stream that is not cached starts: from its
+// latest snapshot, or else from its first commit. Most such streams are new
+// ones (a create's, an import's new row's), so the first commit is read
+// before the snapshot is looked up: a stream without one does not exist,
+// which one lookup tells instead of two. exists is false for such a stream.
+func begin[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string) (state S, version, snapshotted int64, exists bool, err error) {
+	state = d.Initial(streamID)
+	if x.Snapshots == nil {
+		return state, 0, 0, true, nil
+	}
+	first, err := x.Store.ReadStream(ctx, streamID, events.ReadOptions{From: 1, Commits: 1})
+	if err != nil || len(first) == 0 {
+		if err != nil {
+			err = fmt.Errorf("read stream %s: %w", streamID, err)
+		}
+		return state, 0, 0, false, err
+	}
+	state, version = fold(d, state, 0, first)
+	snap, err := x.Snapshots.LoadSnapshot(ctx, streamID)
+	switch {
+	case errors.Is(err, ErrNoSnapshot):
+	case err != nil:
+		return state, 0, 0, false, fmt.Errorf("load snapshot %s: %w", streamID, err)
+	case snap.Schema == d.Schema && snap.StreamType == d.StreamType && snap.Version > version:
+		fresh := d.Initial(streamID)
+		if err := json.Unmarshal(snap.State, &fresh); err != nil {
+			x.Log.WarnContext(ctx, "ignoring unreadable snapshot", "stream", streamID, "err", err)
+			break
+		}
+		return fresh, snap.Version, snap.Version, true, nil
+	}
+	return state, version, 0, true, nil
+}
+
+// fold applies commits to a state at version.
+func fold[S, C any](d Decider[S, C], state S, version int64, commits []events.Commit) (S, int64) {
 	for _, c := range commits {
 		for _, e := range c.Events {
 			state = d.Evolve(state, e)
 			version = e.Version
 		}
 	}
-	x.remember(streamID, d.Schema, state, version, snapshotted)
-	return state, version, snapshotted, nil
+	return state, version
+}
+
+// Cached returns the state of a stream as this process last saw it, without
+// reading the store: a state another process may have moved on since, for
+// a decision that an append made on it checks (a stale one collides).
+// ok is false when the stream is not cached.
+func Cached[S, C any](x *Executor, d Decider[S, C], streamID string) (state S, version int64, ok bool) {
+	state, version, _, ok = cached[S](x, d.Schema, streamID)
+	return state, version, ok
 }
 
 func cached[S any](x *Executor, schema, streamID string) (S, int64, int64, bool) {

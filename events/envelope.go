@@ -74,8 +74,11 @@ func CommitID(streamID string, first int64) string {
 // or the version after a commit); zero values mean "from the start" and "to
 // the end". With UntilVersion or UntilTime, events after the bound are cut,
 // even in the middle of a commit, which is how past states are rebuilt.
+// Commits, when above zero, ends the read after that many commits (a store
+// may return more).
 type ReadOptions struct {
 	From         int64
 	UntilVersion int64
 	UntilTime    time.Time
+	Commits      int
 }

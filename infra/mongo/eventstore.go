@@ -94,7 +94,7 @@ func (s *EventStore) ReadStream(ctx context.Context, streamID string, opts event
 		}
 		if c, done := cut(c, opts); len(c.Events) > 0 {
 			out = append(out, c)
-			if done {
+			if done || len(out) == opts.Commits {
 				return out, nil
 			}
 		} else {

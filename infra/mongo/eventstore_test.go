@@ -176,6 +176,15 @@ func runEventStoreContract(t *testing.T, newStore func(t *testing.T) *imongo.Eve
 		}
 	})
 
+	t.Run("Commits ends the read after that many commits", func(t *testing.T) {
+		s := newStore(t)
+		appendAll(t, s, c1, c2, c3)
+		wantStream(t, s, "p1", events.ReadOptions{Commits: 1}, []events.Commit{c1})
+		wantStream(t, s, "p1", events.ReadOptions{From: 2, Commits: 1}, []events.Commit{c2})
+		wantStream(t, s, "p1", events.ReadOptions{From: 2, Commits: 5}, []events.Commit{c2, c3})
+		wantStream(t, s, "p2", events.ReadOptions{Commits: 1}, nil)
+	})
+
 	t.Run("UntilVersion cuts inside a commit", func(t *testing.T) {
 		s := newStore(t)
 		appendAll(t, s, c1, c2, c3)
