@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/project"
@@ -24,6 +25,25 @@ type Service struct {
 	// ListCandidates lists the students an allocation run may place, with
 	// their rankings (see Allocate).
 	ListCandidates func(ctx context.Context) ([]Candidate, error)
+
+	// held, when set, remembers the roles found held (see RoleOnce).
+	held *heldRoles
+}
+
+type heldRoles struct {
+	mu    sync.Mutex
+	found map[[2]string]bool // [user id, role]
+}
+
+// RoleOnce returns a copy of s that checks each user's role once: for a
+// batch of commands decided together, as an import decides a chunk of its
+// rows that name the same few hundred supervisors thousands of times. A
+// role taken away in the middle of the batch does not stop the rest of
+// it, as it would not stop a command checked a moment before.
+func (s *Service) RoleOnce() *Service {
+	c := *s
+	c.held = &heldRoles{found: map[[2]string]bool{}}
+	return &c
 }
 
 // errNotA refuses a reference to a user without the needed role.
@@ -38,12 +58,26 @@ func errNotA(role, field string) error {
 
 // requireRole loads a user and checks they are active and hold role.
 func (s *Service) requireRole(ctx context.Context, id, role, field string) error {
+	key := [2]string{id, role}
+	if s.held != nil {
+		s.held.mu.Lock()
+		held := s.held.found[key]
+		s.held.mu.Unlock()
+		if held {
+			return nil
+		}
+	}
 	u, _, err := commands.Load(ctx, s.X, user.Decider, id)
 	if err != nil {
 		return err
 	}
 	if !u.Active() || !u.HasRole(role) {
 		return errNotA(role, field)
+	}
+	if s.held != nil {
+		s.held.mu.Lock()
+		s.held.found[key] = true
+		s.held.mu.Unlock()
 	}
 	return nil
 }

@@ -394,9 +394,18 @@ func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []stri
 func (im *Importer) unfinishedCreation(ctx context.Context, meta commands.Meta, email string) (string, error) {
 	x := im.Users.X
 	stream := user.EmailStreamID(user.NormalizeEmail(email))
-	holder, _, err := commands.Load(ctx, x, user.EmailDecider, stream)
-	if err != nil || holder.Owner == "" {
-		return "", err
+	// The row's lookup read the address a moment ago: an address nobody
+	// holds (a new row) needs no second read. Should it be claimed
+	// meanwhile, the creation's claim collides and finds out.
+	holder, _, ok := commands.Cached(x, user.EmailDecider, stream)
+	if !ok || holder.Owner != "" {
+		var err error
+		if holder, _, err = commands.Load(ctx, x, user.EmailDecider, stream); err != nil {
+			return "", err
+		}
+	}
+	if holder.Owner == "" {
+		return "", nil
 	}
 	owner, _, err := commands.Load(ctx, x, user.Decider, holder.Owner)
 	if err != nil || owner.Created || owner.Abandoned || owner.Deleted {
@@ -442,8 +451,8 @@ func (im *Importer) userID(ctx context.Context, email, what string) (string, err
 // staffIDs remembers, for one import, the users of the staff e-mails its
 // rows name: a cohort's preferences name a few hundred supervisors
 // thousands of times, and each lookup reads two streams. What it remembers
-// is what a lookup found during this import (each row is still checked
-// against the supervisor's own stream when it is applied).
+// is what a lookup found during this import, as is that each supervisor
+// ranked holds the role (cohort.RoleOnce).
 type staffIDs struct {
 	mu    sync.Mutex
 	found map[string]staffID
@@ -528,9 +537,11 @@ func (im *Importer) grade(ctx context.Context, meta commands.Meta, g Grade, rele
 // is its student's own stream), counted in file order.
 func (im *Importer) preferences(ctx context.Context, meta commands.Meta, prefs []Preference, rep *Report, progress func(done int)) error {
 	staff := &staffIDs{found: map[string]staffID{}}
+	// The file checks each supervisor it ranks once, not once per row.
+	once := im.Cohort.RoleOnce()
 	for chunk := range slices.Chunk(prefs, chunkRows) {
 		outcomes, refused, err := sideBySide(ctx, chunk, func(ctx context.Context, _ int, p Preference) (outcome, int, error) {
-			o, err := im.preference(ctx, meta, p, staff)
+			o, err := im.preference(ctx, meta, once, p, staff)
 			return o, p.Line, err
 		})
 		if err != nil {
@@ -545,7 +556,7 @@ func (im *Importer) preferences(ctx context.Context, meta commands.Meta, prefs [
 	return nil
 }
 
-func (im *Importer) preference(ctx context.Context, meta commands.Meta, p Preference, staff *staffIDs) (outcome, error) {
+func (im *Importer) preference(ctx context.Context, meta commands.Meta, svc *cohort.Service, p Preference, staff *staffIDs) (outcome, error) {
 	student, err := im.userID(ctx, p.StudentEmail, "student")
 	if err != nil {
 		return unchanged, err
@@ -556,7 +567,7 @@ func (im *Importer) preference(ctx context.Context, meta commands.Meta, p Prefer
 			return unchanged, err
 		}
 	}
-	res, err := im.Cohort.SetPreferences(ctx, meta, student, commands.AnyVersion, ids)
+	res, err := svc.SetPreferences(ctx, meta, student, commands.AnyVersion, ids)
 	if err != nil || res.Commit == nil {
 		return unchanged, err
 	}
