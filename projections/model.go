@@ -23,6 +23,10 @@ type Model[D any] struct {
 
 	Docs    Documents
 	Streams Streams
+	// Locks serialise the read-modify-write of one document; nil: the
+	// instance's own.
+	Locks *Locks
+	own   ownLocks
 }
 
 var _ StreamProjection = (*Model[struct{}])(nil)
@@ -58,6 +62,11 @@ func (m *Model[D]) HandleStream(ctx context.Context, commits []events.Commit) er
 // handle folds commits (of one stream, sorted by version, no duplicates).
 func (m *Model[D]) handle(ctx context.Context, commits []events.Commit) error {
 	streamID, last := commits[0].StreamID, commits[len(commits)-1].LastVersion()
+	// A stream's commits reach one worker of a consumer, but a rebuild's
+	// catch-up in this process may apply them too.
+	lock := &m.own.or(m.Locks).of(m.ProjectionName)[stripe(streamID)]
+	lock.Lock()
+	defer lock.Unlock()
 	var doc D
 	found, rev, err := m.Docs.Load(ctx, m.Collection, streamID, &doc)
 	if err != nil {

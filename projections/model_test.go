@@ -24,16 +24,22 @@ type memDocs struct {
 	docs map[string][]byte
 	revs map[string]int64
 	puts int
+	// unconditional stores whatever revision is given, as the all-in-one
+	// service's read models do; slow is how long a load takes.
+	unconditional bool
+	slow          time.Duration
 }
 
 func (m *memDocs) Load(_ context.Context, coll, id string, into any) (bool, int64, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	raw, ok := m.docs[coll+"/"+id]
+	rev := m.revs[coll+"/"+id]
+	m.mu.Unlock()
+	time.Sleep(m.slow)
 	if !ok {
 		return false, 0, nil
 	}
-	return true, m.revs[coll+"/"+id], bson.Unmarshal(raw, into)
+	return true, rev, bson.Unmarshal(raw, into)
 }
 
 func (m *memDocs) Store(_ context.Context, coll, id string, doc any, rev int64) error {
@@ -46,7 +52,7 @@ func (m *memDocs) Store(_ context.Context, coll, id string, doc any, rev int64) 
 	if m.revs == nil {
 		m.revs = map[string]int64{}
 	}
-	if m.revs[coll+"/"+id] != rev {
+	if m.revs[coll+"/"+id] != rev && !m.unconditional {
 		return projections.ErrConflict
 	}
 	m.docs[coll+"/"+id] = raw

@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/capstone-pms/capstone/events"
 )
@@ -44,9 +42,10 @@ type Multi[D any, PD interface {
 	Docs    Documents
 	Streams Streams
 
-	// locks serialise the read-modify-write of one document: commits of
-	// different streams reach different workers, and may concern one document.
-	locks [64]sync.Mutex
+	// Locks serialise the read-modify-write of one document; nil: the
+	// instance's own.
+	Locks *Locks
+	own   ownLocks
 }
 
 // Name identifies the projection.
@@ -150,7 +149,7 @@ func (m *Multi[D, PD]) applyRetrying(ctx context.Context, c events.Commit, id st
 // stream there at version upTo, that of the last commit that targeted it
 // (c's, unless c ended a gap of a broadcast stream filled in Handle).
 func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, evs []events.Envelope, upTo int64, broadcast bool) error {
-	lock := &m.locks[m.stripe(id)]
+	lock := &m.stripes()[stripe(id)]
 	lock.Lock()
 	defer lock.Unlock()
 	doc := PD(new(D))
@@ -198,12 +197,8 @@ func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, ev
 	return m.Docs.Store(ctx, m.Collection, id, doc, rev)
 }
 
-// stripe is the index of the lock that serialises the writes of document id.
-func (m *Multi[D, PD]) stripe(id string) int {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return int(h.Sum32() % uint32(len(m.locks)))
-}
+// stripes are the locks of this projection's documents.
+func (m *Multi[D, PD]) stripes() *stripes { return m.own.or(m.Locks).of(m.ProjectionName) }
 
 // versionKey makes a stream id usable as a document field name.
 func versionKey(streamID string) string {

@@ -44,21 +44,22 @@ const loadersAtOnce = 8
 // holds the locks of all of them, taken in one order, so it serialises
 // with the one-document applies as they do among themselves.
 func (m *Multi[D, PD]) applyBatch(ctx context.Context, docs BatchDocuments, c events.Commit, order []string, byDoc map[string][]events.Envelope, upTo map[string]int64) error {
-	var stripes []int
+	locks := m.stripes()
+	var held []int
 	for _, id := range order {
-		if s := m.stripe(id); !slices.Contains(stripes, s) {
-			stripes = append(stripes, s)
+		if s := stripe(id); !slices.Contains(held, s) {
+			held = append(held, s)
 		}
 	}
-	slices.Sort(stripes)
-	for _, s := range stripes {
-		m.locks[s].Lock()
+	slices.Sort(held)
+	for _, s := range held {
+		locks[s].Lock()
 	}
 	locked := true
 	unlock := func() {
 		if locked {
-			for _, s := range stripes {
-				m.locks[s].Unlock()
+			for _, s := range held {
+				locks[s].Unlock()
 			}
 			locked = false
 		}

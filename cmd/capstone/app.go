@@ -243,11 +243,14 @@ func (a *App) start(ctx context.Context) error {
 
 	runCtx, stop := context.WithCancel(context.Background())
 	a.stop, a.runCtx = stop, runCtx
-	a.rebuilder = &rebuild.Rebuilder{Store: imongo.NewRebuilds(a.store.DB, a.store.Prepare), Events: es}
+	rebuilds := imongo.NewRebuilds(a.store.DB, a.store.Prepare)
+	rebuilds.Live = rm
+	docLocks := projections.NewLocks()
+	a.rebuilder = &rebuild.Rebuilder{Store: rebuilds, Events: es, Locks: docLocks}
 	a.rebuilds = rebuild.NewBackground(runCtx, a.rebuilder, a.log)
 	if a.cfg.Has("projector") {
 		a.status = status.NewTracker(instance, projections.Names())
-		set := projections.All(rm, es)
+		set := projections.AllSharing(rm, es, docLocks)
 		a.applied = projections.NewAppliedLog(set...)
 		a.bgDone.Go(func() { a.status.Run(runCtx, imongo.NewProjectionStatus(a.store.DB)) })
 		for _, p := range set {
@@ -632,3 +635,4 @@ func (t tokenAdapter) Verify(token string, now time.Time) (api.TokenClaims, erro
 	c, err := t.t.Verify(token, now)
 	return api.TokenClaims{UserID: c.UserID, Roles: c.Roles, ID: c.ID, Generation: c.Generation, ExpiresAt: c.ExpiresAt}, err
 }
+

@@ -388,3 +388,29 @@ func counting(t *testing.T, name string) (*mongo.Client, *atomic.Int64) {
 	t.Cleanup(func() { mc.Disconnect(context.Background()) })
 	return mc, &n
 }
+
+// TestRebuildCatchUpChecksRevisions: on a store that projector processes
+// share, a rebuild's catch-up writes the live collections beside them, so
+// it checks the revision it loaded as they do: a write over a document
+// another process stored meanwhile is a conflict (loaded again), never an
+// overwrite of that process's change.
+func TestRebuildCatchUpChecksRevisions(t *testing.T) {
+	db := newDB(t)
+	ctx := testCtx(t)
+	live := imongo.NewReadModels(db)
+	live.Conditional = true
+	rebuilds := imongo.NewRebuilds(db, nil)
+	rebuilds.Live = live
+	catchUp := rebuilds.Writing(map[string]string{"users": "users"})
+	if err := catchUp.Store(ctx, "users", "u1", bson.M{"_id": "u1", "name": "stored by a projector"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	err := catchUp.Store(ctx, "users", "u1", bson.M{"_id": "u1", "name": "folded on what was loaded before"}, 0)
+	if !errors.Is(err, projections.ErrConflict) {
+		t.Fatalf("a catch-up write on a revision another writer moved on: %v, want ErrConflict", err)
+	}
+	var got bson.M
+	if _, err := live.Get(ctx, "users", "u1", &got); err != nil || got["name"] != "stored by a projector" {
+		t.Fatalf("the document after the refused write: %v %v", got, err)
+	}
+}

@@ -19,6 +19,9 @@ import (
 type Rebuilds struct {
 	db      *mongo.Database
 	prepare func(ctx context.Context, collections ...string) error
+	// Live, when set, is the process's read models: a rebuild's catch-up
+	// writes as they do (see Writing). Nil: as a ReadModels of db.
+	Live *ReadModels
 }
 
 var _ rebuild.Store = (*Rebuilds)(nil)
@@ -52,11 +55,18 @@ func (r *Rebuilds) Buffer() rebuild.Buffer {
 	return &rebuildBuffer{db: r.db, docs: map[string]map[string][]byte{}}
 }
 
-// Writing writes unconditionally: during a rebuild, the rebuild alone
-// writes to the fresh collections, and after the switch the catch-up and
-// the projectors apply the same commits, idempotently.
+// Writing writes as the process's projectors do (Live): after the switch,
+// the catch-up and the projectors apply the same commits to the same
+// documents, idempotently, but at once. Where the projectors check the
+// revision they loaded (a store that projector processes share), so does
+// the catch-up, and a conflict loads again; in one process, the
+// projections' shared locks keep them apart (projections.AllSharing).
 func (r *Rebuilds) Writing(targets map[string]string) projections.Documents {
-	return NewReadModels(r.db).Rebuilding(targets)
+	live := r.Live
+	if live == nil {
+		live = NewReadModels(r.db)
+	}
+	return live.Rebuilding(targets)
 }
 
 // SwitchTo records the switch; every process sees it within SwitchSettles.

@@ -17,6 +17,9 @@ import (
 type Rebuilder struct {
 	Store  Store
 	Events Events
+	// Locks are the document locks of the process's live projectors: the
+	// catch-up, which writes the live collections beside them, shares them.
+	Locks *projections.Locks
 }
 
 // Progress is reported while a rebuild runs: the commits applied in the
@@ -74,9 +77,9 @@ func (r *Rebuilder) Run(ctx context.Context, names []string, verify bool, progre
 		res.Collections[n] = fresh
 	}
 	buffer := r.Store.Buffer()
-	pick := func(docs projections.Documents) []projections.Projection {
+	pick := func(docs projections.Documents, locks *projections.Locks) []projections.Projection {
 		var out []projections.Projection
-		for _, p := range projections.All(docs, r.Events) {
+		for _, p := range projections.AllSharing(docs, r.Events, locks) {
 			if slices.Contains(names, p.Name()) {
 				out = append(out, p)
 			}
@@ -85,7 +88,7 @@ func (r *Rebuilder) Run(ctx context.Context, names []string, verify bool, progre
 	}
 	// The rebuild folds into memory and writes in bulk; the catch-up, after
 	// the switch, writes through to the (now live) collections.
-	selected := pick(buffer)
+	selected := pick(buffer, nil)
 	// Each phase reports its own progress: the commits it has applied, of
 	// those it goes over (counted as it starts, and more if commits are
 	// appended while it runs), so a progress never passes its total. (The
@@ -142,7 +145,7 @@ func (r *Rebuilder) Run(ctx context.Context, names []string, verify bool, progre
 	if err := flush.Wait(); err != nil {
 		return res, err
 	}
-	selected = pick(r.Store.Writing(res.Collections))
+	selected = pick(r.Store.Writing(res.Collections), r.Locks)
 	if verify {
 		res.Differences, res.Sample = map[string][]string{}, map[string][2]string{}
 		for _, n := range names {
