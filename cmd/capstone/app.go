@@ -259,7 +259,7 @@ func (a *App) start(ctx context.Context) error {
 				return err
 			}
 			c := &bus.Consumer{Sub: sub, Topic: bus.Topic, Registry: a.Registry, Projection: p, Log: a.log,
-				Workers: 4, MaxAttempts: 5, NackOnFailure: a.bus.remote,
+				Workers: projectorWorkers, MaxAttempts: 5, NackOnFailure: a.bus.remote,
 				Observe: func(name string, c events.Commit, err error) {
 					a.Metrics.ObserveProjection(name, c, err)
 					a.status.Observe(name, c, err)
@@ -636,3 +636,11 @@ func (t tokenAdapter) Verify(token string, now time.Time) (api.TokenClaims, erro
 	return api.TokenClaims{UserID: c.UserID, Roles: c.Roles, ID: c.ID, Generation: c.Generation, ExpiresAt: c.ExpiresAt}, err
 }
 
+// projectorWorkers is how many streams' commits each projection applies at
+// once. A commit that creates a document waits on a lookup and a write of
+// the store, and an import's commits come from a stream per person, so
+// more at once keep the store busy: a cohort's students file imported in
+// 7.4 s with 16 against 10.0 s with 4 (32 gained nothing more). The
+// in-process bus holds a commit's publisher until every projection took
+// it, so this also bounds how far the writers run ahead.
+const projectorWorkers = 16
