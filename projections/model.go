@@ -51,7 +51,7 @@ func (m *Model[D]) HandleStream(ctx context.Context, commits []events.Commit) er
 		commits = slices.CompactFunc(commits, func(a, b events.Commit) bool { return a.FirstVersion == b.FirstVersion })
 	}
 	for attempt := range maxConflicts {
-		if err := m.handle(ctx, commits); !errors.Is(err, ErrConflict) {
+		if err := m.handle(ctx, commits, attempt == 0); !errors.Is(err, ErrConflict) {
 			return err
 		}
 		backoff(ctx, attempt)
@@ -60,7 +60,11 @@ func (m *Model[D]) HandleStream(ctx context.Context, commits []events.Commit) er
 }
 
 // handle folds commits (of one stream, sorted by version, no duplicates).
-func (m *Model[D]) handle(ctx context.Context, commits []events.Commit) error {
+// On its first try, commits from the stream's first on create the document
+// without looking it up (Creator); a document that exists after all (the
+// commits were applied before) makes it fail with ErrConflict, and the
+// next try loads it.
+func (m *Model[D]) handle(ctx context.Context, commits []events.Commit, firstTry bool) error {
 	streamID, last := commits[0].StreamID, commits[len(commits)-1].LastVersion()
 	// A stream's commits reach one worker of a consumer, but a rebuild's
 	// catch-up in this process may apply them too.
@@ -68,9 +72,15 @@ func (m *Model[D]) handle(ctx context.Context, commits []events.Commit) error {
 	lock.Lock()
 	defer lock.Unlock()
 	var doc D
-	found, rev, err := m.Docs.Load(ctx, m.Collection, streamID, &doc)
-	if err != nil {
-		return err
+	var found bool
+	var rev int64
+	creator, create := m.Docs.(Creator)
+	create = create && firstTry && commits[0].FirstVersion == 1
+	if !create {
+		var err error
+		if found, rev, err = m.Docs.Load(ctx, m.Collection, streamID, &doc); err != nil {
+			return err
+		}
 	}
 	have := int64(0)
 	if found {
@@ -81,6 +91,7 @@ func (m *Model[D]) handle(ctx context.Context, commits []events.Commit) error {
 	}
 	if !follows(commits, have) {
 		// A gap: earlier commits have not arrived (yet). The store has them.
+		var err error
 		if commits, err = fillGap(ctx, m.Streams, streamID, have, last); err != nil {
 			return err
 		}
@@ -95,6 +106,9 @@ func (m *Model[D]) handle(ctx context.Context, commits []events.Commit) error {
 	}
 	if !exists {
 		return nil
+	}
+	if create {
+		return creator.Create(ctx, m.Collection, streamID, doc)
 	}
 	return m.Docs.Store(ctx, m.Collection, streamID, doc, rev)
 }

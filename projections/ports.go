@@ -23,6 +23,16 @@ type Documents interface {
 	Store(ctx context.Context, collection, id string, doc any, rev int64) error
 }
 
+// Creator is Documents that can store a document that must not exist yet
+// even where Store checks no revision (the all-in-one service's read
+// models, written by one process). A projection folding a stream's first
+// commit into the stream's own document creates it without looking it up:
+// it exists only if the commit was applied before (a redelivery), and then
+// Create fails with ErrConflict and the projection loads it as usual.
+type Creator interface {
+	Create(ctx context.Context, collection, id string, doc any) error
+}
+
 // ErrConflict is returned by Store when another writer changed the document
 // since it was loaded; the projection loads it again and re-applies.
 var ErrConflict = errors.New("read-model document changed concurrently")

@@ -64,6 +64,7 @@ const storedCacheSize = 4096
 
 var (
 	_ projections.Documents = (*ReadModels)(nil)
+	_ projections.Creator   = (*ReadModels)(nil)
 	_ queries.Reader        = (*ReadModels)(nil)
 )
 
@@ -143,6 +144,16 @@ func (r *ReadModels) Load(ctx context.Context, collection, id string, into any) 
 }
 
 func (r *ReadModels) Store(ctx context.Context, collection, id string, doc any, rev int64) error {
+	return r.write(ctx, collection, id, doc, rev, false)
+}
+
+// Create stores a document that must not exist yet, or fails with
+// projections.ErrConflict, whether or not Store checks revisions.
+func (r *ReadModels) Create(ctx context.Context, collection, id string, doc any) error {
+	return r.write(ctx, collection, id, doc, 0, true)
+}
+
+func (r *ReadModels) write(ctx context.Context, collection, id string, doc any, rev int64, create bool) error {
 	d, err := withRevision(doc, rev+1)
 	if err != nil {
 		return err
@@ -155,7 +166,7 @@ func (r *ReadModels) Store(ctx context.Context, collection, id string, doc any, 
 		lock.Lock()
 		defer lock.Unlock()
 	}
-	if err := r.store(ctx, coll, collection, id, d, rev); err != nil {
+	if err := r.store(ctx, coll, collection, id, d, rev, create); err != nil {
 		r.stored.Remove(key) // a conflict: another writer's version is in the store
 		if hc != nil {
 			r.hot.forget(hc, id)
@@ -169,8 +180,11 @@ func (r *ReadModels) Store(ctx context.Context, collection, id string, doc any, 
 	return nil
 }
 
-func (r *ReadModels) store(ctx context.Context, coll *mongo.Collection, collection, id string, d bson.Raw, rev int64) error {
+func (r *ReadModels) store(ctx context.Context, coll *mongo.Collection, collection, id string, d bson.Raw, rev int64, create bool) error {
 	if !r.Conditional {
+		if create {
+			return r.insertNew(ctx, coll, d)
+		}
 		if rev == 0 {
 			return r.insertOrReplace(ctx, coll, id, d)
 		}
@@ -219,13 +233,23 @@ func appendRevision(raw bson.Raw, rev int64) bson.Raw {
 // creates thousands of documents); and as a replace should it exist after
 // all.
 func (r *ReadModels) insertOrReplace(ctx context.Context, coll *mongo.Collection, id string, d bson.Raw) error {
+	err := r.insertNew(ctx, coll, d)
+	if errors.Is(err, projections.ErrConflict) {
+		return upsert(ctx, coll, id, d)
+	}
+	return err
+}
+
+// insertNew inserts a document, sharing the insert with the other first
+// writes of the collection, or fails with ErrConflict if its id is taken.
+func (r *ReadModels) insertNew(ctx context.Context, coll *mongo.Collection, d bson.Raw) error {
 	a, ok := r.inserters.Load(coll.Name())
 	if !ok {
 		a, _ = r.inserters.LoadOrStore(coll.Name(), newAppender(coll))
 	}
 	err := a.(*appender).append(ctx, d)
 	if errors.Is(err, commands.ErrConcurrentAppend) {
-		return upsert(ctx, coll, id, d)
+		return projections.ErrConflict
 	}
 	return err
 }

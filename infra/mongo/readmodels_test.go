@@ -414,3 +414,27 @@ func TestRebuildCatchUpChecksRevisions(t *testing.T) {
 		t.Fatalf("the document after the refused write: %v %v", got, err)
 	}
 }
+
+// TestCreateRefusesAnExistingDocument: Create stores a new document and
+// refuses one whose id is taken, leaving it as it was, whether or not the
+// read models check revisions on Store (the all-in-one service's do not).
+func TestCreateRefusesAnExistingDocument(t *testing.T) {
+	for _, conditional := range []bool{false, true} {
+		t.Run(fmt.Sprint("conditional=", conditional), func(t *testing.T) {
+			ctx := testCtx(t)
+			rm := imongo.NewReadModels(newDB(t))
+			rm.Conditional = conditional
+			if err := rm.Create(ctx, "users", "u1", bson.M{"_id": "u1", "name": "first"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := rm.Create(ctx, "users", "u1", bson.M{"_id": "u1", "name": "second"}); !errors.Is(err, projections.ErrConflict) {
+				t.Fatalf("a second create of u1: %v, want ErrConflict", err)
+			}
+			var got bson.M
+			found, rev, err := rm.Load(ctx, "users", "u1", &got)
+			if err != nil || !found || rev != 1 || got["name"] != "first" {
+				t.Fatalf("after the refused create: %v rev %d found %v %v", got, rev, found, err)
+			}
+		})
+	}
+}
