@@ -419,3 +419,50 @@ func TestModelCreatesAFirstDocumentWithoutALookup(t *testing.T) {
 		t.Fatalf("after the first commit came again: %+v, want %+v", got, want)
 	}
 }
+
+// TestMultiCreatesAFirstDocumentWithoutALookup: a student's document,
+// which several streams' commits fold into, is created by the user's first
+// commit without a lookup; when another stream's commit created it first
+// (a project of the student's projected before the user), the create is
+// refused, the document is loaded, and nothing either commit folded is lost.
+func TestMultiCreatesAFirstDocumentWithoutALookup(t *testing.T) {
+	userCommit := func(id string) events.Commit {
+		d := &events.UserCreated{Email: id + "@b.c", Name: "Name of " + id, Roles: []string{events.RoleStudent}}
+		c := events.Commit{StreamID: id, StreamType: events.StreamUser, FirstVersion: 1, RecordedAt: t0}
+		c.Events = []events.Envelope{{StreamID: id, StreamType: events.StreamUser, Version: 1, Type: d.EventType(), Data: d, RecordedAt: t0}}
+		return c
+	}
+	ctx := context.Background()
+	for _, projectFirst := range []bool{false, true} {
+		t.Run(fmt.Sprint("project first: ", projectFirst), func(t *testing.T) {
+			mem := &memDocs{docs: map[string][]byte{}, unconditional: true}
+			streams := memStreams{commits: map[string][]events.Commit{}}
+			p := projections.NewStudents(creatingDocs{mem}, streams)
+			user := userCommit("u1")
+			project := commit("q1", 1, &events.ProjectCreated{OwnerID: "u1", Title: "t"})
+			streams.commits["u1"], streams.commits["q1"] = []events.Commit{user}, []events.Commit{project}
+			order := []events.Commit{user, project, user} // the user's commit delivered twice
+			if projectFirst {
+				order = []events.Commit{project, user, user}
+			}
+			if err := p.Handle(ctx, order[0]); err != nil {
+				t.Fatal(err)
+			}
+			if !projectFirst && mem.loads != 0 {
+				t.Errorf("the user's first commit loaded the document %d times, want none", mem.loads)
+			}
+			for _, c := range order[1:] {
+				if err := p.Handle(ctx, c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got projections.StudentDoc
+			if ok, _ := mem.Get(ctx, projections.CollStudents, "u1", &got); !ok {
+				t.Fatal("no document")
+			}
+			if got.Name != "Name of u1" || !slices.Equal(got.ProjectIDs, []string{"q1"}) {
+				t.Fatalf("the student's document: name %q, projects %v; want both commits folded", got.Name, got.ProjectIDs)
+			}
+		})
+	}
+}

@@ -137,7 +137,7 @@ func (m *Multi[D, PD]) Handle(ctx context.Context, c events.Commit) error {
 
 func (m *Multi[D, PD]) applyRetrying(ctx context.Context, c events.Commit, id string, evs []events.Envelope, upTo int64, broadcast bool) error {
 	for attempt := range maxConflicts {
-		if err := m.apply(ctx, c, id, evs, upTo, broadcast); !errors.Is(err, ErrConflict) {
+		if err := m.apply(ctx, c, id, evs, upTo, broadcast, attempt == 0); !errors.Is(err, ErrConflict) {
 			return err
 		}
 		backoff(ctx, attempt)
@@ -148,14 +148,29 @@ func (m *Multi[D, PD]) applyRetrying(ctx context.Context, c events.Commit, id st
 // apply folds the events of one stream into one document and records the
 // stream there at version upTo, that of the last commit that targeted it
 // (c's, unless c ended a gap of a broadcast stream filled in Handle).
-func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, evs []events.Envelope, upTo int64, broadcast bool) error {
+// On its first try, a stream's first commit creates the stream's own
+// document without looking it up, as Model's does; should another stream's
+// commit have created it already, the create is refused and the next try
+// loads it.
+func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, evs []events.Envelope, upTo int64, broadcast, firstTry bool) error {
 	lock := &m.stripes()[stripe(id)]
 	lock.Lock()
 	defer lock.Unlock()
 	doc := PD(new(D))
-	_, rev, err := m.Docs.Load(ctx, m.Collection, id, doc)
-	if err != nil {
-		return err
+	var rev int64
+	creator, create := m.Docs.(Creator)
+	create = create && firstTry && !broadcast && c.FirstVersion == 1 && id == c.StreamID
+	if !create {
+		var err error
+		if _, rev, err = m.Docs.Load(ctx, m.Collection, id, doc); err != nil {
+			return err
+		}
+	}
+	store := func() error {
+		if create {
+			return creator.Create(ctx, m.Collection, id, doc)
+		}
+		return m.Docs.Store(ctx, m.Collection, id, doc, rev)
 	}
 	if shown, ok := m.Shown[c.StreamType]; ok {
 		changed := false
@@ -168,7 +183,7 @@ func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, ev
 		if !changed {
 			return nil
 		}
-		return m.Docs.Store(ctx, m.Collection, id, doc, rev)
+		return store()
 	}
 	have := doc.StreamVersions()[versionKey(c.StreamID)]
 	if upTo <= have {
@@ -194,7 +209,7 @@ func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, ev
 		}
 	}
 	doc.SetStreamVersion(versionKey(c.StreamID), upTo)
-	return m.Docs.Store(ctx, m.Collection, id, doc, rev)
+	return store()
 }
 
 // stripes are the locks of this projection's documents.
