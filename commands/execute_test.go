@@ -508,7 +508,7 @@ func TestLoadOfANewStreamIsOneRead(t *testing.T) {
 	if diff := cmp.Diff([]int64{1}, f.store.froms); diff != "" || f.snaps.loads != 0 {
 		t.Errorf("read from %v and looked up %d snapshots, want from [1] and none", f.store.froms, f.snaps.loads)
 	}
-	// Cached, the new stream is not read again before a command on it.
+	// A command on it starts from what the load cached.
 	if _, err := f.execute("c2", []int{5}, commands.AnyVersion); err != nil {
 		t.Fatal(err)
 	}

@@ -36,8 +36,8 @@ type heldRoles struct {
 }
 
 // RoleOnce returns a copy of s that checks each user's role once: for a
-// batch of commands decided together, as an import decides a chunk of its
-// rows that name the same few hundred supervisors thousands of times. A
+// batch of commands decided together, as an import decides the rows of a
+// file that name the same few hundred supervisors thousands of times. A
 // role taken away in the middle of the batch does not stop the rest of
 // it, as it would not stop a command checked a moment before.
 func (s *Service) RoleOnce() *Service {
