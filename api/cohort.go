@@ -2,6 +2,7 @@ package api
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/gorilla/mux"
@@ -61,9 +62,18 @@ func (s *Server) listSupervisors(w http.ResponseWriter, r *http.Request, a actor
 		return err
 	}
 	var page queries.Page[projections.SupervisorDoc]
-	if email := r.URL.Query().Get("email"); email != "" {
+	email := r.URL.Query().Get("email")
+	version, cacheable := "", false
+	query := fmt.Sprint(limit, "\x00", cursor)
+	if email != "" {
 		page, err = s.supervisorByEmail(r, email, cursor)
 	} else {
+		if version, cacheable = s.SupervisorQ.ListVersion(r.Context()); cacheable {
+			if body, ok := s.supervisorPages.get(version, query); ok {
+				writeEncoded(w, http.StatusOK, body)
+				return nil
+			}
+		}
 		page, err = s.SupervisorQ.List(r.Context(), cursor, limit)
 	}
 	if err != nil {
@@ -73,7 +83,14 @@ func (s *Server) listSupervisors(w http.ResponseWriter, r *http.Request, a actor
 	for i, d := range page.Items {
 		out.Items[i] = supervisorFromDoc(d)
 	}
-	writeJSON(w, http.StatusOK, out)
+	body, err := encodeJSON(out)
+	if err != nil {
+		return err
+	}
+	if cacheable {
+		s.supervisorPages.put(version, query, body)
+	}
+	writeEncoded(w, http.StatusOK, body)
 	return nil
 }
 

@@ -70,6 +70,8 @@ type Server struct {
 	TrustedProxies []netip.Prefix
 
 	principals *principalCache
+	// supervisorPages are the supervisors list's encoded pages (pageCache).
+	supervisorPages *pageCache
 }
 
 // Route is one registered route: a method and a path template.
@@ -107,6 +109,7 @@ func (s *Server) router() *mux.Router {
 		s.Log = slog.Default()
 	}
 	s.principals = newPrincipalCache(2 * time.Second)
+	s.supervisorPages = &pageCache{}
 	// Paths needing cleaning are refused before routing (secureHeaders),
 	// never redirected.
 	r := mux.NewRouter().SkipClean(true)

@@ -19,6 +19,15 @@ func (q Supervisors) List(ctx context.Context, cursor string, limit int) (Page[p
 	return page(ctx, q.Reader, projections.CollSupervisors, f, func(d projections.SupervisorDoc) string { return d.ID })
 }
 
+// ListVersion is the version of the supervisors list that List serves now,
+// when the reader can tell it (ListVersions).
+func (q Supervisors) ListVersion(ctx context.Context) (string, bool) {
+	if lv, ok := q.Reader.(ListVersions); ok {
+		return lv.ListVersion(ctx, projections.CollSupervisors)
+	}
+	return "", false
+}
+
 // Get returns one active supervisor.
 func (q Supervisors) Get(ctx context.Context, id string) (projections.SupervisorDoc, error) {
 	var doc projections.SupervisorDoc

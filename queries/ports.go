@@ -23,6 +23,14 @@ type Reader interface {
 	Find(ctx context.Context, collection string, f Filter, into any) error
 }
 
+// ListVersions is a Reader that can tell when a read model's lists stay
+// as they are: while the version it gives for a collection is the same,
+// so is every page of every list of it. ok is false when it cannot tell
+// (the read model is not held whole in memory).
+type ListVersions interface {
+	ListVersion(ctx context.Context, collection string) (version string, ok bool)
+}
+
 // Streams folds history for the history and as-of queries.
 type Streams interface {
 	ReadStream(ctx context.Context, streamID string, opts events.ReadOptions) ([]events.Commit, error)

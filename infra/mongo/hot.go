@@ -1,6 +1,7 @@
 package mongo
 
 import (
+	"fmt"
 	"hash/fnv"
 	"runtime"
 	"sync"
@@ -66,9 +67,10 @@ var hotBytes = 6 << 20
 type hotDocs struct {
 	stripes [64]sync.Mutex // held across a write to the store and here
 
-	mu    sync.Mutex
-	used  bool
-	colls map[string]*hotColl
+	mu     sync.Mutex
+	used   bool
+	colls  map[string]*hotColl
+	epochs uint64 // hotColls made, each one's epoch (version)
 }
 
 type hotColl struct {
@@ -79,6 +81,7 @@ type hotColl struct {
 	// none evicted since), so a list can be answered from memory.
 	complete bool
 	gens     [64]uint64 // writes per stripe
+	epoch    uint64     // tells this memory of the collection from any before it
 }
 
 type hotDoc struct {
@@ -148,7 +151,8 @@ func (h *hotDocs) coll(logical, physical string) *hotColl {
 	}
 	c := h.colls[physical]
 	if c == nil {
-		c = &hotColl{limit: limit}
+		h.epochs++
+		c = &hotColl{limit: limit, epoch: h.epochs}
 		c.docs, _ = simplelru.NewLRU(limit, func(_ string, d *hotDoc) {
 			c.complete = false
 			c.bytes -= len(d.raw)
@@ -278,6 +282,22 @@ func (h *hotDocs) all(c *hotColl) ([]*hotDoc, bool) {
 		return nil, false
 	}
 	return c.docs.Values(), true
+}
+
+// version names the state of a collection held whole: every write and
+// every forgotten document counts in gens, which only grow, and a
+// collection that stops being held whole (an eviction) has none.
+func (h *hotDocs) version(c *hotColl) (string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !c.complete {
+		return "", false
+	}
+	var writes uint64
+	for _, g := range c.gens {
+		writes += g
+	}
+	return fmt.Sprintf("%d.%d", c.epoch, writes), true
 }
 
 // drop forgets a physical collection (dropped, or no longer live).

@@ -361,3 +361,56 @@ func TestHotHoldsBoundedBytes(t *testing.T) {
 		t.Fatalf("memory holds %d of %d documents: the bound should keep some, not all", docs, len(names))
 	}
 }
+
+// TestListVersionMovesWithEveryWrite: once a hot read model is held whole,
+// ListVersion names its state: the same while nothing is written, another
+// after every write of any document (a write the list does not show
+// included), and none while it is not held whole or not trusted.
+func TestListVersionMovesWithEveryWrite(t *testing.T) {
+	r, db, ctx := newHot(t, imongo.HotTrusted)
+	for i := range 3 {
+		if err := r.Store(ctx, hotColl, fmt.Sprint("s", i), hotItem{ID: fmt.Sprint("s", i), Name: "x", Active: i != 2}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, ok := r.ListVersion(ctx, hotColl); ok {
+		t.Fatal("a list version before the read model was held whole")
+	}
+	list := func() {
+		var l []hotItem
+		if err := r.Find(ctx, hotColl, queries.Filter{ActiveOnly: true}, &l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list()
+	v1, ok := r.ListVersion(ctx, hotColl)
+	if !ok {
+		t.Fatal("no list version for a read model held whole")
+	}
+	list()
+	var one hotItem
+	if _, err := r.Get(ctx, hotColl, "s0", &one); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := r.ListVersion(ctx, hotColl); !ok || v != v1 {
+		t.Fatalf("after reads only: %q %v, want %q", v, ok, v1)
+	}
+	seen := map[string]bool{v1: true}
+	for i, id := range []string{"s2", "s0", "s9"} { // an inactive one, an active one, a new one
+		if err := r.Store(ctx, hotColl, id, hotItem{ID: id, Name: fmt.Sprint("write ", i)}, int64(map[string]int{"s2": 1, "s0": 1, "s9": 0}[id])); err != nil {
+			t.Fatal(err)
+		}
+		v, ok := r.ListVersion(ctx, hotColl)
+		if !ok || seen[v] {
+			t.Fatalf("after writing %s: version %q (ok %v), one seen before or none", id, v, ok)
+		}
+		seen[v] = true
+	}
+	if _, ok := imongo.NewReadModels(db).ListVersion(ctx, hotColl); ok {
+		t.Error("a read model not served from memory gave a list version")
+	}
+	validated, _, _ := newHot(t, imongo.HotValidated)
+	if _, ok := validated.ListVersion(ctx, hotColl); ok {
+		t.Error("a validated read model (other processes write it) gave a list version")
+	}
+}

@@ -114,6 +114,22 @@ func (r *ReadModels) findHot(ctx context.Context, collection string, f queries.F
 	return true, decodeAll(out, into)
 }
 
+// ListVersion says which state of a hot read model its lists are served
+// from, on the one process that writes it (HotTrusted), once the read
+// model is held whole: the same version, the same lists.
+func (r *ReadModels) ListVersion(ctx context.Context, collection string) (string, bool) {
+	if r.hotMode != HotTrusted {
+		return "", false
+	}
+	coll := r.coll(ctx, collection)
+	hc := r.hotColl(collection, coll)
+	if hc == nil {
+		return "", false
+	}
+	v, ok := r.hot.version(hc)
+	return coll.Name() + "@" + v, ok
+}
+
 // decodeAll decodes documents into into (a pointer to a slice) as a
 // cursor's All does: the slice's elements replaced by them.
 func decodeAll(docs []*hotDoc, into any) error {

@@ -66,6 +66,7 @@ var (
 	_ projections.Documents = (*ReadModels)(nil)
 	_ projections.Creator   = (*ReadModels)(nil)
 	_ queries.Reader        = (*ReadModels)(nil)
+	_ queries.ListVersions  = (*ReadModels)(nil)
 )
 
 // NewReadModels returns the read-model store in db.
