@@ -13,20 +13,28 @@ import (
 // all-in-one service, whose writes check no revision (it is the store's
 // only writer), only these locks keep one instance from overwriting what
 // the other stored. Between processes, revisions do (conditional writes).
-type Locks struct{ sets sync.Map } // projection name -> *stripes
+type Locks struct {
+	mu   sync.Mutex
+	sets map[string]*stripes // by projection name
+}
 
 // NewLocks returns locks for instances to share (AllSharing).
-func NewLocks() *Locks { return &Locks{} }
+func NewLocks() *Locks { return &Locks{sets: map[string]*stripes{}} }
 
 // stripes are the locks of one projection's documents, by a hash of the id.
+// Each instance has its own (its constructor makes them) until AllSharing
+// gives it those of a Locks.
 type stripes [64]sync.Mutex
 
 func (l *Locks) of(name string) *stripes {
-	if s, ok := l.sets.Load(name); ok {
-		return s.(*stripes)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.sets[name]
+	if s == nil {
+		s = new(stripes)
+		l.sets[name] = s
 	}
-	s, _ := l.sets.LoadOrStore(name, new(stripes))
-	return s.(*stripes)
+	return s
 }
 
 // stripe is the index of the lock of document id.
@@ -36,16 +44,8 @@ func stripe(id string) int {
 	return int(h.Sum32() % uint32(len(stripes{})))
 }
 
-// ownLocks is an instance's Locks when it was given none: its own.
-type ownLocks struct {
-	once  sync.Once
-	locks *Locks
-}
+// lockSharer is a projection that can take its document locks from Locks.
+type lockSharer interface{ shareLocks(l *Locks) }
 
-func (o *ownLocks) or(given *Locks) *Locks {
-	if given != nil {
-		return given
-	}
-	o.once.Do(func() { o.locks = NewLocks() })
-	return o.locks
-}
+func (m *Model[D]) shareLocks(l *Locks)     { m.locks = l.of(m.ProjectionName) }
+func (m *Multi[D, PD]) shareLocks(l *Locks) { m.locks = l.of(m.ProjectionName) }

@@ -23,10 +23,9 @@ type Model[D any] struct {
 
 	Docs    Documents
 	Streams Streams
-	// Locks serialise the read-modify-write of one document; nil: the
-	// instance's own.
-	Locks *Locks
-	own   ownLocks
+	// locks serialise the read-modify-write of one document (a rebuild's
+	// catch-up may apply a stream's commits beside the live projector).
+	locks *stripes
 }
 
 var _ StreamProjection = (*Model[struct{}])(nil)
@@ -66,21 +65,13 @@ func (m *Model[D]) HandleStream(ctx context.Context, commits []events.Commit) er
 // next try loads it.
 func (m *Model[D]) handle(ctx context.Context, commits []events.Commit, firstTry bool) error {
 	streamID, last := commits[0].StreamID, commits[len(commits)-1].LastVersion()
-	// A stream's commits reach one worker of a consumer, but a rebuild's
-	// catch-up in this process may apply them too.
-	lock := &m.own.or(m.Locks).of(m.ProjectionName)[stripe(streamID)]
+	lock := &m.locks[stripe(streamID)]
 	lock.Lock()
 	defer lock.Unlock()
 	var doc D
-	var found bool
-	var rev int64
-	creator, create := m.Docs.(Creator)
-	create = create && firstTry && commits[0].FirstVersion == 1
-	if !create {
-		var err error
-		if found, rev, err = m.Docs.Load(ctx, m.Collection, streamID, &doc); err != nil {
-			return err
-		}
+	found, store, err := open(ctx, m.Docs, m.Collection, streamID, &doc, firstTry && commits[0].FirstVersion == 1)
+	if err != nil {
+		return err
 	}
 	have := int64(0)
 	if found {
@@ -91,7 +82,6 @@ func (m *Model[D]) handle(ctx context.Context, commits []events.Commit, firstTry
 	}
 	if !follows(commits, have) {
 		// A gap: earlier commits have not arrived (yet). The store has them.
-		var err error
 		if commits, err = fillGap(ctx, m.Streams, streamID, have, last); err != nil {
 			return err
 		}
@@ -107,10 +97,7 @@ func (m *Model[D]) handle(ctx context.Context, commits []events.Commit, firstTry
 	if !exists {
 		return nil
 	}
-	if create {
-		return creator.Create(ctx, m.Collection, streamID, doc)
-	}
-	return m.Docs.Store(ctx, m.Collection, streamID, doc, rev)
+	return store(doc)
 }
 
 // follows reports whether the commits after version have (sorted, no

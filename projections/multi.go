@@ -42,10 +42,9 @@ type Multi[D any, PD interface {
 	Docs    Documents
 	Streams Streams
 
-	// Locks serialise the read-modify-write of one document; nil: the
-	// instance's own.
-	Locks *Locks
-	own   ownLocks
+	// locks serialise the read-modify-write of one document: commits of
+	// different streams reach different workers, and may concern one document.
+	locks *stripes
 }
 
 // Name identifies the projection.
@@ -153,24 +152,13 @@ func (m *Multi[D, PD]) applyRetrying(ctx context.Context, c events.Commit, id st
 // commit have created it already, the create is refused and the next try
 // loads it.
 func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, evs []events.Envelope, upTo int64, broadcast, firstTry bool) error {
-	lock := &m.stripes()[stripe(id)]
+	lock := &m.locks[stripe(id)]
 	lock.Lock()
 	defer lock.Unlock()
 	doc := PD(new(D))
-	var rev int64
-	creator, create := m.Docs.(Creator)
-	create = create && firstTry && !broadcast && c.FirstVersion == 1 && id == c.StreamID
-	if !create {
-		var err error
-		if _, rev, err = m.Docs.Load(ctx, m.Collection, id, doc); err != nil {
-			return err
-		}
-	}
-	store := func() error {
-		if create {
-			return creator.Create(ctx, m.Collection, id, doc)
-		}
-		return m.Docs.Store(ctx, m.Collection, id, doc, rev)
+	_, store, err := open(ctx, m.Docs, m.Collection, id, doc, firstTry && !broadcast && c.FirstVersion == 1 && id == c.StreamID)
+	if err != nil {
+		return err
 	}
 	if shown, ok := m.Shown[c.StreamType]; ok {
 		changed := false
@@ -183,7 +171,7 @@ func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, ev
 		if !changed {
 			return nil
 		}
-		return store()
+		return store(doc)
 	}
 	have := doc.StreamVersions()[versionKey(c.StreamID)]
 	if upTo <= have {
@@ -209,11 +197,8 @@ func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, ev
 		}
 	}
 	doc.SetStreamVersion(versionKey(c.StreamID), upTo)
-	return store()
+	return store(doc)
 }
-
-// stripes are the locks of this projection's documents.
-func (m *Multi[D, PD]) stripes() *stripes { return m.own.or(m.Locks).of(m.ProjectionName) }
 
 // versionKey makes a stream id usable as a document field name.
 func versionKey(streamID string) string {

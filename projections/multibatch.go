@@ -44,7 +44,7 @@ const loadersAtOnce = 8
 // holds the locks of all of them, taken in one order, so it serialises
 // with the one-document applies as they do among themselves.
 func (m *Multi[D, PD]) applyBatch(ctx context.Context, docs BatchDocuments, c events.Commit, order []string, byDoc map[string][]events.Envelope, upTo map[string]int64) error {
-	locks := m.stripes()
+	locks := m.locks
 	var held []int
 	for _, id := range order {
 		if s := stripe(id); !slices.Contains(held, s) {

@@ -33,6 +33,18 @@ type Creator interface {
 	Create(ctx context.Context, collection, id string, doc any) error
 }
 
+// open prepares the read-modify-write of one document: it loads the
+// document into into and returns what stores the result at the revision
+// loaded, or, when blind (a stream's first commit into the stream's own
+// document) and docs can create, loads nothing and returns what creates it.
+func open(ctx context.Context, docs Documents, collection, id string, into any, blind bool) (found bool, store func(doc any) error, err error) {
+	if creator, ok := docs.(Creator); ok && blind {
+		return false, func(doc any) error { return creator.Create(ctx, collection, id, doc) }, nil
+	}
+	found, rev, err := docs.Load(ctx, collection, id, into)
+	return found, func(doc any) error { return docs.Store(ctx, collection, id, doc, rev) }, err
+}
+
 // ErrConflict is returned by Store when another writer changed the document
 // since it was loaded; the projection loads it again and re-applies.
 var ErrConflict = errors.New("read-model document changed concurrently")

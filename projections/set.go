@@ -12,11 +12,14 @@ func All(docs Documents, streams Streams) []Projection {
 // (nil: each its own): a process gives its live projectors and a rebuild's
 // catch-up the same, so that they never write one document at once.
 func AllSharing(docs Documents, streams Streams, locks *Locks) []Projection {
-	users, projects, cohort, emails := NewUsers(docs, streams), NewProjects(docs, streams), NewCohort(docs, streams), NewEmails(docs, streams)
-	supervisors, students := NewSupervisors(docs, streams), NewStudents(docs, streams)
-	users.Locks, projects.Locks, cohort.Locks, emails.Locks = locks, locks, locks, locks
-	supervisors.Locks, students.Locks = locks, locks
-	return []Projection{users, projects, supervisors, students, cohort, emails}
+	all := []Projection{NewUsers(docs, streams), NewProjects(docs, streams), NewSupervisors(docs, streams),
+		NewStudents(docs, streams), NewCohort(docs, streams), NewEmails(docs, streams)}
+	if locks != nil {
+		for _, p := range all {
+			p.(lockSharer).shareLocks(locks)
+		}
+	}
+	return all
 }
 
 // Names lists the projections, in the order of [All].
