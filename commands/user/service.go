@@ -110,16 +110,13 @@ func (s *Service) created(ctx context.Context, id string) (commands.Result[State
 // claim reserves email for id, taking it over from an owner that is gone.
 func (s *Service) claim(ctx context.Context, meta commands.Meta, email, id string) error {
 	stream := EmailStreamID(email)
-	// An address that nobody held when this process last read it (an
-	// import's new row read it a moment ago) is claimed without reading it
-	// again. Held after all, the claim's append collides, the claim is
-	// decided again on the stored holder and refused as taken, and the
-	// holder is looked at below as for any other address.
-	if holder, _, ok := commands.Cached(s.X, EmailDecider, stream); ok && holder.Owner == "" {
-		_, err := EmailDecider.Execute(ctx, s.X, stream, Claim{UserID: id}, meta)
-		if !errors.Is(err, ErrEmailTaken) && !errors.Is(err, commands.ErrVersionConflict) {
-			return err
-		}
+	// First as for an address nobody holds: the executor decides the claim
+	// on the holder this process last read, without reading it again (an
+	// import's new row read it a moment ago), and confirms a refusal on the
+	// stored holder. Only an address held by another is looked at further.
+	_, err := EmailDecider.Execute(ctx, s.X, stream, Claim{UserID: id}, meta)
+	if !errors.Is(err, ErrEmailTaken) && !errors.Is(err, commands.ErrVersionConflict) {
+		return err
 	}
 	holder, _, err := commands.Load(ctx, s.X, EmailDecider, stream)
 	if err != nil {
