@@ -2,8 +2,8 @@ package api
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/gorilla/mux"
 
@@ -61,29 +61,29 @@ func (s *Server) listSupervisors(w http.ResponseWriter, r *http.Request, a actor
 	if err != nil {
 		return err
 	}
-	var page queries.Page[projections.SupervisorDoc]
-	email := r.URL.Query().Get("email")
-	version, cacheable := "", false
-	query := fmt.Sprint(limit, "\x00", cursor)
-	if email != "" {
-		page, err = s.supervisorByEmail(r, email, cursor)
-	} else {
-		if version, cacheable = s.SupervisorQ.ListVersion(r.Context()); cacheable {
-			if body, ok := s.supervisorPages.get(version, query); ok {
-				writeEncoded(w, http.StatusOK, body)
-				return nil
-			}
+	if email := r.URL.Query().Get("email"); email != "" {
+		page, err := s.supervisorByEmail(r, email, cursor)
+		if err != nil {
+			return err
 		}
-		page, err = s.SupervisorQ.List(r.Context(), cursor, limit)
+		writeJSON(w, http.StatusOK, supervisorsPage(page))
+		return nil
 	}
+	// The list every student opens is encoded once per change of the read
+	// model (pageCache), where the read model can say when it changes.
+	version, cacheable := s.SupervisorQ.ListVersion(r.Context())
+	query := strconv.Itoa(limit) + "\x00" + cursor
+	if cacheable {
+		if body, ok := s.supervisorPages.get(version, query); ok {
+			writeEncoded(w, http.StatusOK, body)
+			return nil
+		}
+	}
+	page, err := s.SupervisorQ.List(r.Context(), cursor, limit)
 	if err != nil {
 		return err
 	}
-	out := listJSON[supervisorJSON]{Items: make([]supervisorJSON, len(page.Items)), NextCursor: encodeCursor(page.NextCursor)}
-	for i, d := range page.Items {
-		out.Items[i] = supervisorFromDoc(d)
-	}
-	body, err := encodeJSON(out)
+	body, err := encodeJSON(supervisorsPage(page))
 	if err != nil {
 		return err
 	}
@@ -92,6 +92,15 @@ func (s *Server) listSupervisors(w http.ResponseWriter, r *http.Request, a actor
 	}
 	writeEncoded(w, http.StatusOK, body)
 	return nil
+}
+
+// supervisorsPage is a page of supervisors as answered.
+func supervisorsPage(page queries.Page[projections.SupervisorDoc]) listJSON[supervisorJSON] {
+	out := listJSON[supervisorJSON]{Items: make([]supervisorJSON, len(page.Items)), NextCursor: encodeCursor(page.NextCursor)}
+	for i, d := range page.Items {
+		out.Items[i] = supervisorFromDoc(d)
+	}
+	return out
 }
 
 // supervisorByEmail is the list of the one supervisor holding an address,

@@ -1,11 +1,6 @@
 package api
 
-import (
-	"bytes"
-	"encoding/json"
-	"net/http"
-	"sync"
-)
+import "sync"
 
 // pageCache holds the encoded pages of one list while the read model
 // behind it stays at one version (queries.ListVersions): the supervisors
@@ -42,19 +37,4 @@ func (c *pageCache) put(version, query string, page []byte) {
 	if len(c.pages) < maxCachedPages {
 		c.pages[query] = page
 	}
-}
-
-// encodeJSON is what writeJSON writes for v.
-func encodeJSON(v any) ([]byte, error) {
-	var b bytes.Buffer
-	err := json.NewEncoder(&b).Encode(v)
-	return b.Bytes(), err
-}
-
-// writeEncoded writes a body encodeJSON made, as writeJSON would.
-func writeEncoded(w http.ResponseWriter, status int, body []byte) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -107,8 +108,21 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 
 // writeJSON sends v with status.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, _ := encodeJSON(v) // the answers' types always encode
+	writeEncoded(w, status, body)
+}
+
+// encodeJSON is the body writeJSON sends for v.
+func encodeJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	err := json.NewEncoder(&b).Encode(v)
+	return b.Bytes(), err
+}
+
+// writeEncoded sends a body encodeJSON made, with status.
+func writeEncoded(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
+	_, _ = w.Write(body)
 }
