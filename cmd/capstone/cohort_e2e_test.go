@@ -34,17 +34,7 @@ func TestWholeCohort(t *testing.T) {
 		return id
 	}
 	// On the sample cohort as imported, every student is placed within their list.
-	students := queries.Students{Reader: newReadModels(s)}
-	waitFor(t, "rankings in the read model", func() bool {
-		docs, _ := students.All(context.Background())
-		n := 0
-		for _, d := range docs {
-			if len(d.Preferences) > 0 {
-				n++
-			}
-		}
-		return n == 200
-	})
+	waitForRankings(t, s, 200)
 	sample := s.expect(s.do("POST", "/v1/allocation", admin, map[string]any{"dry_run": true, "seed": 2026}), 200)
 	if n := len(sample.Body["assignments"].([]any)); n != 200 {
 		t.Fatalf("the sample cohort: %d of 200 placed within their lists: %.300s", n, sample.Raw)
@@ -70,6 +60,7 @@ func TestWholeCohort(t *testing.T) {
 	}
 
 	// Allocation places everyone else, outside their lists if it must.
+	students := queries.Students{Reader: newReadModels(s)}
 	waitFor(t, "rankings and acceptances in the read model", func() bool {
 		docs, _ := students.All(context.Background())
 		ranked, placed := 0, 0

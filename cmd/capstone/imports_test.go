@@ -358,15 +358,22 @@ func importFixtureCohort(t *testing.T, s *service, admin string) {
 	for _, f := range []struct{ kind, file string }{{"supervisors", "supervisors.csv"}, {"students", "students.csv"}, {"preferences", "preferences.csv"}} {
 		s.expect(s.upload(admin, f.kind, f.file, fixture(t, f.file), ""), 200)
 	}
+	waitForRankings(t, s, 200)
+}
+
+// waitForRankings waits until n students' preferences are in the read
+// model, which is what an allocation reads.
+func waitForRankings(t *testing.T, s *service, n int) {
+	t.Helper()
 	students := queries.Students{Reader: newReadModels(s)}
-	waitFor(t, "every student's preferences in the read model", func() bool {
+	waitFor(t, fmt.Sprint(n, " students' preferences in the read model"), func() bool {
 		docs, err := students.All(context.Background())
-		n := 0
+		ranked := 0
 		for _, d := range docs {
 			if len(d.Preferences) > 0 {
-				n++
+				ranked++
 			}
 		}
-		return err == nil && n == 200
+		return err == nil && ranked == n
 	})
 }
