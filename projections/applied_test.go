@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -274,4 +275,35 @@ func TestAppliedLogForgetsWhatIsOld(t *testing.T) {
 	if !l.Has("projects", "new-0-0", 2) {
 		t.Fatal("a forgotten stream's next commit was not recorded")
 	}
+}
+
+// TestAppliedLogGivesBackWaitersRoom: once every wait is over, the log
+// holds no more than it did before them, however many streams were waited
+// for at once (an allocation's answer waits for thousands).
+func TestAppliedLogGivesBackWaitersRoom(t *testing.T) {
+	l := projections.NewAppliedLog(projections.NewProjects(nil, nil))
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	n := 50000 + rand.IntN(50000)
+	wake := make(chan struct{}, 1)
+	cancels := make([]func(), 0, n)
+	for i := range n {
+		cancels = append(cancels, l.Notify("projects", fmt.Sprint("stream-", i), 1, wake))
+	}
+	for _, cancel := range cancels[100:] { // given up
+		cancel()
+	}
+	for i := range 100 { // the last ones end by the commit
+		l.Record("projects", commit(fmt.Sprint("stream-", i), 1, &events.ProjectEdited{}))
+	}
+	cancels = nil
+	if after := heap(); after > before+1<<20 {
+		t.Fatalf("after %d waits, all over, the log holds %d KiB more than before them", n, (after-before)>>10)
+	}
+	runtime.KeepAlive(l)
 }

@@ -29,8 +29,11 @@ type AppliedLog struct {
 	mu      sync.Mutex
 	heads   *simplelru.LRU[string, logHead] // oldest recorded first
 	waiters map[string][]*logWaiter
-	fillers map[string]GapFiller
-	now     func() time.Time
+	// waitersPeak is the most streams waited for at once since waiters
+	// was made (see dropWaiters).
+	waitersPeak int
+	fillers     map[string]GapFiller
+	now         func() time.Time
 }
 
 // logHead is a stream's head and when it was last moved.
@@ -122,9 +125,25 @@ func (l *AppliedLog) Record(projection string, c events.Commit) {
 		}
 	}
 	if len(kept) == 0 {
-		delete(l.waiters, key)
+		l.dropWaiters(key)
 	} else {
 		l.waiters[key] = kept
+	}
+}
+
+// waitersShrinkAt is how many streams waited for at once make the waiters'
+// map worth replacing once nobody waits: a Go map keeps the room it grew to.
+const waitersShrinkAt = 1024
+
+// dropWaiters forgets the waiters of key. A map never gives back the room
+// it grew to, and an allocation's answer waits for every placed student's
+// documents at once (some 15,000 streams and projections for a cohort of
+// 5,000, about 7 MiB of room): once nobody waits after such a peak, the map
+// is replaced by an empty one.
+func (l *AppliedLog) dropWaiters(key string) {
+	delete(l.waiters, key)
+	if len(l.waiters) == 0 && l.waitersPeak >= waitersShrinkAt {
+		l.waiters, l.waitersPeak = map[string][]*logWaiter{}, 0
 	}
 }
 
@@ -158,6 +177,7 @@ func (l *AppliedLog) Notify(projection, streamID string, version int64, wake cha
 	w := &logWaiter{version: version, wake: wake}
 	l.mu.Lock()
 	l.waiters[key] = append(l.waiters[key], w)
+	l.waitersPeak = max(l.waitersPeak, len(l.waiters))
 	l.mu.Unlock()
 	return func() {
 		l.mu.Lock()
@@ -167,7 +187,7 @@ func (l *AppliedLog) Notify(projection, streamID string, version int64, wake cha
 			ws = slices.Delete(ws, i, i+1)
 		}
 		if len(ws) == 0 {
-			delete(l.waiters, key)
+			l.dropWaiters(key)
 		} else {
 			l.waiters[key] = ws
 		}
