@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -306,4 +307,39 @@ func TestAppliedLogGivesBackWaitersRoom(t *testing.T) {
 		t.Fatalf("after %d waits, all over, the log holds %d KiB more than before them", n, (after-before)>>10)
 	}
 	runtime.KeepAlive(l)
+}
+
+// TestAppliedLogHeadsAreSmall: a full log (a cohort's import records
+// tens of thousands of heads within its horizon) costs under 180 bytes a
+// head (about 230 when it kept each stream's id), however long the ids.
+func TestAppliedLogHeadsAreSmall(t *testing.T) {
+	l := projections.NewAppliedLog(projections.NewProjects(nil, nil), projections.NewStudents(nil, nil))
+	n := 10000 + rand.IntN(15000)
+	commits := make([]events.Commit, n)
+	for i := range commits {
+		commits[i] = commit(fmt.Sprintf("student:%08x-0000-4000-8000-%012x%s", i, rand.Uint64()>>16, strings.Repeat("x", rand.IntN(40))), 1, &events.ProjectEdited{})
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	for _, c := range commits {
+		l.Record("projects", c)
+		l.Record("students", c)
+	}
+	per := float64(heap()-before) / float64(2*n)
+	if l.Len() != 2*n {
+		t.Fatalf("%d heads recorded, %d held", 2*n, l.Len())
+	}
+	t.Logf("%.0f bytes a head for %d heads", per, 2*n)
+	if per > 180 {
+		t.Fatalf("%.0f bytes a head for %d heads", per, 2*n)
+	}
+	if !l.Has("projects", commits[0].StreamID, 1) || l.Has("projects", commits[0].StreamID+"x", 1) {
+		t.Fatal("the log knows the wrong streams")
+	}
+	runtime.KeepAlive(commits)
 }

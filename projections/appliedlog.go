@@ -1,6 +1,7 @@
 package projections
 
 import (
+	"hash/maphash"
 	"slices"
 	"sync"
 	"time"
@@ -27,8 +28,8 @@ import (
 // holds what was applied in the last minute, not every stream ever seen.
 type AppliedLog struct {
 	mu      sync.Mutex
-	heads   *simplelru.LRU[string, logHead] // oldest recorded first
-	waiters map[string][]*logWaiter
+	heads   *simplelru.LRU[logKey, logHead] // oldest recorded first
+	waiters map[logKey][]*logWaiter
 	// waitersPeak is the most streams waited for at once since waiters
 	// was made (see dropWaiters).
 	waitersPeak int
@@ -36,10 +37,12 @@ type AppliedLog struct {
 	now         func() time.Time
 }
 
-// logHead is a stream's head and when it was last moved.
+// logHead is a stream's head and when it was last moved (Unix
+// nanoseconds: a wall clock set back keeps heads longer, one set forward
+// forgets them sooner, and either only sends whoever asks to the store).
 type logHead struct {
 	version int64
-	at      time.Time
+	at      int64
 }
 
 // GapFiller is a projection that applies a commit of a stream of the given
@@ -82,8 +85,8 @@ const appliedLogHorizon = time.Minute
 
 // NewAppliedLog returns an empty log of what the projections given apply.
 func NewAppliedLog(ps ...Projection) *AppliedLog {
-	heads, _ := simplelru.NewLRU[string, logHead](appliedLogSize, nil)
-	l := &AppliedLog{heads: heads, waiters: map[string][]*logWaiter{}, fillers: map[string]GapFiller{}, now: time.Now}
+	heads, _ := simplelru.NewLRU[logKey, logHead](appliedLogSize, nil)
+	l := &AppliedLog{heads: heads, waiters: map[logKey][]*logWaiter{}, fillers: map[string]GapFiller{}, now: time.Now}
 	for _, p := range ps {
 		if f, ok := p.(GapFiller); ok {
 			l.fillers[p.Name()] = f
@@ -92,18 +95,38 @@ func NewAppliedLog(ps ...Projection) *AppliedLog {
 	return l
 }
 
-func logKey(projection, streamID string) string { return projection + "\x00" + streamID }
+// logKey names a projection's stream in the log by 128 bits of two seeded
+// hashes of the pair rather than by the pair: a full log holds 50,000
+// heads, and a key of its own string for each (the projection's name and
+// the stream's id, some 60 bytes) was a third of the service's live heap
+// after a cohort's import. Two pairs share a key with a chance of about
+// 2^-97 in a full log, far below any failure of the machine it runs on.
+type logKey struct{ lo, hi uint64 }
+
+var logSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+func keyOf(projection, streamID string) logKey {
+	var h maphash.Hash
+	sum := func(seed maphash.Seed) uint64 {
+		h.SetSeed(seed)
+		h.WriteString(projection)
+		h.WriteByte(0)
+		h.WriteString(streamID)
+		return h.Sum64()
+	}
+	return logKey{sum(logSeeds[0]), sum(logSeeds[1])}
+}
 
 // Record notes that projection has applied commit c, waking those who wait
 // for it. The stream's head moves to c only if every earlier commit is
 // applied too: the head was just before c, or the projection fills gaps.
 // Otherwise c is not remembered (whoever asks checks the store instead).
 func (l *AppliedLog) Record(projection string, c events.Commit) {
-	key, v := logKey(projection, c.StreamID), c.LastVersion()
+	key, v := keyOf(projection, c.StreamID), c.LastVersion()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
-	l.forgetBefore(now.Add(-appliedLogHorizon))
+	now := l.now().UnixNano()
+	l.forgetBefore(now - int64(appliedLogHorizon))
 	head, _ := l.heads.Peek(key)
 	if head.version >= v {
 		return
@@ -140,20 +163,20 @@ const waitersShrinkAt = 1024
 // documents at once (some 15,000 streams and projections for a cohort of
 // 5,000, about 7 MiB of room): once nobody waits after such a peak, the map
 // is replaced by an empty one.
-func (l *AppliedLog) dropWaiters(key string) {
+func (l *AppliedLog) dropWaiters(key logKey) {
 	delete(l.waiters, key)
 	if len(l.waiters) == 0 && l.waitersPeak >= waitersShrinkAt {
-		l.waiters, l.waitersPeak = map[string][]*logWaiter{}, 0
+		l.waiters, l.waitersPeak = map[logKey][]*logWaiter{}, 0
 	}
 }
 
 // forgetBefore drops the heads last moved before t. Heads are kept in the
 // order they moved (Add puts a moved head last, Peek leaves the order be),
 // so it stops at the first one to keep.
-func (l *AppliedLog) forgetBefore(t time.Time) {
+func (l *AppliedLog) forgetBefore(t int64) {
 	for {
 		_, h, ok := l.heads.GetOldest()
-		if !ok || !h.at.Before(t) {
+		if !ok || h.at >= t {
 			return
 		}
 		l.heads.RemoveOldest()
@@ -164,7 +187,7 @@ func (l *AppliedLog) forgetBefore(t time.Time) {
 func (l *AppliedLog) Has(projection, streamID string, version int64) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	head, ok := l.heads.Peek(logKey(projection, streamID))
+	head, ok := l.heads.Peek(keyOf(projection, streamID))
 	return ok && head.version >= version
 }
 
@@ -173,7 +196,7 @@ func (l *AppliedLog) Has(projection, streamID string, version int64) bool {
 // before checking Has, so that nothing applied in between is missed. The
 // returned function gives the wait up.
 func (l *AppliedLog) Notify(projection, streamID string, version int64, wake chan<- struct{}) (cancel func()) {
-	key := logKey(projection, streamID)
+	key := keyOf(projection, streamID)
 	w := &logWaiter{version: version, wake: wake}
 	l.mu.Lock()
 	l.waiters[key] = append(l.waiters[key], w)
