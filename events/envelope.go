@@ -2,6 +2,8 @@ package events
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -68,6 +70,17 @@ func (c Commit) LastVersion() int64 { return c.FirstVersion + int64(len(c.Events
 // CommitID formats the store identity of the commit that starts at version first.
 func CommitID(streamID string, first int64) string {
 	return fmt.Sprintf("%s:%012d", streamID, first)
+}
+
+// ParseCommitID splits a commit id (CommitID) into its stream and first
+// version.
+func ParseCommitID(id string) (streamID string, first int64, ok bool) {
+	i := strings.LastIndexByte(id, ':')
+	if i < 0 {
+		return "", 0, false
+	}
+	v, err := strconv.ParseInt(id[i+1:], 10, 64)
+	return id[:i], v, err == nil
 }
 
 // ReadOptions bounds a read of one stream. From must be a commit boundary (1,

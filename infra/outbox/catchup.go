@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -157,7 +155,7 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 			}
 			done := true
 			for _, id := range e.CommitIDs {
-				if stream, first, ok := parseCommitID(id); ok && c.Applied != nil && c.Applied(t.Name, stream, first) {
+				if stream, first, ok := events.ParseCommitID(id); ok && c.Applied != nil && c.Applied(t.Name, stream, first) {
 					continue // applied here: a stream's head is a commit's last version, so ≥ first means all of it
 				}
 				cm, err := load(id)
@@ -223,15 +221,4 @@ func (c *CatchUp) Behind(ctx context.Context, projection string) (int64, error) 
 	}
 	tail, err := c.Log.Tail(ctx)
 	return tail - max(cp.Position, trimmed), err
-}
-
-// parseCommitID splits a commit id (events.CommitID) into its stream and
-// first version.
-func parseCommitID(id string) (string, int64, bool) {
-	i := strings.LastIndexByte(id, ':')
-	if i < 0 {
-		return "", 0, false
-	}
-	v, err := strconv.ParseInt(id[i+1:], 10, 64)
-	return id[:i], v, err == nil
 }
