@@ -4,8 +4,11 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
+	imongo "github.com/capstone-pms/capstone/infra/mongo"
 	"github.com/capstone-pms/capstone/projections"
+	"github.com/capstone-pms/capstone/projections/status"
 )
 
 // TestAdminProjections: the status shows each projection's progress; a
@@ -98,8 +101,13 @@ func TestRebuildEndsWithTheService(t *testing.T) {
 	admin := s.admin()
 	s.createUser(admin, "lifetime@uni.example", "Lifetime", []string{"student"}, "")
 	app := s.app
-	// A switching rebuild waits seconds for every process to see the switch
-	// before its catch-up: it is still running when the service closes.
+	// With another process projecting (on record as running), a switching
+	// rebuild waits seconds for it to see the switch before its catch-up:
+	// it is still running when the service closes.
+	other := status.Record{ID: "users@another-process", Projection: "users", UpdatedAt: time.Now()}
+	if err := imongo.NewProjectionStatus(s.app.store.DB).Save(context.Background(), other); err != nil {
+		t.Fatal(err)
+	}
 	s.expect(s.do("POST", "/v1/admin/projections/rebuild", admin, map[string]any{}), 202)
 	s.stop()
 	st, ok := app.rebuilds.Last()

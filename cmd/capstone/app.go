@@ -246,13 +246,23 @@ func (a *App) start(ctx context.Context) error {
 	rebuilds := imongo.NewRebuilds(a.store.DB, a.store.Prepare)
 	rebuilds.Live = rm
 	docLocks := projections.NewLocks()
-	a.rebuilder = &rebuild.Rebuilder{Store: rebuilds, Events: es, Locks: docLocks}
+	statusStore := imongo.NewProjectionStatus(a.store.DB)
+	a.rebuilder = &rebuild.Rebuilder{Store: rebuilds, Events: es, Locks: docLocks, Recent: commitLog,
+		Alone: func(ctx context.Context) (bool, error) {
+			others, err := status.Others(ctx, statusStore, instance)
+			return !others, err
+		}}
 	a.rebuilds = rebuild.NewBackground(runCtx, a.rebuilder, a.log)
 	if a.cfg.Has("projector") {
 		a.status = status.NewTracker(instance, projections.Names())
+		// On record before a projector writes (a rebuild elsewhere counts
+		// the processes that project).
+		if err := a.status.Announce(ctx, statusStore); err != nil {
+			return fmt.Errorf("record this process's projectors: %w", err)
+		}
 		set := projections.AllSharing(rm, es, docLocks)
 		a.applied = projections.NewAppliedLog(set...)
-		a.bgDone.Go(func() { a.status.Run(runCtx, imongo.NewProjectionStatus(a.store.DB)) })
+		a.bgDone.Go(func() { a.status.Run(runCtx, statusStore) })
 		for _, p := range set {
 			sub, err := a.bus.subscriber(ctx, p.Name())
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,9 +16,11 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/capstone-pms/capstone/events"
+	imongo "github.com/capstone-pms/capstone/infra/mongo"
 	"github.com/capstone-pms/capstone/infra/outbox"
 	"github.com/capstone-pms/capstone/projections"
 	"github.com/capstone-pms/capstone/projections/rebuild"
+	"github.com/capstone-pms/capstone/projections/status"
 )
 
 // TestRebuildEqualsLive: the live read models equal a rebuild from the
@@ -236,5 +239,113 @@ func TestRebuildProgressNeverPassesItsTotal(t *testing.T) {
 	last := reports[len(reports)-1]
 	if last.Phase != "done" || int64(last.Commits) != last.Total || !phases["catch-up-done"] || !phases["rebuild-done"] {
 		t.Fatalf("reports: %+v", reports)
+	}
+}
+
+// TestRebuildCatchesUpWhatItsScanMissed: users created after a rebuild's
+// scan and before its switch reach only the old collections; whichever way
+// the catch-up finds them (the commit log; a scan by time when the log was
+// trimmed past the rebuild's start; after waiting for another process that
+// projects to see the switch), they are in the rebuilt read models.
+func TestRebuildCatchesUpWhatItsScanMissed(t *testing.T) {
+	for _, way := range []string{"log", "trimmed log", "another process"} {
+		t.Run(way, func(t *testing.T) {
+			s := startService(t)
+			admin := s.admin()
+			ctx := context.Background()
+			s.createUser(admin, "early@uni.example", "Early", []string{"examiner"}, "")
+			if way == "another process" {
+				other := status.Record{ID: "users@another-process", Projection: "users", UpdatedAt: time.Now()}
+				if err := imongo.NewProjectionStatus(s.app.store.DB).Save(ctx, other); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var late []string
+			res, err := s.app.Rebuild(ctx, nil, false, func(p rebuild.Progress) {
+				if p.Phase != "rebuild-done" {
+					return
+				}
+				for i := range 3 {
+					late = append(late, s.createUser(admin, fmt.Sprintf("late%d@uni.example", i), "Late", []string{"examiner"}, ""))
+				}
+				if way == "trimmed log" {
+					l := outbox.NewCommitLog(s.app.store.DB)
+					tail, err := l.Tail(ctx)
+					if err == nil {
+						_, err = l.Trim(ctx, tail, int(tail))
+					}
+					if err != nil {
+						t.Error(err)
+					}
+				}
+			})
+			if err != nil || !res.Switched {
+				t.Fatalf("rebuild: %+v %v", res, err)
+			}
+			for _, id := range late {
+				s.expect(s.do("GET", "/v1/users/"+id, admin, nil), 200)
+			}
+			if res, err := s.app.Rebuild(ctx, nil, true, nil); err != nil || len(res.Differences) > 0 {
+				t.Fatalf("the rebuilt read models differ from a rebuild: %v %v", res.Differences, err)
+			}
+		})
+	}
+}
+
+// TestRebuildFromCommitsStoredOutOfOrder: a scan hands commits over in the
+// order the store keeps them; should a stream's commits come out of version
+// order, the rebuild fills the gap from the stream and still equals the
+// live read models.
+func TestRebuildFromCommitsStoredOutOfOrder(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	ctx := context.Background()
+	s.createUser(admin, "order@uni.example", "Order", []string{"student"}, "order password 1")
+	tok := s.signIn("order@uni.example", "order password 1")
+	pid := s.expect(s.do("POST", "/v1/projects", tok, map[string]string{"title": "Order 0"}), 201).str("id")
+	edits := 2 + rand.IntN(5)
+	for i := range edits {
+		s.expect(s.do("PATCH", "/v1/projects/"+pid, tok, map[string]string{"title": fmt.Sprint("Order ", i+1)}), 200)
+	}
+	// Store the project's commits again, newest first.
+	coll := s.app.store.DB.Collection(imongo.CollEvents)
+	cur, err := coll.Find(ctx, bson.D{{Key: "stream_id", Value: pid}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var docs []bson.Raw
+	if err := cur.All(ctx, &docs); err != nil || len(docs) != edits+1 {
+		t.Fatalf("%d commits of the project, %v", len(docs), err)
+	}
+	if _, err := coll.DeleteMany(ctx, bson.D{{Key: "stream_id", Value: pid}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range slices.Backward(docs) {
+		if _, err := coll.InsertOne(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var versions []int64
+	if _, err := imongoEventStore(s).Scan(ctx, time.Time{}, func(c events.Commit) error {
+		if c.StreamID == pid {
+			versions = append(versions, c.FirstVersion)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if slices.IsSorted(versions) {
+		t.Fatalf("the scan gave the project's commits in order (%v): the test tests nothing", versions)
+	}
+	res, err := s.app.Rebuild(ctx, []string{"projects"}, true, nil)
+	if err != nil || len(res.Differences) > 0 {
+		t.Fatalf("a rebuild from commits out of order differs: %v %v", res.Differences, err)
+	}
+	if _, err := s.app.Rebuild(ctx, []string{"projects"}, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := s.expect(s.do("GET", "/v1/projects/"+pid, tok, nil), 200)
+	if got.str("title") != fmt.Sprint("Order ", edits) || got.num("version") != int64(edits+1) {
+		t.Fatalf("after the rebuild: %s", got.Raw)
 	}
 }

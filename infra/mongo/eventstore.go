@@ -203,15 +203,22 @@ func (s *EventStore) LoadCommit(ctx context.Context, commitID string) (events.Co
 	return c, err == nil, err
 }
 
-// Scan hands every commit recorded at or after since to fn, grouped by
-// stream in version order. It reads the whole events collection: it is for
-// rebuilding read models, never for a request.
+// Scan hands every commit recorded at or after since to fn, in the order
+// the store keeps them: the order they were stored in, on the embedded
+// store and on MongoDB's WiredTiger alike, which keeps each stream's
+// commits in version order (a commit is appended only once the one before
+// it is stored). It is not sorted: a sort makes the store read and hold
+// every commit before it hands over the first (the embedded store sorts in
+// memory), where unsorted the scan streams; a projection that meets a
+// stream's commits out of order all the same fills the gap from the
+// stream. It reads the whole events collection: it is for rebuilding read
+// models, never for a request.
 func (s *EventStore) Scan(ctx context.Context, since time.Time, fn func(events.Commit) error) (int, error) {
 	filter := bson.D{}
 	if !since.IsZero() {
 		filter = bson.D{{Key: "recorded_at", Value: bson.D{{Key: "$gte", Value: since}}}}
 	}
-	cur, err := s.events.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "stream_id", Value: 1}, {Key: "first_version", Value: 1}}))
+	cur, err := s.events.Find(ctx, filter)
 	if err != nil {
 		return 0, err
 	}
@@ -242,6 +249,20 @@ func (s *EventStore) Count(ctx context.Context, since time.Time) (int64, error) 
 		filter = bson.D{{Key: "recorded_at", Value: bson.D{{Key: "$gte", Value: since}}}}
 	}
 	return s.events.CountDocuments(ctx, filter)
+}
+
+// Estimate is about how many commits the store holds, from the store's own
+// figures rather than by reading them (what a count does on the embedded
+// store): enough for a rebuild's progress.
+func (s *EventStore) Estimate(ctx context.Context) (int64, error) {
+	var stats struct {
+		Count int64 `bson:"count"`
+	}
+	err := s.events.Database().RunCommand(ctx, bson.D{{Key: "collStats", Value: s.events.Name()}}).Decode(&stats)
+	if err != nil {
+		return s.events.EstimatedDocumentCount(ctx)
+	}
+	return stats.Count, nil
 }
 
 // Empty reports whether the store holds no commit at all (without counting

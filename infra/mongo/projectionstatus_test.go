@@ -69,3 +69,53 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestOthersProject: a process that announced its projectors counts as
+// another one for every process but itself, until it says it stopped; one
+// that went silent without saying so counts for a minute after it last
+// wrote; a process is never another to itself.
+func TestOthersProject(t *testing.T) {
+	store := imongo.NewProjectionStatus(newDB(t))
+	ctx := testCtx(t)
+	names := []string{"users", "projects"}
+	others := func(instance string) bool {
+		t.Helper()
+		o, err := status.Others(ctx, store, instance)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o
+	}
+	if others("a") {
+		t.Fatal("an empty store has other processes")
+	}
+	a := status.NewTracker("a", names)
+	if err := a.Announce(ctx, store); err != nil {
+		t.Fatal(err)
+	}
+	if others("a") || !others("b") || !others("a2") {
+		t.Fatalf("after a announced: others(a)=%v, others(b)=%v, others(a2)=%v", others("a"), others("b"), others("a2"))
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); a.Run(rctx, store) }()
+	cancel()
+	<-done
+	if others("b") {
+		t.Fatal("a stopped, yet counts as running")
+	}
+	silent := status.Record{ID: "users@c", Projection: "users", UpdatedAt: time.Now().Add(-2 * time.Minute)}
+	if err := store.Save(ctx, silent); err != nil {
+		t.Fatal(err)
+	}
+	if others("b") {
+		t.Fatal("a process silent for two minutes counts as running")
+	}
+	silent.UpdatedAt = time.Now().Add(-30 * time.Second)
+	if err := store.Save(ctx, silent); err != nil {
+		t.Fatal(err)
+	}
+	if !others("b") || others("c") {
+		t.Fatal("a process silent for 30 s does not count as running")
+	}
+}

@@ -69,9 +69,14 @@ func (r *Rebuilds) Writing(targets map[string]string) projections.Documents {
 	return live.Rebuilding(targets)
 }
 
-// SwitchTo records the switch; every process sees it within SwitchSettles.
+// SwitchTo records the switch; every process sees it within SwitchSettles,
+// the one of Live at once.
 func (r *Rebuilds) SwitchTo(ctx context.Context, logical, collection string) error {
-	return NewReadModels(r.db).SwitchTo(ctx, logical, collection)
+	live := r.Live
+	if live == nil {
+		live = NewReadModels(r.db)
+	}
+	return live.SwitchTo(ctx, logical, collection)
 }
 
 // SwitchSettles is [ReadModels.SwitchSettles].

@@ -239,3 +239,58 @@ type LogEntry struct {
 	CommitIDs []string
 	CreatedAt time.Time
 }
+
+// Since lists, oldest first, the ids of the commits the log holds after
+// position mark, and of those before it that were listed at or after
+// notBefore (their appends may still have been in flight at the mark). A
+// rebuild takes the log's Tail as its mark as it begins, and reads what was
+// appended while it ran here rather than in the whole event store. ok is
+// false when the log no longer reaches back that far: it was trimmed past
+// what is asked for, before or while it was read.
+func (l *CommitLog) Since(ctx context.Context, mark int64, notBefore time.Time) (ids []string, ok bool, err error) {
+	trimmed, err := l.Trimmed(ctx)
+	if err != nil || trimmed > mark {
+		return nil, false, err
+	}
+	// Back from the mark over the entries listed from notBefore on: a few
+	// seconds of them, each an _id lookup.
+	from := mark + 1
+	for from > trimmed+1 {
+		var e logEntry
+		err := l.Coll.FindOne(ctx, bson.D{{Key: "_id", Value: logID(from - 1)}}).Decode(&e)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return nil, false, nil // trimmed while read
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if e.CreatedAt.Before(notBefore) {
+			break
+		}
+		from--
+	}
+	if from == trimmed+1 && trimmed > 0 {
+		return nil, false, nil // what came before may have been listed after notBefore too
+	}
+	// On from there to the end of the log, in batches.
+	const batch = 512
+	for pos := from; ; {
+		entries, err := l.Read(ctx, pos, batch)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, e := range entries {
+			ids = append(ids, e.CommitIDs...)
+		}
+		if len(entries) < batch {
+			break
+		}
+		pos += batch
+	}
+	// Entries are deleted only up to a trim recorded before: if the trim
+	// still ends before the first one read, none of them was missing.
+	if trimmed, err = l.Trimmed(ctx); err != nil || trimmed >= from {
+		return nil, false, err
+	}
+	return ids, true, nil
+}

@@ -52,6 +52,24 @@ type Events interface {
 	projections.Streams
 	// Count is how many commits were recorded since since (all if zero).
 	Count(ctx context.Context, since time.Time) (int64, error)
-	// Scan calls fn with each commit recorded since since, in order.
+	// Estimate is about how many commits the store holds, known without
+	// reading them.
+	Estimate(ctx context.Context) (int64, error)
+	// Scan calls fn with each commit recorded since since, each stream's
+	// in version order as a rule (a projection fills the gap otherwise).
 	Scan(ctx context.Context, since time.Time, fn func(events.Commit) error) (int, error)
+	// LoadCommit reads one commit by its id (events.CommitID).
+	LoadCommit(ctx context.Context, id string) (events.Commit, bool, error)
+}
+
+// Recent lists what was appended lately without reading the whole event
+// store (the commit log): a rebuild's catch-up reads there what was
+// appended while it ran.
+type Recent interface {
+	// Tail is a mark: every commit appended from now on is listed after it.
+	Tail(ctx context.Context) (int64, error)
+	// Since lists, oldest first, the ids of the commits listed after mark,
+	// and of those before it that were listed from notBefore on; false
+	// when it no longer reaches back that far.
+	Since(ctx context.Context, mark int64, notBefore time.Time) ([]string, bool, error)
 }

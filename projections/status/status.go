@@ -7,7 +7,9 @@ package status
 
 import (
 	"context"
+	"errors"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -91,20 +93,20 @@ func (t *Tracker) Observe(projection string, c events.Commit, err error) {
 func (t *Tracker) Run(ctx context.Context, store Store) {
 	tick := time.NewTicker(flushEvery)
 	defer tick.Stop()
-	t.flush(ctx, store, false)
+	_ = t.flush(ctx, store, false)
 	for {
 		select {
 		case <-ctx.Done():
-			t.flush(context.WithoutCancel(ctx), store, true)
+			_ = t.flush(context.WithoutCancel(ctx), store, true)
 			return
 		case <-tick.C:
-			t.flush(ctx, store, false)
+			_ = t.flush(ctx, store, false)
 		}
 	}
 }
 
-// flush writes every record, best effort: the next one comes soon.
-func (t *Tracker) flush(ctx context.Context, store Store, stopped bool) {
+// flush writes every record; Run's are best effort, the next one comes soon.
+func (t *Tracker) flush(ctx context.Context, store Store, stopped bool) error {
 	t.mu.Lock()
 	var records []Record
 	for _, r := range t.records {
@@ -113,10 +115,40 @@ func (t *Tracker) flush(ctx context.Context, store Store, stopped bool) {
 		records = append(records, c)
 	}
 	t.mu.Unlock()
+	var errs []error
 	for _, r := range records {
-		_ = store.Save(ctx, r)
+		if err := store.Save(ctx, r); err != nil {
+			errs = append(errs, err)
+		}
 	}
+	return errors.Join(errs...)
 }
+
+// Announce writes the figures down once, at once: a process does it before
+// its projectors start, so that every process that projects is on record
+// before it writes a read model (a rebuild counts on that; see Others).
+func (t *Tracker) Announce(ctx context.Context, store Store) error {
+	return t.flush(ctx, store, false)
+}
+
+// Others reports whether a process other than instance runs projectors (or
+// did until it went silent less than silentFor ago without saying it
+// stopped).
+func Others(ctx context.Context, store Store, instance string) (bool, error) {
+	records, err := store.All(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, r := range records {
+		if running(r) && !strings.HasSuffix(r.ID, "@"+instance) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// running reports whether a record's process counts as running.
+func running(r Record) bool { return !r.Stopped && time.Since(r.UpdatedAt) < silentFor }
 
 // Projection is how far one projection has got, over every process.
 type Projection struct {
@@ -160,7 +192,7 @@ func Report(ctx context.Context, store Store, names []string, collection func(ct
 			p := r.Position.UTC()
 			st.Position = &p
 		}
-		if !r.Stopped && time.Since(r.UpdatedAt) < silentFor {
+		if running(r) {
 			st.Instances++
 			st.LagSeconds = max(st.LagSeconds, r.LagSeconds)
 		}
