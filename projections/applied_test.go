@@ -283,13 +283,7 @@ func TestAppliedLogForgetsWhatIsOld(t *testing.T) {
 // for at once (an allocation's answer waits for thousands).
 func TestAppliedLogGivesBackWaitersRoom(t *testing.T) {
 	l := projections.NewAppliedLog(projections.NewProjects(nil, nil))
-	heap := func() uint64 {
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
-	}
-	before := heap()
+	before := liveHeap()
 	n := 50000 + rand.IntN(50000)
 	wake := make(chan struct{}, 1)
 	cancels := make([]func(), 0, n)
@@ -303,7 +297,7 @@ func TestAppliedLogGivesBackWaitersRoom(t *testing.T) {
 		l.Record("projects", commit(fmt.Sprint("stream-", i), 1, &events.ProjectEdited{}))
 	}
 	cancels = nil
-	if after := heap(); after > before+1<<20 {
+	if after := liveHeap(); after > before+1<<20 {
 		t.Fatalf("after %d waits, all over, the log holds %d KiB more than before them", n, (after-before)>>10)
 	}
 	runtime.KeepAlive(l)
@@ -319,18 +313,12 @@ func TestAppliedLogHeadsAreSmall(t *testing.T) {
 	for i := range commits {
 		commits[i] = commit(fmt.Sprintf("student:%08x-0000-4000-8000-%012x%s", i, rand.Uint64()>>16, strings.Repeat("x", rand.IntN(40))), 1, &events.ProjectEdited{})
 	}
-	heap := func() uint64 {
-		runtime.GC()
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		return m.HeapAlloc
-	}
-	before := heap()
+	before := liveHeap()
 	for _, c := range commits {
 		l.Record("projects", c)
 		l.Record("students", c)
 	}
-	per := float64(heap()-before) / float64(2*n)
+	per := float64(liveHeap()-before) / float64(2*n)
 	if l.Len() != 2*n {
 		t.Fatalf("%d heads recorded, %d held", 2*n, l.Len())
 	}
@@ -342,4 +330,12 @@ func TestAppliedLogHeadsAreSmall(t *testing.T) {
 		t.Fatal("the log knows the wrong streams")
 	}
 	runtime.KeepAlive(commits)
+}
+
+// liveHeap is the heap in use after a collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }

@@ -12,8 +12,8 @@ import (
 // runtime does not count comes on top: the binary's code and data mapped
 // from its file (about 35 MiB resident) and the embedded store's SQLite
 // memory (10 to 20 MiB), so the whole process stays under 150 MiB through
-// a 5,000-student cohort's allocation (141 and 144 MiB measured; 151 to
-// 153 with a floor of 100 MiB; 224 to 231 with no limit).
+// a 5,000-student cohort's allocation (141 to 146 MiB measured; 151 to
+// 153 with a floor of 100 MiB; 214 to 231 with no limit).
 const serveMemoryFloor = 90 << 20
 
 // serveMemoryEvery is how often the limit follows the live heap, which
