@@ -150,7 +150,7 @@ const (
 // write the commits of concurrent commands in one insert each, so a
 // cohort's file costs a few writes per hundred rows instead of several per
 // row (and the rows that set a password hash theirs side by side).
-const rowsAtOnce = 32
+const rowsAtOnce = 64
 
 // chunkRows is how many rows of a people file are applied before their
 // capacities are set, all in one commit on the cohort stream.
