@@ -106,6 +106,34 @@ func (a *App) startCatchUp(ctx context.Context, log *outbox.CommitLog, es *imong
 	go func() { defer a.bgDone.Done(); cu.Run(ctx) }()
 }
 
+// rebuildsResumeAfter is how long a rebuild's catch-up may go without
+// saying it is under way before a projector process takes it to have died
+// and finishes it; the projectors look that often.
+const rebuildsResumeAfter = 30 * time.Second
+
+// resumeRebuilds finishes, until ctx ends, the catch-ups of switching
+// rebuilds whose process died after their switch: without it, the read
+// models they switched would lack what was appended while they ran until
+// the next rebuild.
+func (a *App) resumeRebuilds(ctx context.Context) {
+	t := time.NewTicker(rebuildsResumeAfter)
+	defer t.Stop()
+	for {
+		n, err := a.rebuilder.Resume(ctx, rebuildsResumeAfter)
+		if err != nil && ctx.Err() == nil {
+			a.log.WarnContext(ctx, "finish a rebuild's catch-up", "err", err)
+		}
+		if n > 0 {
+			a.log.InfoContext(ctx, "finished the catch-up of a rebuild whose process had stopped", "rebuilds", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // ready is the readiness check: the store answers, and takes a write (a
 // full disk refuses every write while reads still work; such a process is
 // not ready).
@@ -284,6 +312,7 @@ func (a *App) start(ctx context.Context) error {
 			a.consumers = append(a.consumers, c)
 		}
 		a.startCatchUp(runCtx, commitLog, es, instance)
+		a.bgDone.Go(func() { a.resumeRebuilds(runCtx) })
 	} else if !a.bus.remote && len(a.cfg.Components) > 0 {
 		a.log.Warn("no projector in this process: with the in-process bus, read models will not update here")
 	}

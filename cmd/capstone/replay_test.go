@@ -349,3 +349,58 @@ func TestRebuildFromCommitsStoredOutOfOrder(t *testing.T) {
 		t.Fatalf("after the rebuild: %s", got.Raw)
 	}
 }
+
+// TestRebuildInterruptedAfterItsSwitchIsFinished: a rebuild whose process
+// stops after its switch, before its catch-up, leaves the switched read
+// models without what was appended while it ran; a projector process
+// finishes that catch-up from the rebuild's record, drops the old
+// collections, and the read models then equal a rebuild.
+func TestRebuildInterruptedAfterItsSwitchIsFinished(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	s.createUser(admin, "before@uni.example", "Before", []string{"examiner"}, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var late []string
+	res, err := s.app.Rebuild(ctx, nil, false, func(p rebuild.Progress) {
+		switch p.Phase {
+		case "rebuild-done":
+			for i := range 2 + rand.IntN(3) {
+				late = append(late, s.createUser(admin, fmt.Sprintf("late%d@uni.example", i), "Late", []string{"examiner"}, ""))
+			}
+		case "switched":
+			cancel() // the process stops here
+		}
+	})
+	if err == nil || !res.Switched {
+		t.Fatalf("the rebuild was not stopped after its switch: %+v %v", res, err)
+	}
+	for _, id := range late {
+		s.expect(s.do("GET", "/v1/users/"+id, admin, nil), 404) // what the switch lost
+	}
+	bg := context.Background()
+	if n, err := s.app.rebuilder.Resume(bg, time.Hour); err != nil || n != 0 {
+		t.Fatalf("a catch-up beaten a moment ago was taken over: %d, %v", n, err)
+	}
+	if n, err := s.app.rebuilder.Resume(bg, 0); err != nil || n != 1 {
+		t.Fatalf("Resume finished %d catch-ups, %v; want 1", n, err)
+	}
+	for _, id := range late {
+		s.expect(s.do("GET", "/v1/users/"+id, admin, nil), 200)
+	}
+	if n, err := s.app.rebuilder.Resume(bg, 0); err != nil || n != 0 {
+		t.Fatalf("a finished catch-up was finished again: %d, %v", n, err)
+	}
+	names, err := s.app.store.DB.ListCollectionNames(bg, bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range projections.Names() {
+		if slices.Contains(names, n) && res.Collections[n] != n {
+			t.Errorf("the old collection %s was not dropped", n)
+		}
+	}
+	if v, err := s.app.Rebuild(bg, nil, true, nil); err != nil || len(v.Differences) > 0 {
+		t.Fatalf("after the catch-up, the read models differ from a rebuild: %v %v", v.Differences, err)
+	}
+}

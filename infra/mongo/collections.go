@@ -9,6 +9,6 @@ import (
 // creates and indexes them at start-up.
 func Collections() []string {
 	return []string{CollRevisionTokens, CollProjectionStatus, outbox.Collection, outbox.LogCollection, outbox.LeaseCollection,
-		CollReadModelNames, CollEvents, CollSnapshots, CollCredentials, CollIdempotency, CollPasswordTokens, CollSessions, CollSettings,
+		CollReadModelNames, CollRebuildCatchUps, CollEvents, CollSnapshots, CollCredentials, CollIdempotency, CollPasswordTokens, CollSessions, CollSettings,
 		projections.CollUsers, projections.CollProjects, projections.CollSupervisors, projections.CollStudents, projections.CollEmails}
 }

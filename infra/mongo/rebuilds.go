@@ -111,3 +111,73 @@ func (r *Rebuilds) Drop(ctx context.Context, collection string) error {
 	hotFor(r.db).drop(collection)
 	return err
 }
+
+// CollRebuildCatchUps holds the catch-ups of switching rebuilds under way
+// (rebuild.Pending), so that one whose process died is finished by another.
+const CollRebuildCatchUps = "rebuild_catch_ups"
+
+type pendingDoc struct {
+	ID          string            `bson:"_id"`
+	Collections map[string]string `bson:"collections"`
+	Old         map[string]string `bson:"old"`
+	Mark        int64             `bson:"mark"`
+	Marked      bool              `bson:"marked"`
+	NotBefore   time.Time         `bson:"not_before"`
+	Beat        time.Time         `bson:"beat"`
+}
+
+// SavePending records a catch-up, replacing the one with its id.
+func (r *Rebuilds) SavePending(ctx context.Context, p rebuild.Pending) error {
+	doc := pendingDoc(p)
+	doc.NotBefore, doc.Beat = doc.NotBefore.UTC(), doc.Beat.UTC()
+	return upsert(ctx, r.db.Collection(CollRebuildCatchUps), p.ID, doc)
+}
+
+// DonePending removes a catch-up's record, and its claims.
+func (r *Rebuilds) DonePending(ctx context.Context, id string) error {
+	coll := r.db.Collection(CollRebuildCatchUps)
+	if _, err := coll.DeleteMany(ctx, bson.D{{Key: "of", Value: id}}); err != nil {
+		return err
+	}
+	_, err := coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	return err
+}
+
+// pendingClaim is a process's claim on a catch-up whose beat it found old:
+// its id names the record and that beat, so that of processes claiming at
+// once the one whose insert lands first gets it (a conditional update is
+// no claim on the embedded store, which checks an update's filter apart
+// from its write).
+type pendingClaim struct {
+	ID string `bson:"_id"`
+	Of string `bson:"of"`
+}
+
+// ClaimPending returns the catch-ups beaten last before before, each one
+// claimed for the caller, and moves their beat to now.
+func (r *Rebuilds) ClaimPending(ctx context.Context, before, now time.Time) ([]rebuild.Pending, error) {
+	coll := r.db.Collection(CollRebuildCatchUps)
+	cur, err := coll.Find(ctx, bson.D{{Key: "beat", Value: bson.D{{Key: "$lt", Value: before.UTC()}}}})
+	if err != nil {
+		return nil, err
+	}
+	var docs []pendingDoc
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, err
+	}
+	var out []rebuild.Pending
+	for _, d := range docs {
+		claim := pendingClaim{ID: fmt.Sprintf("%s@%d", d.ID, d.Beat.UnixMilli()), Of: d.ID}
+		if _, err := coll.InsertOne(ctx, claim); mongo.IsDuplicateKeyError(err) {
+			continue // another process has it
+		} else if err != nil {
+			return out, err
+		}
+		d.Beat = now.UTC()
+		if err := upsert(ctx, coll, d.ID, d); err != nil {
+			return out, err
+		}
+		out = append(out, rebuild.Pending(d))
+	}
+	return out, nil
+}

@@ -35,6 +35,32 @@ type Store interface {
 	Snapshot(ctx context.Context, collection string) (map[string]map[string]any, error)
 	// Drop removes a collection.
 	Drop(ctx context.Context, collection string) error
+	// SavePending records a catch-up still to be done (replacing the one
+	// with its id); DonePending removes it.
+	SavePending(ctx context.Context, p Pending) error
+	DonePending(ctx context.Context, id string) error
+	// ClaimPending returns the pending catch-ups whose beat is older than
+	// before, each claimed for the caller: its beat moved to now, by one
+	// caller only.
+	ClaimPending(ctx context.Context, before, now time.Time) ([]Pending, error)
+}
+
+// Pending is a switching rebuild's catch-up, recorded before its switch and
+// removed once it is done: if the rebuild's process dies in between, the
+// switched read models lack what was appended while it ran, and another
+// process finishes the catch-up (Rebuilder.Resume).
+type Pending struct {
+	ID string
+	// Collections are the rebuilt collections (logical -> collection), Old
+	// those they replace.
+	Collections, Old map[string]string
+	// Mark, when Marked, is where the rebuild found the commit log's end;
+	// NotBefore is when the catch-up's window begins.
+	Mark      int64
+	Marked    bool
+	NotBefore time.Time
+	// Beat is when the process doing the catch-up last said it was at it.
+	Beat time.Time
 }
 
 // Buffer is a read-model store in memory whose documents Flush writes in

@@ -2,8 +2,10 @@ package rebuild
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -34,7 +36,7 @@ type Rebuilder struct {
 // Progress is reported while a rebuild runs: the commits applied in the
 // phase, of the total it goes over (for "done", of the whole rebuild).
 type Progress struct {
-	Phase   string `json:"phase"` // "rebuild", "rebuild-done", "catch-up", "catch-up-done", "done"
+	Phase   string `json:"phase"` // "rebuild", "rebuild-done", "switched", "catch-up", "catch-up-done", "done"
 	Commits int    `json:"commits"`
 	Total   int64  `json:"total"`
 }
@@ -113,12 +115,20 @@ func (r *Rebuilder) Run(ctx context.Context, names []string, verify bool, progre
 	if verify {
 		return u.verify(ctx, old)
 	}
+	// The catch-up is on record before the switch: should this process
+	// die before it is done, another one finishes it (Resume).
+	u.pending = &Pending{ID: strconv.FormatInt(u.start.UnixNano(), 36), Collections: u.res.Collections, Old: old,
+		Mark: mark, Marked: marked, NotBefore: u.start.Add(-catchUpOverlap), Beat: time.Now()}
+	if err := r.Store.SavePending(ctx, *u.pending); err != nil {
+		return u.res, err
+	}
 	for _, n := range names {
 		if err := r.Store.SwitchTo(ctx, n, u.res.Collections[n]); err != nil {
 			return u.res, err
 		}
 	}
 	u.res.Switched = true
+	progress(Progress{Phase: "switched", Commits: u.res.Commits, Total: int64(u.res.Commits)})
 	// Every process now writes to the new collections, or will within the
 	// store's settling time; then apply what the old ones got meanwhile.
 	if !r.alone(ctx) {
@@ -128,13 +138,8 @@ func (r *Rebuilder) Run(ctx context.Context, names []string, verify bool, progre
 		case <-time.After(r.Store.SwitchSettles()):
 		}
 	}
-	if err := u.catchUp(ctx, mark, marked); err != nil {
+	if err := u.catchUp(ctx); err != nil {
 		return u.res, err
-	}
-	for _, n := range names {
-		if old[n] != u.res.Collections[n] {
-			_ = r.Store.Drop(ctx, old[n])
-		}
 	}
 	u.finished()
 	return u.res, nil
@@ -162,6 +167,21 @@ type run struct {
 	// folded is how far each stream has been applied: the catch-up skips
 	// what it lists of that without reading it.
 	folded map[string]int64
+	// pending is the catch-up on record, once the rebuild switches.
+	pending *Pending
+}
+
+// beatEvery is how often a catch-up under way says so (Pending.Beat).
+const beatEvery = 5 * time.Second
+
+// beat tells the record of the catch-up that it is still under way, now
+// and then.
+func (u *run) beat(ctx context.Context) {
+	if u.pending == nil || time.Since(u.pending.Beat) < beatEvery {
+		return
+	}
+	u.pending.Beat = time.Now()
+	_ = u.r.Store.SavePending(ctx, *u.pending)
 }
 
 // writeTo makes the rebuilt projections write to docs.
@@ -218,6 +238,7 @@ func (u *run) scan(ctx context.Context, phase string, since time.Time) error {
 		}
 		if done++; done%500 == 0 {
 			u.progress(Progress{Phase: phase, Commits: done, Total: max(counted.Load(), int64(done))})
+			u.beat(ctx)
 		}
 		return nil
 	})
@@ -230,27 +251,41 @@ func (u *run) scan(ctx context.Context, phase string, since time.Time) error {
 	return err
 }
 
-// catchUp applies what was appended while the rebuild ran: the commits the
-// log lists after the mark (and in the seconds before the rebuild began),
-// or, when there is no mark or the log no longer reaches back to it, every
-// commit recorded since those seconds.
-func (u *run) catchUp(ctx context.Context, mark int64, marked bool) error {
-	notBefore := u.start.Add(-catchUpOverlap)
-	if !marked {
-		return u.scan(ctx, "catch-up", notBefore)
+// catchUp applies what was appended while the rebuild ran (u.pending): the
+// commits the log lists after the mark (and in the seconds before the
+// rebuild began), or, when there is no mark or the log no longer reaches
+// back to it, every commit recorded since those seconds. Then it drops the
+// old collections and the record.
+func (u *run) catchUp(ctx context.Context) error {
+	if err := u.catchUpCommits(ctx); err != nil {
+		return err
 	}
-	ids, listed, err := u.r.Recent.Since(ctx, mark, notBefore)
+	for n, coll := range u.res.Collections {
+		if old := u.pending.Old[n]; old != "" && old != coll {
+			_ = u.r.Store.Drop(ctx, old)
+		}
+	}
+	return u.r.Store.DonePending(ctx, u.pending.ID)
+}
+
+func (u *run) catchUpCommits(ctx context.Context) error {
+	p := u.pending
+	if !p.Marked || u.r.Recent == nil {
+		return u.scan(ctx, "catch-up", p.NotBefore)
+	}
+	ids, listed, err := u.r.Recent.Since(ctx, p.Mark, p.NotBefore)
 	if err != nil {
 		return err
 	}
 	if !listed {
-		return u.scan(ctx, "catch-up", notBefore)
+		return u.scan(ctx, "catch-up", p.NotBefore)
 	}
 	// Its progress counts every listed commit it goes over, as a scan's
 	// does, though it reads only those not applied yet.
 	for gone, id := range ids {
 		if gone > 0 && gone%500 == 0 {
 			u.progress(Progress{Phase: "catch-up", Commits: gone, Total: int64(len(ids))})
+			u.beat(ctx)
 		}
 		if stream, first, ok := events.ParseCommitID(id); ok && u.folded[stream] >= first {
 			continue // folded by the rebuild, or listed twice
@@ -294,4 +329,47 @@ func (u *run) verify(ctx context.Context, old map[string]string) (Result, error)
 // finished reports the whole rebuild done.
 func (u *run) finished() {
 	u.progress(Progress{Phase: "done", Commits: u.res.Commits, Total: int64(u.res.Commits)})
+}
+
+// Resume finishes the catch-ups of switching rebuilds whose process died
+// after recording them (their record not beaten for staleAfter), and
+// returns how many it finished. Of each, the read models that were switched
+// get what was appended while that rebuild ran, and their old collections
+// are dropped; a rebuilt collection that was never switched to is dropped
+// unused. The switch is long past, so no process writes the old
+// collections any more.
+func (r *Rebuilder) Resume(ctx context.Context, staleAfter time.Duration) (int, error) {
+	now := time.Now()
+	claimed, err := r.Store.ClaimPending(ctx, now.Add(-staleAfter), now)
+	if err != nil {
+		return 0, err
+	}
+	var errs []error
+	done := 0
+	for _, p := range claimed {
+		u := &run{r: r, progress: func(Progress) {}, folded: map[string]int64{},
+			res: Result{Collections: map[string]string{}}, pending: &p}
+		for n, coll := range p.Collections {
+			if r.Store.Physical(ctx, n) == coll {
+				u.names = append(u.names, n)
+				u.res.Collections[n] = coll
+			} else {
+				_ = r.Store.Drop(ctx, coll)
+			}
+		}
+		slices.Sort(u.names)
+		if len(u.names) == 0 { // it died before its first switch: nothing changed
+			if err := r.Store.DonePending(ctx, p.ID); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		u.writeTo(r.Store.Writing(u.res.Collections), r.Locks)
+		if err := u.catchUp(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("finish the catch-up of the rebuild of %v: %w", u.names, err))
+			continue
+		}
+		done++
+	}
+	return done, errors.Join(errs...)
 }
