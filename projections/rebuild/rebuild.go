@@ -335,9 +335,9 @@ func (u *run) finished() {
 // after recording them (their record not beaten for staleAfter), and
 // returns how many it finished. Of each, the read models that were switched
 // get what was appended while that rebuild ran, and their old collections
-// are dropped; a rebuilt collection that was never switched to is dropped
-// unused. The switch is long past, so no process writes the old
-// collections any more.
+// are dropped. The switch is long past, so no process writes the old
+// collections any more. A rebuilt collection not switched to is left as it
+// is: its rebuild may only be stalled, and switch to it yet.
 func (r *Rebuilder) Resume(ctx context.Context, staleAfter time.Duration) (int, error) {
 	now := time.Now()
 	claimed, err := r.Store.ClaimPending(ctx, now.Add(-staleAfter), now)
@@ -353,8 +353,6 @@ func (r *Rebuilder) Resume(ctx context.Context, staleAfter time.Duration) (int, 
 			if r.Store.Physical(ctx, n) == coll {
 				u.names = append(u.names, n)
 				u.res.Collections[n] = coll
-			} else {
-				_ = r.Store.Drop(ctx, coll)
 			}
 		}
 		slices.Sort(u.names)
