@@ -29,6 +29,9 @@ func TestProjectionStatusAcrossProcesses(t *testing.T) {
 	runFor := func(tr *status.Tracker) (stop func()) {
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan struct{})
+		if err := tr.Announce(ctx, store); err != nil {
+			t.Fatal(err)
+		}
 		go func() { defer close(done); tr.Run(rctx, store) }()
 		return func() { cancel(); <-done }
 	}

@@ -62,21 +62,21 @@ func (r *Rebuilds) Buffer() rebuild.Buffer {
 // the catch-up, and a conflict loads again; in one process, the
 // projections' shared locks keep them apart (projections.AllSharing).
 func (r *Rebuilds) Writing(targets map[string]string) projections.Documents {
-	live := r.Live
-	if live == nil {
-		live = NewReadModels(r.db)
+	return r.live().Rebuilding(targets)
+}
+
+// live is the process's read models (Live), or else a ReadModels of db.
+func (r *Rebuilds) live() *ReadModels {
+	if r.Live != nil {
+		return r.Live
 	}
-	return live.Rebuilding(targets)
+	return NewReadModels(r.db)
 }
 
 // SwitchTo records the switch; every process sees it within SwitchSettles,
 // the one of Live at once.
 func (r *Rebuilds) SwitchTo(ctx context.Context, logical, collection string) error {
-	live := r.Live
-	if live == nil {
-		live = NewReadModels(r.db)
-	}
-	return live.SwitchTo(ctx, logical, collection)
+	return r.live().SwitchTo(ctx, logical, collection)
 }
 
 // SwitchSettles is [ReadModels.SwitchSettles].

@@ -88,12 +88,11 @@ func (t *Tracker) Observe(projection string, c events.Commit, err error) {
 	}
 }
 
-// Run writes the figures to store until ctx ends, at once and then every
-// couple of seconds, and last as stopped.
+// Run writes the figures to store every couple of seconds until ctx ends,
+// and last as stopped. The first write is Announce's, before Run.
 func (t *Tracker) Run(ctx context.Context, store Store) {
 	tick := time.NewTicker(flushEvery)
 	defer tick.Stop()
-	_ = t.flush(ctx, store, false)
 	for {
 		select {
 		case <-ctx.Done():
@@ -124,9 +123,10 @@ func (t *Tracker) flush(ctx context.Context, store Store, stopped bool) error {
 	return errors.Join(errs...)
 }
 
-// Announce writes the figures down once, at once: a process does it before
-// its projectors start, so that every process that projects is on record
-// before it writes a read model (a rebuild counts on that; see Others).
+// Announce writes the figures down a first time, before Run: a process
+// does it before its projectors start, so that every process that projects
+// is on record before it writes a read model (a rebuild counts on that;
+// see Others).
 func (t *Tracker) Announce(ctx context.Context, store Store) error {
 	return t.flush(ctx, store, false)
 }
