@@ -52,6 +52,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -173,7 +174,7 @@ func Start(ctx context.Context, opts Options) (*Store, error) {
 
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  listener,
-		Logger:    slog.New(errorOnly{logger.With("component", "ferretdb").Handler()}),
+		Logger:    slog.New(errorOnly{Handler: logger.With("component", "ferretdb").Handler()}),
 		Handler:   "sqlite",
 		SQLiteURL: sqliteURL(dir),
 	})
@@ -443,16 +444,37 @@ func quoteIdent(s string) string {
 
 // errorOnly is a slog.Handler that drops records below Error level, to keep
 // FerretDB's chatty Info/Debug/Warn messages out of the application's logs.
-type errorOnly struct{ slog.Handler }
+//
+// FerretDB derives a logger with the statement's arguments (whole
+// documents) twice for every SQL statement it runs, only to log it at
+// Debug. Formatting those attributes cost more CPU than a statement's
+// SQLite work on a bulk insert, so they are kept aside as given and
+// applied only to a record that is logged.
+type errorOnly struct {
+	slog.Handler
+	derive []func(slog.Handler) slog.Handler // WithAttrs and WithGroup, in order
+}
 
 func (h errorOnly) Enabled(ctx context.Context, l slog.Level) bool {
 	return l >= slog.LevelError && h.Handler.Enabled(ctx, l)
 }
 
+func (h errorOnly) Handle(ctx context.Context, r slog.Record) error {
+	inner := h.Handler
+	for _, d := range h.derive {
+		inner = d(inner)
+	}
+	return inner.Handle(ctx, r)
+}
+
 func (h errorOnly) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return errorOnly{h.Handler.WithAttrs(attrs)}
+	return h.then(func(inner slog.Handler) slog.Handler { return inner.WithAttrs(attrs) })
 }
 
 func (h errorOnly) WithGroup(name string) slog.Handler {
-	return errorOnly{h.Handler.WithGroup(name)}
+	return h.then(func(inner slog.Handler) slog.Handler { return inner.WithGroup(name) })
+}
+
+func (h errorOnly) then(d func(slog.Handler) slog.Handler) slog.Handler {
+	return errorOnly{Handler: h.Handler, derive: append(slices.Clip(h.derive), d)}
 }

@@ -314,3 +314,31 @@ func BenchmarkFindOneByID(b *testing.B) {
 		})
 	}
 }
+
+// TestErrorOnlyDerivesLazily: a logger derived from the filter (as
+// FerretDB derives one per SQL statement) logs nothing below Error, and an
+// Error record carries every attribute and group it was derived with, as
+// the handler alone would write it.
+func TestErrorOnlyDerivesLazily(t *testing.T) {
+	noTime := &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}
+	log := func(l *slog.Logger) {
+		d := l.With("a", 1).WithGroup("g").With("b", "two")
+		d.Debug("dropped", "x", 0)
+		d.Info("dropped too")
+		d.Error("kept", "c", 3.5)
+		l.With("other", true).Error("kept too")
+	}
+	var got, want strings.Builder
+	log(slog.New(errorOnly{Handler: slog.NewTextHandler(&got, noTime)}))
+	plain := slog.New(slog.NewTextHandler(&want, noTime))
+	plain.With("a", 1).WithGroup("g").With("b", "two").Error("kept", "c", 3.5)
+	plain.With("other", true).Error("kept too")
+	if got.String() != want.String() {
+		t.Fatalf("logged\n%s\nwant\n%s", got.String(), want.String())
+	}
+}
