@@ -237,6 +237,9 @@ func (a *App) start(ctx context.Context) error {
 	rm.Conditional = !a.cfg.Embedded()
 	rm.Tokens = rm.Conditional && a.store.IsFerretDB(ctx)
 	rm.ServeHot(hotMode(a.cfg, rm.Conditional))
+	if a.store.Embedded != nil && !rm.Conditional {
+		rm.StageWith(a.store.Embedded)
+	}
 	var err error
 	if a.bus, err = openMessaging(ctx, a.cfg, a.log); err != nil {
 		return err

@@ -349,25 +349,10 @@ func (s *Store) fixIndexes(ctx context.Context, db string, names []string) error
 		return err
 	}
 
-	// _ferretdb_collections (name, table_name, settings) maps collection
-	// names to table names; see FerretDB's sqlite/metadata registry.
-	tables := map[string]string{}
-	rows, err := conn.QueryContext(ctx, `SELECT name, table_name FROM _ferretdb_collections`)
+	tables, err := tableNames(ctx, conn)
 	if err != nil {
 		return fmt.Errorf("embedded: list collections of %s: %w", db, err)
 	}
-	for rows.Next() {
-		var name, table string
-		if err := rows.Scan(&name, &table); err != nil {
-			rows.Close()
-			return fmt.Errorf("embedded: list collections of %s: %w", db, err)
-		}
-		tables[name] = table
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return fmt.Errorf("embedded: list collections of %s: %w", db, err)
-	}
-
 	if names == nil {
 		for name := range tables {
 			names = append(names, name)
@@ -385,6 +370,26 @@ func (s *Store) fixIndexes(ctx context.Context, db string, names []string) error
 		}
 	}
 	return nil
+}
+
+// tableNames maps the collections of a database to their tables, from
+// _ferretdb_collections (name, table_name, settings); see FerretDB's
+// sqlite/metadata registry.
+func tableNames(ctx context.Context, conn *sql.DB) (map[string]string, error) {
+	tables := map[string]string{}
+	rows, err := conn.QueryContext(ctx, `SELECT name, table_name FROM _ferretdb_collections`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var name, table string
+		if err := rows.Scan(&name, &table); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		tables[name] = table
+	}
+	return tables, errors.Join(rows.Err(), rows.Close())
 }
 
 // sqlite returns the store's own connection to database db's file, opening it
@@ -410,8 +415,11 @@ func (s *Store) sqlite(db string, mustExist bool) (*sql.DB, error) {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
 	// FerretDB keeps the file open and writes to it concurrently: wait for
-	// its locks instead of failing with SQLITE_BUSY.
-	dsn := (&url.URL{Scheme: "file", Path: path, RawQuery: "mode=rw&_pragma=busy_timeout(10000)"}).String()
+	// its locks instead of failing with SQLITE_BUSY. A transaction takes
+	// the write lock as it begins (ApplyStaged reads, then writes: begun
+	// deferred, it could not wait for the lock once another write ended
+	// its snapshot).
+	dsn := (&url.URL{Scheme: "file", Path: path, RawQuery: "mode=rw&_pragma=busy_timeout(10000)&_txlock=immediate"}).String()
 	conn, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: open %s: %w", path, err)

@@ -68,6 +68,17 @@ func (g *WriteGate) Monitor(next *event.CommandMonitor) *event.CommandMonitor {
 	return m
 }
 
+// Hold takes the gate for a write that does not go through a driver (the
+// store's own SQLite connection), until release is called.
+func (g *WriteGate) Hold(ctx context.Context) (release func(), err error) {
+	select {
+	case g.slot <- struct{}{}:
+		return func() { <-g.slot }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 func (g *WriteGate) release(requestID int64) {
 	if _, ok := g.held.LoadAndDelete(requestID); ok {
 		<-g.slot

@@ -9,6 +9,6 @@ import (
 // creates and indexes them at start-up.
 func Collections() []string {
 	return []string{CollRevisionTokens, CollProjectionStatus, outbox.Collection, outbox.LogCollection, outbox.LeaseCollection,
-		CollReadModelNames, CollRebuildCatchUps, CollEvents, CollSnapshots, CollCredentials, CollIdempotency, CollPasswordTokens, CollSessions, CollSettings,
+		CollReadModelNames, CollRebuildCatchUps, CollStaging, CollEvents, CollSnapshots, CollCredentials, CollIdempotency, CollPasswordTokens, CollSessions, CollSettings,
 		projections.CollUsers, projections.CollProjects, projections.CollSupervisors, projections.CollStudents, projections.CollEmails}
 }

@@ -30,7 +30,7 @@ var (
 
 // collections are those the service prepares at start-up (cmd/capstone) that
 // these tests use.
-var collections = []string{imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollSessions, imongo.CollPasswordTokens, imongo.CollIdempotency, "users", "projects"}
+var collections = []string{imongo.CollEvents, imongo.CollSnapshots, imongo.CollCredentials, imongo.CollSessions, imongo.CollPasswordTokens, imongo.CollIdempotency, imongo.CollStaging, "users", "projects"}
 
 func TestMain(m *testing.M) { os.Exit(runTests(m)) }
 

@@ -56,6 +56,9 @@ type ReadModels struct {
 	// from it (ServeHot).
 	hot     *hotDocs
 	hotMode HotMode
+
+	// stager, if set, stores StoreMany's documents together (StageWith).
+	stager Stager
 }
 
 // storedCacheSize bounds the cached documents: the working set of a busy

@@ -31,6 +31,9 @@ var bulkWrites sync.Mutex
 // is reported unsure as a whole (a bulk write counts its matches, it does
 // not say which), and its documents are left to Store one by one.
 func (r *ReadModels) StoreMany(ctx context.Context, collection string, docs []projections.StoredDoc) ([]string, error) {
+	if r.stager != nil && !r.Conditional {
+		return nil, r.storeStaged(ctx, collection, docs)
+	}
 	if r.Tokens { // a claim per revision: nothing to share between documents
 		var unsure []string
 		for _, d := range docs {
@@ -107,4 +110,67 @@ func onlyDuplicates(bwe mongo.BulkWriteException) bool {
 		}
 	}
 	return len(bwe.WriteErrors) > 0
+}
+
+// CollStaging holds the documents of a StoreMany on their way to their read
+// model (StageWith); it is empty between them.
+const CollStaging = "read_model_staging"
+
+// Stager moves the documents of a staging collection over those they
+// replace in another collection, in one transaction: the embedded store,
+// whose update command takes a transaction (and an fsync) per document
+// where its insert command takes one per hundred
+// ([embedded.Store.ApplyStaged]).
+type Stager interface {
+	EmptyCollection(ctx context.Context, db, name string) error
+	ApplyStaged(ctx context.Context, db, staging, target string) error
+}
+
+// StageWith makes StoreMany store through s, when revisions are not
+// checked (the one process that writes the read models of the embedded
+// store it runs): the documents are inserted into CollStaging, then moved
+// over the old ones at once. A cohort's allocation, 5,000 documents, is
+// stored in some 50 transactions instead of 5,000, and readers see all of
+// it or none.
+func (r *ReadModels) StageWith(s Stager) { r.stager = s }
+
+// storeStaged is StoreMany through the stager: every document is stored,
+// or none (an error after the move began leaves what the store has
+// unknown here, so they are forgotten from memory and the caller applies
+// the commit again).
+func (r *ReadModels) storeStaged(ctx context.Context, collection string, docs []projections.StoredDoc) error {
+	coll := r.coll(ctx, collection)
+	raws := make([]any, len(docs))
+	for i, d := range docs {
+		raw, err := withRevision(d.Doc, d.Rev+1)
+		if err != nil {
+			return err
+		}
+		raws[i] = raw
+	}
+	hc := r.hot.coll(collection, coll.Name())
+	unlock := r.hot.lockStripes(hc, docs)
+	defer unlock()
+	bulkWrites.Lock()
+	defer bulkWrites.Unlock()
+	// What a failed attempt left must not be moved with these.
+	if err := r.stager.EmptyCollection(ctx, r.db.Name(), CollStaging); err != nil {
+		return err
+	}
+	if _, err := r.db.Collection(CollStaging).InsertMany(ctx, raws); err != nil {
+		return err // nothing moved: the read model is as it was
+	}
+	if err := r.stager.ApplyStaged(ctx, r.db.Name(), CollStaging, coll.Name()); err != nil {
+		for _, d := range docs {
+			r.stored.Remove(coll.Name() + "\x00" + d.ID)
+			r.hot.forget(hc, d.ID)
+		}
+		return err
+	}
+	for i, d := range docs {
+		raw := raws[i].(bson.Raw)
+		r.stored.Add(coll.Name()+"\x00"+d.ID, raw)
+		r.hot.written(hc, d.ID, raw)
+	}
+	return nil
 }

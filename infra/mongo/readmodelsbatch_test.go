@@ -2,6 +2,7 @@ package mongo_test
 
 import (
 	"fmt"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -14,14 +15,25 @@ import (
 // writer moved on is never overwritten: it is among those reported unsure
 // (with the others of its bulk write, which may or may not be stored), and
 // every document not reported is stored; without, every document is stored.
+//
+// Staged (the embedded store: StageWith), the documents are stored
+// together, and memory (a hot read model) holds what the store holds.
 func TestStoreMany(t *testing.T) {
 	const coll = "projects"
-	for _, conditional := range []bool{false, true} {
-		t.Run(fmt.Sprint("conditional=", conditional), func(t *testing.T) {
+	for _, mode := range []string{"conditional=false", "conditional=true", "staged"} {
+		conditional, staged := mode == "conditional=true", mode == "staged"
+		t.Run(mode, func(t *testing.T) {
+			if staged && server == nil {
+				t.Skip("staging is the embedded store's")
+			}
 			ctx := testCtx(t)
 			db := newDB(t)
 			r, other := imongo.NewReadModels(db), imongo.NewReadModels(db)
 			r.Conditional, other.Conditional = conditional, conditional
+			if staged {
+				r.ServeHot(imongo.HotTrusted)
+				r.StageWith(server)
+			}
 			var docs []projections.StoredDoc
 			for i := range 60 {
 				id := fmt.Sprintf("d%02d", i)
@@ -50,6 +62,12 @@ func TestStoreMany(t *testing.T) {
 				_, rev, err := fresh.Load(ctx, coll, d.ID, &got)
 				if err != nil {
 					t.Fatal(err)
+				}
+				if staged {
+					var held item
+					if found, err := r.Get(ctx, coll, d.ID, &held); err != nil || !found || !reflect.DeepEqual(held, got) {
+						t.Errorf("%s: memory holds %+v (found %v, %v), the store %+v", d.ID, held, found, err, got)
+					}
 				}
 				want := "second"
 				switch {
