@@ -240,6 +240,11 @@ func (a *App) start(ctx context.Context) error {
 	if a.store.Embedded != nil && !rm.Conditional {
 		rm.StageWith(a.store.Embedded)
 	}
+	// Before the projectors write: on a store nobody writes to, each
+	// loads at the first try.
+	if err := rm.WarmHot(ctx); err != nil {
+		return err
+	}
 	var err error
 	if a.bus, err = openMessaging(ctx, a.cfg, a.log); err != nil {
 		return err

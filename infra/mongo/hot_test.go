@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -413,4 +414,61 @@ func TestListVersionMovesWithEveryWrite(t *testing.T) {
 	if _, ok := validated.ListVersion(ctx, hotColl); ok {
 		t.Error("a validated read model (other processes write it) gave a list version")
 	}
+}
+
+// TestWarmHot: WarmHot holds every hot read model whole, so lists are
+// served from memory from the first: on an empty store, where each stays
+// whole as it is written, and on one with documents, which it loads.
+func TestWarmHot(t *testing.T) {
+	list := func(t *testing.T, r *imongo.ReadModels) []hotItem {
+		var l []hotItem
+		if err := r.Find(testCtx(t), hotColl, queries.Filter{}, &l); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	t.Run("empty", func(t *testing.T) {
+		r, db, ctx := newHot(t, imongo.HotTrusted)
+		if err := r.WarmHot(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := r.ListVersion(ctx, hotColl); !ok {
+			t.Fatal("an empty read model is not held whole after WarmHot")
+		}
+		for i := range 3 {
+			if err := r.Store(ctx, hotColl, fmt.Sprint("s", i), hotItem{ID: fmt.Sprint("s", i), Name: "x"}, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, ok := r.ListVersion(ctx, hotColl); !ok {
+			t.Fatal("the read model is no longer held whole after writes through it")
+		}
+		if got, want := list(t, r), list(t, imongo.NewReadModels(db)); len(got) != 3 || !reflect.DeepEqual(got, want) {
+			t.Fatalf("from memory %v, the store %v", got, want)
+		}
+	})
+	t.Run("loaded", func(t *testing.T) {
+		db := newDB(t)
+		ctx := testCtx(t)
+		plain := imongo.NewReadModels(db)
+		for i := range 5 {
+			if err := plain.Store(ctx, hotColl, fmt.Sprint("s", i), hotItem{ID: fmt.Sprint("s", i), Name: "x", Active: true}, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := imongo.NewReadModels(db)
+		r.ServeHot(imongo.HotTrusted)
+		if _, ok := r.ListVersion(ctx, hotColl); ok {
+			t.Fatal("held whole before WarmHot")
+		}
+		if err := r.WarmHot(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := r.ListVersion(ctx, hotColl); !ok {
+			t.Fatal("not held whole after WarmHot")
+		}
+		if got := list(t, r); len(got) != 5 || !reflect.DeepEqual(got, list(t, plain)) {
+			t.Fatalf("from memory %v, the store %v", got, list(t, plain))
+		}
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -69,20 +70,8 @@ func (r *ReadModels) findHot(ctx context.Context, collection string, f queries.F
 	}
 	docs, whole := r.hot.all(hc)
 	if !whole {
-		gens := r.hot.gensOf(hc)
-		cur, err := coll.Find(ctx, bson.D{}, options.Find().SetLimit(int64(hc.limit+1)))
-		if err != nil {
+		if loaded, err := r.loadWhole(ctx, coll, hc); !loaded || err != nil {
 			return false, err
-		}
-		var raws []bson.Raw
-		for cur.Next(ctx) {
-			raws = append(raws, slices.Clone(cur.Current))
-		}
-		if err := cur.Err(); err != nil {
-			return false, err
-		}
-		if !r.hot.fillAll(hc, gens, raws) {
-			return false, nil
 		}
 		if docs, whole = r.hot.all(hc); !whole {
 			return false, nil
@@ -112,6 +101,45 @@ func (r *ReadModels) findHot(ctx context.Context, collection string, f queries.F
 		out[i] = m.doc
 	}
 	return true, decodeAll(out, into)
+}
+
+// loadWhole reads a hot read model whole into memory, and reports whether
+// memory now holds it whole: not if it is larger than memory holds, or if
+// a write came in meanwhile (the next list tries again).
+func (r *ReadModels) loadWhole(ctx context.Context, coll *mongo.Collection, hc *hotColl) (bool, error) {
+	gens := r.hot.gensOf(hc)
+	cur, err := coll.Find(ctx, bson.D{}, options.Find().SetLimit(int64(hc.limit+1)))
+	if err != nil {
+		return false, err
+	}
+	var raws []bson.Raw
+	for cur.Next(ctx) {
+		raws = append(raws, slices.Clone(cur.Current))
+	}
+	if err := cur.Err(); err != nil {
+		return false, err
+	}
+	return r.hot.fillAll(hc, gens, raws), nil
+}
+
+// WarmHot loads the hot read models whole (HotTrusted), so that the first
+// list of each is served from memory too: a cohort's first allocation
+// lists 5,000 students, which the store reads in most of a second. On an
+// empty store it costs nothing, and memory holds every read model whole
+// from then on, as long as none outgrows it. Call it before anything is
+// written: a read model written meanwhile, or too large, is left to be
+// loaded by its first list.
+func (r *ReadModels) WarmHot(ctx context.Context) error {
+	if r.hotMode != HotTrusted {
+		return nil
+	}
+	for _, logical := range slices.Sorted(maps.Keys(hotLimits)) {
+		coll := r.coll(ctx, logical)
+		if _, err := r.loadWhole(ctx, coll, r.hotColl(logical, coll)); err != nil {
+			return fmt.Errorf("load %s into memory: %w", logical, err)
+		}
+	}
+	return nil
 }
 
 // ListVersion says which state of a hot read model its lists are served

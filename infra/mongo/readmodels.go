@@ -125,11 +125,17 @@ func (r *ReadModels) Get(ctx context.Context, collection, id string, into any) (
 const revField = "_rev"
 
 // Load decodes the document with this id and returns its revision: from
-// the documents this process stored last, or from the store.
+// the documents this process stored last, from memory where it is the
+// store's (a hot read model, HotTrusted), or from the store.
 func (r *ReadModels) Load(ctx context.Context, collection, id string, into any) (bool, int64, error) {
 	coll := r.coll(ctx, collection)
 	key := coll.Name() + "\x00" + id
 	raw, ok := r.stored.Get(key)
+	if hc := r.hotColl(collection, coll); !ok && hc != nil && r.hotMode == HotTrusted {
+		if d, held := r.hot.get(hc, id); held {
+			raw, ok = d.raw, true
+		}
+	}
 	if !ok {
 		var err error
 		raw, err = coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
