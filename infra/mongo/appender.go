@@ -17,83 +17,29 @@ import (
 // unordered insert (group commit), and so the documents that concurrent
 // projector workers write first (ReadModels): the store then takes one write
 // transaction for many commits instead of one each, which is what bounds
-// the embedded store's write rate. There is no goroutine to start or stop:
-// the first caller with nothing in flight inserts what is queued, and
-// whatever queued meanwhile is inserted by a goroutine that lives while
-// there is work. A lone command waits for nothing.
+// the embedded store's write rate.
 type appender struct {
-	coll    *mongo.Collection
-	queue   chan *appendReq
-	running atomic.Bool // a caller or a goroutine is inserting
+	*group
+	coll *mongo.Collection
 }
 
 func newAppender(coll *mongo.Collection) *appender {
-	return &appender{coll: coll, queue: make(chan *appendReq, appendQueue)}
-}
-
-type appendReq struct {
-	doc  any
-	err  error
-	done chan struct{}
+	a := &appender{coll: coll}
+	a.group = newGroup(maxAppendBatch, a.insert)
+	return a
 }
 
 // maxAppendBatch bounds the commits in one insert.
 const maxAppendBatch = 128
 
-// appendQueue bounds the commits waiting for an insert: far more than the
-// connections that could be writing them (a command beyond it waits for
-// room, within its context).
-const appendQueue = 4096
-
-// appendTimeout bounds one batch's insert: it is not cancelled with the
-// context of the command that happened to send it, which serves the others.
-const appendTimeout = 30 * time.Second
-
 // append inserts doc, with whatever else is queued. A commit whose id is
 // taken gets ErrConcurrentAppend. If ctx ends first, the commit may still
 // be stored: the caller hears ctx's error (an uncertain outcome).
 func (a *appender) append(ctx context.Context, doc any) error {
-	req := &appendReq{doc: doc, done: make(chan struct{})}
-	select {
-	case a.queue <- req:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	if a.running.CompareAndSwap(false, true) {
-		a.run(context.WithoutCancel(ctx))
-	}
-	select {
-	case <-req.done:
-		return req.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return a.do(ctx, &groupReq{doc: doc})
 }
 
-// run inserts one batch and, if more queued meanwhile, hands the rest to a
-// goroutine, so the caller returns with its own answer. A request queued
-// while running was set is in the queue before running is cleared, so the
-// check after clearing it sees it.
-func (a *appender) run(ctx context.Context) {
-	select {
-	case first := <-a.queue:
-		a.insert(ctx, batch.Take(first, a.queue, maxAppendBatch))
-	default:
-	}
-	a.running.Store(false)
-	if len(a.queue) > 0 && a.running.CompareAndSwap(false, true) {
-		go a.run(ctx)
-	}
-}
-
-func (a *appender) insert(ctx context.Context, batch []*appendReq) {
-	defer func() {
-		for _, r := range batch {
-			close(r.done)
-		}
-	}()
-	ctx, cancel := context.WithTimeout(ctx, appendTimeout)
-	defer cancel()
+func (a *appender) insert(ctx context.Context, batch []*groupReq) {
 	if len(batch) == 1 {
 		_, err := a.coll.InsertOne(ctx, batch[0].doc)
 		batch[0].err = appendError(err)
@@ -115,6 +61,82 @@ func (a *appender) insert(ctx context.Context, batch []*appendReq) {
 		if we.Index >= 0 && we.Index < len(batch) {
 			batch[we.Index].err = appendError(we)
 		}
+	}
+}
+
+// group sends the writes of concurrent callers together, each batch in one
+// command. There is no goroutine to start or stop: the first caller with
+// nothing in flight writes what is queued, and whatever queued meanwhile is
+// written by a goroutine that lives while there is work. A lone caller
+// waits for nothing.
+type group struct {
+	queue   chan *groupReq
+	running atomic.Bool // a caller or a goroutine is writing
+	most    int
+	// write writes a batch and sets each request's err.
+	write func(ctx context.Context, batch []*groupReq)
+}
+
+type groupReq struct {
+	doc  any
+	id   string // the document's _id, where write needs it
+	err  error
+	done chan struct{}
+}
+
+func newGroup(most int, write func(ctx context.Context, batch []*groupReq)) *group {
+	return &group{queue: make(chan *groupReq, groupQueue), most: most, write: write}
+}
+
+// groupQueue bounds the writes waiting for a batch: far more than the
+// connections that could be sending them (a write beyond it waits for
+// room, within its context).
+const groupQueue = 4096
+
+// groupTimeout bounds one batch's write: it is not cancelled with the
+// context of the caller that happened to send it, which serves the others.
+const groupTimeout = 30 * time.Second
+
+// do queues req and waits for its batch to be written. If ctx ends first,
+// the write may still happen: the caller hears ctx's error (an uncertain
+// outcome).
+func (g *group) do(ctx context.Context, req *groupReq) error {
+	req.done = make(chan struct{})
+	select {
+	case g.queue <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if g.running.CompareAndSwap(false, true) {
+		g.run(context.WithoutCancel(ctx))
+	}
+	select {
+	case <-req.done:
+		return req.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run writes one batch and, if more queued meanwhile, hands the rest to a
+// goroutine, so the caller returns with its own answer. A request queued
+// while running was set is in the queue before running is cleared, so the
+// check after clearing it sees it.
+func (g *group) run(ctx context.Context) {
+	select {
+	case first := <-g.queue:
+		reqs := batch.Take(first, g.queue, g.most)
+		wctx, cancel := context.WithTimeout(ctx, groupTimeout)
+		g.write(wctx, reqs)
+		cancel()
+		for _, r := range reqs {
+			close(r.done)
+		}
+	default:
+	}
+	g.running.Store(false)
+	if len(g.queue) > 0 && g.running.CompareAndSwap(false, true) {
+		go g.run(ctx)
 	}
 }
 

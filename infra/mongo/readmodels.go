@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -48,8 +49,10 @@ type ReadModels struct {
 	// loads again. Without Conditional, this process is the only writer.
 	stored *lru.Cache[string, bson.Raw]
 	// inserters group the first writes of documents, by physical
-	// collection (insertOrReplace); a rebuild's copy shares them.
+	// collection (insertOrReplace), and replacers the others (replace),
+	// without Conditional; a rebuild's copy shares them.
 	inserters *sync.Map
+	replacers *sync.Map
 
 	// hot holds the hot read models in memory (hot.go), shared by every
 	// ReadModels of the database handle; hotMode is how this one serves
@@ -57,8 +60,10 @@ type ReadModels struct {
 	hot     *hotDocs
 	hotMode HotMode
 
-	// stager, if set, stores StoreMany's documents together (StageWith).
-	stager Stager
+	// stager, if set, stores StoreMany's documents together (StageWith),
+	// and the replacers' larger batches; a rebuild's copy shares staging.
+	stager  Stager
+	staging *staging
 }
 
 // storedCacheSize bounds the cached documents: the working set of a busy
@@ -75,7 +80,7 @@ var (
 // NewReadModels returns the read-model store in db.
 func NewReadModels(db *mongo.Database) *ReadModels {
 	stored, _ := lru.New[string, bson.Raw](storedCacheSize)
-	return &ReadModels{db: db, names: newNames(db), stored: stored, inserters: &sync.Map{}, hot: hotFor(db)}
+	return &ReadModels{db: db, names: newNames(db), stored: stored, inserters: &sync.Map{}, replacers: &sync.Map{}, hot: hotFor(db), staging: &staging{dirty: true}}
 }
 
 // ServeHot makes Get (and the supervisors list) serve the hot read models
@@ -198,7 +203,7 @@ func (r *ReadModels) store(ctx context.Context, coll *mongo.Collection, collecti
 		if rev == 0 {
 			return r.insertOrReplace(ctx, coll, id, d)
 		}
-		return upsert(ctx, coll, id, d)
+		return r.replace(ctx, coll, id, d)
 	}
 	if r.Tokens {
 		return r.storeWithToken(ctx, collection, id, d, rev)
@@ -262,6 +267,92 @@ func (r *ReadModels) insertNew(ctx context.Context, coll *mongo.Collection, d bs
 		return projections.ErrConflict
 	}
 	return err
+}
+
+// replace replaces or inserts the document with this id, sharing the bulk
+// write with the other replaces of the collection in flight (replacer).
+func (r *ReadModels) replace(ctx context.Context, coll *mongo.Collection, id string, d bson.Raw) error {
+	g, ok := r.replacers.Load(coll.Name())
+	if !ok {
+		g, _ = r.replacers.LoadOrStore(coll.Name(), newReplacer(r, coll))
+	}
+	return g.(*replacer).do(ctx, &groupReq{doc: d, id: id})
+}
+
+// replacer sends the replaces of concurrent projector workers together, in
+// one bulk write of at most storeManyChunk, one at a time in the process
+// (bulkWrites), as StoreMany does. Only where this process is the one
+// writer of the read models (no Conditional): every document then has one
+// write at a time (the projections' locks), so a batch never holds two of
+// one document. The embedded store still takes a transaction per
+// document, but one command, and one pass of its write gate, for many: a
+// lone replace held the gate about 1.3 ms under load, where the store's
+// own work was 0.16 ms.
+type replacer struct {
+	*group
+	rm   *ReadModels
+	coll *mongo.Collection
+}
+
+func newReplacer(rm *ReadModels, coll *mongo.Collection) *replacer {
+	r := &replacer{rm: rm, coll: coll}
+	r.group = newGroup(maxReplaceBatch, r.write)
+	return r
+}
+
+// maxReplaceBatch bounds a batch of replaces; stageAtLeast is the batch
+// that goes through the stager (where there is one), whose two
+// transactions then cost less than one each.
+const (
+	maxReplaceBatch = 128
+	stageAtLeast    = 4
+)
+
+func (r *replacer) write(ctx context.Context, batch []*groupReq) {
+	if len(batch) == 1 {
+		batch[0].err = upsert(ctx, r.coll, batch[0].id, batch[0].doc)
+		return
+	}
+	if r.rm.stager != nil && len(batch) >= stageAtLeast {
+		raws := make([]any, len(batch))
+		for i, q := range batch {
+			raws[i] = q.doc
+		}
+		err := r.rm.moveStaged(ctx, r.coll, raws)
+		for _, q := range batch {
+			q.err = err
+		}
+		return
+	}
+	if len(batch) > storeManyChunk {
+		for chunk := range slices.Chunk(batch, storeManyChunk) {
+			r.write(ctx, chunk)
+		}
+		return
+	}
+	models := make([]mongo.WriteModel, len(batch))
+	for i, q := range batch {
+		models[i] = mongo.NewReplaceOneModel().SetFilter(bson.D{{Key: "_id", Value: q.id}}).SetReplacement(q.doc).SetUpsert(true)
+	}
+	bulkWrites.Lock()
+	_, err := r.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+	bulkWrites.Unlock()
+	var bwe mongo.BulkWriteException
+	if err == nil || !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
+		for _, q := range batch {
+			q.err = err // all stored, or an outcome the whole batch shares
+		}
+		return
+	}
+	for _, we := range bwe.WriteErrors {
+		if we.Index >= 0 && we.Index < len(batch) {
+			q := batch[we.Index]
+			q.err = we
+			if mongo.IsDuplicateKeyError(we) { // two first writes raced, as in upsert
+				q.err = upsert(ctx, r.coll, q.id, q.doc)
+			}
+		}
+	}
 }
 
 // upsert replaces or inserts the document with this id. Two first writes of

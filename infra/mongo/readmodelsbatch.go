@@ -112,6 +112,10 @@ func onlyDuplicates(bwe mongo.BulkWriteException) bool {
 	return len(bwe.WriteErrors) > 0
 }
 
+// stageChunk is how many documents one insert stages: the embedded store's
+// documents a transaction.
+const stageChunk = 100
+
 // CollStaging holds the documents of a StoreMany on their way to their read
 // model (StageWith); it is empty between them.
 const CollStaging = "read_model_staging"
@@ -151,16 +155,7 @@ func (r *ReadModels) storeStaged(ctx context.Context, collection string, docs []
 	hc := r.hot.coll(collection, coll.Name())
 	unlock := r.hot.lockStripes(hc, docs)
 	defer unlock()
-	bulkWrites.Lock()
-	defer bulkWrites.Unlock()
-	// What a failed attempt left must not be moved with these.
-	if err := r.stager.EmptyCollection(ctx, r.db.Name(), CollStaging); err != nil {
-		return err
-	}
-	if _, err := r.db.Collection(CollStaging).InsertMany(ctx, raws); err != nil {
-		return err // nothing moved: the read model is as it was
-	}
-	if err := r.stager.ApplyStaged(ctx, r.db.Name(), CollStaging, coll.Name()); err != nil {
+	if err := r.moveStaged(ctx, coll, raws); err != nil {
 		for _, d := range docs {
 			r.stored.Remove(coll.Name() + "\x00" + d.ID)
 			r.hot.forget(hc, d.ID)
@@ -172,5 +167,38 @@ func (r *ReadModels) storeStaged(ctx context.Context, collection string, docs []
 		r.stored.Add(coll.Name()+"\x00"+d.ID, raw)
 		r.hot.written(hc, d.ID, raw)
 	}
+	return nil
+}
+
+// staging is what this process knows of CollStaging, under bulkWrites:
+// dirty until it has emptied it, and after a move that failed.
+type staging struct{ dirty bool }
+
+// moveStaged stores the encoded documents in coll through the staging
+// collection: inserted there, then moved over the documents they replace
+// in one transaction. On an error the documents may or may not be stored.
+func (r *ReadModels) moveStaged(ctx context.Context, coll *mongo.Collection, raws []any) error {
+	bulkWrites.Lock()
+	defer bulkWrites.Unlock()
+	// What a failed attempt (or a process before this one) left must not
+	// be moved with these.
+	if r.staging.dirty {
+		if err := r.stager.EmptyCollection(ctx, r.db.Name(), CollStaging); err != nil {
+			return err
+		}
+		r.staging.dirty = false
+	}
+	r.staging.dirty = true
+	// In inserts of stageChunk: the store decodes a whole command at
+	// once, and a cohort's in one would add tens of MiB at its peak.
+	for chunk := range slices.Chunk(raws, stageChunk) {
+		if _, err := r.db.Collection(CollStaging).InsertMany(ctx, chunk); err != nil {
+			return err
+		}
+	}
+	if err := r.stager.ApplyStaged(ctx, r.db.Name(), CollStaging, coll.Name()); err != nil {
+		return err
+	}
+	r.staging.dirty = false // the move empties it
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
@@ -79,6 +80,68 @@ func TestStoreMany(t *testing.T) {
 				if got.Name != want || rev != 2 && want != "first" {
 					t.Errorf("%s: %q at revision %d, want %q at 2", d.ID, got.Name, rev, want)
 				}
+			}
+		})
+	}
+}
+
+// TestConcurrentStoresShareWrites: without revisions checked (the one
+// process that writes the read models), replaces that arrive together are
+// sent together, in bulk writes or (staged, on the embedded store) moved
+// in one transaction, and each is stored as Store would store it: the
+// store holds every document's last version at its revision, and memory
+// what the store holds.
+func TestConcurrentStoresShareWrites(t *testing.T) {
+	const coll, docs = "projects", 60
+	for _, staged := range []bool{false, true} {
+		t.Run(fmt.Sprint("staged=", staged), func(t *testing.T) {
+			if staged && server == nil {
+				t.Skip("staging is the embedded store's")
+			}
+			mc, updates := counting(t, "update")
+			db := mc.Database(newDB(t).Name())
+			ctx := testCtx(t)
+			r := imongo.NewReadModels(db)
+			r.ServeHot(imongo.HotTrusted)
+			if staged {
+				r.StageWith(server)
+			}
+			for i := range docs {
+				id := fmt.Sprintf("d%02d", i)
+				if err := r.Store(ctx, coll, id, item{ID: id, Name: "first"}, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := updates.Load()
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			for i := range docs {
+				wg.Go(func() {
+					<-start
+					id := fmt.Sprintf("d%02d", i)
+					if err := r.Store(ctx, coll, id, item{ID: id, Name: fmt.Sprint("second ", i)}, 1); err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			fresh := imongo.NewReadModels(db)
+			for i := range docs {
+				id := fmt.Sprintf("d%02d", i)
+				var got, held item
+				_, rev, err := fresh.Load(ctx, coll, id, &got)
+				if err != nil || got.Name != fmt.Sprint("second ", i) || rev != 2 {
+					t.Errorf("%s: %q at revision %d (%v), want %q at 2", id, got.Name, rev, err, fmt.Sprint("second ", i))
+				}
+				if _, err := r.Get(ctx, coll, id, &held); err != nil || !reflect.DeepEqual(held, got) {
+					t.Errorf("%s: memory holds %+v (%v), the store %+v", id, held, err, got)
+				}
+			}
+			if n := updates.Load() - before; n >= docs {
+				t.Errorf("%d update commands for %d replaces: nothing was written together", n, docs)
+			} else {
+				t.Logf("%d replaces in %d update commands", docs, n)
 			}
 		})
 	}
