@@ -419,11 +419,16 @@ func (s *Store) sqlite(db string, mustExist bool) (*sql.DB, error) {
 	// the write lock as it begins (ApplyStaged reads, then writes: begun
 	// deferred, it could not wait for the lock once another write ended
 	// its snapshot).
-	dsn := (&url.URL{Scheme: "file", Path: path, RawQuery: "mode=rw&_pragma=busy_timeout(10000)&_txlock=immediate"}).String()
+	// Its page cache is bounded as FerretDB's are (pageCacheKiB), and one
+	// connection is enough: its statements run one at a time, under the
+	// write gate or at start-up.
+	q := fmt.Sprintf("mode=rw&_pragma=busy_timeout(10000)&_pragma=cache_size(-%d)&_txlock=immediate", pageCacheKiB)
+	dsn := (&url.URL{Scheme: "file", Path: path, RawQuery: q}).String()
 	conn, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: open %s: %w", path, err)
 	}
+	conn.SetMaxOpenConns(1)
 	s.dbs[db] = conn
 	return conn, nil
 }

@@ -26,9 +26,11 @@ func (s *Store) ApplyStaged(ctx context.Context, db, staging, target string) err
 			return err
 		}
 		// The id expression is the one the _id index fix indexes, in both
-		// tables: each statement below finds documents by index.
+		// tables: each statement below finds documents by index. (An
+		// UPDATE ... FROM would first copy the joined documents, all of
+		// them, into SQLite's memory.)
 		statements := []string{
-			fmt.Sprintf(`UPDATE %[1]s SET _ferretdb_sjson = s._ferretdb_sjson FROM %[2]s AS s WHERE %[1]s.%[3]s = s.%[3]s`, t, st, idExpr),
+			fmt.Sprintf(`UPDATE %[1]s SET _ferretdb_sjson = (SELECT s._ferretdb_sjson FROM %[2]s AS s WHERE s.%[3]s = %[1]s.%[3]s) WHERE %[3]s IN (SELECT %[3]s FROM %[2]s)`, t, st, idExpr),
 			fmt.Sprintf(`INSERT INTO %[1]s (_ferretdb_sjson) SELECT s._ferretdb_sjson FROM %[2]s AS s WHERE NOT EXISTS (SELECT 1 FROM %[1]s AS t WHERE t.%[3]s = s.%[3]s)`, t, st, idExpr),
 			fmt.Sprintf(`DELETE FROM %s`, st),
 		}
