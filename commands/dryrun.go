@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 
-	lru "github.com/hashicorp/golang-lru/v2"
 
 	"github.com/capstone-pms/capstone/events"
 )
@@ -14,10 +13,11 @@ import (
 // own cache remembers what a dry run "appended", so later commands of the
 // same run see earlier ones, while x's cache is never touched.
 func DryRun(x *Executor) *Executor {
-	states, _ := lru.New[string, cachedState](stateCacheSize)
 	d := *x
 	d.Store, d.Snapshots, d.Publisher, d.Outbox = &dryStore{EventStore: x.Store, appended: map[string][]events.Commit{}}, nil, nil, nil
-	d.Observe, d.Appended, d.states, d.dryRun = nil, nil, states, true
+	d.Observe, d.Appended, d.dryRun = nil, nil, true
+	d.states, d.left = newStates()
+	d.Sole = false // its cache holds what it pretended to store
 	return &d
 }
 

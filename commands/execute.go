@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -88,12 +89,24 @@ type Executor struct {
 	// long streams in a process that has not cached them.
 	SnapshotEvery int64
 
+	// Sole says this executor is the only writer of its store: the
+	// all-in-one service on the embedded store it runs, whose data
+	// directory no other process may open, and through which every append
+	// of the process goes. A cached state is then the stream's current
+	// one, and Load does not ask the store for commits after it. A stream
+	// whose append lost a race or has an unknown outcome is forgotten, and
+	// a load that began before anything left the cache does not cache what
+	// it read (it might be older than a state forgotten meanwhile).
+	Sole bool
+
 	// states caches folded states. An entry is only a starting point: Load
-	// still asks the store for commits after it, and a command decided on it
-	// is stored only if no commit follows it (see execute), so a state
-	// another process moved on is never trusted blindly. Commits are
+	// still asks the store for commits after it (unless Sole), and a command
+	// decided on it is stored only if no commit follows it (see execute), so
+	// a state another process moved on is never trusted blindly. Commits are
 	// immutable, so a cached state at version v is the true state at v forever.
 	states *lru.Cache[string, cachedState]
+	// left counts the entries that left states, evicted or forgotten.
+	left *atomic.Int64
 	// dryRun marks an executor that stores nothing (see DryRun): its
 	// "appends" are not recorded in a request's Writes.
 	dryRun bool
@@ -112,9 +125,17 @@ func NewExecutor(store EventStore, snaps SnapshotStore, pub Publisher, reg *even
 	if log == nil {
 		log = slog.Default()
 	}
-	states, _ := lru.New[string, cachedState](stateCacheSize)
+	states, left := newStates()
 	return &Executor{Store: store, Snapshots: snaps, Publisher: pub, Registry: reg,
-		Clock: func() time.Time { return time.Now() }, Log: log, Retries: 3, SnapshotEvery: 16, states: states}
+		Clock: func() time.Time { return time.Now() }, Log: log, Retries: 3, SnapshotEvery: 16, states: states, left: left}
+}
+
+// newStates returns a cache of stream states and the count of entries
+// that left it.
+func newStates() (*lru.Cache[string, cachedState], *atomic.Int64) {
+	left := new(atomic.Int64)
+	states, _ := lru.NewWithEvict(stateCacheSize, func(string, cachedState) { left.Add(1) })
+	return states, left
 }
 
 // stateCacheSize bounds the cache: a few thousand users and projects per
@@ -130,7 +151,11 @@ func Load[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID 
 }
 
 func load[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string) (S, int64, int64, error) {
+	left := x.leftSoFar()
 	state, version, snapshotted, ok := cached[S](x, d.Schema, streamID)
+	if ok && x.Sole {
+		return state, version, snapshotted, nil
+	}
 	if !ok {
 		var exists bool
 		var err error
@@ -138,7 +163,7 @@ func load[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID 
 			return state, 0, 0, err
 		}
 		if !exists {
-			x.remember(streamID, d.Schema, state, 0, 0)
+			x.rememberLoaded(streamID, d.Schema, state, 0, 0, left)
 			return state, 0, 0, nil
 		}
 	}
@@ -147,7 +172,7 @@ func load[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID 
 		return state, 0, 0, fmt.Errorf("read stream %s: %w", streamID, err)
 	}
 	state, version = fold(d, state, version, commits)
-	x.remember(streamID, d.Schema, state, version, snapshotted)
+	x.rememberLoaded(streamID, d.Schema, state, version, snapshotted, left)
 	return state, version, snapshotted, nil
 }
 
@@ -216,6 +241,33 @@ func cached[S any](x *Executor, schema, streamID string) (S, int64, int64, bool)
 	}
 	s, ok := e.state.(S)
 	return s, e.version, e.snapshotted, ok
+}
+
+// leftSoFar is how many entries have left the cache (see rememberLoaded).
+func (x *Executor) leftSoFar() int64 {
+	if x.left == nil {
+		return 0
+	}
+	return x.left.Load()
+}
+
+// rememberLoaded caches a state read from the store by a load that began
+// when left entries had left the cache. For a sole writer, whose cache is
+// trusted, not if any has left since: the stream's own newer state may
+// have been among them (an append's, evicted; one of unknown outcome,
+// forgotten), and what the load read may predate it.
+func (x *Executor) rememberLoaded(streamID, schema string, state any, version, snapshotted, left int64) {
+	if x.Sole && x.leftSoFar() != left {
+		return
+	}
+	x.remember(streamID, schema, state, version, snapshotted)
+}
+
+// forget drops a stream's cached state.
+func (x *Executor) forget(streamID string) {
+	if x.states != nil {
+		x.states.Remove(streamID)
+	}
 }
 
 // remember caches a state unless the cache already holds a later one.
@@ -310,6 +362,12 @@ func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], stream
 			return Result[S]{}, err
 		}
 		err = x.append(ctx, commit)
+		if err != nil && x.Sole {
+			// The cache must not be trusted for this stream: another
+			// writer got there (a sole writer's own concurrent command),
+			// or the commit may be stored after all.
+			x.forget(streamID)
+		}
 		if errors.Is(err, ErrConcurrentAppend) {
 			// With an expected version this is a refusal even from a stale
 			// cache: the stream is past the version the caller expected.

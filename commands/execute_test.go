@@ -801,3 +801,83 @@ func TestExecuteNewReadsNothing(t *testing.T) {
 		t.Errorf("a rule the stored state breaks: %v, want errOverLimit", err)
 	}
 }
+
+// uncertainStore stores a commit, then reports an error, as an append whose
+// answer was lost (a timeout after the store took it).
+type uncertainStore struct{ *memStore }
+
+func (u uncertainStore) Append(ctx context.Context, c events.Commit) error {
+	if err := u.memStore.Append(ctx, c); err != nil {
+		return err
+	}
+	return errors.New("connection reset after the write")
+}
+
+// TestSoleWriterTrustsItsCache: an executor that is its store's only
+// writer loads a stream it cached without reading the store, and what it
+// loads is always the store's state: after its own appends, after an
+// append whose outcome it could not know (stored after all), and after a
+// race it lost, each of which makes it read the store again.
+func TestSoleWriterTrustsItsCache(t *testing.T) {
+	ctx := context.Background()
+	load := func(t *testing.T, x *commands.Executor, id string) (counter, int64) {
+		t.Helper()
+		s, v, err := commands.Load(ctx, x, counterDecider, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s, v
+	}
+	t.Run("own appends", func(t *testing.T) {
+		f := newFixture(t)
+		f.x.Sole = true
+		for _, n := range []int{1, 2, 3} {
+			if _, err := f.execute("c1", []int{n}, commands.AnyVersion); err != nil {
+				t.Fatal(err)
+			}
+		}
+		f.store.froms = nil
+		if s, v := load(t, f.x, "c1"); s.Total != 6 || v != 3 || len(f.store.froms) != 0 {
+			t.Fatalf("Load = total %d at %d after %d reads, want 6 at 3 after none", s.Total, v, len(f.store.froms))
+		}
+	})
+	t.Run("unknown outcome", func(t *testing.T) {
+		f := newFixture(t)
+		f.x.Sole = true
+		if _, err := f.execute("c1", []int{1}, commands.AnyVersion); err != nil {
+			t.Fatal(err)
+		}
+		f.x.Store = uncertainStore{f.store}
+		if _, err := f.execute("c1", []int{10}, commands.AnyVersion); err == nil {
+			t.Fatal("the append's error was not reported")
+		}
+		f.x.Store = f.store
+		if s, v := load(t, f.x, "c1"); s.Total != 11 || v != 2 {
+			t.Fatalf("Load = total %d at %d, want 11 at 2 (the commit was stored)", s.Total, v)
+		}
+	})
+	t.Run("lost race", func(t *testing.T) {
+		f := newFixture(t)
+		f.x.Sole = true
+		if _, err := f.execute("c1", []int{1}, commands.AnyVersion); err != nil {
+			t.Fatal(err)
+		}
+		f.x.Store = &racingStore{memStore: f.store}
+		// With a version expected, the lost race is a refusal, not retried.
+		if _, err := f.execute("c1", []int{5}, ifMatch(1)); !errors.Is(err, commands.ErrPreconditionFailed) {
+			t.Fatalf("err = %v, want ErrPreconditionFailed", err)
+		}
+		f.x.Store = f.store
+		if s, v := load(t, f.x, "c1"); s.Total != 101 || v != 2 {
+			t.Fatalf("Load = total %d at %d, want 101 at 2 (the rival's commit)", s.Total, v)
+		}
+		f.x.Store = &racingStore{memStore: f.store}
+		if res, err := f.execute("c1", []int{5}, commands.AnyVersion); err != nil || res.State.Total != 206 {
+			t.Fatalf("Execute = %+v, %v; want total 206 after a retry", res.State, err)
+		}
+		f.x.Store = f.store
+		if s, v := load(t, f.x, "c1"); s.Total != 206 || v != 4 {
+			t.Fatalf("Load = total %d at %d, want 206 at 4", s.Total, v)
+		}
+	})
+}

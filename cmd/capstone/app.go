@@ -251,6 +251,9 @@ func (a *App) start(ctx context.Context) error {
 	}
 	publisher := &bus.Publisher{Pub: a.bus.pub, Topic: bus.Topic}
 	a.Exec = commands.NewExecutor(es, es, nil, a.Registry, a.log)
+	// On the embedded store this process runs, it is the only writer: a
+	// stream it cached is current, and loading it reads nothing.
+	a.Exec.Sole = a.store.Exclusive()
 	instance := instanceName()
 	commitLog := outbox.NewCommitLog(a.store.DB)
 	if len(a.cfg.Components) == 0 {

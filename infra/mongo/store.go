@@ -83,6 +83,10 @@ func (s *Store) Prepare(ctx context.Context, collections ...string) error {
 	return s.Embedded.PrepareCollections(ctx, s.DB.Name(), collections...)
 }
 
+// Exclusive reports whether this process runs the embedded store it uses:
+// it holds the data directory's lock, so no other process writes the store.
+func (s *Store) Exclusive() bool { return s.owned }
+
 // Close disconnects, and stops the embedded store if this Store started it.
 func (s *Store) Close(ctx context.Context) {
 	if s.Client != nil {
