@@ -50,16 +50,24 @@ func (a *appender) insert(ctx context.Context, batch []*groupReq) {
 		docs[i] = r.doc
 	}
 	_, err := a.coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	settle(batch, err, func(_ *groupReq, we mongo.BulkWriteError) error { return appendError(we) })
+}
+
+// settle gives each request of a batch the outcome of its bulk write: err
+// to all of them (all stored, or an outcome the whole batch shares),
+// unless err lists the writes that failed; then each of those gets what
+// failed makes of its error, and the others none.
+func settle(batch []*groupReq, err error, failed func(q *groupReq, we mongo.BulkWriteError) error) {
 	var bwe mongo.BulkWriteException
 	if err == nil || !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
-		for _, r := range batch {
-			r.err = err // all stored, or an outcome the whole batch shares
+		for _, q := range batch {
+			q.err = err
 		}
 		return
 	}
 	for _, we := range bwe.WriteErrors {
 		if we.Index >= 0 && we.Index < len(batch) {
-			batch[we.Index].err = appendError(we)
+			batch[we.Index].err = failed(batch[we.Index], we)
 		}
 	}
 }

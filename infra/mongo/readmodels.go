@@ -337,22 +337,12 @@ func (r *replacer) write(ctx context.Context, batch []*groupReq) {
 	bulkWrites.Lock()
 	_, err := r.coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
 	bulkWrites.Unlock()
-	var bwe mongo.BulkWriteException
-	if err == nil || !errors.As(err, &bwe) || bwe.WriteConcernError != nil {
-		for _, q := range batch {
-			q.err = err // all stored, or an outcome the whole batch shares
+	settle(batch, err, func(q *groupReq, we mongo.BulkWriteError) error {
+		if mongo.IsDuplicateKeyError(we) { // two first writes raced, as in upsert
+			return upsert(ctx, r.coll, q.id, q.doc)
 		}
-		return
-	}
-	for _, we := range bwe.WriteErrors {
-		if we.Index >= 0 && we.Index < len(batch) {
-			q := batch[we.Index]
-			q.err = we
-			if mongo.IsDuplicateKeyError(we) { // two first writes raced, as in upsert
-				q.err = upsert(ctx, r.coll, q.id, q.doc)
-			}
-		}
-	}
+		return we
+	})
 }
 
 // upsert replaces or inserts the document with this id. Two first writes of
