@@ -76,9 +76,13 @@ func TestOpenProjectsAreBounded(t *testing.T) {
 // TestOpenProjectPlacesAreReclaimed: a place counted for a creation that
 // died half-way (the project never came), or for a project withdrawn while
 // freeing its place failed, is given back when the student reaches the
-// limit, so a crash cannot leave a student unable to propose.
+// limit, so a crash cannot leave a student unable to propose. The half-done
+// writes are those of a process that then crashed: written beside the
+// service, which then starts again (the service is the only writer of its
+// embedded store and trusts what it cached, as a restarted one has not).
 func TestOpenProjectPlacesAreReclaimed(t *testing.T) {
-	s := startServiceWith(t, t.TempDir(), &syncBuffer{}, "--max-open-projects", "2")
+	dir := t.TempDir()
+	s := startServiceWith(t, dir, &syncBuffer{}, "--max-open-projects", "2")
 	admin := s.admin()
 	id := s.createUser(admin, "unlucky@uni.example", "Unlucky", []string{"student"}, "an unlucky student")
 	student := s.signIn("unlucky@uni.example", "an unlucky student")
@@ -99,6 +103,9 @@ func TestOpenProjectPlacesAreReclaimed(t *testing.T) {
 	if _, err := project.Decider.Execute(ctx, past, p, project.Withdraw{By: meta.Actor}, meta); err != nil {
 		t.Fatal(err)
 	}
+	s.stop()
+	s = startServiceWith(t, dir, &syncBuffer{}, "--max-open-projects", "2")
+	student = s.signIn("unlucky@uni.example", "an unlucky student")
 	// Both places are given back: two proposals fit, a third does not.
 	s.expect(s.do("POST", "/v1/projects", student, map[string]string{"title": "First"}), 201)
 	s.expect(s.do("POST", "/v1/projects", student, map[string]string{"title": "Second"}), 201)
