@@ -417,13 +417,19 @@ func TestDiedAfterAppend(t *testing.T) {
 	}
 }
 
-// TestLeaseTakeover: one relay holds the lease; when it dies without
-// releasing it, another takes over once it expires, and nothing is stuck.
+// TestLeaseTakeover: one relay holds the lease and renews it, the other
+// cannot take it meanwhile (nor when it is released, but at once then);
+// when the holder dies without releasing it, the other takes over once it
+// has expired, not before, and nothing is stuck. The lease that must stay
+// held lives a minute, so a loaded machine's slow writes cannot expire it
+// between two calls; the one that must expire lives half a second.
 func TestLeaseTakeover(t *testing.T) {
 	db := newDB(t)
 	ctx := context.Background()
-	a := &outbox.Lease{Coll: db.Collection(outbox.LeaseCollection), Name: "relay", Holder: "a", TTL: 500 * time.Millisecond}
-	b := &outbox.Lease{Coll: db.Collection(outbox.LeaseCollection), Name: "relay", Holder: "b", TTL: 500 * time.Millisecond}
+	lease := func(name, holder string, ttl time.Duration) *outbox.Lease {
+		return &outbox.Lease{Coll: db.Collection(outbox.LeaseCollection), Name: name, Holder: holder, TTL: ttl}
+	}
+	a, b := lease("held", "a", time.Minute), lease("held", "b", time.Minute)
 	if held, err := a.Hold(ctx); err != nil || !held {
 		t.Fatalf("a: %v %v", held, err)
 	}
@@ -433,10 +439,24 @@ func TestLeaseTakeover(t *testing.T) {
 	if held, _ := a.Hold(ctx); !held {
 		t.Fatal("a could not renew")
 	}
+	if held, _ := b.Hold(ctx); held {
+		t.Fatal("b holds a lease that a renewed")
+	}
+	a.Release(ctx)
+	if held, _ := b.Hold(ctx); !held {
+		t.Fatal("b could not take a released lease")
+	}
+
+	const ttl = 500 * time.Millisecond
+	a, b = lease("relay", "a", ttl), lease("relay", "b", ttl)
 	start := time.Now()
+	if held, err := a.Hold(ctx); err != nil || !held {
+		t.Fatalf("a: %v %v", held, err)
+	}
+	// a dies: it renews no more.
 	waitUntil(t, "b to take over", func() bool { held, _ := b.Hold(ctx); return held })
-	if time.Since(start) > 2*time.Second {
-		t.Fatalf("take-over took %s", time.Since(start))
+	if took := time.Since(start); took < ttl-time.Millisecond || took > ttl+5*time.Second { // expiry is kept to the millisecond
+		t.Fatalf("take-over %s after a held the lease, want once it expired (%s)", took, ttl)
 	}
 	if held, _ := a.Hold(ctx); held {
 		t.Fatal("a still holds the lease after b took it over")
