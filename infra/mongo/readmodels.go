@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -174,7 +173,6 @@ func (r *ReadModels) write(ctx context.Context, collection, id string, doc any, 
 		return err
 	}
 	coll := r.coll(ctx, collection)
-	key := coll.Name() + "\x00" + id
 	hc := r.hot.coll(collection, coll.Name())
 	if hc != nil {
 		lock := &r.hot.stripes[stripe(id)]
@@ -182,17 +180,26 @@ func (r *ReadModels) write(ctx context.Context, collection, id string, doc any, 
 		defer lock.Unlock()
 	}
 	if err := r.store(ctx, coll, collection, id, d, rev, create); err != nil {
-		r.stored.Remove(key) // a conflict: another writer's version is in the store
-		if hc != nil {
-			r.hot.forget(hc, id)
-		}
+		r.unknown(coll, hc, id) // a conflict: another writer's version is in the store
 		return err
 	}
-	r.stored.Add(key, d)
-	if hc != nil {
-		r.hot.written(hc, id, d)
-	}
+	r.written(coll, hc, id, d)
 	return nil
+}
+
+// written records in this process's caches (stored, and memory, hc, if
+// the read model is hot) that the store holds d as the document id of
+// coll; the caller holds the document's stripe of memory.
+func (r *ReadModels) written(coll *mongo.Collection, hc *hotColl, id string, d bson.Raw) {
+	r.stored.Add(coll.Name()+"\x00"+id, d)
+	r.hot.written(hc, id, d)
+}
+
+// unknown drops the document from this process's caches: what the store
+// holds of it is not known here.
+func (r *ReadModels) unknown(coll *mongo.Collection, hc *hotColl, id string) {
+	r.stored.Remove(coll.Name() + "\x00" + id)
+	r.hot.forget(hc, id)
 }
 
 func (r *ReadModels) store(ctx context.Context, coll *mongo.Collection, collection, id string, d bson.Raw, rev int64, create bool) error {
@@ -297,16 +304,20 @@ type replacer struct {
 
 func newReplacer(rm *ReadModels, coll *mongo.Collection) *replacer {
 	r := &replacer{rm: rm, coll: coll}
-	r.group = newGroup(maxReplaceBatch, r.write)
+	most := storeManyChunk
+	if rm.stager != nil {
+		most = maxStagedBatch
+	}
+	r.group = newGroup(most, r.write)
 	return r
 }
 
-// maxReplaceBatch bounds a batch of replaces; stageAtLeast is the batch
-// that goes through the stager (where there is one), whose two
-// transactions then cost less than one each.
+// maxStagedBatch bounds a batch of replaces that is staged; stageAtLeast
+// is the batch that goes through the stager (where there is one), whose
+// two transactions then cost less than one each.
 const (
-	maxReplaceBatch = 128
-	stageAtLeast    = 4
+	maxStagedBatch = 128
+	stageAtLeast   = 4
 )
 
 func (r *replacer) write(ctx context.Context, batch []*groupReq) {
@@ -322,12 +333,6 @@ func (r *replacer) write(ctx context.Context, batch []*groupReq) {
 		err := r.rm.moveStaged(ctx, r.coll, raws)
 		for _, q := range batch {
 			q.err = err
-		}
-		return
-	}
-	if len(batch) > storeManyChunk {
-		for chunk := range slices.Chunk(batch, storeManyChunk) {
-			r.write(ctx, chunk)
 		}
 		return
 	}

@@ -88,13 +88,10 @@ func (r *ReadModels) StoreMany(ctx context.Context, collection string, docs []pr
 		}
 		stored := res != nil && (!r.Conditional || int(res.MatchedCount+res.InsertedCount) == len(chunk))
 		for i, d := range chunk {
-			key := coll.Name() + "\x00" + d.ID
 			if stored {
-				r.stored.Add(key, raws[i])
-				r.hot.written(hc, d.ID, raws[i])
+				r.written(coll, hc, d.ID, raws[i])
 			} else {
-				r.stored.Remove(key)
-				r.hot.forget(hc, d.ID)
+				r.unknown(coll, hc, d.ID)
 				unsure = append(unsure, d.ID)
 			}
 		}
@@ -157,15 +154,12 @@ func (r *ReadModels) storeStaged(ctx context.Context, collection string, docs []
 	defer unlock()
 	if err := r.moveStaged(ctx, coll, raws); err != nil {
 		for _, d := range docs {
-			r.stored.Remove(coll.Name() + "\x00" + d.ID)
-			r.hot.forget(hc, d.ID)
+			r.unknown(coll, hc, d.ID)
 		}
 		return err
 	}
 	for i, d := range docs {
-		raw := raws[i].(bson.Raw)
-		r.stored.Add(coll.Name()+"\x00"+d.ID, raw)
-		r.hot.written(hc, d.ID, raw)
+		r.written(coll, hc, d.ID, raws[i].(bson.Raw))
 	}
 	return nil
 }
