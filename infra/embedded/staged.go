@@ -21,7 +21,11 @@ import (
 // holds the write gate meanwhile, so FerretDB's writers wait there.
 func (s *Store) ApplyStaged(ctx context.Context, db, staging, target string) error {
 	return s.inTransaction(ctx, db, func(tx *sql.Tx, tables map[string]string) error {
-		st, t, err := tablesOf(tables, db, staging, target)
+		st, err := tableOf(tables, db, staging)
+		if err != nil {
+			return err
+		}
+		t, err := tableOf(tables, db, target)
 		if err != nil {
 			return err
 		}
@@ -48,7 +52,7 @@ func (s *Store) ApplyStaged(ctx context.Context, db, staging, target string) err
 // write gate.
 func (s *Store) EmptyCollection(ctx context.Context, db, name string) error {
 	return s.inTransaction(ctx, db, func(tx *sql.Tx, tables map[string]string) error {
-		table, _, err := tablesOf(tables, db, name, name)
+		table, err := tableOf(tables, db, name)
 		if err != nil {
 			return err
 		}
@@ -91,15 +95,11 @@ func (s *Store) inTransaction(ctx context.Context, db string, fn func(tx *sql.Tx
 	return nil
 }
 
-// tablesOf returns the quoted tables of collections a and b of db.
-func tablesOf(tables map[string]string, db, a, b string) (string, string, error) {
-	ta, ok := tables[a]
+// tableOf returns the quoted table of collection name of db.
+func tableOf(tables map[string]string, db, name string) (string, error) {
+	table, ok := tables[name]
 	if !ok {
-		return "", "", fmt.Errorf("embedded: collection %s.%s has no table", db, a)
+		return "", fmt.Errorf("embedded: collection %s.%s has no table", db, name)
 	}
-	tb, ok := tables[b]
-	if !ok {
-		return "", "", fmt.Errorf("embedded: collection %s.%s has no table", db, b)
-	}
-	return quoteIdent(ta), quoteIdent(tb), nil
+	return quoteIdent(table), nil
 }
