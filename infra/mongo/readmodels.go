@@ -210,6 +210,9 @@ func (r *ReadModels) store(ctx context.Context, coll *mongo.Collection, collecti
 		if rev == 0 {
 			return r.insertOrReplace(ctx, coll, id, d)
 		}
+		if err := r.atRevision(ctx, coll, collection, id, rev); err != nil {
+			return err
+		}
 		return r.replace(ctx, coll, id, d)
 	}
 	if r.Tokens {
@@ -231,6 +234,44 @@ func (r *ReadModels) store(ctx context.Context, coll *mongo.Collection, collecti
 	}
 	return nil
 }
+
+// atRevision checks, where this process is the only writer of the read
+// models (no Conditional), that the collection holds the document at rev:
+// the revision the writer loaded. What this process stored or loaded of it
+// last says so without a read, as memory does where it is the store's
+// (HotTrusted); else the store is asked. Only a rebuild's switch between a
+// projector's load and its write makes them differ: the document was
+// loaded from the old collection and is written to the new one, whose
+// rebuilt revisions the old one never reached (RebuiltRevision). The
+// projector then loads it again, from the new collection.
+func (r *ReadModels) atRevision(ctx context.Context, coll *mongo.Collection, logical, id string, rev int64) error {
+	raw, ok := r.stored.Peek(coll.Name() + "\x00" + id)
+	if hc := r.hotColl(logical, coll); !ok && hc != nil && r.hotMode == HotTrusted {
+		if d, held := r.hot.get(hc, id); held {
+			raw, ok = d.raw, true
+		}
+	}
+	cur := revOf(raw)
+	if !ok {
+		var err error
+		if cur, err = revision(ctx, coll, id); err != nil {
+			return err
+		}
+	}
+	if cur != rev {
+		return projections.ErrConflict
+	}
+	return nil
+}
+
+// RebuiltRevision is the revision a rebuild gives the documents it
+// writes at a time: the milliseconds since 1970 times 2^20 (until the
+// year 2262). The documents of the collection it replaces are at the
+// revision of an earlier rebuild (or at 0) plus one a write, so they never
+// reach it: a write folded on one of them that lands in the rebuilt
+// collection after the switch fails its revision check, and its projector
+// loads the rebuilt document instead of overwriting it.
+func RebuiltRevision(at time.Time) int64 { return at.UnixMilli() << 20 }
 
 // withRevision encodes doc with its revision: the document's elements, then
 // the revision, appended to the encoded bytes rather than decoded and

@@ -31,8 +31,15 @@ var bulkWrites sync.Mutex
 // is reported unsure as a whole (a bulk write counts its matches, it does
 // not say which), and its documents are left to Store one by one.
 func (r *ReadModels) StoreMany(ctx context.Context, collection string, docs []projections.StoredDoc) ([]string, error) {
+	var moved []string // not at the revision loaded: a rebuild switched the collection
+	if !r.Conditional {
+		var err error
+		if docs, moved, err = r.atRevisions(ctx, collection, docs); err != nil {
+			return nil, err
+		}
+	}
 	if r.stager != nil && !r.Conditional {
-		return nil, r.storeStaged(ctx, collection, docs)
+		return moved, r.storeStaged(ctx, collection, docs)
 	}
 	if r.Tokens { // a claim per revision: nothing to share between documents
 		var unsure []string
@@ -48,7 +55,7 @@ func (r *ReadModels) StoreMany(ctx context.Context, collection string, docs []pr
 		return unsure, nil
 	}
 	coll := r.coll(ctx, collection)
-	var unsure []string
+	unsure := moved
 	for chunk := range slices.Chunk(docs, storeManyChunk) {
 		raws := make([]bson.Raw, len(chunk))
 		models := make([]mongo.WriteModel, len(chunk))
@@ -100,6 +107,28 @@ func (r *ReadModels) StoreMany(ctx context.Context, collection string, docs []pr
 	return unsure, nil
 }
 
+// atRevisions splits docs into those the collection holds at the revision
+// they were loaded at and the others (atRevision), without Conditional.
+func (r *ReadModels) atRevisions(ctx context.Context, collection string, docs []projections.StoredDoc) (at []projections.StoredDoc, moved []string, err error) {
+	coll := r.coll(ctx, collection)
+	at = docs[:0:0]
+	for _, d := range docs {
+		if d.Rev == 0 {
+			at = append(at, d)
+			continue
+		}
+		switch err := r.atRevision(ctx, coll, collection, d.ID, d.Rev); {
+		case errors.Is(err, projections.ErrConflict):
+			moved = append(moved, d.ID)
+		case err != nil:
+			return nil, nil, err
+		default:
+			at = append(at, d)
+		}
+	}
+	return at, moved, nil
+}
+
 func onlyDuplicates(bwe mongo.BulkWriteException) bool {
 	for _, we := range bwe.WriteErrors {
 		if !mongo.IsDuplicateKeyError(we) {
@@ -140,6 +169,9 @@ func (r *ReadModels) StageWith(s Stager) { r.stager = s }
 // unknown here, so they are forgotten from memory and the caller applies
 // the commit again).
 func (r *ReadModels) storeStaged(ctx context.Context, collection string, docs []projections.StoredDoc) error {
+	if len(docs) == 0 {
+		return nil
+	}
 	coll := r.coll(ctx, collection)
 	raws := make([]any, len(docs))
 	for i, d := range docs {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -48,11 +49,12 @@ func (b *rebuildBuffer) Store(_ context.Context, collection, id string, doc any,
 const flushBatch = 50
 
 // Flush inserts the documents of a read model into collection, in batches
-// of flushBatch, with the first revision.
+// of flushBatch, at the revision of a rebuild now (RebuiltRevision).
 func (b *rebuildBuffer) Flush(ctx context.Context, logical, collection string) error {
 	b.mu.Lock()
 	docs := b.docs[logical]
 	b.mu.Unlock()
+	rev := RebuiltRevision(time.Now())
 	target := b.db.Collection(collection)
 	batch := make([]any, 0, flushBatch)
 	write := func() error {
@@ -66,7 +68,7 @@ func (b *rebuildBuffer) Flush(ctx context.Context, logical, collection string) e
 		return nil
 	}
 	for _, raw := range docs {
-		batch = append(batch, appendRevision(raw, 1))
+		batch = append(batch, appendRevision(raw, rev))
 		if len(batch) == flushBatch {
 			if err := write(); err != nil {
 				return err
