@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/capstone-pms/capstone/infra/metrics"
 )
 
 // TestAllocationProjectedInBulk: an allocation run's placements are written
@@ -15,7 +17,7 @@ func TestAllocationProjectedInBulk(t *testing.T) {
 	s := startService(t)
 	admin := s.admin()
 	importFixtureCohort(t, s, admin)
-	before := s.storeCommands("students", "update")
+	before, movesBefore := s.storeCommands("students", "update"), s.storeCommands("students", metrics.StagedMove)
 	run := s.expect(s.do("POST", "/v1/allocation", admin, map[string]any{"dry_run": false, "seed": 7}), 200)
 	placed := run.Body["assignments"].([]any)
 	if len(placed) < 100 {
@@ -24,6 +26,10 @@ func TestAllocationProjectedInBulk(t *testing.T) {
 	updates := s.storeCommands("students", "update") - before
 	if updates > len(placed)/4 {
 		t.Errorf("projecting %d placements took %d update commands on the students read model, want at most %d", len(placed), updates, len(placed)/4)
+	}
+	// The embedded store's staged moves are counted with the commands.
+	if moves := s.storeCommands("students", metrics.StagedMove) - movesBefore; s.app.store.Embedded != nil && (moves < 1 || moves > len(placed)/4) {
+		t.Errorf("projecting %d placements: %d staged moves counted on the students read model, want 1 to %d", len(placed), moves, len(placed)/4)
 	}
 	export := s.expect(s.do("GET", "/v1/exports/supervisor-assignments.csv", admin, nil), 200)
 	if rows := csvRows(t, export.Raw); len(rows) != len(placed) {

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.mongodb.org/mongo-driver/v2/event"
@@ -73,4 +74,22 @@ func ignoredCommand(name string) bool {
 		return true
 	}
 	return false
+}
+
+// The command names of the embedded store's own writes (StoreTransaction).
+const (
+	StagedMove      = "stagedMove"
+	EmptyCollection = "emptyCollection"
+)
+
+// StoreTransaction counts a write the service makes in the embedded store
+// other than by a driver command (a staged move, an emptying of a
+// collection: a transaction of its own), under command name, beside the
+// driver's commands, so the writes a request costs are all counted.
+func (m *Metrics) StoreTransaction(name, collection string, d time.Duration, err error) {
+	m.store.commands.WithLabelValues(name, collection).Inc()
+	if err != nil {
+		m.store.failed.WithLabelValues(name).Inc()
+	}
+	m.store.duration.WithLabelValues(name).Observe(d.Seconds())
 }

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/capstone-pms/capstone/infra/metrics"
 )
 
 // StoreCount is how many database commands of one kind on one collection
@@ -21,8 +23,9 @@ type StoreCount struct {
 	PerOp               float64 // Count / operations measured
 }
 
-// writeCommands are the database commands that write.
-var writeCommands = []string{"insert", "update", "delete", "findAndModify"}
+// writeCommands are the database commands that write, and the embedded
+// store's transactions the service counts with them.
+var writeCommands = []string{"insert", "update", "delete", "findAndModify", metrics.StagedMove, metrics.EmptyCollection}
 
 // storeCommandsMetric is the counter [StoreCount] is read from.
 const storeCommandsMetric = "capstone_store_commands_total"
