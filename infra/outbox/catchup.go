@@ -117,11 +117,11 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 	if len(c.Targets) == 0 {
 		return 0, nil
 	}
-	entries, err := c.Log.Read(ctx, from+1, max(c.Batch, 1))
+	now := time.Now()
+	entries, err := c.Log.ReadListedBy(ctx, from+1, max(c.Batch, 1), now.Add(-c.MinAge))
 	if err != nil {
 		return 0, err
 	}
-	now := time.Now()
 	loaded := map[string]*events.Commit{} // nil: not stored
 	load := func(id string) (*events.Commit, error) {
 		if cm, ok := loaded[id]; ok {
@@ -144,11 +144,8 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 	applied, moved := 0, make([]bool, len(c.Targets))
 	held := make([]bool, len(c.Targets))
 	var errs []error
-	for _, e := range entries {
+	for _, e := range entries { // each at least MinAge old
 		age := now.Sub(e.CreatedAt)
-		if age < c.MinAge {
-			break
-		}
 		for i, t := range c.Targets {
 			if cps[i] >= e.Position {
 				continue

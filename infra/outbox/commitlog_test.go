@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/infra/outbox"
@@ -280,4 +284,87 @@ func TestCatchUpTrimsTheLog(t *testing.T) {
 	if behind, err := cu.Behind(ctx, "p3"); err != nil || behind != 0 {
 		t.Fatalf("the new projection is %d behind, %v", behind, err)
 	}
+}
+
+// TestCatchUpLeavesYoungEntriesUnread: a sweep reads the log's entries up
+// to the first one younger than MinAge, which it leaves to a later sweep,
+// and not the young ones after it: under load the last seconds of the log
+// are hundreds of entries, each an _id lookup, that every sweep would read
+// again. The old entries are applied, and the young ones once they age.
+func TestCatchUpLeavesYoungEntriesUnread(t *testing.T) {
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 31))
+			ctx := context.Background()
+			db := newDB(t)
+			log := outbox.NewCommitLog(db)
+			counted, finds := countingDB(t, db, "find")
+			stored := memLoader{}
+			oldN, youngN := 1+rng.IntN(10), 20+rng.IntN(40)
+			now := time.Now()
+			var all []string
+			for i := range oldN + youngN {
+				c := events.Commit{StreamID: fmt.Sprint("s", i), StreamType: events.StreamProject, FirstVersion: 1,
+					Events: []events.Envelope{{StreamID: fmt.Sprint("s", i), Version: 1, Type: "ProjectEdited", Data: &events.ProjectEdited{}}}}
+				stored[c.ID()] = c
+				all = append(all, c.ID())
+				at := now.Add(-time.Hour)
+				if i >= oldN {
+					at = now
+				}
+				if _, err := log.Append(ctx, []string{c.ID()}, at); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var got []string
+			cu := &outbox.CatchUp{Log: outbox.NewCommitLog(counted), Commits: stored, Logger: quiet, GiveUp: time.Minute, Batch: 1000, MinAge: time.Minute,
+				Targets: []outbox.CatchUpTarget{{Name: "p", Deliver: func(_ context.Context, c events.Commit) error {
+					got = append(got, c.ID())
+					return nil
+				}}}}
+			for sweep := range 3 {
+				before := finds.Load()
+				if _, err := cu.Sweep(ctx); err != nil {
+					t.Fatal(err)
+				}
+				// The trim, the checkpoint, the entries read: the old ones
+				// at the first sweep, and the first young one.
+				read := int64(1)
+				if sweep == 0 {
+					read += int64(oldN)
+				}
+				if n := finds.Load() - before; n > 2+read {
+					t.Fatalf("sweep %d with %d old and %d young entries made %d finds in the log, want at most %d", sweep, oldN, youngN, n, 2+read)
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(all[:oldN]) {
+				t.Fatalf("applied %v, want the old entries' commits %v", got, all[:oldN])
+			}
+			cu.MinAge = 0 // the young entries have aged
+			if _, err := cu.Sweep(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(all) {
+				t.Fatalf("once aged, applied %v, want every commit %v", got, all)
+			}
+		})
+	}
+}
+
+// countingDB is db through a client that counts the commands named name
+// it sends.
+func countingDB(t *testing.T, db *mongo.Database, name string) (*mongo.Database, *atomic.Int64) {
+	t.Helper()
+	var n atomic.Int64
+	monitor := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
+		if e.CommandName == name {
+			n.Add(1)
+		}
+	}}
+	client, err := mongo.Connect(options.Client().ApplyURI(store.URI()).SetMonitor(monitor))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Disconnect(context.Background()) })
+	return client.Database(db.Name()), &n
 }
