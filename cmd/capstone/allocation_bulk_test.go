@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/capstone-pms/capstone/infra/metrics"
+	imongo "github.com/capstone-pms/capstone/infra/mongo"
 )
 
 // TestAllocationProjectedInBulk: an allocation run's placements are written
@@ -17,7 +17,7 @@ func TestAllocationProjectedInBulk(t *testing.T) {
 	s := startService(t)
 	admin := s.admin()
 	importFixtureCohort(t, s, admin)
-	before, movesBefore := s.storeCommands("students", "update"), s.storeCommands("students", metrics.StagedMove)
+	before, movesBefore := s.storeCommands("students", "update"), s.storeCommands("students", imongo.StagedMoveCommand)
 	run := s.expect(s.do("POST", "/v1/allocation", admin, map[string]any{"dry_run": false, "seed": 7}), 200)
 	placed := run.Body["assignments"].([]any)
 	if len(placed) < 100 {
@@ -28,7 +28,7 @@ func TestAllocationProjectedInBulk(t *testing.T) {
 		t.Errorf("projecting %d placements took %d update commands on the students read model, want at most %d", len(placed), updates, len(placed)/4)
 	}
 	// The embedded store's staged moves are counted with the commands.
-	if moves := s.storeCommands("students", metrics.StagedMove) - movesBefore; s.app.store.Embedded != nil && (moves < 1 || moves > len(placed)/4) {
+	if moves := s.storeCommands("students", imongo.StagedMoveCommand) - movesBefore; s.app.store.Embedded != nil && (moves < 1 || moves > len(placed)/4) {
 		t.Errorf("projecting %d placements: %d staged moves counted on the students read model, want 1 to %d", len(placed), moves, len(placed)/4)
 	}
 	export := s.expect(s.do("GET", "/v1/exports/supervisor-assignments.csv", admin, nil), 200)

@@ -238,7 +238,7 @@ func (a *App) start(ctx context.Context) error {
 	rm.Tokens = rm.Conditional && a.store.IsFerretDB(ctx)
 	rm.ServeHot(hotMode(a.cfg, rm.Conditional))
 	if a.store.Embedded != nil && !rm.Conditional {
-		rm.StageWith(countedStager{Stager: a.store.Embedded, m: a.Metrics})
+		rm.StageWith(imongo.CountStaged(a.store.Embedded, a.Metrics.StoreTransaction))
 	}
 	// Before the projectors write: on a store nobody writes to, each
 	// loads at the first try.

@@ -76,16 +76,11 @@ func ignoredCommand(name string) bool {
 	return false
 }
 
-// The command names of the embedded store's own writes (StoreTransaction).
-const (
-	StagedMove      = "stagedMove"
-	EmptyCollection = "emptyCollection"
-)
-
 // StoreTransaction counts a write the service makes in the embedded store
 // other than by a driver command (a staged move, an emptying of a
-// collection: a transaction of its own), under command name, beside the
-// driver's commands, so the writes a request costs are all counted.
+// collection: a transaction of its own; imongo.CountStaged), under command
+// name, beside the driver's commands, so the writes a request costs are
+// all counted.
 func (m *Metrics) StoreTransaction(name, collection string, d time.Duration, err error) {
 	m.store.commands.WithLabelValues(name, collection).Inc()
 	if err != nil {

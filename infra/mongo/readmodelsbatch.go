@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"sync"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -154,6 +155,39 @@ const CollStaging = "read_model_staging"
 type Stager interface {
 	EmptyCollection(ctx context.Context, db, name string) error
 	ApplyStaged(ctx context.Context, db, staging, target string) error
+}
+
+// The command names under which CountStaged reports a stager's
+// transactions.
+const (
+	StagedMoveCommand     = "stagedMove"
+	StagingEmptiedCommand = "emptyCollection"
+)
+
+// CountStaged is s telling observe of each of its transactions, as a
+// command monitor is told of the driver's commands: they are the embedded
+// store's own SQLite transactions, which no monitor sees.
+func CountStaged(s Stager, observe func(command, collection string, d time.Duration, err error)) Stager {
+	return countedStager{s, observe}
+}
+
+type countedStager struct {
+	Stager
+	observe func(command, collection string, d time.Duration, err error)
+}
+
+func (c countedStager) ApplyStaged(ctx context.Context, db, staging, target string) error {
+	start := time.Now()
+	err := c.Stager.ApplyStaged(ctx, db, staging, target)
+	c.observe(StagedMoveCommand, target, time.Since(start), err)
+	return err
+}
+
+func (c countedStager) EmptyCollection(ctx context.Context, db, name string) error {
+	start := time.Now()
+	err := c.Stager.EmptyCollection(ctx, db, name)
+	c.observe(StagingEmptiedCommand, name, time.Since(start), err)
+	return err
 }
 
 // StageWith makes StoreMany store through s, when revisions are not

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/capstone-pms/capstone/infra/metrics"
 )
 
 // StoreCount is how many database commands of one kind on one collection
@@ -24,8 +22,9 @@ type StoreCount struct {
 }
 
 // writeCommands are the database commands that write, and the embedded
-// store's transactions the service counts with them.
-var writeCommands = []string{"insert", "update", "delete", "findAndModify", metrics.StagedMove, metrics.EmptyCollection}
+// store's own transactions, which the service counts with them under these
+// names.
+var writeCommands = []string{"insert", "update", "delete", "findAndModify", "stagedMove", "emptyCollection"}
 
 // storeCommandsMetric is the counter [StoreCount] is read from.
 const storeCommandsMetric = "capstone_store_commands_total"
