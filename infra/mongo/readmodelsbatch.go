@@ -32,15 +32,16 @@ var bulkWrites sync.Mutex
 // is reported unsure as a whole (a bulk write counts its matches, it does
 // not say which), and its documents are left to Store one by one.
 func (r *ReadModels) StoreMany(ctx context.Context, collection string, docs []projections.StoredDoc) ([]string, error) {
-	var moved []string // not at the revision loaded: a rebuild switched the collection
+	coll := r.coll(ctx, collection) // once: the revisions are checked in the collection written
+	var moved []string              // not at the revision loaded: a rebuild switched the collection
 	if !r.Conditional {
 		var err error
-		if docs, moved, err = r.atRevisions(ctx, collection, docs); err != nil {
+		if docs, moved, err = r.atRevisions(ctx, coll, collection, docs); err != nil {
 			return nil, err
 		}
 	}
 	if r.stager != nil && !r.Conditional {
-		return moved, r.storeStaged(ctx, collection, docs)
+		return moved, r.storeStaged(ctx, coll, collection, docs)
 	}
 	if r.Tokens { // a claim per revision: nothing to share between documents
 		var unsure []string
@@ -55,7 +56,6 @@ func (r *ReadModels) StoreMany(ctx context.Context, collection string, docs []pr
 		}
 		return unsure, nil
 	}
-	coll := r.coll(ctx, collection)
 	unsure := moved
 	for chunk := range slices.Chunk(docs, storeManyChunk) {
 		raws := make([]bson.Raw, len(chunk))
@@ -110,8 +110,7 @@ func (r *ReadModels) StoreMany(ctx context.Context, collection string, docs []pr
 
 // atRevisions splits docs into those the collection holds at the revision
 // they were loaded at and the others (atRevision), without Conditional.
-func (r *ReadModels) atRevisions(ctx context.Context, collection string, docs []projections.StoredDoc) (at []projections.StoredDoc, moved []string, err error) {
-	coll := r.coll(ctx, collection)
+func (r *ReadModels) atRevisions(ctx context.Context, coll *mongo.Collection, collection string, docs []projections.StoredDoc) (at []projections.StoredDoc, moved []string, err error) {
 	at = docs[:0:0]
 	for _, d := range docs {
 		if d.Rev == 0 {
@@ -202,11 +201,10 @@ func (r *ReadModels) StageWith(s Stager) { r.stager = s }
 // or none (an error after the move began leaves what the store has
 // unknown here, so they are forgotten from memory and the caller applies
 // the commit again).
-func (r *ReadModels) storeStaged(ctx context.Context, collection string, docs []projections.StoredDoc) error {
+func (r *ReadModels) storeStaged(ctx context.Context, coll *mongo.Collection, collection string, docs []projections.StoredDoc) error {
 	if len(docs) == 0 {
 		return nil
 	}
-	coll := r.coll(ctx, collection)
 	raws := make([]any, len(docs))
 	for i, d := range docs {
 		raw, err := withRevision(d.Doc, d.Rev+1)
