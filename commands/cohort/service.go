@@ -87,6 +87,11 @@ func (s *Service) CheckSupervisor(ctx context.Context, id string) error {
 	return s.requireRole(ctx, id, events.RoleSupervisor, "supervisor_id")
 }
 
+// CheckStudent refuses an id that is not an active student.
+func (s *Service) CheckStudent(ctx context.Context, id string) error {
+	return s.requireRole(ctx, id, events.RoleStudent, "student")
+}
+
 // Board returns the cohort's allocation state.
 func (s *Service) Board(ctx context.Context) (State, int64, error) {
 	return commands.Load(ctx, s.X, Decider, events.CohortStreamID)
@@ -243,11 +248,16 @@ func (s *Service) SetCapacity(ctx context.Context, meta commands.Meta, superviso
 	return res.Commit != nil, err
 }
 
-// SetPreferences replaces a student's ranking of supervisors.
+// SetPreferences replaces a student's ranking of supervisors. Only an
+// active student has one: a ranking stored for anyone else would lie hidden
+// in their record and surface the day they were made a student.
 func (s *Service) SetPreferences(ctx context.Context, meta commands.Meta, studentID string, expect commands.Expected, supervisorIDs []string) (commands.Result[Student], error) {
 	ranking := SetPreferences{StudentID: studentID, SupervisorIDs: supervisorIDs}
 	if err := ranking.ranksSelf(); err != nil {
 		return commands.Result[Student]{}, err // before the ranked are looked up
+	}
+	if err := s.CheckStudent(ctx, studentID); err != nil {
+		return commands.Result[Student]{}, err
 	}
 	for _, id := range supervisorIDs {
 		if err := s.requireRole(ctx, id, events.RoleSupervisor, "supervisor_ids"); err != nil {

@@ -561,6 +561,11 @@ func (im *Importer) preference(ctx context.Context, meta commands.Meta, svc *coh
 	if err != nil {
 		return unchanged, err
 	}
+	// SetPreferences checks the same role (RoleOnce: once); checked here
+	// first, a refusal names the file's column, not the API's field.
+	if err := svc.CheckStudent(ctx, student); err != nil {
+		return unchanged, reworded(err, fmt.Sprintf("Student Email %s is not a student, and only a student ranks supervisors; import them in a students file first", p.StudentEmail))
+	}
 	ids := make([]string, len(p.Choices))
 	for i, email := range p.Choices {
 		if ids[i], err = staff.userID(ctx, im, email, "supervisor"); err != nil {
@@ -572,4 +577,16 @@ func (im *Importer) preference(ctx context.Context, meta commands.Meta, svc *coh
 		return unchanged, err
 	}
 	return updated, nil
+}
+
+// reworded is a refusal told in a row's terms (its file's columns); any
+// other error is the store's, and goes on as it is.
+func reworded(err error, message string) error {
+	e, refused := commands.AsError(err)
+	if !refused {
+		return err
+	}
+	c := *e
+	c.Message, c.Fields = message, nil
+	return &c
 }
