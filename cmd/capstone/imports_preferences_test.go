@@ -88,3 +88,19 @@ func TestPreferencesOnlyForStudents(t *testing.T) {
 		}
 	}
 }
+
+// TestPreferencesRowErrorsNameColumns: a preferences row that ranks someone
+// who is not a supervisor is refused in the file's terms, the column of the
+// choice, not the API's field.
+func TestPreferencesRowErrorsNameColumns(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	s.createUser(admin, "stu@uni.example", "Stu", []string{events.RoleStudent}, "")
+	s.createUser(admin, "sup@uni.example", "Sup", []string{events.RoleSupervisor}, "")
+	s.createUser(admin, "exam@uni.example", "Exam", []string{events.RoleExaminer}, "")
+	rep := s.expect(s.upload(admin, "preferences", "p.csv", preferencesFile("stu@uni.example", "sup@uni.example", "exam@uni.example"), ""), 200)
+	want := []string{"2: Choice 2 (exam@uni.example) is not a supervisor"}
+	if got := rowErrors(rep); rep.num("updated") != 0 || !slices.Equal(got, want) {
+		t.Fatalf("want the row errors %q, got %s", want, rep.Raw)
+	}
+}

@@ -561,7 +561,7 @@ func (im *Importer) preference(ctx context.Context, meta commands.Meta, svc *coh
 	if err != nil {
 		return unchanged, err
 	}
-	// SetPreferences checks the same role (RoleOnce: once); checked here
+	// SetPreferences checks the same roles (RoleOnce: once); checked here
 	// first, a refusal names the file's column, not the API's field.
 	if err := svc.CheckStudent(ctx, student); err != nil {
 		return unchanged, reworded(err, fmt.Sprintf("Student Email %s is not a student, and only a student ranks supervisors; import them in a students file first", p.StudentEmail))
@@ -570,6 +570,9 @@ func (im *Importer) preference(ctx context.Context, meta commands.Meta, svc *coh
 	for i, email := range p.Choices {
 		if ids[i], err = staff.userID(ctx, im, email, "supervisor"); err != nil {
 			return unchanged, err
+		}
+		if err := svc.CheckSupervisor(ctx, ids[i]); err != nil {
+			return unchanged, reworded(err, fmt.Sprintf("Choice %d (%s) is not a supervisor", i+1, email))
 		}
 	}
 	res, err := svc.SetPreferences(ctx, meta, student, commands.AnyVersion, ids)
