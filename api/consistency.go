@@ -35,7 +35,9 @@ type Consistency struct {
 // settleWrites records what each write stores. Its answer then carries a
 // bookmark of it; on the all-in-one service, or when the write stored too
 // much to name (an import), the answer also waits until the read models
-// show it. Reads pass through untouched.
+// show it. Reads pass through untouched. It is installed in the router
+// after Observe, so the access log line and the HTTP metrics time the
+// request as the client sees it, wait included.
 func (s *Server) settleWrites(next http.Handler) http.Handler {
 	return s.settle(next, false)
 }

@@ -25,7 +25,10 @@ func (s *Server) Edge(h http.Handler) http.Handler {
 }
 
 // Observe gives every route of r what the API's routes have: a span and an
-// access log line each, and the HTTP metrics.
+// access log line each, and the HTTP metrics. Install the settling of
+// writes (SettleEvery) after it with r.Use, so that it runs inside them:
+// the log line and the duration then cover the wait for the read models,
+// as the client waits for it.
 func (s *Server) Observe(r *mux.Router) {
 	r.Use(s.observe)
 	if s.Metrics != nil {

@@ -98,7 +98,7 @@ func (s *Server) Routes() []Route {
 
 // Handler returns the routed HTTP handler with its middleware.
 func (s *Server) Handler() http.Handler {
-	return s.withClient(s.withRequestID(s.secureHeaders(s.bodyDeadline(s.recoverer(textURL(singleValued(s.settleWrites(s.router()))))))))
+	return s.Edge(singleValued(s.router()))
 }
 
 func (s *Server) router() *mux.Router {
@@ -119,7 +119,8 @@ func (s *Server) router() *mux.Router {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, problem(http.StatusMethodNotAllowed, "method-not-allowed", "this route does not take "+r.Method))
 	})
-	r.Use(s.observe)
+	s.Observe(r)
+	r.Use(s.settleWrites)
 	s.healthRoutes(r)
 	r.HandleFunc("/openapi.json", serveOpenAPI).Methods(http.MethodGet)
 	if s.Metrics != nil && !s.MetricsApart {
@@ -137,9 +138,6 @@ func (s *Server) router() *mux.Router {
 		if s.Admin != nil {
 			s.adminRoutes(r)
 		}
-	}
-	if s.Metrics != nil {
-		s.Metrics.Instrument(r)
 	}
 	return r
 }

@@ -83,7 +83,8 @@ func (s *Server) Routes() []Route {
 
 // Handler returns the routes with their middleware: CORS outermost, so
 // that every answer carries it (a browser shows an answer without it as a
-// bare network error), then the API's edge, then the settling of writes.
+// bare network error), then the API's edge; inside the router, the access
+// log and metrics, then the settling of writes.
 func (s *Server) Handler() http.Handler {
 	if s.Log == nil {
 		s.Log = slog.Default()
@@ -96,6 +97,7 @@ func (s *Server) Handler() http.Handler {
 		s.writeError(w, r, &api.Problem{Status: http.StatusMethodNotAllowed, Code: "method-not-allowed", Detail: "this route does not take " + r.Method})
 	})
 	s.API.Observe(r)
+	r.Use(s.API.SettleEvery)
 	for _, rt := range s.routes() {
 		h := rt.signIn
 		if h == nil {
@@ -103,7 +105,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		r.HandleFunc(rt.path, h).Methods(rt.method)
 	}
-	return s.cors(s.API.Edge(s.API.SettleEvery(r)))
+	return s.cors(s.API.Edge(r))
 }
 
 var errNoRoute = &api.Problem{Status: http.StatusNotFound, Code: "route-not-found", Detail: "no such route"}
