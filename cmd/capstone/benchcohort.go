@@ -32,7 +32,7 @@ func benchCohort(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	supervisors := fs.Int("supervisors", 400, "supervisors in the cohort")
 	choices := fs.Int("choices", 5, "supervisors each student ranks (1 to 5)")
 	seed := fs.Uint64("seed", 1, "seed of the generated cohort and of the allocation")
-	out := fs.String("out", "", "only write the cohort's CSV files (supervisors.csv, students.csv, preferences.csv) to this directory")
+	out := fs.String("out", "", "only write the cohort's CSV files (supervisors.csv, students.csv, preferences.csv) to this directory, made if need be")
 	target := fs.String("target", "", "base URL of a running service with an empty cohort; empty: start capstone serve on a temporary embedded store")
 	email := fs.String("email", "", "a coordinator's e-mail (with --target)")
 	password := fs.String("password", env("CAPSTONE_BENCH_PASSWORD"), "that coordinator's password (or env CAPSTONE_BENCH_PASSWORD)")
@@ -51,6 +51,10 @@ func benchCohort(ctx context.Context, args []string, stdout, stderr io.Writer, e
 	}
 	files := cohortbench.Generate(cohortbench.Size{Students: *students, Supervisors: *supervisors, Choices: *choices, Seed: *seed})
 	if *out != "" {
+		// The directory is made if new, as a fresh clone's first run asks.
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			return err
+		}
 		for name, b := range map[string][]byte{"supervisors.csv": files.Supervisors, "students.csv": files.Students, "preferences.csv": files.Preferences} {
 			if err := os.WriteFile(filepath.Join(*out, name), b, 0o644); err != nil {
 				return err

@@ -52,3 +52,23 @@ func TestBenchCohort(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchCohortOutMakesTheDirectory: --out writes into a directory that
+// does not exist yet (nested too), as a fresh clone's first run asks.
+func TestBenchCohortOutMakesTheDirectory(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cohort", "files")
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"bench-cohort", "--students", "20", "--supervisors", "5", "--out", dir}, nil, &out, &errOut,
+		func(string) string { return "" }); err != nil {
+		t.Fatalf("bench-cohort --out %s: %v\n%s", dir, err, errOut.String())
+	}
+	for kind, want := range map[string]int{"supervisors": 5, "students": 20, "preferences": 20} {
+		raw, err := os.ReadFile(filepath.Join(dir, kind+".csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(string(raw), "\n") - 1; n != want {
+			t.Errorf("%s.csv has %d rows, want %d", kind, n, want)
+		}
+	}
+}
