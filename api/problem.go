@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -93,10 +94,7 @@ const StorageFullRetryAfter = 30
 
 // writeError sends err as problem+json, logging internal errors with the request id.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
-	p := toProblem(err)
-	if p.Status >= 500 {
-		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
+	p := FailureOf(slog.Default(), r, err)
 	if p.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(p.RetryAfter))
 	}
@@ -125,4 +123,33 @@ func writeEncoded(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// StatusClientClosedRequest is the status a request is recorded with (in
+// the access log and the HTTP metrics) when it failed only because its
+// client went away before the answer: nginx's 499 "Client Closed Request".
+// No client ever sees it.
+const StatusClientClosedRequest = 499
+
+// FailureOf is the problem a request failing with err answers, logged on
+// log when the failure is the server's (5xx). A failure that came of the
+// client going away is not the server's: net/http cancels a request's
+// context when its connection closes, and whatever the request was waiting
+// for (the store, say) then fails with it. That is noted at Info as "client
+// went away" and answered 499, to no one, so that neither the log's errors
+// nor the metrics' 5xx count it. Nothing else cancels a request's context
+// (a deadline is not a cancellation, and shutting down lets requests
+// finish), so a 5xx of a request whose client is still there stays one.
+func FailureOf(log *slog.Logger, r *http.Request, err error) *Problem {
+	p := toProblem(err)
+	if p.Status < 500 {
+		return p
+	}
+	if errors.Is(r.Context().Err(), context.Canceled) {
+		log.InfoContext(r.Context(), "client went away", "method", r.Method, "path", r.URL.Path, "err", err)
+		return &Problem{Type: "about:blank", Title: "Client Closed Request", Status: StatusClientClosedRequest,
+			Code: "client-closed-request", Detail: "the client closed the connection before the answer"}
+	}
+	log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	return p
 }

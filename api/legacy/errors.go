@@ -26,10 +26,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 // refusal is the status and message err answers with; it sets Retry-After
 // when the client should wait, and logs what is not the client's fault.
 func (s *Server) refusal(w http.ResponseWriter, r *http.Request, err error) (int, string) {
-	p := api.ProblemOf(err)
-	if p.Status >= 500 {
-		s.Log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-	}
+	p := api.FailureOf(s.Log, r, err)
 	if p.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(p.RetryAfter))
 	}

@@ -2,12 +2,19 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/capstone-pms/capstone/api"
+	imongo "github.com/capstone-pms/capstone/infra/mongo"
 )
 
 // studentsCSV is a students import of n rows whose codes, emails and
@@ -81,5 +88,68 @@ func TestAccessLogCoversTheSettleWait(t *testing.T) {
 	sum := s.httpMetric("capstone_http_request_duration_seconds_sum", route, "200")
 	if d := time.Duration(sum * float64(time.Second)); d < least {
 		t.Errorf("the duration histogram says the import took %v; the client waited %v", d, took)
+	}
+}
+
+// TestClientGoneIsNotAServerError: a client that leaves mid-request is not
+// the server failing. Its import, cut short when the client's connection
+// closed, was logged as an ERROR "request failed" (context canceled) and
+// counted as a 5xx, which set off the alert on any 5xx while the service
+// was healthy; it is now noted at Info and counted as 499.
+func TestClientGoneIsNotAServerError(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	const route = "/v1/imports/{kind}"
+	events := s.app.store.DB.Collection(imongo.CollEvents)
+	stored := func() int64 {
+		n, err := events.CountDocuments(context.Background(), bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := stored()
+
+	rd, ctype := multipartFile("students.csv", studentsCSV("cg", 5000))
+	req, err := s.request("POST", "/v1/imports/students", admin, rd, "Content-Type", ctype)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	answered := make(chan error, 1)
+	go func() {
+		resp, err := s.httpClient().Do(req.WithContext(ctx))
+		if err == nil {
+			resp.Body.Close()
+		}
+		answered <- err
+	}()
+	// The client leaves once the import is storing its rows.
+	waitFor(t, "the import to store its first rows", func() bool { return stored() > before+20 })
+	cancel()
+	if err := <-answered; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the import answered before the client left (%v): make it larger", err)
+	}
+
+	var lines []map[string]any
+	waitFor(t, "the import's access log line", func() bool { lines = s.accessLines(route); return len(lines) == 1 })
+	if status, _ := lines[0]["status"].(float64); status != api.StatusClientClosedRequest {
+		t.Errorf("the access log records the import as %v, want %d", lines[0]["status"], api.StatusClientClosedRequest)
+	}
+	if n := s.httpMetric("capstone_http_requests_total", route, "499"); n != 1 {
+		t.Errorf("/metrics counts %v imports as 499, want 1", n)
+	}
+	for line := range strings.Lines(s.expect(s.do("GET", "/metrics", "", nil), 200).Raw) {
+		if strings.HasPrefix(line, "capstone_http_requests_total{") && strings.Contains(line, `code="5`) {
+			t.Errorf("/metrics counts a 5xx: %s", line)
+		}
+	}
+	logs := s.logs.String()
+	if strings.Contains(logs, `"severity":"ERROR"`) {
+		t.Errorf("a client going away is logged as an error:\n%s", logs)
+	}
+	if !strings.Contains(logs, `"message":"client went away"`) {
+		t.Error("a client going away is not logged")
 	}
 }
