@@ -71,7 +71,7 @@ func plainAsProblem(status int, text string) []byte {
 	case http.StatusNotImplemented:
 		code, detail = "unsupported-transfer-encoding", "the request's Transfer-Encoding is not one the server takes (chunked)"
 	case http.StatusHTTPVersionNotSupported:
-		code, detail = "unsupported-http-version", "the server takes HTTP/1.0 and HTTP/1.1"
+		code, detail = errHTTPVersion.Code, errHTTPVersion.Detail
 	default:
 		if _, why, ok := bytes.Cut([]byte(text), []byte(": ")); ok && status == http.StatusBadRequest {
 			detail = "the request could not be read as HTTP: " + string(why)
@@ -83,4 +83,23 @@ func plainAsProblem(status int, text string) []byte {
 	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nCache-Control: no-store\r\nConnection: close\r\nContent-Length: %d\r\n"+
 		"Content-Type: application/problem+json\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: %s\r\n\r\n%s",
 		status, http.StatusText(status), len(body), id, body)
+}
+
+var errHTTPVersion = problem(http.StatusHTTPVersionNotSupported, "unsupported-http-version", "the server takes HTTP/1.0 and HTTP/1.1")
+
+// httpVersions refuses HTTP/1.x requests after HTTP/1.1. Go's server
+// refuses other major versions itself (answered as a problem above) but
+// reads any HTTP/1 minor version as HTTP/1.1, while the server takes only
+// 1.0 and 1.1: a later minor version would be served under rules it does
+// not speak. The connection is closed after the answer, as Go closes it
+// after its own refusals, since the request's body is left unread.
+func httpVersions(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ProtoMajor == 1 && r.ProtoMinor > 1 {
+			w.Header().Set("Connection", "close")
+			writeError(w, r, errHTTPVersion)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

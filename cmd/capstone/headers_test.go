@@ -113,7 +113,9 @@ func TestUncleanPathsAreNotRedirected(t *testing.T) {
 // is answered by the server itself, before any handler; those answers too
 // are problem+json with a code, a request id, nosniff and no-store, as
 // docs/api.md says every answer is. GET /v1/users/%zz was answered in plain
-// text with none of them.
+// text with none of them. Go's server reads HTTP/1.2 and later minor
+// versions as HTTP/1.1; they are refused like any other version, as the
+// docs say (HTTP/1.2 was served as HTTP/1.1).
 func TestServerOwnAnswersAreProblems(t *testing.T) {
 	s := startService(t)
 	addr := strings.TrimPrefix(s.base, "http://")
@@ -129,6 +131,8 @@ func TestServerOwnAnswersAreProblems(t *testing.T) {
 		{"headers over the limit", "GET /v1/users HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("b", 80<<10) + "\r\n\r\n", 431, "headers-too-large"},
 		{"unknown transfer encoding", "POST /v1/users HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501, "unsupported-transfer-encoding"},
 		{"HTTP/2 on the HTTP/1 port", "GET /v1/users HTTP/2.0\r\nHost: x\r\n\r\n", 505, "unsupported-http-version"},
+		{"an HTTP/1 minor version after 1.1", "GET /v1/users HTTP/1.2\r\nHost: x\r\n\r\n", 505, "unsupported-http-version"},
+		{"a write in an HTTP/1 minor version after 1.1", "POST /v1/auth/sign-in HTTP/1.9\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", 505, "unsupported-http-version"},
 	} {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
