@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 	"weak"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -82,7 +83,15 @@ type hotColl struct {
 	complete bool
 	gens     [64]uint64 // writes per stripe
 	epoch    uint64     // tells this memory of the collection from any before it
+	// outgrown: when a load of the whole collection last found it larger
+	// than memory holds. Lists are then the store's, and do not each read
+	// the first limit documents again only to find it so (reloadOutgrown).
+	outgrown time.Time
 }
+
+// reloadOutgrown is how long after a read model was found larger than
+// memory holds a list tries again to load it whole (it may have shrunk).
+const reloadOutgrown = time.Minute
 
 type hotDoc struct {
 	raw     bson.Raw
@@ -263,7 +272,11 @@ func (h *hotDocs) gensOf(c *hotColl) [64]uint64 {
 func (h *hotDocs) fillAll(c *hotColl, gens [64]uint64, docs []bson.Raw) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if c.gens != gens || len(docs) > c.limit {
+	if c.gens != gens {
+		return false
+	}
+	if len(docs) > c.limit {
+		c.outgrown = time.Now()
 		return false
 	}
 	for _, raw := range docs {
@@ -271,7 +284,18 @@ func (h *hotDocs) fillAll(c *hotColl, gens [64]uint64, docs []bson.Raw) bool {
 		c.add(id, raw)
 	}
 	c.complete = c.docs.Len() == len(docs)
+	if !c.complete { // more bytes than memory holds
+		c.outgrown = time.Now()
+	}
 	return c.complete
+}
+
+// outgrown reports whether the collection was found larger than memory
+// holds within reloadOutgrown.
+func (h *hotDocs) outgrown(c *hotColl) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return !c.outgrown.IsZero() && time.Since(c.outgrown) < reloadOutgrown
 }
 
 // all returns every document when the collection is held whole.

@@ -472,3 +472,60 @@ func TestWarmHot(t *testing.T) {
 		}
 	})
 }
+
+// TestOutgrownReadModelIsListedByTheStore: a hot read model larger than
+// memory holds is listed by the store, rightly, and once found so, its
+// lists do not each read the collection's first documents again to find
+// it so (a users read model of 25,000 documents took seconds a list).
+func TestOutgrownReadModelIsListedByTheStore(t *testing.T) {
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 77))
+			limit := 5 + rng.IntN(15)
+			defer imongo.SetHotLimit(hotColl, limit)()
+			ctx := testCtx(t)
+			client, finds := counting(t, "find")
+			db := client.Database(newDB(t).Name())
+			r := imongo.NewReadModels(db)
+			r.ServeHot(imongo.HotTrusted)
+			n := limit + 1 + rng.IntN(30)
+			var ids []string
+			active := map[string]bool{}
+			for i := range n {
+				id := fmt.Sprintf("s%03d", i)
+				ids = append(ids, id)
+				active[id] = rng.IntN(3) > 0
+				if err := r.Store(ctx, hotColl, id, hotItem{ID: id, Name: id, Active: active[id]}, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for list := range 4 {
+				f := queries.Filter{Limit: 1 + rng.IntN(10), ActiveOnly: rng.IntN(2) == 0}
+				if rng.IntN(2) == 0 {
+					f.After = ids[rng.IntN(len(ids))]
+				}
+				var want []string
+				for _, id := range ids {
+					if id > f.After && (!f.ActiveOnly || active[id]) && len(want) < f.Limit {
+						want = append(want, id)
+					}
+				}
+				before := finds.Load()
+				var got []hotItem
+				if err := r.Find(ctx, hotColl, f, &got); err != nil {
+					t.Fatal(err)
+				}
+				var gotIDs []string
+				for _, d := range got {
+					gotIDs = append(gotIDs, d.ID)
+				}
+				if fmt.Sprint(gotIDs) != fmt.Sprint(want) {
+					t.Fatalf("list %d with %+v of %d documents (memory holds %d): %v, want %v", list, f, n, limit, gotIDs, want)
+				}
+				if made, most := finds.Load()-before, int64(1); list > 0 && made > most {
+					t.Fatalf("list %d of a read model known larger than memory made %d finds, want %d", list, made, most)
+				}
+			}
+		})
+	}
+}

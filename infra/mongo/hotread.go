@@ -70,6 +70,9 @@ func (r *ReadModels) findHot(ctx context.Context, collection string, f queries.F
 	}
 	docs, whole := r.hot.all(hc)
 	if !whole {
+		if r.hot.outgrown(hc) {
+			return false, nil
+		}
 		if loaded, err := r.loadWhole(ctx, coll, hc); !loaded || err != nil {
 			return false, err
 		}
