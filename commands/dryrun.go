@@ -17,6 +17,7 @@ func DryRun(x *Executor) *Executor {
 	d.Observe, d.Appended, d.dryRun = nil, nil, true
 	d.states, d.left = newStates()
 	d.Sole = false // its cache holds what it pretended to store
+	d.turns = nil  // what it decides is stored nowhere: nothing to race for
 	return &d
 }
 

@@ -110,6 +110,8 @@ type Executor struct {
 	// dryRun marks an executor that stores nothing (see DryRun): its
 	// "appends" are not recorded in a request's Writes.
 	dryRun bool
+	// turns makes the commands of one stream take turns (nil: they race).
+	turns *turns
 }
 
 type cachedState struct {
@@ -127,7 +129,7 @@ func NewExecutor(store EventStore, snaps SnapshotStore, pub Publisher, reg *even
 	}
 	states, left := newStates()
 	return &Executor{Store: store, Snapshots: snaps, Publisher: pub, Registry: reg,
-		Clock: func() time.Time { return time.Now() }, Log: log, Retries: 3, SnapshotEvery: 16, states: states, left: left}
+		Clock: func() time.Time { return time.Now() }, Log: log, Retries: 3, SnapshotEvery: 16, states: states, left: left, turns: newTurns()}
 }
 
 // newStates returns a cache of stream states and the count of entries
@@ -312,6 +314,13 @@ func (d Decider[S, C]) ExecuteNew(ctx context.Context, x *Executor, streamID str
 
 func run[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID string, cmd C, meta Meta, expect Expected, fresh bool) (Result[S], error) {
 	start := x.Clock()
+	if x.turns != nil {
+		release, err := x.turns.take(ctx, streamID)
+		if err != nil {
+			return Result[S]{}, err
+		}
+		defer release()
+	}
 	res, err := execute(ctx, x, d, streamID, cmd, meta, expect, fresh)
 	if x.Observe != nil {
 		x.Observe(d.StreamType, outcome(err), x.Clock().Sub(start))

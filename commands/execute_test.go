@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -880,4 +881,98 @@ func TestSoleWriterTrustsItsCache(t *testing.T) {
 			t.Fatalf("Load = total %d at %d, want 206 at 4", s.Total, v)
 		}
 	})
+}
+
+// slowStore takes a moment over each append, as a real store does, so that
+// concurrent commands of one stream overlap.
+type slowStore struct {
+	*memStore
+	delay time.Duration
+}
+
+func (s slowStore) Append(ctx context.Context, c events.Commit) error {
+	time.Sleep(s.delay)
+	return s.memStore.Append(ctx, c)
+}
+
+// TestExecuteBurstOnOneStreamTakesTurns: a burst of commands without an
+// expected version on one stream, with the executor's default retries,
+// all succeed in one process, each on the state the one before it left,
+// while a command of another stream does not wait behind them; and one
+// still waiting for its turn gives up when its context ends.
+func TestExecuteBurstOnOneStreamTakesTurns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 5))
+	f := newFixture(t)
+	const delay = 2 * time.Millisecond
+	f.x.Store = slowStore{memStore: f.store, delay: delay}
+	writers := 12 + rng.IntN(20)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for range writers {
+		wg.Go(func() {
+			<-start
+			_, err := f.execute("burst", []int{1}, commands.AnyVersion)
+			errs <- err
+		})
+	}
+	close(start)
+	time.Sleep(delay)
+	began := time.Now()
+	if _, err := f.execute("other", []int{1}, commands.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(began); took > time.Duration(writers)*delay {
+		t.Errorf("a command of another stream took %s during a burst of %d on one stream: it waited for them", took, writers)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Errorf("Execute: %v", err)
+		}
+	}
+	state, version, err := commands.Load(context.Background(), f.x, counterDecider, "burst")
+	if err != nil || version != int64(writers) || state.Total != writers {
+		t.Errorf("after a burst of %d: Load = %+v, %d, %v; want total and version %d", writers, state, version, err, writers)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	hold := make(chan struct{})
+	f.x.Store = blockingStore{memStore: f.store, hold: hold}
+	held := make(chan error, 1)
+	go func() { // holds the turn, blocked in its append
+		_, err := counterDecider.ExecuteAt(context.Background(), f.x, "burst", commands.AnyVersion, add{By: []int{1}}, meta)
+		held <- err
+	}()
+	time.Sleep(10 * time.Millisecond)
+	waited := make(chan error, 1)
+	go func() {
+		_, err := counterDecider.ExecuteAt(ctx, f.x, "burst", commands.AnyVersion, add{By: []int{1}}, meta)
+		waited <- err
+	}()
+	cancel()
+	select {
+	case err := <-waited:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("a command waiting for its turn after its context ended: %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("a command waiting for its turn did not give up when its context ended")
+	}
+	close(hold)
+	if err := <-held; err != nil {
+		t.Errorf("the command that held the turn: %v", err)
+	}
+}
+
+// blockingStore holds each append until hold is closed.
+type blockingStore struct {
+	*memStore
+	hold chan struct{}
+}
+
+func (s blockingStore) Append(ctx context.Context, c events.Commit) error {
+	<-s.hold
+	return s.memStore.Append(ctx, c)
 }
