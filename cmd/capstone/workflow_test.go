@@ -170,3 +170,42 @@ func TestCapacityUnderConcurrency(t *testing.T) {
 		}
 	}
 }
+
+// TestConcurrentEditsWithoutIfMatchAllLand: a burst of edits of one project
+// without If-Match, all at once, is decided one after the other: every one
+// answers 200 with a version of its own, and the project ends at the
+// version after the last (none lost, none refused as a conflict).
+func TestConcurrentEditsWithoutIfMatchAllLand(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	s.createUser(admin, "burst@uni.example", "Bur St", []string{"student"}, "student pw 1234")
+	st := s.signIn("burst@uni.example", "student pw 1234")
+	p := s.expect(s.do("POST", "/v1/projects", st, map[string]string{"title": "Burst"}), 201)
+	pid, created := p.str("id"), int(p.Body["version"].(float64))
+	const edits = 20
+	versions := make(chan int, edits)
+	var wg sync.WaitGroup
+	for i := range edits {
+		wg.Go(func() {
+			r := s.do("PATCH", "/v1/projects/"+pid, st, map[string]string{"title": fmt.Sprint("Burst ", i)})
+			if r.Status != 200 {
+				t.Errorf("edit %d: %d %s", i, r.Status, r.Raw)
+				return
+			}
+			versions <- int(r.Body["version"].(float64))
+		})
+	}
+	wg.Wait()
+	close(versions)
+	seen := map[int]bool{}
+	for v := range versions {
+		if seen[v] {
+			t.Errorf("two edits answered version %d", v)
+		}
+		seen[v] = true
+	}
+	got := s.expect(s.do("GET", "/v1/projects/"+pid, st, nil), 200)
+	if v := int(got.Body["version"].(float64)); v != created+edits {
+		t.Fatalf("after %d edits from version %d the project is at version %d", edits, created, v)
+	}
+}
