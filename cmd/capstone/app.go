@@ -93,10 +93,10 @@ type App struct {
 // lost, each projection applies every stored commit within a second or two
 // of its append (CatchUpEvery, plus CatchUpAfter for the bus to deliver it
 // first), through its consumer, so in turn with the bus's deliveries.
-func (a *App) startCatchUp(ctx context.Context, log *outbox.CommitLog, es *imongo.EventStore, instance string) {
+func (a *App) startCatchUp(ctx context.Context, log *outbox.CommitLog, es *imongo.EventStore, instance string, settled time.Time) {
 	cu := &outbox.CatchUp{Log: log, Commits: es, Logger: a.log,
-		Lease:    outbox.NewLease(a.store.DB, "catch-up", instance, 10*time.Second),
-		Interval: CatchUpEvery, MinAge: CatchUpAfter, GiveUp: 2 * time.Minute, Batch: 2000,
+		Lease:    a.lease("catch-up", instance),
+		Interval: CatchUpEvery, MinAge: CatchUpAfter, GiveUp: 2 * time.Minute, Settled: settled, Batch: 2000,
 		Applied: a.applied.Has}
 	for _, c := range a.consumers {
 		cu.Targets = append(cu.Targets, outbox.CatchUpTarget{Name: c.Projection.Name(), Deliver: c.Deliver})
@@ -104,6 +104,15 @@ func (a *App) startCatchUp(ctx context.Context, log *outbox.CommitLog, es *imong
 	a.catchUp = cu
 	a.bgDone.Add(1)
 	go func() { defer a.bgDone.Done(); cu.Run(ctx) }()
+}
+
+// lease is the lease of a background job (the relay's sweeps, the
+// catch-up's) held by this process's instance; where this process has the
+// store alone, one held by another instance is a crashed process's.
+func (a *App) lease(name, instance string) *outbox.Lease {
+	l := outbox.NewLease(a.store.DB, name, instance, 10*time.Second)
+	l.Alone = a.store.Exclusive()
+	return l
 }
 
 // rebuildsResumeAfter is how long a rebuild's catch-up may go without
@@ -254,6 +263,16 @@ func (a *App) start(ctx context.Context) error {
 	// On the embedded store this process runs, it is the only writer: a
 	// stream it cached is current, and loading it reads nothing.
 	a.Exec.Sole = a.store.Exclusive()
+	// A process that took the store alone knows every group of the outbox
+	// and entry of the commit log from before it is no longer in flight:
+	// their writer is gone. The relay and the catch-up then deal with a
+	// crashed process's commits at once, not after MinAge, nor GiveUp for
+	// those never stored. (A millisecond back: the store keeps times to
+	// the millisecond, and nothing of this process may look older.)
+	var settled time.Time
+	if a.store.Exclusive() {
+		settled = time.Now().Truncate(time.Millisecond).Add(-time.Millisecond)
+	}
 	instance := instanceName()
 	commitLog := outbox.NewCommitLog(a.store.DB)
 	if len(a.cfg.Components) == 0 {
@@ -322,7 +341,7 @@ func (a *App) start(ctx context.Context) error {
 			}
 			a.consumers = append(a.consumers, c)
 		}
-		a.startCatchUp(runCtx, commitLog, es, instance)
+		a.startCatchUp(runCtx, commitLog, es, instance, settled)
 		a.bgDone.Go(func() { a.resumeRebuilds(runCtx) })
 	} else if !a.bus.remote && len(a.cfg.Components) > 0 {
 		a.log.Warn("no projector in this process: with the in-process bus, read models will not update here")
@@ -330,8 +349,8 @@ func (a *App) start(ctx context.Context) error {
 	if a.cfg.Has("relay") {
 		a.relay = make(chan struct{})
 		r := &outbox.Relay{Coll: outbox.Groups(a.store.DB), Commits: es, Publisher: publisher, Log: a.log,
-			Lease:    outbox.NewLease(a.store.DB, "relay", instance, 10*time.Second),
-			Interval: time.Second, MinAge: 3 * time.Second, GiveUp: 2 * time.Minute, Workers: 16,
+			Lease:    a.lease("relay", instance),
+			Interval: time.Second, MinAge: 3 * time.Second, GiveUp: 2 * time.Minute, Settled: settled, Workers: 16,
 			Backlog: a.Metrics.SetRelayBacklog, Skip: a.outbox.Holds}
 		go func() { defer close(a.relay); r.Run(runCtx) }()
 	}

@@ -45,8 +45,12 @@ type CatchUp struct {
 	// GiveUp passes an id whose commit never appeared; Batch bounds the
 	// entries one sweep reads.
 	Interval, MinAge, GiveUp time.Duration
-	Batch                    int
-	Logger                   *slog.Logger
+	// Settled, when set, is a time before which no entry is in flight (see
+	// Relay.Settled): older entries are applied at once, and a commit of
+	// theirs that was never stored is passed without waiting GiveUp.
+	Settled time.Time
+	Batch   int
+	Logger  *slog.Logger
 	// Caught, if set, is told of each commit the catch-up applied.
 	Caught func(projection string, c events.Commit)
 
@@ -118,7 +122,11 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 		return 0, nil
 	}
 	now := time.Now()
-	entries, err := c.Log.ReadListedBy(ctx, from+1, max(c.Batch, 1), now.Add(-c.MinAge))
+	by := now.Add(-c.MinAge)
+	if c.Settled.After(by) {
+		by = c.Settled
+	}
+	entries, err := c.Log.ReadListedBy(ctx, from+1, max(c.Batch, 1), by)
 	if err != nil {
 		return 0, err
 	}
@@ -144,8 +152,8 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 	applied, moved := 0, make([]bool, len(c.Targets))
 	held := make([]bool, len(c.Targets))
 	var errs []error
-	for _, e := range entries { // each at least MinAge old
-		age := now.Sub(e.CreatedAt)
+	for _, e := range entries { // each at least MinAge old, or settled
+		inFlight := now.Sub(e.CreatedAt) < c.GiveUp && !e.CreatedAt.Before(c.Settled)
 		for i, t := range c.Targets {
 			if cps[i] >= e.Position {
 				continue
@@ -162,7 +170,7 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 					continue
 				}
 				if cm == nil {
-					if age < c.GiveUp {
+					if inFlight {
 						done = false // its append may still land
 					}
 					continue // or it never was stored

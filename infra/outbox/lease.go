@@ -20,6 +20,11 @@ type Lease struct {
 	Name   string
 	Holder string
 	TTL    time.Duration
+	// Alone says no other process uses the store (the embedded store's
+	// data directory is this process's): a lease another holder holds is
+	// then a dead process's, taken over at once instead of after it
+	// expires, so a restart after a crash sweeps at once.
+	Alone bool
 }
 
 // NewLease is the lease name in db's leases, held by holder for ttl.
@@ -51,7 +56,7 @@ func (l *Lease) Hold(ctx context.Context) (bool, error) {
 		}
 		return false, err
 	}
-	if cur.Holder != l.Holder && now.Before(cur.ExpiresAt) {
+	if cur.Holder != l.Holder && now.Before(cur.ExpiresAt) && !l.Alone {
 		return false, nil
 	}
 	// Renew ours, or take over an expired one. The filter names the document

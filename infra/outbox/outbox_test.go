@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -520,5 +522,92 @@ func TestSweepReadsOnlyWhatIsInFlight(t *testing.T) {
 	}
 	if loader.loads != 1 {
 		t.Fatalf("a sweep with one commit in flight read %d commits", loader.loads)
+	}
+}
+
+// TestRestartAloneSettlesTheDeadAtOnce: a process that has the store alone
+// and starts after another died (its groups and commit-log entries young,
+// its leases unexpired) deals with what the dead one left in its first
+// sweeps: the lease is taken over at once, the stored commits are
+// published and applied without waiting MinAge, and the ids whose appends
+// never happened are dropped without waiting GiveUp. What it writes itself
+// afterwards is left to it as usual.
+func TestRestartAloneSettlesTheDeadAtOnce(t *testing.T) {
+	db := newDB(t)
+	ctx := context.Background()
+	dead := outbox.New(db, nil, "dead", 1, quiet, outbox.WithLog(outbox.NewCommitLog(db)))
+	n := 1 + rand.IntN(8)
+	var stored []string
+	for i := range n {
+		res, err := decider.Execute(ctx, executor(db, dead), fmt.Sprint("d", i), "t", commands.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, res.Commit.ID())
+	}
+	if _, err := dead.Reserve(ctx, "never:000000000001"); err != nil { // its append never happened
+		t.Fatal(err)
+	}
+	for _, name := range []string{"relay", "catch-up"} { // held when it died
+		l := &outbox.Lease{Coll: db.Collection(outbox.LeaseCollection), Name: name, Holder: "dead", TTL: time.Hour}
+		if held, err := l.Hold(ctx); err != nil || !held {
+			t.Fatalf("the dead process's %s lease: %v %v", name, held, err)
+		}
+	}
+	time.Sleep(2 * time.Millisecond)
+	settled := time.Now().Truncate(time.Millisecond).Add(-time.Millisecond) // as the service takes it
+
+	pub := &recorder{}
+	r := relay(db, pub, "alive")
+	r.MinAge, r.GiveUp, r.Settled = time.Hour, time.Hour, settled
+	r.Lease.Alone = true
+	var applied []string
+	cu := &outbox.CatchUp{Log: outbox.NewCommitLog(db), Commits: imongo.NewEventStore(db, reg), Logger: quiet,
+		Lease:  &outbox.Lease{Coll: db.Collection(outbox.LeaseCollection), Name: "catch-up", Holder: "alive", TTL: time.Hour, Alone: true},
+		MinAge: time.Hour, GiveUp: time.Hour, Settled: settled, Batch: 100,
+		Targets: []outbox.CatchUpTarget{{Name: "p", Deliver: func(_ context.Context, c events.Commit) error {
+			applied = append(applied, c.ID())
+			return nil
+		}}}}
+	for _, l := range []*outbox.Lease{r.Lease, cu.Lease} {
+		if held, err := l.Hold(ctx); err != nil || !held {
+			t.Fatalf("the %s lease of a dead process was not taken over at once: %v %v", l.Name, held, err)
+		}
+	}
+	if err := r.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range stored {
+		if pub.count(id) != 1 {
+			t.Errorf("the dead process's commit %s was published %d times by the first sweep, want once", id, pub.count(id))
+		}
+	}
+	if pub.count("never:000000000001") != 0 || groups(t, db) != 0 {
+		t.Errorf("after the first sweep: the never-stored id published %d times, %d groups left; want none",
+			pub.count("never:000000000001"), groups(t, db))
+	}
+	if _, err := cu.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(applied) != fmt.Sprint(stored) {
+		t.Errorf("the first catch-up sweep applied %v, want the dead process's %v", applied, stored)
+	}
+	if behind, err := cu.Behind(ctx, "p"); err != nil || behind != 0 {
+		t.Errorf("after the first catch-up sweep, %d entries behind (%v): a never-stored id held it", behind, err)
+	}
+
+	alive := outbox.New(db, nil, "alive", 1, quiet, outbox.WithLog(outbox.NewCommitLog(db)))
+	res, err := decider.Execute(ctx, executor(db, alive), "mine", "t", commands.Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cu.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if pub.count(res.Commit.ID()) != 0 || slices.Contains(applied, res.Commit.ID()) {
+		t.Errorf("a young commit of the live process was taken from it: published %d times, applied %v", pub.count(res.Commit.ID()), applied)
 	}
 }

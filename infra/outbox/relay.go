@@ -33,7 +33,13 @@ type Relay struct {
 	// GiveUp drops an id whose commit never appeared (its append failed or
 	// never happened).
 	Interval, MinAge, GiveUp time.Duration
-	Workers                  int
+	// Settled, when set, is a time before which no group is in flight: its
+	// writers are gone (a process that took the store alone sets its own
+	// start), so older groups are neither left to them (MinAge) nor waited
+	// on for commits that never appeared (GiveUp). After a crash and a
+	// restart, the crashed process's commits are published at once.
+	Settled time.Time
+	Workers int
 	// Backlog, when set, is told the number of commit ids waiting (metrics).
 	Backlog func(n int)
 	// Published, when set, is told how many commits a sweep published.
@@ -78,7 +84,7 @@ func (r *Relay) Sweep(ctx context.Context) error {
 	now := time.Now()
 	var ready []groupDoc
 	for _, g := range groups {
-		if now.Sub(g.CreatedAt) >= r.MinAge && (r.Skip == nil || !r.Skip(g.ID)) {
+		if (now.Sub(g.CreatedAt) >= r.MinAge || g.CreatedAt.Before(r.Settled)) && (r.Skip == nil || !r.Skip(g.ID)) {
 			ready = append(ready, g)
 		}
 	}
@@ -118,7 +124,7 @@ func (r *Relay) settle(ctx context.Context, groups []groupDoc, now time.Time) (p
 					waiting[g.ID] = true
 				case found:
 					published++
-				case now.Sub(g.CreatedAt) < r.GiveUp:
+				case now.Sub(g.CreatedAt) < r.GiveUp && !g.CreatedAt.Before(r.Settled):
 					waiting[g.ID] = true
 				}
 			}()
