@@ -71,6 +71,8 @@ var ProfileDecider = commands.Decider[Profile, UpdateProfile]{
 			case a == "" || slices.Contains(next.Areas, a):
 			case utf8.RuneCountInString(a) > 100:
 				v.Add("areas", "an area is longer than 100 characters")
+			case commands.RefusedInLine(a):
+				v.Add("areas", "an area "+commands.LineRefusal)
 			default:
 				next.Areas = append(next.Areas, a)
 			}
@@ -81,6 +83,7 @@ var ProfileDecider = commands.Decider[Profile, UpdateProfile]{
 		if utf8.RuneCountInString(next.Info) > 5000 {
 			v.Add("info", "is longer than 5000 characters")
 		}
+		v.CheckText("info", next.Info)
 		if len(c.Ideas) > 20 {
 			v.Add("project_ideas", "at most 20 ideas")
 		}
@@ -91,6 +94,10 @@ var ProfileDecider = commands.Decider[Profile, UpdateProfile]{
 				v.Add("project_ideas", "every idea needs a title")
 			case utf8.RuneCountInString(idea.Title) > 200 || utf8.RuneCountInString(idea.Description) > 5000:
 				v.Add("project_ideas", "a title is at most 200 characters and a description 5000")
+			case commands.RefusedInLine(idea.Title):
+				v.Add("project_ideas", "a title "+commands.LineRefusal)
+			case commands.RefusedInText(idea.Description):
+				v.Add("project_ideas", "a description "+commands.TextRefusal)
 			}
 			next.Ideas = append(next.Ideas, idea)
 		}

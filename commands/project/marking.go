@@ -3,7 +3,6 @@ package project
 import (
 	"regexp"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/capstone-pms/capstone/commands"
@@ -188,8 +187,8 @@ func validateLabel(mark int, label string) error {
 	switch {
 	case label == "":
 		return nil
-	case strings.IndexFunc(label, unicode.IsControl) >= 0:
-		msg = "has a control character"
+	case commands.RefusedInLine(label):
+		msg = commands.LineRefusal
 	case utf8.RuneCountInString(label) > MaxLabel:
 		msg = "is longer than " + itoa(MaxLabel) + " characters"
 	case numeric.MatchString(label):
@@ -231,5 +230,6 @@ func validateMark(markField string, mark int, textField, text string, maxText in
 	if utf8.RuneCountInString(text) > maxText {
 		v.Add(textField, "is longer than "+itoa(maxText)+" characters")
 	}
+	v.CheckText(textField, text)
 	return v.Err()
 }

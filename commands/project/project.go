@@ -215,6 +215,8 @@ func (c Decision) decide(s State) ([]events.Data, error) {
 		return nil, ErrNotSubmitted
 	case utf8.RuneCountInString(strings.TrimSpace(c.Comment)) > 4000:
 		return nil, commands.Invalid(commands.FieldError{Field: "comment", Message: "is longer than 4000 characters"})
+	case commands.RefusedInText(c.Comment):
+		return nil, commands.Invalid(commands.FieldError{Field: "comment", Message: commands.TextRefusal})
 	}
 	comment := strings.TrimSpace(c.Comment)
 	if c.Accept {
@@ -296,6 +298,10 @@ func validate(f Fields) error {
 			v.Add(c.name, "is longer than "+itoa(c.max)+" characters")
 		}
 	}
+	v.CheckLine("title", f.Title)
+	v.CheckText("description", f.Description)
+	v.CheckText("aim", f.Aim)
+	v.CheckText("rationale", f.Rationale)
 	return v.Err()
 }
 

@@ -214,6 +214,8 @@ func checkEmail(v *commands.Validation, email string) {
 		v.Add("email", "is required")
 	case len(email) > 254:
 		v.Add("email", "is longer than 254 characters")
+	case commands.RefusedInLine(email):
+		v.Add("email", commands.LineRefusal)
 	case err != nil || addr.Address != email || !strings.Contains(email[strings.LastIndexByte(email, '@')+1:], "."):
 		v.Add("email", "is not an e-mail address")
 	}
@@ -225,6 +227,8 @@ func checkName(v *commands.Validation, name string) {
 		v.Add("name", "is required")
 	case utf8.RuneCountInString(name) > 200:
 		v.Add("name", "is longer than 200 characters")
+	default:
+		v.CheckLine("name", name)
 	}
 }
 
@@ -262,6 +266,8 @@ func trimProfile(v *commands.Validation, p events.Profile) events.Profile {
 		*f.val = strings.TrimSpace(*f.val)
 		if utf8.RuneCountInString(*f.val) > 200 {
 			v.Add(f.name, "is longer than 200 characters")
+		} else {
+			v.CheckLine(f.name, *f.val)
 		}
 	}
 	return p

@@ -81,14 +81,14 @@ var cellsFor = map[format]struct {
 	valid   []string
 	invalid []string
 }{
-	fmtCode:     {[]string{"", strings.Repeat("c", maxCode)}, []string{strings.Repeat("c", maxCode+1), "a\x01b"}},
-	fmtName:     {[]string{"Ada", strings.Repeat("n", maxName)}, []string{"", strings.Repeat("n", maxName+1), "line\nbreak"}},
-	fmtText:     {[]string{"", strings.Repeat("t", maxText)}, []string{strings.Repeat("t", maxText+1), "line\nbreak"}},
+	fmtCode:     {[]string{"", strings.Repeat("c", maxCode)}, []string{strings.Repeat("c", maxCode+1), "a\x01b", "a\u202eb"}},
+	fmtName:     {[]string{"Ada", strings.Repeat("n", maxName)}, []string{"", strings.Repeat("n", maxName+1), "line\nbreak", "Ad\u202ea", "Ad\u2066a"}},
+	fmtText:     {[]string{"", strings.Repeat("t", maxText)}, []string{strings.Repeat("t", maxText+1), "line\nbreak", "x\u2069y"}},
 	fmtKeyEmail: {[]string{"Row@Uni.Example"}, []string{"", "not an address", "a@localhost"}},
 	fmtEmail:    {[]string{"staff@uni.example"}, []string{"", "not an address"}},
 	fmtSlots:    {[]string{"0", fmt.Sprint(maxSlots)}, []string{"", fmt.Sprint(maxSlots + 1), "-1", "5.0", "+5"}},
 	fmtGrade:    {[]string{"0", fmt.Sprint(maxGrade), "Pass"}, []string{"", fmt.Sprint(maxGrade + 1), "-1"}},
-	fmtFeedback: {[]string{"", "two\nlines", strings.Repeat("f", maxFeedback)}, []string{strings.Repeat("f", maxFeedback+1), "a\x01b"}},
+	fmtFeedback: {[]string{"", "two\nlines", strings.Repeat("f", maxFeedback)}, []string{strings.Repeat("f", maxFeedback+1), "a\x01b", "a\u202eb"}},
 	fmtPassword: {[]string{"", " any password at all "}, nil},
 	fmtChoice:   {[]string{"sup@uni.example"}, []string{"not an address"}},
 }

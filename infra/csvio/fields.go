@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/capstone-pms/capstone/commands"
 )
 
 // Field bounds. Names and profile texts are shown in lists, so they stay
@@ -89,8 +91,8 @@ func (r *row) text(col string, max int) string {
 	switch {
 	case utf8.RuneCountInString(v) > max:
 		r.fail(col, "is longer than %d characters", max)
-	case hasControl(v, false):
-		r.fail(col, "contains a line break or another control character")
+	case commands.RefusedInLine(v):
+		r.fail(col, commands.LineRefusal)
 	}
 	return v
 }
@@ -113,8 +115,8 @@ func (r *row) feedback(col string) string {
 	switch {
 	case utf8.RuneCountInString(v) > maxFeedback:
 		r.fail(col, "is longer than %d characters", maxFeedback)
-	case hasControl(v, true):
-		r.fail(col, "contains a control character")
+	case commands.RefusedInText(v):
+		r.fail(col, commands.TextRefusal)
 	}
 	return v
 }
@@ -168,7 +170,7 @@ func (r *row) finalGrade(col string) (int, string) {
 // domain literal) whose domain has a dot, which rules out the local-only
 // and typo'd addresses that would never receive mail.
 func validEmail(s string) bool {
-	if len(s) > maxEmail || hasControl(s, false) {
+	if len(s) > maxEmail || commands.RefusedInLine(s) {
 		return false
 	}
 	a, err := mail.ParseAddress(s)
@@ -179,16 +181,6 @@ func validEmail(s string) bool {
 	domain := s[at+1:]
 	return at > 0 && strings.Contains(domain, ".") &&
 		!strings.HasPrefix(domain, "[") && !strings.HasPrefix(domain, ".") && !strings.HasSuffix(domain, ".")
-}
-
-// hasControl reports control characters; multiline allows "\n" and "\t".
-func hasControl(s string, multiline bool) bool {
-	for _, c := range s {
-		if unicode.IsControl(c) && !(multiline && (c == '\n' || c == '\t')) {
-			return true
-		}
-	}
-	return false
 }
 
 // trim removes surrounding white space, and byte-order marks that survive
