@@ -67,7 +67,9 @@ func (s *Server) importFile(w http.ResponseWriter, r *http.Request, a actor) err
 
 // Import is one CSV file to apply.
 type Import struct {
-	Kind      string
+	Kind string
+	// File is the CSV; a form's part wrapped by FormFile is refused when
+	// the form holds another file.
 	File      io.Reader
 	DryRun    bool
 	Passwords bool // set the Password column's passwords (see imports.Importer)
@@ -87,6 +89,11 @@ func (s *Server) Import(r *http.Request, a events.Actor, in Import) (imports.Rep
 	}
 	if err != nil {
 		return imports.Report{}, err
+	}
+	if f, ok := in.File.(*formFile); ok {
+		if err := f.onlyFile(); err != nil {
+			return imports.Report{}, err
+		}
 	}
 	batch := parsed.Batch
 	batch.Roles = in.Roles
@@ -126,7 +133,7 @@ func csvBody(w http.ResponseWriter, r *http.Request) (io.Reader, error) {
 				return nil, commands.Invalid(commands.FieldError{Field: "file", Message: "is required (a CSV file)"})
 			}
 			if part.FormName() == "file" {
-				return part, nil
+				return FormFile(mr, part), nil
 			}
 		}
 	}

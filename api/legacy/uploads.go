@@ -94,6 +94,6 @@ func csvFile(w http.ResponseWriter, r *http.Request) (io.Reader, error) {
 		if !strings.HasSuffix(strings.ToLower(part.FileName()), ".csv") {
 			return nil, &api.Problem{Status: http.StatusBadRequest, Code: "invalid", Detail: "the file must be a .csv file"}
 		}
-		return part, nil
+		return api.FormFile(mr, part), nil
 	}
 }
