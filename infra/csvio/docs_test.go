@@ -16,8 +16,9 @@ const (
 	docsEnd   = "<!-- END generated -->\n"
 )
 
-// importDocs is the limits and the columns of every kind, as the page gives
-// them.
+// importDocs is the limits, the encoding and the columns of every kind, as
+// the page gives them (the encoding is what TestHeaderRefused and
+// TestInvalidUTF8IsReportedPerRow hold the parser to).
 func importDocs() string {
 	var b strings.Builder
 	l := Limits{}.withDefaults()
@@ -25,6 +26,10 @@ func importDocs() string {
 	fmt.Fprintf(&b, "- A file is at most %s (the API's upload limit).\n", byteSize(l.MaxBytes))
 	fmt.Fprintf(&b, "- At most %s data rows (blank lines do not count): a longer file is refused whole.\n", thousands(l.MaxRows))
 	fmt.Fprintf(&b, "- A cell is at most %s characters: a longer one makes its row an error.\n", thousands(l.MaxField))
+	fmt.Fprintf(&b, "\n## Encoding\n\n")
+	fmt.Fprintf(&b, "- A file in UTF-16, an Excel workbook, or one whose header row is not UTF-8 is refused whole.\n")
+	fmt.Fprintf(&b, "- A cell that is not UTF-8 (a byte of Latin-1, say) makes its row an error, like any other bad cell:\n")
+	fmt.Fprintf(&b, "  the other rows are applied.\n")
 	fmt.Fprintf(&b, "\n## Columns\n")
 	for _, k := range Kinds() {
 		fmt.Fprintf(&b, "\n### %s\n\n| column | takes |\n|---|---|\n", k)
