@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -105,8 +104,8 @@ type Executor struct {
 	// a state another process moved on is never trusted blindly. Commits are
 	// immutable, so a cached state at version v is the true state at v forever.
 	states *lru.Cache[string, cachedState]
-	// left counts the entries that left states, evicted or forgotten.
-	left *atomic.Int64
+	// left records when entries left states, evicted or forgotten.
+	left *leftLog
 	// dryRun marks an executor that stores nothing (see DryRun): its
 	// "appends" are not recorded in a request's Writes.
 	dryRun bool
@@ -134,9 +133,9 @@ func NewExecutor(store EventStore, snaps SnapshotStore, pub Publisher, reg *even
 
 // newStates returns a cache of stream states and the count of entries
 // that left it.
-func newStates() (*lru.Cache[string, cachedState], *atomic.Int64) {
-	left := new(atomic.Int64)
-	states, _ := lru.NewWithEvict(stateCacheSize, func(string, cachedState) { left.Add(1) })
+func newStates() (*lru.Cache[string, cachedState], *leftLog) {
+	left := new(leftLog)
+	states, _ := lru.NewWithEvict(stateCacheSize, func(stream string, _ cachedState) { left.left(stream) })
 	return states, left
 }
 
@@ -245,24 +244,29 @@ func cached[S any](x *Executor, schema, streamID string) (S, int64, int64, bool)
 	return s, e.version, e.snapshotted, ok
 }
 
-// leftSoFar is how many entries have left the cache (see rememberLoaded).
+// leftSoFar is where the cache's departures stand as a load begins (see
+// rememberLoaded).
 func (x *Executor) leftSoFar() int64 {
 	if x.left == nil {
 		return 0
 	}
-	return x.left.Load()
+	return x.left.now()
 }
 
 // rememberLoaded caches a state read from the store by a load that began
-// when left entries had left the cache. For a sole writer, whose cache is
-// trusted, not if any has left since: the stream's own newer state may
-// have been among them (an append's, evicted; one of unknown outcome,
-// forgotten), and what the load read may predate it.
+// at left (leftSoFar). For a sole writer, whose cache is trusted, not if
+// the stream's entry may have left the cache since: its own newer state may
+// have been it (an append's, evicted; one of unknown outcome, forgotten),
+// and what the load read may predate it. The check follows the caching, so
+// that a departure between the two is seen too, and the entry taken back.
 func (x *Executor) rememberLoaded(streamID, schema string, state any, version, snapshotted, left int64) {
-	if x.Sole && x.leftSoFar() != left {
+	if x.Sole && x.left != nil && x.left.since(streamID, left) {
 		return
 	}
 	x.remember(streamID, schema, state, version, snapshotted)
+	if x.Sole && x.left != nil && x.left.since(streamID, left) {
+		x.forget(streamID)
+	}
 }
 
 // forget drops a stream's cached state.

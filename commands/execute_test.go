@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ type memStore struct {
 	appends int     // Append calls, successful or not
 	froms   []int64 // ReadOptions.From of every read
 	served  int     // commits returned by reads
+	readsOf map[string]int
 }
 
 var _ commands.EventStore = (*memStore)(nil)
@@ -55,6 +57,10 @@ func (m *memStore) ReadStream(_ context.Context, id string, opts events.ReadOpti
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.froms = append(m.froms, opts.From)
+	if m.readsOf == nil {
+		m.readsOf = map[string]int{}
+	}
+	m.readsOf[id]++
 	var out []events.Commit
 	for _, c := range m.streams[id] {
 		if c.FirstVersion >= opts.From && (opts.Commits == 0 || len(out) < opts.Commits) {
@@ -975,4 +981,93 @@ type blockingStore struct {
 func (s blockingStore) Append(ctx context.Context, c events.Commit) error {
 	<-s.hold
 	return s.memStore.Append(ctx, c)
+}
+
+// TestSoleWriterCachesPastAFullCache: once the cache of stream states is
+// full, every state added evicts another; a sole writer's load of a stream
+// it had not cached must still cache what it read (unless that stream's own
+// entry left meanwhile), so the next load of it reads nothing. With loads
+// watching every departure from the cache, a full cache under load made
+// nearly every load read the store again.
+func TestSoleWriterCachesPastAFullCache(t *testing.T) {
+	if testing.Short() {
+		t.Skip("fills the cache: tens of thousands of commands")
+	}
+	f := newFixture(t)
+	f.x.Sole = true
+	cold := f.coldExecutor()
+	const targets = 300
+	for i := range targets {
+		if _, err := counterDecider.ExecuteAt(context.Background(), cold, fmt.Sprint("t", i), commands.AnyVersion, add{By: []int{1}}, meta); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A read of a target takes a moment, as a real store's does, while the
+	// writers go on evicting.
+	f.x.Store = slowReads{memStore: f.store, prefix: "t", delay: time.Millisecond}
+	var created atomic.Int64
+	stop := make(chan struct{})
+	var writers sync.WaitGroup
+	for w := range 4 {
+		writers.Go(func() {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := f.execute(fmt.Sprintf("w%d-%d", w, i), []int{1}, commands.AnyVersion); err != nil {
+					t.Error(err)
+					return
+				}
+				created.Add(1)
+			}
+		})
+	}
+	for created.Load() < 21000 { // past the cache's 20,000 states: each new one evicts another
+		time.Sleep(10 * time.Millisecond)
+	}
+	hits := 0
+	for i := range targets {
+		id := fmt.Sprint("t", i)
+		reads := func() int {
+			f.store.mu.Lock()
+			defer f.store.mu.Unlock()
+			return f.store.readsOf[id]
+		}
+		var before int
+		for load := range 2 {
+			before = reads()
+			if s, v, err := commands.Load(context.Background(), f.x, counterDecider, id); err != nil || v != 1 || s.Total != 1 {
+				t.Fatalf("Load(%s) = %+v at %d, %v", id, s, v, err)
+			}
+			if load == 0 && reads() == before {
+				t.Fatalf("the first load of %s, never cached here, read nothing", id)
+			}
+		}
+		if reads() == before {
+			hits++
+		}
+	}
+	close(stop)
+	writers.Wait()
+	t.Logf("%d of %d second loads read nothing, with %d streams created meanwhile", hits, targets, created.Load())
+	if hits < targets/2 {
+		t.Fatalf("of %d streams loaded twice while the full cache evicted, %d were read once (the second load cached): want most", targets, hits)
+	}
+}
+
+// slowReads takes a moment over each read of a stream whose id starts with
+// prefix.
+type slowReads struct {
+	*memStore
+	prefix string
+	delay  time.Duration
+}
+
+func (s slowReads) ReadStream(ctx context.Context, id string, opts events.ReadOptions) ([]events.Commit, error) {
+	if strings.HasPrefix(id, s.prefix) {
+		time.Sleep(s.delay)
+	}
+	return s.memStore.ReadStream(ctx, id, opts)
 }
