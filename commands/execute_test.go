@@ -404,20 +404,10 @@ func TestExecuteConcurrentWritersAllSucceed(t *testing.T) {
 	f := newFixture(t)
 	f.x.Retries = 1000
 	const writers = 16
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for range writers {
-		wg.Go(func() {
-			<-start
-			_, err := f.execute("c1", []int{1}, commands.AnyVersion)
-			errs <- err
-		})
-	}
-	close(start)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	for _, err := range atOnce(writers, func() error {
+		_, err := f.execute("c1", []int{1}, commands.AnyVersion)
+		return err
+	})() {
 		if err != nil {
 			t.Errorf("Execute: %v", err)
 		}
@@ -912,17 +902,10 @@ func TestExecuteBurstOnOneStreamTakesTurns(t *testing.T) {
 	const delay = 2 * time.Millisecond
 	f.x.Store = slowStore{memStore: f.store, delay: delay}
 	writers := 12 + rng.IntN(20)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for range writers {
-		wg.Go(func() {
-			<-start
-			_, err := f.execute("burst", []int{1}, commands.AnyVersion)
-			errs <- err
-		})
-	}
-	close(start)
+	wait := atOnce(writers, func() error {
+		_, err := f.execute("burst", []int{1}, commands.AnyVersion)
+		return err
+	})
 	time.Sleep(delay)
 	began := time.Now()
 	if _, err := f.execute("other", []int{1}, commands.AnyVersion); err != nil {
@@ -931,9 +914,7 @@ func TestExecuteBurstOnOneStreamTakesTurns(t *testing.T) {
 	if took := time.Since(began); took > time.Duration(writers)*delay {
 		t.Errorf("a command of another stream took %s during a burst of %d on one stream: it waited for them", took, writers)
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	for _, err := range wait() {
 		if err != nil {
 			t.Errorf("Execute: %v", err)
 		}
@@ -1070,4 +1051,23 @@ func (s slowReads) ReadStream(ctx context.Context, id string, opts events.ReadOp
 		time.Sleep(s.delay)
 	}
 	return s.memStore.ReadStream(ctx, id, opts)
+}
+
+// atOnce starts n calls of fn, released together, and returns a function
+// that waits for them all and returns their errors.
+func atOnce(n int, fn func() error) (wait func() []error) {
+	start := make(chan struct{})
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = fn()
+		})
+	}
+	close(start)
+	return func() []error {
+		wg.Wait()
+		return errs
+	}
 }
