@@ -60,6 +60,15 @@ func refusal() string {
 		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
 }
 
+// requestWithin is how long a refused connection is given to send its
+// request before it is closed unanswered. A client on a loaded machine may
+// take a few hundred milliseconds from connecting to writing: with 250 ms, a
+// burst of 200 requests from one client, on two busy cores, now and then
+// had one closed unanswered, which its client saw as an EOF instead of the
+// 503 to retry after. A connection that sends nothing holds one of the
+// refusers this long.
+const requestWithin = 2 * time.Second
+
 // refusers bounds the refused connections being answered at once: past it
 // they are closed without an answer, so a flood of connections costs at
 // most this many descriptors on top of the limits.
@@ -147,15 +156,15 @@ func (l *Listener) release(key string) {
 	}
 }
 
-// refuse answers 503 and closes. It waits a moment for the start of the
-// request and answers after it, as HTTP clients expect (one that finds an
-// answer on a connection it has not used yet takes it for a broken one);
-// then it half-closes and reads what else the client sends for a moment, so
-// that the client reads the answer rather than a reset caused by its own
-// unread request.
+// refuse answers 503 and closes. It waits a moment (requestWithin) for the
+// start of the request and answers after it, as HTTP clients expect (one
+// that finds an answer on a connection it has not used yet takes it for a
+// broken one); then it half-closes and reads what else the client sends
+// for a moment, so that the client reads the answer rather than a reset
+// caused by its own unread request.
 func refuse(c net.Conn) {
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(250 * time.Millisecond))
+	_ = c.SetDeadline(time.Now().Add(requestWithin))
 	if _, err := c.Read(make([]byte, 4<<10)); err != nil {
 		return // nothing came: nobody to answer
 	}

@@ -120,3 +120,24 @@ func TestListenerKeysIPv6By64(t *testing.T) {
 		t.Fatalf("a mapped IPv4 address is keyed %q", k)
 	}
 }
+
+// TestRefusalWaitsForASlowRequest: a refused connection whose client is
+// slow to send its request (a loaded machine) still gets the 503 to retry
+// after, not a connection closed unanswered.
+func TestRefusalWaitsForASlowRequest(t *testing.T) {
+	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := Listen(inner, Limits{PerClient: 1})
+	accepted := serve(t, l)
+	addr := inner.Addr().String()
+	dial(t, addr, "127.0.0.4")
+	<-accepted
+	c := dial(t, addr, "127.0.0.4")
+	const slow = 600 * time.Millisecond // as a loaded machine's client may be
+	time.Sleep(slow)
+	if !refused(t, c) {
+		t.Fatalf("a refused client that wrote its request %s after connecting got no 503", slow)
+	}
+}
