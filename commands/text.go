@@ -16,7 +16,8 @@ const (
 
 // RefusedInLine reports whether a one-line value holds a character that no
 // text the service stores may hold on one line: a control character (Unicode
-// category Cc: NUL, BEL, ESC, DEL, line breaks, tabs...), or a bidirectional
+// category Cc: NUL, BEL, ESC, DEL, line breaks, tabs...), Unicode's own
+// line and paragraph separators (U+2028, U+2029), or a bidirectional
 // embedding, override or isolate (U+202A to U+202E, U+2066 to U+2069).
 // Control characters break the line of a list, a log or a CSV export, or
 // reach a terminal; the direction marks make a name or title show other
@@ -42,9 +43,10 @@ func RefusedInText(s string) bool {
 }
 
 // refusedRune is a control character (Cc: U+0000 to U+001F and U+007F to
-// U+009F) or a bidirectional embedding, override or isolate.
+// U+009F), a line or paragraph separator, or a bidirectional embedding,
+// override or isolate.
 func refusedRune(c rune) bool {
-	return c < 0x20 || (c >= 0x7f && c <= 0x9f) ||
+	return c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x2028 || c == 0x2029 ||
 		(c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069)
 }
 

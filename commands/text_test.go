@@ -8,11 +8,12 @@ import (
 )
 
 // refusedRunes are every character the text rule refuses: all of Unicode's
-// Cc, and the bidirectional embeddings, overrides and isolates.
+// Cc, its line and paragraph separators, and the bidirectional embeddings,
+// overrides and isolates.
 func refusedRunes() []rune {
 	var out []rune
 	for c := rune(0); c <= unicode.MaxRune; c++ {
-		if unicode.Is(unicode.Cc, c) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) {
+		if unicode.Is(unicode.Cc, c) || unicode.In(c, unicode.Zl, unicode.Zp) || (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) {
 			out = append(out, c)
 		}
 	}
@@ -28,7 +29,7 @@ func randomText(rng *rand.Rand, n int) string {
 		c := rune(rng.IntN(0x30000))
 		switch {
 		case !unicode.IsPrint(c) && c != '\u200d' && c != '\u200f' && c != '\u00ad':
-		case unicode.Is(unicode.Cc, c), c >= 0x202a && c <= 0x202e, c >= 0x2066 && c <= 0x2069:
+		case unicode.Is(unicode.Cc, c), unicode.In(c, unicode.Zl, unicode.Zp), c >= 0x202a && c <= 0x202e, c >= 0x2066 && c <= 0x2069:
 		default:
 			b.WriteRune(c)
 		}
@@ -49,8 +50,8 @@ func insert(rng *rand.Rand, s string, c string) string {
 func TestTextRule(t *testing.T) {
 	rng := rand.New(rand.NewPCG(rand.Uint64(), 11))
 	refused := refusedRunes()
-	if len(refused) != 65+9 {
-		t.Fatalf("%d refused characters, want the 65 of Cc and 9 direction marks", len(refused))
+	if len(refused) != 65+2+9 {
+		t.Fatalf("%d refused characters, want the 65 of Cc, the 2 separators and 9 direction marks", len(refused))
 	}
 	for range 2000 {
 		s := randomText(rng, rng.IntN(40))

@@ -10,10 +10,11 @@ import (
 )
 
 // refusedInText are characters that no text the service stores may hold
-// (control characters and bidirectional overrides and isolates) other
+// (control characters, line and paragraph separators, and bidirectional
+// overrides and isolates) other
 // than a line break and a tab.
 var refusedInText = []rune{0, 0x07, 0x08, 0x0b, 0x0c, '\r', 0x1b, 0x1f, 0x7f, 0x85, 0x9f,
-	0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069}
+	0x2028, 0x2029, 0x202a, 0x202b, 0x202c, 0x202d, 0x202e, 0x2066, 0x2067, 0x2068, 0x2069}
 
 // refusedInLine adds the line break and the tab, which one line may not hold.
 var refusedInLine = append([]rune{'\n', '\t'}, refusedInText...)
