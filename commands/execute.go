@@ -94,8 +94,9 @@ type Executor struct {
 	// of the process goes. A cached state is then the stream's current
 	// one, and Load does not ask the store for commits after it. A stream
 	// whose append lost a race or has an unknown outcome is forgotten, and
-	// a load that began before anything left the cache does not cache what
-	// it read (it might be older than a state forgotten meanwhile).
+	// a load during which the stream's entry may have left the cache does
+	// not cache what it read (it might be older than the state that left;
+	// see rememberLoaded).
 	Sole bool
 
 	// states caches folded states. An entry is only a starting point: Load
@@ -131,8 +132,8 @@ func NewExecutor(store EventStore, snaps SnapshotStore, pub Publisher, reg *even
 		Clock: func() time.Time { return time.Now() }, Log: log, Retries: 3, SnapshotEvery: 16, states: states, left: left, turns: newTurns()}
 }
 
-// newStates returns a cache of stream states and the count of entries
-// that left it.
+// newStates returns a cache of stream states and the record of the
+// entries that left it.
 func newStates() (*lru.Cache[string, cachedState], *leftLog) {
 	left := new(leftLog)
 	states, _ := lru.NewWithEvict(stateCacheSize, func(stream string, _ cachedState) { left.left(stream) })
