@@ -87,6 +87,11 @@ func (s *Service) CheckSupervisor(ctx context.Context, id string) error {
 	return s.requireRole(ctx, id, events.RoleSupervisor, "supervisor_id")
 }
 
+// CheckExaminer refuses an id that is not an active examiner.
+func (s *Service) CheckExaminer(ctx context.Context, id string) error {
+	return s.requireRole(ctx, id, events.RoleExaminer, "examiner_id")
+}
+
 // CheckStudent refuses an id that is not an active student.
 func (s *Service) CheckStudent(ctx context.Context, id string) error {
 	return s.requireRole(ctx, id, events.RoleStudent, "student")

@@ -174,8 +174,10 @@ func (im *Importer) Run(ctx context.Context, meta commands.Meta, b Batch, progre
 		}
 		err = im.people(ctx, meta, roles, b.People, &rep, progress)
 	case SupervisorAssignments, ExaminerAssignments:
+		// The file checks each person it names once, not once per row.
+		once := im.Cohort.RoleOnce()
 		for _, p := range b.Pairs {
-			if err = apply(p.Line, func() (outcome, error) { return im.pair(ctx, meta, b.Kind, p) }); err != nil {
+			if err = apply(p.Line, func() (outcome, error) { return im.pair(ctx, meta, once, b.Kind, p) }); err != nil {
 				break
 			}
 		}
@@ -184,8 +186,9 @@ func (im *Importer) Run(ctx context.Context, meta commands.Meta, b Batch, progre
 		if im.ReleaseGrades {
 			release = uuid.Must(uuid.NewV7()).String()
 		}
+		once := im.Cohort.RoleOnce()
 		for _, g := range b.Grades {
-			if err = apply(g.Line, func() (outcome, error) { return im.grade(ctx, meta, g, release) }); err != nil {
+			if err = apply(g.Line, func() (outcome, error) { return im.grade(ctx, meta, once, g, release) }); err != nil {
 				break
 			}
 		}
@@ -438,14 +441,29 @@ func merge(old, in events.Profile) events.Profile {
 	return out
 }
 
-// userID finds the active user of an e-mail, as a row error if there is none.
-func (im *Importer) userID(ctx context.Context, email, what string) (string, error) {
+// userID finds the active user of an e-mail, as a row error if there is
+// none, worded with the file's column that names them.
+func (im *Importer) userID(ctx context.Context, email, column string) (string, error) {
 	res, err := im.Users.FindByEmail(ctx, email)
 	if errors.Is(err, commands.ErrNotFound) {
 		return "", &commands.Error{Kind: commands.KindRule, Code: "unknown-user",
-			Message: fmt.Sprintf("%s %s is not a user; import them first", what, email)}
+			Message: fmt.Sprintf("%s %s is not a user; import them first", column, email)}
 	}
 	return res.State.ID, err
+}
+
+// student finds the user of a row's Student Email and checks they are a
+// student, with a refusal worded in the file's terms (why, if given, says
+// why the row needs a student).
+func (im *Importer) student(ctx context.Context, svc *cohort.Service, email, why string) (string, error) {
+	id, err := im.userID(ctx, email, "Student Email")
+	if err != nil {
+		return "", err
+	}
+	if err := svc.CheckStudent(ctx, id); err != nil {
+		return "", reworded(err, fmt.Sprintf("Student Email %s is not a student%s; import them in a students file first", email, why))
+	}
+	return id, nil
 }
 
 // staffIDs remembers, for one import, the users of the staff e-mails its
@@ -479,49 +497,59 @@ func (s *staffIDs) userID(ctx context.Context, im *Importer, email, what string)
 	return id, err
 }
 
-func (im *Importer) pair(ctx context.Context, meta commands.Meta, kind string, p Pair) (outcome, error) {
-	student, err := im.userID(ctx, p.StudentEmail, "student")
+// staffOf is, for each kind of assignments file, the column that names
+// the member of staff, the role they must hold, and the check of it.
+var staffOf = map[string]struct {
+	column, role string
+	check        func(*cohort.Service, context.Context, string) error
+}{
+	SupervisorAssignments: {"Supervisor Email", "a supervisor", (*cohort.Service).CheckSupervisor},
+	ExaminerAssignments:   {"Secondary Examiner Email", "an examiner", (*cohort.Service).CheckExaminer},
+}
+
+// pair applies a row of an assignments file. The assignment checks the
+// same roles (svc is RoleOnce: once); checked here first, a refusal names
+// the file's column, not the API's field.
+func (im *Importer) pair(ctx context.Context, meta commands.Meta, svc *cohort.Service, kind string, p Pair) (outcome, error) {
+	staff := staffOf[kind]
+	student, err := im.student(ctx, svc, p.StudentEmail, "")
 	if err != nil {
 		return unchanged, err
+	}
+	member, err := im.userID(ctx, p.StaffEmail, staff.column)
+	if err != nil {
+		return unchanged, err
+	}
+	if err := staff.check(svc, ctx, member); err != nil {
+		return unchanged, reworded(err, fmt.Sprintf("%s %s is not %s", staff.column, p.StaffEmail, staff.role))
 	}
 	var changed bool
 	if kind == SupervisorAssignments {
-		supervisor, err := im.userID(ctx, p.StaffEmail, "supervisor")
-		if err != nil {
-			return unchanged, err
-		}
-		changed, err = im.Cohort.AssignSupervisor(ctx, meta, student, supervisor)
-		if err != nil {
-			return unchanged, err
-		}
+		changed, err = svc.AssignSupervisor(ctx, meta, student, member)
 	} else {
-		examiner, err := im.userID(ctx, p.StaffEmail, "examiner")
-		if err != nil {
-			return unchanged, err
-		}
-		if changed, err = im.Cohort.AssignExaminer(ctx, meta, student, examiner, ""); err != nil {
-			return unchanged, err
-		}
+		changed, err = svc.AssignExaminer(ctx, meta, student, member, "")
 	}
-	if changed {
-		return updated, nil
+	if err != nil || !changed {
+		return unchanged, err
 	}
-	return unchanged, nil
+	return updated, nil
 }
 
 // grade sets a student's grade and, given a release id, releases it.
-func (im *Importer) grade(ctx context.Context, meta commands.Meta, g Grade, release string) (outcome, error) {
-	student, err := im.userID(ctx, g.StudentEmail, "student")
+// The grade checks the same role (svc is RoleOnce: once); checked here
+// first, a refusal names the file's column, not the API's field.
+func (im *Importer) grade(ctx context.Context, meta commands.Meta, svc *cohort.Service, g Grade, release string) (outcome, error) {
+	student, err := im.student(ctx, svc, g.StudentEmail, "")
 	if err != nil {
 		return unchanged, err
 	}
-	res, err := im.Cohort.Grade(ctx, meta, student, "", g.Grade, g.Label, g.Feedback)
+	res, err := svc.Grade(ctx, meta, student, "", g.Grade, g.Label, g.Feedback)
 	if err != nil {
 		return unchanged, err
 	}
 	changed := res.Changed
 	if release != "" {
-		released, err := im.Cohort.ReleaseGraded(ctx, meta, student, res, release)
+		released, err := svc.ReleaseGraded(ctx, meta, student, res, release)
 		if err != nil {
 			return unchanged, err
 		}
@@ -557,19 +585,17 @@ func (im *Importer) preferences(ctx context.Context, meta commands.Meta, prefs [
 }
 
 func (im *Importer) preference(ctx context.Context, meta commands.Meta, svc *cohort.Service, p Preference, staff *staffIDs) (outcome, error) {
-	student, err := im.userID(ctx, p.StudentEmail, "student")
+	// SetPreferences checks the same roles (RoleOnce: once); checked here
+	// first, a refusal names the file's column, not the API's field.
+	student, err := im.student(ctx, svc, p.StudentEmail, ", and only a student ranks supervisors")
 	if err != nil {
 		return unchanged, err
 	}
-	// SetPreferences checks the same roles (RoleOnce: once); checked here
-	// first, a refusal names the file's column, not the API's field.
-	if err := svc.CheckStudent(ctx, student); err != nil {
-		return unchanged, reworded(err, fmt.Sprintf("Student Email %s is not a student, and only a student ranks supervisors; import them in a students file first", p.StudentEmail))
-	}
 	ids := make([]string, len(p.Choices))
 	for i, email := range p.Choices {
-		if ids[i], err = staff.userID(ctx, im, email, "supervisor"); err != nil {
-			return unchanged, err
+		if ids[i], err = staff.userID(ctx, im, email, "Choice"); err != nil {
+			// The lookup is remembered by e-mail, for any row and choice.
+			return unchanged, reworded(err, fmt.Sprintf("Choice %d (%s) is not a user; import them first", i+1, email))
 		}
 		if err := svc.CheckSupervisor(ctx, ids[i]); err != nil {
 			return unchanged, reworded(err, fmt.Sprintf("Choice %d (%s) is not a supervisor", i+1, email))
