@@ -81,11 +81,16 @@ func (s *Server) settle(next http.Handler, always bool) http.Handler {
 			return
 		}
 		ctx, writes := commands.TrackWrites(r.Context())
+		if s.Consistency.Catchup.Log != nil {
+			// A long request (an import) holds only what its answer
+			// must still wait for.
+			writes.ForgetShown(s.Consistency.Catchup.Shown)
+		}
 		buf := &bufferedResponse{header: w.Header(), under: w}
 		next.ServeHTTP(buf, r.WithContext(ctx))
 		if commits := writes.Commits(); len(commits) > 0 {
 			bookmark, named := marks.encode(commits)
-			if named {
+			if named = named && writes.Complete(); named {
 				w.Header().Set(HeaderBookmark, bookmark)
 			}
 			if always || s.Consistency.Settle || !named {
@@ -101,7 +106,7 @@ func (s *Server) settle(next http.Handler, always bool) http.Handler {
 // keeps the answer's headers (an idempotent request's record).
 func (s *Server) bookmarkOf(r *http.Request) string {
 	writes := commands.WritesIn(r.Context())
-	if s.Consistency == nil || writes == nil {
+	if s.Consistency == nil || writes == nil || !writes.Complete() {
 		return ""
 	}
 	b, named := bookmarks{key: s.Consistency.Key}.encode(writes.Commits())

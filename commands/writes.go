@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/capstone-pms/capstone/events"
@@ -15,6 +16,12 @@ import (
 type Writes struct {
 	mu      sync.Mutex
 	commits []events.Commit
+	// shown, when set, tells the commits the read models already show,
+	// which are let go (ForgetShown); sweepAt is how many commits held
+	// make the next sweep, and forgot whether one let any go.
+	shown   func(events.Commit) bool
+	sweepAt int
+	forgot  bool
 }
 
 type writesKey struct{}
@@ -26,17 +33,55 @@ func TrackWrites(ctx context.Context) (context.Context, *Writes) {
 	return context.WithValue(ctx, writesKey{}, w), w
 }
 
-// Commits returns the commits recorded so far, in the order they were stored.
+// ForgetShown makes w let go, as it records more, of the commits shown
+// reports the read models show: a request that stores a cohort's import
+// (tens of thousands of commits) then holds only those still on their way
+// to the read models, and its answer waits for those alone. Held until
+// the answer, every commit would be checked again then, long after what
+// tells cheaply that it is shown (this process's log of what its
+// projectors applied, which remembers only recent work) has forgotten it:
+// a read of each row's documents from the store. shown must not read the
+// store; it is asked under w's lock. Complete is false once a commit was
+// let go.
+func (w *Writes) ForgetShown(shown func(events.Commit) bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.shown, w.sweepAt = shown, len(w.commits)+sweepEvery
+}
+
+// sweepEvery is how many commits are recorded between two sweeps of those
+// shown: each sweep asks about every commit held, so they are spaced out,
+// yet close enough that what was shown is still remembered (the log holds
+// the work of some thousands of commits).
+const sweepEvery = 256
+
+// Commits returns the commits recorded so far, in the order they were
+// stored (those let go as shown excepted: see ForgetShown).
 func (w *Writes) Commits() []events.Commit {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]events.Commit(nil), w.commits...)
 }
 
+// Complete reports whether Commits returns every commit recorded, none let
+// go as shown: only then do they name all the request stored.
+func (w *Writes) Complete() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !w.forgot
+}
+
 func (w *Writes) add(c events.Commit) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	w.commits = append(w.commits, c)
-	w.mu.Unlock()
+	if w.shown == nil || len(w.commits) < w.sweepAt {
+		return
+	}
+	held := len(w.commits)
+	w.commits = slices.DeleteFunc(w.commits, w.shown)
+	w.forgot = w.forgot || len(w.commits) < held
+	w.sweepAt = len(w.commits) + sweepEvery
 }
 
 // recordWrite notes a stored commit in the request's Writes, if any.

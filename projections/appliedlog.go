@@ -72,9 +72,9 @@ type logWaiter struct {
 	wake    chan<- struct{}
 }
 
-// appliedLogSize bounds the heads remembered (one per projection and
+// AppliedLogSize bounds the heads remembered (one per projection and
 // stream): the hot set of a busy cohort.
-const appliedLogSize = 50000
+const AppliedLogSize = 50000
 
 // appliedLogHorizon is how long a head is remembered after it last moved.
 // Those who ask are a read or a write waiting for a commit just written
@@ -83,9 +83,13 @@ const appliedLogSize = 50000
 // projection, so without it the log grew with the data until it was full.
 const appliedLogHorizon = time.Minute
 
-// NewAppliedLog returns an empty log of what the projections given apply.
-func NewAppliedLog(ps ...Projection) *AppliedLog {
-	heads, _ := simplelru.NewLRU[logKey, logHead](appliedLogSize, nil)
+// NewAppliedLog returns an empty log of what the projections given apply,
+// remembering AppliedLogSize heads.
+func NewAppliedLog(ps ...Projection) *AppliedLog { return NewAppliedLogOf(AppliedLogSize, ps...) }
+
+// NewAppliedLogOf is NewAppliedLog remembering size heads.
+func NewAppliedLogOf(size int, ps ...Projection) *AppliedLog {
+	heads, _ := simplelru.NewLRU[logKey, logHead](size, nil)
 	l := &AppliedLog{heads: heads, waiters: map[logKey][]*logWaiter{}, fillers: map[string]GapFiller{}, now: time.Now}
 	for _, p := range ps {
 		if f, ok := p.(GapFiller); ok {

@@ -77,6 +77,23 @@ func (c *Catchup) WaitCommits(ctx context.Context, commits []events.Commit, maxW
 	return c.wait(ctx, byStream, maxWait, grace, readModels)
 }
 
+// Shown reports whether this process's log says every read model that
+// folds anything of cm shows it: what a wait for cm would find at once,
+// told without reading the store. False when there is no log, or it does
+// not know (then only the store can tell).
+func (c *Catchup) Shown(cm events.Commit) bool {
+	if c.Log == nil {
+		return false
+	}
+	one := []events.Commit{cm}
+	for _, ck := range c.Checkers {
+		if ck.Concerns(one) && !c.Log.Has(ck.Name(), cm.StreamID, cm.LastVersion()) {
+			return false
+		}
+	}
+	return true
+}
+
 // settleGrace is how long a write's wait trusts this process's log alone
 // before asking the store too.
 const settleGrace = 20 * time.Millisecond

@@ -320,7 +320,7 @@ func (a *App) start(ctx context.Context) error {
 			return fmt.Errorf("record this process's projectors: %w", err)
 		}
 		set := projections.AllSharing(rm, es, docLocks)
-		a.applied = projections.NewAppliedLog(set...)
+		a.applied = projections.NewAppliedLogOf(appliedLogSize, set...)
 		a.bgDone.Go(func() { a.status.Run(runCtx, statusStore) })
 		for _, p := range set {
 			sub, err := a.bus.subscriber(ctx, p.Name())
@@ -436,6 +436,11 @@ const (
 	// lag of a busy cohort.
 	readWait = 5 * time.Second
 )
+
+// appliedLogSize bounds the heads of the log of what this process's
+// projectors applied: a variable, so that a test reaches the bound with a
+// small import.
+var appliedLogSize = projections.AppliedLogSize
 
 // consistency is how reads come to show writes. The all-in-one service,
 // whose projectors run in this process on the in-process bus, answers a

@@ -1,0 +1,70 @@
+package commands_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/events"
+)
+
+// TestWritesForgetWhatIsShown: a request's writes that are told what the
+// read models show let go of it as they record more, and keep every commit
+// not shown, in the order stored; they hold a bounded number of shown ones,
+// however many were stored, and say they are no longer complete. Untold,
+// they keep every commit.
+func TestWritesForgetWhatIsShown(t *testing.T) {
+	for seed := range uint64(8) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		f := newFixture(t)
+		n := 600 + rng.IntN(1500)     // each request stores half
+		keepEvery := 2 + rng.IntN(20) // one command in keepEvery is on a stream never shown
+		ctx, writes := commands.TrackWrites(context.Background())
+		ctx2, all := commands.TrackWrites(context.Background())
+		writes.ForgetShown(func(c events.Commit) bool { return !strings.HasPrefix(c.StreamID, "keep-") })
+		var kept, stored []string
+		for i := range n {
+			id := fmt.Sprintf("shown-%d", rng.IntN(50))
+			if i%keepEvery == 0 {
+				id = fmt.Sprintf("keep-%d", rng.IntN(50))
+			}
+			c := ctx
+			if i%2 == 1 {
+				c = ctx2 // the untold writes of another request
+			}
+			res, err := counterDecider.Execute(c, f.x, id, add{By: []int{1}}, meta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i%2 == 1 {
+				stored = append(stored, res.Commit.ID())
+			} else if strings.HasPrefix(id, "keep-") {
+				kept = append(kept, res.Commit.ID())
+			}
+		}
+		var gotKept, gotAll []string
+		shownHeld := 0
+		for _, c := range writes.Commits() {
+			if strings.HasPrefix(c.StreamID, "keep-") {
+				gotKept = append(gotKept, c.ID())
+			} else {
+				shownHeld++
+			}
+		}
+		for _, c := range all.Commits() {
+			gotAll = append(gotAll, c.ID())
+		}
+		if fmt.Sprint(gotKept) != fmt.Sprint(kept) {
+			t.Errorf("seed %d: the writes kept %d commits not shown, want the %d stored, in order", seed, len(gotKept), len(kept))
+		}
+		if shownHeld >= 256 || writes.Complete() {
+			t.Errorf("seed %d: %d commands: the writes hold %d commits shown (complete: %v), want fewer than 256 and not complete", seed, n, shownHeld, writes.Complete())
+		}
+		if fmt.Sprint(gotAll) != fmt.Sprint(stored) || !all.Complete() {
+			t.Errorf("seed %d: untold writes hold %d of %d commits (complete: %v), want all", seed, len(gotAll), len(stored), all.Complete())
+		}
+	}
+}
