@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -18,6 +19,12 @@ import (
 	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/queries"
 )
+
+// ErrCatchingUp is Ready's answer while the read models still lack commits
+// stored before the process started (a restart after a crash): /readyz
+// answers 503 catching-up, so that no read is sent that would miss a write
+// already acknowledged.
+var ErrCatchingUp = errors.New("the read models are still applying the commits stored before this process started")
 
 // Server holds what the HTTP handlers call.
 type Server struct {
@@ -41,7 +48,8 @@ type Server struct {
 	PasswordGate     PasswordGate
 	// Idempotency, when set, makes POSTs with an Idempotency-Key repeatable.
 	Idempotency IdempotencyStore
-	// Ready reports whether the store and the bus are reachable.
+	// Ready reports whether the store and the bus are reachable, and the
+	// read models current enough to serve (ErrCatchingUp if not).
 	Ready func(ctx context.Context) error
 	// ParseImport reads CSV uploads; Importer applies them (dry: nothing stored).
 	ParseImport ImportParser
@@ -240,6 +248,10 @@ func (s *Server) healthRoutes(r *mux.Router) {
 				s.Log.WarnContext(ctx, "not ready", "err", err)
 				if commands.IsStorageFull(err) {
 					writeError(w, r, problem(http.StatusServiceUnavailable, "store-unwritable", "the store has no space left for writes"))
+					return
+				}
+				if errors.Is(err, ErrCatchingUp) {
+					writeError(w, r, problem(http.StatusServiceUnavailable, "catching-up", ErrCatchingUp.Error()))
 					return
 				}
 				writeError(w, r, problem(http.StatusServiceUnavailable, "not-ready", "a dependency is unreachable"))

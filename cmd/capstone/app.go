@@ -93,10 +93,15 @@ type App struct {
 // lost, each projection applies every stored commit within a second or two
 // of its append (CatchUpEvery, plus CatchUpAfter for the bus to deliver it
 // first), through its consumer, so in turn with the bus's deliveries.
-func (a *App) startCatchUp(ctx context.Context, log *outbox.CommitLog, es *imongo.EventStore, instance string, settled time.Time) {
+//
+// awaited, when positive, is the log's last position as this process
+// started on a store it has alone: the process is not ready (App.ready)
+// until the projections have passed it, for at most CatchUpReadyWithin.
+func (a *App) startCatchUp(ctx context.Context, log *outbox.CommitLog, es *imongo.EventStore, instance string, settled time.Time, awaited int64) {
 	cu := &outbox.CatchUp{Log: log, Commits: es, Logger: a.log,
 		Lease:    a.lease("catch-up", instance),
 		Interval: CatchUpEvery, MinAge: CatchUpAfter, GiveUp: 2 * time.Minute, Settled: settled, Batch: 2000,
+		Awaited: awaited, AwaitFor: CatchUpReadyWithin,
 		Applied: a.applied.Has}
 	for _, c := range a.consumers {
 		cu.Targets = append(cu.Targets, outbox.CatchUpTarget{Name: c.Projection.Name(), Deliver: c.Deliver})
@@ -147,7 +152,15 @@ func (a *App) resumeRebuilds(ctx context.Context) {
 // full disk refuses every write while reads still work; such a process is
 // not ready).
 func (a *App) ready(instance string) func(ctx context.Context) error {
-	return func(ctx context.Context) error { return a.store.Ready(ctx, instance) }
+	return func(ctx context.Context) error {
+		if err := a.store.Ready(ctx, instance); err != nil {
+			return err
+		}
+		if a.catchUp != nil && !a.catchUp.Current() {
+			return api.ErrCatchingUp
+		}
+		return nil
+	}
 }
 
 // expireIdempotencyKeys sweeps, every minute while the API runs, the keys
@@ -181,6 +194,14 @@ const (
 	CatchUpEvery = time.Second
 	CatchUpAfter = time.Second
 )
+
+// CatchUpReadyWithin bounds how long a process restarted on a store it has
+// alone stays unready while its projections apply the commits stored
+// before it started (the dead process's last ones): those are a few
+// seconds' worth at most, applied in well under a second; a commit still
+// unapplied after this is one the projections fail on, which the catch-up
+// keeps retrying (and warns about) while the process serves.
+const CatchUpReadyWithin = 30 * time.Second
 
 // localInFlight bounds the commits being projected at once with the
 // in-process bus: enough to keep the projector workers busy (an import
@@ -269,12 +290,22 @@ func (a *App) start(ctx context.Context) error {
 	// crashed process's commits at once, not after MinAge, nor GiveUp for
 	// those never stored. (A millisecond back: the store keeps times to
 	// the millisecond, and nothing of this process may look older.)
+	//
+	// Its readiness waits for the catch-up to pass the log's end as it was
+	// at the start (awaited): a read sent as soon as it is ready shows
+	// every write acknowledged before the crash. On a store shared with
+	// other processes there is no telling what is in flight; the
+	// projectors catch up as the bus and the catch-up go.
 	var settled time.Time
-	if a.store.Exclusive() {
-		settled = time.Now().Truncate(time.Millisecond).Add(-time.Millisecond)
-	}
+	var awaited int64
 	instance := instanceName()
 	commitLog := outbox.NewCommitLog(a.store.DB)
+	if a.store.Exclusive() {
+		settled = time.Now().Truncate(time.Millisecond).Add(-time.Millisecond)
+		if awaited, err = commitLog.Tail(ctx); err != nil {
+			return fmt.Errorf("read the commit log's end: %w", err)
+		}
+	}
 	if len(a.cfg.Components) == 0 {
 		// A one-off command: its commits wait in the outbox for the relay of
 		// the running service, which publishes them to that service's bus.
@@ -341,7 +372,7 @@ func (a *App) start(ctx context.Context) error {
 			}
 			a.consumers = append(a.consumers, c)
 		}
-		a.startCatchUp(runCtx, commitLog, es, instance, settled)
+		a.startCatchUp(runCtx, commitLog, es, instance, settled, awaited)
 		a.bgDone.Go(func() { a.resumeRebuilds(runCtx) })
 	} else if !a.bus.remote && len(a.cfg.Components) > 0 {
 		a.log.Warn("no projector in this process: with the in-process bus, read models will not update here")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -49,12 +50,24 @@ type CatchUp struct {
 	// Relay.Settled): older entries are applied at once, and a commit of
 	// theirs that was never stored is passed without waiting GiveUp.
 	Settled time.Time
-	Batch   int
-	Logger  *slog.Logger
+	// Awaited, when positive, is the log's last position as this process
+	// started (at Settled): Current reports false until every projection
+	// has passed it, so that a process restarted after a crash is not
+	// ready while its read models lack commits the crashed one had
+	// acknowledged. AwaitFor bounds that wait from Settled: a commit that
+	// a projection can never apply holds its checkpoint for good (the
+	// catch-up retries it at each sweep), and must not keep the process
+	// unready for good too (zero: no bound).
+	Awaited  int64
+	AwaitFor time.Duration
+	Batch    int
+	Logger   *slog.Logger
 	// Caught, if set, is told of each commit the catch-up applied.
 	Caught func(projection string, c events.Commit)
 
-	trimmed int64 // how far this process last trimmed the log
+	trimmed int64       // how far this process last trimmed the log
+	passed  atomic.Bool // every projection has passed Awaited
+	waived  atomic.Bool // AwaitFor ran out first (logged once)
 }
 
 // trimEvery is how many entries every checkpoint must have passed before
@@ -119,6 +132,7 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 		}
 	}
 	if len(c.Targets) == 0 {
+		c.passed.Store(true)
 		return 0, nil
 	}
 	now := time.Now()
@@ -192,6 +206,9 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 			}
 		}
 	}
+	if slices.Min(cps) >= c.Awaited {
+		c.passed.Store(true)
+	}
 	saved := true
 	for i, t := range c.Targets {
 		if !moved[i] {
@@ -210,6 +227,23 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 		}
 	}
 	return applied, errors.Join(errs...)
+}
+
+// Current reports whether the projections have applied every commit
+// logged before this process started (Awaited), or AwaitFor has passed
+// since Settled without their doing so: the process's readiness.
+func (c *CatchUp) Current() bool {
+	if c.Awaited <= 0 || c.passed.Load() {
+		return true
+	}
+	if c.AwaitFor <= 0 || time.Since(c.Settled) < c.AwaitFor {
+		return false
+	}
+	if c.waived.CompareAndSwap(false, true) {
+		c.Logger.Error("ready without the read models having applied every commit stored before the start: the catch-up is stuck on one (see its warnings)",
+			"awaited", c.Awaited, "waited", c.AwaitFor)
+	}
+	return true
 }
 
 // Behind is how many log entries the projection's checkpoint trails the

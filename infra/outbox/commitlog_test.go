@@ -368,3 +368,85 @@ func countingDB(t *testing.T, db *mongo.Database, name string) (*mongo.Database,
 	t.Cleanup(func() { client.Disconnect(context.Background()) })
 	return client.Database(db.Name()), &n
 }
+
+// TestCatchUpCurrentOnceItPassedTheStart: a process that starts on a log
+// whose end is at Awaited is current (ready) only once every projection has
+// applied every entry up to it, whatever comes after (entries of its own,
+// in flight); with nothing awaited it is current at once. A commit that a
+// projection keeps failing on holds it back only until AwaitFor has passed
+// since the start.
+func TestCatchUpCurrentOnceItPassedTheStart(t *testing.T) {
+	for _, poisoned := range []bool{false, true} {
+		t.Run(fmt.Sprint("poisoned=", poisoned), func(t *testing.T) {
+			db := newDB(t)
+			ctx := context.Background()
+			log := outbox.NewCommitLog(db)
+			stored := memLoader{}
+			var ids []string
+			n := 1 + rand.IntN(30)
+			for i := range n {
+				c := events.Commit{StreamID: fmt.Sprint("s", i), StreamType: events.StreamProject, FirstVersion: 1,
+					Events: []events.Envelope{{StreamID: fmt.Sprint("s", i), Version: 1, Type: "ProjectEdited", Data: &events.ProjectEdited{}}}}
+				stored[c.ID()] = c
+				ids = append(ids, c.ID())
+				if _, err := log.Append(ctx, []string{c.ID()}, time.Now().Add(-time.Second)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			poison := ids[rand.IntN(n)]
+			awaited, err := log.Tail(ctx)
+			if err != nil || awaited != int64(n) {
+				t.Fatalf("Tail = %d, %v; want %d", awaited, err, n)
+			}
+			settled := time.Now()
+			for i := range 1 + rand.IntN(5) { // this process's own, young and in flight
+				if _, err := log.Append(ctx, []string{fmt.Sprintf("young:%012d", i+1)}, time.Now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			applied := map[string]map[string]bool{"p1": {}, "p2": {}}
+			deliver := func(name string) func(context.Context, events.Commit) error {
+				return func(_ context.Context, c events.Commit) error {
+					if poisoned && name == "p2" && c.ID() == poison {
+						return fmt.Errorf("p2 cannot apply %s", c.ID())
+					}
+					applied[name][c.ID()] = true
+					return nil
+				}
+			}
+			const awaitFor = 300 * time.Millisecond
+			cu := &outbox.CatchUp{Log: log, Commits: stored, Logger: quiet, GiveUp: time.Minute, MinAge: time.Minute, Batch: 1000,
+				Settled: settled, Awaited: awaited, AwaitFor: awaitFor,
+				Targets: []outbox.CatchUpTarget{{Name: "p1", Deliver: deliver("p1")}, {Name: "p2", Deliver: deliver("p2")}}}
+			if cu.Current() {
+				t.Fatal("current before any sweep, with entries from before the start")
+			}
+			_, err = cu.Sweep(ctx)
+			if poisoned != (err != nil) {
+				t.Fatalf("sweep: %v", err)
+			}
+			if poisoned {
+				if cu.Current() {
+					t.Fatal("current while a projection lacks a commit from before the start")
+				}
+				time.Sleep(time.Until(settled.Add(awaitFor)))
+				if !cu.Current() {
+					t.Fatalf("still not current %s after the start: a commit no projection can apply holds readiness for good", awaitFor)
+				}
+				return
+			}
+			for name, got := range applied {
+				if len(got) != n {
+					t.Fatalf("%s applied %d of the %d commits from before the start", name, len(got), n)
+				}
+			}
+			if !cu.Current() {
+				t.Fatal("not current after a sweep that applied everything from before the start")
+			}
+		})
+	}
+	fresh := &outbox.CatchUp{Log: outbox.NewCommitLog(newDB(t)), Logger: quiet, Settled: time.Now(), AwaitFor: time.Minute}
+	if !fresh.Current() {
+		t.Fatal("a process started on an empty log is not current at once")
+	}
+}
