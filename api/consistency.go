@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -55,18 +56,25 @@ func (s *Server) SettleEvery(next http.Handler) http.Handler {
 // written before it answers.
 func (s *Server) AwaitWrites(r *http.Request) {
 	if writes := commands.WritesIn(r.Context()); writes != nil && s.Consistency != nil {
-		s.awaitCommits(r, writes.Commits())
+		_ = s.awaitCommits(r, writes.Commits()) // a client gone fails what the handler does next
 	}
 }
 
-func (s *Server) awaitCommits(r *http.Request, commits []events.Commit) {
+// awaitCommits waits until the read models show commits, for at most
+// SettleWait (past it, the answer goes out all the same, with a warning).
+// It returns the error of a wait cut short by the client going away.
+func (s *Server) awaitCommits(r *http.Request, commits []events.Commit) error {
 	if len(commits) == 0 {
-		return
+		return nil
 	}
 	err := s.Consistency.Catchup.WaitCommits(r.Context(), commits, s.Consistency.SettleWait)
-	if err != nil && !errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	if err != nil {
 		s.Log.WarnContext(r.Context(), "a write answers before the read models show it", "commits", len(commits), "err", err)
 	}
+	return nil
 }
 
 func (s *Server) settle(next http.Handler, always bool) http.Handler {
@@ -94,7 +102,14 @@ func (s *Server) settle(next http.Handler, always bool) http.Handler {
 				w.Header().Set(HeaderBookmark, bookmark)
 			}
 			if always || s.Consistency.Settle || !named {
-				s.awaitCommits(r, commits)
+				if err := s.awaitCommits(r, commits); err != nil {
+					// The write is stored, but its client left before
+					// the answer: recorded as any request whose client
+					// went away (499, at Info), not as the handler's
+					// status that nobody received.
+					writeError(w, r, fmt.Errorf("waiting for the read models to show a stored write: %w", err))
+					return
+				}
 			}
 		}
 		buf.flush(w)

@@ -153,3 +153,65 @@ func TestClientGoneIsNotAServerError(t *testing.T) {
 		t.Error("a client going away is not logged")
 	}
 }
+
+// TestClientGoneDuringTheSettleWait: a client that leaves while its write,
+// stored and answered by its handler, waits for the read models is
+// recorded as one that went away (499 in the access log and the metrics,
+// a "client went away" at Info), as when it leaves earlier, and not with
+// the handler's 200 that it never received. Here no projector runs, so an
+// import of 40 rows (too many streams for a bookmark) waits the whole
+// settle bound, and the client leaves during it.
+func TestClientGoneDuringTheSettleWait(t *testing.T) {
+	s := startServiceWith(t, t.TempDir(), &syncBuffer{}, "--components", "api")
+	admin := s.admin()
+	const route = "/v1/imports/{kind}"
+	created := func() int64 {
+		n, err := s.app.store.DB.Collection(imongo.CollEvents).CountDocuments(context.Background(), bson.D{{Key: "events.type", Value: "UserCreated"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := created()
+
+	rd, ctype := multipartFile("students.csv", studentsCSV("sg", 40))
+	req, err := s.request("POST", "/v1/imports/students", admin, rd, "Content-Type", ctype)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	answered := make(chan error, 1)
+	go func() {
+		resp, err := s.httpClient().Do(req.WithContext(ctx))
+		if err == nil {
+			resp.Body.Close()
+		}
+		answered <- err
+	}()
+	waitFor(t, "the import to store its rows", func() bool { return created() == before+40 })
+	time.Sleep(settleWait / 20) // the handler has answered; its answer waits for the read models
+	cancel()
+	if err := <-answered; !errors.Is(err, context.Canceled) {
+		t.Fatalf("the import answered before the client left (%v)", err)
+	}
+
+	var lines []map[string]any
+	waitFor(t, "the import's access log line", func() bool { lines = s.accessLines(route); return len(lines) == 1 })
+	if status, _ := lines[0]["status"].(float64); status != api.StatusClientClosedRequest {
+		t.Errorf("the access log records the import as %v, want %d", lines[0]["status"], api.StatusClientClosedRequest)
+	}
+	if n := s.httpMetric("capstone_http_requests_total", route, "499"); n != 1 {
+		t.Errorf("/metrics counts %v imports as 499, want 1", n)
+	}
+	if n := s.httpMetric("capstone_http_requests_total", route, "200"); n != 0 {
+		t.Errorf("/metrics counts %v imports as 200, which their client never received", n)
+	}
+	logs := s.logs.String()
+	if strings.Contains(logs, `"severity":"ERROR"`) {
+		t.Errorf("a client going away is logged as an error:\n%s", logs)
+	}
+	if !strings.Contains(logs, `"message":"client went away"`) {
+		t.Error("a client going away is not logged")
+	}
+}
