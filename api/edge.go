@@ -17,11 +17,12 @@ import (
 
 // Edge wraps h in the middleware every answer of the API goes through: the
 // client (for the throttles and the logs), a request id, the security
-// headers, the refusal of an HTTP version after 1.1, the JSON body
-// deadline, panic recovery, and the refusal of a path or query that is not
-// text. Handlers behind it may call SignIn and Authenticate.
+// headers, the refusal of an HTTP version after 1.1, then of a path that
+// would need cleaning, the JSON body deadline, panic recovery, and the
+// refusal of a path or query that is not text. Handlers behind it may call
+// SignIn and Authenticate.
 func (s *Server) Edge(h http.Handler) http.Handler {
-	return s.withClient(s.withRequestID(s.secureHeaders(httpVersions(s.bodyDeadline(s.recoverer(textURL(h)))))))
+	return s.withClient(s.withRequestID(s.secureHeaders(httpVersions(cleanPaths(s.bodyDeadline(s.recoverer(textURL(h))))))))
 }
 
 // Observe gives every route of r what the API's routes have: a span and an

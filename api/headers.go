@@ -10,15 +10,12 @@ import (
 // https for it: a year, the usual value.
 const hstsMaxAge = "max-age=31536000"
 
-// secureHeaders sets the headers every answer carries and refuses paths that
-// would need cleaning.
+// secureHeaders sets the headers every answer carries.
 //
 // nosniff stops a browser from running a JSON or CSV answer as a script or
 // page. HSTS is only meaningful over https, so it is sent when the client
 // reached us over TLS, directly or (as a trusted proxy says) through the
-// load balancer. A path such as //v1/users or /v1/x/../users is answered 404
-// rather than redirected: a 301 makes clients repeat a POST as a GET, and a
-// cleaned path may reach a route a proxy in front would have refused.
+// load balancer.
 func (s *Server) secureHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -26,6 +23,18 @@ func (s *Server) secureHeaders(next http.Handler) http.Handler {
 		if clientFrom(r).HTTPS {
 			h.Set("Strict-Transport-Security", hstsMaxAge)
 		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cleanPaths refuses paths that would need cleaning. A path such as
+// //v1/users or /v1/x/../users is answered 404 rather than redirected: a
+// 301 makes clients repeat a POST as a GET, and a cleaned path may reach a
+// route a proxy in front would have refused. It runs after the refusal of
+// an HTTP version the server does not speak (httpVersions), whose 505
+// comes first whatever the path.
+func cleanPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if needsCleaning(r.URL.Path) {
 			writeError(w, r, errNoRoute)
 			return

@@ -118,7 +118,7 @@ func (s *Server) router() *mux.Router {
 	}
 	s.principals = newPrincipalCache(2 * time.Second)
 	s.supervisorPages = &pageCache{}
-	// Paths needing cleaning are refused before routing (secureHeaders),
+	// Paths needing cleaning are refused before routing (cleanPaths),
 	// never redirected.
 	r := mux.NewRouter().SkipClean(true)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -115,7 +115,8 @@ func TestUncleanPathsAreNotRedirected(t *testing.T) {
 // docs/api.md says every answer is. GET /v1/users/%zz was answered in plain
 // text with none of them. Go's server reads HTTP/1.2 and later minor
 // versions as HTTP/1.1; they are refused like any other version, as the
-// docs say (HTTP/1.2 was served as HTTP/1.1).
+// docs say (HTTP/1.2 was served as HTTP/1.1), even on a path that would
+// need cleaning (GET //v1/users HTTP/1.2 was a 404).
 func TestServerOwnAnswersAreProblems(t *testing.T) {
 	s := startService(t)
 	addr := strings.TrimPrefix(s.base, "http://")
@@ -133,6 +134,11 @@ func TestServerOwnAnswersAreProblems(t *testing.T) {
 		{"HTTP/2 on the HTTP/1 port", "GET /v1/users HTTP/2.0\r\nHost: x\r\n\r\n", 505, "unsupported-http-version"},
 		{"an HTTP/1 minor version after 1.1", "GET /v1/users HTTP/1.2\r\nHost: x\r\n\r\n", 505, "unsupported-http-version"},
 		{"a write in an HTTP/1 minor version after 1.1", "POST /v1/auth/sign-in HTTP/1.9\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}", 505, "unsupported-http-version"},
+		// The version first: a path that would need cleaning is a 404 only
+		// in a version the server speaks.
+		{"a doubled slash in HTTP/1.2", "GET //v1/users HTTP/1.2\r\nHost: x\r\n\r\n", 505, "unsupported-http-version"},
+		{"a dot-dot segment in HTTP/1.3", "GET /v1/x/../users HTTP/1.3\r\nHost: x\r\n\r\n", 505, "unsupported-http-version"},
+		{"a doubled slash in HTTP/1.1", "GET //v1/users HTTP/1.1\r\nHost: x\r\n\r\n", 404, "route-not-found"},
 	} {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
