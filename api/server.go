@@ -128,7 +128,7 @@ func (s *Server) router() *mux.Router {
 		writeError(w, r, problem(http.StatusMethodNotAllowed, "method-not-allowed", "this route does not take "+r.Method))
 	})
 	s.Observe(r)
-	r.Use(s.settleWrites)
+	r.Use(s.settleWrites, presentOnly)
 	s.healthRoutes(r)
 	r.HandleFunc("/openapi.json", serveOpenAPI).Methods(http.MethodGet)
 	if s.Metrics != nil && !s.MetricsApart {

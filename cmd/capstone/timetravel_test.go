@@ -2,6 +2,10 @@ package main
 
 import (
 	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,4 +54,53 @@ func TestTimeTravelOutOfRange(t *testing.T) {
 	if r := s.expect(s.do("GET", "/v1/projects/"+id+"?as_of="+future, a, nil), 200); r.str("title") != "Now" {
 		t.Fatalf("as_of in the future: %s", r.Raw)
 	}
+}
+
+// TestPastStatesOnlyForProjects: only a project has past states. Every
+// other read (GET /v1/users/{id} was the one found) refuses as_of and
+// at_version, valid or not, with 400 invalid naming them, rather than
+// answer the present state to a client that asked for the past; a
+// project still answers them.
+func TestPastStatesOnlyForProjects(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 0x9a57))
+	userID := s.createUser(admin, "past@uni.example", "Past", []string{"student"}, "past states password")
+	student := s.signIn("past@uni.example", "past states password")
+	project := s.expect(s.do("POST", "/v1/projects", student, map[string]string{"title": "Then"}), 201).str("id")
+	values := []string{"1", "0", "-3", "yesterday", "", time.Now().UTC().Add(-time.Hour).Format(time.RFC3339Nano), "2026-01-02T15:04:05Z"}
+	ask := func(path string) (string, []string) {
+		q := url.Values{}
+		var given []string
+		for _, name := range []string{"as_of", "at_version"} {
+			if rng.IntN(2) == 0 || (name == "at_version" && len(given) == 0) {
+				q.Set(name, values[rng.IntN(len(values))])
+				given = append(given, name)
+			}
+		}
+		return path + "?" + q.Encode(), given
+	}
+	paths := []string{"/v1/users/" + userID}
+	for _, r := range s.app.API.Routes() {
+		if r.Method == "GET" && strings.HasPrefix(r.Path, "/v1/") && r.Path != "/v1/projects/{id}" {
+			paths = append(paths, regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(r.Path, "x"))
+		}
+	}
+	for _, path := range paths {
+		for _, who := range []string{admin, student} {
+			asked, given := ask(path)
+			r := s.expect(s.do("GET", asked, who, nil), 400, "invalid")
+			var named []string
+			for _, e := range r.Body["errors"].([]any) {
+				named = append(named, e.(map[string]any)["field"].(string))
+			}
+			if !slices.Equal(named, given) {
+				t.Errorf("GET %s: the refusal names %v, want %v: %s", asked, named, given, r.Raw)
+			}
+		}
+	}
+	s.expect(s.do("GET", "/v1/projects/"+project+"?at_version=1", student, nil), 200)
+	s.expect(s.do("GET", "/v1/projects/"+project+"?as_of="+url.QueryEscape(time.Now().UTC().Format(time.RFC3339Nano)), student, nil), 200)
 }
