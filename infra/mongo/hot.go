@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -87,6 +88,17 @@ type hotColl struct {
 	// than memory holds. Lists are then the store's, and do not each read
 	// the first limit documents again only to find it so (reloadOutgrown).
 	outgrown time.Time
+	// ids are the ids held, in order, while no id comes or goes; sorted
+	// is every document held in that order, while none is written. Lists
+	// read them outside the lock, so each is replaced, never changed.
+	ids    []string
+	sorted *sortedDocs
+}
+
+// sortedDocs is a collection held whole, in _id order.
+type sortedDocs struct {
+	ids  []string
+	docs []*hotDoc
 }
 
 // reloadOutgrown is how long after a read model was found larger than
@@ -165,6 +177,7 @@ func (h *hotDocs) coll(logical, physical string) *hotColl {
 		c.docs, _ = simplelru.NewLRU(limit, func(_ string, d *hotDoc) {
 			c.complete = false
 			c.bytes -= len(d.raw)
+			c.ids, c.sorted = nil, nil
 		})
 		h.colls[physical] = c
 	}
@@ -239,7 +252,10 @@ func (h *hotDocs) written(c *hotColl, id string, raw bson.Raw) {
 func (c *hotColl) add(id string, raw bson.Raw) {
 	if old, ok := c.docs.Peek(id); ok {
 		c.bytes -= len(old.raw)
+	} else {
+		c.ids = nil
 	}
+	c.sorted = nil
 	c.docs.Add(id, &hotDoc{raw: raw, rev: revOf(raw)})
 	c.bytes += len(raw)
 	for c.bytes > hotBytes && c.docs.Len() > 1 {
@@ -280,6 +296,12 @@ func (h *hotDocs) fillAll(c *hotColl, gens [64]uint64, docs []bson.Raw) bool {
 		return false
 	}
 	for _, raw := range docs {
+		if _, ok := raw.Lookup("_id").StringValueOK(); !ok { // not ordered as the store orders it
+			c.outgrown = time.Now()
+			return false
+		}
+	}
+	for _, raw := range docs {
 		id, _ := raw.Lookup("_id").StringValueOK()
 		c.add(id, raw)
 	}
@@ -298,14 +320,25 @@ func (h *hotDocs) outgrown(c *hotColl) bool {
 	return !c.outgrown.IsZero() && time.Since(c.outgrown) < reloadOutgrown
 }
 
-// all returns every document when the collection is held whole.
-func (h *hotDocs) all(c *hotColl) ([]*hotDoc, bool) {
+// all returns every document in _id order when the collection is held
+// whole. What it returns is never changed: a write replaces it.
+func (h *hotDocs) all(c *hotColl) (*sortedDocs, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !c.complete {
 		return nil, false
 	}
-	return c.docs.Values(), true
+	if c.sorted == nil {
+		if c.ids == nil {
+			c.ids = slices.Sorted(slices.Values(c.docs.Keys()))
+		}
+		docs := make([]*hotDoc, len(c.ids))
+		for i, id := range c.ids {
+			docs[i], _ = c.docs.Peek(id)
+		}
+		c.sorted = &sortedDocs{ids: c.ids, docs: docs}
+	}
+	return c.sorted, true
 }
 
 // version names the state of a collection held whole: every write and

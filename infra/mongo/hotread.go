@@ -7,7 +7,6 @@ import (
 	"maps"
 	"reflect"
 	"slices"
-	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -52,15 +51,19 @@ func (r *ReadModels) getHot(ctx context.Context, coll *mongo.Collection, hc *hot
 // of memory: where a write may come in between.
 var afterHotRead func(id string)
 
-// findHot answers a list of a read model held whole in memory (the
-// supervisors), on the one process that writes it (HotTrusted), as the
-// store would: the documents matching the filter, in _id order, after the
-// cursor, at most Limit. Only a filter of ActiveOnly, After and Limit is
-// answered here (served false otherwise: the caller asks the store). The
-// first list loads the collection whole; one that cannot (writes went on
-// meanwhile) is served by the store, and the next tries again.
+// findHot answers a list of a read model held whole in memory, on the one
+// process that writes it (HotTrusted), as the store would: the documents
+// matching the filter (memFilter, the store's own rules), in _id order,
+// after the cursor, at most Limit. The first list loads the collection
+// whole; one that cannot (writes went on meanwhile) is served by the
+// store, and the next tries again. So is a list that meets a document of
+// a shape memFilter leaves to the store.
 func (r *ReadModels) findHot(ctx context.Context, collection string, f queries.Filter, into any) (served bool, err error) {
-	if r.hotMode != HotTrusted || len(f.Equal) > 0 || len(f.NotEqual) > 0 || len(f.AnyOf) > 0 || (f.Term != "" && len(f.Search) > 0) {
+	if r.hotMode != HotTrusted {
+		return false, nil
+	}
+	m, ok := newMemFilter(f)
+	if !ok {
 		return false, nil
 	}
 	coll := r.coll(ctx, collection)
@@ -68,7 +71,7 @@ func (r *ReadModels) findHot(ctx context.Context, collection string, f queries.F
 	if hc == nil {
 		return false, nil
 	}
-	docs, whole := r.hot.all(hc)
+	held, whole := r.hot.all(hc)
 	if !whole {
 		if r.hot.outgrown(hc) {
 			return false, nil
@@ -76,32 +79,20 @@ func (r *ReadModels) findHot(ctx context.Context, collection string, f queries.F
 		if loaded, err := r.loadWhole(ctx, coll, hc); !loaded || err != nil {
 			return false, err
 		}
-		if docs, whole = r.hot.all(hc); !whole {
+		if held, whole = r.hot.all(hc); !whole {
 			return false, nil
 		}
 	}
-	type match struct {
-		id  string
-		doc *hotDoc
-	}
-	var matched []match
-	for _, d := range docs {
-		id, _ := d.raw.Lookup("_id").StringValueOK()
-		if f.After != "" && id <= f.After {
-			continue
+	var out []*hotDoc
+	first, _ := slices.BinarySearch(held.ids, f.After)
+	for i := first; i < len(held.ids) && (f.Limit <= 0 || len(out) < f.Limit); i++ {
+		matches, judged := m.match(held.docs[i].raw)
+		if !judged {
+			return false, nil
 		}
-		if active, _ := d.raw.Lookup("active").BooleanOK(); f.ActiveOnly && !active {
-			continue
+		if matches {
+			out = append(out, held.docs[i])
 		}
-		matched = append(matched, match{id, d})
-	}
-	slices.SortFunc(matched, func(a, b match) int { return strings.Compare(a.id, b.id) })
-	if f.Limit > 0 && len(matched) > f.Limit {
-		matched = matched[:f.Limit]
-	}
-	out := make([]*hotDoc, len(matched))
-	for i, m := range matched {
-		out[i] = m.doc
 	}
 	return true, decodeAll(out, into)
 }
