@@ -3,6 +3,7 @@ package mongo
 import (
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"runtime"
 	"slices"
 	"sync"
@@ -93,6 +94,18 @@ type hotColl struct {
 	// read them outside the lock, so each is replaced, never changed.
 	ids    []string
 	sorted *sortedDocs
+	// every is the id of every document of the collection (and perhaps of
+	// some no longer there: a failed write's), once loaded for a read
+	// model larger than memory holds (ReadModels.walkHot), and kept by
+	// every write since; everySorted is it in order while no id comes
+	// (nil otherwise), never changed once made. loading collects the ids
+	// written while a load of every runs.
+	every       map[string]struct{}
+	everySorted []string
+	loading     map[string]struct{}
+	// unordered: the collection holds an _id that is not a string, which
+	// memory does not order as the store does; its lists are the store's.
+	unordered bool
 }
 
 // sortedDocs is a collection held whole, in _id order.
@@ -256,11 +269,70 @@ func (c *hotColl) add(id string, raw bson.Raw) {
 		c.ids = nil
 	}
 	c.sorted = nil
+	c.known(id)
 	c.docs.Add(id, &hotDoc{raw: raw, rev: revOf(raw)})
 	c.bytes += len(raw)
 	for c.bytes > hotBytes && c.docs.Len() > 1 {
 		c.docs.RemoveOldest()
 	}
+}
+
+// known records that the collection holds a document id (the caller holds
+// h.mu): in every, once loaded, and in what a load of every running adds.
+func (c *hotColl) known(id string) {
+	if c.every != nil {
+		if _, ok := c.every[id]; !ok {
+			c.every[id] = struct{}{}
+			c.everySorted = nil
+		}
+	}
+	if c.loading != nil {
+		c.loading[id] = struct{}{}
+	}
+}
+
+// everyIDs returns the id of every document of the collection in order,
+// once loaded (loadEvery). What it returns is never changed.
+func (h *hotDocs) everyIDs(c *hotColl) ([]string, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c.every == nil || c.unordered {
+		return nil, false
+	}
+	if c.everySorted == nil {
+		c.everySorted = slices.Sorted(maps.Keys(c.every))
+	}
+	return c.everySorted, true
+}
+
+// startEvery begins a load of every id; false when one is loaded or
+// loading already.
+func (h *hotDocs) startEvery(c *hotColl) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if c.every != nil || c.loading != nil || c.unordered {
+		return false
+	}
+	c.loading = map[string]struct{}{}
+	return true
+}
+
+// finishEvery ends a load of every id begun by startEvery: the ids the
+// store listed, and those written meanwhile (written before the listing
+// read them or after, they are in the store). With ok false (the listing
+// failed) nothing is kept and a later list loads again.
+func (h *hotDocs) finishEvery(c *hotColl, listed []string, ok, unordered bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c.unordered = c.unordered || unordered
+	if ok && !unordered {
+		every := c.loading
+		for _, id := range listed {
+			every[id] = struct{}{}
+		}
+		c.every = every
+	}
+	c.loading = nil
 }
 
 // forget drops a document whose write failed: the store may or may not
@@ -313,11 +385,12 @@ func (h *hotDocs) fillAll(c *hotColl, gens [64]uint64, docs []bson.Raw) bool {
 }
 
 // outgrown reports whether the collection was found larger than memory
-// holds within reloadOutgrown.
+// holds within reloadOutgrown, or has more ids than memory holds documents
+// (a read model's documents are never deleted: it only grows).
 func (h *hotDocs) outgrown(c *hotColl) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return !c.outgrown.IsZero() && time.Since(c.outgrown) < reloadOutgrown
+	return len(c.every) > c.limit || !c.outgrown.IsZero() && time.Since(c.outgrown) < reloadOutgrown
 }
 
 // all returns every document in _id order when the collection is held

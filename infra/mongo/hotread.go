@@ -32,19 +32,29 @@ func (r *ReadModels) getHot(ctx context.Context, coll *mongo.Collection, hc *hot
 			return true, d.decode(into)
 		}
 	}
+	raw, found, err := r.readHot(ctx, coll, hc, id)
+	if !found || err != nil {
+		return false, err
+	}
+	return true, bson.Unmarshal(raw, into)
+}
+
+// readHot reads a document of a hot read model from the store, and keeps
+// it in memory unless a write of it came in meanwhile.
+func (r *ReadModels) readHot(ctx context.Context, coll *mongo.Collection, hc *hotColl, id string) (bson.Raw, bool, error) {
 	gen := r.hot.gen(hc, id)
 	raw, err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return false, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	if afterHotRead != nil {
 		afterHotRead(id)
 	}
 	r.hot.fill(hc, id, gen, raw)
-	return true, bson.Unmarshal(raw, into)
+	return raw, true, nil
 }
 
 // afterHotRead, in tests, runs between a read of the store and its fill
@@ -74,10 +84,14 @@ func (r *ReadModels) findHot(ctx context.Context, collection string, f queries.F
 	held, whole := r.hot.all(hc)
 	if !whole {
 		if r.hot.outgrown(hc) {
-			return false, nil
+			return r.walkHot(ctx, coll, hc, m, into)
 		}
-		if loaded, err := r.loadWhole(ctx, coll, hc); !loaded || err != nil {
+		loaded, err := r.loadWhole(ctx, coll, hc)
+		if err != nil {
 			return false, err
+		}
+		if !loaded && r.hot.outgrown(hc) {
+			return r.walkHot(ctx, coll, hc, m, into)
 		}
 		if held, whole = r.hot.all(hc); !whole {
 			return false, nil
@@ -95,6 +109,83 @@ func (r *ReadModels) findHot(ctx context.Context, collection string, f queries.F
 		}
 	}
 	return true, decodeAll(out, into)
+}
+
+// walkHot answers a list of a hot read model larger than memory holds
+// (HotTrusted) by walking the ids of all its documents in order from the
+// cursor: each document from memory, or else by its _id from the store
+// (the one filter the embedded store serves from an index; any other
+// reads the whole collection, some seconds for a cohort of 25,000), until
+// the page is full. A filter few documents match makes that walk long:
+// past a quarter of the collection looked up one by one, about what a
+// scan costs, the list is the store's. The ids are loaded the first time
+// (one scan), and every write keeps them.
+func (r *ReadModels) walkHot(ctx context.Context, coll *mongo.Collection, hc *hotColl, m memFilter, into any) (bool, error) {
+	if m.f.Limit <= 0 {
+		return false, nil
+	}
+	ids, ok := r.hot.everyIDs(hc)
+	if !ok {
+		if err := r.loadEvery(ctx, coll, hc); err != nil {
+			return false, err
+		}
+		if ids, ok = r.hot.everyIDs(hc); !ok { // another list is loading them
+			return false, nil
+		}
+	}
+	lookups := len(ids)/4 + 64
+	var out []*hotDoc
+	first, _ := slices.BinarySearch(ids, m.f.After)
+	for _, id := range ids[first:] {
+		if len(out) == m.f.Limit {
+			break
+		}
+		d, held := r.hot.get(hc, id)
+		if !held {
+			if lookups == 0 {
+				return false, nil
+			}
+			lookups--
+			raw, found, err := r.readHot(ctx, coll, hc, id)
+			if err != nil {
+				return false, err
+			}
+			if !found { // a failed write's id
+				continue
+			}
+			d = &hotDoc{raw: raw}
+		}
+		matches, judged := m.match(d.raw)
+		if !judged {
+			return false, nil
+		}
+		if matches {
+			out = append(out, d)
+		}
+	}
+	return true, decodeAll(out, into)
+}
+
+// loadEvery lists the id of every document of a hot read model, once, for
+// walkHot; a list that comes while another loads them goes to the store.
+func (r *ReadModels) loadEvery(ctx context.Context, coll *mongo.Collection, hc *hotColl) error {
+	if !r.hot.startEvery(hc) {
+		return nil
+	}
+	var ids []string
+	unordered := false
+	cur, err := coll.Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err == nil {
+		for cur.Next(ctx) {
+			id, ok := cur.Current.Lookup("_id").StringValueOK()
+			unordered = unordered || !ok
+			ids = append(ids, id)
+		}
+		err = cur.Err()
+		cur.Close(ctx)
+	}
+	r.hot.finishEvery(hc, ids, err == nil, unordered)
+	return err
 }
 
 // loadWhole reads a hot read model whole into memory, and reports whether

@@ -376,9 +376,16 @@ func TestSwitchSettlesCoversEveryProcess(t *testing.T) {
 // named name it sends (find, insert, ...).
 func counting(t *testing.T, name string) (*mongo.Client, *atomic.Int64) {
 	t.Helper()
+	return countingWhere(t, func(e *event.CommandStartedEvent) bool { return e.CommandName == name })
+}
+
+// countingWhere connects a client to the test store that counts the
+// commands it sends that counts.
+func countingWhere(t *testing.T, counts func(*event.CommandStartedEvent) bool) (*mongo.Client, *atomic.Int64) {
+	t.Helper()
 	var n atomic.Int64
 	monitor := &event.CommandMonitor{Started: func(_ context.Context, e *event.CommandStartedEvent) {
-		if e.CommandName == name {
+		if counts(e) {
 			n.Add(1)
 		}
 	}}
