@@ -107,7 +107,14 @@ func (c *hotCohort) step(t *testing.T, s *service, rng *rand.Rand) {
 
 // reads are the GETs served from the hot read models, as their callers.
 func (c *hotCohort) reads(rng *rand.Rand) []conditionalRead {
-	out := []conditionalRead{{"/v1/supervisors", c.stuTok[0]}, {"/v1/users?role=student", c.admin}}
+	out := []conditionalRead{{"/v1/supervisors", c.stuTok[0]}, {"/v1/users?role=student", c.admin}, {"/v1/users", c.admin},
+		{fmt.Sprintf("/v1/users?limit=%d&q=%s", 1+rng.IntN(4), []string{"stu", "DR", "1", "x"}[rng.IntN(4)]), c.admin},
+		{"/v1/projects", c.admin}, {"/v1/projects?status=" + []string{"draft", "submitted", "accepted"}[rng.IntN(3)], c.admin},
+		{fmt.Sprintf("/v1/projects?limit=%d&q=edited", 1+rng.IntN(3)), c.admin}}
+	for j, id := range c.sups {
+		out = append(out, conditionalRead{"/v1/projects", c.supTok[j]}, conditionalRead{"/v1/projects?supervisor_id=" + id, c.admin},
+			conditionalRead{"/v1/supervisors/" + id + "/supervisees", c.supTok[j]})
+	}
 	for _, limit := range []int{1 + rng.IntN(3), 50} {
 		out = append(out, conditionalRead{fmt.Sprintf("/v1/supervisors?limit=%d", limit), c.stuTok[rng.IntN(len(c.stuTok))]})
 	}
@@ -153,9 +160,10 @@ func quietly(s *service, method, path, token string, body any) {
 }
 
 // TestHotReadsMatchTheStore: through random commands on the all-in-one
-// service, every read served from memory (the supervisors list and pages
-// of it, supervisors, students, users and projects by id) answers byte
-// for byte what the same read answers from the store.
+// service, every read served from memory (the supervisors, users and
+// projects lists and pages of them, supervisors, students, users and
+// projects by id) answers byte for byte what the same read answers from
+// the store.
 func TestHotReadsMatchTheStore(t *testing.T) {
 	s := startService(t)
 	store := storeBacked(t, s)
