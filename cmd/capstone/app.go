@@ -263,11 +263,23 @@ func (a *App) start(ctx context.Context) error {
 	a.Registry = events.NewRegistry(events.All()...)
 	es := imongo.NewEventStore(a.store.DB, a.Registry)
 	rm := imongo.NewReadModels(a.store.DB)
-	// Projector replicas in other processes exist only on a shared store.
-	rm.Conditional = !a.cfg.Embedded()
-	rm.Tokens = rm.Conditional && a.store.IsFerretDB(ctx)
-	rm.ServeHot(hotMode(a.cfg, rm.Conditional))
-	if a.store.Embedded != nil && !rm.Conditional {
+	// One fact decides how this process writes and reads: whether it runs
+	// the embedded store it uses, whose data directory no other process can
+	// open, and is so the only writer of every collection. Then:
+	//   - its read-model writes need no revision checks, and several go in
+	//     one of the store's own transactions (staging);
+	//   - memory holds exactly what the store holds (HotTrusted);
+	//   - a stream it cached is current (the executor's Sole);
+	//   - a lease held by another instance, and any outbox group or
+	//     commit-log entry from before it started, are a dead process's
+	//     (the leases' Alone, the relay's and the catch-up's Settled).
+	// Processes sharing a store (MongoDB, dev-store, or one embedded
+	// server in tests) take none of these shortcuts.
+	sole := a.store.Exclusive()
+	rm.Conditional = !sole
+	rm.Tokens = !sole && a.store.IsFerretDB(ctx)
+	rm.ServeHot(hotMode(a.cfg, sole))
+	if sole {
 		rm.StageWith(imongo.CountStaged(a.store.Embedded, a.Metrics.StoreTransaction))
 	}
 	// Before the projectors write: on a store nobody writes to, each
@@ -281,15 +293,15 @@ func (a *App) start(ctx context.Context) error {
 	}
 	publisher := &bus.Publisher{Pub: a.bus.pub, Topic: bus.Topic}
 	a.Exec = commands.NewExecutor(es, es, nil, a.Registry, a.log)
-	// On the embedded store this process runs, it is the only writer: a
-	// stream it cached is current, and loading it reads nothing.
-	a.Exec.Sole = a.store.Exclusive()
-	// A process that took the store alone knows every group of the outbox
-	// and entry of the commit log from before it is no longer in flight:
-	// their writer is gone. The relay and the catch-up then deal with a
-	// crashed process's commits at once, not after MinAge, nor GiveUp for
-	// those never stored. (A millisecond back: the store keeps times to
-	// the millisecond, and nothing of this process may look older.)
+	// The only writer: a stream it cached is current, and loading it reads
+	// nothing.
+	a.Exec.Sole = sole
+	// The only writer knows every group of the outbox and entry of the
+	// commit log from before it started is no longer in flight: their
+	// writer is gone. The relay and the catch-up then deal with a crashed
+	// process's commits at once, not after MinAge, nor GiveUp for those
+	// never stored. (A millisecond back: the store keeps times to the
+	// millisecond, and nothing of this process may look older.)
 	//
 	// Its readiness waits for the catch-up to pass the log's end as it was
 	// at the start (awaited): a read sent as soon as it is ready shows
@@ -300,7 +312,7 @@ func (a *App) start(ctx context.Context) error {
 	var awaited int64
 	instance := instanceName()
 	commitLog := outbox.NewCommitLog(a.store.DB)
-	if a.store.Exclusive() {
+	if sole {
 		settled = time.Now().Truncate(time.Millisecond).Add(-time.Millisecond)
 		if awaited, err = commitLog.Tail(ctx); err != nil {
 			return fmt.Errorf("read the commit log's end: %w", err)
@@ -443,13 +455,13 @@ func (a *App) start(ctx context.Context) error {
 
 // hotMode is how this process serves the hot read models from memory. The
 // all-in-one service (its projectors in the process, on a store no other
-// process writes) serves them from memory alone: every document written
-// reaches its memory as the store takes it. An API apart from the
+// process writes: sole) serves them from memory alone: every document
+// written reaches its memory as the store takes it. An API apart from the
 // projectors checks each document's revision with the store first (one
 // lookup by _id), and reads lists from the store.
-func hotMode(cfg config.Config, conditional bool) imongo.HotMode {
+func hotMode(cfg config.Config, sole bool) imongo.HotMode {
 	switch {
-	case cfg.Has("projector") && cfg.Has("api") && !conditional:
+	case cfg.Has("projector") && cfg.Has("api") && sole:
 		return imongo.HotTrusted
 	case cfg.Has("api"):
 		return imongo.HotValidated
