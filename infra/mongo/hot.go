@@ -305,6 +305,14 @@ func (h *hotDocs) everyIDs(c *hotColl) ([]string, bool) {
 	return c.everySorted, true
 }
 
+// sample returns up to n of the documents held, the most recently used.
+func (h *hotDocs) sample(c *hotColl, n int) []*hotDoc {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	docs := c.docs.Values() // least recently used first
+	return docs[max(0, len(docs)-n):]
+}
+
 // startEvery begins a load of every id; false when one is loaded or
 // loading already.
 func (h *hotDocs) startEvery(c *hotColl) bool {

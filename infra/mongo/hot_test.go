@@ -543,18 +543,64 @@ func TestOutgrownReadModelIsWalked(t *testing.T) {
 	}
 }
 
+// TestWalkLeavesRareMatchesToTheStore: a list of a read model larger than
+// memory holds whose filter matches none of the documents memory holds
+// goes to the store at once (one scan), rather than looking up documents
+// one by one first, and answers rightly.
+func TestWalkLeavesRareMatchesToTheStore(t *testing.T) {
+	defer imongo.SetHotLimit(hotColl, 100)()
+	ctx := testCtx(t)
+	client, scans, lookups := countingReads(t)
+	db := client.Database(newDB(t).Name())
+	r := imongo.NewReadModels(db)
+	r.ServeHot(imongo.HotTrusted)
+	for i := range 300 {
+		id := fmt.Sprintf("s%03d", i)
+		if err := r.Store(ctx, hotColl, id, hotItem{ID: id, Name: "name " + id, Active: true}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var page []hotItem
+	if err := r.Find(ctx, hotColl, queries.Filter{Limit: 5}, &page); err != nil || len(page) != 5 { // loads the ids
+		t.Fatalf("first list: %d documents, %v", len(page), err)
+	}
+	lookupsBefore, scansBefore := lookups.Load(), scans.Load()
+	f := queries.Filter{Limit: 5, Search: []string{"name"}, Term: "S007"} // the 8th written: long evicted
+	if err := r.Find(ctx, hotColl, f, &page); err != nil {
+		t.Fatal(err)
+	}
+	if len(page) != 1 || page[0].ID != "s007" {
+		t.Fatalf("Find(%+v) = %+v, want s007 alone", f, page)
+	}
+	if made, looked := scans.Load()-scansBefore, lookups.Load()-lookupsBefore; made != 1 || looked != 0 {
+		t.Fatalf("a list matching none of the documents held read the whole collection %d times and looked up %d documents, want once and none", made, looked)
+	}
+}
+
 // countingScans connects a client to the test store that counts the finds
 // of hotColl it sends that read the whole collection: those with a filter
 // other than an _id alone, the one the embedded store serves from an
 // index.
 func countingScans(t *testing.T) (*mongo.Client, *atomic.Int64) {
-	return countingWhere(t, func(e *event.CommandStartedEvent) bool {
+	c, scans, _ := countingReads(t)
+	return c, scans
+}
+
+// countingReads is countingScans that also counts the lookups by _id.
+func countingReads(t *testing.T) (c *mongo.Client, scans, lookups *atomic.Int64) {
+	scans, lookups = new(atomic.Int64), new(atomic.Int64)
+	c, _ = countingWhere(t, func(e *event.CommandStartedEvent) bool {
 		if coll, _ := e.Command.Lookup("find").StringValueOK(); e.CommandName != "find" || coll != hotColl {
 			return false
 		}
 		f, _ := e.Command.Lookup("filter").DocumentOK()
 		elems, _ := f.Elements()
-		_, byID := f.Lookup("_id").StringValueOK()
-		return len(elems) != 1 || !byID
+		if _, byID := f.Lookup("_id").StringValueOK(); len(elems) == 1 && byID {
+			lookups.Add(1)
+		} else {
+			scans.Add(1)
+		}
+		return false
 	})
+	return c, scans, lookups
 }

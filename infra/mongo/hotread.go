@@ -116,10 +116,14 @@ func (r *ReadModels) findHot(ctx context.Context, collection string, f queries.F
 // cursor: each document from memory, or else by its _id from the store
 // (the one filter the embedded store serves from an index; any other
 // reads the whole collection, some seconds for a cohort of 25,000), until
-// the page is full. A filter few documents match makes that walk long:
-// past a quarter of the collection looked up one by one, about what a
-// scan costs, the list is the store's. The ids are loaded the first time
-// (one scan), and every write keeps them.
+// the page is full. The ids are loaded the first time (one scan), and
+// every write keeps them.
+//
+// A filter few documents match makes that walk long, and a lookup costs
+// some two to three times what a scan pays a document: a list whose
+// filter matches too few of the documents memory holds (a sample) to fill
+// its page within walkLookups is the store's from the start, and one
+// that has not filled it by then goes there too.
 func (r *ReadModels) walkHot(ctx context.Context, coll *mongo.Collection, hc *hotColl, m memFilter, into any) (bool, error) {
 	if m.f.Limit <= 0 {
 		return false, nil
@@ -133,7 +137,21 @@ func (r *ReadModels) walkHot(ctx context.Context, coll *mongo.Collection, hc *ho
 			return false, nil
 		}
 	}
-	lookups := len(ids)/4 + 64
+	lookups := walkLookups(len(ids))
+	sample := r.hot.sample(hc, walkSample)
+	hits := 0
+	for _, d := range sample {
+		matches, judged := m.match(d.raw)
+		if !judged {
+			return false, nil
+		}
+		if matches {
+			hits++
+		}
+	}
+	if len(sample) >= walkSampleAtLeast && (hits == 0 || m.f.Limit*len(sample)/hits > lookups) {
+		return false, nil
+	}
 	var out []*hotDoc
 	first, _ := slices.BinarySearch(ids, m.f.After)
 	for _, id := range ids[first:] {
@@ -165,6 +183,19 @@ func (r *ReadModels) walkHot(ctx context.Context, coll *mongo.Collection, hc *ho
 	}
 	return true, decodeAll(out, into)
 }
+
+// walkLookups is how many documents a walk of a read model of n
+// documents may look up in the store: about a quarter of what a scan of
+// it costs.
+func walkLookups(n int) int { return n/10 + 64 }
+
+// walkSample is how many of the documents memory holds a walk looks at
+// first, to judge whether its filter matches enough of them; fewer than
+// walkSampleAtLeast say too little to judge by.
+const (
+	walkSample        = 1024
+	walkSampleAtLeast = 64
+)
 
 // loadEvery lists the id of every document of a hot read model, once, for
 // walkHot; a list that comes while another loads them goes to the store.
