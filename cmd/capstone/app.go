@@ -364,6 +364,7 @@ func (a *App) start(ctx context.Context) error {
 		}
 		set := projections.AllSharing(rm, es, docLocks)
 		a.applied = projections.NewAppliedLogOf(appliedLogSize, set...)
+		decodings := bus.NewDecodings(len(set))
 		a.bgDone.Go(func() { a.status.Run(runCtx, statusStore) })
 		for _, p := range set {
 			sub, err := a.bus.subscriber(ctx, p.Name())
@@ -371,7 +372,7 @@ func (a *App) start(ctx context.Context) error {
 				return err
 			}
 			c := &bus.Consumer{Sub: sub, Topic: bus.Topic, Registry: a.Registry, Projection: p, Log: a.log,
-				Workers: projectorWorkers, MaxAttempts: 5, NackOnFailure: a.bus.remote,
+				Workers: projectorWorkers, MaxAttempts: 5, NackOnFailure: a.bus.remote, Decodings: decodings,
 				Observe: func(name string, c events.Commit, err error) {
 					a.Metrics.ObserveProjection(name, c, err)
 					a.status.Observe(name, c, err)

@@ -74,6 +74,9 @@ type Consumer struct {
 	// event store, and the catch-up from the commit log applies it later
 	// (outbox.CatchUp). A projection never gives up on a stored commit.
 	NackOnFailure bool
+	// Decodings, when set, is shared with the process's other consumers,
+	// which decode each commit once between them (nil: each its own).
+	Decodings *Decodings
 
 	wg sync.WaitGroup
 
@@ -209,7 +212,7 @@ func (c *Consumer) handleBatch(ctx context.Context, msgs []*message.Message) {
 	var order []string
 	groups := map[string][]decoded{}
 	for _, m := range msgs {
-		cm, err := events.UnmarshalCommit(m.Payload, c.Registry)
+		cm, err := c.Decodings.decode(m, c.Registry)
 		id := cm.StreamID
 		if err != nil {
 			id = "\x00" + m.UUID // undecodable: alone, to be reported by handleDecoded
@@ -244,7 +247,7 @@ func (c *Consumer) handleBatch(ctx context.Context, msgs []*message.Message) {
 }
 
 func (c *Consumer) handle(ctx context.Context, msg *message.Message) {
-	commit, err := events.UnmarshalCommit(msg.Payload, c.Registry)
+	commit, err := c.Decodings.decode(msg, c.Registry)
 	c.handleDecoded(ctx, msg, commit, err)
 }
 
