@@ -50,23 +50,11 @@ func (m memFilter) match(doc bson.Raw) (matches, judged bool) {
 			return false, true
 		}
 	}
-	for field, want := range f.Equal {
-		vals, ok := fieldValues(doc, field)
-		if !ok {
-			return false, false
-		}
-		if !anyEquals(vals, want) {
-			return false, true
-		}
+	if holds, judged := holdsEach(doc, f.Equal, anyEquals); !holds {
+		return false, judged
 	}
-	for field, unwanted := range f.NotEqual {
-		vals, ok := fieldValues(doc, field)
-		if !ok {
-			return false, false
-		}
-		if anyEquals(vals, unwanted) {
-			return false, true
-		}
+	if holds, judged := holdsEach(doc, f.NotEqual, notEqual); !holds {
+		return false, judged
 	}
 	if len(f.AnyOf) > 0 {
 		held := false
@@ -116,28 +104,35 @@ func (m memFilter) match(doc bson.Raw) (matches, judged bool) {
 // alternativeHolds is one alternative of AnyOf: each field of Equal has
 // its value, and no field of NotIn one of its values ($nin).
 func alternativeHolds(doc bson.Raw, alt queries.Match) (holds, judged bool) {
-	for field, want := range alt.Equal {
-		vals, ok := fieldValues(doc, field)
-		if !ok {
-			return false, false
-		}
-		if !anyEquals(vals, want) {
-			return false, true
-		}
+	if holds, judged := holdsEach(doc, alt.Equal, anyEquals); !holds {
+		return false, judged
 	}
-	for field, unwanted := range alt.NotIn {
-		vals, ok := fieldValues(doc, field)
-		if !ok {
-			return false, false
-		}
+	return holdsEach(doc, alt.NotIn, func(vals []bson.RawValue, unwanted []string) bool {
 		for _, u := range unwanted {
 			if anyEquals(vals, u) {
-				return false, true
+				return false
 			}
+		}
+		return true
+	})
+}
+
+// holdsEach reports whether test holds of each field's values and its
+// condition; judged is false when a field's path is one left to the store.
+func holdsEach[C any](doc bson.Raw, conds map[string]C, test func([]bson.RawValue, C) bool) (holds, judged bool) {
+	for field, c := range conds {
+		vals, ok := fieldValues(doc, field)
+		if !ok {
+			return false, false
+		}
+		if !test(vals, c) {
+			return false, true
 		}
 	}
 	return true, true
 }
+
+func notEqual(vals []bson.RawValue, unwanted string) bool { return !anyEquals(vals, unwanted) }
 
 // fieldValues is the value a filter's field (a dotted path into embedded
 // documents) names in doc: none when it is missing; ok is false when the
