@@ -24,6 +24,7 @@ import (
 type fakeAPI struct {
 	lag            time.Duration // a write shows in GET this long after its answer
 	failEveryPatch int           // every nth PATCH answers 500 and changes nothing (0: never)
+	busySignIns    int           // the first n sign-ins answer 503 busy, Retry-After 1, as the service's throttle does
 	// requests counts the answers to the API's routes: /metrics shows it
 	// as the events appended and a millisecond of CPU time each.
 	requests atomic.Int64
@@ -143,6 +144,12 @@ func (f *fakeAPI) signIn(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.hits["POST /v1/auth/sign-in"]++
+	if f.busySignIns > 0 {
+		f.busySignIns--
+		w.Header().Set("Retry-After", "1")
+		fakeProblem(w, 503, "busy")
+		return
+	}
 	u := f.users[f.byEmail[req.Email]]
 	if u == nil || u.deleted || u.password != req.Password {
 		fakeProblem(w, 401, "invalid-credentials")

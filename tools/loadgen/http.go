@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -26,6 +27,8 @@ type reply struct {
 	code   string
 	body   []byte
 	lat    time.Duration // from sending the request to having read the body
+	// retryAfter is the Retry-After header of a refusal to retry later.
+	retryAfter string
 }
 
 // do sends one request and reads the whole response. body, if not nil, is
@@ -62,7 +65,7 @@ func (c *apiClient) do(ctx context.Context, method, path, token string, body any
 	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	resp.Body.Close()
-	r := reply{status: resp.StatusCode, body: raw, lat: time.Since(start)}
+	r := reply{status: resp.StatusCode, body: raw, lat: time.Since(start), retryAfter: resp.Header.Get("Retry-After")}
 	if err != nil {
 		return r, err
 	}
@@ -77,11 +80,28 @@ func (c *apiClient) do(ctx context.Context, method, path, token string, body any
 	return r, nil
 }
 
-// call is do for the setup phase: anything but want is an error.
+// call is do for the setup phase: anything but want is an error, but for
+// the service's refusals to retry later (503 and 429: sign-ins throttled
+// while many passwords are checked, connections over the limit), which
+// are sent again after the Retry-After they give, for up to setupPatience.
 func (c *apiClient) call(ctx context.Context, method, path, token string, body any, want int, out any) error {
-	r, err := c.do(ctx, method, path, token, body, -1)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", method, path, err)
+	giveUp := time.Now().Add(setupPatience)
+	var r reply
+	var err error
+	for {
+		var after time.Duration
+		r, after, err = c.doRetryable(ctx, method, path, token, body)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", method, path, err)
+		}
+		if after == 0 || r.status == want || time.Now().Add(after).After(giveUp) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s %s: %w", method, path, ctx.Err())
+		case <-time.After(after):
+		}
 	}
 	if r.status != want {
 		return fmt.Errorf("%s %s: status %d, want %d: %s", method, path, r.status, want, snippet(r.body))
@@ -92,6 +112,24 @@ func (c *apiClient) call(ctx context.Context, method, path, token string, body a
 		}
 	}
 	return nil
+}
+
+// setupPatience bounds how long a setup request is retried while the
+// service asks to retry later.
+const setupPatience = 30 * time.Second
+
+// doRetryable is do, and how long to wait before sending the request again
+// when the service refused it for now (0: it did not).
+func (c *apiClient) doRetryable(ctx context.Context, method, path, token string, body any) (reply, time.Duration, error) {
+	r, err := c.do(ctx, method, path, token, body, -1)
+	if err != nil || (r.status != http.StatusServiceUnavailable && r.status != http.StatusTooManyRequests) {
+		return r, 0, err
+	}
+	after := time.Second
+	if secs, perr := strconv.Atoi(r.retryAfter); perr == nil && secs > 0 {
+		after = time.Duration(secs) * time.Second
+	}
+	return r, after, nil
 }
 
 // snippet is the start of a body, for error messages.

@@ -144,6 +144,23 @@ func TestSetupFailures(t *testing.T) {
 	}
 }
 
+// TestSetupWaitsOutABusyService: sign-ins the service refuses for now
+// (503 with Retry-After, as it does while many passwords are checked at
+// once) are sent again after the wait it asks for, and the run goes on.
+func TestSetupWaitsOutABusyService(t *testing.T) {
+	f, url := startFake(t, &fakeAPI{busySignIns: 6})
+	rep, err := Run(context.Background(), Options{Target: url, Email: fakeAdminEmail, Password: fakeAdminPassword,
+		Clients: 4, Count: 40, LagEvery: -1, Seed: 3})
+	if err != nil {
+		t.Fatalf("a run against a service busy for a moment: %v", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if rep.Total != 40 || f.busySignIns != 0 {
+		t.Fatalf("total %d, refusals left %d", rep.Total, f.busySignIns)
+	}
+}
+
 // TestCancel: cancelling the context ends the measured phase and returns
 // what was measured with the error.
 func TestCancel(t *testing.T) {
