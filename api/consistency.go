@@ -112,8 +112,21 @@ func (s *Server) settle(next http.Handler, always bool) http.Handler {
 				}
 			}
 		}
+		answerWithin(w)
 		buf.flush(w)
 	})
+}
+
+// AnswerTimeout is how long an answer may take to be written once its
+// request's work is done.
+var AnswerTimeout = time.Minute
+
+// answerWithin gives the answer of a request that worked past the server's
+// write timeout (a large file's import, then the wait for the read models
+// to show it) its own AnswerTimeout to be written: the work is done and
+// stored, and its report is what the client waits for.
+func answerWithin(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(AnswerTimeout))
 }
 
 // bookmarkOf is the bookmark of what the request has stored so far, as

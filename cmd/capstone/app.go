@@ -120,6 +120,12 @@ func (a *App) lease(name, instance string) *outbox.Lease {
 	return l
 }
 
+// writeTimeout is the API servers' write timeout, counted from the
+// request: a variable, so that a test outlasts it with a small file (a
+// request that works longer, an import, has its answer written within
+// api.AnswerTimeout of the end of its work).
+var writeTimeout = time.Minute
+
 // rebuildsResumeAfter is how long a rebuild's catch-up may go without
 // saying it is under way before a projector process takes it to have died
 // and finishes it; the projectors look that often.
@@ -572,7 +578,7 @@ func (a *App) serve(srv *api.Server) error {
 	a.API = srv
 	errLog := slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)
 	a.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: errLog}
+		WriteTimeout: writeTimeout, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: errLog}
 	ln := netlimit.Listen(a.listener, netlimit.Limits{Max: lim.MaxConnections, PerClient: lim.MaxConnectionsPerClient,
 		Exempt: a.cfg.TrustedProxies, OnRefuse: a.Metrics.ConnectionRefused})
 	go func() { a.served <- a.http.Serve(api.ProblemAnswers(ln)) }()

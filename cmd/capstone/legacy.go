@@ -55,7 +55,7 @@ func (f *legacyFace) serve(cfg config.Config, srv *api.Server, m connRefused, lo
 	if f.api != nil {
 		f.server = &legacy.Server{API: srv, Origins: cfg.Legacy.Origins, Log: log}
 		f.apiHTTP = &http.Server{Handler: f.server.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
-			WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: errLog}
+			WriteTimeout: writeTimeout, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: errLog}
 		go serveOn(f.apiHTTP, limited(f.api), "the original routes", log)
 		log.Info("serving the original frontend's routes", "addr", f.api.Addr().String())
 	}
