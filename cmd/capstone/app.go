@@ -318,6 +318,7 @@ func (a *App) start(ctx context.Context) error {
 	var awaited int64
 	instance := instanceName()
 	commitLog := outbox.NewCommitLog(a.store.DB)
+	commitLog.Sole = sole
 	if sole {
 		settled = time.Now().Truncate(time.Millisecond).Add(-time.Millisecond)
 		if awaited, err = commitLog.Tail(ctx); err != nil {

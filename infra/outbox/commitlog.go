@@ -63,6 +63,11 @@ type trimDoc struct {
 // CommitLog appends entries to the log and reads them back by position.
 type CommitLog struct {
 	Coll *mongo.Collection
+	// Sole: this process is the log's only writer (the store is its
+	// alone). Its next position is then always the end, past any trim,
+	// which trims only what its readers read: an append need not read the
+	// trim's mark to know it did not land in the trimmed part.
+	Sole bool
 
 	mu   sync.Mutex
 	next int64 // the position to try next; 0 until the tail is found
@@ -95,6 +100,10 @@ func (l *CommitLog) Append(ctx context.Context, ids []string, now time.Time) (in
 		}
 		if err != nil {
 			return 0, err // the position stays free (or, if the insert landed after all, is taken: a retry moves on)
+		}
+		if l.Sole {
+			l.next = pos + 1
+			return pos, nil
 		}
 		t, err := l.trim(ctx)
 		if err != nil {

@@ -351,6 +351,57 @@ func TestCatchUpLeavesYoungEntriesUnread(t *testing.T) {
 	}
 }
 
+// TestSoleCommitLogAppendsWithoutReading: the log's only writer appends
+// with one insert an entry, reading nothing after it has found the end,
+// while its reader trims behind it; the log stays dense and every entry is
+// read once, in order.
+func TestSoleCommitLogAppendsWithoutReading(t *testing.T) {
+	db := newDB(t)
+	ctx := context.Background()
+	counted, finds := countingDB(t, db, "find")
+	w := outbox.NewCommitLog(counted)
+	w.Sole = true
+	reader := outbox.NewCommitLog(db)
+	n := 60 + rand.IntN(60)
+	var read []string
+	var at int64
+	for i := range n {
+		if _, err := w.Append(ctx, []string{fmt.Sprint("c", i)}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			finds.Store(0) // finding the end the first time
+		}
+		if rand.IntN(4) == 0 {
+			entries, err := reader.Read(ctx, at+1, 1+rand.IntN(20))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				read, at = append(read, e.CommitIDs[0]), e.Position
+			}
+			if _, err := reader.Trim(ctx, at, 1+rand.IntN(20)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := finds.Load(); got != 0 {
+		t.Fatalf("%d appends made %d finds after the first, want none", n-1, got)
+	}
+	entries, err := reader.Read(ctx, at+1, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		read = append(read, e.CommitIDs[0])
+	}
+	for i, id := range read {
+		if id != fmt.Sprint("c", i) || len(read) != n {
+			t.Fatalf("read %d entries, the %dth %s; want c0..c%d in order", len(read), i, id, n-1)
+		}
+	}
+}
+
 // countingDB is db through a client that counts the commands named name
 // it sends.
 func countingDB(t *testing.T, db *mongo.Database, name string) (*mongo.Database, *atomic.Int64) {
