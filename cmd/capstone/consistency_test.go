@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"math/rand/v2"
 	"net/url"
 	"slices"
 	"strings"
@@ -93,9 +92,7 @@ func TestReadYourWritesWithBookmarks(t *testing.T) {
 // readYourWrites drives random writes through s and, right after each, the
 // read that must show it: as it is, or given the write's bookmark.
 func readYourWrites(t *testing.T, s *service, withBookmark bool) {
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 1))
+	rng := seeded(t, 1)
 	admin := s.admin()
 	var bookmark string
 	write := func(method, path, token string, body any) response {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"mime/multipart"
 	"net/http"
 	"strings"
@@ -312,4 +313,12 @@ func sameRoutes(t *testing.T, served []api.Route, rows []string) map[string]bool
 		}
 	}
 	return routes
+}
+
+// seeded is a random source for a property test, its seed random and
+// logged, so that a failure can be replayed.
+func seeded(t testing.TB, stream uint64) *rand.Rand {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	return rand.New(rand.NewPCG(seed, stream))
 }

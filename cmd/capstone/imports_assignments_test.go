@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -26,9 +25,7 @@ func TestAssignmentRowErrorsNameColumns(t *testing.T) {
 	sup := s.createUser(admin, "sup@uni.example", "Sup", []string{events.RoleSupervisor}, "")
 	s.expect(s.do("PUT", "/v1/supervisors/"+sup+"/profile", admin, map[string]any{"areas": []string{}, "info": "", "capacity": 5}), 200)
 	s.createUser(admin, "exam@uni.example", "Exam", []string{events.RoleExaminer}, "")
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 0xa551))
+	rng := seeded(t, 0xa551)
 	type row struct{ cells, want string } // want "": applied
 	for _, f := range []struct {
 		kind, header string

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -41,9 +40,7 @@ func rowErrors(r response) []string {
 func TestPreferencesOnlyForStudents(t *testing.T) {
 	s := startService(t)
 	admin := s.admin()
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 0x9ef5))
+	rng := seeded(t, 0x9ef5)
 	ranked := s.createUser(admin, "ranked@uni.example", "Ranked", []string{"supervisor"}, "")
 	all := []string{events.RoleStudent, events.RoleSupervisor, events.RoleExaminer, events.RoleCoordinator}
 	for i := range 8 {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"math/rand/v2"
 	"net/url"
 	"strings"
 	"testing"
@@ -13,9 +12,7 @@ import (
 // numbers, nulls, objects, arrays, names it does not know, files of any
 // content): a refusal is a 4xx, never a 5xx.
 func TestLegacyNoRequestAnswers5xx(t *testing.T) {
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 5))
+	rng := seeded(t, 5)
 	s, lc := startLegacy(t)
 	admin, _ := lc.signIn(adminEmail, adminPassword)
 	lc.expect(lc.upload(admin, "/supervisor/info", "s.csv", []byte(legacySupervisorsCSV)), 200)

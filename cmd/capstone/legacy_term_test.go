@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -36,9 +35,7 @@ type termPerson struct {
 // capacity), the coordinator assigns the rest, then the examiners and the
 // grades; and every overview shows what the term did.
 func legacyTerm(t *testing.T, s *service, lc legacyClient) {
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 7))
+	rng := seeded(t, 7)
 	admin, _ := lc.signIn(adminEmail, adminPassword)
 
 	// Uploads.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"net/url"
 	"regexp"
 	"slices"
@@ -64,9 +63,7 @@ func TestTimeTravelOutOfRange(t *testing.T) {
 func TestPastStatesOnlyForProjects(t *testing.T) {
 	s := startService(t)
 	admin := s.admin()
-	seed := rand.Uint64()
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(seed, 0x9a57))
+	rng := seeded(t, 0x9a57)
 	userID := s.createUser(admin, "past@uni.example", "Past", []string{"student"}, "past states password")
 	student := s.signIn("past@uni.example", "past states password")
 	project := s.expect(s.do("POST", "/v1/projects", student, map[string]string{"title": "Then"}), 201).str("id")
