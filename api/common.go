@@ -44,12 +44,27 @@ func historyPage(r *http.Request, evs []events.Envelope) (listJSON[historyEntry]
 // listParams reads a paged list's ?limit= (the page size; the list's
 // default when absent, its maximum when larger) and ?cursor=.
 func listParams(r *http.Request) (limit int, cursor string, err error) {
-	n, err := queryInt(r, "limit")
+	limit, err = queryLimit(r)
 	if err != nil {
 		return 0, "", err
 	}
 	cursor, err = decodeCursor(r.URL.Query().Get("cursor"))
-	return int(min(n, queries.MaxLimit)), cursor, err
+	return limit, cursor, err
+}
+
+// queryLimit reads ?limit=, capped at the lists' maximum: a page size too
+// large to read as an integer is past the maximum too, so it is the
+// maximum, as any other above it is, not a refusal.
+func queryLimit(r *http.Request) (int, error) {
+	n, err := queryInt(r, "limit")
+	if err != nil {
+		digits := strings.TrimPrefix(r.URL.Query().Get("limit"), "+")
+		if digits != "" && strings.Trim(digits, "0123456789") == "" {
+			return queries.MaxLimit, nil
+		}
+		return 0, err
+	}
+	return int(min(n, queries.MaxLimit)), nil
 }
 
 // notPaged refuses ?limit= and ?cursor= on a route whose answer is whole,

@@ -311,15 +311,11 @@ type markedJSON struct {
 
 // myMarking lists the projects the caller marks.
 func (s *Server) myMarking(w http.ResponseWriter, r *http.Request, a actor) error {
-	limit, err := queryInt(r, "limit")
+	limit, cursor, err := listParams(r)
 	if err != nil {
 		return err
 	}
-	cursor, err := decodeCursor(r.URL.Query().Get("cursor"))
-	if err != nil {
-		return err
-	}
-	page, err := s.MarkingQ.Mine(r.Context(), a, cursor, int(limit))
+	page, err := s.MarkingQ.Mine(r.Context(), a, cursor, limit)
 	if err != nil {
 		return err
 	}

@@ -94,6 +94,12 @@ func TestEveryListPages(t *testing.T) {
 		default:
 			t.Errorf("GET %s?limit=1 of a list of %d: %d with %d items, next_cursor %q", path, len(whole.items()), r.Status, len(r.items()), r.str("next_cursor"))
 		}
+		if r.Status == 200 { // a page size past any integer is the maximum, as any above it is
+			huge := s.do("GET", path+"?limit=100000000000000000000", admin, nil)
+			if huge.Status != 200 || len(huge.items()) != len(whole.items()) {
+				t.Errorf("GET %s?limit=100000000000000000000 of a list of %d: %d with %d items", path, len(whole.items()), huge.Status, len(huge.items()))
+			}
+		}
 		if r := s.do("GET", path+"?cursor=not-a-cursor", admin, nil); r.Status != 400 {
 			t.Errorf("GET %s?cursor=not-a-cursor: %d", path, r.Status)
 		}
