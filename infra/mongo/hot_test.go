@@ -577,6 +577,48 @@ func TestWalkLeavesRareMatchesToTheStore(t *testing.T) {
 	}
 }
 
+// TestWalkPagesOnWithoutScans: paging through a read model larger than
+// memory holds, page after page with the cursor, reads the whole
+// collection never after the first list, although the documents memory
+// holds, those lately read, all lie before the cursor.
+func TestWalkPagesOnWithoutScans(t *testing.T) {
+	defer imongo.SetHotLimit(hotColl, 100)()
+	ctx := testCtx(t)
+	client, scans := countingScans(t)
+	db := client.Database(newDB(t).Name())
+	r := imongo.NewReadModels(db)
+	r.ServeHot(imongo.HotTrusted)
+	const n = 400
+	for i := range n {
+		id := fmt.Sprintf("s%03d", i)
+		if err := r.Store(ctx, hotColl, id, hotItem{ID: id, Name: id, Active: true}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var seen []string
+	after := ""
+	for page := 0; ; page++ {
+		before := scans.Load()
+		var got []hotItem
+		if err := r.Find(ctx, hotColl, queries.Filter{After: after, Limit: 30, ActiveOnly: true}, &got); err != nil {
+			t.Fatal(err)
+		}
+		if made := scans.Load() - before; page > 0 && made > 0 {
+			t.Fatalf("page %d (after %q) read the whole collection %d times, want none", page, after, made)
+		}
+		if len(got) == 0 {
+			break
+		}
+		for _, d := range got {
+			seen = append(seen, d.ID)
+		}
+		after = got[len(got)-1].ID
+	}
+	if len(seen) != n || seen[0] != "s000" || seen[n-1] != fmt.Sprintf("s%03d", n-1) || !slices.IsSorted(seen) {
+		t.Fatalf("paged %d documents (%v ... ), want all %d in order", len(seen), seen[:min(3, len(seen))], n)
+	}
+}
+
 // countingScans connects a client to the test store that counts the finds
 // of hotColl it sends that read the whole collection: those with a filter
 // other than an _id alone, the one the embedded store serves from an

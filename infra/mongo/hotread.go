@@ -138,10 +138,13 @@ func (r *ReadModels) walkHot(ctx context.Context, coll *mongo.Collection, hc *ho
 		}
 	}
 	lookups := walkLookups(len(ids))
-	sample := r.hot.sample(hc, walkSample)
+	// The documents held are those lately read: paging on, those before
+	// the cursor. The sample is judged by the filter without the cursor.
+	sample, anywhere := r.hot.sample(hc, walkSample), m
+	anywhere.f.After = ""
 	hits := 0
 	for _, d := range sample {
-		matches, judged := m.match(d.raw)
+		matches, judged := anywhere.match(d.raw)
 		if !judged {
 			return false, nil
 		}
