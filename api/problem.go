@@ -94,7 +94,12 @@ const StorageFullRetryAfter = 30
 
 // writeError sends err as problem+json, logging internal errors with the request id.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
-	p := FailureOf(slog.Default(), r, err)
+	writeProblem(w, FailureOf(slog.Default(), r, err))
+}
+
+// writeProblem sends p, logging nothing (writeError logs the server's
+// failures).
+func writeProblem(w http.ResponseWriter, p *Problem) {
 	if p.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(p.RetryAfter))
 	}

@@ -244,17 +244,21 @@ func (s *Server) healthRoutes(r *mux.Router) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if s.Ready != nil {
+			// A probe answered "not yet" is logged as that, not as a
+			// failed request: at Info while the read models catch up
+			// after a start, which is expected, else as a warning.
 			if err := s.Ready(ctx); err != nil {
-				s.Log.WarnContext(ctx, "not ready", "err", err)
-				if commands.IsStorageFull(err) {
-					writeError(w, r, problem(http.StatusServiceUnavailable, "store-unwritable", "the store has no space left for writes"))
-					return
+				switch {
+				case commands.IsStorageFull(err):
+					s.Log.WarnContext(ctx, "not ready", "err", err)
+					writeProblem(w, problem(http.StatusServiceUnavailable, "store-unwritable", "the store has no space left for writes"))
+				case errors.Is(err, ErrCatchingUp):
+					s.Log.InfoContext(ctx, "not ready yet", "err", err)
+					writeProblem(w, problem(http.StatusServiceUnavailable, "catching-up", ErrCatchingUp.Error()))
+				default:
+					s.Log.WarnContext(ctx, "not ready", "err", err)
+					writeProblem(w, problem(http.StatusServiceUnavailable, "not-ready", "a dependency is unreachable"))
 				}
-				if errors.Is(err, ErrCatchingUp) {
-					writeError(w, r, problem(http.StatusServiceUnavailable, "catching-up", ErrCatchingUp.Error()))
-					return
-				}
-				writeError(w, r, problem(http.StatusServiceUnavailable, "not-ready", "a dependency is unreachable"))
 				return
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,7 +48,8 @@ func TestRestartReadyOnlyOnceCaughtUp(t *testing.T) {
 	}
 	oneOff.Close(ctx)
 
-	s2 := startServiceIn(t, dir, &syncBuffer{})
+	logs := &syncBuffer{}
+	s2 := startServiceIn(t, dir, logs)
 	notReady := 0
 	for deadline := time.Now().Add(CatchUpReadyWithin + 10*time.Second); ; {
 		s2.expect(s2.do("GET", "/healthz", "", nil), 200)
@@ -71,6 +73,10 @@ func TestRestartReadyOnlyOnceCaughtUp(t *testing.T) {
 		}
 	}
 	t.Logf("%d answers of 503 before ready", notReady)
+	// A probe answered "not yet" is no failure of the server's.
+	if notReady > 0 && strings.Contains(logs.String(), `"request failed"`) {
+		t.Fatalf("%d probes answered 503 catching-up, and were logged as failed requests:\n%.800s", notReady, logs.String())
+	}
 
 	fresh := startService(t)
 	fresh.expect(fresh.do("GET", "/readyz", "", nil), 200)
