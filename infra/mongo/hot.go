@@ -89,29 +89,19 @@ type hotColl struct {
 	// than memory holds. Lists are then the store's, and do not each read
 	// the first limit documents again only to find it so (reloadOutgrown).
 	outgrown time.Time
-	// ids are the ids held, in order, while no id comes or goes; sorted
-	// is every document held in that order, while none is written. Lists
-	// read them outside the lock, so each is replaced, never changed.
-	ids    []string
-	sorted *sortedDocs
 	// every is the id of every document of the collection (and perhaps of
-	// some no longer there: a failed write's), once loaded for a read
-	// model larger than memory holds (ReadModels.walkHot), and kept by
-	// every write since; everySorted is it in order while no id comes
-	// (nil otherwise), never changed once made. loading collects the ids
-	// written while a load of every runs.
+	// some no longer there: a failed write's), once known (with the
+	// documents when the collection is loaded whole, alone when it is
+	// larger than memory holds), and kept by every write since: lists walk
+	// it (ReadModels.walkHot). everySorted is it in order while no id
+	// comes (nil otherwise), never changed once made. loading collects the
+	// ids written while a load of every runs.
 	every       map[string]struct{}
 	everySorted []string
 	loading     map[string]struct{}
 	// unordered: the collection holds an _id that is not a string, which
 	// memory does not order as the store does; its lists are the store's.
 	unordered bool
-}
-
-// sortedDocs is a collection held whole, in _id order.
-type sortedDocs struct {
-	ids  []string
-	docs []*hotDoc
 }
 
 // reloadOutgrown is how long after a read model was found larger than
@@ -190,7 +180,6 @@ func (h *hotDocs) coll(logical, physical string) *hotColl {
 		c.docs, _ = simplelru.NewLRU(limit, func(_ string, d *hotDoc) {
 			c.complete = false
 			c.bytes -= len(d.raw)
-			c.ids, c.sorted = nil, nil
 		})
 		h.colls[physical] = c
 	}
@@ -230,6 +219,14 @@ func (h *hotDocs) get(c *hotColl, id string) (*hotDoc, bool) {
 	return c.docs.Get(id)
 }
 
+// peek returns the document held, if any, leaving how recently it was
+// used as it was (a list's walk).
+func (h *hotDocs) peek(c *hotColl, id string) (*hotDoc, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return c.docs.Peek(id)
+}
+
 // gen is the count of writes to id's stripe, taken before a read of the
 // store whose result may be added (fill).
 func (h *hotDocs) gen(c *hotColl, id string) uint64 {
@@ -265,10 +262,7 @@ func (h *hotDocs) written(c *hotColl, id string, raw bson.Raw) {
 func (c *hotColl) add(id string, raw bson.Raw) {
 	if old, ok := c.docs.Peek(id); ok {
 		c.bytes -= len(old.raw)
-	} else {
-		c.ids = nil
 	}
-	c.sorted = nil
 	c.known(id)
 	c.docs.Add(id, &hotDoc{raw: raw, rev: revOf(raw)})
 	c.bytes += len(raw)
@@ -362,34 +356,38 @@ func (h *hotDocs) gensOf(c *hotColl) [64]uint64 {
 	return c.gens
 }
 
-// fillAll adds the whole collection as read from the store and marks it
-// complete, unless anything was written meanwhile (then the caller reads
-// the store, and the next read tries again).
-func (h *hotDocs) fillAll(c *hotColl, gens [64]uint64, docs []bson.Raw) bool {
+// fillAll adds the whole collection as read from the store, and its ids,
+// and marks it complete, unless anything was written meanwhile (then the
+// caller reads the store, and the next read tries again).
+func (h *hotDocs) fillAll(c *hotColl, gens [64]uint64, docs []bson.Raw) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if c.gens != gens {
-		return false
+		return
 	}
 	if len(docs) > c.limit {
 		c.outgrown = time.Now()
-		return false
+		return
 	}
 	for _, raw := range docs {
 		if _, ok := raw.Lookup("_id").StringValueOK(); !ok { // not ordered as the store orders it
-			c.outgrown = time.Now()
-			return false
+			c.outgrown, c.unordered = time.Now(), true
+			return
 		}
 	}
+	every := map[string]struct{}{}
 	for _, raw := range docs {
 		id, _ := raw.Lookup("_id").StringValueOK()
 		c.add(id, raw)
+		every[id] = struct{}{}
+	}
+	if c.every == nil {
+		c.every, c.everySorted = every, nil
 	}
 	c.complete = c.docs.Len() == len(docs)
 	if !c.complete { // more bytes than memory holds
 		c.outgrown = time.Now()
 	}
-	return c.complete
 }
 
 // outgrown reports whether the collection was found larger than memory
@@ -401,25 +399,11 @@ func (h *hotDocs) outgrown(c *hotColl) bool {
 	return len(c.every) > c.limit || !c.outgrown.IsZero() && time.Since(c.outgrown) < reloadOutgrown
 }
 
-// all returns every document in _id order when the collection is held
-// whole. What it returns is never changed: a write replaces it.
-func (h *hotDocs) all(c *hotColl) (*sortedDocs, bool) {
+// whole reports whether every document of the collection is held.
+func (h *hotDocs) whole(c *hotColl) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !c.complete {
-		return nil, false
-	}
-	if c.sorted == nil {
-		if c.ids == nil {
-			c.ids = slices.Sorted(slices.Values(c.docs.Keys()))
-		}
-		docs := make([]*hotDoc, len(c.ids))
-		for i, id := range c.ids {
-			docs[i], _ = c.docs.Peek(id)
-		}
-		c.sorted = &sortedDocs{ids: c.ids, docs: docs}
-	}
-	return c.sorted, true
+	return c.complete
 }
 
 // version names the state of a collection held whole: every write and

@@ -61,13 +61,14 @@ func (r *ReadModels) readHot(ctx context.Context, coll *mongo.Collection, hc *ho
 // of memory: where a write may come in between.
 var afterHotRead func(id string)
 
-// findHot answers a list of a read model held whole in memory, on the one
-// process that writes it (HotTrusted), as the store would: the documents
-// matching the filter (memFilter, the store's own rules), in _id order,
-// after the cursor, at most Limit. The first list loads the collection
-// whole; one that cannot (writes went on meanwhile) is served by the
-// store, and the next tries again. So is a list that meets a document of
-// a shape memFilter leaves to the store.
+// findHot answers a list of a hot read model on the one process that
+// writes it (HotTrusted) as the store would: the documents matching the
+// filter (memFilter, the store's own rules), in _id order, after the
+// cursor, at most Limit, by walking the ids of all its documents
+// (walkHot). The first list learns them (loadIDs); one that cannot
+// (writes went on meanwhile, another list is loading them) is served by
+// the store, and the next tries again. So is a list that meets a
+// document of a shape memFilter leaves to the store.
 func (r *ReadModels) findHot(ctx context.Context, collection string, f queries.Filter, into any) (served bool, err error) {
 	if r.hotMode != HotTrusted {
 		return false, nil
@@ -81,87 +82,75 @@ func (r *ReadModels) findHot(ctx context.Context, collection string, f queries.F
 	if hc == nil {
 		return false, nil
 	}
-	held, whole := r.hot.all(hc)
-	if !whole {
-		if r.hot.outgrown(hc) {
-			return r.walkHot(ctx, coll, hc, m, into)
-		}
-		loaded, err := r.loadWhole(ctx, coll, hc)
-		if err != nil {
-			return false, err
-		}
-		if !loaded && r.hot.outgrown(hc) {
-			return r.walkHot(ctx, coll, hc, m, into)
-		}
-		if held, whole = r.hot.all(hc); !whole {
-			return false, nil
-		}
-	}
-	var out []*hotDoc
-	first, _ := slices.BinarySearch(held.ids, f.After)
-	for i := first; i < len(held.ids) && (f.Limit <= 0 || len(out) < f.Limit); i++ {
-		matches, judged := m.match(held.docs[i].raw)
-		if !judged {
-			return false, nil
-		}
-		if matches {
-			out = append(out, held.docs[i])
-		}
-	}
-	return true, decodeAll(out, into)
-}
-
-// walkHot answers a list of a hot read model larger than memory holds
-// (HotTrusted) by walking the ids of all its documents in order from the
-// cursor: each document from memory, or else by its _id from the store
-// (the one filter the embedded store serves from an index; any other
-// reads the whole collection, some seconds for a cohort of 25,000), until
-// the page is full. The ids are loaded the first time (one scan), and
-// every write keeps them.
-//
-// A filter few documents match makes that walk long, and a lookup costs
-// some two to three times what a scan pays a document: a list whose
-// filter matches too few of the documents memory holds (a sample) to fill
-// its page within walkLookups is the store's from the start, and one
-// that has not filled it by then goes there too.
-func (r *ReadModels) walkHot(ctx context.Context, coll *mongo.Collection, hc *hotColl, m memFilter, into any) (bool, error) {
-	if m.f.Limit <= 0 {
-		return false, nil
-	}
 	ids, ok := r.hot.everyIDs(hc)
 	if !ok {
-		if err := r.loadEvery(ctx, coll, hc); err != nil {
+		if err := r.loadIDs(ctx, coll, hc); err != nil {
 			return false, err
 		}
-		if ids, ok = r.hot.everyIDs(hc); !ok { // another list is loading them
+		if ids, ok = r.hot.everyIDs(hc); !ok {
+			return false, nil
+		}
+	}
+	return r.walkHot(ctx, coll, hc, m, ids, into)
+}
+
+// loadIDs learns the id of every document of a hot read model: with the
+// documents themselves while it fits in memory (loadWhole), else alone
+// (loadEvery, one scan).
+func (r *ReadModels) loadIDs(ctx context.Context, coll *mongo.Collection, hc *hotColl) error {
+	if !r.hot.outgrown(hc) {
+		if err := r.loadWhole(ctx, coll, hc); err != nil || !r.hot.outgrown(hc) {
+			return err
+		}
+	}
+	return r.loadEvery(ctx, coll, hc)
+}
+
+// walkHot answers a list by walking the ids of all the read model's
+// documents in order from the cursor: each document from memory, or, for
+// one memory does not hold (a read model larger than memory holds), by
+// its _id from the store (the one filter the embedded store serves from
+// an index; any other reads the whole collection, some seconds for a
+// cohort of 25,000), until the page is full.
+//
+// Where memory does not hold them all, a filter few documents match makes
+// that walk long, and a lookup costs some two to three times what a scan
+// pays a document: a list whose filter matches too few of the documents
+// memory holds (a sample) to fill its page within walkLookups is the
+// store's from the start, and one that has not filled it by then goes
+// there too; so is one without a limit.
+func (r *ReadModels) walkHot(ctx context.Context, coll *mongo.Collection, hc *hotColl, m memFilter, ids []string, into any) (bool, error) {
+	if !r.hot.whole(hc) {
+		if m.f.Limit <= 0 {
+			return false, nil
+		}
+		// The documents held are those lately read: paging on, those
+		// before the cursor. The sample is judged by the filter without
+		// the cursor.
+		sample, anywhere := r.hot.sample(hc, walkSample), m
+		anywhere.f.After = ""
+		hits := 0
+		for _, d := range sample {
+			matches, judged := anywhere.match(d.raw)
+			if !judged {
+				return false, nil
+			}
+			if matches {
+				hits++
+			}
+		}
+		if len(sample) >= walkSampleAtLeast && (hits == 0 || m.f.Limit*len(sample)/hits > walkLookups(len(ids))) {
 			return false, nil
 		}
 	}
 	lookups := walkLookups(len(ids))
-	// The documents held are those lately read: paging on, those before
-	// the cursor. The sample is judged by the filter without the cursor.
-	sample, anywhere := r.hot.sample(hc, walkSample), m
-	anywhere.f.After = ""
-	hits := 0
-	for _, d := range sample {
-		matches, judged := anywhere.match(d.raw)
-		if !judged {
-			return false, nil
-		}
-		if matches {
-			hits++
-		}
-	}
-	if len(sample) >= walkSampleAtLeast && (hits == 0 || m.f.Limit*len(sample)/hits > lookups) {
-		return false, nil
-	}
 	var out []*hotDoc
 	first, _ := slices.BinarySearch(ids, m.f.After)
 	for _, id := range ids[first:] {
-		if len(out) == m.f.Limit {
+		if m.f.Limit > 0 && len(out) == m.f.Limit {
 			break
 		}
-		d, held := r.hot.get(hc, id)
+		d, held := r.hot.peek(hc, id)
 		if !held {
 			if lookups == 0 {
 				return false, nil
@@ -222,23 +211,24 @@ func (r *ReadModels) loadEvery(ctx context.Context, coll *mongo.Collection, hc *
 	return err
 }
 
-// loadWhole reads a hot read model whole into memory, and reports whether
-// memory now holds it whole: not if it is larger than memory holds, or if
-// a write came in meanwhile (the next list tries again).
-func (r *ReadModels) loadWhole(ctx context.Context, coll *mongo.Collection, hc *hotColl) (bool, error) {
+// loadWhole reads a hot read model whole into memory, with its ids,
+// unless it is larger than memory holds (then it is marked outgrown) or a
+// write came in meanwhile (the next list tries again).
+func (r *ReadModels) loadWhole(ctx context.Context, coll *mongo.Collection, hc *hotColl) error {
 	gens := r.hot.gensOf(hc)
 	cur, err := coll.Find(ctx, bson.D{}, options.Find().SetLimit(int64(hc.limit+1)))
 	if err != nil {
-		return false, err
+		return err
 	}
 	var raws []bson.Raw
 	for cur.Next(ctx) {
 		raws = append(raws, slices.Clone(cur.Current))
 	}
 	if err := cur.Err(); err != nil {
-		return false, err
+		return err
 	}
-	return r.hot.fillAll(hc, gens, raws), nil
+	r.hot.fillAll(hc, gens, raws)
+	return nil
 }
 
 // WarmHot loads the hot read models whole (HotTrusted), so that the first
@@ -254,7 +244,7 @@ func (r *ReadModels) WarmHot(ctx context.Context) error {
 	}
 	for _, logical := range slices.Sorted(maps.Keys(hotLimits)) {
 		coll := r.coll(ctx, logical)
-		if _, err := r.loadWhole(ctx, coll, r.hotColl(logical, coll)); err != nil {
+		if err := r.loadWhole(ctx, coll, r.hotColl(logical, coll)); err != nil {
 			return fmt.Errorf("load %s into memory: %w", logical, err)
 		}
 	}
