@@ -79,12 +79,9 @@ type hotDocs struct {
 type hotColl struct {
 	docs  *simplelru.LRU[string, *hotDoc]
 	limit int
-	bytes int // encoded size of the documents held
-	// complete: every document of the collection is here (loaded whole,
-	// none evicted since), so a list can be answered from memory.
-	complete bool
-	gens     [64]uint64 // writes per stripe
-	epoch    uint64     // tells this memory of the collection from any before it
+	bytes int        // encoded size of the documents held
+	gens  [64]uint64 // writes per stripe
+	epoch uint64     // tells this memory of the collection from any before it
 	// outgrown: when a load of the whole collection last found it larger
 	// than memory holds. Lists are then the store's, and do not each read
 	// the first limit documents again only to find it so (reloadOutgrown).
@@ -178,7 +175,6 @@ func (h *hotDocs) coll(logical, physical string) *hotColl {
 		h.epochs++
 		c = &hotColl{limit: limit, epoch: h.epochs}
 		c.docs, _ = simplelru.NewLRU(limit, func(_ string, d *hotDoc) {
-			c.complete = false
 			c.bytes -= len(d.raw)
 		})
 		h.colls[physical] = c
@@ -357,8 +353,8 @@ func (h *hotDocs) gensOf(c *hotColl) [64]uint64 {
 }
 
 // fillAll adds the whole collection as read from the store, and its ids,
-// and marks it complete, unless anything was written meanwhile (then the
-// caller reads the store, and the next read tries again).
+// unless anything was written meanwhile (then the caller reads the store,
+// and the next read tries again).
 func (h *hotDocs) fillAll(c *hotColl, gens [64]uint64, docs []bson.Raw) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -384,8 +380,7 @@ func (h *hotDocs) fillAll(c *hotColl, gens [64]uint64, docs []bson.Raw) {
 	if c.every == nil {
 		c.every, c.everySorted = every, nil
 	}
-	c.complete = c.docs.Len() == len(docs)
-	if !c.complete { // more bytes than memory holds
+	if c.docs.Len() < len(docs) { // more bytes than memory holds
 		c.outgrown = time.Now()
 	}
 }
@@ -399,20 +394,40 @@ func (h *hotDocs) outgrown(c *hotColl) bool {
 	return len(c.every) > c.limit || !c.outgrown.IsZero() && time.Since(c.outgrown) < reloadOutgrown
 }
 
-// whole reports whether every document of the collection is held.
-func (h *hotDocs) whole(c *hotColl) bool {
+// missing is how many documents of the collection memory does not hold,
+// once their ids are known (ok false before): none when it holds it
+// whole. Every document held has its id among the known ones.
+func (h *hotDocs) missing(c *hotColl) (n int, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return c.complete
+	return c.missing()
+}
+
+func (c *hotColl) missing() (int, bool) {
+	if c.every == nil || c.unordered {
+		return 0, false
+	}
+	return len(c.every) - c.docs.Len(), true
+}
+
+// gone drops from the known ids one the store does not hold (a failed
+// write's), unless a write of it came in meanwhile and memory holds it.
+func (h *hotDocs) gone(c *hotColl, id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, held := c.docs.Peek(id); !held && c.every != nil {
+		delete(c.every, id)
+		c.everySorted = nil
+	}
 }
 
 // version names the state of a collection held whole: every write and
 // every forgotten document counts in gens, which only grow, and a
-// collection that stops being held whole (an eviction) has none.
+// collection not held whole (an eviction) has none.
 func (h *hotDocs) version(c *hotColl) (string, bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !c.complete {
+	if missing, ok := c.missing(); !ok || missing > 0 {
 		return "", false
 	}
 	var writes uint64

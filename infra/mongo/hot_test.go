@@ -619,6 +619,50 @@ func TestWalkPagesOnWithoutScans(t *testing.T) {
 	}
 }
 
+// TestHotWholeAgainAfterAFailedWrite: a write the store refuses drops its
+// document from memory (the store may or may not hold it); the next list
+// looks that one document up and memory holds the read model whole again,
+// so that even a search matching nothing is answered from memory, not by
+// reading the whole collection, and the list's version is known again.
+func TestHotWholeAgainAfterAFailedWrite(t *testing.T) {
+	ctx := testCtx(t)
+	client, scans, lookups := countingReads(t)
+	db := client.Database(newDB(t).Name())
+	r := imongo.NewReadModels(db)
+	r.ServeHot(imongo.HotTrusted)
+	for i := range 200 {
+		id := fmt.Sprintf("s%03d", i)
+		if err := r.Store(ctx, hotColl, id, hotItem{ID: id, Name: id, Active: true}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var page []hotItem
+	if err := r.Find(ctx, hotColl, queries.Filter{Limit: 5}, &page); err != nil {
+		t.Fatal(err)
+	}
+	refused := map[string]any{"_id": "s050", "nested": []any{[]any{"the embedded store refuses arrays in arrays"}}}
+	if err := r.Store(ctx, hotColl, "s050", refused, 1); err == nil {
+		t.Fatal("the store took a document it refuses")
+	}
+	if _, ok := r.ListVersion(ctx, hotColl); ok {
+		t.Fatal("a list version while memory lacks a document")
+	}
+	nobody := queries.Filter{Limit: 5, Search: []string{"name"}, Term: "zz"}
+	for list := range 3 {
+		scansBefore, lookupsBefore := scans.Load(), lookups.Load()
+		if err := r.Find(ctx, hotColl, nobody, &page); err != nil || len(page) != 0 {
+			t.Fatalf("list %d: %+v, %v", list, page, err)
+		}
+		made, looked := scans.Load()-scansBefore, lookups.Load()-lookupsBefore
+		if made != 0 || (list == 0 && looked > 1) || (list > 0 && looked != 0) {
+			t.Fatalf("list %d after a failed write read the whole collection %d times and looked up %d documents, want none and at most the one dropped", list, made, looked)
+		}
+	}
+	if _, ok := r.ListVersion(ctx, hotColl); !ok {
+		t.Fatal("no list version once memory holds the read model whole again")
+	}
+}
+
 // countingScans connects a client to the test store that counts the finds
 // of hotColl it sends that read the whole collection: those with a filter
 // other than an _id alone, the one the embedded store serves from an

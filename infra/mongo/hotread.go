@@ -113,14 +113,17 @@ func (r *ReadModels) loadIDs(ctx context.Context, coll *mongo.Collection, hc *ho
 // an index; any other reads the whole collection, some seconds for a
 // cohort of 25,000), until the page is full.
 //
-// Where memory does not hold them all, a filter few documents match makes
-// that walk long, and a lookup costs some two to three times what a scan
-// pays a document: a list whose filter matches too few of the documents
-// memory holds (a sample) to fill its page within walkLookups is the
-// store's from the start, and one that has not filled it by then goes
-// there too; so is one without a limit.
+// Where memory lacks more documents than walkLookups, a filter few
+// documents match makes that walk long, and a lookup costs some two to
+// three times what a scan pays a document: a list whose filter matches
+// too few of the documents memory holds (a sample) to fill its page
+// within walkLookups is the store's from the start, and one that has not
+// filled it by then goes there too; so is one without a limit. (Fewer
+// missing, say after a failed write dropped one, are looked up and held
+// again.)
 func (r *ReadModels) walkHot(ctx context.Context, coll *mongo.Collection, hc *hotColl, m memFilter, ids []string, into any) (bool, error) {
-	if !r.hot.whole(hc) {
+	lookups := walkLookups(len(ids))
+	if missing, _ := r.hot.missing(hc); missing > lookups { // a few missing are looked up, and held again
 		if m.f.Limit <= 0 {
 			return false, nil
 		}
@@ -139,11 +142,10 @@ func (r *ReadModels) walkHot(ctx context.Context, coll *mongo.Collection, hc *ho
 				hits++
 			}
 		}
-		if len(sample) >= walkSampleAtLeast && (hits == 0 || m.f.Limit*len(sample)/hits > walkLookups(len(ids))) {
+		if len(sample) >= walkSampleAtLeast && (hits == 0 || m.f.Limit*len(sample)/hits > lookups) {
 			return false, nil
 		}
 	}
-	lookups := walkLookups(len(ids))
 	var out []*hotDoc
 	first, _ := slices.BinarySearch(ids, m.f.After)
 	for _, id := range ids[first:] {
@@ -161,6 +163,7 @@ func (r *ReadModels) walkHot(ctx context.Context, coll *mongo.Collection, hc *ho
 				return false, err
 			}
 			if !found { // a failed write's id
+				r.hot.gone(hc, id)
 				continue
 			}
 			d = &hotDoc{raw: raw}
