@@ -549,17 +549,7 @@ func TestOutgrownReadModelIsWalked(t *testing.T) {
 // one by one first, and answers rightly.
 func TestWalkLeavesRareMatchesToTheStore(t *testing.T) {
 	defer imongo.SetHotLimit(hotColl, 100)()
-	ctx := testCtx(t)
-	client, scans, lookups := countingReads(t)
-	db := client.Database(newDB(t).Name())
-	r := imongo.NewReadModels(db)
-	r.ServeHot(imongo.HotTrusted)
-	for i := range 300 {
-		id := fmt.Sprintf("s%03d", i)
-		if err := r.Store(ctx, hotColl, id, hotItem{ID: id, Name: "name " + id, Active: true}, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	r, ctx, scans, lookups := storedHot(t, 300)
 	var page []hotItem
 	if err := r.Find(ctx, hotColl, queries.Filter{Limit: 5}, &page); err != nil || len(page) != 5 { // loads the ids
 		t.Fatalf("first list: %d documents, %v", len(page), err)
@@ -583,18 +573,8 @@ func TestWalkLeavesRareMatchesToTheStore(t *testing.T) {
 // holds, those lately read, all lie before the cursor.
 func TestWalkPagesOnWithoutScans(t *testing.T) {
 	defer imongo.SetHotLimit(hotColl, 100)()
-	ctx := testCtx(t)
-	client, scans := countingScans(t)
-	db := client.Database(newDB(t).Name())
-	r := imongo.NewReadModels(db)
-	r.ServeHot(imongo.HotTrusted)
 	const n = 400
-	for i := range n {
-		id := fmt.Sprintf("s%03d", i)
-		if err := r.Store(ctx, hotColl, id, hotItem{ID: id, Name: id, Active: true}, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	r, ctx, scans, _ := storedHot(t, n)
 	var seen []string
 	after := ""
 	for page := 0; ; page++ {
@@ -625,17 +605,7 @@ func TestWalkPagesOnWithoutScans(t *testing.T) {
 // so that even a search matching nothing is answered from memory, not by
 // reading the whole collection, and the list's version is known again.
 func TestHotWholeAgainAfterAFailedWrite(t *testing.T) {
-	ctx := testCtx(t)
-	client, scans, lookups := countingReads(t)
-	db := client.Database(newDB(t).Name())
-	r := imongo.NewReadModels(db)
-	r.ServeHot(imongo.HotTrusted)
-	for i := range 200 {
-		id := fmt.Sprintf("s%03d", i)
-		if err := r.Store(ctx, hotColl, id, hotItem{ID: id, Name: id, Active: true}, 0); err != nil {
-			t.Fatal(err)
-		}
-	}
+	r, ctx, scans, lookups := storedHot(t, 200)
 	var page []hotItem
 	if err := r.Find(ctx, hotColl, queries.Filter{Limit: 5}, &page); err != nil {
 		t.Fatal(err)
@@ -661,6 +631,24 @@ func TestHotWholeAgainAfterAFailedWrite(t *testing.T) {
 	if _, ok := r.ListVersion(ctx, hotColl); !ok {
 		t.Fatal("no list version once memory holds the read model whole again")
 	}
+}
+
+// storedHot is a hot read model served from memory (HotTrusted) through a
+// client counting its scans and lookups (countingReads), holding n active
+// documents s000, s001, ... named "name s000" and so on.
+func storedHot(t *testing.T, n int) (r *imongo.ReadModels, ctx context.Context, scans, lookups *atomic.Int64) {
+	t.Helper()
+	ctx = testCtx(t)
+	client, scans, lookups := countingReads(t)
+	r = imongo.NewReadModels(client.Database(newDB(t).Name()))
+	r.ServeHot(imongo.HotTrusted)
+	for i := range n {
+		id := fmt.Sprintf("s%03d", i)
+		if err := r.Store(ctx, hotColl, id, hotItem{ID: id, Name: "name " + id, Active: true}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return r, ctx, scans, lookups
 }
 
 // countingScans connects a client to the test store that counts the finds
