@@ -1,6 +1,9 @@
 package mongo
 
-import "context"
+import (
+	"context"
+	"runtime"
+)
 
 // SetHotLimit bounds how many documents of a hot read model memory holds,
 // for a test of eviction; restore puts the bound back.
@@ -36,3 +39,8 @@ func HotHeld(ctx context.Context, r *ReadModels, logical string) (docs, bytes in
 	defer r.hot.mu.Unlock()
 	return c.docs.Len(), c.bytes
 }
+
+// DieAfterClaim makes r's writer stop dead right after it claims a
+// revision, as a projector killed at that moment does: the claim stays,
+// the document is not written.
+func DieAfterClaim(r *ReadModels) { r.afterClaim = runtime.Goexit }

@@ -63,6 +63,10 @@ type ReadModels struct {
 	// and the replacers' larger batches; a rebuild's copy shares staging.
 	stager  Stager
 	staging *staging
+
+	// afterClaim, in tests, runs right after a revision is claimed
+	// (Tokens): where a writer that dies leaves its claim behind.
+	afterClaim func()
 }
 
 // storedCacheSize bounds the cached documents: the working set of a busy
@@ -422,7 +426,8 @@ type revisionToken struct {
 
 // storeWithToken claims revision rev+1 of the document by inserting a token
 // with a unique id, then writes the document: of racing writers exactly one
-// claims it, and the others reload. A claim left by a dead writer expires.
+// claims it, and the others reload. A claim left by a dead writer is taken
+// over once old (claimRevision).
 //
 // Whether the document is at rev is always asked of the store, never of
 // the cached copy the writer folded on: a copy many revisions behind (a
@@ -433,21 +438,12 @@ func (r *ReadModels) storeWithToken(ctx context.Context, collection, id string, 
 	tokens := r.db.Collection(CollRevisionTokens)
 	coll := r.coll(ctx, collection)
 	key := func(v int64) string { return fmt.Sprintf("%s/%s@%d", collection, id, v) }
-	claim := revisionToken{ID: key(rev + 1), At: time.Now().UTC().Truncate(time.Millisecond)}
-	_, err := tokens.InsertOne(ctx, claim)
-	if mongo.IsDuplicateKeyError(err) {
-		var held revisionToken
-		if tokens.FindOne(ctx, bson.D{{Key: "_id", Value: claim.ID}}).Decode(&held) == nil && time.Since(held.At) > tokenStale {
-			// An old claim whose document is still at rev was never fulfilled:
-			// its writer died. Only the one who sees this exact claim removes it.
-			if cur, err := revision(ctx, coll, id); err == nil && cur == rev {
-				_, _ = tokens.DeleteOne(ctx, bson.D{{Key: "_id", Value: held.ID}, {Key: "at", Value: held.At}})
-			}
-		}
-		return projections.ErrConflict
-	}
+	claim, gen, err := claimRevision(ctx, tokens, coll, key(rev+1), id, rev)
 	if err != nil {
 		return err
+	}
+	if r.afterClaim != nil {
+		r.afterClaim()
 	}
 	cur, err := revision(ctx, coll, id)
 	if err == nil && cur != rev {
@@ -460,6 +456,12 @@ func (r *ReadModels) storeWithToken(ctx context.Context, collection, id string, 
 	if err := upsert(ctx, coll, id, d); err != nil {
 		return err
 	}
+	// The revision is written: the generations taken over from dead
+	// writers can go (the first stays, and says the revision was claimed,
+	// until the old claims go).
+	for g := gen; g > 0; g-- {
+		_, _ = tokens.DeleteOne(ctx, bson.D{{Key: "_id", Value: claimGeneration(key(rev+1), g)}})
+	}
 	// Old claims can go, but not the recent ones: a claim that is gone can be
 	// made again, so a writer that loaded an old revision and stalled would
 	// overwrite newer work. One that stalls across tokenKeep writes is
@@ -468,6 +470,47 @@ func (r *ReadModels) storeWithToken(ctx context.Context, collection, id string, 
 		_, _ = tokens.DeleteOne(ctx, bson.D{{Key: "_id", Value: key(rev + 1 - tokenKeep)}})
 	}
 	return nil
+}
+
+// claimRevision inserts the claim of revision rev+1 of the document id of
+// coll, named name, and returns it with its generation. A writer that dies
+// between claiming and writing (a projector killed) leaves its claim: once
+// the claim is tokenStale old and the document still at rev, the revision
+// is claimed again under the claim's next generation, which again exactly
+// one writer gets; so on, should that one die too.
+//
+// A dead claim is never deleted to be made again: several writers take
+// over from it at once after a crash, and the embedded store deletes by
+// filter in two steps (it finds the documents, then deletes them by _id),
+// so one of them that found the dead claim could delete the claim another
+// had just made in its place, and both would write the revision, one
+// losing the other's update.
+func claimRevision(ctx context.Context, tokens, coll *mongo.Collection, name, id string, rev int64) (revisionToken, int, error) {
+	for gen := 0; ; gen++ {
+		claim := revisionToken{ID: claimGeneration(name, gen), At: time.Now().UTC().Truncate(time.Millisecond)}
+		_, err := tokens.InsertOne(ctx, claim)
+		if err == nil || !mongo.IsDuplicateKeyError(err) {
+			return claim, gen, err
+		}
+		var held revisionToken
+		if tokens.FindOne(ctx, bson.D{{Key: "_id", Value: claim.ID}}).Decode(&held) != nil || time.Since(held.At) <= tokenStale {
+			return claim, gen, projections.ErrConflict // a writer holds it
+		}
+		// An old claim whose document is still at rev was never fulfilled:
+		// its writer died.
+		if cur, err := revision(ctx, coll, id); err != nil || cur != rev {
+			return claim, gen, projections.ErrConflict
+		}
+	}
+}
+
+// claimGeneration names generation gen of the claim name (the claim
+// itself for 0).
+func claimGeneration(name string, gen int) string {
+	if gen == 0 {
+		return name
+	}
+	return fmt.Sprintf("%s~%d", name, gen)
 }
 
 // revision is the revision of the document as the store has it now (0 if

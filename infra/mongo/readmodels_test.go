@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -337,6 +338,74 @@ func TestReadModelsReplicasLoseNoUpdate(t *testing.T) {
 				t.Fatalf("seed %d: the document lost stored updates (-stored +document):\n%s", seed, diff)
 			}
 		})
+	}
+}
+
+// TestReadModelsDeadClaimLosesNoUpdate: a projector killed between
+// claiming a revision and writing it leaves its claim behind; once the
+// claim is old, the replicas that want the document take over from it,
+// several at once after a crash. The embedded store deletes by filter in
+// two steps (it finds the documents, then deletes them by _id), so a
+// replica that deleted the dead claim as it had read it could delete the
+// claim another replica had just made in its place: both then wrote the
+// same revision, and one's update was lost (a project missing from its
+// student's list for good). Every update a replica stored must be in the
+// document.
+func TestReadModelsDeadClaimLosesNoUpdate(t *testing.T) {
+	db := newDB(t)
+	ctx := testCtx(t)
+	const rounds, replicas = 50, 4
+	live := make([]*imongo.ReadModels, replicas)
+	for i := range live {
+		live[i] = imongo.NewReadModels(db)
+		live[i].Conditional, live[i].Tokens = true, true
+	}
+	add := func(r *imongo.ReadModels, tag string) error {
+		for {
+			var doc item
+			_, rev, err := r.Load(ctx, "projects", "p1", &doc)
+			if err != nil {
+				return err
+			}
+			doc.ID, doc.Tags = "p1", append(doc.Tags, tag)
+			if err = r.Store(ctx, "projects", "p1", doc, rev); !errors.Is(err, projections.ErrConflict) {
+				return err
+			}
+		}
+	}
+	var stored []string
+	for round := range rounds {
+		dead := imongo.NewReadModels(db)
+		dead.Conditional, dead.Tokens = true, true
+		imongo.DieAfterClaim(dead)
+		died := make(chan struct{})
+		go func() { defer close(died); _ = add(dead, "dead") }()
+		<-died
+		// Time passes: the dead writer's claim is old.
+		if _, err := db.Collection(imongo.CollRevisionTokens).UpdateMany(ctx, bson.D{},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "at", Value: time.Now().Add(-time.Hour).UTC()}}}}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make([]error, replicas)
+		for i, r := range live {
+			wg.Add(1)
+			go func() { defer wg.Done(); errs[i] = add(r, fmt.Sprint(round, "-", i)) }()
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			t.Fatal(err)
+		}
+		for i := range live {
+			stored = append(stored, fmt.Sprint(round, "-", i))
+		}
+	}
+	var final item
+	if _, err := live[0].Get(ctx, "projects", "p1", &final); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(stored, final.Tags, cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
+		t.Fatalf("the document lost stored updates (-stored +document):\n%s", diff)
 	}
 }
 
