@@ -77,7 +77,9 @@ var binary struct {
 // start runs `capstone args...` as process name, logging to a file.
 func (c *cluster) start(name string, extraEnv []string, args ...string) {
 	c.t.Helper()
-	log, err := os.Create(filepath.Join(c.dir, name+".log"))
+	// Appended to: a process started again (after a kill) keeps what the
+	// one before it logged, which is what explains a failure.
+	log, err := os.OpenFile(filepath.Join(c.dir, name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		c.t.Fatal(err)
 	}
