@@ -202,28 +202,34 @@ func (im *Importer) Run(ctx context.Context, meta commands.Meta, b Batch, progre
 	return rep, err
 }
 
-// people applies the rows of a people file, chunkRows at a time: each
-// chunk's users are created or updated side by side, then its supervisors'
-// capacities are set together (SetCapacities). A row is counted once both
-// its parts are decided.
+// people applies the rows of a people file: their users are created or
+// updated rowsAtOnce at a time, and each chunk's supervisors' capacities
+// are set together (SetCapacities) once its rows are done, while the rows
+// of the chunks after it go on. A row is counted once both its parts are
+// decided.
 func (im *Importer) people(ctx context.Context, meta commands.Meta, roles []string, people []Person, rep *Report, progress func(done int)) error {
 	var mu sync.Mutex
-	for chunk := range slices.Chunk(people, chunkRows) {
-		userIDs := make([]string, len(chunk))
-		outcomes, refused, err := sideBySide(ctx, chunk, func(ctx context.Context, i int, p Person) (outcome, int, error) {
-			added := func(userID, role string) {
-				mu.Lock()
-				rep.RolesAdded = append(rep.RolesAdded, RoleAdded{Line: p.Line, Email: p.Email, UserID: userID, Role: role})
-				mu.Unlock()
-			}
-			o, id, err := im.person(ctx, meta, roles, p, added)
-			userIDs[i] = id
-			return o, p.Line, err
-		})
+	userIDs := make([]string, len(people))
+	rows := applyRows(ctx, people, func(ctx context.Context, i int, p Person) (outcome, int, error) {
+		added := func(userID, role string) {
+			mu.Lock()
+			rep.RolesAdded = append(rep.RolesAdded, RoleAdded{Line: p.Line, Email: p.Email, UserID: userID, Role: role})
+			mu.Unlock()
+		}
+		o, id, err := im.person(ctx, meta, roles, p, added)
+		userIDs[i] = id
+		return o, p.Line, err
+	})
+	defer rows.stop()
+	for first := 0; first < len(people); first += chunkRows {
+		last := min(first+chunkRows, len(people))
+		outcomes, refused, err := rows.upTo(last)
 		if err != nil {
 			return err
 		}
-		if err := im.capacities(ctx, meta, chunk, userIDs, outcomes, refused); err != nil {
+		chunk := people[first:last]
+		outcomes, refused = outcomes[first:last], refused[first:last]
+		if err := im.capacities(ctx, meta, chunk, userIDs[first:last], outcomes, refused); err != nil {
 			return err
 		}
 		for i, p := range chunk {
@@ -235,25 +241,99 @@ func (im *Importer) people(ctx context.Context, meta commands.Meta, roles []stri
 	return nil
 }
 
-// sideBySide applies the rows of a chunk, rowsAtOnce at a time, and returns
-// each one's outcome or refusal; an error that is not a row's refusal (the
-// store's, reported with the row's line) stops them all.
-func sideBySide[R any](ctx context.Context, chunk []R, apply func(ctx context.Context, i int, row R) (outcome, int, error)) ([]outcome, []error, error) {
-	outcomes := make([]outcome, len(chunk))
-	refused := make([]error, len(chunk))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(rowsAtOnce)
-	for i, row := range chunk {
-		g.Go(func() error {
-			o, line, err := apply(gctx, i, row)
-			if _, isRefusal := commands.AsError(err); err != nil && !isRefusal {
-				return fmt.Errorf("line %d: %w", line, err)
-			}
-			outcomes[i], refused[i] = o, err
-			return nil
-		})
+// appliedRows are the rows of a file being applied (applyRows).
+type appliedRows struct {
+	outcomes []outcome
+	refused  []error
+	// done[k] is closed once the rows before (k+1)*chunkRows are all
+	// applied, or the import stopped (err).
+	done []chan struct{}
+	mu   sync.Mutex
+	// whole counts the chunks whose rows and those before are all applied;
+	// err, the first error that is not a row's refusal, stops the rest.
+	whole  int
+	err    error
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// applyRows applies every row of a file, rowsAtOnce at a time, from the
+// first to the last without waiting between chunks: rows applied together
+// store together (see rowsAtOnce), so a pause at each chunk's end, with
+// fewer and fewer rows in flight, would make a file's writes smaller and
+// more numerous. An error that is not a row's refusal (the store's,
+// reported with the row's line) stops the rows not yet begun.
+func applyRows[R any](ctx context.Context, rows []R, apply func(ctx context.Context, i int, row R) (outcome, int, error)) *appliedRows {
+	ctx, cancel := context.WithCancel(ctx)
+	chunks := (len(rows) + chunkRows - 1) / chunkRows
+	a := &appliedRows{outcomes: make([]outcome, len(rows)), refused: make([]error, len(rows)),
+		done: make([]chan struct{}, chunks), cancel: cancel}
+	left := make([]int, chunks) // rows of each chunk not yet applied
+	for k := range a.done {
+		a.done[k] = make(chan struct{})
+		left[k] = min(chunkRows, len(rows)-k*chunkRows)
 	}
-	return outcomes, refused, g.Wait()
+	stopped := func(err error) {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if a.err == nil {
+			a.err = err
+			cancel()
+			for k := a.whole; k < chunks; k++ {
+				close(a.done[k])
+			}
+		}
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		var g errgroup.Group
+		g.SetLimit(rowsAtOnce)
+		for i, row := range rows {
+			if ctx.Err() != nil {
+				stopped(ctx.Err())
+				break
+			}
+			g.Go(func() error {
+				o, line, err := apply(ctx, i, row)
+				if _, isRefusal := commands.AsError(err); err != nil && !isRefusal {
+					stopped(fmt.Errorf("line %d: %w", line, err))
+					return nil
+				}
+				a.mu.Lock()
+				defer a.mu.Unlock()
+				a.outcomes[i], a.refused[i] = o, err
+				if left[i/chunkRows]--; a.err == nil {
+					for ; a.whole < chunks && left[a.whole] == 0; a.whole++ {
+						close(a.done[a.whole])
+					}
+				}
+				return nil
+			})
+		}
+		g.Wait()
+	}()
+	return a
+}
+
+// upTo waits until the rows before last (a chunk's end) are applied and
+// returns every row's outcome or refusal so far, or the error that
+// stopped the rows.
+func (a *appliedRows) upTo(last int) ([]outcome, []error, error) {
+	k := (last - 1) / chunkRows
+	<-a.done[k]
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if k >= a.whole {
+		return nil, nil, a.err
+	}
+	return a.outcomes, a.refused, nil
+}
+
+// stop ends the rows not yet begun and waits for those in flight.
+func (a *appliedRows) stop() {
+	a.cancel()
+	a.wg.Wait()
 }
 
 // capacities sets the Slots of a chunk's rows whose user was applied, in
@@ -567,16 +647,19 @@ func (im *Importer) preferences(ctx context.Context, meta commands.Meta, prefs [
 	staff := &staffIDs{found: map[string]staffID{}}
 	// The file checks each supervisor it ranks once, not once per row.
 	once := im.Cohort.RoleOnce()
-	for chunk := range slices.Chunk(prefs, chunkRows) {
-		outcomes, refused, err := sideBySide(ctx, chunk, func(ctx context.Context, _ int, p Preference) (outcome, int, error) {
-			o, err := im.preference(ctx, meta, once, p, staff)
-			return o, p.Line, err
-		})
+	rows := applyRows(ctx, prefs, func(ctx context.Context, _ int, p Preference) (outcome, int, error) {
+		o, err := im.preference(ctx, meta, once, p, staff)
+		return o, p.Line, err
+	})
+	defer rows.stop()
+	for first := 0; first < len(prefs); first += chunkRows {
+		last := min(first+chunkRows, len(prefs))
+		outcomes, refused, err := rows.upTo(last)
 		if err != nil {
 			return err
 		}
-		for i, p := range chunk {
-			if err := rep.count(ctx, p.Line, outcomes[i], refused[i], progress); err != nil {
+		for i := first; i < last; i++ {
+			if err := rep.count(ctx, prefs[i].Line, outcomes[i], refused[i], progress); err != nil {
 				return err
 			}
 		}
