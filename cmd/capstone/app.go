@@ -338,6 +338,12 @@ func (a *App) start(ctx context.Context) error {
 			// and publish all of it at once, so that a projector finds a
 			// hot stream's commits queued together and writes them once.
 			senders, opts = localInFlight, append(opts, outbox.MaxInFlight(localInFlight, 10*time.Second))
+			if sole && a.cfg.Has("projector") {
+				// Every consumer of this bus is a projector of this
+				// process, which the catch-up feeds from the commit log
+				// whatever a crash or a failed publish left.
+				opts = append(opts, outbox.LogOnly())
+			}
 		}
 		a.outbox = outbox.New(a.store.DB, publisher, instance, senders, a.log, opts...)
 	}

@@ -49,7 +49,9 @@ type Outbox struct {
 	log  *slog.Logger
 	// commitLog, if set, receives every group's ids (WithLog).
 	commitLog *CommitLog
-	instance  string
+	// logOnly: groups are written to the commit log alone (LogOnly).
+	logOnly  bool
+	instance string
 
 	requests chan reserveRequest
 	toSend   chan sendJob
@@ -82,6 +84,17 @@ type Option func(*Outbox)
 // WithLog writes every group's commit ids to the commit log too, before the
 // reservations are granted.
 func WithLog(l *CommitLog) Option { return func(o *Outbox) { o.commitLog = l } }
+
+// LogOnly writes each group to the commit log alone (with WithLog), not to
+// the outbox collection, where the catch-up that follows the log is what
+// brings a commit the bus lost to every consumer of the bus: the only
+// writer of its store, whose projectors run in the process on the
+// in-process bus. There the outbox's documents only duplicate the log:
+// every commit a crash or a failed publish leaves behind is in the log,
+// and the catch-up applies it within seconds (after a restart at once),
+// as the relay would publish it from the outbox. Each reservation then
+// costs one write instead of two, and nothing is deleted after it.
+func LogOnly() Option { return func(o *Outbox) { o.logOnly = true } }
 
 // MaxInFlight bounds the commits handed over for publishing and not yet
 // published at n: a command whose commit finds no room waits up to wait
@@ -156,6 +169,9 @@ func New(db *mongo.Database, pub commands.Publisher, instance string, workers in
 		wake: make(chan struct{}, 1), deleted: make(chan struct{}), live: map[string]*group{}}
 	for _, opt := range opts {
 		opt(o)
+	}
+	if o.logOnly && o.commitLog == nil {
+		panic("outbox: LogOnly without WithLog would keep no group at all")
 	}
 	o.wg.Add(1)
 	go o.groupCommit(ctx)
@@ -244,7 +260,10 @@ func (o *Outbox) groupCommit(ctx context.Context) {
 		o.live[id] = g
 		o.liveMu.Unlock()
 		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		_, err := o.coll.InsertOne(wctx, doc)
+		var err error
+		if !o.logOnly {
+			_, err = o.coll.InsertOne(wctx, doc)
+		}
 		if err == nil && o.commitLog != nil {
 			// Logged before any of them is appended: every stored commit is
 			// in the log, where the projectors catch up from.
@@ -305,6 +324,9 @@ func (g *group) settle() {
 	}
 	o := g.o
 	o.forget(g.id)
+	if o.logOnly {
+		return // no document to delete
+	}
 	o.settledMu.Lock()
 	o.settled = append(o.settled, g.id)
 	o.settledMu.Unlock()

@@ -611,3 +611,87 @@ func TestRestartAloneSettlesTheDeadAtOnce(t *testing.T) {
 		t.Errorf("a young commit of the live process was taken from it: published %d times, applied %v", pub.count(res.Commit.ID()), applied)
 	}
 }
+
+// TestLogOnlyLeavesTheLostToTheCatchUp: an outbox that keeps its groups in
+// the commit log alone writes nothing to the outbox collection, and every
+// commit it stored reaches the projection: those it published, one whose
+// publish failed, and those of a process that died before publishing
+// (the catch-up of the process started after it). An id whose append never
+// happened is passed.
+func TestLogOnlyLeavesTheLostToTheCatchUp(t *testing.T) {
+	db := newDB(t)
+	ctx := context.Background()
+	n := 2 + rand.IntN(8)
+	failAt := rand.IntN(n)
+	pub := &failingFor{stream: fmt.Sprint("s", failAt)}
+	live := outbox.New(db, pub, "live", 2, quiet, outbox.WithLog(outbox.NewCommitLog(db)), outbox.LogOnly())
+	var stored []string
+	for i := range n {
+		res, err := decider.Execute(ctx, executor(db, live), fmt.Sprint("s", i), "t", commands.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, res.Commit.ID())
+	}
+	waitUntil(t, "the published commits out", func() bool {
+		for i, id := range stored {
+			if i != failAt && pub.count(id) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	dead := outbox.New(db, nil, "dead", 1, quiet, outbox.WithLog(outbox.NewCommitLog(db)), outbox.LogOnly())
+	for i := range 1 + rand.IntN(4) {
+		res, err := decider.Execute(ctx, executor(db, dead), fmt.Sprint("d", i), "t", commands.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, res.Commit.ID())
+	}
+	if _, err := dead.Reserve(ctx, "never:000000000001"); err != nil { // its append never happened
+		t.Fatal(err)
+	}
+	live.Close(ctx)
+	if g := groups(t, db); g != 0 {
+		t.Fatalf("%d outbox documents written; want none", g)
+	}
+
+	time.Sleep(2 * time.Millisecond)
+	settled := time.Now().Truncate(time.Millisecond).Add(-time.Millisecond) // as a restarted service takes it
+	applied := map[string]int{}
+	cu := &outbox.CatchUp{Log: outbox.NewCommitLog(db), Commits: imongo.NewEventStore(db, reg), Logger: quiet,
+		Lease:  &outbox.Lease{Coll: db.Collection(outbox.LeaseCollection), Name: "catch-up", Holder: "next", TTL: time.Hour, Alone: true},
+		MinAge: time.Hour, GiveUp: time.Hour, Settled: settled, Batch: 100,
+		Targets: []outbox.CatchUpTarget{{Name: "p", Deliver: func(_ context.Context, c events.Commit) error {
+			applied[c.ID()]++
+			return nil
+		}}}}
+	if _, err := cu.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range stored {
+		if applied[id] != 1 {
+			t.Errorf("commit %s applied %d times by the catch-up, want once", id, applied[id])
+		}
+	}
+	if applied["never:000000000001"] != 0 {
+		t.Error("a commit that was never stored was applied")
+	}
+	if behind, err := cu.Behind(ctx, "p"); err != nil || behind != 0 {
+		t.Errorf("after the catch-up, %d entries behind (%v)", behind, err)
+	}
+}
+
+// failingFor is a recorder whose publishes of one stream's commits fail.
+type failingFor struct {
+	recorder
+	stream string
+}
+
+func (f *failingFor) Publish(ctx context.Context, c events.Commit) error {
+	if c.StreamID == f.stream {
+		return fmt.Errorf("the bus lost %s", c.ID())
+	}
+	return f.recorder.Publish(ctx, c)
+}
