@@ -49,8 +49,9 @@ func TestRowsGoOnPastAChunksEnd(t *testing.T) {
 
 // Each row's outcome or refusal lands at its own place, whatever order
 // the rows end in; an error that is not a refusal stops the rows not yet
-// begun and is what every chunk not yet whole reports, while the chunks
-// whole before it keep their outcomes.
+// begun and is what the chunk of its row and every chunk not yet whole
+// when it came report, while the chunks whole before it keep their
+// outcomes.
 func TestRowsKeepTheirPlacesAndStopAtAStoreError(t *testing.T) {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
@@ -88,14 +89,22 @@ func TestRowsKeepTheirPlacesAndStopAtAStoreError(t *testing.T) {
 			}
 			return outcome(1 + i%2), i + 2, nil
 		})
+		stopped := false
 		for first := 0; first < n; first += chunkRows {
 			last := min(first+chunkRows, n)
 			outcomes, refused, err := a.upTo(last)
+			if stopped && err == nil {
+				t.Fatalf("round %d: chunk ending at %d applied whole after an earlier chunk was stopped", round, last)
+			}
+			stopped = stopped || err != nil
 			if failAt >= 0 && failAt < last {
 				if !errors.Is(err, storeErr) {
 					t.Fatalf("round %d: chunk ending at %d (row %d failed): %v, want the store's error", round, last, failAt, err)
 				}
 				continue
+			}
+			if failAt >= 0 && errors.Is(err, storeErr) {
+				continue // rows of this chunk were still running when a later one failed
 			}
 			if err != nil {
 				t.Fatalf("round %d: chunk ending at %d: %v", round, last, err)
