@@ -535,19 +535,7 @@ func TestSweepReadsOnlyWhatIsInFlight(t *testing.T) {
 func TestRestartAloneSettlesTheDeadAtOnce(t *testing.T) {
 	db := newDB(t)
 	ctx := context.Background()
-	dead := outbox.New(db, nil, "dead", 1, quiet, outbox.WithLog(outbox.NewCommitLog(db)))
-	n := 1 + rand.IntN(8)
-	var stored []string
-	for i := range n {
-		res, err := decider.Execute(ctx, executor(db, dead), fmt.Sprint("d", i), "t", commands.Meta{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored = append(stored, res.Commit.ID())
-	}
-	if _, err := dead.Reserve(ctx, "never:000000000001"); err != nil { // its append never happened
-		t.Fatal(err)
-	}
+	stored := died(t, db, outbox.New(db, nil, "dead", 1, quiet, outbox.WithLog(outbox.NewCommitLog(db))), 1+rand.IntN(8))
 	for _, name := range []string{"relay", "catch-up"} { // held when it died
 		l := &outbox.Lease{Coll: db.Collection(outbox.LeaseCollection), Name: name, Holder: "dead", TTL: time.Hour}
 		if held, err := l.Hold(ctx); err != nil || !held {
@@ -641,17 +629,7 @@ func TestLogOnlyLeavesTheLostToTheCatchUp(t *testing.T) {
 		}
 		return true
 	})
-	dead := outbox.New(db, nil, "dead", 1, quiet, outbox.WithLog(outbox.NewCommitLog(db)), outbox.LogOnly())
-	for i := range 1 + rand.IntN(4) {
-		res, err := decider.Execute(ctx, executor(db, dead), fmt.Sprint("d", i), "t", commands.Meta{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored = append(stored, res.Commit.ID())
-	}
-	if _, err := dead.Reserve(ctx, "never:000000000001"); err != nil { // its append never happened
-		t.Fatal(err)
-	}
+	stored = append(stored, died(t, db, outbox.New(db, nil, "dead", 1, quiet, outbox.WithLog(outbox.NewCommitLog(db)), outbox.LogOnly()), 1+rand.IntN(4))...)
 	live.Close(ctx)
 	if g := groups(t, db); g != 0 {
 		t.Fatalf("%d outbox documents written; want none", g)
@@ -694,4 +672,24 @@ func (f *failingFor) Publish(ctx context.Context, c events.Commit) error {
 		return fmt.Errorf("the bus lost %s", c.ID())
 	}
 	return f.recorder.Publish(ctx, c)
+}
+
+// died is what a process that dies leaves through its outbox dead: n
+// stored commits, of streams d0, d1, ..., whose ids it returns, and the
+// reservation of never:000000000001, whose append never happened.
+func died(t *testing.T, db *mongo.Database, dead *outbox.Outbox, n int) []string {
+	t.Helper()
+	ctx := context.Background()
+	var stored []string
+	for i := range n {
+		res, err := decider.Execute(ctx, executor(db, dead), fmt.Sprint("d", i), "t", commands.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, res.Commit.ID())
+	}
+	if _, err := dead.Reserve(ctx, "never:000000000001"); err != nil {
+		t.Fatal(err)
+	}
+	return stored
 }
