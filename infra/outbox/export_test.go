@@ -8,3 +8,10 @@ func StaleNext(l *CommitLog, next int64) {
 	defer l.mu.Unlock()
 	l.next = next
 }
+
+// Live is how many groups o still tracks as its own (see Holds).
+func Live(o *Outbox) int {
+	o.liveMu.Lock()
+	defer o.liveMu.Unlock()
+	return len(o.live)
+}

@@ -152,6 +152,10 @@ func (g *group) release() {
 	g.mu.Lock()
 	g.released = true
 	g.mu.Unlock()
+	if g.o.logOnly {
+		// The catch-up's now; no relay will ask Holds about it.
+		g.o.forget(g.id)
+	}
 }
 
 type sendJob struct {

@@ -629,6 +629,8 @@ func TestLogOnlyLeavesTheLostToTheCatchUp(t *testing.T) {
 		}
 		return true
 	})
+	// A released group is the catch-up's: nothing is left tracking it.
+	waitUntil(t, "no group tracked", func() bool { return outbox.Live(live) == 0 })
 	stored = append(stored, died(t, db, outbox.New(db, nil, "dead", 1, quiet, outbox.WithLog(outbox.NewCommitLog(db)), outbox.LogOnly()), 1+rand.IntN(4))...)
 	live.Close(ctx)
 	if g := groups(t, db); g != 0 {
