@@ -113,8 +113,7 @@ func MaxInFlight(n int, wait time.Duration) Option {
 
 // HoldAtMost is how long Holds answers true for a group: longer than any
 // publish of its commits takes (each try has 10 s), and short enough that a
-// group whose reservation was cancelled after it was written (so it never
-// settles) goes to the relay in time.
+// group that never settles all the same goes to the relay in time.
 const HoldAtMost = time.Minute
 
 var _ commands.Outbox = (*Outbox)(nil)
@@ -242,8 +241,17 @@ func (o *Outbox) Reserve(ctx context.Context, commitID string) (commands.Reserva
 		}
 		return &reservation{g: r.g}, nil
 	case <-ctx.Done():
-		// The group may still be written; its id then waits for the relay,
-		// which drops it once it is old and its commit was never stored.
+		// The group may still be written, and its commit is not appended
+		// now (the caller has an error): its share of the group is settled
+		// as abandoned when the answer comes. Left pending, the group would
+		// never settle: its document would wait for the relay to drop it,
+		// and kept in the commit log alone (LogOnly), which no relay asks
+		// about, it would stay among the live groups for good.
+		go func() {
+			if r := <-reply; r.err == nil {
+				r.g.settle()
+			}
+		}()
 		return nil, ctx.Err()
 	}
 }

@@ -695,3 +695,58 @@ func died(t *testing.T, db *mongo.Database, dead *outbox.Outbox, n int) []string
 	}
 	return stored
 }
+
+// TestAReservationGivenUpIsSettled: a caller whose context ends while its
+// reservation is being written appends nothing, and the group does not
+// wait for it: with an outbox document, the document is deleted once the
+// group's other commits are out (not left for the relay); kept in the
+// commit log alone, where no relay asks about it, the group is not
+// tracked for good.
+func TestAReservationGivenUpIsSettled(t *testing.T) {
+	for _, logOnly := range []bool{false, true} {
+		t.Run(fmt.Sprint("log only ", logOnly), func(t *testing.T) {
+			db := newDB(t)
+			ctx := context.Background()
+			log := outbox.NewCommitLog(db)
+			opts := []outbox.Option{outbox.WithLog(log)}
+			if logOnly {
+				opts = append(opts, outbox.LogOnly())
+			}
+			pub := &recorder{}
+			o := outbox.New(db, pub, "live", 2, quiet, opts...)
+			defer o.Close(ctx)
+			gone, cancel := context.WithCancel(ctx)
+			cancel()
+			// A reservation asked with an ended context is sent or refused
+			// at random; sent, its caller has left before the answer.
+			for i := 0; ; i++ {
+				r, err := o.Reserve(gone, fmt.Sprintf("left:%012d", i+1))
+				if err == nil {
+					r.Abandoned() // the answer came first: the caller gives it back
+				}
+				if tail, err := log.Tail(ctx); err != nil {
+					t.Fatal(err)
+				} else if tail > 0 {
+					break
+				}
+				if i == 1000 {
+					t.Fatal("no reservation with an ended context was ever written")
+				}
+			}
+			var stored []string
+			for i := range 1 + rand.IntN(5) {
+				res, err := decider.Execute(ctx, executor(db, o), fmt.Sprint("s", i), "t", commands.Meta{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				stored = append(stored, res.Commit.ID())
+			}
+			waitUntil(t, "every group settled", func() bool { return outbox.Live(o) == 0 && groups(t, db) == 0 })
+			for _, id := range stored {
+				if got := pub.count(id); got != 1 {
+					t.Errorf("commit %s published %d times, want once", id, got)
+				}
+			}
+		})
+	}
+}
