@@ -46,7 +46,8 @@ type RebuildState struct {
 // ProjectionsReport answers GET /v1/admin/projections.
 type ProjectionsReport struct {
 	Items []ProjectionStatus `json:"items"`
-	// OutboxBacklog is the number of commits not yet known to be published.
+	// OutboxBacklog is the number of commits not yet known to be published
+	// (where the commit log alone keeps them: that the catch-up holds).
 	OutboxBacklog int           `json:"outbox_backlog"`
 	Rebuild       *RebuildState `json:"rebuild,omitempty"`
 }

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -55,11 +56,16 @@ func embeddedCollections() []string {
 
 // App is the running service: the parts that cmd wires together.
 type App struct {
-	cfg       config.Config
-	log       *slog.Logger
-	store     *imongo.Store
-	bus       *messaging
-	outbox    *outbox.Outbox
+	cfg    config.Config
+	log    *slog.Logger
+	store  *imongo.Store
+	bus    *messaging
+	outbox *outbox.Outbox
+	// logOnly: the outbox keeps its groups in the commit log alone, and
+	// what the bus lost waits for the catch-up, not the relay.
+	logOnly bool
+	// backlog is what the last catch-up sweep left (logOnly).
+	backlog   atomic.Int64
 	relay     chan struct{} // closed when the relay has stopped
 	consumers []*bus.Consumer
 	stop      context.CancelFunc
@@ -103,6 +109,12 @@ func (a *App) startCatchUp(ctx context.Context, log *outbox.CommitLog, es *imong
 		Interval: CatchUpEvery, MinAge: CatchUpAfter, GiveUp: 2 * time.Minute, Settled: settled, Batch: 2000,
 		Awaited: awaited, AwaitFor: CatchUpReadyWithin,
 		Applied: a.applied.Has}
+	if a.logOnly {
+		cu.Backlog = func(n int) {
+			a.backlog.Store(int64(n))
+			a.Metrics.SetRelayBacklog(n)
+		}
+	}
 	for _, c := range a.consumers {
 		cu.Targets = append(cu.Targets, outbox.CatchUpTarget{Name: c.Projection.Name(), Deliver: c.Deliver})
 	}
@@ -338,7 +350,7 @@ func (a *App) start(ctx context.Context) error {
 			// and publish all of it at once, so that a projector finds a
 			// hot stream's commits queued together and writes them once.
 			senders, opts = localInFlight, append(opts, outbox.MaxInFlight(localInFlight, 10*time.Second))
-			if sole && a.cfg.Has("projector") {
+			if a.logOnly = sole && a.cfg.Has("projector"); a.logOnly {
 				// Every consumer of this bus is a projector of this
 				// process, which the catch-up feeds from the commit log
 				// whatever a crash or a failed publish left.
@@ -409,6 +421,9 @@ func (a *App) start(ctx context.Context) error {
 			Lease:    a.lease("relay", instance),
 			Interval: time.Second, MinAge: 3 * time.Second, GiveUp: 2 * time.Minute, Settled: settled, Workers: 16,
 			Backlog: a.Metrics.SetRelayBacklog, Skip: a.outbox.Holds}
+		if a.logOnly {
+			r.Backlog = nil // the catch-up's, which sets the same gauge
+		}
 		go func() { defer close(a.relay); r.Run(runCtx) }()
 	}
 	demo := false

@@ -64,6 +64,12 @@ type CatchUp struct {
 	Logger   *slog.Logger
 	// Caught, if set, is told of each commit the catch-up applied.
 	Caught func(projection string, c events.Commit)
+	// Backlog, if set, is told after each sweep how many commits logged
+	// MinAge ago or more (or before Settled) a projection has yet to pass:
+	// none, unless one is held (a commit a projection keeps failing on, or
+	// an append still in flight). Where the log alone keeps the commits on
+	// their way (LogOnly), it is what the relay's backlog is elsewhere.
+	Backlog func(n int)
 
 	trimmed int64       // how far this process last trimmed the log
 	passed  atomic.Bool // every projection has passed Awaited
@@ -208,6 +214,15 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 	}
 	if slices.Min(cps) >= c.Awaited {
 		c.passed.Store(true)
+	}
+	if c.Backlog != nil {
+		n, low := 0, slices.Min(cps)
+		for _, e := range entries {
+			if e.Position > low {
+				n += len(e.CommitIDs)
+			}
+		}
+		c.Backlog(n)
 	}
 	saved := true
 	for i, t := range c.Targets {

@@ -750,3 +750,54 @@ func TestAReservationGivenUpIsSettled(t *testing.T) {
 		})
 	}
 }
+
+// TestCatchUpBacklogCountsWhatIsHeld: the catch-up's backlog counts the
+// commits logged long enough ago that a projection has yet to pass: none
+// while every projection applies them, those from the first it keeps
+// failing on while it does, and none again once it applies it.
+func TestCatchUpBacklogCountsWhatIsHeld(t *testing.T) {
+	db := newDB(t)
+	ctx := context.Background()
+	ob := outbox.New(db, nil, "w", 1, quiet, outbox.WithLog(outbox.NewCommitLog(db)), outbox.LogOnly())
+	defer ob.Close(ctx)
+	n := 3 + rand.IntN(6)
+	var stored []string
+	for i := range n {
+		res, err := decider.Execute(ctx, executor(db, ob), fmt.Sprint("b", i), "t", commands.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, res.Commit.ID())
+	}
+	failing := stored[rand.IntN(n)]
+	fail := true
+	backlog := -1
+	cu := &outbox.CatchUp{Log: outbox.NewCommitLog(db), Commits: imongo.NewEventStore(db, reg), Logger: quiet,
+		Lease:  &outbox.Lease{Coll: db.Collection(outbox.LeaseCollection), Name: "catch-up", Holder: "me", TTL: time.Hour, Alone: true},
+		MinAge: 0, GiveUp: time.Hour, Batch: 100, Backlog: func(n int) { backlog = n },
+		Targets: []outbox.CatchUpTarget{
+			{Name: "fine", Deliver: func(context.Context, events.Commit) error { return nil }},
+			{Name: "failing", Deliver: func(_ context.Context, c events.Commit) error {
+				if fail && c.ID() == failing {
+					return fmt.Errorf("cannot apply %s", c.ID())
+				}
+				return nil
+			}},
+		}}
+	if _, err := cu.Sweep(ctx); err == nil {
+		t.Fatal("the sweep hid the projection's failure")
+	}
+	// The failing commit and every one logged after it wait for the
+	// failing projection's checkpoint to move.
+	want := n - slices.Index(stored, failing)
+	if backlog < 1 || backlog > want {
+		t.Fatalf("backlog %d while a projection fails on commit %d of %d; want 1 to %d", backlog, slices.Index(stored, failing)+1, n, want)
+	}
+	fail = false
+	if _, err := cu.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if backlog != 0 {
+		t.Fatalf("backlog %d once every projection applied every commit; want 0", backlog)
+	}
+}
