@@ -43,12 +43,20 @@ func IsStoreUnavailable(err error) bool {
 	if err == nil {
 		return false
 	}
+	if errors.Is(err, ErrStoreUnresponsive) {
+		return true
+	}
 	var labelled interface{ HasErrorLabel(string) bool }
 	if errors.As(err, &labelled) && labelled.HasErrorLabel(networkError) {
 		return true
 	}
 	return strings.Contains(err.Error(), "server selection error")
 }
+
+// ErrStoreUnresponsive marks a store operation that did not answer within
+// a bound of the service's own (not its caller's): the store may be
+// stalled or gone, and is treated as unreachable (IsStoreUnavailable).
+var ErrStoreUnresponsive = errors.New("the store did not answer in time")
 
 // networkError is the driver's label of an error of the connection to the store.
 const networkError = "NetworkError"

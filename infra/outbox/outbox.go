@@ -111,6 +111,10 @@ func MaxInFlight(n int, wait time.Duration) Option {
 	}
 }
 
+// groupWriteTimeout bounds the writes of one group of reservations (a
+// variable for tests).
+var groupWriteTimeout = 10 * time.Second
+
 // HoldAtMost is how long Holds answers true for a group: longer than any
 // publish of its commits takes (each try has 10 s), and short enough that a
 // group that never settles all the same goes to the relay in time.
@@ -271,7 +275,7 @@ func (o *Outbox) groupCommit(ctx context.Context) {
 		o.liveMu.Lock()
 		o.live[id] = g
 		o.liveMu.Unlock()
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		wctx, cancel := context.WithTimeout(ctx, groupWriteTimeout)
 		var err error
 		if !o.logOnly {
 			_, err = o.coll.InsertOne(wctx, doc)
@@ -282,6 +286,12 @@ func (o *Outbox) groupCommit(ctx context.Context) {
 			_, err = o.commitLog.Append(wctx, doc.CommitIDs, doc.CreatedAt)
 		}
 		cancel()
+		if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			// The store did not answer within the bound: as for a lost
+			// connection, nothing was appended and the command may be
+			// tried again.
+			err = fmt.Errorf("%w: %w", commands.ErrStoreUnresponsive, err)
+		}
 		if err != nil {
 			o.forget(id)
 		}

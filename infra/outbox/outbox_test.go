@@ -7,8 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
+	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -800,4 +804,95 @@ func TestCatchUpBacklogCountsWhatIsHeld(t *testing.T) {
 	if backlog != 0 {
 		t.Fatalf("backlog %d once every projection applied every commit; want 0", backlog)
 	}
+}
+
+// TestGroupWriteTimeoutIsStoreUnavailable: a reservation whose group the
+// store did not write within the outbox's bound (the store stalled, its
+// connection open) fails as a store that could not be reached (answered
+// 503, to be retried), not as an internal error, in either mode; nothing
+// is left tracked.
+func TestGroupWriteTimeoutIsStoreUnavailable(t *testing.T) {
+	name := newDB(t).Name()
+	stall := &stallingProxy{}
+	uri := stall.start(t, store.URI())
+	client, err := mongo.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Disconnect(context.Background())
+	db := client.Database(name)
+	if err := db.RunCommand(context.Background(), bson.D{{Key: "ping", Value: 1}}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer outbox.SetGroupWriteTimeout(300 * time.Millisecond)()
+	for _, opts := range [][]outbox.Option{{outbox.WithLog(outbox.NewCommitLog(db))}, {outbox.WithLog(outbox.NewCommitLog(db)), outbox.LogOnly()}} {
+		ob := outbox.New(db, &recorder{}, "slow", 1, quiet, opts...)
+		stall.stalled.Store(true)
+		_, err := ob.Reserve(context.Background(), fmt.Sprint("s:", rand.Uint64()))
+		if err == nil || !commands.IsStoreUnavailable(err) {
+			t.Errorf("reserve while the store stalls: %v; want an error the API answers as the store unavailable", err)
+		}
+		if n := outbox.Live(ob); n != 0 {
+			t.Errorf("%d groups still tracked after a failed write", n)
+		}
+		stall.stalled.Store(false)
+		ob.Close(context.Background())
+	}
+}
+
+// stallingProxy passes a store's connections through, and while stalled
+// holds back what the client sends: the store then seems to hang with
+// its connections open, as one whose process is stopped.
+type stallingProxy struct {
+	stalled atomic.Bool
+}
+
+// start listens for the store at uri (its Unix socket) and returns the
+// URI to reach it through the proxy.
+func (p *stallingProxy) start(t *testing.T, uri string) string {
+	rest := strings.TrimPrefix(uri, "mongodb://")
+	host, tail, _ := strings.Cut(rest, "/")
+	target, err := url.PathUnescape(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "proxy.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("unix", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			t.Cleanup(func() { c.Close(); s.Close() })
+			go io.Copy(c, s)
+			go func() {
+				buf := make([]byte, 64<<10)
+				for {
+					n, err := c.Read(buf)
+					for p.stalled.Load() {
+						time.Sleep(10 * time.Millisecond)
+					}
+					if n > 0 {
+						if _, err := s.Write(buf[:n]); err != nil {
+							return
+						}
+					}
+					if err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return "mongodb://" + strings.ReplaceAll(sock, "/", "%2F") + "/" + tail
 }
