@@ -617,14 +617,7 @@ func TestLogOnlyLeavesTheLostToTheCatchUp(t *testing.T) {
 	failAt := rand.IntN(n)
 	pub := &failingFor{stream: fmt.Sprint("s", failAt)}
 	live := outbox.New(db, pub, "live", 2, quiet, outbox.WithLog(outbox.NewCommitLog(db)), outbox.LogOnly())
-	var stored []string
-	for i := range n {
-		res, err := decider.Execute(ctx, executor(db, live), fmt.Sprint("s", i), "t", commands.Meta{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored = append(stored, res.Commit.ID())
-	}
+	stored := storeCommits(t, db, live, "s", n)
 	waitUntil(t, "the published commits out", func() bool {
 		for i, id := range stored {
 			if i != failAt && pub.count(id) != 1 {
@@ -685,17 +678,24 @@ func (f *failingFor) Publish(ctx context.Context, c events.Commit) error {
 // reservation of never:000000000001, whose append never happened.
 func died(t *testing.T, db *mongo.Database, dead *outbox.Outbox, n int) []string {
 	t.Helper()
-	ctx := context.Background()
+	stored := storeCommits(t, db, dead, "d", n)
+	if _, err := dead.Reserve(context.Background(), "never:000000000001"); err != nil {
+		t.Fatal(err)
+	}
+	return stored
+}
+
+// storeCommits stores a commit on each of n streams, prefix0, prefix1,
+// ..., through ob, and returns their ids.
+func storeCommits(t *testing.T, db *mongo.Database, ob *outbox.Outbox, prefix string, n int) []string {
+	t.Helper()
 	var stored []string
 	for i := range n {
-		res, err := decider.Execute(ctx, executor(db, dead), fmt.Sprint("d", i), "t", commands.Meta{})
+		res, err := decider.Execute(context.Background(), executor(db, ob), fmt.Sprint(prefix, i), "t", commands.Meta{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		stored = append(stored, res.Commit.ID())
-	}
-	if _, err := dead.Reserve(ctx, "never:000000000001"); err != nil {
-		t.Fatal(err)
 	}
 	return stored
 }
@@ -765,14 +765,7 @@ func TestCatchUpBacklogCountsWhatIsHeld(t *testing.T) {
 	ob := outbox.New(db, nil, "w", 1, quiet, outbox.WithLog(outbox.NewCommitLog(db)), outbox.LogOnly())
 	defer ob.Close(ctx)
 	n := 3 + rand.IntN(6)
-	var stored []string
-	for i := range n {
-		res, err := decider.Execute(ctx, executor(db, ob), fmt.Sprint("b", i), "t", commands.Meta{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored = append(stored, res.Commit.ID())
-	}
+	stored := storeCommits(t, db, ob, "b", n)
 	failing := stored[rand.IntN(n)]
 	fail := true
 	backlog := -1
