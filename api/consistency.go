@@ -227,6 +227,7 @@ func (s *Server) awaitAfter(r *http.Request, readModels []string) error {
 	}
 	err := s.Consistency.Catchup.Wait(r.Context(), positions, s.Consistency.ReadWait, readModels...)
 	if errors.Is(err, queries.ErrNotCaughtUp) {
+		s.Log.WarnContext(r.Context(), "a read's bookmark is not shown by the read models yet", "waited", s.Consistency.ReadWait)
 		p := problem(http.StatusServiceUnavailable, "not-caught-up",
 			"the read models do not show the write named by after yet; retry in a moment")
 		p.RetryAfter = 1

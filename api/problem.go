@@ -150,6 +150,12 @@ func FailureOf(log *slog.Logger, r *http.Request, err error) *Problem {
 	if p.Status < 500 {
 		return p
 	}
+	if chosen, ok := err.(*Problem); ok && chosen.RetryAfter > 0 {
+		// A "retry later" the service chose (its password checks are
+		// full, the read models are behind a read's bookmark): shedding
+		// load, not failing; logged where it is decided.
+		return p
+	}
 	if errors.Is(r.Context().Err(), context.Canceled) {
 		log.InfoContext(r.Context(), "client went away", "method", r.Method, "path", r.URL.Path, "err", err)
 		return &Problem{Type: "about:blank", Title: "Client Closed Request", Status: StatusClientClosedRequest,
