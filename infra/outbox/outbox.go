@@ -69,7 +69,8 @@ type Outbox struct {
 	wake      chan struct{}
 	deleted   chan struct{} // closed when the deleter has stopped
 
-	// live are the groups written and not yet settled, for Holds.
+	// live are the groups written and not yet settled, for Holds (none
+	// with LogOnly: no relay finds their documents to ask about them).
 	liveMu sync.Mutex
 	live   map[string]*group
 
@@ -155,10 +156,6 @@ func (g *group) release() {
 	g.mu.Lock()
 	g.released = true
 	g.mu.Unlock()
-	if g.o.logOnly {
-		// The catch-up's now; no relay will ask Holds about it.
-		g.o.forget(g.id)
-	}
 }
 
 type sendJob struct {
@@ -248,9 +245,8 @@ func (o *Outbox) Reserve(ctx context.Context, commitID string) (commands.Reserva
 		// The group may still be written, and its commit is not appended
 		// now (the caller has an error): its share of the group is settled
 		// as abandoned when the answer comes. Left pending, the group would
-		// never settle: its document would wait for the relay to drop it,
-		// and kept in the commit log alone (LogOnly), which no relay asks
-		// about, it would stay among the live groups for good.
+		// never settle, and its document would wait for the relay to drop
+		// it.
 		go func() {
 			if r := <-reply; r.err == nil {
 				r.g.settle()
@@ -272,9 +268,11 @@ func (o *Outbox) groupCommit(ctx context.Context) {
 			doc.CommitIDs[i] = r.commitID
 		}
 		g := &group{o: o, id: id, created: time.Now(), pending: len(reqs)}
-		o.liveMu.Lock()
-		o.live[id] = g
-		o.liveMu.Unlock()
+		if !o.logOnly { // a group in the log alone is no relay's to ask Holds about
+			o.liveMu.Lock()
+			o.live[id] = g
+			o.liveMu.Unlock()
+		}
 		wctx, cancel := context.WithTimeout(ctx, groupWriteTimeout)
 		var err error
 		if !o.logOnly {
@@ -286,7 +284,7 @@ func (o *Outbox) groupCommit(ctx context.Context) {
 			_, err = o.commitLog.Append(wctx, doc.CommitIDs, doc.CreatedAt)
 		}
 		cancel()
-		if err != nil && errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			// The store did not answer within the bound: as for a lost
 			// connection, nothing was appended and the command may be
 			// tried again.
@@ -345,10 +343,10 @@ func (g *group) settle() {
 		return
 	}
 	o := g.o
-	o.forget(g.id)
 	if o.logOnly {
 		return // no document to delete
 	}
+	o.forget(g.id)
 	o.settledMu.Lock()
 	o.settled = append(o.settled, g.id)
 	o.settledMu.Unlock()
