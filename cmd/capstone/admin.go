@@ -31,7 +31,7 @@ func (a *App) admin() adminAdapter {
 	return adminAdapter{status: imongo.NewProjectionStatus(a.store.DB), physical: a.rebuilder.Store.Physical, rebuilds: a.rebuilds,
 		backlog: func(ctx context.Context) (int, error) {
 			if a.logOnly {
-				return int(a.backlog.Load()), nil
+				return a.catchUp.Held(), nil
 			}
 			return outbox.Backlog(ctx, outbox.Groups(a.store.DB))
 		}}

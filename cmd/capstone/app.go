@@ -14,7 +14,6 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -63,9 +62,7 @@ type App struct {
 	outbox *outbox.Outbox
 	// logOnly: the outbox keeps its groups in the commit log alone, and
 	// what the bus lost waits for the catch-up, not the relay.
-	logOnly bool
-	// backlog is what the last catch-up sweep left (logOnly).
-	backlog   atomic.Int64
+	logOnly   bool
 	relay     chan struct{} // closed when the relay has stopped
 	consumers []*bus.Consumer
 	stop      context.CancelFunc
@@ -110,10 +107,7 @@ func (a *App) startCatchUp(ctx context.Context, log *outbox.CommitLog, es *imong
 		Awaited: awaited, AwaitFor: CatchUpReadyWithin,
 		Applied: a.applied.Has}
 	if a.logOnly {
-		cu.Backlog = func(n int) {
-			a.backlog.Store(int64(n))
-			a.Metrics.SetRelayBacklog(n)
-		}
+		cu.Backlog = a.Metrics.SetRelayBacklog // the relay, with no outbox documents, sets none
 	}
 	for _, c := range a.consumers {
 		cu.Targets = append(cu.Targets, outbox.CatchUpTarget{Name: c.Projection.Name(), Deliver: c.Deliver})
@@ -420,9 +414,9 @@ func (a *App) start(ctx context.Context) error {
 		r := &outbox.Relay{Coll: outbox.Groups(a.store.DB), Commits: es, Publisher: publisher, Log: a.log,
 			Lease:    a.lease("relay", instance),
 			Interval: time.Second, MinAge: 3 * time.Second, GiveUp: 2 * time.Minute, Settled: settled, Workers: 16,
-			Backlog: a.Metrics.SetRelayBacklog, Skip: a.outbox.Holds}
-		if a.logOnly {
-			r.Backlog = nil // the catch-up's, which sets the same gauge
+			Skip: a.outbox.Holds}
+		if !a.logOnly { // else the backlog is the catch-up's
+			r.Backlog = a.Metrics.SetRelayBacklog
 		}
 		go func() { defer close(a.relay); r.Run(runCtx) }()
 	}

@@ -64,16 +64,13 @@ type CatchUp struct {
 	Logger   *slog.Logger
 	// Caught, if set, is told of each commit the catch-up applied.
 	Caught func(projection string, c events.Commit)
-	// Backlog, if set, is told after each sweep how many commits logged
-	// MinAge ago or more (or before Settled) a projection has yet to pass:
-	// none, unless one is held (a commit a projection keeps failing on, or
-	// an append still in flight). Where the log alone keeps the commits on
-	// their way (LogOnly), it is what the relay's backlog is elsewhere.
+	// Backlog, if set, is told of Held after each sweep (metrics).
 	Backlog func(n int)
 
-	trimmed int64       // how far this process last trimmed the log
-	passed  atomic.Bool // every projection has passed Awaited
-	waived  atomic.Bool // AwaitFor ran out first (logged once)
+	trimmed int64        // how far this process last trimmed the log
+	held    atomic.Int64 // Held, as the last sweep found it
+	passed  atomic.Bool  // every projection has passed Awaited
+	waived  atomic.Bool  // AwaitFor ran out first (logged once)
 }
 
 // trimEvery is how many entries every checkpoint must have passed before
@@ -215,14 +212,15 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 	if slices.Min(cps) >= c.Awaited {
 		c.passed.Store(true)
 	}
-	if c.Backlog != nil {
-		n, low := 0, slices.Min(cps)
-		for _, e := range entries {
-			if e.Position > low {
-				n += len(e.CommitIDs)
-			}
+	waiting, low := 0, slices.Min(cps)
+	for _, e := range entries {
+		if e.Position > low {
+			waiting += len(e.CommitIDs)
 		}
-		c.Backlog(n)
+	}
+	c.held.Store(int64(waiting))
+	if c.Backlog != nil {
+		c.Backlog(waiting)
 	}
 	saved := true
 	for i, t := range c.Targets {
@@ -260,6 +258,13 @@ func (c *CatchUp) Current() bool {
 	}
 	return true
 }
+
+// Held is how many commits logged MinAge ago or more (or before Settled)
+// a projection had yet to pass at the last sweep: none, unless one is
+// held (a commit a projection keeps failing on, or an append still in
+// flight). Where the log alone keeps the commits on their way (LogOnly),
+// it is what the relay's backlog is elsewhere.
+func (c *CatchUp) Held() int { return int(c.held.Load()) }
 
 // Behind is how many log entries the projection's checkpoint trails the
 // log's end by (for metrics and tests).
