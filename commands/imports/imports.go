@@ -221,14 +221,8 @@ func (im *Importer) people(ctx context.Context, meta commands.Meta, roles []stri
 		return o, p.Line, err
 	})
 	defer rows.stop()
-	for first := 0; first < len(people); first += chunkRows {
-		last := min(first+chunkRows, len(people))
-		outcomes, refused, err := rows.upTo(last)
-		if err != nil {
-			return err
-		}
+	return rows.chunks(func(first, last int, outcomes []outcome, refused []error) error {
 		chunk := people[first:last]
-		outcomes, refused = outcomes[first:last], refused[first:last]
 		if err := im.capacities(ctx, meta, chunk, userIDs[first:last], outcomes, refused); err != nil {
 			return err
 		}
@@ -237,8 +231,8 @@ func (im *Importer) people(ctx context.Context, meta commands.Meta, roles []stri
 				return err
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // appliedRows are the rows of a file being applied (applyRows).
@@ -328,6 +322,23 @@ func (a *appliedRows) upTo(last int) ([]outcome, []error, error) {
 		return nil, nil, a.err
 	}
 	return a.outcomes, a.refused, nil
+}
+
+// chunks hands each chunk's outcomes and refusals, rows first to last
+// (excluded) of the file, to each in file order as soon as the chunk's
+// rows are applied, and stops at the first error, each's or the rows'.
+func (a *appliedRows) chunks(each func(first, last int, outcomes []outcome, refused []error) error) error {
+	for first := 0; first < len(a.outcomes); first += chunkRows {
+		last := min(first+chunkRows, len(a.outcomes))
+		outcomes, refused, err := a.upTo(last)
+		if err != nil {
+			return err
+		}
+		if err := each(first, last, outcomes[first:last], refused[first:last]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // stop ends the rows not yet begun and waits for those in flight.
@@ -652,19 +663,14 @@ func (im *Importer) preferences(ctx context.Context, meta commands.Meta, prefs [
 		return o, p.Line, err
 	})
 	defer rows.stop()
-	for first := 0; first < len(prefs); first += chunkRows {
-		last := min(first+chunkRows, len(prefs))
-		outcomes, refused, err := rows.upTo(last)
-		if err != nil {
-			return err
-		}
-		for i := first; i < last; i++ {
-			if err := rep.count(ctx, prefs[i].Line, outcomes[i], refused[i], progress); err != nil {
+	return rows.chunks(func(first, last int, outcomes []outcome, refused []error) error {
+		for i, p := range prefs[first:last] {
+			if err := rep.count(ctx, p.Line, outcomes[i], refused[i], progress); err != nil {
 				return err
 			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (im *Importer) preference(ctx context.Context, meta commands.Meta, svc *cohort.Service, p Preference, staff *staffIDs) (outcome, error) {
