@@ -3,11 +3,14 @@ package embedded
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // TestOwnerOnly: the store is reachable only through a Unix socket that only
@@ -121,4 +124,55 @@ func TestDataDirLock(t *testing.T) {
 		t.Fatalf("Start after Close: %v", err)
 	}
 	_ = again.Close()
+}
+
+// TestDataDirPaths: a data dir whose path holds any printable character but
+// those in unusableInPath works, and keeps what was written across a
+// restart; one with any of those is refused with UnusablePathError before
+// anything is made (FerretDB opened other files than it listed there: the
+// service failed to start with "table _ferretdb_collections already
+// exists", or a missing file).
+func TestDataDirPaths(t *testing.T) {
+	const usable = " !\"$&'()+,-.:;<=>@]^_`{|}~azAZ09éü中"
+	name := func(with string) string {
+		r := []rune(usable)
+		var b strings.Builder
+		for range 1 + rand.IntN(6) {
+			b.WriteRune(r[rand.IntN(len(r))])
+		}
+		b.WriteString(with)
+		return "d" + b.String() + "x"
+	}
+	for range 3 {
+		dir := filepath.Join(t.TempDir(), name(""))
+		for round := range 2 {
+			s, client := startStore(t, dir, nil)
+			if err := s.PrepareCollections(context.Background(), testDB, "things"); err != nil {
+				t.Fatalf("data dir %q: %v", dir, err)
+			}
+			things := client.Database(testDB).Collection("things")
+			if round == 0 {
+				if _, err := things.InsertOne(context.Background(), bson.D{{Key: "_id", Value: "kept"}}); err != nil {
+					t.Fatalf("data dir %q: %v", dir, err)
+				}
+			} else if n, err := things.CountDocuments(context.Background(), bson.D{}); err != nil || n != 1 {
+				t.Fatalf("data dir %q after a restart: %d documents, %v; want the one written", dir, n, err)
+			}
+			_ = client.Disconnect(context.Background())
+			if err := s.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, c := range unusableInPath {
+		dir := filepath.Join(t.TempDir(), name(string(c)), "data")
+		_, err := Start(context.Background(), Options{DataDir: dir})
+		var unusable *UnusablePathError
+		if !errors.As(err, &unusable) || unusable.Char != byte(c) || !strings.Contains(err.Error(), "choose a path without any of ? # % * [ \\") {
+			t.Fatalf("Start with %q: %v, want an UnusablePathError naming %q", dir, err, c)
+		}
+		if _, err := os.Stat(filepath.Dir(dir)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("Start with %q made its parent (%v)", dir, err)
+		}
+	}
 }

@@ -130,6 +130,25 @@ type Store struct {
 // of this process that writes (see WriteGate).
 func (s *Store) WriteGate() *WriteGate { return s.gate }
 
+// unusableInPath are the characters a data dir's path cannot hold. FerretDB
+// finds its databases with a glob of the path (where * ? [ and \ are
+// patterns: it would miss its own files, or list another directory's), and
+// hands each file's path to SQLite inside a URI without escaping it (where
+// ? and # end the path and % begins an escape): either way it opens files
+// other than it means to, and the service fails to start.
+const unusableInPath = `?#%*[\`
+
+// UnusablePathError is Start's answer for a data dir whose path holds a
+// character the store cannot open (unusableInPath). Nothing is created.
+type UnusablePathError struct {
+	Dir  string
+	Char byte
+}
+
+func (e *UnusablePathError) Error() string {
+	return fmt.Sprintf("embedded: the data dir %q has %q in its path, which the embedded store cannot open files under: choose a path without any of %s", e.Dir, e.Char, strings.Join(strings.Split(unusableInPath, ""), " "))
+}
+
 // Start starts FerretDB in-process and returns once it accepts connections.
 // ctx bounds only the start-up (at most 10 s); the server runs until Close.
 //
@@ -149,6 +168,9 @@ func Start(ctx context.Context, opts Options) (*Store, error) {
 	dir, err := filepath.Abs(opts.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	if i := strings.IndexAny(dir, unusableInPath); i >= 0 {
+		return nil, &UnusablePathError{Dir: dir, Char: dir[i]}
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
@@ -223,11 +245,13 @@ const maxSocketPath = 100
 
 // makeSocketPath picks the socket's path: in the data dir, or in a fresh
 // owner-only temporary directory when the data dir's path is too long for a
-// socket. A socket left in the data dir by a killed process is removed (the
-// caller holds the lock, so no live process is listening on it).
+// socket or holds a colon (the driver, having unescaped the host, takes
+// what follows the last colon for a port). A socket left in the data dir
+// by a killed process is removed (the caller holds the lock, so no live
+// process is listening on it).
 func (s *Store) makeSocketPath() error {
 	s.socket = filepath.Join(s.dataDir, socketName)
-	if len(s.socket) > maxSocketPath {
+	if len(s.socket) > maxSocketPath || strings.Contains(s.socket, ":") {
 		dir, err := os.MkdirTemp("", "capstone-store-") // 0700
 		if err != nil {
 			return fmt.Errorf("embedded: %w", err)
@@ -250,9 +274,12 @@ func (s *Store) removeSocket() {
 }
 
 // SocketURI is the connection string of a MongoDB server on the Unix socket
-// at path: the path, escaped, in the host part.
+// at path: the path, escaped, in the host part. The driver reads the host
+// back with a query's unescaping (a + is a space), and an @ or a , left
+// as they are would end the user or the host: so every character but
+// letters, digits and -_.~ is escaped, as a query's are.
 func SocketURI(path string) string {
-	return "mongodb://" + url.PathEscape(path) + "/"
+	return "mongodb://" + url.QueryEscape(path) + "/"
 }
 
 // ownerOnly makes dir 0700 and its files 0600 where they are more open, so
