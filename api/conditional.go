@@ -20,6 +20,7 @@ import (
 func conditional(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, a actor) error {
 		buf := &bufferedResponse{header: w.Header()}
+		defer buf.release()
 		if err := h(buf, r, a); err != nil {
 			return err
 		}
@@ -29,7 +30,7 @@ func conditional(h handlerFunc) handlerFunc {
 		}
 		tag := w.Header().Get("ETag")
 		if tag == "" {
-			tag = contentTag(buf.body.Bytes())
+			tag = contentTag(buf.bytes())
 			w.Header().Set("ETag", tag)
 		}
 		if noneMatch(r.Header.Values("If-None-Match"), tag) {

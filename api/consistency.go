@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/capstone-pms/capstone/commands"
@@ -95,6 +96,7 @@ func (s *Server) settle(next http.Handler, always bool) http.Handler {
 			writes.ForgetShown(s.Consistency.Catchup.Shown)
 		}
 		buf := &bufferedResponse{header: w.Header(), under: w}
+		defer buf.release()
 		next.ServeHTTP(buf, r.WithContext(ctx))
 		if commits := writes.Commits(); len(commits) > 0 {
 			bookmark, named := marks.encode(commits)
@@ -145,15 +147,28 @@ func (s *Server) bookmarkOf(r *http.Request) string {
 }
 
 // bufferedResponse holds a response back until the write it answers is
-// settled. Headers go straight to the real writer's map.
+// settled, or until its entity tag is known (conditional). Headers go
+// straight to the real writer's map. Its body comes from a pool: every
+// read of the read models passes through one, and a fresh buffer grown to
+// each answer's size was a third of the bytes a busy service allocated
+// while serving reads. Whoever makes one calls release once it is flushed
+// or dropped.
 type bufferedResponse struct {
 	header http.Header
 	status int
-	body   bytes.Buffer
+	body   *bytes.Buffer
 	// under is the writer the answer goes to, when known: what an
 	// http.ResponseController of the handler acts on (a write deadline).
 	under http.ResponseWriter
 }
+
+// bodies holds the buffers of answers already sent.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// bodyKeptUpTo is the largest buffer given back to the pool: an export's
+// buffer of many MiB is left to the collector rather than held for a small
+// answer.
+const bodyKeptUpTo = 256 << 10
 
 // Unwrap is the writer under the buffer, for http.ResponseController.
 func (b *bufferedResponse) Unwrap() http.ResponseWriter { return b.under }
@@ -170,7 +185,18 @@ func (b *bufferedResponse) Write(p []byte) (int, error) {
 	if b.status == 0 {
 		b.status = http.StatusOK
 	}
+	if b.body == nil {
+		b.body = bodies.Get().(*bytes.Buffer)
+	}
 	return b.body.Write(p)
+}
+
+// bytes is the body written so far.
+func (b *bufferedResponse) bytes() []byte {
+	if b.body == nil {
+		return nil
+	}
+	return b.body.Bytes()
 }
 
 func (b *bufferedResponse) flush(w http.ResponseWriter) {
@@ -178,7 +204,22 @@ func (b *bufferedResponse) flush(w http.ResponseWriter) {
 		b.status = http.StatusOK
 	}
 	w.WriteHeader(b.status)
-	_, _ = w.Write(b.body.Bytes())
+	if body := b.bytes(); len(body) > 0 {
+		_, _ = w.Write(body)
+	}
+}
+
+// release gives the body's buffer back to the pool: nothing may use what
+// it wrote after this.
+func (b *bufferedResponse) release() {
+	if b.body == nil {
+		return
+	}
+	if b.body.Cap() <= bodyKeptUpTo {
+		b.body.Reset()
+		bodies.Put(b.body)
+	}
+	b.body = nil
 }
 
 // readsFromStore marks a read served from the event store itself (history,
