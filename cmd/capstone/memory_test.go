@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -15,35 +14,50 @@ import (
 )
 
 // TestServeFollowsMemory: `capstone serve` run as a process sets its soft
-// memory limit to the floor while its heap is small, and leaves the one
-// GOMEMLIMIT gives alone. Its /metrics shows the limit the runtime has.
+// memory limit to the floor while its heap is small and its collector's
+// target to serveGCPercent, and leaves what GOMEMLIMIT or GOGC gives
+// alone. Its /metrics shows what the runtime has.
 func TestServeFollowsMemory(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
 	bin := buildBinary(t)
 	for _, c := range []struct {
-		env  string
-		want int64
-	}{{"", serveMemoryFloor}, {"GOMEMLIMIT=300MiB", 300 << 20}} {
-		t.Run(fmt.Sprint(c.env != ""), func(t *testing.T) {
+		env         []string
+		limit, gogc int64
+	}{
+		{nil, serveMemoryFloor, serveGCPercent},
+		{[]string{"GOMEMLIMIT=300MiB"}, 300 << 20, serveGCPercent},
+		{[]string{"GOGC=170"}, serveMemoryFloor, 170},
+		{[]string{"GOMEMLIMIT=200MiB", "GOGC=30"}, 200 << 20, 30},
+	} {
+		name := strings.Join(c.env, ",")
+		if name == "" {
+			name = "defaults" // a data dir's path may not hold the # of an unnamed subtest
+		}
+		t.Run(name, func(t *testing.T) {
 			dir, addr := t.TempDir(), freeAddr(t)
 			cmd := exec.Command(bin, "serve", "--addr", addr, "--data-dir", filepath.Join(dir, "data"), "--log-level", "error")
 			for _, kv := range os.Environ() {
-				if !strings.HasPrefix(kv, "GOMEMLIMIT=") {
+				if !strings.HasPrefix(kv, "GOMEMLIMIT=") && !strings.HasPrefix(kv, "GOGC=") {
 					cmd.Env = append(cmd.Env, kv)
 				}
 			}
-			if c.env != "" {
-				cmd.Env = append(cmd.Env, c.env)
-			}
+			cmd.Env = append(cmd.Env, c.env...)
 			cmd.SysProcAttr = dieWithParent()
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
 			defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-			limit := regexp.MustCompile(`(?m)^go_gc_gomemlimit_bytes (\S+)$`)
-			var got string
+			shown := func(body []byte, name string) (string, int64) {
+				m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(body)
+				if m == nil {
+					return "", -1
+				}
+				v, _ := strconv.ParseFloat(string(m[1]), 64)
+				return string(m[1]), int64(v)
+			}
+			var limit, gogc string
 			for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 				resp, err := http.Get("http://" + addr + "/metrics")
 				if err != nil {
@@ -51,14 +65,14 @@ func TestServeFollowsMemory(t *testing.T) {
 				}
 				body, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if m := limit.FindSubmatch(body); m != nil {
-					got = string(m[1])
-					if v, err := strconv.ParseFloat(got, 64); err == nil && int64(v) == c.want {
-						return
-					}
+				var l, g int64
+				limit, l = shown(body, "go_gc_gomemlimit_bytes")
+				gogc, g = shown(body, "go_gc_gogc_percent")
+				if l == c.limit && g == c.gogc {
+					return
 				}
 			}
-			t.Fatalf("with %q the soft memory limit shown is %q, not %d", c.env, got, c.want)
+			t.Fatalf("with %q the soft memory limit shown is %q, not %d, and the collector's target %q, not %d", c.env, limit, c.limit, gogc, c.gogc)
 		})
 	}
 }
