@@ -2,11 +2,10 @@ package projections
 
 import (
 	"hash/maphash"
+	"maps"
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/capstone-pms/capstone/events"
 )
@@ -27,9 +26,22 @@ import (
 // forgotten (whoever asks then checks the store), so under a steady load it
 // holds what was applied in the last minute, not every stream ever seen.
 type AppliedLog struct {
-	mu      sync.Mutex
-	heads   *simplelru.LRU[logKey, logHead] // oldest recorded first
-	waiters map[logKey][]*logWaiter
+	mu    sync.Mutex
+	size  int
+	heads map[logKey]logHead
+	// moves are the heads' moves in the order they were made, from
+	// moves[first] on: every head's last move is among them, and the moves
+	// made stale by a later one (or by forgetting) are passed over as they
+	// come, or dropped together once they outnumber the heads (compact).
+	// A map and a list of moves hold a head in about 100 bytes, where a
+	// linked LRU's entries took some 135.
+	moves []logMove
+	first int
+	moved uint64 // moves made, the last one's number
+	// headsPeak is the most heads held at once since heads was made (see
+	// compact).
+	headsPeak int
+	waiters   map[logKey][]*logWaiter
 	// waitersPeak is the most streams waited for at once since waiters
 	// was made (see dropWaiters).
 	waitersPeak int
@@ -37,12 +49,21 @@ type AppliedLog struct {
 	now         func() time.Time
 }
 
-// logHead is a stream's head and when it was last moved (Unix
-// nanoseconds: a wall clock set back keeps heads longer, one set forward
-// forgets them sooner, and either only sends whoever asks to the store).
+// logMove is a head's move: its key, when it was made, and its number
+// (two moves may share a clock's reading).
+type logMove struct {
+	key logKey
+	at  int64
+	n   uint64
+}
+
+// logHead is a stream's head and the number of its last move, made at a
+// time its logMove keeps (Unix nanoseconds: a wall clock set back keeps
+// heads longer, one set forward forgets them sooner, and either only sends
+// whoever asks to the store).
 type logHead struct {
 	version int64
-	at      int64
+	move    uint64
 }
 
 // GapFiller is a projection that applies a commit of a stream of the given
@@ -89,8 +110,7 @@ func NewAppliedLog(ps ...Projection) *AppliedLog { return NewAppliedLogOf(Applie
 
 // NewAppliedLogOf is NewAppliedLog remembering size heads.
 func NewAppliedLogOf(size int, ps ...Projection) *AppliedLog {
-	heads, _ := simplelru.NewLRU[logKey, logHead](size, nil)
-	l := &AppliedLog{heads: heads, waiters: map[logKey][]*logWaiter{}, fillers: map[string]GapFiller{}, now: time.Now}
+	l := &AppliedLog{size: max(size, 1), heads: map[logKey]logHead{}, waiters: map[logKey][]*logWaiter{}, fillers: map[string]GapFiller{}, now: time.Now}
 	for _, p := range ps {
 		if f, ok := p.(GapFiller); ok {
 			l.fillers[p.Name()] = f
@@ -131,14 +151,14 @@ func (l *AppliedLog) Record(projection string, c events.Commit) {
 	defer l.mu.Unlock()
 	now := l.now().UnixNano()
 	l.forgetBefore(now - int64(appliedLogHorizon))
-	head, _ := l.heads.Peek(key)
+	head := l.heads[key]
 	if head.version >= v {
 		return
 	}
 	if f := l.fillers[projection]; c.FirstVersion > head.version+1 && (f == nil || !f.FillsGaps(c.StreamType)) {
 		return
 	}
-	l.heads.Add(key, logHead{version: v, at: now})
+	l.move(key, v, now)
 	ws := l.waiters[key]
 	kept := ws[:0]
 	for _, w := range ws {
@@ -174,24 +194,88 @@ func (l *AppliedLog) dropWaiters(key logKey) {
 	}
 }
 
-// forgetBefore drops the heads last moved before t. Heads are kept in the
-// order they moved (Add puts a moved head last, Peek leaves the order be),
-// so it stops at the first one to keep.
-func (l *AppliedLog) forgetBefore(t int64) {
-	for {
-		_, h, ok := l.heads.GetOldest()
-		if !ok || h.at >= t {
-			return
-		}
-		l.heads.RemoveOldest()
+// move sets key's head to version, as its latest move, made at time at,
+// forgetting the head moved longest ago if the log then holds more than
+// its size.
+func (l *AppliedLog) move(key logKey, version, at int64) {
+	l.moved++
+	l.heads[key] = logHead{version: version, move: l.moved}
+	l.moves = append(l.moves, logMove{key: key, at: at, n: l.moved})
+	l.headsPeak = max(l.headsPeak, len(l.heads))
+	if len(l.heads) > l.size {
+		l.forgetOldest()
+	}
+	if stale := len(l.moves) - l.first - len(l.heads); stale > len(l.heads)+movesCompactAt {
+		l.compact()
 	}
 }
 
-// Has reports whether projection is known to have applied the stream up to version.
+// movesCompactAt is how many stale moves beyond one per head make the
+// list of moves worth compacting.
+const movesCompactAt = 1024
+
+// current reports whether m is its head's last move.
+func (l *AppliedLog) current(m logMove) bool {
+	h, ok := l.heads[m.key]
+	return ok && h.move == m.n
+}
+
+// forgetOldest forgets the head whose last move is the oldest.
+func (l *AppliedLog) forgetOldest() {
+	for ; l.first < len(l.moves); l.first++ {
+		if m := l.moves[l.first]; l.current(m) {
+			delete(l.heads, m.key)
+			l.first++
+			break
+		}
+	}
+	l.compactIfPassed()
+}
+
+// forgetBefore forgets the heads last moved before t. Moves are listed in
+// the order they were made, so it stops at the first one to keep.
+func (l *AppliedLog) forgetBefore(t int64) {
+	for ; l.first < len(l.moves) && l.moves[l.first].at < t; l.first++ {
+		if m := l.moves[l.first]; l.current(m) {
+			delete(l.heads, m.key)
+		}
+	}
+	l.compactIfPassed()
+}
+
+// compactIfPassed compacts the moves once most of the list has been passed.
+func (l *AppliedLog) compactIfPassed() {
+	if l.first > movesCompactAt && l.first > len(l.moves)/2 {
+		l.compact()
+	}
+}
+
+// compact keeps only the current moves, in their order, in a list of
+// their size; and once the heads are under a quarter of their peak, it
+// moves them to a map of their size too: a map keeps the room it grew to,
+// some 3 MiB after a cohort's import, for as long as it lives.
+func (l *AppliedLog) compact() {
+	kept := make([]logMove, 0, len(l.heads))
+	for _, m := range l.moves[l.first:] {
+		if l.current(m) {
+			kept = append(kept, m)
+		}
+	}
+	l.moves, l.first = kept, 0
+	if l.headsPeak >= movesCompactAt && len(l.heads) < l.headsPeak/4 {
+		l.heads, l.headsPeak = maps.Clone(l.heads), len(l.heads)
+	}
+}
+
+// Has reports whether projection is known to have applied the stream up to
+// version. It forgets what is past the horizon first, as Record does: the
+// catch-up asks every second, so the log empties once the writes stop.
 func (l *AppliedLog) Has(projection, streamID string, version int64) bool {
+	key := keyOf(projection, streamID)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	head, ok := l.heads.Peek(keyOf(projection, streamID))
+	l.forgetBefore(l.now().UnixNano() - int64(appliedLogHorizon))
+	head, ok := l.heads[key]
 	return ok && head.version >= version
 }
 

@@ -9,5 +9,5 @@ func (l *AppliedLog) SetClock(now func() time.Time) { l.now = now }
 func (l *AppliedLog) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.heads.Len()
+	return len(l.heads)
 }
