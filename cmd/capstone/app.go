@@ -104,7 +104,7 @@ func (a *App) startCatchUp(ctx context.Context, log *outbox.CommitLog, es *imong
 	cu := &outbox.CatchUp{Log: log, Commits: es, Logger: a.log,
 		Lease:    a.lease("catch-up", instance),
 		Interval: CatchUpEvery, MinAge: CatchUpAfter, GiveUp: 2 * time.Minute, Settled: settled, Batch: 2000,
-		Awaited: awaited, AwaitFor: CatchUpReadyWithin,
+		Workers: catchUpWorkers, Awaited: awaited, AwaitFor: CatchUpReadyWithin,
 		Applied: a.applied.Has}
 	if a.logOnly {
 		cu.Backlog = a.Metrics.SetRelayBacklog // the relay, with no outbox documents, sets none
@@ -214,6 +214,14 @@ const (
 // unapplied after this is one the projections fail on, which the catch-up
 // keeps retrying (and warns about) while the process serves.
 const CatchUpReadyWithin = 30 * time.Second
+
+// catchUpWorkers bounds the commits the catch-up loads, and hands the
+// projectors, at once while the process is not ready for them: as many as
+// the in-process bus has in flight, so that the backlog a crash leaves (the
+// last second or so of commits, most of which the read models hold) is
+// applied about as fast as it was first, with each projection's workers
+// busy and the store's round trips overlapped.
+const catchUpWorkers = localInFlight
 
 // localInFlight bounds the commits being projected at once with the
 // in-process bus: enough to keep the projector workers busy (an import

@@ -61,8 +61,17 @@ type CatchUp struct {
 	Awaited  int64
 	AwaitFor time.Duration
 	Batch    int
-	Logger   *slog.Logger
-	// Caught, if set, is told of each commit the catch-up applied.
+	// Workers bounds the commits loaded, and the deliveries made, at once
+	// until the projections have passed Awaited: the backlog a crash left,
+	// which the process's readiness waits for. After that a sweep goes one
+	// commit at a time, as it finds what the bus lost now and then, or
+	// what Applied has forgotten under a heavy load, and the live traffic
+	// comes first. A projection gets a stream's commits one after the
+	// other, in the log's order, whatever Workers is.
+	Workers int
+	Logger  *slog.Logger
+	// Caught, if set, is told of each commit the catch-up applied, from
+	// the goroutines that deliver (at once for different streams).
 	Caught func(projection string, c events.Commit)
 	// Backlog, if set, is told of Held after each sweep (metrics).
 	Backlog func(n int)
@@ -147,65 +156,36 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	loaded := map[string]*events.Commit{} // nil: not stored
-	load := func(id string) (*events.Commit, error) {
-		if cm, ok := loaded[id]; ok {
-			return cm, nil
-		}
-		cm, found, err := c.Commits.LoadCommit(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if !found {
-			loaded[id] = nil
-			return nil, nil
-		}
-		loaded[id] = &cm
-		return &cm, nil
-	}
 	// A commit not stored yet, or that a projection failed on, holds that
 	// projection's checkpoint (the next sweep comes back to it), but not
 	// the entries after it: they are applied meanwhile.
 	applied, moved := 0, make([]bool, len(c.Targets))
 	held := make([]bool, len(c.Targets))
 	var errs []error
-	for _, e := range entries { // each at least MinAge old, or settled
-		inFlight := now.Sub(e.CreatedAt) < c.GiveUp && !e.CreatedAt.Before(c.Settled)
-		for i, t := range c.Targets {
-			if cps[i] >= e.Position {
-				continue
-			}
-			done := true
-			for _, id := range e.CommitIDs {
-				if stream, first, ok := events.ParseCommitID(id); ok && c.Applied != nil && c.Applied(t.Name, stream, first) {
-					continue // applied here: a stream's head is a commit's last version, so ≥ first means all of it
-				}
-				cm, err := load(id)
-				if err != nil {
-					errs = append(errs, err)
-					done = false
+	workers := 1
+	if c.Awaited > 0 && !c.passed.Load() {
+		workers = c.Workers
+	}
+	for rest := entries; len(rest) > 0; {
+		n := 0
+		for ids := 0; n < len(rest) && (n == 0 || ids+len(rest[n].CommitIDs) <= sweepChunk); n++ {
+			ids += len(rest[n].CommitIDs)
+		}
+		chunk := rest[:n]
+		rest = rest[n:]
+		lacking, k, err := c.apply(ctx, chunk, cps, now, workers)
+		applied += k
+		errs = append(errs, err)
+		for e, entry := range chunk {
+			for i := range c.Targets {
+				if cps[i] >= entry.Position {
 					continue
 				}
-				if cm == nil {
-					if inFlight {
-						done = false // its append may still land
-					}
-					continue // or it never was stored
+				if lacking[i][e] {
+					held[i] = true
+				} else if !held[i] {
+					cps[i], moved[i] = entry.Position, true
 				}
-				if err := t.Deliver(ctx, *cm); err != nil {
-					errs = append(errs, fmt.Errorf("%s: %s: %w", t.Name, id, err))
-					done = false
-					continue
-				}
-				applied++
-				if c.Caught != nil {
-					c.Caught(t.Name, *cm)
-				}
-			}
-			if !done {
-				held[i] = true
-			} else if !held[i] {
-				cps[i], moved[i] = e.Position, true
 			}
 		}
 	}

@@ -1,0 +1,145 @@
+package outbox_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/infra/outbox"
+)
+
+// youngLog writes n entries listed just now, each of 1 to 4 commits (a
+// stream's next commit, of one of a few dozen streams named prefix0,
+// prefix1, ...), all stored, and returns the entries' commits.
+func youngLog(t *testing.T, rng *rand.Rand, log *outbox.CommitLog, stored memLoader, prefix string, n int) [][]events.Commit {
+	t.Helper()
+	heads := map[string]int64{}
+	entries := make([][]events.Commit, n)
+	for i := range entries {
+		var ids []string
+		for range 1 + rng.IntN(4) {
+			s := fmt.Sprint(prefix, rng.IntN(40))
+			if slices.ContainsFunc(entries[i], func(c events.Commit) bool { return c.StreamID == s }) {
+				continue // a group holds one commit of a stream
+			}
+			heads[s]++
+			c := events.Commit{StreamID: s, StreamType: events.StreamProject, FirstVersion: heads[s],
+				Events: []events.Envelope{{StreamID: s, Version: heads[s], Type: "ProjectEdited", Data: &events.ProjectEdited{}}}}
+			stored[c.ID()] = c
+			entries[i] = append(entries[i], c)
+			ids = append(ids, c.ID())
+		}
+		if _, err := log.Append(context.Background(), ids, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return entries
+}
+
+// TestCatchUpDeliversStreamsAtOnce: until it has applied the backlog from
+// before the start, a sweep hands different streams' commits, to each
+// projection, to up to Workers deliveries at once, as the bus does, and a
+// stream's to each projection one after the other in the log's order; it
+// loads each commit once, whichever projections lack it. Once current,
+// it goes one commit at a time, leaving the store to the live traffic.
+func TestCatchUpDeliversStreamsAtOnce(t *testing.T) {
+	for seed := range uint64(3) {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 5))
+			ctx := context.Background()
+			db := newDB(t)
+			log := outbox.NewCommitLog(db)
+			stored := memLoader{}
+			entries := youngLog(t, rng, log, stored, "s", 30+rng.IntN(40))
+			awaited, err := log.Tail(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			workers := 2 + rng.IntN(7)
+
+			var mu sync.Mutex
+			inFlight, peak := 0, 0
+			full := make(chan struct{}) // closed once workers deliveries are under way together
+			var once sync.Once
+			hold := func() {
+				select {
+				case <-full:
+				case <-time.After(5 * time.Second): // one at a time: it never fills
+					once.Do(func() { close(full) })
+				}
+			}
+			got := map[string][]string{} // projection and stream -> commits delivered, in order
+			deliver := func(name string) func(context.Context, events.Commit) error {
+				return func(_ context.Context, c events.Commit) error {
+					mu.Lock()
+					inFlight++
+					peak = max(peak, inFlight)
+					if inFlight == workers {
+						once.Do(func() { close(full) })
+					}
+					got[name+" "+c.StreamID] = append(got[name+" "+c.StreamID], c.ID())
+					mu.Unlock()
+					hold()
+					mu.Lock()
+					inFlight--
+					mu.Unlock()
+					return nil
+				}
+			}
+			var loads atomic.Int64
+			cu := &outbox.CatchUp{Log: log, Commits: loaderFunc(func(ctx context.Context, id string) (events.Commit, bool, error) {
+				loads.Add(1)
+				return stored.LoadCommit(ctx, id)
+			}), Logger: quiet, GiveUp: time.Minute, Settled: time.Now(), Awaited: awaited, Batch: 1000, Workers: workers,
+				Targets: []outbox.CatchUpTarget{{Name: "p1", Deliver: deliver("p1")}, {Name: "p2", Deliver: deliver("p2")}}}
+			applied, err := cu.Sweep(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if peak != workers {
+				t.Fatalf("at most %d deliveries under way at once, with %d workers", peak, workers)
+			}
+			want := map[string][]string{}
+			for _, e := range entries {
+				for _, c := range e {
+					for _, p := range []string{"p1", "p2"} {
+						want[p+" "+c.StreamID] = append(want[p+" "+c.StreamID], c.ID())
+					}
+				}
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("delivered by projection and stream %v; want each stream's commits once, in order, %v", got, want)
+			}
+			if n := int64(len(stored)); loads.Load() != n || applied != 2*len(stored) {
+				t.Fatalf("loaded %d commits and applied %d for 2 projections; want %d loads, %d applied", loads.Load(), applied, n, 2*n)
+			}
+			if !cu.Current() {
+				t.Fatal("not current after a sweep that applied everything from before the start")
+			}
+
+			// Current: what the bus lost afterwards, one at a time.
+			later := youngLog(t, rng, log, stored, "t", 5+rng.IntN(10))
+			peak = 0
+			hold = func() { time.Sleep(2 * time.Millisecond) }
+			if applied, err := cu.Sweep(ctx); err != nil || applied != 2*len(slices.Concat(later...)) {
+				t.Fatalf("a sweep once current applied %d commits (%v), want %d", applied, err, 2*len(slices.Concat(later...)))
+			}
+			if peak != 1 {
+				t.Fatalf("once current, %d deliveries under way at once", peak)
+			}
+		})
+	}
+}
+
+// loaderFunc is a CommitLoader of a function.
+type loaderFunc func(ctx context.Context, id string) (events.Commit, bool, error)
+
+func (f loaderFunc) LoadCommit(ctx context.Context, id string) (events.Commit, bool, error) {
+	return f(ctx, id)
+}
