@@ -209,10 +209,11 @@ const (
 
 // CatchUpReadyWithin bounds how long a process restarted on a store it has
 // alone stays unready while its projections apply the commits stored
-// before it started (the dead process's last ones): those are a few
-// seconds' worth at most, applied in well under a second; a commit still
-// unapplied after this is one the projections fail on, which the catch-up
-// keeps retrying (and warns about) while the process serves.
+// before it started (the dead process's last ones): those its catch-up had
+// not passed, about a second's worth (CatchUpEvery), applied again as fast
+// as the bus first applied them; a commit still unapplied after this is
+// one the projections fail on, which the catch-up keeps retrying (and
+// warns about) while the process serves.
 const CatchUpReadyWithin = 30 * time.Second
 
 // catchUpWorkers bounds the commits the catch-up loads, and hands the

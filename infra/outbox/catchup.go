@@ -24,9 +24,11 @@ import (
 // and hands each commit a projection may lack to it. What this process's
 // projectors applied (Applied) is skipped without a lookup, so in the
 // common case a sweep reads one log entry per group of commits and nothing
-// else. An entry whose commit is not in the store yet (its append is in
-// flight) holds that projection's checkpoint until the commit appears, or
-// until GiveUp, after which the append has certainly failed.
+// else, and passes it however young: the checkpoints trail the bus by a
+// sweep's interval, which is what a process that dies leaves the next one
+// to apply again. An entry whose commit is not in the store yet (its
+// append is in flight) holds that projection's checkpoint until the commit
+// appears, or until GiveUp, after which the append has certainly failed.
 //
 // Only the holder of the lease sweeps, so of several projector processes
 // one catches up at a time. It also trims the log of what every
@@ -42,9 +44,9 @@ type CatchUp struct {
 	// Applied, if set, says whether this process already applied a stream
 	// up to a version for a projection.
 	Applied func(projection, streamID string, version int64) bool
-	// Interval between sweeps; MinAge leaves the newest entries to the bus;
-	// GiveUp passes an id whose commit never appeared; Batch bounds the
-	// entries one sweep reads.
+	// Interval between sweeps; MinAge leaves the newest entries to the bus
+	// (those Applied does not know of all of); GiveUp passes an id whose
+	// commit never appeared; Batch bounds the entries one sweep reads.
 	Interval, MinAge, GiveUp time.Duration
 	// Settled, when set, is a time before which no entry is in flight (see
 	// Relay.Settled): older entries are applied at once, and a commit of
@@ -152,7 +154,14 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 	if c.Settled.After(by) {
 		by = c.Settled
 	}
-	entries, err := c.Log.ReadListedBy(ctx, from+1, max(c.Batch, 1), by)
+	// An entry younger than MinAge is left to the bus, unless this process
+	// applied all of it already: the checkpoints pass it at once, so that
+	// a crash leaves the next process the commits of the last sweep's
+	// interval and those the bus had in flight to apply again, not also
+	// the last MinAge's worth.
+	entries, err := c.Log.ReadWhile(ctx, from+1, max(c.Batch, 1), func(e LogEntry) bool {
+		return !e.CreatedAt.After(by) || c.appliedAll(e, cps)
+	})
 	if err != nil {
 		return 0, err
 	}
@@ -194,7 +203,7 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 	}
 	waiting, low := 0, slices.Min(cps)
 	for _, e := range entries {
-		if e.Position > low {
+		if e.Position > low && !e.CreatedAt.After(by) {
 			waiting += len(e.CommitIDs)
 		}
 	}
@@ -220,6 +229,25 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 		}
 	}
 	return applied, errors.Join(errs...)
+}
+
+// appliedAll reports whether this process applied every commit of the
+// entry for every projection whose checkpoint cps has not passed it.
+func (c *CatchUp) appliedAll(e LogEntry, cps []int64) bool {
+	if c.Applied == nil {
+		return false
+	}
+	for i, t := range c.Targets {
+		if cps[i] >= e.Position {
+			continue
+		}
+		for _, id := range e.CommitIDs {
+			if stream, first, ok := events.ParseCommitID(id); !ok || !c.Applied(t.Name, stream, first) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Current reports whether the projections have applied every commit

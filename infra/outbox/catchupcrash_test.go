@@ -42,6 +42,94 @@ func youngLog(t *testing.T, rng *rand.Rand, log *outbox.CommitLog, stored memLoa
 	return entries
 }
 
+// TestCatchUpPassesWhatItAppliedAtOnce: the checkpoints pass the entries
+// this process has applied all of as soon as a sweep reads them, however
+// young, so that a process killed a moment later leaves the next one only
+// what the bus had not applied yet to apply again, not the last MinAge's
+// worth of commits (every one of which it once delivered again, one at a
+// time: seconds of an import's commits kept a restarted service unready
+// for many seconds more).
+func TestCatchUpPassesWhatItAppliedAtOnce(t *testing.T) {
+	for seed := range uint64(4) {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 71))
+			ctx := context.Background()
+			db := newDB(t)
+			log := outbox.NewCommitLog(db)
+			stored := memLoader{}
+			n := 20 + rng.IntN(60)
+			entries := youngLog(t, rng, log, stored, "s", n)
+			// The bus applied the first k entries for both projections, and
+			// a few commits after them (in flight, done out of order) for one.
+			k := rng.IntN(n)
+			applied := map[string]bool{}
+			for i, e := range entries {
+				for _, c := range e {
+					for _, p := range []string{"p1", "p2"} {
+						if i < k || (p == "p1" && i > k && rng.IntN(2) == 0) {
+							applied[p+" "+c.ID()] = true
+						}
+					}
+				}
+			}
+			deliveries := map[string][]string{}
+			var mu sync.Mutex
+			deliver := func(name string) func(context.Context, events.Commit) error {
+				return func(_ context.Context, c events.Commit) error {
+					mu.Lock()
+					defer mu.Unlock()
+					deliveries[name] = append(deliveries[name], c.ID())
+					return nil
+				}
+			}
+			targets := []outbox.CatchUpTarget{{Name: "p1", Deliver: deliver("p1")}, {Name: "p2", Deliver: deliver("p2")}}
+			live := &outbox.CatchUp{Log: log, Commits: stored, Logger: quiet, GiveUp: time.Minute, MinAge: time.Hour, Batch: 1000,
+				Targets: targets, Applied: func(p, stream string, v int64) bool {
+					return applied[p+" "+events.CommitID(stream, v)]
+				}}
+			if _, err := live.Sweep(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if len(deliveries) > 0 {
+				t.Fatalf("a sweep delivered %v, all young: the bus's", deliveries)
+			}
+			for _, p := range []string{"p1", "p2"} {
+				if behind, err := live.Behind(ctx, p); err != nil || behind != int64(n-k) {
+					t.Fatalf("%s is %d entries behind (%v) after a sweep, with the first %d of %d applied; want %d", p, behind, err, k, n, n-k)
+				}
+			}
+
+			// Killed: the next process knows nothing of what this one applied.
+			awaited, err := log.Tail(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			next := &outbox.CatchUp{Log: log, Commits: stored, Logger: quiet, GiveUp: time.Minute, MinAge: time.Hour, Batch: 1000,
+				Settled: time.Now(), Awaited: awaited, AwaitFor: time.Minute, Targets: targets}
+			got, err := next.Sweep(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, e := range entries[k:] {
+				for _, c := range e {
+					want = append(want, c.ID())
+				}
+			}
+			slices.Sort(want)
+			for _, p := range []string{"p1", "p2"} {
+				if slices.Sort(deliveries[p]); !slices.Equal(deliveries[p], want) {
+					t.Errorf("after the restart %s was delivered %d commits %v; want the %d of the entries the bus had not applied all of, %v",
+						p, len(deliveries[p]), deliveries[p], len(want), want)
+				}
+			}
+			if got != 2*len(want) || !next.Current() {
+				t.Fatalf("the restarted sweep applied %d commits, current %v; want %d, current", got, next.Current(), 2*len(want))
+			}
+		})
+	}
+}
+
 // TestCatchUpDeliversStreamsAtOnce: until it has applied the backlog from
 // before the start, a sweep hands different streams' commits, to each
 // projection, to up to Workers deliveries at once, as the bus does, and a

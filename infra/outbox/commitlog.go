@@ -227,14 +227,14 @@ func (l *CommitLog) Tail(ctx context.Context) (int64, error) {
 // Read returns the entries from position from on, at most n of them,
 // stopping at the end of the log.
 func (l *CommitLog) Read(ctx context.Context, from int64, n int) ([]LogEntry, error) {
-	return l.ReadListedBy(ctx, from, n, time.Time{})
+	return l.ReadWhile(ctx, from, n, nil)
 }
 
-// ReadListedBy is Read stopping before the first entry listed after by
-// (zero: not stopping): the catch-up, which leaves the entries of the last
-// seconds to its next sweep, would otherwise read them again at every
-// sweep (each entry is an _id lookup).
-func (l *CommitLog) ReadListedBy(ctx context.Context, from int64, n int, by time.Time) ([]LogEntry, error) {
+// ReadWhile is Read stopping before the first entry that keep refuses (nil:
+// not stopping): the catch-up, which leaves the entries of the last seconds
+// to its next sweep unless they are applied already, would otherwise read
+// them again at every sweep (each entry is an _id lookup).
+func (l *CommitLog) ReadWhile(ctx context.Context, from int64, n int, keep func(LogEntry) bool) ([]LogEntry, error) {
 	var out []LogEntry
 	for pos := max(from, 1); len(out) < n; pos++ {
 		var e logEntry
@@ -245,10 +245,11 @@ func (l *CommitLog) ReadListedBy(ctx context.Context, from int64, n int, by time
 		if err != nil {
 			return out, err
 		}
-		if !by.IsZero() && e.CreatedAt.After(by) {
+		entry := LogEntry{Position: pos, CommitIDs: e.CommitIDs, CreatedAt: e.CreatedAt}
+		if keep != nil && !keep(entry) {
 			break
 		}
-		out = append(out, LogEntry{Position: pos, CommitIDs: e.CommitIDs, CreatedAt: e.CreatedAt})
+		out = append(out, entry)
 	}
 	return out, nil
 }
