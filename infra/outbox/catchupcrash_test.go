@@ -50,84 +50,81 @@ func youngLog(t *testing.T, rng *rand.Rand, log *outbox.CommitLog, stored memLoa
 // time: seconds of an import's commits kept a restarted service unready
 // for many seconds more).
 func TestCatchUpPassesWhatItAppliedAtOnce(t *testing.T) {
-	for seed := range uint64(4) {
-		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 71))
-			ctx := context.Background()
-			db := newDB(t)
-			log := outbox.NewCommitLog(db)
-			stored := memLoader{}
-			n := 20 + rng.IntN(60)
-			entries := youngLog(t, rng, log, stored, "s", n)
-			// The bus applied the first k entries for both projections, and
-			// a few commits after them (in flight, done out of order) for one.
-			k := rng.IntN(n)
-			applied := map[string]bool{}
-			for i, e := range entries {
-				for _, c := range e {
-					for _, p := range []string{"p1", "p2"} {
-						if i < k || (p == "p1" && i > k && rng.IntN(2) == 0) {
-							applied[p+" "+c.ID()] = true
-						}
+	forSeeds(t, 4, 71, func(t *testing.T, rng *rand.Rand) {
+		ctx := context.Background()
+		db := newDB(t)
+		log := outbox.NewCommitLog(db)
+		stored := memLoader{}
+		n := 20 + rng.IntN(60)
+		entries := youngLog(t, rng, log, stored, "s", n)
+		// The bus applied the first k entries for both projections, and
+		// a few commits after them (in flight, done out of order) for one.
+		k := rng.IntN(n)
+		applied := map[string]bool{}
+		for i, e := range entries {
+			for _, c := range e {
+				for _, p := range []string{"p1", "p2"} {
+					if i < k || (p == "p1" && i > k && rng.IntN(2) == 0) {
+						applied[p+" "+c.ID()] = true
 					}
 				}
 			}
-			deliveries := map[string][]string{}
-			var mu sync.Mutex
-			deliver := func(name string) func(context.Context, events.Commit) error {
-				return func(_ context.Context, c events.Commit) error {
-					mu.Lock()
-					defer mu.Unlock()
-					deliveries[name] = append(deliveries[name], c.ID())
-					return nil
-				}
+		}
+		deliveries := map[string][]string{}
+		var mu sync.Mutex
+		deliver := func(name string) func(context.Context, events.Commit) error {
+			return func(_ context.Context, c events.Commit) error {
+				mu.Lock()
+				defer mu.Unlock()
+				deliveries[name] = append(deliveries[name], c.ID())
+				return nil
 			}
-			targets := []outbox.CatchUpTarget{{Name: "p1", Deliver: deliver("p1")}, {Name: "p2", Deliver: deliver("p2")}}
-			live := &outbox.CatchUp{Log: log, Commits: stored, Logger: quiet, GiveUp: time.Minute, MinAge: time.Hour, Batch: 1000,
-				Targets: targets, Applied: func(p, stream string, v int64) bool {
-					return applied[p+" "+events.CommitID(stream, v)]
-				}}
-			if _, err := live.Sweep(ctx); err != nil {
-				t.Fatal(err)
+		}
+		targets := []outbox.CatchUpTarget{{Name: "p1", Deliver: deliver("p1")}, {Name: "p2", Deliver: deliver("p2")}}
+		live := &outbox.CatchUp{Log: log, Commits: stored, Logger: quiet, GiveUp: time.Minute, MinAge: time.Hour, Batch: 1000,
+			Targets: targets, Applied: func(p, stream string, v int64) bool {
+				return applied[p+" "+events.CommitID(stream, v)]
+			}}
+		if _, err := live.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if len(deliveries) > 0 {
+			t.Fatalf("a sweep delivered %v, all young: the bus's", deliveries)
+		}
+		for _, p := range []string{"p1", "p2"} {
+			if behind, err := live.Behind(ctx, p); err != nil || behind != int64(n-k) {
+				t.Fatalf("%s is %d entries behind (%v) after a sweep, with the first %d of %d applied; want %d", p, behind, err, k, n, n-k)
 			}
-			if len(deliveries) > 0 {
-				t.Fatalf("a sweep delivered %v, all young: the bus's", deliveries)
-			}
-			for _, p := range []string{"p1", "p2"} {
-				if behind, err := live.Behind(ctx, p); err != nil || behind != int64(n-k) {
-					t.Fatalf("%s is %d entries behind (%v) after a sweep, with the first %d of %d applied; want %d", p, behind, err, k, n, n-k)
-				}
-			}
+		}
 
-			// Killed: the next process knows nothing of what this one applied.
-			awaited, err := log.Tail(ctx)
-			if err != nil {
-				t.Fatal(err)
+		// Killed: the next process knows nothing of what this one applied.
+		awaited, err := log.Tail(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next := &outbox.CatchUp{Log: log, Commits: stored, Logger: quiet, GiveUp: time.Minute, MinAge: time.Hour, Batch: 1000,
+			Settled: time.Now(), Awaited: awaited, AwaitFor: time.Minute, Targets: targets}
+		got, err := next.Sweep(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, e := range entries[k:] {
+			for _, c := range e {
+				want = append(want, c.ID())
 			}
-			next := &outbox.CatchUp{Log: log, Commits: stored, Logger: quiet, GiveUp: time.Minute, MinAge: time.Hour, Batch: 1000,
-				Settled: time.Now(), Awaited: awaited, AwaitFor: time.Minute, Targets: targets}
-			got, err := next.Sweep(ctx)
-			if err != nil {
-				t.Fatal(err)
+		}
+		slices.Sort(want)
+		for _, p := range []string{"p1", "p2"} {
+			if slices.Sort(deliveries[p]); !slices.Equal(deliveries[p], want) {
+				t.Errorf("after the restart %s was delivered %d commits %v; want the %d of the entries the bus had not applied all of, %v",
+					p, len(deliveries[p]), deliveries[p], len(want), want)
 			}
-			var want []string
-			for _, e := range entries[k:] {
-				for _, c := range e {
-					want = append(want, c.ID())
-				}
-			}
-			slices.Sort(want)
-			for _, p := range []string{"p1", "p2"} {
-				if slices.Sort(deliveries[p]); !slices.Equal(deliveries[p], want) {
-					t.Errorf("after the restart %s was delivered %d commits %v; want the %d of the entries the bus had not applied all of, %v",
-						p, len(deliveries[p]), deliveries[p], len(want), want)
-				}
-			}
-			if got != 2*len(want) || !next.Current() {
-				t.Fatalf("the restarted sweep applied %d commits, current %v; want %d, current", got, next.Current(), 2*len(want))
-			}
-		})
-	}
+		}
+		if got != 2*len(want) || !next.Current() {
+			t.Fatalf("the restarted sweep applied %d commits, current %v; want %d, current", got, next.Current(), 2*len(want))
+		}
+	})
 }
 
 // TestCatchUpDeliversStreamsAtOnce: until it has applied the backlog from
@@ -137,91 +134,96 @@ func TestCatchUpPassesWhatItAppliedAtOnce(t *testing.T) {
 // loads each commit once, whichever projections lack it. Once current,
 // it goes one commit at a time, leaving the store to the live traffic.
 func TestCatchUpDeliversStreamsAtOnce(t *testing.T) {
-	for seed := range uint64(3) {
-		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
-			rng := rand.New(rand.NewPCG(seed, 5))
-			ctx := context.Background()
-			db := newDB(t)
-			log := outbox.NewCommitLog(db)
-			stored := memLoader{}
-			entries := youngLog(t, rng, log, stored, "s", 30+rng.IntN(40))
-			awaited, err := log.Tail(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			workers := 2 + rng.IntN(7)
+	forSeeds(t, 3, 5, func(t *testing.T, rng *rand.Rand) {
+		ctx := context.Background()
+		db := newDB(t)
+		log := outbox.NewCommitLog(db)
+		stored := memLoader{}
+		entries := youngLog(t, rng, log, stored, "s", 30+rng.IntN(40))
+		awaited, err := log.Tail(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		workers := 2 + rng.IntN(7)
 
-			var mu sync.Mutex
-			inFlight, peak := 0, 0
-			full := make(chan struct{}) // closed once workers deliveries are under way together
-			var once sync.Once
-			hold := func() {
-				select {
-				case <-full:
-				case <-time.After(5 * time.Second): // one at a time: it never fills
+		var mu sync.Mutex
+		inFlight, peak := 0, 0
+		full := make(chan struct{}) // closed once workers deliveries are under way together
+		var once sync.Once
+		hold := func() {
+			select {
+			case <-full:
+			case <-time.After(5 * time.Second): // one at a time: it never fills
+				once.Do(func() { close(full) })
+			}
+		}
+		got := map[string][]string{} // projection and stream -> commits delivered, in order
+		deliver := func(name string) func(context.Context, events.Commit) error {
+			return func(_ context.Context, c events.Commit) error {
+				mu.Lock()
+				inFlight++
+				peak = max(peak, inFlight)
+				if inFlight == workers {
 					once.Do(func() { close(full) })
 				}
+				got[name+" "+c.StreamID] = append(got[name+" "+c.StreamID], c.ID())
+				mu.Unlock()
+				hold()
+				mu.Lock()
+				inFlight--
+				mu.Unlock()
+				return nil
 			}
-			got := map[string][]string{} // projection and stream -> commits delivered, in order
-			deliver := func(name string) func(context.Context, events.Commit) error {
-				return func(_ context.Context, c events.Commit) error {
-					mu.Lock()
-					inFlight++
-					peak = max(peak, inFlight)
-					if inFlight == workers {
-						once.Do(func() { close(full) })
-					}
-					got[name+" "+c.StreamID] = append(got[name+" "+c.StreamID], c.ID())
-					mu.Unlock()
-					hold()
-					mu.Lock()
-					inFlight--
-					mu.Unlock()
-					return nil
+		}
+		var loads atomic.Int64
+		cu := &outbox.CatchUp{Log: log, Commits: loaderFunc(func(ctx context.Context, id string) (events.Commit, bool, error) {
+			loads.Add(1)
+			return stored.LoadCommit(ctx, id)
+		}), Logger: quiet, GiveUp: time.Minute, Settled: time.Now(), Awaited: awaited, Batch: 1000, Workers: workers,
+			Targets: []outbox.CatchUpTarget{{Name: "p1", Deliver: deliver("p1")}, {Name: "p2", Deliver: deliver("p2")}}}
+		applied, err := cu.Sweep(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if peak != workers {
+			t.Fatalf("at most %d deliveries under way at once, with %d workers", peak, workers)
+		}
+		want := map[string][]string{}
+		for _, e := range entries {
+			for _, c := range e {
+				for _, p := range []string{"p1", "p2"} {
+					want[p+" "+c.StreamID] = append(want[p+" "+c.StreamID], c.ID())
 				}
 			}
-			var loads atomic.Int64
-			cu := &outbox.CatchUp{Log: log, Commits: loaderFunc(func(ctx context.Context, id string) (events.Commit, bool, error) {
-				loads.Add(1)
-				return stored.LoadCommit(ctx, id)
-			}), Logger: quiet, GiveUp: time.Minute, Settled: time.Now(), Awaited: awaited, Batch: 1000, Workers: workers,
-				Targets: []outbox.CatchUpTarget{{Name: "p1", Deliver: deliver("p1")}, {Name: "p2", Deliver: deliver("p2")}}}
-			applied, err := cu.Sweep(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if peak != workers {
-				t.Fatalf("at most %d deliveries under way at once, with %d workers", peak, workers)
-			}
-			want := map[string][]string{}
-			for _, e := range entries {
-				for _, c := range e {
-					for _, p := range []string{"p1", "p2"} {
-						want[p+" "+c.StreamID] = append(want[p+" "+c.StreamID], c.ID())
-					}
-				}
-			}
-			if fmt.Sprint(got) != fmt.Sprint(want) {
-				t.Fatalf("delivered by projection and stream %v; want each stream's commits once, in order, %v", got, want)
-			}
-			if n := int64(len(stored)); loads.Load() != n || applied != 2*len(stored) {
-				t.Fatalf("loaded %d commits and applied %d for 2 projections; want %d loads, %d applied", loads.Load(), applied, n, 2*n)
-			}
-			if !cu.Current() {
-				t.Fatal("not current after a sweep that applied everything from before the start")
-			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("delivered by projection and stream %v; want each stream's commits once, in order, %v", got, want)
+		}
+		if n := int64(len(stored)); loads.Load() != n || applied != 2*len(stored) {
+			t.Fatalf("loaded %d commits and applied %d for 2 projections; want %d loads, %d applied", loads.Load(), applied, n, 2*n)
+		}
+		if !cu.Current() {
+			t.Fatal("not current after a sweep that applied everything from before the start")
+		}
 
-			// Current: what the bus lost afterwards, one at a time.
-			later := youngLog(t, rng, log, stored, "t", 5+rng.IntN(10))
-			peak = 0
-			hold = func() { time.Sleep(2 * time.Millisecond) }
-			if applied, err := cu.Sweep(ctx); err != nil || applied != 2*len(slices.Concat(later...)) {
-				t.Fatalf("a sweep once current applied %d commits (%v), want %d", applied, err, 2*len(slices.Concat(later...)))
-			}
-			if peak != 1 {
-				t.Fatalf("once current, %d deliveries under way at once", peak)
-			}
-		})
+		// Current: what the bus lost afterwards, one at a time.
+		later := youngLog(t, rng, log, stored, "t", 5+rng.IntN(10))
+		peak = 0
+		hold = func() { time.Sleep(2 * time.Millisecond) }
+		if applied, err := cu.Sweep(ctx); err != nil || applied != 2*len(slices.Concat(later...)) {
+			t.Fatalf("a sweep once current applied %d commits (%v), want %d", applied, err, 2*len(slices.Concat(later...)))
+		}
+		if peak != 1 {
+			t.Fatalf("once current, %d deliveries under way at once", peak)
+		}
+	})
+}
+
+// forSeeds runs fn as a subtest for each of n seeds, with a generator of
+// that seed (and salt).
+func forSeeds(t *testing.T, n, salt uint64, fn func(t *testing.T, rng *rand.Rand)) {
+	for seed := range n {
+		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) { fn(t, rand.New(rand.NewPCG(seed, salt))) })
 	}
 }
 
