@@ -51,6 +51,11 @@ func decodeJSONWith(w http.ResponseWriter, r *http.Request, dst any, opts json.O
 		return jsonProblem(err)
 	}
 	dec := jsontext.NewDecoder(bytes.NewReader(body), opts)
+	if dec.PeekKind() == 'n' {
+		// Decoding null into a request leaves it as it was, so a null
+		// body would pass for {}: a release of every agreed mark, say.
+		return commands.Invalid(commands.FieldError{Field: "body", Message: "must be an object"})
+	}
 	if err := json.UnmarshalDecode(dec, dst, opts); err != nil {
 		var semantic *json.SemanticError
 		if errors.As(err, &semantic) && !errors.Is(err, jsontext.ErrDuplicateName) {

@@ -35,6 +35,7 @@ func TestStrictJSON(t *testing.T) {
 		{"fraction for an integer", "POST", "/v1/allocation", admin, `{"dry_run":true,"seed":1.5}`, 400, "invalid", "seed", "must be a whole number, written without a fraction or an exponent"},
 		{"integer out of range", "POST", "/v1/allocation", admin, `{"dry_run":true,"seed":123456789012345678901234567890}`, 400, "invalid", "seed", "is out of range"},
 		{"top level not an object", "POST", "/v1/projects", student, `["title"]`, 400, "invalid", "body", "must be an object"},
+		{"top level null", "POST", "/v1/marking/release", admin, ` null `, 400, "invalid", "body", "must be an object"},
 		{"invalid UTF-8", "POST", "/v1/projects", student, "{\"title\":\"\xff\xfe\"}", 400, "malformed-json", "", ""},
 		{"empty body", "POST", "/v1/projects", student, ``, 400, "malformed-json", "", ""},
 		{"too large after the object", "POST", "/v1/projects", student, `{"title":"x"}` + strings.Repeat(" ", 1<<20), 413, "body-too-large", "", ""},
