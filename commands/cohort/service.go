@@ -160,6 +160,9 @@ func (s *Service) Submit(ctx context.Context, meta commands.Meta, projectID stri
 // Decide records a supervisor's decision. Accepting takes one of their slots
 // on the cohort first (refused when full or when the student is already
 // placed), then marks the project accepted; if that fails, the slot is freed.
+// Rejecting frees a slot still held through the project: one an acceptance
+// took without marking the project (its process died between the two
+// writes, or the store refused both the second and the release).
 // The version the caller expects is the project's: it is checked before the
 // slot is taken, and guards the project's write, never the cohort's.
 func (s *Service) Decide(ctx context.Context, meta commands.Meta, projectID string, expect commands.Expected, accept bool, comment string) (commands.Result[project.State], error) {
@@ -172,11 +175,15 @@ func (s *Service) Decide(ctx context.Context, meta commands.Meta, projectID stri
 		return none, err
 	}
 	decision := project.Decision{By: meta.Actor, Accept: accept, Comment: comment}
-	if _, err := project.Decide(p, decision); err != nil || !accept {
-		if err != nil {
-			return none, err
+	if _, err := project.Decide(p, decision); err != nil {
+		return none, err
+	}
+	if !accept {
+		res, err := project.Decider.ExecuteAt(ctx, s.X, projectID, expect, decision, meta)
+		if err == nil {
+			s.release(ctx, meta, p.OwnerID, projectID, "proposal rejected")
 		}
-		return project.Decider.ExecuteAt(ctx, s.X, projectID, expect, decision, meta)
+		return res, err
 	}
 	alloc := Allocate{StudentID: p.OwnerID, SupervisorID: meta.Actor.UserID, Via: events.ViaProposal, ProjectID: projectID}
 	if _, err := Decider.Execute(ctx, s.X, events.CohortStreamID, alloc, meta); err != nil {
