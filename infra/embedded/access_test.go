@@ -176,3 +176,62 @@ func TestDataDirPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestSocketDirOfAKilledProcess: a data dir whose path is too long for a
+// socket, or holds a colon, has its socket in a directory of its own under
+// the system's temporary directory. A process killed with -9 cannot remove
+// it; the next start on that data dir does, so restarts after crashes do
+// not pile up directories (each with a dead socket) in /tmp.
+func TestSocketDirOfAKilledProcess(t *testing.T) {
+	for _, dir := range []string{
+		filepath.Join(t.TempDir(), "with:colon", "data"),
+		filepath.Join(t.TempDir(), strings.Repeat("long", 30), "data"),
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		first, err := Start(ctx, Options{DataDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		left := first.sockDir
+		if left == "" {
+			t.Fatalf("data dir %q: the socket is in it (%s), want it in a directory of its own", dir, first.socket)
+		}
+		killed(t, first)
+		if _, err := os.Stat(left); err != nil {
+			t.Fatalf("the killed process's socket dir: %v, want it left behind as kill -9 leaves it", err)
+		}
+		again, err := Start(ctx, Options{DataDir: dir})
+		if err != nil {
+			t.Fatalf("Start after a kill: %v", err)
+		}
+		if _, err := os.Stat(left); !errors.Is(err, os.ErrNotExist) && left != again.sockDir {
+			t.Errorf("data dir %q: the killed process's socket dir %s is still there (%v) beside the new one %s", dir, left, err, again.sockDir)
+		}
+		if err := again.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(again.sockDir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("data dir %q: the socket dir %s outlives Close (%v)", dir, again.sockDir, err)
+		}
+		cancel()
+	}
+}
+
+// killed stops s as kill -9 would leave it: the server gone and the data
+// dir's lock released (the kernel drops it with the process), but nothing
+// removed.
+func killed(t *testing.T, s *Store) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	_ = s.client.Disconnect(context.Background())
+	s.cancel()
+	<-s.done
+	for _, db := range s.dbs {
+		_ = db.Close()
+	}
+	if err := s.lock.release(); err != nil {
+		t.Fatal(err)
+	}
+}

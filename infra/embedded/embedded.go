@@ -44,7 +44,9 @@ package embedded
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -243,16 +245,16 @@ const socketName = "store.sock"
 // holds 104 bytes on macOS (108 on Linux), terminator included.
 const maxSocketPath = 100
 
-// makeSocketPath picks the socket's path: in the data dir, or in a fresh
-// owner-only temporary directory when the data dir's path is too long for a
-// socket or holds a colon (the driver, having unescaped the host, takes
-// what follows the last colon for a port). A socket left in the data dir
-// by a killed process is removed (the caller holds the lock, so no live
-// process is listening on it).
+// makeSocketPath picks the socket's path: in the data dir, or in an
+// owner-only directory of its own (socketDir) when the data dir's path is
+// too long for a socket or holds a colon (the driver, having unescaped the
+// host, takes what follows the last colon for a port). A socket left in the
+// data dir by a killed process is removed (the caller holds the lock, so no
+// live process is listening on it).
 func (s *Store) makeSocketPath() error {
 	s.socket = filepath.Join(s.dataDir, socketName)
 	if len(s.socket) > maxSocketPath || strings.Contains(s.socket, ":") {
-		dir, err := os.MkdirTemp("", "capstone-store-") // 0700
+		dir, err := socketDir(s.dataDir)
 		if err != nil {
 			return fmt.Errorf("embedded: %w", err)
 		}
@@ -262,6 +264,25 @@ func (s *Store) makeSocketPath() error {
 		return fmt.Errorf("embedded: remove a stale socket: %w", err)
 	}
 	return nil
+}
+
+// socketDir makes the directory of the socket of a data dir whose path
+// cannot hold it, under the system's temporary directory and named after
+// the data dir: a process killed with -9 leaves its directory behind, and
+// the next start on the data dir (which holds its lock, so no live process
+// uses the directory) removes it rather than leave one more in /tmp at
+// every crash. A name it cannot take (another user's directory, a symlink)
+// is left alone for a fresh one of MkdirTemp's.
+func socketDir(dataDir string) (string, error) {
+	sum := sha256.Sum256([]byte(dataDir))
+	dir := filepath.Join(os.TempDir(), "capstone-store-"+hex.EncodeToString(sum[:8]))
+	if info, err := os.Lstat(dir); err == nil && info.IsDir() {
+		_ = os.RemoveAll(dir) // another user's stays, and Mkdir refuses it below
+	}
+	if err := os.Mkdir(dir, 0o700); err == nil {
+		return dir, nil
+	}
+	return os.MkdirTemp("", "capstone-store-") // 0700
 }
 
 func (s *Store) removeSocket() {
