@@ -49,3 +49,16 @@ func (t *turns) take(ctx context.Context, stream string) (release func(), err er
 		return nil, ctx.Err()
 	}
 }
+
+// Turn waits for the turn of key, or for ctx's end: for a use case that
+// writes several streams one after the other and must not interleave with
+// another on the same thing (a supervisor's decisions on one project take a
+// slot on the cohort, then mark the project). Keys are apart from the
+// streams' own turns, so holding one never stops a stream's command. An
+// executor whose commands race (a dry run's) returns at once.
+func (x *Executor) Turn(ctx context.Context, key string) (release func(), err error) {
+	if x.turns == nil {
+		return func() {}, nil
+	}
+	return x.turns.take(ctx, "turn\x00"+key)
+}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/capstone-pms/capstone/commands"
@@ -49,5 +51,61 @@ func TestRejectionFreesASlotLeftByAnAcceptance(t *testing.T) {
 	s.expect(s.do("POST", "/v1/projects/"+p+"/decision", secondTok, map[string]string{"decision": "accept"}), 200)
 	if got := s.expect(s.do("GET", "/v1/students/"+student, admin, nil), 200).str("supervisor_id"); got != second {
 		t.Fatalf("after the second supervisor accepted, the student is placed with %q, want %s", got, second)
+	}
+}
+
+// TestAcceptanceRacingRejectionsIsRefusedOnlyWhenFull: a supervisor's
+// acceptances and rejections of several proposals at once. An acceptance
+// takes a slot before it marks its project, so one that was bound to fail
+// (its proposal rejected a moment before) held a slot meanwhile, and an
+// acceptance beside it was refused 409 capacity-reached ("all 2 slots are
+// taken") while the supervisor ended with both free. Decisions on one
+// project now take turns, so a slot is only taken by an acceptance that
+// goes through: whenever one is refused for capacity, the supervisor's
+// slots end up all taken.
+func TestAcceptanceRacingRejectionsIsRefusedOnlyWhenFull(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	sup := s.createUser(admin, "racing.sup@uni.example", "Racing Sup", []string{"supervisor"}, "racing supervisor password")
+	s.expect(s.do("PUT", "/v1/supervisors/"+sup+"/profile", admin, map[string]any{"capacity": 2}), 200)
+	supTok := s.signIn("racing.sup@uni.example", "racing supervisor password")
+	rnd := seeded(t, 0)
+	for round := range 3 {
+		n := 4 + rnd.IntN(5)
+		projects := make([]string, n)
+		for i := range projects {
+			email := fmt.Sprintf("racer%d.%d@uni.example", round, i)
+			s.createUser(admin, email, "Racer", []string{"student"}, "racing student password")
+			tok := s.signIn(email, "racing student password")
+			projects[i] = s.expect(s.do("POST", "/v1/projects", tok, map[string]any{"title": "Race", "supervisor_id": sup}), 201).str("id")
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		full := 0
+		for _, p := range projects {
+			for _, d := range []string{"reject", "accept"} {
+				wg.Go(func() {
+					r := s.do("POST", "/v1/projects/"+p+"/decision", supTok, map[string]string{"decision": d})
+					switch {
+					case r.Status == 409 && r.str("code") == "capacity-reached":
+						mu.Lock()
+						full++
+						mu.Unlock()
+					case r.Status != 200 && !(r.Status == 422 && r.str("code") == "not-submitted"):
+						t.Errorf("%s of %s: %d %s", d, p, r.Status, r.Raw)
+					}
+				})
+			}
+		}
+		wg.Wait()
+		left := s.expect(s.do("GET", "/v1/supervisors/"+sup, admin, nil), 200).num("remaining")
+		if full > 0 && left != 0 {
+			t.Fatalf("round %d: %d acceptance(s) refused capacity-reached, yet the supervisor ends with %d slot(s) free", round, full, left)
+		}
+		for _, p := range projects { // free the slots for the next round
+			if s.do("GET", "/v1/projects/"+p, admin, nil).str("status") == "accepted" {
+				s.expect(s.do("DELETE", "/v1/projects/"+p, admin, nil), 204)
+			}
+		}
 	}
 }

@@ -165,8 +165,17 @@ func (s *Service) Submit(ctx context.Context, meta commands.Meta, projectID stri
 // writes, or the store refused both the second and the release).
 // The version the caller expects is the project's: it is checked before the
 // slot is taken, and guards the project's write, never the cohort's.
+// Decisions on one project, and its withdrawal, take turns in a process: an
+// acceptance bound to fail (its proposal rejected a moment before) held a
+// slot until it failed, and the supervisor's acceptances beside it were
+// refused as if every slot were taken.
 func (s *Service) Decide(ctx context.Context, meta commands.Meta, projectID string, expect commands.Expected, accept bool, comment string) (commands.Result[project.State], error) {
 	var none commands.Result[project.State]
+	done, err := s.X.Turn(ctx, decisionTurn+projectID)
+	if err != nil {
+		return none, err
+	}
+	defer done()
 	p, version, err := commands.Load(ctx, s.X, project.Decider, projectID)
 	if err != nil {
 		return none, err
@@ -207,8 +216,16 @@ func (s *Service) release(ctx context.Context, meta commands.Meta, studentID, pr
 	}
 }
 
+// decisionTurn prefixes the key of a project's turn for its decisions.
+const decisionTurn = "decision:"
+
 // Withdraw withdraws a project and frees the slot it held, if any.
 func (s *Service) Withdraw(ctx context.Context, meta commands.Meta, projectID string, expect commands.Expected) (commands.Result[project.State], error) {
+	done, err := s.X.Turn(ctx, decisionTurn+projectID)
+	if err != nil {
+		return commands.Result[project.State]{}, err
+	}
+	defer done()
 	res, err := project.Decider.ExecuteAt(ctx, s.X, projectID, expect, project.Withdraw{By: meta.Actor}, meta)
 	if err != nil {
 		return res, err
