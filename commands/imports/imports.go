@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"golang.org/x/sync/errgroup"
@@ -417,7 +418,38 @@ func rowMessage(e *commands.Error) string {
 // through added), and the file's fields win where given. A coordinator's
 // account is never changed: their row only sets slots (see capacities),
 // and only if they already hold the roles.
+//
+// A row whose address another writer claims between the lookup and the
+// creation (the same file uploaded twice at once) is decided again, on the
+// user that writer made: as the row of a file imported a second time, not
+// as an error, nor as a second creation of the one user. The other's user is stored a moment after its claim, so the
+// row is looked up again a few times before the address counts as taken.
 func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []string, p Person, added func(userID, role string)) (outcome, string, error) {
+	for wait := time.Duration(0); ; wait += claimedMeanwhileWait {
+		o, id, err := im.personOnce(ctx, meta, roles, p, added)
+		if !errors.Is(err, errClaimedMeanwhile) {
+			return o, id, err
+		}
+		if wait >= 4*claimedMeanwhileWait {
+			return o, id, user.ErrEmailTaken
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return o, id, ctx.Err()
+		}
+	}
+}
+
+// errClaimedMeanwhile is personOnce's answer for a row whose creation found
+// its address claimed since the lookup.
+var errClaimedMeanwhile = errors.New("the address was claimed since the lookup")
+
+// claimedMeanwhileWait is the step by which the waits grow between the
+// lookups of a row whose address was claimed meanwhile.
+const claimedMeanwhileWait = 25 * time.Millisecond
+
+func (im *Importer) personOnce(ctx context.Context, meta commands.Meta, roles []string, p Person, added func(userID, role string)) (outcome, string, error) {
 	o := unchanged
 	password := ""
 	if im.Passwords {
@@ -431,8 +463,16 @@ func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []stri
 			return o, "", err
 		}
 		res, err := im.Users.Create(ctx, create, user.Create{Email: p.Email, Name: p.Name, Roles: roles, Profile: p.Profile}, password)
+		if errors.Is(err, user.ErrEmailTaken) {
+			return o, "", errClaimedMeanwhile
+		}
 		if err != nil {
 			return o, "", err
+		}
+		if res.Replayed {
+			// The claim was this coordinator's other upload's, in flight,
+			// not one cut short: it created the user, this row updates it.
+			return o, "", errClaimedMeanwhile
 		}
 		existing, o = commands.Result[user.State]{State: res.State, Version: res.Version}, created
 		password = "" // set with the user
