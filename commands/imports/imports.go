@@ -422,8 +422,9 @@ func rowMessage(e *commands.Error) string {
 // A row whose address another writer claims between the lookup and the
 // creation (the same file uploaded twice at once) is decided again, on the
 // user that writer made: as the row of a file imported a second time, not
-// as an error, nor as a second creation of the one user. The other's user is stored a moment after its claim, so the
-// row is looked up again a few times before the address counts as taken.
+// as an error, nor as a second creation of the one user. The other's user
+// is stored a moment after its claim, so the row is looked up again a few
+// times before the address counts as taken.
 func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []string, p Person, added func(userID, role string)) (outcome, string, error) {
 	for wait := time.Duration(0); ; wait += claimedMeanwhileWait {
 		o, id, err := im.personOnce(ctx, meta, roles, p, added)
