@@ -74,6 +74,9 @@ type Consumer struct {
 	// event store, and the catch-up from the commit log applies it later
 	// (outbox.CatchUp). A projection never gives up on a stored commit.
 	NackOnFailure bool
+	// WorkerIdle is how long a worker waits for a message before it stops
+	// (zero: DefaultWorkerIdle).
+	WorkerIdle time.Duration
 	// Decodings, when set, is shared with the process's other consumers,
 	// which decode each commit once between them (nil: each its own).
 	Decodings *Decodings
@@ -81,7 +84,78 @@ type Consumer struct {
 	wg sync.WaitGroup
 
 	qmu    sync.RWMutex
-	queues []chan *message.Message // the workers' queues while running
+	queues []*queue        // the workers' queues while running
+	run    context.Context // Start's: what the workers handle messages under
+}
+
+// queue is one worker's queue. Its worker runs only while it has work: it
+// is started by the first message put in the queue and stops once none has
+// come for WorkerIdle. A projector has Workers queues (64) for each
+// projection: idle, their goroutines held some 3 MiB of stacks in a
+// service that had long stopped writing.
+type queue struct {
+	ch      chan *message.Message
+	mu      sync.Mutex // over running, and a stopping worker's last look at ch
+	running bool
+}
+
+// DefaultWorkerIdle is how long a worker waits for a message before it
+// stops: a worker started again costs a goroutine and the stack it grows,
+// which a steady load should not pay at every pause.
+const DefaultWorkerIdle = 10 * time.Second
+
+// put queues msg for the worker of q, starting it if it is not running
+// (the caller keeps the queues open meanwhile: see Start and Deliver). ctx
+// bounds only the wait for room in the queue: the worker runs under Start's.
+func (c *Consumer) put(ctx context.Context, q *queue, msg *message.Message) bool {
+	select {
+	case q.ch <- msg:
+	case <-ctx.Done():
+		return false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.running {
+		q.running = true
+		c.wg.Add(1)
+		go c.work(c.run, q)
+	}
+	return true
+}
+
+// work handles q's messages until q is closed, or has had none for
+// WorkerIdle. A message put after its last look finds it stopped, and
+// starts another (put looks under the same lock, after its send), so each
+// stream's messages are still handled one after the other, in order.
+func (c *Consumer) work(ctx context.Context, q *queue) {
+	defer c.wg.Done()
+	wait := c.WorkerIdle
+	if wait <= 0 {
+		wait = DefaultWorkerIdle
+	}
+	idle := time.NewTimer(wait)
+	defer idle.Stop()
+	for {
+		select {
+		case msg, ok := <-q.ch:
+			if !ok {
+				return
+			}
+			// Take what else is queued: a hot stream's commits are then
+			// folded with one read-model write.
+			c.handleBatch(ctx, batch.Take(msg, q.ch, maxCoalesce))
+			idle.Reset(wait)
+		case <-idle.C:
+			q.mu.Lock()
+			if len(q.ch) == 0 {
+				q.running = false
+				q.mu.Unlock()
+				return
+			}
+			q.mu.Unlock()
+			idle.Reset(wait)
+		}
+	}
 }
 
 // metaCatchUp marks a commit handed over by Deliver.
@@ -107,11 +181,9 @@ func (c *Consumer) Deliver(ctx context.Context, commit events.Commit) error {
 	}
 	h := fnv.New32a()
 	h.Write([]byte(commit.StreamID))
-	select {
-	case c.queues[h.Sum32()%uint32(len(c.queues))] <- msg:
-		c.qmu.RUnlock()
-	case <-ctx.Done():
-		c.qmu.RUnlock()
+	put := c.put(ctx, c.queues[h.Sum32()%uint32(len(c.queues))], msg)
+	c.qmu.RUnlock()
+	if !put {
 		return ctx.Err()
 	}
 	select {
@@ -132,22 +204,13 @@ func (c *Consumer) Start(ctx context.Context) error {
 		return fmt.Errorf("subscribe %s for %s: %w", c.Topic, c.Projection.Name(), err)
 	}
 	workers := max(c.Workers, 1)
-	queues := make([]chan *message.Message, workers)
-	c.qmu.Lock()
-	c.queues = queues
-	c.qmu.Unlock()
+	queues := make([]*queue, workers)
 	for i := range queues {
-		queues[i] = make(chan *message.Message, 64)
-		c.wg.Add(1)
-		go func(q <-chan *message.Message) {
-			defer c.wg.Done()
-			for msg := range q {
-				// Take what else is queued: a hot stream's commits are then
-				// folded with one read-model write.
-				c.handleBatch(ctx, batch.Take(msg, q, maxCoalesce))
-			}
-		}(queues[i])
+		queues[i] = &queue{ch: make(chan *message.Message, 64)}
 	}
+	c.qmu.Lock()
+	c.queues, c.run = queues, ctx
+	c.qmu.Unlock()
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -155,7 +218,7 @@ func (c *Consumer) Start(ctx context.Context) error {
 			c.qmu.Lock()
 			c.queues = nil
 			for _, q := range queues {
-				close(q)
+				close(q.ch)
 			}
 			c.qmu.Unlock()
 		}()
@@ -175,9 +238,7 @@ func (c *Consumer) Start(ctx context.Context) error {
 			}
 			h := fnv.New32a()
 			h.Write([]byte(msg.Metadata.Get(MetaStreamID)))
-			select {
-			case queues[h.Sum32()%uint32(workers)] <- msg:
-			case <-ctx.Done():
+			if !c.put(ctx, queues[h.Sum32()%uint32(workers)], msg) {
 				msg.Nack()
 				return
 			}

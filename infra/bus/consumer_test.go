@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
@@ -140,4 +141,149 @@ func TestConsumerStopsOnAStuckTransport(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Wait still blocked 5 s after the context ended")
 	}
+}
+
+// orderRecorder is a projection that checks each stream's commits come one
+// at a time and in order, and counts them.
+type orderRecorder struct {
+	mu      sync.Mutex
+	last    map[string]int64
+	busy    map[string]bool
+	handled int
+	wrong   []string
+}
+
+func (p *orderRecorder) Name() string { return "order" }
+
+func (p *orderRecorder) Handle(_ context.Context, c events.Commit) error {
+	p.mu.Lock()
+	if p.busy[c.StreamID] {
+		p.wrong = append(p.wrong, fmt.Sprintf("%s handled twice at once", c.ID()))
+	}
+	if want := p.last[c.StreamID] + 1; c.FirstVersion != want {
+		p.wrong = append(p.wrong, fmt.Sprintf("%s came when %d was due", c.ID(), want))
+	}
+	p.busy[c.StreamID] = true
+	p.mu.Unlock()
+	if rand.IntN(4) == 0 {
+		time.Sleep(time.Duration(rand.IntN(200)) * time.Microsecond)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.busy[c.StreamID] = false
+	p.last[c.StreamID] = c.FirstVersion
+	p.handled++
+	return nil
+}
+
+// TestConsumerWorkersComeAndGo: a worker runs only while its queue has
+// work, stopping after WorkerIdle without any, and starting again with the
+// next message; however the messages fall around those moments (sent in
+// bursts with pauses near workerIdle, from the transport and through
+// Deliver at once), each stream's commits are handled one at a time, in
+// order, every message is acked, and once all is quiet no worker runs.
+func TestConsumerWorkersComeAndGo(t *testing.T) {
+	seed := rand.Uint64()
+	rng := rand.New(rand.NewPCG(seed, 5))
+	workerIdle := time.Duration(100+rng.IntN(2000)) * time.Microsecond
+	reg := events.NewRegistry(events.All()...)
+	ch := make(chan *message.Message, 256)
+	p := &orderRecorder{last: map[string]int64{}, busy: map[string]bool{}}
+	c := &Consumer{Sub: stuckSubscriber{ch: ch}, Topic: Topic, Registry: reg, Projection: p, MaxAttempts: 1,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Workers: 1 + rng.IntN(8), WorkerIdle: workerIdle}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); c.Wait() }()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	commit := func(stream string, v int64) events.Commit {
+		return events.Commit{StreamID: stream, StreamType: events.StreamProject, FirstVersion: v,
+			Events: []events.Envelope{{ID: fmt.Sprint(stream, v), StreamID: stream, StreamType: events.StreamProject,
+				Version: v, Type: "ProjectEdited", SchemaVersion: 1, Data: &events.ProjectEdited{Title: "t"}}}}
+	}
+	pause := func(r *rand.Rand) {
+		if r.IntN(8) == 0 { // near the moment an idle worker stops
+			time.Sleep(workerIdle*time.Duration(r.IntN(3)) + time.Duration(r.IntN(300))*time.Microsecond)
+		}
+	}
+	var sent []*message.Message
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	const perStream = 40
+	for g := range 6 { // each sender its own streams, in order
+		r := rand.New(rand.NewPCG(seed, uint64(g)))
+		wg.Go(func() {
+			streams := 1 + r.IntN(6)
+			for v := int64(1); v <= perStream; v++ {
+				for s := range streams {
+					cm := commit(fmt.Sprintf("g%d-s%d", g, s), v)
+					if g%2 == 0 { // through the transport, not waiting
+						payload, err := events.MarshalCommit(cm)
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						msg := message.NewMessage(cm.ID(), payload)
+						msg.Metadata.Set(MetaStreamID, cm.StreamID)
+						mu.Lock()
+						sent = append(sent, msg)
+						mu.Unlock()
+						ch <- msg
+					} else if err := deliverWithin(ctx, c, cm); err != nil { // as the catch-up does
+						t.Errorf("seed %d (idle %v, %d workers): %v", seed, workerIdle, c.Workers, err)
+						return
+					}
+					pause(r)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, msg := range sent {
+		select {
+		case <-msg.Acked():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("seed %d: message %s never acked (idle %v, %d workers)", seed, msg.UUID, workerIdle, c.Workers)
+		}
+	}
+	p.mu.Lock()
+	if len(p.wrong) > 0 {
+		t.Errorf("seed %d (idle %v, %d workers): %v", seed, workerIdle, c.Workers, p.wrong[:min(len(p.wrong), 5)])
+	}
+	for stream, v := range p.last {
+		if v != perStream {
+			t.Errorf("seed %d: %s handled up to %d of %d", seed, stream, v, perStream)
+		}
+	}
+	p.mu.Unlock()
+	for deadline := time.Now().Add(10 * time.Second); c.running() > 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("seed %d: %d workers still run, idle for 10 s", seed, c.running())
+		}
+	}
+}
+
+// deliverWithin is c.Deliver(cm), failing if it is not acked within 10 s.
+func deliverWithin(ctx context.Context, c *Consumer, cm events.Commit) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := c.Deliver(ctx, cm); err != nil {
+		return fmt.Errorf("deliver %s: %w", cm.ID(), err)
+	}
+	return nil
+}
+
+// running is how many of c's workers run.
+func (c *Consumer) running() int {
+	c.qmu.RLock()
+	defer c.qmu.RUnlock()
+	n := 0
+	for _, q := range c.queues {
+		q.mu.Lock()
+		if q.running {
+			n++
+		}
+		q.mu.Unlock()
+	}
+	return n
 }
