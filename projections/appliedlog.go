@@ -268,8 +268,9 @@ func (l *AppliedLog) compact() {
 }
 
 // Has reports whether projection is known to have applied the stream up to
-// version. It forgets what is past the horizon first, as Record does: the
-// catch-up asks every second, so the log empties once the writes stop.
+// version. It forgets what is past the horizon first, as Record does, so
+// that the reads asking after the writes have stopped find the log emptied
+// (a log nobody writes to or asks keeps its heads until somebody does).
 func (l *AppliedLog) Has(projection, streamID string, version int64) bool {
 	key := keyOf(projection, streamID)
 	l.mu.Lock()
