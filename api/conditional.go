@@ -19,7 +19,7 @@ import (
 // it was sent before.
 func conditional(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, a actor) error {
-		buf := &bufferedResponse{header: w.Header()}
+		buf := bufferFor(w, nil)
 		defer buf.release()
 		if err := h(buf, r, a); err != nil {
 			return err
@@ -30,7 +30,7 @@ func conditional(h handlerFunc) handlerFunc {
 		}
 		tag := w.Header().Get("ETag")
 		if tag == "" {
-			tag = contentTag(buf.bytes())
+			tag = contentTag(buf.body.Bytes())
 			w.Header().Set("ETag", tag)
 		}
 		if noneMatch(r.Header.Values("If-None-Match"), tag) {

@@ -95,7 +95,7 @@ func (s *Server) settle(next http.Handler, always bool) http.Handler {
 			// must still wait for.
 			writes.ForgetShown(s.Consistency.Catchup.Shown)
 		}
-		buf := &bufferedResponse{header: w.Header(), under: w}
+		buf := bufferFor(w, w)
 		defer buf.release()
 		next.ServeHTTP(buf, r.WithContext(ctx))
 		if commits := writes.Commits(); len(commits) > 0 {
@@ -165,6 +165,12 @@ type bufferedResponse struct {
 // bodies holds the buffers of answers already sent.
 var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// bufferFor holds back the answer that goes to w (to under, for an
+// http.ResponseController of the handler, when given).
+func bufferFor(w, under http.ResponseWriter) *bufferedResponse {
+	return &bufferedResponse{header: w.Header(), body: bodies.Get().(*bytes.Buffer), under: under}
+}
+
 // bodyKeptUpTo is the largest buffer given back to the pool: an export's
 // buffer of many MiB is left to the collector rather than held for a small
 // answer.
@@ -185,18 +191,7 @@ func (b *bufferedResponse) Write(p []byte) (int, error) {
 	if b.status == 0 {
 		b.status = http.StatusOK
 	}
-	if b.body == nil {
-		b.body = bodies.Get().(*bytes.Buffer)
-	}
 	return b.body.Write(p)
-}
-
-// bytes is the body written so far.
-func (b *bufferedResponse) bytes() []byte {
-	if b.body == nil {
-		return nil
-	}
-	return b.body.Bytes()
 }
 
 func (b *bufferedResponse) flush(w http.ResponseWriter) {
@@ -204,17 +199,12 @@ func (b *bufferedResponse) flush(w http.ResponseWriter) {
 		b.status = http.StatusOK
 	}
 	w.WriteHeader(b.status)
-	if body := b.bytes(); len(body) > 0 {
-		_, _ = w.Write(body)
-	}
+	_, _ = w.Write(b.body.Bytes())
 }
 
 // release gives the body's buffer back to the pool: nothing may use what
 // it wrote after this.
 func (b *bufferedResponse) release() {
-	if b.body == nil {
-		return
-	}
 	if b.body.Cap() <= bodyKeptUpTo {
 		b.body.Reset()
 		bodies.Put(b.body)

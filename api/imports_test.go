@@ -16,7 +16,8 @@ import (
 func TestUploadOutlastsTheWriteTimeout(t *testing.T) {
 	const writeTimeout = 200 * time.Millisecond
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		buf := &bufferedResponse{header: w.Header(), under: w}
+		buf := bufferFor(w, w)
+		defer buf.release()
 		body, err := csvBody(buf, r)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
