@@ -304,9 +304,11 @@ func TestAppliedLogGivesBackWaitersRoom(t *testing.T) {
 }
 
 // TestAppliedLogHeadsAreSmall: a full log (a cohort's import records
-// tens of thousands of heads within its horizon) costs under 120 bytes a
-// head, however long the ids (about 230 when it kept each stream's id,
-// 130 in a linked LRU's entries).
+// tens of thousands of heads within its horizon) costs under 128 bytes a
+// head, however long the ids and whatever their number: the map and the
+// list of moves grow by doubling, so from 82 bytes a head to 122 right
+// after they grew, measured every 500 sizes over this test's range
+// (about 230 when it kept each stream's id, 129 to 138 in a linked LRU).
 func TestAppliedLogHeadsAreSmall(t *testing.T) {
 	l := projections.NewAppliedLog(projections.NewProjects(nil, nil), projections.NewStudents(nil, nil))
 	n := 10000 + rand.IntN(15000)
@@ -324,7 +326,7 @@ func TestAppliedLogHeadsAreSmall(t *testing.T) {
 		t.Fatalf("%d heads recorded, %d held", 2*n, l.Len())
 	}
 	t.Logf("%.0f bytes a head for %d heads", per, 2*n)
-	if per > 120 {
+	if per > 128 {
 		t.Fatalf("%.0f bytes a head for %d heads", per, 2*n)
 	}
 	if !l.Has("projects", commits[0].StreamID, 1) || l.Has("projects", commits[0].StreamID+"x", 1) {
