@@ -268,14 +268,14 @@ func (l *AppliedLog) compact() {
 }
 
 // Has reports whether projection is known to have applied the stream up to
-// version. It forgets what is past the horizon first, as Record does, so
-// that the reads asking after the writes have stopped find the log emptied
-// (a log nobody writes to or asks keeps its heads until somebody does).
+// version. A head past the horizon that no record has made the log forget
+// yet is still true: forgetting is for the log's size, and a read waiting
+// for many commits asks at every commit applied, where reading the clock
+// too would cost more than the answer.
 func (l *AppliedLog) Has(projection, streamID string, version int64) bool {
 	key := keyOf(projection, streamID)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.forgetBefore(l.now().UnixNano() - int64(appliedLogHorizon))
 	head, ok := l.heads[key]
 	return ok && head.version >= version
 }
