@@ -363,9 +363,11 @@ func (a *App) start(ctx context.Context) error {
 		a.outbox = outbox.New(a.store.DB, publisher, instance, senders, a.log, opts...)
 	}
 	a.Exec.Outbox = a.outbox
+	sessions := imongo.NewSessions(a.store.DB)
+	sessions.Tokens = rm.Tokens
 	a.Users = &user.Service{X: a.Exec, Credentials: imongo.NewCredentials(a.store.DB), Hasher: auth.Hasher{},
 		ClaimGrace: 30 * time.Second, CheckPassword: auth.ValidatePassword, Tokens: imongo.NewPasswordTokens(a.store.DB),
-		Sessions: imongo.NewSessions(a.store.DB), ListCoordinators: readside.Coordinators(queries.Users{Reader: rm})}
+		Sessions: sessions, ListCoordinators: readside.Coordinators(queries.Users{Reader: rm})}
 	a.Cohort = &cohort.Service{X: a.Exec, MaxOpenProjects: a.cfg.Limits.MaxOpenProjects,
 		ListCandidates: readside.Candidates(queries.Students{Reader: rm})}
 	a.Exec.Observe = a.Metrics.ObserveCommand

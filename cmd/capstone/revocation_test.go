@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -127,4 +129,49 @@ func TestSetPasswordTokensReplaceEachOther(t *testing.T) {
 	s.expect(s.do("PUT", "/v1/me/password", token, map[string]string{"current_password": "set with the second token", "new_password": "changed by the user"}), 200)
 	s.expect(redeem(third, "set with the third token"), 401, "invalid-token")
 	s.signIn("reset@uni.example", "changed by the user")
+}
+
+// TestSignOutsAcrossProcessesAtOnce: two processes on one store that nothing
+// orders their writes to (the embedded store reached by its URI, as the
+// processes of capstone dev reach dev-store) sign out many tokens of one
+// user at once, and every one of them stops working on both.
+func TestSignOutsAcrossProcessesAtOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	store, err := embedded.Start(ctx, embedded.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	start := func(components string) *service {
+		return startOn(t, ctx, store, map[string]string{"MONGODB_URI": store.URI(),
+			"CAPSTONE_BOOTSTRAP_EMAIL": adminEmail, "CAPSTONE_BOOTSTRAP_PASSWORD": adminPassword, "CAPSTONE_LOG_LEVEL": "warn",
+			"CAPSTONE_JWT_SECRET": "a-test-secret-that-is-long-enough-0123456789", "CAPSTONE_COMPONENTS": components,
+		})
+	}
+	a, b := start("all"), start("api")
+	a.createUser(a.admin(), "many@uni.example", "Many", []string{"student"}, "a long password")
+	rng := seeded(t, 0)
+	for round := range 3 {
+		tokens := make([]string, 4+rng.IntN(8))
+		for i := range tokens {
+			tokens[i] = a.signIn("many@uni.example", "a long password")
+		}
+		var wg sync.WaitGroup
+		for i, tok := range tokens {
+			on := []*service{a, b}[rng.IntN(2)]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if r := on.do("POST", "/v1/auth/sign-out", tok, nil); r.Status != 204 {
+					t.Errorf("round %d: sign-out %d on %s: %d %s", round, i, on.base, r.Status, r.Raw)
+				}
+			}()
+		}
+		wg.Wait()
+		for i, tok := range tokens {
+			a.ended(tok, fmt.Sprintf("round %d: token %d of %d signed out at once", round, i, len(tokens)))
+			b.endedSoon(tok, fmt.Sprintf("round %d: token %d of %d signed out at once", round, i, len(tokens)))
+		}
+	}
 }

@@ -444,17 +444,30 @@ type revisionToken struct {
 // revision whose claim is long cleared away, and would replace every later
 // write; and judged by such a copy, a fulfilled claim looks abandoned.
 func (r *ReadModels) storeWithToken(ctx context.Context, collection, id string, d bson.Raw, rev int64) error {
-	tokens := r.db.Collection(CollRevisionTokens)
 	coll := r.coll(ctx, collection)
-	key := func(v int64) string { return fmt.Sprintf("%s/%s@%d", collection, id, v) }
-	claim, gen, err := claimRevision(ctx, tokens, coll, key(rev+1), id, rev)
+	return writeRevision(ctx, r.db.Collection(CollRevisionTokens), collection+"/"+id, rev,
+		func(ctx context.Context) (int64, error) { return revision(ctx, coll, id) },
+		func(ctx context.Context) error { return upsert(ctx, coll, id, d) },
+		r.afterClaim)
+}
+
+// writeRevision writes revision rev+1 of a document, named name among the
+// claims in tokens, once its claim is this writer's (see storeWithToken):
+// current reads the document's revision from the store, write writes the
+// new one. It fails with projections.ErrConflict when another writer holds
+// the claim, or the document is no longer at rev. afterClaim, when set,
+// runs between the claim and the write (tests).
+func writeRevision(ctx context.Context, tokens *mongo.Collection, name string, rev int64,
+	current func(context.Context) (int64, error), write func(context.Context) error, afterClaim func()) error {
+	key := func(v int64) string { return fmt.Sprintf("%s@%d", name, v) }
+	claim, gen, err := claimRevision(ctx, tokens, key(rev+1), rev, current)
 	if err != nil {
 		return err
 	}
-	if r.afterClaim != nil {
-		r.afterClaim()
+	if afterClaim != nil {
+		afterClaim()
 	}
-	cur, err := revision(ctx, coll, id)
+	cur, err := current(ctx)
 	if err == nil && cur != rev {
 		err = projections.ErrConflict // claimed a revision long past (or not reached): not ours to write
 	}
@@ -462,7 +475,7 @@ func (r *ReadModels) storeWithToken(ctx context.Context, collection, id string, 
 		_, _ = tokens.DeleteOne(ctx, bson.D{{Key: "_id", Value: claim.ID}, {Key: "at", Value: claim.At}})
 		return err
 	}
-	if err := upsert(ctx, coll, id, d); err != nil {
+	if err := write(ctx); err != nil {
 		return err
 	}
 	// The revision is written: the generations taken over from dead
@@ -481,8 +494,9 @@ func (r *ReadModels) storeWithToken(ctx context.Context, collection, id string, 
 	return nil
 }
 
-// claimRevision inserts the claim of revision rev+1 of the document id of
-// coll, named name, and returns it with its generation. A writer that dies
+// claimRevision inserts the claim, named name, of revision rev+1 of a
+// document whose stored revision current reads, and returns it with its
+// generation. A writer that dies
 // between claiming and writing (a projector killed) leaves its claim: once
 // the claim is tokenStale old and the document still at rev, the revision
 // is claimed again under the claim's next generation, which again exactly
@@ -494,7 +508,7 @@ func (r *ReadModels) storeWithToken(ctx context.Context, collection, id string, 
 // so one of them that found the dead claim could delete the claim another
 // had just made in its place, and both would write the revision, one
 // losing the other's update.
-func claimRevision(ctx context.Context, tokens, coll *mongo.Collection, name, id string, rev int64) (revisionToken, int, error) {
+func claimRevision(ctx context.Context, tokens *mongo.Collection, name string, rev int64, current func(context.Context) (int64, error)) (revisionToken, int, error) {
 	for gen := 0; ; gen++ {
 		claim := revisionToken{ID: claimGeneration(name, gen), At: time.Now().UTC().Truncate(time.Millisecond)}
 		_, err := tokens.InsertOne(ctx, claim)
@@ -507,7 +521,7 @@ func claimRevision(ctx context.Context, tokens, coll *mongo.Collection, name, id
 		}
 		// An old claim whose document is still at rev was never fulfilled:
 		// its writer died.
-		if cur, err := revision(ctx, coll, id); err != nil || cur != rev {
+		if cur, err := current(ctx); err != nil || cur != rev {
 			return claim, gen, projections.ErrConflict
 		}
 	}

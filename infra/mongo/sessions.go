@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/capstone-pms/capstone/commands/user"
+	"github.com/capstone-pms/capstone/projections"
 )
 
 // CollSessions keeps, per user, what ends their sign-in tokens early: the
@@ -20,13 +22,24 @@ import (
 const CollSessions = "sessions"
 
 // Sessions stores the users' session records.
-type Sessions struct{ coll *mongo.Collection }
+type Sessions struct {
+	coll *mongo.Collection
+	// Tokens makes every change of a record claim its next revision with
+	// an insert (unique _id) first, as ReadModels.Tokens does, for a store
+	// where a filtered update is not atomic and no write gate serialises
+	// the writers: FerretDB shared by several processes (capstone dev). It
+	// reads, then writes the whole document by _id, so two processes'
+	// changes of one user's record at once could lose one: a sign-out (the
+	// token would stay valid) or an end of every sign-in.
+	Tokens bool
+	tokens *mongo.Collection
+}
 
 var _ user.Sessions = (*Sessions)(nil)
 
 // NewSessions returns the session store in db.
 func NewSessions(db *mongo.Database) *Sessions {
-	return &Sessions{coll: db.Collection(CollSessions)}
+	return &Sessions{coll: db.Collection(CollSessions), tokens: db.Collection(CollRevisionTokens)}
 }
 
 type sessionDoc struct {
@@ -58,6 +71,13 @@ func (s *Sessions) Current(ctx context.Context, userID string) (user.Session, er
 // EndAll moves the user's token generation on, in one atomic update; the
 // signed-out ids are no longer needed.
 func (s *Sessions) EndAll(ctx context.Context, userID string) error {
+	if s.Tokens {
+		return s.change(ctx, userID, func(doc *sessionDoc) bool {
+			doc.Generation++
+			doc.SignedOut = []signedOutDoc{}
+			return true
+		})
+	}
 	_, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}},
 		bson.D{
 			{Key: "$inc", Value: bson.D{{Key: "generation", Value: int64(1)}, {Key: "rev", Value: int64(1)}}},
@@ -70,40 +90,91 @@ func (s *Sessions) EndAll(ctx context.Context, userID string) error {
 }
 
 // SignOut adds a token id to the user's signed-out ones, dropping those that
-// have expired. The write is a compare-and-swap on rev (atomic on MongoDB, and
-// on the embedded store through its write gate, which lets one write at a
-// time through): a concurrent change makes it read and try again.
+// have expired; past user.MaxSignedOut live ids it ends every sign-in of
+// the user instead.
 func (s *Sessions) SignOut(ctx context.Context, userID, tokenID string, expires, now time.Time) error {
-	for range 10 {
+	endAll := false
+	err := s.change(ctx, userID, func(doc *sessionDoc) bool {
+		keep := slices.DeleteFunc(doc.SignedOut, func(o signedOutDoc) bool { return !o.ExpiresAt.After(now) })
+		if slices.ContainsFunc(keep, func(o signedOutDoc) bool { return o.TokenID == tokenID }) {
+			return false
+		}
+		if endAll = len(keep) >= user.MaxSignedOut; endAll {
+			return false
+		}
+		doc.SignedOut = append(keep, signedOutDoc{TokenID: tokenID, ExpiresAt: expires.UTC()})
+		return true
+	})
+	if err == nil && endAll {
+		return s.EndAll(ctx, userID)
+	}
+	return err
+}
+
+// change applies edit to the user's record and stores it as a
+// compare-and-swap on rev: atomic on MongoDB, on the embedded store through
+// its write gate, which lets one write at a time through, and with Tokens
+// through a claim of the revision. A concurrent change makes it read and
+// edit again. edit reports whether there is anything to store.
+func (s *Sessions) change(ctx context.Context, userID string, edit func(doc *sessionDoc) bool) error {
+	for attempt := range changeAttempts {
 		doc, found, err := s.load(ctx, userID)
 		if err != nil {
 			return err
 		}
-		keep := slices.DeleteFunc(doc.SignedOut, func(o signedOutDoc) bool { return !o.ExpiresAt.After(now) })
-		if slices.ContainsFunc(keep, func(o signedOutDoc) bool { return o.TokenID == tokenID }) {
+		rev := doc.Rev
+		if !edit(&doc) {
 			return nil
 		}
-		if len(keep) >= user.MaxSignedOut {
-			return s.EndAll(ctx, userID)
-		}
-		keep = append(keep, signedOutDoc{TokenID: tokenID, ExpiresAt: expires.UTC()})
-		if !found {
-			_, err = s.coll.InsertOne(ctx, sessionDoc{ID: userID, SignedOut: keep, Rev: 1})
-			if mongo.IsDuplicateKeyError(err) {
-				continue
-			}
+		doc.Rev = rev + 1
+		swapped, err := s.swap(ctx, doc, rev, found)
+		if err != nil || swapped {
 			return err
 		}
-		res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}, {Key: "rev", Value: doc.Rev}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "signed_out", Value: keep}, {Key: "rev", Value: doc.Rev + 1}}}})
-		if err != nil {
-			return err
-		}
-		if res.MatchedCount == 1 {
-			return nil
+		// Another change of the record won: wait a moment (with Tokens,
+		// its writer may still hold the claim) and read it again.
+		select {
+		case <-time.After(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 5)))):
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
-	return fmt.Errorf("sign out of %s: the session record kept changing", userID)
+	return fmt.Errorf("change the session record of %s: it kept changing", userID)
+}
+
+// changeAttempts bounds the reads and writes of one change: each round of
+// racing changes lets one through, so this many changes of one user's
+// record at once all go through.
+const changeAttempts = 64
+
+// swap stores doc, at revision rev+1, if the stored record is still at rev
+// (absent when not found).
+func (s *Sessions) swap(ctx context.Context, doc sessionDoc, rev int64, found bool) (bool, error) {
+	if s.Tokens {
+		err := writeRevision(ctx, s.tokens, CollSessions+"/"+doc.ID, rev,
+			func(ctx context.Context) (int64, error) {
+				cur, _, err := s.load(ctx, doc.ID)
+				return cur.Rev, err
+			},
+			func(ctx context.Context) error { return upsert(ctx, s.coll, doc.ID, doc) }, nil)
+		if errors.Is(err, projections.ErrConflict) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	if !found {
+		_, err := s.coll.InsertOne(ctx, doc)
+		if mongo.IsDuplicateKeyError(err) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: doc.ID}, {Key: "rev", Value: rev}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "generation", Value: doc.Generation}, {Key: "signed_out", Value: doc.SignedOut}, {Key: "rev", Value: doc.Rev}}}})
+	if err != nil {
+		return false, err
+	}
+	return res.MatchedCount == 1, nil
 }
 
 func (s *Sessions) load(ctx context.Context, userID string) (sessionDoc, bool, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"testing"
 	"time"
@@ -163,4 +164,69 @@ func gated(t *testing.T, db *mongo.Database) *mongo.Database {
 	}
 	t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
 	return c.Database(db.Name())
+}
+
+// TestSessionsWithRevisionClaims: on a store where a filtered update is not
+// atomic and no write gate orders the writers (the embedded store shared by
+// several processes, each with its own client), concurrent sign-outs and
+// ends of every sign-in of one user all stick when each change claims its
+// revision. Random numbers of each, in random order, round after round.
+func TestSessionsWithRevisionClaims(t *testing.T) {
+	db := newDB(t)
+	// Each writer its own client: as separate processes, nothing of the
+	// driver or a gate orders their writes.
+	writers := make([]*imongo.Sessions, 4)
+	for i := range writers {
+		c, err := mongo.Connect(options.Client().ApplyURI(storeURI))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+		writers[i] = imongo.NewSessions(c.Database(db.Name()))
+		writers[i].Tokens = true
+	}
+	ctx := testCtx(t)
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	for round := range 6 {
+		userID := fmt.Sprintf("u%d", round)
+		signOuts, endAlls := 1+rng.IntN(12), rng.IntN(3)
+		var wg sync.WaitGroup
+		for i := range signOuts + endAlls {
+			s := writers[rng.IntN(len(writers))]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var err error
+				if i < signOuts {
+					err = s.SignOut(ctx, userID, fmt.Sprintf("jti-%d", i), now.Add(time.Hour), now)
+				} else {
+					err = s.EndAll(ctx, userID)
+				}
+				if err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		c, err := writers[0].Current(ctx, userID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Generation != int64(endAlls) {
+			t.Fatalf("round %d: %d ends of every sign-in at once left generation %d", round, endAlls, c.Generation)
+		}
+		for i := range signOuts {
+			// Every token was issued at generation 0: signed out, or ended
+			// by a later end of every sign-in.
+			if c.Accepts(0, fmt.Sprintf("jti-%d", i)) {
+				t.Fatalf("round %d: of %d sign-outs and %d ends at once, jti-%d was lost: %+v", round, signOuts, endAlls, i, c)
+			}
+		}
+		if endAlls == 0 && len(c.SignedOut) != signOuts {
+			t.Fatalf("round %d: %d sign-outs at once kept %d ids", round, signOuts, len(c.SignedOut))
+		}
+	}
 }
