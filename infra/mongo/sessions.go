@@ -117,7 +117,8 @@ func (s *Sessions) SignOut(ctx context.Context, userID, tokenID string, expires,
 // through a claim of the revision. A concurrent change makes it read and
 // edit again. edit reports whether there is anything to store.
 func (s *Sessions) change(ctx context.Context, userID string, edit func(doc *sessionDoc) bool) error {
-	for attempt := range changeAttempts {
+	start := time.Now()
+	for attempt := 0; ; attempt++ {
 		doc, found, err := s.load(ctx, userID)
 		if err != nil {
 			return err
@@ -131,21 +132,23 @@ func (s *Sessions) change(ctx context.Context, userID string, edit func(doc *ses
 		if err != nil || swapped {
 			return err
 		}
-		// Another change of the record won: wait a moment (with Tokens,
-		// its writer may still hold the claim) and read it again.
+		if time.Since(start) > changeFor {
+			return fmt.Errorf("change the session record of %s: it kept changing for %v", userID, changeFor)
+		}
+		// Another change of the record won, or (with Tokens) holds its
+		// claim: wait a moment and read it again.
 		select {
 		case <-time.After(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 5)))):
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	return fmt.Errorf("change the session record of %s: it kept changing", userID)
 }
 
-// changeAttempts bounds the reads and writes of one change: each round of
-// racing changes lets one through, so this many changes of one user's
-// record at once all go through.
-const changeAttempts = 64
+// changeFor bounds how long a change keeps trying: each round of racing
+// changes lets one through, and a claim left by a process killed between
+// its claim and its write is taken over once tokenStale old.
+const changeFor = tokenStale + 2*time.Second
 
 // swap stores doc, at revision rev+1, if the stored record is still at rev
 // (absent when not found).

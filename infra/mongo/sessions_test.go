@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -228,5 +229,37 @@ func TestSessionsWithRevisionClaims(t *testing.T) {
 		if endAlls == 0 && len(c.SignedOut) != signOuts {
 			t.Fatalf("round %d: %d sign-outs at once kept %d ids", round, signOuts, len(c.SignedOut))
 		}
+	}
+}
+
+// TestSessionsTakeOverADeadClaim: a process killed between claiming a
+// session record's revision and writing it leaves the claim behind; a
+// sign-out then waits until the claim is old enough to be a dead
+// process's, takes the revision over and sticks.
+func TestSessionsTakeOverADeadClaim(t *testing.T) {
+	db := newDB(t)
+	s := imongo.NewSessions(db)
+	s.Tokens = true
+	ctx := testCtx(t)
+	// Revision 1 of u's record, claimed 8 s ago by a writer that died:
+	// 2 s short of a dead claim.
+	dead := bson.D{{Key: "_id", Value: imongo.CollSessions + "/u@1"}, {Key: "at", Value: time.Now().Add(-8 * time.Second).UTC()}}
+	if _, err := db.Collection(imongo.CollRevisionTokens).InsertOne(ctx, dead); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	start := time.Now()
+	if err := s.SignOut(ctx, "u", "jti", now.Add(time.Hour), now); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited < 1500*time.Millisecond {
+		t.Fatalf("the sign-out went through after %v, while a claim of the revision was not yet stale", waited)
+	}
+	c, err := s.Current(ctx, "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Accepts(0, "jti") {
+		t.Fatalf("the sign-out past a dead claim was lost: %+v", c)
 	}
 }
