@@ -98,12 +98,12 @@ func bodyHashes(body []byte) (canonical, raw string) {
 // create handlers, which read NewID, may be wrapped.
 func (s *Server) idempotent(h handlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, a actor) error {
-		key := r.Header.Get("Idempotency-Key")
-		if key == "" || s.Idempotency == nil {
-			return h(w, r, a)
+		key, given, err := idempotencyKey(r.Header)
+		if err != nil {
+			return err
 		}
-		if !requestIDPattern.MatchString(key) {
-			return problem(http.StatusBadRequest, "invalid-idempotency-key", "Idempotency-Key must be 1 to 64 characters of A-Z a-z 0-9 . _ -")
+		if !given || s.Idempotency == nil {
+			return h(w, r, a)
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxJSONBody))
 		if err != nil {
@@ -161,6 +161,22 @@ func (s *Server) idempotent(h handlerFunc) handlerFunc {
 		}
 		return nil
 	}
+}
+
+// idempotencyKey is the request's Idempotency-Key, and whether it has one.
+// A header that is present is a key, so one that is empty (or only spaces,
+// which HTTP trims), too long, of other characters, or given more than once
+// is refused rather than taken for no key: the client meant its request to
+// be repeatable, and running it unkeyed would let a retry create it twice.
+func idempotencyKey(h http.Header) (key string, given bool, err error) {
+	values := h.Values("Idempotency-Key")
+	if len(values) == 0 {
+		return "", false, nil
+	}
+	if len(values) > 1 || !requestIDPattern.MatchString(values[0]) {
+		return "", true, problem(http.StatusBadRequest, "invalid-idempotency-key", "Idempotency-Key must be given once, as 1 to 64 characters of A-Z a-z 0-9 . _ -")
+	}
+	return values[0], true, nil
 }
 
 // recorder passes a response through while keeping its status and a copy
