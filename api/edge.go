@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/go-json-experiment/json"
@@ -23,6 +24,19 @@ import (
 // SignIn and Authenticate.
 func (s *Server) Edge(h http.Handler) http.Handler {
 	return s.withClient(s.withRequestID(s.secureHeaders(httpVersions(cleanPaths(s.bodyDeadline(s.recoverer(textURL(h))))))))
+}
+
+// EdgeAnswering is Edge for a face whose refusals have a shape of their
+// own: what the edge refuses (a path that would need cleaning, a path or
+// query that is not text, an HTTP version after 1.1, a panic), and what the
+// API's middleware installed inside it refuses (SettleEvery), is answered
+// by refuse, as the face's own handlers answer, rather than as /v1's
+// problem+json.
+func (s *Server) EdgeAnswering(h http.Handler, refuse Refuser) http.Handler {
+	edge := s.Edge(h)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		edge.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), refuserKey{}, refuse)))
+	})
 }
 
 // Observe gives every route of r what the API's routes have: a span and an

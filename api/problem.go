@@ -92,10 +92,22 @@ const StoreUnavailableRetryAfter = 2
 // or add space.
 const StorageFullRetryAfter = 30
 
-// writeError sends err as problem+json, logging internal errors with the request id.
+// writeError sends err as problem+json, logging internal errors with the
+// request id; or, for a face whose refusals have a shape of their own
+// (EdgeAnswering), in that shape.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	if refuse, ok := r.Context().Value(refuserKey{}).(Refuser); ok {
+		refuse(w, r, err)
+		return
+	}
 	writeProblem(w, FailureOf(slog.Default(), r, err))
 }
+
+// Refuser answers a refusal in the shape of a face of the service other
+// than /v1 (the original frontend's plain text).
+type Refuser func(w http.ResponseWriter, r *http.Request, err error)
+
+type refuserKey struct{}
 
 // writeProblem sends p, logging nothing (writeError logs the server's
 // failures).

@@ -23,6 +23,18 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	_, _ = w.Write([]byte(msg + "\n"))
 }
 
+// refuse answers a refusal of the API's edge (a path that would need
+// cleaning, one that is not text, a panic) as this face answers every
+// other: the sign-in's as its form reads them, the rest in plain text.
+func (s *Server) refuse(w http.ResponseWriter, r *http.Request, err error) {
+	if r.Method == http.MethodPost && r.URL.Path == "/sign-in" {
+		status, msg := s.refusal(w, r, err)
+		writeJSON(w, status, map[string]string{"message": msg})
+		return
+	}
+	s.writeError(w, r, err)
+}
+
 // refusal is the status and message err answers with; it sets Retry-After
 // when the client should wait, and logs what is not the client's fault.
 func (s *Server) refusal(w http.ResponseWriter, r *http.Request, err error) (int, string) {

@@ -83,7 +83,8 @@ func (s *Server) Routes() []Route {
 
 // Handler returns the routes with their middleware: CORS outermost, so
 // that every answer carries it (a browser shows an answer without it as a
-// bare network error), then the API's edge; inside the router, the access
+// bare network error), then the API's edge, whose refusals are plain text
+// like every other here; inside the router, the access
 // log and metrics, then the settling of writes.
 func (s *Server) Handler() http.Handler {
 	if s.Log == nil {
@@ -105,7 +106,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		r.HandleFunc(rt.path, h).Methods(rt.method)
 	}
-	return s.cors(s.API.Edge(r))
+	return s.cors(s.API.EdgeAnswering(r, s.refuse))
 }
 
 var errNoRoute = &api.Problem{Status: http.StatusNotFound, Code: "route-not-found", Detail: "no such route"}
