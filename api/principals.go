@@ -42,8 +42,14 @@ type caller struct {
 // the principal cache: at once on the replica that made the change (it
 // forgets the user), within the cache's lifetime on the others.
 func (s *Server) authenticate(r *http.Request) (caller, error) {
-	h := r.Header.Get("Authorization")
-	scheme, token, ok := strings.Cut(h, " ")
+	// Authorization holds one credential: a request with two names two
+	// callers, and a proxy in front that judged one of them need not have
+	// judged the one taken here, so it is refused rather than read first.
+	h := r.Header.Values("Authorization")
+	if len(h) != 1 {
+		return caller{}, errUnauthenticated
+	}
+	scheme, token, ok := strings.Cut(h[0], " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return caller{}, errUnauthenticated
 	}
