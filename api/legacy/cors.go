@@ -56,3 +56,31 @@ func (s *Server) cors(next http.Handler) http.Handler {
 func (s *Server) originAllowed(origin string) bool {
 	return s.Origins == nil || slices.Contains(s.Origins, strings.ToLower(origin))
 }
+
+// RefusalHeader is the CORS header of an answer written before any handler
+// runs (a connection refused over the connection limits), from the start
+// of the request it answers: without it the page would see a bare network
+// error instead of the 503 and its Retry-After.
+func (s *Server) RefusalHeader(request []byte) http.Header {
+	origin := requestOrigin(request)
+	switch {
+	case s.Origins == nil:
+		return http.Header{"Access-Control-Allow-Origin": {"*"}}
+	case origin != "" && s.originAllowed(origin):
+		return http.Header{"Access-Control-Allow-Origin": {origin}, "Vary": {"Origin"}}
+	}
+	return http.Header{"Vary": {"Origin"}}
+}
+
+// requestOrigin is the Origin header among the lines of a request's start
+// ("" when it has none, or it is not among the bytes given).
+func requestOrigin(request []byte) string {
+	head, _, _ := strings.Cut(string(request), "\r\n\r\n")
+	lines := strings.Split(head, "\r\n")
+	for _, line := range lines[min(1, len(lines)):] {
+		if name, value, ok := strings.Cut(line, ":"); ok && strings.EqualFold(name, "Origin") {
+			return strings.TrimSpace(value)
+		}
+	}
+	return ""
+}

@@ -48,21 +48,21 @@ func bindLegacy(cfg config.Config) (*legacyFace, error) {
 func (f *legacyFace) serve(cfg config.Config, srv *api.Server, m connRefused, log *slog.Logger) {
 	errLog := slog.NewLogLogger(log.Handler(), slog.LevelWarn)
 	lim := cfg.Limits
-	limited := func(ln net.Listener) net.Listener {
+	limited := func(ln net.Listener, header func([]byte) http.Header) net.Listener {
 		return netlimit.Listen(ln, netlimit.Limits{Max: lim.MaxConnections, PerClient: lim.MaxConnectionsPerClient,
-			Exempt: cfg.TrustedProxies, OnRefuse: m.ConnectionRefused})
+			Exempt: cfg.TrustedProxies, OnRefuse: m.ConnectionRefused, Header: header})
 	}
 	if f.api != nil {
 		f.server = &legacy.Server{API: srv, Origins: cfg.Legacy.Origins, Log: log}
 		f.apiHTTP = &http.Server{Handler: f.server.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 			WriteTimeout: writeTimeout, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: errLog}
-		go serveOn(f.apiHTTP, limited(f.api), "the original routes", log)
+		go serveOn(f.apiHTTP, limited(f.api, f.server.RefusalHeader), "the original routes", log)
 		log.Info("serving the original frontend's routes", "addr", f.api.Addr().String())
 	}
 	if f.ui != nil {
 		f.uiHTTP = &http.Server{Handler: legacy.UI(cfg.Legacy.UI), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 10 * time.Second,
 			WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10, ErrorLog: errLog}
-		go serveOn(f.uiHTTP, limited(f.ui), "the pages", log)
+		go serveOn(f.uiHTTP, limited(f.ui, nil), "the pages", log)
 		log.Info("serving the original frontend's pages", "addr", f.ui.Addr().String(), "dir", cfg.Legacy.UI)
 	}
 }

@@ -12,8 +12,10 @@ package netlimit
 import (
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +35,12 @@ type Limits struct {
 	// OnRefuse, if set, is told of each refused connection: "total" or
 	// "per-client".
 	OnRefuse func(reason string)
+	// Header, if set, gives headers the refusal carries beyond its own,
+	// from the start of the request it answers (what the client sent in
+	// its first write): a face whose every answer must carry one, as the
+	// CORS header without which a browser hides the status from the page,
+	// adds it here.
+	Header func(request []byte) http.Header
 }
 
 // Listener is a net.Listener that keeps within Limits.
@@ -52,12 +60,15 @@ func Listen(ln net.Listener, l Limits) *Listener {
 
 // refusal is the whole answer to a connection over a bound: a problem, with
 // a request id of its own like every answer of the service.
-func refusal() string {
+func refusal(extra http.Header) string {
 	body := `{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"too many open connections; retry in a second","code":"too-many-connections"}` + "\n"
-	return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\n" +
+	var b strings.Builder
+	b.WriteString("HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/problem+json\r\nRetry-After: 1\r\n" +
 		"Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nConnection: close\r\n" +
-		"X-Request-Id: " + uuid.Must(uuid.NewV7()).String() + "\r\n" +
-		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
+		"X-Request-Id: " + uuid.Must(uuid.NewV7()).String() + "\r\n")
+	_ = extra.Write(&b) // drops CR and LF within values: no line of its own
+	b.WriteString("Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body)
+	return b.String()
 }
 
 // requestWithin is how long a refused connection is given to send its
@@ -89,7 +100,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 			}
 			select {
 			case refusers <- struct{}{}:
-				go func() { refuse(c); <-refusers }()
+				go func() { refuse(c, l.limits.Header); <-refusers }()
 			default:
 				_ = c.Close()
 			}
@@ -162,13 +173,19 @@ func (l *Listener) release(key string) {
 // broken one); then it half-closes and reads what else the client sends
 // for a moment, so that the client reads the answer rather than a reset
 // caused by its own unread request.
-func refuse(c net.Conn) {
+func refuse(c net.Conn, header func([]byte) http.Header) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(requestWithin))
-	if _, err := c.Read(make([]byte, 4<<10)); err != nil {
+	start := make([]byte, 4<<10)
+	n, err := c.Read(start)
+	if err != nil {
 		return // nothing came: nobody to answer
 	}
-	if _, err := io.WriteString(c, refusal()); err != nil {
+	var extra http.Header
+	if header != nil {
+		extra = header(start[:n])
+	}
+	if _, err := io.WriteString(c, refusal(extra)); err != nil {
 		return
 	}
 	if tc, ok := c.(*net.TCPConn); ok {
