@@ -3,6 +3,7 @@ package projections
 import (
 	"hash/maphash"
 	"maps"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -22,32 +23,46 @@ import (
 // is lost, and the catch-up, which skips what the log says is applied,
 // would never bring the earlier one.
 //
-// What it remembers is recent: a head not moved for appliedLogHorizon is
-// forgotten (whoever asks then checks the store), so under a steady load it
-// holds what was applied in the last minute, not every stream ever seen.
+// What it remembers is recent: a stream none of whose heads moved for
+// appliedLogHorizon is forgotten (whoever asks then checks the store), so
+// under a steady load it holds what was applied in the last minute, not
+// every stream ever seen.
 type AppliedLog struct {
-	mu    sync.Mutex
-	size  int
+	mu   sync.Mutex
+	size int
+	// heads are the streams' heads, every projection's of a stream in one
+	// entry: every commit is handed to every projection, so a stream
+	// recorded by one is recorded by all of them, and an entry each took
+	// six times the room.
 	heads map[logKey]logHead
-	// moves are the heads' moves in the order they were made, from
-	// moves[first] on: every head's last move is among them, and the moves
-	// made stale by a later one (or by forgetting) are passed over as they
-	// come, or dropped together once they outnumber the heads (compact).
-	// A map and a list of moves hold a head in about 100 bytes, where a
-	// linked LRU's entries took some 135.
+	// moves are the streams' moves in the order they were made, from
+	// moves[first] on: every stream's last move is among them, and the
+	// moves made stale by a later one (or by forgetting) are passed over as
+	// they come, or dropped together once they outnumber the streams
+	// (compact). A map and a list of moves hold a stream's heads in some
+	// 100 to 190 bytes, where an entry per projection and stream took 82
+	// to 122 bytes each, six of them a stream.
 	moves []logMove
 	first int
 	moved uint64 // moves made, the last one's number
-	// headsPeak is the most heads held at once since heads was made (see
-	// compact).
+	// headsPeak is the most streams held at once since heads was made
+	// (see compact).
 	headsPeak int
 	waiters   map[logKey][]*logWaiter
 	// waitersPeak is the most streams waited for at once since waiters
 	// was made (see dropWaiters).
 	waitersPeak int
 	fillers     map[string]GapFiller
-	now         func() time.Time
+	// slots places each projection's head in a stream's entry, in the
+	// order the projections were first given or recorded.
+	slots map[string]int
+	now   func() time.Time
 }
+
+// logSlots is how many projections the log keeps heads of; the commits a
+// projection past them applies are not remembered (whoever asks checks
+// the store).
+const logSlots = 8
 
 // logMove is a head's move: its key, when it was made, and its number
 // (two moves may share a clock's reading).
@@ -57,13 +72,14 @@ type logMove struct {
 	n   uint64
 }
 
-// logHead is a stream's head and the number of its last move, made at a
-// time its logMove keeps (Unix nanoseconds: a wall clock set back keeps
-// heads longer, one set forward forgets them sooner, and either only sends
-// whoever asks to the store).
+// logHead is a stream's heads, one per projection (0: none; a version past
+// 2^32 is not remembered), and the
+// number of its last move, made at a time its logMove keeps (Unix
+// nanoseconds: a wall clock set back keeps heads longer, one set forward
+// forgets them sooner, and either only sends whoever asks to the store).
 type logHead struct {
-	version int64
-	move    uint64
+	versions [logSlots]uint32
+	move     uint64
 }
 
 // GapFiller is a projection that applies a commit of a stream of the given
@@ -93,25 +109,29 @@ type logWaiter struct {
 	wake    chan<- struct{}
 }
 
-// AppliedLogSize bounds the heads remembered (one per projection and
-// stream): the hot set of a busy cohort.
-const AppliedLogSize = 50000
+// AppliedLogSize bounds the streams remembered (each with a head per
+// projection): the hot set of a busy cohort, a few seconds of a cohort's
+// import.
+const AppliedLogSize = 16384
 
-// appliedLogHorizon is how long a head is remembered after it last moved.
+// appliedLogHorizon is how long a stream's heads are remembered after one
+// last moved.
 // Those who ask are a read or a write waiting for a commit just written
 // (seconds at most) and the catch-up, which trails the bus by a second or
-// two: a minute is ample for both. Each new stream adds a head for every
-// projection, so without it the log grew with the data until it was full.
+// two: a minute is ample for both. Each new stream adds heads, so without
+// it the log grew with the data until it was full.
 const appliedLogHorizon = time.Minute
 
 // NewAppliedLog returns an empty log of what the projections given apply,
-// remembering AppliedLogSize heads.
+// remembering the heads of AppliedLogSize streams.
 func NewAppliedLog(ps ...Projection) *AppliedLog { return NewAppliedLogOf(AppliedLogSize, ps...) }
 
-// NewAppliedLogOf is NewAppliedLog remembering size heads.
+// NewAppliedLogOf is NewAppliedLog remembering the heads of size streams.
 func NewAppliedLogOf(size int, ps ...Projection) *AppliedLog {
-	l := &AppliedLog{size: max(size, 1), heads: map[logKey]logHead{}, waiters: map[logKey][]*logWaiter{}, fillers: map[string]GapFiller{}, now: time.Now}
+	l := &AppliedLog{size: max(size, 1), heads: map[logKey]logHead{}, waiters: map[logKey][]*logWaiter{},
+		fillers: map[string]GapFiller{}, slots: map[string]int{}, now: time.Now}
 	for _, p := range ps {
+		l.slot(p.Name())
 		if f, ok := p.(GapFiller); ok {
 			l.fillers[p.Name()] = f
 		}
@@ -119,15 +139,22 @@ func NewAppliedLogOf(size int, ps ...Projection) *AppliedLog {
 	return l
 }
 
-// logKey names a projection's stream in the log by 128 bits of two seeded
-// hashes of the pair rather than by the pair: a full log holds 50,000
-// heads, and a key of its own string for each (the projection's name and
-// the stream's id, some 60 bytes) was a third of the service's live heap
-// after a cohort's import. Two pairs share a key with a chance of about
-// 2^-97 in a full log, far below any failure of the machine it runs on.
+// logKey names a stream (a head's) or a projection's stream (a waiter's)
+// in the log by 128 bits of two seeded hashes rather than by its strings:
+// a full log holds thousands of streams, and a key of its own string for
+// each (the projection's name and the stream's id, some 60 bytes) was a
+// third of the service's live heap after a cohort's import. Two share a
+// key with a chance of about 2^-97 in a full log, far below any failure of
+// the machine it runs on.
 type logKey struct{ lo, hi uint64 }
 
 var logSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+// streamKey is a stream's key among the heads.
+func streamKey(streamID string) logKey { return keyOf("", streamID) }
+
+// waitKey is a projection's stream's key among the waiters.
+func waitKey(projection, streamID string) logKey { return keyOf(projection, streamID) }
 
 func keyOf(projection, streamID string) logKey {
 	var h maphash.Hash
@@ -146,20 +173,27 @@ func keyOf(projection, streamID string) logKey {
 // applied too: the head was just before c, or the projection fills gaps.
 // Otherwise c is not remembered (whoever asks checks the store instead).
 func (l *AppliedLog) Record(projection string, c events.Commit) {
-	key, v := keyOf(projection, c.StreamID), c.LastVersion()
+	key, v := streamKey(c.StreamID), c.LastVersion()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now().UnixNano()
 	l.forgetBefore(now - int64(appliedLogHorizon))
+	slot, ok := l.slot(projection)
+	if !ok {
+		return
+	}
 	head := l.heads[key]
-	if head.version >= v {
+	at := int64(head.versions[slot])
+	if at >= v || v > math.MaxUint32 {
 		return
 	}
-	if f := l.fillers[projection]; c.FirstVersion > head.version+1 && (f == nil || !f.FillsGaps(c.StreamType)) {
+	if f := l.fillers[projection]; c.FirstVersion > at+1 && (f == nil || !f.FillsGaps(c.StreamType)) {
 		return
 	}
-	l.move(key, v, now)
-	ws := l.waiters[key]
+	head.versions[slot] = uint32(v)
+	l.move(key, head, now)
+	wk := waitKey(projection, c.StreamID)
+	ws := l.waiters[wk]
 	kept := ws[:0]
 	for _, w := range ws {
 		if w.version <= v {
@@ -172,10 +206,23 @@ func (l *AppliedLog) Record(projection string, c events.Commit) {
 		}
 	}
 	if len(kept) == 0 {
-		l.dropWaiters(key)
+		l.dropWaiters(wk)
 	} else {
-		l.waiters[key] = kept
+		l.waiters[wk] = kept
 	}
+}
+
+// slot is where projection's heads are in a stream's entry, given one
+// the first time it is asked for; ok is false once every slot is taken.
+func (l *AppliedLog) slot(projection string) (int, bool) {
+	if i, ok := l.slots[projection]; ok {
+		return i, true
+	}
+	if len(l.slots) == logSlots {
+		return 0, false
+	}
+	l.slots[projection] = len(l.slots)
+	return len(l.slots) - 1, true
 }
 
 // waitersShrinkAt is how many streams waited for at once make the waiters'
@@ -194,12 +241,13 @@ func (l *AppliedLog) dropWaiters(key logKey) {
 	}
 }
 
-// move sets key's head to version, as its latest move, made at time at,
-// forgetting the head moved longest ago if the log then holds more than
+// move sets key's heads to head, as its latest move, made at time at,
+// forgetting the stream moved longest ago if the log then holds more than
 // its size.
-func (l *AppliedLog) move(key logKey, version, at int64) {
+func (l *AppliedLog) move(key logKey, head logHead, at int64) {
 	l.moved++
-	l.heads[key] = logHead{version: version, move: l.moved}
+	head.move = l.moved
+	l.heads[key] = head
 	l.moves = append(l.moves, logMove{key: key, at: at, n: l.moved})
 	l.headsPeak = max(l.headsPeak, len(l.heads))
 	if len(l.heads) > l.size {
@@ -210,17 +258,17 @@ func (l *AppliedLog) move(key logKey, version, at int64) {
 	}
 }
 
-// movesCompactAt is how many stale moves beyond one per head make the
+// movesCompactAt is how many stale moves beyond one per stream make the
 // list of moves worth compacting.
 const movesCompactAt = 1024
 
-// current reports whether m is its head's last move.
+// current reports whether m is its stream's last move.
 func (l *AppliedLog) current(m logMove) bool {
 	h, ok := l.heads[m.key]
 	return ok && h.move == m.n
 }
 
-// forgetOldest forgets the head whose last move is the oldest.
+// forgetOldest forgets the stream whose last move is the oldest.
 func (l *AppliedLog) forgetOldest() {
 	for ; l.first < len(l.moves); l.first++ {
 		if m := l.moves[l.first]; l.current(m) {
@@ -232,7 +280,7 @@ func (l *AppliedLog) forgetOldest() {
 	l.compactIfPassed()
 }
 
-// forgetBefore forgets the heads last moved before t. Moves are listed in
+// forgetBefore forgets the streams last moved before t. Moves are listed in
 // the order they were made, so it stops at the first one to keep.
 func (l *AppliedLog) forgetBefore(t int64) {
 	for ; l.first < len(l.moves) && l.moves[l.first].at < t; l.first++ {
@@ -251,7 +299,7 @@ func (l *AppliedLog) compactIfPassed() {
 }
 
 // compact keeps only the current moves, in their order, in a list of
-// their size; and once the heads are under a quarter of their peak, it
+// their size; and once the streams are under a quarter of their peak, it
 // moves them to a map of their size too: a map keeps the room it grew to,
 // some 3 MiB after a cohort's import, for as long as it lives.
 func (l *AppliedLog) compact() {
@@ -273,11 +321,12 @@ func (l *AppliedLog) compact() {
 // for many commits asks at every commit applied, where reading the clock
 // too would cost more than the answer.
 func (l *AppliedLog) Has(projection, streamID string, version int64) bool {
-	key := keyOf(projection, streamID)
+	key := streamKey(streamID)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	slot, known := l.slots[projection]
 	head, ok := l.heads[key]
-	return ok && head.version >= version
+	return known && ok && head.versions[slot] > 0 && int64(head.versions[slot]) >= version
 }
 
 // Notify arranges for wake to receive (without blocking: wake should have
@@ -285,7 +334,7 @@ func (l *AppliedLog) Has(projection, streamID string, version int64) bool {
 // before checking Has, so that nothing applied in between is missed. The
 // returned function gives the wait up.
 func (l *AppliedLog) Notify(projection, streamID string, version int64, wake chan<- struct{}) (cancel func()) {
-	key := keyOf(projection, streamID)
+	key := waitKey(projection, streamID)
 	w := &logWaiter{version: version, wake: wake}
 	l.mu.Lock()
 	l.waiters[key] = append(l.waiters[key], w)

@@ -514,7 +514,7 @@ const (
 	readWait = 5 * time.Second
 )
 
-// appliedLogSize bounds the heads of the log of what this process's
+// appliedLogSize bounds the streams in the log of what this process's
 // projectors applied: a variable, so that a test reaches the bound with a
 // small import.
 var appliedLogSize = projections.AppliedLogSize

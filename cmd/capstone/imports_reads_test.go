@@ -55,7 +55,7 @@ func TestImportReadsEachStreamOnce(t *testing.T) {
 // small here so that a small file outgrows it.
 func TestLargeImportIsNotReadBack(t *testing.T) {
 	defer func(size int) { appliedLogSize = size }(appliedLogSize)
-	appliedLogSize = 3000 // the heads of some 250 students (two streams each, six projections)
+	appliedLogSize = 500 // the streams of some 250 students (two each)
 	const rows = 1500
 	s := startService(t)
 	admin := s.admin()
