@@ -71,6 +71,10 @@ type CommitLog struct {
 
 	mu   sync.Mutex
 	next int64 // the position to try next; 0 until the tail is found
+
+	// afterInsert, in tests, runs right after an entry is inserted, before
+	// the append looks at the trim.
+	afterInsert func(pos int64)
 }
 
 // NewCommitLog returns the log in db.
@@ -101,6 +105,9 @@ func (l *CommitLog) Append(ctx context.Context, ids []string, now time.Time) (in
 		if err != nil {
 			return 0, err // the position stays free (or, if the insert landed after all, is taken: a retry moves on)
 		}
+		if l.afterInsert != nil {
+			l.afterInsert(pos)
+		}
 		if l.Sole {
 			l.next = pos + 1
 			return pos, nil
@@ -109,17 +116,56 @@ func (l *CommitLog) Append(ctx context.Context, ids []string, now time.Time) (in
 		if err != nil {
 			return 0, err
 		}
-		if pos <= t.Position { // taken in the trimmed part, where no reader looks
-			if _, err := l.Coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: logID(pos)}}); err != nil {
+		if pos <= t.Position { // the mark has passed pos
+			unread, err := l.unread(ctx, pos, t)
+			if err != nil {
 				return 0, err
 			}
-			l.next = 0
-			continue
+			if unread {
+				if _, err := l.Coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: logID(pos)}}); err != nil {
+					return 0, err
+				}
+				l.next = 0
+				continue
+			}
 		}
 		l.next = pos + 1
 		return pos, nil
 	}
 }
+
+// unread tells, of an entry just inserted at pos that the trim's mark t
+// has passed, whether it lies where no reader will read it: inserted from a
+// position long trimmed (a writer far behind), or into one a trim's delete
+// pass had just freed. Otherwise a reader read it before the mark passed it
+// (the mark only passes what every reader has read), and the trim's delete
+// pass, under way or to come, removes it. The delete pass tells which: once
+// it has passed pos, an entry it left there came after it. A pass that does
+// not pass pos within trimPassWait (its trimmer died) counts as unread:
+// the entry is appended again, which a reader may then read twice, never
+// not at all.
+func (l *CommitLog) unread(ctx context.Context, pos int64, t trimDoc) (bool, error) {
+	deadline := time.Now().Add(trimPassWait)
+	for t.Deleted < pos {
+		if time.Now().After(deadline) {
+			return true, nil
+		}
+		select {
+		case <-time.After(5 * time.Millisecond):
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+		var err error
+		if t, err = l.trim(ctx); err != nil {
+			return false, err
+		}
+	}
+	return l.exists(ctx, pos)
+}
+
+// trimPassWait bounds how long an append waits for a trim's delete pass to
+// pass its entry (see unread): a pass deletes a few hundred entries.
+const trimPassWait = 2 * time.Second
 
 // trim reads the trim document (zero when the log was never trimmed).
 func (l *CommitLog) trim(ctx context.Context) (trimDoc, error) {

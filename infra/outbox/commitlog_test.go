@@ -501,3 +501,59 @@ func TestCatchUpCurrentOnceItPassedTheStart(t *testing.T) {
 		t.Fatal("a process started on an empty log is not current at once")
 	}
 }
+
+// TestCommitLogEntryReadAndTrimmedWhileAppended: an entry that a reader
+// reads, and a trim passes, between its insert and its writer's look at the
+// trim is the reader's like any other: its writer keeps it at its position
+// rather than append it again, which the reader would read twice. Whether
+// the trim's delete pass is done when the writer looks, or still under way.
+func TestCommitLogEntryReadAndTrimmedWhileAppended(t *testing.T) {
+	ctx := context.Background()
+	for _, passDone := range []bool{true, false} {
+		db := newDB(t)
+		writer, reader := outbox.NewCommitLog(db), outbox.NewCommitLog(db)
+		for i := range 3 {
+			if _, err := writer.Append(ctx, []string{fmt.Sprint("before-", i)}, time.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := reader.Read(ctx, 1, 10); err != nil {
+			t.Fatal(err)
+		}
+		passed := make(chan error, 1)
+		outbox.AfterInsert(writer, func(pos int64) {
+			outbox.AfterInsert(writer, nil)
+			entries, err := reader.Read(ctx, pos, 10)
+			if err != nil || len(entries) != 1 || entries[0].CommitIDs[0] != "x" {
+				t.Errorf("the reader read %+v, %v at %d", entries, err, pos)
+			}
+			if passDone {
+				_, err = reader.Trim(ctx, pos, 100)
+				passed <- err
+				return
+			}
+			// The mark passes pos; the delete pass comes a moment later.
+			if err := outbox.MarkTrim(ctx, reader, pos); err != nil {
+				t.Error(err)
+			}
+			go func() {
+				time.Sleep(50 * time.Millisecond)
+				_, err := reader.Trim(ctx, pos, 100)
+				passed <- err
+			}()
+		})
+		pos, err := writer.Append(ctx, []string{"x"}, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-passed; err != nil {
+			t.Fatal(err)
+		}
+		if pos != 4 {
+			t.Fatalf("pass done %v: the entry read and trimmed was appended again, at %d", passDone, pos)
+		}
+		if again, err := reader.Read(ctx, pos+1, 10); err != nil || len(again) != 0 {
+			t.Fatalf("pass done %v: past the trim the reader reads %+v, %v", passDone, again, err)
+		}
+	}
+}

@@ -1,6 +1,9 @@
 package outbox
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // StaleNext makes l's next append try position next, as a writer does that
 // was slow while the others wrote past it, or that looked for the end while
@@ -24,4 +27,19 @@ func SetGroupWriteTimeout(d time.Duration) func() {
 	before := groupWriteTimeout
 	groupWriteTimeout = d
 	return func() { groupWriteTimeout = before }
+}
+
+// AfterInsert makes f run right after each entry l appends is inserted,
+// before the append looks at the trim.
+func AfterInsert(l *CommitLog, f func(pos int64)) { l.afterInsert = f }
+
+// MarkTrim moves the trim's mark to position as a trim does before its
+// delete pass, which it leaves undone.
+func MarkTrim(ctx context.Context, l *CommitLog, position int64) error {
+	t, err := l.trim(ctx)
+	if err != nil {
+		return err
+	}
+	t.ID, t.Position = trimID, position
+	return replace(ctx, l.Coll, trimID, t)
 }
