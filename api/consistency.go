@@ -57,7 +57,10 @@ func (s *Server) SettleEvery(next http.Handler) http.Handler {
 // written before it answers.
 func (s *Server) AwaitWrites(r *http.Request) {
 	if writes := commands.WritesIn(r.Context()); writes != nil && s.Consistency != nil {
-		_ = s.awaitCommits(r, writes.Commits()) // a client gone fails what the handler does next
+		// A client gone fails what the handler does next.
+		if s.awaitCommits(r, writes.Commits()) == nil {
+			_ = s.awaitSeen(r, writes.Seen())
+		}
 	}
 }
 
@@ -69,11 +72,32 @@ func (s *Server) awaitCommits(r *http.Request, commits []events.Commit) error {
 		return nil
 	}
 	err := s.Consistency.Catchup.WaitCommits(r.Context(), commits, s.Consistency.SettleWait)
+	return s.waited(r, "commits", len(commits), err)
+}
+
+// awaitSeen is awaitCommits for the streams the request's commands decided
+// on without storing anything (commands.Seen): the versions they found may
+// be another request's writes, not yet shown.
+func (s *Server) awaitSeen(r *http.Request, seen []commands.Seen) error {
+	if len(seen) == 0 {
+		return nil
+	}
+	positions := make([]queries.Position, len(seen))
+	for i, v := range seen {
+		positions[i] = queries.Position{StreamType: v.StreamType, StreamID: v.StreamID, First: v.Version, Last: v.Version}
+	}
+	err := s.Consistency.Catchup.Wait(r.Context(), positions, s.Consistency.SettleWait)
+	return s.waited(r, "streams seen", len(seen), err)
+}
+
+// waited is the outcome of a write's wait for the read models: the error
+// of a client gone, or nothing (a wait that ran out is logged).
+func (s *Server) waited(r *http.Request, what string, n int, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
 	if err != nil {
-		s.Log.WarnContext(r.Context(), "a write answers before the read models show it", "commits", len(commits), "err", err)
+		s.Log.WarnContext(r.Context(), "a write answers before the read models show it", what, n, "err", err)
 	}
 	return nil
 }
@@ -112,6 +136,12 @@ func (s *Server) settle(next http.Handler, always bool) http.Handler {
 					writeError(w, r, fmt.Errorf("waiting for the read models to show a stored write: %w", err))
 					return
 				}
+			}
+		}
+		if always || s.Consistency.Settle {
+			if err := s.awaitSeen(r, writes.Seen()); err != nil {
+				writeError(w, r, fmt.Errorf("waiting for the read models to show what a write found done: %w", err))
+				return
 			}
 		}
 		answerWithin(w)

@@ -369,6 +369,9 @@ func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], stream
 			if err != nil {
 				return Result[S]{}, err
 			}
+			if !x.dryRun {
+				recordSeen(ctx, Seen{StreamType: d.StreamType, StreamID: streamID, Version: version})
+			}
 			return Result[S]{State: state, Version: version}, nil
 		}
 		commit, err := x.newCommit(d.StreamType, streamID, version, data, meta)

@@ -16,6 +16,9 @@ import (
 type Writes struct {
 	mu      sync.Mutex
 	commits []events.Commit
+	// seen are the streams whose commands stored nothing, at the version
+	// they were decided on (Seen).
+	seen []Seen
 	// shown, when set, tells the commits the read models already show,
 	// which are let go (ForgetShown); sweepAt is how many commits held
 	// make the next sweep, and forgot whether one let any go.
@@ -82,6 +85,46 @@ func (w *Writes) add(c events.Commit) {
 	w.commits = slices.DeleteFunc(w.commits, w.shown)
 	w.forgot = w.forgot || len(w.commits) < held
 	w.sweepAt = len(w.commits) + sweepEvery
+}
+
+// Seen is a stream a command of the request decided on without storing
+// anything (a no-op: what it asks is already so), at the version it was
+// decided on. Another request may have just stored that version, its
+// answer still waiting for the read models: the no-op's answer waits for
+// them too, or a read right after it could show the stream as it was
+// before what the answer says is done.
+type Seen struct {
+	StreamType string
+	StreamID   string
+	Version    int64
+}
+
+// Seen returns the streams decided on without a write, each once, at the
+// latest version seen.
+func (w *Writes) Seen() []Seen {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]Seen(nil), w.seen...)
+}
+
+func (w *Writes) see(s Seen) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i := range w.seen {
+		if w.seen[i].StreamID == s.StreamID {
+			w.seen[i].Version = max(w.seen[i].Version, s.Version)
+			return
+		}
+	}
+	w.seen = append(w.seen, s)
+}
+
+// recordSeen notes a stream decided on without a write in the request's
+// Writes, if any.
+func recordSeen(ctx context.Context, s Seen) {
+	if w, ok := ctx.Value(writesKey{}).(*Writes); ok && s.Version > 0 {
+		w.see(s)
+	}
 }
 
 // recordWrite notes a stored commit in the request's Writes, if any.

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -334,5 +335,38 @@ func TestBookmarksAcrossProcesses(t *testing.T) {
 	students := api.expect(api.do("GET", "/v1/users?role=student&q=bulk&limit=200", admin, nil), 200).items()
 	if len(students) != 40 {
 		t.Fatalf("the users list right after an import of 40 shows %d", len(students))
+	}
+}
+
+// TestRepeatedWritesShowWhatTheyFoundDone: on the all-in-one service, of
+// several identical edits sent at once one stores the change and the others
+// find it done and store nothing; each answers only once every read shows
+// the change, so every client's read right after its answer shows it, not
+// the project as it was before.
+func TestRepeatedWritesShowWhatTheyFoundDone(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	s.createUser(admin, "again@uni.example", "Again", []string{"student"}, "a long password")
+	student := s.signIn("again@uni.example", "a long password")
+	id := s.expect(s.do("POST", "/v1/projects", student, map[string]any{"title": "First title"}), 201).str("id")
+	rng := seeded(t, 2)
+	for round := range 12 {
+		title := fmt.Sprintf("Title %d-%d", round, rng.IntN(1000))
+		clients := 2 + rng.IntN(7)
+		var wg sync.WaitGroup
+		for c := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if r := s.do("PATCH", "/v1/projects/"+id, student, map[string]any{"title": title}); r.Status != 200 {
+					t.Errorf("round %d, client %d: PATCH %d %s", round, c, r.Status, r.Raw)
+					return
+				}
+				if got := s.do("GET", "/v1/projects/"+id, student, nil).str("title"); got != title {
+					t.Errorf("round %d, client %d of %d: the read right after its edit's answer shows %q, not %q", round, c, clients, got, title)
+				}
+			}()
+		}
+		wg.Wait()
 	}
 }
