@@ -17,8 +17,9 @@ type Writes struct {
 	mu      sync.Mutex
 	commits []events.Commit
 	// seen are the streams whose commands stored nothing, at the version
-	// they were decided on (Seen).
-	seen []Seen
+	// they were decided on (Seen); none once there were too many.
+	seen        []Seen
+	seenTooMany bool
 	// shown, when set, tells the commits the read models already show,
 	// which are let go (ForgetShown); sweepAt is how many commits held
 	// make the next sweep, and forgot whether one let any go.
@@ -100,7 +101,7 @@ type Seen struct {
 }
 
 // Seen returns the streams decided on without a write, each once, at the
-// latest version seen.
+// latest version seen; none when there were more than seenAtMost.
 func (w *Writes) Seen() []Seen {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -110,14 +111,28 @@ func (w *Writes) Seen() []Seen {
 func (w *Writes) see(s Seen) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.seenTooMany {
+		return
+	}
 	for i := range w.seen {
 		if w.seen[i].StreamID == s.StreamID {
 			w.seen[i].Version = max(w.seen[i].Version, s.Version)
 			return
 		}
 	}
+	if len(w.seen) == seenAtMost {
+		w.seen, w.seenTooMany = nil, true
+		return
+	}
 	w.seen = append(w.seen, s)
 }
+
+// seenAtMost is how many streams decided on without a write a request
+// waits for. One that finds more already as it asks is a file imported
+// again unchanged: waiting would read each of its rows back from the store
+// once they are past what this process's log of applied work remembers,
+// seconds for a cohort, for a change nobody made.
+const seenAtMost = 256
 
 // recordSeen notes a stream decided on without a write in the request's
 // Writes, if any.

@@ -68,3 +68,61 @@ func TestWritesForgetWhatIsShown(t *testing.T) {
 		}
 	}
 }
+
+// TestWritesSeeNoOps: a command that stores nothing records its stream at
+// the version it was decided on, each stream once at the latest version;
+// one on a stream that does not exist yet, or refused, records nothing; and
+// past seenAtMost streams the request records none at all.
+func TestWritesSeeNoOps(t *testing.T) {
+	for seed := range uint64(6) {
+		rng := rand.New(rand.NewPCG(seed, 2))
+		f := newFixture(t)
+		streams, ops := 1+rng.IntN(300), 0
+		ops = 3 * streams
+		if seed == 0 { // past the bound
+			streams, ops = 400, 4000
+		}
+		ctx, writes := commands.TrackWrites(context.Background())
+		want := map[string]int64{}
+		for range ops {
+			id := fmt.Sprintf("s%d-%d", seed, rng.IntN(streams))
+			switch rng.IntN(4) {
+			case 0: // stored by another request
+				if _, err := counterDecider.Execute(context.Background(), f.x, id, add{By: []int{1}}, meta); err != nil {
+					t.Fatal(err)
+				}
+			case 1: // refused
+				if _, err := counterDecider.Execute(ctx, f.x, id, add{By: []int{-1000}}, meta); err == nil {
+					t.Fatal("a refusal went through")
+				}
+			default: // nothing to store
+				res, err := counterDecider.Execute(ctx, f.x, id, add{}, meta)
+				if err != nil || res.Commit != nil {
+					t.Fatalf("a no-op: %+v, %v", res, err)
+				}
+				if res.Version > 0 {
+					want[id] = res.Version
+				}
+			}
+		}
+		got := map[string]int64{}
+		for _, s := range writes.Seen() {
+			if _, twice := got[s.StreamID]; twice || s.StreamType != "counter" {
+				t.Fatalf("seed %d: %+v listed twice, or of the wrong type", seed, s)
+			}
+			got[s.StreamID] = s.Version
+		}
+		if seed == 0 && len(want) <= 256 {
+			t.Fatalf("seed 0 saw only %d streams, not past the bound", len(want))
+		}
+		if len(want) > 256 {
+			want = map[string]int64{}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("seed %d (%d streams): seen %v, want %v", seed, streams, got, want)
+		}
+		if len(writes.Commits()) != 0 {
+			t.Fatalf("seed %d: no-ops recorded commits", seed)
+		}
+	}
+}
