@@ -12,8 +12,14 @@ import (
 
 // startReplicas starts two API replicas on one store, as on GKE: the first
 // runs the projector and relay too, the second only the API; both sign with
-// one secret.
-func startReplicas(t *testing.T) (a, b *service) {
+// one secret. They share this process's client of the embedded store, and
+// so its write gate.
+func startReplicas(t *testing.T) (a, b *service) { return startReplicasOn(t, false) }
+
+// startReplicasOn is startReplicas; byURI has each reach the store by its
+// URI instead, as separate processes do (capstone dev's reach dev-store):
+// then nothing orders their writes.
+func startReplicasOn(t *testing.T, byURI bool) (a, b *service) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	t.Cleanup(cancel)
 	store, err := embedded.Start(ctx, embedded.Options{DataDir: t.TempDir()})
@@ -22,10 +28,14 @@ func startReplicas(t *testing.T) (a, b *service) {
 	}
 	t.Cleanup(func() { store.Close() })
 	start := func(components string) *service {
-		return startOn(t, ctx, store, map[string]string{
+		env := map[string]string{
 			"CAPSTONE_BOOTSTRAP_EMAIL": adminEmail, "CAPSTONE_BOOTSTRAP_PASSWORD": adminPassword, "CAPSTONE_LOG_LEVEL": "warn",
 			"CAPSTONE_JWT_SECRET": "a-test-secret-that-is-long-enough-0123456789", "CAPSTONE_COMPONENTS": components,
-		})
+		}
+		if byURI {
+			env["MONGODB_URI"] = store.URI()
+		}
+		return startOn(t, ctx, store, env)
 	}
 	return start("all"), start("api")
 }
@@ -136,20 +146,7 @@ func TestSetPasswordTokensReplaceEachOther(t *testing.T) {
 // processes of capstone dev reach dev-store) sign out many tokens of one
 // user at once, and every one of them stops working on both.
 func TestSignOutsAcrossProcessesAtOnce(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	t.Cleanup(cancel)
-	store, err := embedded.Start(ctx, embedded.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	start := func(components string) *service {
-		return startOn(t, ctx, store, map[string]string{"MONGODB_URI": store.URI(),
-			"CAPSTONE_BOOTSTRAP_EMAIL": adminEmail, "CAPSTONE_BOOTSTRAP_PASSWORD": adminPassword, "CAPSTONE_LOG_LEVEL": "warn",
-			"CAPSTONE_JWT_SECRET": "a-test-secret-that-is-long-enough-0123456789", "CAPSTONE_COMPONENTS": components,
-		})
-	}
-	a, b := start("all"), start("api")
+	a, b := startReplicasOn(t, true)
 	a.createUser(a.admin(), "many@uni.example", "Many", []string{"student"}, "a long password")
 	rng := seeded(t, 0)
 	for round := range 3 {
