@@ -25,11 +25,7 @@ import (
 // content): a refusal is a 4xx, never a 5xx.
 func TestLegacyNoRequestAnswers5xx(t *testing.T) {
 	rng := seeded(t, 5)
-	s, lc := startLegacy(t)
-	admin, _ := lc.signIn(adminEmail, adminPassword)
-	lc.expect(lc.upload(admin, "/supervisor/info", "s.csv", []byte(legacySupervisorsCSV)), 200)
-	lc.expect(lc.upload(admin, "/student/info", "s.csv", []byte(legacyStudentsCSV)), 200)
-	tokens := []string{"", admin, lc.signInToken("sup1@qmul.example.ac.uk", "supervisor one pw"), lc.signInToken("s1@qmul.example.ac.uk", "student one pw"), "x.y.z"}
+	s, lc, tokens := startLegacyCohort(t)
 	fields := []string{"email", "password", "title", "description", "aim", "rationale", "supervisor_email", "student_email", "status",
 		"comment", "areas", "info", "projects", "supervisor_1", "supervisor_2", "supervisor_3", "supervisor_4", "supervisor_5", "shoe"}
 	texts := []string{"", " ", "noEmail", "accepted", "rejected", "pending", "sup1@qmul.example.ac.uk", "s1@qmul.example.ac.uk", "A",
@@ -93,11 +89,7 @@ func TestLegacyNoRequestAnswers5xx(t *testing.T) {
 // of them sends is a write, and none is stored.
 func TestLegacyRefusalsKeepTheirShape(t *testing.T) {
 	rng := seeded(t, 6)
-	s, lc := startLegacy(t)
-	admin, _ := lc.signIn(adminEmail, adminPassword)
-	lc.expect(lc.upload(admin, "/supervisor/info", "s.csv", []byte(legacySupervisorsCSV)), 200)
-	lc.expect(lc.upload(admin, "/student/info", "s.csv", []byte(legacyStudentsCSV)), 200)
-	tokens := []string{"", "x.y.z", admin, lc.signInToken("sup1@qmul.example.ac.uk", "supervisor one pw"), lc.signInToken("s1@qmul.example.ac.uk", "student one pw")}
+	s, lc, tokens := startLegacyCohort(t)
 	before := storedCommits(t, s)
 	words := []string{"sign-in", "student", "supervisor", "info", "all", "overview", "shortlist", "project_info", "project_proposal",
 		"pending_proposal", "supervisees", "sup1@qmul.example.ac.uk", "", ".", "..", "%2e%2e", "%2F", "%ff", "%00", "%C3%A9", "a;b", "%u0041"}
@@ -196,4 +188,16 @@ func rawRequest(t testing.TB, base, method, target string, header http.Header, b
 		t.Fatalf("%s %s: %v", method, target, err)
 	}
 	return resp, raw
+}
+
+// startLegacyCohort starts the service with the original routes and the
+// sample supervisors and students imported through them, and returns the
+// tokens a random request is sent with: none, a malformed one, the
+// coordinator's, a supervisor's and a student's.
+func startLegacyCohort(t *testing.T) (*service, legacyClient, []string) {
+	s, lc := startLegacy(t)
+	admin, _ := lc.signIn(adminEmail, adminPassword)
+	lc.expect(lc.upload(admin, "/supervisor/info", "s.csv", []byte(legacySupervisorsCSV)), 200)
+	lc.expect(lc.upload(admin, "/student/info", "s.csv", []byte(legacyStudentsCSV)), 200)
+	return s, lc, []string{"", "x.y.z", admin, lc.signInToken("sup1@qmul.example.ac.uk", "supervisor one pw"), lc.signInToken("s1@qmul.example.ac.uk", "student one pw")}
 }
