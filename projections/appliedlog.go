@@ -183,11 +183,11 @@ func (l *AppliedLog) Record(projection string, c events.Commit) {
 		return
 	}
 	head := l.heads[key]
-	at := int64(head.versions[slot])
-	if at >= v || v > math.MaxUint32 {
+	applied := int64(head.versions[slot])
+	if applied >= v || v > math.MaxUint32 {
 		return
 	}
-	if f := l.fillers[projection]; c.FirstVersion > at+1 && (f == nil || !f.FillsGaps(c.StreamType)) {
+	if f := l.fillers[projection]; c.FirstVersion > applied+1 && (f == nil || !f.FillsGaps(c.StreamType)) {
 		return
 	}
 	head.versions[slot] = uint32(v)

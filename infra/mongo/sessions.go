@@ -68,8 +68,9 @@ func (s *Sessions) Current(ctx context.Context, userID string) (user.Session, er
 	return out, nil
 }
 
-// EndAll moves the user's token generation on, in one atomic update; the
-// signed-out ids are no longer needed.
+// EndAll moves the user's token generation on, in one atomic update (with
+// Tokens, a change of the record like a sign-out's); the signed-out ids are
+// no longer needed.
 func (s *Sessions) EndAll(ctx context.Context, userID string) error {
 	if s.Tokens {
 		return s.change(ctx, userID, func(doc *sessionDoc) bool {
