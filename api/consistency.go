@@ -87,7 +87,7 @@ func (s *Server) awaitSeen(r *http.Request, seen []commands.Seen) error {
 		positions[i] = queries.Position{StreamType: v.StreamType, StreamID: v.StreamID, First: v.Version, Last: v.Version}
 	}
 	err := s.Consistency.Catchup.Wait(r.Context(), positions, s.Consistency.SettleWait)
-	return s.waited(r, "streams seen", len(seen), err)
+	return s.waited(r, "seen", len(seen), err)
 }
 
 // waited is the outcome of a write's wait for the read models: the error
