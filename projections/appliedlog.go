@@ -52,11 +52,17 @@ type AppliedLog struct {
 	// waitersPeak is the most streams waited for at once since waiters
 	// was made (see dropWaiters).
 	waitersPeak int
-	fillers     map[string]GapFiller
-	// slots places each projection's head in a stream's entry, in the
-	// order the projections were first given or recorded.
-	slots map[string]int
-	now   func() time.Time
+	// projections are what the log knows of each projection: where its
+	// heads are in a stream's entry, in the order the projections were
+	// first given or recorded, and whether it fills gaps.
+	projections map[string]logProjection
+	now         func() time.Time
+}
+
+// logProjection is a projection as the log knows it.
+type logProjection struct {
+	slot   int
+	filler GapFiller // nil: it fills no gaps
 }
 
 // logSlots is how many projections the log keeps heads of; the commits a
@@ -129,11 +135,11 @@ func NewAppliedLog(ps ...Projection) *AppliedLog { return NewAppliedLogOf(Applie
 // NewAppliedLogOf is NewAppliedLog remembering the heads of size streams.
 func NewAppliedLogOf(size int, ps ...Projection) *AppliedLog {
 	l := &AppliedLog{size: max(size, 1), heads: map[logKey]logHead{}, waiters: map[logKey][]*logWaiter{},
-		fillers: map[string]GapFiller{}, slots: map[string]int{}, now: time.Now}
+		projections: map[string]logProjection{}, now: time.Now}
 	for _, p := range ps {
-		l.slot(p.Name())
-		if f, ok := p.(GapFiller); ok {
-			l.fillers[p.Name()] = f
+		if lp, ok := l.projection(p.Name()); ok {
+			lp.filler, _ = p.(GapFiller)
+			l.projections[p.Name()] = lp
 		}
 	}
 	return l
@@ -178,19 +184,19 @@ func (l *AppliedLog) Record(projection string, c events.Commit) {
 	defer l.mu.Unlock()
 	now := l.now().UnixNano()
 	l.forgetBefore(now - int64(appliedLogHorizon))
-	slot, ok := l.slot(projection)
+	p, ok := l.projection(projection)
 	if !ok {
 		return
 	}
 	head := l.heads[key]
-	applied := int64(head.versions[slot])
+	applied := int64(head.versions[p.slot])
 	if applied >= v || v > math.MaxUint32 {
 		return
 	}
-	if f := l.fillers[projection]; c.FirstVersion > applied+1 && (f == nil || !f.FillsGaps(c.StreamType)) {
+	if c.FirstVersion > applied+1 && (p.filler == nil || !p.filler.FillsGaps(c.StreamType)) {
 		return
 	}
-	head.versions[slot] = uint32(v)
+	head.versions[p.slot] = uint32(v)
 	l.move(key, head, now)
 	wk := waitKey(projection, c.StreamID)
 	ws := l.waiters[wk]
@@ -212,17 +218,18 @@ func (l *AppliedLog) Record(projection string, c events.Commit) {
 	}
 }
 
-// slot is where projection's heads are in a stream's entry, given one
+// projection is what the log knows of projection, given the next slot
 // the first time it is asked for; ok is false once every slot is taken.
-func (l *AppliedLog) slot(projection string) (int, bool) {
-	if i, ok := l.slots[projection]; ok {
-		return i, true
+func (l *AppliedLog) projection(name string) (logProjection, bool) {
+	if p, ok := l.projections[name]; ok {
+		return p, true
 	}
-	if len(l.slots) == logSlots {
-		return 0, false
+	if len(l.projections) == logSlots {
+		return logProjection{}, false
 	}
-	l.slots[projection] = len(l.slots)
-	return len(l.slots) - 1, true
+	p := logProjection{slot: len(l.projections)}
+	l.projections[name] = p
+	return p, true
 }
 
 // waitersShrinkAt is how many streams waited for at once make the waiters'
@@ -324,9 +331,9 @@ func (l *AppliedLog) Has(projection, streamID string, version int64) bool {
 	key := streamKey(streamID)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	slot, known := l.slots[projection]
+	p, known := l.projections[projection]
 	head, ok := l.heads[key]
-	return known && ok && head.versions[slot] > 0 && int64(head.versions[slot]) >= version
+	return known && ok && head.versions[p.slot] > 0 && int64(head.versions[p.slot]) >= version
 }
 
 // Notify arranges for wake to receive (without blocking: wake should have
