@@ -123,6 +123,14 @@ func (c *Consumer) put(ctx context.Context, q *queue, msg *message.Message) bool
 	return true
 }
 
+// queueOf is the queue of a stream's messages: always the same one, so
+// that its worker handles them one after the other, in order.
+func queueOf(queues []*queue, streamID string) *queue {
+	h := fnv.New32a()
+	h.Write([]byte(streamID))
+	return queues[h.Sum32()%uint32(len(queues))]
+}
+
 // work handles q's messages until q is closed, or has had none for
 // WorkerIdle. A message put after its last look finds it stopped, and
 // starts another (put looks under the same lock, after its send), so each
@@ -179,9 +187,7 @@ func (c *Consumer) Deliver(ctx context.Context, commit events.Commit) error {
 		c.qmu.RUnlock()
 		return errors.New("the consumer is not running")
 	}
-	h := fnv.New32a()
-	h.Write([]byte(commit.StreamID))
-	put := c.put(ctx, c.queues[h.Sum32()%uint32(len(c.queues))], msg)
+	put := c.put(ctx, queueOf(c.queues, commit.StreamID), msg)
 	c.qmu.RUnlock()
 	if !put {
 		return ctx.Err()
@@ -236,9 +242,7 @@ func (c *Consumer) Start(ctx context.Context) error {
 				}
 				msg = m
 			}
-			h := fnv.New32a()
-			h.Write([]byte(msg.Metadata.Get(MetaStreamID)))
-			if !c.put(ctx, queues[h.Sum32()%uint32(workers)], msg) {
+			if !c.put(ctx, queueOf(queues, msg.Metadata.Get(MetaStreamID)), msg) {
 				msg.Nack()
 				return
 			}
