@@ -55,11 +55,17 @@ func embeddedCollections() []string {
 
 // App is the running service: the parts that cmd wires together.
 type App struct {
-	cfg    config.Config
-	log    *slog.Logger
-	store  *imongo.Store
-	bus    *messaging
-	outbox *outbox.Outbox
+	cfg   config.Config
+	log   *slog.Logger
+	store *imongo.Store
+	// byInsert: the store is FerretDB shared with other processes, whose
+	// filtered writes read, then write by _id, and no write gate orders
+	// them; a change that must not be lost or made twice is an insert
+	// under a unique _id there (read-model and session revisions, lease
+	// terms).
+	byInsert bool
+	bus      *messaging
+	outbox   *outbox.Outbox
 	// logOnly: the outbox keeps its groups in the commit log alone, and
 	// what the bus lost waits for the catch-up, not the relay.
 	logOnly   bool
@@ -123,6 +129,7 @@ func (a *App) startCatchUp(ctx context.Context, log *outbox.CommitLog, es *imong
 func (a *App) lease(name, instance string) *outbox.Lease {
 	l := outbox.NewLease(a.store.DB, name, instance, 10*time.Second)
 	l.Alone = a.store.Exclusive()
+	l.Terms = a.byInsert
 	return l
 }
 
@@ -298,7 +305,8 @@ func (a *App) start(ctx context.Context) error {
 	// server in tests) take none of these shortcuts.
 	sole := a.store.Exclusive()
 	rm.Conditional = !sole
-	rm.Tokens = !sole && a.store.IsFerretDB(ctx)
+	a.byInsert = !sole && a.store.IsFerretDB(ctx)
+	rm.Tokens = a.byInsert
 	rm.ServeHot(hotMode(a.cfg, sole))
 	if sole {
 		rm.StageWith(imongo.CountStaged(a.store.Embedded, a.Metrics.StoreTransaction))
@@ -364,7 +372,7 @@ func (a *App) start(ctx context.Context) error {
 	}
 	a.Exec.Outbox = a.outbox
 	sessions := imongo.NewSessions(a.store.DB)
-	sessions.Tokens = rm.Tokens
+	sessions.Tokens = a.byInsert
 	a.Users = &user.Service{X: a.Exec, Credentials: imongo.NewCredentials(a.store.DB), Hasher: auth.Hasher{},
 		ClaimGrace: 30 * time.Second, CheckPassword: auth.ValidatePassword, Tokens: imongo.NewPasswordTokens(a.store.DB),
 		Sessions: sessions, ListCoordinators: readside.Coordinators(queries.Users{Reader: rm})}

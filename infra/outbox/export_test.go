@@ -43,3 +43,7 @@ func MarkTrim(ctx context.Context, l *CommitLog, position int64) error {
 	t.ID, t.Position = trimID, position
 	return replace(ctx, l.Coll, trimID, t)
 }
+
+// AfterTermRead makes f run right after each Hold of l (in terms) read
+// the lease's last term.
+func AfterTermRead(l *Lease, f func()) { l.afterRead = f }

@@ -25,6 +25,17 @@ type Lease struct {
 	// then a dead process's, taken over at once instead of after it
 	// expires, so a restart after a crash sweeps at once.
 	Alone bool
+	// Terms makes every holding of the lease, a renewal as a takeover, a
+	// term of its own, inserted under a unique id, for a store shared by
+	// several processes where a filtered replace is not atomic: FerretDB,
+	// which reads the document, then writes it by _id, so two processes
+	// taking over one expired lease at once could both hold it (see
+	// holdTerm).
+	Terms bool
+
+	// afterRead, in tests, runs right after holdTerm read the chain's end:
+	// where a process stalls with what it read.
+	afterRead func()
 }
 
 // NewLease is the lease name in db's leases, held by holder for ttl.
@@ -40,6 +51,9 @@ type leaseDoc struct {
 
 // Hold acquires or renews the lease and reports whether this process holds it.
 func (l *Lease) Hold(ctx context.Context) (bool, error) {
+	if l.Terms {
+		return l.holdTerm(ctx)
+	}
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	mine := leaseDoc{ID: l.Name, Holder: l.Holder, ExpiresAt: now.Add(l.TTL)}
 	_, err := l.Coll.InsertOne(ctx, mine)
@@ -71,5 +85,9 @@ func (l *Lease) Hold(ctx context.Context) (bool, error) {
 
 // Release gives the lease up (on shutdown), so a successor need not wait.
 func (l *Lease) Release(ctx context.Context) {
+	if l.Terms {
+		l.releaseTerm(ctx)
+		return
+	}
 	_, _ = l.Coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: l.Name}, {Key: "holder", Value: l.Holder}})
 }

@@ -428,12 +428,20 @@ func TestDiedAfterAppend(t *testing.T) {
 // when the holder dies without releasing it, the other takes over once it
 // has expired, not before, and nothing is stuck. The lease that must stay
 // held lives a minute, so a loaded machine's slow writes cannot expire it
-// between two calls; the one that must expire lives half a second.
+// between two calls; the one that must expire lives half a second. Leases
+// in terms (a store shared where filtered writes are not atomic) behave
+// the same.
 func TestLeaseTakeover(t *testing.T) {
+	for _, terms := range []bool{false, true} {
+		t.Run(fmt.Sprintf("terms=%v", terms), func(t *testing.T) { testLeaseTakeover(t, terms) })
+	}
+}
+
+func testLeaseTakeover(t *testing.T, terms bool) {
 	db := newDB(t)
 	ctx := context.Background()
 	lease := func(name, holder string, ttl time.Duration) *outbox.Lease {
-		return &outbox.Lease{Coll: db.Collection(outbox.LeaseCollection), Name: name, Holder: holder, TTL: ttl}
+		return &outbox.Lease{Coll: db.Collection(outbox.LeaseCollection), Name: name, Holder: holder, TTL: ttl, Terms: terms}
 	}
 	a, b := lease("held", "a", time.Minute), lease("held", "b", time.Minute)
 	if held, err := a.Hold(ctx); err != nil || !held {
