@@ -72,7 +72,12 @@ func (s *PasswordTokens) Save(ctx context.Context, token string, g user.TokenGra
 
 // Take consumes a token: of concurrent takers exactly one gets the user id,
 // because only one of them deletes the document. Only the user's current
-// token is good, and taking it ends it.
+// token is good, and taking it ends it: its document is gone, so the user's
+// pointer to it names a token that no longer works, until the next Save
+// replaces it. Take leaves the pointer alone: a delete filtered on the token
+// it names is not atomic on FerretDB (it finds the document, then deletes it
+// by _id), so one across processes from a token issued meanwhile deleted the
+// new token's pointer, and the new token never worked.
 func (s *PasswordTokens) Take(ctx context.Context, token string, now time.Time) (user.TokenGrant, error) {
 	key := tokenKey(token)
 	var doc tokenDoc
@@ -96,9 +101,6 @@ func (s *PasswordTokens) Take(ctx context.Context, token string, now time.Time) 
 	}
 	if current != key {
 		return user.TokenGrant{}, user.ErrBadToken // replaced by a newer token, or ended
-	}
-	if _, err := s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: currentKey(doc.UserID)}, {Key: "token", Value: key}}); err != nil {
-		return user.TokenGrant{}, err
 	}
 	return user.TokenGrant{UserID: doc.UserID, IssuedVersion: doc.IssuedVersion}, nil
 }
