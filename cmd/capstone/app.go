@@ -62,7 +62,8 @@ type App struct {
 	// filtered writes read, then write by _id, and no write gate orders
 	// them; a change that must not be lost or made twice is an insert
 	// under a unique _id there (read-model and session revisions, lease
-	// terms).
+	// terms, the index of idempotency journals), or a write of a document
+	// only this process writes (its idempotency journals).
 	byInsert bool
 	bus      *messaging
 	outbox   *outbox.Outbox
@@ -468,6 +469,10 @@ func (a *App) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	idem := imongo.NewIdempotency(a.store.DB)
+	if a.byInsert {
+		idem.Writer = instance
+	}
 	return a.serve(&api.Server{
 		Users: a.Users, Cohort: a.Cohort,
 		UserQ:            queries.Users{Reader: rm, Streams: es},
@@ -482,7 +487,7 @@ func (a *App) start(ctx context.Context) error {
 		PasswordThrottle: auth.NewLockout(5, 15*time.Minute, 30*time.Second, 15*time.Minute),
 		TokenThrottle:    auth.NewSlowdown(20, 15*time.Minute, 2*time.Second),
 		PasswordGate:     newPasswordGate(),
-		Idempotency:      idempotencyAdapter{a.expireIdempotencyKeys(imongo.NewIdempotency(a.store.DB))},
+		Idempotency:      idempotencyAdapter{a.expireIdempotencyKeys(idem)},
 		ParseImport:      parseImport,
 		Importer:         a.Importer,
 		Ready:            ready,

@@ -3,6 +3,8 @@ package mongo
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"time"
@@ -10,6 +12,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/capstone-pms/capstone/projections"
 )
 
 // CollIdempotency keeps the first response to each idempotent request.
@@ -19,9 +23,22 @@ const CollIdempotency = "idempotency"
 // its response, so a repeated POST gets the first answer and stores nothing
 // new.
 type Idempotency struct {
-	coll   *mongo.Collection
+	coll *mongo.Collection
+	// Writer, when set, names this process among several that share a
+	// store where an update is not atomic and no write gate orders them:
+	// FerretDB, which reads the document, then writes it whole by _id, so
+	// two processes adding a key to one journal at once could keep only
+	// one of them, the other never to expire. Each process then keeps
+	// journals of its own, "expiry:<yyyymmddhhmm>/<writer>", which only it
+	// writes, one write at a time (pushes); and the index of journals,
+	// which every process lists its journals in and every sweep takes them
+	// out of, changes by a claim of its next revision first (as
+	// Sessions.Tokens).
+	Writer string
+	tokens *mongo.Collection
+	pushes *group
 	mu     sync.Mutex
-	listed map[string]bool // the minutes this process has listed (list)
+	listed map[string]bool // the journals this process has listed (list)
 }
 
 // IdempotencyRecord is what is kept per idempotency key: the request it is
@@ -41,7 +58,9 @@ type IdempotencyRecord struct {
 
 // NewIdempotency returns the store in db.
 func NewIdempotency(db *mongo.Database) *Idempotency {
-	return &Idempotency{coll: db.Collection(CollIdempotency), listed: map[string]bool{}}
+	s := &Idempotency{coll: db.Collection(CollIdempotency), tokens: db.Collection(CollRevisionTokens), listed: map[string]bool{}}
+	s.pushes = newGroup(256, s.pushAll)
+	return s
 }
 
 type idemDoc struct {
@@ -96,14 +115,23 @@ func (s *Idempotency) Begin(ctx context.Context, key string, rec IdempotencyReco
 	return IdempotencyRecord{}, false, errors.New("idempotency key vanished twice while being bound")
 }
 
-// journal lists key in the journal of its minute. The first keys of a
-// minute race to create the journal: MongoDB retries the loser of two
-// upserts itself, the embedded store answers it with a duplicate key, so it
-// is retried here once (the second attempt finds the journal and adds to it).
+// journal lists key in the journal of its minute (with a Writer, in this
+// process's journal of the minute, with the keys bound at the same moment).
 func (s *Idempotency) journal(ctx context.Context, key string, at time.Time) error {
+	if s.Writer != "" {
+		return s.pushes.do(ctx, &groupReq{id: s.journalID(at), doc: key})
+	}
+	return s.push(ctx, journalID(at), key)
+}
+
+// push adds keys to the journal id. The first keys of a minute race to
+// create the journal: MongoDB retries the loser of two upserts itself, the
+// embedded store answers it with a duplicate key, so it is retried here
+// once (the second attempt finds the journal and adds to it).
+func (s *Idempotency) push(ctx context.Context, id string, keys ...string) error {
 	push := func() error {
-		_, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: journalID(at)}},
-			bson.D{{Key: "$push", Value: bson.D{{Key: "keys", Value: key}}}}, options.UpdateOne().SetUpsert(true))
+		_, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+			bson.D{{Key: "$push", Value: bson.D{{Key: "keys", Value: bson.D{{Key: "$each", Value: keys}}}}}}, options.UpdateOne().SetUpsert(true))
 		return err
 	}
 	err := push()
@@ -111,6 +139,23 @@ func (s *Idempotency) journal(ctx context.Context, key string, at time.Time) err
 		err = push()
 	}
 	return err
+}
+
+// pushAll adds a batch of keys to this process's journals (Writer): the
+// group writes one batch at a time, so no two writes of a journal ever
+// overlap.
+func (s *Idempotency) pushAll(ctx context.Context, batch []*groupReq) {
+	keys := map[string][]string{}
+	for _, q := range batch {
+		keys[q.id] = append(keys[q.id], q.doc.(string))
+	}
+	errs := map[string]error{}
+	for id, ks := range keys {
+		errs[id] = s.push(ctx, id, ks...)
+	}
+	for _, q := range batch {
+		q.err = errs[q.id]
+	}
 }
 
 // Finish records the response of a bound key.
@@ -121,11 +166,12 @@ func (s *Idempotency) Finish(ctx context.Context, key string, rec IdempotencyRec
 // Keys expire by a sweep, not a TTL index (the embedded store does not
 // implement TTL indexes), and without a scan (it would read every record):
 // each key is listed, when it is bound, in a journal document of its minute,
-// "expiry:<yyyymmddhhmm>", and each minute that has a journal is listed in
-// one index document. Expire reads the index and, for each minute that has
-// come of age, deletes its keys and its journal by _id. A sweep's cost is
-// that of what there is to expire (one read of the index when nothing is),
-// however long the store was empty or the sweeper stopped.
+// "expiry:<yyyymmddhhmm>" (with a Writer, one of each process's,
+// "expiry:<yyyymmddhhmm>/<writer>"), and each journal is listed in one
+// index document. Expire reads the index and, for each journal whose minute
+// has come of age, deletes its keys and the journal by _id. A sweep's cost
+// is that of what there is to expire (one read of the index when nothing
+// is), however long the store was empty or the sweeper stopped.
 
 const (
 	expiryIndexID = "expiry-minutes"
@@ -136,15 +182,35 @@ const (
 
 func journalID(t time.Time) string { return "expiry:" + t.UTC().Format("200601021504") }
 
+// journalID is the id of this process's journal of t's minute: the
+// minute's, or with a Writer, the writer's own of it.
+func (s *Idempotency) journalID(t time.Time) string {
+	if s.Writer != "" {
+		return journalID(t) + "/" + s.Writer
+	}
+	return journalID(t)
+}
+
+// journalMinute is the id of the minute's journal that journal id is, or
+// is one writer's of (Writer).
+func journalMinute(id string) string {
+	if n := len(journalID(time.Time{})); len(id) > n {
+		return id[:n]
+	}
+	return id
+}
+
 type journalDoc struct {
 	Keys []string `bson:"keys"`
 }
 
 // expiryIndex lists the journals not swept yet, by _id (which sort as their
-// minutes do), and since when every journal is listed.
+// minutes do), and since when every journal is listed. Rev counts its
+// changes made by claims (Writer).
 type expiryIndex struct {
 	Minutes []string  `bson:"minutes"`
 	Since   time.Time `bson:"since"`
+	Rev     int64     `bson:"rev,omitempty"`
 }
 
 type cursorDoc struct {
@@ -156,7 +222,7 @@ type cursorDoc struct {
 // without a journal is dropped by the sweep that comes to it). A process
 // lists each minute once.
 func (s *Idempotency) list(ctx context.Context, at time.Time) error {
-	id := journalID(at)
+	id := s.journalID(at)
 	s.mu.Lock()
 	done := s.listed[id]
 	s.mu.Unlock()
@@ -164,6 +230,18 @@ func (s *Idempotency) list(ctx context.Context, at time.Time) error {
 		return nil
 	}
 	add := func() error {
+		if s.Writer != "" {
+			return s.changeIndex(ctx, func(idx *expiryIndex, found bool) bool {
+				if slices.Contains(idx.Minutes, id) {
+					return false
+				}
+				if !found {
+					idx.Since = at.UTC().Truncate(time.Minute)
+				}
+				idx.Minutes = append(idx.Minutes, id)
+				return true
+			})
+		}
 		_, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: expiryIndexID}}, bson.D{
 			{Key: "$addToSet", Value: bson.D{{Key: "minutes", Value: id}}},
 			{Key: "$setOnInsert", Value: bson.D{{Key: "since", Value: at.UTC().Truncate(time.Minute)}}},
@@ -203,7 +281,7 @@ func (s *Idempotency) Expire(ctx context.Context, now time.Time, ttl time.Durati
 	}
 	var due []string
 	for _, id := range idx.Minutes {
-		if id <= journalID(until) {
+		if journalMinute(id) <= journalID(until) {
 			due = append(due, id)
 		}
 	}
@@ -218,9 +296,63 @@ func (s *Idempotency) Expire(ctx context.Context, now time.Time, ttl time.Durati
 			return deleted, err
 		}
 	}
+	if s.Writer != "" {
+		return deleted, s.changeIndex(ctx, func(idx *expiryIndex, _ bool) bool {
+			n := len(idx.Minutes)
+			idx.Minutes = slices.DeleteFunc(idx.Minutes, func(id string) bool { return slices.Contains(due, id) })
+			return len(idx.Minutes) < n
+		})
+	}
 	_, err = s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: expiryIndexID}},
 		bson.D{{Key: "$pullAll", Value: bson.D{{Key: "minutes", Value: due}}}})
 	return deleted, err
+}
+
+// changeIndex applies edit to the index of journals and stores it as its
+// next revision, claimed first (writeRevision), as Sessions.change does a
+// session record's (Writer). edit is told whether the index exists, and
+// reports whether there is anything to store.
+func (s *Idempotency) changeIndex(ctx context.Context, edit func(idx *expiryIndex, found bool) bool) error {
+	start := time.Now()
+	for attempt := 0; ; attempt++ {
+		idx, found, err := s.index(ctx)
+		if err != nil {
+			return err
+		}
+		rev := idx.Rev
+		if !edit(&idx, found) {
+			return nil
+		}
+		doc := bson.D{{Key: "_id", Value: expiryIndexID}, {Key: "minutes", Value: append([]string{}, idx.Minutes...)},
+			{Key: "since", Value: idx.Since}, {Key: "rev", Value: rev + 1}}
+		err = writeRevision(ctx, s.tokens, CollIdempotency+"/"+expiryIndexID, rev,
+			func(ctx context.Context) (int64, error) {
+				cur, _, err := s.index(ctx)
+				return cur.Rev, err
+			},
+			func(ctx context.Context) error { return upsert(ctx, s.coll, expiryIndexID, doc) }, nil)
+		if !errors.Is(err, projections.ErrConflict) {
+			return err
+		}
+		if time.Since(start) > changeFor {
+			return fmt.Errorf("change the index of idempotency journals: it kept changing for %v", changeFor)
+		}
+		select { // another change won, or holds its claim: read it again
+		case <-time.After(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 5)))):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// index reads the index of journals (found false if there is none).
+func (s *Idempotency) index(ctx context.Context) (expiryIndex, bool, error) {
+	var idx expiryIndex
+	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: expiryIndexID}}).Decode(&idx)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return expiryIndex{}, false, nil
+	}
+	return idx, err == nil, err
 }
 
 // expireJournal deletes the keys journal id lists that were bound by until

@@ -1,14 +1,17 @@
 package mongo_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	imongo "github.com/capstone-pms/capstone/infra/mongo"
 )
@@ -17,9 +20,12 @@ import (
 // are kept for the TTL and no longer: a sweep deletes exactly the keys whose
 // time is up (a key bound again after that is fresh), by _id through the
 // journal of their minute; sweeps repeat harmlessly.
-func TestIdempotencyKeysExpire(t *testing.T) {
+func TestIdempotencyKeysExpire(t *testing.T) { eachJournalling(t, testIdempotencyKeysExpire) }
+
+func testIdempotencyKeysExpire(t *testing.T, writer string) {
 	ctx := testCtx(t)
 	s := imongo.NewIdempotency(newDB(t))
+	s.Writer = writer
 	ttl := 24 * time.Hour
 	t0 := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
 	bound, stream := map[string]time.Time{}, map[string]string{}
@@ -60,8 +66,13 @@ func TestIdempotencyKeysExpire(t *testing.T) {
 // loser of two racing upserts with a duplicate key, which a create answered
 // with a 500).
 func TestIdempotencyBeginRacesInANewMinute(t *testing.T) {
+	eachJournalling(t, testIdempotencyBeginRacesInANewMinute)
+}
+
+func testIdempotencyBeginRacesInANewMinute(t *testing.T, writer string) {
 	ctx := testCtx(t)
 	s := imongo.NewIdempotency(newDB(t))
+	s.Writer = writer
 	t0 := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
 	for minute := range 20 {
 		at := t0.Add(time.Duration(minute)*time.Minute + time.Duration(rand.Int64N(int64(time.Minute))))
@@ -81,6 +92,15 @@ func TestIdempotencyBeginRacesInANewMinute(t *testing.T) {
 				t.Fatalf("minute %d: %v", minute, err)
 			}
 		}
+	}
+}
+
+// eachJournalling runs test with the keys journalled by minute, and by
+// minute and process (a Writer, on a store shared where updates are not
+// atomic).
+func eachJournalling(t *testing.T, test func(t *testing.T, writer string)) {
+	for _, writer := range []string{"", "this-process"} {
+		t.Run("writer="+writer, func(t *testing.T) { test(t, writer) })
 	}
 }
 
@@ -141,8 +161,13 @@ func TestIdempotencySweepReadsWhatThereIs(t *testing.T) {
 // bound afresh, the retry's journal coming of age must not delete the new
 // binding before its own time.
 func TestIdempotencyRetriedKeyKeptItsTime(t *testing.T) {
+	eachJournalling(t, testIdempotencyRetriedKeyKeptItsTime)
+}
+
+func testIdempotencyRetriedKeyKeptItsTime(t *testing.T, writer string) {
 	ctx := testCtx(t)
 	s := imongo.NewIdempotency(newDB(t))
+	s.Writer = writer
 	ttl := 24 * time.Hour
 	t0 := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
 	begin := func(at time.Time, stream string) (imongo.IdempotencyRecord, bool) {
@@ -224,4 +249,86 @@ func countID(t *testing.T, coll *mongo.Collection, id string) int64 {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestIdempotencyKeysExpireAcrossProcesses: processes on one store that
+// nothing orders their writes to (a client each, as capstone dev's APIs
+// reach dev-store) bind keys at once, over a few minutes, while another
+// sweeps the minutes that have come of age. Every key is swept once its
+// time is up: none is left out of its journal, nor its journal out of the
+// index, by a write of another process at the same moment.
+func TestIdempotencyKeysExpireAcrossProcesses(t *testing.T) {
+	db := newDB(t)
+	ctx := testCtx(t)
+	process := func(i int) *imongo.Idempotency {
+		c, err := mongo.Connect(options.Client().ApplyURI(storeURI))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Disconnect(context.Background()) })
+		s := imongo.NewIdempotency(c.Database(db.Name()))
+		s.Writer = fmt.Sprintf("process-%d", i)
+		return s
+	}
+	binders := []*imongo.Idempotency{process(0), process(1), process(2), process(3)}
+	sweeper := process(4)
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	ttl := 24 * time.Hour
+	t0 := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	var keys []string
+	bind := func(from, to int) {
+		var wg sync.WaitGroup
+		for m := from; m < to; m++ {
+			for range 4 + rng.IntN(12) {
+				key := fmt.Sprintf("k%03d", len(keys))
+				keys = append(keys, key)
+				s := binders[rng.IntN(len(binders))]
+				at := t0.Add(time.Duration(m)*time.Minute + time.Duration(rng.Int64N(int64(time.Minute))))
+				delay := time.Duration(rng.IntN(3000)) * time.Microsecond
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					time.Sleep(delay)
+					if _, fresh, err := s.Begin(ctx, key, imongo.IdempotencyRecord{RequestHash: "h", StreamID: key, StartedAt: at}); err != nil || !fresh {
+						t.Errorf("bind %s: fresh %v, %v", key, fresh, err)
+					}
+				}()
+			}
+		}
+		wg.Wait()
+	}
+	var swept atomic.Int64
+	sweep := func(s *imongo.Idempotency, now time.Time) {
+		n, err := s.Expire(ctx, now, ttl)
+		if err != nil {
+			t.Error(err)
+		}
+		swept.Add(int64(n))
+	}
+	bind(0, 4)
+	// The next minutes' keys are bound while the first minutes' are swept
+	// (those of minute 4 not yet: its time is not up).
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20 {
+			sweep(sweeper, t0.Add(ttl+4*time.Minute-time.Second))
+			time.Sleep(time.Duration(rng.IntN(2000)) * time.Microsecond)
+		}
+	}()
+	bind(4, 8)
+	<-done
+	sweep(process(5), t0.Add(ttl+10*time.Minute)) // a process started since
+	coll := db.Collection(imongo.CollIdempotency)
+	var left []string
+	for _, key := range keys {
+		if countID(t, coll, key) != 0 {
+			left = append(left, key)
+		}
+	}
+	if len(left) > 0 || swept.Load() != int64(len(keys)) {
+		t.Fatalf("of %d keys bound at once by %d processes, the sweeps deleted %d; kept for good: %v", len(keys), len(binders), swept.Load(), left)
+	}
 }
