@@ -163,17 +163,29 @@ type sendJob struct {
 	g *group
 }
 
+// sendQueue is how many stored commits can wait for a sender: those in
+// flight where MaxInFlight bounds them, else 4,096, past which a commit is
+// left to the relay. A queued commit takes some 180 bytes: a queue of
+// 4,096 under a bound of 128 held 0.7 MiB it could never use.
+func sendQueue(slots chan struct{}) int {
+	if slots != nil {
+		return cap(slots)
+	}
+	return 4096
+}
+
 // New starts an outbox writing to db and publishing with pub from workers
 // goroutines. instance names this process (ids are instance:sequence). With
 // a nil pub nothing is published here: every commit waits for the relay.
 func New(db *mongo.Database, pub commands.Publisher, instance string, workers int, log *slog.Logger, opts ...Option) *Outbox {
 	ctx, stop := context.WithCancel(context.Background())
 	o := &Outbox{coll: db.Collection(Collection), pub: pub, log: log, instance: instance,
-		requests: make(chan reserveRequest, 1024), toSend: make(chan sendJob, 4096), stop: stop,
+		requests: make(chan reserveRequest, 1024), stop: stop,
 		wake: make(chan struct{}, 1), deleted: make(chan struct{}), live: map[string]*group{}}
 	for _, opt := range opts {
 		opt(o)
 	}
+	o.toSend = make(chan sendJob, sendQueue(o.slots))
 	if o.logOnly && o.commitLog == nil {
 		panic("outbox: LogOnly without WithLog would keep no group at all")
 	}

@@ -397,6 +397,46 @@ func TestMaxInFlightHoldsWritersBack(t *testing.T) {
 	waitUntil(t, "first and third published once", func() bool { return pub.count(first) == 1 && pub.count(third) == 1 })
 }
 
+// TestInFlightCommitsWaitForASender: under MaxInFlight, every commit that
+// found room in flight waits for a sender, however few the senders: none
+// is left to the relay for want of room in the queue to them.
+func TestInFlightCommitsWaitForASender(t *testing.T) {
+	db := newDB(t)
+	pub := &gate{open: make(chan struct{})}
+	const senders, inFlight = 2, 8
+	ob := outbox.New(db, pub, "a", senders, quiet, outbox.MaxInFlight(inFlight, 10*time.Second))
+	defer ob.Close(context.Background())
+	x := executor(db, ob)
+	var ids []string
+	for i := range inFlight {
+		res, err := decider.Execute(context.Background(), x, fmt.Sprint("q", i), "t", commands.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.Commit.ID())
+	}
+	// The senders wait at the gate with one commit each; the rest are queued.
+	r := relay(db, &pub.recorder, "r1")
+	r.Skip = ob.Holds
+	if err := r.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if n := pub.count(id); n != 0 {
+			t.Fatalf("the relay published %s (%d times): its writer had left it, queue full", id, n)
+		}
+	}
+	close(pub.open)
+	waitUntil(t, "every commit published once by its writer", func() bool {
+		for _, id := range ids {
+			if pub.count(id) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 // TestDiedAfterAppend: a process that stored a commit and died before
 // publishing it (here: an outbox without a publisher) loses nothing.
 func TestDiedAfterAppend(t *testing.T) {
