@@ -76,3 +76,20 @@ func TestServeFollowsMemory(t *testing.T) {
 		})
 	}
 }
+
+// TestProfilesMemory: serve keeps a heap profile only when GODEBUG names
+// the rate of its samples.
+func TestProfilesMemory(t *testing.T) {
+	for godebug, want := range map[string]bool{
+		"":                              false,
+		"gctrace=1":                     false,
+		"nomemprofilerate=1":            false,
+		"memprofilerate=1":              true,
+		"memprofilerate=0":              true,
+		"gctrace=1, memprofilerate=512": true,
+	} {
+		if got := profilesMemory(godebug); got != want {
+			t.Errorf("profilesMemory(%q) = %v, want %v", godebug, got, want)
+		}
+	}
+}
