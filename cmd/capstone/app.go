@@ -306,7 +306,8 @@ func (a *App) start(ctx context.Context) error {
 	// server in tests) take none of these shortcuts.
 	sole := a.store.Exclusive()
 	rm.Conditional = !sole
-	a.byInsert = !sole && a.store.IsFerretDB(ctx)
+	ferret := a.store.IsFerretDB(ctx)
+	a.byInsert = !sole && ferret
 	rm.Tokens = a.byInsert
 	rm.ServeHot(hotMode(a.cfg, sole))
 	if sole {
@@ -470,6 +471,7 @@ func (a *App) start(ctx context.Context) error {
 		return err
 	}
 	idem := imongo.NewIdempotency(a.store.DB)
+	idem.ByIDAlone = ferret
 	if a.byInsert {
 		idem.Writer = instance
 	}

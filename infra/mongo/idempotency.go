@@ -35,10 +35,20 @@ type Idempotency struct {
 	// out of, changes by a claim of its next revision first (as
 	// Sessions.Tokens).
 	Writer string
-	tokens *mongo.Collection
-	pushes *group
-	mu     sync.Mutex
-	listed map[string]bool // the journals this process has listed (list)
+	// ByIDAlone: the store serves from its index only a filter on _id
+	// alone (FerretDB), and reads the whole collection for any other. The
+	// sweep then reads each key of a journal come of age by _id, and
+	// deletes by _id those bound before the journal's minute ended,
+	// instead of a delete filtered on both per key, each a scan: 150 keys
+	// expiring among 1,650 took 16 s so, 0.26 s by _id, and a busy minute's
+	// keys would have held the embedded store a day later for minutes. It
+	// is as atomic there as the filtered delete, which FerretDB does as a
+	// read, then a delete by _id.
+	ByIDAlone bool
+	tokens    *mongo.Collection
+	pushes    *group
+	mu        sync.Mutex
+	listed    map[string]bool // the journals this process has listed (list)
 }
 
 // IdempotencyRecord is what is kept per idempotency key: the request it is
@@ -370,14 +380,20 @@ func (s *Idempotency) expireJournal(ctx context.Context, id string, until time.T
 	}
 	deleted := 0
 	bound := bson.D{{Key: "$lt", Value: until.Add(time.Minute)}}
-	ids := append(j.Keys, id) // the journal last: if this fails half-way, the next sweep goes on
+	keys := j.Keys
+	if s.ByIDAlone {
+		if keys, err = s.boundBefore(ctx, j.Keys, until.Add(time.Minute)); err != nil {
+			return 0, err
+		}
+	}
+	ids := append(keys, id) // the journal last: if this fails half-way, the next sweep goes on
 	for len(ids) > 0 {
 		n := min(len(ids), 256)
 		models := make([]mongo.WriteModel, n)
 		for i, key := range ids[:n] {
 			filter := bson.D{{Key: "_id", Value: key}, {Key: "started_at", Value: bound}}
-			if key == id {
-				filter = bson.D{{Key: "_id", Value: id}}
+			if key == id || s.ByIDAlone {
+				filter = bson.D{{Key: "_id", Value: key}}
 			}
 			models[i] = mongo.NewDeleteOneModel().SetFilter(filter)
 		}
@@ -389,6 +405,29 @@ func (s *Idempotency) expireJournal(ctx context.Context, id string, until time.T
 		ids = ids[n:]
 	}
 	return deleted - 1, nil // the journal itself
+}
+
+// boundBefore returns those of keys whose record was bound before end,
+// each read by _id (ByIDAlone).
+func (s *Idempotency) boundBefore(ctx context.Context, keys []string, end time.Time) ([]string, error) {
+	var due []string
+	only := options.FindOne().SetProjection(bson.D{{Key: "started_at", Value: 1}})
+	for _, key := range keys {
+		var rec struct {
+			StartedAt time.Time `bson:"started_at"`
+		}
+		err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: key}}, only).Decode(&rec)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if rec.StartedAt.Before(end) {
+			due = append(due, key)
+		}
+	}
+	return due, nil
 }
 
 // expireUnlisted sweeps the journals of the versions that listed none: they

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -22,10 +23,10 @@ import (
 // journal of their minute; sweeps repeat harmlessly.
 func TestIdempotencyKeysExpire(t *testing.T) { eachJournalling(t, testIdempotencyKeysExpire) }
 
-func testIdempotencyKeysExpire(t *testing.T, writer string) {
+func testIdempotencyKeysExpire(t *testing.T, setup func(*imongo.Idempotency)) {
 	ctx := testCtx(t)
 	s := imongo.NewIdempotency(newDB(t))
-	s.Writer = writer
+	setup(s)
 	ttl := 24 * time.Hour
 	t0 := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
 	bound, stream := map[string]time.Time{}, map[string]string{}
@@ -69,10 +70,10 @@ func TestIdempotencyBeginRacesInANewMinute(t *testing.T) {
 	eachJournalling(t, testIdempotencyBeginRacesInANewMinute)
 }
 
-func testIdempotencyBeginRacesInANewMinute(t *testing.T, writer string) {
+func testIdempotencyBeginRacesInANewMinute(t *testing.T, setup func(*imongo.Idempotency)) {
 	ctx := testCtx(t)
 	s := imongo.NewIdempotency(newDB(t))
-	s.Writer = writer
+	setup(s)
 	t0 := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
 	for minute := range 20 {
 		at := t0.Add(time.Duration(minute)*time.Minute + time.Duration(rand.Int64N(int64(time.Minute))))
@@ -95,12 +96,17 @@ func testIdempotencyBeginRacesInANewMinute(t *testing.T, writer string) {
 	}
 }
 
-// eachJournalling runs test with the keys journalled by minute, and by
-// minute and process (a Writer, on a store shared where updates are not
-// atomic).
-func eachJournalling(t *testing.T, test func(t *testing.T, writer string)) {
-	for _, writer := range []string{"", "this-process"} {
-		t.Run("writer="+writer, func(t *testing.T) { test(t, writer) })
+// eachJournalling runs test with the keys journalled by minute, by minute
+// and process (a Writer, on a store shared where updates are not atomic),
+// and by minute with the sweep reading and deleting by _id alone
+// (ByIDAlone): setup makes the store so.
+func eachJournalling(t *testing.T, test func(t *testing.T, setup func(*imongo.Idempotency))) {
+	for name, setup := range map[string]func(*imongo.Idempotency){
+		"by-minute":  func(*imongo.Idempotency) {},
+		"by-process": func(s *imongo.Idempotency) { s.Writer = "this-process" },
+		"by-id":      func(s *imongo.Idempotency) { s.ByIDAlone = true },
+	} {
+		t.Run(name, func(t *testing.T) { test(t, setup) })
 	}
 }
 
@@ -164,10 +170,10 @@ func TestIdempotencyRetriedKeyKeptItsTime(t *testing.T) {
 	eachJournalling(t, testIdempotencyRetriedKeyKeptItsTime)
 }
 
-func testIdempotencyRetriedKeyKeptItsTime(t *testing.T, writer string) {
+func testIdempotencyRetriedKeyKeptItsTime(t *testing.T, setup func(*imongo.Idempotency)) {
 	ctx := testCtx(t)
 	s := imongo.NewIdempotency(newDB(t))
-	s.Writer = writer
+	setup(s)
 	ttl := 24 * time.Hour
 	t0 := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
 	begin := func(at time.Time, stream string) (imongo.IdempotencyRecord, bool) {
@@ -330,5 +336,69 @@ func TestIdempotencyKeysExpireAcrossProcesses(t *testing.T) {
 	}
 	if len(left) > 0 || swept.Load() != int64(len(keys)) {
 		t.Fatalf("of %d keys bound at once by %d processes, the sweeps deleted %d; kept for good: %v", len(keys), len(binders), swept.Load(), left)
+	}
+}
+
+// TestIdempotencySweepByIDAlone: with ByIDAlone, a sweep reads and deletes
+// every key by _id alone, which the embedded store serves from its index
+// (any other filter reads the whole collection), and deletes just the keys
+// come of age. The sweep's time is logged beside that of the filtered
+// deletes, on as many keys.
+func TestIdempotencySweepByIDAlone(t *testing.T) {
+	ctx := testCtx(t)
+	var scans atomic.Int64
+	byIDAlone := func(f bson.Raw) bool {
+		elems, _ := f.Elements()
+		_, ok := f.Lookup("_id").StringValueOK()
+		return len(elems) == 1 && ok
+	}
+	mc, _ := countingWhere(t, func(e *event.CommandStartedEvent) bool {
+		switch e.CommandName {
+		case "find":
+			if f, _ := e.Command.Lookup("filter").DocumentOK(); !byIDAlone(f) {
+				scans.Add(1)
+			}
+		case "delete":
+			ds, _ := e.Command.Lookup("deletes").ArrayOK()
+			vals, _ := ds.Values()
+			for _, v := range vals {
+				if q, _ := v.Document().Lookup("q").DocumentOK(); !byIDAlone(q) {
+					scans.Add(1)
+				}
+			}
+		}
+		return false
+	})
+	ttl := 24 * time.Hour
+	t0 := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	const kept, due = 600, 60
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	for _, byID := range []bool{false, true} {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		s := imongo.NewIdempotency(mc.Database(newDB(t).Name()))
+		s.ByIDAlone = byID
+		for i := range kept + due {
+			at := t0.Add(time.Duration(rng.Int64N(int64(time.Minute)))) // the minute that comes of age
+			if i < kept {
+				at = at.Add(time.Hour + time.Duration(rng.Int64N(int64(time.Hour))))
+			}
+			if _, _, err := s.Begin(ctx, fmt.Sprint("k", i), imongo.IdempotencyRecord{RequestHash: "h", StartedAt: at}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		scans.Store(0)
+		start := time.Now()
+		n, err := s.Expire(ctx, t0.Add(ttl+time.Minute), ttl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("ByIDAlone %v: %d of %d keys expired in %s, %d commands with other filters", byID, n, kept+due, time.Since(start).Round(time.Millisecond), scans.Load())
+		if n != due {
+			t.Errorf("ByIDAlone %v: the sweep expired %d keys, want %d", byID, n, due)
+		}
+		if byID && scans.Load() != 0 {
+			t.Errorf("the sweep sent %d finds or deletes filtered on more than _id", scans.Load())
+		}
 	}
 }
