@@ -374,7 +374,7 @@ func (a *App) start(ctx context.Context) error {
 	}
 	a.Exec.Outbox = a.outbox
 	sessions := imongo.NewSessions(a.store.DB)
-	sessions.Tokens = a.byInsert
+	sessions.Tokens = ferret // atomic across processes, and by _id alone (imongo.Sessions)
 	a.Users = &user.Service{X: a.Exec, Credentials: imongo.NewCredentials(a.store.DB), Hasher: auth.Hasher{},
 		ClaimGrace: 30 * time.Second, CheckPassword: auth.ValidatePassword, Tokens: imongo.NewPasswordTokens(a.store.DB),
 		Sessions: sessions, ListCoordinators: readside.Coordinators(queries.Users{Reader: rm})}

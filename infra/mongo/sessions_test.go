@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
@@ -261,5 +263,64 @@ func TestSessionsTakeOverADeadClaim(t *testing.T) {
 	}
 	if c.Accepts(0, "jti") {
 		t.Fatalf("the sign-out past a dead claim was lost: %+v", c)
+	}
+}
+
+// TestSessionsByIDAlone: with Tokens, a sign-out and an end of every
+// sign-in read and write the sessions by _id alone, which the embedded
+// store serves from its index, where the compare-and-swap filtered on the
+// revision too read the whole collection: a sign-out's cost grew with the
+// users who had ever signed out (90 ms among 6,000 records, against 4 ms
+// among 10; 5 ms either way with claims).
+func TestSessionsByIDAlone(t *testing.T) {
+	ctx := testCtx(t)
+	var scans atomic.Int64
+	mc, _ := countingWhere(t, func(e *event.CommandStartedEvent) bool {
+		var filters []bson.Raw
+		switch e.CommandName {
+		case "find":
+			if coll, _ := e.Command.Lookup("find").StringValueOK(); coll == imongo.CollSessions {
+				f, _ := e.Command.Lookup("filter").DocumentOK()
+				filters = append(filters, f)
+			}
+		case "update", "delete":
+			coll, _ := e.Command.Lookup(e.CommandName).StringValueOK()
+			list, _ := e.Command.Lookup(e.CommandName + "s").ArrayOK()
+			vals, _ := list.Values()
+			for _, v := range vals {
+				if coll == imongo.CollSessions {
+					f, _ := v.Document().Lookup("q").DocumentOK()
+					filters = append(filters, f)
+				}
+			}
+		}
+		for _, f := range filters {
+			elems, _ := f.Elements()
+			if _, ok := f.Lookup("_id").StringValueOK(); len(elems) != 1 || !ok {
+				scans.Add(1)
+			}
+		}
+		return false
+	})
+	s := imongo.NewSessions(mc.Database(newDB(t).Name()))
+	s.Tokens = true
+	now := time.Now()
+	seed := rand.Uint64()
+	rng := rand.New(rand.NewPCG(seed, 2))
+	t.Logf("seed %d", seed)
+	for i := range 200 {
+		userID := fmt.Sprint("u", rng.IntN(20))
+		var err error
+		if rng.IntN(4) == 0 {
+			err = s.EndAll(ctx, userID)
+		} else {
+			err = s.SignOut(ctx, userID, fmt.Sprint("t", i), now.Add(time.Hour), now)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := scans.Load(); n != 0 {
+		t.Fatalf("%d reads or writes of the sessions were filtered on more than _id", n)
 	}
 }
