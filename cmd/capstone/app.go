@@ -170,11 +170,16 @@ func (a *App) resumeRebuilds(ctx context.Context) {
 
 // ready is the readiness check: the store answers, and takes a write (a
 // full disk refuses every write while reads still work; such a process is
-// not ready).
+// not ready), and every projector has its subscription to the bus.
 func (a *App) ready(instance string) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		if err := a.store.Ready(ctx, instance); err != nil {
 			return err
+		}
+		for _, c := range a.consumers {
+			if !c.Subscribed() {
+				return fmt.Errorf("projection %s has no subscription to the bus yet", c.Projection.Name())
+			}
 		}
 		if a.catchUp != nil && !a.catchUp.Current() {
 			return api.ErrCatchingUp
@@ -413,6 +418,7 @@ func (a *App) start(ctx context.Context) error {
 			}
 			c := &bus.Consumer{Sub: sub, Topic: bus.Topic, Registry: a.Registry, Projection: p, Log: a.log,
 				Workers: projectorWorkers, MaxAttempts: 5, NackOnFailure: a.bus.remote, Decodings: decodings,
+				KeepTrying: a.bus.remote, RetryAtMost: resubscribeAtMost,
 				Observe: func(name string, c events.Commit, err error) {
 					a.Metrics.ObserveProjection(name, c, err)
 					a.status.Observe(name, c, err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
@@ -27,6 +28,15 @@ type messaging struct {
 	closers []func() error
 }
 
+// pubsubSetUpWithin bounds each try to set up or check a Pub/Sub
+// subscription (zero: the package's default); a variable, so that a test
+// outlasts it in seconds.
+var pubsubSetUpWithin time.Duration
+
+// resubscribeAtMost bounds a projector's delay between two tries to
+// subscribe to a Pub/Sub out of reach (zero: the bus package's default).
+var resubscribeAtMost time.Duration
+
 // projectionGroups are the projections' subscription groups, created up
 // front so no message published before a projector starts is missed.
 var projectionGroups = projections.Names()
@@ -41,9 +51,19 @@ func openMessaging(ctx context.Context, cfg config.Config, log *slog.Logger) (*m
 	// Groups: a publisher creates the topic only with every group's
 	// subscription, and again whenever it finds them gone.
 	pcfg := pubsub.Config{ProjectID: cfg.PubSubProject, EmulatorHost: cfg.PubSubEmulator, Logger: log,
-		CheckOnly: !cfg.PubSubCreate, Groups: projectionGroups, Subscriptions: opts}
+		CheckOnly: !cfg.PubSubCreate, Groups: projectionGroups, Subscriptions: opts, SetUpWithin: pubsubSetUpWithin}
+	// A Pub/Sub out of reach does not keep the process from starting:
+	// commits wait in the store for the relay and the catch-up, a publisher
+	// creates the subscriptions before its first publish, and a projector
+	// subscribes (and creates its own) once Pub/Sub answers, not ready
+	// until then. A refusal (not set up, not allowed) stops the start.
 	for _, g := range projectionGroups {
-		if err := pubsub.EnsureSubscription(ctx, pcfg, g, opts); err != nil {
+		err := pubsub.EnsureSubscription(ctx, pcfg, g, opts)
+		if pubsub.Unreachable(err) {
+			log.WarnContext(ctx, "Pub/Sub is out of reach: starting without it, and trying again in the background", "err", err)
+			break
+		}
+		if err != nil {
 			return nil, fmt.Errorf("pub/sub subscription %s: %w", g, err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -80,8 +81,21 @@ type Consumer struct {
 	// Decodings, when set, is shared with the process's other consumers,
 	// which decode each commit once between them (nil: each its own).
 	Decodings *Decodings
+	// KeepTrying is for a transport that may be out of reach (Pub/Sub):
+	// Start then returns without waiting for the subscription, and the
+	// consumer subscribes in the background, trying again after each
+	// failure (see subscribe), until it has or its context ends;
+	// Subscribed says when it has. Deliver works meanwhile, so the catch-up
+	// from the store keeps the read model current while the bus is away.
+	// Without it a failed Subscribe fails Start.
+	KeepTrying bool
+	// RetryAtMost bounds the delay between two tries to subscribe (zero:
+	// DefaultRetryAtMost); RetryLogEvery, how often a failing one is logged
+	// (zero: DefaultRetryLogEvery).
+	RetryAtMost, RetryLogEvery time.Duration
 
-	wg sync.WaitGroup
+	wg         sync.WaitGroup
+	subscribed atomic.Bool
 
 	qmu    sync.RWMutex
 	queues []*queue        // the workers' queues while running
@@ -203,11 +217,16 @@ func (c *Consumer) Deliver(ctx context.Context, commit events.Commit) error {
 }
 
 // Start subscribes and returns once the subscription exists (so nothing
-// published afterwards is missed); the consumer runs until ctx ends.
+// published afterwards is missed), or at once with KeepTrying; the consumer
+// runs until ctx ends.
 func (c *Consumer) Start(ctx context.Context) error {
-	msgs, err := c.Sub.Subscribe(ctx, c.Topic)
-	if err != nil {
-		return fmt.Errorf("subscribe %s for %s: %w", c.Topic, c.Projection.Name(), err)
+	var msgs <-chan *message.Message
+	if !c.KeepTrying {
+		var err error
+		if msgs, err = c.Sub.Subscribe(ctx, c.Topic); err != nil {
+			return fmt.Errorf("subscribe %s for %s: %w", c.Topic, c.Projection.Name(), err)
+		}
+		c.subscribed.Store(true)
 	}
 	workers := max(c.Workers, 1)
 	queues := make([]*queue, workers)
@@ -228,6 +247,11 @@ func (c *Consumer) Start(ctx context.Context) error {
 			}
 			c.qmu.Unlock()
 		}()
+		if msgs == nil {
+			if msgs = c.subscribe(ctx); msgs == nil {
+				return
+			}
+		}
 		for {
 			// Stop at ctx's end even if the transport does not close msgs
 			// (a subscriber stuck on a Pub/Sub that went away): what it

@@ -23,13 +23,18 @@
 package pubsub
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 )
 
 // Environment variables read by ConfigFromEnv. PUBSUB_EMULATOR_HOST is also
@@ -72,6 +77,31 @@ type Config struct {
 	Groups []string
 	// Subscriptions are the settings of those subscriptions (zero: defaults).
 	Subscriptions SubscriberOptions
+	// SetUpWithin bounds each try to set up (or check) a subscription, as
+	// EnsureSubscription and a subscriber's Subscribe do (zero:
+	// DefaultSetUpWithin): the client library keeps retrying a Pub/Sub out
+	// of reach for a minute, and a caller that tries again (see
+	// Unreachable) should hear of it sooner.
+	SetUpWithin time.Duration
+}
+
+// DefaultSetUpWithin is ample for calls that take milliseconds.
+const DefaultSetUpWithin = 10 * time.Second
+
+// setUpContext bounds one try to set up or check subscriptions.
+func (c Config) setUpContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, cmp.Or(c.SetUpWithin, DefaultSetUpWithin))
+}
+
+// Unreachable says whether err is Pub/Sub out of reach (or not answering
+// within Config.SetUpWithin), which may pass, rather than a refusal
+// (ErrNotSetUp, a permission, a bad name), which a retry would meet again.
+func Unreachable(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded)
 }
 
 // ErrNotSetUp is returned, with CheckOnly, for a subscription that does not

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"reflect"
 	"slices"
 	"sync"
@@ -706,5 +707,46 @@ func TestEmulatorTakesStaleAckIDs(t *testing.T) {
 	}
 	if len(again) != 1 || string(again[0].GetMessage().GetData()) != "x" {
 		t.Fatalf("after a nack beside stale ids, pulled %v, want the message again", again)
+	}
+}
+
+// TestOutOfReachIsToldWithinSetUpWithin: with Pub/Sub out of reach,
+// EnsureSubscription and a subscriber's Subscribe give up within
+// SetUpWithin (the client library alone retries for a minute) with an
+// error Unreachable recognises, so that a caller tries again; a refusal
+// (ErrNotSetUp) is not one.
+func TestOutOfReachIsToldWithinSetUpWithin(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := ln.Addr().String()
+	ln.Close()
+	const within = 300 * time.Millisecond
+	cfg := pubsub.Config{ProjectID: project, EmulatorHost: gone, SetUpWithin: within}
+	ctx := context.Background()
+	for name, try := range map[string]func() error{
+		"EnsureSubscription": func() error { return pubsub.EnsureSubscription(ctx, cfg, "read-models") },
+		"Subscribe": func() error {
+			sub, err := pubsub.NewSubscriber(ctx, cfg, "read-models", pubsub.SubscriberOptions{})
+			if err != nil {
+				return fmt.Errorf("NewSubscriber: %w", err)
+			}
+			defer sub.Close()
+			_, err = sub.Subscribe(ctx, pubsub.CommitsTopic)
+			return err
+		},
+	} {
+		start := time.Now()
+		err := try()
+		if took := time.Since(start); took > within+5*time.Second {
+			t.Errorf("%s took %v, more than SetUpWithin %v", name, took, within)
+		}
+		if err == nil || !pubsub.Unreachable(err) {
+			t.Errorf("%s with Pub/Sub out of reach: %v, want an error Unreachable recognises", name, err)
+		}
+	}
+	if pubsub.Unreachable(fmt.Errorf("x: %w", pubsub.ErrNotSetUp)) || pubsub.Unreachable(nil) {
+		t.Error("Unreachable takes a refusal, or no error, for Pub/Sub out of reach")
 	}
 }

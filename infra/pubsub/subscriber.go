@@ -162,6 +162,8 @@ var _ message.SubscribeInitializer = (*subscriber)(nil)
 
 // Subscribe ensures the group's subscription to topic, then returns its
 // messages. The channel closes when ctx ends or the subscriber is closed.
+// The set-up gives up after cfg.SetUpWithin; an error Unreachable reports
+// is worth a later try (bus.Consumer's KeepTrying).
 //
 // While it receives, it checks every WatchEvery that the subscription still
 // exists and creates it again if not (a Pub/Sub emulator restarted empty):
@@ -245,6 +247,8 @@ func (s *subscriber) ensure(ctx context.Context, topic string) error {
 	if err := checkNames(topic, s.group); err != nil {
 		return err
 	}
+	ctx, cancel := s.cfg.setUpContext(ctx)
+	defer cancel()
 	if err := ensureSubscription(ctx, s.admin, s.cfg, topic, s.group, s.opts); err != nil {
 		return err
 	}
@@ -284,6 +288,8 @@ func EnsureSubscription(ctx context.Context, cfg Config, group string, opts ...S
 		return fmt.Errorf("pubsub: client: %w", err)
 	}
 	defer client.Close()
+	ctx, cancel := cfg.setUpContext(ctx)
+	defer cancel()
 	return ensureSubscription(ctx, client, cfg, CommitsTopic, group, o)
 }
 
