@@ -7,12 +7,13 @@ import (
 	"encoding/json"
 	"strings"
 
+	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/queries"
 )
 
 // A bookmark names what a write stored (per stream, the versions its
-// commits took), so that a later read, on any replica, can wait until the
+// commits took), and the versions its no-ops found, so that a later read, on any replica, can wait until the
 // read models show it. It is signed: a read waits only for commits a write
 // of this service really stored, and a client cannot probe other streams.
 //
@@ -46,10 +47,9 @@ func (b bookmarks) mac(payload string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
 }
 
-// encode returns the bookmark of the commits; ok is false when they span
-// more streams than a bookmark names.
-func (b bookmarks) encode(commits []events.Commit) (string, bool) {
-	positions := positionsOf(commits)
+// encode returns the bookmark of the positions; ok is false when there
+// are none, or more streams than a bookmark names.
+func (b bookmarks) encode(positions []queries.Position) (string, bool) {
 	if len(positions) == 0 || len(positions) > maxBookmarkStreams {
 		return "", false
 	}
@@ -88,8 +88,11 @@ func (b bookmarks) decode(s string) ([]queries.Position, error) {
 }
 
 // positionsOf merges commits into one position per stream, in the order
-// the streams were first written.
-func positionsOf(commits []events.Commit) []queries.Position {
+// the streams were first written, followed by the streams seen (decided on
+// without a write) that no commit names, each at the version it was
+// decided on: a no-op's answer names the version it found, which another
+// request may have just stored and the read models may not show yet.
+func positionsOf(commits []events.Commit, seen []commands.Seen) []queries.Position {
 	var out []queries.Position
 	index := map[string]int{}
 	for _, c := range commits {
@@ -100,6 +103,11 @@ func positionsOf(commits []events.Commit) []queries.Position {
 			continue
 		}
 		out[i].First, out[i].Last = min(out[i].First, c.FirstVersion), max(out[i].Last, c.LastVersion())
+	}
+	for _, v := range seen {
+		if _, ok := index[v.StreamID]; !ok {
+			out = append(out, queries.Position{StreamType: v.StreamType, StreamID: v.StreamID, First: v.Version, Last: v.Version})
+		}
 	}
 	return out
 }

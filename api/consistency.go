@@ -34,10 +34,10 @@ type Consistency struct {
 	ReadWait   time.Duration
 }
 
-// settleWrites records what each write stores. Its answer then carries a
-// bookmark of it; on the all-in-one service, or when the write stored too
-// much to name (an import), the answer also waits until the read models
-// show it. Reads pass through untouched. It is installed in the router
+// settleWrites records what each write stores, and the versions its
+// no-ops found (commands.Seen). Its answer then carries a bookmark of them;
+// on the all-in-one service, or when there is too much to name (an
+// import), the answer also waits until the read models show them. Reads pass through untouched. It is installed in the router
 // after Observe, so the access log line and the HTTP metrics time the
 // request as the client sees it, wait included.
 func (s *Server) settleWrites(next http.Handler) http.Handler {
@@ -122,24 +122,26 @@ func (s *Server) settle(next http.Handler, always bool) http.Handler {
 		buf := bufferFor(w, w)
 		defer buf.release()
 		next.ServeHTTP(buf, r.WithContext(ctx))
-		if commits := writes.Commits(); len(commits) > 0 {
-			bookmark, named := marks.encode(commits)
-			if named = named && writes.Complete(); named {
-				w.Header().Set(HeaderBookmark, bookmark)
-			}
-			if always || s.Consistency.Settle || !named {
-				if err := s.awaitCommits(r, commits); err != nil {
-					// The write is stored, but its client left before
-					// the answer: recorded as any request whose client
-					// went away (499, at Info), not as the handler's
-					// status that nobody received.
-					writeError(w, r, fmt.Errorf("waiting for the read models to show a stored write: %w", err))
-					return
-				}
+		// The bookmark names what was stored and what the no-ops found;
+		// what it cannot name is waited for before the answer.
+		commits, seen := writes.Commits(), writes.Seen()
+		bookmark, named := marks.encode(positionsOf(commits, seen))
+		if named = named && writes.Complete(); named {
+			w.Header().Set(HeaderBookmark, bookmark)
+		}
+		wait := always || s.Consistency.Settle || !named
+		if wait && len(commits) > 0 {
+			if err := s.awaitCommits(r, commits); err != nil {
+				// The write is stored, but its client left before the
+				// answer: recorded as any request whose client went
+				// away (499, at Info), not as the handler's status that
+				// nobody received.
+				writeError(w, r, fmt.Errorf("waiting for the read models to show a stored write: %w", err))
+				return
 			}
 		}
-		if always || s.Consistency.Settle {
-			if err := s.awaitSeen(r, writes.Seen()); err != nil {
+		if wait {
+			if err := s.awaitSeen(r, seen); err != nil {
 				writeError(w, r, fmt.Errorf("waiting for the read models to show what a write found done: %w", err))
 				return
 			}
@@ -161,15 +163,16 @@ func answerWithin(w http.ResponseWriter) {
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(AnswerTimeout))
 }
 
-// bookmarkOf is the bookmark of what the request has stored so far, as
-// settleWrites will give it ("" for none): for a handler inside it that
-// keeps the answer's headers (an idempotent request's record).
+// bookmarkOf is the bookmark of what the request has stored (and found
+// done) so far, as settleWrites will give it ("" for none): for a handler
+// inside it that keeps the answer's headers (an idempotent request's
+// record).
 func (s *Server) bookmarkOf(r *http.Request) string {
 	writes := commands.WritesIn(r.Context())
 	if s.Consistency == nil || writes == nil || !writes.Complete() {
 		return ""
 	}
-	b, named := bookmarks{key: s.Consistency.Key}.encode(writes.Commits())
+	b, named := bookmarks{key: s.Consistency.Key}.encode(positionsOf(writes.Commits(), writes.Seen()))
 	if !named {
 		return ""
 	}

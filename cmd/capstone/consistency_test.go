@@ -370,3 +370,59 @@ func TestRepeatedWritesShowWhatTheyFoundDone(t *testing.T) {
 		wg.Wait()
 	}
 }
+
+// TestNoOpWriteBookmarksWhatItFound: with the API apart from the
+// projectors, a write that finds its change already made (stores nothing)
+// answers with a bookmark of the version it decided on, as a write that
+// stores answers with one of what it stored, so a read given it waits until
+// the read models show that version rather than the resource as it was
+// before what the answer says is done. A no-op on what the read models
+// show already is answered at once.
+func TestNoOpWriteBookmarksWhatItFound(t *testing.T) {
+	api, startProjector := startSplit(t)
+	api.app.API.Consistency.ReadWait = time.Second
+	admin := api.admin()
+	api.createUser(admin, "noop@uni.example", "No Op", []string{"student"}, "a long password")
+	student := api.signIn("noop@uni.example", "a long password")
+	user := api.createUser(admin, "renamed@uni.example", "Before", []string{"examiner"}, "")
+	project := api.expect(api.do("POST", "/v1/projects", student, map[string]any{"title": "Before"}), 201).str("id")
+
+	// No projector yet: one client's edit is stored, another's identical
+	// one finds it made.
+	edits := []struct{ path, token, field string }{
+		{"/v1/users/" + user, admin, "name"},
+		{"/v1/projects/" + project, student, "title"},
+	}
+	var bookmarks []string
+	for _, e := range edits {
+		stored := api.expect(api.do("PATCH", e.path, e.token, map[string]any{e.field: "After"}), 200)
+		noop := api.expect(api.do("PATCH", e.path, e.token, map[string]any{e.field: "After"}), 200)
+		if stored.num("version") != 2 || noop.num("version") != 2 {
+			t.Fatalf("%s: the edit answered version %v, its repeat %v; want 2 and 2", e.path, stored.Body["version"], noop.Body["version"])
+		}
+		b := noop.Header.Get("Capstone-Bookmark")
+		if b == "" {
+			t.Fatalf("%s: the answer of an edit that found its change made has no Capstone-Bookmark", e.path)
+		}
+		r := api.expect(api.do("GET", e.path+"?after="+url.QueryEscape(b), e.token, nil), 503, "not-caught-up")
+		if r.Header.Get("Retry-After") == "" {
+			t.Errorf("%s: not-caught-up without Retry-After", e.path)
+		}
+		bookmarks = append(bookmarks, b)
+	}
+
+	startProjector()
+	for i, e := range edits {
+		got := api.expect(api.do("GET", e.path+"?after="+url.QueryEscape(bookmarks[i]), e.token, nil), 200)
+		if got.str(e.field) != "After" || got.num("version") != 2 {
+			t.Fatalf("%s: the read given the no-op's bookmark shows %s", e.path, got.Raw)
+		}
+		// Once shown, a no-op's bookmark costs no wait.
+		noop := api.expect(api.do("PATCH", e.path, e.token, map[string]any{e.field: "After"}), 200)
+		start := time.Now()
+		api.expect(api.do("GET", e.path+"?after="+url.QueryEscape(noop.Header.Get("Capstone-Bookmark")), e.token, nil), 200)
+		if took := time.Since(start); took > api.app.API.Consistency.ReadWait/2 {
+			t.Errorf("%s: a read given the bookmark of a no-op the read models show took %v", e.path, took)
+		}
+	}
+}
