@@ -105,14 +105,25 @@ func contact(c *queries.Contact) *person {
 	return &person{Name: c.Name, Email: c.Email}
 }
 
+// projectInfo is what the project info form sends, always whole (nil: a
+// field the body did not give).
+type projectInfo struct {
+	Title       *string `json:"title"`
+	Description *string `json:"description"`
+}
+
 // putProjectInfo (C11) writes the caller's project info (/v1's
-// PUT /v1/students/{id}/project-info).
+// PUT /v1/students/{id}/project-info, which sets both fields). A body
+// without one of them is refused, not taken to clear it.
 func (s *Server) putProjectInfo(w http.ResponseWriter, r *http.Request, a events.Actor) error {
-	var req projectText
+	var req projectInfo
 	if err := api.DecodeLenientJSON(w, r, &req); err != nil {
 		return err
 	}
-	res, err := s.API.Cohort.SetProjectInfo(r.Context(), api.Meta(r, a), req.Title, req.Description)
+	if err := required(field{"title", req.Title != nil}, field{"description", req.Description != nil}); err != nil {
+		return err
+	}
+	res, err := s.API.Cohort.SetProjectInfo(r.Context(), api.Meta(r, a), *req.Title, *req.Description)
 	if err != nil {
 		return err
 	}

@@ -122,25 +122,30 @@ func (s *Server) placed(r *http.Request, a events.Actor) ([]queries.StudentOverv
 	})
 }
 
-// supervisorInfo is what the supervisor's overview form sends.
+// supervisorInfo is what the supervisor's overview form sends, always
+// whole (nil: a field the body did not give).
 type supervisorInfo struct {
-	Areas    string        `json:"areas"`
-	Info     string        `json:"info"`
-	Projects []events.Idea `json:"projects"`
+	Areas    *string        `json:"areas"`
+	Info     *string        `json:"info"`
+	Projects *[]events.Idea `json:"projects"`
 }
 
-// putSupervisorInfo (C18) is /v1's profile edit: the areas string is cut at
-// commas into areas, and a project row of the form left blank (the form
-// always holds one) is no project.
+// putSupervisorInfo (C18) is /v1's profile edit, which replaces the whole
+// profile: the areas string is cut at commas into areas, and a project row
+// of the form left blank (the form always holds one) is no project. A body
+// without one of the three fields is refused, not taken to clear it.
 func (s *Server) putSupervisorInfo(w http.ResponseWriter, r *http.Request, a events.Actor) error {
 	var req supervisorInfo
 	if err := api.DecodeLenientJSON(w, r, &req); err != nil {
 		return err
 	}
-	ideas := slices.DeleteFunc(slices.Clone(req.Projects), func(i events.Idea) bool {
+	if err := required(field{"areas", req.Areas != nil}, field{"info", req.Info != nil}, field{"projects", req.Projects != nil}); err != nil {
+		return err
+	}
+	ideas := slices.DeleteFunc(slices.Clone(*req.Projects), func(i events.Idea) bool {
 		return strings.TrimSpace(i.Title) == "" && strings.TrimSpace(i.Description) == ""
 	})
-	profile := cohort.ReplaceProfile(strings.Split(req.Areas, ","), req.Info, ideas)
+	profile := cohort.ReplaceProfile(strings.Split(*req.Areas, ","), *req.Info, ideas)
 	if _, err := s.API.Cohort.UpdateProfile(r.Context(), api.Meta(r, a), a.UserID, commands.AnyVersion, profile, nil); err != nil {
 		return err
 	}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestLegacyPartialBodiesChangeNothing: the supervisor's profile (C18) and
+// the student's project info (C11) are sent whole by their forms; a body
+// missing one of their fields (or giving it null) is refused, 400 in plain
+// text naming the fields, as the original refused it, and changes nothing,
+// rather than clear what it does not send. Every subset of the fields is
+// tried.
+func TestLegacyPartialBodiesChangeNothing(t *testing.T) {
+	_, lc, tokens := startLegacyCohort(t)
+	sup, stu := tokens[3], tokens[4]
+	supOverview := func() map[string]any {
+		return lc.expect(lc.do("GET", "/supervisor/overview", sup, nil), 200).obj()
+	}
+	stuProject := func() map[string]any {
+		return sub(lc.expect(lc.do("GET", "/student/overview", stu, nil), 200).obj(), "project")
+	}
+	whole := map[string]map[string]any{
+		"/supervisor/project_info": {"areas": "Databases, Query processing", "info": "Office 3.14",
+			"projects": []map[string]string{{"title": "Learned indexes", "description": "Smaller, faster"}}},
+		"/student/project_info": {"title": "Query planners", "description": "Cost-based"},
+	}
+	lc.expect(lc.do("POST", "/supervisor/project_info", sup, whole["/supervisor/project_info"]), 200)
+	lc.expect(lc.do("POST", "/student/project_info", stu, whole["/student/project_info"]), 200)
+	before := map[string]string{"/supervisor/project_info": fmt.Sprint(supOverview()), "/student/project_info": fmt.Sprint(stuProject())}
+	read := map[string]func() string{
+		"/supervisor/project_info": func() string { return fmt.Sprint(supOverview()) },
+		"/student/project_info":    func() string { return fmt.Sprint(stuProject()) },
+	}
+	token := map[string]string{"/supervisor/project_info": sup, "/student/project_info": stu}
+	for path, fields := range whole {
+		names := make([]string, 0, len(fields))
+		for k := range fields {
+			names = append(names, k)
+		}
+		for mask := range 1<<len(names) - 1 { // every proper subset sent...
+			for _, asNull := range []bool{false, true} { // ...the others left out, or null
+				body := map[string]any{}
+				var missing []string
+				for i, k := range names {
+					switch {
+					case mask&(1<<i) != 0:
+						body[k] = fields[k]
+					case asNull:
+						body[k] = nil
+						missing = append(missing, k)
+					default:
+						missing = append(missing, k)
+					}
+				}
+				raw, _ := json.Marshal(body)
+				r := lc.do("POST", path, token[path], string(raw))
+				if r.Status != 400 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") {
+					t.Errorf("%s %s: %d %s, want a 400 in plain text", path, raw, r.Status, r.Raw)
+				}
+				for _, k := range missing {
+					if !strings.Contains(r.Raw, k) {
+						t.Errorf("%s %s: the refusal does not name %s: %s", path, raw, k, r.Raw)
+					}
+				}
+				if got := read[path](); got != before[path] {
+					t.Fatalf("%s %s changed what it did not send:\nbefore %s\nafter  %s", path, raw, before[path], got)
+				}
+			}
+		}
+	}
+}
