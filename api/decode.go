@@ -35,16 +35,24 @@ var strictJSON = json.JoinOptions(
 	jsontext.AllowInvalidUTF8(false),
 )
 
-// decodeJSON reads a JSON object into dst: content type application/json, at
-// most MaxJSONBody bytes, read strictly (strictJSON), nothing after the object.
+// decodeJSON reads a JSON object into dst: content type application/json
+// (in UTF-8), at most MaxJSONBody bytes, read strictly (strictJSON),
+// nothing after the object.
 func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 	return decodeJSONWith(w, r, dst, strictJSON)
 }
 
 func decodeJSONWith(w http.ResponseWriter, r *http.Request, dst any, opts json.Options) error {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
 		return problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "send the body as application/json")
+	}
+	if cs, said := params["charset"]; said && !isUTF8(cs) {
+		// JSON is UTF-8 (RFC 8259): a body declared in another charset,
+		// read as UTF-8, would mean other text than its sender's (latin-1
+		// "Ã©" is UTF-8 "é").
+		return problem(http.StatusUnsupportedMediaType, "unsupported-media-type",
+			"send the body as application/json in UTF-8 (charset "+strconv.Quote(cs)+" is not read)")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxJSONBody))
 	if err != nil {
@@ -284,4 +292,9 @@ func queryBool(r *http.Request, name string) (bool, error) {
 		return false, commands.Invalid(commands.FieldError{Field: name, Message: "must be " + commands.BoolSpellings})
 	}
 	return v, nil
+}
+
+// isUTF8 reports whether a charset parameter names UTF-8.
+func isUTF8(charset string) bool {
+	return strings.EqualFold(charset, "utf-8") || strings.EqualFold(charset, "utf8")
 }

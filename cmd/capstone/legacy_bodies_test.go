@@ -72,3 +72,39 @@ func TestLegacyPartialBodiesChangeNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestLegacyJSONInAnotherCharsetIsRefused: a JSON body declared in a
+// charset other than UTF-8 (the frontend sends none) is refused, 415 in
+// plain text, and changes nothing: read as UTF-8 its text would be
+// another (latin-1 "Ã©" is UTF-8 "é"). UTF-8, said or not, is read; /v1
+// refuses the same bodies in its own shape.
+func TestLegacyJSONInAnotherCharsetIsRefused(t *testing.T) {
+	s, lc, tokens := startLegacyCohort(t)
+	stu := tokens[4]
+	project := func() string {
+		return fmt.Sprint(sub(lc.expect(lc.do("GET", "/student/overview", stu, nil), 200).obj(), "project"))
+	}
+	lc.expect(lc.do("POST", "/student/project_info", stu, map[string]string{"title": "Before", "description": "As it was"}), 200)
+	before := project()
+	body := "{\"title\":\"Caf\xc3\xa9\",\"description\":\"x\"}" // "CafÃ©" in latin-1, "Café" in UTF-8
+	for _, cs := range []string{"latin1", "ISO-8859-1", "windows-1252", "utf-16", "\"us-ascii\"", "utf-8x"} {
+		ct := "application/json; charset=" + cs
+		r := lc.do("POST", "/student/project_info", stu, body, "Content-Type", ct)
+		if r.Status != 415 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain") || !strings.Contains(r.Raw, "UTF-8") {
+			t.Errorf("%s: %d %s %s, want 415 in plain text asking for UTF-8", ct, r.Status, r.Header.Get("Content-Type"), r.Raw)
+		}
+		if got := project(); got != before {
+			t.Fatalf("%s changed the project info: %s", ct, got)
+		}
+	}
+	admin := tokens[2]
+	v1 := s.do("POST", "/v1/users", admin, `{"email":"charset@uni.example","name":"Caf\xc3\xa9","roles":["student"]}`, "Content-Type", "application/json; charset=latin1")
+	s.expect(v1, 415, "unsupported-media-type")
+	for i, cs := range []string{"", "; charset=utf-8", "; charset=UTF-8", "; charset=\"utf-8\"", "; charset=utf8"} {
+		title := fmt.Sprintf("Caf\xc3\xa9 %d", i)
+		lc.expect(lc.do("POST", "/student/project_info", stu, `{"title":"`+title+`","description":"x"}`, "Content-Type", "application/json"+cs), 200)
+		if got := project(); !strings.Contains(got, "Café "+fmt.Sprint(i)) {
+			t.Errorf("application/json%s: the project info reads %s", cs, got)
+		}
+	}
+}
