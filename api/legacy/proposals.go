@@ -3,7 +3,6 @@ package legacy
 import (
 	"net/http"
 	"slices"
-	"strings"
 
 	"github.com/google/uuid"
 	"github.com/gorilla/mux"
@@ -187,8 +186,10 @@ func (s *Server) decideProposal(w http.ResponseWriter, r *http.Request, a events
 	if err != nil {
 		return err
 	}
+	// Compared as every e-mail of the service is (user.NormalizeEmail), not
+	// by Unicode case folding, under which "ſam@…" would be "sam@…".
 	email := user.NormalizeEmail(req.StudentEmail)
-	i := slices.IndexFunc(waiting, func(p pending) bool { return strings.EqualFold(p.StudentInfo.Email, email) })
+	i := slices.IndexFunc(waiting, func(p pending) bool { return user.NormalizeEmail(p.StudentInfo.Email) == email })
 	if i < 0 {
 		return &api.Problem{Status: http.StatusBadRequest, Code: "not-found", Detail: "no pending proposal from " + email}
 	}

@@ -108,3 +108,30 @@ func TestLegacyJSONInAnotherCharsetIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestLegacyDecisionMatchesTheStudentsEmail: a decision (C21) names the
+// student by e-mail, compared as the service compares e-mails everywhere
+// (spaces trimmed, letters lower-cased), not by Unicode case folding, under
+// which "ſ1@…" (a long s) is "s1@…": a supervisor deciding on an address
+// no student has decides on nobody's proposal.
+func TestLegacyDecisionMatchesTheStudentsEmail(t *testing.T) {
+	_, lc, tokens := startLegacyCohort(t)
+	sup, stu := tokens[3], tokens[4]
+	lc.expect(lc.do("POST", "/student/project_proposal", stu, map[string]string{"supervisor_email": "sup1@qmul.example.ac.uk",
+		"title": "Adaptive planners", "aim": "Re-plan", "rationale": "Stale stats"}), 200)
+	pending := func() int { return len(lc.expect(lc.do("GET", "/supervisor/pending_proposals", sup, nil), 200).arr()) }
+	for _, other := range []string{"\u017f1@qmul.example.ac.uk", "\u017F1@QMUL.EXAMPLE.AC.UK", "s1@qmul.example.ac.uk."} {
+		r := lc.do("POST", "/supervisor/pending_proposal", sup, map[string]string{"student_email": other, "status": "accepted", "comment": "Welcome"})
+		if r.Status != 400 || pending() != 1 {
+			t.Fatalf("a decision on %q: %d %s, %d pending; want 400 and the proposal of s1@… still pending", other, r.Status, r.Raw, pending())
+		}
+	}
+	if got := lc.expect(lc.do("GET", "/student/project_proposal/sup1@qmul.example.ac.uk", stu, nil), 200).str("status"); got != "pending" {
+		t.Fatalf("the student's proposal after decisions on other addresses: %s", got)
+	}
+	// The service's own normalisation still applies: case and spaces.
+	left := lc.expect(lc.do("POST", "/supervisor/pending_proposal", sup, map[string]string{"student_email": " S1@QMUL.Example.AC.UK ", "status": "accepted", "comment": "Welcome"}), 200).arr()
+	if len(left) != 0 {
+		t.Fatalf("the proposals left after accepting s1's: %v", left)
+	}
+}
