@@ -37,9 +37,10 @@ type Consistency struct {
 // settleWrites records what each write stores, and the versions its
 // no-ops found (commands.Seen). Its answer then carries a bookmark of them;
 // on the all-in-one service, or when there is too much to name (an
-// import), the answer also waits until the read models show them. Reads pass through untouched. It is installed in the router
-// after Observe, so the access log line and the HTTP metrics time the
-// request as the client sees it, wait included.
+// import), the answer also waits until the read models show them. Reads
+// pass through untouched. It is installed in the router after Observe, so
+// the access log line and the HTTP metrics time the request as the client
+// sees it, wait included.
 func (s *Server) settleWrites(next http.Handler) http.Handler {
 	return s.settle(next, false)
 }
