@@ -139,9 +139,11 @@ func (s *Server) idempotent(h handlerFunc) handlerFunc {
 		if herr != nil {
 			writeError(rw, r, herr)
 		}
-		// Only outcomes that are final are kept: after a server error the
-		// key stays bound to the same stream id, and a retry completes it.
-		if rw.status >= 500 {
+		// Only outcomes that are final are kept: after a server error, or
+		// a failure that came of the client going away (499, which no one
+		// saw, and which its retry must not be answered), the key stays
+		// bound to the same stream id, and a retry completes it.
+		if rw.status >= 500 || rw.status == StatusClientClosedRequest {
 			return nil
 		}
 		rec.Done, rec.Status, rec.Body, rec.Header = true, rw.status, rw.body.Bytes(), map[string]string{}

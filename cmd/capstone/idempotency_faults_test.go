@@ -188,3 +188,101 @@ func TestKeyedCreateExactlyOnceAcrossFaults(t *testing.T) {
 		return len(s.do("GET", "/v1/projects?limit=100", student, nil).items()) == len(moments)
 	})
 }
+
+// blockingStore holds the append of a new project's stream, while block is
+// set, until the request's context ends, and fails with its error: a
+// store operation cut off because the client went away.
+type blockingStore struct {
+	commands.EventStore
+	block   atomic.Bool
+	entered chan struct{}
+}
+
+func (b *blockingStore) Append(ctx context.Context, c events.Commit) error {
+	if c.FirstVersion == 1 && c.StreamType == events.StreamProject && b.block.Load() {
+		b.entered <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return b.EventStore.Append(ctx, c)
+}
+
+// finishSignal tells of each response recorded for a key.
+type finishSignal struct {
+	api.IdempotencyStore
+	done chan int
+}
+
+func (f *finishSignal) Finish(ctx context.Context, key string, rec api.IdempotentRecord) error {
+	err := f.IdempotencyStore.Finish(ctx, key, rec)
+	f.done <- rec.Status
+	return err
+}
+
+// TestKeyedCreateClientGoneIsRetried: a keyed create whose client goes
+// away while it is in the store (a client's timeout) fails only for that
+// client (499, to no one); the key is not bound to that outcome, so the
+// client's retry with the same key creates the project, once, and answers
+// 201, not a replayed 499.
+func TestKeyedCreateClientGoneIsRetried(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	s.createUser(admin, "gone.student@uni.example", "Gone Student", []string{"student"}, "gone student password")
+	student := s.signIn("gone.student@uni.example", "gone student password")
+	studentID := s.expect(s.do("GET", "/v1/me", student, nil), 200).str("id")
+	store := &blockingStore{EventStore: s.app.Exec.Store, entered: make(chan struct{}, 1)}
+	s.app.Exec.Store = store
+	fin := &finishSignal{IdempotencyStore: s.app.API.Idempotency, done: make(chan int, 4)}
+	s.app.API.Idempotency = fin
+
+	key := fmt.Sprintf("gone-%d", rand.Uint32())
+	body := map[string]string{"title": "Gone " + key}
+	req, err := s.request("POST", "/v1/projects", student, body, "Idempotency-Key", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	store.block.Store(true)
+	sent := make(chan error, 1)
+	go func() {
+		resp, err := s.httpClient().Do(req.WithContext(ctx))
+		if err == nil {
+			resp.Body.Close()
+		}
+		sent <- err
+	}()
+	select {
+	case <-store.entered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the create never reached the store")
+	}
+	cancel() // the client gives up while the append is in flight
+	if err := <-sent; err == nil {
+		t.Fatal("the cancelled request got an answer")
+	}
+	store.block.Store(false)
+	// The server finishes the cut-off request (recording its outcome, if it
+	// records one) before the retry: wait for that, or a while.
+	select {
+	case status := <-fin.done:
+		t.Logf("the cut-off attempt recorded %d", status)
+	case <-time.After(2 * time.Second):
+	}
+
+	again := s.do("POST", "/v1/projects", student, body, "Idempotency-Key", key)
+	if again.Status != 201 {
+		t.Fatalf("the retry after the client went away answered %d %s (Idempotent-Replayed %q), want 201",
+			again.Status, again.Raw, again.Header.Get("Idempotent-Replayed"))
+	}
+	third := s.expect(s.do("POST", "/v1/projects", student, body, "Idempotency-Key", key), 201)
+	if third.str("id") != again.str("id") {
+		t.Fatalf("a third attempt answered %s, the retry %s", third.str("id"), again.str("id"))
+	}
+	streams := streamsOf(t, s, events.StreamProject, func(e events.Envelope) bool {
+		d, ok := e.Data.(*events.ProjectCreated)
+		return ok && d.OwnerID == studentID && d.Title == "Gone "+key
+	})
+	if len(streams) != 1 || !streams[again.str("id")] {
+		t.Fatalf("%d streams created (%v), want exactly %s", len(streams), streams, again.str("id"))
+	}
+}
