@@ -257,6 +257,15 @@ func startSplit(t *testing.T, apiFlags ...string) (api *service, startProjector 
 // components on one store and the Pub/Sub emulator, as the processes of a
 // deployment would run.
 func splitStarter(t *testing.T) func(components string, flags ...string) *service {
+	em, ctx, store := splitStore(t)
+	return func(components string, flags ...string) *service {
+		return startOn(t, ctx, store, splitEnv(components, em.Addr(), "error"), flags...)
+	}
+}
+
+// splitStore starts the Pub/Sub emulator and one store, for apps started
+// apart on them (startOn, splitEnv) until the test ends.
+func splitStore(t *testing.T) (*pubsub.Emulator, context.Context, *embedded.Store) {
 	em, err := pubsub.StartEmulator("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -269,15 +278,17 @@ func splitStarter(t *testing.T) func(components string, flags ...string) *servic
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	start := func(components string, flags ...string) *service {
-		env := map[string]string{
-			"CAPSTONE_BOOTSTRAP_EMAIL": adminEmail, "CAPSTONE_BOOTSTRAP_PASSWORD": adminPassword,
-			"CAPSTONE_LOG_LEVEL": "error", "PUBSUB_PROJECT_ID": "capstone-test", "PUBSUB_EMULATOR_HOST": em.Addr(),
-			"CAPSTONE_JWT_SECRET": "a-test-secret-that-is-long-enough-0123456789", "CAPSTONE_COMPONENTS": components,
-		}
-		return startOn(t, ctx, store, env, flags...)
+	return em, ctx, store
+}
+
+// splitEnv is the environment of an app of the given components that
+// reaches Pub/Sub at emulator and logs from level on.
+func splitEnv(components, emulator, level string) map[string]string {
+	return map[string]string{
+		"CAPSTONE_BOOTSTRAP_EMAIL": adminEmail, "CAPSTONE_BOOTSTRAP_PASSWORD": adminPassword,
+		"CAPSTONE_LOG_LEVEL": level, "PUBSUB_PROJECT_ID": "capstone-test", "PUBSUB_EMULATOR_HOST": emulator,
+		"CAPSTONE_JWT_SECRET": "a-test-secret-that-is-long-enough-0123456789", "CAPSTONE_COMPONENTS": components,
 	}
-	return start
 }
 
 // TestBookmarksAcrossProcesses: with the API apart from the projectors (on

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/capstone-pms/capstone/infra/embedded"
-	"github.com/capstone-pms/capstone/infra/pubsub"
 )
 
 // TestProjectorStartsWhilePubSubIsDown: a projector process started while
@@ -22,27 +18,10 @@ func TestProjectorStartsWhilePubSubIsDown(t *testing.T) {
 	defer func(w, r time.Duration) { pubsubSetUpWithin, resubscribeAtMost = w, r }(pubsubSetUpWithin, resubscribeAtMost)
 	pubsubSetUpWithin, resubscribeAtMost = 300*time.Millisecond, 500*time.Millisecond
 
-	em, err := pubsub.StartEmulator("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { em.Close() })
+	em, ctx, store := splitStore(t)
 	px := newProxy(t, em.Addr())
 	px.cut()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	store, err := embedded.Start(ctx, embedded.Options{DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	env := func(components, emulator string) map[string]string {
-		return map[string]string{
-			"CAPSTONE_BOOTSTRAP_EMAIL": adminEmail, "CAPSTONE_BOOTSTRAP_PASSWORD": adminPassword,
-			"CAPSTONE_LOG_LEVEL": "warn", "PUBSUB_PROJECT_ID": "capstone-test", "PUBSUB_EMULATOR_HOST": emulator,
-			"CAPSTONE_JWT_SECRET": "a-test-secret-that-is-long-enough-0123456789", "CAPSTONE_COMPONENTS": components,
-		}
-	}
+	env := func(components, emulator string) map[string]string { return splitEnv(components, emulator, "warn") }
 	// The API reaches Pub/Sub; the projector only through the cut proxy.
 	api := startOn(t, ctx, store, env("api", em.Addr()))
 	admin := api.admin()
