@@ -6,6 +6,9 @@ import (
 
 	gpubsub "cloud.google.com/go/pubsub/v2"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/googleapis/gax-go/v2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // TestPublisherConfig checks the settings handed to the adapter: without
@@ -47,8 +50,41 @@ func TestPublisherConfig(t *testing.T) {
 	if pm.OrderingKey != "project-7" || pm.Attributes[streamIDKey] != "project-7" {
 		t.Errorf("OrderingKey = %q, attributes %v; want project-7 in both", pm.OrderingKey, pm.Attributes)
 	}
-	if len(publisherConfig(Config{ProjectID: "p"}).ClientOptions) != 0 {
-		t.Error("client options set without an emulator")
+	if n := len(publisherConfig(Config{ProjectID: "p"}).ClientOptions); n != 1 {
+		t.Errorf("%d client options without an emulator, want the reconnection's alone", n)
+	}
+}
+
+// TestRetriesPauseAtMostRetryAtMost: a publish, and the opening of a
+// subscription's stream, that keep failing while Pub/Sub is out of reach are tried again
+// at least every retryAtMost: with the library's own settings the pauses
+// grow fourfold to a minute, and the first publish to succeed came up to
+// 30 s after Pub/Sub was back.
+func TestRetriesPauseAtMostRetryAtMost(t *testing.T) {
+	cfg := Config{ProjectID: "p"}.clientConfig()
+	for name, opts := range map[string][]gax.CallOption{
+		"publish":     cfg.TopicAdminCallOptions.Publish,
+		"stream pull": cfg.SubscriptionAdminCallOptions.StreamingPull,
+	} {
+		var cs gax.CallSettings
+		for _, o := range opts {
+			o.Resolve(&cs)
+		}
+		if cs.Retry == nil {
+			t.Fatalf("%s: no retry", name)
+		}
+		r := cs.Retry()
+		var total time.Duration
+		for range 40 { // 40 tries: the library's pauses would reach their minute
+			pause, again := r.Retry(status.Error(codes.Unavailable, "connection refused"))
+			if !again || pause > retryAtMost {
+				t.Fatalf("%s: after %v of retries, paused %v (again %v), want at most %v", name, total, pause, again, retryAtMost)
+			}
+			total += pause
+		}
+		if _, again := r.Retry(status.Error(codes.PermissionDenied, "no")); again {
+			t.Errorf("%s: a refusal retried", name)
+		}
 	}
 }
 

@@ -78,6 +78,7 @@ func publisherConfig(cfg Config) googlecloud.PublisherConfig {
 		DoNotCheckTopicExistence:  cfg.CheckOnly,
 		PublishSettings:           &settings,
 		ClientOptions:             cfg.clientOptions(),
+		ClientConfig:              cfg.clientConfig(),
 		Marshaler:                 googlecloud.NewOrderingMarshaler(orderingKey),
 	}
 }

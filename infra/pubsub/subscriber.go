@@ -133,6 +133,7 @@ func NewSubscriber(ctx context.Context, cfg Config, group string, opts Subscribe
 		DoNotCreateSubscriptionIfMissing: true,
 		DoNotCreateTopicIfMissing:        true,
 		ClientOptions:                    cfg.clientOptions(),
+		ClientConfig:                     cfg.clientConfig(),
 	}, cfg.logger())
 	if err != nil {
 		_ = admin.Close()
@@ -433,7 +434,7 @@ func newClient(ctx context.Context, cfg Config) (*gpubsub.Client, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return gpubsub.NewClient(context.WithoutCancel(ctx), cfg.ProjectID, cfg.clientOptions()...)
+	return gpubsub.NewClientWithConfig(context.WithoutCancel(ctx), cfg.ProjectID, cfg.clientConfig(), cfg.clientOptions()...)
 }
 
 func topicPath(project, topic string) string {
