@@ -44,11 +44,7 @@ func (m *Model[D]) HandleStream(ctx context.Context, commits []events.Commit) er
 	if len(commits) == 0 || commits[0].StreamType != m.StreamType {
 		return nil
 	}
-	if len(commits) > 1 { // in version order, each once
-		commits = slices.Clone(commits)
-		slices.SortFunc(commits, func(a, b events.Commit) int { return cmp.Compare(a.FirstVersion, b.FirstVersion) })
-		commits = slices.CompactFunc(commits, func(a, b events.Commit) bool { return a.FirstVersion == b.FirstVersion })
-	}
+	commits = inVersionOrder(commits)
 	for attempt := range maxConflicts {
 		if err := m.handle(ctx, commits, attempt == 0); !errors.Is(err, ErrConflict) {
 			return err
@@ -98,6 +94,16 @@ func (m *Model[D]) handle(ctx context.Context, commits []events.Commit, firstTry
 		return nil
 	}
 	return store(doc)
+}
+
+// inVersionOrder is a stream's commits sorted by version, each once.
+func inVersionOrder(commits []events.Commit) []events.Commit {
+	if len(commits) < 2 {
+		return commits
+	}
+	commits = slices.Clone(commits)
+	slices.SortFunc(commits, func(a, b events.Commit) int { return cmp.Compare(a.FirstVersion, b.FirstVersion) })
+	return slices.CompactFunc(commits, func(a, b events.Commit) bool { return a.FirstVersion == b.FirstVersion })
 }
 
 // follows reports whether the commits after version have (sorted, no

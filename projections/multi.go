@@ -74,6 +74,65 @@ const PositionsField = "versions"
 // checkpoint rather than a document a query serves.
 func IsCheckpoint(id string) bool { return strings.HasPrefix(id, checkpointPrefix) }
 
+var _ StreamProjection = (*Multi[StudentDoc, *StudentDoc])(nil)
+
+// HandleStream folds commits of one stream into every document they
+// concern, at most once each, with one write a document: the commits of a
+// hot stream (someone editing their profile again and again, or a backlog
+// the catch-up hands over at once) each cost a read-model write, where
+// their documents needed one. Commits of a broadcast stream (the cohort's
+// allocations concern many documents, with a checkpoint of their own), or
+// that do not follow one another, are handled one by one, as Handle does.
+func (m *Multi[D, PD]) HandleStream(ctx context.Context, commits []events.Commit) error {
+	commits = inVersionOrder(commits)
+	if len(commits) == 0 {
+		return nil
+	}
+	if len(commits) == 1 || slices.Contains(m.Broadcast, commits[0].StreamType) || !follows(commits, commits[0].FirstVersion-1) {
+		for _, c := range commits {
+			if err := m.Handle(ctx, c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// One commit of them all, which apply folds as it would each in turn:
+	// from the first version a document lacks, filling a gap before the
+	// first from the store, and recording for each document the last
+	// commit that concerned it (byDoc), as Handle does one by one.
+	all := commits[0]
+	all.Events, all.RecordedAt = nil, commits[len(commits)-1].RecordedAt
+	for _, c := range commits {
+		all.Events = append(all.Events, c.Events...)
+	}
+	order, byDoc, upTo := m.byDoc(commits)
+	for _, id := range order {
+		if err := m.applyRetrying(ctx, all, id, byDoc[id], upTo[id], false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// byDoc sorts the events of commits by the documents they concern (order:
+// the documents in the order first concerned), with each document's upTo,
+// the last version of the last commit that concerned it.
+func (m *Multi[D, PD]) byDoc(commits []events.Commit) (order []string, byDoc map[string][]events.Envelope, upTo map[string]int64) {
+	byDoc, upTo = map[string][]events.Envelope{}, map[string]int64{}
+	for _, cm := range commits {
+		for _, e := range cm.Events {
+			for _, id := range m.Targets(e) {
+				if _, seen := byDoc[id]; !seen {
+					order = append(order, id)
+				}
+				byDoc[id] = append(byDoc[id], e)
+				upTo[id] = cm.LastVersion()
+			}
+		}
+	}
+	return order, byDoc, upTo
+}
+
 // Handle folds a commit into every document it concerns, at most once each.
 func (m *Multi[D, PD]) Handle(ctx context.Context, c events.Commit) error {
 	commits := []events.Commit{c}
@@ -100,20 +159,7 @@ func (m *Multi[D, PD]) Handle(ctx context.Context, c events.Commit) error {
 	// whether that commit came alone or with others filling a gap: so the
 	// documents are the same however the commits were delivered, and equal
 	// to a rebuild's, which folds them one by one.
-	byDoc := map[string][]events.Envelope{}
-	upTo := map[string]int64{}
-	var order []string
-	for _, cm := range commits {
-		for _, e := range cm.Events {
-			for _, id := range m.Targets(e) {
-				if _, seen := byDoc[id]; !seen {
-					order = append(order, id)
-				}
-				byDoc[id] = append(byDoc[id], e)
-				upTo[id] = cm.LastVersion()
-			}
-		}
-	}
+	order, byDoc, upTo := m.byDoc(commits)
 	if batch, ok := m.Docs.(BatchDocuments); ok && broadcast && len(order) >= batchAtLeast {
 		if err := m.applyBatch(ctx, batch, c, order, byDoc, upTo); err != nil {
 			return err

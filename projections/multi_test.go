@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -25,8 +26,15 @@ func randomCohort(rng *rand.Rand) map[string][]events.Commit {
 			role = events.RoleSupervisor
 		}
 		c := commit(id, 1, &events.UserCreated{Email: id + "@uni.example", Name: id, Roles: []string{role}})
-		c.StreamType, c.Events[0].StreamType = events.StreamUser, events.StreamUser
-		hist[id] = []events.Commit{c}
+		hist[id] = []events.Commit{userCommit(c)}
+		for v := int64(2); rng.IntN(3) > 0; v += int64(len(c.Events)) { // renames, several to a commit at times
+			var data []events.Data
+			for k := range 1 + rng.IntN(2) {
+				data = append(data, &events.UserUpdated{Name: fmt.Sprint(id, " ", v, k), Roles: []string{role}})
+			}
+			c = userCommit(commit(id, v, data...))
+			hist[id] = append(hist[id], c)
+		}
 	}
 	var cohort []events.Commit
 	v := int64(1)
@@ -48,6 +56,15 @@ func randomCohort(rng *rand.Rand) map[string][]events.Commit {
 	}
 	hist[events.CohortStreamID] = cohort
 	return hist
+}
+
+// userCommit is c as a commit of a user stream.
+func userCommit(c events.Commit) events.Commit {
+	c.StreamType = events.StreamUser
+	for i := range c.Events {
+		c.Events[i].StreamType = events.StreamUser
+	}
+	return c
 }
 
 // TestMultiDeliveryOrderLeavesNoTrace: the documents of a projection that
@@ -73,11 +90,31 @@ func TestMultiDeliveryOrderLeavesNoTrace(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 5))
 			hist := randomCohort(rng)
 			live, rebuilt := &memDocs{docs: map[string][]byte{}}, &memDocs{docs: map[string][]byte{}}
-			lp, rp := b(live, memStreams{hist}), b(rebuilt, memStreams{hist})
+			batched := &memDocs{docs: map[string][]byte{}}
+			lp, rp, bp := b(live, memStreams{hist}), b(rebuilt, memStreams{hist}), b(batched, memStreams{hist}).(projections.StreamProjection)
 			for _, c := range deliveries(rng, hist) {
 				if err := lp.Handle(ctx, c); err != nil {
 					t.Fatal(err)
 				}
+			}
+			// Batched as a worker takes what is queued: a run of deliveries,
+			// each stream's handed over together.
+			for rest := deliveries(rng, hist); len(rest) > 0; {
+				n := min(len(rest), 1+rng.IntN(12))
+				var order []string
+				byStream := map[string][]events.Commit{}
+				for _, c := range rest[:n] {
+					if _, seen := byStream[c.StreamID]; !seen {
+						order = append(order, c.StreamID)
+					}
+					byStream[c.StreamID] = append(byStream[c.StreamID], c)
+				}
+				for _, id := range order {
+					if err := bp.HandleStream(ctx, byStream[id]); err != nil {
+						t.Fatal(err)
+					}
+				}
+				rest = rest[n:]
 			}
 			streams := make([]string, 0, len(hist))
 			for id := range hist {
@@ -91,13 +128,15 @@ func TestMultiDeliveryOrderLeavesNoTrace(t *testing.T) {
 					}
 				}
 			}
-			if len(live.docs) != len(rebuilt.docs) {
-				t.Fatalf("%s seed %d: %d live documents, %d rebuilt", name, seed, len(live.docs), len(rebuilt.docs))
-			}
-			for key := range rebuilt.docs {
-				l, r := decodeDoc(t, name, live, key), decodeDoc(t, name, rebuilt, key)
-				if !reflect.DeepEqual(l, r) {
-					t.Fatalf("%s seed %d: %s differs\n live:    %+v\n rebuilt: %+v", name, seed, key, l, r)
+			for how, got := range map[string]*memDocs{"live": live, "batched": batched} {
+				if len(got.docs) != len(rebuilt.docs) {
+					t.Fatalf("%s seed %d: %d %s documents, %d rebuilt", name, seed, len(got.docs), how, len(rebuilt.docs))
+				}
+				for key := range rebuilt.docs {
+					l, r := decodeDoc(t, name, got, key), decodeDoc(t, name, rebuilt, key)
+					if !reflect.DeepEqual(l, r) {
+						t.Fatalf("%s seed %d: %s differs\n %s: %+v\n rebuilt: %+v", name, seed, key, how, l, r)
+					}
 				}
 			}
 		}
@@ -117,4 +156,38 @@ func decodeDoc(t *testing.T, coll string, m *memDocs, key string) any {
 		t.Fatal(err)
 	}
 	return into
+}
+
+// TestMultiHandlesAStreamInOneWrite: a user's renames handed over together
+// (a hot stream, or a backlog the catch-up delivers at once) rewrite the
+// user's document once, not once a commit, and leave it as one by one.
+func TestMultiHandlesAStreamInOneWrite(t *testing.T) {
+	ctx := context.Background()
+	created := userCommit(commit("st0", 1, &events.UserCreated{Email: "st0@uni.example", Name: "st0", Roles: []string{events.RoleStudent}}))
+	hist := []events.Commit{created}
+	for v := int64(2); v < 12; v++ {
+		hist = append(hist, userCommit(commit("st0", v, &events.UserUpdated{Name: fmt.Sprint("st0 ", v), Roles: []string{events.RoleStudent}})))
+	}
+	one, together := &memDocs{docs: map[string][]byte{}}, &memDocs{docs: map[string][]byte{}}
+	streams := memStreams{map[string][]events.Commit{"st0": hist}}
+	p, q := projections.NewStudents(one, streams), projections.NewStudents(together, streams)
+	for _, c := range hist {
+		if err := p.Handle(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Handle(ctx, created); err != nil {
+		t.Fatal(err)
+	}
+	before := together.puts
+	if err := q.HandleStream(ctx, hist[1:]); err != nil {
+		t.Fatal(err)
+	}
+	if n := together.puts - before; n != 1 {
+		t.Errorf("%d writes for ten renames handed over together, want 1", n)
+	}
+	key := projections.CollStudents + "/st0"
+	if l, r := decodeDoc(t, projections.CollStudents, one, key), decodeDoc(t, projections.CollStudents, together, key); !reflect.DeepEqual(l, r) {
+		t.Fatalf("together: %+v\none by one: %+v", r, l)
+	}
 }
