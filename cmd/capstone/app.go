@@ -117,7 +117,7 @@ func (a *App) startCatchUp(ctx context.Context, log *outbox.CommitLog, es *imong
 		cu.Backlog = a.Metrics.SetRelayBacklog // the relay, with no outbox documents, sets none
 	}
 	for _, c := range a.consumers {
-		cu.Targets = append(cu.Targets, outbox.CatchUpTarget{Name: c.Projection.Name(), Deliver: c.Deliver})
+		cu.Targets = append(cu.Targets, outbox.CatchUpTarget{Name: c.Projection.Name(), DeliverAll: c.DeliverAll})
 	}
 	a.catchUp = cu
 	a.bgDone.Add(1)

@@ -188,32 +188,61 @@ const metaCatchUp = "catch_up"
 // transport delivers of that stream), and waits until it is applied. It is
 // how the catch-up from the event store applies what the bus lost.
 func (c *Consumer) Deliver(ctx context.Context, commit events.Commit) error {
-	payload, err := events.MarshalCommit(commit)
-	if err != nil {
-		return err
+	return c.DeliverAll(ctx, []events.Commit{commit})[0]
+}
+
+// DeliverAll is Deliver of a stream's commits, in order, all queued before
+// it waits: the worker folds those it finds queued together, as it does a
+// hot stream's deliveries, where one at a time each cost a read-model
+// write. It returns each commit's error (nil: applied).
+func (c *Consumer) DeliverAll(ctx context.Context, commits []events.Commit) []error {
+	errs := make([]error, len(commits))
+	msgs := make([]*message.Message, 0, len(commits))
+	for i, commit := range commits {
+		payload, err := events.MarshalCommit(commit)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		msg := message.NewMessage(watermill.NewUUID(), payload)
+		msg.Metadata.Set(MetaStreamID, commit.StreamID)
+		msg.Metadata.Set(MetaCommitID, commit.ID())
+		msg.Metadata.Set(metaCatchUp, "true")
+		msgs = append(msgs, msg)
 	}
-	msg := message.NewMessage(watermill.NewUUID(), payload)
-	msg.Metadata.Set(MetaStreamID, commit.StreamID)
-	msg.Metadata.Set(MetaCommitID, commit.ID())
-	msg.Metadata.Set(metaCatchUp, "true")
 	c.qmu.RLock()
-	if c.queues == nil {
-		c.qmu.RUnlock()
-		return errors.New("the consumer is not running")
+	running := c.queues != nil
+	put := 0
+	for _, msg := range msgs {
+		if !running || !c.put(ctx, queueOf(c.queues, msg.Metadata.Get(MetaStreamID)), msg) {
+			break
+		}
+		put++
 	}
-	put := c.put(ctx, queueOf(c.queues, commit.StreamID), msg)
 	c.qmu.RUnlock()
-	if !put {
-		return ctx.Err()
+	k := 0
+	for i, commit := range commits {
+		if errs[i] != nil {
+			continue
+		}
+		msg := msgs[k]
+		k++
+		switch {
+		case !running:
+			errs[i] = errors.New("the consumer is not running")
+		case k > put:
+			errs[i] = ctx.Err()
+		default:
+			select {
+			case <-msg.Acked():
+			case <-msg.Nacked():
+				errs[i] = fmt.Errorf("%s did not apply %s", c.Projection.Name(), commit.ID())
+			case <-ctx.Done():
+				errs[i] = ctx.Err()
+			}
+		}
 	}
-	select {
-	case <-msg.Acked():
-		return nil
-	case <-msg.Nacked():
-		return fmt.Errorf("%s did not apply %s", c.Projection.Name(), commit.ID())
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return errs
 }
 
 // Start subscribes and returns once the subscription exists (so nothing

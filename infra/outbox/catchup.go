@@ -64,14 +64,21 @@ type CatchUp struct {
 	AwaitFor time.Duration
 	Batch    int
 	// Workers bounds the commits loaded, and the deliveries made, at once
-	// until the projections have passed Awaited: the backlog a crash left,
-	// which the process's readiness waits for. After that a sweep goes one
-	// commit at a time, as it finds what the bus lost now and then, or
-	// what Applied has forgotten under a heavy load, and the live traffic
-	// comes first. A projection gets a stream's commits one after the
-	// other, in the log's order, whatever Workers is.
+	// until the projections have passed Awaited (the backlog a crash left,
+	// which the process's readiness waits for), and whenever a sweep finds
+	// many commits lacking (hurryFrom: the bus is not delivering). Else a
+	// sweep goes one commit at a time, as it finds what the bus lost now
+	// and then, or what Applied has forgotten under a heavy load, and the
+	// live traffic comes first. A projection gets a stream's commits one
+	// after the other, in the log's order, whatever Workers is.
 	Workers int
-	Logger  *slog.Logger
+	// SweepFor bounds a sweep's time (zero: half the lease's TTL), so that
+	// it ends while its lease holds: past it, a sweep saves how far it got
+	// and Run renews the lease and goes on at once. A sweep of a long
+	// backlog used to outlast its lease, and another process's catch-up
+	// took the lease over and applied the same commits beside it.
+	SweepFor time.Duration
+	Logger   *slog.Logger
 	// Caught, if set, is told of each commit the catch-up applied, from
 	// the goroutines that deliver (at once for different streams).
 	Caught func(projection string, c events.Commit)
@@ -89,10 +96,26 @@ type CatchUp struct {
 const trimEvery = 256
 
 // CatchUpTarget is one projection as the catch-up feeds it: Deliver applies
-// a commit (idempotently) or fails.
+// a commit (idempotently) or fails. DeliverAll, when set, is used instead:
+// it applies a stream's commits in order, all handed over at once, and
+// returns each one's error (the bus's consumer folds them together).
 type CatchUpTarget struct {
-	Name    string
-	Deliver func(ctx context.Context, c events.Commit) error
+	Name       string
+	Deliver    func(ctx context.Context, c events.Commit) error
+	DeliverAll func(ctx context.Context, cs []events.Commit) []error
+}
+
+// deliver applies a stream's commits in order, with DeliverAll or one by
+// one, and returns each one's error.
+func (t CatchUpTarget) deliver(ctx context.Context, cs []events.Commit) []error {
+	if t.DeliverAll != nil {
+		return t.DeliverAll(ctx, cs)
+	}
+	errs := make([]error, len(cs))
+	for i, c := range cs {
+		errs[i] = t.Deliver(ctx, c)
+	}
+	return errs
 }
 
 // checkpointDoc is a projection's position in the commit log, kept in the
@@ -110,12 +133,17 @@ func (c *CatchUp) Run(ctx context.Context) {
 	defer t.Stop()
 	defer c.Lease.Release(context.WithoutCancel(ctx))
 	for {
+		more := false
 		if held, err := c.Lease.Hold(ctx); err != nil {
 			c.Logger.WarnContext(ctx, "catch-up lease", "err", err)
 		} else if held {
-			if _, err := c.Sweep(ctx); err != nil && ctx.Err() == nil {
+			var err error
+			if _, more, err = c.sweep(ctx); err != nil && ctx.Err() == nil {
 				c.Logger.WarnContext(ctx, "catch-up sweep", "err", err)
 			}
+		}
+		if more && ctx.Err() == nil {
+			continue // its time was up, not its work
 		}
 		select {
 		case <-ctx.Done():
@@ -128,9 +156,29 @@ func (c *CatchUp) Run(ctx context.Context) {
 // Sweep applies what the projections lack of the log's next entries and
 // moves their checkpoints on; it returns how many commits it applied.
 func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
+	applied, _, err := c.sweep(ctx)
+	return applied, err
+}
+
+// sweepFor is how long a sweep may go on: its own bound if set, else half
+// its lease's TTL, else (no lease) a day.
+func sweepFor(bound time.Duration, lease *Lease) time.Duration {
+	switch {
+	case bound > 0:
+		return bound
+	case lease != nil && lease.TTL > 0:
+		return lease.TTL / 2
+	}
+	return 24 * time.Hour
+}
+
+// sweep is Sweep, and reports too whether there is more to do at once: its
+// time ran out before it had done what it read, or it read a full Batch.
+func (c *CatchUp) sweep(ctx context.Context) (applied int, more bool, err error) {
+	until := time.Now().Add(sweepFor(c.SweepFor, c.Lease))
 	trimmed, err := c.Log.Trimmed(ctx)
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	cps := make([]int64, len(c.Targets))
 	from := int64(-1)
@@ -138,7 +186,7 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 		var cp checkpointDoc
 		err := c.Log.Coll.FindOne(ctx, bson.D{{Key: "_id", Value: checkpointID(t.Name)}}).Decode(&cp)
 		if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
-			return 0, err
+			return 0, false, err
 		}
 		cps[i] = max(cp.Position, trimmed) // nothing is left before the trim
 		if from < 0 || cps[i] < from {
@@ -147,7 +195,7 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 	}
 	if len(c.Targets) == 0 {
 		c.passed.Store(true)
-		return 0, nil
+		return 0, false, nil
 	}
 	now := time.Now()
 	by := now.Add(-c.MinAge)
@@ -163,26 +211,29 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 		return !e.CreatedAt.After(by) || c.appliedAll(e, cps)
 	})
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	// A commit not stored yet, or that a projection failed on, holds that
 	// projection's checkpoint (the next sweep comes back to it), but not
 	// the entries after it: they are applied meanwhile.
-	applied, moved := 0, make([]bool, len(c.Targets))
-	held := make([]bool, len(c.Targets))
+	moved, held := make([]bool, len(c.Targets)), make([]bool, len(c.Targets))
 	var errs []error
 	workers := 1
 	if c.Awaited > 0 && !c.passed.Load() {
 		workers = c.Workers
 	}
-	for rest := entries; len(rest) > 0; {
+	for rest, first := entries, true; len(rest) > 0; first = false {
+		if !first && time.Now().After(until) { // the first chunk whatever the time: each sweep gets on
+			more = true
+			break
+		}
 		n := 0
 		for ids := 0; n < len(rest) && (n == 0 || ids+len(rest[n].CommitIDs) <= sweepChunk); n++ {
 			ids += len(rest[n].CommitIDs)
 		}
 		chunk := rest[:n]
 		rest = rest[n:]
-		lacking, k, err := c.apply(ctx, chunk, cps, now, workers)
+		lacking, k, err := c.apply(ctx, chunk, cps, now, until, workers)
 		applied += k
 		errs = append(errs, err)
 		for e, entry := range chunk {
@@ -228,7 +279,11 @@ func (c *CatchUp) Sweep(ctx context.Context) (int, error) {
 			c.trimmed = upTo
 		}
 	}
-	return applied, errors.Join(errs...)
+	// A full batch read leaves more of the log to read: at once, not
+	// after an interval, as long as the sweeps get on (not when a commit
+	// held holds every checkpoint).
+	more = (more || time.Now().After(until) || len(entries) == max(c.Batch, 1)) && (applied > 0 || slices.Contains(moved, true))
+	return applied, more, errors.Join(errs...)
 }
 
 // appliedAll reports whether this process applied every commit of the

@@ -216,6 +216,113 @@ func TestCatchUpDeliversStreamsAtOnce(t *testing.T) {
 		if peak != 1 {
 			t.Fatalf("once current, %d deliveries under way at once", peak)
 		}
+
+		// Current, but the bus delivers nothing (Pub/Sub out of reach):
+		// a backlog goes Workers at once again.
+		var backlog []events.Commit
+		for len(backlog) < outbox.HurryFrom {
+			backlog = append(backlog, slices.Concat(youngLog(t, rng, log, stored, "u", 20)...)...)
+		}
+		mu.Lock()
+		peak, full, once = 0, make(chan struct{}), sync.Once{}
+		hold = func() {
+			select {
+			case <-full:
+			case <-time.After(5 * time.Second):
+				once.Do(func() { close(full) })
+			}
+		}
+		mu.Unlock()
+		if applied, err := cu.Sweep(ctx); err != nil || applied != 2*len(backlog) {
+			t.Fatalf("a sweep of a backlog of %d applied %d commits (%v), want %d", len(backlog), applied, err, 2*len(backlog))
+		}
+		if peak != workers {
+			t.Fatalf("a backlog of %d commits went %d at once, with %d workers", len(backlog), peak, workers)
+		}
+	})
+}
+
+// TestCatchUpSweepEndsInTime: a sweep starts no load once its time
+// (SweepFor) is up, so that it ends while its lease holds (delivering what
+// it loaded), and says there is more; the checkpoints pass nothing it did not apply, so the
+// sweeps after it apply the rest: every commit reaches every projection,
+// each stream's for the first time in order, whatever moment the time ran
+// out at.
+func TestCatchUpSweepEndsInTime(t *testing.T) {
+	forSeeds(t, 4, 9, func(t *testing.T, rng *rand.Rand) {
+		ctx := context.Background()
+		db := newDB(t)
+		log := outbox.NewCommitLog(db)
+		stored := memLoader{}
+		entries := youngLog(t, rng, log, stored, "s", 40+rng.IntN(60))
+		slow := time.Duration(1+rng.IntN(4)) * time.Millisecond
+		var mu sync.Mutex
+		got := map[string][]int64{} // projection and stream -> versions, as delivered
+		deliver := func(name string) func(context.Context, []events.Commit) []error {
+			return func(_ context.Context, cs []events.Commit) []error {
+				for _, c := range cs {
+					time.Sleep(slow)
+					mu.Lock()
+					got[name+" "+c.StreamID] = append(got[name+" "+c.StreamID], c.FirstVersion)
+					mu.Unlock()
+				}
+				return make([]error, len(cs))
+			}
+		}
+		bound := time.Duration(20+rng.IntN(40)) * time.Millisecond
+		load := loaderFunc(func(ctx context.Context, id string) (events.Commit, bool, error) {
+			time.Sleep(slow)
+			return stored.LoadCommit(ctx, id)
+		})
+		cu := &outbox.CatchUp{Log: log, Commits: load, Logger: quiet, GiveUp: time.Minute, Settled: time.Now(), Batch: 1000,
+			Workers: 1 + rng.IntN(4), SweepFor: bound,
+			Targets: []outbox.CatchUpTarget{{Name: "p1", DeliverAll: deliver("p1")}, {Name: "p2", DeliverAll: deliver("p2")}}}
+		sweeps, cut := 0, 0
+		for {
+			start := time.Now()
+			applied, more, err := outbox.SweepMore(ctx, cu)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What was handed over before the time was up finishes: a
+			// stream's commits, one slow delivery each.
+			if took := time.Since(start); took > bound+100*slow+time.Second {
+				t.Fatalf("a sweep bound to %v took %v", bound, took)
+			}
+			sweeps++
+			if more {
+				cut++
+			}
+			if applied == 0 && !more {
+				break
+			}
+			if sweeps > 500 {
+				t.Fatal("the sweeps never ended")
+			}
+		}
+		if cut == 0 {
+			t.Fatalf("no sweep ran out of time (bound %v, %d commits %v each)", bound, len(stored), slow)
+		}
+		want := map[string][]int64{}
+		for _, e := range entries {
+			for _, c := range e {
+				for _, p := range []string{"p1", "p2"} {
+					want[p+" "+c.StreamID] = append(want[p+" "+c.StreamID], c.FirstVersion)
+				}
+			}
+		}
+		for key, vs := range want {
+			var first []int64 // each version's first delivery
+			for _, v := range got[key] {
+				if !slices.Contains(first, v) {
+					first = append(first, v)
+				}
+			}
+			if !slices.Equal(first, vs) {
+				t.Fatalf("%s: first delivered %v (all: %v), want %v", key, first, got[key], vs)
+			}
+		}
+		t.Logf("%d sweeps, %d cut short, bound %v, %d commits", sweeps, cut, bound, len(stored))
 	})
 }
 

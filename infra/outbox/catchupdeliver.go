@@ -16,6 +16,15 @@ import (
 // (up to Batch entries, each a group of commits).
 const sweepChunk = 1024
 
+// hurryFrom is how many commits a chunk must lack, once the projections
+// are current, for the catch-up to load and deliver them Workers at once:
+// fewer are what the bus lost now and then, or what the applied log forgot,
+// and go one at a time behind the live traffic; this many, or more, mean the
+// bus is not delivering (Pub/Sub out of reach, its subscriptions lost), and
+// the catch-up is all that keeps the read models current. One at a time it
+// applied about 30 commits a second, far below a busy API's writes.
+const hurryFrom = 64
+
 // wanted is a commit that a projection may lack, as apply hands it over.
 type wanted struct {
 	entry int // its entry's index in the chunk
@@ -25,10 +34,12 @@ type wanted struct {
 }
 
 // loaded is a commit as apply read it from the store: nil when it is not
-// stored (or could not be read, err).
+// stored (or could not be read, err); late when this sweep's time was up
+// before it was read.
 type loaded struct {
 	commit *events.Commit
 	err    error
+	late   bool
 }
 
 // apply loads and delivers what each projection lacks of a chunk of
@@ -40,10 +51,15 @@ type loaded struct {
 // one at a time, each a store round trip or two, they kept a restarted
 // process unready many times as long as they had taken to store.
 //
+// It starts no load after until (the sweep's time is up), so that the
+// sweep ends while its lease holds: what it did not load is lacking, for
+// the next sweep. What it loaded it delivers, so every sweep gets on.
+//
 // lacking[i][e] is true when projection i lacks some commit of entry e
-// still: one not stored yet (its append may be in flight), or one that
-// failed to load or to apply. It also returns how many commits it applied.
-func (c *CatchUp) apply(ctx context.Context, chunk []LogEntry, cps []int64, now time.Time, workers int) (lacking [][]bool, applied int, err error) {
+// still: one not stored yet (its append may be in flight), one that
+// failed to load or to apply, or one not reached by until. It also returns
+// how many commits it applied.
+func (c *CatchUp) apply(ctx context.Context, chunk []LogEntry, cps []int64, now, until time.Time, workers int) (lacking [][]bool, applied int, err error) {
 	lacking = make([][]bool, len(c.Targets))
 	need := make([][]*wanted, len(c.Targets))
 	loads := map[string]*loaded{}
@@ -67,9 +83,21 @@ func (c *CatchUp) apply(ctx context.Context, chunk []LogEntry, cps []int64, now 
 			}
 		}
 	}
+	if len(ids) >= hurryFrom {
+		workers = max(workers, c.Workers)
+	}
 	var g errgroup.Group
 	g.SetLimit(max(workers, 1))
-	for _, id := range ids {
+	for k, id := range ids {
+		// In the log's order, so that a stream's commits after a late one
+		// are late too; the first is loaded whatever the time, so that
+		// each sweep gets on.
+		if k > 0 && time.Now().After(until) {
+			for _, id := range ids[k:] {
+				loads[id].late = true
+			}
+			break
+		}
 		l := loads[id]
 		g.Go(func() error {
 			cm, found, err := c.Commits.LoadCommit(ctx, id)
@@ -95,8 +123,13 @@ func (c *CatchUp) apply(ctx context.Context, chunk []LogEntry, cps []int64, now 
 		}
 		for _, s := range order {
 			g.Go(func() error {
-				for _, w := range streams[s] {
-					if err := t.Deliver(ctx, *w.from.commit); err != nil {
+				ws := streams[s]
+				commits := make([]events.Commit, len(ws))
+				for k, w := range ws {
+					commits[k] = *w.from.commit
+				}
+				for k, err := range t.deliver(ctx, commits) {
+					if w := ws[k]; err != nil {
 						w.err = fmt.Errorf("%s: %s: %w", t.Name, w.id, err)
 					} else if c.Caught != nil {
 						c.Caught(t.Name, *w.from.commit)
@@ -118,7 +151,7 @@ func (c *CatchUp) apply(ctx context.Context, chunk []LogEntry, cps []int64, now 
 			entry := chunk[w.entry]
 			inFlight := now.Sub(entry.CreatedAt) < c.GiveUp && !entry.CreatedAt.Before(c.Settled)
 			switch {
-			case w.from.err != nil:
+			case w.from.err != nil, w.from.late:
 				lacking[i][w.entry] = true
 			case w.from.commit == nil:
 				lacking[i][w.entry] = lacking[i][w.entry] || inFlight // its append may still land, or it never was stored

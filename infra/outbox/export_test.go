@@ -47,3 +47,14 @@ func MarkTrim(ctx context.Context, l *CommitLog, position int64) error {
 // AfterTermRead makes f run right after each Hold of l (in terms) read
 // the lease's last term.
 func AfterTermRead(l *Lease, f func()) { l.afterRead = f }
+
+// HurryFrom is how many lacking commits make a current catch-up deliver
+// Workers at once.
+const HurryFrom = hurryFrom
+
+// SweepMore is a catch-up sweep that says whether there is more to do at
+// once (its time ran out first, or it read a full batch).
+func SweepMore(ctx context.Context, c *CatchUp) (int, bool, error) { return c.sweep(ctx) }
+
+// RelaySweepMore is a relay sweep that says whether its time ran out first.
+func RelaySweepMore(ctx context.Context, r *Relay) (bool, error) { return r.sweep(ctx) }

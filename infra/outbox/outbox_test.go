@@ -940,3 +940,58 @@ func (p *stallingProxy) start(t *testing.T, uri string) string {
 	}()
 	return "mongodb://" + strings.ReplaceAll(sock, "/", "%2F") + "/" + tail
 }
+
+// slowRecorder is a recorder whose publishes take a while.
+type slowRecorder struct {
+	recorder
+	slow time.Duration
+}
+
+func (s *slowRecorder) Publish(ctx context.Context, c events.Commit) error {
+	time.Sleep(s.slow)
+	return s.recorder.Publish(ctx, c)
+}
+
+// TestRelaySweepEndsInTime: a relay sweep starts no publish once its time
+// (SweepFor) is up, so that it ends while its lease holds, and says there
+// is more; the groups it did not finish stay for the next, so every commit
+// is published and every group deleted once the sweeps are done.
+func TestRelaySweepEndsInTime(t *testing.T) {
+	forSeeds(t, 3, 11, func(t *testing.T, rng *rand.Rand) {
+		db := newDB(t)
+		ids := storeCommits(t, db, outbox.New(db, nil, "dead", 1, quiet), "s", 30+rng.IntN(40)) // left to the relay
+		pub := &slowRecorder{slow: time.Duration(2+rng.IntN(4)) * time.Millisecond}
+		r := relay(db, pub, "r1")
+		r.Settled, r.Workers = time.Now().Add(time.Second), 1+rng.IntN(3)
+		r.SweepFor = time.Duration(10+rng.IntN(30)) * time.Millisecond
+		sweeps, cut := 0, 0
+		for more := true; more; sweeps++ {
+			start := time.Now()
+			var err error
+			if more, err = outbox.RelaySweepMore(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+			if took := time.Since(start); took > r.SweepFor+time.Second {
+				t.Fatalf("a sweep bound to %v took %v", r.SweepFor, took)
+			}
+			if more {
+				cut++
+			}
+			if sweeps > 500 {
+				t.Fatal("the sweeps never ended")
+			}
+		}
+		if cut == 0 {
+			t.Fatalf("no sweep ran out of time (bound %v, %d commits %v each, %d workers)", r.SweepFor, len(ids), pub.slow, r.Workers)
+		}
+		for _, id := range ids {
+			if pub.count(id) == 0 {
+				t.Fatalf("%s never published", id)
+			}
+		}
+		if n := groups(t, db); n != 0 {
+			t.Fatalf("%d groups left", n)
+		}
+		t.Logf("%d sweeps, %d cut short", sweeps, cut)
+	})
+}

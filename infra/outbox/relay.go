@@ -40,6 +40,13 @@ type Relay struct {
 	// restart, the crashed process's commits are published at once.
 	Settled time.Time
 	Workers int
+	// SweepFor bounds a sweep's time (zero: half the lease's TTL), so that
+	// it ends while its lease holds: past it, a sweep starts no publish and
+	// leaves the groups it did not finish for the next, which Run starts at
+	// once after renewing the lease. After an outage of the bus, a sweep of
+	// a thousand groups outlasted its lease, and another relay published
+	// the same commits beside it.
+	SweepFor time.Duration
 	// Backlog, when set, is told the number of commit ids waiting (metrics).
 	Backlog func(n int)
 	// Published, when set, is told how many commits a sweep published.
@@ -55,12 +62,17 @@ func (r *Relay) Run(ctx context.Context) {
 	defer t.Stop()
 	defer r.Lease.Release(context.WithoutCancel(ctx))
 	for {
+		more := false
 		if held, err := r.Lease.Hold(ctx); err != nil {
 			r.Log.WarnContext(ctx, "relay lease", "err", err)
 		} else if held {
-			if err := r.Sweep(ctx); err != nil && ctx.Err() == nil {
+			var err error
+			if more, err = r.sweep(ctx); err != nil && ctx.Err() == nil {
 				r.Log.WarnContext(ctx, "relay sweep", "err", err)
 			}
+		}
+		if more && ctx.Err() == nil {
+			continue // its time was up, not its work
 		}
 		select {
 		case <-ctx.Done():
@@ -74,9 +86,17 @@ func (r *Relay) Run(ctx context.Context) {
 // deletes the group. The outbox holds only commits in flight, so this reads
 // a handful of documents, never the events collection.
 func (r *Relay) Sweep(ctx context.Context) error {
+	_, err := r.sweep(ctx)
+	return err
+}
+
+// sweep is Sweep, and reports too whether its time ran out before it had
+// published every group it found ready (more: sweep again at once).
+func (r *Relay) sweep(ctx context.Context) (more bool, err error) {
+	until := time.Now().Add(sweepFor(r.SweepFor, r.Lease))
 	groups, backlog, err := loadGroups(ctx, r.Coll)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if r.Backlog != nil {
 		r.Backlog(backlog)
@@ -88,17 +108,18 @@ func (r *Relay) Sweep(ctx context.Context) error {
 			ready = append(ready, g)
 		}
 	}
-	published, done, err := r.settle(ctx, ready, now)
+	published, done, late, err := r.settle(ctx, ready, now, until)
 	if r.Published != nil && published > 0 {
 		r.Published(published)
 	}
-	return errors.Join(err, deleteGroups(ctx, r.Coll, done))
+	return late && published > 0, errors.Join(err, deleteGroups(ctx, r.Coll, done))
 }
 
 // settle publishes the stored commits of the groups, all through one pool of
 // workers, and returns the groups that are done: every commit published, or
-// dropped because it never appeared within GiveUp.
-func (r *Relay) settle(ctx context.Context, groups []groupDoc, now time.Time) (published int, done []string, err error) {
+// dropped because it never appeared within GiveUp. It starts no publish
+// after until: the groups it did not reach wait (late).
+func (r *Relay) settle(ctx context.Context, groups []groupDoc, now, until time.Time) (published int, done []string, late bool, err error) {
 	var (
 		mu      sync.Mutex
 		wg      sync.WaitGroup
@@ -107,8 +128,15 @@ func (r *Relay) settle(ctx context.Context, groups []groupDoc, now time.Time) (p
 	sem := make(chan struct{}, max(r.Workers, 1))
 	for _, g := range groups {
 		for _, id := range g.CommitIDs {
-			wg.Add(1)
 			sem <- struct{}{}
+			if time.Now().After(until) {
+				<-sem
+				mu.Lock()
+				waiting[g.ID], late = true, true
+				mu.Unlock()
+				continue
+			}
+			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
@@ -136,7 +164,7 @@ func (r *Relay) settle(ctx context.Context, groups []groupDoc, now time.Time) (p
 			done = append(done, g.ID)
 		}
 	}
-	return published, done, err
+	return published, done, late, err
 }
 
 // Groups is db's outbox collection, which a Relay sweeps and Backlog counts.
