@@ -31,6 +31,7 @@ type answer struct {
 	retryAfter string
 	took       time.Duration
 	err        error
+	body       map[string]any // the JSON object answered, if one was
 }
 
 // send sends a request without touching the test (safe from any goroutine).
@@ -45,10 +46,11 @@ func (s *service) send(method, path, token string, body any, headers ...string) 
 		return answer{err: err}
 	}
 	defer resp.Body.Close()
-	var p struct{ Code string }
+	var got map[string]any
 	b, _ := io.ReadAll(resp.Body)
-	_ = json.Unmarshal(b, &p)
-	return answer{status: resp.StatusCode, code: p.Code, retryAfter: resp.Header.Get("Retry-After"), took: time.Since(start)}
+	_ = json.Unmarshal(b, &got)
+	code, _ := got["code"].(string)
+	return answer{status: resp.StatusCode, code: code, retryAfter: resp.Header.Get("Retry-After"), took: time.Since(start), body: got}
 }
 
 func (s *service) post(path, token string, body any, headers ...string) answer {
