@@ -29,7 +29,24 @@ type dryStore struct {
 	appended map[string][]events.Commit
 }
 
-func (s *dryStore) Append(_ context.Context, c events.Commit) error {
+// Append refuses a commit that does not follow the stream's last one, as
+// the store would: the last one the dry run appended or, before any, the
+// store's own. A stream's first commit is appended without a read of it
+// when it is decided on a stream taken to be new (ExecuteNew), so the
+// store is asked whether the version is taken.
+func (s *dryStore) Append(ctx context.Context, c events.Commit) error {
+	s.mu.Lock()
+	n := len(s.appended[c.StreamID])
+	s.mu.Unlock()
+	if n == 0 && c.FirstVersion == 1 {
+		stored, err := s.EventStore.ReadStream(ctx, c.StreamID, events.ReadOptions{From: 1, Commits: 1})
+		if err != nil {
+			return err
+		}
+		if len(stored) > 0 {
+			return ErrConcurrentAppend
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	list := s.appended[c.StreamID]

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -211,13 +212,14 @@ func (im *Importer) Run(ctx context.Context, meta commands.Meta, b Batch, progre
 func (im *Importer) people(ctx context.Context, meta commands.Meta, roles []string, people []Person, rep *Report, progress func(done int)) error {
 	var mu sync.Mutex
 	userIDs := make([]string, len(people))
+	guess := new(newAddresses)
 	rows := applyRows(ctx, people, func(ctx context.Context, i int, p Person) (outcome, int, error) {
 		added := func(userID, role string) {
 			mu.Lock()
 			rep.RolesAdded = append(rep.RolesAdded, RoleAdded{Line: p.Line, Email: p.Email, UserID: userID, Role: role})
 			mu.Unlock()
 		}
-		o, id, err := im.person(ctx, meta, roles, p, added)
+		o, id, err := im.person(ctx, meta, roles, p, guess, added)
 		userIDs[i] = id
 		return o, p.Line, err
 	})
@@ -425,7 +427,10 @@ func rowMessage(e *commands.Error) string {
 // as an error, nor as a second creation of the one user. The other's user
 // is stored a moment after its claim, so the row is looked up again a few
 // times before the address counts as taken.
-func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []string, p Person, added func(userID, role string)) (outcome, string, error) {
+func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []string, p Person, guess *newAddresses, added func(userID, role string)) (outcome, string, error) {
+	if id, ok, err := im.newPerson(ctx, meta, roles, p, guess); ok || err != nil {
+		return created, id, err
+	}
 	for wait := time.Duration(0); ; wait += claimedMeanwhileWait {
 		o, id, err := im.personOnce(ctx, meta, roles, p, added)
 		if !errors.Is(err, errClaimedMeanwhile) {
@@ -440,6 +445,46 @@ func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []stri
 			return o, id, ctx.Err()
 		}
 	}
+}
+
+// newAddresses tells, for one file, whether a row whose address this
+// process has not read is still taken to be new: most rows of a file are
+// either new (a cohort's first import) or known (the file again), and
+// which a file is shows in its first rows.
+type newAddresses struct{ tried, taken atomic.Int64 }
+
+// likely: of the rows created without a lookup so far, at most one in
+// eight found its address taken. A file imported again after a restart,
+// whose addresses this process has not read, so costs at most the rows in
+// flight at its start a refused claim each (the store's answer to a first
+// commit where there is one) besides their lookups.
+func (n *newAddresses) likely() bool { return n.taken.Load()*8 <= n.tried.Load() }
+
+// newPerson creates the user of a row whose address this process has not
+// read, while the file's rows are likely new, without looking the address
+// up: its claim is appended as the address's first commit
+// (user.Service.CreateUnclaimed), and the store refuses it if the address
+// has one already. ok is false when it was not tried, or the address was
+// not new or the row was refused (then nothing is stored, and the row is
+// decided as ever: looked up, and created or brought up to date, or
+// refused, as it would have been). A row that sets a password is looked
+// up first, as its hashing is wasted on a known address.
+func (im *Importer) newPerson(ctx context.Context, meta commands.Meta, roles []string, p Person, guess *newAddresses) (id string, ok bool, err error) {
+	if (im.Passwords && p.Password != "") || !guess.likely() {
+		return "", false, nil
+	}
+	if _, _, known := commands.Cached(im.Users.X, user.EmailDecider, user.EmailStreamID(user.NormalizeEmail(p.Email))); known {
+		return "", false, nil
+	}
+	res, err := im.Users.CreateUnclaimed(ctx, meta, user.Create{Email: p.Email, Name: p.Name, Roles: roles, Profile: p.Profile}, "")
+	guess.tried.Add(1)
+	if errors.Is(err, user.ErrEmailTaken) {
+		guess.taken.Add(1)
+	}
+	if _, refused := commands.AsError(err); refused {
+		return "", false, nil
+	}
+	return res.State.ID, err == nil, err
 }
 
 // errClaimedMeanwhile is personOnce's answer for a row whose creation found

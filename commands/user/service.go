@@ -54,6 +54,29 @@ func (s *Service) Create(ctx context.Context, meta commands.Meta, c Create, pass
 			return res, err
 		}
 	}
+	return s.create(ctx, meta, id, c, password, s.claim)
+}
+
+// CreateUnclaimed is Create for an address this process has no word of,
+// which is most likely new (an import's row whose address it has not
+// read): the address is claimed as its stream's first commit, decided
+// without reading the stream, and the store's refusal of a first commit
+// where there is one already says it was not new. The claim is then
+// decided on what is stored: an address released since (its user deleted)
+// is claimed as Create would, and one that anybody holds (a user, or a
+// creation in flight or cut short) is refused with ErrEmailTaken, nothing
+// stored, for the caller to look it up and decide as Create's callers do:
+// Create would take over a holder that is gone, and finish a creation of
+// the caller's own cut short under that creation's id. A new address so
+// costs no read. Not for a caller with an idempotency key (meta.NewID),
+// whose earlier attempt Create recognises.
+func (s *Service) CreateUnclaimed(ctx context.Context, meta commands.Meta, c Create, password string) (commands.Result[State], error) {
+	return s.create(ctx, meta, meta.NewStreamID(), c, password, s.claimFirst)
+}
+
+// create is Create once its id is chosen, the address claimed by claim.
+func (s *Service) create(ctx context.Context, meta commands.Meta, id string, c Create, password string,
+	claim func(ctx context.Context, meta commands.Meta, email, id string) error) (commands.Result[State], error) {
 	// Validate before claiming anything, so a bad request stores nothing.
 	if err := validateCreate(id, c, password, s.CheckPassword); err != nil {
 		return commands.Result[State]{}, err
@@ -67,7 +90,7 @@ func (s *Service) Create(ctx context.Context, meta commands.Meta, c Create, pass
 		}
 	}
 	email := NormalizeEmail(c.Email)
-	if err := s.claim(ctx, meta, email, id); err != nil {
+	if err := claim(ctx, meta, email, id); err != nil {
 		return commands.Result[State]{}, err
 	}
 	if hash != "" {
@@ -105,6 +128,21 @@ func (s *Service) created(ctx context.Context, id string) (commands.Result[State
 		return commands.Result[State]{}, true, commands.ErrVersionConflict
 	}
 	return res, true, nil
+}
+
+// claimFirst reserves email for id if its stream has no commit yet, or
+// none that holds it. The claim is decided on what this process last read
+// of the address or, if nothing, on a stream with no commit, and appended
+// as the commit after that: a stream with a commit there refuses it, and
+// the claim is decided again on what is stored (as Execute does after a
+// lost race). Any holder refuses it (ErrEmailTaken), as does an address
+// other claims keep winning.
+func (s *Service) claimFirst(ctx context.Context, meta commands.Meta, email, id string) error {
+	_, err := EmailDecider.ExecuteNew(ctx, s.X, EmailStreamID(email), Claim{UserID: id}, meta)
+	if errors.Is(err, commands.ErrVersionConflict) {
+		return ErrEmailTaken
+	}
+	return err
 }
 
 // claim reserves email for id, taking it over from an owner that is gone.
