@@ -43,9 +43,10 @@ type Relay struct {
 	// SweepFor bounds a sweep's time (zero: half the lease's TTL), so that
 	// it ends while its lease holds: past it, a sweep starts no publish and
 	// leaves the groups it did not finish for the next, which Run starts at
-	// once after renewing the lease. After an outage of the bus, a sweep of
-	// a thousand groups outlasted its lease, and another relay published
-	// the same commits beside it.
+	// once after renewing the lease. A sweep of the thousand groups an
+	// outage of the bus leaves, each publish waiting seconds on the
+	// unreachable bus, could outlast its lease, and another relay then
+	// publish the same commits beside it.
 	SweepFor time.Duration
 	// Backlog, when set, is told the number of commit ids waiting (metrics).
 	Backlog func(n int)
