@@ -119,7 +119,7 @@ func (r *Relay) sweep(ctx context.Context) (more bool, err error) {
 // settle publishes the stored commits of the groups, all through one pool of
 // workers, and returns the groups that are done: every commit published, or
 // dropped because it never appeared within GiveUp. It starts no publish
-// after until: the groups it did not reach wait (late).
+// after until but the first: the groups it did not reach wait (late).
 func (r *Relay) settle(ctx context.Context, groups []groupDoc, now, until time.Time) (published int, done []string, late bool, err error) {
 	var (
 		mu      sync.Mutex
@@ -127,16 +127,18 @@ func (r *Relay) settle(ctx context.Context, groups []groupDoc, now, until time.T
 		waiting = map[string]bool{}
 	)
 	sem := make(chan struct{}, max(r.Workers, 1))
+	started := 0
 	for _, g := range groups {
 		for _, id := range g.CommitIDs {
 			sem <- struct{}{}
-			if time.Now().After(until) {
+			if started > 0 && time.Now().After(until) { // the first whatever the time: each sweep gets on
 				<-sem
 				mu.Lock()
 				waiting[g.ID], late = true, true
 				mu.Unlock()
 				continue
 			}
+			started++
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
