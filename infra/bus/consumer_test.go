@@ -287,3 +287,69 @@ func (c *Consumer) running() int {
 	}
 	return n
 }
+
+// TestConsumerIdleWorkersStopSoon: with the default WorkerIdle, the
+// workers a burst of commits started (as a load's writes start them before
+// its clients read) stop within a few seconds of their last commit rather
+// than holding their stacks through the reads; a later burst starts others
+// and is handled in order, and they stop too.
+func TestConsumerIdleWorkersStopSoon(t *testing.T) {
+	seed := rand.Uint64()
+	rng := rand.New(rand.NewPCG(seed, 7))
+	reg := events.NewRegistry(events.All()...)
+	ch := make(chan *message.Message, 256)
+	p := &orderRecorder{last: map[string]int64{}, busy: map[string]bool{}}
+	c := &Consumer{Sub: stuckSubscriber{ch: ch}, Topic: Topic, Registry: reg, Projection: p, MaxAttempts: 1,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Workers: 64}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() { cancel(); c.Wait() }()
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	streams := 64 + rng.IntN(200)
+	for burst := int64(1); burst <= 2; burst++ {
+		var sent []*message.Message
+		for s := range streams {
+			cm := events.Commit{StreamID: fmt.Sprint("s", s), StreamType: events.StreamProject, FirstVersion: burst,
+				Events: []events.Envelope{{ID: fmt.Sprint(s, "-", burst), StreamID: fmt.Sprint("s", s), StreamType: events.StreamProject,
+					Version: burst, Type: "ProjectEdited", SchemaVersion: 1, Data: &events.ProjectEdited{Title: "t"}}}}
+			payload, err := events.MarshalCommit(cm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := message.NewMessage(cm.ID(), payload)
+			msg.Metadata.Set(MetaStreamID, cm.StreamID)
+			sent = append(sent, msg)
+			ch <- msg
+		}
+		for _, msg := range sent {
+			select {
+			case <-msg.Acked():
+			case <-time.After(10 * time.Second):
+				t.Fatalf("seed %d: message %s never acked", seed, msg.UUID)
+			}
+		}
+		if n := c.running(); n == 0 {
+			t.Fatalf("seed %d, burst %d: no worker runs right after %d streams' commits", seed, burst, streams)
+		}
+		acked := time.Now()
+		for c.running() > 0 {
+			if time.Since(acked) > 3*time.Second {
+				t.Fatalf("seed %d, burst %d: %d workers still run 3 s after their last commit (DefaultWorkerIdle %v)",
+					seed, burst, c.running(), DefaultWorkerIdle)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Logf("seed %d, burst %d: %d streams, every worker stopped %v after the last ack", seed, burst, streams, time.Since(acked).Round(time.Millisecond))
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.wrong) > 0 {
+		t.Errorf("seed %d: %v", seed, p.wrong[:min(len(p.wrong), 5)])
+	}
+	for stream, v := range p.last {
+		if v != 2 {
+			t.Errorf("seed %d: %s handled up to %d of 2", seed, stream, v)
+		}
+	}
+}
