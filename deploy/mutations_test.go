@@ -620,6 +620,7 @@ func TestDockerfileChecksCatchMutations(t *testing.T) {
 		{"USER root", "USER nonroot:nonroot", "USER root", "USER"},
 		{"no USER", "USER nonroot:nonroot\n", "", "USER"},
 		{"cgo on", "CGO_ENABLED=0 GOOS", "CGO_ENABLED=1 GOOS", "CGO_ENABLED=0"},
+		{"PostgreSQL backend linked", "-tags ferretdb_no_postgresql ", "", noPostgres},
 		{"other Go", "FROM --platform=$BUILDPLATFORM golang:1.26@", "FROM --platform=$BUILDPLATFORM golang:1.22@", "golang:1.26"},
 		{"other port", "EXPOSE 8080", "EXPOSE 80", "EXPOSE"},
 		{"other entrypoint", `ENTRYPOINT ["/capstone"]`, `ENTRYPOINT ["/bin/sh", "-c", "/capstone"]`, "ENTRYPOINT"},
