@@ -215,6 +215,22 @@ func (h *hotDocs) get(c *hotColl, id string) (*hotDoc, bool) {
 	return c.docs.Get(id)
 }
 
+// lookup is get, and whether the collection is known not to hold the id
+// at all: its every id is known (loaded whole or listed, and kept by every
+// write since) and this one is not among them.
+func (h *hotDocs) lookup(c *hotColl, id string) (d *hotDoc, held, absent bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if d, held = c.docs.Get(id); held {
+		return d, true, false
+	}
+	if c.every == nil || c.unordered {
+		return nil, false, false
+	}
+	_, known := c.every[id]
+	return nil, false, !known
+}
+
 // peek returns the document held, if any, leaving how recently it was
 // used as it was (a list's walk).
 func (h *hotDocs) peek(c *hotColl, id string) (*hotDoc, bool) {
@@ -334,7 +350,8 @@ func (h *hotDocs) finishEvery(c *hotColl, listed []string, ok, unordered bool) {
 }
 
 // forget drops a document whose write failed: the store may or may not
-// have taken it.
+// have taken it, so its id is known (a list that finds it absent drops
+// it, gone), and a load reads it from the store.
 func (h *hotDocs) forget(c *hotColl, id string) {
 	if c == nil {
 		return
@@ -343,6 +360,7 @@ func (h *hotDocs) forget(c *hotColl, id string) {
 	defer h.mu.Unlock()
 	c.gens[stripe(id)]++
 	c.docs.Remove(id)
+	c.known(id)
 }
 
 // gensOf snapshots every stripe's count, before a read of the whole collection.

@@ -678,3 +678,90 @@ func countingReads(t *testing.T) (c *mongo.Client, scans, lookups *atomic.Int64)
 	})
 	return c, scans, lookups
 }
+
+// TestHotKnowsAbsentDocuments: once memory knows the id of every document
+// of a hot read model (HotTrusted), a document it does not know is absent
+// without a lookup in the store, for Load (a projection folding a
+// capacity before the supervisor's creation) and Get (a write's wait for
+// a document yet to be written); what memory cannot vouch for is still
+// the store's: before the ids are known, and a document whose write
+// failed (the store may hold it). Random stores and loads answer as the
+// store does.
+func TestHotKnowsAbsentDocuments(t *testing.T) {
+	ctx := testCtx(t)
+	client, _, lookups := countingReads(t)
+	db := newDB(t).Name()
+	r := imongo.NewReadModels(client.Database(db))
+	r.ServeHot(imongo.HotTrusted)
+	for i := range 20 {
+		id := fmt.Sprintf("s%03d", i)
+		if err := r.Store(ctx, hotColl, id, hotItem{ID: id, Name: "name " + id, Active: true}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	plain, _, _ := countingReads(t) // another client: the store's answers, not counted
+	store := imongo.NewReadModels(plain.Database(db))
+	var doc hotItem
+	if found, _, err := r.Load(ctx, hotColl, "nobody-yet", &doc); err != nil || found {
+		t.Fatalf("Load of an absent document: found %v, %v", found, err)
+	}
+	if n := lookups.Load(); n != 1 {
+		t.Fatalf("before the ids are known, Load of an absent document looked up %d documents, want 1", n)
+	}
+	var page []hotItem
+	if err := r.Find(ctx, hotColl, queries.Filter{Limit: 5}, &page); err != nil { // learns every id
+		t.Fatal(err)
+	}
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	written := map[string]bool{}
+	for i := range 20 {
+		written[fmt.Sprintf("s%03d", i)] = true
+	}
+	for step := range 300 {
+		id := fmt.Sprintf("s%03d", rng.IntN(60))
+		if rng.IntN(3) == 0 {
+			_, rev, err := r.Load(ctx, hotColl, id, &hotItem{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := r.Store(ctx, hotColl, id, hotItem{ID: id, Name: fmt.Sprint("step ", step), Active: true}, rev); err != nil {
+				t.Fatal(err)
+			}
+			written[id] = true
+			continue
+		}
+		before := lookups.Load()
+		var got, want hotItem
+		found, _, err := r.Load(ctx, hotColl, id, &got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotFound, err := r.Get(ctx, hotColl, id, &got)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFound, err := store.Get(ctx, hotColl, id, &want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if found != wantFound || gotFound != wantFound || got.Name != want.Name {
+			t.Fatalf("seed %d, step %d: %s: Load found %v, Get %v (%q); the store %v (%q)", seed, step, id, found, gotFound, got.Name, wantFound, want.Name)
+		}
+		if n := lookups.Load() - before; n != 0 {
+			t.Fatalf("seed %d, step %d: Load and Get of %s (written: %v) looked up %d documents in the store, want none", seed, step, id, written[id], n)
+		}
+	}
+	refused := map[string]any{"_id": "refused", "nested": []any{[]any{"the embedded store refuses arrays in arrays"}}}
+	if err := r.Store(ctx, hotColl, "refused", refused, 0); err == nil {
+		t.Fatal("the store took a document it refuses")
+	}
+	before := lookups.Load()
+	if found, _, err := r.Load(ctx, hotColl, "refused", &doc); err != nil || found {
+		t.Fatalf("Load after a refused first write: found %v, %v", found, err)
+	}
+	if n := lookups.Load() - before; n != 1 {
+		t.Fatalf("Load of a document whose first write failed looked up %d documents, want 1: memory cannot tell whether the store took it", n)
+	}
+}

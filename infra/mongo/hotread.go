@@ -16,10 +16,17 @@ import (
 )
 
 // getHot is Get for a hot read model: the document in memory when it is
-// the store's (HotTrusted: always; HotValidated: when the store's revision
-// is the one held), else the store's, kept for the next read.
+// the store's (HotTrusted: always, and absent when memory knows every id
+// of the collection and not this one; HotValidated: when the store's
+// revision is the one held), else the store's, kept for the next read.
 func (r *ReadModels) getHot(ctx context.Context, coll *mongo.Collection, hc *hotColl, id string, into any) (bool, error) {
-	if d, ok := r.hot.get(hc, id); ok {
+	d, ok, absent := r.hot.lookup(hc, id)
+	if absent && r.hotMode == HotTrusted {
+		// Memory knows every id of the collection: a wait for a document
+		// yet to be written (an import's answer) polls none from the store.
+		return false, nil
+	}
+	if ok {
 		current := true
 		if r.hotMode == HotValidated {
 			rev, err := revision(ctx, coll, id)

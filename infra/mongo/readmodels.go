@@ -143,13 +143,21 @@ const revField = "_rev"
 
 // Load decodes the document with this id and returns its revision: from
 // the documents this process stored last, from memory where it is the
-// store's (a hot read model, HotTrusted), or from the store.
+// store's (a hot read model, HotTrusted), or from the store. Where memory
+// is the store's and knows the id of every document of the collection, an
+// id it does not know is absent without asking the store: a supervisors
+// file's capacities, folded before the file's new supervisors are, looked
+// each of them up only to find nothing.
 func (r *ReadModels) Load(ctx context.Context, collection, id string, into any) (bool, int64, error) {
 	coll := r.coll(ctx, collection)
 	key := coll.Name() + "\x00" + id
 	raw, ok := r.stored.Get(key)
 	if hc := r.hotColl(collection, coll); !ok && hc != nil && r.hotMode == HotTrusted {
-		if d, held := r.hot.get(hc, id); held {
+		d, held, absent := r.hot.lookup(hc, id)
+		if absent {
+			return false, 0, nil
+		}
+		if held {
 			raw, ok = d.raw, true
 		}
 	}
