@@ -25,7 +25,12 @@ type Decider[S, C any] struct {
 	Schema  string
 	Initial func(streamID string) S
 	Evolve  func(S, events.Envelope) S
-	Decide  func(S, C) ([]events.Data, error)
+	// EvolveAll, when set, folds the events of a commit as Evolve would
+	// one after the other, in one go: for a state whose Evolve copies
+	// what it changes (a cached state is never modified), once for them
+	// all instead of once an event.
+	EvolveAll func(S, []events.Envelope) S
+	Decide    func(S, C) ([]events.Data, error)
 	// Retries, when set, replaces the executor's retry count for a stream
 	// that many writers share (the cohort), where losing a race is routine.
 	Retries int
@@ -215,12 +220,22 @@ func begin[S, C any](ctx context.Context, x *Executor, d Decider[S, C], streamID
 // fold applies commits to a state at version.
 func fold[S, C any](d Decider[S, C], state S, version int64, commits []events.Commit) (S, int64) {
 	for _, c := range commits {
-		for _, e := range c.Events {
-			state = d.Evolve(state, e)
-			version = e.Version
+		if len(c.Events) > 0 {
+			state, version = d.evolveAll(state, c.Events), c.Events[len(c.Events)-1].Version
 		}
 	}
 	return state, version
+}
+
+// evolveAll folds events into a state: EvolveAll, or Evolve one by one.
+func (d Decider[S, C]) evolveAll(state S, es []events.Envelope) S {
+	if d.EvolveAll != nil {
+		return d.EvolveAll(state, es)
+	}
+	for _, e := range es {
+		state = d.Evolve(state, e)
+	}
+	return state
 }
 
 // Cached returns the state of a stream as this process last saw it, without
@@ -408,9 +423,7 @@ func execute[S, C any](ctx context.Context, x *Executor, d Decider[S, C], stream
 		if !x.dryRun {
 			recordWrite(ctx, commit)
 		}
-		for _, e := range commit.Events {
-			state = d.Evolve(state, e)
-		}
+		state = d.evolveAll(state, commit.Events)
 		x.afterAppend(ctx, d.StreamType, d.Schema, commit, state, snapshotted)
 		return Result[S]{State: state, Version: commit.LastVersion(), Commit: &commit}, nil
 	}
@@ -429,10 +442,7 @@ func Created[S, C any](ctx context.Context, x *Executor, d Decider[S, C], stream
 		return Result[S]{}, false, err
 	}
 	first := commits[0]
-	state := d.Initial(streamID)
-	for _, e := range first.Events {
-		state = d.Evolve(state, e)
-	}
+	state := d.evolveAll(d.Initial(streamID), first.Events)
 	recordWrite(ctx, first)
 	return Result[S]{State: state, Version: first.LastVersion(), Commit: &first, Replayed: true}, true, nil
 }

@@ -28,14 +28,15 @@ type setCapacities struct {
 func (c *setCapacities) decide(s State) ([]events.Data, error) {
 	c.refused, c.changed = make([]error, len(c.items)), make([]bool, len(c.items))
 	var out []events.Data
+	b := board{State: s} // the capacities are copied once, not once an item
 	for i, item := range c.items {
-		data, err := item.decide(s)
+		data, err := item.decide(b.State)
 		if err != nil {
 			c.refused[i] = err
 			continue
 		}
 		for _, d := range data {
-			s = Evolve(s, events.Envelope{Data: d})
+			b.apply(events.Envelope{Data: d})
 		}
 		c.changed[i] = len(data) > 0
 		out = append(out, data...)

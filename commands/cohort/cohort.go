@@ -154,6 +154,7 @@ var Decider = commands.Decider[State, Command]{
 	Schema:     "cohort/2",
 	Initial:    func(string) State { return newState() },
 	Evolve:     Evolve,
+	EvolveAll:  EvolveAll,
 	Decide:     Decide,
 	Retries:    100,
 }
@@ -256,31 +257,74 @@ func (c SetMarkingThreshold) decide(s State) ([]events.Data, error) {
 // Evolve folds one event into the board. It copies the maps it changes, so a
 // state shared by a cache is never modified in place.
 func Evolve(s State, e events.Envelope) State {
+	b := board{State: s}
+	b.apply(e)
+	return b.State
+}
+
+// EvolveAll folds events into the board as Evolve would one after the
+// other, copying each map it changes once for them all: a commit of a
+// supervisors file's hundred capacities copied the whole map of
+// capacities a hundred times.
+func EvolveAll(s State, es []events.Envelope) State {
+	b := board{State: s}
+	for _, e := range es {
+		b.apply(e)
+	}
+	return b.State
+}
+
+// board is a State being evolved: each of its maps is copied the first
+// time it is changed (owned says which are copies of its own), and
+// changed in place after that.
+type board struct {
+	State
+	owned uint8
+}
+
+// The maps of a board, as bits of owned.
+const (
+	ownCapacity uint8 = 1 << iota
+	ownAllocated
+	ownSupervisor
+	ownExaminer
+	ownRuns
+)
+
+// own returns m, copied first unless the board owns it already.
+func own[K comparable, V any](b *board, bit uint8, m *map[K]V) map[K]V {
+	if b.owned&bit == 0 {
+		*m = clone(*m)
+		b.owned |= bit
+	}
+	return *m
+}
+
+func (b *board) apply(e events.Envelope) {
 	switch d := e.Data.(type) {
 	case *events.CapacitySet:
-		s.Capacity = with(s.Capacity, d.SupervisorID, d.Capacity)
+		own(b, ownCapacity, &b.Capacity)[d.SupervisorID] = d.Capacity
 	case *events.StudentAllocated:
-		s.Supervisor = with(s.Supervisor, d.StudentID, Allocation{SupervisorID: d.SupervisorID, Via: d.Via, ProjectID: d.ProjectID, At: e.RecordedAt})
-		s.Allocated = with(s.Allocated, d.SupervisorID, s.Allocated[d.SupervisorID]+1)
+		own(b, ownSupervisor, &b.Supervisor)[d.StudentID] = Allocation{SupervisorID: d.SupervisorID, Via: d.Via, ProjectID: d.ProjectID, At: e.RecordedAt}
+		own(b, ownAllocated, &b.Allocated)[d.SupervisorID]++
 	case *events.StudentUnallocated:
-		if a, ok := s.Supervisor[d.StudentID]; ok {
-			s.Supervisor = without(s.Supervisor, d.StudentID)
-			s.Allocated = with(s.Allocated, a.SupervisorID, s.Allocated[a.SupervisorID]-1)
+		if a, ok := b.Supervisor[d.StudentID]; ok {
+			delete(own(b, ownSupervisor, &b.Supervisor), d.StudentID)
+			own(b, ownAllocated, &b.Allocated)[a.SupervisorID]--
 		}
 	case *events.AllocationRun:
-		sup, alloc := clone(s.Supervisor), clone(s.Allocated)
+		sup, alloc := own(b, ownSupervisor, &b.Supervisor), own(b, ownAllocated, &b.Allocated)
 		for _, p := range d.Placements {
 			sup[p.StudentID] = Allocation{SupervisorID: p.SupervisorID, Via: events.ViaAllocation, At: e.RecordedAt}
 			alloc[p.SupervisorID]++
 		}
-		s.Supervisor, s.Allocated, s.Runs = sup, alloc, with(s.Runs, d.RunID, true)
+		own(b, ownRuns, &b.Runs)[d.RunID] = true
 	case *events.ExaminerAssigned:
-		s.Examiner = with(s.Examiner, d.StudentID, d.ExaminerID)
+		own(b, ownExaminer, &b.Examiner)[d.StudentID] = d.ExaminerID
 	case *events.MarkingThresholdSet:
 		t := d.Threshold
-		s.MarkingThreshold = &t
+		b.MarkingThreshold = &t
 	}
-	return s
 }
 
 func withDetail(e *commands.Error, detail string) *commands.Error {
@@ -294,17 +338,5 @@ func clone[K comparable, V any](m map[K]V) map[K]V {
 	for k, v := range m {
 		out[k] = v
 	}
-	return out
-}
-
-func with[K comparable, V any](m map[K]V, k K, v V) map[K]V {
-	out := clone(m)
-	out[k] = v
-	return out
-}
-
-func without[K comparable, V any](m map[K]V, k K) map[K]V {
-	out := clone(m)
-	delete(out, k)
 	return out
 }
