@@ -498,7 +498,7 @@ func (x *Executor) afterAppend(ctx context.Context, streamType, schema string, c
 	if x.Appended != nil {
 		x.Appended(c)
 	}
-	if x.Snapshots != nil && c.LastVersion()-snapshotted >= max(x.SnapshotEvery, 1) {
+	if x.Snapshots != nil && c.LastVersion()-snapshotted >= max(x.SnapshotEvery, 1) && !deferSnapshot(ctx, x, c.StreamID, streamType, schema) {
 		if raw, err := json.Marshal(state); err != nil {
 			x.Log.ErrorContext(ctx, "encode snapshot", "stream", c.StreamID, "err", err)
 		} else if err := x.Snapshots.SaveSnapshot(ctx, Snapshot{StreamID: c.StreamID, StreamType: streamType,

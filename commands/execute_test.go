@@ -1071,3 +1071,52 @@ func atOnce(n int, fn func() error) (wait func() []error) {
 		return errs
 	}
 }
+
+// TestDeferredSnapshotsSaveOncePerStream: under DeferSnapshots (an
+// import), commands that each bring a stream past SnapshotEvery versions
+// save nothing as they append; the batch's end saves each stream once, at
+// its last version, and a process that has not cached it starts there.
+// Without it, every such command saves one.
+func TestDeferredSnapshotsSaveOncePerStream(t *testing.T) {
+	for _, deferred := range []bool{false, true} {
+		f := newFixture(t)
+		f.x.SnapshotEvery = 4
+		ctx, save := context.Background(), func(context.Context) {}
+		if deferred {
+			ctx, save = commands.DeferSnapshots(ctx)
+		}
+		for range 5 {
+			for _, id := range []string{"c1", "c2"} {
+				if _, err := counterDecider.Execute(ctx, f.x, id, add{By: []int{1, 1, 1, 1, 1}}, meta); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		want := 10
+		if deferred {
+			if f.snaps.saves != 0 {
+				t.Fatalf("deferred: %d snapshots saved before the batch's end, want none", f.snaps.saves)
+			}
+			save(ctx)
+			save(ctx) // nothing more is due
+			want = 2
+		}
+		if f.snaps.saves != want {
+			t.Fatalf("deferred %v: %d snapshots saved for 2 streams of 5 commands, want %d", deferred, f.snaps.saves, want)
+		}
+		for _, id := range []string{"c1", "c2"} {
+			if snap, err := f.snaps.LoadSnapshot(ctx, id); err != nil || snap.Version != 25 {
+				t.Fatalf("deferred %v: the snapshot of %s: %+v %v, want version 25", deferred, id, snap, err)
+			}
+		}
+		f.x = f.coldExecutor()
+		f.store.froms = nil
+		res, err := f.execute("c1", []int{1}, commands.AnyVersion)
+		if err != nil || res.State.Total != 26 {
+			t.Fatalf("deferred %v: a cold process's command: total %d, %v; want 26", deferred, res.State.Total, err)
+		}
+		if diff := cmp.Diff([]int64{1, 26}, f.store.froms); diff != "" {
+			t.Errorf("deferred %v: the cold process read from (-want +got):\n%s", deferred, diff)
+		}
+	}
+}

@@ -163,6 +163,10 @@ const chunkRows = cohort.MaxCapacitiesAtOnce
 // Errors of the store (not of a row) stop the import.
 func (im *Importer) Run(ctx context.Context, meta commands.Meta, b Batch, progress func(done int)) (Report, error) {
 	rep := Report{RolesAdded: []RoleAdded{}}
+	// A stream the file appends to again and again (the cohort's, a
+	// commit of capacities each hundred rows) is snapshotted once, at the end.
+	ctx, saveSnapshots := commands.DeferSnapshots(ctx)
+	defer saveSnapshots(context.WithoutCancel(ctx))
 	apply := func(line int, run func() (outcome, error)) error {
 		o, err := run()
 		return rep.count(ctx, line, o, err, progress)
