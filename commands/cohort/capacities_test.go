@@ -138,19 +138,7 @@ func TestEvolveAllIsEvolveOneByOne(t *testing.T) {
 // capacities copied once a commit and once its decision), not the 7 MB
 // they took while every capacity copied the whole map twice.
 func TestCapacitiesFileCopiesTheBoardOnce(t *testing.T) {
-	ctx := context.Background()
-	meta := commands.Meta{Actor: events.Actor{UserID: "coord", Roles: []string{events.RoleCoordinator}}}
-	res := testing.Benchmark(func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			b.StopTimer()
-			svc, items := supervisorsFile(b, 400)
-			b.StartTimer()
-			if _, err := svc.SetCapacities(ctx, meta, items); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+	res := testing.Benchmark(BenchmarkCapacitiesFile)
 	t.Logf("a 400-row file's capacities: %d B and %d allocations", res.AllocedBytesPerOp(), res.AllocsPerOp())
 	if res.AllocedBytesPerOp() > 2<<20 {
 		t.Errorf("a 400-row file's capacities allocated %d B, want at most 2 MiB", res.AllocedBytesPerOp())

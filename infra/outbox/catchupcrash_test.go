@@ -244,10 +244,10 @@ func TestCatchUpDeliversStreamsAtOnce(t *testing.T) {
 
 // TestCatchUpSweepEndsInTime: a sweep starts no load once its time
 // (SweepFor) is up, so that it ends while its lease holds (delivering what
-// it loaded), and says there is more; the checkpoints pass nothing it did not apply, so the
-// sweeps after it apply the rest: every commit reaches every projection,
-// each stream's for the first time in order, whatever moment the time ran
-// out at.
+// it loaded), and says there is more; the checkpoints pass nothing it did
+// not apply, so the sweeps after it apply the rest: every commit reaches
+// every projection, each stream's for the first time in order, whatever
+// moment the time ran out at.
 func TestCatchUpSweepEndsInTime(t *testing.T) {
 	forSeeds(t, 4, 9, func(t *testing.T, rng *rand.Rand) {
 		ctx := context.Background()
