@@ -959,11 +959,13 @@ func (s *slowRecorder) Publish(ctx context.Context, c events.Commit) error {
 func TestRelaySweepEndsInTime(t *testing.T) {
 	forSeeds(t, 3, 11, func(t *testing.T, rng *rand.Rand) {
 		db := newDB(t)
-		ids := storeCommits(t, db, outbox.New(db, nil, "dead", 1, quiet), "s", 30+rng.IntN(40)) // left to the relay
-		pub := &slowRecorder{slow: time.Duration(2+rng.IntN(4)) * time.Millisecond}
+		ids := storeCommits(t, db, outbox.New(db, nil, "dead", 1, quiet), "s", 60+rng.IntN(30)) // left to the relay
+		pub := &slowRecorder{slow: time.Duration(5+rng.IntN(6)) * time.Millisecond}
 		r := relay(db, pub, "r1")
-		r.Settled, r.Workers = time.Now().Add(time.Second), 1+rng.IntN(3)
-		r.SweepFor = time.Duration(10+rng.IntN(30)) * time.Millisecond
+		r.Settled, r.Workers = time.Now().Add(time.Second), 1+rng.IntN(2)
+		// Well above a sweep's own reads, even under the race detector,
+		// and well below the publishes' time.
+		r.SweepFor = time.Duration(40+rng.IntN(60)) * time.Millisecond
 		sweeps, cut := 0, 0
 		for more := true; more; sweeps++ {
 			start := time.Now()
@@ -977,8 +979,8 @@ func TestRelaySweepEndsInTime(t *testing.T) {
 			if more {
 				cut++
 			}
-			if sweeps > 500 {
-				t.Fatal("the sweeps never ended")
+			if sweeps > len(ids)+10 { // each publishes one commit at least
+				t.Fatalf("%d sweeps for %d commits: a sweep got nowhere", sweeps, len(ids))
 			}
 		}
 		if cut == 0 {
