@@ -218,10 +218,7 @@ func (c *CatchUp) sweep(ctx context.Context) (applied int, more bool, err error)
 	// the entries after it: they are applied meanwhile.
 	moved, held := make([]bool, len(c.Targets)), make([]bool, len(c.Targets))
 	var errs []error
-	workers := 1
-	if c.Awaited > 0 && !c.passed.Load() {
-		workers = c.Workers
-	}
+	backlog := c.Awaited > 0 && !c.passed.Load() // a crash's, which readiness waits for
 	for rest, first := entries, true; len(rest) > 0; first = false {
 		if !first && time.Now().After(until) { // the first chunk whatever the time: each sweep gets on
 			more = true
@@ -233,7 +230,7 @@ func (c *CatchUp) sweep(ctx context.Context) (applied int, more bool, err error)
 		}
 		chunk := rest[:n]
 		rest = rest[n:]
-		lacking, k, err := c.apply(ctx, chunk, cps, now, until, workers)
+		lacking, k, err := c.apply(ctx, chunk, cps, now, until, backlog)
 		applied += k
 		errs = append(errs, err)
 		for e, entry := range chunk {

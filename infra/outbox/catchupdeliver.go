@@ -46,10 +46,12 @@ type loaded struct {
 // entries: the commits of each stream to each projection one after the
 // other in the log's order (as the bus hands a stream's commits to one
 // worker), and those of different streams, and different projections, up
-// to workers at once. After a crash the chunk is the dead process's last
-// second or so of commits, most of which the read models already hold:
-// one at a time, each a store round trip or two, they kept a restarted
-// process unready many times as long as they had taken to store.
+// to Workers at once: one at a time unless the chunk is the backlog after
+// a crash, or lacks hurryFrom commits or more. After a crash the chunk is
+// the dead process's last second or so of commits, most of which the read
+// models already hold: one at a time, each a store round trip or two, they
+// kept a restarted process unready many times as long as they had taken
+// to store.
 //
 // It starts no load after until (the sweep's time is up), so that the
 // sweep ends while its lease holds: what it did not load is lacking, for
@@ -59,7 +61,7 @@ type loaded struct {
 // still: one not stored yet (its append may be in flight), one that
 // failed to load or to apply, or one not reached by until. It also returns
 // how many commits it applied.
-func (c *CatchUp) apply(ctx context.Context, chunk []LogEntry, cps []int64, now, until time.Time, workers int) (lacking [][]bool, applied int, err error) {
+func (c *CatchUp) apply(ctx context.Context, chunk []LogEntry, cps []int64, now, until time.Time, backlog bool) (lacking [][]bool, applied int, err error) {
 	lacking = make([][]bool, len(c.Targets))
 	need := make([][]*wanted, len(c.Targets))
 	loads := map[string]*loaded{}
@@ -83,8 +85,9 @@ func (c *CatchUp) apply(ctx context.Context, chunk []LogEntry, cps []int64, now,
 			}
 		}
 	}
-	if len(ids) >= hurryFrom {
-		workers = max(workers, c.Workers)
+	workers := 1
+	if backlog || len(ids) >= hurryFrom {
+		workers = c.Workers
 	}
 	var g errgroup.Group
 	g.SetLimit(max(workers, 1))
