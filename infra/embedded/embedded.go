@@ -272,11 +272,13 @@ func (s *Store) makeSocketPath() error {
 // the next start on the data dir (which holds its lock, so no live process
 // uses the directory) removes it rather than leave one more in /tmp at
 // every crash. A name it cannot take (another user's directory, a symlink)
-// is left alone for a fresh one of MkdirTemp's.
+// is left alone for a fresh one of MkdirTemp's: a process run as root,
+// which may remove anything, must not empty the socket directory of
+// another user's service whose data dir has the same path.
 func socketDir(dataDir string) (string, error) {
 	sum := sha256.Sum256([]byte(dataDir))
 	dir := filepath.Join(os.TempDir(), "capstone-store-"+hex.EncodeToString(sum[:8]))
-	if info, err := os.Lstat(dir); err == nil && info.IsDir() {
+	if info, err := os.Lstat(dir); err == nil && info.IsDir() && ownedByMe(info) {
 		_ = os.RemoveAll(dir) // another user's stays, and Mkdir refuses it below
 	}
 	if err := os.Mkdir(dir, 0o700); err == nil {

@@ -26,3 +26,9 @@ func flock(f *os.File) error {
 		return err
 	}
 }
+
+// ownedByMe reports whether this process's user owns the file.
+func ownedByMe(info os.FileInfo) bool {
+	st, ok := info.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Getuid()
+}
