@@ -111,7 +111,11 @@ func (s *Server) putProjectInfo(w http.ResponseWriter, r *http.Request, a actor)
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	res, err := s.Cohort.SetProjectInfo(r.Context(), meta(r, a), req.Title, req.Description)
+	expect, err := ifMatch(r)
+	if err != nil {
+		return err
+	}
+	res, err := s.Cohort.SetProjectInfo(r.Context(), meta(r, a), expect, req.Title, req.Description)
 	if err != nil {
 		return err
 	}

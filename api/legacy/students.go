@@ -123,7 +123,7 @@ func (s *Server) putProjectInfo(w http.ResponseWriter, r *http.Request, a events
 	if err := required(field{"title", req.Title != nil}, field{"description", req.Description != nil}); err != nil {
 		return err
 	}
-	res, err := s.API.Cohort.SetProjectInfo(r.Context(), api.Meta(r, a), *req.Title, *req.Description)
+	res, err := s.API.Cohort.SetProjectInfo(r.Context(), api.Meta(r, a), commands.AnyVersion, *req.Title, *req.Description)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,9 @@
 package main
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 // TestProjectInfo: a student's project info is their own draft, written
 // with PUT (created, then edited in place) and read back by them and
@@ -76,4 +79,77 @@ func TestProjectInfoCountsAsAProject(t *testing.T) {
 	s.expect(s.do("POST", "/v1/projects/"+info.str("id")+"/submit", tok, map[string]string{"supervisor_id": sup}), 200)
 	s.expect(s.do("PUT", path, tok, map[string]string{"title": "A new one"}), 409, "too-many-open-projects")
 	s.expect(s.do("GET", path, tok, nil), 404, "not-found")
+}
+
+// TestProjectInfoIfMatch: a write of the project info honours If-Match, as
+// every write of a resource with a version does. Over a random run of
+// writes, each sent with the version held, a stale or future one, a
+// malformed one or none: the current version (or none) writes, another is
+// 412 precondition-failed and a malformed one 400 invalid-if-match, and
+// neither changes what is stored; with no project info yet (none written,
+// or the last one proposed since), a version expected is 412 and none is
+// created. The header used to be ignored, so a stale tab's write silently
+// replaced the newer words.
+func TestProjectInfoIfMatch(t *testing.T) {
+	rng := seeded(t, 41)
+	s := startService(t)
+	admin := s.admin()
+	c := newMiniCohort(t, s, admin, 1, 1, 1)
+	st, sup := c.students[0], c.supervisors[0]
+	tok := c.tokens[st]
+	path := "/v1/students/" + st + "/project-info"
+	current := func() (string, int64, string) { // id, version, title; "" when none
+		r := s.do("GET", path, tok, nil)
+		if r.Status == 404 {
+			return "", 0, ""
+		}
+		s.expect(r, 200)
+		return r.str("id"), r.num("version"), r.str("title")
+	}
+	for i := range 40 {
+		id, version, title := current()
+		if id != "" && rng.IntN(8) == 0 { // proposed: no project info until the next write
+			s.expect(s.do("POST", "/v1/projects/"+id+"/submit", tok, map[string]string{"supervisor_id": sup}), 200)
+			id, version, title = current()
+		}
+		want := fmt.Sprintf("Title %d", i)
+		var header []string
+		status, code := 200, ""
+		switch rng.IntN(5) {
+		case 0: // none
+		case 1: // the version held
+			header = []string{"If-Match", fmt.Sprintf(`"%d"`, version)}
+			if id == "" {
+				status, code = 412, "precondition-failed"
+			}
+		case 2: // a stale or future one
+			other := version + 1 + int64(rng.IntN(3))
+			if version > 1 && rng.IntN(2) == 0 {
+				other = 1 + int64(rng.IntN(int(version-1)))
+			}
+			header = []string{"If-Match", fmt.Sprintf(`"%d"`, other)}
+			status, code = 412, "precondition-failed"
+		case 3: // malformed
+			header = []string{"If-Match", []string{"yesterday", `"-1"`, `"1.5"`, `"x"`}[rng.IntN(4)]}
+			status, code = 400, "invalid-if-match"
+		case 4: // weak, as a browser may send it back
+			header = []string{"If-Match", fmt.Sprintf(`W/"%d"`, version)}
+			if id == "" {
+				status, code = 412, "precondition-failed"
+			}
+		}
+		r := s.do("PUT", path, tok, map[string]string{"title": want, "description": "Words"}, header...)
+		if code != "" {
+			s.expect(r, status, code)
+			if gotID, gotVersion, gotTitle := current(); gotID != id || gotVersion != version || gotTitle != title {
+				t.Fatalf("write %d with %q refused, but the project info moved from %s v%d %q to %s v%d %q",
+					i, header, id, version, title, gotID, gotVersion, gotTitle)
+			}
+			continue
+		}
+		s.expect(r, 200)
+		if r.str("title") != want {
+			t.Fatalf("write %d with %q: %s", i, header, r.Raw)
+		}
+	}
 }

@@ -17,8 +17,9 @@ var ErrProjectInfoChainEnded = &commands.Error{Kind: commands.KindRule, Code: "p
 // info (events.ProjectInfoID): it edits the draft that is their project
 // info, or creates it as a draft, as any project is created (counted
 // against the student's open projects) and edited. The caller is the
-// student.
-func (s *Service) SetProjectInfo(ctx context.Context, meta commands.Meta, title, description string) (commands.Result[project.State], error) {
+// student. The version expected is the project info's: a draft at another
+// version, or none yet when one is expected, is refused and nothing changes.
+func (s *Service) SetProjectInfo(ctx context.Context, meta commands.Meta, expect commands.Expected, title, description string) (commands.Result[project.State], error) {
 	student := meta.Actor.UserID
 	edit := project.Edit{By: meta.Actor, Title: &title, Description: &description}
 	for n := range events.ProjectInfoChain {
@@ -28,6 +29,11 @@ func (s *Service) SetProjectInfo(ctx context.Context, meta commands.Meta, title,
 		case err != nil:
 			return commands.Result[project.State]{}, err
 		case !p.Created:
+			if expect != commands.AnyVersion {
+				// No project info to be at the version expected: the one
+				// its caller read was proposed since, or never was.
+				return commands.Result[project.State]{}, commands.ErrPreconditionFailed
+			}
 			m := meta
 			m.NewID = id // two first writes racing make one project
 			if _, err := s.CreateProject(ctx, m, project.Create{OwnerID: student, Fields: project.Fields{Title: title, Description: description}}, ""); err != nil {
@@ -37,7 +43,7 @@ func (s *Service) SetProjectInfo(ctx context.Context, meta commands.Meta, title,
 			// words: the edit puts these in (and changes nothing otherwise).
 			return project.Decider.Execute(ctx, s.X, id, edit, meta)
 		case p.Status == events.StatusDraft:
-			return project.Decider.Execute(ctx, s.X, id, edit, meta)
+			return project.Decider.ExecuteAt(ctx, s.X, id, expect, edit, meta)
 		}
 	}
 	return commands.Result[project.State]{}, ErrProjectInfoChainEnded
