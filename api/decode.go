@@ -43,7 +43,10 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 }
 
 func decodeJSONWith(w http.ResponseWriter, r *http.Request, dst any, opts json.Options) error {
-	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mt, params, err := MediaType(r)
+	if errors.Is(err, ErrContentTypeTwice) {
+		return problem(http.StatusUnsupportedMediaType, "unsupported-media-type", err.Error())
+	}
 	if err != nil || mt != "application/json" {
 		return problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "send the body as application/json")
 	}
@@ -232,10 +235,30 @@ func jsonKind(k string) string {
 	return "a number"
 }
 
+// ErrContentTypeTwice is MediaType's refusal of a request that names its
+// body's type more than once.
+var ErrContentTypeTwice = errors.New("send Content-Type once: the request gives it more than once")
+
+// MediaType parses the request's Content-Type. The header given more than
+// once is an error, as one that does not parse is: a body cannot be of two
+// types, and reading it as the first named would take a side a proxy or
+// another reader may have taken otherwise.
+func MediaType(r *http.Request) (string, map[string]string, error) {
+	if len(r.Header.Values("Content-Type")) > 1 {
+		return "", nil, ErrContentTypeTwice
+	}
+	return mime.ParseMediaType(r.Header.Get("Content-Type"))
+}
+
 // ifMatch reads an If-Match header ("3" or "\"3\""): the version the
 // caller expects the resource of the path at, for its use case to give to
 // that resource's stream alone; any version when absent.
 func ifMatch(r *http.Request) (commands.Expected, error) {
+	if len(r.Header.Values("If-Match")) > 1 {
+		// Two lines are one list (RFC 9110, section 5.3), refused as
+		// "1", "7" is: not the first alone, which the other contradicts.
+		return commands.AnyVersion, problem(http.StatusBadRequest, "invalid-if-match", "If-Match must be one version, given once")
+	}
 	h := strings.TrimSpace(r.Header.Get("If-Match"))
 	if h == "" {
 		return commands.AnyVersion, nil

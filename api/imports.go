@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"time"
 
@@ -120,8 +119,10 @@ func csvBody(w http.ResponseWriter, r *http.Request) (io.Reader, error) {
 	// longer than the server's write timeout, which would cut it off.
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(ImportWriteTimeout))
 	r.Body = http.MaxBytesReader(w, r.Body, MaxCSVUpload+64<<10)
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	mt, _, err := MediaType(r)
 	switch {
+	case errors.Is(err, ErrContentTypeTwice):
+		return nil, problem(http.StatusUnsupportedMediaType, "unsupported-media-type", err.Error())
 	case err == nil && mt == "text/csv":
 		return r.Body, nil
 	case err == nil && mt == "multipart/form-data":

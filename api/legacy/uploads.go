@@ -3,7 +3,6 @@ package legacy
 import (
 	"fmt"
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 
@@ -75,7 +74,7 @@ func badRows(rep imports.Report) error {
 // file, as the original required.
 func csvFile(w http.ResponseWriter, r *http.Request) (io.Reader, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, api.MaxCSVUpload+64<<10)
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "multipart/form-data" {
+	if mt, _, err := api.MediaType(r); err != nil || mt != "multipart/form-data" {
 		return nil, &api.Problem{Status: http.StatusUnsupportedMediaType, Code: "unsupported-media-type",
 			Detail: `send the file as multipart/form-data, in a part named "file"`}
 	}
