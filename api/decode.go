@@ -44,8 +44,8 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, dst any) error {
 
 func decodeJSONWith(w http.ResponseWriter, r *http.Request, dst any, opts json.Options) error {
 	mt, params, err := MediaType(r)
-	if errors.Is(err, ErrContentTypeTwice) {
-		return problem(http.StatusUnsupportedMediaType, "unsupported-media-type", err.Error())
+	if p := (*Problem)(nil); errors.As(err, &p) {
+		return p
 	}
 	if err != nil || mt != "application/json" {
 		return problem(http.StatusUnsupportedMediaType, "unsupported-media-type", "send the body as application/json")
@@ -235,17 +235,25 @@ func jsonKind(k string) string {
 	return "a number"
 }
 
-// ErrContentTypeTwice is MediaType's refusal of a request that names its
-// body's type more than once.
-var ErrContentTypeTwice = errors.New("send Content-Type once: the request gives it more than once")
-
-// MediaType parses the request's Content-Type. The header given more than
-// once is an error, as one that does not parse is: a body cannot be of two
-// types, and reading it as the first named would take a side a proxy or
-// another reader may have taken otherwise.
+// MediaType parses the request's Content-Type. It refuses (a 415 *Problem)
+// a body that cannot be read as the type named: one whose Content-Type is
+// given more than once (reading it as the first named would take a side a
+// proxy or another reader may have taken otherwise), or that is sent with
+// a Content-Encoding other than identity, which the service does not
+// decode (read as it came, a gzip body would be taken for malformed, and a
+// body said to be compressed but not for what it never meant).
 func MediaType(r *http.Request) (string, map[string]string, error) {
 	if len(r.Header.Values("Content-Type")) > 1 {
-		return "", nil, ErrContentTypeTwice
+		return "", nil, problem(http.StatusUnsupportedMediaType, "unsupported-media-type",
+			"send Content-Type once: the request gives it more than once")
+	}
+	for _, v := range r.Header.Values("Content-Encoding") {
+		for c := range strings.SplitSeq(v, ",") {
+			if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "identity") {
+				return "", nil, problem(http.StatusUnsupportedMediaType, "unsupported-media-type",
+					"send the body uncompressed: Content-Encoding "+strconv.Quote(c)+" is not read")
+			}
+		}
 	}
 	return mime.ParseMediaType(r.Header.Get("Content-Type"))
 }

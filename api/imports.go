@@ -120,9 +120,10 @@ func csvBody(w http.ResponseWriter, r *http.Request) (io.Reader, error) {
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(ImportWriteTimeout))
 	r.Body = http.MaxBytesReader(w, r.Body, MaxCSVUpload+64<<10)
 	mt, _, err := MediaType(r)
+	if p := (*Problem)(nil); errors.As(err, &p) {
+		return nil, p
+	}
 	switch {
-	case errors.Is(err, ErrContentTypeTwice):
-		return nil, problem(http.StatusUnsupportedMediaType, "unsupported-media-type", err.Error())
 	case err == nil && mt == "text/csv":
 		return r.Body, nil
 	case err == nil && mt == "multipart/form-data":

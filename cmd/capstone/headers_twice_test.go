@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"fmt"
 	"io"
 	"net/http"
@@ -120,6 +121,67 @@ func TestContentTypeGivenTwice(t *testing.T) {
 		}
 		if status, _, raw := s.sendHeaders("POST", url, token, body, "Content-Type", once); status/100 != 2 {
 			t.Fatalf("POST %s with Content-Type %q once: %d %s", url, once, status, raw)
+		}
+	}
+}
+
+// TestContentEncodingIsRefused: a body sent with a Content-Encoding other
+// than identity (gzip, or a list with one in it, in any case, on one line
+// or two) is 415 unsupported-media-type on both faces, JSON and CSV routes
+// alike, whether it was compressed or not, and nothing is stored. The
+// service decodes no content coding: a gzip body used to be answered as
+// malformed JSON or a malformed CSV header, and a plain one labelled gzip
+// was read as if the label were not there. identity, said or not, is read.
+func TestContentEncodingIsRefused(t *testing.T) {
+	rng := seeded(t, 42)
+	s, lc := startLegacy(t)
+	admin := s.admin()
+	codings := [][]string{{"gzip"}, {"GZIP"}, {"x-gzip"}, {"deflate"}, {"br"}, {"zstd"}, {"compress"},
+		{"identity, gzip"}, {"gzip, identity"}, {"identity", "gzip"}, {" gzip "}}
+	csv := "Student Code,Name,Enrolment Status,Programme,Route,Start Date,QM Email,Username\nE%d,Coded %d,Enrolled,MSc,Full-time,2026-09-21,coded%d@uni.example,\n"
+	for i := range 40 {
+		email := fmt.Sprintf("coded%d@uni.example", i)
+		var url, token, ctype string
+		var body []byte
+		switch rng.IntN(3) {
+		case 0:
+			url, token, ctype = s.base+"/v1/users", admin, "application/json"
+			body = fmt.Appendf(nil, `{"email":%q,"name":"Coded","roles":["examiner"]}`, email)
+		case 1:
+			url, token, ctype = s.base+"/v1/imports/students", admin, "text/csv"
+			body = fmt.Appendf(nil, csv, i, i, i)
+		case 2: // the original frontend's people upload
+			var b io.Reader
+			b, ctype = multipartFile("students.csv", fmt.Appendf(nil, csv, i, i, i))
+			url, token = lc.base+"/student/info", admin
+			body, _ = io.ReadAll(b)
+		}
+		plain := body
+		if rng.IntN(2) == 0 {
+			var buf bytes.Buffer
+			zw := gzip.NewWriter(&buf)
+			zw.Write(body)
+			zw.Close()
+			body = buf.Bytes()
+		}
+		lines := []string{"Content-Type", ctype}
+		for _, c := range codings[rng.IntN(len(codings))] {
+			lines = append(lines, "Content-Encoding", c)
+		}
+		status, got, raw := s.sendHeaders("POST", url, token, body, lines...)
+		if status != 415 || (strings.HasPrefix(url, s.base) && (got != "application/problem+json" ||
+			!strings.Contains(raw, `"code":"unsupported-media-type"`))) {
+			t.Fatalf("POST %s with %q: %d %s %s, want 415", url, lines[2:], status, got, raw)
+		}
+		if got := s.expect(s.do("GET", "/v1/users?email="+email, admin, nil), 200).items(); len(got) != 0 {
+			t.Fatalf("POST %s with %q was refused but stored %v", url, lines[2:], got)
+		}
+		identity := []string{"Content-Type", ctype}
+		if rng.IntN(2) == 0 {
+			identity = append(identity, "Content-Encoding", []string{"identity", "Identity"}[rng.IntN(2)])
+		}
+		if status, _, raw := s.sendHeaders("POST", url, token, plain, identity...); status/100 != 2 {
+			t.Fatalf("POST %s with %q: %d %s", url, identity[2:], status, raw)
 		}
 	}
 }
