@@ -71,6 +71,13 @@ type Reservation interface {
 // history or read model ever carries one.
 type Credentials interface {
 	SetPasswordHash(ctx context.Context, userID, hash string) error
+	// ReplacePasswordHash stores hash only while old is the user's hash,
+	// and reports whether it did: false when another write replaced old
+	// first (a password change that proved old races another). It is one
+	// filtered update: atomic on MongoDB, whereas the embedded store finds
+	// the document and then updates it, so its caller also takes turns in
+	// its process.
+	ReplacePasswordHash(ctx context.Context, userID, old, hash string) (bool, error)
 	// PasswordHash returns ErrNoPassword when the user has none.
 	PasswordHash(ctx context.Context, userID string) (string, error)
 }

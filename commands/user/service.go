@@ -288,12 +288,14 @@ func (s *Service) Delete(ctx context.Context, meta commands.Meta, id string, exp
 // SetPassword replaces a user's password. Every token signed in with the
 // old one, and every set-password token outstanding, stops working.
 func (s *Service) SetPassword(ctx context.Context, meta commands.Meta, id, password string) (commands.Result[State], error) {
-	return s.setPassword(ctx, meta, id, password, 0)
+	return s.setPassword(ctx, meta, id, password, 0, "")
 }
 
 // setPassword is SetPassword; tokenVersion names the issue of the
-// set-password token redeemed for it (0: none).
-func (s *Service) setPassword(ctx context.Context, meta commands.Meta, id, password string, tokenVersion int64) (commands.Result[State], error) {
+// set-password token redeemed for it (0: none). A proven hash (not "") is
+// the one the caller proved the password of: the new one replaces it only
+// while it is the user's, or the change is refused (ErrWrongPassword).
+func (s *Service) setPassword(ctx context.Context, meta commands.Meta, id, password string, tokenVersion int64, proven string) (commands.Result[State], error) {
 	state, _, err := commands.Load(ctx, s.X, Decider, id)
 	if err != nil {
 		return commands.Result[State]{}, err
@@ -313,7 +315,17 @@ func (s *Service) setPassword(ctx context.Context, meta commands.Meta, id, passw
 			return commands.Result[State]{}, fmt.Errorf("end the user's set-password tokens: %w", err)
 		}
 	}
-	if err := s.Credentials.SetPasswordHash(ctx, id, hash); err != nil {
+	if proven != "" {
+		// Another change that proved the same password may have replaced
+		// it since: it no longer is the current one, so this one is refused
+		// rather than answered as made and then lost to the other.
+		switch replaced, err := s.Credentials.ReplacePasswordHash(ctx, id, proven, hash); {
+		case err != nil:
+			return commands.Result[State]{}, fmt.Errorf("store password: %w", err)
+		case !replaced:
+			return commands.Result[State]{}, ErrWrongPassword
+		}
+	} else if err := s.Credentials.SetPasswordHash(ctx, id, hash); err != nil {
 		return commands.Result[State]{}, fmt.Errorf("store password: %w", err)
 	}
 	return Decider.Execute(ctx, s.X, id, SetPassword{TokenVersion: tokenVersion}, meta)
@@ -336,7 +348,16 @@ func (s *Service) SetInitialPassword(ctx context.Context, meta commands.Meta, id
 }
 
 // ChangePassword is SetPassword for a user who proves the current one.
+// Changes of one user's password take turns in a process, and the new hash
+// replaces only the one proven: of two changes that proved the same
+// password at once, one is made and the other refused, as it would be
+// after it (both used to be answered as made, one of them lost).
 func (s *Service) ChangePassword(ctx context.Context, meta commands.Meta, id, current, next string) (commands.Result[State], error) {
+	done, err := s.X.Turn(ctx, "password\x00"+id)
+	if err != nil {
+		return commands.Result[State]{}, err
+	}
+	defer done()
 	hash, err := s.Credentials.PasswordHash(ctx, id)
 	if err != nil && !errors.Is(err, commands.ErrNoPassword) {
 		return commands.Result[State]{}, err
@@ -344,7 +365,7 @@ func (s *Service) ChangePassword(ctx context.Context, meta commands.Meta, id, cu
 	if hash == "" || !s.Hasher.Compare(hash, current) {
 		return commands.Result[State]{}, ErrWrongPassword
 	}
-	res, err := s.SetPassword(ctx, meta, id, next)
+	res, err := s.setPassword(ctx, meta, id, next, 0, hash)
 	if e, ok := commands.AsError(err); ok && e.Kind == commands.KindInvalid {
 		return res, commands.Invalid(commands.FieldError{Field: "new_password", Message: e.Fields[0].Message})
 	}

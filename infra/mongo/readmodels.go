@@ -653,6 +653,17 @@ func (c *Credentials) SetPasswordHash(ctx context.Context, userID, hash string) 
 	return upsert(ctx, c.coll, userID, doc)
 }
 
+// ReplacePasswordHash stores hash in place of old, in one update filtered
+// on old: of two changes that proved the same password, one replaces it.
+func (c *Credentials) ReplacePasswordHash(ctx context.Context, userID, old, hash string) (bool, error) {
+	res, err := c.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}, {Key: "hash", Value: old}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "hash", Value: hash}, {Key: "updated_at", Value: time.Now().UTC()}}}})
+	if err != nil {
+		return false, err
+	}
+	return res.MatchedCount == 1, nil
+}
+
 // PasswordHash returns the user's hash, or commands.ErrNoPassword.
 func (c *Credentials) PasswordHash(ctx context.Context, userID string) (string, error) {
 	var doc credentialDoc

@@ -213,6 +213,23 @@ func runCredentialsContract(t *testing.T, newStore func(t *testing.T) commands.C
 	if h, err := c.PasswordHash(ctx, "u3"); !errors.Is(err, commands.ErrNoPassword) {
 		t.Errorf("PasswordHash(u3) = %q, %v; want ErrNoPassword", h, err)
 	}
+
+	// A replacement holds only while the hash replaced is the user's.
+	replace := func(user, old, hash string, want bool) {
+		t.Helper()
+		if got, err := c.ReplacePasswordHash(ctx, user, old, hash); err != nil || got != want {
+			t.Errorf("ReplacePasswordHash(%s, %q, %q) = %v, %v; want %v", user, old, hash, got, err, want)
+		}
+	}
+	replace("u1", "$2a$10$first", "$2a$10$stale", false)
+	hashOf("u1", "$2a$10$second")
+	replace("u1", "$2a$10$second", "$2a$10$third", true)
+	hashOf("u1", "$2a$10$third")
+	hashOf("u2", "$2a$10$other")
+	replace("u3", "", "$2a$10$none", false)
+	if h, err := c.PasswordHash(ctx, "u3"); !errors.Is(err, commands.ErrNoPassword) {
+		t.Errorf("PasswordHash(u3) after a replacement of nothing = %q, %v; want ErrNoPassword", h, err)
+	}
 }
 
 // TestReadModelsReplicasConverge: each process remembers the documents it
