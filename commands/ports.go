@@ -71,9 +71,10 @@ type Reservation interface {
 // history or read model ever carries one.
 type Credentials interface {
 	SetPasswordHash(ctx context.Context, userID, hash string) error
-	// ReplacePasswordHash stores hash only while old is the user's hash,
-	// and reports whether it did: false when another write replaced old
-	// first (a password change that proved old races another). It is one
+	// ReplacePasswordHash stores hash only while old is the user's hash
+	// ("": while the user has none), and reports whether it did: false when
+	// another write replaced old first (a password change that proved old
+	// races another; a user sets their own while a file gives them one). It is one
 	// filtered update: atomic on MongoDB, whereas the embedded store finds
 	// the document and then updates it, so its caller also takes turns in
 	// its process.

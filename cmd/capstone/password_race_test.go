@@ -50,3 +50,45 @@ func TestPasswordChangesRaced(t *testing.T) {
 		s.signIn(email, fmt.Sprintf("the new password number %d", made))
 	}
 }
+
+// TestImportedPasswordRacesTheUsersOwn: a people file imported with
+// ?passwords=true while its user sets their own password through their
+// set-password token never replaces the one they chose: whichever comes
+// first, the user's password is theirs afterwards (the file's is kept only
+// when it was set before theirs, which then replaced it). The import used
+// to check that the user had no password, and then store the file's over
+// the one the user had set in the meantime, which "a user who has a
+// password keeps it" promises never happens.
+func TestImportedPasswordRacesTheUsersOwn(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	const own = "the password I chose myself"
+	for round := range 8 {
+		email := fmt.Sprintf("raced.import%d@uni.example", round)
+		id := s.createUser(admin, email, "Raced Import", []string{"student"}, "")
+		token := s.expect(s.do("POST", "/v1/users/"+id+"/password-token", admin, nil), 201).str("token")
+		file := fmt.Appendf(nil, "Student Code,Name,Enrolment Status,Programme,Route,Start Date,QM Email,Username,Password\n"+
+			"RI%d,Raced Import,Enrolled,MSc,Full-time,2026-09-21,%s,,the password in the file\n", round, email)
+		var redeemed, imported response
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			redeemed = s.do("POST", "/v1/auth/set-password", "", map[string]string{"token": token, "password": own})
+		})
+		wg.Go(func() { imported = s.upload(admin, "students", "students.csv", file, "?passwords=true") })
+		wg.Wait()
+		if imported.Status != 200 || len(imported.Body["errors"].([]any)) != 0 {
+			t.Fatalf("round %d: the import answered %d %s", round, imported.Status, imported.Raw)
+		}
+		if redeemed.Status != 200 {
+			// Refused only because the import's password ended the token
+			// first: then the file's password is the user's.
+			s.expect(redeemed, 401, "invalid-token")
+			s.signIn(email, "the password in the file")
+			continue
+		}
+		if r := s.do("POST", "/v1/auth/sign-in", "", map[string]string{"email": email, "password": own}); r.Status != 200 {
+			t.Fatalf("round %d: the user set their own password (200), but it does not sign in after the import: %d %s",
+				round, r.Status, r.Raw)
+		}
+	}
+}

@@ -288,14 +288,19 @@ func (s *Service) Delete(ctx context.Context, meta commands.Meta, id string, exp
 // SetPassword replaces a user's password. Every token signed in with the
 // old one, and every set-password token outstanding, stops working.
 func (s *Service) SetPassword(ctx context.Context, meta commands.Meta, id, password string) (commands.Result[State], error) {
-	return s.setPassword(ctx, meta, id, password, 0, "")
+	return s.setPassword(ctx, meta, id, password, 0, nil)
 }
 
+// errPasswordReplaced refuses a password set whose replaces no longer
+// holds: another write set the user's password first.
+var errPasswordReplaced = errors.New("the password was replaced meanwhile")
+
 // setPassword is SetPassword; tokenVersion names the issue of the
-// set-password token redeemed for it (0: none). A proven hash (not "") is
-// the one the caller proved the password of: the new one replaces it only
-// while it is the user's, or the change is refused (ErrWrongPassword).
-func (s *Service) setPassword(ctx context.Context, meta commands.Meta, id, password string, tokenVersion int64, proven string) (commands.Result[State], error) {
+// set-password token redeemed for it (0: none). replaces, when not nil, is
+// the hash the new one may replace ("" for none yet: a first password; the
+// hash proven by a change): another one stored meanwhile is kept, and the
+// set refused with errPasswordReplaced.
+func (s *Service) setPassword(ctx context.Context, meta commands.Meta, id, password string, tokenVersion int64, replaces *string) (commands.Result[State], error) {
 	state, _, err := commands.Load(ctx, s.X, Decider, id)
 	if err != nil {
 		return commands.Result[State]{}, err
@@ -315,15 +320,17 @@ func (s *Service) setPassword(ctx context.Context, meta commands.Meta, id, passw
 			return commands.Result[State]{}, fmt.Errorf("end the user's set-password tokens: %w", err)
 		}
 	}
-	if proven != "" {
-		// Another change that proved the same password may have replaced
-		// it since: it no longer is the current one, so this one is refused
-		// rather than answered as made and then lost to the other.
-		switch replaced, err := s.Credentials.ReplacePasswordHash(ctx, id, proven, hash); {
+	if replaces != nil {
+		// Another write may have set the password since it was read (a
+		// change that proved the same one, the user's own set-password
+		// while their file is imported): that one stands, and this one is
+		// refused rather than answered as made and then lost, or made over
+		// the user's choice.
+		switch replaced, err := s.Credentials.ReplacePasswordHash(ctx, id, *replaces, hash); {
 		case err != nil:
 			return commands.Result[State]{}, fmt.Errorf("store password: %w", err)
 		case !replaced:
-			return commands.Result[State]{}, ErrWrongPassword
+			return commands.Result[State]{}, errPasswordReplaced
 		}
 	} else if err := s.Credentials.SetPasswordHash(ctx, id, hash); err != nil {
 		return commands.Result[State]{}, fmt.Errorf("store password: %w", err)
@@ -332,7 +339,8 @@ func (s *Service) setPassword(ctx context.Context, meta commands.Meta, id, passw
 }
 
 // SetInitialPassword gives a user who has no password the one given; a
-// user who has one keeps it. set says whether it was set.
+// user who has one keeps it, even one set while this one was hashed. set
+// says whether it was set.
 func (s *Service) SetInitialPassword(ctx context.Context, meta commands.Meta, id, password string) (set bool, err error) {
 	_, err = s.Credentials.PasswordHash(ctx, id)
 	switch {
@@ -341,7 +349,10 @@ func (s *Service) SetInitialPassword(ctx context.Context, meta commands.Meta, id
 	case !errors.Is(err, commands.ErrNoPassword):
 		return false, err
 	}
-	if _, err := s.SetPassword(ctx, meta, id, password); err != nil {
+	none := ""
+	if _, err := s.setPassword(ctx, meta, id, password, 0, &none); errors.Is(err, errPasswordReplaced) {
+		return false, nil // set meanwhile (by its user, say): kept
+	} else if err != nil {
 		return false, err
 	}
 	return true, nil
@@ -365,7 +376,10 @@ func (s *Service) ChangePassword(ctx context.Context, meta commands.Meta, id, cu
 	if hash == "" || !s.Hasher.Compare(hash, current) {
 		return commands.Result[State]{}, ErrWrongPassword
 	}
-	res, err := s.setPassword(ctx, meta, id, next, 0, hash)
+	res, err := s.setPassword(ctx, meta, id, next, 0, &hash)
+	if errors.Is(err, errPasswordReplaced) {
+		return res, ErrWrongPassword // the password proven is no longer the current one
+	}
 	if e, ok := commands.AsError(err); ok && e.Kind == commands.KindInvalid {
 		return res, commands.Invalid(commands.FieldError{Field: "new_password", Message: e.Fields[0].Message})
 	}

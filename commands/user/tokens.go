@@ -70,5 +70,5 @@ func (s *Service) SetPasswordWithToken(ctx context.Context, meta commands.Meta, 
 		return commands.Result[State]{}, err
 	}
 	meta.Actor = events.Actor{UserID: g.UserID, Via: events.ViaPasswordToken}
-	return s.setPassword(ctx, meta, g.UserID, password, g.IssuedVersion, "")
+	return s.setPassword(ctx, meta, g.UserID, password, g.IssuedVersion, nil)
 }

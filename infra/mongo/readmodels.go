@@ -655,7 +655,15 @@ func (c *Credentials) SetPasswordHash(ctx context.Context, userID, hash string) 
 
 // ReplacePasswordHash stores hash in place of old, in one update filtered
 // on old: of two changes that proved the same password, one replaces it.
+// With old "" (none yet) it inserts the user's document, which the store
+// refuses where one exists (and updates one left with no hash).
 func (c *Credentials) ReplacePasswordHash(ctx context.Context, userID, old, hash string) (bool, error) {
+	if old == "" {
+		_, err := c.coll.InsertOne(ctx, credentialDoc{ID: userID, Hash: hash, UpdatedAt: time.Now().UTC()})
+		if err == nil || !mongo.IsDuplicateKeyError(err) {
+			return err == nil, err
+		}
+	}
 	res, err := c.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: userID}, {Key: "hash", Value: old}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "hash", Value: hash}, {Key: "updated_at", Value: time.Now().UTC()}}}})
 	if err != nil {
