@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"regexp"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -104,6 +106,26 @@ func (s *Server) Routes() []Route {
 	return out
 }
 
+// Allow lists the methods router serves at the request's path, for the
+// Allow header that a 405 must carry (RFC 9110, section 15.5.6).
+func Allow(router *mux.Router, req *http.Request) string {
+	var methods []string
+	_ = router.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		var m mux.RouteMatch
+		if route.Match(req, &m) || errors.Is(m.MatchErr, mux.ErrMethodMismatch) {
+			ms, _ := route.GetMethods()
+			for _, x := range ms {
+				if !slices.Contains(methods, x) {
+					methods = append(methods, x)
+				}
+			}
+		}
+		return nil
+	})
+	slices.Sort(methods)
+	return strings.Join(methods, ", ")
+}
+
 // Handler returns the routed HTTP handler with its middleware.
 func (s *Server) Handler() http.Handler {
 	return s.Edge(singleValued(s.router()))
@@ -124,8 +146,9 @@ func (s *Server) router() *mux.Router {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, errNoRoute)
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, problem(http.StatusMethodNotAllowed, "method-not-allowed", "this route does not take "+r.Method))
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Allow", Allow(r, req))
+		writeError(w, req, problem(http.StatusMethodNotAllowed, "method-not-allowed", "this route does not take "+req.Method))
 	})
 	s.Observe(r)
 	r.Use(s.settleWrites, presentOnly)

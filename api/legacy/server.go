@@ -94,8 +94,9 @@ func (s *Server) Handler() http.Handler {
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, errNoRoute)
 	})
-	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.writeError(w, r, &api.Problem{Status: http.StatusMethodNotAllowed, Code: "method-not-allowed", Detail: "this route does not take " + r.Method})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		w.Header().Set("Allow", api.Allow(r, req))
+		s.writeError(w, req, &api.Problem{Status: http.StatusMethodNotAllowed, Code: "method-not-allowed", Detail: "this route does not take " + req.Method})
 	})
 	s.API.Observe(r)
 	r.Use(s.API.SettleEvery)
