@@ -1,8 +1,11 @@
 package project
 
 import (
+	"errors"
 	"regexp"
+	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/capstone-pms/capstone/commands"
@@ -180,6 +183,23 @@ func DecideSetMark(r marking.Record, mark int, label, feedback string) ([]events
 // numeric is a number written out (a mark, perhaps with decimals).
 var numeric = regexp.MustCompile(`^[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)$`)
 
+// isNumber reports whether a grade in words is a number in another
+// notation: a spreadsheet's exponent (1E+02 for 100), or digits of another
+// script (full-width ７２, Arabic-Indic ٧٢). Taken for words, it would be
+// shown to the student as it is, with no mark behind it.
+func isNumber(label string) bool {
+	if numeric.MatchString(label) {
+		return true
+	}
+	if !strings.ContainsFunc(label, unicode.IsDigit) {
+		return false // NaN, Inf: words
+	}
+	if _, err := strconv.ParseFloat(strings.Replace(label, ",", ".", 1), 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		return true
+	}
+	return !strings.ContainsFunc(label, func(r rune) bool { return !unicode.IsDigit(r) && !strings.ContainsRune("+-.,", r) })
+}
+
 // validateLabel checks a grade given in words (A, Pass, 2:1): short text
 // that is not a number (a number is a mark), with no mark beside it.
 func validateLabel(mark int, label string) error {
@@ -191,7 +211,7 @@ func validateLabel(mark int, label string) error {
 		msg = commands.LineRefusal
 	case utf8.RuneCountInString(label) > MaxLabel:
 		msg = "is longer than " + itoa(MaxLabel) + " characters"
-	case numeric.MatchString(label):
+	case isNumber(label):
 		msg = "is a number: give it as a mark from 0 to 100"
 	case mark != 0:
 		msg = "is given both as a mark and in words"

@@ -1,7 +1,9 @@
 package project_test
 
 import (
+	"errors"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -175,6 +177,53 @@ func TestDecideSetMarkInWords(t *testing.T) {
 		{Name: "a sentence", Given: accepted, When: label(0, "Excellent work all round", ""), Err: errInvalid, Fields: []string{"grade"}},
 		{Name: "a control character", Given: accepted, When: label(0, "A\x00", ""), Err: errInvalid, Fields: []string{"grade"}},
 	})
+}
+
+// TestGradeInWordsIsNoNumber: a number is a mark whatever notation it is
+// written in, never a grade in words: a spreadsheet's exponent (1E+02),
+// digits of another script (full-width, Arabic-Indic, Devanagari), a
+// decimal comma, a sign; each is refused, so that no student is shown
+// "1E+02" as their grade with no mark behind it. Words, digits among them
+// (2:1, A+, 1st), are taken. The exponent and other scripts used to be
+// taken as words.
+func TestGradeInWordsIsNoNumber(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 40))
+	scripts := []rune{'0', '０', '٠', '۰', '०', '০', '๐'} // the zero of each
+	inScript := func(s string, zero rune) string {
+		return strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' {
+				return zero + (r - '0')
+			}
+			return r
+		}, s)
+	}
+	for range 2000 {
+		n := rng.Float64() * 100
+		var written string
+		switch rng.IntN(5) {
+		case 0:
+			written = strconv.FormatFloat(n, []byte("eEg")[rng.IntN(3)], rng.IntN(4), 64)
+		case 1:
+			written = strconv.FormatFloat(float64(int(n)), 'E', -1, 64) // 1E+02, as a spreadsheet shows 100
+		case 2:
+			written = inScript(strconv.Itoa(int(n)), scripts[1+rng.IntN(len(scripts)-1)])
+		case 3:
+			written = inScript(strconv.FormatFloat(n, 'f', 1+rng.IntN(2), 64), scripts[rng.IntN(len(scripts))])
+			written = strings.Replace(written, ".", []string{".", ","}[rng.IntN(2)], 1)
+		case 4:
+			written = []string{"+", "-"}[rng.IntN(2)] + strconv.Itoa(int(n))
+		}
+		if _, err := project.DecideSetMark(marking.Record{}, 0, written, ""); !errors.Is(err, errInvalid) {
+			t.Fatalf("the number %q was taken as a grade in words (err %v)", written, err)
+		}
+	}
+	for _, words := range []string{"A", "A+", "B-", "Pass", "Merit", "Distinction", "2:1", "2:2", "1st", "First", "Fail", "NaN", "Incomplete", "P (resit)", "Grade 7", "E1"} {
+		if _, err := project.DecideSetMark(marking.Record{}, 0, words, ""); err != nil {
+			t.Errorf("the grade in words %q was refused: %v", words, err)
+		}
+	}
 }
 
 func TestDecideReleaseMark(t *testing.T) {
