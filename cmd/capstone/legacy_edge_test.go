@@ -134,6 +134,13 @@ func TestLegacyUI(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("not the app's"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Symbolic links leaving the directory (to a file, to the directory
+	// above) are not followed; one that stays inside it is.
+	for link, target := range map[string]string{"leak.txt": secret, "leakdir": filepath.Dir(dir), "alias.csv": filepath.Join("files", "students.csv")} {
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	s := startServiceWith(t, t.TempDir(), &syncBuffer{}, "--legacy-ui", dir, "--legacy-ui-addr", "127.0.0.1:0")
 	base := "http://" + s.app.LegacyUIAddr()
 	get := func(method, path string) (int, string, http.Header) {
@@ -155,6 +162,9 @@ func TestLegacyUI(t *testing.T) {
 		"/files/students.csv":               "Student Code",
 		"/../outside.txt":                   "<title>Capstone</title>",
 		"/%2e%2e/outside.txt":               "<title>Capstone</title>",
+		"/leak.txt":                         "<title>Capstone</title>",
+		"/leakdir/outside.txt":              "<title>Capstone</title>",
+		"/alias.csv":                        "Student Code",
 	} {
 		status, body, h := get("GET", path)
 		if status != 200 || !strings.Contains(body, want) || strings.Contains(body, "not the app's") {
