@@ -435,8 +435,18 @@ func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []stri
 	if id, ok, err := im.newPerson(ctx, meta, roles, p, guess); ok || err != nil {
 		return created, id, err
 	}
-	for wait := time.Duration(0); ; wait += claimedMeanwhileWait {
+	for wait, changed := time.Duration(0), 0; ; wait += claimedMeanwhileWait {
 		o, id, err := im.personOnce(ctx, meta, roles, p, added)
+		for errors.Is(err, commands.ErrPreconditionFailed) && changed < changedMeanwhileTries {
+			// The user changed since the lookup (another file giving
+			// them another role, a coordinator's edit): decided again on
+			// what they are now, so that neither change is lost.
+			changed++
+			o, id, err = im.personOnce(ctx, meta, roles, p, added)
+		}
+		if errors.Is(err, commands.ErrPreconditionFailed) {
+			return o, id, commands.ErrVersionConflict
+		}
 		if !errors.Is(err, errClaimedMeanwhile) {
 			return o, id, err
 		}
@@ -499,6 +509,11 @@ var errClaimedMeanwhile = errors.New("the address was claimed since the lookup")
 // lookups of a row whose address was claimed meanwhile.
 const claimedMeanwhileWait = 25 * time.Millisecond
 
+// changedMeanwhileTries bounds how often a row whose user changed between
+// its lookup and its update is decided again before it is refused
+// (version-conflict).
+const changedMeanwhileTries = 8
+
 func (im *Importer) personOnce(ctx context.Context, meta commands.Meta, roles []string, p Person, added func(userID, role string)) (outcome, string, error) {
 	o := unchanged
 	password := ""
@@ -544,7 +559,10 @@ func (im *Importer) personOnce(ctx context.Context, meta commands.Meta, roles []
 		}
 		profile := merge(existing.State.Profile, p.Profile)
 		name := p.Name
-		res, err := im.Users.Update(ctx, meta, existing.State.ID, commands.AnyVersion, user.Update{Name: &name,
+		// The roles and profile are the ones read, with the file's: at
+		// the version read, or not at all (another writer's roles would be
+		// dropped, and theirs would drop these).
+		res, err := im.Users.Update(ctx, meta, existing.State.ID, commands.ExpectVersion(existing.Version), user.Update{Name: &name,
 			Roles: append(slices.Clone(existing.State.Roles), missing...), Profile: &profile})
 		if err != nil {
 			return o, "", err
