@@ -225,7 +225,7 @@ func (s *Service) Update(ctx context.Context, meta commands.Meta, id string, exp
 	if err != nil {
 		return commands.Result[State]{}, err
 	}
-	if removed {
+	if removed && !stale { // a refused update ends no one's sign-ins
 		if err := s.endSignIns(ctx, id); err != nil {
 			return commands.Result[State]{}, err
 		}
