@@ -58,3 +58,17 @@ func SweepMore(ctx context.Context, c *CatchUp) (int, bool, error) { return c.sw
 
 // RelaySweepMore is a relay sweep that says whether its time ran out first.
 func RelaySweepMore(ctx context.Context, r *Relay) (bool, error) { return r.sweep(ctx) }
+
+// Senders is how many senders o runs now.
+func Senders(o *Outbox) int {
+	o.sendersMu.Lock()
+	defer o.sendersMu.Unlock()
+	return o.senders
+}
+
+// SetSenderIdle stops senders after d without a commit until the test ends.
+func SetSenderIdle(d time.Duration) func() {
+	before := senderIdle
+	senderIdle = d
+	return func() { senderIdle = before }
+}

@@ -56,7 +56,15 @@ type Outbox struct {
 	requests chan reserveRequest
 	toSend   chan sendJob
 	wg       sync.WaitGroup
+	ctx      context.Context
 	stop     context.CancelFunc
+
+	// The senders start as commits are queued and stop once idle for
+	// senderIdle, at most maxSenders at once (see wakeSender).
+	sendersMu      sync.Mutex
+	senders, idle  int
+	maxSenders     int
+	sendersStopped bool
 
 	mu     sync.Mutex
 	seq    int64
@@ -174,13 +182,14 @@ func sendQueue(slots chan struct{}) int {
 	return 4096
 }
 
-// New starts an outbox writing to db and publishing with pub from workers
-// goroutines. instance names this process (ids are instance:sequence). With
-// a nil pub nothing is published here: every commit waits for the relay.
+// New starts an outbox writing to db and publishing with pub from at most
+// workers goroutines at once. instance names this process (ids are
+// instance:sequence). With a nil pub nothing is published here: every
+// commit waits for the relay.
 func New(db *mongo.Database, pub commands.Publisher, instance string, workers int, log *slog.Logger, opts ...Option) *Outbox {
 	ctx, stop := context.WithCancel(context.Background())
 	o := &Outbox{coll: db.Collection(Collection), pub: pub, log: log, instance: instance,
-		requests: make(chan reserveRequest, 1024), stop: stop,
+		requests: make(chan reserveRequest, 1024), ctx: ctx, stop: stop, maxSenders: max(workers, 1),
 		wake: make(chan struct{}, 1), deleted: make(chan struct{}), live: map[string]*group{}}
 	for _, opt := range opts {
 		opt(o)
@@ -192,10 +201,6 @@ func New(db *mongo.Database, pub commands.Publisher, instance string, workers in
 	o.wg.Add(1)
 	go o.groupCommit(ctx)
 	go o.deleter(ctx)
-	for range max(workers, 1) {
-		o.wg.Add(1)
-		go o.sender(ctx)
-	}
 	return o
 }
 
@@ -215,6 +220,9 @@ func (o *Outbox) Close(ctx context.Context) {
 		for len(o.toSend) > 0 && ctx.Err() == nil {
 			time.Sleep(5 * time.Millisecond)
 		}
+		o.sendersMu.Lock()
+		o.sendersStopped = true // no sender starts after the Wait below begins
+		o.sendersMu.Unlock()
 		o.stop()
 		close(done)
 	}()
@@ -329,6 +337,7 @@ func (r *reservation) Stored(c events.Commit) {
 		}
 		select {
 		case o.toSend <- sendJob{c: c, g: r.g}:
+			o.wakeSender()
 		default:
 			// Too much in flight: the relay publishes it from the store.
 			o.log.Warn("outbox queue full; leaving a commit to the relay", "commit", c.ID())
@@ -472,25 +481,65 @@ func deleteGroups(ctx context.Context, coll *mongo.Collection, ids []string) err
 	return errors.Join(errs...)
 }
 
-// sender publishes stored commits; one that cannot be published stays in
-// its group for the relay.
+// senderIdle is how long a sender waits for a commit before it stops (a
+// variable for tests).
+// Senders held for good cost a goroutine's stack each (up to 128 of them
+// on the all-in-one service, where each publish lasts until the projectors
+// applied the commit) through hours of reads that publish nothing.
+var senderIdle = 250 * time.Millisecond
+
+// wakeSender starts a sender for a commit just queued, unless one is idle
+// (it takes the commit), maxSenders are running, or the outbox is closing.
+// A sender that stops as the commit is queued sees it queued, and starts
+// one (sender), so a queued commit always finds a sender.
+func (o *Outbox) wakeSender() {
+	o.sendersMu.Lock()
+	defer o.sendersMu.Unlock()
+	if o.idle > 0 || o.senders >= o.maxSenders || o.sendersStopped {
+		return
+	}
+	o.senders++
+	o.wg.Add(1)
+	go o.sender(o.ctx)
+}
+
+// sender publishes stored commits until none came for senderIdle; one that
+// cannot be published stays in its group for the relay.
 func (o *Outbox) sender(ctx context.Context) {
 	defer o.wg.Done()
+	idle := time.NewTimer(senderIdle)
+	defer idle.Stop()
 	for {
+		o.sendersMu.Lock()
+		o.idle++
+		o.sendersMu.Unlock()
+		idle.Reset(senderIdle)
+		var job sendJob
 		select {
 		case <-ctx.Done():
-			return
-		case job := <-o.toSend:
-			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := o.pub.Publish(pctx, job.c)
-			cancel()
-			o.freeSlot()
-			if err != nil {
-				o.log.Warn("publish a commit; the relay will retry", "commit", job.c.ID(), "err", err)
-				job.g.release()
-				continue
-			}
-			job.g.settle()
+		case <-idle.C:
+		case job = <-o.toSend:
 		}
+		o.sendersMu.Lock()
+		o.idle--
+		if job.g == nil {
+			o.senders--
+			o.sendersMu.Unlock()
+			if len(o.toSend) > 0 && ctx.Err() == nil {
+				o.wakeSender() // queued as this one stopped
+			}
+			return
+		}
+		o.sendersMu.Unlock()
+		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := o.pub.Publish(pctx, job.c)
+		cancel()
+		o.freeSlot()
+		if err != nil {
+			o.log.Warn("publish a commit; the relay will retry", "commit", job.c.ID(), "err", err)
+			job.g.release()
+			continue
+		}
+		job.g.settle()
 	}
 }
