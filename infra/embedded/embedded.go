@@ -496,9 +496,13 @@ func (s *Store) sqlite(db string, mustExist bool) (*sql.DB, error) {
 const pageCacheKiB = 128
 
 // sqliteURL is FerretDB's SQLite URL for a data dir: each connection opened
-// runs the pragmas given.
+// runs the pragmas given. temp_store(memory) keeps each statement's journal
+// (FerretDB's inserts are statements of up to 100 documents inside a
+// transaction) in memory in small pieces: at SQLite's default, each began
+// with a 64 KiB buffer that the allocator under SQLite maps from the kernel
+// and unmaps again, some 3 to 7% of the service's CPU in an import.
 func sqliteURL(dir string) string {
-	q := url.Values{"_pragma": {fmt.Sprintf("cache_size(-%d)", pageCacheKiB)}}
+	q := url.Values{"_pragma": {fmt.Sprintf("cache_size(-%d)", pageCacheKiB), "temp_store(memory)"}}
 	return (&url.URL{Scheme: "file", Path: dir + "/", RawQuery: q.Encode()}).String()
 }
 
