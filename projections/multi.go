@@ -80,13 +80,17 @@ var _ StreamProjection = (*Multi[StudentDoc, *StudentDoc])(nil)
 // concern, at most once each, with one write a document: the commits of a
 // hot stream (someone editing their profile again and again, or a backlog
 // the catch-up hands over at once) each cost a read-model write, where
-// their documents needed one. Commits of a broadcast stream (the cohort's
-// allocations concern many documents, with a checkpoint of their own), or
-// that do not follow one another, are handled one by one, as Handle does.
+// their documents needed one. So do a broadcast stream's (an import's
+// commits of capacities, a hundred supervisors each, queued behind its
+// rows), with one write of their checkpoint. Commits that do not follow
+// one another are handled one by one, as Handle does.
 func (m *Multi[D, PD]) HandleStream(ctx context.Context, commits []events.Commit) error {
 	commits = inVersionOrder(commits)
 	if len(commits) == 0 {
 		return nil
+	}
+	if len(commits) > 1 && slices.Contains(m.Broadcast, commits[0].StreamType) && follows(commits, commits[0].FirstVersion-1) {
+		return m.handleBroadcast(ctx, commits)
 	}
 	if len(commits) == 1 || slices.Contains(m.Broadcast, commits[0].StreamType) || !follows(commits, commits[0].FirstVersion-1) {
 		for _, c := range commits {
@@ -135,45 +139,56 @@ func (m *Multi[D, PD]) byDoc(commits []events.Commit) (order []string, byDoc map
 
 // Handle folds a commit into every document it concerns, at most once each.
 func (m *Multi[D, PD]) Handle(ctx context.Context, c events.Commit) error {
-	commits := []events.Commit{c}
-	broadcast := slices.Contains(m.Broadcast, c.StreamType)
-	cpID := m.checkpointID(c.StreamID)
-	var cpRev int64
-	if broadcast {
-		var cp checkpoint
-		var err error
-		if _, cpRev, err = m.Docs.Load(ctx, m.Collection, cpID, &cp); err != nil {
+	if slices.Contains(m.Broadcast, c.StreamType) {
+		return m.handleBroadcast(ctx, []events.Commit{c})
+	}
+	return m.fold(ctx, c, []events.Commit{c}, false)
+}
+
+// handleBroadcast folds commits of a broadcast stream (in version order,
+// without a gap between them) into every document they concern, and moves
+// the stream's checkpoint past the last: those the checkpoint covers are
+// skipped, and a gap between it and the first is filled from the store.
+func (m *Multi[D, PD]) handleBroadcast(ctx context.Context, commits []events.Commit) error {
+	last := commits[len(commits)-1]
+	cpID := m.checkpointID(last.StreamID)
+	var cp checkpoint
+	_, cpRev, err := m.Docs.Load(ctx, m.Collection, cpID, &cp)
+	if err != nil {
+		return err
+	}
+	commits = slices.DeleteFunc(slices.Clone(commits), func(c events.Commit) bool { return c.LastVersion() <= cp.Version })
+	if len(commits) == 0 {
+		return nil
+	}
+	if commits[0].FirstVersion > cp.Version+1 {
+		if commits, err = fillGap(ctx, m.Streams, last.StreamID, cp.Version, last.LastVersion()); err != nil {
 			return err
 		}
-		if c.LastVersion() <= cp.Version {
-			return nil
-		}
-		if c.FirstVersion > cp.Version+1 {
-			var err error
-			if commits, err = fillGap(ctx, m.Streams, c.StreamID, cp.Version, c.LastVersion()); err != nil {
-				return err
-			}
-		}
 	}
-	// Each document records the stream at the last commit that targeted it,
-	// whether that commit came alone or with others filling a gap: so the
-	// documents are the same however the commits were delivered, and equal
-	// to a rebuild's, which folds them one by one.
+	if err := m.fold(ctx, last, commits, true); err != nil {
+		return err
+	}
+	// Another replica may have moved the checkpoint on: then it covers these commits too.
+	if err := m.Docs.Store(ctx, m.Collection, cpID, checkpoint{ID: cpID, Version: last.LastVersion()}, cpRev); err != nil && !errors.Is(err, ErrConflict) {
+		return err
+	}
+	return nil
+}
+
+// fold folds commits, which end with c, into every document they concern.
+// Each document records the stream at the last commit that targeted it,
+// whether that commit came alone or with others (a gap filled, or a
+// broadcast stream's commits handed over together): so the documents are
+// the same however the commits were delivered, and equal to a rebuild's,
+// which folds them one by one.
+func (m *Multi[D, PD]) fold(ctx context.Context, c events.Commit, commits []events.Commit, broadcast bool) error {
 	order, byDoc, upTo := m.byDoc(commits)
 	if batch, ok := m.Docs.(BatchDocuments); ok && broadcast && len(order) >= batchAtLeast {
-		if err := m.applyBatch(ctx, batch, c, order, byDoc, upTo); err != nil {
-			return err
-		}
-	} else {
-		for _, id := range order {
-			if err := m.applyRetrying(ctx, c, id, byDoc[id], upTo[id], broadcast); err != nil {
-				return err
-			}
-		}
+		return m.applyBatch(ctx, batch, c, order, byDoc, upTo)
 	}
-	if broadcast {
-		// Another replica may have moved the checkpoint on: then it covers this commit too.
-		if err := m.Docs.Store(ctx, m.Collection, cpID, checkpoint{ID: cpID, Version: c.LastVersion()}, cpRev); err != nil && !errors.Is(err, ErrConflict) {
+	for _, id := range order {
+		if err := m.applyRetrying(ctx, c, id, byDoc[id], upTo[id], broadcast); err != nil {
 			return err
 		}
 	}

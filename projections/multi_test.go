@@ -191,3 +191,77 @@ func TestMultiHandlesAStreamInOneWrite(t *testing.T) {
 		t.Fatalf("together: %+v\none by one: %+v", r, l)
 	}
 }
+
+// TestMultiHandlesABroadcastStreamInOneWrite: the cohort's commits handed
+// over together (an import's commits of capacities, queued behind its
+// rows) write each supervisor's document once and the stream's checkpoint
+// once, not each for every commit, and leave the documents as one by one.
+func TestMultiHandlesABroadcastStreamInOneWrite(t *testing.T) {
+	ctx := context.Background()
+	sups := []string{"sup0", "sup1", "sup2"}
+	var users []events.Commit
+	for _, id := range sups {
+		users = append(users, userCommit(commit(id, 1, &events.UserCreated{Email: id + "@uni.example", Name: id, Roles: []string{events.RoleSupervisor}})))
+	}
+	var cohort []events.Commit
+	for v := int64(1); len(cohort) < 5; v += int64(len(sups)) {
+		var data []events.Data
+		for k, id := range sups {
+			data = append(data, &events.CapacitySet{SupervisorID: id, Capacity: int(v) + k})
+		}
+		cohort = append(cohort, cohortCommit(v, data...))
+	}
+	hist := map[string][]events.Commit{events.CohortStreamID: cohort}
+	for _, c := range users {
+		hist[c.StreamID] = []events.Commit{c}
+	}
+	one, together := &memDocs{docs: map[string][]byte{}}, &memDocs{docs: map[string][]byte{}}
+	p, q := projections.NewSupervisors(one, memStreams{hist}), projections.NewSupervisors(together, memStreams{hist})
+	for _, c := range users {
+		for _, pr := range []projections.Projection{p, q} {
+			if err := pr.Handle(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, c := range cohort {
+		if err := p.Handle(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := together.puts
+	if err := q.HandleStream(ctx, cohort); err != nil {
+		t.Fatal(err)
+	}
+	if n := together.puts - before; n != len(sups)+1 {
+		t.Errorf("%d writes for %d commits of the cohort handed over together, want %d (each supervisor and the checkpoint once)", n, len(cohort), len(sups)+1)
+	}
+	if len(one.docs) != len(together.docs) {
+		t.Fatalf("%d documents together, %d one by one", len(together.docs), len(one.docs))
+	}
+	for _, id := range sups {
+		key := projections.CollSupervisors + "/" + id
+		if l, r := decodeDoc(t, projections.CollSupervisors, one, key), decodeDoc(t, projections.CollSupervisors, together, key); !reflect.DeepEqual(l, r) {
+			t.Fatalf("together: %+v\none by one: %+v", r, l)
+		}
+	}
+	for key := range one.docs {
+		if projections.IsCheckpoint(key[len(projections.CollSupervisors)+1:]) && string(one.docs[key]) != string(together.docs[key]) {
+			t.Errorf("checkpoint %s: together %x, one by one %x", key, together.docs[key], one.docs[key])
+		}
+	}
+	// Handed over again, with one more after them: only the new one is folded.
+	more := cohortCommit(cohort[len(cohort)-1].LastVersion()+1, &events.CapacitySet{SupervisorID: "sup1", Capacity: 99})
+	hist[events.CohortStreamID] = append(cohort, more)
+	before = together.puts
+	if err := q.HandleStream(ctx, append(slices.Clone(cohort), more)); err != nil {
+		t.Fatal(err)
+	}
+	if n := together.puts - before; n != 2 {
+		t.Errorf("%d writes for one new commit handed over with those folded already, want 2", n)
+	}
+	var doc projections.SupervisorDoc
+	if _, _, err := together.Load(ctx, projections.CollSupervisors, "sup1", &doc); err != nil || doc.Capacity != 99 {
+		t.Errorf("sup1 after the new commit: capacity %d (%v), want 99", doc.Capacity, err)
+	}
+}
