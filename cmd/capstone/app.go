@@ -387,7 +387,7 @@ func (a *App) start(ctx context.Context) error {
 	a.Exec.Outbox = a.outbox
 	sessions := imongo.NewSessions(a.store.DB)
 	sessions.Tokens = ferret // atomic across processes, and by _id alone (imongo.Sessions)
-	a.Users = &user.Service{X: a.Exec, Credentials: imongo.NewCredentials(a.store.DB), Hasher: auth.Hasher{},
+	a.Users = &user.Service{X: a.Exec, Credentials: imongo.NewCredentials(a.store.DB), Hasher: passwordHasher,
 		ClaimGrace: 30 * time.Second, CheckPassword: auth.ValidatePassword, Tokens: imongo.NewPasswordTokens(a.store.DB),
 		Sessions: sessions, ListCoordinators: readside.Coordinators(queries.Users{Reader: rm})}
 	a.Cohort = &cohort.Service{X: a.Exec, MaxOpenProjects: a.cfg.Limits.MaxOpenProjects,
@@ -541,6 +541,10 @@ const (
 	// lag of a busy cohort.
 	readWait = 5 * time.Second
 )
+
+// passwordHasher hashes and checks the users' passwords: a variable, so
+// that a test can hold a hash at the moment it races.
+var passwordHasher commands.PasswordHasher = auth.Hasher{}
 
 // appliedLogSize bounds the streams in the log of what this process's
 // projectors applied: a variable, so that a test reaches the bound with a

@@ -288,7 +288,20 @@ func (s *Service) Delete(ctx context.Context, meta commands.Meta, id string, exp
 // SetPassword replaces a user's password. Every token signed in with the
 // old one, and every set-password token outstanding, stops working.
 func (s *Service) SetPassword(ctx context.Context, meta commands.Meta, id, password string) (commands.Result[State], error) {
+	done, err := s.passwordTurn(ctx, id)
+	if err != nil {
+		return commands.Result[State]{}, err
+	}
+	defer done()
 	return s.setPassword(ctx, meta, id, password, 0, nil)
+}
+
+// passwordTurn waits for the turn of the user's password: every write of a
+// password takes it, so that one which decides on the password it read (a
+// change proving it, an import setting a first one) decides on the one it
+// replaces, and one that is then refused ends no sign-ins on its way.
+func (s *Service) passwordTurn(ctx context.Context, id string) (release func(), err error) {
+	return s.X.Turn(ctx, "password\x00"+id)
 }
 
 // errPasswordReplaced refuses a password set whose replaces no longer
@@ -299,7 +312,8 @@ var errPasswordReplaced = errors.New("the password was replaced meanwhile")
 // set-password token redeemed for it (0: none). replaces, when not nil, is
 // the hash the new one may replace ("" for none yet: a first password; the
 // hash proven by a change): another one stored meanwhile is kept, and the
-// set refused with errPasswordReplaced.
+// set refused with errPasswordReplaced. The caller holds the password's
+// turn (passwordTurn).
 func (s *Service) setPassword(ctx context.Context, meta commands.Meta, id, password string, tokenVersion int64, replaces *string) (commands.Result[State], error) {
 	state, _, err := commands.Load(ctx, s.X, Decider, id)
 	if err != nil {
@@ -339,9 +353,14 @@ func (s *Service) setPassword(ctx context.Context, meta commands.Meta, id, passw
 }
 
 // SetInitialPassword gives a user who has no password the one given; a
-// user who has one keeps it, even one set while this one was hashed. set
-// says whether it was set.
+// user who has one keeps it, even one set while this one was hashed, and
+// keeps their sign-ins. set says whether it was set.
 func (s *Service) SetInitialPassword(ctx context.Context, meta commands.Meta, id, password string) (set bool, err error) {
+	done, err := s.passwordTurn(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	defer done()
 	_, err = s.Credentials.PasswordHash(ctx, id)
 	switch {
 	case err == nil:
@@ -351,7 +370,7 @@ func (s *Service) SetInitialPassword(ctx context.Context, meta commands.Meta, id
 	}
 	none := ""
 	if _, err := s.setPassword(ctx, meta, id, password, 0, &none); errors.Is(err, errPasswordReplaced) {
-		return false, nil // set meanwhile (by its user, say): kept
+		return false, nil // set meanwhile by another process (by its user, say): kept
 	} else if err != nil {
 		return false, err
 	}
@@ -364,7 +383,7 @@ func (s *Service) SetInitialPassword(ctx context.Context, meta commands.Meta, id
 // password at once, one is made and the other refused, as it would be
 // after it (both used to be answered as made, one of them lost).
 func (s *Service) ChangePassword(ctx context.Context, meta commands.Meta, id, current, next string) (commands.Result[State], error) {
-	done, err := s.X.Turn(ctx, "password\x00"+id)
+	done, err := s.passwordTurn(ctx, id)
 	if err != nil {
 		return commands.Result[State]{}, err
 	}

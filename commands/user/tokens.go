@@ -70,5 +70,10 @@ func (s *Service) SetPasswordWithToken(ctx context.Context, meta commands.Meta, 
 		return commands.Result[State]{}, err
 	}
 	meta.Actor = events.Actor{UserID: g.UserID, Via: events.ViaPasswordToken}
+	done, err := s.passwordTurn(ctx, g.UserID)
+	if err != nil {
+		return commands.Result[State]{}, err
+	}
+	defer done()
 	return s.setPassword(ctx, meta, g.UserID, password, g.IssuedVersion, nil)
 }
