@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/capstone-pms/capstone/events"
@@ -38,7 +39,17 @@ type Catchup struct {
 	// Log, when set, is what this process's projectors have applied: waits
 	// end the moment it is projected, without polling the store.
 	Log *projections.AppliedLog
+
+	reads, awaited atomic.Int64
 }
+
+// Reads is how many documents the waits read to tell whether a read model
+// shows a stream, since the Catchup was made.
+func (c *Catchup) Reads() int64 { return c.reads.Load() }
+
+// Awaited is how many commits in hand the waits were given (WaitCommits),
+// since the Catchup was made.
+func (c *Catchup) Awaited() int64 { return c.awaited.Load() }
 
 // Wait waits at most maxWait until the read models named (every one when
 // none is named) show every position, or returns ErrNotCaughtUp.
@@ -54,6 +65,7 @@ func (c *Catchup) Wait(ctx context.Context, positions []Position, maxWait time.D
 // read back. The store is first asked after settleGrace: a write's commits
 // are usually projected sooner, which this process's log reports for free.
 func (c *Catchup) WaitCommits(ctx context.Context, commits []events.Commit, maxWait time.Duration, readModels ...string) error {
+	c.awaited.Add(int64(len(commits)))
 	var byStream []stream
 	for _, cm := range commits {
 		i := slices.IndexFunc(byStream, func(s stream) bool { return s.pos.StreamID == cm.StreamID })
@@ -99,7 +111,15 @@ func (c *Catchup) Shown(cm events.Commit) bool {
 const settleGrace = 20 * time.Millisecond
 
 // Polling the store, when it must be polled, starts often and slows down.
+// With this process's log, which tells the moment each commit waited for
+// is projected, a poll asks the store about the checksAtOnce oldest of
+// what is still awaited only: what the log may have forgotten (the oldest
+// first), where asking about everything would read, at an import's end,
+// the documents of every row still in flight (thousands, each poll) while
+// the projectors write them.
 const (
+	checksAtOnce = 8
+
 	firstPoll = 5 * time.Millisecond
 	maxPoll   = 100 * time.Millisecond
 )
@@ -139,6 +159,10 @@ func (c *Catchup) wait(ctx context.Context, streams []stream, maxWait, grace tim
 	if todo, err = c.dropConcerned(ctx, todo); err != nil {
 		return err
 	}
+	get := func(ctx context.Context, collection, id string, into any) (bool, error) {
+		c.reads.Add(1)
+		return c.Get(ctx, collection, id, into)
+	}
 	poll := firstPoll
 	nextCheck := time.Now().Add(grace)
 	for {
@@ -146,9 +170,17 @@ func (c *Catchup) wait(ctx context.Context, streams []stream, maxWait, grace tim
 			return c.Log != nil && c.Log.Has(p.ck.Name(), p.s.pos.StreamID, p.s.pos.Last)
 		})
 		if len(todo) > 0 && !time.Now().Before(nextCheck) {
+			checks := len(todo)
+			if c.Log != nil {
+				checks = min(checks, checksAtOnce)
+			}
 			kept := todo[:0]
-			for _, p := range todo {
-				ok, err := p.ck.Applied(ctx, c.Get, p.s.commits)
+			for i, p := range todo {
+				if i >= checks {
+					kept = append(kept, p)
+					continue
+				}
+				ok, err := p.ck.Applied(ctx, get, p.s.commits)
 				if err != nil {
 					return fmt.Errorf("check %s for %s: %w", p.ck.Name(), p.s.pos.StreamID, err)
 				}
