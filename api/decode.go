@@ -292,17 +292,54 @@ func queryInt(r *http.Request, name string) (int64, error) {
 	return v, nil
 }
 
-// queryTime reads an optional RFC 3339 time query parameter.
+// queryTime reads an optional RFC 3339 time query parameter. Given, it must
+// be a time: an empty value (?as_of=) is refused rather than read as absent,
+// and so is an offset out of RFC 3339's range (+24:00, +12:60), which Go's
+// parser takes (and would move the time by a day).
 func queryTime(r *http.Request, name string) (time.Time, error) {
-	s := r.URL.Query().Get(name)
-	if s == "" {
+	q := r.URL.Query()
+	if !q.Has(name) {
 		return time.Time{}, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
+	t, ok := parseRFC3339(q.Get(name))
+	if !ok {
 		return time.Time{}, commands.Invalid(commands.FieldError{Field: name, Message: "must be an RFC 3339 time, as in 2026-01-02T15:04:05Z"})
 	}
 	return t, nil
+}
+
+// parseRFC3339 parses a time in RFC 3339's ranges: time.Parse checks the
+// date and the time of day, not the offset's hour (00 to 23) and minute
+// (00 to 59).
+func parseRFC3339(s string) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, false
+	}
+	if !strings.HasSuffix(s, "Z") { // the parse took a numeric offset: [+-]hh:mm
+		hh, _ := strconv.Atoi(s[len(s)-5 : len(s)-3])
+		mm, _ := strconv.Atoi(s[len(s)-2:])
+		if hh > 23 || mm > 59 {
+			return time.Time{}, false
+		}
+	}
+	return t, true
+}
+
+// queryVersion reads an optional version query parameter: absent is 0;
+// given, it must be a version, 1 or more (no resource has a version 0, the
+// state before its first event). An empty value is refused rather than
+// read as absent.
+func queryVersion(r *http.Request, name string) (int64, error) {
+	q := r.URL.Query()
+	if !q.Has(name) {
+		return 0, nil
+	}
+	v, err := strconv.ParseInt(q.Get(name), 10, 64)
+	if err != nil || v < 1 {
+		return 0, commands.Invalid(commands.FieldError{Field: name, Message: "must be a version, a whole number from 1"})
+	}
+	return v, nil
 }
 
 func setETag(w http.ResponseWriter, version int64) {

@@ -112,7 +112,7 @@ func (s *Server) getProject(w http.ResponseWriter, r *http.Request, a events.Act
 	if err != nil {
 		return err
 	}
-	atVersion, err := queryInt(r, "at_version")
+	atVersion, err := queryVersion(r, "at_version")
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,72 @@
+package main
+
+import (
+	"net/url"
+	"testing"
+)
+
+// refusedField fails the test unless r is a 400 invalid naming field.
+func refusedField(t *testing.T, s *service, r response, field string) response {
+	t.Helper()
+	s.expect(r, 400, "invalid")
+	errs, _ := r.Body["errors"].([]any)
+	if len(errs) != 1 || errs[0].(map[string]any)["field"] != field {
+		t.Fatalf("the refusal does not name %s alone: %s", field, r.Raw)
+	}
+	return r
+}
+
+// TestPastStateParametersMalformed: ?at_version= and ?as_of= given empty,
+// and ?at_version=0 (no project ever has a version 0), were answered with
+// the present state, as if absent: a client that asked for the past took
+// the present for it. Each is a 400 invalid naming the parameter, as any
+// other malformed value is.
+func TestPastStateParametersMalformed(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	s.createUser(admin, "pe-a@uni.example", "Student A", []string{"student"}, "past edge password")
+	a := s.signIn("pe-a@uni.example", "past edge password")
+	id := s.expect(s.do("POST", "/v1/projects", a, map[string]string{"title": "Then"}), 201).str("id")
+	s.expect(s.do("PATCH", "/v1/projects/"+id, a, map[string]string{"title": "Now"}, "If-Match", `"1"`), 200)
+
+	for _, q := range []string{"at_version=", "at_version=0", "at_version=-0", "at_version=+0", "at_version=00"} {
+		refusedField(t, s, s.do("GET", "/v1/projects/"+id+"?"+q, a, nil), "at_version")
+	}
+	refusedField(t, s, s.do("GET", "/v1/projects/"+id+"?as_of=", a, nil), "as_of")
+	// Given with a valid other, the empty one is still refused, not ignored.
+	refusedField(t, s, s.do("GET", "/v1/projects/"+id+"?at_version=1&as_of=", a, nil), "as_of")
+	refusedField(t, s, s.do("GET", "/v1/projects/"+id+"?at_version=&as_of=2026-01-01T00:00:00Z", a, nil), "at_version")
+	if r := s.expect(s.do("GET", "/v1/projects/"+id+"?at_version=1", a, nil), 200); r.str("title") != "Then" {
+		t.Fatalf("at_version=1: %s", r.Raw)
+	}
+}
+
+// TestAsOfOutOfRFC3339Range: an as_of whose offset is out of RFC 3339's
+// range (+24:00, minutes 60) was accepted; it is refused as any other bad
+// time is, with the same code and message. Offsets in range still pass.
+func TestAsOfOutOfRFC3339Range(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	s.createUser(admin, "pr-a@uni.example", "Student A", []string{"student"}, "past range password")
+	a := s.signIn("pr-a@uni.example", "past range password")
+	id := s.expect(s.do("POST", "/v1/projects", a, map[string]string{"title": "Then"}), 201).str("id")
+	asOf := func(v string) response {
+		return s.do("GET", "/v1/projects/"+id+"?as_of="+url.QueryEscape(v), a, nil)
+	}
+	want := refusedField(t, s, asOf("yesterday"), "as_of").Body["errors"].([]any)[0].(map[string]any)["message"]
+	for _, v := range []string{
+		"2026-01-01T24:00:00Z", "2026-01-01T10:00:00+24:00", "2026-01-01T10:00:00-24:00",
+		"2026-01-01T10:00:00+12:60", "2099-01-01T10:00:00+23:99", "2026-01-01T10:00:00+99:00",
+		"2026-01-01T10:00:60Z", "2026-02-30T10:00:00Z", "2026-13-01T10:00:00Z",
+	} {
+		got := refusedField(t, s, asOf(v), "as_of").Body["errors"].([]any)[0].(map[string]any)["message"]
+		if got != want {
+			t.Errorf("as_of=%s: message %q, want the bad time's %q", v, got, want)
+		}
+	}
+	for _, v := range []string{"2099-01-01T10:00:00+23:59", "2099-01-01T10:00:00-23:59", "2099-01-01T10:00:00.5+00:00"} {
+		if r := s.expect(asOf(v), 200); r.str("title") != "Then" {
+			t.Fatalf("as_of=%s: %s", v, r.Raw)
+		}
+	}
+}
