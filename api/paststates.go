@@ -21,7 +21,7 @@ const pastStatesRoute = "/v1/projects/{id}"
 // so an unknown route stays a 404.
 func presentOnly(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet {
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
 			if route := mux.CurrentRoute(r); route != nil {
 				path, _ := route.GetPathTemplate()
 				if strings.HasPrefix(path, "/v1/") && path != pastStatesRoute {

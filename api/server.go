@@ -98,12 +98,40 @@ func (s *Server) Routes() []Route {
 		methods, err2 := route.GetMethods()
 		if err1 == nil && err2 == nil {
 			for _, m := range methods {
+				if m == http.MethodHead {
+					continue // every GET's, by AnswerHead
+				}
 				out = append(out, Route{Method: m, Path: path})
 			}
 		}
 		return nil
 	})
 	return out
+}
+
+// AnswerHead answers HEAD on every route of r that takes GET, with the
+// route's own handler (the same authentication, ETag and status): HTTP has
+// a server answer HEAD wherever it answers GET (RFC 9110, section 9.3.2),
+// and mux, unlike http.ServeMux, matches only the methods a route lists,
+// so HEAD was a 405. net/http sends no body in answer to HEAD. Call it once
+// every route is registered; Allow then lists HEAD beside GET.
+func AnswerHead(r *mux.Router) {
+	type head struct {
+		path    string
+		handler http.Handler
+	}
+	var heads []head
+	_ = r.Walk(func(route *mux.Route, _ *mux.Router, _ []*mux.Route) error {
+		path, err1 := route.GetPathTemplate()
+		methods, err2 := route.GetMethods()
+		if err1 == nil && err2 == nil && slices.Contains(methods, http.MethodGet) && !slices.Contains(methods, http.MethodHead) {
+			heads = append(heads, head{path, route.GetHandler()})
+		}
+		return nil
+	})
+	for _, h := range heads {
+		r.Handle(h.path, h.handler).Methods(http.MethodHead)
+	}
 }
 
 // Allow lists the methods router serves at the request's path, for the
@@ -170,6 +198,7 @@ func (s *Server) router() *mux.Router {
 			s.adminRoutes(r)
 		}
 	}
+	AnswerHead(r)
 	return r
 }
 

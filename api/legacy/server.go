@@ -107,6 +107,7 @@ func (s *Server) Handler() http.Handler {
 		}
 		r.HandleFunc(rt.path, h).Methods(rt.method)
 	}
+	api.AnswerHead(r)
 	return s.cors(s.API.EdgeAnswering(r, s.refuse))
 }
 
