@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/internal/quote"
 	"github.com/capstone-pms/capstone/projections"
 	"github.com/capstone-pms/capstone/queries"
 )
@@ -67,7 +67,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, a actor) error {
 		err = writeExport(r, a, &buf, s.ExportQ.Marks, s.CSV.Marks)
 	default:
 		return &commands.Error{Kind: commands.KindNotFound, Code: "unknown-export",
-			Message: fmt.Sprintf("unknown export %q: use one of %s", name, strings.Join(ExportNames, ", "))}
+			Message: "unknown export " + quote.Bounded(name) + ": use one of " + strings.Join(ExportNames, ", ")}
 	}
 	if err != nil {
 		return err

@@ -1,10 +1,10 @@
 package rebuild
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
+	"github.com/capstone-pms/capstone/internal/quote"
 	"github.com/capstone-pms/capstone/projections"
 )
 
@@ -25,9 +25,9 @@ func CheckNames(names []string) error {
 		msg := ""
 		switch {
 		case !slices.Contains(all, n):
-			msg = fmt.Sprintf("unknown projection %q", n)
+			msg = "unknown projection " + quote.Bounded(n)
 		case slices.Contains(names[:i], n):
-			msg = fmt.Sprintf("projection %q is named twice", n)
+			msg = "projection " + quote.Bounded(n) + " is named twice"
 		default:
 			continue
 		}
