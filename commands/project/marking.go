@@ -184,18 +184,26 @@ func DecideSetMark(r marking.Record, mark int, label, feedback string) ([]events
 var numeric = regexp.MustCompile(`^[+-]?([0-9]+([.,][0-9]*)?|[.,][0-9]+)$`)
 
 // isNumber reports whether a grade in words is a number in another
-// notation: a spreadsheet's exponent (1E+02 for 100), or digits of another
-// script (full-width ７２, Arabic-Indic ٧٢). Taken for words, it would be
-// shown to the student as it is, with no mark behind it.
+// notation: a spreadsheet's exponent (1E+02 for 100), NaN or Infinity (as
+// a spreadsheet or a program prints them), Go's other bases and digit
+// separators (0x10, 0b101, 0o17, 1_000), or digits of another script
+// (full-width ７２, Arabic-Indic ٧٢). Taken for words, it would be shown to
+// the student as it is, with no mark behind it. A grade is a whole mark
+// from 0 to 100 or words that are no number.
 func isNumber(label string) bool {
 	if numeric.MatchString(label) {
 		return true
 	}
-	if !strings.ContainsFunc(label, unicode.IsDigit) {
-		return false // NaN, Inf: words
+	// Unsigned, so that -NaN (as C prints it) is caught as NaN is.
+	unsigned := strings.Replace(strings.TrimLeft(label, "+-"), ",", ".", 1)
+	if _, err := strconv.ParseFloat(unsigned, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		return true // NaN, Inf and Infinity in any case, too
 	}
-	if _, err := strconv.ParseFloat(strings.Replace(label, ",", ".", 1), 64); err == nil || errors.Is(err, strconv.ErrRange) {
+	if _, err := strconv.ParseInt(label, 0, 64); err == nil || errors.Is(err, strconv.ErrRange) {
 		return true
+	}
+	if !strings.ContainsFunc(label, unicode.IsDigit) {
+		return false
 	}
 	return !strings.ContainsFunc(label, func(r rune) bool { return !unicode.IsDigit(r) && !strings.ContainsRune("+-.,", r) })
 }

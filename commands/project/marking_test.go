@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/project"
@@ -179,13 +180,24 @@ func TestDecideSetMarkInWords(t *testing.T) {
 	})
 }
 
+// randomCase writes s with each letter in upper or lower case at random.
+func randomCase(rng *rand.Rand, s string) string {
+	return strings.Map(func(r rune) rune {
+		if rng.IntN(2) == 0 {
+			return unicode.ToUpper(r)
+		}
+		return unicode.ToLower(r)
+	}, s)
+}
+
 // TestGradeInWordsIsNoNumber: a number is a mark whatever notation it is
 // written in, never a grade in words: a spreadsheet's exponent (1E+02),
+// NaN and Infinity, another base or digits grouped (0x10, 1_000),
 // digits of another script (full-width, Arabic-Indic, Devanagari), a
 // decimal comma, a sign; each is refused, so that no student is shown
 // "1E+02" as their grade with no mark behind it. Words, digits among them
 // (2:1, A+, 1st), are taken. The exponent and other scripts used to be
-// taken as words.
+// taken as words, and so were NaN, Infinity, 0x10 and 0b101.
 func TestGradeInWordsIsNoNumber(t *testing.T) {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
@@ -202,7 +214,7 @@ func TestGradeInWordsIsNoNumber(t *testing.T) {
 	for range 2000 {
 		n := rng.Float64() * 100
 		var written string
-		switch rng.IntN(5) {
+		switch rng.IntN(7) {
 		case 0:
 			written = strconv.FormatFloat(n, []byte("eEg")[rng.IntN(3)], rng.IntN(4), 64)
 		case 1:
@@ -214,12 +226,19 @@ func TestGradeInWordsIsNoNumber(t *testing.T) {
 			written = strings.Replace(written, ".", []string{".", ","}[rng.IntN(2)], 1)
 		case 4:
 			written = []string{"+", "-"}[rng.IntN(2)] + strconv.Itoa(int(n))
+		case 5: // what a spreadsheet or a program prints for no number, in any case, signed or not
+			written = []string{"", "+", "-"}[rng.IntN(3)] + randomCase(rng, []string{"NaN", "Inf", "Infinity"}[rng.IntN(3)])
+		case 6: // another base, or digits grouped as Go writes them
+			written = []string{"", "+", "-"}[rng.IntN(3)] + randomCase(rng, []string{
+				"0x" + strconv.FormatInt(int64(n), 16), "0b" + strconv.FormatInt(int64(n), 2), "0o" + strconv.FormatInt(int64(n), 8),
+				"0x1p" + strconv.Itoa(rng.IntN(7)), strconv.Itoa(1+rng.IntN(9)) + "_" + strconv.Itoa(100+rng.IntN(900)),
+			}[rng.IntN(5)])
 		}
 		if _, err := project.DecideSetMark(marking.Record{}, 0, written, ""); !errors.Is(err, errInvalid) {
 			t.Fatalf("the number %q was taken as a grade in words (err %v)", written, err)
 		}
 	}
-	for _, words := range []string{"A", "A+", "B-", "Pass", "Merit", "Distinction", "2:1", "2:2", "1st", "First", "Fail", "NaN", "Incomplete", "P (resit)", "Grade 7", "E1"} {
+	for _, words := range []string{"A", "A+", "B-", "Pass", "Merit", "Distinction", "2:1", "2:2", "1st", "First", "Fail", "Incomplete", "P (resit)", "Grade 7", "E1"} {
 		if _, err := project.DecideSetMark(marking.Record{}, 0, words, ""); err != nil {
 			t.Errorf("the grade in words %q was refused: %v", words, err)
 		}

@@ -52,7 +52,7 @@ func (f format) String() string {
 		return fmt.Sprintf("required; a whole number from 0 to %d, in plain digits (the supervisor's capacity)", maxSlots)
 	case fmtGrade:
 		return fmt.Sprintf("required; a mark, a whole number from 0 to %d in plain digits, or a grade in words (A, Pass, 2:1), "+
-			"which is not a number in any notation (72.5, 1E+02 and digits of other scripts are refused)", maxGrade)
+			"which is not a number in any notation (72.5, 1E+02, NaN, Infinity, 0x10, 1_000 and digits of other scripts are refused)", maxGrade)
 	case fmtFeedback:
 		return fmt.Sprintf("text of at most %d characters, line breaks allowed; may be blank", maxFeedback)
 	case fmtPassword:
