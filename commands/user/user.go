@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/capstone-pms/capstone/commands"
@@ -201,8 +202,23 @@ func mustBeActive(s State) error {
 }
 
 // NormalizeEmail trims and lower-cases an address, so that one person has one
-// e-mail whatever the case it was typed in.
-func NormalizeEmail(e string) string { return strings.ToLower(strings.TrimSpace(e)) }
+// e-mail whatever the case it was typed in. Only A to Z are folded: an
+// address is ASCII (checkEmail), and Unicode's lower case would fold
+// another address into one, the Kelvin sign K (U+212A) into k, so that
+// "\u212Aelvin@..." signed in as kelvin@....
+func NormalizeEmail(e string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, strings.TrimSpace(e))
+}
+
+// IsASCII reports whether s is ASCII alone, as an e-mail address is here.
+func IsASCII(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool { return r > unicode.MaxASCII })
+}
 
 // ValidRoles lists the roles a user may hold, in a stable order.
 var ValidRoles = []string{events.RoleCoordinator, events.RoleSupervisor, events.RoleExaminer, events.RoleStudent}
@@ -216,6 +232,8 @@ func checkEmail(v *commands.Validation, email string) {
 		v.Add("email", "is longer than 254 characters")
 	case commands.RefusedInLine(email):
 		v.Add("email", commands.LineRefusal)
+	case !IsASCII(email):
+		v.Add("email", "is not in ASCII: an address here is written in ASCII letters, digits and symbols alone")
 	case err != nil || addr.Address != email || !strings.Contains(email[strings.LastIndexByte(email, '@')+1:], "."):
 		v.Add("email", "is not an e-mail address")
 	}

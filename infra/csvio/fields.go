@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/commands/user"
 )
 
 // Field bounds. Names and profile texts are shown in lists, so they stay
@@ -124,7 +125,7 @@ func (r *row) feedback(col string) string {
 // email reads an address in lower case, the form in which the system keys
 // users. It returns "" when the value is blank or invalid.
 func (r *row) email(col string, required bool) string {
-	v := strings.ToLower(r.value(col))
+	v := user.NormalizeEmail(r.value(col))
 	switch {
 	case v == "":
 		if required {
@@ -166,11 +167,11 @@ func (r *row) finalGrade(col string) (int, string) {
 	return 0, v
 }
 
-// validEmail accepts a bare address (no display name, no angle brackets, no
-// domain literal) whose domain has a dot, which rules out the local-only
+// validEmail accepts a bare address in ASCII (no display name, no angle
+// brackets, no domain literal) whose domain has a dot, which rules out the local-only
 // and typo'd addresses that would never receive mail.
 func validEmail(s string) bool {
-	if len(s) > maxEmail || commands.RefusedInLine(s) {
+	if len(s) > maxEmail || commands.RefusedInLine(s) || !user.IsASCII(s) {
 		return false
 	}
 	a, err := mail.ParseAddress(s)

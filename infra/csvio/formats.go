@@ -44,10 +44,10 @@ func (f format) String() string {
 	case fmtText:
 		return fmt.Sprintf("one line of at most %d characters; may be blank", maxText)
 	case fmtKeyEmail:
-		return fmt.Sprintf("required; an e-mail address of at most %d characters, read in lower case; it names the row's person, "+
+		return fmt.Sprintf("required; an e-mail address in ASCII of at most %d characters, read in lower case; it names the row's person, "+
 			"so a second row with the same address is an error", maxEmail)
 	case fmtEmail:
-		return fmt.Sprintf("required; an e-mail address of at most %d characters, read in lower case", maxEmail)
+		return fmt.Sprintf("required; an e-mail address in ASCII of at most %d characters, read in lower case", maxEmail)
 	case fmtSlots:
 		return fmt.Sprintf("required; a whole number from 0 to %d, in plain digits (the supervisor's capacity)", maxSlots)
 	case fmtGrade:
