@@ -392,6 +392,7 @@ func (a *App) start(ctx context.Context) error {
 		Sessions: sessions, ListCoordinators: readside.Coordinators(queries.Users{Reader: rm})}
 	a.Cohort = &cohort.Service{X: a.Exec, MaxOpenProjects: a.cfg.Limits.MaxOpenProjects,
 		ListCandidates: readside.Candidates(queries.Students{Reader: rm})}
+	a.Users.StudentLeft = a.Cohort.ReleaseStudent
 	a.Exec.Observe = a.Metrics.ObserveCommand
 	a.Exec.Appended = func(c events.Commit) { a.Metrics.EventsAppended(c.StreamType, len(c.Events)) }
 
@@ -586,7 +587,9 @@ func (a *App) Importer(dry bool) *imports.Importer {
 	users.X = x
 	users.Sessions, users.Tokens = nil, nil // a dry run ends nobody's tokens
 	users.Credentials = readOnlyCredentials{a.Users.Credentials}
-	return &imports.Importer{Users: &users, Cohort: &cohort.Service{X: x}}
+	dryCohort := &cohort.Service{X: x}
+	users.StudentLeft = dryCohort.ReleaseStudent // decided, never stored
+	return &imports.Importer{Users: &users, Cohort: dryCohort}
 }
 
 // readOnlyCredentials are the credentials as a dry run sees them: read, and

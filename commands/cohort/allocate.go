@@ -94,6 +94,7 @@ func (s *Service) Allocate(ctx context.Context, meta commands.Meta, opts Allocat
 			return AllocationOutcome{}, err
 		}
 		out.Applied = true
+		s.keepStudentsPlaced(ctx, meta, run)
 		return out, nil
 	}
 }
@@ -146,4 +147,18 @@ func allocationInput(board State, candidates []Candidate, opts AllocationOptions
 		}
 	}
 	return in
+}
+
+// keepStudentsPlaced gives back the places of a run's students who left
+// while it was computed from the (lagging) read side: the candidates listed
+// may include a student deleted a moment before. Such a placement stays in
+// the run's record, and the release after it says why.
+func (s *Service) keepStudentsPlaced(ctx context.Context, meta commands.Meta, run events.AllocationRun) {
+	for _, p := range run.Placements {
+		if err := s.keepIfStillStudent(ctx, meta, p.StudentID); err != nil {
+			if _, refused := commands.AsError(err); !refused {
+				s.X.Log.ErrorContext(ctx, "look up a student the allocation placed", "student", p.StudentID, "err", err)
+			}
+		}
+	}
 }

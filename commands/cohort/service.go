@@ -158,8 +158,9 @@ func (s *Service) Submit(ctx context.Context, meta commands.Meta, projectID stri
 }
 
 // Decide records a supervisor's decision. Accepting takes one of their slots
-// on the cohort first (refused when full or when the student is already
-// placed), then marks the project accepted; if that fails, the slot is freed.
+// on the cohort first (refused when full, when the student is already
+// placed or when the owner is no longer a student), then marks the project
+// accepted; if that fails, the slot is freed.
 // Rejecting frees a slot still held through the project: one an acceptance
 // took without marking the project (its process died between the two
 // writes, or the store refused both the second and the release).
@@ -194,8 +195,15 @@ func (s *Service) Decide(ctx context.Context, meta commands.Meta, projectID stri
 		}
 		return res, err
 	}
+	if err := s.stillStudent(ctx, p.OwnerID); err != nil {
+		return none, err // the proposal of someone no longer a student takes no slot
+	}
 	alloc := Allocate{StudentID: p.OwnerID, SupervisorID: meta.Actor.UserID, Via: events.ViaProposal, ProjectID: projectID}
 	if _, err := Decider.Execute(ctx, s.X, events.CohortStreamID, alloc, meta); err != nil {
+		return none, err
+	}
+	if err := s.keepIfStillStudent(ctx, meta, p.OwnerID); err != nil {
+		s.release(ctx, meta, p.OwnerID, projectID, "acceptance failed")
 		return none, err
 	}
 	res, err := project.Decider.ExecuteAt(ctx, s.X, projectID, expect, decision, meta)
@@ -307,6 +315,9 @@ func (s *Service) AssignSupervisor(ctx context.Context, meta commands.Meta, stud
 	}
 	res, err := Decider.Execute(ctx, s.X, events.CohortStreamID,
 		Allocate{StudentID: studentID, SupervisorID: supervisorID, Via: events.ViaAssignment, Replace: true}, meta)
+	if err == nil && res.Commit != nil {
+		err = s.keepIfStillStudent(ctx, meta, studentID)
+	}
 	return res.Commit != nil, err
 }
 

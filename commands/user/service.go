@@ -31,6 +31,31 @@ type Service struct {
 	// (possibly stale: each is confirmed on its own stream before it
 	// counts), to seed and mend the coordinators stream.
 	ListCoordinators func(ctx context.Context) ([]string, error)
+	// StudentLeft, when set, is told of a student who is one no longer
+	// (deleted, or the role taken away), once that is stored, with the
+	// reason: the cohort gives back the place the student held, so that
+	// no supervisor's slot stays taken by someone who is not a student.
+	// (The cohort's package imports this one, so the call is wired in.)
+	StudentLeft func(ctx context.Context, meta commands.Meta, studentID, reason string) error
+}
+
+// Reasons a student's place is given back, as the cohort records them.
+const (
+	ReasonStudentDeleted = "student deleted"
+	ReasonNotAStudent    = "no longer a student"
+)
+
+// studentLeft tells StudentLeft of a student who is one no longer. The
+// user's change is stored already, so a failure is logged, not answered:
+// the place stays held until the cohort releases it (the supervisor's
+// next acceptance or allocation does not count on it either way).
+func (s *Service) studentLeft(ctx context.Context, meta commands.Meta, id, reason string) {
+	if s.StudentLeft == nil {
+		return
+	}
+	if err := s.StudentLeft(context.WithoutCancel(ctx), meta, id, reason); err != nil {
+		s.X.Log.ErrorContext(ctx, "give back the place of a student who left", "user", id, "reason", reason, "err", err)
+	}
 }
 
 // ErrInvalidCredentials is the one answer for an unknown e-mail, a deleted
@@ -208,6 +233,7 @@ func (s *Service) ownerGone(ctx context.Context, meta commands.Meta, holder Emai
 // first recorded on the coordinators stream, which refuses the last one
 // (giving it is recorded there after). Taking any role away ends the
 // user's tokens: what they were signed in to do, they may no longer do.
+// Taking the student role away gives back their place (StudentLeft).
 // The version the caller expects is the user's.
 func (s *Service) Update(ctx context.Context, meta commands.Meta, id string, expect commands.Expected, c Update) (commands.Result[State], error) {
 	state, version, err := commands.Load(ctx, s.X, Decider, id)
@@ -234,6 +260,9 @@ func (s *Service) Update(ctx context.Context, meta commands.Meta, id string, exp
 	if err == nil && granting && res.State.HasRole(events.RoleCoordinator) {
 		s.grantCoordinator(ctx, meta, id, res.Version)
 	}
+	if err == nil && state.HasRole(events.RoleStudent) && !res.State.HasRole(events.RoleStudent) {
+		s.studentLeft(ctx, meta, id, ReasonNotAStudent)
+	}
 	return res, err
 }
 
@@ -253,9 +282,9 @@ func coordinatorChange(s State, c Update) (revoking, granting bool) {
 }
 
 // Delete removes a user, ends their tokens and frees their e-mail for a new
-// account. A coordinator's removal is first recorded on the coordinators
-// stream, which refuses the last one. The version the caller expects is the
-// user's.
+// account; a student's place with a supervisor is given back (StudentLeft).
+// A coordinator's removal is first recorded on the coordinators stream,
+// which refuses the last one. The version the caller expects is the user's.
 func (s *Service) Delete(ctx context.Context, meta commands.Meta, id string, expect commands.Expected) (commands.Result[State], error) {
 	state, version, err := commands.Load(ctx, s.X, Decider, id)
 	if err != nil {
@@ -276,6 +305,9 @@ func (s *Service) Delete(ctx context.Context, meta commands.Meta, id string, exp
 	res, err := Decider.ExecuteAt(ctx, s.X, id, expect, Delete{}, meta)
 	if err != nil {
 		return res, err
+	}
+	if state.HasRole(events.RoleStudent) {
+		s.studentLeft(ctx, meta, id, ReasonStudentDeleted)
 	}
 	// If this fails the claim stays with a deleted user, which the next claim
 	// of the address recognises and replaces.
