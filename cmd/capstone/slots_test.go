@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/commands/cohort"
 	"github.com/capstone-pms/capstone/events"
 )
 
@@ -82,6 +86,92 @@ func TestLeavingStudentFreesTheSlot(t *testing.T) {
 	}
 	waitFor(t, "the read models to equal a rebuild", func() bool {
 		res, err := s.app.Rebuild(context.Background(), nil, true, nil)
+		return err == nil && len(res.Differences) == 0
+	})
+}
+
+// TestAcceptanceRacingDeletionHoldsNoSlot: acceptances of proposals race the
+// deletion of the students who made them; whichever wins, no slot stays
+// with a deleted student, and the read model and a rebuild agree.
+func TestAcceptanceRacingDeletionHoldsNoSlot(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	ctx := context.Background()
+	const n = 16
+	sup := s.createUser(admin, "racing@uni.example", "Dr Racing", []string{"supervisor"}, "racing supervisor pw")
+	s.expect(s.do("PUT", "/v1/supervisors/"+sup+"/profile", admin, map[string]any{"areas": []string{}, "info": "", "capacity": n}), 200)
+	supTok := s.signIn("racing@uni.example", "racing supervisor pw")
+	students, projects := make([]string, n), make([]string, n)
+	for i := range n {
+		email := fmt.Sprintf("racer%d@uni.example", i)
+		students[i] = s.createUser(admin, email, "Racer", []string{"student"}, "student pw 1234")
+		st := s.signIn(email, "student pw 1234")
+		projects[i] = s.expect(s.do("POST", "/v1/projects", st, map[string]string{"title": "Race", "supervisor_id": sup}), 201).str("id")
+	}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if r := s.do("POST", "/v1/projects/"+projects[i]+"/decision", supTok, map[string]string{"decision": "accept"}); r.Status != 200 && r.str("code") != "not-a-student" {
+				t.Errorf("accept %d: %d %s", i, r.Status, r.Raw)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if r := s.do("DELETE", "/v1/users/"+students[i], admin, nil); r.Status != 204 {
+				t.Errorf("delete %d: %d %s", i, r.Status, r.Raw)
+			}
+		}()
+	}
+	wg.Wait()
+	board, _, err := s.app.Cohort.Board(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range students {
+		if board.Placed(id) {
+			t.Errorf("deleted student %d still holds a slot", i)
+		}
+	}
+	slotsAgree(t, s, admin, sup, n, 0)
+	waitFor(t, "the read models to equal a rebuild", func() bool {
+		res, err := s.app.Rebuild(ctx, nil, true, nil)
+		return err == nil && len(res.Differences) == 0
+	})
+}
+
+// TestAllocationFromALaggingListPlacesNoDeletedStudent: the allocation's
+// candidates come from the read side, which may still list a student
+// deleted a moment before; the run may place them, and their place is
+// given back at once, with the reason recorded.
+func TestAllocationFromALaggingListPlacesNoDeletedStudent(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	ctx := context.Background()
+	sup := s.createUser(admin, "lagging@uni.example", "Dr Lagging", []string{"supervisor"}, "lagging supervisor pw")
+	s.expect(s.do("PUT", "/v1/supervisors/"+sup+"/profile", admin, map[string]any{"areas": []string{}, "info": "", "capacity": 3}), 200)
+	stay := s.createUser(admin, "stay@uni.example", "Stays", []string{"student"}, "student pw 1234")
+	gone := s.createUser(admin, "left@uni.example", "Left", []string{"student"}, "student pw 1234")
+	s.expect(s.do("DELETE", "/v1/users/"+gone, admin, nil), 204)
+	stale := *s.app.Cohort
+	stale.ListCandidates = func(context.Context) ([]cohort.Candidate, error) {
+		return []cohort.Candidate{{StudentID: stay, Choices: []string{sup}}, {StudentID: gone, Choices: []string{sup}}}, nil
+	}
+	out, err := stale.Allocate(ctx, commands.Meta{Actor: events.SystemActor}, cohort.AllocationOptions{})
+	if err != nil || !out.Applied || len(out.Result.Assignments) != 2 {
+		t.Fatalf("the run: %+v, %v", out, err)
+	}
+	board, _, err := s.app.Cohort.Board(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if board.Placed(gone) || !board.Placed(stay) {
+		t.Fatalf("placed: the deleted student %v, the student %v", board.Placed(gone), board.Placed(stay))
+	}
+	slotsAgree(t, s, admin, sup, 3, 1)
+	waitFor(t, "the read models to equal a rebuild", func() bool {
+		res, err := s.app.Rebuild(ctx, nil, true, nil)
 		return err == nil && len(res.Differences) == 0
 	})
 }
