@@ -1,6 +1,7 @@
 package legacy
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -181,6 +182,20 @@ func (s *Server) rankedEmails(r *http.Request, a events.Actor) ([]string, error)
 	return emails, nil
 }
 
+// listed is id if the supervisor is in the directory, and "" if not: a
+// slot whose supervisor has gone is left out of the ranking, as GET shows
+// it empty.
+func (s *Server) listed(ctx context.Context, id string) (string, error) {
+	_, err := s.API.SupervisorQ.Get(ctx, id)
+	switch {
+	case err == nil:
+		return id, nil
+	case errors.Is(err, queries.ErrNotFound):
+		return "", nil
+	}
+	return "", err
+}
+
 // noEmail is the value of the shortlist form's placeholder option.
 const noEmail = "noEmail"
 
@@ -188,34 +203,47 @@ const noEmail = "noEmail"
 // as the original did: an e-mail fills its slot, an empty slot (null, or
 // the placeholder) keeps what it held. The slots are then ranked in order
 // and stored through /v1's ranking (1 to 5 distinct active supervisors).
+// The merge is made on the ranking stored, and made again if another post
+// replaced it meanwhile (cohort.Service.MergePreferences): two posts sent
+// together each keep the slots the other filled.
 func (s *Server) postShortlist(w http.ResponseWriter, r *http.Request, a events.Actor) error {
 	var req shortlist
 	if err := api.DecodeLenientJSON(w, r, &req); err != nil {
 		return err
 	}
-	current, err := s.rankedEmails(r, a)
-	if err != nil {
-		return err
+	if _, err := s.API.StudentQ.Get(r.Context(), a, a.UserID); err != nil {
+		return notFoundAs(err, &api.Problem{Status: http.StatusNotFound, Code: "not-found", Detail: "no student record for this user"})
 	}
-	var ids []string
+	var given [5]string // the supervisor ids the post names, by slot
 	for i, slot := range req.slots() {
-		email := ""
-		if *slot != nil && **slot != noEmail {
-			email = user.NormalizeEmail(**slot)
-		} else if i < len(current) {
-			email = current[i]
-		}
-		if email == "" {
+		if *slot == nil || **slot == noEmail {
 			continue
 		}
+		email := user.NormalizeEmail(**slot)
 		d, err := s.API.SupervisorQ.ByEmail(r.Context(), email)
 		if err != nil {
 			return notFoundAs(err, &api.Problem{Status: http.StatusBadRequest, Code: "not-a-supervisor",
 				Detail: "supervisor_" + strconv.Itoa(i+1) + ": no supervisor has the e-mail " + email})
 		}
-		ids = append(ids, d.ID)
+		given[i] = d.ID
 	}
-	if _, err := s.API.Cohort.SetPreferences(r.Context(), api.Meta(r, a), a.UserID, commands.AnyVersion, ids); err != nil {
+	merge := func(ctx context.Context, current []string) ([]string, error) {
+		var ids []string
+		for i, id := range given {
+			if id == "" && i < len(current) {
+				listed, err := s.listed(ctx, current[i])
+				if err != nil {
+					return nil, err
+				}
+				id = listed
+			}
+			if id != "" {
+				ids = append(ids, id)
+			}
+		}
+		return ids, nil
+	}
+	if _, err := s.API.Cohort.MergePreferences(r.Context(), api.Meta(r, a), a.UserID, merge); err != nil {
 		return err
 	}
 	s.API.AwaitWrites(r)
