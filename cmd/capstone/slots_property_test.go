@@ -161,7 +161,7 @@ func (w *slotWorld) step(n int) string {
 	case op == 8:
 		r := s.do("POST", "/v1/allocation", admin, map[string]any{"dry_run": false})
 		w.answered("allocate", r.Status, r.Raw)
-		return fmt.Sprintf("an allocation run: %d %s", r.Status, r.Raw)
+		return fmt.Sprintf("an allocation run: %d %.100s", r.Status, r.Raw)
 	case op == 9:
 		r := s.do("PUT", "/v1/supervisors/"+w.sups[sup]+"/profile", admin, map[string]any{"capacity": w.rnd.IntN(4)})
 		w.answered("capacity", r.Status, r.Raw)
