@@ -12,6 +12,7 @@ import (
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/internal/quote"
 )
 
 // State is a user as the write side sees it.
@@ -259,7 +260,7 @@ func checkRoles(v *commands.Validation, roles []string) []string {
 	var out []string
 	for _, r := range roles {
 		if !slices.Contains(ValidRoles, strings.TrimSpace(r)) {
-			v.Add("roles", "unknown role "+quote(r)+"; one of "+strings.Join(ValidRoles, ", "))
+			v.Add("roles", "unknown role "+quote.Cut(r, 40)+"; one of "+strings.Join(ValidRoles, ", "))
 			return nil
 		}
 	}
@@ -289,11 +290,4 @@ func trimProfile(v *commands.Validation, p events.Profile) events.Profile {
 		}
 	}
 	return p
-}
-
-func quote(s string) string {
-	if utf8.RuneCountInString(s) > 40 {
-		s = string([]rune(s)[:40]) + "..."
-	}
-	return "\"" + s + "\""
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/user"
+	bounded "github.com/capstone-pms/capstone/internal/quote"
 )
 
 // Field bounds. Names and profile texts are shown in lists, so they stay
@@ -192,13 +193,4 @@ func trim(s string) string {
 
 // quote shows a value in a message: at most 40 runes, in Go quoting so that
 // control characters cannot break the line of a report or a log.
-func quote(s string) string {
-	n := 0
-	for i := range s {
-		if n == quoteRunes {
-			return strconv.Quote(s[:i] + "…")
-		}
-		n++
-	}
-	return strconv.Quote(s)
-}
+func quote(s string) string { return bounded.Cut(s, quoteRunes) }

@@ -10,10 +10,14 @@ const MaxRunes = 100
 
 // Bounded quotes s in Go syntax (so a control character cannot break the
 // line it is shown on), cut after MaxRunes runes with an ellipsis.
-func Bounded(s string) string {
+func Bounded(s string) string { return Cut(s, MaxRunes) }
+
+// Cut is Bounded cut after max runes: a short message (a row of a CSV
+// report) shows less.
+func Cut(s string, max int) string {
 	n := 0
 	for i := range s {
-		if n == MaxRunes {
+		if n == max {
 			return strconv.Quote(s[:i] + "…")
 		}
 		n++
