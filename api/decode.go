@@ -279,13 +279,15 @@ func ifMatch(r *http.Request) (commands.Expected, error) {
 	return commands.ExpectVersion(v), nil
 }
 
-// queryInt reads an optional non-negative integer query parameter.
+// queryInt reads an optional non-negative integer query parameter. Given,
+// it must be one: an empty value (?limit=) is refused rather than read as
+// absent, as the other query parameters' are.
 func queryInt(r *http.Request, name string) (int64, error) {
-	s := r.URL.Query().Get(name)
-	if s == "" {
+	q := r.URL.Query()
+	if !q.Has(name) {
 		return 0, nil
 	}
-	v, err := strconv.ParseInt(s, 10, 64)
+	v, err := strconv.ParseInt(q.Get(name), 10, 64)
 	if err != nil || v < 0 {
 		return 0, commands.Invalid(commands.FieldError{Field: name, Message: "must be a non-negative integer"})
 	}

@@ -70,3 +70,24 @@ func TestAsOfOutOfRFC3339Range(t *testing.T) {
 		}
 	}
 }
+
+// TestNumberParametersGivenEmpty: ?limit= and ?min_version= given empty
+// were read as absent, unlike every other query parameter given empty
+// (?at_version=, ?as_of=, ?dry_run=): a client whose code left the value
+// out got a whole first page, or a read that waited for nothing. Each is a
+// 400 invalid naming the parameter; given a value, each still works.
+func TestNumberParametersGivenEmpty(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	id := s.createUser(admin, "ne-a@uni.example", "Student A", []string{"student"}, "number edge password")
+	a := s.signIn("ne-a@uni.example", "number edge password")
+	project := s.expect(s.do("POST", "/v1/projects", a, map[string]string{"title": "Then"}), 201).str("id")
+	refusedField(t, s, s.do("GET", "/v1/users?limit=", admin, nil), "limit")
+	refusedField(t, s, s.do("GET", "/v1/users/"+id+"?min_version=", admin, nil), "min_version")
+	refusedField(t, s, s.do("GET", "/v1/projects/"+project+"?min_version=", a, nil), "min_version")
+	if got := s.expect(s.do("GET", "/v1/users?limit=1", admin, nil), 200).items(); len(got) != 1 {
+		t.Fatalf("limit=1: %d users", len(got))
+	}
+	s.expect(s.do("GET", "/v1/users/"+id+"?min_version=1", admin, nil), 200)
+	s.expect(s.do("GET", "/v1/projects/"+project+"?min_version=1", a, nil), 200)
+}
