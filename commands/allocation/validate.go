@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/internal/quote"
 )
 
 // maxListed caps how many problems one refusal spells out in its message;
@@ -23,7 +24,7 @@ func validate(in Input) (Objective, error) {
 		obj = Generous
 	case Generous, Greedy, RankSum:
 	default:
-		v.Add("objective", fmt.Sprintf("unknown objective %q (want %q, %q or %q)", obj, Generous, Greedy, RankSum))
+		v.Add("objective", fmt.Sprintf("unknown objective %s (want %q, %q or %q)", quote.Bounded(string(obj)), Generous, Greedy, RankSum))
 	}
 	sups := make(map[string]bool, len(in.Supervisors))
 	for i, s := range in.Supervisors {
@@ -51,10 +52,10 @@ func validate(in Input) (Objective, error) {
 	}
 	for i, b := range in.Bars {
 		if !students[b.StudentID] {
-			v.Add(field("bars", i, ".student_id"), fmt.Sprintf("bar on unknown student %q", b.StudentID))
+			v.Add(field("bars", i, ".student_id"), "bar on unknown student "+quote.Bounded(b.StudentID))
 		}
 		if !sups[b.SupervisorID] {
-			v.Add(field("bars", i, ".supervisor_id"), fmt.Sprintf("bar on unknown supervisor %q", b.SupervisorID))
+			v.Add(field("bars", i, ".supervisor_id"), "bar on unknown supervisor "+quote.Bounded(b.SupervisorID))
 		}
 	}
 	return obj, refusal(v)

@@ -2,6 +2,7 @@ package allocation
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -69,5 +70,23 @@ func TestInvalidInputListsAll(t *testing.T) {
 	}
 	if errors.Is(err, ErrTooLarge) {
 		t.Errorf("invalid input must not match ErrTooLarge")
+	}
+}
+
+// TestInvalidInputQuotesBounded: a value the request gave (an objective, a
+// bar's ids) is quoted to at most quote.MaxRunes characters in the refusal:
+// a 10,000-character objective used to come back whole.
+func TestInvalidInputQuotesBounded(t *testing.T) {
+	long := strings.Repeat("x", 10000)
+	sups := []Supervisor{{"x", 1}}
+	for _, in := range []Input{
+		{Objective: Objective(long)},
+		{Supervisors: sups, Bars: []Bar{{long, "x"}}},
+		{Supervisors: sups, Students: []Student{{"s1", nil}}, Bars: []Bar{{"s1", long}}},
+	} {
+		_, err := Allocate(in)
+		if err == nil || len(err.Error()) > 400 {
+			t.Fatalf("refusal of %d characters: %.200v", len(fmt.Sprint(err)), err)
+		}
 	}
 }
