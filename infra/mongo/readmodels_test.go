@@ -373,7 +373,11 @@ func TestReadModelsReplicasLoseNoUpdate(t *testing.T) {
 // document.
 func TestReadModelsDeadClaimLosesNoUpdate(t *testing.T) {
 	db := newDB(t)
-	ctx := testCtx(t)
+	// 200 contended writes: some 20 s under the race detector alone, and
+	// past testCtx's minute once beside another package's tests on two
+	// cores (CI's race pass). The bound is for a hang, not for speed.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
 	const rounds, replicas = 50, 4
 	live := make([]*imongo.ReadModels, replicas)
 	for i := range live {
