@@ -283,13 +283,19 @@ func ifMatch(r *http.Request) (commands.Expected, error) {
 // it must be one: an empty value (?limit=) is refused rather than read as
 // absent, as the other query parameters' are.
 func queryInt(r *http.Request, name string) (int64, error) {
+	return queryAtLeast(r, name, 0, "must be a non-negative integer")
+}
+
+// queryAtLeast reads an optional integer query parameter of at least min
+// (absent: 0), refusing any other value, an empty one too, with message.
+func queryAtLeast(r *http.Request, name string, min int64, message string) (int64, error) {
 	q := r.URL.Query()
 	if !q.Has(name) {
 		return 0, nil
 	}
 	v, err := strconv.ParseInt(q.Get(name), 10, 64)
-	if err != nil || v < 0 {
-		return 0, commands.Invalid(commands.FieldError{Field: name, Message: "must be a non-negative integer"})
+	if err != nil || v < min {
+		return 0, commands.Invalid(commands.FieldError{Field: name, Message: message})
 	}
 	return v, nil
 }
@@ -333,15 +339,7 @@ func parseRFC3339(s string) (time.Time, bool) {
 // state before its first event). An empty value is refused rather than
 // read as absent.
 func queryVersion(r *http.Request, name string) (int64, error) {
-	q := r.URL.Query()
-	if !q.Has(name) {
-		return 0, nil
-	}
-	v, err := strconv.ParseInt(q.Get(name), 10, 64)
-	if err != nil || v < 1 {
-		return 0, commands.Invalid(commands.FieldError{Field: name, Message: "must be a version, a whole number from 1"})
-	}
-	return v, nil
+	return queryAtLeast(r, name, 1, "must be a version, a whole number from 1")
 }
 
 func setETag(w http.ResponseWriter, version int64) {
