@@ -26,29 +26,36 @@ func (s *Service) ReleaseStudent(ctx context.Context, meta commands.Meta, studen
 // stillStudent refuses a student who is no longer an active one, read from
 // their stream as it is now (never from a batch's memory of roles found).
 func (s *Service) stillStudent(ctx context.Context, studentID string) error {
-	u, _, err := commands.Load(ctx, s.X, user.Decider, studentID)
-	if err != nil {
+	if reason, err := s.whyLeft(ctx, studentID); err != nil || reason == "" {
 		return err
 	}
-	if !u.Active() || !u.HasRole(events.RoleStudent) {
-		return errNotA(events.RoleStudent, "student")
+	return errNotA(events.RoleStudent, "student")
+}
+
+// whyLeft reads studentID's stream as it is now and says why they are no
+// longer an active student, or "" while they are one.
+func (s *Service) whyLeft(ctx context.Context, studentID string) (string, error) {
+	u, _, err := commands.Load(ctx, s.X, user.Decider, studentID)
+	switch {
+	case err != nil:
+		return "", err
+	case u.Deleted:
+		return user.ReasonStudentDeleted, nil
+	case !u.Active() || !u.HasRole(events.RoleStudent):
+		return user.ReasonNotAStudent, nil
 	}
-	return nil
+	return "", nil
 }
 
 // keepIfStillStudent is called once a place is taken for studentID: if the
 // student left meanwhile, the place is given back and the refusal returned.
 func (s *Service) keepIfStillStudent(ctx context.Context, meta commands.Meta, studentID string) error {
-	err := s.stillStudent(ctx, studentID)
-	if _, refused := commands.AsError(err); !refused {
+	reason, err := s.whyLeft(ctx, studentID)
+	if err != nil || reason == "" {
 		return err
-	}
-	reason := user.ReasonNotAStudent
-	if u, _, lerr := commands.Load(ctx, s.X, user.Decider, studentID); lerr == nil && u.Deleted {
-		reason = user.ReasonStudentDeleted
 	}
 	if rerr := s.ReleaseStudent(context.WithoutCancel(ctx), meta, studentID, reason); rerr != nil {
 		s.X.Log.ErrorContext(ctx, "give back the place of a student who left", "student", studentID, "err", rerr)
 	}
-	return err
+	return errNotA(events.RoleStudent, "student")
 }
