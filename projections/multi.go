@@ -89,10 +89,11 @@ func (m *Multi[D, PD]) HandleStream(ctx context.Context, commits []events.Commit
 	if len(commits) == 0 {
 		return nil
 	}
-	if len(commits) > 1 && slices.Contains(m.Broadcast, commits[0].StreamType) && follows(commits, commits[0].FirstVersion-1) {
+	broadcast, contiguous := slices.Contains(m.Broadcast, commits[0].StreamType), follows(commits, commits[0].FirstVersion-1)
+	if broadcast && contiguous {
 		return m.handleBroadcast(ctx, commits)
 	}
-	if len(commits) == 1 || slices.Contains(m.Broadcast, commits[0].StreamType) || !follows(commits, commits[0].FirstVersion-1) {
+	if len(commits) == 1 || broadcast || !contiguous {
 		for _, c := range commits {
 			if err := m.Handle(ctx, c); err != nil {
 				return err
