@@ -272,8 +272,8 @@ func ifMatch(r *http.Request) (commands.Expected, error) {
 		return commands.AnyVersion, nil
 	}
 	h = strings.TrimPrefix(h, "W/")
-	v, err := strconv.ParseInt(strings.Trim(h, `"`), 10, 64)
-	if err != nil || v < 0 {
+	v, ok := decimal(strings.Trim(h, `"`))
+	if !ok {
 		return commands.AnyVersion, problem(http.StatusBadRequest, "invalid-if-match", `If-Match must be a version, as in "3"`)
 	}
 	return commands.ExpectVersion(v), nil
@@ -293,11 +293,22 @@ func queryAtLeast(r *http.Request, name string, min int64, message string) (int6
 	if !q.Has(name) {
 		return 0, nil
 	}
-	v, err := strconv.ParseInt(q.Get(name), 10, 64)
-	if err != nil || v < min {
+	v, ok := decimal(q.Get(name))
+	if !ok || v < min {
 		return 0, commands.Invalid(commands.FieldError{Field: name, Message: message})
 	}
 	return v, nil
+}
+
+// decimal reads a whole number written in decimal digits alone, as the
+// API gives its versions and counts: no sign (strconv takes "+5" and
+// "-0"), no space.
+func decimal(s string) (int64, bool) {
+	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	return v, err == nil
 }
 
 // queryTime reads an optional RFC 3339 time query parameter. Given, it must

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/url"
+	"strings"
 	"testing"
 )
 
@@ -90,4 +91,41 @@ func TestNumberParametersGivenEmpty(t *testing.T) {
 	}
 	s.expect(s.do("GET", "/v1/users/"+id+"?min_version=1", admin, nil), 200)
 	s.expect(s.do("GET", "/v1/projects/"+project+"?min_version=1", a, nil), 200)
+}
+
+// TestNumbersInDigitsAlone: a version or a count given with a sign or a
+// space (?at_version=+1, ?limit=-0, If-Match "+2") is refused as any other
+// malformed value is, and changes nothing; strconv's parser took "+1" as 1
+// and "-0" as 0. The same numbers in digits alone are taken.
+func TestNumbersInDigitsAlone(t *testing.T) {
+	s := startService(t)
+	admin := s.admin()
+	s.createUser(admin, "digits@uni.example", "Digits", []string{"student"}, "digits alone password")
+	a := s.signIn("digits@uni.example", "digits alone password")
+	project := s.expect(s.do("POST", "/v1/projects", a, map[string]string{"title": "Then"}), 201).str("id")
+	s.expect(s.do("PATCH", "/v1/projects/"+project, a, map[string]string{"title": "Now"}), 200)
+	for _, v := range []string{"+1", "-0", "+0", "%2B2", "%201", "1%20", "0x1", "1e0", "１"} {
+		refusedField(t, s, s.do("GET", "/v1/projects/"+project+"?at_version="+v, a, nil), "at_version")
+		refusedField(t, s, s.do("GET", "/v1/projects/"+project+"?min_version="+v, a, nil), "min_version")
+		refusedField(t, s, s.do("GET", "/v1/users?limit="+v, admin, nil), "limit")
+	}
+	if title := s.expect(s.do("GET", "/v1/projects/"+project+"?at_version=1", a, nil), 200).str("title"); title != "Then" {
+		t.Fatalf("at_version=1: title %q, want Then", title)
+	}
+	s.expect(s.do("GET", "/v1/users?limit=0", admin, nil), 200)
+	for _, v := range []string{`"+2"`, `"-0"`, `+2`, `" 2"`} {
+		status, ctype, raw := s.sendHeaders("PATCH", s.base+"/v1/projects/"+project, a, []byte(`{"title":"Signed"}`),
+			"Content-Type", "application/json", "If-Match", v)
+		if status != 400 || ctype != "application/problem+json" || !strings.Contains(raw, `"code":"invalid-if-match"`) {
+			t.Fatalf("If-Match %s: %d %s %s, want 400 invalid-if-match", v, status, ctype, raw)
+		}
+	}
+	if title := s.expect(s.do("GET", "/v1/projects/"+project, a, nil), 200).str("title"); title != "Now" {
+		t.Fatalf("a refused If-Match changed the project: title %q", title)
+	}
+	status, _, raw := s.sendHeaders("PATCH", s.base+"/v1/projects/"+project, a, []byte(`{"title":"Digits"}`),
+		"Content-Type", "application/json", "If-Match", `"2"`)
+	if status != 200 {
+		t.Fatalf(`If-Match "2": %d %s`, status, raw)
+	}
 }
