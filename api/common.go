@@ -58,7 +58,7 @@ func listParams(r *http.Request) (limit int, cursor string, err error) {
 func queryLimit(r *http.Request) (int, error) {
 	n, err := queryInt(r, "limit")
 	if err != nil {
-		if digits := r.URL.Query().Get("limit"); digits != "" && strings.Trim(digits, "0123456789") == "" {
+		if digitsOnly(r.URL.Query().Get("limit")) {
 			return queries.MaxLimit, nil
 		}
 		return 0, err

@@ -304,12 +304,16 @@ func queryAtLeast(r *http.Request, name string, min int64, message string) (int6
 // API gives its versions and counts: no sign (strconv takes "+5" and
 // "-0"), no space.
 func decimal(s string) (int64, bool) {
-	if s == "" || strings.TrimLeft(s, "0123456789") != "" {
+	if !digitsOnly(s) {
 		return 0, false
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
 	return v, err == nil
 }
+
+// digitsOnly reports whether s is one or more decimal digits: a number as
+// the API writes one, however large.
+func digitsOnly(s string) bool { return s != "" && strings.Trim(s, "0123456789") == "" }
 
 // queryTime reads an optional RFC 3339 time query parameter. Given, it must
 // be a time: an empty value (?as_of=) is refused rather than read as absent,
