@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,9 +33,13 @@ func TestBenchCohort(t *testing.T) {
 		}
 	}
 
+	// Any number of choices makes files that import: a preferences file
+	// has every Choice column, those past the choices blank.
 	dir := t.TempDir()
 	out.Reset()
-	if err := run(context.Background(), []string{"bench-cohort", "--students", "50", "--supervisors", "7", "--out", dir}, nil, &out, &errOut,
+	choices := 1 + rand.IntN(5)
+	t.Logf("--choices %d", choices)
+	if err := run(context.Background(), []string{"bench-cohort", "--students", "50", "--supervisors", "7", "--choices", fmt.Sprint(choices), "--out", dir}, nil, &out, &errOut,
 		func(string) string { return "" }); err != nil {
 		t.Fatal(err)
 	}
@@ -49,6 +55,9 @@ func TestBenchCohort(t *testing.T) {
 		r := s.expect(s.upload(admin, kind, kind+".csv", raw, ""), 200)
 		if errs := r.Body["errors"].([]any); len(errs) > 0 {
 			t.Errorf("%s.csv: refused rows %v", kind, errs)
+		}
+		if kind == "preferences" && r.num("updated") != 50 {
+			t.Errorf("preferences.csv: %.300s; want 50 rankings set", r.Raw)
 		}
 	}
 }

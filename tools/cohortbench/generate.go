@@ -46,7 +46,7 @@ func Generate(n Size) Files {
 		return []string{fmt.Sprintf("GST%06d", i+1), fmt.Sprintf("Student %d", i+1), "Enrolled", "MSc Computer Science", "Full-time", "2026-09-21", student(i), ""}
 	})
 	header := []string{"Student Email"}
-	for c := range n.Choices {
+	for c := range choiceColumns {
 		header = append(header, fmt.Sprintf("Choice %d", c+1))
 	}
 	choices := min(n.Choices, n.Supervisors)
@@ -70,6 +70,11 @@ func Generate(n Size) Files {
 	})
 	return out
 }
+
+// choiceColumns are a preferences file's Choice columns: the import
+// refuses a header without every one, so a cohort ranking fewer
+// supervisors leaves the last ones blank.
+const choiceColumns = 5
 
 func cohortCSV(header []string, n int, row func(i int) []string) []byte {
 	var b bytes.Buffer
