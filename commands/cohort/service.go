@@ -289,19 +289,42 @@ func (s *Service) SetCapacity(ctx context.Context, meta commands.Meta, superviso
 // active student has one: a ranking stored for anyone else would lie hidden
 // in their record and surface the day they were made a student.
 func (s *Service) SetPreferences(ctx context.Context, meta commands.Meta, studentID string, expect commands.Expected, supervisorIDs []string) (commands.Result[Student], error) {
+	ranking, err := s.checkRanking(ctx, studentID, supervisorIDs)
+	if err != nil {
+		return commands.Result[Student]{}, err
+	}
+	return StudentDecider.ExecuteAt(ctx, s.X, StudentStreamID(studentID), expect, ranking, meta)
+}
+
+// SetFirstPreferences is SetPreferences at any version for a student
+// whose record is likely new (a cohort's first preferences file): unless
+// this process holds the record, the ranking is decided without reading
+// it, and should the record exist after all, its first commit refuses the
+// append and the ranking is decided again on what is stored
+// (Decider.ExecuteNew). A record that exists costs that refused append.
+func (s *Service) SetFirstPreferences(ctx context.Context, meta commands.Meta, studentID string, supervisorIDs []string) (commands.Result[Student], error) {
+	ranking, err := s.checkRanking(ctx, studentID, supervisorIDs)
+	if err != nil {
+		return commands.Result[Student]{}, err
+	}
+	return StudentDecider.ExecuteNew(ctx, s.X, StudentStreamID(studentID), ranking, meta)
+}
+
+// checkRanking checks that an active student ranks supervisors.
+func (s *Service) checkRanking(ctx context.Context, studentID string, supervisorIDs []string) (SetPreferences, error) {
 	ranking := SetPreferences{StudentID: studentID, SupervisorIDs: supervisorIDs}
 	if err := ranking.ranksSelf(); err != nil {
-		return commands.Result[Student]{}, err // before the ranked are looked up
+		return ranking, err // before the ranked are looked up
 	}
 	if err := s.CheckStudent(ctx, studentID); err != nil {
-		return commands.Result[Student]{}, err
+		return ranking, err
 	}
 	for _, id := range supervisorIDs {
 		if err := s.requireRole(ctx, id, events.RoleSupervisor, "supervisor_ids"); err != nil {
-			return commands.Result[Student]{}, err
+			return ranking, err
 		}
 	}
-	return StudentDecider.ExecuteAt(ctx, s.X, StudentStreamID(studentID), expect, ranking, meta)
+	return ranking, nil
 }
 
 // AssignSupervisor places a student with a supervisor on the coordinator's

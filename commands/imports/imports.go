@@ -219,7 +219,7 @@ func (im *Importer) Run(ctx context.Context, meta commands.Meta, b Batch, progre
 func (im *Importer) people(ctx context.Context, meta commands.Meta, roles []string, people []Person, rep *Report, progress func(done int)) error {
 	var mu sync.Mutex
 	userIDs := make([]string, len(people))
-	guess := new(newAddresses)
+	guess := new(newStreams)
 	rows := applyRows(ctx, people, func(ctx context.Context, i int, p Person) (outcome, int, error) {
 		added := func(userID, role string) {
 			mu.Lock()
@@ -434,7 +434,7 @@ func rowMessage(e *commands.Error) string {
 // as an error, nor as a second creation of the one user. The other's user
 // is stored a moment after its claim, so the row is looked up again a few
 // times before the address counts as taken.
-func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []string, p Person, guess *newAddresses, added func(userID, role string)) (outcome, string, error) {
+func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []string, p Person, guess *newStreams, added func(userID, role string)) (outcome, string, error) {
 	if id, ok, err := im.newPerson(ctx, meta, roles, p, guess); ok || err != nil {
 		return created, id, err
 	}
@@ -464,18 +464,19 @@ func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []stri
 	}
 }
 
-// newAddresses tells, for one file, whether a row whose address this
-// process has not read is still taken to be new: most rows of a file are
-// either new (a cohort's first import) or known (the file again), and
-// which a file is shows in its first rows.
-type newAddresses struct{ tried, taken atomic.Int64 }
+// newStreams tells, for one file, whether a row whose stream this process
+// has not read (a person's address, a student's record) is still taken to
+// be new: most rows of a file are either new (a cohort's first import) or
+// known (the file again), and which a file is shows in its first rows.
+type newStreams struct{ tried, taken atomic.Int64 }
 
-// likely: of the rows created without a lookup so far, at most one in
-// eight found its address taken. A file imported again after a restart,
-// whose addresses this process has not read, so costs at most the rows in
-// flight at its start a refused claim each (the store's answer to a first
-// commit where there is one) besides their lookups.
-func (n *newAddresses) likely() bool { return n.taken.Load()*8 <= n.tried.Load() }
+// likely: of the rows tried without a lookup so far, at most one in eight
+// found their stream there (an address taken, a record with a commit). A
+// file imported again after a restart, whose streams this process has not
+// read, so costs at most the rows in flight at its start a refused first
+// commit each (the store's answer to a first commit where there is one)
+// besides their lookups.
+func (n *newStreams) likely() bool { return n.taken.Load()*8 <= n.tried.Load() }
 
 // newPerson creates the user of a row whose address this process has not
 // read, while the file's rows are likely new, without looking the address
@@ -486,7 +487,7 @@ func (n *newAddresses) likely() bool { return n.taken.Load()*8 <= n.tried.Load()
 // decided as ever: looked up, and created or brought up to date, or
 // refused, as it would have been). A row that sets a password is looked
 // up first, as its hashing is wasted on a known address.
-func (im *Importer) newPerson(ctx context.Context, meta commands.Meta, roles []string, p Person, guess *newAddresses) (id string, ok bool, err error) {
+func (im *Importer) newPerson(ctx context.Context, meta commands.Meta, roles []string, p Person, guess *newStreams) (id string, ok bool, err error) {
 	if (im.Passwords && p.Password != "") || !guess.likely() {
 		return "", false, nil
 	}
@@ -769,8 +770,9 @@ func (im *Importer) preferences(ctx context.Context, meta commands.Meta, prefs [
 	staff := &staffIDs{found: map[string]staffID{}}
 	// The file checks each supervisor it ranks once, not once per row.
 	once := im.Cohort.RoleOnce()
+	guess := new(newStreams)
 	rows := applyRows(ctx, prefs, func(ctx context.Context, _ int, p Preference) (outcome, int, error) {
-		o, err := im.preference(ctx, meta, once, p, staff)
+		o, err := im.preference(ctx, meta, once, p, staff, guess)
 		return o, p.Line, err
 	})
 	defer rows.stop()
@@ -784,7 +786,12 @@ func (im *Importer) preferences(ctx context.Context, meta commands.Meta, prefs [
 	})
 }
 
-func (im *Importer) preference(ctx context.Context, meta commands.Meta, svc *cohort.Service, p Preference, staff *staffIDs) (outcome, error) {
+// preference sets a row's ranking. While the file's students are likely
+// new to rankings (guess), a student whose record this process has not
+// read has their ranking decided without reading it
+// (cohort.Service.SetFirstPreferences): a cohort's first preferences file
+// then reads no record from the store.
+func (im *Importer) preference(ctx context.Context, meta commands.Meta, svc *cohort.Service, p Preference, staff *staffIDs, guess *newStreams) (outcome, error) {
 	// SetPreferences checks the same roles (RoleOnce: once); checked here
 	// first, a refusal names the file's column, not the API's field.
 	student, err := im.student(ctx, svc, p.StudentEmail, ", and only a student ranks supervisors")
@@ -801,7 +808,17 @@ func (im *Importer) preference(ctx context.Context, meta commands.Meta, svc *coh
 			return unchanged, reworded(err, fmt.Sprintf("Choice %d (%s) is not a supervisor", i+1, email))
 		}
 	}
-	res, err := svc.SetPreferences(ctx, meta, student, commands.AnyVersion, ids)
+	var res commands.Result[cohort.Student]
+	stream := cohort.StudentStreamID(student)
+	if _, _, known := commands.Cached(svc.X, cohort.StudentDecider, stream); !known && guess.likely() {
+		res, err = svc.SetFirstPreferences(ctx, meta, student, ids)
+		guess.tried.Add(1)
+		if err == nil && (res.Commit == nil || res.Commit.FirstVersion != 1) {
+			guess.taken.Add(1) // the record was there: its ranking is now decided on it
+		}
+	} else {
+		res, err = svc.SetPreferences(ctx, meta, student, commands.AnyVersion, ids)
+	}
 	if err != nil || res.Commit == nil {
 		return unchanged, err
 	}
