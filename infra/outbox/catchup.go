@@ -313,8 +313,12 @@ func (c *CatchUp) Current() bool {
 		return false
 	}
 	if c.waived.CompareAndSwap(false, true) {
-		c.Logger.Error("ready without the read models having applied every commit stored before the start: the catch-up is stuck on one (see its warnings)",
-			"awaited", c.Awaited, "waited", c.AwaitFor)
+		// Either a projection keeps failing on a commit (each retry is
+		// warned about), or the backlog is long: a crash in a large import
+		// leaves seconds of it, which a restart applies at a few hundred
+		// commits a second, each read model cold.
+		c.Logger.Warn("ready before the read models applied every commit stored before the start; the catch-up goes on applying them while the process serves",
+			"awaited_position", c.Awaited, "waited", c.AwaitFor, "backlog_at_last_sweep", c.Held())
 	}
 	return true
 }
