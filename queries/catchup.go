@@ -116,13 +116,31 @@ const settleGrace = 20 * time.Millisecond
 // what is still awaited only: what the log may have forgotten (the oldest
 // first), where asking about everything would read, at an import's end,
 // the documents of every row still in flight (thousands, each poll) while
-// the projectors write them.
+// the projectors write them. A poll that finds every one it asked about
+// shown asks about twice as many at once, up to maxChecksAtOnce, at once:
+// what the log has not heard of is then long shown, not in flight (streams
+// an import found as the file has them, after a restart: 150 rows' waited
+// 3.5 s, eight documents a tenth of a second).
 const (
-	checksAtOnce = 8
+	checksAtOnce    = 8
+	maxChecksAtOnce = 512
 
 	firstPoll = 5 * time.Millisecond
 	maxPoll   = 100 * time.Millisecond
 )
+
+// pause waits for a poll's turn (a variable for tests, which count them).
+var pause = func(ctx context.Context, d time.Duration, wake <-chan struct{}) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-wake:
+	case <-timer.C:
+	}
+	return nil
+}
 
 // stream is one stream of what a wait is for, with its commits once known.
 type stream struct {
@@ -163,7 +181,7 @@ func (c *Catchup) wait(ctx context.Context, streams []stream, maxWait, grace tim
 		c.reads.Add(1)
 		return c.Get(ctx, collection, id, into)
 	}
-	poll := firstPoll
+	poll, atOnce := firstPoll, checksAtOnce
 	nextCheck := time.Now().Add(grace)
 	for {
 		todo = slices.DeleteFunc(todo, func(p pending) bool {
@@ -172,7 +190,7 @@ func (c *Catchup) wait(ctx context.Context, streams []stream, maxWait, grace tim
 		if len(todo) > 0 && !time.Now().Before(nextCheck) {
 			checks := len(todo)
 			if c.Log != nil {
-				checks = min(checks, checksAtOnce)
+				checks = min(checks, atOnce)
 			}
 			kept := todo[:0]
 			for i, p := range todo {
@@ -188,7 +206,12 @@ func (c *Catchup) wait(ctx context.Context, streams []stream, maxWait, grace tim
 					kept = append(kept, p)
 				}
 			}
+			allShown := len(kept) == len(todo)-checks
 			todo = kept
+			if allShown && c.Log != nil {
+				atOnce = min(2*atOnce, maxChecksAtOnce)
+				continue // the next ones at once
+			}
 			nextCheck = time.Now().Add(poll)
 			poll = min(2*poll, maxPoll)
 		}
@@ -203,15 +226,9 @@ func (c *Catchup) wait(ctx context.Context, streams []stream, maxWait, grace tim
 		if deadline.Before(until) {
 			until = deadline
 		}
-		timer := time.NewTimer(until.Sub(now))
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return ctx.Err()
-		case <-wake:
-		case <-timer.C:
+		if err := pause(ctx, until.Sub(now), wake); err != nil {
+			return err
 		}
-		timer.Stop()
 	}
 }
 
