@@ -116,11 +116,12 @@ const settleGrace = 20 * time.Millisecond
 // what is still awaited only: what the log may have forgotten (the oldest
 // first), where asking about everything would read, at an import's end,
 // the documents of every row still in flight (thousands, each poll) while
-// the projectors write them. A poll that finds every one it asked about
-// shown asks about twice as many at once, up to maxChecksAtOnce, at once:
-// what the log has not heard of is then long shown, not in flight (streams
-// an import found as the file has them, after a restart: 150 rows' waited
-// 3.5 s, eight documents a tenth of a second).
+// the projectors write them. But what the log has never heard of may be
+// long shown, not in flight (the streams an import found as its file has
+// them, after a restart: 150 rows waited 3.5 s, eight documents a tenth of
+// a second): a poll that finds every one it asked about shown is followed
+// at once by one that asks about twice as many, up to maxChecksAtOnce,
+// and one that finds some still to come halves them again.
 const (
 	checksAtOnce    = 8
 	maxChecksAtOnce = 512
@@ -212,6 +213,7 @@ func (c *Catchup) wait(ctx context.Context, streams []stream, maxWait, grace tim
 				atOnce = min(2*atOnce, maxChecksAtOnce)
 				continue // the next ones at once
 			}
+			atOnce = max(atOnce/2, checksAtOnce)
 			nextCheck = time.Now().Add(poll)
 			poll = min(2*poll, maxPoll)
 		}
