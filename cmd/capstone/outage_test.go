@@ -131,8 +131,10 @@ func TestReadModelsStayCurrentThroughAPubSubOutage(t *testing.T) {
 	restored := time.Now()
 	groups := outbox.Groups(api.app.store.DB)
 	// The writes go on: the groups in flight are the new ones, the
-	// outage's are gone.
-	waitForLong(t, "the commits of the outage published", 20*time.Second, func() bool {
+	// outage's are gone. The Pub/Sub client may take up to 30 s to open
+	// its stream again after an outage, and the relay then publishes the
+	// outage's backlog: 20 s was not always enough in CI.
+	waitForLong(t, "the commits of the outage published", 45*time.Second, func() bool {
 		n, err := groups.CountDocuments(context.Background(), bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: restored}}}})
 		return err == nil && n == 0
 	})
