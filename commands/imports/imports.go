@@ -468,7 +468,7 @@ func (im *Importer) person(ctx context.Context, meta commands.Meta, roles []stri
 // has not read (a person's address, a student's record) is still taken to
 // be new: most rows of a file are either new (a cohort's first import) or
 // known (the file again), and which a file is shows in its first rows.
-type newStreams struct{ tried, taken atomic.Int64 }
+type newStreams struct{ rows, found atomic.Int64 }
 
 // likely: of the rows tried without a lookup so far, at most one in eight
 // found their stream there (an address taken, a record with a commit). A
@@ -476,7 +476,16 @@ type newStreams struct{ tried, taken atomic.Int64 }
 // read, so costs at most the rows in flight at its start a refused first
 // commit each (the store's answer to a first commit where there is one)
 // besides their lookups.
-func (n *newStreams) likely() bool { return n.taken.Load()*8 <= n.tried.Load() }
+func (n *newStreams) likely() bool { return n.found.Load()*8 <= n.rows.Load() }
+
+// tried counts a row tried without a lookup; found, that its stream was
+// there.
+func (n *newStreams) tried(found bool) {
+	n.rows.Add(1)
+	if found {
+		n.found.Add(1)
+	}
+}
 
 // newPerson creates the user of a row whose address this process has not
 // read, while the file's rows are likely new, without looking the address
@@ -495,10 +504,7 @@ func (im *Importer) newPerson(ctx context.Context, meta commands.Meta, roles []s
 		return "", false, nil
 	}
 	res, err := im.Users.CreateUnclaimed(ctx, meta, user.Create{Email: p.Email, Name: p.Name, Roles: roles, Profile: p.Profile}, "")
-	guess.tried.Add(1)
-	if errors.Is(err, user.ErrEmailTaken) {
-		guess.taken.Add(1)
-	}
+	guess.tried(errors.Is(err, user.ErrEmailTaken))
 	if _, refused := commands.AsError(err); refused {
 		return "", false, nil
 	}
@@ -812,10 +818,9 @@ func (im *Importer) preference(ctx context.Context, meta commands.Meta, svc *coh
 	stream := cohort.StudentStreamID(student)
 	if _, _, known := commands.Cached(svc.X, cohort.StudentDecider, stream); !known && guess.likely() {
 		res, err = svc.SetFirstPreferences(ctx, meta, student, ids)
-		guess.tried.Add(1)
-		if err == nil && (res.Commit == nil || res.Commit.FirstVersion != 1) {
-			guess.taken.Add(1) // the record was there: its ranking is now decided on it
-		}
+		// A ranking not the record's first commit was decided on a record
+		// that was there.
+		guess.tried(err == nil && (res.Commit == nil || res.Commit.FirstVersion != 1))
 	} else {
 		res, err = svc.SetPreferences(ctx, meta, student, commands.AnyVersion, ids)
 	}
