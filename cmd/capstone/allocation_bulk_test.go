@@ -48,17 +48,30 @@ func TestAllocationProjectedInBulk(t *testing.T) {
 // service has sent to a collection of its store.
 func (s *service) storeCommands(collection, command string) int {
 	s.t.Helper()
+	return s.metricSum("capstone_store_commands_total", `collection="`+collection+`"`, `command="`+command+`"`)
+}
+
+// metricSum is the sum of the series of a counter on /metrics whose labels
+// hold every one of labels (written name="value").
+func (s *service) metricSum(name string, labels ...string) int {
+	s.t.Helper()
 	r := s.expect(s.do("GET", "/metrics", "", nil), 200)
 	n := 0
 	sc := bufio.NewScanner(strings.NewReader(r.Raw))
+lines:
 	for sc.Scan() {
 		line := sc.Text()
-		if strings.HasPrefix(line, "capstone_store_commands_total{") && strings.Contains(line, `collection="`+collection+`"`) &&
-			strings.Contains(line, `command="`+command+`"`) {
-			f := strings.Fields(line)
-			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
-			n += int(v)
+		if !strings.HasPrefix(line, name+"{") {
+			continue
 		}
+		for _, l := range labels {
+			if !strings.Contains(line, l) {
+				continue lines
+			}
+		}
+		f := strings.Fields(line)
+		v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+		n += int(v)
 	}
 	return n
 }

@@ -112,7 +112,7 @@ func (a *App) startCatchUp(ctx context.Context, log *outbox.CommitLog, es *imong
 		Lease:    a.lease("catch-up", instance),
 		Interval: CatchUpEvery, MinAge: CatchUpAfter, GiveUp: 2 * time.Minute, Settled: settled, Batch: 2000,
 		Workers: catchUpWorkers, Awaited: awaited, AwaitFor: CatchUpReadyWithin,
-		Applied: a.applied.Has}
+		Applied: a.applied.Has, InFlight: a.outbox.Publishing, Caught: a.Metrics.CaughtUp}
 	if a.logOnly {
 		cu.Backlog = a.Metrics.SetRelayBacklog // the relay, with no outbox documents, sets none
 	}

@@ -1,6 +1,7 @@
 // Package metrics exposes the service's Prometheus metrics: HTTP traffic by
 // route, command outcomes and latency, how far behind each projection runs,
-// events appended, the relay's backlog, and the database commands sent.
+// events appended, the relay's backlog, what the catch-up applied, and the
+// database commands sent.
 //
 // Everything lives on a registry of its own rather than the global one, so
 // tests (and several servers in one test binary) never collide, and /metrics
@@ -47,6 +48,7 @@ type Metrics struct {
 	projectionPos    *prometheus.GaugeVec
 	eventsAppended   *prometheus.CounterVec
 	relayBacklog     prometheus.Gauge
+	caughtUp         *prometheus.CounterVec
 	connsRefused     *prometheus.CounterVec
 	store            storeMetrics
 
@@ -111,6 +113,10 @@ func New() *Metrics {
 			Name: "capstone_relay_backlog",
 			Help: "Stored commits the relay has not yet published.",
 		}),
+		caughtUp: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "capstone_catchup_commits_total",
+			Help: "Commits the catch-up from the commit log applied to a projection: what the bus lost or did not deliver in time, and after a restart what the dead process left.",
+		}, []string{"projection"}),
 		connsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "capstone_http_connections_refused_total",
 			Help: "HTTP connections answered 503 at once because too many were open, in all (total) or from one client (per-client).",
@@ -122,7 +128,7 @@ func New() *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.httpRequests, m.httpDuration, m.commands, m.commandDuration,
-		m.projectionCommit, m.projectionLag, m.projectionPos, m.eventsAppended, m.relayBacklog, m.connsRefused,
+		m.projectionCommit, m.projectionLag, m.projectionPos, m.eventsAppended, m.relayBacklog, m.caughtUp, m.connsRefused,
 	)
 	m.store = newStoreMetrics(reg)
 	return m
@@ -302,4 +308,11 @@ func (m *Metrics) EventsAppended(streamType string, n int) {
 // backlog that keeps growing means the bus is down or the relay is stuck.
 func (m *Metrics) SetRelayBacklog(n int) {
 	m.relayBacklog.Set(float64(n))
+}
+
+// CaughtUp counts a commit the catch-up applied to projection; it fits
+// outbox.CatchUp.Caught. Counts that grow while the bus is up mean the bus
+// loses commits (or delivers them later than the catch-up's MinAge).
+func (m *Metrics) CaughtUp(projection string, _ events.Commit) {
+	m.caughtUp.WithLabelValues(projection).Inc()
 }

@@ -158,6 +158,7 @@ func TestHandlerExposesMetrics(t *testing.T) {
 	m.ObserveProjection("projects", events.Commit{RecordedAt: time.Now()}, nil)
 	m.EventsAppended("project", 2)
 	m.SetRelayBacklog(0)
+	m.CaughtUp("projects", events.Commit{})
 
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
@@ -171,6 +172,7 @@ func TestHandlerExposesMetrics(t *testing.T) {
 		"capstone_projection_commits_total", "capstone_projection_lag_seconds",
 		"capstone_projection_position_timestamp_seconds",
 		"capstone_events_appended_total", "capstone_relay_backlog",
+		`capstone_catchup_commits_total{projection="projects"} 1`,
 		"go_goroutines", "process_",
 		`route="/v1/projects/{id}"`,
 	} {

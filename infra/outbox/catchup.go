@@ -44,6 +44,11 @@ type CatchUp struct {
 	// Applied, if set, says whether this process already applied a stream
 	// up to a version for a projection.
 	Applied func(projection, streamID string, version int64) bool
+	// InFlight, if set, says whether this process is still publishing the
+	// commits of the entry at a position of the log (Outbox.Publishing):
+	// they are on their way, not lost, and the catch-up leaves them to the
+	// bus however old the entry, as it leaves an entry younger than MinAge.
+	InFlight func(position int64) bool
 	// Interval between sweeps; MinAge leaves the newest entries to the bus
 	// (those Applied does not know of all of); GiveUp passes an id whose
 	// commit never appeared; Batch bounds the entries one sweep reads.
@@ -202,13 +207,15 @@ func (c *CatchUp) sweep(ctx context.Context) (applied int, more bool, err error)
 	if c.Settled.After(by) {
 		by = c.Settled
 	}
-	// An entry younger than MinAge is left to the bus, unless this process
-	// applied all of it already: the checkpoints pass it at once, so that
-	// a crash leaves the next process the commits of the last sweep's
-	// interval and those the bus had in flight to apply again, not also
-	// the last MinAge's worth.
+	// An entry younger than MinAge, or whose commits this process is still
+	// publishing, is left to the bus, unless this process applied all of
+	// it already: the checkpoints pass it at once, so that a crash leaves
+	// the next process the commits of the last sweep's interval and those
+	// the bus had in flight to apply again, not also the last MinAge's
+	// worth.
 	entries, err := c.Log.ReadWhile(ctx, from+1, max(c.Batch, 1), func(e LogEntry) bool {
-		return !e.CreatedAt.After(by) || c.appliedAll(e, cps)
+		lost := !e.CreatedAt.After(by) && (c.InFlight == nil || !c.InFlight(e.Position))
+		return lost || c.appliedAll(e, cps)
 	})
 	if err != nil {
 		return 0, false, err

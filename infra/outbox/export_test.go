@@ -21,6 +21,14 @@ func Live(o *Outbox) int {
 	return len(o.live)
 }
 
+// Logged is how many groups o tracks by their position in the commit log
+// (see Publishing).
+func Logged(o *Outbox) int {
+	o.liveMu.Lock()
+	defer o.liveMu.Unlock()
+	return len(o.logged)
+}
+
 // SetGroupWriteTimeout bounds the writes of a group of reservations at d
 // until the test ends.
 func SetGroupWriteTimeout(d time.Duration) func() {

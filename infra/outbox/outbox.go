@@ -78,9 +78,12 @@ type Outbox struct {
 	deleted   chan struct{} // closed when the deleter has stopped
 
 	// live are the groups written and not yet settled, for Holds (none
-	// with LogOnly: no relay finds their documents to ask about them).
+	// with LogOnly: no relay finds their documents to ask about them);
+	// logged, the same by their position in the commit log (WithLog), for
+	// Publishing.
 	liveMu sync.Mutex
 	live   map[string]*group
+	logged map[int64]*group
 
 	// slots, if set, bounds the commits being published (see MaxInFlight).
 	slots     chan struct{}
@@ -152,6 +155,7 @@ type reserveReply struct {
 type group struct {
 	o       *Outbox
 	id      string
+	pos     int64 // its entry's position in the commit log (0: none)
 	created time.Time
 	mu      sync.Mutex
 	pending int
@@ -164,6 +168,15 @@ func (g *group) release() {
 	g.mu.Lock()
 	g.released = true
 	g.mu.Unlock()
+	g.o.forgetLogged(g.pos) // the catch-up's now
+}
+
+// held reports whether the group's commits are still on their way here:
+// not released, and younger than HoldAtMost.
+func (g *group) held() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return !g.released && time.Since(g.created) < HoldAtMost
 }
 
 type sendJob struct {
@@ -190,7 +203,7 @@ func New(db *mongo.Database, pub commands.Publisher, instance string, workers in
 	ctx, stop := context.WithCancel(context.Background())
 	o := &Outbox{coll: db.Collection(Collection), pub: pub, log: log, instance: instance,
 		requests: make(chan reserveRequest, 1024), ctx: ctx, stop: stop, maxSenders: max(workers, 1),
-		wake: make(chan struct{}, 1), deleted: make(chan struct{}), live: map[string]*group{}}
+		wake: make(chan struct{}, 1), deleted: make(chan struct{}), live: map[string]*group{}, logged: map[int64]*group{}}
 	for _, opt := range opts {
 		opt(o)
 	}
@@ -301,7 +314,13 @@ func (o *Outbox) groupCommit(ctx context.Context) {
 		if err == nil && o.commitLog != nil {
 			// Logged before any of them is appended: every stored commit is
 			// in the log, where the projectors catch up from.
-			_, err = o.commitLog.Append(wctx, doc.CommitIDs, doc.CreatedAt)
+			var pos int64
+			if pos, err = o.commitLog.Append(wctx, doc.CommitIDs, doc.CreatedAt); err == nil {
+				g.pos = pos
+				o.liveMu.Lock()
+				o.logged[pos] = g
+				o.liveMu.Unlock()
+			}
 		}
 		cancel()
 		if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
@@ -364,6 +383,7 @@ func (g *group) settle() {
 		return
 	}
 	o := g.o
+	o.forgetLogged(g.pos)
 	if o.logOnly {
 		return // no document to delete
 	}
@@ -412,11 +432,34 @@ func (o *Outbox) Holds(groupID string) bool {
 	if !ok {
 		return false
 	}
-	g.mu.Lock()
-	held := !g.released && time.Since(g.created) < HoldAtMost
-	g.mu.Unlock()
+	held := g.held()
 	if !held {
 		o.forget(groupID)
+	}
+	return held
+}
+
+// Publishing reports whether this outbox is still publishing the commits
+// of the group it logged at position of the commit log (WithLog): the
+// catch-up that follows the log leaves such an entry to the bus whatever
+// its age, as the relay leaves a held group (see Holds). With the
+// in-process bus a publish lasts until the projectors have applied the
+// commit, and the writers of a cohort's import keep hundreds in flight
+// and more waiting for room (MaxInFlight) for a second or more: applied
+// again by the catch-up, each cost a second delivery, behind the bus's
+// in the projectors' queues, and the catch-up's checkpoints, stuck on
+// them for the whole import, left a crash thousands of commits to apply
+// again. A released group, or one older than HoldAtMost, is not held.
+func (o *Outbox) Publishing(position int64) bool {
+	o.liveMu.Lock()
+	g, ok := o.logged[position]
+	o.liveMu.Unlock()
+	if !ok {
+		return false
+	}
+	held := g.held()
+	if !held {
+		o.forgetLogged(position)
 	}
 	return held
 }
@@ -424,6 +467,15 @@ func (o *Outbox) Holds(groupID string) bool {
 func (o *Outbox) forget(groupID string) {
 	o.liveMu.Lock()
 	delete(o.live, groupID)
+	o.liveMu.Unlock()
+}
+
+func (o *Outbox) forgetLogged(position int64) {
+	if position == 0 {
+		return
+	}
+	o.liveMu.Lock()
+	delete(o.logged, position)
 	o.liveMu.Unlock()
 }
 

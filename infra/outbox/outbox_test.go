@@ -679,7 +679,7 @@ func TestLogOnlyLeavesTheLostToTheCatchUp(t *testing.T) {
 		return true
 	})
 	// A released group is the catch-up's: nothing is left tracking it.
-	waitUntil(t, "no group tracked", func() bool { return outbox.Live(live) == 0 })
+	waitUntil(t, "no group tracked", func() bool { return outbox.Live(live) == 0 && outbox.Logged(live) == 0 })
 	stored = append(stored, died(t, db, outbox.New(db, nil, "dead", 1, quiet, outbox.WithLog(outbox.NewCommitLog(db)), outbox.LogOnly()), 1+rand.IntN(4))...)
 	live.Close(ctx)
 	if g := groups(t, db); g != 0 {
@@ -692,6 +692,7 @@ func TestLogOnlyLeavesTheLostToTheCatchUp(t *testing.T) {
 	cu := &outbox.CatchUp{Log: outbox.NewCommitLog(db), Commits: imongo.NewEventStore(db, reg), Logger: quiet,
 		Lease:  &outbox.Lease{Coll: db.Collection(outbox.LeaseCollection), Name: "catch-up", Holder: "next", TTL: time.Hour, Alone: true},
 		MinAge: time.Hour, GiveUp: time.Hour, Settled: settled, Batch: 100,
+		InFlight: live.Publishing, // a failed publish is no longer in flight
 		Targets: []outbox.CatchUpTarget{{Name: "p", Deliver: func(_ context.Context, c events.Commit) error {
 			applied[c.ID()]++
 			return nil
@@ -710,6 +711,108 @@ func TestLogOnlyLeavesTheLostToTheCatchUp(t *testing.T) {
 	if behind, err := cu.Behind(ctx, "p"); err != nil || behind != 0 {
 		t.Errorf("after the catch-up, %d entries behind (%v)", behind, err)
 	}
+}
+
+// TestCatchUpLeavesToTheBusWhatItCarries: an entry of the commit log whose
+// commits this process is still publishing is the bus's, however old: the
+// catch-up applies none of it, and its checkpoint stops before it (and
+// passes what came before it), until the publishes end. Before, the
+// catch-up applied a second time every commit older than MinAge, and in a
+// cohort's import, whose writers keep commits in flight for seconds, it
+// delivered hundreds behind the bus's own in the projectors' queues, its
+// sweeps taking ten seconds while the checkpoints stood still.
+func TestCatchUpLeavesToTheBusWhatItCarries(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 5))
+	db := newDB(t)
+	ctx := context.Background()
+	n := 3 + rng.IntN(10)
+	firstHeld := rng.IntN(n)
+	pub := &gateFor{open: make(chan struct{}), streams: map[string]bool{}}
+	for i := firstHeld; i < n; i++ {
+		if i == firstHeld || rng.IntN(2) == 0 {
+			pub.streams[fmt.Sprint("s", i)] = true
+		}
+	}
+	log := outbox.NewCommitLog(db)
+	live := outbox.New(db, pub, "live", n, quiet, outbox.WithLog(log), outbox.LogOnly())
+	defer live.Close(ctx)
+	stored := storeCommits(t, db, live, "s", n)
+	waitUntil(t, "the commits not held published", func() bool {
+		for i, id := range stored {
+			if !pub.streams[fmt.Sprint("s", i)] && pub.count(id) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+
+	var delivered []string
+	cu := &outbox.CatchUp{Log: outbox.NewCommitLog(db), Commits: imongo.NewEventStore(db, reg), Logger: quiet,
+		MinAge: 0, GiveUp: time.Hour, Batch: 100, InFlight: live.Publishing,
+		// What the bus published, it applied (the in-process bus's publish
+		// lasts until the projectors have).
+		Applied: func(_, stream string, version int64) bool {
+			return pub.count(events.CommitID(stream, version)) > 0
+		},
+		Targets: []outbox.CatchUpTarget{{Name: "p", Deliver: func(_ context.Context, c events.Commit) error {
+			delivered = append(delivered, c.ID())
+			return nil
+		}}}}
+	for range 2 {
+		if _, err := cu.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(delivered) != 0 {
+		t.Fatalf("the catch-up applied %v, which the bus was still carrying", delivered)
+	}
+	behind, err := cu.Behind(ctx, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(n - firstHeld); behind != want {
+		t.Fatalf("with commit %d of %d held in flight, the checkpoint is %d entries behind, want %d (just before it)", firstHeld, n, behind, want)
+	}
+
+	close(pub.open)
+	waitUntil(t, "every commit published", func() bool {
+		for _, id := range stored {
+			if pub.count(id) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if _, err := cu.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if behind, err := cu.Behind(ctx, "p"); err != nil || behind != 0 || len(delivered) != 0 {
+		t.Fatalf("once published: %d entries behind (%v), the catch-up applied %v; want none and none", behind, err, delivered)
+	}
+	if l := outbox.Logged(live); l != 0 {
+		t.Fatalf("%d groups still tracked as in flight once every commit was published", l)
+	}
+}
+
+// gateFor is a recorder whose publishes of some streams' commits wait for
+// open.
+type gateFor struct {
+	recorder
+	streams map[string]bool
+	open    chan struct{}
+}
+
+func (g *gateFor) Publish(ctx context.Context, c events.Commit) error {
+	if g.streams[c.StreamID] {
+		select {
+		case <-g.open:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return g.recorder.Publish(ctx, c)
 }
 
 // failingFor is a recorder whose publishes of one stream's commits fail.
