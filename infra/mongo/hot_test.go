@@ -2,6 +2,7 @@ package mongo_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
@@ -763,5 +764,68 @@ func TestHotKnowsAbsentDocuments(t *testing.T) {
 	}
 	if n := lookups.Load() - before; n != 1 {
 		t.Fatalf("Load of a document whose first write failed looked up %d documents, want 1: memory cannot tell whether the store took it", n)
+	}
+}
+
+// TestHotRefusesTheCreationOfAHeldDocument: where memory is the store's
+// (HotTrusted), creating a document it holds (a projection's blind
+// creation at a stream's first commit, delivered again: each of the
+// thousands of commits a restart applies again after a crash) is refused
+// without an insert, and memory keeps the document: the writer's load
+// that follows reads it from memory, not from the store. Before, each
+// such creation cost an insert the store refused and dropped the document
+// from memory, and a restart's catch-up looked up about one document a
+// commit in each hot read model. A document memory does not hold is
+// created as ever, and one the store refuses is left to the store.
+func TestHotRefusesTheCreationOfAHeldDocument(t *testing.T) {
+	ctx := testCtx(t)
+	var lookups, inserts atomic.Int64
+	client, _ := countingWhere(t, func(e *event.CommandStartedEvent) bool {
+		switch e.CommandName {
+		case "insert":
+			if coll, _ := e.Command.Lookup("insert").StringValueOK(); coll == hotColl {
+				inserts.Add(1)
+			}
+		case "find":
+			if coll, _ := e.Command.Lookup("find").StringValueOK(); coll == hotColl {
+				lookups.Add(1)
+			}
+		}
+		return false
+	})
+	r := imongo.NewReadModels(client.Database(newDB(t).Name()))
+	r.ServeHot(imongo.HotTrusted)
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 11))
+	n := 5 + rng.IntN(30)
+	for i := range n {
+		id := fmt.Sprintf("s%03d", i)
+		if err := r.Create(ctx, hotColl, id, hotItem{ID: id, Name: "name " + id, Active: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := inserts.Load(); got != int64(n) {
+		t.Fatalf("%d creations sent %d inserts", n, got)
+	}
+	for range 3 * n {
+		id := fmt.Sprintf("s%03d", rng.IntN(n))
+		before, beforeLookups := inserts.Load(), lookups.Load()
+		err := r.Create(ctx, hotColl, id, hotItem{ID: id, Name: "again"})
+		if !errors.Is(err, projections.ErrConflict) {
+			t.Fatalf("seed %d: creating %s again: %v, want a conflict", seed, id, err)
+		}
+		var doc hotItem
+		found, rev, err := r.Load(ctx, hotColl, id, &doc)
+		if err != nil || !found || doc.Name != "name "+id || rev != 1 {
+			t.Fatalf("seed %d: after the refused creation, %s loads as %+v at revision %d (found %v, %v)", seed, id, doc, rev, found, err)
+		}
+		if ins, looked := inserts.Load()-before, lookups.Load()-beforeLookups; ins != 0 || looked != 0 {
+			t.Fatalf("seed %d: creating %s again, which memory holds, and loading it sent %d inserts and %d lookups, want none", seed, id, ins, looked)
+		}
+	}
+	refused := map[string]any{"_id": "refused", "nested": []any{[]any{"the embedded store refuses arrays in arrays"}}}
+	if err := r.Create(ctx, hotColl, "refused", refused); err == nil || errors.Is(err, projections.ErrConflict) {
+		t.Fatalf("a document the store refuses: %v, want the store's error", err)
 	}
 }

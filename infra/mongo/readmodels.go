@@ -195,13 +195,29 @@ func (r *ReadModels) write(ctx context.Context, collection, id string, doc any, 
 	}
 	coll := r.coll(ctx, collection)
 	hc := r.hot.coll(collection, coll.Name())
+	trusted := hc != nil && r.hotMode == HotTrusted
 	if hc != nil {
 		lock := &r.hot.stripes[stripe(id)]
 		lock.Lock()
 		defer lock.Unlock()
+		if _, held := r.hot.peek(hc, id); create && trusted && held {
+			// Memory is the store's: the document exists. A projection
+			// creates a stream's document blind at its first commit, so
+			// each first commit delivered again (the commits a restart
+			// applies again after a crash, thousands of them) would
+			// otherwise cost an insert the store refuses, and drop the
+			// document from memory for its next load to read back.
+			return projections.ErrConflict
+		}
 	}
 	if err := r.store(ctx, coll, collection, id, d, rev, create); err != nil {
-		r.unknown(coll, hc, id) // a conflict: another writer's version is in the store
+		if trusted && errors.Is(err, projections.ErrConflict) {
+			// Refused, so the store is as it was, and memory, which is
+			// the store's, stays: the writer loads the document from it.
+			r.stored.Remove(coll.Name() + "\x00" + id)
+			return err
+		}
+		r.unknown(coll, hc, id) // another writer's version may be in the store, or the write's outcome is unknown
 		return err
 	}
 	r.written(coll, hc, id, d)
