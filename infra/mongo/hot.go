@@ -363,6 +363,20 @@ func (h *hotDocs) forget(c *hotColl, id string) {
 	c.known(id)
 }
 
+// fillPage adds the documents of a list read from the store, each unless
+// a write of its stripe happened since gens were taken (gensOf, before
+// the read).
+func (h *hotDocs) fillPage(c *hotColl, gens [64]uint64, page []*hotDoc) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, d := range page {
+		id, ok := d.raw.Lookup("_id").StringValueOK()
+		if ok && c.gens[stripe(id)] == gens[stripe(id)] {
+			c.add(id, d.raw)
+		}
+	}
+}
+
 // gensOf snapshots every stripe's count, before a read of the whole collection.
 func (h *hotDocs) gensOf(c *hotColl) [64]uint64 {
 	h.mu.Lock()

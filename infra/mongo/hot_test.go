@@ -829,3 +829,65 @@ func TestHotRefusesTheCreationOfAHeldDocument(t *testing.T) {
 		t.Fatalf("a document the store refuses: %v, want the store's error", err)
 	}
 }
+
+// TestStorePageTeachesMemory: paging through a read model larger than
+// memory holds, after a first list that filled memory with documents its
+// filter does not match (a restarted service's first list of students,
+// from the start of the users, where the staff come first), the pages go
+// back to walking memory once the store has answered one: what a page read
+// from the store is held as a page read by walking is. Before, a page
+// served by the store left memory as it was, so the sample of what memory
+// holds kept saying the filter was rare, and every page of the list read
+// the whole collection for the life of the process (2 to 3 s a page for a
+// cohort of 12,000 students).
+func TestStorePageTeachesMemory(t *testing.T) {
+	seed := rand.Uint64()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 13))
+	defer imongo.SetHotLimit(hotColl, 100)()
+	n, staff := 300+rng.IntN(200), 70+rng.IntN(20) // staff are more than a sample judges by, and fewer than a walk may look up
+	ctx := testCtx(t)
+	base := newDB(t)
+	db := base.Name()
+	writer := imongo.NewReadModels(base)
+	for i := range n {
+		id := fmt.Sprintf("s%04d", i)
+		if err := writer.Store(ctx, hotColl, id, hotItem{ID: id, Name: id, Active: i >= staff}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	client, scans := countingScans(t)
+	r := imongo.NewReadModels(client.Database(db)) // a restarted service's: memory empty
+	r.ServeHot(imongo.HotTrusted)
+	var first []hotItem
+	if err := r.Find(ctx, hotColl, queries.Filter{Limit: 1 + rng.IntN(6), ActiveOnly: true}, &first); err != nil {
+		t.Fatal(err)
+	}
+	after, pages, scanned := "", 0, []int64{}
+	var seen []string
+	for {
+		before := scans.Load()
+		var page []hotItem
+		if err := r.Find(ctx, hotColl, queries.Filter{After: after, Limit: 20 + rng.IntN(20), ActiveOnly: true}, &page); err != nil {
+			t.Fatal(err)
+		}
+		scanned = append(scanned, scans.Load()-before)
+		if len(page) == 0 {
+			break
+		}
+		for _, d := range page {
+			seen = append(seen, d.ID)
+		}
+		after = page[len(page)-1].ID
+		pages++
+	}
+	if len(seen) != n-staff || seen[0] != fmt.Sprintf("s%04d", staff) || !slices.IsSorted(seen) {
+		t.Fatalf("paged %d documents from %v, want the %d active ones in order", len(seen), seen[:min(1, len(seen))], n-staff)
+	}
+	t.Logf("%d documents, %d staff first; scans of each page: %v", n, staff, scanned)
+	for p, made := range scanned[len(scanned)/2:] {
+		if made > 0 {
+			t.Fatalf("page %d of %d read the whole collection (scans of each page: %v): memory did not learn from the pages the store served", len(scanned)/2+p, len(scanned), scanned)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -632,11 +633,39 @@ func (r *ReadModels) Find(ctx context.Context, collection string, f queries.Filt
 	if f.Limit > 0 {
 		opts.SetLimit(int64(f.Limit))
 	}
-	cur, err := r.coll(ctx, collection).Find(ctx, filter, opts)
+	coll := r.coll(ctx, collection)
+	var hc *hotColl
+	if r.hotMode == HotTrusted {
+		hc = r.hotColl(collection, coll)
+	}
+	if hc == nil {
+		cur, err := coll.Find(ctx, filter, opts)
+		if err != nil {
+			return err
+		}
+		return cur.All(ctx, into)
+	}
+	// A page of a hot read model that memory did not serve (one larger
+	// than memory holds, whose filter the documents held seemed to match
+	// too rarely) is held as a page served by walking is: the next pages
+	// of the list, judged by what memory holds lately, walk it again.
+	// Left out, memory stayed as it was, and every later page of the list
+	// read the whole collection.
+	gens := r.hot.gensOf(hc)
+	cur, err := coll.Find(ctx, filter, opts)
 	if err != nil {
 		return err
 	}
-	return cur.All(ctx, into)
+	defer cur.Close(ctx)
+	var page []*hotDoc
+	for cur.Next(ctx) {
+		page = append(page, &hotDoc{raw: slices.Clone(cur.Current)})
+	}
+	if err := cur.Err(); err != nil {
+		return err
+	}
+	r.hot.fillPage(hc, gens, page)
+	return decodeAll(page, into)
 }
 
 // literalPattern is a regular expression that matches term literally. A
