@@ -168,7 +168,7 @@ func (g *group) release() {
 	g.mu.Lock()
 	g.released = true
 	g.mu.Unlock()
-	g.o.forgetLogged(g.pos) // the catch-up's now
+	g.forget() // the relay's or the catch-up's now
 }
 
 // held reports whether the group's commits are still on their way here:
@@ -330,7 +330,7 @@ func (o *Outbox) groupCommit(ctx context.Context) {
 			err = fmt.Errorf("%w: %w", commands.ErrStoreUnresponsive, err)
 		}
 		if err != nil {
-			o.forget(id)
+			g.forget()
 		}
 		for _, r := range reqs {
 			r.reply <- reserveReply{g: g, err: err}
@@ -382,12 +382,11 @@ func (g *group) settle() {
 	if !last {
 		return
 	}
+	g.forget()
 	o := g.o
-	o.forgetLogged(g.pos)
 	if o.logOnly {
 		return // no document to delete
 	}
-	o.forget(g.id)
 	o.settledMu.Lock()
 	o.settled = append(o.settled, g.id)
 	o.settledMu.Unlock()
@@ -425,19 +424,7 @@ func (o *Outbox) freeSlot() {
 // age, since with the in-process bus a publish lasts until the projectors
 // have applied the commit, and publishing it again would only add work to a
 // backlog. A released group, or one older than HoldAtMost, is not held.
-func (o *Outbox) Holds(groupID string) bool {
-	o.liveMu.Lock()
-	g, ok := o.live[groupID]
-	o.liveMu.Unlock()
-	if !ok {
-		return false
-	}
-	held := g.held()
-	if !held {
-		o.forget(groupID)
-	}
-	return held
-}
+func (o *Outbox) Holds(groupID string) bool { return tracked(o, o.live, groupID) }
 
 // Publishing reports whether this outbox is still publishing the commits
 // of the group it logged at position of the commit log (WithLog): the
@@ -450,32 +437,31 @@ func (o *Outbox) Holds(groupID string) bool {
 // in the projectors' queues, and the catch-up's checkpoints, stuck on
 // them for the whole import, left a crash thousands of commits to apply
 // again. A released group, or one older than HoldAtMost, is not held.
-func (o *Outbox) Publishing(position int64) bool {
+func (o *Outbox) Publishing(position int64) bool { return tracked(o, o.logged, position) }
+
+// tracked reports whether the group under key in groups (live or logged)
+// is held, and stops tracking it once it is not.
+func tracked[K comparable](o *Outbox, groups map[K]*group, key K) bool {
 	o.liveMu.Lock()
-	g, ok := o.logged[position]
+	g, ok := groups[key]
 	o.liveMu.Unlock()
 	if !ok {
 		return false
 	}
-	held := g.held()
-	if !held {
-		o.forgetLogged(position)
+	if g.held() {
+		return true
 	}
-	return held
+	g.forget()
+	return false
 }
 
-func (o *Outbox) forget(groupID string) {
+// forget stops tracking the group (Holds, Publishing): settled, released,
+// never written, or held longer than HoldAtMost.
+func (g *group) forget() {
+	o := g.o
 	o.liveMu.Lock()
-	delete(o.live, groupID)
-	o.liveMu.Unlock()
-}
-
-func (o *Outbox) forgetLogged(position int64) {
-	if position == 0 {
-		return
-	}
-	o.liveMu.Lock()
-	delete(o.logged, position)
+	delete(o.live, g.id)
+	delete(o.logged, g.pos) // none at 0: positions start at 1
 	o.liveMu.Unlock()
 }
 
