@@ -190,10 +190,6 @@ func (r *ReadModels) Create(ctx context.Context, collection, id string, doc any)
 }
 
 func (r *ReadModels) write(ctx context.Context, collection, id string, doc any, rev int64, create bool) error {
-	d, err := withRevision(doc, rev+1)
-	if err != nil {
-		return err
-	}
 	coll := r.coll(ctx, collection)
 	hc := r.hot.coll(collection, coll.Name())
 	trusted := hc != nil && r.hotMode == HotTrusted
@@ -201,7 +197,9 @@ func (r *ReadModels) write(ctx context.Context, collection, id string, doc any, 
 		lock := &r.hot.stripes[stripe(id)]
 		lock.Lock()
 		defer lock.Unlock()
-		if _, held := r.hot.peek(hc, id); create && trusted && held {
+	}
+	if create && trusted {
+		if _, held := r.hot.peek(hc, id); held {
 			// Memory is the store's: the document exists. A projection
 			// creates a stream's document blind at its first commit, so
 			// each first commit delivered again (the commits a restart
@@ -210,6 +208,10 @@ func (r *ReadModels) write(ctx context.Context, collection, id string, doc any, 
 			// document from memory for its next load to read back.
 			return projections.ErrConflict
 		}
+	}
+	d, err := withRevision(doc, rev+1)
+	if err != nil {
+		return err
 	}
 	if err := r.store(ctx, coll, collection, id, d, rev, create); err != nil {
 		if trusted && errors.Is(err, projections.ErrConflict) {
