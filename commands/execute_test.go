@@ -471,22 +471,82 @@ func snapshotOf(t *testing.T, id, schema string, version int64, s counter) comma
 	return commands.Snapshot{StreamID: id, StreamType: "counter", Schema: schema, Version: version, State: raw}
 }
 
+// longStream is the commits of a stream long enough to have a snapshot
+// worth loading: more than a load reads before it looks for one.
+func longStream() []int {
+	by := make([]int, 20)
+	for i := range by {
+		by[i] = 1
+	}
+	return by
+}
+
 func TestLoadStartsFromSnapshot(t *testing.T) {
 	f := newFixture(t)
-	f.seed(t, "c1", 1, 2, 3)
+	f.seed(t, "c1", longStream()...)
 	// The snapshot disagrees with the events on purpose: only then can the
 	// result tell that it was used.
-	f.snaps.snaps["c1"] = snapshotOf(t, "c1", "counter/1", 2, counter{ID: "c1", Total: 40, Adds: 20})
+	f.snaps.snaps["c1"] = snapshotOf(t, "c1", "counter/1", 18, counter{ID: "c1", Total: 400, Adds: 200})
 	state, version, err := commands.Load(context.Background(), f.x, counterDecider, "c1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(counter{ID: "c1", Total: 43, Adds: 21}, state); diff != "" || version != 3 {
+	if diff := cmp.Diff(counter{ID: "c1", Total: 402, Adds: 202}, state); diff != "" || version != 20 {
 		t.Errorf("Load at version %d (-want +got):\n%s", version, diff)
 	}
-	// The first commit says that the stream exists; the snapshot skips the second.
-	if diff := cmp.Diff([]int64{1, 3}, f.store.froms); diff != "" || f.store.served != 2 {
-		t.Errorf("read from %v and got %d commits, want from [1 3] and 2 commits", f.store.froms, f.store.served)
+	// The first 8 commits say that the stream is longer; the snapshot
+	// skips the 9th to the 18th.
+	if diff := cmp.Diff([]int64{1, 19}, f.store.froms); diff != "" || f.store.served != 10 {
+		t.Errorf("read from %v and got %d commits, want from [1 19] and 10 commits", f.store.froms, f.store.served)
+	}
+}
+
+// TestLoadOfAShortStreamIsOneRead: a stream shorter than a load's first
+// read is read whole at once, and no snapshot is looked up: none can be
+// ahead of all its commits (one here is, and disagrees, and is not used).
+func TestLoadOfAShortStreamIsOneRead(t *testing.T) {
+	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	for range 20 {
+		f := newFixture(t)
+		n := 1 + rng.IntN(7)
+		by := make([]int, n)
+		total := 0
+		for i := range by {
+			by[i] = rng.IntN(100)
+			total += by[i]
+		}
+		f.seed(t, "c1", by...)
+		f.snaps.snaps["c1"] = snapshotOf(t, "c1", "counter/1", int64(n), counter{ID: "c1", Total: -1, Adds: -1})
+		state, version, err := commands.Load(context.Background(), f.x, counterDecider, "c1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(counter{ID: "c1", Total: total, Adds: n}, state); diff != "" || version != int64(n) {
+			t.Errorf("%d commits: Load at version %d (-want +got):\n%s", n, version, diff)
+		}
+		if diff := cmp.Diff([]int64{1}, f.store.froms); diff != "" || f.store.served != n || f.snaps.loads != 0 {
+			t.Errorf("%d commits: read from %v, got %d commits and looked up %d snapshots, want from [1], all and none",
+				n, f.store.froms, f.store.served, f.snaps.loads)
+		}
+		// A command on it decides on what the load cached, reading nothing
+		// more, and its append at the next version is taken.
+		f.store.froms = nil
+		if res, err := f.execute("c1", []int{5}, commands.AnyVersion); err != nil || res.State.Total != total+5 || res.Version != int64(n)+1 {
+			t.Fatalf("%d commits: a command after the load: %+v at %d, %v", n, res.State, res.Version, err)
+		}
+		if len(f.store.froms) != 0 {
+			t.Errorf("%d commits: the command read from %v, want nothing", n, f.store.froms)
+		}
+	}
+	// Eight commits may be the first of more: the snapshot is looked up,
+	// and the rest read.
+	f := newFixture(t)
+	f.seed(t, "c1", 1, 1, 1, 1, 1, 1, 1, 1)
+	if state, version, err := commands.Load(context.Background(), f.x, counterDecider, "c1"); err != nil || state.Total != 8 || version != 8 {
+		t.Fatalf("8 commits: %+v at %d, %v", state, version, err)
+	}
+	if diff := cmp.Diff([]int64{1, 9}, f.store.froms); diff != "" || f.snaps.loads != 1 {
+		t.Errorf("8 commits: read from %v and looked up %d snapshots, want from [1 9] and one", f.store.froms, f.snaps.loads)
 	}
 }
 
@@ -515,26 +575,27 @@ func TestLoadOfANewStreamIsOneRead(t *testing.T) {
 }
 
 func TestLoadIgnoresOtherSnapshots(t *testing.T) {
-	other := snapshotOf(t, "c1", "counter/1", 2, counter{ID: "c1", Total: 40, Adds: 20})
+	other := snapshotOf(t, "c1", "counter/1", 18, counter{ID: "c1", Total: 40, Adds: 20})
 	other.StreamType = "user"
 	for name, snap := range map[string]commands.Snapshot{
-		"another schema":      snapshotOf(t, "c1", "counter/0", 2, counter{ID: "c1", Total: 40, Adds: 20}),
+		"another schema":      snapshotOf(t, "c1", "counter/0", 18, counter{ID: "c1", Total: 40, Adds: 20}),
 		"another stream type": other,
-		"unreadable state":    {StreamID: "c1", StreamType: "counter", Schema: "counter/1", Version: 2, State: []byte(`{"total":"many"`)},
+		"unreadable state":    {StreamID: "c1", StreamType: "counter", Schema: "counter/1", Version: 18, State: []byte(`{"total":"many"`)},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t)
-			f.seed(t, "c1", 1, 2, 3)
+			f.seed(t, "c1", longStream()...)
 			f.snaps.snaps["c1"] = snap
 			state, version, err := commands.Load(context.Background(), f.x, counterDecider, "c1")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(counter{ID: "c1", Total: 6, Adds: 3}, state); diff != "" || version != 3 {
+			if diff := cmp.Diff(counter{ID: "c1", Total: 20, Adds: 20}, state); diff != "" || version != 20 {
 				t.Errorf("Load at version %d (-want +got):\n%s", version, diff)
 			}
-			if diff := cmp.Diff([]int64{1, 2}, f.store.froms); diff != "" || f.store.served != 3 {
-				t.Errorf("read from %v and got %d commits, want the whole stream, from [1 2]", f.store.froms, f.store.served)
+			if diff := cmp.Diff([]int64{1, 9}, f.store.froms); diff != "" || f.store.served != 20 || f.snaps.loads != 1 {
+				t.Errorf("read from %v, got %d commits and looked up %d snapshots, want the whole stream, from [1 9], and one",
+					f.store.froms, f.store.served, f.snaps.loads)
 			}
 		})
 	}
@@ -543,7 +604,7 @@ func TestLoadIgnoresOtherSnapshots(t *testing.T) {
 func TestExecuteSavesSnapshot(t *testing.T) {
 	f := newFixture(t)
 	f.x.SnapshotEvery = 1
-	f.seed(t, "c1", 1)
+	f.seed(t, "c1", longStream()...)
 	res, err := f.execute("c1", []int{2, 3}, commands.AnyVersion)
 	if err != nil {
 		t.Fatal(err)
@@ -556,19 +617,20 @@ func TestExecuteSavesSnapshot(t *testing.T) {
 	if err := json.Unmarshal(snap.State, &state); err != nil {
 		t.Fatal(err)
 	}
-	if snap.Version != 3 || snap.Schema != "counter/1" || snap.StreamType != "counter" || snap.StreamID != "c1" {
-		t.Errorf("snapshot = %+v, want counter/1 of c1 at version 3", snap)
+	if snap.Version != 22 || snap.Schema != "counter/1" || snap.StreamType != "counter" || snap.StreamID != "c1" {
+		t.Errorf("snapshot = %+v, want counter/1 of c1 at version 22", snap)
 	}
 	if diff := cmp.Diff(res.State, state); diff != "" {
 		t.Errorf("snapshot state (-result +snapshot):\n%s", diff)
 	}
-	// A process that has not cached the stream starts from the snapshot and reads nothing older.
+	// A process that has not cached the stream starts from the snapshot and
+	// reads nothing older than it past its first read.
 	f.x = f.coldExecutor()
 	f.store.froms = nil
 	if _, err := f.execute("c1", []int{4}, commands.AnyVersion); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]int64{1, 4}, f.store.froms); diff != "" {
+	if diff := cmp.Diff([]int64{1, 23}, f.store.froms); diff != "" {
 		t.Errorf("read from (-want +got):\n%s", diff)
 	}
 }
@@ -1085,14 +1147,14 @@ func TestDeferredSnapshotsSaveOncePerStream(t *testing.T) {
 		if deferred {
 			ctx, save = commands.DeferSnapshots(ctx)
 		}
-		for range 5 {
+		for range 20 {
 			for _, id := range []string{"c1", "c2"} {
 				if _, err := counterDecider.Execute(ctx, f.x, id, add{By: []int{1, 1, 1, 1, 1}}, meta); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
-		want := 10
+		want := 40
 		if deferred {
 			if f.snaps.saves != 0 {
 				t.Fatalf("deferred: %d snapshots saved before the batch's end, want none", f.snaps.saves)
@@ -1102,20 +1164,20 @@ func TestDeferredSnapshotsSaveOncePerStream(t *testing.T) {
 			want = 2
 		}
 		if f.snaps.saves != want {
-			t.Fatalf("deferred %v: %d snapshots saved for 2 streams of 5 commands, want %d", deferred, f.snaps.saves, want)
+			t.Fatalf("deferred %v: %d snapshots saved for 2 streams of 20 commands, want %d", deferred, f.snaps.saves, want)
 		}
 		for _, id := range []string{"c1", "c2"} {
-			if snap, err := f.snaps.LoadSnapshot(ctx, id); err != nil || snap.Version != 25 {
-				t.Fatalf("deferred %v: the snapshot of %s: %+v %v, want version 25", deferred, id, snap, err)
+			if snap, err := f.snaps.LoadSnapshot(ctx, id); err != nil || snap.Version != 100 {
+				t.Fatalf("deferred %v: the snapshot of %s: %+v %v, want version 100", deferred, id, snap, err)
 			}
 		}
 		f.x = f.coldExecutor()
 		f.store.froms = nil
 		res, err := f.execute("c1", []int{1}, commands.AnyVersion)
-		if err != nil || res.State.Total != 26 {
-			t.Fatalf("deferred %v: a cold process's command: total %d, %v; want 26", deferred, res.State.Total, err)
+		if err != nil || res.State.Total != 101 {
+			t.Fatalf("deferred %v: a cold process's command: total %d, %v; want 101", deferred, res.State.Total, err)
 		}
-		if diff := cmp.Diff([]int64{1, 26}, f.store.froms); diff != "" {
+		if diff := cmp.Diff([]int64{1, 101}, f.store.froms); diff != "" {
 			t.Errorf("deferred %v: the cold process read from (-want +got):\n%s", deferred, diff)
 		}
 	}
