@@ -166,6 +166,9 @@ const chunkRows = cohort.MaxCapacitiesAtOnce
 // Errors of the store (not of a row) stop the import.
 func (im *Importer) Run(ctx context.Context, meta commands.Meta, b Batch, progress func(done int)) (Report, error) {
 	rep := Report{RolesAdded: []RoleAdded{}}
+	// The file's rows, hundreds in flight, leave room for the requests
+	// that come meanwhile (commands.Bulk).
+	ctx = commands.Bulk(ctx)
 	// A stream the file appends to again and again (the cohort's, a
 	// commit of capacities each hundred rows) is snapshotted once, at the end.
 	ctx, saveSnapshots := commands.DeferSnapshots(ctx)

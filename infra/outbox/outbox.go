@@ -85,9 +85,10 @@ type Outbox struct {
 	live   map[string]*group
 	logged map[int64]*group
 
-	// slots, if set, bounds the commits being published (see MaxInFlight).
-	slots     chan struct{}
-	slotsWait time.Duration
+	// slots, if set, bounds the commits being published (see MaxInFlight);
+	// bulkSlots, the part of them a batch's commits may hold.
+	slots, bulkSlots chan struct{}
+	slotsWait        time.Duration
 }
 
 // Option configures an Outbox.
@@ -115,10 +116,16 @@ func LogOnly() Option { return func(o *Outbox) { o.logOnly = true } }
 // projectors have applied the commit, this is the backpressure that keeps
 // writers from outrunning the projectors: without it, a flat-out load
 // builds a backlog of thousands of commits and read models seconds behind.
+//
+// A batch's commits (commands.Bulk: an import's rows) hold at most n less
+// an eighth: the rest is the single requests', which would otherwise
+// queue behind the hundreds of rows waiting for room (a user created
+// during a cohort's preferences file waited 200 to 320 ms a commit).
 func MaxInFlight(n int, wait time.Duration) Option {
 	return func(o *Outbox) {
 		if n > 0 {
 			o.slots, o.slotsWait = make(chan struct{}, n), wait
+			o.bulkSlots = make(chan struct{}, n-n/8)
 		}
 	}
 }
@@ -180,8 +187,9 @@ func (g *group) held() bool {
 }
 
 type sendJob struct {
-	c events.Commit
-	g *group
+	c    events.Commit
+	g    *group
+	bulk bool // a batch's commit, holding one of bulkSlots too
 }
 
 // sendQueue is how many stored commits can wait for a sender: those in
@@ -273,7 +281,7 @@ func (o *Outbox) Reserve(ctx context.Context, commitID string) (commands.Reserva
 		if r.err != nil {
 			return nil, r.err
 		}
-		return &reservation{g: r.g}, nil
+		return &reservation{g: r.g, bulk: commands.IsBulk(ctx)}, nil
 	case <-ctx.Done():
 		// The group may still be written, and its commit is not appended
 		// now (the caller has an error): its share of the group is settled
@@ -340,6 +348,7 @@ func (o *Outbox) groupCommit(ctx context.Context) {
 
 type reservation struct {
 	g    *group
+	bulk bool // a batch's commit (commands.Bulk)
 	once sync.Once
 }
 
@@ -349,18 +358,18 @@ func (r *reservation) Stored(c events.Commit) {
 	}
 	r.once.Do(func() {
 		o := r.g.o
-		if o.slots != nil && !o.takeSlot() {
+		if o.slots != nil && !o.takeRoom(r.bulk) {
 			o.log.Warn("outbox: no room in flight; leaving a commit to the relay", "commit", c.ID(), "waited", o.slotsWait)
 			r.g.release()
 			return
 		}
 		select {
-		case o.toSend <- sendJob{c: c, g: r.g}:
+		case o.toSend <- sendJob{c: c, g: r.g, bulk: r.bulk}:
 			o.wakeSender()
 		default:
 			// Too much in flight: the relay publishes it from the store.
 			o.log.Warn("outbox queue full; leaving a commit to the relay", "commit", c.ID())
-			o.freeSlot()
+			o.freeRoom(r.bulk)
 			r.g.release()
 		}
 	})
@@ -396,26 +405,50 @@ func (g *group) settle() {
 	}
 }
 
-// takeSlot waits up to slotsWait for room to publish one more commit.
-func (o *Outbox) takeSlot() bool {
-	select {
-	case o.slots <- struct{}{}:
-		return true
-	default:
+// takeRoom waits up to slotsWait for room to publish one more commit: a
+// slot, and for a batch's commit first one of the slots a batch may hold.
+func (o *Outbox) takeRoom(bulk bool) bool {
+	var timer *time.Timer // one wait for both, made only if either is full
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	take := func(slots chan struct{}) bool {
+		select {
+		case slots <- struct{}{}:
+			return true
+		default:
+		}
+		if timer == nil {
+			timer = time.NewTimer(o.slotsWait)
+		}
+		select {
+		case slots <- struct{}{}:
+			return true
+		case <-timer.C:
+			return false
+		}
 	}
-	t := time.NewTimer(o.slotsWait)
-	defer t.Stop()
-	select {
-	case o.slots <- struct{}{}:
-		return true
-	case <-t.C:
+	if bulk && !take(o.bulkSlots) {
 		return false
 	}
+	if !take(o.slots) {
+		if bulk {
+			<-o.bulkSlots
+		}
+		return false
+	}
+	return true
 }
 
-func (o *Outbox) freeSlot() {
+// freeRoom gives back what takeRoom took.
+func (o *Outbox) freeRoom(bulk bool) {
 	if o.slots != nil {
 		<-o.slots
+		if bulk {
+			<-o.bulkSlots
+		}
 	}
 }
 
@@ -572,7 +605,7 @@ func (o *Outbox) sender(ctx context.Context) {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := o.pub.Publish(pctx, job.c)
 		cancel()
-		o.freeSlot()
+		o.freeRoom(job.bulk)
 		if err != nil {
 			o.log.Warn("publish a commit; the relay will retry", "commit", job.c.ID(), "err", err)
 			job.g.release()

@@ -405,6 +405,74 @@ func TestMaxInFlightHoldsWritersBack(t *testing.T) {
 	waitUntil(t, "first and third published once", func() bool { return pub.count(first) == 1 && pub.count(third) == 1 })
 }
 
+// TestBulkLeavesRoomToSingleRequests: a batch's commits (commands.Bulk)
+// hold at most seven eighths of the room in flight. With that much of
+// theirs unpublished, another of theirs waits out the bound and is left
+// to the relay, while single requests still find room at once, up to the
+// eighth kept for them; all of them published once the bus moves.
+func TestBulkLeavesRoomToSingleRequests(t *testing.T) {
+	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	n := 8 + rng.IntN(57)
+	kept := n / 8
+	const wait = 200 * time.Millisecond
+	db := newDB(t)
+	pub := &gate{open: make(chan struct{})}
+	ob := outbox.New(db, pub, "a", n, quiet, outbox.MaxInFlight(n, wait))
+	defer ob.Close(context.Background())
+	x := executor(db, ob)
+	bulk := commands.Bulk(context.Background())
+	var streams int
+	run := func(ctx context.Context) (string, time.Duration) {
+		streams++
+		start := time.Now()
+		res, err := decider.Execute(ctx, x, fmt.Sprint("b", streams), "t", commands.Meta{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Commit.ID(), time.Since(start)
+	}
+	var writers []string // the commits their writers publish
+	for i := range n - kept {
+		id, took := run(bulk)
+		if took >= wait {
+			t.Fatalf("n=%d: the batch's commit %d of %d waited %s for room", n, i+1, n-kept, took)
+		}
+		writers = append(writers, id)
+	}
+	left, took := run(bulk)
+	if took < wait {
+		t.Errorf("n=%d: a batch's commit past %d in flight answered after %s, want the whole %s", n, n-kept, took, wait)
+	}
+	for i := range kept {
+		id, took := run(context.Background())
+		if took >= wait/2 {
+			t.Errorf("n=%d: single request %d of %d waited %s for room, with the batch's part full", n, i+1, kept, took)
+		}
+		writers = append(writers, id)
+	}
+	if _, took := run(context.Background()); took < wait {
+		t.Errorf("n=%d: a single request past %d in flight answered after %s, want the whole %s", n, n, took, wait)
+	}
+	close(pub.open)
+	waitUntil(t, "every commit that found room published once by its writer", func() bool {
+		for _, id := range writers {
+			if pub.count(id) != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	if pub.count(left) != 0 {
+		t.Errorf("n=%d: the commit left to the relay was published by its writer", n)
+	}
+	// The room is all free again: a batch takes its whole part at once.
+	for i := range n - kept {
+		if _, took := run(bulk); took >= wait {
+			t.Fatalf("n=%d: after the bus moved, the batch's commit %d waited %s", n, i+1, took)
+		}
+	}
+}
+
 // TestInFlightCommitsWaitForASender: under MaxInFlight, every commit that
 // found room in flight waits for a sender, however few the senders: none
 // is left to the relay for want of room in the queue to them.

@@ -1,0 +1,93 @@
+package imports
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+
+	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/commands/user"
+	"github.com/capstone-pms/capstone/events"
+)
+
+// memStore is an event store in memory, enough for the commands of a file.
+type memStore struct {
+	mu      sync.Mutex
+	streams map[string][]events.Commit
+}
+
+func (m *memStore) Append(_ context.Context, c events.Commit) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.streams[c.StreamID]
+	if len(s) > 0 && s[len(s)-1].LastVersion()+1 != c.FirstVersion || len(s) == 0 && c.FirstVersion != 1 {
+		return commands.ErrConcurrentAppend
+	}
+	m.streams[c.StreamID] = append(s, c)
+	return nil
+}
+
+func (m *memStore) ReadStream(_ context.Context, id string, opts events.ReadOptions) ([]events.Commit, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []events.Commit
+	for _, c := range m.streams[id] {
+		if c.FirstVersion >= opts.From && (opts.Commits == 0 || len(out) < opts.Commits) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// bulkOutbox records, for each commit reserved, whether its command ran
+// as a batch's (commands.IsBulk).
+type bulkOutbox struct {
+	mu   sync.Mutex
+	bulk map[bool]int
+}
+
+func (o *bulkOutbox) Reserve(ctx context.Context, _ string) (commands.Reservation, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.bulk[commands.IsBulk(ctx)]++
+	return nopReservation{}, nil
+}
+
+type nopReservation struct{}
+
+func (nopReservation) Stored(events.Commit) {}
+func (nopReservation) Abandoned()           {}
+func (nopReservation) Uncertain()           {}
+
+// TestAFilesCommandsAreABatchs: every commit a file's rows make is
+// reserved as a batch's (commands.Bulk), where the outbox keeps room in
+// flight for single requests; a single request's is not.
+func TestAFilesCommandsAreABatchs(t *testing.T) {
+	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	x := commands.NewExecutor(&memStore{streams: map[string][]events.Commit{}}, nil, nil, events.NewRegistry(events.All()...), nil)
+	ob := &bulkOutbox{bulk: map[bool]int{}}
+	x.Outbox = ob
+	users := &user.Service{X: x}
+	im := &Importer{Users: users}
+	meta := commands.Meta{Actor: events.Actor{UserID: "coordinator"}}
+	rows := 1 + rng.IntN(600)
+	b := Batch{Kind: Students}
+	for i := range rows {
+		b.People = append(b.People, Person{Line: i + 2, Email: fmt.Sprintf("s%d@uni.example", i), Name: fmt.Sprint("Student ", i)})
+	}
+	rep, err := im.Run(context.Background(), meta, b, nil)
+	if err != nil || rep.Created != rows {
+		t.Fatalf("%d rows: %+v, %v", rows, rep, err)
+	}
+	if ob.bulk[false] != 0 || ob.bulk[true] < 2*rows {
+		t.Fatalf("%d rows: %d commits reserved as a batch's and %d not, want at least %d and none", rows, ob.bulk[true], ob.bulk[false], 2*rows)
+	}
+	if _, err := users.Create(context.Background(), meta, user.Create{Email: "one@uni.example", Name: "One", Roles: []string{events.RoleStudent}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if ob.bulk[false] != 2 {
+		t.Errorf("a single creation reserved %d commits not as a batch's, want 2", ob.bulk[false])
+	}
+}
