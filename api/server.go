@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -298,9 +299,14 @@ func (s *Server) healthRoutes(r *mux.Router) {
 		if s.Ready != nil {
 			// A probe answered "not yet" is logged as that, not as a
 			// failed request: at Info while the read models catch up
-			// after a start, which is expected, else as a warning.
+			// after a start, which is expected, else as a warning. A
+			// probe whose client gave up first (Kubernetes waits 1 s by
+			// default) learnt nothing, and says nothing of the service:
+			// it is recorded as any request whose client went away.
 			if err := s.Ready(ctx); err != nil {
 				switch {
+				case r.Context().Err() != nil:
+					writeError(w, r, fmt.Errorf("checking readiness: %w", err))
 				case commands.IsStorageFull(err):
 					s.Log.WarnContext(ctx, "not ready", "err", err)
 					writeProblem(w, problem(http.StatusServiceUnavailable, "store-unwritable", "the store has no space left for writes"))
