@@ -145,9 +145,15 @@ func newStates() (*lru.Cache[string, cachedState], *leftLog) {
 	return states, left
 }
 
-// stateCacheSize bounds the cache: a few thousand users and projects per
-// cohort fit with room to spare, in a few MiB.
-const stateCacheSize = 20000
+// stateCacheSize bounds the cache. A cohort's file names each of its
+// people's streams in turn (an address, a user and a record each): with
+// room for fewer than all of them, a file imported again, read in the order
+// it was written, finds none cached. 65,536 holds a cohort of 12,000
+// students and its supervisors with room to spare, where 20,000 held
+// 6,000: an unchanged 12,000-row students file then answered after 17 to
+// 18 s instead of 0.26 s. The cache grows only as streams are loaded; that
+// cohort's run peaked 8 MiB higher with it (172 MiB against 164).
+const stateCacheSize = 65536
 
 // Load folds a stream into its current state and version, starting from the
 // cached state or the latest snapshot when there is one. In the common case

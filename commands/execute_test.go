@@ -872,6 +872,34 @@ func (u uncertainStore) Append(ctx context.Context, c events.Commit) error {
 	return errors.New("connection reset after the write")
 }
 
+// TestCacheHoldsALargeCohort: the states a sole writer caches hold a
+// cohort of 12,000 students and more (an address, a user and a record
+// each, some 36,000 streams): a file of them imported again decides every
+// row on what it cached and reads nothing from the store. With room for
+// 20,000 states such a file, read in the order it was written, found
+// none of them cached, each time it was posted.
+func TestCacheHoldsALargeCohort(t *testing.T) {
+	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	streams := 25000 + rng.IntN(35000)
+	f := newFixture(t)
+	f.x.Sole = true
+	for i := range streams {
+		if _, err := f.execute(fmt.Sprint("s", i), []int{i % 100}, commands.AnyVersion); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.store.froms = nil
+	for i := range streams {
+		state, version, err := commands.Load(context.Background(), f.x, counterDecider, fmt.Sprint("s", i))
+		if err != nil || state.Total != i%100 || version != 1 {
+			t.Fatalf("stream %d: %+v at %d, %v", i, state, version, err)
+		}
+	}
+	if len(f.store.froms) != 0 {
+		t.Errorf("%d streams loaded again read the store %d times, want none", streams, len(f.store.froms))
+	}
+}
+
 // TestSoleWriterTrustsItsCache: an executor that is its store's only
 // writer loads a stream it cached without reading the store, and what it
 // loads is always the store's state: after its own appends, after an
@@ -1067,7 +1095,7 @@ func TestSoleWriterCachesPastAFullCache(t *testing.T) {
 			}
 		})
 	}
-	for created.Load() < 21000 { // past the cache's 20,000 states: each new one evicts another
+	for created.Load() < commands.StateCacheSize+1000 { // past the cache's room: each new one evicts another
 		time.Sleep(10 * time.Millisecond)
 	}
 	hits := 0
