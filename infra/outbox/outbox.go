@@ -186,10 +186,11 @@ func (g *group) held() bool {
 	return !g.released && time.Since(g.created) < HoldAtMost
 }
 
+// sendJob is a stored commit on its way to a sender, with its
+// reservation (its group, and whether it holds a batch's room too).
 type sendJob struct {
-	c    events.Commit
-	g    *group
-	bulk bool // a batch's commit, holding one of bulkSlots too
+	c events.Commit
+	r *reservation
 }
 
 // sendQueue is how many stored commits can wait for a sender: those in
@@ -364,7 +365,7 @@ func (r *reservation) Stored(c events.Commit) {
 			return
 		}
 		select {
-		case o.toSend <- sendJob{c: c, g: r.g, bulk: r.bulk}:
+		case o.toSend <- sendJob{c: c, r: r}:
 			o.wakeSender()
 		default:
 			// Too much in flight: the relay publishes it from the store.
@@ -593,7 +594,7 @@ func (o *Outbox) sender(ctx context.Context) {
 		}
 		o.sendersMu.Lock()
 		o.idle--
-		if job.g == nil {
+		if job.r == nil {
 			o.senders--
 			o.sendersMu.Unlock()
 			if len(o.toSend) > 0 && ctx.Err() == nil {
@@ -605,12 +606,12 @@ func (o *Outbox) sender(ctx context.Context) {
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		err := o.pub.Publish(pctx, job.c)
 		cancel()
-		o.freeRoom(job.bulk)
+		o.freeRoom(job.r.bulk)
 		if err != nil {
 			o.log.Warn("publish a commit; the relay will retry", "commit", job.c.ID(), "err", err)
-			job.g.release()
+			job.r.g.release()
 			continue
 		}
-		job.g.settle()
+		job.r.g.settle()
 	}
 }

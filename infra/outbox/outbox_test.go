@@ -94,6 +94,18 @@ func (r *recorder) count(id string) int {
 	return r.got[id]
 }
 
+// publishedOnce reports whether each of ids was published exactly once.
+func (r *recorder) publishedOnce(ids []string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, id := range ids {
+		if r.got[id] != 1 {
+			return false
+		}
+	}
+	return true
+}
+
 func (r *recorder) setFail(v bool) {
 	r.mu.Lock()
 	r.fail = v
@@ -167,12 +179,7 @@ func TestPublishedAndForgotten(t *testing.T) {
 	}
 	wg.Wait()
 	waitUntil(t, "every commit published and the outbox empty", func() bool {
-		for _, id := range ids {
-			if pub.count(id) != 1 {
-				return false
-			}
-		}
-		return groups(t, db) == 0
+		return pub.publishedOnce(ids) && groups(t, db) == 0
 	})
 }
 
@@ -317,12 +324,7 @@ func TestRelayLeavesHeldGroups(t *testing.T) {
 	}
 	close(pub.open)
 	waitUntil(t, "every held commit published once by its writer and the outbox empty", func() bool {
-		for _, id := range ids {
-			if pub.count(id) != 1 {
-				return false
-			}
-		}
-		return groups(t, db) == 0
+		return pub.publishedOnce(ids) && groups(t, db) == 0
 	})
 }
 
@@ -455,12 +457,7 @@ func TestBulkLeavesRoomToSingleRequests(t *testing.T) {
 	}
 	close(pub.open)
 	waitUntil(t, "every commit that found room published once by its writer", func() bool {
-		for _, id := range writers {
-			if pub.count(id) != 1 {
-				return false
-			}
-		}
-		return true
+		return pub.publishedOnce(writers)
 	})
 	if pub.count(left) != 0 {
 		t.Errorf("n=%d: the commit left to the relay was published by its writer", n)
@@ -504,12 +501,7 @@ func TestInFlightCommitsWaitForASender(t *testing.T) {
 	}
 	close(pub.open)
 	waitUntil(t, "every commit published once by its writer", func() bool {
-		for _, id := range ids {
-			if pub.count(id) != 1 {
-				return false
-			}
-		}
-		return true
+		return pub.publishedOnce(ids)
 	})
 }
 
@@ -850,12 +842,7 @@ func TestCatchUpLeavesToTheBusWhatItCarries(t *testing.T) {
 
 	close(pub.open)
 	waitUntil(t, "every commit published", func() bool {
-		for _, id := range stored {
-			if pub.count(id) != 1 {
-				return false
-			}
-		}
-		return true
+		return pub.publishedOnce(stored)
 	})
 	if _, err := cu.Sweep(ctx); err != nil {
 		t.Fatal(err)
