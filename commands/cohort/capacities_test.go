@@ -7,58 +7,30 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/cohort"
+	"github.com/capstone-pms/capstone/commands/decidertest"
 	"github.com/capstone-pms/capstone/events"
 )
-
-// memEvents is an event store in memory: what the executor needs to run
-// the cohort's commands without a database.
-type memEvents struct {
-	mu      sync.Mutex
-	streams map[string][]events.Commit
-}
-
-func (m *memEvents) Append(_ context.Context, c events.Commit) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.streams[c.StreamID]
-	if n := len(s); (n == 0 && c.FirstVersion != 1) || (n > 0 && s[n-1].LastVersion()+1 != c.FirstVersion) {
-		return commands.ErrConcurrentAppend
-	}
-	m.streams[c.StreamID] = append(s, c)
-	return nil
-}
-
-func (m *memEvents) ReadStream(_ context.Context, id string, opts events.ReadOptions) ([]events.Commit, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []events.Commit
-	for _, c := range m.streams[id] {
-		if c.LastVersion() >= opts.From {
-			out = append(out, c)
-		}
-	}
-	return out, nil
-}
 
 // supervisorsFile is a service on a memory store that holds n supervisors,
 // and the capacities of a file naming them all.
 func supervisorsFile(tb testing.TB, n int) (*cohort.Service, []cohort.SetCapacity) {
-	store := &memEvents{streams: map[string][]events.Commit{}}
+	store := decidertest.NewEvents()
 	x := commands.NewExecutor(store, nil, nil, events.NewRegistry(events.All()...), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	items := make([]cohort.SetCapacity, n)
 	for i := range items {
 		id := fmt.Sprintf("sup-%04d", i)
 		items[i] = cohort.SetCapacity{SupervisorID: id, Capacity: 9 + i%8}
-		store.streams[id] = []events.Commit{{StreamID: id, StreamType: events.StreamUser, FirstVersion: 1,
+		if err := store.Append(context.Background(), events.Commit{StreamID: id, StreamType: events.StreamUser, FirstVersion: 1,
 			Events: []events.Envelope{{StreamID: id, StreamType: events.StreamUser, Version: 1,
-				Data: &events.UserCreated{Email: id + "@uni.example", Name: id, Roles: []string{events.RoleSupervisor}}}}}}
+				Data: &events.UserCreated{Email: id + "@uni.example", Name: id, Roles: []string{events.RoleSupervisor}}}}}); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	return &cohort.Service{X: x}, items
 }

@@ -1,6 +1,6 @@
 // Package decidertest runs given/when/then tables against deciders: fold
 // the history, decide the command, compare the events and the refusal. It
-// is for tests only.
+// is for tests only, as is Events, an event store in memory.
 package decidertest
 
 import (

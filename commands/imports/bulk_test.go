@@ -8,38 +8,10 @@ import (
 	"testing"
 
 	"github.com/capstone-pms/capstone/commands"
+	"github.com/capstone-pms/capstone/commands/decidertest"
 	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/events"
 )
-
-// memStore is an event store in memory, enough for the commands of a file.
-type memStore struct {
-	mu      sync.Mutex
-	streams map[string][]events.Commit
-}
-
-func (m *memStore) Append(_ context.Context, c events.Commit) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.streams[c.StreamID]
-	if len(s) > 0 && s[len(s)-1].LastVersion()+1 != c.FirstVersion || len(s) == 0 && c.FirstVersion != 1 {
-		return commands.ErrConcurrentAppend
-	}
-	m.streams[c.StreamID] = append(s, c)
-	return nil
-}
-
-func (m *memStore) ReadStream(_ context.Context, id string, opts events.ReadOptions) ([]events.Commit, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []events.Commit
-	for _, c := range m.streams[id] {
-		if c.FirstVersion >= opts.From && (opts.Commits == 0 || len(out) < opts.Commits) {
-			out = append(out, c)
-		}
-	}
-	return out, nil
-}
 
 // bulkOutbox records, for each commit reserved, whether its command ran
 // as a batch's (commands.IsBulk).
@@ -66,7 +38,7 @@ func (nopReservation) Uncertain()           {}
 // flight for single requests; a single request's is not.
 func TestAFilesCommandsAreABatchs(t *testing.T) {
 	rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-	x := commands.NewExecutor(&memStore{streams: map[string][]events.Commit{}}, nil, nil, events.NewRegistry(events.All()...), nil)
+	x := commands.NewExecutor(decidertest.NewEvents(), nil, nil, events.NewRegistry(events.All()...), nil)
 	ob := &bulkOutbox{bulk: map[bool]int{}}
 	x.Outbox = ob
 	users := &user.Service{X: x}
