@@ -168,14 +168,15 @@ func (a *App) resumeRebuilds(ctx context.Context) {
 	}
 }
 
-// ready is the readiness check: the store answers, and takes a write (a
-// full disk refuses every write while reads still work; such a process is
-// not ready), and every projector has its subscription to the bus.
+// ready is the readiness check: every projector has its subscription to
+// the bus, the read models are current (the catch-up at start-up is done),
+// and the store answers, and takes a write (a full disk refuses every write
+// while reads still work; such a process is not ready). The store is asked
+// last: while the catch-up applies a crash's backlog, the store's writer is
+// that backlog's, and a probe's write queued behind it took seconds to
+// answer what memory knows at once (and added to the queue).
 func (a *App) ready(instance string) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
-		if err := a.store.Ready(ctx, instance); err != nil {
-			return err
-		}
 		for _, c := range a.consumers {
 			if !c.Subscribed() {
 				return fmt.Errorf("projection %s has no subscription to the bus yet", c.Projection.Name())
@@ -184,7 +185,7 @@ func (a *App) ready(instance string) func(ctx context.Context) error {
 		if a.catchUp != nil && !a.catchUp.Current() {
 			return api.ErrCatchingUp
 		}
-		return nil
+		return a.store.Ready(ctx, instance)
 	}
 }
 

@@ -18,8 +18,10 @@ import (
 // TestRestartReadyOnlyOnceCaughtUp: commits stored and never projected (a
 // process that died after acknowledging them, as a one-off command leaves
 // them) are in the read models as soon as a service restarted on the same
-// data answers /readyz 200: until then it answers 503 catching-up, and
-// /healthz 200 all along. A fresh data dir is ready at once.
+// data answers /readyz 200: until then it answers 503 catching-up, from
+// memory, without the write that checks the store (which would queue
+// behind the catch-up's writes), and /healthz 200 all along. A fresh data
+// dir is ready at once.
 func TestRestartReadyOnlyOnceCaughtUp(t *testing.T) {
 	dir := t.TempDir()
 	s := startServiceIn(t, dir, &syncBuffer{})
@@ -50,6 +52,10 @@ func TestRestartReadyOnlyOnceCaughtUp(t *testing.T) {
 
 	logs := &syncBuffer{}
 	s2 := startServiceIn(t, dir, logs)
+	storeChecks := func() int {
+		return s2.metricSum("capstone_store_commands_total", `collection="settings"`, `command="update"`)
+	}
+	checked := storeChecks()
 	notReady := 0
 	for deadline := time.Now().Add(CatchUpReadyWithin + 10*time.Second); ; {
 		s2.expect(s2.do("GET", "/healthz", "", nil), 200)
@@ -59,6 +65,9 @@ func TestRestartReadyOnlyOnceCaughtUp(t *testing.T) {
 		}
 		if r.Status != 503 || r.str("code") != "catching-up" {
 			t.Fatalf("/readyz while catching up: %d %s", r.Status, r.Raw)
+		}
+		if n := storeChecks(); n != checked {
+			t.Fatalf("/readyz answered catching-up after writing to the store (%d writes, %d before)", n, checked)
 		}
 		notReady++
 		if time.Now().After(deadline) {
