@@ -140,7 +140,9 @@ func (c *CatchUp) Run(ctx context.Context) {
 	for {
 		more := false
 		if held, err := c.Lease.Hold(ctx); err != nil {
-			c.Logger.WarnContext(ctx, "catch-up lease", "err", err)
+			if ctx.Err() == nil { // not the process stopping
+				c.Logger.WarnContext(ctx, "catch-up lease", "err", err)
+			}
 		} else if held {
 			var err error
 			if _, more, err = c.sweep(ctx); err != nil && ctx.Err() == nil {

@@ -65,7 +65,9 @@ func (r *Relay) Run(ctx context.Context) {
 	for {
 		more := false
 		if held, err := r.Lease.Hold(ctx); err != nil {
-			r.Log.WarnContext(ctx, "relay lease", "err", err)
+			if ctx.Err() == nil { // not the process stopping
+				r.Log.WarnContext(ctx, "relay lease", "err", err)
+			}
 		} else if held {
 			var err error
 			if more, err = r.sweep(ctx); err != nil && ctx.Err() == nil {
