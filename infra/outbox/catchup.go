@@ -134,30 +134,10 @@ func checkpointID(projection string) string { return "checkpoint:" + projection 
 
 // Run sweeps until ctx ends.
 func (c *CatchUp) Run(ctx context.Context) {
-	t := time.NewTicker(c.Interval)
-	defer t.Stop()
-	defer c.Lease.Release(context.WithoutCancel(ctx))
-	for {
-		more := false
-		if held, err := c.Lease.Hold(ctx); err != nil {
-			if ctx.Err() == nil { // not the process stopping
-				c.Logger.WarnContext(ctx, "catch-up lease", "err", err)
-			}
-		} else if held {
-			var err error
-			if _, more, err = c.sweep(ctx); err != nil && ctx.Err() == nil {
-				c.Logger.WarnContext(ctx, "catch-up sweep", "err", err)
-			}
-		}
-		if more && ctx.Err() == nil {
-			continue // its time was up, not its work
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	sweepEvery(ctx, c.Interval, c.Lease, c.Logger, "catch-up", func(ctx context.Context) (bool, error) {
+		_, more, err := c.sweep(ctx)
+		return more, err
+	})
 }
 
 // Sweep applies what the projections lack of the log's next entries and

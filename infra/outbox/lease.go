@@ -3,6 +3,7 @@ package outbox
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -90,4 +91,40 @@ func (l *Lease) Release(ctx context.Context) {
 		return
 	}
 	_, _ = l.Coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: l.Name}, {Key: "holder", Value: l.Holder}})
+}
+
+// sweepEvery runs sweep every interval while this process holds lease, at
+// once again when sweep says there is more (its time was up, not its
+// work), until ctx ends; then it gives the lease up. The lease's and the
+// sweep's errors are warned about as what's, unless ctx has ended: a
+// process that stops (SIGTERM) cuts short what is in flight, and that is
+// no fault.
+func sweepEvery(ctx context.Context, interval time.Duration, lease *Lease, log *slog.Logger, what string, sweep func(context.Context) (more bool, err error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	defer lease.Release(context.WithoutCancel(ctx))
+	warn := func(msg string, err error) {
+		if ctx.Err() == nil {
+			log.WarnContext(ctx, what+" "+msg, "err", err)
+		}
+	}
+	for {
+		more := false
+		if held, err := lease.Hold(ctx); err != nil {
+			warn("lease", err)
+		} else if held {
+			var err error
+			if more, err = sweep(ctx); err != nil {
+				warn("sweep", err)
+			}
+		}
+		if more && ctx.Err() == nil {
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -59,30 +59,7 @@ type Relay struct {
 
 // Run sweeps until ctx ends.
 func (r *Relay) Run(ctx context.Context) {
-	t := time.NewTicker(r.Interval)
-	defer t.Stop()
-	defer r.Lease.Release(context.WithoutCancel(ctx))
-	for {
-		more := false
-		if held, err := r.Lease.Hold(ctx); err != nil {
-			if ctx.Err() == nil { // not the process stopping
-				r.Log.WarnContext(ctx, "relay lease", "err", err)
-			}
-		} else if held {
-			var err error
-			if more, err = r.sweep(ctx); err != nil && ctx.Err() == nil {
-				r.Log.WarnContext(ctx, "relay sweep", "err", err)
-			}
-		}
-		if more && ctx.Err() == nil {
-			continue // its time was up, not its work
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	sweepEvery(ctx, r.Interval, r.Lease, r.Log, "relay", r.sweep)
 }
 
 // Sweep publishes every stored commit of every group old enough, then
