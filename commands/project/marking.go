@@ -194,12 +194,13 @@ func isNumber(label string) bool {
 	if numeric.MatchString(label) {
 		return true
 	}
-	// Unsigned, so that -NaN (as C prints it) is caught as NaN is.
+	// Unsigned, so that -NaN (as C prints it) is caught as NaN is, and a
+	// number behind more than one sign (-+0o4) as it is behind one.
 	unsigned := strings.Replace(strings.TrimLeft(label, "+-"), ",", ".", 1)
 	if _, err := strconv.ParseFloat(unsigned, 64); err == nil || errors.Is(err, strconv.ErrRange) {
 		return true // NaN, Inf and Infinity in any case, too
 	}
-	if _, err := strconv.ParseInt(label, 0, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+	if _, err := strconv.ParseInt(unsigned, 0, 64); err == nil || errors.Is(err, strconv.ErrRange) {
 		return true
 	}
 	if !strings.ContainsFunc(label, unicode.IsDigit) {

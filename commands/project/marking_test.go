@@ -197,7 +197,8 @@ func randomCase(rng *rand.Rand, s string) string {
 // decimal comma, a sign; each is refused, so that no student is shown
 // "1E+02" as their grade with no mark behind it. Words, digits among them
 // (2:1, A+, 1st), are taken. The exponent and other scripts used to be
-// taken as words, and so were NaN, Infinity, 0x10 and 0b101.
+// taken as words, and so were NaN, Infinity, 0x10 and 0b101, and later
+// an integer behind two signs (-+0o4).
 func TestGradeInWordsIsNoNumber(t *testing.T) {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
@@ -228,14 +229,21 @@ func TestGradeInWordsIsNoNumber(t *testing.T) {
 			written = []string{"+", "-"}[rng.IntN(2)] + strconv.Itoa(int(n))
 		case 5: // what a spreadsheet or a program prints for no number, in any case, signed or not
 			written = []string{"", "+", "-"}[rng.IntN(3)] + randomCase(rng, []string{"NaN", "Inf", "Infinity"}[rng.IntN(3)])
-		case 6: // another base, or digits grouped as Go writes them
-			written = []string{"", "+", "-"}[rng.IntN(3)] + randomCase(rng, []string{
+		case 6: // another base, or digits grouped as Go writes them, behind any signs
+			written = []string{"", "+", "-", "-+", "+-", "--"}[rng.IntN(6)] + randomCase(rng, []string{
 				"0x" + strconv.FormatInt(int64(n), 16), "0b" + strconv.FormatInt(int64(n), 2), "0o" + strconv.FormatInt(int64(n), 8),
 				"0x1p" + strconv.Itoa(rng.IntN(7)), strconv.Itoa(1+rng.IntN(9)) + "_" + strconv.Itoa(100+rng.IntN(900)),
 			}[rng.IntN(5)])
 		}
 		if _, err := project.DecideSetMark(marking.Record{}, 0, written, ""); !errors.Is(err, errInvalid) {
 			t.Fatalf("the number %q was taken as a grade in words (err %v)", written, err)
+		}
+	}
+	// Found by the import's property test (infra/csvio): more than one
+	// sign before another base was taken as words.
+	for _, written := range []string{"-+0o4", "+-0x1F", "--1_000", "-+0b101"} {
+		if _, err := project.DecideSetMark(marking.Record{}, 0, written, ""); !errors.Is(err, errInvalid) {
+			t.Errorf("the number %q was taken as a grade in words (err %v)", written, err)
 		}
 	}
 	for _, words := range []string{"A", "A+", "B-", "Pass", "Merit", "Distinction", "2:1", "2:2", "1st", "First", "Fail", "Incomplete", "P (resit)", "Grade 7", "E1"} {
