@@ -196,6 +196,7 @@ func Start(ctx context.Context, opts Options) (*Store, error) {
 		listener.Unix = s.socket
 	}
 
+	installBusyHandler() // before FerretDB opens its first connection
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener:  listener,
 		Logger:    slog.New(errorOnly{Handler: logger.With("component", "ferretdb").Handler()}),

@@ -22,10 +22,12 @@ func succeeded(id int64) *event.CommandSucceededEvent {
 	return &event.CommandSucceededEvent{CommandFinishedEvent: event.CommandFinishedEvent{RequestID: id}}
 }
 
-// TestWriteGateOneWriteAtATime: a write waits for the one in flight; reads
-// do not; a write whose context ends while it waits goes on ungated and
-// releases nothing when it finishes.
-func TestWriteGateOneWriteAtATime(t *testing.T) {
+// TestWriteGateInsertsTwoAtATime: two inserts go together; any other write
+// waits until none is in flight, and goes alone; writes go in the order
+// they came (an insert behind a waiting update waits too); reads pass; a
+// write whose context ends while it waits goes on ungated and releases
+// nothing when it finishes.
+func TestWriteGateInsertsTwoAtATime(t *testing.T) {
 	var seen atomic.Int64 // events passed on to the next monitor
 	next := &event.CommandMonitor{
 		Started:   func(context.Context, *event.CommandStartedEvent) { seen.Add(1) },
@@ -34,61 +36,89 @@ func TestWriteGateOneWriteAtATime(t *testing.T) {
 	}
 	m := NewWriteGate().Monitor(next)
 	ctx := context.Background()
-	m.Started(ctx, started("insert", 1))
-
-	second := make(chan struct{})
-	go func() { m.Started(ctx, started("update", 2)); close(second) }()
-	m.Started(ctx, started("find", 3)) // a read passes
-	m.Succeeded(ctx, succeeded(3))
-	select {
-	case <-second:
-		t.Fatal("a second write started while the first was in flight")
-	case <-time.After(50 * time.Millisecond):
+	start := func(name string, id int64) <-chan struct{} {
+		done := make(chan struct{})
+		go func() { m.Started(ctx, started(name, id)); close(done) }()
+		return done
 	}
+	goes := func(what string, c <-chan struct{}) {
+		t.Helper()
+		select {
+		case <-c:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s did not start", what)
+		}
+	}
+	waits := func(what string, c <-chan struct{}) {
+		t.Helper()
+		select {
+		case <-c:
+			t.Fatalf("%s started", what)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+
+	goes("the first insert", start("insert", 1))
+	goes("a second insert beside the first", start("insert", 2))
+	update := start("update", 3)
+	waits("an update beside two inserts", update)
+	m.Started(ctx, started("find", 4)) // a read passes
+	m.Succeeded(ctx, succeeded(4))
+	third := start("insert", 5)
+	waits("an insert queued behind an update", third)
+
+	m.Succeeded(ctx, succeeded(1))
+	waits("an update beside an insert", update)
+	m.Succeeded(ctx, succeeded(2))
+	goes("the update once the inserts finished", update)
+	waits("an insert beside an update", third)
 
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	m.Started(cctx, started("delete", 4)) // returns at once: its context is over
-	m.Failed(ctx, &event.CommandFailedEvent{CommandFinishedEvent: event.CommandFinishedEvent{RequestID: 4}})
+	m.Started(cctx, started("delete", 6)) // returns at once: its context is over
+	m.Failed(ctx, &event.CommandFailedEvent{CommandFinishedEvent: event.CommandFinishedEvent{RequestID: 6}})
+	// Request 6 released nothing: the gate is still the update's.
+	waits("an insert beside an update, after an ungated delete", third)
 
-	m.Succeeded(ctx, succeeded(1))
-	select {
-	case <-second:
-	case <-time.After(5 * time.Second):
-		t.Fatal("the second write did not start after the first finished")
-	}
-	// Request 4 released nothing: the gate is still the second write's.
-	third := make(chan struct{})
-	go func() { m.Started(ctx, started("insert", 5)); close(third) }()
-	select {
-	case <-third:
-		t.Fatal("a write started while the second was in flight")
-	case <-time.After(50 * time.Millisecond):
-	}
-	m.Succeeded(ctx, succeeded(2))
-	<-third
+	m.Succeeded(ctx, succeeded(3))
+	goes("the insert once the update finished", third)
 	m.Succeeded(ctx, succeeded(5))
-	if n := seen.Load(); n != 10 {
-		t.Errorf("the next monitor saw %d events, want 10", n)
+	if n := seen.Load(); n != 12 {
+		t.Errorf("the next monitor saw %d events, want 12", n)
 	}
 }
 
-// TestWriteGateOnTheStore: concurrent writes through the gate all succeed,
-// never more than one in flight.
+// TestWriteGateOnTheStore: concurrent inserts and updates through the gate
+// all succeed (none fails on SQLite's lock), with never more than two
+// inserts in flight, and every update alone: concurrent $inc of the same
+// documents all count.
 func TestWriteGateOnTheStore(t *testing.T) {
 	s, _ := startStore(t, t.TempDir(), nil)
-	var inFlight, most atomic.Int64
+	var mu sync.Mutex
+	inFlight := map[string]int{}
+	most := map[string]int{}
 	count := &event.CommandMonitor{
 		Started: func(_ context.Context, e *event.CommandStartedEvent) {
-			if writeCommands[e.CommandName] {
-				n := inFlight.Add(1)
-				for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
-				}
+			if !writeCommands[e.CommandName] {
+				return
 			}
+			mu.Lock()
+			defer mu.Unlock()
+			inFlight[e.CommandName]++
+			total := 0
+			for _, n := range inFlight {
+				total += n
+			}
+			if e.CommandName != "insert" && total > 1 {
+				t.Errorf("%s started with %v in flight", e.CommandName, inFlight)
+			}
+			most[e.CommandName] = max(most[e.CommandName], inFlight[e.CommandName])
 		},
 		Succeeded: func(_ context.Context, e *event.CommandSucceededEvent) {
 			if writeCommands[e.CommandName] {
-				inFlight.Add(-1)
+				mu.Lock()
+				inFlight[e.CommandName]--
+				mu.Unlock()
 			}
 		},
 	}
@@ -99,6 +129,9 @@ func TestWriteGateOnTheStore(t *testing.T) {
 	t.Cleanup(func() { _ = client.Disconnect(context.Background()) })
 	coll := client.Database(testDB).Collection("gated")
 	ctx := context.Background()
+	if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: "first"}}); err != nil { // the collection exists before the race
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
 	for i := range 32 {
 		wg.Go(func() {
@@ -106,6 +139,15 @@ func TestWriteGateOnTheStore(t *testing.T) {
 			_, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$inc", Value: bson.D{{Key: "n", Value: 1}}}},
 				options.UpdateOne().SetUpsert(true))
 			if err != nil {
+				t.Error(err)
+			}
+		})
+		wg.Go(func() {
+			docs := []any{bson.D{{Key: "_id", Value: fmt.Sprintf("i%d", i)}, {Key: "n", Value: 0}}}
+			for j := range 50 {
+				docs = append(docs, bson.D{{Key: "_id", Value: fmt.Sprintf("i%d.%d", i, j)}, {Key: "n", Value: 0}})
+			}
+			if _, err := coll.InsertMany(ctx, docs); err != nil {
 				t.Error(err)
 			}
 		})
@@ -123,10 +165,10 @@ func TestWriteGateOnTheStore(t *testing.T) {
 	for _, d := range docs {
 		total += d.N
 	}
-	if total != 32 || len(docs) != 8 {
-		t.Errorf("%d documents summing %d, want 8 and 32", len(docs), total)
+	if want := 1 + 8 + 32*51; total != 32 || len(docs) != want {
+		t.Errorf("%d documents summing %d, want %d and 32", len(docs), total, want)
 	}
-	if most.Load() != 1 {
-		t.Errorf("%d writes in flight at once, want 1", most.Load())
+	if most["insert"] != insertsAtOnce || most["update"] != 1 {
+		t.Errorf("at most %d inserts and %d updates in flight at once, want %d and 1", most["insert"], most["update"], insertsAtOnce)
 	}
 }
