@@ -52,7 +52,7 @@ type SupervisorDoc struct {
 func NewSupervisors(docs Documents, streams Streams) *Multi[SupervisorDoc, *SupervisorDoc] {
 	return &Multi[SupervisorDoc, *SupervisorDoc]{
 		ProjectionName: "supervisors", Collection: CollSupervisors, Broadcast: []string{events.StreamCohort},
-		Targets: supervisorTargets, Fold: foldSupervisor, Docs: docs, Streams: streams, locks: new(stripes),
+		Targets: supervisorTargets, Fold: foldSupervisor, Docs: docs, Streams: streams, locks: newDocLocks(),
 	}
 }
 
@@ -154,7 +154,7 @@ const ListedProjects = 100
 func NewStudents(docs Documents, streams Streams) *Multi[StudentDoc, *StudentDoc] {
 	return &Multi[StudentDoc, *StudentDoc]{
 		ProjectionName: "students", Collection: CollStudents, Broadcast: []string{events.StreamCohort},
-		Targets: studentTargets, Fold: foldStudent, Docs: docs, Streams: streams, locks: new(stripes),
+		Targets: studentTargets, Fold: foldStudent, Docs: docs, Streams: streams, locks: newDocLocks(),
 		Shown: map[string]func(*StudentDoc, events.Envelope) bool{events.StreamProject: hasProject},
 	}
 }

@@ -29,7 +29,7 @@ func NewEmails(docs Documents, streams Streams) *Model[EmailDoc] {
 	return &Model[EmailDoc]{
 		ProjectionName: "emails", Collection: CollEmails, StreamType: events.StreamEmail,
 		Fold: FoldEmail, Version: func(d EmailDoc) int64 { return d.Version },
-		Docs: docs, Streams: streams, locks: new(stripes),
+		Docs: docs, Streams: streams, locks: newDocLocks(),
 	}
 }
 

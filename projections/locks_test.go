@@ -85,3 +85,91 @@ func TestInstancesInOneProcessShareDocumentLocks(t *testing.T) {
 		}
 	}
 }
+
+// batchingDocs is memDocs with StoreMany, which waits for release once it
+// has said so on entered.
+type batchingDocs struct {
+	*memDocs
+	entered, release chan struct{}
+}
+
+func (b batchingDocs) StoreMany(ctx context.Context, coll string, docs []projections.StoredDoc) ([]string, error) {
+	b.entered <- struct{}{}
+	<-b.release
+	for _, d := range docs {
+		if err := b.Store(ctx, coll, d.ID, d.Doc, d.Rev); err != nil {
+			return nil, err
+		}
+	}
+	return nil, nil
+}
+
+// TestBatchHoldsOnlyItsDocuments: while a commit of capacities stores its
+// supervisors' documents together, another supervisor's document is
+// written, and one of its own waits for it. Its locks were 64 by a hash of
+// the id, most of which a batch of a hundred documents held: an import's
+// capacities then stalled every supervisor's document behind them.
+func TestBatchHoldsOnlyItsDocuments(t *testing.T) {
+	ctx := context.Background()
+	docs := batchingDocs{memDocs: &memDocs{docs: map[string][]byte{}, unconditional: true},
+		entered: make(chan struct{}), release: make(chan struct{})}
+	created := func(id string) events.Commit {
+		return userCommit(commit(id, 1, &events.UserCreated{Email: id + "@uni.example", Name: id, Roles: []string{events.RoleSupervisor}}))
+	}
+	hist := map[string][]events.Commit{}
+	var capacities []events.Data
+	for i := range 640 {
+		id := fmt.Sprint("sup", i)
+		hist[id] = []events.Commit{created(id)}
+		capacities = append(capacities, &events.CapacitySet{SupervisorID: id, Capacity: 1 + i%5})
+	}
+	cohort := cohortCommit(1, capacities...)
+	hist[events.CohortStreamID] = []events.Commit{cohort}
+	p := projections.NewSupervisors(docs, memStreams{hist})
+	for i := range 640 {
+		if err := p.Handle(ctx, hist[fmt.Sprint("sup", i)][0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	batch := make(chan error, 1)
+	go func() { batch <- p.Handle(ctx, cohort) }()
+	select {
+	case <-docs.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the commit of capacities was not stored together")
+	}
+
+	other := make(chan error, 1)
+	go func() { other <- p.Handle(ctx, created("other")) }()
+	select {
+	case err := <-other:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("another supervisor's document waited for the batch")
+	}
+	renamed := userCommit(commit("sup7", 2, &events.UserUpdated{Name: "Seven", Roles: []string{events.RoleSupervisor}}))
+	hist["sup7"] = append(hist["sup7"], renamed)
+	own := make(chan error, 1)
+	go func() { own <- p.Handle(ctx, renamed) }()
+	select {
+	case err := <-own:
+		t.Fatalf("a document of the batch was written while the batch held it (%v)", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+
+	close(docs.release)
+	for _, c := range []chan error{batch, own} {
+		if err := <-c; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var doc projections.SupervisorDoc
+	if _, _, err := docs.Load(ctx, projections.CollSupervisors, "sup7", &doc); err != nil || doc.Name != "Seven" || doc.Capacity != 3 {
+		t.Errorf("sup7: %q with capacity %d (%v), want Seven with 3", doc.Name, doc.Capacity, err)
+	}
+	if ok, _, err := docs.Load(ctx, projections.CollSupervisors, "other", &doc); !ok || err != nil {
+		t.Errorf("the other supervisor's document is missing (%v)", err)
+	}
+}

@@ -25,7 +25,7 @@ type Model[D any] struct {
 	Streams Streams
 	// locks serialise the read-modify-write of one document (a rebuild's
 	// catch-up may apply a stream's commits beside the live projector).
-	locks *stripes
+	locks *docLocks
 }
 
 var _ StreamProjection = (*Model[struct{}])(nil)
@@ -61,9 +61,7 @@ func (m *Model[D]) HandleStream(ctx context.Context, commits []events.Commit) er
 // next try loads it.
 func (m *Model[D]) handle(ctx context.Context, commits []events.Commit, firstTry bool) error {
 	streamID, last := commits[0].StreamID, commits[len(commits)-1].LastVersion()
-	lock := &m.locks[stripe(streamID)]
-	lock.Lock()
-	defer lock.Unlock()
+	defer m.locks.unlock(streamID, m.locks.lock(streamID))
 	var doc D
 	found, store, err := open(ctx, m.Docs, m.Collection, streamID, &doc, firstTry && commits[0].FirstVersion == 1)
 	if err != nil {

@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"slices"
 
 	"golang.org/x/sync/errgroup"
 
@@ -41,26 +40,15 @@ const loadersAtOnce = 8
 
 // applyBatch is apply for every document a broadcast commit concerns: each
 // is loaded (concurrently), folded, and all are stored with StoreMany. It
-// holds the locks of all of them, taken in one order, so it serialises
-// with the one-document applies as they do among themselves.
+// holds the locks of all of them (and of no other document), taken in one
+// order, so it serialises with the one-document applies as they do among
+// themselves.
 func (m *Multi[D, PD]) applyBatch(ctx context.Context, docs BatchDocuments, c events.Commit, order []string, byDoc map[string][]events.Envelope, upTo map[string]int64) error {
-	locks := m.locks
-	var held []int
-	for _, id := range order {
-		if s := stripe(id); !slices.Contains(held, s) {
-			held = append(held, s)
-		}
-	}
-	slices.Sort(held)
-	for _, s := range held {
-		locks[s].Lock()
-	}
+	release := m.locks.lockAll(order)
 	locked := true
 	unlock := func() {
 		if locked {
-			for _, s := range held {
-				locks[s].Unlock()
-			}
+			release()
 			locked = false
 		}
 	}

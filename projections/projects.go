@@ -32,7 +32,7 @@ func NewProjects(docs Documents, streams Streams) *Model[ProjectDoc] {
 	return &Model[ProjectDoc]{
 		ProjectionName: "projects", Collection: CollProjects, StreamType: events.StreamProject,
 		Fold: FoldProject, Version: func(d ProjectDoc) int64 { return d.Version },
-		Docs: docs, Streams: streams, locks: new(stripes),
+		Docs: docs, Streams: streams, locks: newDocLocks(),
 	}
 }
 

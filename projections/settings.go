@@ -19,7 +19,7 @@ func NewCohort(docs Documents, streams Streams) *Model[CohortDoc] {
 	return &Model[CohortDoc]{
 		ProjectionName: "cohort", Collection: CollCohort, StreamType: events.StreamCohort,
 		Fold: FoldCohort, Version: func(d CohortDoc) int64 { return d.Version },
-		Docs: docs, Streams: streams, locks: new(stripes),
+		Docs: docs, Streams: streams, locks: newDocLocks(),
 	}
 }
 

@@ -36,7 +36,7 @@ func NewUsers(docs Documents, streams Streams) *Model[UserDoc] {
 	return &Model[UserDoc]{
 		ProjectionName: "users", Collection: CollUsers, StreamType: events.StreamUser,
 		Fold: FoldUser, Version: func(d UserDoc) int64 { return d.Version },
-		Docs: docs, Streams: streams, locks: new(stripes),
+		Docs: docs, Streams: streams, locks: newDocLocks(),
 	}
 }
 
