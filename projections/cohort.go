@@ -6,6 +6,7 @@ import (
 
 	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/events/marking"
+	"github.com/capstone-pms/capstone/internal/keylock"
 )
 
 // Read-model collections of the workflow.
@@ -52,7 +53,7 @@ type SupervisorDoc struct {
 func NewSupervisors(docs Documents, streams Streams) *Multi[SupervisorDoc, *SupervisorDoc] {
 	return &Multi[SupervisorDoc, *SupervisorDoc]{
 		ProjectionName: "supervisors", Collection: CollSupervisors, Broadcast: []string{events.StreamCohort},
-		Targets: supervisorTargets, Fold: foldSupervisor, Docs: docs, Streams: streams, locks: newDocLocks(),
+		Targets: supervisorTargets, Fold: foldSupervisor, Docs: docs, Streams: streams, locks: keylock.New(),
 	}
 }
 
@@ -154,7 +155,7 @@ const ListedProjects = 100
 func NewStudents(docs Documents, streams Streams) *Multi[StudentDoc, *StudentDoc] {
 	return &Multi[StudentDoc, *StudentDoc]{
 		ProjectionName: "students", Collection: CollStudents, Broadcast: []string{events.StreamCohort},
-		Targets: studentTargets, Fold: foldStudent, Docs: docs, Streams: streams, locks: newDocLocks(),
+		Targets: studentTargets, Fold: foldStudent, Docs: docs, Streams: streams, locks: keylock.New(),
 		Shown: map[string]func(*StudentDoc, events.Envelope) bool{events.StreamProject: hasProject},
 	}
 }

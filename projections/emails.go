@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/internal/keylock"
 )
 
 // CollEmails is the read model of who holds each e-mail address.
@@ -29,7 +30,7 @@ func NewEmails(docs Documents, streams Streams) *Model[EmailDoc] {
 	return &Model[EmailDoc]{
 		ProjectionName: "emails", Collection: CollEmails, StreamType: events.StreamEmail,
 		Fold: FoldEmail, Version: func(d EmailDoc) int64 { return d.Version },
-		Docs: docs, Streams: streams, locks: newDocLocks(),
+		Docs: docs, Streams: streams, locks: keylock.New(),
 	}
 }
 

@@ -1,8 +1,9 @@
 package projections
 
 import (
-	"slices"
 	"sync"
+
+	"github.com/capstone-pms/capstone/internal/keylock"
 )
 
 // Locks serialise the read-modify-write of each document among the
@@ -15,79 +16,25 @@ import (
 // the other stored. Between processes, revisions do (conditional writes).
 type Locks struct {
 	mu   sync.Mutex
-	sets map[string]*docLocks // by projection name
+	sets map[string]*keylock.Locks // by projection name
 }
 
 // NewLocks returns locks for instances to share (AllSharing).
-func NewLocks() *Locks { return &Locks{sets: map[string]*docLocks{}} }
+func NewLocks() *Locks { return &Locks{sets: map[string]*keylock.Locks{}} }
 
-// docLocks are the locks of one projection's documents, by id. Each instance
-// has its own (its constructor makes them) until AllSharing gives it those
-// of a Locks. A document's lock exists while someone holds it or waits for
-// it. They were 64 locks by a hash of the id: a commit of capacities, which
-// holds the locks of a hundred supervisors' documents while it stores
-// them, then held most of the 64 and stalled every other supervisor's
-// document behind it; an allocation, which stores every placed student's
-// document together, held all of them.
-type docLocks struct {
-	mu   sync.Mutex
-	byID map[string]*docLock
-}
+// A projection's locks are by document id (keylock). They were 64 locks by
+// a hash of the id: a commit of capacities, which holds the locks of a
+// hundred supervisors' documents while it stores them, then held most of
+// the 64 and stalled every other supervisor's document behind it; an
+// allocation, which stores every placed student's document together, held
+// all of them.
 
-type docLock struct {
-	sync.Mutex
-	users int // holding or waiting; under docLocks.mu
-}
-
-func newDocLocks() *docLocks { return &docLocks{byID: map[string]*docLock{}} }
-
-// lock takes the lock of document id; unlock it with unlock(id, the result).
-func (l *docLocks) lock(id string) *docLock {
-	l.mu.Lock()
-	d := l.byID[id]
-	if d == nil {
-		d = new(docLock)
-		l.byID[id] = d
-	}
-	d.users++
-	l.mu.Unlock()
-	d.Lock()
-	return d
-}
-
-func (l *docLocks) unlock(id string, d *docLock) {
-	d.Unlock()
-	l.mu.Lock()
-	if d.users--; d.users == 0 {
-		delete(l.byID, id)
-	}
-	l.mu.Unlock()
-}
-
-// lockAll takes the locks of every document of ids, one after the other in
-// the order of their ids (whoever takes several takes them in that order, so
-// none waits for another that waits for it), and returns their release.
-func (l *docLocks) lockAll(ids []string) (unlock func()) {
-	sorted := slices.Clone(ids)
-	slices.Sort(sorted)
-	sorted = slices.Compact(sorted)
-	held := make([]*docLock, len(sorted))
-	for i, id := range sorted {
-		held[i] = l.lock(id)
-	}
-	return func() {
-		for i, id := range sorted {
-			l.unlock(id, held[i])
-		}
-	}
-}
-
-func (l *Locks) of(name string) *docLocks {
+func (l *Locks) of(name string) *keylock.Locks {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := l.sets[name]
 	if s == nil {
-		s = newDocLocks()
+		s = keylock.New()
 		l.sets[name] = s
 	}
 	return s

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/internal/keylock"
 )
 
 // Model is a read model with one document per stream of one type: the common
@@ -25,7 +26,7 @@ type Model[D any] struct {
 	Streams Streams
 	// locks serialise the read-modify-write of one document (a rebuild's
 	// catch-up may apply a stream's commits beside the live projector).
-	locks *docLocks
+	locks *keylock.Locks
 }
 
 var _ StreamProjection = (*Model[struct{}])(nil)
@@ -61,7 +62,7 @@ func (m *Model[D]) HandleStream(ctx context.Context, commits []events.Commit) er
 // next try loads it.
 func (m *Model[D]) handle(ctx context.Context, commits []events.Commit, firstTry bool) error {
 	streamID, last := commits[0].StreamID, commits[len(commits)-1].LastVersion()
-	defer m.locks.unlock(streamID, m.locks.lock(streamID))
+	defer m.locks.Lock(streamID).Unlock()
 	var doc D
 	found, store, err := open(ctx, m.Docs, m.Collection, streamID, &doc, firstTry && commits[0].FirstVersion == 1)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/internal/keylock"
 )
 
 // Versioned is a read-model document built from several streams: it keeps,
@@ -44,7 +45,7 @@ type Multi[D any, PD interface {
 
 	// locks serialise the read-modify-write of one document: commits of
 	// different streams reach different workers, and may concern one document.
-	locks *docLocks
+	locks *keylock.Locks
 }
 
 // Name identifies the projection.
@@ -214,7 +215,7 @@ func (m *Multi[D, PD]) applyRetrying(ctx context.Context, c events.Commit, id st
 // commit have created it already, the create is refused and the next try
 // loads it.
 func (m *Multi[D, PD]) apply(ctx context.Context, c events.Commit, id string, evs []events.Envelope, upTo int64, broadcast, firstTry bool) error {
-	defer m.locks.unlock(id, m.locks.lock(id))
+	defer m.locks.Lock(id).Unlock()
 	doc := PD(new(D))
 	_, store, err := open(ctx, m.Docs, m.Collection, id, doc, firstTry && !broadcast && c.FirstVersion == 1 && id == c.StreamID)
 	if err != nil {

@@ -44,7 +44,7 @@ const loadersAtOnce = 8
 // order, so it serialises with the one-document applies as they do among
 // themselves.
 func (m *Multi[D, PD]) applyBatch(ctx context.Context, docs BatchDocuments, c events.Commit, order []string, byDoc map[string][]events.Envelope, upTo map[string]int64) error {
-	release := m.locks.lockAll(order)
+	release := m.locks.LockAll(order)
 	locked := true
 	unlock := func() {
 		if locked {

@@ -5,6 +5,7 @@ import (
 
 	"github.com/capstone-pms/capstone/events"
 	"github.com/capstone-pms/capstone/events/marking"
+	"github.com/capstone-pms/capstone/internal/keylock"
 )
 
 // ProjectDoc is a project as the query side serves it.
@@ -32,7 +33,7 @@ func NewProjects(docs Documents, streams Streams) *Model[ProjectDoc] {
 	return &Model[ProjectDoc]{
 		ProjectionName: "projects", Collection: CollProjects, StreamType: events.StreamProject,
 		Fold: FoldProject, Version: func(d ProjectDoc) int64 { return d.Version },
-		Docs: docs, Streams: streams, locks: newDocLocks(),
+		Docs: docs, Streams: streams, locks: keylock.New(),
 	}
 }
 

@@ -1,6 +1,9 @@
 package projections
 
-import "github.com/capstone-pms/capstone/events"
+import (
+	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/internal/keylock"
+)
 
 // CollCohort is the read model of the cohort's own settings.
 const CollCohort = "cohort"
@@ -19,7 +22,7 @@ func NewCohort(docs Documents, streams Streams) *Model[CohortDoc] {
 	return &Model[CohortDoc]{
 		ProjectionName: "cohort", Collection: CollCohort, StreamType: events.StreamCohort,
 		Fold: FoldCohort, Version: func(d CohortDoc) int64 { return d.Version },
-		Docs: docs, Streams: streams, locks: newDocLocks(),
+		Docs: docs, Streams: streams, locks: keylock.New(),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/internal/keylock"
 )
 
 // Read-model collections.
@@ -36,7 +37,7 @@ func NewUsers(docs Documents, streams Streams) *Model[UserDoc] {
 	return &Model[UserDoc]{
 		ProjectionName: "users", Collection: CollUsers, StreamType: events.StreamUser,
 		Fold: FoldUser, Version: func(d UserDoc) int64 { return d.Version },
-		Docs: docs, Streams: streams, locks: newDocLocks(),
+		Docs: docs, Streams: streams, locks: keylock.New(),
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
+	"github.com/capstone-pms/capstone/internal/keylock"
 	"github.com/capstone-pms/capstone/projections"
 )
 
@@ -62,13 +63,18 @@ var hotBytes = 6 << 20
 // drop removes them).
 //
 // Every write of a document through ReadModels.Store replaces it here
-// after the store has taken it, under a lock of the document's stripe,
-// so two writes of one document land here in the order the store took
-// them. A document read from the store is added only if no write of its
-// stripe happened since the read began (gens), so an older read never
-// replaces a newer write, even one evicted meanwhile.
+// after the store has taken it, under the document's lock, so two writes
+// of one document land here in the order the store took them. A document
+// read from the store is added only if no write of its stripe (of 64, by a
+// hash of the id) happened since the read began (gens), so an older read
+// never replaces a newer write, even one evicted meanwhile.
+//
+// The locks are by document (keylock), not by stripe: a batch of a
+// hundred documents (a commit of capacities) held most of 64 stripe locks
+// across its write, and an allocation's all of them, and every other
+// write of a hot read model in the process waited behind it.
 type hotDocs struct {
-	stripes [64]sync.Mutex // held across a write to the store and here
+	locks *keylock.Locks // by collection and id, held across a write to the store and here
 
 	mu     sync.Mutex
 	used   bool
@@ -77,6 +83,7 @@ type hotDocs struct {
 }
 
 type hotColl struct {
+	name  string // the physical collection's
 	docs  *simplelru.LRU[string, *hotDoc]
 	limit int
 	bytes int        // encoded size of the documents held
@@ -114,7 +121,7 @@ type hotDoc struct {
 // decode decodes the document into into (decodeHot).
 func (d *hotDoc) decode(into any) error { return decodeHot(d.raw, &d.decoded, into) }
 
-func newHotDocs() *hotDocs { return &hotDocs{colls: map[string]*hotColl{}} }
+func newHotDocs() *hotDocs { return &hotDocs{locks: keylock.New(), colls: map[string]*hotColl{}} }
 
 // use marks the memory as served from (ReadModels.ServeHot): from then on
 // every write keeps it current. (Until then, a process that
@@ -173,7 +180,7 @@ func (h *hotDocs) coll(logical, physical string) *hotColl {
 	c := h.colls[physical]
 	if c == nil {
 		h.epochs++
-		c = &hotColl{limit: limit, epoch: h.epochs}
+		c = &hotColl{name: physical, limit: limit, epoch: h.epochs}
 		c.docs, _ = simplelru.NewLRU(limit, func(_ string, d *hotDoc) {
 			c.bytes -= len(d.raw)
 		})
@@ -182,30 +189,24 @@ func (h *hotDocs) coll(logical, physical string) *hotColl {
 	return c
 }
 
-// lockStripes takes the locks of the stripes of several documents about to
-// be written at once (in stripe order, so that two such writers never wait
-// for each other), and returns what releases them. With c nil (a read model
-// memory does not hold) it takes none.
-func (h *hotDocs) lockStripes(c *hotColl, docs []projections.StoredDoc) (unlock func()) {
+// lock takes the lock of document id of c, held across its write to the
+// store and here.
+func (h *hotDocs) lock(c *hotColl, id string) keylock.Held {
+	return h.locks.Lock(c.name + "\x00" + id)
+}
+
+// lockAll takes the locks of several documents about to be written at
+// once, and returns what releases them. With c nil (a read model memory
+// does not hold) it takes none.
+func (h *hotDocs) lockAll(c *hotColl, docs []projections.StoredDoc) (unlock func()) {
 	if c == nil {
 		return func() {}
 	}
-	var taken [64]bool
-	for _, d := range docs {
-		taken[stripe(d.ID)] = true
+	keys := make([]string, len(docs))
+	for i, d := range docs {
+		keys[i] = c.name + "\x00" + d.ID
 	}
-	for i, t := range taken {
-		if t {
-			h.stripes[i].Lock()
-		}
-	}
-	return func() {
-		for i, t := range taken {
-			if t {
-				h.stripes[i].Unlock()
-			}
-		}
-	}
+	return h.locks.LockAll(keys)
 }
 
 // get returns the document held, if any.
@@ -258,7 +259,7 @@ func (h *hotDocs) fill(c *hotColl, id string, gen uint64, raw bson.Raw) {
 }
 
 // written records a document the store has just taken (the caller holds
-// its stripe's lock).
+// its lock).
 func (h *hotDocs) written(c *hotColl, id string, raw bson.Raw) {
 	if c == nil {
 		return

@@ -194,9 +194,7 @@ func (r *ReadModels) write(ctx context.Context, collection, id string, doc any, 
 	hc := r.hot.coll(collection, coll.Name())
 	trusted := hc != nil && r.hotMode == HotTrusted
 	if hc != nil {
-		lock := &r.hot.stripes[stripe(id)]
-		lock.Lock()
-		defer lock.Unlock()
+		defer r.hot.lock(hc, id).Unlock()
 	}
 	if create && trusted {
 		if _, held := r.hot.peek(hc, id); held {
@@ -229,7 +227,7 @@ func (r *ReadModels) write(ctx context.Context, collection, id string, doc any, 
 
 // written records in this process's caches (stored, and memory, hc, if
 // the read model is hot) that the store holds d as the document id of
-// coll; the caller holds the document's stripe of memory.
+// coll; the caller holds the document's lock of memory.
 func (r *ReadModels) written(coll *mongo.Collection, hc *hotColl, id string, d bson.Raw) {
 	r.stored.Add(coll.Name()+"\x00"+id, d)
 	r.hot.written(hc, id, d)

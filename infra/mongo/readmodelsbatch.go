@@ -76,7 +76,7 @@ func (r *ReadModels) StoreMany(ctx context.Context, collection string, docs []pr
 			}
 		}
 		hc := r.hot.coll(collection, coll.Name())
-		unlock := r.hot.lockStripes(hc, chunk)
+		unlock := r.hot.lockAll(hc, chunk)
 		bulkWrites.Lock()
 		res, err := coll.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
 		bulkWrites.Unlock()
@@ -214,7 +214,7 @@ func (r *ReadModels) storeStaged(ctx context.Context, coll *mongo.Collection, co
 		raws[i] = raw
 	}
 	hc := r.hot.coll(collection, coll.Name())
-	unlock := r.hot.lockStripes(hc, docs)
+	unlock := r.hot.lockAll(hc, docs)
 	defer unlock()
 	if err := r.moveStaged(ctx, coll, raws); err != nil {
 		for _, d := range docs {

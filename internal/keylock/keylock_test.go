@@ -1,4 +1,4 @@
-package projections
+package keylock
 
 import (
 	"fmt"
@@ -9,13 +9,13 @@ import (
 	"testing"
 )
 
-// TestDocLocks: over random ids, taken one at a time and several at once
+// TestLocks: over random ids, taken one at a time and several at once
 // by concurrent goroutines, no two hold one document's lock together,
 // nobody deadlocks, and no lock is left behind once all are released.
-func TestDocLocks(t *testing.T) {
+func TestLocks(t *testing.T) {
 	seed := rand.Uint64()
 	t.Logf("seed %d", seed)
-	l := newDocLocks()
+	l := New()
 	var holders [12]atomic.Int32
 	hold := func(ids ...int) {
 		for _, i := range ids {
@@ -40,7 +40,7 @@ func TestDocLocks(t *testing.T) {
 						i := rng.IntN(len(holders))
 						ids, names = append(ids, i), append(names, fmt.Sprint("d", i))
 					}
-					unlock := l.lockAll(names) // the same id twice among them, too
+					unlock := l.LockAll(names) // the same id twice among them, too
 					seen := map[int]bool{}
 					var distinct []int
 					for _, i := range ids {
@@ -55,14 +55,14 @@ func TestDocLocks(t *testing.T) {
 				}
 				i := rng.IntN(len(holders))
 				id := fmt.Sprint("d", i)
-				d := l.lock(id)
+				h := l.Lock(id)
 				hold(i)
-				l.unlock(id, d)
+				h.Unlock()
 			}
 		})
 	}
 	wg.Wait()
-	if n := len(l.byID); n != 0 {
+	if n := l.Len(); n != 0 {
 		t.Errorf("%d locks left behind after every release", n)
 	}
 }
