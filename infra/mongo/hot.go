@@ -74,8 +74,6 @@ var hotBytes = 6 << 20
 // across its write, and an allocation's all of them, and every other
 // write of a hot read model in the process waited behind it.
 type hotDocs struct {
-	locks *keylock.Locks // by collection and id, held across a write to the store and here
-
 	mu     sync.Mutex
 	used   bool
 	colls  map[string]*hotColl
@@ -83,7 +81,7 @@ type hotDocs struct {
 }
 
 type hotColl struct {
-	name  string // the physical collection's
+	locks *keylock.Locks // by id, held across a write to the store and here
 	docs  *simplelru.LRU[string, *hotDoc]
 	limit int
 	bytes int        // encoded size of the documents held
@@ -121,7 +119,7 @@ type hotDoc struct {
 // decode decodes the document into into (decodeHot).
 func (d *hotDoc) decode(into any) error { return decodeHot(d.raw, &d.decoded, into) }
 
-func newHotDocs() *hotDocs { return &hotDocs{locks: keylock.New(), colls: map[string]*hotColl{}} }
+func newHotDocs() *hotDocs { return &hotDocs{colls: map[string]*hotColl{}} }
 
 // use marks the memory as served from (ReadModels.ServeHot): from then on
 // every write keeps it current. (Until then, a process that
@@ -180,7 +178,7 @@ func (h *hotDocs) coll(logical, physical string) *hotColl {
 	c := h.colls[physical]
 	if c == nil {
 		h.epochs++
-		c = &hotColl{name: physical, limit: limit, epoch: h.epochs}
+		c = &hotColl{locks: keylock.New(), limit: limit, epoch: h.epochs}
 		c.docs, _ = simplelru.NewLRU(limit, func(_ string, d *hotDoc) {
 			c.bytes -= len(d.raw)
 		})
@@ -191,9 +189,7 @@ func (h *hotDocs) coll(logical, physical string) *hotColl {
 
 // lock takes the lock of document id of c, held across its write to the
 // store and here.
-func (h *hotDocs) lock(c *hotColl, id string) keylock.Held {
-	return h.locks.Lock(c.name + "\x00" + id)
-}
+func (h *hotDocs) lock(c *hotColl, id string) keylock.Held { return c.locks.Lock(id) }
 
 // lockAll takes the locks of several documents about to be written at
 // once, and returns what releases them. With c nil (a read model memory
@@ -202,11 +198,11 @@ func (h *hotDocs) lockAll(c *hotColl, docs []projections.StoredDoc) (unlock func
 	if c == nil {
 		return func() {}
 	}
-	keys := make([]string, len(docs))
+	ids := make([]string, len(docs))
 	for i, d := range docs {
-		keys[i] = c.name + "\x00" + d.ID
+		ids[i] = d.ID
 	}
-	return h.locks.LockAll(keys)
+	return c.locks.LockAll(ids)
 }
 
 // get returns the document held, if any.

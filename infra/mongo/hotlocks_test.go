@@ -49,7 +49,7 @@ func TestHotLocksHoldOnlyTheirDocuments(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the batch's document stayed locked after the batch")
 	}
-	if n := h.locks.Len(); n != 0 {
+	if n := sups.locks.Len() + users.locks.Len(); n != 0 {
 		t.Errorf("%d locks left behind", n)
 	}
 }
