@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -30,14 +29,27 @@ const serveMemoryEvery = 250 * time.Millisecond
 // of recent writes), and the room GOGC=100 leaves above it was the largest
 // part of its resident memory while 64 clients read: 136 to 140 MiB at its
 // peak, against 120 to 125 MiB at 50, for some 5% fewer reads a second.
-// A cohort's imports collect more often too, and ran up to a tenth slower
-// (the preferences file); at their peak the soft limit binds either way.
+// A file's import collects at serveBulkGCPercent instead.
 const serveGCPercent = 50
+
+// serveBulkGCPercent is the collector's target of `capstone serve` while a
+// file is imported (memlimit.Busy), unless GOGC sets one. An import
+// allocates fast and keeps little, and its rows are bound by the CPU (2
+// cores): at 50 the collector took a quarter of it (a CPU profile of a
+// students file: 15% in assists, 11% in its own workers). At 200 the soft
+// limit (memlimit.Follow) is what binds at the peak, so the process grows
+// no larger: a 5,000-student cohort's supervisors, students and
+// preferences ran at 905, 1,332 and 1,508 rows/s, 794, 1,359 and 1,453,
+// and 927, 1,186 and 1,251, against 690, 1,011 and 1,279, 720, 1,044 and
+// 1,572, and 609, 988 and 1,089 at 50 (interleaved, a busy machine), for
+// a peak RSS of 130 to 132 MiB against 128 to 133. (GOGC=400 and off for
+// the whole process ran no faster than 200.)
+const serveBulkGCPercent = 200
 
 // followMemory keeps a `capstone serve` process's soft memory limit
 // following its live heap until ctx ends, unless GOMEMLIMIT sets one (as
 // the Kubernetes manifests do, from the container's memory limit), and
-// sets its collector's target unless GOGC does, and keeps no heap profile
+// sets its collector's targets unless GOGC does, and keeps no heap profile
 // unless GODEBUG asks for one (profilesMemory). It is called by main, not
 // by run: the tests run many services in one process, whose memory is not
 // theirs to tune.
@@ -46,7 +58,7 @@ func followMemory(ctx context.Context, args []string, env func(string) string) {
 		return
 	}
 	if env("GOGC") == "" {
-		debug.SetGCPercent(serveGCPercent)
+		memlimit.TuneGC(serveGCPercent, serveBulkGCPercent)
 	}
 	if !profilesMemory(env("GODEBUG")) {
 		runtime.MemProfileRate = 0

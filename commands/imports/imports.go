@@ -23,6 +23,7 @@ import (
 	"github.com/capstone-pms/capstone/commands/cohort"
 	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/events"
+	"github.com/capstone-pms/capstone/internal/memlimit"
 )
 
 // Kinds of file (the import routes in api/openapi.json), and the role each kind of person gets.
@@ -173,6 +174,9 @@ func (im *Importer) Run(ctx context.Context, meta commands.Meta, b Batch, progre
 	// commit of capacities each hundred rows) is snapshotted once, at the end.
 	ctx, saveSnapshots := commands.DeferSnapshots(ctx)
 	defer saveSnapshots(context.WithoutCancel(ctx))
+	// A file's rows allocate fast and keep little: the process collects
+	// less often meanwhile, if it is tuned to (memlimit.TuneGC).
+	defer memlimit.Busy()()
 	apply := func(line int, run func() (outcome, error)) error {
 		o, err := run()
 		return rep.count(ctx, line, o, err, progress)

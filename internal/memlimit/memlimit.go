@@ -10,6 +10,10 @@
 // floor collects as GOGC says until it nears the floor, and one above it
 // collects after allocating half its live heap: at most about twice as
 // often as GOGC=100, never in a loop.
+//
+// It also sets the collector's target (GOGC) for a process that collects
+// often to stay small while it serves, and less often while bulk work runs
+// (TuneGC, Busy).
 package memlimit
 
 import (
@@ -17,6 +21,7 @@ import (
 	"math"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync"
 	"time"
 )
 
@@ -51,5 +56,51 @@ func Follow(ctx context.Context, floor int64, every time.Duration) {
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// gc is the collector's targets TuneGC set, and how many bulk works run
+// (Busy).
+var gc struct {
+	sync.Mutex
+	idle, busy int
+	tuned      bool
+	running    int
+}
+
+// TuneGC sets the collector's target (GOGC) to idle, and to busy while
+// bulk work runs (Busy). Until it is called, Busy changes nothing: a
+// process whose GOGC is its operator's, or a test's, keeps it.
+func TuneGC(idle, busy int) {
+	gc.Lock()
+	defer gc.Unlock()
+	gc.idle, gc.busy, gc.tuned = idle, busy, true
+	if gc.running > 0 {
+		debug.SetGCPercent(busy)
+	} else {
+		debug.SetGCPercent(idle)
+	}
+}
+
+// Busy marks bulk work (a file's import) as running until the function it
+// returns is called: meanwhile the collector's target is TuneGC's busy
+// one. A process that collects often to stay small while it serves reads
+// so spends less of its CPU collecting through an import, whose memory
+// the soft limit still bounds (Follow).
+func Busy() (done func()) {
+	gc.Lock()
+	defer gc.Unlock()
+	if gc.running++; gc.running == 1 && gc.tuned {
+		debug.SetGCPercent(gc.busy)
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			gc.Lock()
+			defer gc.Unlock()
+			if gc.running--; gc.running == 0 && gc.tuned {
+				debug.SetGCPercent(gc.idle)
+			}
+		})
 	}
 }
