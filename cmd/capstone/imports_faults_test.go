@@ -28,8 +28,8 @@ func TestImportCrashLosesNothing(t *testing.T) {
 		"CAPSTONE_BOOTSTRAP_EMAIL=" + adminEmail, "CAPSTONE_BOOTSTRAP_PASSWORD=" + adminPassword}
 	c.serve("service", "api,projector,relay")
 	bases := func() []string { return []string{c.addrs["service"]} }
-	// Enough that the import is still running when it is killed (600 took
-	// under half a second by 2026-12).
+	// Enough that the import is still running when it is killed: 600 took
+	// under half a second.
 	const students = 2000
 	file := cohortbench.Generate(cohortbench.Size{Students: students, Supervisors: 10, Choices: 1, Seed: 3}).Students
 	upload := func() (int, map[string]any, error) {
