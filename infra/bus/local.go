@@ -61,7 +61,12 @@ func (l *Local) Subscribe(ctx context.Context, topic string) (<-chan *message.Me
 }
 
 // Publish delivers each message to every subscriber of topic and waits for
-// their acks; a nacked copy is delivered again.
+// their acks; a nacked copy is delivered again. A copy goes straight into
+// the queue of each subscriber that has room, and only one whose queue is
+// full gets a goroutine to wait for room, so that it holds up no other:
+// with a goroutine for every delivery, an import's hundreds of commits in
+// flight, each handed to every projection, kept thousands of goroutines
+// alive, whose stacks every collection scanned.
 func (l *Local) Publish(topic string, msgs ...*message.Message) error {
 	l.mu.RLock()
 	if l.closed {
@@ -70,26 +75,40 @@ func (l *Local) Publish(topic string, msgs ...*message.Message) error {
 	}
 	subs := append([]*localSub(nil), l.subs[topic]...)
 	l.mu.RUnlock()
+	queued := make([]*message.Message, len(subs)) // the copy in each queue, if it had room
 	for _, msg := range msgs {
 		var wg sync.WaitGroup
-		for _, s := range subs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				l.deliver(s, msg)
-			}()
+		for i, s := range subs {
+			m := msg.Copy()
+			ok, gone := l.trySend(s, m)
+			queued[i] = nil
+			switch {
+			case ok:
+				queued[i] = m
+			case !gone:
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if l.send(s, m) {
+						l.acked(s, msg, m)
+					}
+				}()
+			}
+		}
+		for i, s := range subs {
+			if queued[i] != nil {
+				l.acked(s, msg, queued[i])
+			}
 		}
 		wg.Wait()
 	}
 	return nil
 }
 
-func (l *Local) deliver(s *localSub, msg *message.Message) {
+// acked waits until the subscriber acks m, the copy of msg it was handed,
+// handing it another copy after each nack.
+func (l *Local) acked(s *localSub, msg, m *message.Message) {
 	for {
-		m := msg.Copy()
-		if !l.send(s, m) {
-			return
-		}
 		select {
 		case <-m.Acked():
 			return
@@ -97,6 +116,26 @@ func (l *Local) deliver(s *localSub, msg *message.Message) {
 		case <-s.ctx.Done():
 			return
 		}
+		m = msg.Copy()
+		if !l.send(s, m) {
+			return
+		}
+	}
+}
+
+// trySend hands m to the subscriber if its queue has room (ok), and tells
+// whether the subscriber has gone.
+func (l *Local) trySend(s *localSub, m *message.Message) (ok, gone bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if s.ctx.Err() != nil {
+		return false, true
+	}
+	select {
+	case s.ch <- m:
+		return true, false
+	default:
+		return false, false
 	}
 }
 

@@ -2,6 +2,7 @@ package bus
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -90,5 +91,62 @@ func TestLocalUnsubscribe(t *testing.T) {
 	l.Close()
 	if err := l.Publish("t", message.NewMessage("2", nil)); err != ErrClosed {
 		t.Fatalf("publish after Close: %v", err)
+	}
+}
+
+// TestLocalFullQueueHoldsUpNoOther: a subscriber whose queue is full gets
+// the message once it has room, and meanwhile the others get it at once;
+// Publish returns when every subscriber acked.
+func TestLocalFullQueueHoldsUpNoOther(t *testing.T) {
+	l := NewLocal()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	full, _ := l.Subscribe(ctx, "t")
+	other, _ := l.Subscribe(ctx, "t")
+	// Fill full's queue (and drain other's copies) with acked messages
+	// nobody waits for: a publisher per message, each held until full
+	// reads its copy.
+	queue := cap(full)
+	for i := range queue {
+		go l.Publish("t", message.NewMessage(fmt.Sprint("fill", i), nil))
+	}
+	for range queue {
+		(<-other).Ack()
+	}
+	for len(full) < queue {
+		time.Sleep(time.Millisecond)
+	}
+	done := make(chan error, 1)
+	go func() { done <- l.Publish("t", message.NewMessage("last", []byte("x"))) }()
+	select {
+	case m := <-other:
+		if m.UUID != "last" {
+			t.Fatalf("the other subscriber got %s", m.UUID)
+		}
+		m.Ack()
+	case <-time.After(5 * time.Second):
+		t.Fatal("a subscriber with room waited for one whose queue is full")
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("Publish returned (%v) before the full subscriber had the message", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	var got []string
+	for len(got) <= queue {
+		m := <-full
+		got = append(got, m.UUID)
+		m.Ack()
+	}
+	if got[queue] != "last" {
+		t.Fatalf("the full subscriber's last message is %s", got[queue])
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Publish did not return once every subscriber acked")
 	}
 }
