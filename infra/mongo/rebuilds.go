@@ -121,6 +121,7 @@ type pendingDoc struct {
 	Collections map[string]string `bson:"collections"`
 	Old         map[string]string `bson:"old"`
 	Mark        int64             `bson:"mark"`
+	Floor       int64             `bson:"floor"`
 	Marked      bool              `bson:"marked"`
 	NotBefore   time.Time         `bson:"not_before"`
 	Beat        time.Time         `bson:"beat"`

@@ -240,10 +240,23 @@ func (l *CommitLog) exists(ctx context.Context, pos int64) (bool, error) {
 // trim's position when everything is trimmed), found with a few dozen
 // lookups from the trim on: doubling past the end, then halving back.
 func (l *CommitLog) Tail(ctx context.Context) (int64, error) {
+	tail, _, err := l.Mark(ctx)
+	return tail, err
+}
+
+// Mark is Tail together with the position the log was trimmed to as it
+// was read (trimmed <= tail): a rebuild's mark and floor (see Since).
+func (l *CommitLog) Mark(ctx context.Context) (tail, trimmed int64, err error) {
 	base, err := l.Trimmed(ctx)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
+	tail, err = l.tailFrom(ctx, base)
+	return tail, base, err
+}
+
+// tailFrom is Tail from the trim's position base.
+func (l *CommitLog) tailFrom(ctx context.Context, base int64) (int64, error) {
 	lo, hi := base, base+1 // entry lo exists (or lo is the trim's); hi is to be tried
 	for {
 		ok, err := l.exists(ctx, hi)
@@ -308,13 +321,23 @@ type LogEntry struct {
 }
 
 // Since lists, oldest first, the ids of the commits the log holds after
-// position mark, and of those before it that were listed at or after
-// notBefore (their appends may still have been in flight at the mark). A
-// rebuild takes the log's Tail as its mark as it begins, and reads what was
-// appended while it ran here rather than in the whole event store. ok is
-// false when the log no longer reaches back that far: it was trimmed past
-// what is asked for, before or while it was read.
-func (l *CommitLog) Since(ctx context.Context, mark int64, notBefore time.Time) (ids []string, ok bool, err error) {
+// position mark, and of those before it and after floor that were listed
+// at or after notBefore (their appends may still have been in flight at
+// the mark). A rebuild takes the log's Mark as it begins, and reads what
+// was appended while it ran here rather than in the whole event store.
+//
+// floor is where the log was trimmed when the mark was taken: the entries
+// up to it had been read by every reader of the log, which passes an entry
+// only once its commits are stored or certainly never will be, so those
+// commits were in the store before the rebuild's scan began, and it read
+// them. (0 asks for every entry listed from notBefore on.) Without it, a
+// rebuild on a quiet service, whose log is trimmed to its end, found
+// nothing left before the mark to show where the window begins, and
+// scanned the whole event store a second time.
+//
+// ok is false when the log no longer reaches back that far: it was
+// trimmed past what is asked for, before or while it was read.
+func (l *CommitLog) Since(ctx context.Context, mark, floor int64, notBefore time.Time) (ids []string, ok bool, err error) {
 	trimmed, err := l.Trimmed(ctx)
 	if err != nil || trimmed > mark {
 		return nil, false, err
@@ -336,7 +359,7 @@ func (l *CommitLog) Since(ctx context.Context, mark int64, notBefore time.Time) 
 		}
 		from--
 	}
-	if from == trimmed+1 && trimmed > 0 {
+	if from == trimmed+1 && trimmed > floor {
 		return nil, false, nil // what came before may have been listed after notBefore too
 	}
 	// On from there to the end of the log, in batches.

@@ -54,11 +54,12 @@ type Pending struct {
 	// Collections are the rebuilt collections (logical -> collection), Old
 	// those they replace.
 	Collections, Old map[string]string
-	// Mark, when Marked, is where the rebuild found the commit log's end;
-	// NotBefore is when the catch-up's window begins.
-	Mark      int64
-	Marked    bool
-	NotBefore time.Time
+	// Mark, when Marked, is where the rebuild found the commit log's end,
+	// and Floor how far it was trimmed then (Recent.Mark); NotBefore is when
+	// the catch-up's window begins.
+	Mark, Floor int64
+	Marked      bool
+	NotBefore   time.Time
 	// Beat is when the process doing the catch-up last said it was at it.
 	Beat time.Time
 }
@@ -92,10 +93,12 @@ type Events interface {
 // store (the commit log): a rebuild's catch-up reads there what was
 // appended while it ran.
 type Recent interface {
-	// Tail is a mark: every commit appended from now on is listed after it.
-	Tail(ctx context.Context) (int64, error)
+	// Mark is a mark, every commit appended from now on listed after it,
+	// and a floor: the commits listed up to it were stored before now, or
+	// never will be.
+	Mark(ctx context.Context) (mark, floor int64, err error)
 	// Since lists, oldest first, the ids of the commits listed after mark,
-	// and of those before it that were listed from notBefore on; false
-	// when it no longer reaches back that far.
-	Since(ctx context.Context, mark int64, notBefore time.Time) ([]string, bool, error)
+	// and of those before it and after floor that were listed from
+	// notBefore on; false when it no longer reaches back that far.
+	Since(ctx context.Context, mark, floor int64, notBefore time.Time) ([]string, bool, error)
 }

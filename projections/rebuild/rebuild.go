@@ -80,11 +80,11 @@ func (r *Rebuilder) Run(ctx context.Context, names []string, verify bool, progre
 		res: Result{Projections: names, Collections: map[string]string{}}}
 	// Every commit appended from here on is listed after the mark, so the
 	// catch-up finds in the log what the scan may have missed.
-	var mark int64
+	var mark, floor int64
 	marked := false
 	if r.Recent != nil {
-		if m, err := r.Recent.Tail(ctx); err == nil {
-			mark, marked = m, true
+		if m, f, err := r.Recent.Mark(ctx); err == nil {
+			mark, floor, marked = m, f, true
 		}
 	}
 	old := map[string]string{}
@@ -118,7 +118,7 @@ func (r *Rebuilder) Run(ctx context.Context, names []string, verify bool, progre
 	// The catch-up is on record before the switch: should this process
 	// die before it is done, another one finishes it (Resume).
 	u.pending = &Pending{ID: strconv.FormatInt(u.start.UnixNano(), 36), Collections: u.res.Collections, Old: old,
-		Mark: mark, Marked: marked, NotBefore: u.start.Add(-catchUpOverlap), Beat: time.Now()}
+		Mark: mark, Floor: floor, Marked: marked, NotBefore: u.start.Add(-catchUpOverlap), Beat: time.Now()}
 	if err := r.Store.SavePending(ctx, *u.pending); err != nil {
 		return u.res, err
 	}
@@ -273,7 +273,7 @@ func (u *run) catchUpCommits(ctx context.Context) error {
 	if !p.Marked || u.r.Recent == nil {
 		return u.scan(ctx, "catch-up", p.NotBefore)
 	}
-	ids, listed, err := u.r.Recent.Since(ctx, p.Mark, p.NotBefore)
+	ids, listed, err := u.r.Recent.Since(ctx, p.Mark, p.Floor, p.NotBefore)
 	if err != nil {
 		return err
 	}
