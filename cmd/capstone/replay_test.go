@@ -269,12 +269,7 @@ func TestRebuildCatchesUpWhatItsScanMissed(t *testing.T) {
 					late = append(late, s.createUser(admin, fmt.Sprintf("late%d@uni.example", i), "Late", []string{"examiner"}, ""))
 				}
 				if way == "trimmed log" {
-					l := outbox.NewCommitLog(s.app.store.DB)
-					tail, err := l.Tail(ctx)
-					if err == nil {
-						_, err = l.Trim(ctx, tail, int(tail))
-					}
-					if err != nil {
+					if _, err := trimLogToItsEnd(ctx, s); err != nil {
 						t.Error(err)
 					}
 				}
@@ -307,15 +302,11 @@ func TestRebuildOnAQuietLogReadsTheStoreOnce(t *testing.T) {
 	}
 	// What the catch-up does once every projection has read the log: the
 	// writes above were answered once the read models showed them.
-	l := outbox.NewCommitLog(s.app.store.DB)
-	tail, err := l.Tail(ctx)
-	if err == nil {
-		_, err = l.Trim(ctx, tail, int(tail))
-	}
+	tail, err := trimLogToItsEnd(ctx, s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if trimmed, err := l.Trimmed(ctx); err != nil || trimmed != tail || tail < 5 {
+	if trimmed, err := outbox.NewCommitLog(s.app.store.DB).Trimmed(ctx); err != nil || trimmed != tail || tail < 5 {
 		t.Fatalf("the log is trimmed to %d of %d (%v)", trimmed, tail, err)
 	}
 	var scanned []int
@@ -333,6 +324,17 @@ func TestRebuildOnAQuietLogReadsTheStoreOnce(t *testing.T) {
 	if res, err := s.app.Rebuild(ctx, nil, true, nil); err != nil || len(res.Differences) > 0 {
 		t.Fatalf("the rebuilt read models differ from a rebuild: %v %v", res.Differences, err)
 	}
+}
+
+// trimLogToItsEnd trims the service's commit log up to its last entry,
+// whose position it returns.
+func trimLogToItsEnd(ctx context.Context, s *service) (int64, error) {
+	l := outbox.NewCommitLog(s.app.store.DB)
+	tail, err := l.Tail(ctx)
+	if err == nil {
+		_, err = l.Trim(ctx, tail, int(tail))
+	}
+	return tail, err
 }
 
 // TestRebuildFromCommitsStoredOutOfOrder: a scan hands commits over in the

@@ -80,16 +80,14 @@ func (l *Local) Publish(topic string, msgs ...*message.Message) error {
 		var wg sync.WaitGroup
 		for i, s := range subs {
 			m := msg.Copy()
-			ok, gone := l.trySend(s, m)
 			queued[i] = nil
-			switch {
-			case ok:
+			if sent, gone := l.send(s, m, false); sent {
 				queued[i] = m
-			case !gone:
+			} else if !gone {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					if l.send(s, m) {
+					if sent, _ := l.send(s, m, true); sent {
 						l.acked(s, msg, m)
 					}
 				}()
@@ -117,15 +115,15 @@ func (l *Local) acked(s *localSub, msg, m *message.Message) {
 			return
 		}
 		m = msg.Copy()
-		if !l.send(s, m) {
+		if sent, _ := l.send(s, m, true); !sent {
 			return
 		}
 	}
 }
 
-// trySend hands m to the subscriber if its queue has room (ok), and tells
-// whether the subscriber has gone.
-func (l *Local) trySend(s *localSub, m *message.Message) (ok, gone bool) {
+// send hands m to the subscriber: at once if its queue has room, else,
+// with wait, once it has. gone tells that the subscriber has gone.
+func (l *Local) send(s *localSub, m *message.Message, wait bool) (sent, gone bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	if s.ctx.Err() != nil {
@@ -135,22 +133,15 @@ func (l *Local) trySend(s *localSub, m *message.Message) (ok, gone bool) {
 	case s.ch <- m:
 		return true, false
 	default:
-		return false, false
-	}
-}
-
-// send hands m to the subscriber unless it has gone.
-func (l *Local) send(s *localSub, m *message.Message) (sent bool) {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	if s.ctx.Err() != nil {
-		return false
+		if !wait {
+			return false, false
+		}
 	}
 	select {
 	case s.ch <- m:
-		return true
+		return true, false
 	case <-s.ctx.Done():
-		return false
+		return false, true
 	}
 }
 

@@ -251,17 +251,11 @@ func (l *CommitLog) Mark(ctx context.Context) (tail, trimmed int64, err error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	tail, err = l.tailFrom(ctx, base)
-	return tail, base, err
-}
-
-// tailFrom is Tail from the trim's position base.
-func (l *CommitLog) tailFrom(ctx context.Context, base int64) (int64, error) {
 	lo, hi := base, base+1 // entry lo exists (or lo is the trim's); hi is to be tried
 	for {
 		ok, err := l.exists(ctx, hi)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if !ok {
 			break
@@ -272,7 +266,7 @@ func (l *CommitLog) tailFrom(ctx context.Context, base int64) (int64, error) {
 		mid := lo + (hi-lo)/2
 		ok, err := l.exists(ctx, mid)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if ok {
 			lo = mid
@@ -280,7 +274,7 @@ func (l *CommitLog) tailFrom(ctx context.Context, base int64) (int64, error) {
 			hi = mid
 		}
 	}
-	return lo, nil
+	return lo, base, nil
 }
 
 // Read returns the entries from position from on, at most n of them,
