@@ -29,13 +29,16 @@ func (s *Store) ApplyStaged(ctx context.Context, db, staging, target string) err
 		if err != nil {
 			return err
 		}
-		// The id expression is the one the _id index fix indexes, in both
-		// tables: each statement below finds documents by index. (An
-		// UPDATE ... FROM would first copy the joined documents, all of
-		// them, into SQLite's memory.)
+		// One upsert: each staged document is inserted, or replaces the
+		// document whose _id it has (the one row a uniqueness conflict can
+		// name: both unique indexes of a table, FerretDB's and the _id
+		// index fix's, are on _id). Found by index, where an UPDATE of the
+		// documents present and an INSERT of the others went over the
+		// staged ones twice: 1,000 documents, staging included, took 54-59
+		// ms instead of 64-73 (BenchmarkStoreMany). (WHERE true tells
+		// SQLite's parser that ON CONFLICT is not a join's ON.)
 		statements := []string{
-			fmt.Sprintf(`UPDATE %[1]s SET _ferretdb_sjson = (SELECT s._ferretdb_sjson FROM %[2]s AS s WHERE s.%[3]s = %[1]s.%[3]s) WHERE %[3]s IN (SELECT %[3]s FROM %[2]s)`, t, st, idExpr),
-			fmt.Sprintf(`INSERT INTO %[1]s (_ferretdb_sjson) SELECT s._ferretdb_sjson FROM %[2]s AS s WHERE NOT EXISTS (SELECT 1 FROM %[1]s AS t WHERE t.%[3]s = s.%[3]s)`, t, st, idExpr),
+			fmt.Sprintf(`INSERT INTO %[1]s (_ferretdb_sjson) SELECT s._ferretdb_sjson FROM %[2]s AS s WHERE true ON CONFLICT DO UPDATE SET _ferretdb_sjson = excluded._ferretdb_sjson`, t, st),
 			fmt.Sprintf(`DELETE FROM %s`, st),
 		}
 		for _, q := range statements {
