@@ -91,5 +91,8 @@ func (b *rebuildBuffer) Flush(ctx context.Context, logical, collection string) e
 		}
 	}
 	write()
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err() // ended before any write began: not flushed
 }

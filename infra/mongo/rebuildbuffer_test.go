@@ -1,6 +1,7 @@
 package mongo_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -65,7 +66,8 @@ func TestRebuildFlushWritesEveryDocumentOnce(t *testing.T) {
 }
 
 // TestRebuildFlushReportsAFailedInsert: a flush whose insert fails (here a
-// document already in the collection) says so, whichever writer failed.
+// document already in the collection) says so, whichever writer failed, and
+// so does a flush whose context has ended.
 func TestRebuildFlushReportsAFailedInsert(t *testing.T) {
 	ctx := testCtx(t)
 	db := newDB(t)
@@ -88,5 +90,14 @@ func TestRebuildFlushReportsAFailedInsert(t *testing.T) {
 	}
 	if err := buffer.Flush(ctx, "clashing", fresh); err == nil {
 		t.Fatalf("flushed %d documents over %s, which the collection already held: no error", n, taken)
+	}
+	unclashed, err := rebuilds.Fresh(ctx, "clashing", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := buffer.Flush(cancelled, "clashing", unclashed); err == nil {
+		t.Fatal("a flush after its context ended: no error")
 	}
 }
