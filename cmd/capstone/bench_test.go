@@ -200,7 +200,7 @@ func BenchmarkProjectionApply(b *testing.B) {
 
 // BenchmarkReplay rebuilds every read model from the event store (commits/s),
 // next to the raw driver bulk-writing as many read-model documents in
-// batches of 50 (the embedded store's safe batch size).
+// batches of 50.
 func BenchmarkReplay(b *testing.B) {
 	s := startService(b)
 	ctx := context.Background()
