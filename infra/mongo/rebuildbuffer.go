@@ -72,9 +72,9 @@ func (b *rebuildBuffer) Flush(ctx context.Context, logical, collection string) e
 		if len(batch) == 0 {
 			return
 		}
-		docs := batch
+		chunk := batch
 		g.Go(func() error {
-			if _, err := target.InsertMany(gctx, docs); err != nil {
+			if _, err := target.InsertMany(gctx, chunk); err != nil {
 				return fmt.Errorf("write rebuilt %s: %w", logical, err)
 			}
 			return nil
@@ -94,5 +94,5 @@ func (b *rebuildBuffer) Flush(ctx context.Context, logical, collection string) e
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	return ctx.Err() // ended before any write began: not flushed
+	return ctx.Err() // it stopped handing batches out: some were never written
 }
