@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -22,9 +23,19 @@ func TestBenchCohort(t *testing.T) {
 	s := startService(t)
 	var out, errOut bytes.Buffer
 	err := run(context.Background(), []string{"bench-cohort", "--students", "60", "--supervisors", "8", "--target", s.base,
-		"--email", adminEmail, "--password", adminPassword, "--pid", "0"}, nil, &out, &errOut, func(string) string { return "" })
+		"--email", adminEmail, "--password", adminPassword, "--pid", fmt.Sprint(os.Getpid())}, nil, &out, &errOut, func(string) string { return "" })
 	if err != nil {
 		t.Fatalf("bench-cohort: %v\n%s", err, errOut.String())
+	}
+	// The service runs in the test's process, whose CPU time and RSS /proc
+	// shows on Linux: each import's figure and the peak.
+	if runtime.GOOS == "linux" {
+		for _, want := range []string{`import supervisors .*; service CPU [0-9.]+ s, [0-9.]+ ms a row`,
+			`import students .*; service CPU [0-9.]+ s`, `import preferences .*; service CPU [0-9.]+ s`, `service peak RSS: [1-9][0-9]* MiB`} {
+			if !regexp.MustCompile(want).MatchString(out.String()) {
+				t.Errorf("the report lacks %q:\n%s", want, out.String())
+			}
+		}
 	}
 	for _, want := range []string{`import supervisors +8 rows`, `import students +60 rows`, `import preferences +60 rows`,
 		`allocation: solved \(dry run\) in [0-9.]+ s; applied, [1-9][0-9]* placements`, `every placement shown`} {
