@@ -27,8 +27,8 @@ func TestBenchCohort(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench-cohort: %v\n%s", err, errOut.String())
 	}
-	// The service runs in the test's process, whose CPU time and RSS /proc
-	// shows on Linux: each import's figure and the peak.
+	// The service runs in the test's process: its /metrics shows this
+	// process's CPU time, and /proc its RSS, on Linux.
 	if runtime.GOOS == "linux" {
 		for _, want := range []string{`import supervisors .*; service CPU [0-9.]+ s, [0-9.]+ ms a row`,
 			`import students .*; service CPU [0-9.]+ s`, `import preferences .*; service CPU [0-9.]+ s`, `service peak RSS: [1-9][0-9]* MiB`} {

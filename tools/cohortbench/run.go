@@ -21,6 +21,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/capstone-pms/capstone/tools/loadgen"
 )
 
 // lookEvery is how often the read models are looked at for the placements:
@@ -68,7 +70,7 @@ func Run(ctx context.Context, o Options) (Report, error) {
 		body []byte
 		rows int
 	}{{"supervisors", files.Supervisors, files.Size.Supervisors}, {"students", files.Students, files.Size.Students}, {"preferences", files.Preferences, files.Size.Students}} {
-		cpu := procCPUSeconds(o.PID)
+		cpu, measured := cl.cpuSeconds()
 		start := time.Now()
 		var report struct {
 			Rows   int   `json:"rows"`
@@ -82,10 +84,8 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			return rep, fmt.Errorf("import %s: %d rows, %d refused; want %d, none refused", f.kind, report.Rows, len(report.Errors), f.rows)
 		}
 		fig := importFigure{Kind: f.kind, Rows: f.rows, Seconds: d.Seconds(), RowsPerSecond: float64(f.rows) / d.Seconds()}
-		if cpu >= 0 {
-			if after := procCPUSeconds(o.PID); after >= cpu {
-				fig.CPUSeconds = after - cpu
-			}
+		if after, ok := cl.cpuSeconds(); measured && ok && after >= cpu {
+			fig.CPUSeconds = after - cpu
 		}
 		rep.Imports = append(rep.Imports, fig)
 		fmt.Fprintf(stderr, "imported %d %s in %.2f s\n", f.rows, f.kind, d.Seconds())
@@ -136,8 +136,9 @@ type importFigure struct {
 	Seconds       float64 `json:"seconds"`
 	RowsPerSecond float64 `json:"rows_per_second"`
 	// CPUSeconds is the service's CPU time (user and system) over the
-	// import (0 when not measured): on a shared machine, whose load moves
-	// the wall time from run to run, the figure to compare builds by.
+	// import, from its /metrics (0 when it does not show it): on a shared
+	// machine, whose load moves the wall time from run to run, the figure
+	// to compare builds by.
 	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
 }
 
@@ -238,6 +239,18 @@ func (c *cohortClient) call(method, path, contentType string, body []byte, into 
 	return json.Unmarshal(raw, into)
 }
 
+// cpuSeconds is the CPU time the service's process has used so far, from
+// its /metrics (process_cpu_seconds_total, as capstone bench reads it),
+// and whether it showed it: /metrics answers a client on the service's
+// own machine.
+func (c *cohortClient) cpuSeconds() (float64, bool) {
+	var body []byte
+	if err := c.call("GET", "/metrics", "", nil, &body); err != nil {
+		return 0, false
+	}
+	return loadgen.MetricSum(body, "process_cpu_seconds_total")
+}
+
 // placementsShown reports whether both read models a coordinator looks at
 // show n placements: the assignments export (one row per placed student)
 // and the supervisors' list (their students placed, in all).
@@ -327,36 +340,6 @@ func procStatusKiB(pid int, field string) int64 {
 		}
 	}
 	return 0
-}
-
-// procCPUSeconds is the CPU time process pid has used so far, user and
-// system, from /proc/PID/stat (-1 if unreadable: no pid, not Linux). The
-// kernel reports it there in ticks of 1/100 s whatever its own tick rate.
-func procCPUSeconds(pid int) float64 {
-	if pid <= 0 {
-		return -1
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return -1
-	}
-	// The command's name, in parentheses, may hold spaces and parentheses
-	// itself: the fields are counted from the last ')'. After it come the
-	// state (field 3), ..., utime (14) and stime (15).
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return -1
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 13 {
-		return -1
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return -1
-	}
-	return float64(utime+stime) / 100
 }
 
 // loadAverage is the machine's 1, 5 and 15 minute load ("?" if unknown).

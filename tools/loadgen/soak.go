@@ -1,8 +1,6 @@
 package loadgen
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -87,22 +85,10 @@ func (r *runner) scrapeProcess(ctx context.Context) (rss, events int64, cpu floa
 	if err != nil || rep.status != http.StatusOK {
 		return 0, 0, 0
 	}
-	var ev float64
-	sc := bufio.NewScanner(bytes.NewReader(rep.body))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		name, _, v, ok := sample(sc.Text())
-		switch {
-		case !ok:
-		case name == "process_resident_memory_bytes":
-			rss = int64(v)
-		case name == "capstone_events_appended_total":
-			ev += v
-		case name == "process_cpu_seconds_total":
-			cpu = v
-		}
-	}
-	return rss, int64(ev), cpu
+	mem, _ := MetricSum(rep.body, "process_resident_memory_bytes")
+	ev, _ := MetricSum(rep.body, "capstone_events_appended_total")
+	cpu, _ = MetricSum(rep.body, "process_cpu_seconds_total")
+	return int64(mem), int64(ev), cpu
 }
 
 // summarizeWindows turns the clients' records, window by window, and the

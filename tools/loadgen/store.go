@@ -79,6 +79,21 @@ func parseStore(body []byte) storeScrape {
 	return s
 }
 
+// MetricSum is the sum of metric name's samples, whatever their labels, in
+// a /metrics body, and whether it has any: what capstone bench and
+// capstone bench-cohort read of a service's process (its CPU time, its
+// resident memory) and of its work.
+func MetricSum(body []byte, name string) (sum float64, found bool) {
+	sc := bufio.NewScanner(bytes.NewReader(body))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if n, _, v, ok := sample(sc.Text()); ok && n == name {
+			sum, found = sum+v, true
+		}
+	}
+	return sum, found
+}
+
 // sample splits a sample line, name{k="v",...} value (or name value), into
 // its parts.
 func sample(line string) (name string, labels map[string]string, v float64, ok bool) {

@@ -52,3 +52,25 @@ capstone_store_command_duration_seconds_count{command="find"} 4
 		t.Errorf("times (-want +got):\n%s", diff)
 	}
 }
+
+// TestMetricSum: a metric's samples are added up whatever their labels; a
+// metric whose name only begins another's, comments and a metric absent
+// are told apart.
+func TestMetricSum(t *testing.T) {
+	body := []byte(`# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.
+# TYPE process_cpu_seconds_total counter
+process_cpu_seconds_total 12.5
+process_cpu_seconds_total_extra 100
+capstone_events_appended_total{stream_type="user"} 3
+capstone_events_appended_total{stream_type="cohort",note="a, b"} 4
+`)
+	for _, c := range []struct {
+		name  string
+		sum   float64
+		found bool
+	}{{"process_cpu_seconds_total", 12.5, true}, {"capstone_events_appended_total", 7, true}, {"process_resident_memory_bytes", 0, false}} {
+		if sum, found := MetricSum(body, c.name); sum != c.sum || found != c.found {
+			t.Errorf("MetricSum(%s) = %v, %v; want %v, %v", c.name, sum, found, c.sum, c.found)
+		}
+	}
+}
