@@ -127,10 +127,27 @@ func (g *group) do(ctx context.Context, req *groupReq) error {
 }
 
 // run writes one batch and, if more queued meanwhile, hands the rest to a
-// goroutine, so the caller returns with its own answer. A request queued
-// while running was set is in the queue before running is cleared, so the
-// check after clearing it sees it.
+// goroutine, so the caller returns with its own answer.
 func (g *group) run(ctx context.Context) {
+	if g.writeOne(ctx) {
+		go g.drain(ctx)
+	}
+}
+
+// drain writes batches until none is queued: one goroutine for a run of
+// batches, whose stack has grown for the driver's calls by the second,
+// rather than one a batch, each growing its own.
+func (g *group) drain(ctx context.Context) {
+	for g.writeOne(ctx) {
+	}
+}
+
+// writeOne writes a batch, if any is queued, and clears running; it
+// reports whether it set running again for more queued meanwhile, which
+// its caller then writes. A request queued while running was set is in
+// the queue before running is cleared, so the check after clearing it
+// sees it.
+func (g *group) writeOne(ctx context.Context) (more bool) {
 	select {
 	case first := <-g.queue:
 		reqs := batch.Take(first, g.queue, g.most)
@@ -143,9 +160,7 @@ func (g *group) run(ctx context.Context) {
 	default:
 	}
 	g.running.Store(false)
-	if len(g.queue) > 0 && g.running.CompareAndSwap(false, true) {
-		go g.run(ctx)
-	}
+	return len(g.queue) > 0 && g.running.CompareAndSwap(false, true)
 }
 
 // appendError maps a taken commit id to ErrConcurrentAppend.
