@@ -168,6 +168,35 @@ func (a *App) resumeRebuilds(ctx context.Context) {
 	}
 }
 
+// mendDeparturesEvery is how often a projector process looks for places
+// still held by students who left (cohort.Service.MendDepartures); the
+// first look is one interval after start, once the read models it
+// compares with have caught up.
+const mendDeparturesEvery = 10 * time.Minute
+
+// mendDepartures gives back, every mendDeparturesEvery until ctx ends, the
+// places a departure's release left held (the process died between the
+// user's change and the cohort's, or the cohort's append failed).
+func (a *App) mendDepartures(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	meta := commands.Meta{Actor: events.SystemActor, CorrelationID: "mend-departures"}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n, err := a.Cohort.MendDepartures(ctx, meta)
+		if err != nil && ctx.Err() == nil {
+			a.log.WarnContext(ctx, "give back the places of students who left", "err", err)
+		}
+		if n > 0 {
+			a.log.WarnContext(ctx, "gave back places still held by students who had left", "places", n)
+		}
+	}
+}
+
 // ready is the readiness check: every projector has its subscription to
 // the bus, the read models are current (the catch-up at start-up is done),
 // and the store answers, and takes a write (a full disk refuses every write
@@ -442,6 +471,7 @@ func (a *App) start(ctx context.Context) error {
 		}
 		a.startCatchUp(runCtx, commitLog, es, instance, settled, awaited)
 		a.bgDone.Go(func() { a.resumeRebuilds(runCtx) })
+		a.bgDone.Go(func() { a.mendDepartures(runCtx, mendDeparturesEvery) })
 	} else if !a.bus.remote && len(a.cfg.Components) > 0 {
 		a.log.Warn("no projector in this process: with the in-process bus, read models will not update here")
 	}

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/capstone-pms/capstone/commands"
 	"github.com/capstone-pms/capstone/commands/cohort"
+	"github.com/capstone-pms/capstone/commands/user"
 	"github.com/capstone-pms/capstone/events"
 )
 
@@ -88,6 +90,89 @@ func TestLeavingStudentFreesTheSlot(t *testing.T) {
 		res, err := s.app.Rebuild(context.Background(), nil, true, nil)
 		return err == nil && len(res.Differences) == 0
 	})
+}
+
+// TestMendGivesBackPlacesOfStudentsWhoLeft: a departure whose release never
+// followed (the process died between the user's change and the cohort's,
+// here a release that fails) leaves the place held, until the projector's
+// mend gives it back with the reason; a placed student the read side does
+// not list (it lags) but who is still one keeps their place, and a second
+// mend finds nothing.
+func TestMendGivesBackPlacesOfStudentsWhoLeft(t *testing.T) {
+	s := startService(t)
+	ctx := context.Background()
+	admin := s.admin()
+	sup := s.createUser(admin, "mender@uni.example", "Dr Mender", []string{"supervisor"}, "mender supervisor pw")
+	s.expect(s.do("PUT", "/v1/supervisors/"+sup+"/profile", admin, map[string]any{"areas": []string{}, "info": "", "capacity": 3}), 200)
+	supTok := s.signIn("mender@uni.example", "mender supervisor pw")
+	gone := placedWith(s, admin, supTok, sup, "crashed-delete@uni.example")
+	demoted := placedWith(s, admin, supTok, sup, "crashed-demote@uni.example")
+	kept := placedWith(s, admin, supTok, sup, "still-here@uni.example")
+
+	meta := commands.Meta{Actor: events.SystemActor, CorrelationID: "test"}
+	crashing := *s.app.Users
+	crashing.StudentLeft = func(context.Context, commands.Meta, string, string) error {
+		return fmt.Errorf("process died before the release")
+	}
+	if _, err := crashing.Delete(ctx, meta, gone, commands.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := crashing.Update(ctx, meta, demoted, commands.AnyVersion, user.Update{Roles: []string{"examiner"}}); err != nil {
+		t.Fatal(err)
+	}
+	slotsAgree(t, s, admin, sup, 3, 3) // both places still held
+
+	// A read side that lags lists none of them: each is looked up.
+	lagging := *s.app.Cohort
+	lagging.ListCandidates = func(context.Context) ([]cohort.Candidate, error) { return nil, nil }
+	n, err := lagging.MendDepartures(ctx, meta)
+	if err != nil || n != 2 {
+		t.Fatalf("mend: %d places given back, %v; want 2", n, err)
+	}
+	board, _, err := s.app.Cohort.Board(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if board.Placed(gone) || board.Placed(demoted) || !board.Placed(kept) {
+		t.Fatalf("after the mend: deleted placed %v, demoted placed %v, student kept placed %v",
+			board.Placed(gone), board.Placed(demoted), board.Placed(kept))
+	}
+	slotsAgree(t, s, admin, sup, 3, 1)
+	if n, err := s.app.Cohort.MendDepartures(ctx, meta); err != nil || n != 0 {
+		t.Fatalf("second mend: %d, %v; want nothing to give back", n, err)
+	}
+
+	// The projector's periodic mend (here every 20 ms) finds the next one.
+	later := placedWith(s, admin, supTok, sup, "crashed-later@uni.example")
+	if _, err := crashing.Delete(ctx, meta, later, commands.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	mending, stop := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); s.app.mendDepartures(mending, 20*time.Millisecond) }()
+	waitFor(t, "the periodic mend", func() bool {
+		board, _, err := s.app.Cohort.Board(ctx)
+		return err == nil && !board.Placed(later)
+	})
+	stop()
+	<-done
+	slotsAgree(t, s, admin, sup, 3, 1)
+
+	reasons := map[string]string{}
+	commits, err := imongoEventStore(s).ReadStream(ctx, events.CohortStreamID, events.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range commits {
+		for _, e := range c.Events {
+			if u, ok := e.Data.(*events.StudentUnallocated); ok && e.CorrelationID == "test" {
+				reasons[u.StudentID] = u.Reason
+			}
+		}
+	}
+	if len(reasons) != 2 || reasons[gone] != user.ReasonStudentDeleted || reasons[demoted] != user.ReasonNotAStudent {
+		t.Fatalf("the mend's releases: %v", reasons)
+	}
 }
 
 // TestAcceptanceRacingDeletionHoldsNoSlot: acceptances of proposals race the

@@ -59,3 +59,49 @@ func (s *Service) keepIfStillStudent(ctx context.Context, meta commands.Meta, st
 	}
 	return errNotA(events.RoleStudent, "student")
 }
+
+// MendDepartures gives back the places still held by students who left
+// when the release that follows a departure never happened: the process
+// died between the user's change and the cohort's, or the cohort's append
+// failed (user.Service only logs that, the user's change being stored).
+// The placed students the read side does not list as active students
+// (ListCandidates, which may lag) are suspects; each is looked up on their
+// own stream, and only one who did leave is released, with the reason. It
+// returns how many such places it found. Running it again, or in two
+// processes at once, releases nothing twice: a student not placed changes
+// nothing.
+func (s *Service) MendDepartures(ctx context.Context, meta commands.Meta) (int, error) {
+	if s.ListCandidates == nil {
+		return 0, nil
+	}
+	board, _, err := s.Board(ctx)
+	if err != nil || len(board.Supervisor) == 0 {
+		return 0, err
+	}
+	active, err := s.ListCandidates(ctx)
+	if err != nil {
+		return 0, err
+	}
+	listed := make(map[string]bool, len(active))
+	for _, c := range active {
+		listed[c.StudentID] = true
+	}
+	released := 0
+	for studentID := range board.Supervisor {
+		if listed[studentID] {
+			continue
+		}
+		reason, err := s.whyLeft(ctx, studentID)
+		if err != nil {
+			return released, err
+		}
+		if reason == "" {
+			continue // a student the read side has not shown yet
+		}
+		if err := s.ReleaseStudent(ctx, meta, studentID, reason); err != nil {
+			return released, err
+		}
+		released++
+	}
+	return released, nil
+}

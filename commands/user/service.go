@@ -47,8 +47,8 @@ const (
 
 // studentLeft tells StudentLeft of a student who is one no longer. The
 // user's change is stored already, so a failure is logged, not answered:
-// the place stays held until the cohort releases it (the supervisor's
-// next acceptance or allocation does not count on it either way).
+// the place stays held until the projector's periodic mend
+// (cohort.Service.MendDepartures) finds it and gives it back.
 func (s *Service) studentLeft(ctx context.Context, meta commands.Meta, id, reason string) {
 	if s.StudentLeft == nil {
 		return
