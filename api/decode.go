@@ -260,17 +260,20 @@ func MediaType(r *http.Request) (string, map[string]string, error) {
 
 // ifMatch reads an If-Match header ("3" or "\"3\""): the version the
 // caller expects the resource of the path at, for its use case to give to
-// that resource's stream alone; any version when absent.
+// that resource's stream alone; any version when absent. Given empty, it
+// is refused, as an empty ?limit= is: a client whose version went missing
+// must not have its write made unconditionally.
 func ifMatch(r *http.Request) (commands.Expected, error) {
-	if len(r.Header.Values("If-Match")) > 1 {
+	values := r.Header.Values("If-Match")
+	if len(values) > 1 {
 		// Two lines are one list (RFC 9110, section 5.3), refused as
 		// "1", "7" is: not the first alone, which the other contradicts.
 		return commands.AnyVersion, problem(http.StatusBadRequest, "invalid-if-match", "If-Match must be one version, given once")
 	}
-	h := strings.TrimSpace(r.Header.Get("If-Match"))
-	if h == "" {
+	if len(values) == 0 {
 		return commands.AnyVersion, nil
 	}
+	h := strings.TrimSpace(values[0])
 	h = strings.TrimPrefix(h, "W/")
 	v, ok := decimal(strings.Trim(h, `"`))
 	if !ok {

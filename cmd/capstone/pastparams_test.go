@@ -94,7 +94,7 @@ func TestNumberParametersGivenEmpty(t *testing.T) {
 }
 
 // TestNumbersInDigitsAlone: a version or a count given with a sign or a
-// space (?at_version=+1, ?limit=-0, If-Match "+2") is refused as any other
+// space (?at_version=+1, ?limit=-0, If-Match "+2"), or empty, is refused as any other
 // malformed value is, and changes nothing; strconv's parser took "+1" as 1
 // and "-0" as 0. The same numbers in digits alone are taken.
 func TestNumbersInDigitsAlone(t *testing.T) {
@@ -113,7 +113,7 @@ func TestNumbersInDigitsAlone(t *testing.T) {
 		t.Fatalf("at_version=1: title %q, want Then", title)
 	}
 	s.expect(s.do("GET", "/v1/users?limit=0", admin, nil), 200)
-	for _, v := range []string{`"+2"`, `"-0"`, `+2`, `" 2"`} {
+	for _, v := range []string{`"+2"`, `"-0"`, `+2`, `" 2"`, ``, `  `} { // given empty: not absent
 		status, ctype, raw := s.sendHeaders("PATCH", s.base+"/v1/projects/"+project, a, []byte(`{"title":"Signed"}`),
 			"Content-Type", "application/json", "If-Match", v)
 		if status != 400 || ctype != "application/problem+json" || !strings.Contains(raw, `"code":"invalid-if-match"`) {
