@@ -12,27 +12,51 @@ import (
 // Get's, and a student whose placement the viewer may not see is left out.
 // The supervisor themself and coordinators see every one; anyone else only
 // those whose placement is theirs to see (themselves, the students they
-// examine). A page may hold fewer than limit students while more
-// follow (its cursor says so).
+// examine). A page holds limit students, or is the last; its cursor is the
+// id of the last student it shows, never of one left out (a page of a
+// list cut before the viewer's check would have carried the id of a
+// student the viewer may not see, on a page with none shown). A supervisor
+// the read model has never had is ErrNotFound.
 func (q Students) Supervisees(ctx context.Context, v Viewer, supervisorID, cursor string, limit int) (Page[StudentOverview], error) {
-	f := Filter{Equal: map[string]string{"supervisor_id": supervisorID}, ActiveOnly: true, After: cursor, Limit: limit}
-	docs, err := page(ctx, q.Reader, projections.CollStudents, f, func(d projections.StudentDoc) string { return d.ID })
+	found, err := q.Reader.Get(ctx, projections.CollSupervisors, supervisorID, &struct{}{})
 	if err != nil {
 		return Page[StudentOverview]{}, err
 	}
-	out := Page[StudentOverview]{Items: []StudentOverview{}, NextCursor: docs.NextCursor}
-	for _, d := range docs.Items {
-		o, err := q.Get(ctx, v, d.ID)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			continue
-		case err != nil:
+	if !found {
+		return Page[StudentOverview]{}, ErrNotFound
+	}
+	limit = clampLimit(limit)
+	out := Page[StudentOverview]{Items: []StudentOverview{}}
+	// The supervisor's students are read MaxLimit at a time, whatever the
+	// page's size, so that a viewer who may see few of them costs one read
+	// of the store, not one per page.
+	f := Filter{Equal: map[string]string{"supervisor_id": supervisorID}, ActiveOnly: true, After: cursor, Limit: MaxLimit}
+	for {
+		docs, err := page(ctx, q.Reader, projections.CollStudents, f, func(d projections.StudentDoc) string { return d.ID })
+		if err != nil {
 			return Page[StudentOverview]{}, err
-		case o.View.Placement && o.SupervisorID == supervisorID:
+		}
+		for _, d := range docs.Items {
+			o, err := q.Get(ctx, v, d.ID)
+			switch {
+			case errors.Is(err, ErrNotFound):
+				continue
+			case err != nil:
+				return Page[StudentOverview]{}, err
+			case !o.View.Placement || o.SupervisorID != supervisorID:
+				continue
+			}
+			if len(out.Items) == limit {
+				out.NextCursor = out.Items[limit-1].ID
+				return out, nil
+			}
 			out.Items = append(out.Items, o)
 		}
+		if docs.NextCursor == "" {
+			return out, nil
+		}
+		f.After = docs.NextCursor
 	}
-	return out, nil
 }
 
 // Contact is how a person appears in someone else's record.

@@ -1,6 +1,7 @@
 package legacy
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -115,11 +116,16 @@ func (s *Server) ownSupervisor(r *http.Request, a events.Actor) (supervisor, err
 }
 
 // placed is every student placed with the caller, as /v1's
-// GET /v1/supervisors/{id}/supervisees answers them.
+// GET /v1/supervisors/{id}/supervisees answers them; none while the
+// caller has no supervisor record (as the original answered).
 func (s *Server) placed(r *http.Request, a events.Actor) ([]queries.StudentOverview, error) {
-	return whole(r.Context(), func(cursor string) (queries.Page[queries.StudentOverview], error) {
+	students, err := whole(r.Context(), func(cursor string) (queries.Page[queries.StudentOverview], error) {
 		return s.API.StudentQ.Supervisees(r.Context(), a, a.UserID, cursor, queries.MaxLimit)
 	})
+	if errors.Is(err, queries.ErrNotFound) {
+		return nil, nil
+	}
+	return students, err
 }
 
 // supervisorInfo is what the supervisor's overview form sends, always

@@ -913,6 +913,7 @@ func TestOpenAPIResponsesMatchSchemas(t *testing.T) {
 	c.check("GET", "/v1/students/{id}", want(s.do("GET", "/v1/students/"+supID, student, nil), 404))
 	c.check("GET", "/v1/supervisors/{id}/supervisees", want(s.do("GET", "/v1/supervisors/"+supID+"/supervisees", sup, nil), 200))
 	c.check("GET", "/v1/supervisors/{id}/supervisees", want(s.do("GET", "/v1/supervisors/"+supID+"/supervisees?cursor=%25%25", sup, nil), 400))
+	c.check("GET", "/v1/supervisors/{id}/supervisees", want(s.do("GET", "/v1/supervisors/01a2430c-0000-7000-8000-000000000000/supervisees", sup, nil), 404))
 	c.check("GET", "/v1/users", want(s.do("GET", "/v1/users?email=ADA@uni.example&code=S1", admin, nil), 200))
 	c.check("GET", "/v1/supervisors", want(s.do("GET", "/v1/supervisors?email=sup@uni.example", student, nil), 200))
 	c.check("GET", "/v1/students/{id}/project-info", want(s.do("GET", "/v1/students/"+studentID+"/project-info", student, nil), 404))

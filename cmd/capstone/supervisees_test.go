@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
 	"slices"
 	"testing"
@@ -50,12 +51,36 @@ func TestSuperviseesAndContacts(t *testing.T) {
 	if got := ids(c.tokens[c.students[2]], sup); len(got) != 0 {
 		t.Errorf("an unplaced student sees %v", got)
 	}
-	// Pages of one: the cursor goes on to the next.
-	first := s.expect(s.do("GET", "/v1/supervisors/"+sup+"/supervisees?limit=1", admin, nil), 200)
-	second := s.expect(s.do("GET", "/v1/supervisors/"+sup+"/supervisees?limit=1&cursor="+first.str("next_cursor"), admin, nil), 200)
-	if len(first.items()) != 1 || len(second.items()) != 1 || first.items()[0]["id"] == second.items()[0]["id"] {
-		t.Errorf("pages of one: %s then %s", first.Raw, second.Raw)
+	// Pages of one, as each viewer: the cursor goes on to the next page,
+	// and it is the id of the last student shown, never of one left out
+	// (a student's pages once carried the ids of students hidden from
+	// them, on pages with none shown); every page but the last is full.
+	for who, tok := range map[string]string{"a coordinator": admin, "the supervisor": c.tokens[sup],
+		"a placed student": c.tokens[placed[0]], "an unplaced student": c.tokens[c.students[2]], "another supervisor": c.tokens[other]} {
+		var seen []string
+		cursor := ""
+		for range 10 {
+			page := s.expect(s.do("GET", "/v1/supervisors/"+sup+"/supervisees?limit=1&cursor="+cursor, tok, nil), 200)
+			items := page.items()
+			for _, it := range items {
+				seen = append(seen, fmt.Sprint(it["id"]))
+			}
+			cursor = page.str("next_cursor")
+			if cursor == "" {
+				break
+			}
+			decoded, err := base64.RawURLEncoding.DecodeString(cursor)
+			if len(items) != 1 || err != nil || string(decoded) != seen[len(seen)-1] {
+				t.Fatalf("%s: a page of %d with cursor %q (%s), after %v", who, len(items), cursor, decoded, seen)
+			}
+		}
+		slices.Sort(seen)
+		if got := ids(tok, sup); !slices.Equal(seen, got) {
+			t.Errorf("%s: pages of one showed %v, the whole list %v", who, seen, got)
+		}
 	}
+	s.expect(s.do("GET", "/v1/supervisors/not-a-supervisor/supervisees", admin, nil), 404, "not-found")
+	s.expect(s.do("GET", "/v1/supervisors/"+c.students[2]+"/supervisees", admin, nil), 404, "not-found")
 
 	// The overview names the people of the placement, to those who may see it.
 	item := s.expect(s.do("GET", "/v1/students/"+placed[0], c.tokens[placed[0]], nil), 200)
