@@ -168,6 +168,11 @@ func FailureOf(log *slog.Logger, r *http.Request, err error) *Problem {
 		// load, not failing; logged where it is decided.
 		return p
 	}
+	if errors.Is(err, errHTTPVersion) {
+		// A 5xx by its status, but the client's request line is at fault
+		// (HTTP/1.2): any client could fill the log's errors with it.
+		return p
+	}
 	if errors.Is(r.Context().Err(), context.Canceled) {
 		log.InfoContext(r.Context(), "client went away", "method", r.Method, "path", r.URL.Path, "err", err)
 		return &Problem{Type: "about:blank", Title: "Client Closed Request", Status: StatusClientClosedRequest,
