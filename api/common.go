@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/capstone-pms/capstone/commands"
@@ -93,7 +94,9 @@ func decodeCursor(c string) (string, error) {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) > 200 || !utf8.Valid(b) {
+	if err != nil || len(b) > 200 || !utf8.Valid(b) || strings.ContainsFunc(string(b), unicode.IsControl) {
+		// The ids a cursor names hold no control characters ("AAAA" is
+		// three NULs, read as a position before every id).
 		return "", errNotACursor
 	}
 	return string(b), nil

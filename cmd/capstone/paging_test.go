@@ -100,8 +100,10 @@ func TestEveryListPages(t *testing.T) {
 				t.Errorf("GET %s?limit=100000000000000000000 of a list of %d: %d with %d items", path, len(whole.items()), huge.Status, len(huge.items()))
 			}
 		}
-		if r := s.do("GET", path+"?cursor=not-a-cursor", admin, nil); r.Status != 400 {
-			t.Errorf("GET %s?cursor=not-a-cursor: %d", path, r.Status)
+		for _, bad := range []string{"not-a-cursor", "AAAA"} { // AAAA: three NULs, base64
+			if r := s.do("GET", path+"?cursor="+bad, admin, nil); r.Status != 400 {
+				t.Errorf("GET %s?cursor=%s: %d", path, bad, r.Status)
+			}
 		}
 	}
 
