@@ -8,7 +8,8 @@ import (
 // TestGradesInWordsNoNumberNotation: NaN, Infinity, a hexadecimal 0x10 and
 // other notations of numbers were taken as grades in words and shown to
 // the student with no mark behind them. Each is a row error saying it is
-// a number, and nothing is recorded.
+// a number, naming the column as a parser's errors do, and nothing is
+// recorded.
 func TestGradesInWordsNoNumberNotation(t *testing.T) {
 	s := startService(t)
 	admin := s.admin()
@@ -18,7 +19,8 @@ func TestGradesInWordsNoNumberNotation(t *testing.T) {
 	for _, grade := range []string{"NaN", "nan", "Infinity", "-Infinity", "+Inf", "inf", "0x10", "0X1F", "0b101", "0o17", "0x1p4", "1_000", "7_2"} {
 		file := "Student Id,Student Email,Student Name,Final Grade,Feedback\nS0,mini-stu0@uni.example,A," + grade + ",Fine\n"
 		rep := s.expect(s.upload(admin, "final-grades", "g.csv", []byte(file), ""), 200)
-		if errs, _ := rep.Body["errors"].([]any); len(errs) != 1 || !strings.Contains(rep.Raw, "is a number") || rep.num("updated") != 0 {
+		want := `Final Grade \"` + grade + `\" is a number: give it as a whole mark from 0 to 100`
+		if errs, _ := rep.Body["errors"].([]any); len(errs) != 1 || !strings.Contains(rep.Raw, want) || rep.num("updated") != 0 {
 			t.Errorf("grade %q: %s", grade, rep.Raw)
 		}
 	}

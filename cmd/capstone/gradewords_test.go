@@ -35,7 +35,7 @@ func TestGradesInWords(t *testing.T) {
 	}
 	bad := s.expect(s.upload(admin, "final-grades", "g.csv", []byte("Student Id,Student Email,Student Name,Final Grade,Feedback\n"+
 		"S0,mini-stu0@uni.example,A,72.5,Half a mark\nS1,mini-stu1@uni.example,B,Excellent work all round,Long\n"), ""), 200)
-	if errs, _ := bad.Body["errors"].([]any); len(errs) != 2 || !strings.Contains(bad.Raw, "is a number") {
+	if errs, _ := bad.Body["errors"].([]any); len(errs) != 2 || !strings.Contains(bad.Raw, `Final Grade \"72.5\" is a number: give it as a whole mark`) {
 		t.Fatalf("grades that are not grades: %s", bad.Raw)
 	}
 	// Agreed, not released: the coordinator sees it, the student not yet.

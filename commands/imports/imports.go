@@ -769,6 +769,13 @@ func (im *Importer) grade(ctx context.Context, meta commands.Meta, svc *cohort.S
 		return unchanged, err
 	}
 	res, err := svc.Grade(ctx, meta, student, "", g.Grade, g.Label, g.Feedback)
+	if e, refused := commands.AsError(err); refused {
+		for _, f := range e.Fields {
+			if f.Field == "grade" { // the label, told in the file's terms as the parser tells a mark
+				return unchanged, reworded(err, fmt.Sprintf("Final Grade %q %s", g.Label, f.Message))
+			}
+		}
+	}
 	if err != nil {
 		return unchanged, err
 	}

@@ -221,7 +221,7 @@ func validateLabel(mark int, label string) error {
 	case utf8.RuneCountInString(label) > MaxLabel:
 		msg = "is longer than " + itoa(MaxLabel) + " characters"
 	case isNumber(label):
-		msg = "is a number: give it as a mark from 0 to 100"
+		msg = "is a number: give it as a whole mark from 0 to 100"
 	case mark != 0:
 		msg = "is given both as a mark and in words"
 	default:
