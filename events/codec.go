@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
 // wireCommit is the JSON form of a commit on the bus.
@@ -34,17 +37,24 @@ func MarshalCommit(c Commit) ([]byte, error) {
 	return json.Marshal(w)
 }
 
+// decodeOptions make the JSON v2 decoder read as encoding/json does (the
+// bus's messages are encoding/json's): it decodes a commit in half
+// encoding/json's time, with a fifth of the allocations (BenchmarkCodec),
+// and every projection of the process waits on it. Encoding is left to
+// encoding/json, which v2 does not beat here.
+var decodeOptions = jsonv1.DefaultOptionsV1()
+
 // UnmarshalCommit decodes a commit from the bus, refusing unknown or newer
 // event types with an error that names them.
 func UnmarshalCommit(raw []byte, reg *Registry) (Commit, error) {
 	var w wireCommit
-	if err := json.Unmarshal(raw, &w); err != nil {
+	if err := jsonv2.Unmarshal(raw, &w, decodeOptions); err != nil {
 		return Commit{}, fmt.Errorf("decode commit: %w", err)
 	}
 	c := Commit{StreamID: w.StreamID, StreamType: w.StreamType, FirstVersion: w.FirstVersion, RecordedAt: w.RecordedAt}
 	c.Events = make([]Envelope, len(w.Events))
 	for i, we := range w.Events {
-		data, err := reg.Decode(we.Type, we.SchemaVersion, func(v any) error { return json.Unmarshal(we.Data, v) })
+		data, err := reg.Decode(we.Type, we.SchemaVersion, func(v any) error { return jsonv2.Unmarshal(we.Data, v, decodeOptions) })
 		if err != nil {
 			return Commit{}, err
 		}
