@@ -38,8 +38,8 @@ func MarshalCommit(c Commit) ([]byte, error) {
 }
 
 // decodeOptions make the JSON v2 decoder read as encoding/json does (the
-// bus's messages are encoding/json's): it decodes a commit in half
-// encoding/json's time, with a fifth of the allocations (BenchmarkCodec),
+// bus's messages are encoding/json's): it decodes a commit in about half
+// encoding/json's time, with a third of the allocations (BenchmarkCodec),
 // and every projection of the process waits on it. Encoding is left to
 // encoding/json, which v2 does not beat here.
 var decodeOptions = jsonv1.DefaultOptionsV1()
