@@ -1157,3 +1157,55 @@ func TestRelaySweepEndsInTime(t *testing.T) {
 		t.Logf("%d sweeps, %d cut short", sweeps, cut)
 	})
 }
+
+// TestRelayGoesOnWithinALargeGroup: a group of more commits than a sweep
+// has time to publish is narrowed to the commits not yet published, so the
+// next sweep goes on from them. Each sweep used to start the group again
+// from its first commit: on a slow store a group of 255 commits was never
+// done, and its first commits were published again at every sweep, long
+// after the writes had stopped.
+func TestRelayGoesOnWithinALargeGroup(t *testing.T) {
+	forSeeds(t, 3, 13, func(t *testing.T, rng *rand.Rand) {
+		db := newDB(t)
+		ids := storeCommits(t, db, outbox.New(db, nil, "dead", 1, quiet), "g", 40+rng.IntN(40)) // left to the relay
+		// One group holds them all, as a writer's grouped reservation does.
+		ctx := context.Background()
+		coll := db.Collection(outbox.Collection)
+		if _, err := coll.DeleteMany(ctx, bson.D{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := coll.InsertOne(ctx, bson.D{{Key: "_id", Value: "one-group"}, {Key: "commit_ids", Value: ids},
+			{Key: "created_at", Value: time.Now().UTC()}}); err != nil {
+			t.Fatal(err)
+		}
+		pub := &slowRecorder{slow: time.Duration(5+rng.IntN(6)) * time.Millisecond}
+		r := relay(db, pub, "r1")
+		r.Settled, r.Workers = time.Now().Add(time.Second), 1+rng.IntN(2)
+		r.SweepFor = time.Duration(40+rng.IntN(60)) * time.Millisecond
+		sweeps, cut := 0, 0
+		for more := true; more; sweeps++ {
+			var err error
+			if more, err = outbox.RelaySweepMore(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			if more {
+				cut++
+			}
+			if sweeps > len(ids)+10 {
+				t.Fatalf("%d sweeps for one group of %d commits: the group never got done", sweeps, len(ids))
+			}
+		}
+		if cut == 0 {
+			t.Fatalf("no sweep ran out of time (bound %v, %d commits %v each, %d workers)", r.SweepFor, len(ids), pub.slow, r.Workers)
+		}
+		for _, id := range ids {
+			if n := pub.count(id); n != 1 {
+				t.Fatalf("%s published %d times over %d sweeps", id, n, sweeps)
+			}
+		}
+		if n := groups(t, db); n != 0 {
+			t.Fatalf("%d groups left", n)
+		}
+		t.Logf("%d sweeps, %d cut short", sweeps, cut)
+	})
+}

@@ -88,23 +88,37 @@ func (r *Relay) sweep(ctx context.Context) (more bool, err error) {
 			ready = append(ready, g)
 		}
 	}
-	published, done, late, err := r.settle(ctx, ready, now, until)
+	published, done, left, late, err := r.settle(ctx, ready, now, until)
 	if r.Published != nil && published > 0 {
 		r.Published(published)
 	}
-	return late && published > 0, errors.Join(err, deleteGroups(ctx, r.Coll, done))
+	return late && published > 0, errors.Join(err, deleteGroups(ctx, r.Coll, done), narrowGroups(ctx, r.Coll, left))
 }
 
 // settle publishes the stored commits of the groups, all through one pool of
 // workers, and returns the groups that are done: every commit published, or
 // dropped because it never appeared within GiveUp. It starts no publish
-// after until but the first: the groups it did not reach wait (late).
-func (r *Relay) settle(ctx context.Context, groups []groupDoc, now, until time.Time) (published int, done []string, late bool, err error) {
+// after until but the first: the groups it did not reach wait (late). Of a
+// group it settled some commits of but not all, left holds the commits
+// still waiting, which the group is narrowed to: the next sweep goes on
+// from them. A group of 255 commits once took a slow store longer than a
+// sweep, and each sweep published its first commits again, and never its
+// last: a relay kept the store busy with duplicates long after the writes
+// had stopped.
+func (r *Relay) settle(ctx context.Context, groups []groupDoc, now, until time.Time) (published int, done []string, left map[string][]string, late bool, err error) {
 	var (
 		mu      sync.Mutex
 		wg      sync.WaitGroup
 		waiting = map[string]bool{}
+		pending = map[string]map[string]bool{} // of a waiting group, its commits not settled
 	)
+	wait := func(groupID, commitID string) { // under mu
+		waiting[groupID] = true
+		if pending[groupID] == nil {
+			pending[groupID] = map[string]bool{}
+		}
+		pending[groupID][commitID] = true
+	}
 	sem := make(chan struct{}, max(r.Workers, 1))
 	started := 0
 	for _, g := range groups {
@@ -113,7 +127,8 @@ func (r *Relay) settle(ctx context.Context, groups []groupDoc, now, until time.T
 			if started > 0 && time.Now().After(until) { // the first whatever the time: each sweep gets on
 				<-sem
 				mu.Lock()
-				waiting[g.ID], late = true, true
+				wait(g.ID, id)
+				late = true
 				mu.Unlock()
 				continue
 			}
@@ -131,22 +146,46 @@ func (r *Relay) settle(ctx context.Context, groups []groupDoc, now, until time.T
 				switch {
 				case lerr != nil:
 					err = errors.Join(err, lerr)
-					waiting[g.ID] = true
+					wait(g.ID, id)
 				case found:
 					published++
 				case now.Sub(g.CreatedAt) < r.GiveUp && !g.CreatedAt.Before(r.Settled):
-					waiting[g.ID] = true
+					wait(g.ID, id)
 				}
 			}()
 		}
 	}
 	wg.Wait()
+	left = map[string][]string{}
 	for _, g := range groups {
 		if !waiting[g.ID] {
 			done = append(done, g.ID)
+			continue
+		}
+		var rest []string
+		for _, id := range g.CommitIDs {
+			if pending[g.ID][id] {
+				rest = append(rest, id)
+			}
+		}
+		if len(rest) < len(g.CommitIDs) {
+			left[g.ID] = rest
 		}
 	}
-	return published, done, late, err
+	return published, done, left, late, err
+}
+
+// narrowGroups leaves in each group of left only the commit ids given, the
+// ones a sweep did not settle. A group is written once by its writer and
+// otherwise only deleted, so the narrowing overwrites nobody's change; a
+// group deleted meanwhile (its writer published it) is left deleted.
+func narrowGroups(ctx context.Context, coll *mongo.Collection, left map[string][]string) error {
+	var errs []error
+	for id, rest := range left {
+		_, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, bson.D{{Key: "$set", Value: bson.D{{Key: "commit_ids", Value: rest}}}})
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // Groups is db's outbox collection, which a Relay sweeps and Backlog counts.
