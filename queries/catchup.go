@@ -156,8 +156,21 @@ type pending struct {
 	s  *stream
 }
 
-func (c *Catchup) wait(ctx context.Context, streams []stream, maxWait, grace time.Duration, readModels []string) error {
+func (c *Catchup) wait(ctx context.Context, streams []stream, maxWait, grace time.Duration, readModels []string) (err error) {
 	deadline := time.Now().Add(maxWait)
+	// The checks read the store, and a slow store read runs past the
+	// deadline too: under the deadline's context a check cut short by it
+	// is ErrNotCaughtUp, as a pause that reaches it is. Checked only
+	// between passes, an import's wait for its thousands of rows on an
+	// overloaded store once took 4 minutes against its 10 seconds.
+	caller := ctx
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	defer func() {
+		if err != nil && caller.Err() == nil && ctx.Err() != nil {
+			err = ErrNotCaughtUp
+		}
+	}()
 	var todo []pending
 	for i := range streams {
 		for _, ck := range c.Checkers {
@@ -174,7 +187,6 @@ func (c *Catchup) wait(ctx context.Context, streams []stream, maxWait, grace tim
 			defer cancel()
 		}
 	}
-	var err error
 	if todo, err = c.dropConcerned(ctx, todo); err != nil {
 		return err
 	}

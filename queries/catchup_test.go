@@ -2,6 +2,7 @@ package queries
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
@@ -89,5 +90,43 @@ func TestWaitForWhatTheLogHasNotHeardOf(t *testing.T) {
 	t.Logf("%d commits, shown after %d checks: %d pauses, at most %d checks between two", n, shownAfter.Load(), *pauses, *most)
 	if *most > checksAtOnce {
 		t.Errorf("a poll asked about %d commits while none it asked about was shown, want at most %d", *most, checksAtOnce)
+	}
+}
+
+// slowChecker is a read model on a slow store: each check reads for a
+// while (as a store read does, it stops when its context ends) and finds
+// the commit not shown.
+type slowChecker struct{ shownChecker }
+
+func (c *slowChecker) Applied(ctx context.Context, _ projections.Getter, _ []events.Commit) (bool, error) {
+	c.asked.Add(1)
+	select {
+	case <-time.After(50 * time.Millisecond):
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// TestWaitEndsAtItsBoundOnASlowStore: a wait whose checks read a slow
+// store ends at its bound with ErrNotCaughtUp. The bound was looked at only
+// between passes of checks, each a store read of its own: an import's wait
+// for its read models on an overloaded store took 4 minutes against its
+// 10 seconds.
+func TestWaitEndsAtItsBoundOnASlowStore(t *testing.T) {
+	ck := &slowChecker{}
+	c := &Catchup{Checkers: []projections.Checker{ck}} // no log: every commit is checked each pass
+	const bound = 300 * time.Millisecond
+	start := time.Now()
+	err := c.WaitCommits(context.Background(), commitsOf(100), bound) // a pass: 100 checks of 50 ms
+	took := time.Since(start)
+	if !errors.Is(err, ErrNotCaughtUp) || took > bound+time.Second {
+		t.Fatalf("a wait bound to %s on a slow store: %v after %s (%d checks)", bound, err, took, ck.asked.Load())
+	}
+	// The caller's own end is the caller's, not a wait's bound.
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	if err := c.WaitCommits(ctx, commitsOf(100), time.Minute); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a wait whose caller went away: %v, want context.Canceled", err)
 	}
 }
