@@ -322,3 +322,13 @@ func seeded(t testing.TB, stream uint64) *rand.Rand {
 	t.Logf("seed %d", seed)
 	return rand.New(rand.NewPCG(seed, stream))
 }
+
+// supervisorWithSlots creates a supervisor with capacity slots and returns
+// their id and a token of theirs.
+func supervisorWithSlots(s *service, admin, email string, capacity int) (id, token string) {
+	s.t.Helper()
+	const password = "slots supervisor pw"
+	id = s.createUser(admin, email, "Dr Slots", []string{"supervisor"}, password)
+	s.expect(s.do("PUT", "/v1/supervisors/"+id+"/profile", admin, map[string]any{"areas": []string{}, "info": "", "capacity": capacity}), 200)
+	return id, s.signIn(email, password)
+}

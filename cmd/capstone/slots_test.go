@@ -24,6 +24,26 @@ func placedWith(s *service, admin, supTok, sup, email string) string {
 	return stu
 }
 
+// releaseReasons is the reason the cohort recorded for each student whose
+// place it gave back, of the releases made under correlation id (any, if
+// empty), the last one of each student.
+func releaseReasons(t *testing.T, s *service, correlation string) map[string]string {
+	t.Helper()
+	commits, err := imongoEventStore(s).ReadStream(context.Background(), events.CohortStreamID, events.ReadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]string{}
+	for _, c := range commits {
+		for _, e := range c.Events {
+			if u, ok := e.Data.(*events.StudentUnallocated); ok && (correlation == "" || e.CorrelationID == correlation) {
+				reasons[u.StudentID] = u.Reason
+			}
+		}
+	}
+	return reasons
+}
+
 // slotsAgree fails the test unless the cohort and, once it settles, the
 // supervisors read model show want students placed with sup out of capacity.
 func slotsAgree(t *testing.T, s *service, admin, sup string, capacity, want int) {
@@ -47,9 +67,7 @@ func slotsAgree(t *testing.T, s *service, admin, sup string, capacity, want int)
 func TestLeavingStudentFreesTheSlot(t *testing.T) {
 	s := startService(t)
 	admin := s.admin()
-	sup := s.createUser(admin, "keeper@uni.example", "Dr Keeper", []string{"supervisor"}, "keeper supervisor pw")
-	s.expect(s.do("PUT", "/v1/supervisors/"+sup+"/profile", admin, map[string]any{"areas": []string{}, "info": "", "capacity": 2}), 200)
-	supTok := s.signIn("keeper@uni.example", "keeper supervisor pw")
+	sup, supTok := supervisorWithSlots(s, admin, "keeper@uni.example", 2)
 	gone := placedWith(s, admin, supTok, sup, "gone@uni.example")
 	demoted := placedWith(s, admin, supTok, sup, "demoted@uni.example")
 	slotsAgree(t, s, admin, sup, 2, 2)
@@ -71,19 +89,7 @@ func TestLeavingStudentFreesTheSlot(t *testing.T) {
 	placedWith(s, admin, supTok, sup, "last@uni.example")
 	slotsAgree(t, s, admin, sup, 2, 2)
 
-	reasons := map[string]string{}
-	commits, err := imongoEventStore(s).ReadStream(context.Background(), events.CohortStreamID, events.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range commits {
-		for _, e := range c.Events {
-			if u, ok := e.Data.(*events.StudentUnallocated); ok {
-				reasons[u.StudentID] = u.Reason
-			}
-		}
-	}
-	if reasons[gone] != "student deleted" || reasons[demoted] != "no longer a student" {
+	if reasons := releaseReasons(t, s, ""); reasons[gone] != "student deleted" || reasons[demoted] != "no longer a student" {
 		t.Fatalf("the cohort's reasons: %v", reasons)
 	}
 	waitFor(t, "the read models to equal a rebuild", func() bool {
@@ -102,9 +108,7 @@ func TestMendGivesBackPlacesOfStudentsWhoLeft(t *testing.T) {
 	s := startService(t)
 	ctx := context.Background()
 	admin := s.admin()
-	sup := s.createUser(admin, "mender@uni.example", "Dr Mender", []string{"supervisor"}, "mender supervisor pw")
-	s.expect(s.do("PUT", "/v1/supervisors/"+sup+"/profile", admin, map[string]any{"areas": []string{}, "info": "", "capacity": 3}), 200)
-	supTok := s.signIn("mender@uni.example", "mender supervisor pw")
+	sup, supTok := supervisorWithSlots(s, admin, "mender@uni.example", 3)
 	gone := placedWith(s, admin, supTok, sup, "crashed-delete@uni.example")
 	demoted := placedWith(s, admin, supTok, sup, "crashed-demote@uni.example")
 	kept := placedWith(s, admin, supTok, sup, "still-here@uni.example")
@@ -158,19 +162,7 @@ func TestMendGivesBackPlacesOfStudentsWhoLeft(t *testing.T) {
 	<-done
 	slotsAgree(t, s, admin, sup, 3, 1)
 
-	reasons := map[string]string{}
-	commits, err := imongoEventStore(s).ReadStream(ctx, events.CohortStreamID, events.ReadOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range commits {
-		for _, e := range c.Events {
-			if u, ok := e.Data.(*events.StudentUnallocated); ok && e.CorrelationID == "test" {
-				reasons[u.StudentID] = u.Reason
-			}
-		}
-	}
-	if len(reasons) != 2 || reasons[gone] != user.ReasonStudentDeleted || reasons[demoted] != user.ReasonNotAStudent {
+	if reasons := releaseReasons(t, s, "test"); len(reasons) != 2 || reasons[gone] != user.ReasonStudentDeleted || reasons[demoted] != user.ReasonNotAStudent {
 		t.Fatalf("the mend's releases: %v", reasons)
 	}
 }
@@ -183,9 +175,7 @@ func TestAcceptanceRacingDeletionHoldsNoSlot(t *testing.T) {
 	admin := s.admin()
 	ctx := context.Background()
 	const n = 16
-	sup := s.createUser(admin, "racing@uni.example", "Dr Racing", []string{"supervisor"}, "racing supervisor pw")
-	s.expect(s.do("PUT", "/v1/supervisors/"+sup+"/profile", admin, map[string]any{"areas": []string{}, "info": "", "capacity": n}), 200)
-	supTok := s.signIn("racing@uni.example", "racing supervisor pw")
+	sup, supTok := supervisorWithSlots(s, admin, "racing@uni.example", n)
 	students, projects := make([]string, n), make([]string, n)
 	for i := range n {
 		email := fmt.Sprintf("racer%d@uni.example", i)
@@ -234,8 +224,7 @@ func TestAllocationFromALaggingListPlacesNoDeletedStudent(t *testing.T) {
 	s := startService(t)
 	admin := s.admin()
 	ctx := context.Background()
-	sup := s.createUser(admin, "lagging@uni.example", "Dr Lagging", []string{"supervisor"}, "lagging supervisor pw")
-	s.expect(s.do("PUT", "/v1/supervisors/"+sup+"/profile", admin, map[string]any{"areas": []string{}, "info": "", "capacity": 3}), 200)
+	sup, _ := supervisorWithSlots(s, admin, "lagging@uni.example", 3)
 	stay := s.createUser(admin, "stay@uni.example", "Stays", []string{"student"}, "student pw 1234")
 	gone := s.createUser(admin, "left@uni.example", "Left", []string{"student"}, "student pw 1234")
 	s.expect(s.do("DELETE", "/v1/users/"+gone, admin, nil), 204)

@@ -100,9 +100,7 @@ func TestCapacityUnderConcurrency(t *testing.T) {
 	s := startService(t)
 	admin := s.admin()
 	ctx := context.Background()
-	sup := s.createUser(admin, "busy@uni.example", "Dr Busy", []string{"supervisor"}, "busy supervisor pw")
-	s.expect(s.do("PUT", "/v1/supervisors/"+sup+"/profile", admin, map[string]any{"areas": []string{}, "info": "", "capacity": 5}), 200)
-	supTok := s.signIn("busy@uni.example", "busy supervisor pw")
+	sup, supTok := supervisorWithSlots(s, admin, "busy@uni.example", 5)
 	const n = 30
 	projects := make([]string, n)
 	students := make([]string, n)
