@@ -1126,26 +1126,7 @@ func TestRelaySweepEndsInTime(t *testing.T) {
 		// Well above a sweep's own reads, even under the race detector,
 		// and well below the publishes' time.
 		r.SweepFor = time.Duration(40+rng.IntN(60)) * time.Millisecond
-		sweeps, cut := 0, 0
-		for more := true; more; sweeps++ {
-			start := time.Now()
-			var err error
-			if more, err = outbox.RelaySweepMore(context.Background(), r); err != nil {
-				t.Fatal(err)
-			}
-			if took := time.Since(start); took > r.SweepFor+time.Second {
-				t.Fatalf("a sweep bound to %v took %v", r.SweepFor, took)
-			}
-			if more {
-				cut++
-			}
-			if sweeps > len(ids)+10 { // each publishes one commit at least
-				t.Fatalf("%d sweeps for %d commits: a sweep got nowhere", sweeps, len(ids))
-			}
-		}
-		if cut == 0 {
-			t.Fatalf("no sweep ran out of time (bound %v, %d commits %v each, %d workers)", r.SweepFor, len(ids), pub.slow, r.Workers)
-		}
+		sweepUntilDone(t, r, pub, ids)
 		for _, id := range ids {
 			if pub.count(id) == 0 {
 				t.Fatalf("%s never published", id)
@@ -1154,8 +1135,36 @@ func TestRelaySweepEndsInTime(t *testing.T) {
 		if n := groups(t, db); n != 0 {
 			t.Fatalf("%d groups left", n)
 		}
-		t.Logf("%d sweeps, %d cut short", sweeps, cut)
 	})
+}
+
+// sweepUntilDone sweeps with r until a sweep says there is no more, each
+// within its bound (SweepFor) and each publishing a commit at least, and
+// fails the test unless one ran out of time. It returns the sweeps made.
+func sweepUntilDone(t *testing.T, r *outbox.Relay, pub *slowRecorder, ids []string) int {
+	t.Helper()
+	sweeps, cut := 0, 0
+	for more := true; more; sweeps++ {
+		start := time.Now()
+		var err error
+		if more, err = outbox.RelaySweepMore(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(start); took > r.SweepFor+time.Second {
+			t.Fatalf("a sweep bound to %v took %v", r.SweepFor, took)
+		}
+		if more {
+			cut++
+		}
+		if sweeps > len(ids)+10 {
+			t.Fatalf("%d sweeps for %d commits: the sweeps got nowhere", sweeps, len(ids))
+		}
+	}
+	if cut == 0 {
+		t.Fatalf("no sweep ran out of time (bound %v, %d commits %v each, %d workers)", r.SweepFor, len(ids), pub.slow, r.Workers)
+	}
+	t.Logf("%d sweeps, %d cut short", sweeps, cut)
+	return sweeps
 }
 
 // TestRelayGoesOnWithinALargeGroup: a group of more commits than a sweep
@@ -1182,22 +1191,7 @@ func TestRelayGoesOnWithinALargeGroup(t *testing.T) {
 		r := relay(db, pub, "r1")
 		r.Settled, r.Workers = time.Now().Add(time.Second), 1+rng.IntN(2)
 		r.SweepFor = time.Duration(40+rng.IntN(60)) * time.Millisecond
-		sweeps, cut := 0, 0
-		for more := true; more; sweeps++ {
-			var err error
-			if more, err = outbox.RelaySweepMore(ctx, r); err != nil {
-				t.Fatal(err)
-			}
-			if more {
-				cut++
-			}
-			if sweeps > len(ids)+10 {
-				t.Fatalf("%d sweeps for one group of %d commits: the group never got done", sweeps, len(ids))
-			}
-		}
-		if cut == 0 {
-			t.Fatalf("no sweep ran out of time (bound %v, %d commits %v each, %d workers)", r.SweepFor, len(ids), pub.slow, r.Workers)
-		}
+		sweeps := sweepUntilDone(t, r, pub, ids)
 		for _, id := range ids {
 			if n := pub.count(id); n != 1 {
 				t.Fatalf("%s published %d times over %d sweeps", id, n, sweeps)
@@ -1206,6 +1200,5 @@ func TestRelayGoesOnWithinALargeGroup(t *testing.T) {
 		if n := groups(t, db); n != 0 {
 			t.Fatalf("%d groups left", n)
 		}
-		t.Logf("%d sweeps, %d cut short", sweeps, cut)
 	})
 }
