@@ -109,11 +109,9 @@ func (r *Relay) settle(ctx context.Context, groups []groupDoc, now, until time.T
 	var (
 		mu      sync.Mutex
 		wg      sync.WaitGroup
-		waiting = map[string]bool{}
-		pending = map[string]map[string]bool{} // of a waiting group, its commits not settled
+		pending = map[string]map[string]bool{} // of a group that waits, its commits not settled
 	)
 	wait := func(groupID, commitID string) { // under mu
-		waiting[groupID] = true
 		if pending[groupID] == nil {
 			pending[groupID] = map[string]bool{}
 		}
@@ -158,7 +156,7 @@ func (r *Relay) settle(ctx context.Context, groups []groupDoc, now, until time.T
 	wg.Wait()
 	left = map[string][]string{}
 	for _, g := range groups {
-		if !waiting[g.ID] {
+		if len(pending[g.ID]) == 0 {
 			done = append(done, g.ID)
 			continue
 		}
