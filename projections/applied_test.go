@@ -207,8 +207,9 @@ func TestAppliedLog(t *testing.T) {
 func TestAppliedLogKnowsOnlyWhatIsWhole(t *testing.T) {
 	l := projections.NewAppliedLog(projections.NewProjects(nil, nil), projections.NewStudents(nil, nil))
 	c := func(stream string, first int64) events.Commit { return commit(stream, first, &events.ProjectEdited{}) }
-	l.Record("projects", c("p1", 3))
-	l.Record("students", c("p1", 3))
+	if !l.Record("projects", c("p1", 3)) || l.Record("students", c("p1", 3)) {
+		t.Fatal("Record says the overview's head is at version 3, or the model's is not")
+	}
 	if !l.Has("projects", "p1", 1) {
 		t.Fatal("a model that applied version 3 has applied version 1 too")
 	}
@@ -401,7 +402,9 @@ func TestAppliedLogAsAModel(t *testing.T) {
 				if rng.IntN(4) == 0 {
 					c.StreamType = events.StreamCohort
 				}
-				l.Record(projection, c)
+				if got, has := l.Record(projection, c), l.Has(projection, id, c.LastVersion()); got != has {
+					t.Fatalf("op %d: Record of %s v%d for %s says %v, Has %v", op, id, c.LastVersion(), projection, got, has)
+				}
 				forget()
 				h, ok := model[id]
 				if !ok {

@@ -91,9 +91,13 @@ type App struct {
 	// API is the HTTP server's handler set (nil for a one-off command).
 	API *api.Server
 
-	status    *status.Tracker
-	applied   *projections.AppliedLog // what this process's projectors applied
-	catchUp   *outbox.CatchUp         // nil without the projector component
+	status  *status.Tracker
+	applied *projections.AppliedLog // what this process's projectors applied
+	// marks are what this process's projectors applied, for another's
+	// catch-up, and what the others' did, for this one's (nil where no
+	// other process projects: the store is this process's alone).
+	marks     *outbox.Marks
+	catchUp   *outbox.CatchUp // nil without the projector component
 	bgDone    sync.WaitGroup
 	rebuilder *rebuild.Rebuilder
 	rebuilds  *rebuild.Background // the admin API's, within runCtx
@@ -112,7 +116,10 @@ func (a *App) startCatchUp(ctx context.Context, log *outbox.CommitLog, es *imong
 		Lease:    a.lease("catch-up", instance),
 		Interval: CatchUpEvery, MinAge: CatchUpAfter, GiveUp: 2 * time.Minute, Settled: settled, Batch: 2000,
 		Workers: catchUpWorkers, Awaited: awaited, AwaitFor: CatchUpReadyWithin,
-		Applied: a.applied.Has, InFlight: a.outbox.Publishing, Caught: a.Metrics.CaughtUp}
+		Applied: a.knownApplied, InFlight: a.outbox.Publishing, Caught: a.Metrics.CaughtUp}
+	if a.marks != nil {
+		cu.Refresh = a.marks.Refresh
+	}
 	if a.logOnly {
 		cu.Backlog = a.Metrics.SetRelayBacklog // the relay, with no outbox documents, sets none
 	}
@@ -122,6 +129,13 @@ func (a *App) startCatchUp(ctx context.Context, log *outbox.CommitLog, es *imong
 	a.catchUp = cu
 	a.bgDone.Add(1)
 	go func() { defer a.bgDone.Done(); cu.Run(ctx) }()
+}
+
+// knownApplied reports whether this process's projectors, or another
+// process's whose marks the catch-up read, applied the stream up to
+// version for projection (CatchUp.Applied).
+func (a *App) knownApplied(projection, streamID string, version int64) bool {
+	return a.applied.Has(projection, streamID, version) || a.marks.Has(projection, streamID, version)
 }
 
 // lease is the lease of a background job (the relay's sweeps, the
@@ -447,6 +461,10 @@ func (a *App) start(ctx context.Context) error {
 		}
 		set := projections.AllSharing(rm, es, docLocks)
 		a.applied = projections.NewAppliedLogOf(appliedLogSize, set...)
+		if !a.store.Exclusive() {
+			a.marks = outbox.NewMarks(a.store.DB, instance, projections.Names(), a.log)
+			a.bgDone.Go(func() { a.marks.Run(runCtx, outbox.MarksEvery) })
+		}
 		decodings := bus.NewDecodings(len(set))
 		a.bgDone.Go(func() { a.status.Run(runCtx, statusStore) })
 		for _, p := range set {
@@ -460,8 +478,8 @@ func (a *App) start(ctx context.Context) error {
 				Observe: func(name string, c events.Commit, err error) {
 					a.Metrics.ObserveProjection(name, c, err)
 					a.status.Observe(name, c, err)
-					if err == nil {
-						a.applied.Record(name, c)
+					if err == nil && a.applied.Record(name, c) && a.marks != nil {
+						a.marks.Note(name, c.StreamID, c.LastVersion())
 					}
 				}}
 			if err := c.Start(runCtx); err != nil {

@@ -10,7 +10,7 @@ import (
 // one of them by its name, so that a new projection is never left to be
 // created by its first write, in the middle of a cohort's first import.
 func Collections() []string {
-	return append([]string{CollRevisionTokens, CollProjectionStatus, outbox.Collection, outbox.LogCollection, outbox.LeaseCollection,
+	return append([]string{CollRevisionTokens, CollProjectionStatus, outbox.Collection, outbox.LogCollection, outbox.LeaseCollection, outbox.MarksCollection,
 		CollReadModelNames, CollRebuildCatchUps, CollStaging, CollEvents, CollSnapshots, CollCredentials, CollIdempotency, CollPasswordTokens, CollSessions, CollSettings},
 		projections.Names()...)
 }

@@ -41,9 +41,15 @@ type CatchUp struct {
 	Commits CommitLoader
 	Lease   *Lease
 	Targets []CatchUpTarget
-	// Applied, if set, says whether this process already applied a stream
-	// up to a version for a projection.
+	// Applied, if set, says whether this process, or another whose marks
+	// Refresh read, already applied a stream up to a version for a
+	// projection.
 	Applied func(projection, streamID string, version int64) bool
+	// Refresh, if set, is called at the start of each sweep, before
+	// Applied is asked: it reads what the other projector processes marked
+	// as applied since the last sweep (Marks.Refresh). Its error is
+	// logged; the sweep goes on with what Applied knows.
+	Refresh func(ctx context.Context) error
 	// InFlight, if set, says whether this process is still publishing the
 	// commits of the entry at a position of the log (Outbox.Publishing):
 	// they are on their way, not lost, and the catch-up leaves them to the
@@ -163,6 +169,11 @@ func sweepFor(bound time.Duration, lease *Lease) time.Duration {
 // time ran out before it had done what it read, or it read a full Batch.
 func (c *CatchUp) sweep(ctx context.Context) (applied int, more bool, err error) {
 	until := time.Now().Add(sweepFor(c.SweepFor, c.Lease))
+	if c.Refresh != nil {
+		if err := c.Refresh(ctx); err != nil && c.Logger != nil {
+			c.Logger.Warn("catch-up: what the other processes applied is unknown this sweep", "err", err)
+		}
+	}
 	trimmed, err := c.Log.Trimmed(ctx)
 	if err != nil {
 		return 0, false, err

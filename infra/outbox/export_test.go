@@ -80,3 +80,10 @@ func SetSenderIdle(d time.Duration) func() {
 	senderIdle = d
 	return func() { senderIdle = before }
 }
+
+// MarksClock sets the clock by which m keeps the marks it read.
+func MarksClock(m *Marks, now func() time.Time) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.now, m.turned = now, now()
+}

@@ -1,0 +1,159 @@
+package outbox_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/capstone-pms/capstone/infra/outbox"
+)
+
+// TestMarksTellWhatOthersApplied: heads noted at random by two processes,
+// whose projections are listed in different orders and each has one the
+// other lacks, are known to the reader once written and read, exactly:
+// a stream up to the highest head a projection reached, never further,
+// never for a projection that did not reach it, nor for the reader's own
+// marks; what it read is deleted.
+func TestMarksTellWhatOthersApplied(t *testing.T) {
+	for round := range 5 {
+		seed := rand.Uint64()
+		t.Run(fmt.Sprint(round), func(t *testing.T) {
+			t.Logf("seed %d", seed)
+			rng := rand.New(rand.NewPCG(seed, seed))
+			ctx := context.Background()
+			db := newDB(t)
+			reader := outbox.NewMarks(db, "reader", []string{"users", "emails", "projects", "cohort"}, quiet)
+			writers := []*outbox.Marks{
+				outbox.NewMarks(db, "a", []string{"cohort", "users", "emails", "settings"}, quiet),
+				outbox.NewMarks(db, "b", []string{"projects", "emails", "users"}, quiet),
+			}
+			projections := []string{"users", "emails", "projects", "cohort", "settings"}
+			type key struct{ projection, stream string }
+			want := map[key]int64{} // by the writers, of the projections they and the reader know
+			knows := func(m []string, p string) bool {
+				for _, q := range m {
+					if q == p {
+						return true
+					}
+				}
+				return false
+			}
+			lists := [][]string{{"cohort", "users", "emails", "settings"}, {"projects", "emails", "users"}}
+			for batch := range 1 + rng.IntN(4) {
+				for range rng.IntN(300) {
+					w := rng.IntN(3) // 2: the reader's own
+					p := projections[rng.IntN(len(projections))]
+					k := key{p, fmt.Sprintf("stream-%d", rng.IntN(60))}
+					head := 1 + rng.Int64N(20)
+					if w == 2 {
+						reader.Note(p, k.stream, head)
+						continue
+					}
+					writers[w].Note(p, k.stream, head)
+					if knows(lists[w], p) && p != "settings" {
+						want[k] = max(want[k], head)
+					}
+				}
+				for _, m := range append(writers, reader) {
+					if err := m.Write(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if batch%2 == 1 || rng.IntN(2) == 0 {
+					if err := reader.Refresh(ctx); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			if err := reader.Refresh(ctx); err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range projections {
+				for s := range 60 {
+					k := key{p, fmt.Sprintf("stream-%d", s)}
+					for v := int64(1); v <= 21; v++ {
+						if got, exp := reader.Has(p, k.stream, v), v <= want[k]; got != exp {
+							t.Fatalf("Has(%s, %s, %d) = %v, want %v (marked up to %d)", p, k.stream, v, got, exp, want[k])
+						}
+					}
+				}
+			}
+			if n, err := db.Collection(outbox.MarksCollection).CountDocuments(ctx, bson.D{}); err != nil || n != 0 {
+				t.Fatalf("%d mark documents left after the reader read them (%v)", n, err)
+			}
+		})
+	}
+}
+
+// TestMarksAreKeptForAWhile: a mark read is known for markKeep (30 s) at
+// least and forgotten by twice that, as the reader reads on.
+func TestMarksAreKeptForAWhile(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	now := time.Now()
+	reader := outbox.NewMarks(db, "reader", []string{"users"}, quiet)
+	outbox.MarksClock(reader, func() time.Time { return now })
+	writer := outbox.NewMarks(db, "writer", []string{"users"}, quiet)
+	step := func(d time.Duration, stream string) {
+		t.Helper()
+		now = now.Add(d)
+		writer.Note("users", stream, 1)
+		if err := writer.Write(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := reader.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step(0, "first")
+	for k, d := range []time.Duration{10, 10, 9} {
+		step(d*time.Second, fmt.Sprint("later", k))
+		if !reader.Has("users", "first", 1) {
+			t.Fatalf("a mark read is forgotten after %v", now.Sub(time.Time{}))
+		}
+	}
+	step(2*time.Second, "turn") // 31 s: the first generation turns old
+	if !reader.Has("users", "first", 1) {
+		t.Fatal("a mark read 31 s ago is forgotten: it is kept 30 s at least")
+	}
+	step(30*time.Second, "again") // 61 s: it turns out
+	if reader.Has("users", "first", 1) {
+		t.Fatal("a mark read 61 s ago is still known: it is kept at most twice 30 s")
+	}
+	if !reader.Has("users", "again", 1) || !reader.Has("users", "turn", 1) {
+		t.Fatal("the marks read since are forgotten")
+	}
+}
+
+// TestMarksBoundWhatTheyHold: past the streams one write holds, the marks
+// of more are dropped and counted, and the next write starts afresh.
+func TestMarksBoundWhatTheyHold(t *testing.T) {
+	ctx := context.Background()
+	db := newDB(t)
+	writer := outbox.NewMarks(db, "writer", []string{"users"}, quiet)
+	reader := outbox.NewMarks(db, "reader", []string{"users"}, quiet)
+	const bound = 20000
+	for i := range bound + 10 {
+		writer.Note("users", fmt.Sprint("s", i), 1)
+	}
+	if got := writer.Dropped(); got != 10 {
+		t.Fatalf("dropped %d marks past %d streams, want 10", got, bound)
+	}
+	if err := writer.Write(ctx); err != nil {
+		t.Fatal(err)
+	}
+	writer.Note("users", "after", 2)
+	if err := writer.Write(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := reader.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !reader.Has("users", "s0", 1) || !reader.Has("users", fmt.Sprint("s", bound-1), 1) || reader.Has("users", fmt.Sprint("s", bound), 1) || !reader.Has("users", "after", 2) {
+		t.Fatal("the marks read are not those written")
+	}
+}
