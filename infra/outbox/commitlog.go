@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -337,8 +338,10 @@ func (l *CommitLog) Since(ctx context.Context, mark, floor int64, notBefore time
 		return nil, false, err
 	}
 	// Back from the mark over the entries listed from notBefore on: a few
-	// seconds of them, each an _id lookup.
+	// seconds of them, each an _id lookup. What they list is kept, not read
+	// again on the way forward.
 	from := mark + 1
+	var before [][]string // the entries' commit ids, from the mark back
 	for from > trimmed+1 {
 		var e logEntry
 		err := l.Coll.FindOne(ctx, bson.D{{Key: "_id", Value: logID(from - 1)}}).Decode(&e)
@@ -351,14 +354,18 @@ func (l *CommitLog) Since(ctx context.Context, mark, floor int64, notBefore time
 		if e.CreatedAt.Before(notBefore) {
 			break
 		}
+		before = append(before, e.CommitIDs)
 		from--
 	}
 	if from == trimmed+1 && trimmed > floor {
 		return nil, false, nil // what came before may have been listed after notBefore too
 	}
-	// On from there to the end of the log, in batches.
+	for _, listed := range slices.Backward(before) {
+		ids = append(ids, listed...)
+	}
+	// On from the mark to the end of the log, in batches.
 	const batch = 512
-	for pos := from; ; {
+	for pos := mark + 1; ; {
 		entries, err := l.Read(ctx, pos, batch)
 		if err != nil {
 			return nil, false, err
