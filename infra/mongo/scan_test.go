@@ -68,3 +68,37 @@ func TestScanAndEstimate(t *testing.T) {
 		t.Fatalf("Estimate = %d, %v; %d commits stored", est, err, n)
 	}
 }
+
+// TestScanStopsAtItsHandlersError: an error of the function a scan hands
+// the commits to, at a random one of several of the store's batches, ends
+// the scan with that error, after exactly the commits before it; the
+// commits come in the order they were stored.
+func TestScanStopsAtItsHandlersError(t *testing.T) {
+	ctx := testCtx(t)
+	es := imongo.NewEventStore(newDB(t), registry)
+	base := time.Now().UTC().Truncate(time.Millisecond)
+	n := 300 + rand.IntN(300)
+	for i := range n {
+		if err := es.Append(ctx, newCommit(fmt.Sprint("stop-", i), 1, base.Add(time.Duration(i)*time.Millisecond), created("t"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 {
+		stop := rand.IntN(n)
+		boom := fmt.Errorf("stop at %d", stop)
+		handed := 0
+		got, err := es.Scan(ctx, time.Time{}, func(c events.Commit) error {
+			if c.StreamID != fmt.Sprint("stop-", handed) {
+				return fmt.Errorf("commit %d is %s", handed, c.StreamID)
+			}
+			if handed == stop {
+				return boom
+			}
+			handed++
+			return nil
+		})
+		if err != boom || got != stop || handed != stop {
+			t.Fatalf("a scan stopped at commit %d of %d: %d handed, %d counted, %v", stop, n, handed, got, err)
+		}
+	}
+}
