@@ -130,3 +130,35 @@ func TestWaitEndsAtItsBoundOnASlowStore(t *testing.T) {
 		t.Fatalf("a wait whose caller went away: %v, want context.Canceled", err)
 	}
 }
+
+// refusingChecker is a read model on a store whose driver refuses a read it
+// expects to outlast its context's deadline, a round trip before the
+// deadline: with an error that wraps context.DeadlineExceeded while the
+// context has not ended yet (the MongoDB driver's "calculated server-side
+// timeout (0 ms)").
+type refusingChecker struct{ shownChecker }
+
+func (c *refusingChecker) Applied(ctx context.Context, _ projections.Getter, _ []events.Commit) (bool, error) {
+	c.asked.Add(1)
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < 40*time.Millisecond {
+		return false, fmt.Errorf("calculated server-side timeout (0 ms) is less than or equal to 0: %w", context.DeadlineExceeded)
+	}
+	time.Sleep(20 * time.Millisecond)
+	return false, nil
+}
+
+// TestWaitEndsNotCaughtUpWhenTheDriverRefusesAtTheBound: a check the
+// store's driver refuses as its deadline nears ends the wait as the bound
+// does, ErrNotCaughtUp (503 not-caught-up), not as a failure of the store:
+// in a fault trial, a read waiting for a stopped projector answered 500
+// twice in ten.
+func TestWaitEndsNotCaughtUpWhenTheDriverRefusesAtTheBound(t *testing.T) {
+	ck := &refusingChecker{}
+	c := &Catchup{Checkers: []projections.Checker{ck}}
+	for range 3 {
+		bound := time.Duration(100+rand.IntN(300)) * time.Millisecond
+		if err := c.WaitCommits(context.Background(), commitsOf(1+rand.IntN(50)), bound); !errors.Is(err, ErrNotCaughtUp) {
+			t.Fatalf("a wait bound to %s whose last check the driver refused: %v, want ErrNotCaughtUp", bound, err)
+		}
+	}
+}
