@@ -17,7 +17,8 @@ import (
 
 func (s *Server) cohortRoutes(r *mux.Router) {
 	coord := events.RoleCoordinator
-	r.HandleFunc("/v1/supervisors", s.authed(s.reads(s.listSupervisors, projections.CollSupervisors))).Methods(http.MethodGet)
+	// A lookup by e-mail reads the addresses' read model first.
+	r.HandleFunc("/v1/supervisors", s.authed(s.reads(s.listSupervisors, projections.CollSupervisors, projections.CollEmails))).Methods(http.MethodGet)
 	r.HandleFunc("/v1/supervisors/{id}", s.authed(s.reads(s.getSupervisor, projections.CollSupervisors))).Methods(http.MethodGet)
 	r.HandleFunc("/v1/supervisors/{id}/profile", s.authed(s.putSupervisorProfile, events.RoleSupervisor, coord)).Methods(http.MethodPut)
 	r.HandleFunc("/v1/students/{id}", s.authed(s.reads(s.getStudent, projections.CollStudents, projections.CollProjects))).Methods(http.MethodGet)

@@ -17,7 +17,8 @@ import (
 func (s *Server) userRoutes(r *mux.Router) {
 	coord := events.RoleCoordinator
 	r.HandleFunc("/v1/users", s.authed(s.idempotent(s.createUser), coord)).Methods(http.MethodPost)
-	r.HandleFunc("/v1/users", s.authed(s.reads(s.listUsers, projections.CollUsers), coord)).Methods(http.MethodGet)
+	// A lookup by e-mail reads the addresses' read model first.
+	r.HandleFunc("/v1/users", s.authed(s.reads(s.listUsers, projections.CollUsers, projections.CollEmails), coord)).Methods(http.MethodGet)
 	r.HandleFunc("/v1/users/{id}", s.authed(s.reads(s.getUser, projections.CollUsers))).Methods(http.MethodGet)
 	r.HandleFunc("/v1/users/{id}", s.authed(s.patchUser)).Methods(http.MethodPatch)
 	r.HandleFunc("/v1/users/{id}", s.authed(s.deleteUser, coord)).Methods(http.MethodDelete)
