@@ -207,9 +207,8 @@ func TestAppliedLog(t *testing.T) {
 func TestAppliedLogKnowsOnlyWhatIsWhole(t *testing.T) {
 	l := projections.NewAppliedLog(projections.NewProjects(nil, nil), projections.NewStudents(nil, nil))
 	c := func(stream string, first int64) events.Commit { return commit(stream, first, &events.ProjectEdited{}) }
-	if !l.Record("projects", c("p1", 3)) || l.Record("students", c("p1", 3)) {
-		t.Fatal("Record says the overview's head is at version 3, or the model's is not")
-	}
+	l.Record("projects", c("p1", 3))
+	l.Record("students", c("p1", 3))
 	if !l.Has("projects", "p1", 1) {
 		t.Fatal("a model that applied version 3 has applied version 1 too")
 	}
@@ -402,9 +401,7 @@ func TestAppliedLogAsAModel(t *testing.T) {
 				if rng.IntN(4) == 0 {
 					c.StreamType = events.StreamCohort
 				}
-				if got, has := l.Record(projection, c), l.Has(projection, id, c.LastVersion()); got != has {
-					t.Fatalf("op %d: Record of %s v%d for %s says %v, Has %v", op, id, c.LastVersion(), projection, got, has)
-				}
+				l.Record(projection, c)
 				forget()
 				h, ok := model[id]
 				if !ok {

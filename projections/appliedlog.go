@@ -178,28 +178,26 @@ func keyOf(projection, streamID string) logKey {
 // for it. The stream's head moves to c only if every earlier commit is
 // applied too: the head was just before c, or the projection fills gaps.
 // Otherwise c is not remembered (whoever asks checks the store instead).
-// It reports whether the stream's head is at c or past it: whether Has
-// now answers true for c.
-func (l *AppliedLog) Record(projection string, c events.Commit) (head bool) {
+func (l *AppliedLog) Record(projection string, c events.Commit) {
 	key, v := streamKey(c.StreamID), c.LastVersion()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now().UnixNano()
 	l.forgetBefore(now - int64(appliedLogHorizon))
 	p, ok := l.projection(projection)
-	if !ok || v > math.MaxUint32 {
-		return false
+	if !ok {
+		return
 	}
-	heads := l.heads[key]
-	applied := int64(heads.versions[p.slot])
-	if applied >= v {
-		return true
+	head := l.heads[key]
+	applied := int64(head.versions[p.slot])
+	if applied >= v || v > math.MaxUint32 {
+		return
 	}
 	if c.FirstVersion > applied+1 && (p.filler == nil || !p.filler.FillsGaps(c.StreamType)) {
-		return false
+		return
 	}
-	heads.versions[p.slot] = uint32(v)
-	l.move(key, heads, now)
+	head.versions[p.slot] = uint32(v)
+	l.move(key, head, now)
 	wk := waitKey(projection, c.StreamID)
 	ws := l.waiters[wk]
 	kept := ws[:0]
@@ -218,7 +216,6 @@ func (l *AppliedLog) Record(projection string, c events.Commit) (head bool) {
 	} else {
 		l.waiters[wk] = kept
 	}
-	return true
 }
 
 // projection is what the log knows of projection, given the next slot

@@ -131,9 +131,10 @@ func (a *App) startCatchUp(ctx context.Context, log *outbox.CommitLog, es *imong
 	go func() { defer a.bgDone.Done(); cu.Run(ctx) }()
 }
 
-// knownApplied reports whether this process's projectors, or another
-// process's whose marks the catch-up read, applied the stream up to
-// version for projection (CatchUp.Applied).
+// knownApplied reports whether this process's projectors applied the
+// stream up to version for projection, or another process's marked the
+// commit from version on as applied (CatchUp.Applied, which asks of a
+// commit's first version).
 func (a *App) knownApplied(projection, streamID string, version int64) bool {
 	return a.applied.Has(projection, streamID, version) || a.marks.Has(projection, streamID, version)
 }
@@ -478,8 +479,11 @@ func (a *App) start(ctx context.Context) error {
 				Observe: func(name string, c events.Commit, err error) {
 					a.Metrics.ObserveProjection(name, c, err)
 					a.status.Observe(name, c, err)
-					if err == nil && a.applied.Record(name, c) && a.marks != nil {
-						a.marks.Note(name, c.StreamID, c.LastVersion())
+					if err == nil {
+						a.applied.Record(name, c)
+						if a.marks != nil {
+							a.marks.Note(name, c.StreamID, c.FirstVersion)
+						}
 					}
 				}}
 			if err := c.Start(runCtx); err != nil {

@@ -41,9 +41,10 @@ type CatchUp struct {
 	Commits CommitLoader
 	Lease   *Lease
 	Targets []CatchUpTarget
-	// Applied, if set, says whether this process, or another whose marks
-	// Refresh read, already applied a stream up to a version for a
-	// projection.
+	// Applied, if set, says whether a projection already applied the
+	// commit of a stream from a version on: this process's projectors (the
+	// stream up to that version or past it), or another process's whose
+	// marks Refresh read (that commit).
 	Applied func(projection, streamID string, version int64) bool
 	// Refresh, if set, is called at the start of each sweep, before
 	// Applied is asked: it reads what the other projector processes marked

@@ -21,18 +21,21 @@ const MarksCollection = "applied_marks"
 // Replicas share the bus's subscriptions, so each applies part of the
 // commits; the catch-up, run by one of them at a time, knew only what its
 // own process applied (CatchUp.Applied), and loaded and delivered again
-// every commit the others applied once its entry was MinAge old: some 40%
-// of all commits with two replicas, a store read for each and one for
-// each read model, all to change nothing.
+// every commit the others applied once its entry was MinAge old: some 27%
+// of all commits with two replicas, a store read for each and one for each
+// read model, all to change nothing.
 //
-// Each process notes the heads its projectors reach (Note) and writes
+// Each process notes the commits its projectors apply (Note) and writes
 // them down a few times a second, one document each time (Run); the
-// catch-up's holder reads those of the other processes at each sweep and
-// deletes them (Refresh), and skips what they say is applied (Has) as it
-// skips its own. A mark only says what a process applied to the shared
-// read models: one written late, lost with its process, or read by a
-// process that lost the lease meanwhile leaves the catch-up to deliver
-// the commit again, idempotently, as it did before.
+// catch-up's holder reads them at each sweep and deletes them (Refresh),
+// and skips what they say is applied (Has) as it skips what its own
+// process's applied log knows. A mark is of one commit, not of a stream's head: a
+// projection that fills no gaps (the students' and supervisors' documents,
+// for most streams) applies a commit whatever the process that applied the
+// one before, and the catch-up asks of each commit. A mark only says what a
+// process applied to the shared read models: one written late, lost with
+// its process, or read by a process that lost the lease meanwhile leaves
+// the catch-up to deliver the commit again, idempotently, as it did before.
 type Marks struct {
 	coll     *mongo.Collection
 	instance string
@@ -44,16 +47,22 @@ type Marks struct {
 	index map[string]int
 
 	mu sync.Mutex
-	// pending are the heads noted since the last write, by stream, one a
-	// projection (0: none).
-	pending map[string][]int64
-	// known are the heads the other processes marked, by stream, in two
+	// pending are the commits applied since the last write, each with the
+	// projections that applied it (a bit each, by index in names).
+	pending map[markKey]uint64
+	// known are the commits the other processes marked, in two
 	// generations: a mark is kept for markKeep to twice that, long past the
 	// sweep that needs it.
-	known, older map[string][]int64
+	known, older map[markKey]uint64
 	turned       time.Time
 	now          func() time.Time
 	dropped      atomic.Int64 // marks not written (a failed write, or too many at once)
+}
+
+// markKey is a commit, by its stream and first version (as its id says).
+type markKey struct {
+	stream string
+	first  int64
 }
 
 // markKeep is how long a mark read from another process is kept at least.
@@ -64,10 +73,10 @@ const markKeep = 30 * time.Second
 // before the catch-up looks at it.
 const MarksEvery = 250 * time.Millisecond
 
-// markStreamsAtOnce bounds the streams a process keeps marks of between
+// markCommitsAtOnce bounds the commits a process keeps marks of between
 // two writes; past it, the marks of more are dropped (the catch-up then
 // delivers those commits again).
-const markStreamsAtOnce = 20000
+const markCommitsAtOnce = 20000
 
 // markDocsAtOnce bounds the mark documents one Refresh reads.
 const markDocsAtOnce = 500
@@ -81,18 +90,18 @@ type marksDoc struct {
 }
 
 // markItem says that the projections of the mask (bits of the document's
-// Projections) have applied the stream up to Head.
+// Projections) have applied the commit of the stream from First on.
 type markItem struct {
 	Stream string `bson:"s"`
-	Head   int64  `bson:"v"`
+	First  int64  `bson:"v"`
 	Mask   uint64 `bson:"p"`
 }
 
 // NewMarks returns the marks of this process (instance), whose projectors
-// are projections (at most 64), kept in db.
+// are projections (the first 64 of them), kept in db.
 func NewMarks(db *mongo.Database, instance string, projections []string, log *slog.Logger) *Marks {
 	m := &Marks{coll: db.Collection(MarksCollection), instance: instance, log: log, names: projections,
-		index: map[string]int{}, pending: map[string][]int64{}, known: map[string][]int64{}, older: map[string][]int64{}, now: time.Now}
+		index: map[string]int{}, pending: map[markKey]uint64{}, known: map[markKey]uint64{}, older: map[markKey]uint64{}, now: time.Now}
 	for i, p := range projections[:min(len(projections), 64)] {
 		m.index[p] = i
 	}
@@ -100,25 +109,22 @@ func NewMarks(db *mongo.Database, instance string, projections []string, log *sl
 	return m
 }
 
-// Note records that projection has applied the stream up to head (every
-// commit before too), for the next write. Safe for concurrent use.
-func (m *Marks) Note(projection, streamID string, head int64) {
+// Note records that projection has applied the stream's commit from
+// version first on, for the next write. Safe for concurrent use.
+func (m *Marks) Note(projection, streamID string, first int64) {
 	i, ok := m.index[projection]
 	if !ok {
 		return
 	}
+	k := markKey{streamID, first}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	heads, ok := m.pending[streamID]
-	if !ok {
-		if len(m.pending) >= markStreamsAtOnce {
-			m.dropped.Add(1)
-			return
-		}
-		heads = make([]int64, len(m.names))
-		m.pending[streamID] = heads
+	mask, ok := m.pending[k]
+	if !ok && len(m.pending) >= markCommitsAtOnce {
+		m.dropped.Add(1)
+		return
 	}
-	heads[i] = max(heads[i], head)
+	m.pending[k] = mask | 1<<i
 }
 
 // Run writes the marks noted every interval until ctx ends.
@@ -144,7 +150,7 @@ func (m *Marks) Write(ctx context.Context) error {
 	m.mu.Lock()
 	pending := m.pending
 	if len(pending) > 0 {
-		m.pending = make(map[string][]int64, len(pending))
+		m.pending = make(map[markKey]uint64, len(pending))
 	}
 	m.mu.Unlock()
 	if len(pending) == 0 {
@@ -152,24 +158,8 @@ func (m *Marks) Write(ctx context.Context) error {
 	}
 	doc := marksDoc{ID: m.instance + "/" + bson.NewObjectID().Hex(), Instance: m.instance, Projections: m.names,
 		Marks: make([]markItem, 0, len(pending))}
-	for stream, heads := range pending {
-		// A stream's projections mostly reach one head: one item for
-		// each head, with the projections at it.
-		for i, h := range heads {
-			if h == 0 {
-				continue
-			}
-			mask := uint64(0)
-			for j := i; j < len(heads); j++ {
-				if heads[j] == h {
-					mask |= 1 << j
-					if j > i {
-						heads[j] = 0
-					}
-				}
-			}
-			doc.Marks = append(doc.Marks, markItem{Stream: stream, Head: h, Mask: mask})
-		}
+	for k, mask := range pending {
+		doc.Marks = append(doc.Marks, markItem{Stream: k.stream, First: k.first, Mask: mask})
 	}
 	if _, err := m.coll.InsertOne(ctx, doc); err != nil {
 		m.dropped.Add(int64(len(pending)))
@@ -178,11 +168,13 @@ func (m *Marks) Write(ctx context.Context) error {
 	return nil
 }
 
-// Refresh reads the marks the other processes wrote since the last
-// Refresh (of any process) and deletes them, keeping what they say for
-// Has; this process's own marks are deleted unread (its CatchUp.Applied
-// knows them). It is the catch-up's, called at the start of a sweep by
-// the holder of its lease.
+// Refresh reads the marks every process wrote since the last Refresh (of
+// any process) and deletes them, keeping what they say for Has. This
+// process's own are kept too: its applied log knows a stream only up to
+// the head its projectors reached without a gap, and a projection that
+// fills no gaps applies a stream's later commit when another process
+// applied the one before. It is the catch-up's, called at the start of a
+// sweep by the holder of its lease.
 func (m *Marks) Refresh(ctx context.Context) error {
 	cur, err := m.coll.Find(ctx, bson.D{}, options.Find().SetLimit(markDocsAtOnce))
 	if err != nil {
@@ -198,13 +190,11 @@ func (m *Marks) Refresh(ctx context.Context) error {
 	ids := make([]string, len(docs))
 	m.mu.Lock()
 	if now := m.now(); now.Sub(m.turned) >= markKeep {
-		m.older, m.known, m.turned = m.known, map[string][]int64{}, now
+		m.older, m.known, m.turned = m.known, map[markKey]uint64{}, now
 	}
 	for k, d := range docs {
 		ids[k] = d.ID
-		if d.Instance != m.instance {
-			m.merge(d)
-		}
+		m.merge(d)
 	}
 	m.mu.Unlock()
 	if _, err := m.coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
@@ -213,34 +203,33 @@ func (m *Marks) Refresh(ctx context.Context) error {
 	return nil
 }
 
-// merge keeps the heads of a document's marks in known; m.mu is held.
+// merge keeps a document's marks in known, in this process's projections'
+// bits; m.mu is held.
 func (m *Marks) merge(d marksDoc) {
-	ours := make([]int, len(d.Projections)) // our index of each of the document's projections, -1 for none
-	for j, p := range d.Projections {
-		if i, ok := m.index[p]; ok {
-			ours[j] = i
-		} else {
-			ours[j] = -1
+	ours := make([]uint64, min(len(d.Projections), 64)) // our bit of each of the document's projections, 0 for none
+	for j := range ours {
+		if i, ok := m.index[d.Projections[j]]; ok {
+			ours[j] = 1 << i
 		}
 	}
 	for _, mk := range d.Marks {
-		heads, ok := m.known[mk.Stream]
-		for j := range min(len(ours), 64) {
-			if mk.Mask&(1<<j) == 0 || ours[j] < 0 {
-				continue
+		var mask uint64
+		for j, bit := range ours {
+			if mk.Mask&(1<<j) != 0 {
+				mask |= bit
 			}
-			if !ok {
-				heads = make([]int64, len(m.names))
-				m.known[mk.Stream], ok = heads, true
-			}
-			heads[ours[j]] = max(heads[ours[j]], mk.Head)
+		}
+		if mask != 0 {
+			k := markKey{mk.Stream, mk.First}
+			m.known[k] |= mask
 		}
 	}
 }
 
-// Has reports whether another process marked projection as having applied
-// the stream up to version. Nil Marks know of nothing.
-func (m *Marks) Has(projection, streamID string, version int64) bool {
+// Has reports whether a process (this one too) marked projection as having
+// applied the stream's commit from version first on. Nil Marks know of
+// nothing.
+func (m *Marks) Has(projection, streamID string, first int64) bool {
 	if m == nil {
 		return false
 	}
@@ -248,15 +237,12 @@ func (m *Marks) Has(projection, streamID string, version int64) bool {
 	if !ok {
 		return false
 	}
+	k := markKey{streamID, first}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if heads, ok := m.known[streamID]; ok && heads[i] > 0 && heads[i] >= version {
-		return true
-	}
-	heads, ok := m.older[streamID]
-	return ok && heads[i] > 0 && heads[i] >= version
+	return (m.known[k]|m.older[k])&(1<<i) != 0
 }
 
 // Dropped is how many marks were not written (a failed write, or more
-// streams at once than a write holds).
+// commits at once than a write holds).
 func (m *Marks) Dropped() int64 { return m.dropped.Load() }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -12,13 +13,13 @@ import (
 	"github.com/capstone-pms/capstone/infra/outbox"
 )
 
-// TestMarksTellWhatOthersApplied: heads noted at random by two processes,
+// TestMarksTellWhatWasApplied: commits noted at random by two processes,
 // whose projections are listed in different orders and each has one the
-// other lacks, are known to the reader once written and read, exactly:
-// a stream up to the highest head a projection reached, never further,
-// never for a projection that did not reach it, nor for the reader's own
-// marks; what it read is deleted.
-func TestMarksTellWhatOthersApplied(t *testing.T) {
+// other lacks, and by the reader itself, are known to the reader once
+// written and read, exactly: a commit for a projection that applied it,
+// never another commit of its stream, never for a projection that did
+// not; what it read is deleted.
+func TestMarksTellWhatWasApplied(t *testing.T) {
 	for round := range 5 {
 		seed := rand.Uint64()
 		t.Run(fmt.Sprint(round), func(t *testing.T) {
@@ -26,39 +27,30 @@ func TestMarksTellWhatOthersApplied(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, seed))
 			ctx := context.Background()
 			db := newDB(t)
-			reader := outbox.NewMarks(db, "reader", []string{"users", "emails", "projects", "cohort"}, quiet)
-			writers := []*outbox.Marks{
-				outbox.NewMarks(db, "a", []string{"cohort", "users", "emails", "settings"}, quiet),
-				outbox.NewMarks(db, "b", []string{"projects", "emails", "users"}, quiet),
-			}
-			projections := []string{"users", "emails", "projects", "cohort", "settings"}
-			type key struct{ projection, stream string }
-			want := map[key]int64{} // by the writers, of the projections they and the reader know
-			knows := func(m []string, p string) bool {
-				for _, q := range m {
-					if q == p {
-						return true
-					}
-				}
-				return false
-			}
+			readerList := []string{"users", "emails", "projects", "cohort"}
+			reader := outbox.NewMarks(db, "reader", readerList, quiet)
 			lists := [][]string{{"cohort", "users", "emails", "settings"}, {"projects", "emails", "users"}}
+			all := []*outbox.Marks{outbox.NewMarks(db, "a", lists[0], quiet), outbox.NewMarks(db, "b", lists[1], quiet), reader}
+			projections := []string{"users", "emails", "projects", "cohort", "settings"}
+			type key struct {
+				projection, stream string
+				first              int64
+			}
+			want := map[key]bool{} // by the writers, of the projections they and the reader know
 			for batch := range 1 + rng.IntN(4) {
 				for range rng.IntN(300) {
 					w := rng.IntN(3) // 2: the reader's own
-					p := projections[rng.IntN(len(projections))]
-					k := key{p, fmt.Sprintf("stream-%d", rng.IntN(60))}
-					head := 1 + rng.Int64N(20)
-					if w == 2 {
-						reader.Note(p, k.stream, head)
-						continue
+					k := key{projections[rng.IntN(len(projections))], fmt.Sprintf("stream-%d", rng.IntN(60)), 1 + rng.Int64N(20)}
+					list := readerList
+					if w < 2 {
+						list = lists[w]
 					}
-					writers[w].Note(p, k.stream, head)
-					if knows(lists[w], p) && p != "settings" {
-						want[k] = max(want[k], head)
+					all[w].Note(k.projection, k.stream, k.first)
+					if slices.Contains(list, k.projection) && slices.Contains(readerList, k.projection) {
+						want[k] = true
 					}
 				}
-				for _, m := range append(writers, reader) {
+				for _, m := range all {
 					if err := m.Write(ctx); err != nil {
 						t.Fatal(err)
 					}
@@ -74,10 +66,10 @@ func TestMarksTellWhatOthersApplied(t *testing.T) {
 			}
 			for _, p := range projections {
 				for s := range 60 {
-					k := key{p, fmt.Sprintf("stream-%d", s)}
-					for v := int64(1); v <= 21; v++ {
-						if got, exp := reader.Has(p, k.stream, v), v <= want[k]; got != exp {
-							t.Fatalf("Has(%s, %s, %d) = %v, want %v (marked up to %d)", p, k.stream, v, got, exp, want[k])
+					for v := int64(0); v <= 21; v++ {
+						k := key{p, fmt.Sprintf("stream-%d", s), v}
+						if got := reader.Has(p, k.stream, v); got != want[k] {
+							t.Fatalf("Has(%s, %s, %d) = %v, want %v", p, k.stream, v, got, want[k])
 						}
 					}
 				}
@@ -129,7 +121,7 @@ func TestMarksAreKeptForAWhile(t *testing.T) {
 	}
 }
 
-// TestMarksBoundWhatTheyHold: past the streams one write holds, the marks
+// TestMarksBoundWhatTheyHold: past the commits one write holds, the marks
 // of more are dropped and counted, and the next write starts afresh.
 func TestMarksBoundWhatTheyHold(t *testing.T) {
 	ctx := context.Background()
