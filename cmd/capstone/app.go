@@ -93,9 +93,10 @@ type App struct {
 
 	status  *status.Tracker
 	applied *projections.AppliedLog // what this process's projectors applied
-	// marks are what this process's projectors applied, for another's
-	// catch-up, and what the others' did, for this one's (nil where no
-	// other process projects: the store is this process's alone).
+	// marks are the commits this process's projectors applied, written
+	// for whichever process holds the catch-up's lease, and those every
+	// process's did, read by this one's catch-up while it holds it (nil
+	// where no other process projects: the store is this process's alone).
 	marks     *outbox.Marks
 	catchUp   *outbox.CatchUp // nil without the projector component
 	bgDone    sync.WaitGroup
@@ -132,9 +133,9 @@ func (a *App) startCatchUp(ctx context.Context, log *outbox.CommitLog, es *imong
 }
 
 // knownApplied reports whether this process's projectors applied the
-// stream up to version for projection, or another process's marked the
-// commit from version on as applied (CatchUp.Applied, which asks of a
-// commit's first version).
+// stream up to version for projection, or a process's marked the commit
+// from version on as applied (CatchUp.Applied, which asks of a commit's
+// first version).
 func (a *App) knownApplied(projection, streamID string, version int64) bool {
 	return a.applied.Has(projection, streamID, version) || a.marks.Has(projection, streamID, version)
 }

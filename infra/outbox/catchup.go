@@ -43,13 +43,13 @@ type CatchUp struct {
 	Targets []CatchUpTarget
 	// Applied, if set, says whether a projection already applied the
 	// commit of a stream from a version on: this process's projectors (the
-	// stream up to that version or past it), or another process's whose
-	// marks Refresh read (that commit).
+	// stream up to that version or past it), or a process's whose marks
+	// Refresh read (that commit).
 	Applied func(projection, streamID string, version int64) bool
 	// Refresh, if set, is called at the start of each sweep, before
-	// Applied is asked: it reads what the other projector processes marked
-	// as applied since the last sweep (Marks.Refresh). Its error is
-	// logged; the sweep goes on with what Applied knows.
+	// Applied is asked: it reads what the projector processes marked as
+	// applied since the last sweep (Marks.Refresh). Its error is logged;
+	// the sweep goes on with what Applied knows.
 	Refresh func(ctx context.Context) error
 	// InFlight, if set, says whether this process is still publishing the
 	// commits of the entry at a position of the log (Outbox.Publishing):
@@ -172,7 +172,7 @@ func (c *CatchUp) sweep(ctx context.Context) (applied int, more bool, err error)
 	until := time.Now().Add(sweepFor(c.SweepFor, c.Lease))
 	if c.Refresh != nil {
 		if err := c.Refresh(ctx); err != nil && c.Logger != nil {
-			c.Logger.Warn("catch-up: what the other processes applied is unknown this sweep", "err", err)
+			c.Logger.Warn("catch-up: the marks of what the projectors applied are not read this sweep", "err", err)
 		}
 	}
 	trimmed, err := c.Log.Trimmed(ctx)

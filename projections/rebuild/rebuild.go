@@ -238,7 +238,7 @@ func (u *run) scan(ctx context.Context, phase string, since time.Time) error {
 		// stream the scan went past, as the log's catch-up skips it) is
 		// passed, not handed to the projections again, each a read of the
 		// document (a rebuild just after 2,000 writes, whose log was
-		// trimmed meanwhile, caught up for 5 s instead of 0.5). The
+		// trimmed meanwhile, caught up for 5 s instead of 0.6). The
 		// rebuild's own scan hands every commit over: a projection that
 		// fills no gaps needs a stream's earlier commit even after a later
 		// one.
