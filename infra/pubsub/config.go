@@ -188,7 +188,44 @@ func (c Config) clientConfig() *gpubsub.ClientConfig {
 }
 
 func (c Config) logger() watermill.LoggerAdapter {
-	return watermill.NewSlogLogger(c.Logger)
+	return watermillLogger{LoggerAdapter: watermill.NewSlogLogger(c.Logger), slog: c.slog()}
+}
+
+// watermillLogger is Watermill's logger on the service's, but for a
+// subscription's stream that failed as Pub/Sub does when it restarts or is
+// out of reach for a while (NotFound: the subscription is gone until it is
+// made again; Unavailable): Watermill retries it by itself, and the
+// service says at WARN what it does meanwhile (the subscription made
+// again, the catch-up from the event store), so it is logged at WARN too.
+// At ERROR, every restart of Pub/Sub logged errors that needed nobody.
+type watermillLogger struct {
+	watermill.LoggerAdapter
+	slog *slog.Logger
+}
+
+// receiveRetrying is Watermill's message for a subscription's stream that
+// failed and is opened again.
+const receiveRetrying = "Receiving messages failed, retrying"
+
+func (l watermillLogger) Error(msg string, err error, fields watermill.LogFields) {
+	if code := status.Code(err); msg == receiveRetrying && (code == codes.NotFound || code == codes.Unavailable) {
+		l.slog.Warn(msg, append(slogArgs(fields), "error", err)...)
+		return
+	}
+	l.LoggerAdapter.Error(msg, err, fields)
+}
+
+func (l watermillLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
+	return watermillLogger{LoggerAdapter: l.LoggerAdapter.With(fields), slog: l.slog.With(slogArgs(fields)...)}
+}
+
+// slogArgs are Watermill's fields as slog's key-value arguments.
+func slogArgs(fields watermill.LogFields) []any {
+	args := make([]any, 0, 2*len(fields)+2)
+	for k, v := range fields {
+		args = append(args, k, v)
+	}
+	return args
 }
 
 func (c Config) slog() *slog.Logger {

@@ -1,10 +1,17 @@
 package pubsub
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
 	gpubsub "cloud.google.com/go/pubsub/v2"
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/googleapis/gax-go/v2"
 	"google.golang.org/grpc/codes"
@@ -119,6 +126,48 @@ func TestSubscriberOptionsDefaultsAndLimits(t *testing.T) {
 	} {
 		if _, err := bad.withDefaults(); err == nil {
 			t.Errorf("%+v accepted; Pub/Sub would refuse it", bad)
+		}
+	}
+}
+
+// TestSubscriptionRetriesLogAtWarn: Watermill's "retrying" of a
+// subscription's stream that failed as a restarting or unreachable Pub/Sub
+// fails it (NotFound, Unavailable) is logged at WARN, with its fields and
+// those given by With; any other error of it, and any other message, stays
+// at ERROR.
+func TestSubscriptionRetriesLogAtWarn(t *testing.T) {
+	var buf bytes.Buffer
+	log := Config{Logger: slog.New(slog.NewJSONHandler(&buf, nil))}.logger().With(watermill.LogFields{"topic": "commits"})
+	levels := func() []string {
+		var out []string
+		for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+			var rec map[string]any
+			if err := json.Unmarshal([]byte(line), &rec); err != nil {
+				t.Fatal(err)
+			}
+			if rec["topic"] != "commits" || rec["subscription_name"] != "s" {
+				t.Fatalf("fields lost: %s", line)
+			}
+			out = append(out, rec["level"].(string))
+		}
+		buf.Reset()
+		return out
+	}
+	fields := watermill.LogFields{"subscription_name": "s"}
+	for _, c := range []struct {
+		msg  string
+		err  error
+		want string
+	}{
+		{receiveRetrying, status.Error(codes.NotFound, "subscription not found"), "WARN"},
+		{receiveRetrying, fmt.Errorf("receive: %w", status.Error(codes.Unavailable, "connection refused")), "WARN"},
+		{receiveRetrying, status.Error(codes.PermissionDenied, "no"), "ERROR"},
+		{receiveRetrying, errors.New("something else"), "ERROR"},
+		{"Could not unmarshal Google Cloud PubSub message", status.Error(codes.NotFound, "x"), "ERROR"},
+	} {
+		log.Error(c.msg, c.err, fields)
+		if got := levels(); len(got) != 1 || got[0] != c.want {
+			t.Errorf("%q, %v: logged at %v, want %s", c.msg, c.err, got, c.want)
 		}
 	}
 }
