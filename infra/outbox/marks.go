@@ -13,11 +13,11 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// MarksCollection holds what each projector process applied lately, until
-// the catch-up's holder has read it (Marks).
+// MarksCollection holds the commits each projector process applied lately,
+// until the catch-up's holder has read them (Marks).
 const MarksCollection = "applied_marks"
 
-// Marks tell the catch-up what the other projector processes applied.
+// Marks tell the catch-up what the projector processes applied.
 // Replicas share the bus's subscriptions, so each applies part of the
 // commits; the catch-up, run by one of them at a time, knew only what its
 // own process applied (CatchUp.Applied), and loaded and delivered again
@@ -29,13 +29,14 @@ const MarksCollection = "applied_marks"
 // them down a few times a second, one document each time (Run); the
 // catch-up's holder reads them at each sweep and deletes them (Refresh),
 // and skips what they say is applied (Has) as it skips what its own
-// process's applied log knows. A mark is of one commit, not of a stream's head: a
-// projection that fills no gaps (the students' and supervisors' documents,
-// for most streams) applies a commit whatever the process that applied the
-// one before, and the catch-up asks of each commit. A mark only says what a
-// process applied to the shared read models: one written late, lost with
-// its process, or read by a process that lost the lease meanwhile leaves
-// the catch-up to deliver the commit again, idempotently, as it did before.
+// process's applied log knows. A mark is of one commit, not of a stream's
+// head: a projection that fills no gaps (the students' and supervisors'
+// documents, for most streams) applies a commit whatever the process that
+// applied the one before, and the catch-up asks of each commit. A mark
+// only says what a process applied to the shared read models: one written
+// late, lost with its process, or read by a process that lost the lease
+// meanwhile leaves the catch-up to deliver the commit again, idempotently,
+// as it did before.
 type Marks struct {
 	coll     *mongo.Collection
 	instance string
@@ -50,8 +51,7 @@ type Marks struct {
 	// pending are the commits applied since the last write, each with the
 	// projections that applied it (a bit each, by index in names).
 	pending map[markKey]uint64
-	// known are the commits the other processes marked, in two
-	// generations: a mark is kept for markKeep to twice that, long past the
+	// known are the commits the processes marked, in two generations: a mark is kept for markKeep to twice that, long past the
 	// sweep that needs it.
 	known, older map[markKey]uint64
 	turned       time.Time
@@ -65,7 +65,7 @@ type markKey struct {
 	first  int64
 }
 
-// markKeep is how long a mark read from another process is kept at least.
+// markKeep is how long a mark read is kept at least.
 const markKeep = 30 * time.Second
 
 // MarksEvery is how often a process writes its marks down: well within
