@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -56,7 +55,6 @@ type Marks struct {
 	known, older map[markKey]uint64
 	turned       time.Time
 	now          func() time.Time
-	dropped      atomic.Int64 // marks not written (a failed write, or too many at once)
 }
 
 // markKey is a commit, by its stream and first version (as its id says).
@@ -83,8 +81,7 @@ const markDocsAtOnce = 500
 
 // marksDoc is one write of a process's marks.
 type marksDoc struct {
-	ID          string     `bson:"_id"`
-	Instance    string     `bson:"instance"`
+	ID          string     `bson:"_id"` // the writer's instance, then a unique suffix
 	Projections []string   `bson:"projections"`
 	Marks       []markItem `bson:"marks"`
 }
@@ -121,7 +118,6 @@ func (m *Marks) Note(projection, streamID string, first int64) {
 	defer m.mu.Unlock()
 	mask, ok := m.pending[k]
 	if !ok && len(m.pending) >= markCommitsAtOnce {
-		m.dropped.Add(1)
 		return
 	}
 	m.pending[k] = mask | 1<<i
@@ -156,13 +152,12 @@ func (m *Marks) Write(ctx context.Context) error {
 	if len(pending) == 0 {
 		return nil
 	}
-	doc := marksDoc{ID: m.instance + "/" + bson.NewObjectID().Hex(), Instance: m.instance, Projections: m.names,
+	doc := marksDoc{ID: m.instance + "/" + bson.NewObjectID().Hex(), Projections: m.names,
 		Marks: make([]markItem, 0, len(pending))}
 	for k, mask := range pending {
 		doc.Marks = append(doc.Marks, markItem{Stream: k.stream, First: k.first, Mask: mask})
 	}
 	if _, err := m.coll.InsertOne(ctx, doc); err != nil {
-		m.dropped.Add(int64(len(pending)))
 		return fmt.Errorf("write %d marks: %w", len(doc.Marks), err)
 	}
 	return nil
@@ -242,7 +237,3 @@ func (m *Marks) Has(projection, streamID string, first int64) bool {
 	defer m.mu.Unlock()
 	return (m.known[k]|m.older[k])&(1<<i) != 0
 }
-
-// Dropped is how many marks were not written (a failed write, or more
-// commits at once than a write holds).
-func (m *Marks) Dropped() int64 { return m.dropped.Load() }
