@@ -100,7 +100,7 @@ func (r *Rebuilder) Run(ctx context.Context, names []string, verify bool, progre
 	// the switch, writes through to the (now live) collections.
 	buffer := r.Store.Buffer()
 	u.writeTo(buffer, nil)
-	if err := u.scan(ctx, "rebuild", time.Time{}); err != nil {
+	if err := u.scan(ctx, "rebuild", time.Time{}, false); err != nil {
 		return u.res, err
 	}
 	// Each read model's documents go to its collection at once, side by side.
@@ -206,13 +206,20 @@ func (u *run) apply(ctx context.Context, c events.Commit) error {
 	return nil
 }
 
+// handed reports whether the rebuild's scan handed the stream's commit from
+// version first on to the projections: it went past that commit, or one
+// after it. A catch-up passes such a commit rather than hand it over again
+// (each a read of its document).
+func (u *run) handed(stream string, first int64) bool { return u.folded[stream] >= first }
+
 // scan applies every commit recorded since a time (all of them for the
-// zero time). Each phase reports its own progress: the commits it has
+// zero time), but with passHanded those the rebuild's scan handed over
+// (handed). Each phase reports its own progress: the commits it has
 // applied, of those it goes over (and more if commits are appended while it
 // runs), so a progress never passes its total. (The catch-up goes over the
 // last seconds before the rebuild again: counted against the rebuild's
 // total, it read "777 / 773".)
-func (u *run) scan(ctx context.Context, phase string, since time.Time) error {
+func (u *run) scan(ctx context.Context, phase string, since time.Time, passHanded bool) error {
 	// The total of the whole store is the store's estimate: on the
 	// embedded store a count reads every commit as the scan does (run
 	// beside the scan, it took a sixth of the rebuild's time). A catch-up
@@ -234,15 +241,12 @@ func (u *run) scan(ctx context.Context, phase string, since time.Time) error {
 	done := 0
 	_, err := u.r.Events.Scan(ctx, since, func(c events.Commit) error {
 		// A catch-up by time goes over the seconds before the rebuild
-		// began again: what the rebuild's scan handed over (a commit of a
-		// stream the scan went past, as the log's catch-up skips it) is
-		// passed, not handed to the projections again, each a read of the
-		// document (a rebuild just after 2,000 writes, whose log was
-		// trimmed meanwhile, caught up for 5 s instead of 0.6). The
-		// rebuild's own scan hands every commit over: a projection that
-		// fills no gaps needs a stream's earlier commit even after a later
-		// one.
-		if phase == "rebuild" || u.folded[c.StreamID] < c.FirstVersion {
+		// began again, and passes what the rebuild's scan handed over (a
+		// rebuild just after 2,000 writes, whose log was trimmed meanwhile,
+		// caught up for 5 s instead of 0.6). The rebuild's own scan hands
+		// every commit over: a projection that fills no gaps needs a
+		// stream's earlier commit even after a later one.
+		if !passHanded || !u.handed(c.StreamID, c.FirstVersion) {
 			if err := u.apply(ctx, c); err != nil {
 				return err
 			}
@@ -282,14 +286,14 @@ func (u *run) catchUp(ctx context.Context) error {
 func (u *run) catchUpCommits(ctx context.Context) error {
 	p := u.pending
 	if !p.Marked || u.r.Recent == nil {
-		return u.scan(ctx, "catch-up", p.NotBefore)
+		return u.scan(ctx, "catch-up", p.NotBefore, true)
 	}
 	ids, listed, err := u.r.Recent.Since(ctx, p.Mark, p.Floor, p.NotBefore)
 	if err != nil {
 		return err
 	}
 	if !listed {
-		return u.scan(ctx, "catch-up", p.NotBefore)
+		return u.scan(ctx, "catch-up", p.NotBefore, true)
 	}
 	// Its progress counts every listed commit it goes over, as a scan's
 	// does, though it reads only those not applied yet.
@@ -298,7 +302,7 @@ func (u *run) catchUpCommits(ctx context.Context) error {
 			u.progress(Progress{Phase: "catch-up", Commits: gone, Total: int64(len(ids))})
 			u.beat(ctx)
 		}
-		if stream, first, ok := events.ParseCommitID(id); ok && u.folded[stream] >= first {
+		if stream, first, ok := events.ParseCommitID(id); ok && u.handed(stream, first) {
 			continue // folded by the rebuild, or listed twice
 		}
 		c, found, err := u.r.Events.LoadCommit(ctx, id)
