@@ -188,35 +188,45 @@ func (c Config) clientConfig() *gpubsub.ClientConfig {
 }
 
 func (c Config) logger() watermill.LoggerAdapter {
-	return watermillLogger{LoggerAdapter: watermill.NewSlogLogger(c.Logger), slog: c.slog()}
+	return watermillLogger{c.slog()}
 }
 
-// watermillLogger is Watermill's logger on the service's, but for a
-// subscription's stream that failed as Pub/Sub does when it restarts or is
-// out of reach for a while (NotFound: the subscription is gone until it is
-// made again; Unavailable): Watermill retries it by itself, and the
-// service says at WARN what it does meanwhile (the subscription made
-// again, the catch-up from the event store), so it is logged at WARN too.
-// At ERROR, every restart of Pub/Sub logged errors that needed nobody.
-type watermillLogger struct {
-	watermill.LoggerAdapter
-	slog *slog.Logger
-}
+// watermillLogger is Watermill's logger on the service's (as Watermill's
+// own slog adapter), but for a subscription's stream that failed as
+// Pub/Sub does when it restarts or is out of reach for a while (NotFound:
+// the subscription is gone until it is made again; Unavailable): Watermill
+// retries it by itself, and the service says at WARN what it does
+// meanwhile (the subscription made again, the catch-up from the event
+// store), so it is logged at WARN too. At ERROR, every restart of Pub/Sub
+// logged errors that needed nobody.
+type watermillLogger struct{ log *slog.Logger }
 
 // receiveRetrying is Watermill's message for a subscription's stream that
 // failed and is opened again.
 const receiveRetrying = "Receiving messages failed, retrying"
 
 func (l watermillLogger) Error(msg string, err error, fields watermill.LogFields) {
+	level := slog.LevelError
 	if code := status.Code(err); msg == receiveRetrying && (code == codes.NotFound || code == codes.Unavailable) {
-		l.slog.Warn(msg, append(slogArgs(fields), "error", err)...)
-		return
+		level = slog.LevelWarn
 	}
-	l.LoggerAdapter.Error(msg, err, fields)
+	l.log.Log(context.Background(), level, msg, append(slogArgs(fields), "error", err)...)
+}
+
+func (l watermillLogger) Info(msg string, fields watermill.LogFields) {
+	l.log.Info(msg, slogArgs(fields)...)
+}
+
+func (l watermillLogger) Debug(msg string, fields watermill.LogFields) {
+	l.log.Debug(msg, slogArgs(fields)...)
+}
+
+func (l watermillLogger) Trace(msg string, fields watermill.LogFields) {
+	l.log.Log(context.Background(), watermill.LevelTrace, msg, slogArgs(fields)...)
 }
 
 func (l watermillLogger) With(fields watermill.LogFields) watermill.LoggerAdapter {
-	return watermillLogger{LoggerAdapter: l.LoggerAdapter.With(fields), slog: l.slog.With(slogArgs(fields)...)}
+	return watermillLogger{l.log.With(slogArgs(fields)...)}
 }
 
 // slogArgs are Watermill's fields as slog's key-value arguments.

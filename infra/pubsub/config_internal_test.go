@@ -134,7 +134,7 @@ func TestSubscriberOptionsDefaultsAndLimits(t *testing.T) {
 // subscription's stream that failed as a restarting or unreachable Pub/Sub
 // fails it (NotFound, Unavailable) is logged at WARN, with its fields and
 // those given by With; any other error of it, and any other message, stays
-// at ERROR.
+// at ERROR; the other levels are as Watermill's.
 func TestSubscriptionRetriesLogAtWarn(t *testing.T) {
 	var buf bytes.Buffer
 	log := Config{Logger: slog.New(slog.NewJSONHandler(&buf, nil))}.logger().With(watermill.LogFields{"topic": "commits"})
@@ -169,5 +169,13 @@ func TestSubscriptionRetriesLogAtWarn(t *testing.T) {
 		if got := levels(); len(got) != 1 || got[0] != c.want {
 			t.Errorf("%q, %v: logged at %v, want %s", c.msg, c.err, got, c.want)
 		}
+	}
+	// The other levels are Watermill's own; below INFO, the handler's
+	// level (INFO) keeps them out.
+	log.Info("Subscribing to Google Cloud PubSub topic", fields)
+	log.Debug("Closing message consumer", fields)
+	log.Trace("Message acked", fields)
+	if got := levels(); len(got) != 1 || got[0] != "INFO" {
+		t.Errorf("Info, Debug and Trace logged at %v, want [INFO]", got)
 	}
 }
